@@ -1,0 +1,48 @@
+//! Server functions the pages call. On the server they read the signed-in user that the
+//! session middleware put on the request, and the [`ssr::Backend`] from context.
+
+use leptos::prelude::*;
+use promptly::account::UserView;
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! What the server crate provides to the UI during rendering.
+    use async_trait::async_trait;
+    use promptly::account::UserView;
+    use std::sync::Arc;
+
+    /// The signed-in user, put on the request's extensions by the session middleware.
+    #[derive(Debug, Clone)]
+    pub struct SessionUser(pub UserView);
+
+    /// The server's data, as the UI needs it.
+    #[async_trait]
+    pub trait Backend: Send + Sync + 'static {
+        async fn list_users(&self) -> Result<Vec<UserView>, String>;
+    }
+
+    pub type DynBackend = Arc<dyn Backend>;
+
+    pub fn session_user() -> Option<UserView> {
+        leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<SessionUser>().map(|u| u.0.clone()))
+    }
+}
+
+/// The signed-in user, or none.
+#[server]
+pub async fn get_me() -> Result<Option<UserView>, ServerFnError> {
+    Ok(ssr::session_user())
+}
+
+/// All users (admins only).
+#[server]
+pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    if me.role != promptly::account::Role::Admin {
+        return Err(ServerFnError::new("Only admins can list users."));
+    }
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    backend.list_users().await.map_err(ServerFnError::new)
+}

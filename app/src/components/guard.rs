@@ -1,0 +1,33 @@
+//! Shows a page only to the roles its section allows; others get a clear 403.
+
+use super::shell::Me;
+use leptos::prelude::*;
+use promptly::account::Section;
+
+#[component]
+pub fn RoleGuard(section: Section, children: ChildrenFn) -> impl IntoView {
+    let Me(me) = expect_context::<Me>();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await.ok().flatten() {
+                    None => view! {
+                        <section class="notice">
+                            <h1>"Please log in"</h1>
+                            <p><a href=format!("/login?next={}", section.path())>"Log in"</a>" to continue."</p>
+                        </section>
+                    }.into_any(),
+                    Some(user) if section.allows(user.role) => children.with_value(|c| c()).into_any(),
+                    Some(user) => {
+                        #[cfg(feature = "ssr")]
+                        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+                            resp.set_status(axum::http::StatusCode::FORBIDDEN);
+                        }
+                        view! { <crate::routes::errors::Forbidden section role=user.role/> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,5 @@
+//! Pieces shared by pages: the app shell with navigation, the live indicator, the role guard.
+
+pub mod guard;
+pub mod live;
+pub mod shell;

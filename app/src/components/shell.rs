@@ -1,0 +1,61 @@
+//! The frame around every signed-in page: navigation by role, the live indicator, log out.
+
+use super::live::LiveIndicator;
+use crate::api::get_me;
+use leptos::prelude::*;
+use promptly::account::{Section, UserView};
+
+/// The signed-in user, fetched once per page load and shared with the pages below.
+#[derive(Clone, Copy)]
+pub struct Me(pub Resource<Result<Option<UserView>, ServerFnError>>);
+
+#[component]
+pub fn Shell(children: ChildrenFn) -> impl IntoView {
+    let me = Resource::new(|| (), |_| get_me());
+    provide_context(Me(me));
+    let children = StoredValue::new(children);
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Promptly"</a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let user = me.await.ok().flatten();
+                    user.map(|u| view! { <Nav user=u/> })
+                })}
+            </Suspense>
+        </header>
+        <main class="page">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let _ = me.await;
+                    children.with_value(|c| c())
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn Nav(user: UserView) -> impl IntoView {
+    let links = Section::visible_to(user.role)
+        .map(|s| {
+            view! { <li><a href=s.path()>{s.label()}</a></li> }
+        })
+        .collect_view();
+    view! {
+        <nav aria-label="Main">
+            <ul class="nav">{links}</ul>
+        </nav>
+        <div class="who">
+            <LiveIndicator/>
+            <span class="user" title=user.email.clone()>
+                {if user.name.is_empty() { user.email.clone() } else { user.name.clone() }}
+                " "
+                <span class="role">{user.role.label()}</span>
+            </span>
+            <form method="post" action="/logout" class="inline">
+                <button type="submit" class="link">"Log out"</button>
+            </form>
+        </div>
+    }
+}

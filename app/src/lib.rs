@@ -1,0 +1,66 @@
+//! Promptly's user interface: Leptos pages rendered on the server and hydrated in the browser.
+//!
+//! - [`routes`]: one module per page.
+//! - [`components`]: the app shell (navigation, live indicator) and the role guard.
+//! - [`api`]: thin server functions; on the server they call the [`api::ssr::Backend`] that
+//!   the `server` crate provides through context.
+
+pub mod api;
+pub mod components;
+pub mod routes;
+
+use components::shell::Shell;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Every route waits for its data on the server, so pages read the same with JavaScript
+    // off as hydrated.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/promptly.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "Promptly".to_string() } else { format!("{text} · Promptly") }/>
+        <Router>
+            <Routes fallback=routes::errors::NotFound>
+                <Route path=path!("/login") view=routes::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/policies") view=|| view! { <Shell><routes::sections::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/calendars") view=|| view! { <Shell><routes::sections::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/rules") view=|| view! { <Shell><routes::sections::RulesPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance") view=|| view! { <Shell><routes::sections::CompliancePage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view=|| view! { <Shell><routes::users::UsersPage/></Shell> } ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,8 @@
+//! One module per page.
+
+pub mod errors;
+pub mod login;
+pub mod logout;
+pub mod queue;
+pub mod sections;
+pub mod users;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Starts the release build of Promptly on a fresh SQLite database for the browser tests.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$here/.."
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+export PROMPTLY_DATABASE_URL="sqlite://$dir/e2e.db"
+export PROMPTLY_ADDR="127.0.0.1:${1:-3107}"
+export PROMPTLY_ADMIN_EMAIL="admin@e2e.test"
+export PROMPTLY_ADMIN_PASSWORD="admin-password-1"
+export PROMPTLY_SITE_ROOT="$root/target/site"
+export PROMPTLY_LOG="${PROMPTLY_LOG:-warn}"
+"$root/target/release/promptly" serve

@@ -1,0 +1,95 @@
+// Accounts and roles, as people use them: log in, manage users, be refused what is not yours.
+import { test, expect } from '@playwright/test';
+
+const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
+
+async function login(page, email, password) {
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+async function logout(page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.getByText('You are logged out.')).toBeVisible();
+}
+
+test('the live indicator shows whether the page is hydrated and connected', async ({ page }, info) => {
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  const indicator = page.getByRole('status').filter({ hasText: /Live|Offline/ });
+  if (info.project.name === 'hydrated') {
+    await expect(indicator).toHaveText('Live', { timeout: 10_000 });
+  } else {
+    await expect(indicator).toHaveText('Offline');
+  }
+});
+
+test('an admin creates an agent, who sees the queue and is refused the users page', async ({ page }, info) => {
+  const agent = `agent-${info.project.name}-${Date.now()}@e2e.test`;
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('link', { name: 'Users' })).toBeVisible();
+  await page.getByRole('link', { name: 'Users' }).click();
+  await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
+
+  const form = page.locator('form.create-user');
+  await form.getByLabel('E-mail').fill(agent);
+  await form.getByLabel('Name').fill('Ada Agent');
+  await form.getByLabel('Role').selectOption('agent');
+  await form.getByLabel('Password').fill('agent-password-1');
+  await form.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.getByText('User created.')).toBeVisible();
+  const row = page.locator(`tr[data-email="${agent}"]`);
+  await expect(row).toContainText('Ada Agent');
+  await expect(row.locator('select[name="role"]')).toHaveValue('agent');
+  await logout(page);
+
+  await login(page, agent, 'agent-password-1');
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Queue' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Users' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Policies' })).toHaveCount(0);
+
+  const resp = await page.goto('/admin/users');
+  expect(resp.status()).toBe(403);
+  await expect(page.getByRole('heading', { name: '403 · Not allowed' })).toBeVisible();
+  await expect(page.getByText('Users is not open to your role (Agent).')).toBeVisible();
+});
+
+test('a wrong password shows a clear message and keeps the e-mail', async ({ page }) => {
+  await login(page, ADMIN.email, 'not-the-password');
+  await expect(page.getByRole('alert')).toHaveText('Wrong e-mail or password.');
+  await expect(page.getByLabel('E-mail')).toHaveValue(ADMIN.email);
+  await expect(page.getByRole('button', { name: 'Log in' })).toBeVisible();
+});
+
+test('a visitor without a session is sent to log in and back to the page asked for', async ({ page }) => {
+  await page.goto('/admin/users');
+  await expect(page).toHaveURL(/\/login\?next=%2Fadmin%2Fusers/);
+  await page.getByLabel('E-mail').fill(ADMIN.email);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
+});
+
+test('empty and too-short fields get field errors and store nothing', async ({ page }, info) => {
+  await page.goto('/login');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.locator('[data-field="email"]')).toHaveText('Required.');
+  await expect(page.locator('[data-field="password"]')).toHaveText('Required.');
+
+  await login(page, ADMIN.email, ADMIN.password);
+  await page.goto('/admin/users');
+  const before = await page.locator('tbody tr').count();
+  const form = page.locator('form.create-user');
+  await form.getByLabel('Name').fill(`Nobody ${info.project.name}`);
+  await form.getByLabel('Password').fill('short');
+  await form.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.locator('[data-field="email"]')).toHaveText('E-mail is required.');
+  await expect(page.locator('[data-field="password"]')).toHaveText('Password must be at least 8 characters.');
+  await expect(page.locator('tbody tr')).toHaveCount(before);
+  await expect(page.getByText(`Nobody ${info.project.name}`, { exact: true })).toHaveCount(0);
+});

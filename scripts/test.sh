@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting and lints (ssr and wasm32 hydrate), unit tests, the store
+# contract on SQLite and on a throwaway PostgreSQL, the HTTP tests, the domain crate built for
+# wasm32, then the release build and the browser tests in Chromium (JavaScript off and
+# hydrated). Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+step() { echo; echo "=== $* ==="; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (ssr)"
+cargo clippy --workspace --all-targets -- -D warnings
+step "clippy (hydrate, wasm32)"
+cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+step "domain crate on wasm32"
+cargo build -p promptly --target wasm32-unknown-unknown
+
+step "unit, contract and HTTP tests (SQLite and PostgreSQL)"
+cargo test --workspace
+
+step "release build (server + wasm, wasm-opt)"
+cargo leptos build --release
+
+step "end2end (Chromium: JavaScript off, then hydrated)"
+(cd end2end && npx playwright test)

@@ -1,0 +1,373 @@
+//! Who is asking: passwords, server-side sessions, cross-site-request checks, throttling.
+//!
+//! Sessions live in the store (only a SHA-256 of the cookie's token is kept), and every
+//! request looks its session up again, so logout, deactivation and role changes take
+//! effect at once, on every server sharing the database.
+
+use crate::state::AppState;
+use crate::store::{NewUser, Store, StoreError};
+use app::api::ssr::SessionUser;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use promptly::account::{Role, UserView};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub const SESSION_COOKIE: &str = "promptly_session";
+pub const SESSION_DAYS: i64 = 14;
+/// Failed logins allowed per account or address within [`THROTTLE_WINDOW_S`].
+pub const MAX_FAILURES: i64 = 10;
+pub const THROTTLE_WINDOW_S: i64 = 60;
+
+/// Hashes a password with argon2id on a blocking thread (it takes tens of milliseconds).
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+    })
+    .await?
+}
+
+/// Checks a password against a stored hash; a missing hash still costs the same time, so a
+/// wrong e-mail cannot be told from a wrong password by timing.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let Some(hash) = hash else {
+            let _ = Argon2::default()
+                .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+            return false;
+        };
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A new random session token (the cookie value) and the hash the store keeps.
+pub fn new_session_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random password for the first admin when none was configured.
+pub fn random_password() -> String {
+    let mut bytes = [0u8; 15];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether the browser reached us over https (directly configured or via a proxy).
+pub fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+pub fn session_cookie(token: &str, secure: bool) -> HeaderValue {
+    let mut c = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        SESSION_DAYS * 86400
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("cookie is ASCII")
+}
+
+pub fn clear_cookie(secure: bool) -> HeaderValue {
+    let mut c = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("cookie is ASCII")
+}
+
+/// Starts a session for a user and returns the cookie to set.
+pub async fn start_session(
+    store: &dyn Store,
+    user_id: i64,
+    secure: bool,
+    now: DateTime<Utc>,
+) -> Result<HeaderValue, StoreError> {
+    let (token, hash) = new_session_token();
+    store
+        .create_session(&hash, user_id, now, now + Duration::days(SESSION_DAYS))
+        .await?;
+    Ok(session_cookie(&token, secure))
+}
+
+/// The signed-in user of a request, if the session middleware found one.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub UserView);
+
+/// Paths anyone may open without a session.
+fn is_public(path: &str) -> bool {
+    path == "/login"
+        || path == "/logout"
+        || path == "/healthz"
+        || path == "/favicon.ico"
+        || path.starts_with("/pkg/")
+}
+
+/// A local path to return to after login, refusing anything that leaves the site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// The origin a same-site request must carry: the configured public URL, else the Host.
+fn same_origin(state_public: Option<&str>, headers: &HeaderMap, origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if let Some(public) = state_public {
+        return origin.eq_ignore_ascii_case(public.trim_end_matches('/'));
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+/// Requests that change state with a cookie must come from our own pages: the `Origin`
+/// (or, failing that, the `Referer`) must be this site. Token-authenticated API calls
+/// carry no ambient credentials and are not checked.
+pub fn cross_site(state_public: Option<&str>, method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "))
+    {
+        return false;
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        return origin == "null" || !same_origin(state_public, headers, origin);
+    }
+    if let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) {
+        let origin = url::Url::parse(referer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        return !same_origin(state_public, headers, &origin);
+    }
+    true
+}
+
+/// The public origin used for the cross-site check, from `PROMPTLY_PUBLIC_URL`.
+#[derive(Clone, Default)]
+pub struct PublicOrigin(pub Option<String>);
+
+/// Resolves the session, refuses cross-site state changes and sends visitors without a
+/// session to the login page (API paths get a 401 from their handlers instead).
+pub async fn session_middleware(
+    State(state): State<AppState>,
+    axum::Extension(public): axum::Extension<PublicOrigin>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if cross_site(public.0.as_deref(), req.method(), req.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site request refused: this form must be sent from Promptly's own pages.",
+        )
+            .into_response();
+    }
+    let path = req.uri().path().to_string();
+    let user = match cookie_value(req.headers(), SESSION_COOKIE) {
+        Some(token) if !token.is_empty() => {
+            match state.store.session_user(&token_hash(&token), Utc::now()).await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::error!(error = %e, "session lookup failed");
+                    return (StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable.")
+                        .into_response();
+                }
+            }
+        }
+        _ => None,
+    };
+    match user {
+        Some(u) => {
+            let view = u.view();
+            req.extensions_mut().insert(CurrentUser(view.clone()));
+            req.extensions_mut().insert(SessionUser(view));
+        }
+        None if is_public(&path) || path.starts_with("/api/") => {}
+        None if req.method() == Method::GET || req.method() == Method::HEAD => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            let q = serde_urlencoded::to_string([("next", target.as_str())]).unwrap_or_default();
+            return Redirect::to(&format!("/login?{q}")).into_response();
+        }
+        None => {
+            return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Creates the first admin on an empty database. Returns the one-time password when it
+/// had to make one up.
+pub async fn ensure_first_admin(
+    store: &dyn Store,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> Result<Option<(String, String)>, String> {
+    if store.count_users().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(None);
+    }
+    let (email, password, generated) = match (email, password) {
+        (Some(e), Some(p)) => (e.to_string(), p.to_string(), false),
+        (Some(e), None) => (e.to_string(), random_password(), true),
+        (None, Some(p)) => ("admin@localhost".to_string(), p.to_string(), false),
+        (None, None) => ("admin@localhost".to_string(), random_password(), true),
+    };
+    let (email, name, role) =
+        promptly::account::validate_new_user(&email, "Admin", "admin", &password).map_err(
+            |errs| {
+                errs.iter()
+                    .map(|e| format!("PROMPTLY_ADMIN_{}: {}", e.field.to_uppercase(), e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        )?;
+    let hash = hash_password(password.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    match store
+        .create_user(
+            NewUser {
+                email: email.clone(),
+                name,
+                role,
+                password_hash: hash,
+            },
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(_) => Ok(if generated {
+            Some((email, password))
+        } else {
+            None
+        }),
+        // Another server sharing the database created it first.
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether another failed login for this key must wait; returns the seconds to wait.
+pub async fn throttled(store: &dyn Store, key: &str, now: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+    let since = now - Duration::seconds(THROTTLE_WINDOW_S);
+    if store.count_login_failures(key, since).await? < MAX_FAILURES {
+        return Ok(None);
+    }
+    let oldest = store.oldest_login_failure(key, since).await?.unwrap_or(now);
+    let wait = (oldest + Duration::seconds(THROTTLE_WINDOW_S) - now).num_seconds().max(1);
+    Ok(Some(wait))
+}
+
+pub fn require_role(user: &CurrentUser, role: Role) -> bool {
+    user.0.role == role
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let post = Method::POST;
+        let same = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        assert!(!cross_site(None, &post, &same));
+        let other = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")]);
+        assert!(cross_site(None, &post, &other));
+        let none = headers(&[("host", "127.0.0.1:3000")]);
+        assert!(cross_site(None, &post, &none));
+        let referer = headers(&[("host", "127.0.0.1:3000"), ("referer", "http://127.0.0.1:3000/login")]);
+        assert!(!cross_site(None, &post, &referer));
+        assert!(!cross_site(None, &Method::GET, &other));
+        let bearer = headers(&[("authorization", "Bearer abc")]);
+        assert!(!cross_site(None, &post, &bearer));
+        let public = headers(&[("host", "internal:3000"), ("origin", "https://help.example.com")]);
+        assert!(!cross_site(Some("https://help.example.com"), &post, &public));
+    }
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/admin/users")), "/admin/users");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_parsed() {
+        let h = headers(&[("cookie", "a=1; promptly_session=tok; b=2")]);
+        assert_eq!(cookie_value(&h, SESSION_COOKIE).as_deref(), Some("tok"));
+        let c = session_cookie("tok", true);
+        let s = c.to_str().unwrap();
+        assert!(s.contains("HttpOnly") && s.contains("SameSite=Lax") && s.contains("Secure"));
+        assert!(!session_cookie("tok", false).to_str().unwrap().contains("Secure"));
+    }
+
+    #[tokio::test]
+    async fn passwords_verify() {
+        let h = hash_password("correct horse".into()).await.unwrap();
+        assert!(verify_password("correct horse".into(), Some(h.clone())).await);
+        assert!(!verify_password("wrong".into(), Some(h)).await);
+        assert!(!verify_password("x".into(), None).await);
+    }
+}

@@ -1,0 +1,106 @@
+//! Command-line flags and `PROMPTLY_*` environment variables.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "promptly",
+    version,
+    about = "SLA management for support teams on messaging channels"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, env = "PROMPTLY_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Where data lives: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long = "database-url",
+        env = "PROMPTLY_DATABASE_URL",
+        default_value = "sqlite://promptly.db",
+        global = true
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the web server (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// SLA tools.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PROMPTLY_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// The public URL browsers use (decides the Secure cookie flag and the allowed Origin).
+    #[arg(long, env = "PROMPTLY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Folder with the compiled site (pkg/ with the wasm, JS and CSS).
+    #[arg(long, env = "PROMPTLY_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+    /// Seed demo data (a team, a calendar, policies and a traffic simulator).
+    #[arg(long, env = "PROMPTLY_DEMO")]
+    pub demo: bool,
+    /// E-mail of the first admin, created on an empty database.
+    #[arg(long, env = "PROMPTLY_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of the first admin (else a one-time password is printed).
+    #[arg(long, env = "PROMPTLY_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlaCommand {
+    /// Evaluate a policy on a conversation's timeline (FILE or - for stdin).
+    Check { file: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Business-hours deadlines over the cases of shared/bench/calendar_peers.py.
+    Calendar { cases: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "agent")]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Read the password from standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}

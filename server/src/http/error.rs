@@ -1,0 +1,67 @@
+//! One error type for the JSON API: clean messages for users, details only in the log.
+
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use promptly::account::FieldError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("not allowed for your role")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("the request has invalid fields")]
+    Unprocessable { errors: Vec<FieldError> },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict { field } => ApiError::Unprocessable {
+                errors: vec![FieldError::new(field, format!("This {field} is already taken."))],
+            },
+            other => ApiError::Internal(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"error": self.to_string()})),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": self.to_string()})),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": self.to_string()})),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
+            ApiError::Unprocessable { errors } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": self.to_string(), "errors": errors}),
+            ),
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "internal error"}),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,238 @@
+//! The HTML forms' endpoints: log in, log out, and the users page. Each answers with a
+//! redirect (303) back to a page, carrying a notice or field errors in the query, so the
+//! forms work the same with JavaScript off and hydrated.
+
+use super::users::{change_role, create_user, set_active, NewUserFields, UserAdminError};
+use crate::auth::{
+    self, clear_cookie, cookie_value, is_secure, safe_next, start_session, throttled, token_hash,
+    CurrentUser, SESSION_COOKIE,
+};
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use chrono::Utc;
+use promptly::account::{Role, MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/admin/users", post(create))
+        .route("/admin/users/{id}/role", post(role))
+        .route("/admin/users/{id}/active", post(active))
+}
+
+fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
+    let q = serde_urlencoded::to_string(query).unwrap_or_default();
+    let target = if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    };
+    Redirect::to(&target).into_response()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "database error during a form");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The database is unavailable; nothing was changed. Please try again.",
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let email = form.email.trim().to_lowercase();
+    let mut q: Vec<(&str, &str)> = vec![("email", email.as_str()), ("next", next.as_str())];
+    let mut bad = false;
+    if email.is_empty() {
+        q.push(("err_email", "required"));
+        bad = true;
+    } else if email.len() > MAX_EMAIL_LEN {
+        q.retain(|(k, _)| *k != "email");
+        q.push(("err_email", "too_long"));
+        bad = true;
+    }
+    if form.password.is_empty() {
+        q.push(("err_password", "required"));
+        bad = true;
+    } else if form.password.chars().count() > MAX_PASSWORD_LEN {
+        q.push(("err_password", "too_long"));
+        bad = true;
+    }
+    if bad {
+        return see_other("/login", &q);
+    }
+
+    let store = state.store.as_ref();
+    let now = Utc::now();
+    let account_key = format!("email:{email}");
+    let address_key = format!("ip:{}", peer.ip());
+    for key in [&account_key, &address_key] {
+        match throttled(store, key, now).await {
+            Ok(Some(wait)) => {
+                let wait = wait.to_string();
+                q.push(("error", "throttled"));
+                q.push(("wait", &wait));
+                return see_other("/login", &q);
+            }
+            Ok(None) => {}
+            Err(e) => return unavailable(e),
+        }
+    }
+
+    let user = match store.user_by_email(&email).await {
+        Ok(u) => u.filter(|u| u.active),
+        Err(e) => return unavailable(e),
+    };
+    let ok = auth::verify_password(form.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => {
+            for key in [&account_key, &address_key] {
+                if let Err(e) = store.record_login_failure(key, now).await {
+                    return unavailable(e);
+                }
+            }
+            tracing::info!(email = %email, ip = %peer.ip(), "failed login");
+            q.push(("error", "invalid"));
+            return see_other("/login", &q);
+        }
+    };
+    if let Err(e) = store.clear_login_failures(&account_key).await {
+        return unavailable(e);
+    }
+    let cookie = match start_session(store, user.id, is_secure(&state, &headers), now).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let mut resp = Redirect::to(&next).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    resp
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
+        if let Err(e) = state.store.delete_session(&token_hash(&token)).await {
+            return unavailable(e);
+        }
+    }
+    let mut resp = see_other("/login", &[("notice", "logged_out")]);
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(is_secure(&state, &headers)));
+    resp
+}
+
+/// Only admins may use the users page's forms.
+fn admin(user: Option<Extension<CurrentUser>>) -> Result<CurrentUser, Response> {
+    match user {
+        Some(Extension(u)) if auth::require_role(&u, Role::Admin) => Ok(u),
+        Some(_) => Err((StatusCode::FORBIDDEN, "Only admins can manage users.").into_response()),
+        None => Err(see_other("/login", &[("next", "/admin/users")])),
+    }
+}
+
+fn admin_error(e: UserAdminError) -> Response {
+    match e {
+        UserAdminError::LastAdmin => see_other("/admin/users", &[("error", "last_admin")]),
+        UserAdminError::OwnAccount => see_other("/admin/users", &[("error", "self")]),
+        UserAdminError::NotFound => see_other("/admin/users", &[("error", "not_found")]),
+        UserAdminError::Fields(_) => see_other("/admin/users", &[]),
+        UserAdminError::Store(e) => unavailable(e),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Form(form): Form<NewUserFields>,
+) -> Response {
+    if let Err(r) = admin(user) {
+        return r;
+    }
+    match create_user(state.store.as_ref(), &form).await {
+        Ok(_) => see_other("/admin/users", &[("notice", "created")]),
+        Err(UserAdminError::Fields(errors)) => {
+            let keys: Vec<String> = errors.iter().map(|e| format!("err_{}", e.field)).collect();
+            let email = if form.email.len() > MAX_EMAIL_LEN { "" } else { form.email.trim() };
+            let mut q: Vec<(&str, &str)> = vec![
+                ("email", email),
+                ("name", form.name.as_str()),
+                ("role", form.role.as_str()),
+            ];
+            for (k, e) in keys.iter().zip(&errors) {
+                q.push((k.as_str(), e.message.as_str()));
+            }
+            see_other("/admin/users", &q)
+        }
+        Err(e) => admin_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleForm {
+    role: String,
+}
+
+async fn role(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    if let Err(r) = admin(user) {
+        return r;
+    }
+    let Ok(role) = form.role.parse::<Role>() else {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown role.").into_response();
+    };
+    match change_role(state.store.as_ref(), id, role).await {
+        Ok(()) => see_other("/admin/users", &[("notice", "role")]),
+        Err(e) => admin_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ActiveForm {
+    active: bool,
+}
+
+async fn active(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(form): Form<ActiveForm>,
+) -> Response {
+    let actor = match admin(user) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match set_active(state.store.as_ref(), &actor.0, id, form.active).await {
+        Ok(()) => see_other(
+            "/admin/users",
+            &[("notice", if form.active { "activated" } else { "deactivated" })],
+        ),
+        Err(e) => admin_error(e),
+    }
+}

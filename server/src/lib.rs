@@ -1,0 +1,17 @@
+//! Promptly's server: the `promptly` binary's HTTP service, store and commands.
+//!
+//! A guided tour:
+//! - [`config`]: flags and `PROMPTLY_*` variables.
+//! - [`store`]: the [`store::Store`] trait with its SQLite and PostgreSQL backends.
+//! - [`auth`]: passwords (argon2), server-side sessions, the session and cross-site-request
+//!   middleware, failed-login throttling, the first admin.
+//! - [`http`]: the axum router: form endpoints, `/api/v1` by resource, `/healthz`, the
+//!   server-sent-events stream, and the Leptos pages of the `app` crate.
+//! - [`state`]: what every handler shares.
+
+pub mod auth;
+pub mod bench_calendar;
+pub mod config;
+pub mod http;
+pub mod state;
+pub mod store;

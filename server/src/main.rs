@@ -1,0 +1,275 @@
+//! The `promptly` command: `serve` (the default), `migrate`, `sla check`, `bench`, `user`.
+
+use clap::Parser;
+use promptly_server::config::{BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, UserCommand};
+use promptly_server::store::{self, DatabaseUrl, DynStore};
+use promptly_server::{auth, bench_calendar, http, state::AppState};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Bad input or configuration: one clear line on stderr and exit code 2.
+struct Usage(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Some(Command::Sla { command: SlaCommand::Check { file } }) => sla_check(&file),
+        Some(Command::Bench { command: BenchCommand::Calendar { cases } }) => {
+            bench_calendar::run(&cases).map(|line| println!("{line}")).map_err(Usage)
+        }
+        other => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("promptly: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async move {
+                match other {
+                    None => serve(cli.db, ServeArgs::parse_default()).await,
+                    Some(Command::Serve(args)) => serve(cli.db, args).await,
+                    Some(Command::Migrate) => migrate(cli.db).await,
+                    Some(Command::User { command }) => user(cli.db, command).await,
+                    Some(_) => unreachable!("handled above"),
+                }
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Usage(msg)) => {
+            eprintln!("promptly: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+trait ParseDefault {
+    fn parse_default() -> Self;
+}
+
+impl ParseDefault for ServeArgs {
+    /// `promptly` with no subcommand serves with the flags' environment defaults.
+    fn parse_default() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["promptly"]).serve
+    }
+}
+
+fn sla_check(file: &str) -> Result<(), Usage> {
+    let input = if file == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Usage(format!("cannot read standard input: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(file).map_err(|e| Usage(format!("cannot read {file}: {e}")))?
+    };
+    let out = promptly::check::run_check(&input).map_err(|e| Usage(e.to_string()))?;
+    println!(
+        "{}",
+        serde_json::to_string(&out).map_err(|e| Usage(format!("cannot write output: {e}")))?
+    );
+    Ok(())
+}
+
+async fn open_store(db: &DbArgs) -> Result<DynStore, Usage> {
+    let url = DatabaseUrl::parse(&db.database_url).map_err(Usage)?;
+    store::open(&url).await.map_err(Usage)
+}
+
+async fn migrate(db: DbArgs) -> Result<(), Usage> {
+    let store = open_store(&db).await?;
+    println!("promptly: the {} database is up to date", store.backend());
+    Ok(())
+}
+
+async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
+    match command {
+        UserCommand::Create {
+            email,
+            role,
+            name,
+            password_stdin,
+        } => {
+            if !password_stdin {
+                return Err(Usage(
+                    "--password-stdin is required (the password is read from standard input)".into(),
+                ));
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| Usage(format!("cannot read the password: {e}")))?;
+            let password = password.trim_end_matches(['\n', '\r']).to_string();
+            let store = open_store(&db).await?;
+            let fields = http::users::NewUserFields {
+                email,
+                name,
+                role,
+                password,
+            };
+            match http::users::create_user(store.as_ref(), &fields).await {
+                Ok(u) => {
+                    println!("created user {} ({}) with id {}", u.email, u.role, u.id);
+                    Ok(())
+                }
+                Err(http::users::UserAdminError::Fields(errs)) => Err(Usage(
+                    errs.iter()
+                        .map(|e| format!("--{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )),
+                Err(e) => Err(Usage(e.to_string())),
+            }
+        }
+    }
+}
+
+/// Where the compiled site (pkg/) is: the flag, cargo-leptos's variable, ./target/site, or
+/// next to the binary (target/release/promptly → target/site).
+fn site_root(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = flag.or_else(|| std::env::var_os("LEPTOS_SITE_ROOT").map(PathBuf::from)) {
+        return p;
+    }
+    let cwd = PathBuf::from("target/site");
+    if cwd.join("pkg").exists() {
+        return cwd;
+    }
+    if let Some(beside) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(|d| d.parent()).map(|t| t.join("site")))
+        .filter(|p| p.join("pkg").exists())
+    {
+        return beside;
+    }
+    cwd
+}
+
+async fn seed_demo(store: &dyn store::Store) -> Result<(), Usage> {
+    for (email, name, role) in [
+        ("agent@demo.promptly", "Dana Agent", "agent"),
+        ("manager@demo.promptly", "Max Manager", "manager"),
+    ] {
+        let fields = http::users::NewUserFields {
+            email: email.into(),
+            name: name.into(),
+            role: role.into(),
+            password: "demo-password".into(),
+        };
+        match http::users::create_user(store, &fields).await {
+            Ok(_) => println!("demo: {email} / demo-password ({role})"),
+            Err(http::users::UserAdminError::Fields(_)) => {} // already seeded
+            Err(e) => return Err(Usage(format!("cannot seed demo data: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
+    let store = open_store(&db).await?;
+    match auth::ensure_first_admin(
+        store.as_ref(),
+        args.admin_email.as_deref(),
+        args.admin_password.as_deref(),
+    )
+    .await
+    .map_err(Usage)?
+    {
+        Some((email, password)) => println!(
+            "promptly: created the first admin {email} with one-time password: {password}\n\
+             promptly: log in and keep it safe; it is not shown again"
+        ),
+        None => {}
+    }
+    if args.demo {
+        seed_demo(store.as_ref()).await?;
+    }
+
+    let public_url = args.public_url.clone();
+    let secure = public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let state = AppState::new(store.clone(), secure);
+    let site = site_root(args.site_root.clone());
+    if !site.join("pkg").exists() {
+        tracing::warn!(site = %site.display(), "no compiled site found: pages render without styles or hydration (run `cargo leptos build --release`)");
+    }
+    let leptos_options = leptos::prelude::LeptosOptions::builder()
+        .output_name("promptly")
+        .site_root(site.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .build();
+    let app = http::router(state.clone(), leptos_options, public_url);
+
+    // A large backlog: a reconnect storm of hundreds of browsers must not wait for TCP retries.
+    let socket = if args.addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|e| Usage(format!("cannot open a socket: {e}")))?;
+    let _ = socket.set_reuseaddr(true);
+    socket
+        .bind(args.addr)
+        .map_err(|e| Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+    let listener = socket
+        .listen(4096)
+        .map_err(|e| Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+    println!(
+        "promptly: serving on http://{} ({} database)",
+        args.addr,
+        store.backend()
+    );
+
+    let housekeeping = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = housekeeping.purge_expired(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| Usage(format!("server error: {e}")))
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

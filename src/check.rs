@@ -1,0 +1,236 @@
+//! `promptly sla check`: one conversation's SLA state from a JSON document, as a pure function.
+//!
+//! Input: `{"calendar": {...}, "policy": {...}, "events": [...], "at": "..."}` (calendar
+//! optional; events in any order). Output: `{"at": "...Z", "metrics": [...]}` with one entry
+//! per target of the policy in force, in the order first_response, next_response, resolution.
+//! Every entry has the same keys; `remaining_s` is `null` and `text` is "" when not started,
+//! and "met" or "missed" for a finished cycle.
+
+use crate::calendar::{BusinessCalendar, CalendarDefinition};
+use crate::clock::{evaluate, ClockState, Metric, SlaState};
+use crate::instant;
+use crate::policy::Policy;
+use crate::timeline::{Event, Timeline};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckInput {
+    #[serde(default)]
+    calendar: Option<CalendarDefinition>,
+    policy: Policy,
+    #[serde(default)]
+    events: Vec<Event>,
+    #[serde(with = "instant::rfc3339")]
+    at: DateTime<Utc>,
+}
+
+/// What `promptly sla check` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckOutput {
+    #[serde(with = "instant::rfc3339")]
+    pub at: DateTime<Utc>,
+    pub metrics: Vec<CheckMetric>,
+}
+
+/// One target's line of the output: the badge-level subset of [`crate::MetricStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckMetric {
+    pub metric: Metric,
+    pub state: ClockState,
+    #[serde(with = "instant::option_rfc3339")]
+    pub due_at: Option<DateTime<Utc>>,
+    pub remaining_s: Option<i64>,
+    pub breaches: u32,
+    pub text: String,
+}
+
+impl From<&SlaState> for CheckOutput {
+    fn from(state: &SlaState) -> Self {
+        CheckOutput {
+            at: state.at,
+            metrics: state
+                .metrics
+                .iter()
+                .map(|m| CheckMetric {
+                    metric: m.metric,
+                    state: m.state,
+                    due_at: m.due_at,
+                    remaining_s: m.remaining_s,
+                    breaches: m.breaches,
+                    text: m.text.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Malformed input; displays as one line naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("input: not valid JSON: {0}")]
+    Json(String),
+    #[error("{field}: {message}")]
+    Field { field: String, message: String },
+}
+
+/// Evaluates a `promptly sla check` document.
+pub fn run_check(input: &str) -> Result<CheckOutput, CheckError> {
+    // Through a `Value` first so that field errors carry a path and no line numbers.
+    let value: serde_json::Value =
+        serde_json::from_str(input).map_err(|e| CheckError::Json(e.to_string()))?;
+    let input: CheckInput = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        CheckError::Field {
+            field: if path == "." { "input".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    let calendar = input
+        .calendar
+        .map(BusinessCalendar::new)
+        .transpose()
+        .map_err(|e| CheckError::Field {
+            field: format!("calendar.{}", e.field),
+            message: e.message,
+        })?;
+    let timeline = Timeline::new(input.events);
+    let state = evaluate(
+        &input.policy,
+        calendar.as_ref(),
+        timeline.events(),
+        input.at,
+    );
+    Ok(CheckOutput::from(&state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{"calendar": {"timezone": "Europe/Amsterdam",
+       "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-12:00", "13:00-17:00"], "wed": ["09:00-17:00"],
+                 "thu": ["09:00-17:00"], "fri": ["09:00-17:00"], "sat": [], "sun": []},
+       "holidays": ["2026-12-25"], "overrides": {"2026-12-24": ["09:00-13:00"]}},
+     "policy": {"first_response": "30m", "business_hours_only": true, "warning": "25%"},
+     "events": [
+       {"at": "2026-11-20T16:45:00+01:00", "kind": "created"},
+       {"at": "2026-11-20T16:45:00+01:00", "kind": "message", "author": "customer"}],
+     "at": "2026-11-23T09:20:00+01:00"}"#;
+
+    #[test]
+    fn the_documented_example_prints_the_documented_output() {
+        let output = run_check(EXAMPLE).unwrap();
+        assert_eq!(
+            serde_json::to_string(&output).unwrap(),
+            r#"{"at":"2026-11-23T08:20:00Z","metrics":[{"metric":"first_response","state":"breached","due_at":"2026-11-23T08:15:00Z","remaining_s":-300,"breaches":1,"text":"-5m"}]}"#
+        );
+    }
+
+    fn error_of(input: &str) -> String {
+        run_check(input).unwrap_err().to_string()
+    }
+
+    /// The example with one piece of text replaced.
+    fn example_with(from: &str, to: &str) -> String {
+        assert!(EXAMPLE.contains(from), "{from}");
+        EXAMPLE.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                example_with(r#""13:00-17:00""#, r#""25:00-26:00""#),
+                r#"calendar.hours.tue[1]: "25:00-26:00" is not a valid time window"#,
+            ),
+            (
+                example_with(r#""13:00-17:00""#, r#""11:00-17:00""#),
+                r#"calendar.hours.tue[1]: "11:00-17:00" overlaps "09:00-12:00" (hours.tue[0])"#,
+            ),
+            (
+                example_with("Europe/Amsterdam", "Europe/Amsterdm"),
+                r#"calendar.timezone: "Europe/Amsterdm" is not an IANA time zone (e.g. "Europe/Amsterdam")"#,
+            ),
+            (
+                example_with(r#""30m""#, r#""-30m""#),
+                r#"policy.first_response: "-30m" is not a valid duration (expected e.g. "45s", "10m", "1h30m", "1d" or whole seconds)"#,
+            ),
+            (
+                example_with(r#""kind": "created""#, r#""kind": "deleted""#),
+                "events[0].kind: unknown variant `deleted`, expected one of `created`, `message`, `status`, `handover`, `apply_policy`",
+            ),
+            (
+                example_with(r#""author": "customer""#, r#""author": "robot""#),
+                "events[1].author: unknown variant `robot`, expected one of `customer`, `agent`, `bot`, `system`",
+            ),
+            (
+                example_with(r#""at": "2026-11-23T09:20:00+01:00""#, r#""at": "monday""#),
+                r#"at: "monday" is not an RFC 3339 timestamp (e.g. "2026-11-23T09:20:00+01:00")"#,
+            ),
+            (
+                example_with(r#""2026-12-25""#, r#""2026-12-32""#),
+                r#"calendar.holidays[0]: "2026-12-32" is not a date (YYYY-MM-DD)"#,
+            ),
+            (
+                example_with(r#""warning": "25%""#, r#""warning": "125%""#),
+                r#"policy.warning: "125%" is not a valid percentage (a whole number from 0% to 100%)"#,
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(error_of(&input), expected);
+        }
+    }
+
+    #[test]
+    fn structural_errors_are_one_line_too() {
+        let err = error_of("{");
+        assert!(err.starts_with("input: not valid JSON: "), "{err}");
+        let err = error_of(r#"{"events": [], "at": "2026-11-23T09:20:00Z"}"#);
+        assert_eq!(err, "input: missing field `policy`");
+        let err = error_of(&example_with(r#""kind": "created""#, r#""kind": "status""#));
+        assert_eq!(err, r#"events[0]: a "status" event needs "status""#);
+        let err = error_of(&example_with(
+            r#""author": "customer""#,
+            r#""status": "closed""#,
+        ));
+        assert!(
+            err.starts_with("events[1].status: unknown variant `closed`"),
+            "{err}"
+        );
+        let err = error_of(&example_with(
+            r#""kind": "created"}"#,
+            r#""kind": "created", "note": 1}"#,
+        ));
+        assert!(
+            err.starts_with("events[0].note: unknown field `note`"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn no_calendar_counts_all_time_and_keeps_every_key() {
+        let input = r#"{"policy": {"first_response": "30m", "next_response": "10m", "resolution": "1d"},
+            "events": [{"at": "2026-11-20T16:45:00+01:00", "kind": "created"}],
+            "at": "2026-11-20T17:00:00+01:00"}"#;
+        let output = run_check(input).unwrap();
+        let json = serde_json::to_value(&output).unwrap();
+        let metrics = json["metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 3);
+        assert_eq!(metrics[0]["due_at"], "2026-11-20T16:15:00Z");
+        assert_eq!(metrics[0]["state"], "ok");
+        assert_eq!(metrics[0]["remaining_s"], 900);
+        assert_eq!(metrics[0]["text"], "15m");
+        assert_eq!(metrics[1]["state"], "not_started");
+        assert_eq!(metrics[1]["due_at"], serde_json::Value::Null);
+        assert_eq!(metrics[1]["remaining_s"], serde_json::Value::Null);
+        assert_eq!(metrics[1]["text"], "");
+        assert_eq!(metrics[2]["metric"], "resolution");
+        for m in metrics {
+            let keys: Vec<&String> = m.as_object().unwrap().keys().collect();
+            assert_eq!(keys.len(), 6, "{m}");
+        }
+    }
+}

@@ -1,0 +1,1189 @@
+//! The SLA engine: a conversation's events, its policy and a calendar in; each target's state out.
+//!
+//! The rules, beyond what [`crate::policy`] and [`crate::calendar`] say:
+//!
+//! - Clocks start at creation, or for a conversation created by a bot at the hand-over
+//!   (which also makes it open). Without a `created` event, the first message, status or
+//!   hand-over creates the conversation.
+//! - Only a public message by a human agent is a response. A private message never responds
+//!   nor starts a wait.
+//! - First response runs from the start to the first response. Resolving the conversation
+//!   ends it too (met or missed by the same deadline rule).
+//! - Next response: once first response is over, a customer message with no wait running
+//!   starts a cycle (so several messages before a reply are one cycle, from the oldest), and
+//!   the next response or resolution ends it.
+//! - Resolution runs from the start, stands still in the policy's `pause_on` statuses, stops
+//!   at resolved and resumes with the time it had used when the conversation opens again
+//!   (a customer message on a resolved, pending or snoozed conversation opens it).
+//! - Deadline: the first instant at which the counted time equals the target. A cycle that
+//!   ends at or before it is met; a running clock is breached only when `at` is after it, and
+//!   warns from the instant its counted time left is at most the warning threshold.
+//! - A policy change (`apply_policy`) keeps every clock's start and used time; running clocks
+//!   take the new target and counting rule from then on, finished ones keep their result, and
+//!   a target the new policy adds is judged from the conversation's start.
+//! - The engine counts whole seconds; events after `at` have not happened yet.
+
+use crate::calendar::BusinessCalendar;
+use crate::duration::badge_text;
+use crate::instant::{self, from_whole_second, whole_second, Secs};
+use crate::policy::Policy;
+use crate::timeline::{Author, ConversationStatus, Event, EventKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// The targets an SLA policy can set, in the order they are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    FirstResponse,
+    NextResponse,
+    Resolution,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 3] = [
+        Metric::FirstResponse,
+        Metric::NextResponse,
+        Metric::Resolution,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::FirstResponse => "first_response",
+            Metric::NextResponse => "next_response",
+            Metric::Resolution => "resolution",
+        }
+    }
+}
+
+/// Where a target's clock stands; decides the badge colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockState {
+    /// Nothing to count yet (no start, or no customer waiting for a next response).
+    NotStarted,
+    /// Running, within target.
+    Ok,
+    /// Running out: at most the warning threshold of counted time left.
+    Warning,
+    /// Running past its deadline.
+    Breached,
+    /// Resolution standing still (pending or snoozed).
+    Paused,
+    /// The last cycle ended at or before its deadline.
+    Met,
+    /// The last cycle ended after its deadline.
+    Missed,
+}
+
+impl ClockState {
+    /// Whether the clock runs, so its deadline matters for sorting and scheduling.
+    pub fn is_running(self) -> bool {
+        matches!(
+            self,
+            ClockState::Ok | ClockState::Warning | ClockState::Breached
+        )
+    }
+}
+
+/// One target's state at an instant: what a badge shows and what the scheduler waits for.
+///
+/// `remaining_s` is wall-clock seconds to `due_at` while running (negative when overdue),
+/// counted seconds left while paused, and `null` when not started, met or missed. `text` is
+/// the badge text of `remaining_s`, "met" or "missed", or "" when not started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricStatus {
+    pub metric: Metric,
+    pub state: ClockState,
+    /// The deadline; `null` when not started or paused (for met/missed: the one judged).
+    #[serde(with = "instant::option_rfc3339")]
+    pub due_at: Option<DateTime<Utc>>,
+    pub remaining_s: Option<i64>,
+    /// Cycles of this target that were missed or are breached now.
+    pub breaches: u32,
+    pub text: String,
+    pub target_s: i64,
+    /// The start of the current or last cycle.
+    #[serde(with = "instant::option_rfc3339")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the running clock turns (or turned) to warning.
+    #[serde(with = "instant::option_rfc3339")]
+    pub warn_at: Option<DateTime<Utc>>,
+    /// When the last cycle ended (met or missed).
+    #[serde(with = "instant::option_rfc3339")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Cycles started so far (next response can have many; the others at most one).
+    pub cycles: u32,
+}
+
+impl MetricStatus {
+    /// The running status with the earliest deadline: the one badge to show for a
+    /// conversation, and its place in a queue sorted by nearest deadline.
+    pub fn most_urgent<'a>(
+        statuses: impl IntoIterator<Item = &'a MetricStatus>,
+    ) -> Option<&'a MetricStatus> {
+        statuses
+            .into_iter()
+            .filter(|s| s.state.is_running() && s.due_at.is_some())
+            .min_by_key(|s| s.due_at)
+    }
+
+    /// The instant after `at` at which this status changes by itself, if any: the warning
+    /// start, or the second after the deadline (at the deadline itself it is not breached).
+    pub fn next_change(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.state.is_running() {
+            return None;
+        }
+        let warn = self.warn_at.filter(|w| *w > at);
+        let breach = self
+            .due_at
+            .map(|d| d + chrono::Duration::seconds(1))
+            .filter(|b| *b > at);
+        warn.into_iter().chain(breach).min()
+    }
+}
+
+/// Every target's state of one conversation at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaState {
+    #[serde(with = "instant::rfc3339")]
+    pub at: DateTime<Utc>,
+    /// One per target of the policy in force, in [`Metric::ALL`] order.
+    pub metrics: Vec<MetricStatus>,
+    /// The next instant after `at` at which any state changes by itself.
+    #[serde(with = "instant::option_rfc3339")]
+    pub next_change: Option<DateTime<Utc>>,
+}
+
+impl SlaState {
+    pub fn metric(&self, metric: Metric) -> Option<&MetricStatus> {
+        self.metrics.iter().find(|m| m.metric == metric)
+    }
+
+    /// See [`MetricStatus::most_urgent`].
+    pub fn most_urgent(&self) -> Option<&MetricStatus> {
+        MetricStatus::most_urgent(&self.metrics)
+    }
+}
+
+/// The state of every target of a conversation at `at`.
+///
+/// `policy` is the policy at the start; `apply_policy` events replace it. `calendar` counts
+/// open time for a policy with `business_hours_only` (without one, all time counts).
+/// Events may come in any order (they are sorted stably by `at`).
+pub fn evaluate(
+    policy: &Policy,
+    calendar: Option<&BusinessCalendar>,
+    events: &[Event],
+    at: DateTime<Utc>,
+) -> SlaState {
+    let now = whole_second(at);
+    let events: Cow<[Event]> = if events.is_sorted_by_key(|e| e.at) {
+        Cow::Borrowed(events)
+    } else {
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(|e| e.at);
+        Cow::Owned(sorted)
+    };
+    let mut engine = Engine::new(*policy, Counter { calendar });
+    for event in events.iter() {
+        if whole_second(event.at) > now {
+            break;
+        }
+        engine.handle(event);
+    }
+    let metrics: Vec<MetricStatus> = Metric::ALL
+        .into_iter()
+        .filter_map(|metric| engine.status(metric, now))
+        .collect();
+    let at = from_whole_second(now);
+    let next_change = metrics.iter().filter_map(|m| m.next_change(at)).min();
+    SlaState {
+        at,
+        metrics,
+        next_change,
+    }
+}
+
+/// The next instant after `at` at which any target's state changes (a warning starts or a
+/// deadline passes), for the server's scheduler and the browser's badge timers.
+pub fn next_change(
+    policy: &Policy,
+    calendar: Option<&BusinessCalendar>,
+    events: &[Event],
+    at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    evaluate(policy, calendar, events, at).next_change
+}
+
+/// Counts time the way a policy says: open time of the calendar, or all time.
+#[derive(Clone, Copy)]
+struct Counter<'a> {
+    calendar: Option<&'a BusinessCalendar>,
+}
+
+impl Counter<'_> {
+    fn counted(self, from: Secs, to: Secs, business_hours: bool) -> i64 {
+        match self.calendar {
+            Some(calendar) if business_hours => calendar.open_secs_between(from, to),
+            _ => (to - from).max(0),
+        }
+    }
+
+    /// The instant at which `secs` more are counted from `from`; `None` if never.
+    fn add(self, from: Secs, secs: i64, business_hours: bool) -> Option<Secs> {
+        match self.calendar {
+            Some(calendar) if business_hours => calendar.add_open_secs(from, secs),
+            _ => Some(from + secs.max(0)),
+        }
+    }
+}
+
+/// A stretch during which a clock ran under one counting rule.
+#[derive(Debug, Clone)]
+struct Segment {
+    from: Secs,
+    used_before: i64,
+    used_after: i64,
+    business_hours: bool,
+}
+
+/// Counted time of one cycle: closed segments plus the one running now, if any.
+#[derive(Debug, Clone)]
+struct Clock {
+    started_at: Secs,
+    /// Counted seconds in the closed segments.
+    used: i64,
+    /// Since when, and under which counting rule, the clock runs.
+    running: Option<(Secs, bool)>,
+    /// Closed segments, kept to find when a past amount of counted time was reached (a
+    /// policy change may lower a target below the time already used).
+    history: Vec<Segment>,
+}
+
+impl Clock {
+    fn start(at: Secs, business_hours: bool) -> Clock {
+        Clock {
+            started_at: at,
+            used: 0,
+            running: Some((at, business_hours)),
+            history: Vec::new(),
+        }
+    }
+
+    fn stop(&mut self, at: Secs, counter: Counter) {
+        if let Some((since, business_hours)) = self.running.take() {
+            let counted = counter.counted(since, at, business_hours);
+            self.history.push(Segment {
+                from: since,
+                used_before: self.used,
+                used_after: self.used + counted,
+                business_hours,
+            });
+            self.used += counted;
+        }
+    }
+
+    fn resume(&mut self, at: Secs, business_hours: bool) {
+        if self.running.is_none() {
+            self.running = Some((at, business_hours));
+        }
+    }
+
+    fn set_counting(&mut self, at: Secs, business_hours: bool, counter: Counter) {
+        if matches!(self.running, Some((_, rule)) if rule != business_hours) {
+            self.stop(at, counter);
+            self.resume(at, business_hours);
+        }
+    }
+
+    /// The first instant at which the counted time reached (or will reach) `amount`;
+    /// `None` if it has not and will not while stopped (or the calendar never opens again).
+    fn reaches(&self, amount: i64, counter: Counter) -> Option<Secs> {
+        if amount <= 0 {
+            return Some(self.started_at);
+        }
+        if let Some(s) = self.history.iter().find(|s| s.used_after >= amount) {
+            return counter.add(s.from, amount - s.used_before, s.business_hours);
+        }
+        let (since, business_hours) = self.running?;
+        counter.add(since, amount - self.used, business_hours)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Met,
+    Missed,
+}
+
+/// A cycle that ended; judged against the target in force then, or later against a target a
+/// new policy adds (the clock is kept until then).
+#[derive(Debug, Clone)]
+struct Finished {
+    started_at: Secs,
+    finished_at: Secs,
+    due: Option<Secs>,
+    outcome: Option<Outcome>,
+    unjudged: Option<Clock>,
+}
+
+impl Finished {
+    fn judge(&mut self, target: i64, counter: Counter) {
+        if let Some(clock) = self.unjudged.take() {
+            self.set_outcome(clock.reaches(target, counter));
+        }
+    }
+
+    fn set_outcome(&mut self, due: Option<Secs>) {
+        self.due = due;
+        // A deadline that never comes cannot be missed.
+        self.outcome = Some(if due.is_none_or(|d| self.finished_at <= d) {
+            Outcome::Met
+        } else {
+            Outcome::Missed
+        });
+    }
+}
+
+enum FirstResponse {
+    Waiting,
+    Running(Clock),
+    Done(Finished),
+}
+
+struct Engine<'a> {
+    policy: Policy,
+    counter: Counter<'a>,
+    created: bool,
+    awaiting_handover: bool,
+    started: bool,
+    status: ConversationStatus,
+    first_response: FirstResponse,
+    /// The running next-response cycle.
+    next_response: Option<Clock>,
+    next_last: Option<Finished>,
+    next_cycles: u32,
+    next_missed: u32,
+    /// Cycles that ended while the policy had no next-response target.
+    next_unjudged: Vec<Finished>,
+    resolution: Option<Clock>,
+    resolved: Option<Finished>,
+}
+
+impl<'a> Engine<'a> {
+    fn new(policy: Policy, counter: Counter<'a>) -> Self {
+        Engine {
+            policy,
+            counter,
+            created: false,
+            awaiting_handover: false,
+            started: false,
+            status: ConversationStatus::Open,
+            first_response: FirstResponse::Waiting,
+            next_response: None,
+            next_last: None,
+            next_cycles: 0,
+            next_missed: 0,
+            next_unjudged: Vec::new(),
+            resolution: None,
+            resolved: None,
+        }
+    }
+
+    fn handle(&mut self, event: &Event) {
+        let at = whole_second(event.at);
+        let creates = matches!(
+            event.kind,
+            EventKind::Message { .. } | EventKind::Status { .. } | EventKind::Handover
+        );
+        if !self.created && creates {
+            self.created = true;
+            self.start(at);
+        }
+        match event.kind {
+            EventKind::Created { bot } if !self.created => {
+                self.created = true;
+                if bot {
+                    self.awaiting_handover = true;
+                } else {
+                    self.start(at);
+                }
+            }
+            EventKind::Handover if self.awaiting_handover => {
+                self.awaiting_handover = false;
+                self.start(at);
+            }
+            EventKind::Message {
+                author: Author::Customer,
+                private: false,
+            } if self.started => {
+                self.set_status(ConversationStatus::Open, at);
+                let first_over = matches!(self.first_response, FirstResponse::Done(_));
+                if first_over && self.next_response.is_none() {
+                    self.next_cycles += 1;
+                    self.next_response = Some(Clock::start(at, self.policy.business_hours_only));
+                }
+            }
+            EventKind::Message {
+                author: Author::Agent,
+                private: false,
+            } if self.started => self.respond(at),
+            EventKind::Status { status } if self.started => self.set_status(status, at),
+            EventKind::ApplyPolicy { policy } => self.apply_policy(policy, at),
+            _ => {}
+        }
+    }
+
+    fn start(&mut self, at: Secs) {
+        self.started = true;
+        self.status = ConversationStatus::Open;
+        let business_hours = self.policy.business_hours_only;
+        self.first_response = FirstResponse::Running(Clock::start(at, business_hours));
+        self.resolution = Some(Clock::start(at, business_hours));
+    }
+
+    /// Ends a cycle at `at`, judged now if the policy has a target for it.
+    fn finish(&self, mut clock: Clock, at: Secs, metric: Metric) -> Finished {
+        let mut finished = Finished {
+            started_at: clock.started_at,
+            finished_at: at,
+            due: None,
+            outcome: None,
+            unjudged: None,
+        };
+        match self.policy.target(metric) {
+            Some(target) => finished.set_outcome(clock.reaches(target.as_secs(), self.counter)),
+            None => {
+                clock.stop(at, self.counter);
+                finished.unjudged = Some(clock);
+            }
+        }
+        finished
+    }
+
+    /// Ends the running first-response or next-response wait at `at`.
+    fn respond(&mut self, at: Secs) {
+        match std::mem::replace(&mut self.first_response, FirstResponse::Waiting) {
+            FirstResponse::Running(clock) => {
+                self.first_response =
+                    FirstResponse::Done(self.finish(clock, at, Metric::FirstResponse));
+            }
+            other => {
+                self.first_response = other;
+                if let Some(clock) = self.next_response.take() {
+                    let finished = self.finish(clock, at, Metric::NextResponse);
+                    self.record_next(finished);
+                }
+            }
+        }
+    }
+
+    fn record_next(&mut self, finished: Finished) {
+        if finished.outcome == Some(Outcome::Missed) {
+            self.next_missed += 1;
+        }
+        if finished.unjudged.is_some() {
+            self.next_unjudged.push(finished.clone());
+        }
+        self.next_last = Some(finished);
+    }
+
+    fn set_status(&mut self, status: ConversationStatus, at: Secs) {
+        if status == self.status {
+            return;
+        }
+        if status == ConversationStatus::Resolved {
+            self.respond_by_resolving(at);
+        } else if self.status == ConversationStatus::Resolved {
+            self.resolved = None;
+        }
+        self.status = status;
+        self.sync_resolution(at);
+    }
+
+    /// Resolving fulfils the waits for a reply and stops the resolution clock.
+    fn respond_by_resolving(&mut self, at: Secs) {
+        if matches!(self.first_response, FirstResponse::Running(_)) {
+            self.respond(at);
+        }
+        if let Some(clock) = self.next_response.take() {
+            let finished = self.finish(clock, at, Metric::NextResponse);
+            self.record_next(finished);
+        }
+        if let Some(clock) = &self.resolution {
+            let mut finished = Finished {
+                started_at: clock.started_at,
+                finished_at: at,
+                due: None,
+                outcome: None,
+                unjudged: None,
+            };
+            match self.policy.resolution {
+                Some(target) => {
+                    finished.set_outcome(clock.reaches(target.as_secs(), self.counter));
+                }
+                None => finished.unjudged = Some(clock.clone()),
+            }
+            self.resolved = Some(finished);
+        }
+    }
+
+    /// Runs or stops the resolution clock as the status and the policy's pauses say.
+    fn sync_resolution(&mut self, at: Secs) {
+        let runs = match self.status {
+            ConversationStatus::Open => true,
+            ConversationStatus::Pending => !self.policy.pause_on.pending,
+            ConversationStatus::Snoozed => !self.policy.pause_on.snoozed,
+            ConversationStatus::Resolved => false,
+        };
+        let business_hours = self.policy.business_hours_only;
+        if let Some(clock) = &mut self.resolution {
+            if runs {
+                clock.resume(at, business_hours);
+            } else {
+                clock.stop(at, self.counter);
+            }
+        }
+    }
+
+    fn apply_policy(&mut self, policy: Policy, at: Secs) {
+        self.policy = policy;
+        let (business_hours, counter) = (policy.business_hours_only, self.counter);
+        if let FirstResponse::Running(clock) = &mut self.first_response {
+            clock.set_counting(at, business_hours, counter);
+        }
+        for clock in self
+            .next_response
+            .iter_mut()
+            .chain(self.resolution.iter_mut())
+        {
+            clock.set_counting(at, business_hours, counter);
+        }
+        if self.started {
+            self.sync_resolution(at);
+        }
+        if let (Some(target), FirstResponse::Done(finished)) =
+            (policy.first_response, &mut self.first_response)
+        {
+            finished.judge(target.as_secs(), counter);
+        }
+        if let Some(target) = policy.next_response {
+            for finished in &mut self.next_unjudged {
+                finished.judge(target.as_secs(), counter);
+                if finished.outcome == Some(Outcome::Missed) {
+                    self.next_missed += 1;
+                }
+            }
+            if let Some(last) = &mut self.next_last {
+                if last.outcome.is_none() {
+                    *last = self.next_unjudged.last().cloned().unwrap_or(last.clone());
+                }
+            }
+            self.next_unjudged.clear();
+        }
+        if let (Some(target), Some(finished)) = (policy.resolution, &mut self.resolved) {
+            finished.judge(target.as_secs(), counter);
+        }
+    }
+
+    /// The status of `metric` at `now`, or `None` when the policy has no such target.
+    fn status(&self, metric: Metric, now: Secs) -> Option<MetricStatus> {
+        let target = self.policy.target(metric)?.as_secs();
+        let mut status = MetricStatus {
+            metric,
+            state: ClockState::NotStarted,
+            due_at: None,
+            remaining_s: None,
+            breaches: 0,
+            text: String::new(),
+            target_s: target,
+            started_at: None,
+            warn_at: None,
+            finished_at: None,
+            cycles: 0,
+        };
+        match metric {
+            Metric::FirstResponse => match &self.first_response {
+                FirstResponse::Waiting => {}
+                FirstResponse::Running(clock) => self.running(&mut status, clock, now),
+                FirstResponse::Done(finished) => self.finished(&mut status, finished),
+            },
+            Metric::NextResponse => {
+                if let Some(clock) = &self.next_response {
+                    self.running(&mut status, clock, now);
+                } else if let Some(finished) = &self.next_last {
+                    self.finished(&mut status, finished);
+                }
+                // Each missed cycle once, plus the running one if it is breached now.
+                status.breaches =
+                    self.next_missed + u32::from(status.state == ClockState::Breached);
+                status.cycles = self.next_cycles;
+            }
+            Metric::Resolution => match (&self.resolution, &self.resolved) {
+                (_, Some(finished)) => self.finished(&mut status, finished),
+                (Some(clock), None) if clock.running.is_some() => {
+                    self.running(&mut status, clock, now);
+                }
+                (Some(clock), None) => self.paused(&mut status, clock, now),
+                (None, None) => {}
+            },
+        }
+        Some(status)
+    }
+
+    fn running(&self, status: &mut MetricStatus, clock: &Clock, now: Secs) {
+        let target = status.target_s;
+        let due = clock.reaches(target, self.counter);
+        let threshold = self.policy.warning.seconds_before(target);
+        let warn_at = clock.reaches(target - threshold, self.counter);
+        status.state = if due.is_some_and(|d| now > d) {
+            status.breaches = 1;
+            ClockState::Breached
+        } else if warn_at.is_some_and(|w| now >= w) {
+            ClockState::Warning
+        } else {
+            ClockState::Ok
+        };
+        status.due_at = due.map(from_whole_second);
+        status.warn_at = warn_at.map(from_whole_second);
+        status.remaining_s = due.map(|d| d - now);
+        status.text = status.remaining_s.map(badge_text).unwrap_or_default();
+        status.started_at = Some(from_whole_second(clock.started_at));
+        status.cycles = 1;
+    }
+
+    fn paused(&self, status: &mut MetricStatus, clock: &Clock, now: Secs) {
+        let left = status.target_s - clock.used;
+        status.state = ClockState::Paused;
+        status.remaining_s = Some(left);
+        status.text = badge_text(left);
+        status.started_at = Some(from_whole_second(clock.started_at));
+        status.cycles = 1;
+        if clock
+            .reaches(status.target_s, self.counter)
+            .is_some_and(|d| now > d)
+        {
+            status.breaches = 1;
+        }
+    }
+
+    fn finished(&self, status: &mut MetricStatus, finished: &Finished) {
+        let (state, text, breaches) = match finished.outcome {
+            Some(Outcome::Missed) => (ClockState::Missed, "missed", 1),
+            _ => (ClockState::Met, "met", 0),
+        };
+        status.state = state;
+        status.text = text.to_string();
+        status.breaches = breaches;
+        status.due_at = finished.due.map(from_whole_second);
+        status.started_at = Some(from_whole_second(finished.started_at));
+        status.finished_at = Some(from_whole_second(finished.finished_at));
+        status.cycles = 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instant::{format_utc, parse_rfc3339};
+    use ClockState::*;
+    use Metric::*;
+
+    /// "10:30" on Wednesday 2026-11-18 UTC, "10:30:15", or a full RFC 3339 timestamp.
+    fn t(text: &str) -> DateTime<Utc> {
+        if text.len() <= 8 {
+            let text = if text.len() == 5 {
+                format!("{text}:00")
+            } else {
+                text.to_string()
+            };
+            parse_rfc3339(&format!("2026-11-18T{text}Z")).unwrap()
+        } else {
+            parse_rfc3339(text).unwrap()
+        }
+    }
+
+    fn policy(json: &str) -> Policy {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// A timeline written one event per `;`: "<time> <what>", where what is created,
+    /// created-bot, customer, agent, note (private agent), bot, system, handover,
+    /// status <status>, or policy <json>.
+    fn timeline(spec: &str) -> Vec<Event> {
+        spec.split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|item| {
+                let (when, what) = item.split_once(' ').unwrap();
+                let at = t(when);
+                let (word, rest) = what.split_once(' ').unwrap_or((what, ""));
+                match word {
+                    "created" => Event::created(at),
+                    "created-bot" => Event::created_by_bot(at),
+                    "customer" => Event::message(at, Author::Customer),
+                    "agent" => Event::message(at, Author::Agent),
+                    "note" => Event::private_note(at),
+                    "bot" => Event::message(at, Author::Bot),
+                    "system" => Event::message(at, Author::System),
+                    "handover" => Event::handover(at),
+                    "status" => {
+                        Event::status(at, serde_json::from_str(&format!("\"{rest}\"")).unwrap())
+                    }
+                    "policy" => Event::apply_policy(at, policy(rest)),
+                    other => panic!("unknown test event {other}"),
+                }
+            })
+            .collect()
+    }
+
+    fn run(policy_json: &str, events: &str, at: &str) -> SlaState {
+        evaluate(&policy(policy_json), None, &timeline(events), t(at))
+    }
+
+    fn metric(state: &SlaState, metric: Metric) -> MetricStatus {
+        state
+            .metric(metric)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {metric:?} in {state:?}"))
+    }
+
+    fn time(t: Option<DateTime<Utc>>) -> String {
+        t.map(format_utc).unwrap_or_default()
+    }
+
+    const FRT_30M: &str = r#"{"first_response": "30m"}"#;
+
+    #[test]
+    fn first_response_runs_warns_and_breaches_at_the_exact_boundaries() {
+        let events = "10:00 created; 10:00 customer";
+        for (at, state, remaining, text, breaches) in [
+            ("10:10", Ok, 1200, "20m", 0),
+            ("10:22:29", Ok, 451, "7m", 0),
+            // 25% of 30m is 7m30s: the warning starts at 10:22:30.
+            ("10:22:30", Warning, 450, "7m", 0),
+            // At the deadline itself the clock is not breached.
+            ("10:30", Warning, 0, "0s", 0),
+            ("10:30:01", Breached, -1, "-1s", 1),
+            ("10:35", Breached, -300, "-5m", 1),
+        ] {
+            let s = metric(&run(FRT_30M, events, at), FirstResponse);
+            assert_eq!(
+                (s.state, s.remaining_s, s.text.as_str(), s.breaches),
+                (state, Some(remaining), text, breaches),
+                "at {at}"
+            );
+            assert_eq!(time(s.due_at), "2026-11-18T10:30:00Z");
+            assert_eq!(time(s.warn_at), "2026-11-18T10:22:30Z");
+            assert_eq!(time(s.started_at), "2026-11-18T10:00:00Z");
+        }
+    }
+
+    #[test]
+    fn a_response_at_the_deadline_is_met_and_a_second_later_missed() {
+        let met = metric(
+            &run(FRT_30M, "10:00 created; 10:30 agent", "11:00"),
+            FirstResponse,
+        );
+        assert_eq!(
+            (met.state, met.breaches, met.text.as_str()),
+            (Met, 0, "met")
+        );
+        assert_eq!(met.remaining_s, None);
+        assert_eq!(time(met.due_at), "2026-11-18T10:30:00Z");
+        assert_eq!(time(met.finished_at), "2026-11-18T10:30:00Z");
+        let missed = metric(
+            &run(FRT_30M, "10:00 created; 10:30:01 agent", "11:00"),
+            FirstResponse,
+        );
+        assert_eq!(
+            (missed.state, missed.breaches, missed.text.as_str()),
+            (Missed, 1, "missed")
+        );
+    }
+
+    #[test]
+    fn a_fixed_warning_threshold_is_counted_time_before_the_deadline() {
+        let p = r#"{"first_response": "30m", "warning": "5m"}"#;
+        let s = metric(&run(p, "10:00 created", "10:24:59"), FirstResponse);
+        assert_eq!(
+            (s.state, time(s.warn_at).as_str()),
+            (Ok, "2026-11-18T10:25:00Z")
+        );
+        assert_eq!(
+            metric(&run(p, "10:00 created", "10:25"), FirstResponse).state,
+            Warning
+        );
+        // "0%" warns only at the deadline itself, where nothing is left.
+        let none = r#"{"first_response": "30m", "warning": "0%"}"#;
+        assert_eq!(
+            metric(&run(none, "10:00 created", "10:29:59"), FirstResponse).state,
+            Ok
+        );
+        assert_eq!(
+            metric(&run(none, "10:00 created", "10:30"), FirstResponse).state,
+            Warning
+        );
+    }
+
+    #[test]
+    fn only_a_public_message_by_a_human_agent_responds() {
+        let events = "10:00 created; 10:01 customer; 10:02 note; 10:03 bot; 10:04 system";
+        let s = metric(&run(FRT_30M, events, "10:10"), FirstResponse);
+        assert_eq!(s.state, Ok);
+        let s = metric(
+            &run(FRT_30M, &format!("{events}; 10:05 agent"), "10:10"),
+            FirstResponse,
+        );
+        assert_eq!(s.state, Met);
+    }
+
+    #[test]
+    fn a_bot_conversation_starts_its_clocks_at_the_handover() {
+        let p = r#"{"first_response": "30m", "next_response": "10m", "resolution": "2h"}"#;
+        let events = "10:00 created-bot; 10:00 customer; 10:01 bot; 10:02 customer; 10:02 agent";
+        let before = run(p, events, "10:04");
+        for m in &before.metrics {
+            assert_eq!(m.state, NotStarted, "{m:?}");
+            assert_eq!((m.due_at, m.remaining_s, m.text.as_str()), (None, None, ""));
+        }
+        assert_eq!(before.next_change, None);
+        let after = run(p, &format!("{events}; 10:05 handover"), "10:10");
+        let frt = metric(&after, FirstResponse);
+        assert_eq!(
+            (frt.state, time(frt.due_at).as_str()),
+            (Ok, "2026-11-18T10:35:00Z")
+        );
+        assert_eq!(
+            time(metric(&after, Resolution).due_at),
+            "2026-11-18T12:05:00Z"
+        );
+        // Customer messages before the hand-over start no next-response cycle.
+        let replied = run(
+            p,
+            &format!("{events}; 10:05 handover; 10:06 agent"),
+            "10:30",
+        );
+        assert_eq!(metric(&replied, FirstResponse).state, Met);
+        assert_eq!(metric(&replied, NextResponse).state, NotStarted);
+    }
+
+    #[test]
+    fn next_response_counts_each_wait_once_from_its_oldest_message() {
+        let p = r#"{"next_response": "10m"}"#;
+        let mut events = String::from("10:00 created; 10:00 customer; 10:05 agent");
+        // Three messages, one late reply: one cycle from 10:10, missed once.
+        events += "; 10:10 customer; 10:12 customer; 10:15 customer; 10:25 agent";
+        let s = metric(&run(p, &events, "10:26"), NextResponse);
+        assert_eq!((s.state, s.breaches, s.cycles), (Missed, 1, 1));
+        assert_eq!(time(s.started_at), "2026-11-18T10:10:00Z");
+        assert_eq!(time(s.due_at), "2026-11-18T10:20:00Z");
+        // A second cycle answered in time.
+        events += "; 10:30 customer; 10:35 agent";
+        let s = metric(&run(p, &events, "10:36"), NextResponse);
+        assert_eq!((s.state, s.breaches, s.cycles), (Met, 1, 2));
+        // A third, running and breached now: counted with the earlier miss.
+        events += "; 10:40 customer";
+        let s = metric(&run(p, &events, "10:55"), NextResponse);
+        assert_eq!((s.state, s.breaches, s.cycles), (Breached, 2, 3));
+        assert_eq!((s.remaining_s, s.text.as_str()), (Some(-300), "-5m"));
+        // Before its deadline the running cycle adds nothing.
+        let s = metric(&run(p, &events, "10:45"), NextResponse);
+        assert_eq!((s.state, s.breaches), (Ok, 1));
+    }
+
+    #[test]
+    fn resolution_pauses_in_pending_and_snoozed_and_resumes_with_the_time_used() {
+        let p = r#"{"resolution": "1h"}"#;
+        let events = "10:00 created; 10:20 status pending";
+        let s = metric(&run(p, events, "11:00"), Resolution);
+        assert_eq!(
+            (s.state, s.due_at, s.remaining_s),
+            (Paused, None, Some(2400))
+        );
+        assert_eq!((s.text.as_str(), s.breaches), ("40m", 0));
+        // The customer's message opens it again: 20 minutes used, 40 to go.
+        let events = format!("{events}; 11:00 customer");
+        let s = metric(&run(p, &events, "11:10"), Resolution);
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Ok, "2026-11-18T11:40:00Z")
+        );
+        let events = format!("{events}; 11:10 status snoozed; 11:20 status open");
+        let s = metric(&run(p, &events, "11:30"), Resolution);
+        assert_eq!(time(s.due_at), "2026-11-18T11:50:00Z");
+        // With pause_on ["snoozed"], pending does not pause.
+        let only_snoozed = r#"{"resolution": "1h", "pause_on": ["snoozed"]}"#;
+        let s = metric(
+            &run(only_snoozed, "10:00 created; 10:20 status pending", "10:30"),
+            Resolution,
+        );
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Ok, "2026-11-18T11:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_paused_clock_past_its_target_counts_as_a_breach() {
+        let p = r#"{"resolution": "30m"}"#;
+        let s = metric(
+            &run(p, "10:00 created; 10:40 status pending", "11:00"),
+            Resolution,
+        );
+        assert_eq!(
+            (s.state, s.remaining_s, s.text.as_str()),
+            (Paused, Some(-600), "-10m")
+        );
+        assert_eq!(s.breaches, 1);
+        assert_eq!(s.next_change(t("11:00")), None);
+    }
+
+    #[test]
+    fn resolving_stops_resolution_and_reopening_resumes_it() {
+        let p = r#"{"resolution": "1h"}"#;
+        let events = "10:00 created; 10:30 status resolved";
+        let s = metric(&run(p, events, "11:00"), Resolution);
+        assert_eq!(
+            (s.state, time(s.finished_at).as_str()),
+            (Met, "2026-11-18T10:30:00Z")
+        );
+        let events = format!("{events}; 12:00 customer");
+        let s = metric(&run(p, &events, "12:10"), Resolution);
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Ok, "2026-11-18T12:30:00Z")
+        );
+        let events = format!("{events}; 13:00 status resolved");
+        let s = metric(&run(p, &events, "13:05"), Resolution);
+        assert_eq!((s.state, s.breaches), (Missed, 1));
+        // Reopened while already late: breached at once, still one breach for the cycle.
+        let events = format!("{events}; 14:00 status open");
+        let s = metric(&run(p, &events, "14:01"), Resolution);
+        assert_eq!((s.state, s.breaches), (Breached, 1));
+        assert_eq!(time(s.due_at), "2026-11-18T12:30:00Z");
+    }
+
+    #[test]
+    fn resolving_fulfils_the_waits_for_a_reply() {
+        let p = r#"{"first_response": "30m", "next_response": "10m"}"#;
+        let s = run(p, "10:00 created; 10:20 status resolved", "11:00");
+        assert_eq!(metric(&s, FirstResponse).state, Met);
+        let s = run(p, "10:00 created; 10:40 status resolved", "11:00");
+        assert_eq!(metric(&s, FirstResponse).state, Missed);
+        let events = "10:00 created; 10:05 agent; 10:10 customer; 10:25 status resolved";
+        let s = run(p, events, "11:00");
+        assert_eq!(
+            (
+                metric(&s, NextResponse).state,
+                metric(&s, NextResponse).breaches
+            ),
+            (Missed, 1)
+        );
+        // A customer message on the resolved conversation reopens it with a new cycle.
+        let s = run(p, &format!("{events}; 11:00 customer"), "11:05");
+        let nrt = metric(&s, NextResponse);
+        assert_eq!((nrt.state, nrt.breaches, nrt.cycles), (Ok, 1, 2));
+        assert_eq!(time(nrt.due_at), "2026-11-18T11:10:00Z");
+    }
+
+    #[test]
+    fn a_new_policy_keeps_starts_and_used_time_and_results() {
+        // A running clock takes the new target from its original start.
+        let events = "10:00 created; 10:20 policy {\"first_response\": \"1h\"}";
+        let s = metric(&run(FRT_30M, events, "10:40"), FirstResponse);
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Ok, "2026-11-18T11:00:00Z")
+        );
+        // A lower target than the time already used: breached since the new deadline.
+        let events = "10:00 created; 10:40 policy {\"first_response\": \"15m\"}";
+        let s = metric(&run(FRT_30M, events, "10:41"), FirstResponse);
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Breached, "2026-11-18T10:15:00Z")
+        );
+        // A finished clock keeps its result.
+        let events = "10:00 created; 10:10 agent; 10:20 policy {\"first_response\": \"5m\"}";
+        let s = metric(&run(FRT_30M, events, "10:30"), FirstResponse);
+        assert_eq!(s.state, Met);
+        // An added target counts from the conversation's start; a dropped one disappears.
+        let events = "10:00 created; 10:45 agent; 11:00 policy {\"first_response\": \"30m\", \"resolution\": \"2h\"}";
+        let s = run(r#"{"next_response": "10m"}"#, events, "11:10");
+        assert_eq!(
+            s.metrics.iter().map(|m| m.metric).collect::<Vec<_>>(),
+            [FirstResponse, Resolution]
+        );
+        assert_eq!(metric(&s, FirstResponse).state, Missed);
+        assert_eq!(time(metric(&s, Resolution).due_at), "2026-11-18T12:00:00Z");
+    }
+
+    #[test]
+    fn a_new_policy_keeps_the_paused_time_of_resolution() {
+        let events = "10:00 created; 10:20 status pending; 11:00 policy {\"resolution\": \"2h\", \"pause_on\": []}";
+        let s = metric(&run(r#"{"resolution": "1h"}"#, events, "11:10"), Resolution);
+        // 20 minutes before the pause, none while paused, running again from 11:00.
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Ok, "2026-11-18T12:40:00Z")
+        );
+    }
+
+    #[test]
+    fn next_change_is_the_warning_start_then_the_second_after_the_deadline() {
+        let p = r#"{"first_response": "30m", "resolution": "20m"}"#;
+        let events = timeline("10:00 created");
+        let change = |at: &str| next_change(&policy(p), None, &events, t(at)).map(format_utc);
+        assert_eq!(change("10:00").as_deref(), Some("2026-11-18T10:15:00Z"));
+        assert_eq!(change("10:16").as_deref(), Some("2026-11-18T10:20:01Z"));
+        assert_eq!(change("10:21").as_deref(), Some("2026-11-18T10:22:30Z"));
+        assert_eq!(change("10:23").as_deref(), Some("2026-11-18T10:30:01Z"));
+        assert_eq!(change("10:31"), None);
+        // The state does change at that instant.
+        let state = |at: &str| metric(&run(p, "10:00 created", at), FirstResponse).state;
+        assert_eq!((state("10:30"), state("10:30:01")), (Warning, Breached));
+    }
+
+    #[test]
+    fn the_most_urgent_metric_is_the_running_one_due_first() {
+        let p = r#"{"first_response": "30m", "next_response": "5m", "resolution": "20m"}"#;
+        let s = run(p, "10:00 created", "10:01");
+        assert_eq!(s.most_urgent().map(|m| m.metric), Some(Resolution));
+        let s = run(p, "10:00 created; 10:01 status pending", "10:02");
+        assert_eq!(s.most_urgent().map(|m| m.metric), Some(FirstResponse));
+        let s = run(p, "10:00 created; 10:01 status resolved", "10:02");
+        assert_eq!(s.most_urgent(), None);
+    }
+
+    #[test]
+    fn business_hours_policies_count_only_open_time() {
+        let calendar: BusinessCalendar = serde_json::from_str(
+            r#"{"timezone": "Europe/Amsterdam", "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"],
+                "wed": ["09:00-17:00"], "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]}}"#,
+        )
+        .unwrap();
+        let p =
+            policy(r#"{"first_response": "30m", "resolution": "2h", "business_hours_only": true}"#);
+        let events =
+            timeline("2026-11-20T16:45:00+01:00 created; 2026-11-20T16:45:00+01:00 customer");
+        let at = t("2026-11-23T09:20:00+01:00");
+        let s = evaluate(&p, Some(&calendar), &events, at);
+        let frt = metric(&s, FirstResponse);
+        assert_eq!(
+            (frt.state, time(frt.due_at).as_str()),
+            (Breached, "2026-11-23T08:15:00Z")
+        );
+        assert_eq!(
+            (frt.remaining_s, frt.text.as_str(), frt.breaches),
+            (Some(-300), "-5m", 1)
+        );
+        // 7m30s before the deadline in open time: Monday 09:07:30.
+        assert_eq!(time(frt.warn_at), "2026-11-23T08:07:30Z");
+        // Over the weekend the clock is within target, and the badge shows wall-clock time.
+        let weekend = evaluate(&p, Some(&calendar), &events, t("2026-11-21T12:00:00+01:00"));
+        let frt = metric(&weekend, FirstResponse);
+        assert_eq!(
+            (frt.state, frt.remaining_s),
+            (Ok, Some(((2 * 24 - 3) * 60 + 15) * 60))
+        );
+        // Paused resolution shows the open time left: 15 minutes were used on Friday.
+        let mut paused = events.clone();
+        paused.push(Event::status(
+            t("2026-11-23T08:30:00Z"),
+            ConversationStatus::Pending,
+        ));
+        let s = evaluate(&p, Some(&calendar), &paused, t("2026-11-24T12:00:00Z"));
+        let rt = metric(&s, Resolution);
+        assert_eq!(
+            (rt.state, rt.remaining_s),
+            (Paused, Some(2 * 3600 - 15 * 60 - 30 * 60))
+        );
+        // Without business_hours_only the calendar is ignored.
+        let wall = policy(FRT_30M);
+        let s = evaluate(&wall, Some(&calendar), &events, at);
+        assert_eq!(
+            time(metric(&s, FirstResponse).due_at),
+            "2026-11-20T16:15:00Z"
+        );
+    }
+
+    #[test]
+    fn switching_to_business_hours_keeps_the_time_already_used() {
+        let calendar: BusinessCalendar =
+            serde_json::from_str(r#"{"timezone": "UTC", "hours": {"wed": ["12:00-18:00"]}}"#)
+                .unwrap();
+        let events = timeline(
+            "10:00 created; 10:30 policy {\"first_response\": \"1h\", \"business_hours_only\": true}",
+        );
+        let s = evaluate(
+            &policy(r#"{"first_response": "1h"}"#),
+            Some(&calendar),
+            &events,
+            t("10:40"),
+        );
+        // 30 minutes of wall time used, the other 30 in open time from 12:00.
+        assert_eq!(
+            time(metric(&s, FirstResponse).due_at),
+            "2026-11-18T12:30:00Z"
+        );
+    }
+
+    #[test]
+    fn events_in_any_order_and_events_after_at() {
+        let p = r#"{"first_response": "30m", "next_response": "10m"}"#;
+        let sorted = timeline("10:00 created; 10:05 customer; 10:10 agent; 10:20 customer");
+        let mut shuffled = sorted.clone();
+        shuffled.reverse();
+        let at = t("10:25");
+        assert_eq!(
+            evaluate(&policy(p), None, &shuffled, at),
+            evaluate(&policy(p), None, &sorted, at)
+        );
+        // The reply at 10:10 has not happened at 10:09.
+        assert_eq!(
+            metric(
+                &run(p, "10:00 created; 10:10 agent", "10:09"),
+                FirstResponse
+            )
+            .state,
+            Ok
+        );
+        // Nothing has happened before the conversation exists.
+        assert_eq!(
+            metric(&run(p, "10:00 created", "09:00"), FirstResponse).state,
+            NotStarted
+        );
+    }
+
+    #[test]
+    fn a_first_message_without_created_starts_the_conversation() {
+        let s = metric(&run(FRT_30M, "10:00 customer", "10:10"), FirstResponse);
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Ok, "2026-11-18T10:30:00Z")
+        );
+        // A hand-over in a conversation no bot handles changes nothing.
+        let s = metric(
+            &run(FRT_30M, "10:00 created; 10:20 handover", "10:25"),
+            FirstResponse,
+        );
+        assert_eq!(time(s.due_at), "2026-11-18T10:30:00Z");
+    }
+
+    #[test]
+    fn the_state_round_trips_through_json() {
+        let s = run(
+            r#"{"first_response": "30m", "resolution": "1h"}"#,
+            "10:00 created; 10:10 agent",
+            "10:20",
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.contains(r#""due_at":"2026-11-18T10:30:00Z""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<SlaState>(&json).unwrap(), s);
+    }
+}

@@ -1,0 +1,262 @@
+//! SLA durations ("45s", "10m", "1h30m", "1d" or whole seconds) and the human text on badges.
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+const MINUTE: i64 = 60;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+/// Longer targets are surely typos, and the cap keeps every deadline far inside chrono's range.
+const LONGEST: i64 = 100 * 366 * DAY;
+
+/// A length of counted time: an SLA target or a fixed warning threshold, in whole seconds.
+///
+/// "1d" is 24 hours of counted time, not a calendar day: on a business-hours policy a one-day
+/// target is three eight-hour working days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SlaDuration(i64);
+
+/// Why a text is not an [`SlaDuration`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a valid duration (expected e.g. \"45s\", \"10m\", \"1h30m\", \"1d\" or whole seconds)")]
+pub struct DurationError(pub String);
+
+impl SlaDuration {
+    pub const ZERO: SlaDuration = SlaDuration(0);
+
+    /// `None` when negative or longer than a century.
+    pub fn from_secs(secs: i64) -> Option<Self> {
+        (0..=LONGEST).contains(&secs).then_some(SlaDuration(secs))
+    }
+
+    pub fn from_minutes(minutes: i64) -> Option<Self> {
+        minutes.checked_mul(MINUTE).and_then(Self::from_secs)
+    }
+
+    pub fn from_hours(hours: i64) -> Option<Self> {
+        hours.checked_mul(HOUR).and_then(Self::from_secs)
+    }
+
+    pub fn as_secs(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromStr for SlaDuration {
+    type Err = DurationError;
+
+    /// Parts in the order d, h, m, s, each at most once, optionally separated by spaces, so
+    /// that the badge text "1h 05m" reads back; a bare number is seconds.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || DurationError(text.to_string());
+        let s = text.trim();
+        if s.is_empty() {
+            return Err(bad());
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<i64>()
+                .ok()
+                .and_then(Self::from_secs)
+                .ok_or_else(bad);
+        }
+        let mut total: i64 = 0;
+        let mut rest = s;
+        // Units must come in strictly descending order, which also forbids repeats.
+        let mut last_rank = usize::MAX;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 12 {
+                return Err(bad());
+            }
+            let number: i64 = rest[..digits].parse().map_err(|_| bad())?;
+            let unit = rest[digits..].chars().next().ok_or_else(bad)?;
+            let (rank, size) = match unit {
+                'd' => (3, DAY),
+                'h' => (2, HOUR),
+                'm' => (1, MINUTE),
+                's' => (0, 1),
+                _ => return Err(bad()),
+            };
+            if rank >= last_rank {
+                return Err(bad());
+            }
+            last_rank = rank;
+            total = number
+                .checked_mul(size)
+                .and_then(|part| total.checked_add(part))
+                .ok_or_else(bad)?;
+            rest = rest[digits + 1..].trim_start();
+        }
+        Self::from_secs(total).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for SlaDuration {
+    /// The canonical form: "1d", "1h30m", "45s", "0s".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        let mut rest = self.0;
+        for (size, unit) in [(DAY, 'd'), (HOUR, 'h'), (MINUTE, 'm'), (1, 's')] {
+            if rest >= size {
+                write!(f, "{}{}", rest / size, unit)?;
+                rest %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for SlaDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SlaDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = SlaDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"1h30m\" or a whole number of seconds")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SlaDuration, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SlaDuration, E> {
+                SlaDuration::from_secs(v).ok_or_else(|| E::custom(DurationError(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SlaDuration, E> {
+                i64::try_from(v)
+                    .ok()
+                    .and_then(SlaDuration::from_secs)
+                    .ok_or_else(|| E::custom(DurationError(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SlaDuration, E> {
+                Err(E::custom(DurationError(v.to_string())))
+            }
+        }
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+/// The text on a countdown badge for `seconds` of wall-clock time left (negative: overdue).
+///
+/// Rules: under a minute "45s"; under an hour whole minutes "12m"; under a day hours and
+/// zero-padded minutes "1h 05m"; beyond, days and hours "2d 3h". Each part is truncated, not
+/// rounded, so the text changes exactly when a whole unit has passed and never promises more
+/// time than is left. Overdue time gets a leading minus: "-5m".
+pub fn badge_text(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let s = seconds.unsigned_abs() as i64;
+    if s < MINUTE {
+        format!("{sign}{s}s")
+    } else if s < HOUR {
+        format!("{sign}{}m", s / MINUTE)
+    } else if s < DAY {
+        format!("{sign}{}h {:02}m", s / HOUR, s % HOUR / MINUTE)
+    } else {
+        format!("{sign}{}d {}h", s / DAY, s % DAY / HOUR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(text: &str) -> i64 {
+        text.parse::<SlaDuration>().unwrap().as_secs()
+    }
+
+    #[test]
+    fn parses_every_documented_form() {
+        for (text, expected) in [
+            ("45s", 45),
+            ("10m", 600),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("1d", 86_400),
+            ("1d2h3m4s", 93_784),
+            ("1h 05m", 3900),
+            ("1800", 1800),
+            ("0s", 0),
+            ("90m", 5400),
+        ] {
+            assert_eq!(secs(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_negative_malformed_and_out_of_order_durations() {
+        for text in [
+            "",
+            "-5m",
+            "m",
+            "5x",
+            "1.5h",
+            "30m1h",
+            "1h1h",
+            "5 m",
+            "h5",
+            "1e3",
+            "99999999999999d",
+        ] {
+            assert!(text.parse::<SlaDuration>().is_err(), "{text:?} parsed");
+        }
+    }
+
+    #[test]
+    fn json_accepts_strings_and_whole_seconds_only() {
+        let d: SlaDuration = serde_json::from_str("1800").unwrap();
+        assert_eq!(d.as_secs(), 1800);
+        let d: SlaDuration = serde_json::from_str("\"1h30m\"").unwrap();
+        assert_eq!(d.as_secs(), 5400);
+        for bad in ["-5", "1.5", "\"-5m\"", "true", "null"] {
+            assert!(serde_json::from_str::<SlaDuration>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn displays_canonically_and_round_trips() {
+        for (secs, text) in [
+            (0, "0s"),
+            (45, "45s"),
+            (5400, "1h30m"),
+            (86_400, "1d"),
+            (86_401, "1d1s"),
+        ] {
+            let d = SlaDuration::from_secs(secs).unwrap();
+            assert_eq!(d.to_string(), text);
+            assert_eq!(text.parse::<SlaDuration>().unwrap(), d);
+            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{text}\""));
+        }
+    }
+
+    #[test]
+    fn badge_text_follows_the_documented_rules() {
+        for (secs, text) in [
+            (0, "0s"),
+            (45, "45s"),
+            (59, "59s"),
+            (60, "1m"),
+            (779, "12m"),
+            (3599, "59m"),
+            (3600, "1h 00m"),
+            (3900, "1h 05m"),
+            (86_399, "23h 59m"),
+            (86_400, "1d 0h"),
+            (2 * 86_400 + 3 * 3600 + 59 * 60, "2d 3h"),
+            (-300, "-5m"),
+            (-359, "-5m"),
+            (-30, "-30s"),
+            (-3900, "-1h 05m"),
+        ] {
+            assert_eq!(badge_text(secs), text, "{secs}");
+        }
+    }
+}

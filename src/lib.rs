@@ -1,0 +1,32 @@
+//! Promptly's domain: the types and rules that the server and the browser share.
+//!
+//! Everything here is plain Rust with no I/O and no system clock, so it compiles for the
+//! server and for `wasm32-unknown-unknown` alike; the browser computes countdown badges with
+//! exactly the code the server uses to schedule warnings and breaches.
+//!
+//! A guided tour:
+//! - [`account`]: users, roles and what each role may open.
+//! - [`duration`]: SLA durations ("1h30m") and the human text on badges ("1h 05m", "-5m").
+//! - [`calendar`]: business-hours calendars in an IANA zone and counting open time.
+//! - [`policy`]: SLA policies (targets, business-hours flag, warning threshold, pauses).
+//! - [`timeline`]: a conversation's events: messages, statuses, hand-over, policy changes.
+//! - [`clock`]: the SLA engine; a conversation's timeline in, each target's state out.
+//! - [`check`]: the `promptly sla check` input and output shapes.
+//! - [`instant`]: instants on the wire (RFC 3339) and the whole seconds the engine counts.
+//! - [`stream`]: events pushed to browsers over server-sent events.
+
+pub mod account;
+pub mod calendar;
+pub mod check;
+pub mod clock;
+pub mod duration;
+pub mod instant;
+pub mod policy;
+pub mod stream;
+pub mod timeline;
+
+pub use calendar::{BusinessCalendar, CalendarDefinition, CalendarError, TimeWindow, WeeklyHours};
+pub use clock::{evaluate, next_change, ClockState, Metric, MetricStatus, SlaState};
+pub use duration::{badge_text, SlaDuration};
+pub use policy::{PauseOn, Policy, WarningThreshold};
+pub use timeline::{Author, ConversationStatus, Event, EventKind, Timeline};

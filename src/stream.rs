@@ -1,0 +1,40 @@
+//! Events that the server pushes to browsers over `/api/v1/stream` (server-sent events).
+
+use serde::{Deserialize, Serialize};
+
+/// One message on the live stream. The SSE `event:` name is [`StreamEvent::name`]; the
+/// `data:` line is this value as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// Sent once when a stream opens, so the browser knows it is live.
+    Hello { server_time: String },
+    /// Sent periodically so proxies keep the connection and clients notice a dead one.
+    Heartbeat { server_time: String },
+}
+
+impl StreamEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::Hello { .. } => "hello",
+            StreamEvent::Heartbeat { .. } => "heartbeat",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_their_type() {
+        let e = StreamEvent::Heartbeat {
+            server_time: "2026-11-24T10:00:00Z".into(),
+        };
+        assert_eq!(e.name(), "heartbeat");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"heartbeat","server_time":"2026-11-24T10:00:00Z"}"#
+        );
+    }
+}
