@@ -7,7 +7,7 @@
 //! and "met" or "missed" for a finished cycle.
 
 use crate::calendar::{BusinessCalendar, CalendarDefinition};
-use crate::clock::{evaluate, ClockState, Metric, SlaState};
+use crate::clock::{ClockState, Metric, SlaState};
 use crate::instant;
 use crate::policy::Policy;
 use crate::timeline::{Event, Timeline};
@@ -95,13 +95,7 @@ pub fn run_check(input: &str) -> Result<CheckOutput, CheckError> {
             field: format!("calendar.{}", e.field),
             message: e.message,
         })?;
-    let timeline = Timeline::new(input.events);
-    let state = evaluate(
-        &input.policy,
-        calendar.as_ref(),
-        timeline.events(),
-        input.at,
-    );
+    let state = Timeline::new(input.events).evaluate(&input.policy, calendar.as_ref(), input.at);
     Ok(CheckOutput::from(&state))
 }
 

@@ -257,6 +257,16 @@ impl Timeline {
         self.events.insert(i, event);
     }
 
+    /// Every target's state at `at`; see [`crate::clock::evaluate`].
+    pub fn evaluate(
+        &self,
+        policy: &Policy,
+        calendar: Option<&crate::calendar::BusinessCalendar>,
+        at: DateTime<Utc>,
+    ) -> crate::clock::SlaState {
+        crate::clock::evaluate(policy, calendar, &self.events, at)
+    }
+
     pub fn events(&self) -> &[Event] {
         &self.events
     }

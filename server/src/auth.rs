@@ -7,7 +7,9 @@
 use crate::state::AppState;
 use crate::store::{NewUser, Store, StoreError};
 use app::api::ssr::SessionUser;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -215,11 +217,18 @@ pub async fn session_middleware(
     let path = req.uri().path().to_string();
     let user = match cookie_value(req.headers(), SESSION_COOKIE) {
         Some(token) if !token.is_empty() => {
-            match state.store.session_user(&token_hash(&token), Utc::now()).await {
+            match state
+                .store
+                .session_user(&token_hash(&token), Utc::now())
+                .await
+            {
                 Ok(u) => u,
                 Err(e) => {
                     tracing::error!(error = %e, "session lookup failed");
-                    return (StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable.")
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The database is unavailable.",
+                    )
                         .into_response();
                 }
             }
@@ -265,15 +274,15 @@ pub async fn ensure_first_admin(
         (None, Some(p)) => ("admin@localhost".to_string(), p.to_string(), false),
         (None, None) => ("admin@localhost".to_string(), random_password(), true),
     };
-    let (email, name, role) =
-        promptly::account::validate_new_user(&email, "Admin", "admin", &password).map_err(
-            |errs| {
-                errs.iter()
-                    .map(|e| format!("PROMPTLY_ADMIN_{}: {}", e.field.to_uppercase(), e.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            },
-        )?;
+    let (email, name, role) = promptly::account::validate_new_user(
+        &email, "Admin", "admin", &password,
+    )
+    .map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("PROMPTLY_ADMIN_{}: {}", e.field.to_uppercase(), e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
     let hash = hash_password(password.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -301,13 +310,19 @@ pub async fn ensure_first_admin(
 }
 
 /// Whether another failed login for this key must wait; returns the seconds to wait.
-pub async fn throttled(store: &dyn Store, key: &str, now: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+pub async fn throttled(
+    store: &dyn Store,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
     let since = now - Duration::seconds(THROTTLE_WINDOW_S);
     if store.count_login_failures(key, since).await? < MAX_FAILURES {
         return Ok(None);
     }
     let oldest = store.oldest_login_failure(key, since).await?.unwrap_or(now);
-    let wait = (oldest + Duration::seconds(THROTTLE_WINDOW_S) - now).num_seconds().max(1);
+    let wait = (oldest + Duration::seconds(THROTTLE_WINDOW_S) - now)
+        .num_seconds()
+        .max(1);
     Ok(Some(wait))
 }
 
@@ -330,19 +345,35 @@ mod tests {
     #[test]
     fn cross_site_posts_are_refused() {
         let post = Method::POST;
-        let same = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        let same = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
         assert!(!cross_site(None, &post, &same));
-        let other = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")]);
+        let other = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ]);
         assert!(cross_site(None, &post, &other));
         let none = headers(&[("host", "127.0.0.1:3000")]);
         assert!(cross_site(None, &post, &none));
-        let referer = headers(&[("host", "127.0.0.1:3000"), ("referer", "http://127.0.0.1:3000/login")]);
+        let referer = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("referer", "http://127.0.0.1:3000/login"),
+        ]);
         assert!(!cross_site(None, &post, &referer));
         assert!(!cross_site(None, &Method::GET, &other));
         let bearer = headers(&[("authorization", "Bearer abc")]);
         assert!(!cross_site(None, &post, &bearer));
-        let public = headers(&[("host", "internal:3000"), ("origin", "https://help.example.com")]);
-        assert!(!cross_site(Some("https://help.example.com"), &post, &public));
+        let public = headers(&[
+            ("host", "internal:3000"),
+            ("origin", "https://help.example.com"),
+        ]);
+        assert!(!cross_site(
+            Some("https://help.example.com"),
+            &post,
+            &public
+        ));
     }
 
     #[test]
@@ -360,7 +391,10 @@ mod tests {
         let c = session_cookie("tok", true);
         let s = c.to_str().unwrap();
         assert!(s.contains("HttpOnly") && s.contains("SameSite=Lax") && s.contains("Secure"));
-        assert!(!session_cookie("tok", false).to_str().unwrap().contains("Secure"));
+        assert!(!session_cookie("tok", false)
+            .to_str()
+            .unwrap()
+            .contains("Secure"));
     }
 
     #[tokio::test]

@@ -40,7 +40,11 @@ pub fn run(cases_path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(cases_path)
         .map_err(|e| format!("{}: {e}", cases_path.display()))?;
     let mut cases = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let case: Case = serde_json::from_str(line)
             .map_err(|e| format!("{}:{}: {e}", cases_path.display(), i + 1))?;
         let start = chrono::DateTime::parse_from_rfc3339(&case.start)
@@ -50,7 +54,10 @@ pub fn run(cases_path: &Path) -> Result<String, String> {
             .ok_or_else(|| format!("{}:{}: bad target_s", cases_path.display(), i + 1))?;
         cases.push((start, target));
     }
-    let (first, last) = match (cases.iter().map(|c| c.0).min(), cases.iter().map(|c| c.0).max()) {
+    let (first, last) = match (
+        cases.iter().map(|c| c.0).min(),
+        cases.iter().map(|c| c.0).max(),
+    ) {
         (Some(first), Some(last)) => (first, last),
         _ => return Err(format!("{}: no cases", cases_path.display())),
     };
@@ -81,7 +88,11 @@ pub fn run(cases_path: &Path) -> Result<String, String> {
         let deadline = deadline.ok_or("the calendar never opens again")?;
         hasher.update(deadline.format("%Y-%m-%dT%H:%M:%SZ\n").to_string());
     }
-    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(format!(
         "deadlines_per_s={:.1} n={} sha256={hex}",
         computed as f64 / elapsed.as_secs_f64(),

@@ -1,7 +1,9 @@
 //! The `promptly` command: `serve` (the default), `migrate`, `sla check`, `bench`, `user`.
 
 use clap::Parser;
-use promptly_server::config::{BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, UserCommand};
+use promptly_server::config::{
+    BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, UserCommand,
+};
 use promptly_server::store::{self, DatabaseUrl, DynStore};
 use promptly_server::{auth, bench_calendar, http, state::AppState};
 use std::io::Read;
@@ -21,10 +23,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Some(Command::Sla { command: SlaCommand::Check { file } }) => sla_check(&file),
-        Some(Command::Bench { command: BenchCommand::Calendar { cases } }) => {
-            bench_calendar::run(&cases).map(|line| println!("{line}")).map_err(Usage)
-        }
+        Some(Command::Sla {
+            command: SlaCommand::Check { file },
+        }) => sla_check(&file),
+        Some(Command::Bench {
+            command: BenchCommand::Calendar { cases },
+        }) => bench_calendar::run(&cases)
+            .map(|line| println!("{line}"))
+            .map_err(Usage),
         other => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
@@ -108,7 +114,8 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
         } => {
             if !password_stdin {
                 return Err(Usage(
-                    "--password-stdin is required (the password is read from standard input)".into(),
+                    "--password-stdin is required (the password is read from standard input)"
+                        .into(),
                 ));
             }
             let mut password = String::new();
@@ -152,7 +159,11 @@ fn site_root(flag: Option<PathBuf>) -> PathBuf {
     }
     if let Some(beside) = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().and_then(|d| d.parent()).map(|t| t.join("site")))
+        .and_then(|exe| {
+            exe.parent()
+                .and_then(|d| d.parent())
+                .map(|t| t.join("site"))
+        })
         .filter(|p| p.join("pkg").exists())
     {
         return beside;
@@ -182,19 +193,18 @@ async fn seed_demo(store: &dyn store::Store) -> Result<(), Usage> {
 
 async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     let store = open_store(&db).await?;
-    match auth::ensure_first_admin(
+    let created = auth::ensure_first_admin(
         store.as_ref(),
         args.admin_email.as_deref(),
         args.admin_password.as_deref(),
     )
     .await
-    .map_err(Usage)?
-    {
-        Some((email, password)) => println!(
+    .map_err(Usage)?;
+    if let Some((email, password)) = created {
+        println!(
             "promptly: created the first admin {email} with one-time password: {password}\n\
              promptly: log in and keep it safe; it is not shown again"
-        ),
-        None => {}
+        );
     }
     if args.demo {
         seed_demo(store.as_ref()).await?;
@@ -263,8 +273,7 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

@@ -19,8 +19,8 @@ pub fn LiveIndicator() -> impl IntoView {
         let on_beat = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(true));
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let _ = source
-            .add_event_listener_with_callback("heartbeat", on_beat.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("heartbeat", on_beat.as_ref().unchecked_ref());
         let held = SendWrapper::new((source, on_open, on_error, on_beat));
         on_cleanup(move || held.0.close());
     });

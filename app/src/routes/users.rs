@@ -47,8 +47,12 @@ fn UsersInner() -> impl IntoView {
     let flash = get("notice").and_then(|c| notice(&c));
     let failure = get("error").and_then(|c| error(&c));
     let field = move |k: &str| get(&format!("err_{k}"));
-    let (err_email, err_name, err_role, err_password) =
-        (field("email"), field("name"), field("role"), field("password"));
+    let (err_email, err_name, err_role, err_password) = (
+        field("email"),
+        field("name"),
+        field("role"),
+        field("password"),
+    );
     let email = get("email").unwrap_or_default();
     let name = get("name").unwrap_or_default();
     let role = get("role").unwrap_or_else(|| "agent".into());

@@ -36,7 +36,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict { field } => ApiError::Unprocessable {
-                errors: vec![FieldError::new(field, format!("This {field} is already taken."))],
+                errors: vec![FieldError::new(
+                    field,
+                    format!("This {field} is already taken."),
+                )],
             },
             other => ApiError::Internal(anyhow::anyhow!(other)),
         }
@@ -46,7 +49,9 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"error": self.to_string()})),
+            ApiError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, json!({"error": self.to_string()}))
+            }
             ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": self.to_string()})),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": self.to_string()})),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),

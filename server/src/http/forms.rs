@@ -105,8 +105,11 @@ async fn login(
         Ok(u) => u.filter(|u| u.active),
         Err(e) => return unavailable(e),
     };
-    let ok = auth::verify_password(form.password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await;
+    let ok = auth::verify_password(
+        form.password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await;
     let user = match (ok, user) {
         (true, Some(u)) => u,
         _ => {
@@ -139,17 +142,21 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         }
     }
     let mut resp = see_other("/login", &[("notice", "logged_out")]);
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, clear_cookie(is_secure(&state, &headers)));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        clear_cookie(is_secure(&state, &headers)),
+    );
     resp
 }
 
 /// Only admins may use the users page's forms.
-fn admin(user: Option<Extension<CurrentUser>>) -> Result<CurrentUser, Response> {
+fn admin(user: Option<Extension<CurrentUser>>) -> Result<CurrentUser, Box<Response>> {
     match user {
         Some(Extension(u)) if auth::require_role(&u, Role::Admin) => Ok(u),
-        Some(_) => Err((StatusCode::FORBIDDEN, "Only admins can manage users.").into_response()),
-        None => Err(see_other("/login", &[("next", "/admin/users")])),
+        Some(_) => Err(Box::new(
+            (StatusCode::FORBIDDEN, "Only admins can manage users.").into_response(),
+        )),
+        None => Err(Box::new(see_other("/login", &[("next", "/admin/users")]))),
     }
 }
 
@@ -169,13 +176,17 @@ async fn create(
     Form(form): Form<NewUserFields>,
 ) -> Response {
     if let Err(r) = admin(user) {
-        return r;
+        return *r;
     }
     match create_user(state.store.as_ref(), &form).await {
         Ok(_) => see_other("/admin/users", &[("notice", "created")]),
         Err(UserAdminError::Fields(errors)) => {
             let keys: Vec<String> = errors.iter().map(|e| format!("err_{}", e.field)).collect();
-            let email = if form.email.len() > MAX_EMAIL_LEN { "" } else { form.email.trim() };
+            let email = if form.email.len() > MAX_EMAIL_LEN {
+                ""
+            } else {
+                form.email.trim()
+            };
             let mut q: Vec<(&str, &str)> = vec![
                 ("email", email),
                 ("name", form.name.as_str()),
@@ -202,7 +213,7 @@ async fn role(
     Form(form): Form<RoleForm>,
 ) -> Response {
     if let Err(r) = admin(user) {
-        return r;
+        return *r;
     }
     let Ok(role) = form.role.parse::<Role>() else {
         return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown role.").into_response();
@@ -226,12 +237,19 @@ async fn active(
 ) -> Response {
     let actor = match admin(user) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match set_active(state.store.as_ref(), &actor.0, id, form.active).await {
         Ok(()) => see_other(
             "/admin/users",
-            &[("notice", if form.active { "activated" } else { "deactivated" })],
+            &[(
+                "notice",
+                if form.active {
+                    "activated"
+                } else {
+                    "deactivated"
+                },
+            )],
         ),
         Err(e) => admin_error(e),
     }

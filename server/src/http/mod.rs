@@ -37,13 +37,15 @@ impl Backend for UiBackend {
 
 /// The `/api/v1` routes.
 pub fn api_router() -> Router<AppState> {
-    Router::new()
-        .merge(users::router())
-        .merge(stream::router())
+    Router::new().merge(users::router()).merge(stream::router())
 }
 
 /// The whole application.
-pub fn router(state: AppState, leptos_options: LeptosOptions, public_url: Option<String>) -> Router {
+pub fn router(
+    state: AppState,
+    leptos_options: LeptosOptions,
+    public_url: Option<String>,
+) -> Router {
     let routes = generate_route_list(app::App);
     let backend: DynBackend = Arc::new(UiBackend(state.store.clone()));
     let context = move || provide_context(backend.clone());

@@ -67,11 +67,11 @@ pub struct NewUserFields {
 }
 
 pub async fn create_user(store: &dyn Store, f: &NewUserFields) -> Result<User, UserAdminError> {
-    let (email, name, role) =
-        validate_new_user(&f.email, &f.name, &f.role, &f.password).map_err(UserAdminError::Fields)?;
-    let password_hash = hash_password(f.password.clone())
-        .await
-        .map_err(|e| UserAdminError::Store(StoreError::Database(sqlx::Error::Protocol(e.to_string()))))?;
+    let (email, name, role) = validate_new_user(&f.email, &f.name, &f.role, &f.password)
+        .map_err(UserAdminError::Fields)?;
+    let password_hash = hash_password(f.password.clone()).await.map_err(|e| {
+        UserAdminError::Store(StoreError::Database(sqlx::Error::Protocol(e.to_string())))
+    })?;
     Ok(store
         .create_user(
             NewUser {
@@ -91,7 +91,10 @@ async fn removes_last_admin(store: &dyn Store, target: &User) -> Result<bool, St
 }
 
 pub async fn change_role(store: &dyn Store, id: i64, role: Role) -> Result<(), UserAdminError> {
-    let target = store.user_by_id(id).await?.ok_or(UserAdminError::NotFound)?;
+    let target = store
+        .user_by_id(id)
+        .await?
+        .ok_or(UserAdminError::NotFound)?;
     if role != Role::Admin && removes_last_admin(store, &target).await? {
         return Err(UserAdminError::LastAdmin);
     }
@@ -105,7 +108,10 @@ pub async fn set_active(
     id: i64,
     active: bool,
 ) -> Result<(), UserAdminError> {
-    let target = store.user_by_id(id).await?.ok_or(UserAdminError::NotFound)?;
+    let target = store
+        .user_by_id(id)
+        .await?
+        .ok_or(UserAdminError::NotFound)?;
     if !active && target.id == actor.id {
         return Err(UserAdminError::OwnAccount);
     }
@@ -155,7 +161,11 @@ async fn one(
     Path(id): Path<i64>,
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(user)?;
-    let u = state.store.user_by_id(id).await?.ok_or(ApiError::NotFound)?;
+    let u = state
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(u.view()))
 }
 
@@ -194,6 +204,10 @@ async fn update(
     if let Some(active) = body.active {
         set_active(state.store.as_ref(), &actor, id, active).await?;
     }
-    let u = state.store.user_by_id(id).await?.ok_or(ApiError::NotFound)?;
+    let u = state
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(u.view()))
 }

@@ -132,9 +132,8 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(raw.to_string()));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            let parsed = url::Url::parse(raw).map_err(|e| {
-                format!("PROMPTLY_DATABASE_URL is not a valid PostgreSQL URL: {e}")
-            })?;
+            let parsed = url::Url::parse(raw)
+                .map_err(|e| format!("PROMPTLY_DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
             if parsed.host_str().is_none_or(|h| h.is_empty()) {
                 return Err("PROMPTLY_DATABASE_URL is not a valid PostgreSQL URL: no host".into());
             }
@@ -168,8 +167,7 @@ pub async fn open(url: &DatabaseUrl) -> Result<DynStore, String> {
 }
 
 pub(crate) fn role_from_db(s: &str) -> Result<Role, sqlx::Error> {
-    s.parse::<Role>()
-        .map_err(|e| sqlx::Error::Decode(e.into()))
+    s.parse::<Role>().map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
 #[cfg(test)]

@@ -35,7 +35,10 @@ impl PostgresStore {
         // One direct connection first: its error says why (refused, auth, no database),
         // where the pool would only report a timeout.
         use sqlx::Connection;
-        sqlx::PgConnection::connect_with(&opts).await?.close().await?;
+        sqlx::PgConnection::connect_with(&opts)
+            .await?
+            .close()
+            .await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
@@ -235,13 +238,13 @@ impl Store for PostgresStore {
     }
 
     async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $2",
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $2")
+                .bind(key)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .bind(key)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     async fn oldest_login_failure(
@@ -249,13 +252,13 @@ impl Store for PostgresStore {
         key: &str,
         since: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2",
+        Ok(
+            sqlx::query_scalar("SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
+                .bind(key)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .bind(key)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {

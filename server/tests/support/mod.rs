@@ -26,7 +26,9 @@ fn bin(name: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}{}",
@@ -54,7 +56,9 @@ impl PgCluster {
         // initdb refuses to run as root: run the cluster as the postgres user then.
         let as_postgres = is_root();
         if as_postgres {
-            run(Command::new("chown").arg("postgres:postgres").arg(dir.path()));
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path()));
         }
         let cluster = PgCluster {
             dir,
@@ -63,9 +67,14 @@ impl PgCluster {
         };
         let data = cluster.dir.path().join("data");
         cluster.pg(&bin("initdb"), |c| {
-            c.arg("-D")
-                .arg(&data)
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]);
+            c.arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ]);
         });
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
@@ -100,7 +109,11 @@ impl PgCluster {
     /// A new empty database in this cluster.
     pub async fn fresh_database(&self) -> String {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&self.url("postgres"))
             .await
