@@ -171,7 +171,8 @@ impl SlaState {
 ///
 /// `policy` is the policy at the start; `apply_policy` events replace it. `calendar` counts
 /// open time for a policy with `business_hours_only` (without one, all time counts).
-/// Events may come in any order (they are sorted stably by `at`).
+/// Events may come in any order (they are sorted stably by `at`, a `created` event first
+/// within its instant); events after `at`, even within its second, have not happened yet.
 pub fn evaluate(
     policy: &Policy,
     calendar: Option<&BusinessCalendar>,
@@ -179,16 +180,16 @@ pub fn evaluate(
     at: DateTime<Utc>,
 ) -> SlaState {
     let now = whole_second(at);
-    let events: Cow<[Event]> = if events.is_sorted_by_key(|e| e.at) {
+    let events: Cow<[Event]> = if events.is_sorted_by_key(Event::order_key) {
         Cow::Borrowed(events)
     } else {
         let mut sorted = events.to_vec();
-        sorted.sort_by_key(|e| e.at);
+        sorted.sort_by_key(Event::order_key);
         Cow::Owned(sorted)
     };
     let mut engine = Engine::new(*policy, Counter { calendar });
     for event in events.iter() {
-        if whole_second(event.at) > now {
+        if event.at > at {
             break;
         }
         engine.handle(event);
@@ -445,7 +446,11 @@ impl<'a> Engine<'a> {
     }
 
     /// Ends a cycle at `at`, judged now if the policy has a target for it.
-    fn finish(&self, mut clock: Clock, at: Secs, metric: Metric) -> Finished {
+    ///
+    /// A cycle ended while the policy has no target keeps its clock as it ran at the end (not
+    /// stopped, like resolution's): judged later, its deadline is the one it would have had
+    /// then, reported as `due_at` whether met or missed.
+    fn finish(&self, clock: Clock, at: Secs, metric: Metric) -> Finished {
         let mut finished = Finished {
             started_at: clock.started_at,
             finished_at: at,
@@ -455,10 +460,7 @@ impl<'a> Engine<'a> {
         };
         match self.policy.target(metric) {
             Some(target) => finished.set_outcome(clock.reaches(target.as_secs(), self.counter)),
-            None => {
-                clock.stop(at, self.counter);
-                finished.unjudged = Some(clock);
-            }
+            None => finished.unjudged = Some(clock),
         }
         finished
     }

@@ -6,19 +6,23 @@
 //!
 //! A guided tour:
 //! - [`account`]: users, roles and what each role may open.
+//! - [`badge`]: countdown badges carried forward second by second in the browser.
 //! - [`duration`]: SLA durations ("1h30m") and the human text on badges ("1h 05m", "-5m").
 //! - [`calendar`]: business-hours calendars in an IANA zone and counting open time.
 //! - [`policy`]: SLA policies (targets, business-hours flag, warning threshold, pauses).
 //! - [`timeline`]: a conversation's events: messages, statuses, hand-over, policy changes.
 //! - [`clock`]: the SLA engine; a conversation's timeline in, each target's state out.
+//! - [`conversation`]: the ingest API's events and the fold into what the queue shows.
 //! - [`check`]: the `promptly sla check` input and output shapes.
 //! - [`instant`]: instants on the wire (RFC 3339) and the whole seconds the engine counts.
 //! - [`stream`]: events pushed to browsers over server-sent events.
 
 pub mod account;
+pub mod badge;
 pub mod calendar;
 pub mod check;
 pub mod clock;
+pub mod conversation;
 pub mod duration;
 pub mod instant;
 pub mod policy;

@@ -1,5 +1,6 @@
 //! Events that the server pushes to browsers over `/api/v1/stream` (server-sent events).
 
+use crate::conversation::ConversationView;
 use serde::{Deserialize, Serialize};
 
 /// One message on the live stream. The SSE `event:` name is [`StreamEvent::name`]; the
@@ -11,6 +12,8 @@ pub enum StreamEvent {
     Hello { server_time: String },
     /// Sent periodically so proxies keep the connection and clients notice a dead one.
     Heartbeat { server_time: String },
+    /// A conversation was created or changed: its Promptly id, the sender's id and its SLA.
+    Conversation { conversation: Box<ConversationView> },
 }
 
 impl StreamEvent {
@@ -18,6 +21,7 @@ impl StreamEvent {
         match self {
             StreamEvent::Hello { .. } => "hello",
             StreamEvent::Heartbeat { .. } => "heartbeat",
+            StreamEvent::Conversation { .. } => "conversation",
         }
     }
 }

@@ -104,6 +104,14 @@ impl Event {
         Event::new(at, EventKind::ApplyPolicy { policy })
     }
 
+    /// The order of a timeline: by instant, a `created` event first among the events of
+    /// its instant (a conversation exists before anything happens in it, so a message
+    /// listed before its creation at the same instant cannot turn a bot conversation into
+    /// one whose clocks start at once); otherwise stable.
+    pub fn order_key(&self) -> (DateTime<Utc>, bool) {
+        (self.at, !matches!(self.kind, EventKind::Created { .. }))
+    }
+
     /// Whether this event answers the customer: a public message by a human agent.
     pub fn is_response(&self) -> bool {
         matches!(
@@ -245,15 +253,18 @@ impl From<Timeline> for Vec<Event> {
 }
 
 impl Timeline {
-    /// Sorts stably by `at`, so events may arrive in any order.
+    /// Sorts stably by `at` (a `created` event first within its instant, see
+    /// [`Event::order_key`]), so events may arrive in any order.
     pub fn new(mut events: Vec<Event>) -> Self {
-        events.sort_by_key(|e| e.at);
+        events.sort_by_key(Event::order_key);
         Timeline { events }
     }
 
-    /// Adds an event after every event at or before its instant.
+    /// Adds an event after every event at or before its instant (a `created` event before
+    /// the other events of its instant).
     pub fn push(&mut self, event: Event) {
-        let i = self.events.partition_point(|e| e.at <= event.at);
+        let key = event.order_key();
+        let i = self.events.partition_point(|e| e.order_key() <= key);
         self.events.insert(i, event);
     }
 
@@ -330,6 +341,16 @@ mod tests {
         assert_eq!(timeline.events(), &[c.clone(), a.clone(), b.clone()]);
         let d = Event::private_note(t("2026-11-20T10:00:00Z"));
         timeline.push(d.clone());
-        assert_eq!(timeline.events(), &[c, a, b, d]);
+        assert_eq!(
+            timeline.events(),
+            &[c.clone(), a.clone(), b.clone(), d.clone()]
+        );
+        // A creation goes before the other events of its instant, however it arrives.
+        let created = Event::created_by_bot(t("2026-11-20T10:00:00Z"));
+        let mut late = Timeline::new(vec![a.clone(), created.clone(), b.clone()]);
+        assert_eq!(late.events(), &[created.clone(), a.clone(), b.clone()]);
+        late.push(Event::created(t("2026-11-20T10:00:00Z")));
+        assert_eq!(late.events()[1], Event::created(t("2026-11-20T10:00:00Z")));
+        assert_eq!(late.events()[2], a);
     }
 }

@@ -3,6 +3,29 @@
 
 use leptos::prelude::*;
 use promptly::account::UserView;
+use promptly::conversation::ConversationView;
+use serde::{Deserialize, Serialize};
+
+/// The queue's filters, as the page's query string carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueParams {
+    pub policy: Option<i64>,
+    pub channel: Option<String>,
+    pub team: Option<String>,
+    /// `me` or `none`.
+    pub owner: Option<String>,
+}
+
+/// What the queue page shows: the conversations at `now`, and the filters on offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueData {
+    /// The server's instant the SLA was evaluated at (RFC 3339); the badges tick from it.
+    pub now: String,
+    pub conversations: Vec<ConversationView>,
+    /// (id, name) of each SLA policy, for the filter buttons.
+    pub policies: Vec<(i64, String)>,
+    pub teams: Vec<String>,
+}
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
@@ -19,6 +42,11 @@ pub mod ssr {
     #[async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
+        async fn queue(
+            &self,
+            me: &UserView,
+            params: &super::QueueParams,
+        ) -> Result<super::QueueData, String>;
     }
 
     pub type DynBackend = Arc<dyn Backend>;
@@ -45,4 +73,16 @@ pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
     let backend = use_context::<ssr::DynBackend>()
         .ok_or_else(|| ServerFnError::new("server is not ready"))?;
     backend.list_users().await.map_err(ServerFnError::new)
+}
+
+/// The open queue, most urgent first.
+#[server]
+pub async fn get_queue(params: QueueParams) -> Result<QueueData, ServerFnError> {
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    backend
+        .queue(&me, &params)
+        .await
+        .map_err(ServerFnError::new)
 }

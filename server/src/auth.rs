@@ -74,6 +74,18 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A new integration token: a recognisable prefix and 32 random bytes.
+pub fn new_api_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = format!(
+        "pt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
 /// A random password for the first admin when none was configured.
 pub fn random_password() -> String {
     let mut bytes = [0u8; 15];
@@ -215,6 +227,44 @@ pub async fn session_middleware(
             .into_response();
     }
     let path = req.uri().path().to_string();
+    // Integration tokens: `Authorization: Bearer TOKEN`, for the API only.
+    if let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return match state
+            .store
+            .api_token_by_hash(&token_hash(token.trim()))
+            .await
+        {
+            Ok(Some(t)) => {
+                req.extensions_mut().insert(CurrentUser(UserView {
+                    // Negative ids mark tokens; they never collide with users.
+                    id: -t.id,
+                    email: format!("token:{}", t.name),
+                    name: t.name,
+                    role: t.role,
+                    active: true,
+                }));
+                next.run(req).await
+            }
+            Ok(None) => (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"error": "unknown or revoked token"})),
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "token lookup failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is unavailable.",
+                )
+                    .into_response()
+            }
+        };
+    }
     let user = match cookie_value(req.headers(), SESSION_COOKIE) {
         Some(token) if !token.is_empty() => {
             match state

@@ -53,6 +53,23 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage integration tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a channel or helpdesk; it is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin (default), agent or manager.
+        #[arg(long)]
+        role: Option<String>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

@@ -7,11 +7,13 @@
 //!   middleware, failed-login throttling, the first admin.
 //! - [`http`]: the axum router: form endpoints, `/api/v1` by resource, `/healthz`, the
 //!   server-sent-events stream, and the Leptos pages of the `app` crate.
-//! - [`state`]: what every handler shares.
+//! - [`service`]: the live queue's logic: the SLA catalog, ingest, conversation views.
+//! - [`state`]: what every handler shares, and the live stream's recent events.
 
 pub mod auth;
 pub mod bench_calendar;
 pub mod config;
 pub mod http;
+pub mod service;
 pub mod state;
 pub mod store;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use promptly_server::config::{
-    BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, UserCommand,
+    BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, TokenCommand, UserCommand,
 };
 use promptly_server::store::{self, DatabaseUrl, DynStore};
 use promptly_server::{auth, bench_calendar, http, state::AppState};
@@ -45,6 +45,7 @@ fn main() -> ExitCode {
                     Some(Command::Serve(args)) => serve(cli.db, args).await,
                     Some(Command::Migrate) => migrate(cli.db).await,
                     Some(Command::User { command }) => user(cli.db, command).await,
+                    Some(Command::Token { command }) => token(cli.db, command).await,
                     Some(_) => unreachable!("handled above"),
                 }
             })
@@ -137,6 +138,32 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
                 }
                 Err(http::users::UserAdminError::Fields(errs)) => Err(Usage(
                     errs.iter()
+                        .map(|e| format!("--{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )),
+                Err(e) => Err(Usage(e.to_string())),
+            }
+        }
+    }
+}
+
+async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
+    match command {
+        TokenCommand::Create { name, role } => {
+            let store = open_store(&db).await?;
+            match http::tokens::create_token(store.as_ref(), &name, role.as_deref()).await {
+                Ok(t) => {
+                    println!("{}", t.token);
+                    eprintln!(
+                        "promptly: created token {:?} ({}) with id {}; it is not shown again",
+                        t.info.name, t.info.role, t.info.id
+                    );
+                    Ok(())
+                }
+                Err(http::error::ApiError::Unprocessable { errors }) => Err(Usage(
+                    errors
+                        .iter()
                         .map(|e| format!("--{}: {}", e.field, e.message))
                         .collect::<Vec<_>>()
                         .join("; "),

@@ -1,15 +1,33 @@
-//! What every request handler shares.
+//! What every request handler shares, and the live stream's recent events.
 
 use crate::store::DynStore;
 use promptly::stream::StreamEvent;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+
+/// How many recent events a reconnecting browser can catch up on (`Last-Event-ID`).
+pub const RECENT_EVENTS: usize = 10_000;
+
+/// One event on the live stream with its sequence number (the SSE `id:`).
+#[derive(Debug, Clone)]
+pub struct Sequenced {
+    pub seq: u64,
+    pub event: Arc<StreamEvent>,
+}
+
+#[derive(Default)]
+struct Recent {
+    next_seq: u64,
+    events: VecDeque<Sequenced>,
+}
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: DynStore,
     /// Every change that browsers should see; each SSE connection subscribes.
-    pub events: broadcast::Sender<Arc<StreamEvent>>,
+    pub events: broadcast::Sender<Sequenced>,
+    recent: Arc<Mutex<Recent>>,
     /// Whether the public address is https (then the session cookie is `Secure`).
     pub secure_cookies: bool,
 }
@@ -20,7 +38,47 @@ impl AppState {
         AppState {
             store,
             events,
+            recent: Arc::new(Mutex::new(Recent {
+                next_seq: 1,
+                events: VecDeque::new(),
+            })),
             secure_cookies,
         }
+    }
+
+    /// Numbers the event, keeps it for reconnecting browsers and sends it to every stream.
+    /// The lock is held while sending so that sequence numbers reach streams in order.
+    pub fn publish(&self, event: StreamEvent) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let item = Sequenced {
+            seq: recent.next_seq,
+            event: Arc::new(event),
+        };
+        recent.next_seq += 1;
+        if recent.events.len() == RECENT_EVENTS {
+            recent.events.pop_front();
+        }
+        recent.events.push_back(item.clone());
+        let _ = self.events.send(item);
+    }
+
+    /// Subscribes to new events and returns the kept ones after `last_seen` (all kept ones
+    /// newer than it; `None` when the browser starts fresh).
+    pub fn subscribe_after(
+        &self,
+        last_seen: Option<u64>,
+    ) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>) {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let rx = self.events.subscribe();
+        let missed = match last_seen {
+            Some(last) => recent
+                .events
+                .iter()
+                .filter(|e| e.seq > last)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        (missed, rx)
     }
 }

@@ -5,7 +5,13 @@ mod support;
 
 use chrono::{Duration, TimeZone, Utc};
 use promptly::account::Role;
-use promptly_server::store::{DynStore, NewUser, StoreError};
+use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
+use promptly::{CalendarDefinition, ConversationStatus, Policy};
+use promptly_server::store::{
+    CalendarInput, ConversationFilter, ConversationRow, Derived, Deriver, DynStore, IngestOutcome,
+    NewUser, PolicyInput, StoreError,
+};
+use serde_json::json;
 use support::{postgres_store, sqlite_store, PgCluster};
 
 fn new_user(email: &str, role: Role) -> NewUser {
@@ -194,6 +200,820 @@ async fn migrations_can_run_again(store: DynStore) {
     store.ping().await.unwrap();
 }
 
+fn minutes(m: i64) -> chrono::DateTime<Utc> {
+    t0() + Duration::minutes(m)
+}
+
+fn office_hours() -> CalendarDefinition {
+    serde_json::from_value(json!({
+        "timezone": "Europe/Amsterdam",
+        "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-12:00", "13:00-17:00"]},
+        "holidays": ["2026-12-25"],
+        "overrides": {"2026-12-24": ["09:00-13:00"]}
+    }))
+    .unwrap()
+}
+
+fn calendar_input(name: &str) -> CalendarInput {
+    CalendarInput {
+        name: name.into(),
+        description: format!("About {name}"),
+        definition: office_hours(),
+    }
+}
+
+fn sla(first_response: &str) -> Policy {
+    serde_json::from_value(json!({"first_response": first_response, "resolution": "8h"})).unwrap()
+}
+
+fn policy_input(name: &str, first_response: &str, calendar_id: Option<i64>) -> PolicyInput {
+    PolicyInput {
+        name: name.into(),
+        description: format!("About {name}"),
+        calendar_id,
+        policy: sla(first_response),
+    }
+}
+
+/// An event `m` minutes after `t0()`; `body` has its `type` and the fields of that type.
+fn event(id: &str, conversation: &str, m: i64, body: serde_json::Value) -> IncomingEvent {
+    let mut v = body;
+    v["id"] = json!(id);
+    v["conversation"] = json!(conversation);
+    v["at"] = json!(minutes(m).to_rfc3339());
+    parse_incoming(&v, "event", t0()).unwrap()
+}
+
+fn created(id: &str, conversation: &str, m: i64, channel: &str) -> IncomingEvent {
+    event(
+        id,
+        conversation,
+        m,
+        json!({"type": "conversation.created", "channel": channel}),
+    )
+}
+
+fn message(id: &str, conversation: &str, m: i64, author: &str, text: &str) -> IncomingEvent {
+    let mut body = json!({"type": "message.created", "author": author, "text": text});
+    if author == "agent" {
+        body["agent_email"] = json!("a@x.io");
+    }
+    event(id, conversation, m, body)
+}
+
+fn updated(id: &str, conversation: &str, m: i64, fields: serde_json::Value) -> IncomingEvent {
+    let mut body = fields;
+    body["type"] = json!("conversation.updated");
+    event(id, conversation, m, body)
+}
+
+/// Folds the events, and is due the policy version's number of hours after the first
+/// event (an hour without a policy); a resolved conversation is due never.
+struct TestDeriver {
+    initial: Option<(i64, i64)>,
+}
+
+fn on(initial: Option<(i64, i64)>) -> TestDeriver {
+    TestDeriver { initial }
+}
+
+impl Deriver for TestDeriver {
+    fn initial_policy(&self) -> Option<(i64, i64)> {
+        self.initial
+    }
+
+    fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
+        let (summary, _) = fold(events)?;
+        let first = events.iter().map(|e| e.at).min()?;
+        let hours = policy.map_or(1, |(_, version)| version);
+        let due_at = (summary.status != ConversationStatus::Resolved)
+            .then(|| first + Duration::hours(hours));
+        Some(Derived { summary, due_at })
+    }
+}
+
+/// Fails half-way through a batch: after its events are written, before they are derived.
+struct PanickingDeriver;
+
+impl Deriver for PanickingDeriver {
+    fn initial_policy(&self) -> Option<(i64, i64)> {
+        None
+    }
+
+    fn derive(&self, _: Option<(i64, i64)>, _: &[IncomingEvent]) -> Option<Derived> {
+        panic!("the deriver fails on purpose");
+    }
+}
+
+fn accepted(outcome: IngestOutcome) -> i64 {
+    match outcome {
+        IngestOutcome::Accepted { conversation_id } => conversation_id,
+        IngestOutcome::Duplicate => panic!("a duplicate where an acceptance was expected"),
+    }
+}
+
+async fn by_external_id(store: &DynStore, external_id: &str) -> ConversationRow {
+    store
+        .conversation_by_external_id(external_id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no conversation {external_id}"))
+}
+
+async fn api_tokens_are_found_by_hash_until_revoked(store: DynStore) {
+    assert!(store.list_api_tokens().await.unwrap().is_empty());
+    let zap = store
+        .create_api_token("Zapier", Role::Agent, "hash-zap", t0())
+        .await
+        .unwrap();
+    let crm = store
+        .create_api_token("CRM", Role::Manager, "hash-crm", minutes(1))
+        .await
+        .unwrap();
+    assert_ne!(zap.id, crm.id);
+    assert_eq!(
+        (zap.name.as_str(), zap.role, zap.created_at, zap.revoked_at),
+        ("Zapier", Role::Agent, t0(), None)
+    );
+    assert_eq!(
+        store.list_api_tokens().await.unwrap(),
+        vec![zap.clone(), crm.clone()]
+    );
+    assert_eq!(
+        store.api_token_by_hash("hash-crm").await.unwrap(),
+        Some(crm.clone())
+    );
+    assert_eq!(store.api_token_by_hash("hash-none").await.unwrap(), None);
+
+    store.revoke_api_token(zap.id, minutes(10)).await.unwrap();
+    assert_eq!(store.api_token_by_hash("hash-zap").await.unwrap(), None);
+    assert_eq!(
+        store.api_token_by_hash("hash-crm").await.unwrap(),
+        Some(crm.clone()),
+        "only the revoked token goes"
+    );
+    // Revoking again keeps the first revocation's instant.
+    store.revoke_api_token(zap.id, minutes(20)).await.unwrap();
+    let listed = store.list_api_tokens().await.unwrap();
+    assert_eq!(listed.len(), 2, "a revoked token is still listed");
+    assert_eq!(listed[0].id, zap.id);
+    assert_eq!(listed[0].revoked_at, Some(minutes(10)));
+    assert_eq!(listed[1].revoked_at, None);
+
+    let missing = store.revoke_api_token(crm.id + zap.id + 100, t0()).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+async fn calendars_are_ordered_editable_and_kept_while_used(store: DynStore) {
+    let support = store
+        .create_calendar(&calendar_input("Support"), t0())
+        .await
+        .unwrap();
+    let after_a = store
+        .create_calendar(&calendar_input("After hours"), t0())
+        .await
+        .unwrap();
+    let after_b = store
+        .create_calendar(&calendar_input("After hours"), t0())
+        .await
+        .unwrap();
+    assert_eq!(support.definition, office_hours());
+    assert_eq!((support.created_at, support.updated_at), (t0(), t0()));
+    assert_eq!(
+        store.calendar(support.id).await.unwrap(),
+        Some(support.clone())
+    );
+    assert_eq!(store.calendar(after_b.id + 100).await.unwrap(), None);
+    let ids: Vec<_> = store
+        .list_calendars()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, vec![after_a.id, after_b.id, support.id]);
+
+    let mut edit = calendar_input("Weekend");
+    edit.definition =
+        serde_json::from_value(json!({"timezone": "UTC", "hours": {"sat": ["10:00-14:00"]}}))
+            .unwrap();
+    let edited = store
+        .update_calendar(after_b.id, &edit, minutes(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        (edited.name.as_str(), edited.created_at, edited.updated_at),
+        ("Weekend", t0(), minutes(60))
+    );
+    assert_eq!(edited.definition, edit.definition);
+    assert_eq!(store.calendar(after_b.id).await.unwrap(), Some(edited));
+    let missing = store.update_calendar(after_b.id + 100, &edit, t0()).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+
+    // A policy's current version keeps its calendar.
+    let policy = store
+        .create_policy(&policy_input("Standard", "30m", Some(support.id)), t0())
+        .await
+        .unwrap();
+    let kept = store.delete_calendar(support.id).await;
+    assert!(
+        matches!(kept, Err(StoreError::Conflict { field: "calendar" })),
+        "{kept:?}"
+    );
+    assert!(store.calendar(support.id).await.unwrap().is_some());
+    store.delete_calendar(after_a.id).await.unwrap();
+    assert_eq!(store.calendar(after_a.id).await.unwrap(), None);
+    let again = store.delete_calendar(after_a.id).await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+
+    // So does an old version a conversation is still on.
+    store
+        .ingest(
+            &[created("e1", "c1", 0, "email")],
+            &on(Some((policy.id, 1))),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .update_policy(policy.id, &policy_input("Standard", "30m", None), t0())
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let kept = store.delete_calendar(support.id).await;
+    assert!(
+        matches!(kept, Err(StoreError::Conflict { field: "calendar" })),
+        "{kept:?}"
+    );
+    // Once no conversation is on it, the old version loses the calendar instead.
+    store.move_open_conversations(policy.id, 2).await.unwrap();
+    store.delete_calendar(support.id).await.unwrap();
+    assert_eq!(store.calendar(support.id).await.unwrap(), None);
+    let v1 = store.policy_version(policy.id, 1).await.unwrap().unwrap();
+    assert_eq!(v1.calendar_id, None);
+    assert_eq!(v1.policy, sla("30m"));
+
+    // A deleted policy's current version does not keep its calendar.
+    let weekend = store
+        .create_policy(&policy_input("Weekend", "2h", Some(after_b.id)), t0())
+        .await
+        .unwrap();
+    store.delete_policy(weekend.id).await.unwrap();
+    store.delete_calendar(after_b.id).await.unwrap();
+    assert!(store.list_calendars().await.unwrap().is_empty());
+}
+
+async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStore) {
+    let p = store
+        .create_policy(&policy_input("Standard", "30m", None), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.version, p.name.as_str(), p.calendar_id, p.created_at),
+        (1, "Standard", None, t0())
+    );
+    assert_eq!(p.policy, sla("30m"));
+    assert_eq!(store.policy(p.id).await.unwrap(), Some(p.clone()));
+
+    // No conversation uses version 1 yet: it changes in place.
+    let cal = store
+        .create_calendar(&calendar_input("Office"), t0())
+        .await
+        .unwrap();
+    let same = store
+        .update_policy(
+            p.id,
+            &policy_input("Standard+", "20m", Some(cal.id)),
+            minutes(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            same.version,
+            same.name.as_str(),
+            same.calendar_id,
+            same.created_at
+        ),
+        (1, "Standard+", Some(cal.id), t0())
+    );
+    assert_eq!(same.policy, sla("20m"));
+    assert_eq!(
+        store.policy_versions(p.id).await.unwrap(),
+        vec![same.clone()]
+    );
+
+    store
+        .ingest(
+            &[created("e1", "c1", 0, "email")],
+            &on(Some((p.id, 1))),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .update_policy(p.id, &policy_input("Standard", "10m", None), minutes(60))
+        .await
+        .unwrap();
+    assert_eq!((v2.id, v2.version, v2.created_at), (p.id, 2, minutes(60)));
+    assert_eq!(v2.policy, sla("10m"));
+    assert_eq!(store.policy(p.id).await.unwrap(), Some(v2.clone()));
+    assert_eq!(
+        store.policy_version(p.id, 1).await.unwrap(),
+        Some(same.clone()),
+        "the conversation keeps its version"
+    );
+    assert_eq!(store.policy_version(p.id, 3).await.unwrap(), None);
+    assert_eq!(
+        store.policy_versions(p.id).await.unwrap(),
+        vec![same.clone(), v2.clone()]
+    );
+    // Version 2 has no conversation yet: the next edit is again in place.
+    let v2b = store
+        .update_policy(p.id, &policy_input("Standard", "15m", None), minutes(90))
+        .await
+        .unwrap();
+    assert_eq!((v2b.version, v2b.created_at), (2, minutes(60)));
+    assert_eq!(store.policy_versions(p.id).await.unwrap().len(), 2);
+
+    let a = store
+        .create_policy(&policy_input("Alpha", "1h", None), t0())
+        .await
+        .unwrap();
+    let z = store
+        .create_policy(&policy_input("Standard", "1h", None), t0())
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .list_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.version))
+        .collect();
+    assert_eq!(names, vec![(a.id, 1), (p.id, 2), (z.id, 1)]);
+    let missing = store
+        .update_policy(z.id + 100, &policy_input("X", "1h", None), t0())
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_eq!(store.policy(z.id + 100).await.unwrap(), None);
+
+    // The default policy stays until it is no longer the default.
+    assert_eq!(store.default_policy().await.unwrap(), None);
+    store.set_default_policy(Some(p.id)).await.unwrap();
+    store.set_default_policy(Some(a.id)).await.unwrap();
+    store.set_default_policy(Some(p.id)).await.unwrap();
+    assert_eq!(store.default_policy().await.unwrap(), Some(p.id));
+    let kept = store.delete_policy(p.id).await;
+    assert!(
+        matches!(kept, Err(StoreError::Conflict { field: "policy" })),
+        "{kept:?}"
+    );
+    assert!(store.policy(p.id).await.unwrap().is_some());
+    store.delete_policy(a.id).await.unwrap();
+    store.set_default_policy(None).await.unwrap();
+    assert_eq!(store.default_policy().await.unwrap(), None);
+    store.delete_policy(p.id).await.unwrap();
+
+    assert_eq!(store.policy(p.id).await.unwrap(), None);
+    let ids: Vec<_> = store
+        .list_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, vec![z.id]);
+    assert_eq!(
+        store.policy_version(p.id, 1).await.unwrap(),
+        Some(same),
+        "a deleted policy's versions stay readable"
+    );
+    assert_eq!(store.policy_versions(p.id).await.unwrap().len(), 2);
+    for res in [
+        store.delete_policy(p.id).await,
+        store
+            .update_policy(p.id, &policy_input("X", "1h", None), t0())
+            .await
+            .map(|_| ()),
+        store.set_default_policy(Some(p.id)).await,
+    ] {
+        assert!(matches!(res, Err(StoreError::NotFound)), "{res:?}");
+    }
+}
+
+async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynStore) {
+    let p = store
+        .create_policy(&policy_input("Standard", "30m", None), t0())
+        .await
+        .unwrap();
+    let deriver = on(Some((p.id, 1)));
+    let first = store
+        .ingest(
+            &[
+                created("e1", "c1", 0, "whatsapp"),
+                message("e2", "c1", 5, "customer", "Where is my order?"),
+                message("e3", "c2", 1, "customer", "Hello"),
+                created("e1", "c1", 0, "whatsapp"),
+            ],
+            &deriver,
+            minutes(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 4);
+    let c1 = accepted(first[0]);
+    assert_eq!(
+        first[1],
+        IngestOutcome::Accepted {
+            conversation_id: c1
+        }
+    );
+    let c2 = accepted(first[2]);
+    assert_ne!(c1, c2);
+    assert_eq!(
+        first[3],
+        IngestOutcome::Duplicate,
+        "repeated within the batch"
+    );
+
+    let second = store
+        .ingest(
+            &[
+                message("e4", "c1", 2, "agent", "Let me look."),
+                message("e2", "c1", 5, "customer", "Where is my order?"),
+                message("e3", "ghost", 1, "customer", "Hello"),
+                message("e5", "c1", 2, "customer", "Thanks"),
+            ],
+            &deriver,
+            minutes(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        vec![
+            IngestOutcome::Accepted {
+                conversation_id: c1
+            },
+            IngestOutcome::Duplicate,
+            IngestOutcome::Duplicate,
+            IngestOutcome::Accepted {
+                conversation_id: c1
+            },
+        ]
+    );
+    assert_eq!(
+        store.conversation_by_external_id("ghost").await.unwrap(),
+        None,
+        "a duplicate event creates no conversation"
+    );
+
+    let events = store.conversation_events(c1).await.unwrap();
+    let ids: Vec<_> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["e1", "e4", "e5", "e2"],
+        "ordered by `at`, then arrival"
+    );
+    assert_eq!(events[1], message("e4", "c1", 2, "agent", "Let me look."));
+    assert_eq!(
+        store.conversation_events(c2 + c1 + 100).await.unwrap(),
+        vec![]
+    );
+
+    let row = by_external_id(&store, "c1").await;
+    assert_eq!(store.conversation(c1).await.unwrap(), Some(row.clone()));
+    assert_eq!(
+        (row.id, row.policy_id, row.policy_version),
+        (c1, Some(p.id), Some(1))
+    );
+    assert_eq!(row.summary, fold(&events).unwrap().0);
+    assert_eq!(row.summary.channel, Channel::Whatsapp);
+    assert_eq!(row.summary.owner.as_deref(), Some("a@x.io"));
+    assert_eq!(row.due_at, Some(minutes(60)));
+    assert_eq!((row.created_at, row.updated_at), (minutes(10), minutes(20)));
+
+    let row2 = store.conversation(c2).await.unwrap().unwrap();
+    assert_eq!(row2.external_id, "c2");
+    assert_eq!(row2.summary.channel, Channel::Webchat);
+    assert_eq!(row2.summary.last_message.as_deref(), Some("Hello"));
+    assert_eq!(
+        (row2.due_at, row2.updated_at),
+        (Some(minutes(61)), minutes(10))
+    );
+    assert_eq!(store.conversation(c2 + c1 + 100).await.unwrap(), None);
+    assert_eq!(store.conversation_by_external_id("c9").await.unwrap(), None);
+
+    // The status column follows the summary.
+    store
+        .ingest(
+            &[updated("e6", "c2", 30, json!({"status": "resolved"}))],
+            &deriver,
+            minutes(30),
+        )
+        .await
+        .unwrap();
+    let row2 = store.conversation(c2).await.unwrap().unwrap();
+    assert_eq!(row2.summary.status, ConversationStatus::Resolved);
+    assert_eq!(row2.due_at, None);
+    let resolved = store
+        .list_conversations(&ConversationFilter {
+            statuses: vec!["resolved".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(resolved, vec![row2]);
+
+    // A batch that fails half-way leaves nothing behind.
+    let failing = vec![
+        message("e7", "c1", 40, "customer", "Hello?"),
+        created("e8", "c9", 41, "sms"),
+    ];
+    let task = {
+        let store = store.clone();
+        let failing = failing.clone();
+        tokio::spawn(async move { store.ingest(&failing, &PanickingDeriver, minutes(40)).await })
+    };
+    assert!(task.await.is_err(), "the deriver panicked");
+    assert_eq!(store.conversation_events(c1).await.unwrap(), events);
+    assert_eq!(store.conversation_by_external_id("c9").await.unwrap(), None);
+    assert_eq!(store.conversation(c1).await.unwrap(), Some(row));
+    let retried = store
+        .ingest(&failing, &on(None), minutes(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        retried[0],
+        IngestOutcome::Accepted {
+            conversation_id: c1
+        }
+    );
+    let c9 = by_external_id(&store, "c9").await;
+    assert_eq!(
+        retried[1],
+        IngestOutcome::Accepted {
+            conversation_id: c9.id
+        }
+    );
+    assert_eq!((c9.policy_id, c9.policy_version), (None, None));
+    assert_eq!(c9.due_at, Some(minutes(41 + 60)));
+}
+
+async fn the_queue_filters_and_orders_conversations(store: DynStore) {
+    let (p, q) = (Some((1, 1)), Some((2, 1)));
+    // due t0+60m, team billing, on p
+    store
+        .ingest(
+            &[event(
+                "a1",
+                "a",
+                0,
+                json!({"type": "conversation.created", "channel": "whatsapp", "team": "billing"}),
+            )],
+            &on(p),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // due t0+30m, owned by a@x.io, on p
+    store
+        .ingest(
+            &[
+                created("b1", "b", -30, "email"),
+                message("b2", "b", -20, "agent", "Hi"),
+            ],
+            &on(p),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // resolved (never due), updated at t0
+    store
+        .ingest(
+            &[
+                created("c1", "c", -120, "webchat"),
+                updated("c2", "c", -100, json!({"status": "resolved"})),
+            ],
+            &on(q),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // due t0+70m, pending, on q
+    store
+        .ingest(
+            &[
+                created("d1", "d", 10, "sms"),
+                updated(
+                    "d2",
+                    "d",
+                    11,
+                    json!({"status": "pending", "team": "billing"}),
+                ),
+            ],
+            &on(q),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // resolved (never due), updated later than c
+    store
+        .ingest(
+            &[
+                created("e1", "e", -200, "webchat"),
+                updated("e2", "e", -190, json!({"status": "resolved"})),
+            ],
+            &on(q),
+            minutes(5),
+        )
+        .await
+        .unwrap();
+
+    let queue = |f: ConversationFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_conversations(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.external_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = ConversationFilter::default();
+    assert_eq!(queue(all.clone()).await, ["b", "a", "d", "e", "c"]);
+    assert_eq!(
+        queue(ConversationFilter {
+            limit: 2,
+            ..all.clone()
+        })
+        .await,
+        ["b", "a"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            statuses: vec!["open".into()],
+            ..all.clone()
+        })
+        .await,
+        ["b", "a"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            statuses: vec!["pending".into(), "resolved".into()],
+            ..all.clone()
+        })
+        .await,
+        ["d", "e", "c"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            policy_id: Some(2),
+            ..all.clone()
+        })
+        .await,
+        ["d", "e", "c"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            channel: Some("email".into()),
+            ..all.clone()
+        })
+        .await,
+        ["b"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            team: Some("billing".into()),
+            ..all.clone()
+        })
+        .await,
+        ["a", "d"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            owner: Some(Some("a@x.io".into())),
+            ..all.clone()
+        })
+        .await,
+        ["b"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            owner: Some(None),
+            ..all.clone()
+        })
+        .await,
+        ["a", "d", "e", "c"]
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            due_before: Some(minutes(60)),
+            ..all.clone()
+        })
+        .await,
+        ["b"],
+        "strictly before"
+    );
+    assert_eq!(
+        queue(ConversationFilter {
+            statuses: vec!["open".into(), "pending".into()],
+            team: Some("billing".into()),
+            policy_id: Some(1),
+            owner: Some(None),
+            due_before: Some(minutes(61)),
+            ..all.clone()
+        })
+        .await,
+        ["a"]
+    );
+    assert!(queue(ConversationFilter {
+        channel: Some("fax".into()),
+        ..all
+    })
+    .await
+    .is_empty());
+}
+
+async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) {
+    let p = store
+        .create_policy(&policy_input("Standard", "30m", None), t0())
+        .await
+        .unwrap();
+    let v1 = on(Some((p.id, 1)));
+    let other = on(Some((p.id + 1, 1)));
+    let ids = |o: Vec<IngestOutcome>| o.into_iter().map(accepted).collect::<Vec<_>>();
+    let open = ids(store
+        .ingest(
+            &[
+                created("x1", "x", 0, "email"),
+                created("y1", "y", 0, "email"),
+                updated("y2", "y", 1, json!({"status": "resolved"})),
+                created("w1", "w", 2, "email"),
+                updated("w2", "w", 3, json!({"status": "snoozed"})),
+            ],
+            &v1,
+            t0(),
+        )
+        .await
+        .unwrap());
+    let (x, y, w) = (open[0], open[1], open[3]);
+    let z = ids(store
+        .ingest(&[created("z1", "z", 0, "email")], &other, t0())
+        .await
+        .unwrap())[0];
+    let v2 = store
+        .update_policy(p.id, &policy_input("Standard", "10m", None), minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+
+    let mut expected = vec![x, w];
+    expected.sort_unstable();
+    assert_eq!(
+        store.move_open_conversations(p.id, 2).await.unwrap(),
+        expected
+    );
+    let version = |id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .conversation(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .policy_version
+        }
+    };
+    assert_eq!(version(x).await, Some(2));
+    assert_eq!(version(w).await, Some(2));
+    assert_eq!(version(y).await, Some(1), "resolved conversations stay");
+    assert_eq!(version(z).await, Some(1), "another policy's stay");
+    assert_eq!(
+        store.conversation(z).await.unwrap().unwrap().policy_id,
+        Some(p.id + 1)
+    );
+
+    // Moving does not derive; rederive does, with the new version.
+    let before = store.conversation(x).await.unwrap().unwrap();
+    assert_eq!(before.due_at, Some(minutes(60)));
+    store.rederive(x, &v1, minutes(30)).await.unwrap();
+    let after = store.conversation(x).await.unwrap().unwrap();
+    assert_eq!(after.due_at, Some(minutes(120)));
+    assert_eq!(after.updated_at, minutes(30));
+    assert_eq!(after.summary, before.summary);
+    let missing = store.rederive(x + y + z + w + 100, &v1, t0()).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert!(store
+        .move_open_conversations(p.id + 100, 2)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         #[tokio::test]
@@ -214,4 +1034,10 @@ contract!(
     sessions_end_on_expiry_logout_and_deactivation,
     login_failures_count_within_a_window,
     migrations_can_run_again,
+    api_tokens_are_found_by_hash_until_revoked,
+    calendars_are_ordered_editable_and_kept_while_used,
+    policies_add_a_version_only_once_a_conversation_uses_one,
+    ingest_stores_each_event_once_and_derives_its_conversation,
+    the_queue_filters_and_orders_conversations,
+    open_conversations_move_to_a_new_version_and_rederive,
 );

@@ -1,5 +1,6 @@
 //! Pieces shared by pages: the app shell with navigation, the live indicator, the role guard.
 
+pub mod badge;
 pub mod guard;
 pub mod live;
 pub mod shell;

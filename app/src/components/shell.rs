@@ -1,6 +1,6 @@
 //! The frame around every signed-in page: navigation by role, the live indicator, log out.
 
-use super::live::LiveIndicator;
+use super::live::{LiveFeed, LiveIndicator};
 use crate::api::get_me;
 use leptos::prelude::*;
 use promptly::account::{Section, UserView};
@@ -13,6 +13,7 @@ pub struct Me(pub Resource<Result<Option<UserView>, ServerFnError>>);
 pub fn Shell(children: ChildrenFn) -> impl IntoView {
     let me = Resource::new(|| (), |_| get_me());
     provide_context(Me(me));
+    LiveFeed::start();
     let children = StoredValue::new(children);
     view! {
         <header class="topbar">

@@ -1,17 +1,178 @@
-//! The agents' live queue.
+//! The agents' live queue: open conversations, most urgent first, each with a countdown badge.
+//! Filters are links (they work without JavaScript); changes arrive over the live stream.
 
+use crate::api::{get_queue, QueueData, QueueParams};
+use crate::components::badge::{Badge, Tick};
+use crate::components::live::LiveFeed;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use promptly::conversation::{Channel, ConversationView, Priority, Visibility};
+
+fn params_href(p: &QueueParams) -> String {
+    let mut q: Vec<(&str, String)> = Vec::new();
+    if let Some(v) = p.policy {
+        q.push(("policy", v.to_string()));
+    }
+    if let Some(v) = &p.channel {
+        q.push(("channel", v.clone()));
+    }
+    if let Some(v) = &p.team {
+        q.push(("team", v.clone()));
+    }
+    if let Some(v) = &p.owner {
+        q.push(("owner", v.clone()));
+    }
+    if q.is_empty() {
+        return "/".into();
+    }
+    let parts: Vec<String> = q
+        .into_iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.replace('%', "%25")
+                    .replace('&', "%26")
+                    .replace(' ', "%20")
+            )
+        })
+        .collect();
+    format!("/?{}", parts.join("&"))
+}
 
 #[component]
 pub fn QueuePage() -> impl IntoView {
+    let q = use_query_map();
+    let params = Memo::new(move |_| {
+        q.with(|q| QueueParams {
+            policy: q.get("policy").and_then(|v| v.parse().ok()),
+            channel: q.get("channel").filter(|c| Channel::parse(c).is_some()),
+            team: q.get("team").filter(|t| !t.is_empty()),
+            owner: q.get("owner").filter(|o| o == "me" || o == "none"),
+        })
+    });
+    let changes = use_context::<LiveFeed>().map(|f| f.changes);
+    let data = Resource::new(
+        move || (params.get(), changes.map(|c| c.get()).unwrap_or(0)),
+        |(p, _)| get_queue(p),
+    );
+    provide_context(Tick::start());
     view! {
         <Title text="Queue"/>
         <section class="queue">
             <h1>"Queue"</h1>
-            <p class="empty" data-testid="queue-empty">
-                "No open conversations. Conversations from your messaging channels appear here, most urgent first."
-            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading the queue…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => view! { <QueueView data=d params=params.get_untracked()/> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
+    }
+}
+
+#[component]
+fn FilterLink(label: String, target: QueueParams, current: QueueParams) -> impl IntoView {
+    let active = target == current;
+    view! {
+        <a class="chip" class:active=active aria-current=active.then_some("page") href=params_href(&target)>{label}</a>
+    }
+}
+
+#[component]
+fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
+    let evaluated_at: DateTime<Utc> = data.now.parse().unwrap_or_default();
+    let all = QueueParams::default();
+    let mut policy_links = vec![
+        view! { <FilterLink label="All".into() target=QueueParams { policy: None, ..params.clone() } current=params.clone()/> },
+    ];
+    for (id, name) in &data.policies {
+        policy_links.push(view! { <FilterLink label=name.clone() target=QueueParams { policy: Some(*id), ..params.clone() } current=params.clone()/> });
+    }
+    let channel_links = Channel::ALL
+        .iter()
+        .map(|c| view! { <FilterLink label=c.label().into() target=QueueParams { channel: Some(c.as_str().into()), ..params.clone() } current=params.clone()/> })
+        .collect_view();
+    let team_links = data
+        .teams
+        .iter()
+        .map(|t| view! { <FilterLink label=t.clone() target=QueueParams { team: Some(t.clone()), ..params.clone() } current=params.clone()/> })
+        .collect_view();
+    let rows = data
+        .conversations
+        .iter()
+        .map(|c| view! { <QueueRow conversation=c.clone() evaluated_at/> })
+        .collect_view();
+    let empty = data.conversations.is_empty();
+    view! {
+        <nav class="filters" aria-label="Filters">
+            <div class="filter-group" data-filter="policy"><span class="filter-label">"Policy"</span>{policy_links}</div>
+            <div class="filter-group" data-filter="channel"><span class="filter-label">"Channel"</span>{channel_links}</div>
+            <div class="filter-group" data-filter="owner">
+                <span class="filter-label">"Owner"</span>
+                <FilterLink label="Mine".into() target=QueueParams { owner: Some("me".into()), ..params.clone() } current=params.clone()/>
+                <FilterLink label="Unassigned".into() target=QueueParams { owner: Some("none".into()), ..params.clone() } current=params.clone()/>
+                {(!data.teams.is_empty()).then(|| view! { <span class="filter-label">"Team"</span> })}
+                {team_links}
+                {(params != all).then(|| view! { <a class="chip clear" href="/">"Clear filters"</a> })}
+            </div>
+        </nav>
+        {if empty {
+            view! {
+                <p class="empty" data-testid="queue-empty">
+                    "No open conversations. Conversations from your messaging channels appear here, most urgent first."
+                </p>
+            }.into_any()
+        } else {
+            view! {
+                <table class="grid queue-table">
+                    <thead><tr>
+                        <th>"SLA"</th><th>"Channel"</th><th>"Contact"</th><th>"Last message"</th>
+                        <th>"Owner"</th><th>"Priority"</th><th>"Status"</th>
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn QueueRow(conversation: ConversationView, evaluated_at: DateTime<Utc>) -> impl IntoView {
+    let c = conversation;
+    let badge = c.badge().cloned();
+    let s = &c.summary;
+    let visibility = match s.visibility {
+        Visibility::Public => "public",
+        Visibility::Direct => "direct",
+    };
+    let priority = s.priority;
+    let last = s.last_message.clone().unwrap_or_default();
+    let short: String = last.chars().take(120).collect();
+    view! {
+        <tr data-conversation=c.id data-external-id=c.external_id.clone()>
+            <td>{match badge {
+                Some(m) => view! { <Badge metric=m evaluated_at/> }.into_any(),
+                None => view! { <span class="badge idle" title="No running SLA clock">"—"</span> }.into_any(),
+            }}</td>
+            <td><span class="channel">{s.channel.label()}</span>" "<span class="visibility">{visibility}</span></td>
+            <td>{s.contact.display()}</td>
+            <td class="last" title=last>{short}</td>
+            <td>{s.owner.clone().unwrap_or_else(|| "Unassigned".into())}</td>
+            <td><span class=format!("priority {}", priority.as_str())>{priority_label(priority)}</span></td>
+            <td>{format!("{:?}", s.status).to_lowercase()}</td>
+        </tr>
+    }
+}
+
+fn priority_label(p: Priority) -> &'static str {
+    match p {
+        Priority::Low => "Low",
+        Priority::Normal => "Normal",
+        Priority::High => "High",
+        Priority::Urgent => "Urgent",
     }
 }

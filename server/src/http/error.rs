@@ -19,6 +19,8 @@ pub enum ApiError {
     Unprocessable { errors: Vec<FieldError> },
     #[error("{0}")]
     Conflict(String),
+    #[error("the request body is larger than 1 MiB")]
+    TooLarge,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -35,12 +37,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict { field } => ApiError::Unprocessable {
-                errors: vec![FieldError::new(
-                    field,
-                    format!("This {field} is already taken."),
-                )],
+            StoreError::Conflict { field: "email" } => ApiError::Unprocessable {
+                errors: vec![FieldError::new("email", "This email is already taken.")],
             },
+            StoreError::Conflict { field } => {
+                ApiError::Conflict(format!("This {field} is in use and cannot be removed."))
+            }
             other => ApiError::Internal(anyhow::anyhow!(other)),
         }
     }
@@ -55,6 +57,10 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": self.to_string()})),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": self.to_string()})),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": self.to_string()}),
+            ),
             ApiError::Unprocessable { errors } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": self.to_string(), "errors": errors}),

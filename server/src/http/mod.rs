@@ -1,10 +1,15 @@
 //! The HTTP service: form endpoints, the `/api/v1` API by resource, health, the live stream,
 //! and the Leptos pages.
 
+pub mod calendars;
+pub mod conversations;
 pub mod error;
+pub mod events;
 pub mod forms;
 pub mod health;
+pub mod policies;
 pub mod stream;
+pub mod tokens;
 pub mod users;
 
 use crate::auth::{session_middleware, PublicOrigin};
@@ -33,11 +38,90 @@ impl Backend for UiBackend {
                 "Users could not be loaded.".to_string()
             })
     }
+
+    async fn queue(
+        &self,
+        me: &promptly::account::UserView,
+        params: &app::api::QueueParams,
+    ) -> Result<app::api::QueueData, String> {
+        let now = chrono::Utc::now();
+        let q = conversations::QueueQuery {
+            status: Some("open,pending,snoozed".into()),
+            policy: params.policy,
+            channel: params.channel.clone(),
+            team: params.team.clone(),
+            owner: params.owner.clone(),
+            breached: None,
+            limit: Some(2000),
+        };
+        let load = async {
+            let conversations = conversations::queue(self.0.as_ref(), me, &q, now).await?;
+            let policies = self.0.list_policies().await?;
+            Ok::<_, error::ApiError>((conversations, policies))
+        };
+        let (conversations, policies) = load.await.map_err(|e| {
+            tracing::error!(error = %e, "loading the queue failed");
+            "The queue could not be loaded.".to_string()
+        })?;
+        let mut teams: Vec<String> = conversations
+            .iter()
+            .filter_map(|c| c.summary.team.clone())
+            .chain(params.team.clone())
+            .collect();
+        teams.sort();
+        teams.dedup();
+        Ok(app::api::QueueData {
+            now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            conversations,
+            policies: policies.into_iter().map(|p| (p.id, p.name)).collect(),
+            teams,
+        })
+    }
 }
 
 /// The `/api/v1` routes.
 pub fn api_router() -> Router<AppState> {
-    Router::new().merge(users::router()).merge(stream::router())
+    Router::new()
+        .merge(users::router())
+        .merge(stream::router())
+        .merge(tokens::router())
+        .merge(calendars::router())
+        .merge(policies::router())
+        .merge(events::router())
+        .merge(conversations::router())
+}
+
+/// The signed-in user or token, or 401.
+pub(crate) fn require_user(
+    user: Option<axum::Extension<crate::auth::CurrentUser>>,
+) -> Result<promptly::account::UserView, error::ApiError> {
+    user.map(|axum::Extension(crate::auth::CurrentUser(u))| u)
+        .ok_or(error::ApiError::Unauthorized)
+}
+
+/// An admin (user or token), or 401/403.
+pub(crate) fn require_admin(
+    user: Option<axum::Extension<crate::auth::CurrentUser>>,
+) -> Result<promptly::account::UserView, error::ApiError> {
+    let u = require_user(user)?;
+    if u.role != promptly::account::Role::Admin {
+        return Err(error::ApiError::Forbidden);
+    }
+    Ok(u)
+}
+
+/// Reads a JSON body as a `Value`, so that shape errors become 422 field errors with a
+/// path rather than axum's plain-text rejection.
+pub(crate) fn json_body(
+    body: Result<axum::Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<serde_json::Value, error::ApiError> {
+    match body {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(axum::extract::rejection::JsonRejection::BytesRejection(_)) => {
+            Err(error::ApiError::TooLarge)
+        }
+        Err(e) => Err(error::ApiError::field("body", e.body_text())),
+    }
 }
 
 /// The whole application.

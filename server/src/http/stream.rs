@@ -1,9 +1,12 @@
-//! `/api/v1/stream`: server-sent events for signed-in browsers, with a heartbeat.
+//! `/api/v1/stream`: server-sent events for signed-in browsers and tokens, with a heartbeat.
+//! Each change carries an `id:`; a browser that reconnects with `Last-Event-ID` first gets
+//! the kept events it missed.
 
 use super::error::ApiError;
 use crate::auth::CurrentUser;
-use crate::state::AppState;
+use crate::state::{AppState, Sequenced};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -26,6 +29,10 @@ fn to_sse(e: &StreamEvent) -> Event {
         .unwrap_or_else(|_| Event::default().comment("unserialisable event"))
 }
 
+fn sequenced(s: &Sequenced) -> Event {
+    to_sse(&s.event).id(s.seq.to_string())
+}
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -33,18 +40,31 @@ fn now_text() -> String {
 async fn stream_events(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     if user.is_none() {
         return Err(ApiError::Unauthorized);
     }
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let (missed, rx) = state.subscribe_after(last_seen);
+    let after = missed.last().map(|m| m.seq).or(last_seen).unwrap_or(0);
     let hello = stream::once(async {
         Ok(to_sse(&StreamEvent::Hello {
             server_time: now_text(),
         }))
     });
-    // A receiver that fell behind skips what it missed rather than closing the stream.
-    let changes = BroadcastStream::new(state.events.subscribe())
-        .filter_map(|r| async move { r.ok().map(|e| Ok(to_sse(&e))) });
+    let catch_up = stream::iter(missed.into_iter().map(|m| Ok(sequenced(&m))));
+    // A receiver that fell behind skips what it lagged over (the browser reloads the queue
+    // on a gap) rather than closing the stream; events already caught up are not repeated.
+    let changes = BroadcastStream::new(rx).filter_map(move |r| async move {
+        match r {
+            Ok(s) if s.seq > after => Some(Ok(sequenced(&s))),
+            _ => None,
+        }
+    });
     let mut interval = tokio::time::interval(HEARTBEAT);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let beats = IntervalStream::new(interval).skip(1).map(|_| {
@@ -52,6 +72,6 @@ async fn stream_events(
             server_time: now_text(),
         }))
     });
-    let body = hello.chain(stream::select(changes, beats));
+    let body = hello.chain(catch_up).chain(stream::select(changes, beats));
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(Duration::from_secs(30))))
 }

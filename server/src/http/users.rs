@@ -129,18 +129,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", patch(update).get(one))
 }
 
-fn require_user(user: Option<Extension<CurrentUser>>) -> Result<UserView, ApiError> {
-    user.map(|Extension(CurrentUser(u))| u)
-        .ok_or(ApiError::Unauthorized)
-}
-
-fn require_admin(user: Option<Extension<CurrentUser>>) -> Result<UserView, ApiError> {
-    let u = require_user(user)?;
-    if u.role != Role::Admin {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(u)
-}
+use super::{require_admin, require_user};
 
 async fn me(user: Option<Extension<CurrentUser>>) -> Result<Json<UserView>, ApiError> {
     Ok(Json(require_user(user)?))

@@ -5,11 +5,15 @@
 //! (`server/tests/store_contract.rs`).
 
 pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::{Role, UserView};
+use promptly::conversation::{ConversationSummary, IncomingEvent};
+use promptly::{CalendarDefinition, Policy};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// What the store can fail with. `Conflict` carries the field that must be unique.
@@ -103,9 +107,196 @@ pub trait Store: Send + Sync + 'static {
         since: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
+    // Integration tokens.
+    async fn create_api_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiToken>;
+    async fn list_api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    /// `NotFound` when there is no such token.
+    async fn revoke_api_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The unrevoked token with this hash.
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+
+    // Calendars.
+    async fn create_calendar(
+        &self,
+        c: &CalendarInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarRecord>;
+    async fn update_calendar(
+        &self,
+        id: i64,
+        c: &CalendarInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarRecord>;
+    async fn calendar(&self, id: i64) -> StoreResult<Option<CalendarRecord>>;
+    /// Ordered by name, then id.
+    async fn list_calendars(&self) -> StoreResult<Vec<CalendarRecord>>;
+    /// `Conflict { field: "calendar" }` while a policy's current version uses it.
+    async fn delete_calendar(&self, id: i64) -> StoreResult<()>;
+
+    // Policies, versioned.
+    /// Creates version 1.
+    async fn create_policy(&self, p: &PolicyInput, now: DateTime<Utc>)
+        -> StoreResult<PolicyRecord>;
+    /// When a conversation uses the current version, adds a new version (current + 1);
+    /// otherwise replaces the current version in place. Returns the new current version.
+    async fn update_policy(
+        &self,
+        id: i64,
+        p: &PolicyInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PolicyRecord>;
+    /// The current version of a policy that is not deleted.
+    async fn policy(&self, id: i64) -> StoreResult<Option<PolicyRecord>>;
+    /// Any version, also of a deleted policy (conversations keep theirs).
+    async fn policy_version(&self, id: i64, version: i64) -> StoreResult<Option<PolicyRecord>>;
+    /// Current versions of the policies not deleted, ordered by name, then id.
+    async fn list_policies(&self) -> StoreResult<Vec<PolicyRecord>>;
+    /// All versions of a policy, oldest first.
+    async fn policy_versions(&self, id: i64) -> StoreResult<Vec<PolicyRecord>>;
+    /// Marks a policy deleted; `Conflict { field: "policy" }` while it is the default.
+    async fn delete_policy(&self, id: i64) -> StoreResult<()>;
+    /// Moves the open (not resolved) conversations on any version of `policy_id` to
+    /// `version`; returns their ids.
+    async fn move_open_conversations(&self, policy_id: i64, version: i64) -> StoreResult<Vec<i64>>;
+
+    // Settings.
+    async fn default_policy(&self) -> StoreResult<Option<i64>>;
+    async fn set_default_policy(&self, id: Option<i64>) -> StoreResult<()>;
+
+    // Conversations.
+    /// Stores a batch in one transaction: events whose `id` was seen before are
+    /// `Duplicate`; an unknown conversation is created (with `deriver.initial_policy()`);
+    /// each touched conversation's derived columns are recomputed from all its events.
+    async fn ingest(
+        &self,
+        events: &[IncomingEvent],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<IngestOutcome>>;
+    /// Recomputes a conversation's derived columns (after a policy change).
+    async fn rederive(&self, id: i64, deriver: &dyn Deriver, now: DateTime<Utc>)
+        -> StoreResult<()>;
+    async fn conversation(&self, id: i64) -> StoreResult<Option<ConversationRow>>;
+    async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> StoreResult<Option<ConversationRow>>;
+    /// A conversation's events, ordered by `at`, then arrival.
+    async fn conversation_events(&self, id: i64) -> StoreResult<Vec<IncomingEvent>>;
+    /// Ordered by `due_at` (none last), then most recently updated first.
+    async fn list_conversations(&self, f: &ConversationFilter)
+        -> StoreResult<Vec<ConversationRow>>;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// An integration token (only its hash is stored; the token is shown once at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A business-hours calendar as stored; `definition` is the `sla check` calendar shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub definition: CalendarDefinition,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarInput {
+    pub name: String,
+    pub description: String,
+    pub definition: CalendarDefinition,
+}
+
+/// One version of an SLA policy; `policy` is the `sla check` policy shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub id: i64,
+    pub version: i64,
+    pub name: String,
+    pub description: String,
+    pub calendar_id: Option<i64>,
+    pub policy: Policy,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyInput {
+    pub name: String,
+    pub description: String,
+    pub calendar_id: Option<i64>,
+    pub policy: Policy,
+}
+
+/// A conversation row: its identity, its policy version, and what was folded from its
+/// events (the SLA is evaluated from the events when read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub external_id: String,
+    pub policy_id: Option<i64>,
+    pub policy_version: Option<i64>,
+    pub summary: ConversationSummary,
+    /// The most urgent running clock's deadline when last derived, for sorting the queue.
+    pub due_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the ingest transaction needs from the service: a conversation's derived columns.
+pub struct Derived {
+    pub summary: ConversationSummary,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// Computes a conversation's derived columns from its events, inside the ingest
+/// transaction (pure code: the fold and the SLA engine).
+pub trait Deriver: Send + Sync {
+    /// The policy version a new conversation starts with (the default policy's current one).
+    fn initial_policy(&self) -> Option<(i64, i64)>;
+    /// `policy` is the conversation's (policy id, version); `events` all its events.
+    fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived>;
+}
+
+/// What happened to each event of an ingest batch, in the batch's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum IngestOutcome {
+    Accepted { conversation_id: i64 },
+    Duplicate,
+}
+
+/// Filters of the queue; all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    /// Statuses to include (empty: all).
+    pub statuses: Vec<String>,
+    pub policy_id: Option<i64>,
+    pub channel: Option<String>,
+    pub team: Option<String>,
+    /// `Some(None)`: unassigned only; `Some(Some(e))`: owned by `e`.
+    pub owner: Option<Option<String>>,
+    /// Only those whose most urgent deadline is before this instant.
+    pub due_before: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
 
 /// Where the data lives, parsed from `PROMPTLY_DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]

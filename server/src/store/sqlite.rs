@@ -1,11 +1,19 @@
 //! The embedded default store: one SQLite file in WAL mode.
 
-use super::{role_from_db, NewUser, Store, StoreError, StoreResult, User};
+use super::shared::{self, from_json, to_json, DEFAULT_POLICY_KEY};
+use super::{
+    role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
+    Deriver, IngestOutcome, NewUser, PolicyInput, PolicyRecord, Store, StoreError, StoreResult,
+    User,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::Role;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use promptly::conversation::IncomingEvent;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -36,8 +44,141 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
+fn parse_opt_ts(s: Option<&str>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    s.map(parse_ts).transpose()
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+const TOKEN_COLUMNS: &str = "id, name, role, created_at, revoked_at";
+
+fn token_from_row(row: &SqliteRow) -> Result<ApiToken, sqlx::Error> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: role_from_db(row.try_get::<&str, _>("role")?)?,
+        created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+        revoked_at: parse_opt_ts(row.try_get::<Option<&str>, _>("revoked_at")?)?,
+    })
+}
+
+const CALENDAR_COLUMNS: &str = "id, name, description, definition, created_at, updated_at";
+
+fn calendar_from_row(row: &SqliteRow) -> Result<CalendarRecord, sqlx::Error> {
+    Ok(CalendarRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        definition: from_json(row.try_get::<&str, _>("definition")?)?,
+        created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+        updated_at: parse_ts(row.try_get::<&str, _>("updated_at")?)?,
+    })
+}
+
+/// A policy version's columns, from `policy_versions v`.
+const POLICY_COLUMNS: &str =
+    "v.policy_id, v.version, v.name, v.description, v.calendar_id, v.definition, v.created_at";
+
+fn policy_from_row(row: &SqliteRow) -> Result<PolicyRecord, sqlx::Error> {
+    Ok(PolicyRecord {
+        id: row.try_get("policy_id")?,
+        version: row.try_get("version")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        calendar_id: row.try_get("calendar_id")?,
+        policy: from_json(row.try_get::<&str, _>("definition")?)?,
+        created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+    })
+}
+
+const CONVERSATION_COLUMNS: &str =
+    "id, external_id, policy_id, policy_version, summary, due_at, created_at, updated_at";
+
+fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRow, sqlx::Error> {
+    Ok(ConversationRow {
+        id: row.try_get("id")?,
+        external_id: row.try_get("external_id")?,
+        policy_id: row.try_get("policy_id")?,
+        policy_version: row.try_get("policy_version")?,
+        summary: from_json(row.try_get::<&str, _>("summary")?)?,
+        due_at: parse_opt_ts(row.try_get::<Option<&str>, _>("due_at")?)?,
+        created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+        updated_at: parse_ts(row.try_get::<&str, _>("updated_at")?)?,
+    })
+}
+
+/// Writes that read first take the write lock up front (`BEGIN IMMEDIATE`): a deferred
+/// transaction could fail to upgrade its read lock when another connection wrote meanwhile.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+async fn policy_version_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    version: i64,
+) -> Result<Option<PolicyRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {POLICY_COLUMNS} FROM policy_versions v WHERE v.policy_id = ? AND v.version = ?"
+    ))
+    .bind(id)
+    .bind(version)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(policy_from_row).transpose()
+}
+
+async fn events_in(
+    conn: &mut SqliteConnection,
+    conversation_id: i64,
+) -> Result<Vec<IncomingEvent>, sqlx::Error> {
+    let payloads: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM events WHERE conversation_id = ? ORDER BY at, id")
+            .bind(conversation_id)
+            .fetch_all(conn)
+            .await?;
+    payloads.iter().map(|p| from_json(p)).collect()
+}
+
+/// Recomputes a conversation's derived columns from all its events; `NotFound` when there
+/// is no such conversation. Nothing changes when the deriver has nothing to say.
+async fn derive_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    deriver: &dyn Deriver,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let row = sqlx::query("SELECT policy_id, policy_version FROM conversations WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let policy_id: Option<i64> = row.try_get("policy_id")?;
+    let policy_version: Option<i64> = row.try_get("policy_version")?;
+    let events = events_in(&mut *conn, id).await?;
+    let Some(derived) = deriver.derive(policy_id.zip(policy_version), &events) else {
+        return Ok(());
+    };
+    let s = &derived.summary;
+    sqlx::query(
+        "UPDATE conversations SET status = ?, channel = ?, team = ?, owner = ?, summary = ?, \
+         due_at = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(shared::status_word(s.status))
+    .bind(s.channel.as_str())
+    .bind(&s.team)
+    .bind(&s.owner)
+    .bind(to_json(s)?)
+    .bind(derived.due_at.map(ts))
+    .bind(ts(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -276,5 +417,506 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn create_api_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiToken> {
+        let res = sqlx::query(&format!(
+            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(role.as_str())
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await;
+        match res {
+            Ok(row) => Ok(token_from_row(&row)?),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict { field: "token" }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn revoke_api_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+                .bind(ts(now))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(token_from_row).transpose()?)
+    }
+
+    async fn create_calendar(
+        &self,
+        c: &CalendarInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarRecord> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO calendars (name, description, definition, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING {CALENDAR_COLUMNS}"
+        ))
+        .bind(&c.name)
+        .bind(&c.description)
+        .bind(to_json(&c.definition)?)
+        .bind(ts(now))
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(calendar_from_row(&row)?)
+    }
+
+    async fn update_calendar(
+        &self,
+        id: i64,
+        c: &CalendarInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarRecord> {
+        let row = sqlx::query(&format!(
+            "UPDATE calendars SET name = ?, description = ?, definition = ?, updated_at = ? \
+             WHERE id = ? RETURNING {CALENDAR_COLUMNS}"
+        ))
+        .bind(&c.name)
+        .bind(&c.description)
+        .bind(to_json(&c.definition)?)
+        .bind(ts(now))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(calendar_from_row(&row)?)
+    }
+
+    async fn calendar(&self, id: i64) -> StoreResult<Option<CalendarRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CALENDAR_COLUMNS} FROM calendars WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(calendar_from_row).transpose()?)
+    }
+
+    async fn list_calendars(&self) -> StoreResult<Vec<CalendarRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALENDAR_COLUMNS} FROM calendars ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(calendar_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_calendar(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM calendars WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let in_use: bool = sqlx::query_scalar(shared::CALENDAR_IN_USE)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if in_use {
+            return Err(StoreError::Conflict { field: "calendar" });
+        }
+        sqlx::query("UPDATE policy_versions SET calendar_id = NULL WHERE calendar_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM calendars WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_policy(
+        &self,
+        p: &PolicyInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PolicyRecord> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO policies (current_version, deleted, created_at) VALUES (1, 0, ?) \
+             RETURNING id",
+        )
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let res = sqlx::query(
+            "INSERT INTO policy_versions \
+             (policy_id, version, name, description, calendar_id, definition, created_at) \
+             VALUES (?, 1, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.calendar_id)
+        .bind(to_json(&p.policy)?)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await;
+        match res {
+            Ok(_) => {}
+            // The calendar is gone.
+            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+        let rec = policy_version_in(&mut tx, id, 1)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn update_policy(
+        &self,
+        id: i64,
+        p: &PolicyInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PolicyRecord> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT current_version FROM policies WHERE id = ? AND NOT deleted")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let in_use: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM conversations WHERE policy_id = ? AND policy_version = ?)",
+        )
+        .bind(id)
+        .bind(current)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = if in_use { current + 1 } else { current };
+        let res = if in_use {
+            sqlx::query(
+                "INSERT INTO policy_versions \
+                 (policy_id, version, name, description, calendar_id, definition, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(version)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(p.calendar_id)
+            .bind(to_json(&p.policy)?)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+        } else {
+            sqlx::query(
+                "UPDATE policy_versions SET name = ?, description = ?, calendar_id = ?, \
+                 definition = ? WHERE policy_id = ? AND version = ?",
+            )
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(p.calendar_id)
+            .bind(to_json(&p.policy)?)
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+        };
+        match res {
+            Ok(_) => {}
+            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+        if in_use {
+            sqlx::query("UPDATE policies SET current_version = ? WHERE id = ?")
+                .bind(version)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rec = policy_version_in(&mut tx, id, version)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn policy(&self, id: i64) -> StoreResult<Option<PolicyRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM policies p \
+             JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.current_version \
+             WHERE p.id = ? AND NOT p.deleted"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(policy_from_row).transpose()?)
+    }
+
+    async fn policy_version(&self, id: i64, version: i64) -> StoreResult<Option<PolicyRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(policy_version_in(&mut conn, id, version).await?)
+    }
+
+    async fn list_policies(&self) -> StoreResult<Vec<PolicyRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM policies p \
+             JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.current_version \
+             WHERE NOT p.deleted ORDER BY v.name, p.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(policy_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn policy_versions(&self, id: i64) -> StoreResult<Vec<PolicyRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM policy_versions v WHERE v.policy_id = ? ORDER BY v.version"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(policy_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_policy(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM policies WHERE id = ? AND NOT deleted")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if live.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let default: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(DEFAULT_POLICY_KEY)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if default.is_some_and(|v| v == id.to_string()) {
+            return Err(StoreError::Conflict { field: "policy" });
+        }
+        sqlx::query("UPDATE policies SET deleted = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn move_open_conversations(&self, policy_id: i64, version: i64) -> StoreResult<Vec<i64>> {
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET policy_version = ? \
+             WHERE policy_id = ? AND status <> 'resolved' RETURNING id",
+        )
+        .bind(version)
+        .bind(policy_id)
+        .fetch_all(&self.pool)
+        .await?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn default_policy(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(shared::DEFAULT_POLICY)
+            .bind(DEFAULT_POLICY_KEY)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_default_policy(&self, id: Option<i64>) -> StoreResult<()> {
+        let Some(id) = id else {
+            sqlx::query("DELETE FROM settings WHERE key = ?")
+                .bind(DEFAULT_POLICY_KEY)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        };
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM policies WHERE id = ? AND NOT deleted")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if live.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(DEFAULT_POLICY_KEY)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ingest(
+        &self,
+        events: &[IncomingEvent],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut touched = Vec::new();
+        for e in events {
+            let seen: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM events WHERE external_id = ?")
+                    .bind(&e.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if seen.is_some() {
+                outcomes.push(IngestOutcome::Duplicate);
+                continue;
+            }
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM conversations WHERE external_id = ?")
+                    .bind(&e.conversation)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (conversation_id, created) = match existing {
+                Some(id) => (id, false),
+                None => {
+                    let (policy_id, policy_version) = deriver.initial_policy().unzip();
+                    let s = shared::first_summary(e);
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO conversations (external_id, policy_id, policy_version, \
+                         status, channel, team, owner, summary, due_at, created_at, updated_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING id",
+                    )
+                    .bind(&e.conversation)
+                    .bind(policy_id)
+                    .bind(policy_version)
+                    .bind(shared::status_word(s.status))
+                    .bind(s.channel.as_str())
+                    .bind(&s.team)
+                    .bind(&s.owner)
+                    .bind(to_json(&s)?)
+                    .bind(ts(now))
+                    .bind(ts(now))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (id, true)
+                }
+            };
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            )
+            .bind(&e.id)
+            .bind(conversation_id)
+            .bind(ts(e.at))
+            .bind(to_json(e)?)
+            .bind(ts(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if inserted.is_some() {
+                shared::touch(&mut touched, conversation_id);
+                outcomes.push(IngestOutcome::Accepted { conversation_id });
+            } else {
+                // Stored meanwhile: leave no conversation behind that only it created.
+                if created {
+                    sqlx::query("DELETE FROM conversations WHERE id = ?")
+                        .bind(conversation_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                outcomes.push(IngestOutcome::Duplicate);
+            }
+        }
+        for id in touched {
+            derive_in(&mut tx, id, deriver, now).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn rederive(
+        &self,
+        id: i64,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        derive_in(&mut tx, id, deriver, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn conversation(&self, id: i64) -> StoreResult<Option<ConversationRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(conversation_from_row).transpose()?)
+    }
+
+    async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> StoreResult<Option<ConversationRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE external_id = ?"
+        ))
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(conversation_from_row).transpose()?)
+    }
+
+    async fn conversation_events(&self, id: i64) -> StoreResult<Vec<IncomingEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(events_in(&mut conn, id).await?)
+    }
+
+    async fn list_conversations(
+        &self,
+        f: &ConversationFilter,
+    ) -> StoreResult<Vec<ConversationRow>> {
+        let mut qb =
+            shared::queue_query::<Sqlite, String>(CONVERSATION_COLUMNS, f, f.due_before.map(ts));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<_, _>>()?)
     }
 }

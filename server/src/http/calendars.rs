@@ -1,0 +1,153 @@
+//! `/api/v1/calendars`: business-hours calendars (admins edit; everyone signed in reads).
+//! Bodies are the `sla check` calendar shape plus `name` and `description`.
+
+use super::error::ApiError;
+use super::{json_body, require_admin, require_user};
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+use crate::store::{CalendarInput, CalendarRecord};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use promptly::account::FieldError;
+use promptly::{BusinessCalendar, CalendarDefinition};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/calendars", get(list).post(create))
+        .route("/calendars/{id}", get(one).put(update).delete(remove))
+}
+
+/// Takes `name` and `description` off a body; returns them and the rest.
+pub(crate) fn named(
+    mut body: serde_json::Value,
+    errors: &mut Vec<FieldError>,
+) -> (String, String, serde_json::Value) {
+    let Some(obj) = body.as_object_mut() else {
+        errors.push(FieldError::new("body", "must be a JSON object"));
+        return (String::new(), String::new(), body);
+    };
+    let name = match obj.remove("name") {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 100 => {
+            s.trim().to_string()
+        }
+        _ => {
+            errors.push(FieldError::new(
+                "name",
+                "Name is required (at most 100 characters).",
+            ));
+            String::new()
+        }
+    };
+    let description = match obj.remove("description") {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) if s.chars().count() <= 2000 => s,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "description",
+                "must be text of at most 2000 characters",
+            ));
+            String::new()
+        }
+    };
+    (name, description, body)
+}
+
+/// Deserialises with the failing field's path (`hours.tue[1]`).
+pub(crate) fn with_path<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path.as_str()) {
+            (true, ".") => "body".to_string(),
+            (true, p) => p.to_string(),
+            (false, ".") => prefix.to_string(),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        FieldError::new(field, e.into_inner().to_string())
+    })
+}
+
+fn parse(body: serde_json::Value) -> Result<CalendarInput, ApiError> {
+    let mut errors = Vec::new();
+    let (name, description, rest) = named(body, &mut errors);
+    let definition = match with_path::<CalendarDefinition>(rest, "") {
+        Ok(d) => match BusinessCalendar::new(d.clone()) {
+            Ok(_) => Some(d),
+            Err(e) => {
+                errors.push(FieldError::new(e.field, e.message));
+                None
+            }
+        },
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    match definition {
+        Some(definition) if errors.is_empty() => Ok(CalendarInput {
+            name,
+            description,
+            definition,
+        }),
+        _ => Err(ApiError::Unprocessable { errors }),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Vec<CalendarRecord>>, ApiError> {
+    require_user(user)?;
+    Ok(Json(state.store.list_calendars().await?))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<Json<CalendarRecord>, ApiError> {
+    require_user(user)?;
+    Ok(Json(
+        state.store.calendar(id).await?.ok_or(ApiError::NotFound)?,
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<CalendarRecord>), ApiError> {
+    require_admin(user)?;
+    let input = parse(json_body(body)?)?;
+    let rec = state.store.create_calendar(&input, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(rec)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<CalendarRecord>, ApiError> {
+    require_admin(user)?;
+    let input = parse(json_body(body)?)?;
+    Ok(Json(
+        state.store.update_calendar(id, &input, Utc::now()).await?,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(user)?;
+    state.store.delete_calendar(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,147 @@
+//! `/api/v1/conversations`: the queue (sorted by the nearest deadline) and one conversation
+//! with its timeline, each with its SLA evaluated now.
+
+use super::error::ApiError;
+use super::require_user;
+use crate::auth::CurrentUser;
+use crate::service::{conversation_view, SlaCatalog};
+use crate::state::AppState;
+use crate::store::{ConversationFilter, Store};
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use promptly::account::UserView;
+use promptly::conversation::{Channel, ConversationView, IncomingEvent};
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", get(list))
+        .route("/conversations/{id}", get(one))
+}
+
+/// Query of the queue: `status=open,pending`, `policy=3`, `channel=whatsapp`, `team=billing`,
+/// `owner=me|none|someone@x.io`, `breached=true`, `limit=200`.
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    pub status: Option<String>,
+    pub policy: Option<i64>,
+    pub channel: Option<String>,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub breached: Option<bool>,
+    pub limit: Option<i64>,
+}
+
+impl QueueQuery {
+    pub fn filter(
+        &self,
+        me: &UserView,
+        now: DateTime<Utc>,
+    ) -> Result<ConversationFilter, ApiError> {
+        let statuses = match &self.status {
+            None => Vec::new(),
+            Some(s) => s
+                .split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .map(|s| match s.as_str() {
+                    "open" | "pending" | "snoozed" | "resolved" => Ok(s),
+                    _ => Err(ApiError::field(
+                        "status",
+                        format!("{s:?} is not one of: open, pending, snoozed, resolved"),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if let Some(c) = &self.channel {
+            if Channel::parse(c).is_none() {
+                return Err(ApiError::field(
+                    "channel",
+                    format!("{c:?} is not a channel"),
+                ));
+            }
+        }
+        let owner = self.owner.as_deref().map(|o| match o {
+            "none" => None,
+            "me" => Some(me.email.clone()),
+            other => Some(other.trim().to_lowercase()),
+        });
+        Ok(ConversationFilter {
+            statuses,
+            policy_id: self.policy,
+            channel: self.channel.clone(),
+            team: self.team.clone(),
+            owner,
+            due_before: self.breached.filter(|b| *b).map(|_| now),
+            limit: self.limit.unwrap_or(500).clamp(1, 5000),
+        })
+    }
+}
+
+/// The queue: conversations matching `q`, most urgent first, evaluated at `now`.
+pub async fn queue(
+    store: &dyn Store,
+    me: &UserView,
+    q: &QueueQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<ConversationView>, ApiError> {
+    let filter = q.filter(me, now)?;
+    let rows = store.list_conversations(&filter).await?;
+    let mut catalog = SlaCatalog::load(store, now).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(conversation_view(store, &mut catalog, row, now).await?);
+    }
+    Ok(out)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<Vec<ConversationView>>, ApiError> {
+    let me = require_user(user)?;
+    Ok(Json(
+        queue(state.store.as_ref(), &me, &q, Utc::now()).await?,
+    ))
+}
+
+#[derive(Debug, Serialize)]
+struct ConversationDetail {
+    #[serde(flatten)]
+    conversation: ConversationView,
+    timeline: Vec<IncomingEvent>,
+}
+
+async fn one(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationDetail>, ApiError> {
+    require_user(user)?;
+    let store = state.store.as_ref();
+    let by_id = match id.parse::<i64>() {
+        Ok(n) => store.conversation(n).await?,
+        Err(_) => None,
+    };
+    let row = match by_id {
+        Some(r) => r,
+        None => store
+            .conversation_by_external_id(&id)
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    };
+    let now = Utc::now();
+    let mut catalog = SlaCatalog::load(store, now).await?;
+    let timeline = store.conversation_events(row.id).await?;
+    catalog
+        .ensure(store, row.policy_id.zip(row.policy_version))
+        .await?;
+    let conversation = catalog.view(row, &timeline, now);
+    Ok(Json(ConversationDetail {
+        conversation,
+        timeline,
+    }))
+}

@@ -1,0 +1,92 @@
+//! `POST /api/v1/events`: what messaging channels and helpdesks send. One event or
+//! `{"events": [...]}` (up to 1,000); a batch with an invalid event is refused whole.
+
+use super::error::ApiError;
+use super::{json_body, require_user};
+use crate::auth::CurrentUser;
+use crate::service;
+use crate::state::AppState;
+use crate::store::IngestOutcome;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use promptly::account::FieldError;
+use promptly::conversation::{parse_incoming, MAX_BATCH};
+use serde::Serialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", post(ingest))
+}
+
+#[derive(Debug, Serialize)]
+struct EventResult {
+    id: String,
+    #[serde(flatten)]
+    outcome: IngestOutcome,
+}
+
+#[derive(Debug, Serialize)]
+struct IngestReply {
+    accepted: usize,
+    duplicates: usize,
+    results: Vec<EventResult>,
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<IngestReply>, ApiError> {
+    require_user(user)?;
+    let body = json_body(body)?;
+    let now = Utc::now();
+    let (items, prefix): (Vec<&serde_json::Value>, bool) = match body.get("events") {
+        Some(serde_json::Value::Array(items)) => (items.iter().collect(), true),
+        Some(_) => return Err(ApiError::field("events", "must be a list of events")),
+        None => (vec![&body], false),
+    };
+    if items.is_empty() {
+        return Err(ApiError::field("events", "must hold at least one event"));
+    }
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "events",
+            format!("at most {MAX_BATCH} events per request"),
+        ));
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = if prefix {
+            format!("events[{i}]")
+        } else {
+            String::new()
+        };
+        match parse_incoming(item, &path, now) {
+            Ok(e) => events.push(e),
+            Err(errs) => errors.extend(errs.into_iter().map(|mut e| {
+                e.field = e.field.trim_start_matches('.').to_string();
+                e
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Unprocessable { errors });
+    }
+    let outcomes = service::ingest(&state, &events).await?;
+    let accepted = outcomes
+        .iter()
+        .filter(|o| matches!(o, IngestOutcome::Accepted { .. }))
+        .count();
+    Ok(Json(IngestReply {
+        accepted,
+        duplicates: outcomes.len() - accepted,
+        results: events
+            .into_iter()
+            .zip(outcomes)
+            .map(|(e, outcome)| EventResult { id: e.id, outcome })
+            .collect(),
+    }))
+}

@@ -1,0 +1,191 @@
+//! `/api/v1/policies`: SLA policies, versioned once in use, and the default policy.
+//! Bodies are the `sla check` policy shape plus `name`, `description` and `calendar_id`.
+
+use super::calendars::{named, with_path};
+use super::error::ApiError;
+use super::{json_body, require_admin, require_user};
+use crate::auth::CurrentUser;
+use crate::service::SlaCatalog;
+use crate::state::AppState;
+use crate::store::{PolicyInput, PolicyRecord};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use promptly::account::FieldError;
+use promptly::Policy;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/policies", get(list).post(create))
+        .route("/policies/{id}", get(one).put(update).delete(remove))
+        .route("/policies/{id}/versions", get(versions))
+        .route(
+            "/settings/default-policy",
+            put(set_default).get(get_default),
+        )
+}
+
+async fn parse(state: &AppState, body: serde_json::Value) -> Result<PolicyInput, ApiError> {
+    let mut errors = Vec::new();
+    let (name, description, mut rest) = named(body, &mut errors);
+    let calendar_id = match rest.as_object_mut().and_then(|o| o.remove("calendar_id")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(id) if state.store.calendar(id).await?.is_some() => Some(id),
+            _ => {
+                errors.push(FieldError::new(
+                    "calendar_id",
+                    format!("{v} is not a calendar's id"),
+                ));
+                None
+            }
+        },
+    };
+    let policy = match with_path::<Policy>(rest, "") {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    match policy {
+        Some(policy) if errors.is_empty() => Ok(PolicyInput {
+            name,
+            description,
+            calendar_id,
+            policy,
+        }),
+        _ => Err(ApiError::Unprocessable { errors }),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Vec<PolicyRecord>>, ApiError> {
+    require_user(user)?;
+    Ok(Json(state.store.list_policies().await?))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<Json<PolicyRecord>, ApiError> {
+    require_user(user)?;
+    Ok(Json(
+        state.store.policy(id).await?.ok_or(ApiError::NotFound)?,
+    ))
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<PolicyRecord>>, ApiError> {
+    require_user(user)?;
+    let v = state.store.policy_versions(id).await?;
+    if v.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(v))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<PolicyRecord>), ApiError> {
+    require_admin(user)?;
+    let input = parse(&state, json_body(body)?).await?;
+    let rec = state.store.create_policy(&input, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(rec)))
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateQuery {
+    #[serde(default)]
+    apply_to_open: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Updated {
+    #[serde(flatten)]
+    policy: PolicyRecord,
+    /// How many open conversations moved to this version (with `apply_to_open=true`).
+    reevaluated: usize,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Query(q): Query<UpdateQuery>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<Updated>, ApiError> {
+    require_admin(user)?;
+    let input = parse(&state, json_body(body)?).await?;
+    let now = Utc::now();
+    let rec = state.store.update_policy(id, &input, now).await?;
+    let mut reevaluated = 0;
+    if q.apply_to_open {
+        let moved = state.store.move_open_conversations(id, rec.version).await?;
+        let catalog = SlaCatalog::load(state.store.as_ref(), now).await?;
+        for cid in &moved {
+            state.store.rederive(*cid, &catalog, now).await?;
+        }
+        reevaluated = moved.len();
+    }
+    Ok(Json(Updated {
+        policy: rec,
+        reevaluated,
+    }))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(user)?;
+    state.store.delete_policy(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct DefaultPolicy {
+    policy: Option<i64>,
+}
+
+async fn get_default(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_user(user)?;
+    Ok(Json(json!({"policy": state.store.default_policy().await?})))
+}
+
+async fn set_default(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(user)?;
+    let body: DefaultPolicy =
+        with_path(json_body(body)?, "").map_err(|e| ApiError::Unprocessable { errors: vec![e] })?;
+    if let Some(id) = body.policy {
+        if state.store.policy(id).await?.is_none() {
+            return Err(ApiError::field(
+                "policy",
+                format!("{id} is not a policy's id"),
+            ));
+        }
+    }
+    state.store.set_default_policy(body.policy).await?;
+    Ok(Json(json!({"policy": body.policy})))
+}

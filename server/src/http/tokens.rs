@@ -1,0 +1,98 @@
+//! `/api/v1/tokens`: integration tokens for channels and helpdesks (admins only). A token is
+//! shown once, at creation; only its hash is kept.
+
+use super::error::ApiError;
+use super::require_admin;
+use crate::auth::{new_api_token, CurrentUser};
+use crate::state::AppState;
+use crate::store::ApiToken;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use promptly::account::Role;
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tokens", get(list).post(create))
+        .route("/tokens/{id}", delete(revoke))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewToken {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: ApiToken,
+    /// The token itself; shown only now.
+    pub token: String,
+}
+
+/// Validates and creates a token (shared by the API and `promptly token create`).
+pub async fn create_token(
+    store: &dyn crate::store::Store,
+    name: &str,
+    role: Option<&str>,
+) -> Result<CreatedToken, ApiError> {
+    let name = name.trim();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(promptly::account::FieldError::new(
+            "name",
+            "Name is required (at most 100 characters).",
+        ));
+    }
+    let role = match role.map(str::parse::<Role>).transpose() {
+        Ok(r) => r.unwrap_or(Role::Admin),
+        Err(m) => {
+            errors.push(promptly::account::FieldError::new("role", m));
+            Role::Admin
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Unprocessable { errors });
+    }
+    let (token, hash) = new_api_token();
+    let info = store
+        .create_api_token(name, role, &hash, Utc::now())
+        .await?;
+    Ok(CreatedToken { info, token })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    require_admin(user)?;
+    let body: NewToken = serde_json::from_value(super::json_body(body)?)
+        .map_err(|e| ApiError::field("body", e.to_string()))?;
+    let created = create_token(state.store.as_ref(), &body.name, body.role.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    require_admin(user)?;
+    Ok(Json(state.store.list_api_tokens().await?))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(user)?;
+    state.store.revoke_api_token(id, Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,429 @@
+//! The live queue's API over real HTTP: tokens, calendars, policies, ingest, conversations
+//! with their SLA, and the stream.
+
+mod server_support;
+
+use chrono::{Duration, SecondsFormat, Utc};
+use reqwest::header::AUTHORIZATION;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use server_support::TestServer;
+
+const AMSTERDAM: &str = r#"{"name": "Office hours", "description": "EU support",
+  "timezone": "Europe/Amsterdam",
+  "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"], "wed": ["09:00-17:00"],
+            "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]},
+  "holidays": ["2026-12-25"]}"#;
+
+fn ago(secs: i64) -> String {
+    (Utc::now() - Duration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[tokio::test]
+async fn tokens_authenticate_and_can_be_revoked() {
+    let s = TestServer::start().await;
+    assert_eq!(
+        s.get("/api/v1/me", "pt_wrong").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let token = s.token().await;
+    let (status, me) = s.get("/api/v1/me", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["role"], "admin");
+
+    let (status, created) = s
+        .post(
+            "/api/v1/tokens",
+            &token,
+            json!({"name": "whatsapp", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let agent_token = created["token"].as_str().unwrap().to_string();
+    assert!(agent_token.starts_with("pt_"));
+    assert_eq!(
+        s.get("/api/v1/users", &agent_token).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.get("/api/v1/conversations", &agent_token).await.0,
+        StatusCode::OK
+    );
+
+    let (status, body) = s
+        .post(
+            "/api/v1/tokens",
+            &token,
+            json!({"name": "", "role": "root"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "name");
+    assert_eq!(body["errors"][1]["field"], "role");
+
+    let id = created["id"].as_i64().unwrap();
+    let (status, _) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get("/api/v1/conversations", &agent_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, list) = s.get("/api/v1/tokens", &token).await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none()),
+        "tokens are never listed"
+    );
+}
+
+#[tokio::test]
+async fn calendars_and_policies_validate_with_field_paths() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let (status, cal) = s
+        .post(
+            "/api/v1/calendars",
+            &t,
+            serde_json::from_str(AMSTERDAM).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cal}");
+    assert_eq!(cal["name"], "Office hours");
+    assert_eq!(cal["definition"]["timezone"], "Europe/Amsterdam");
+
+    let mut bad: Value = serde_json::from_str(AMSTERDAM).unwrap();
+    bad["hours"]["tue"] = json!(["09:00-12:00", "25:00-26:00"]);
+    bad["name"] = json!("");
+    let (status, body) = s.post("/api/v1/calendars", &t, bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["name", "hours.tue[1]"], "{body}");
+    let (status, body) = s
+        .post(
+            "/api/v1/calendars",
+            &t,
+            json!({"name": "X", "timezone": "Mars/Base"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "timezone");
+
+    let cal_id = cal["id"].as_i64().unwrap();
+    let (status, body) = s
+        .post(
+            "/api/v1/policies",
+            &t,
+            json!({"name": "Gold", "calendar_id": 9999, "first_response": "soon"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["calendar_id", "first_response"], "{body}");
+
+    let (status, p) = s
+        .post("/api/v1/policies", &t, json!({"name": "Gold", "calendar_id": cal_id, "first_response": "30m", "business_hours_only": true}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    assert_eq!(p["version"], 1);
+    let pid = p["id"].as_i64().unwrap();
+    let (status, _) = s
+        .put(
+            "/api/v1/settings/default-policy",
+            &t,
+            json!({"policy": 424242}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = s
+        .put(
+            "/api/v1/settings/default-policy",
+            &t,
+            json!({"policy": pid}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The default policy and a calendar in use cannot go.
+    assert_eq!(
+        s.send(Method::DELETE, &format!("/api/v1/policies/{pid}"), &t, None)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        s.send(
+            Method::DELETE,
+            &format!("/api/v1/calendars/{cal_id}"),
+            &t,
+            None
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+}
+
+async fn setup_policy(s: &TestServer, t: &str, body: Value) -> i64 {
+    let (status, p) = s.post("/api/v1/policies", t, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_i64().unwrap();
+    assert_eq!(
+        s.put("/api/v1/settings/default-policy", t, json!({"policy": id}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    id
+}
+
+#[tokio::test]
+async fn ingested_conversations_carry_their_sla_and_sort_by_deadline() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let pid = setup_policy(
+        &s,
+        &t,
+        json!({"name": "Chat", "first_response": "10m", "next_response": "5m", "warning": "50%"}),
+    )
+    .await;
+
+    // "late" waited 9 minutes (warning), "fresh" 1 minute; events arrive out of order.
+    let batch = json!({"events": [
+        {"id": "e2", "type": "message.created", "conversation": "late", "at": ago(540), "author": "customer", "text": "Where is my order?"},
+        {"id": "e1", "type": "conversation.created", "conversation": "late", "at": ago(540), "channel": "whatsapp", "contact": {"name": "Ann"}, "priority": "high"},
+        {"id": "e3", "type": "message.created", "conversation": "fresh", "at": ago(60), "author": "customer", "text": "Hi"},
+    ]});
+    let (status, reply) = s.post("/api/v1/events", &t, batch.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["accepted"], 3);
+    assert_eq!(reply["results"][0]["status"], "accepted");
+    // The same batch again: acknowledged, ignored.
+    let (_, again) = s.post("/api/v1/events", &t, batch).await;
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["duplicates"], 3);
+
+    let (status, list) = s.get("/api/v1/conversations", &t).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["external_id"], "late", "the nearest deadline first");
+    assert_eq!(list[0]["policy_id"], pid);
+    assert_eq!(list[0]["channel"], "whatsapp");
+    assert_eq!(list[0]["contact"]["name"], "Ann");
+    assert_eq!(list[0]["last_message"], "Where is my order?");
+    let frt = &list[0]["sla"]["metrics"][0];
+    assert_eq!(frt["metric"], "first_response");
+    assert_eq!(frt["state"], "warning");
+    assert!(
+        (55..=60).contains(&frt["remaining_s"].as_i64().unwrap()),
+        "{frt}"
+    );
+    assert_eq!(list[1]["external_id"], "fresh");
+    assert_eq!(
+        list[1]["channel"], "webchat",
+        "a message for an unknown conversation creates it"
+    );
+    assert_eq!(list[1]["sla"]["metrics"][0]["state"], "ok");
+
+    // An agent's reply meets the first response; the detail shows the timeline.
+    let (_, r) = s
+        .post("/api/v1/events", &t, json!({"id": "e4", "type": "message.created", "conversation": "late", "author": "agent", "text": "On its way", "agent_email": "a@t.io"}))
+        .await;
+    assert_eq!(r["accepted"], 1);
+    let (status, one) = s.get("/api/v1/conversations/late", &t).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["sla"]["metrics"][0]["state"], "met");
+    assert_eq!(one["sla"]["metrics"][1]["state"], "not_started");
+    assert_eq!(one["owner"], "a@t.io");
+    assert_eq!(one["timeline"].as_array().unwrap().len(), 3);
+    let id = one["id"].as_i64().unwrap();
+    let (_, by_id) = s.get(&format!("/api/v1/conversations/{id}"), &t).await;
+    assert_eq!(by_id["external_id"], "late");
+    assert_eq!(
+        s.get("/api/v1/conversations/nope", &t).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Filters.
+    let (_, wa) = s.get("/api/v1/conversations?channel=whatsapp", &t).await;
+    assert_eq!(wa.as_array().unwrap().len(), 1);
+    let (_, unassigned) = s.get("/api/v1/conversations?owner=none", &t).await;
+    assert_eq!(unassigned.as_array().unwrap()[0]["external_id"], "fresh");
+    let (status, body) = s.get("/api/v1/conversations?status=lost", &t).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "status");
+}
+
+#[tokio::test]
+async fn a_batch_with_one_bad_event_stores_nothing() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let (status, body) = s
+        .post("/api/v1/events", &t, json!({"events": [
+            {"id": "ok1", "type": "conversation.created", "conversation": "c1", "channel": "sms"},
+            {"id": "bad", "type": "message.created", "conversation": "c1", "author": "robot"},
+        ]}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "events[1].author", "{body}");
+    let (_, list) = s.get("/api/v1/conversations", &t).await;
+    assert!(list.as_array().unwrap().is_empty());
+    // Too many events, or too large a body.
+    let many: Vec<Value> = (0..1001).map(|i| json!({"id": format!("m{i}"), "type": "conversation.handover", "conversation": "c"})).collect();
+    let (status, body) = s.post("/api/v1/events", &t, json!({"events": many})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "events");
+    let huge = "x".repeat(1024 * 1024 + 10);
+    let r = s
+        .client
+        .post(s.url("/api/v1/events"))
+        .header(AUTHORIZATION, format!("Bearer {t}"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"id":"h","type":"message.created","conversation":"c","author":"customer","text":"{huge}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, list) = s.get("/api/v1/conversations", &t).await;
+    assert!(list.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn editing_a_policy_in_use_makes_a_version_and_can_apply_to_open_conversations() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let pid = setup_policy(&s, &t, json!({"name": "Std", "first_response": "1h"})).await;
+    s.post("/api/v1/events", &t, json!({"id": "a", "type": "conversation.created", "conversation": "c1", "channel": "email", "at": ago(600)})).await;
+    let (_, v2) = s
+        .put(
+            &format!("/api/v1/policies/{pid}"),
+            &t,
+            json!({"name": "Std", "first_response": "5m"}),
+        )
+        .await;
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["reevaluated"], 0);
+    let (_, c) = s.get("/api/v1/conversations/c1", &t).await;
+    assert_eq!(c["policy_version"], 1, "conversations keep their version");
+    assert_eq!(c["sla"]["metrics"][0]["state"], "ok");
+    // Version 2 is not in use yet: this edit changes it in place, then moves the open
+    // conversation onto it.
+    let (_, v3) = s
+        .put(
+            &format!("/api/v1/policies/{pid}?apply_to_open=true"),
+            &t,
+            json!({"name": "Std", "first_response": "5m"}),
+        )
+        .await;
+    assert_eq!(v3["version"], 2);
+    assert_eq!(v3["reevaluated"], 1);
+    let (_, c) = s.get("/api/v1/conversations/c1", &t).await;
+    assert_eq!(c["policy_version"], v3["version"]);
+    assert_eq!(c["sla"]["metrics"][0]["state"], "breached", "{c}");
+    let (_, versions) = s.get(&format!("/api/v1/policies/{pid}/versions"), &t).await;
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    assert_eq!(
+        versions[0]["policy"]["first_response"], "1h",
+        "the old version is kept"
+    );
+}
+
+#[tokio::test]
+async fn the_stream_announces_changes_and_replays_after_last_event_id() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let mut r = s
+        .client
+        .get(s.url("/api/v1/stream"))
+        .header(AUTHORIZATION, format!("Bearer {t}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let hello = r.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&hello).contains("event: hello"));
+    s.post("/api/v1/events", &t, json!({"id": "x1", "type": "conversation.created", "conversation": "wa-1", "channel": "whatsapp"})).await;
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("event: conversation"), "{text}");
+    assert!(text.contains("id: 1"), "{text}");
+    assert!(text.contains("\"external_id\":\"wa-1\""), "{text}");
+    assert!(text.contains("\"sla\""), "{text}");
+    drop(r);
+
+    // Two more changes while disconnected; reconnecting after id 1 replays exactly those.
+    s.post("/api/v1/events", &t, json!({"id": "x2", "type": "conversation.created", "conversation": "wa-2", "channel": "whatsapp"})).await;
+    s.post("/api/v1/events", &t, json!({"id": "x3", "type": "conversation.created", "conversation": "wa-3", "channel": "whatsapp"})).await;
+    let mut r = s
+        .client
+        .get(s.url("/api/v1/stream"))
+        .header(AUTHORIZATION, format!("Bearer {t}"))
+        .header("last-event-id", "1")
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while !text.contains("wa-3") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!text.contains("wa-1"), "{text}");
+    assert!(text.find("wa-2").unwrap() < text.find("wa-3").unwrap());
+}
+
+#[tokio::test]
+async fn the_queue_page_renders_badges_for_agents() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    setup_policy(&s, &t, json!({"name": "Chat", "first_response": "2m"})).await;
+    s.post("/api/v1/events", &t, json!({"events": [
+        {"id": "q1", "type": "conversation.created", "conversation": "c1", "channel": "instagram", "visibility": "public", "contact": {"handle": "@bob"}, "at": ago(300)},
+        {"id": "q2", "type": "message.created", "conversation": "c1", "author": "customer", "text": "Still waiting", "at": ago(300)},
+    ]})).await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let html = s.cookie_get("/", &admin).await.text().await.unwrap();
+    assert!(html.contains("@bob"), "contact shown");
+    assert!(html.contains("Still waiting"));
+    assert!(
+        html.contains("badge breached"),
+        "a 2m target after 5m is breached"
+    );
+    assert!(html.contains(">-3m<"), "breached three minutes ago");
+    assert!(html.contains("First response: breached 3m ago"));
+    let html = s
+        .cookie_get("/?channel=sms", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("@bob"), "the channel filter hides it");
+}

@@ -1,0 +1,775 @@
+//! Conversations as messaging channels report them: the ingest API's event shapes, their
+//! validation, and the fold of a conversation's stored events into what the queue shows and
+//! the SLA timeline the engine evaluates.
+
+use crate::account::FieldError;
+use crate::clock::{MetricStatus, SlaState};
+use crate::instant;
+use crate::timeline::{Author, ConversationStatus, Event as TimelineEvent, EventKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)* _ => None }
+            }
+            fn expected() -> String {
+                [$($text),*].join(", ")
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// Where a conversation happens.
+    Channel { Whatsapp = "whatsapp", Messenger = "messenger", Instagram = "instagram", Twitter = "twitter", Email = "email", Webchat = "webchat", Sms = "sms" }
+);
+word_enum!(
+    /// A public post or mention, or a direct message.
+    Visibility { Public = "public", Direct = "direct" }
+);
+word_enum!(
+    Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" }
+);
+
+impl Channel {
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "WhatsApp",
+            Channel::Messenger => "Messenger",
+            Channel::Instagram => "Instagram",
+            Channel::Twitter => "X",
+            Channel::Email => "E-mail",
+            Channel::Webchat => "Web chat",
+            Channel::Sms => "SMS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
+}
+
+impl Contact {
+    /// The best name to show for the contact.
+    pub fn display(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.handle.clone())
+            .or_else(|| self.email.clone())
+            .unwrap_or_else(|| "Unknown contact".into())
+    }
+}
+
+/// An event as the ingest API receives it (`POST /api/v1/events`), after validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncomingEvent {
+    /// The sender's id for this event; a repeated id is acknowledged and ignored.
+    pub id: String,
+    /// The sender's id for the conversation.
+    pub conversation: String,
+    #[serde(with = "instant::rfc3339")]
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What an incoming event says, by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventBody {
+    #[serde(rename = "conversation.created")]
+    Created {
+        channel: Channel,
+        visibility: Visibility,
+        #[serde(default)]
+        contact: Contact,
+        priority: Priority,
+        #[serde(default)]
+        labels: Vec<String>,
+        #[serde(default)]
+        team: Option<String>,
+        #[serde(default)]
+        bot: bool,
+    },
+    #[serde(rename = "message.created")]
+    Message {
+        author: Author,
+        #[serde(default)]
+        private: bool,
+        #[serde(default)]
+        text: String,
+        #[serde(default)]
+        agent_email: Option<String>,
+    },
+    #[serde(rename = "conversation.updated")]
+    Updated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<ConversationStatus>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
+        /// `Some(None)` removes the owner.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "double_option"
+        )]
+        owner: Option<Option<String>>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "double_option"
+        )]
+        team: Option<Option<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        labels: Option<Vec<String>>,
+    },
+    #[serde(rename = "conversation.handover")]
+    Handover,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().and_then(|o| o.as_ref()).serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+pub const MAX_BATCH: usize = 1000;
+pub const MAX_ID_LEN: usize = 200;
+pub const MAX_TEXT_LEN: usize = 65_536;
+pub const MAX_LABELS: usize = 50;
+pub const MAX_LABEL_LEN: usize = 100;
+
+fn text_field(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    path: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match obj.get(key) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) if s.chars().count() > max => {
+            errors.push(FieldError::new(
+                format!("{path}.{key}"),
+                format!("must be at most {max} characters"),
+            ));
+            None
+        }
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(format!("{path}.{key}"), "must be a string"));
+            None
+        }
+    }
+}
+
+fn word<T>(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    path: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match obj.get(key) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => parse(s).or_else(|| {
+            errors.push(FieldError::new(
+                format!("{path}.{key}"),
+                format!("{s:?} is not one of: {expected}"),
+            ));
+            None
+        }),
+        Some(_) => {
+            errors.push(FieldError::new(
+                format!("{path}.{key}"),
+                format!("must be one of: {expected}"),
+            ));
+            None
+        }
+    }
+}
+
+fn labels(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<String>> {
+    let v = obj.get("labels")?;
+    let Some(items) = v.as_array() else {
+        errors.push(FieldError::new(
+            format!("{path}.labels"),
+            "must be a list of strings",
+        ));
+        return None;
+    };
+    if items.len() > MAX_LABELS {
+        errors.push(FieldError::new(
+            format!("{path}.labels"),
+            format!("at most {MAX_LABELS} labels"),
+        ));
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str() {
+            Some(s) if !s.trim().is_empty() && s.chars().count() <= MAX_LABEL_LEN => {
+                let s = s.trim().to_string();
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+            _ => errors.push(FieldError::new(
+                format!("{path}.labels[{i}]"),
+                format!("must be a non-empty string of at most {MAX_LABEL_LEN} characters"),
+            )),
+        }
+    }
+    Some(out)
+}
+
+fn boolean(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    match obj.get(key) {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(FieldError::new(
+                format!("{path}.{key}"),
+                "must be true or false",
+            ));
+            false
+        }
+    }
+}
+
+const KNOWN_FIELDS: &[&str] = &[
+    "id",
+    "type",
+    "conversation",
+    "at",
+    "channel",
+    "visibility",
+    "contact",
+    "priority",
+    "labels",
+    "team",
+    "bot",
+    "author",
+    "private",
+    "text",
+    "agent_email",
+    "status",
+    "owner",
+];
+
+/// Validates one event of a request (`path` is where it sits, e.g. `events[3]`); `now` is
+/// the default for a missing `at`. Every problem is reported with its field's path.
+pub fn parse_incoming(
+    value: &serde_json::Value,
+    path: &str,
+    now: DateTime<Utc>,
+) -> Result<IncomingEvent, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(obj) = value.as_object() else {
+        return Err(vec![FieldError::new(path, "must be an object")]);
+    };
+    for key in obj.keys() {
+        if !KNOWN_FIELDS.contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                format!("{path}.{key}"),
+                "is not a known field",
+            ));
+        }
+    }
+    let id = text_field(obj, "id", path, MAX_ID_LEN, &mut errors);
+    if id.as_deref().is_none_or(|s| s.trim().is_empty())
+        && !errors.iter().any(|e| e.field == format!("{path}.id"))
+    {
+        errors.push(FieldError::new(format!("{path}.id"), "is required"));
+    }
+    let conversation = text_field(obj, "conversation", path, MAX_ID_LEN, &mut errors);
+    if conversation.as_deref().is_none_or(|s| s.trim().is_empty())
+        && !errors
+            .iter()
+            .any(|e| e.field == format!("{path}.conversation"))
+    {
+        errors.push(FieldError::new(
+            format!("{path}.conversation"),
+            "is required",
+        ));
+    }
+    let at = match obj.get("at") {
+        None | Some(serde_json::Value::Null) => Some(now),
+        Some(serde_json::Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    format!("{path}.at"),
+                    format!("{s:?} is not an RFC 3339 instant"),
+                ));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new(
+                format!("{path}.at"),
+                "must be an RFC 3339 string",
+            ));
+            None
+        }
+    };
+    let kind = obj.get("type").and_then(|v| v.as_str()).unwrap_or("");
+    let priority = word(
+        obj,
+        "priority",
+        path,
+        Priority::parse,
+        &Priority::expected(),
+        &mut errors,
+    );
+    let body = match kind {
+        "conversation.created" => {
+            let channel = word(
+                obj,
+                "channel",
+                path,
+                Channel::parse,
+                &Channel::expected(),
+                &mut errors,
+            );
+            if channel.is_none() && !obj.contains_key("channel") {
+                errors.push(FieldError::new(format!("{path}.channel"), "is required"));
+            }
+            let visibility = word(
+                obj,
+                "visibility",
+                path,
+                Visibility::parse,
+                &Visibility::expected(),
+                &mut errors,
+            );
+            let contact = match obj.get("contact") {
+                None | Some(serde_json::Value::Null) => Contact::default(),
+                Some(serde_json::Value::Object(c)) => {
+                    let cpath = format!("{path}.contact");
+                    for key in c.keys() {
+                        if !["name", "email", "handle"].contains(&key.as_str()) {
+                            errors.push(FieldError::new(
+                                format!("{cpath}.{key}"),
+                                "is not a known field",
+                            ));
+                        }
+                    }
+                    Contact {
+                        name: text_field(c, "name", &cpath, 200, &mut errors),
+                        email: text_field(c, "email", &cpath, 254, &mut errors)
+                            .map(|e| e.trim().to_lowercase()),
+                        handle: text_field(c, "handle", &cpath, 200, &mut errors),
+                    }
+                }
+                Some(_) => {
+                    errors.push(FieldError::new(
+                        format!("{path}.contact"),
+                        "must be an object",
+                    ));
+                    Contact::default()
+                }
+            };
+            EventBody::Created {
+                channel: channel.unwrap_or(Channel::Webchat),
+                visibility: visibility.unwrap_or(Visibility::Direct),
+                contact,
+                priority: priority.unwrap_or(Priority::Normal),
+                labels: labels(obj, path, &mut errors).unwrap_or_default(),
+                team: text_field(obj, "team", path, 100, &mut errors),
+                bot: boolean(obj, "bot", path, &mut errors),
+            }
+        }
+        "message.created" => {
+            let author = word(
+                obj,
+                "author",
+                path,
+                |s| match s {
+                    "customer" => Some(Author::Customer),
+                    "agent" => Some(Author::Agent),
+                    "bot" => Some(Author::Bot),
+                    "system" => Some(Author::System),
+                    _ => None,
+                },
+                "customer, agent, bot, system",
+                &mut errors,
+            );
+            if author.is_none() && !obj.contains_key("author") {
+                errors.push(FieldError::new(format!("{path}.author"), "is required"));
+            }
+            EventBody::Message {
+                author: author.unwrap_or(Author::Customer),
+                private: boolean(obj, "private", path, &mut errors),
+                text: text_field(obj, "text", path, MAX_TEXT_LEN, &mut errors).unwrap_or_default(),
+                agent_email: text_field(obj, "agent_email", path, 254, &mut errors)
+                    .map(|e| e.trim().to_lowercase()),
+            }
+        }
+        "conversation.updated" => {
+            let status = word(
+                obj,
+                "status",
+                path,
+                |s| match s {
+                    "open" => Some(ConversationStatus::Open),
+                    "pending" => Some(ConversationStatus::Pending),
+                    "snoozed" => Some(ConversationStatus::Snoozed),
+                    "resolved" => Some(ConversationStatus::Resolved),
+                    _ => None,
+                },
+                "open, pending, snoozed, resolved",
+                &mut errors,
+            );
+            let nullable = |key: &str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
+                match obj.get(key) {
+                    None => None,
+                    Some(serde_json::Value::Null) => Some(None),
+                    Some(_) => Some(
+                        text_field(obj, key, path, 254, errors).filter(|s| !s.trim().is_empty()),
+                    ),
+                }
+            };
+            EventBody::Updated {
+                status,
+                priority,
+                owner: nullable("owner", &mut errors).map(|o| o.map(|e| e.trim().to_lowercase())),
+                team: nullable("team", &mut errors),
+                labels: labels(obj, path, &mut errors),
+            }
+        }
+        "conversation.handover" => EventBody::Handover,
+        "" => {
+            errors.push(FieldError::new(format!("{path}.type"), "is required"));
+            EventBody::Handover
+        }
+        other => {
+            errors.push(FieldError::new(
+                format!("{path}.type"),
+                format!("{other:?} is not one of: conversation.created, message.created, conversation.updated, conversation.handover"),
+            ));
+            EventBody::Handover
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(IncomingEvent {
+        id: id.unwrap_or_default().trim().to_string(),
+        conversation: conversation.unwrap_or_default().trim().to_string(),
+        at: at.unwrap_or(now),
+        body,
+    })
+}
+
+/// What the queue and the conversation page show of a conversation, folded from its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub channel: Channel,
+    pub visibility: Visibility,
+    pub contact: Contact,
+    pub priority: Priority,
+    pub labels: Vec<String>,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub status: ConversationStatus,
+    pub bot: bool,
+    #[serde(with = "instant::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    pub last_message: Option<String>,
+    pub last_author: Option<Author>,
+    #[serde(with = "instant::option_rfc3339")]
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+/// Folds a conversation's events (in any order; sorted stably by `at`) into its summary and
+/// the SLA timeline. A conversation whose first event is not `conversation.created` starts
+/// as a direct web-chat conversation of normal priority at its first event.
+pub fn fold(events: &[IncomingEvent]) -> Option<(ConversationSummary, Vec<TimelineEvent>)> {
+    let mut sorted: Vec<&IncomingEvent> = events.iter().collect();
+    sorted.sort_by_key(|e| e.at);
+    let first = sorted.first()?;
+    let mut s = ConversationSummary {
+        channel: Channel::Webchat,
+        visibility: Visibility::Direct,
+        contact: Contact::default(),
+        priority: Priority::Normal,
+        labels: Vec::new(),
+        team: None,
+        owner: None,
+        status: ConversationStatus::Open,
+        bot: false,
+        created_at: first.at,
+        last_message: None,
+        last_author: None,
+        last_message_at: None,
+    };
+    let mut timeline = Vec::with_capacity(sorted.len());
+    for e in sorted {
+        match &e.body {
+            EventBody::Created {
+                channel,
+                visibility,
+                contact,
+                priority,
+                labels,
+                team,
+                bot,
+            } => {
+                s.channel = *channel;
+                s.visibility = *visibility;
+                s.contact = contact.clone();
+                s.priority = *priority;
+                s.labels = labels.clone();
+                s.team = team.clone();
+                s.bot = *bot;
+                s.created_at = s.created_at.min(e.at);
+                timeline.push(TimelineEvent::new(e.at, EventKind::Created { bot: *bot }));
+            }
+            EventBody::Message {
+                author,
+                private,
+                text,
+                agent_email,
+            } => {
+                if !private {
+                    s.last_message = Some(text.clone());
+                    s.last_author = Some(*author);
+                    s.last_message_at = Some(e.at);
+                }
+                // A customer message reopens a pending, snoozed or resolved conversation.
+                if *author == Author::Customer && !private {
+                    s.status = ConversationStatus::Open;
+                }
+                if *author == Author::Agent && s.owner.is_none() {
+                    s.owner = agent_email.clone();
+                }
+                timeline.push(TimelineEvent::new(
+                    e.at,
+                    EventKind::Message {
+                        author: *author,
+                        private: *private,
+                    },
+                ));
+            }
+            EventBody::Updated {
+                status,
+                priority,
+                owner,
+                team,
+                labels,
+            } => {
+                if let Some(p) = priority {
+                    s.priority = *p;
+                }
+                if let Some(o) = owner {
+                    s.owner = o.clone();
+                }
+                if let Some(t) = team {
+                    s.team = t.clone();
+                }
+                if let Some(l) = labels {
+                    s.labels = l.clone();
+                }
+                if let Some(st) = status {
+                    s.status = *st;
+                    timeline.push(TimelineEvent::new(e.at, EventKind::Status { status: *st }));
+                }
+            }
+            EventBody::Handover => {
+                s.bot = false;
+                timeline.push(TimelineEvent::new(e.at, EventKind::Handover));
+            }
+        }
+    }
+    Some((s, timeline))
+}
+
+/// A conversation as the API and the queue show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: i64,
+    pub external_id: String,
+    pub policy_id: Option<i64>,
+    pub policy_version: Option<i64>,
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    /// The SLA evaluated at `sla.at`.
+    pub sla: SlaState,
+}
+
+impl ConversationView {
+    /// The one badge to show: the running clock with the earliest deadline.
+    pub fn badge(&self) -> Option<&MetricStatus> {
+        MetricStatus::most_urgent(&self.sla.metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_created_event_parses_with_defaults() {
+        let e = parse_incoming(
+            &json!({"id": "e1", "type": "conversation.created", "conversation": "c1",
+                    "channel": "whatsapp", "contact": {"name": "Ann", "email": "Ann@X.io"}}),
+            "events[0]",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(e.at, now());
+        match e.body {
+            EventBody::Created {
+                channel,
+                visibility,
+                contact,
+                priority,
+                ..
+            } => {
+                assert_eq!(channel, Channel::Whatsapp);
+                assert_eq!(visibility, Visibility::Direct);
+                assert_eq!(priority, Priority::Normal);
+                assert_eq!(contact.email.as_deref(), Some("ann@x.io"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_fields_are_named_with_their_path() {
+        let errs = parse_incoming(
+            &json!({"type": "conversation.created", "conversation": "c1", "channel": "fax",
+                    "at": "yesterday", "labels": ["ok", ""], "colour": "red"}),
+            "events[3]",
+            now(),
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"events[3].id"), "{fields:?}");
+        assert!(fields.contains(&"events[3].channel"));
+        assert!(fields.contains(&"events[3].at"));
+        assert!(fields.contains(&"events[3].labels[1]"));
+        assert!(fields.contains(&"events[3].colour"));
+        let errs = parse_incoming(
+            &json!({"id": "x", "conversation": "c", "type": "chat"}),
+            "e",
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].field, "e.type");
+        let errs = parse_incoming(
+            &json!({"id": "x", "conversation": "c", "type": "message.created"}),
+            "e",
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].field, "e.author");
+    }
+
+    #[test]
+    fn the_fold_orders_events_and_tracks_status_owner_and_last_message() {
+        let ev = |id: &str, at: &str, v: serde_json::Value| {
+            let mut v = v;
+            v["id"] = json!(id);
+            v["conversation"] = json!("c1");
+            v["at"] = json!(at);
+            parse_incoming(&v, "e", now()).unwrap()
+        };
+        let events = vec![
+            ev(
+                "3",
+                "2026-11-24T09:10:00Z",
+                json!({"type": "message.created", "author": "agent", "text": "Hi!", "agent_email": "a@x.io"}),
+            ),
+            ev(
+                "1",
+                "2026-11-24T09:00:00Z",
+                json!({"type": "conversation.created", "channel": "email", "priority": "high"}),
+            ),
+            ev(
+                "4",
+                "2026-11-24T09:20:00Z",
+                json!({"type": "conversation.updated", "status": "resolved"}),
+            ),
+            ev(
+                "2",
+                "2026-11-24T09:01:00Z",
+                json!({"type": "message.created", "author": "customer", "text": "Help"}),
+            ),
+            ev(
+                "5",
+                "2026-11-24T09:30:00Z",
+                json!({"type": "message.created", "author": "customer", "text": "Again"}),
+            ),
+            ev(
+                "6",
+                "2026-11-24T09:31:00Z",
+                json!({"type": "message.created", "author": "agent", "private": true, "text": "note"}),
+            ),
+        ];
+        let (s, timeline) = fold(&events).unwrap();
+        assert_eq!(s.channel, Channel::Email);
+        assert_eq!(s.priority, Priority::High);
+        assert_eq!(s.owner.as_deref(), Some("a@x.io"));
+        assert_eq!(
+            s.status,
+            ConversationStatus::Open,
+            "the customer reopened it"
+        );
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("Again"),
+            "private notes are not the last message"
+        );
+        assert_eq!(timeline.len(), 6);
+        assert!(timeline.windows(2).all(|w| w[0].at <= w[1].at));
+        let unassign = ev(
+            "7",
+            "2026-11-24T09:40:00Z",
+            json!({"type": "conversation.updated", "owner": null}),
+        );
+        let mut more = events.clone();
+        more.push(unassign);
+        assert_eq!(fold(&more).unwrap().0.owner, None);
+    }
+}
