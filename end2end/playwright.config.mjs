@@ -16,7 +16,7 @@ const chromium = {
 
 export default defineConfig({
   testDir: './tests',
-  timeout: 30_000,
+  timeout: 90_000,
   workers: 1,
   fullyParallel: false,
   reporter: [['list']],

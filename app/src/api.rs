@@ -75,9 +75,21 @@ pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
     backend.list_users().await.map_err(ServerFnError::new)
 }
 
-/// The open queue, most urgent first.
+/// The open queue, most urgent first. (Flat arguments: they travel as a URL-encoded form,
+/// where a struct of nothing but absent options would not arrive.)
 #[server]
-pub async fn get_queue(params: QueueParams) -> Result<QueueData, ServerFnError> {
+pub async fn get_queue(
+    policy: Option<i64>,
+    channel: Option<String>,
+    team: Option<String>,
+    owner: Option<String>,
+) -> Result<QueueData, ServerFnError> {
+    let params = QueueParams {
+        policy,
+        channel,
+        team,
+        owner,
+    };
     let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
     let backend = use_context::<ssr::DynBackend>()
         .ok_or_else(|| ServerFnError::new("server is not ready"))?;

@@ -2,6 +2,7 @@
 //!
 //! A guided tour:
 //! - [`config`]: flags and `PROMPTLY_*` variables.
+//! - [`demo`]: `serve --demo`: demo users, calendar and policies, and simulated traffic.
 //! - [`store`]: the [`store::Store`] trait with its SQLite and PostgreSQL backends.
 //! - [`auth`]: passwords (argon2), server-side sessions, the session and cross-site-request
 //!   middleware, failed-login throttling, the first admin.
@@ -13,6 +14,7 @@
 pub mod auth;
 pub mod bench_calendar;
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod service;
 pub mod state;

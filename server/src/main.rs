@@ -5,7 +5,7 @@ use promptly_server::config::{
     BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, TokenCommand, UserCommand,
 };
 use promptly_server::store::{self, DatabaseUrl, DynStore};
-use promptly_server::{auth, bench_calendar, http, state::AppState};
+use promptly_server::{auth, bench_calendar, demo, http, state::AppState};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -199,21 +199,11 @@ fn site_root(flag: Option<PathBuf>) -> PathBuf {
 }
 
 async fn seed_demo(store: &dyn store::Store) -> Result<(), Usage> {
-    for (email, name, role) in [
-        ("agent@demo.promptly", "Dana Agent", "agent"),
-        ("manager@demo.promptly", "Max Manager", "manager"),
-    ] {
-        let fields = http::users::NewUserFields {
-            email: email.into(),
-            name: name.into(),
-            role: role.into(),
-            password: "demo-password".into(),
-        };
-        match http::users::create_user(store, &fields).await {
-            Ok(_) => println!("demo: {email} / demo-password ({role})"),
-            Err(http::users::UserAdminError::Fields(_)) => {} // already seeded
-            Err(e) => return Err(Usage(format!("cannot seed demo data: {e}"))),
-        }
+    let seeded = demo::seed(store, chrono::Utc::now())
+        .await
+        .map_err(|e| Usage(format!("cannot seed demo data: {e}")))?;
+    for (email, role) in seeded.created_users {
+        println!("demo: {email} / {} ({role})", demo::DEMO_PASSWORD);
     }
     Ok(())
 }
@@ -273,6 +263,12 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         args.addr,
         store.backend()
     );
+
+    // After the bind succeeded, so a failed start adds no traffic.
+    if args.demo {
+        // Detached: it stops with the runtime when the server shuts down.
+        demo::spawn_simulator(state.clone());
+    }
 
     let housekeeping = store.clone();
     tokio::spawn(async move {

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use promptly::conversation::{Channel, ConversationView, Priority, Visibility};
+use promptly::ClockState;
 
 fn params_href(p: &QueueParams) -> String {
     let mut q: Vec<(&str, String)> = Vec::new();
@@ -55,7 +56,7 @@ pub fn QueuePage() -> impl IntoView {
     let changes = use_context::<LiveFeed>().map(|f| f.changes);
     let data = Resource::new(
         move || (params.get(), changes.map(|c| c.get()).unwrap_or(0)),
-        |(p, _)| get_queue(p),
+        |(p, _)| get_queue(p.policy, p.channel, p.team, p.owner),
     );
     provide_context(Tick::start());
     view! {
@@ -143,7 +144,15 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
 #[component]
 fn QueueRow(conversation: ConversationView, evaluated_at: DateTime<Utc>) -> impl IntoView {
     let c = conversation;
-    let badge = c.badge().cloned();
+    // The running clock with the nearest deadline; else the last clock that finished.
+    let badge = c.badge().cloned().or_else(|| {
+        c.sla
+            .metrics
+            .iter()
+            .filter(|m| matches!(m.state, ClockState::Met | ClockState::Missed))
+            .max_by_key(|m| m.finished_at)
+            .cloned()
+    });
     let s = &c.summary;
     let visibility = match s.visibility {
         Visibility::Public => "public",

@@ -1,0 +1,149 @@
+// The live queue as an agent sees it: events posted by a channel appear without a reload,
+// badges count down and change colour at the right seconds, a reply turns them met.
+import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const TOKEN = () => readFileSync(fileURLToPath(new URL('../.e2e-token', import.meta.url)), 'utf8').trim();
+const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
+
+async function api(request, method, path, data) {
+  const resp = await request.fetch(path, {
+    method, data, headers: { Authorization: `Bearer ${TOKEN()}` },
+  });
+  expect(resp.status(), `${method} ${path}: ${await resp.text()}`).toBeLessThan(300);
+  return resp.json();
+}
+
+async function login(page) {
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(ADMIN.email);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+}
+
+/** A default policy with a 20 s first response that warns at 50 %. */
+async function twentySecondPolicy(request, name) {
+  const p = await api(request, 'POST', '/api/v1/policies', { name, first_response: '20s', warning: '50%' });
+  await api(request, 'PUT', '/api/v1/settings/default-policy', { policy: p.id });
+  return p;
+}
+
+const row = (page, ext) => page.locator(`tr[data-external-id="${ext}"]`);
+
+test('a conversation posted by a channel appears in the queue, counts down and turns met on reply', async ({ page, request }, info) => {
+  const hydrated = info.project.name === 'hydrated';
+  await twentySecondPolicy(request, `Twenty seconds ${info.project.name}`);
+  await login(page);
+  if (hydrated) {
+    await expect(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible({ timeout: 10_000 });
+  }
+
+  const ext = `wa-${info.project.name}-${Date.now()}`;
+  const t0 = Date.now();
+  await api(request, 'POST', '/api/v1/events', { events: [
+    { id: `${ext}-1`, type: 'conversation.created', conversation: ext, channel: 'whatsapp', contact: { name: 'Wendy Waiting' } },
+    { id: `${ext}-2`, type: 'message.created', conversation: ext, author: 'customer', text: 'Is anyone there?' },
+  ] });
+
+  if (hydrated) {
+    // Arrives over the live stream, without a reload, within a second.
+    await expect(row(page, ext)).toBeVisible({ timeout: 1_000 });
+  } else {
+    await page.reload();
+  }
+  const badge = row(page, ext).locator('.badge');
+  await expect(row(page, ext)).toContainText('Wendy Waiting');
+  await expect(row(page, ext)).toContainText('Is anyone there?');
+  await expect(badge).toHaveAttribute('data-state', 'ok');
+  await expect(badge).toHaveAttribute('title', 'First response');
+  await expect(badge).toHaveAttribute('aria-label', /^First response: \d+s left$/);
+
+  // Orange from 10 s left (50 % of 20 s), red once the 20 s are over.
+  const waitUntil = async (ms) => { const d = t0 + ms - Date.now(); if (d > 0) await page.waitForTimeout(d); };
+  if (hydrated) {
+    await expect(badge).toHaveAttribute('data-state', 'warning', { timeout: 12_000 });
+    const orangeAt = Date.now() - t0;
+    expect(orangeAt).toBeGreaterThan(8_500);
+    expect(orangeAt).toBeLessThan(12_000);
+    await expect(badge).toHaveAttribute('data-state', 'breached', { timeout: 13_000 });
+    const redAt = Date.now() - t0;
+    expect(redAt).toBeGreaterThan(19_500);
+    expect(redAt).toBeLessThan(23_000);
+    await expect(badge).toHaveText(/^-\d+s$/);
+    await expect(badge).toHaveClass(/breached/);
+  } else {
+    await waitUntil(12_500);
+    await page.reload();
+    await expect(badge).toHaveAttribute('data-state', 'warning');
+    await expect(badge).toHaveClass(/warning/);
+    await waitUntil(22_500);
+    await page.reload();
+    await expect(badge).toHaveAttribute('data-state', 'breached');
+    await expect(badge).toHaveText(/^-\d+s$/);
+  }
+  await expect(badge).toHaveAttribute('aria-label', /^First response: breached \d+s ago$/);
+
+  // The agent answers: the first-response clock is finished, so no running badge remains.
+  await api(request, 'POST', '/api/v1/events', { id: `${ext}-3`, type: 'message.created', conversation: ext, author: 'agent', text: 'Sorry for the wait!', agent_email: ADMIN.email });
+  if (!hydrated) await page.reload();
+  await expect(row(page, ext).locator('.badge')).toHaveAttribute('data-state', 'missed', { timeout: 2_000 });
+  await expect(row(page, ext)).toContainText('Sorry for the wait!');
+});
+
+test('filters narrow the queue and work as links', async ({ page, request }, info) => {
+  const tag = `${info.project.name}-${Date.now()}`;
+  await api(request, 'POST', '/api/v1/events', { events: [
+    { id: `${tag}-a`, type: 'conversation.created', conversation: `sms-${tag}`, channel: 'sms', contact: { name: `Sam ${tag}` } },
+    { id: `${tag}-b`, type: 'conversation.created', conversation: `mail-${tag}`, channel: 'email', contact: { name: `Eve ${tag}` }, team: `Team ${tag}` },
+    { id: `${tag}-c`, type: 'conversation.updated', conversation: `mail-${tag}`, owner: ADMIN.email },
+  ] });
+  await login(page);
+  await expect(page.getByText(`Sam ${tag}`)).toBeVisible();
+  await expect(page.getByText(`Eve ${tag}`)).toBeVisible();
+
+  await page.locator('[data-filter="channel"]').getByRole('link', { name: 'SMS' }).click();
+  await expect(page).toHaveURL(/channel=sms/);
+  await expect(page.getByText(`Sam ${tag}`)).toBeVisible();
+  await expect(page.getByText(`Eve ${tag}`)).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'Clear filters' }).click();
+  await page.getByRole('link', { name: 'Mine' }).click();
+  await expect(page).toHaveURL(/owner=me/);
+  await expect(page.getByText(`Eve ${tag}`)).toBeVisible();
+  await expect(page.getByText(`Sam ${tag}`)).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'Clear filters' }).click();
+  await page.getByRole('link', { name: 'Unassigned' }).click();
+  await expect(page.getByText(`Sam ${tag}`)).toBeVisible();
+  await expect(page.getByText(`Eve ${tag}`)).toHaveCount(0);
+});
+
+test('a reply within the target turns the badge met', async ({ page, request }, info) => {
+  await api(request, 'POST', '/api/v1/policies', { name: `Quick ${info.project.name}`, first_response: '10m' })
+    .then((p) => api(request, 'PUT', '/api/v1/settings/default-policy', { policy: p.id }));
+  const ext = `web-${info.project.name}-${Date.now()}`;
+  await api(request, 'POST', '/api/v1/events', { events: [
+    { id: `${ext}-1`, type: 'message.created', conversation: ext, author: 'customer', text: 'Quick question' },
+  ] });
+  await login(page);
+  const badge = row(page, ext).locator('.badge');
+  await expect(badge).toHaveAttribute('data-state', 'ok');
+  await expect(badge).toHaveText(/^(10m|9m)$/);
+  await api(request, 'POST', '/api/v1/events', { id: `${ext}-2`, type: 'message.created', conversation: ext, author: 'agent', text: 'Quick answer' });
+  if (info.project.name !== 'hydrated') await page.reload();
+  await expect(badge).toHaveAttribute('data-state', 'met', { timeout: 2_000 });
+  await expect(badge).toHaveText('met');
+});
+
+test('the hydrated queue runs without script errors', async ({ page }, info) => {
+  test.skip(info.project.name !== 'hydrated', 'only the hydrated page runs scripts');
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await login(page);
+  await expect(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible({ timeout: 10_000 });
+  await page.waitForTimeout(2_500);
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,1120 @@
+//! Demo mode (`promptly serve --demo`): seeds demo users, a business-hours calendar and SLA
+//! policies, and simulates customer traffic so the queue, its badges and the stream move.
+//!
+//! Everything is seeded idempotently (looked up by e-mail or name first), so restarting with
+//! `--demo` adds nothing twice. The simulator feeds the same ingest path as the events API.
+
+use crate::http::users::{create_user, NewUserFields, UserAdminError};
+use crate::service::{self, SlaCatalog};
+use crate::state::AppState;
+use crate::store::{
+    CalendarInput, ConversationFilter, ConversationRow, Derived, Deriver, PolicyInput, Store,
+    StoreError, StoreResult,
+};
+use chrono::{DateTime, Duration, Utc};
+use promptly::conversation::{Channel, Contact, EventBody, IncomingEvent, Priority, Visibility};
+use promptly::{Author, BusinessCalendar, CalendarDefinition, ConversationStatus, Policy};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+/// The password of the demo users (printed at start; this is a demo).
+pub const DEMO_PASSWORD: &str = "demo-password";
+/// The agent who answers in the simulated traffic.
+pub const AGENT_EMAIL: &str = "agent@demo.promptly";
+const USERS: [(&str, &str, &str); 2] = [
+    (AGENT_EMAIL, "Dana Agent", "agent"),
+    ("manager@demo.promptly", "Max Manager", "manager"),
+];
+
+pub const CALENDAR: &str = "Support hours";
+pub const VIP: &str = "VIP";
+pub const STANDARD: &str = "Standard";
+pub const SOCIAL: &str = "Social mentions";
+
+/// Simulated conversations are `demo-conv-N`, so they can be told from real ones.
+const CONVERSATION_PREFIX: &str = "demo-conv-";
+/// Below this many unresolved demo conversations the simulator mostly creates new ones.
+const MIN_ACTIVE: usize = 25;
+/// At this many it resolves the oldest, so the queue stays readable.
+const MAX_ACTIVE: usize = 40;
+
+/// What [`seed`] found or created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seeded {
+    /// (e-mail, role) of the users created now; empty when they existed.
+    pub created_users: Vec<(&'static str, &'static str)>,
+    pub calendar_id: i64,
+    /// (name, id) of the three demo policies.
+    pub policies: Vec<(&'static str, i64)>,
+    /// The default policy after seeding.
+    pub default_policy: Option<i64>,
+}
+
+fn calendar_definition() -> Result<CalendarDefinition, String> {
+    let weekday = ["08:00-20:00"];
+    let definition: CalendarDefinition = serde_json::from_value(json!({
+        "timezone": "Europe/Amsterdam",
+        "hours": {
+            "mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday,
+            "sat": ["10:00-16:00"],
+        },
+        "holidays": ["2026-12-25", "2026-12-26", "2027-01-01", "2027-04-27"],
+    }))
+    .map_err(|e| format!("the demo calendar: {e}"))?;
+    // The API validates calendars on the way in; the store expects only valid ones.
+    BusinessCalendar::new(definition.clone()).map_err(|e| format!("the demo calendar: {e}"))?;
+    Ok(definition)
+}
+
+/// The demo policies as (name, description, uses the calendar, definition).
+fn policy_definitions() -> Result<Vec<(&'static str, &'static str, bool, Policy)>, String> {
+    let parse = |name: &str, v: serde_json::Value| {
+        serde_json::from_value::<Policy>(v).map_err(|e| format!("the demo policy {name}: {e}"))
+    };
+    Ok(vec![
+        (
+            VIP,
+            "Demo: urgent and VIP customers, around the clock.",
+            false,
+            parse(
+                VIP,
+                json!({"first_response": "5m", "next_response": "10m", "resolution": "4h",
+                       "warning": "25%"}),
+            )?,
+        ),
+        (
+            STANDARD,
+            "Demo: everyone else, counted in support hours.",
+            true,
+            parse(
+                STANDARD,
+                json!({"first_response": "30m", "next_response": "1h", "resolution": "1d",
+                       "business_hours_only": true, "warning": "25%"}),
+            )?,
+        ),
+        (
+            SOCIAL,
+            "Demo: public posts and mentions, answered fast.",
+            false,
+            parse(
+                SOCIAL,
+                json!({"first_response": "15m", "next_response": "30m", "warning": "5m"}),
+            )?,
+        ),
+    ])
+}
+
+/// Creates whatever of the demo users, calendar and policies is missing and sets
+/// [`STANDARD`] as the default policy unless a default exists.
+pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, String> {
+    let db = |e: StoreError| e.to_string();
+    let mut created_users = Vec::new();
+    for (email, name, role) in USERS {
+        if store.user_by_email(email).await.map_err(db)?.is_some() {
+            continue;
+        }
+        let fields = NewUserFields {
+            email: email.into(),
+            name: name.into(),
+            role: role.into(),
+            password: DEMO_PASSWORD.into(),
+        };
+        match create_user(store, &fields).await {
+            Ok(_) => created_users.push((email, role)),
+            Err(UserAdminError::Fields(errs)) => {
+                let why: Vec<String> = errs
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                return Err(format!("the demo user {email}: {}", why.join("; ")));
+            }
+            Err(e) => return Err(format!("the demo user {email}: {e}")),
+        }
+    }
+
+    let calendars = store.list_calendars().await.map_err(db)?;
+    let calendar_id = match calendars.iter().find(|c| c.name == CALENDAR) {
+        Some(c) => c.id,
+        None => {
+            let input = CalendarInput {
+                name: CALENDAR.into(),
+                description: "Demo: Amsterdam office hours, closed on public holidays.".into(),
+                definition: calendar_definition()?,
+            };
+            store.create_calendar(&input, now).await.map_err(db)?.id
+        }
+    };
+
+    let existing = store.list_policies().await.map_err(db)?;
+    let mut policies = Vec::new();
+    for (name, description, business_hours, policy) in policy_definitions()? {
+        let id = match existing.iter().find(|p| p.name == name) {
+            Some(p) => p.id,
+            None => {
+                let input = PolicyInput {
+                    name: name.into(),
+                    description: description.into(),
+                    calendar_id: business_hours.then_some(calendar_id),
+                    policy,
+                };
+                store.create_policy(&input, now).await.map_err(db)?.id
+            }
+        };
+        policies.push((name, id));
+    }
+
+    let mut default_policy = store.default_policy().await.map_err(db)?;
+    if default_policy.is_none() {
+        let standard = policies
+            .iter()
+            .find(|(n, _)| *n == STANDARD)
+            .map(|(_, id)| *id);
+        store.set_default_policy(standard).await.map_err(db)?;
+        default_policy = standard;
+    }
+    Ok(Seeded {
+        created_users,
+        calendar_id,
+        policies,
+        default_policy,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Generated traffic: pure functions of a random source and an instant.
+
+/// The kind of conversation to create; the backlog asks for each so every policy shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Urgent or labelled "vip": the VIP policy.
+    Vip,
+    /// A public post on X or Instagram: the social policy.
+    Social,
+    /// Neither: the default policy.
+    Regular,
+}
+
+/// The demo policy a new conversation starts on; `None` is the default policy.
+///
+/// The store has no routing rules (a new conversation gets the default policy), so the demo
+/// picks the policy itself when it creates a conversation.
+pub fn policy_for(
+    visibility: Visibility,
+    priority: Priority,
+    labels: &[String],
+) -> Option<&'static str> {
+    if visibility == Visibility::Public {
+        Some(SOCIAL)
+    } else if priority == Priority::Urgent || labels.iter().any(|l| l == "vip") {
+        Some(VIP)
+    } else {
+        None
+    }
+}
+
+/// (display name, address-safe form).
+const PEOPLE: &[(&str, &str)] = &[
+    ("Sanne de Vries", "sanne.devries"),
+    ("Lucas Jansen", "lucas.jansen"),
+    ("Emma Bakker", "emma.bakker"),
+    ("Noah Visser", "noah.visser"),
+    ("Mila Smit", "mila.smit"),
+    ("Daan Meijer", "daan.meijer"),
+    ("Aisha Khan", "aisha.khan"),
+    ("Mateo García", "mateo.garcia"),
+    ("Chloé Martin", "chloe.martin"),
+    ("Jonas Müller", "jonas.mueller"),
+    ("Priya Patel", "priya.patel"),
+    ("Liam O'Brien", "liam.obrien"),
+    ("Yuki Tanaka", "yuki.tanaka"),
+    ("Olivia Brown", "olivia.brown"),
+    ("Mohammed Ali", "mohammed.ali"),
+    ("Sofia Rossi", "sofia.rossi"),
+    ("Finn Hansen", "finn.hansen"),
+    ("Zoë van Dijk", "zoe.vandijk"),
+    ("Ethan Walker", "ethan.walker"),
+    ("Inês Pereira", "ines.pereira"),
+    ("Bram Peeters", "bram.peeters"),
+    ("Fatima Zahra", "fatima.zahra"),
+];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "example.org",
+    "example.net",
+    "mail.example.com",
+];
+
+const TEAMS: &[&str] = &["Billing", "Shipping", "Tech"];
+
+/// A team's first messages; "{order}" becomes an order number.
+fn openers(team: &str) -> &'static [&'static str] {
+    match team {
+        "Billing" => &[
+            "card charged twice for order #{order}",
+            "Can I get a refund for order #{order}?",
+            "My invoice shows the wrong VAT number",
+            "Why was I charged again this month?",
+            "How do I change the credit card on my account?",
+            "The discount code SAVE10 didn't apply at checkout",
+        ],
+        "Shipping" => &[
+            "Where is my order #{order}?",
+            "Tracking says delivered but nothing arrived",
+            "Can I change the delivery address for order #{order}?",
+            "The parcel arrived damaged, what now?",
+            "Do you ship to Belgium?",
+            "I'd like to return a jacket, it's too small (order #{order})",
+        ],
+        _ => &[
+            "I can't log in, it says my password is wrong",
+            "The app crashes when I open my basket",
+            "The password reset e-mail never arrives",
+            "Checkout shows 'error 500' when I pay",
+            "How do I turn on two-factor authentication?",
+            "Your website keeps logging me out",
+        ],
+    }
+}
+
+/// Public posts, by team.
+fn mentions(team: &str) -> &'static [&'static str] {
+    match team {
+        "Billing" => &[
+            "@promptlyshop charged me twice and nobody answers my e-mails 😤",
+            "Still waiting for my refund @promptlyshop, it's been two weeks",
+        ],
+        "Shipping" => &[
+            "@promptlyshop 3 days and order #{order} still hasn't shipped?",
+            "Parcel from @promptlyshop arrived crushed. Great packaging 🙃",
+            "Any restock of the green hoodie @promptlyshop?",
+        ],
+        _ => &[
+            "Is the @promptlyshop app down for anyone else?",
+            "@promptlyshop your checkout is broken on mobile",
+        ],
+    }
+}
+
+/// Follow-ups anyone might send.
+const FOLLOW_UPS: &[&str] = &[
+    "Any update on this?",
+    "Hello? I'm still waiting.",
+    "Thanks, but it still doesn't work.",
+    "Ok, thank you!",
+    "Can someone please call me back?",
+];
+
+/// Follow-ups that fit a team's conversations.
+fn team_follow_ups(team: &str) -> &'static [&'static str] {
+    match team {
+        "Billing" => &[
+            "Here's my order number: #{order}",
+            "I've attached a screenshot of my bank statement.",
+        ],
+        "Shipping" => &[
+            "The tracking number is 3SPRM{order}",
+            "I'm not home tomorrow, can it go to a pick-up point?",
+        ],
+        _ => &[
+            "I'm on an iPhone 15, latest app version.",
+            "I cleared the cache, same error.",
+        ],
+    }
+}
+
+fn agent_replies(team: &str) -> &'static [&'static str] {
+    match team {
+        "Billing" => &[
+            "Thanks for reaching out! I'm checking your payment now.",
+            "I've refunded the double charge; it shows on your statement in 3–5 working days.",
+            "Could you send me the last four digits of the card?",
+        ],
+        "Shipping" => &[
+            "Sorry about the wait! Your parcel is with the carrier and arrives tomorrow.",
+            "I've asked the warehouse to send a replacement today.",
+            "Could you send a photo of the damaged parcel?",
+        ],
+        _ => &[
+            "Thanks! Could you try logging out and in again?",
+            "Our engineers fixed a checkout bug this morning; could you try again?",
+            "I've sent you a new password reset link.",
+        ],
+    }
+}
+
+const CLOSING: &[&str] = &[
+    "Glad I could help! I'll close this for now.",
+    "You're welcome, have a great day!",
+];
+const REOPENING: &[&str] = &[
+    "Sorry, the problem is back.",
+    "It happened again today.",
+    "One more question about this order…",
+];
+
+fn fill(rng: &mut impl Rng, text: &str) -> String {
+    text.replace("{order}", &rng.gen_range(1000..10000).to_string())
+}
+
+fn pick<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
+    items.choose(rng).expect("the demo's lists are not empty")
+}
+
+/// "demo-" and a random UUID-shaped id, unique enough never to be taken for a duplicate.
+pub fn event_id(rng: &mut impl Rng) -> String {
+    let n: u128 = rng.gen();
+    let h = format!("{n:032x}");
+    format!(
+        "demo-{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn event(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    body: EventBody,
+) -> IncomingEvent {
+    IncomingEvent {
+        id: event_id(rng),
+        conversation: conversation.into(),
+        at,
+        body,
+    }
+}
+
+fn contact(rng: &mut impl Rng, channel: Channel) -> Contact {
+    let (name, slug) = *pick(rng, PEOPLE);
+    let handle = format!("{}{}", slug.replace('.', "_"), rng.gen_range(1..100));
+    let phone = format!(
+        "+31 6 {:04} {:04}",
+        rng.gen_range(0..10000),
+        rng.gen_range(0..10000)
+    );
+    let email = format!("{slug}@{}", pick(rng, DOMAINS));
+    match channel {
+        Channel::Twitter | Channel::Instagram => Contact {
+            name: rng.gen_bool(0.6).then(|| name.to_string()),
+            email: None,
+            handle: Some(format!("@{handle}")),
+        },
+        Channel::Whatsapp | Channel::Sms => Contact {
+            name: rng.gen_bool(0.8).then(|| name.to_string()),
+            email: None,
+            handle: Some(phone),
+        },
+        Channel::Messenger => Contact {
+            name: Some(name.into()),
+            email: None,
+            handle: Some(handle),
+        },
+        // Web chat visitors do not always leave a name.
+        Channel::Webchat => Contact {
+            name: rng.gen_bool(0.7).then(|| name.to_string()),
+            email: Some(email),
+            handle: None,
+        },
+        Channel::Email => Contact {
+            name: Some(name.into()),
+            email: Some(email),
+            handle: None,
+        },
+    }
+}
+
+/// A new conversation's events (created and the customer's first message, both at `at`)
+/// and the policy it should start on.
+pub fn new_conversation(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    kind: Option<Kind>,
+) -> (Vec<IncomingEvent>, Option<&'static str>) {
+    const CHANNELS: &[(Channel, u32)] = &[
+        (Channel::Whatsapp, 25),
+        (Channel::Email, 20),
+        (Channel::Webchat, 20),
+        (Channel::Messenger, 10),
+        (Channel::Instagram, 10),
+        (Channel::Twitter, 8),
+        (Channel::Sms, 7),
+    ];
+    let channel = match kind {
+        Some(Kind::Social) => *pick(rng, &[Channel::Twitter, Channel::Instagram]),
+        _ => {
+            CHANNELS
+                .choose_weighted(rng, |(_, w)| *w)
+                .expect("the weights are positive")
+                .0
+        }
+    };
+    let social = matches!(channel, Channel::Twitter | Channel::Instagram);
+    let visibility = match kind {
+        Some(Kind::Social) => Visibility::Public,
+        None if social && rng.gen_bool(0.5) => Visibility::Public,
+        _ => Visibility::Direct,
+    };
+    let team = *pick(rng, TEAMS);
+    let mut labels = vec![pick(
+        rng,
+        match team {
+            "Billing" => &["refund", "invoice", "payment"][..],
+            "Shipping" => &["delivery", "return", "damaged"][..],
+            _ => &["login", "bug", "app"][..],
+        },
+    )
+    .to_string()];
+    let priority = match kind {
+        Some(Kind::Vip) if rng.gen_bool(0.5) => Priority::Urgent,
+        Some(Kind::Vip) => {
+            labels.push("vip".into());
+            Priority::High
+        }
+        Some(Kind::Regular) => *pick(
+            rng,
+            &[
+                Priority::Low,
+                Priority::Normal,
+                Priority::Normal,
+                Priority::High,
+            ],
+        ),
+        _ => {
+            if rng.gen_bool(0.1) {
+                labels.push("vip".into());
+            }
+            [
+                (Priority::Low, 15),
+                (Priority::Normal, 55),
+                (Priority::High, 22),
+                (Priority::Urgent, 8),
+            ]
+            .choose_weighted(rng, |(_, w)| *w)
+            .expect("the weights are positive")
+            .0
+        }
+    };
+    if kind == Some(Kind::Social) || kind == Some(Kind::Regular) {
+        // Keep forced kinds on their policy.
+        labels.retain(|l| l != "vip");
+    }
+    let template = if visibility == Visibility::Public {
+        *pick(rng, mentions(team))
+    } else {
+        *pick(rng, openers(team))
+    };
+    let mut text = fill(rng, template);
+    if priority == Priority::Urgent && visibility == Visibility::Direct {
+        text = format!("urgent: {text}");
+    }
+    let policy = policy_for(visibility, priority, &labels);
+    let created = EventBody::Created {
+        channel,
+        visibility,
+        contact: contact(rng, channel),
+        priority,
+        labels,
+        team: Some(team.into()),
+        bot: false,
+    };
+    let events = vec![
+        event(rng, conversation, at, created),
+        customer_message(rng, conversation, at, &text),
+    ];
+    (events, policy)
+}
+
+pub fn customer_message(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    text: &str,
+) -> IncomingEvent {
+    let body = EventBody::Message {
+        author: Author::Customer,
+        private: false,
+        text: text.into(),
+        agent_email: None,
+    };
+    event(rng, conversation, at, body)
+}
+
+/// A customer's follow-up in a conversation of `team`.
+pub fn follow_up(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    team: &str,
+) -> IncomingEvent {
+    let texts = if rng.gen_bool(0.5) {
+        FOLLOW_UPS
+    } else {
+        team_follow_ups(team)
+    };
+    let template = *pick(rng, texts);
+    let text = fill(rng, template);
+    customer_message(rng, conversation, at, &text)
+}
+
+pub fn agent_message(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    text: &str,
+) -> IncomingEvent {
+    let body = EventBody::Message {
+        author: Author::Agent,
+        private: false,
+        text: text.into(),
+        agent_email: Some(AGENT_EMAIL.into()),
+    };
+    event(rng, conversation, at, body)
+}
+
+pub fn agent_reply(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    team: &str,
+) -> IncomingEvent {
+    let text = *pick(rng, agent_replies(team));
+    agent_message(rng, conversation, at, text)
+}
+
+pub fn status_change(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    status: ConversationStatus,
+) -> IncomingEvent {
+    let body = EventBody::Updated {
+        status: Some(status),
+        priority: None,
+        owner: None,
+        team: None,
+        labels: None,
+    };
+    event(rng, conversation, at, body)
+}
+
+/// What one simulator step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    CustomerMessage,
+    AgentReply,
+    Pending,
+    Resolve,
+    /// Resolves the oldest unresolved demo conversation, to stay under the bound.
+    ResolveOldest,
+    Reopen,
+}
+
+/// The next step, given how many demo conversations are unresolved.
+pub fn choose_action(rng: &mut impl Rng, active: usize) -> Action {
+    if active >= MAX_ACTIVE {
+        return Action::ResolveOldest;
+    }
+    if active < MIN_ACTIVE && rng.gen_bool(0.6) {
+        return Action::Create;
+    }
+    [
+        (Action::Create, 30),
+        (Action::CustomerMessage, 20),
+        (Action::AgentReply, 25),
+        (Action::Pending, 8),
+        (Action::Resolve, 10),
+        (Action::Reopen, 7),
+    ]
+    .choose_weighted(rng, |(_, w)| *w)
+    .expect("the weights are positive")
+    .0
+}
+
+/// Backlog at start: (minutes ago, kind), chosen so that within a few minutes every badge
+/// colour shows: VIP warns at 1m15s left of 5m, social at 5m left of 15m, and the standard
+/// policy (business hours) at 7m30s left of 30m.
+const BACKLOG: &[(i64, Kind)] = &[
+    (1, Kind::Vip),
+    (4, Kind::Vip),
+    (12, Kind::Vip),
+    (7, Kind::Social),
+    (12, Kind::Social),
+    (25, Kind::Social),
+    (3, Kind::Regular),
+    (18, Kind::Regular),
+    (25, Kind::Regular),
+    (40, Kind::Regular),
+];
+
+// ---------------------------------------------------------------------------------------
+// The simulator: store look-ups and ingest.
+
+/// Starts new conversations on a chosen policy version instead of the default one.
+struct StartOn<'a> {
+    catalog: &'a SlaCatalog,
+    policy: Option<(i64, i64)>,
+}
+
+impl Deriver for StartOn<'_> {
+    fn initial_policy(&self) -> Option<(i64, i64)> {
+        self.policy.or_else(|| self.catalog.initial_policy())
+    }
+
+    fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
+        self.catalog.derive(policy, events)
+    }
+}
+
+fn conversation_number(external_id: &str) -> Option<u64> {
+    external_id.strip_prefix(CONVERSATION_PREFIX)?.parse().ok()
+}
+
+/// Simulated traffic on a live server: each [`Simulator::step`] does one thing a customer
+/// or an agent would do.
+pub struct Simulator {
+    state: AppState,
+    rng: StdRng,
+    next_number: Option<u64>,
+}
+
+impl Simulator {
+    pub fn new(state: AppState, rng: StdRng) -> Self {
+        Simulator {
+            state,
+            rng,
+            next_number: None,
+        }
+    }
+
+    async fn demo_conversations(&self, statuses: &[&str]) -> StoreResult<Vec<ConversationRow>> {
+        let filter = ConversationFilter {
+            statuses: statuses.iter().map(|s| s.to_string()).collect(),
+            limit: 10_000,
+            ..ConversationFilter::default()
+        };
+        let mut rows = self.state.store.list_conversations(&filter).await?;
+        rows.retain(|r| r.external_id.starts_with(CONVERSATION_PREFIX));
+        Ok(rows)
+    }
+
+    /// Demo conversations not resolved.
+    pub async fn active(&self) -> StoreResult<Vec<ConversationRow>> {
+        self.demo_conversations(&["open", "pending", "snoozed"])
+            .await
+    }
+
+    /// The next free `demo-conv-N`, continuing after the ones a previous run made.
+    async fn next_conversation(&mut self) -> StoreResult<String> {
+        let mut n = match self.next_number {
+            Some(n) => n,
+            None => {
+                let all = self.demo_conversations(&[]).await?;
+                all.iter()
+                    .filter_map(|r| conversation_number(&r.external_id))
+                    .max()
+                    .unwrap_or(0)
+                    + 1
+            }
+        };
+        // The listing is capped, so make sure the number is really free.
+        loop {
+            let id = format!("{CONVERSATION_PREFIX}{n}");
+            n += 1;
+            if self
+                .state
+                .store
+                .conversation_by_external_id(&id)
+                .await?
+                .is_none()
+            {
+                self.next_number = Some(n);
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Ingests a new conversation's events, its first event on the chosen policy.
+    async fn ingest_new(
+        &self,
+        events: &[IncomingEvent],
+        policy: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let store = self.state.store.as_ref();
+        let key = match policy {
+            Some(name) => store
+                .list_policies()
+                .await?
+                .into_iter()
+                .find(|p| p.name == name)
+                .map(|p| (p.id, p.version)),
+            None => None,
+        };
+        let catalog = SlaCatalog::load(store, now).await?;
+        let (first, rest) = events.split_at(1.min(events.len()));
+        store
+            .ingest(
+                first,
+                &StartOn {
+                    catalog: &catalog,
+                    policy: key,
+                },
+                now,
+            )
+            .await?;
+        // The rest goes through the service, which also tells the browsers.
+        service::ingest(&self.state, rest).await?;
+        Ok(())
+    }
+
+    async fn create(&mut self, at: DateTime<Utc>, kind: Option<Kind>) -> StoreResult<String> {
+        let id = self.next_conversation().await?;
+        let (events, policy) = new_conversation(&mut self.rng, &id, at, kind);
+        self.ingest_new(&events, policy, Utc::now()).await?;
+        Ok(id)
+    }
+
+    /// Creates the backlog (conversations from the last 40 minutes) unless a recent one
+    /// is still unresolved, so that a quick restart does not add a second backlog.
+    /// Returns how many conversations it created.
+    pub async fn backlog(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let recent = self
+            .active()
+            .await?
+            .iter()
+            .any(|r| r.summary.created_at > now - Duration::hours(1));
+        if recent {
+            return Ok(0);
+        }
+        for &(minutes, kind) in BACKLOG {
+            let at = now - Duration::minutes(minutes);
+            let id = self.create(at, Some(kind)).await?;
+            // Some older ones already had an answer and a new question (next response).
+            if minutes >= 18 && self.rng.gen_bool(0.5) {
+                let team = self.team_of(&id).await?;
+                let answered = at + Duration::minutes(2);
+                let asked = now - Duration::minutes(self.rng.gen_range(1..=minutes / 2));
+                let events = vec![
+                    agent_reply(&mut self.rng, &id, answered, &team),
+                    follow_up(&mut self.rng, &id, asked, &team),
+                ];
+                service::ingest(&self.state, &events).await?;
+            }
+        }
+        Ok(BACKLOG.len())
+    }
+
+    async fn team_of(&self, external_id: &str) -> StoreResult<String> {
+        Ok(self
+            .state
+            .store
+            .conversation_by_external_id(external_id)
+            .await?
+            .and_then(|r| r.summary.team)
+            .unwrap_or_else(|| "Tech".into()))
+    }
+
+    /// Does one thing a customer or agent would do, at `now`; returns what it did (`None`
+    /// when there was nothing to do).
+    pub async fn step(&mut self, now: DateTime<Utc>) -> StoreResult<Option<Action>> {
+        let active = self.active().await?;
+        let mut action = choose_action(&mut self.rng, active.len());
+        let open = |r: &&ConversationRow| r.summary.status == ConversationStatus::Open;
+        let last = |r: &&ConversationRow, a: Author| r.summary.last_author == Some(a);
+        let candidates: Vec<&ConversationRow> = match action {
+            Action::Create | Action::Reopen => Vec::new(),
+            Action::CustomerMessage => {
+                let waiting: Vec<_> = active.iter().filter(|r| last(r, Author::Agent)).collect();
+                if waiting.is_empty() || self.rng.gen_bool(0.3) {
+                    active.iter().collect()
+                } else {
+                    waiting
+                }
+            }
+            Action::AgentReply => {
+                let asked: Vec<_> = active
+                    .iter()
+                    .filter(open)
+                    .filter(|r| last(r, Author::Customer))
+                    .collect();
+                if asked.is_empty() {
+                    active.iter().filter(open).collect()
+                } else {
+                    asked
+                }
+            }
+            Action::Pending => active
+                .iter()
+                .filter(open)
+                .filter(|r| last(r, Author::Agent))
+                .collect(),
+            Action::Resolve => {
+                let answered: Vec<_> = active.iter().filter(|r| last(r, Author::Agent)).collect();
+                if answered.is_empty() {
+                    active.iter().collect()
+                } else {
+                    answered
+                }
+            }
+            Action::ResolveOldest => active
+                .iter()
+                .min_by_key(|r| r.summary.created_at)
+                .into_iter()
+                .collect(),
+        };
+        let needs_target = !matches!(action, Action::Create | Action::Reopen);
+        if needs_target && candidates.is_empty() {
+            if active.len() >= MAX_ACTIVE {
+                return Ok(None);
+            }
+            action = Action::Create;
+        }
+        let target = candidates.choose(&mut self.rng).copied();
+        let rng = &mut self.rng;
+        let events = match (action, target) {
+            (Action::Create, _) => {
+                self.create(now, None).await?;
+                return Ok(Some(Action::Create));
+            }
+            (Action::Reopen, _) => {
+                let resolved = self.demo_conversations(&["resolved"]).await?;
+                let Some(r) = resolved.choose(&mut self.rng) else {
+                    return Ok(None);
+                };
+                let rng = &mut self.rng;
+                let id = r.external_id.as_str();
+                if rng.gen_bool(0.5) {
+                    let text = *pick(rng, REOPENING);
+                    vec![customer_message(rng, id, now, text)]
+                } else {
+                    vec![status_change(rng, id, now, ConversationStatus::Open)]
+                }
+            }
+            (_, None) => return Ok(None),
+            (Action::CustomerMessage, Some(r)) => {
+                let team = r.summary.team.as_deref().unwrap_or("Tech");
+                vec![follow_up(rng, &r.external_id, now, team)]
+            }
+            (Action::AgentReply, Some(r)) => {
+                let team = r.summary.team.as_deref().unwrap_or("Tech");
+                vec![agent_reply(rng, &r.external_id, now, team)]
+            }
+            (Action::Pending, Some(r)) => {
+                vec![status_change(
+                    rng,
+                    &r.external_id,
+                    now,
+                    ConversationStatus::Pending,
+                )]
+            }
+            (Action::Resolve | Action::ResolveOldest, Some(r)) => {
+                let closing = *pick(rng, CLOSING);
+                vec![
+                    agent_message(rng, &r.external_id, now, closing),
+                    status_change(rng, &r.external_id, now, ConversationStatus::Resolved),
+                ]
+            }
+        };
+        service::ingest(&self.state, &events).await?;
+        Ok(Some(action))
+    }
+}
+
+/// Starts the traffic simulator on the server's runtime: a backlog at once, then one step
+/// every 2 to 6 seconds. It runs until the runtime stops; failures are logged, not fatal.
+pub fn spawn_simulator(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut sim = Simulator::new(state, StdRng::from_entropy());
+        match sim.backlog(Utc::now()).await {
+            Ok(n) => tracing::info!(created = n, "demo traffic: backlog ready"),
+            Err(e) => tracing::warn!(error = %e, "demo traffic: creating the backlog failed"),
+        }
+        loop {
+            let pause = sim.rng.gen_range(2_000..=6_000);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            match sim.step(Utc::now()).await {
+                Ok(action) => tracing::debug!(?action, "demo traffic"),
+                Err(e) => tracing::warn!(error = %e, "demo traffic: a step failed"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{self, DatabaseUrl, DynStore};
+    use promptly::conversation::parse_incoming;
+
+    async fn sqlite(dir: &tempfile::TempDir) -> DynStore {
+        let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+        store::open(&DatabaseUrl::parse(&url).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T10:00:00.250Z".parse().unwrap()
+    }
+
+    /// Every generated event is one the events API accepts, unchanged.
+    #[test]
+    fn generated_events_pass_the_ingest_validation() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut events = Vec::new();
+        for i in 0..300 {
+            let kind = [
+                None,
+                Some(Kind::Vip),
+                Some(Kind::Social),
+                Some(Kind::Regular),
+            ][i % 4];
+            let id = format!("demo-conv-{i}");
+            events.extend(new_conversation(&mut rng, &id, now(), kind).0);
+            for team in TEAMS {
+                events.push(follow_up(&mut rng, &id, now(), team));
+                events.push(agent_reply(&mut rng, &id, now(), team));
+            }
+            for status in [ConversationStatus::Pending, ConversationStatus::Resolved] {
+                events.push(status_change(&mut rng, &id, now(), status));
+            }
+        }
+        for e in &events {
+            let json = serde_json::to_value(e).unwrap();
+            let parsed = parse_incoming(&json, "e", Utc::now())
+                .unwrap_or_else(|errs| panic!("{json}: {errs:?}"));
+            assert_eq!(&parsed, e);
+        }
+        let mut ids: Vec<_> = events.iter().map(|e| &e.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), events.len(), "event ids are unique");
+    }
+
+    #[test]
+    fn forced_kinds_start_on_their_policy() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for _ in 0..200 {
+            for (kind, policy) in [
+                (Kind::Vip, Some(VIP)),
+                (Kind::Social, Some(SOCIAL)),
+                (Kind::Regular, None),
+            ] {
+                let (events, p) = new_conversation(&mut rng, "c", now(), Some(kind));
+                assert_eq!(p, policy, "{kind:?}");
+                let EventBody::Created {
+                    visibility,
+                    priority,
+                    labels,
+                    ..
+                } = &events[0].body
+                else {
+                    panic!("the first event creates the conversation");
+                };
+                assert_eq!(policy_for(*visibility, *priority, labels), p);
+            }
+        }
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..100 {
+            assert_eq!(choose_action(&mut rng, MAX_ACTIVE), Action::ResolveOldest);
+            assert_ne!(choose_action(&mut rng, 0), Action::ResolveOldest);
+        }
+    }
+
+    #[tokio::test]
+    async fn seeding_twice_creates_everything_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let first = seed(store.as_ref(), now()).await.unwrap();
+        assert_eq!(first.created_users.len(), 2);
+        let second = seed(store.as_ref(), now()).await.unwrap();
+        assert!(second.created_users.is_empty());
+        assert_eq!(first.calendar_id, second.calendar_id);
+        assert_eq!(first.policies, second.policies);
+        assert_eq!(store.list_users().await.unwrap().len(), 2);
+        assert_eq!(store.list_calendars().await.unwrap().len(), 1);
+        let policies = store.list_policies().await.unwrap();
+        assert_eq!(policies.len(), 3);
+        let standard = policies.iter().find(|p| p.name == STANDARD).unwrap();
+        assert_eq!(standard.calendar_id, Some(first.calendar_id));
+        assert!(standard.policy.business_hours_only);
+        assert_eq!(store.default_policy().await.unwrap(), Some(standard.id));
+        assert_eq!(second.default_policy, Some(standard.id));
+    }
+
+    #[tokio::test]
+    async fn an_existing_default_policy_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let mine = store
+            .create_policy(
+                &PolicyInput {
+                    name: "Mine".into(),
+                    description: String::new(),
+                    calendar_id: None,
+                    policy: Policy::default(),
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        store.set_default_policy(Some(mine.id)).await.unwrap();
+        let seeded = seed(store.as_ref(), now()).await.unwrap();
+        assert_eq!(seeded.default_policy, Some(mine.id));
+        assert_eq!(store.default_policy().await.unwrap(), Some(mine.id));
+    }
+
+    #[tokio::test]
+    async fn the_simulator_fills_the_queue_on_every_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let seeded = seed(store.as_ref(), now()).await.unwrap();
+        let state = AppState::new(store.clone(), false);
+        let mut events = state.events.subscribe();
+        let mut sim = Simulator::new(state.clone(), StdRng::seed_from_u64(5));
+        let t = Utc::now();
+        assert_eq!(sim.backlog(t).await.unwrap(), BACKLOG.len());
+        assert_eq!(sim.backlog(t).await.unwrap(), 0, "one backlog per start");
+        assert!(events.try_recv().is_ok(), "the stream hears about it");
+        for _ in 0..80 {
+            sim.step(Utc::now()).await.unwrap();
+        }
+        let active = sim.active().await.unwrap();
+        assert!(active.len() <= MAX_ACTIVE, "{}", active.len());
+        let all = store
+            .list_conversations(&ConversationFilter {
+                limit: 1000,
+                ..ConversationFilter::default()
+            })
+            .await
+            .unwrap();
+        for (name, id) in &seeded.policies {
+            assert!(
+                all.iter().any(|r| r.policy_id == Some(*id)),
+                "no conversation on {name}"
+            );
+        }
+        let mut numbers: Vec<_> = all
+            .iter()
+            .filter_map(|r| conversation_number(&r.external_id))
+            .collect();
+        numbers.sort();
+        assert_eq!(numbers, (1..=all.len() as u64).collect::<Vec<_>>());
+        // A new simulator (a restart) continues the numbering.
+        let mut again = Simulator::new(state, StdRng::seed_from_u64(6));
+        let next = again.next_conversation().await.unwrap();
+        assert_eq!(next, format!("demo-conv-{}", all.len() + 1));
+    }
+}
