@@ -16,6 +16,16 @@ pub struct QueueParams {
     pub owner: Option<String>,
 }
 
+/// What the conversation page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationPage {
+    pub now: String,
+    pub conversation: ConversationView,
+    pub timeline: Vec<promptly::conversation::IncomingEvent>,
+    /// Whether the signed-in user may reply and change it (agents and admins).
+    pub can_act: bool,
+}
+
 /// What the queue page shows: the conversations at `now`, and the filters on offer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueData {
@@ -42,6 +52,11 @@ pub mod ssr {
     #[async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
+        async fn conversation(
+            &self,
+            me: &UserView,
+            id: i64,
+        ) -> Result<Option<super::ConversationPage>, String>;
         async fn queue(
             &self,
             me: &UserView,
@@ -95,6 +110,18 @@ pub async fn get_queue(
         .ok_or_else(|| ServerFnError::new("server is not ready"))?;
     backend
         .queue(&me, &params)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// One conversation with its thread and SLA, or none.
+#[server]
+pub async fn get_conversation(id: i64) -> Result<Option<ConversationPage>, ServerFnError> {
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    backend
+        .conversation(&me, id)
         .await
         .map_err(ServerFnError::new)
 }

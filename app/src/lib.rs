@@ -25,6 +25,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -48,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=routes::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/conversations/:id") view=|| view! { <Shell><routes::conversation::ConversationRoute/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/policies") view=|| view! { <Shell><routes::sections::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/calendars") view=|| view! { <Shell><routes::sections::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/rules") view=|| view! { <Shell><routes::sections::RulesPage/></Shell> } ssr=SsrMode::Async/>

@@ -141,3 +141,45 @@ test('a reply within the target turns the badge met', async ({ page, request }, 
   await expect(badge).toHaveText('met');
 });
 
+
+test('an agent opens a conversation, replies, claims and resolves it', async ({ page, request }, info) => {
+  await api(request, 'POST', '/api/v1/policies', { name: `Reply ${info.project.name}`, first_response: '30m', resolution: '4h' })
+    .then((p) => api(request, 'PUT', '/api/v1/settings/default-policy', { policy: p.id }));
+  const ext = `ig-${info.project.name}-${Date.now()}`;
+  await api(request, 'POST', '/api/v1/events', { events: [
+    { id: `${ext}-1`, type: 'conversation.created', conversation: ext, channel: 'instagram', visibility: 'public', contact: { handle: `@cat_${info.project.name}` } },
+    { id: `${ext}-2`, type: 'message.created', conversation: ext, author: 'customer', text: 'My parcel never came' },
+  ] });
+  await login(page);
+  await row(page, ext).getByRole('link', { name: `@cat_${info.project.name}` }).click();
+  await expect(page.getByRole('heading', { name: `@cat_${info.project.name}` })).toBeVisible();
+  await expect(page.getByText('My parcel never came')).toBeVisible();
+  const frt = page.locator('[data-metric="firstresponse"] .badge');
+  await expect(frt).toHaveAttribute('data-state', 'ok');
+
+  // A private note does not answer the customer.
+  await page.getByLabel('Reply').fill('Checking with the courier');
+  await page.getByLabel(/Private note/).check();
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByText('Private note added.')).toBeVisible();
+  await expect(frt).toHaveAttribute('data-state', 'ok');
+
+  await page.getByLabel('Reply').fill('We are on it!');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByText('Reply sent.')).toBeVisible();
+  await expect(page.getByText('We are on it!')).toBeVisible();
+  await expect(frt).toHaveAttribute('data-state', 'met');
+  await expect(page.getByTestId('owner')).toHaveText(ADMIN.email);
+
+  await page.getByRole('button', { name: 'Unassign' }).click();
+  await expect(page.getByTestId('owner')).toHaveText('Unassigned');
+  await page.getByRole('button', { name: 'Claim' }).click();
+  await expect(page.getByTestId('owner')).toHaveText(ADMIN.email);
+
+  const rt = page.locator('[data-metric="resolution"] .badge');
+  await expect(rt).toHaveAttribute('data-state', 'ok');
+  await page.getByRole('button', { name: 'Resolve' }).click();
+  await expect(rt).toHaveAttribute('data-state', 'met');
+  await page.getByRole('link', { name: '← Queue' }).click();
+  await expect(row(page, ext)).toHaveCount(0);
+});

@@ -156,6 +156,7 @@ fn is_public(path: &str) -> bool {
         || path == "/logout"
         || path == "/healthz"
         || path == "/favicon.ico"
+        || path == "/favicon.svg"
         || path.starts_with("/pkg/")
 }
 

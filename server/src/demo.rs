@@ -797,8 +797,9 @@ impl Simulator {
         for &(minutes, kind) in BACKLOG {
             let at = now - Duration::minutes(minutes);
             let id = self.create(at, Some(kind)).await?;
-            // Some older ones already had an answer and a new question (next response).
-            if minutes >= 18 && self.rng.gen_bool(0.5) {
+            // Some older standard ones already had an answer and a new question (next
+            // response); VIP and social ones stay unanswered so their badges turn red.
+            if kind == Kind::Regular && minutes >= 18 && self.rng.gen_bool(0.5) {
                 let team = self.team_of(&id).await?;
                 let answered = at + Duration::minutes(2);
                 let asked = now - Duration::minutes(self.rng.gen_range(1..=minutes / 2));

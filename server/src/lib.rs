@@ -11,6 +11,8 @@
 //! - [`service`]: the live queue's logic: the SLA catalog, ingest, conversation views.
 //! - [`state`]: what every handler shares, and the live stream's recent events.
 
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod bench_calendar;
 pub mod config;

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod conversation;
 pub mod errors;
 pub mod login;
 pub mod logout;

@@ -168,7 +168,7 @@ fn QueueRow(conversation: ConversationView, evaluated_at: DateTime<Utc>) -> impl
                 None => view! { <span class="badge idle" title="No running SLA clock">"—"</span> }.into_any(),
             }}</td>
             <td><span class="channel">{s.channel.label()}</span>" "<span class="visibility">{visibility}</span></td>
-            <td>{s.contact.display()}</td>
+            <td><a href=format!("/conversations/{}", c.id)>{s.contact.display()}</a></td>
             <td class="last" title=last>{short}</td>
             <td>{s.owner.clone().unwrap_or_else(|| "Unassigned".into())}</td>
             <td><span class=format!("priority {}", priority.as_str())>{priority_label(priority)}</span></td>

@@ -2,6 +2,7 @@
 //! and the Leptos pages.
 
 pub mod calendars;
+pub mod conversation_forms;
 pub mod conversations;
 pub mod error;
 pub mod events;
@@ -37,6 +38,39 @@ impl Backend for UiBackend {
                 tracing::error!(error = %e, "listing users failed");
                 "Users could not be loaded.".to_string()
             })
+    }
+
+    async fn conversation(
+        &self,
+        me: &promptly::account::UserView,
+        id: i64,
+    ) -> Result<Option<app::api::ConversationPage>, String> {
+        let now = chrono::Utc::now();
+        let store = self.0.as_ref();
+        let load = async {
+            let Some(row) = store.conversation(id).await? else {
+                return Ok(None);
+            };
+            let mut catalog = crate::service::SlaCatalog::load(store, now).await?;
+            catalog
+                .ensure(store, row.policy_id.zip(row.policy_version))
+                .await?;
+            let timeline = store.conversation_events(row.id).await?;
+            let conversation = catalog.view(row, &timeline, now);
+            Ok::<_, crate::store::StoreError>(Some((conversation, timeline)))
+        };
+        let found = load.await.map_err(|e| {
+            tracing::error!(error = %e, "loading a conversation failed");
+            "The conversation could not be loaded.".to_string()
+        })?;
+        Ok(
+            found.map(|(conversation, timeline)| app::api::ConversationPage {
+                now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                conversation,
+                timeline,
+                can_act: me.role != promptly::account::Role::Manager,
+            }),
+        )
     }
 
     async fn queue(
@@ -150,6 +184,7 @@ pub fn router(
     Router::new()
         .merge(health::router())
         .merge(forms::router())
+        .merge(conversation_forms::router())
         .nest("/api/v1", api_router())
         .with_state(state.clone())
         .merge(pages)

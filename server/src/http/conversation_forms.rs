@@ -1,0 +1,189 @@
+//! The conversation page's forms: reply (or private note), claim, assign, unassign, status
+//! and priority. Each becomes an event in the conversation's timeline, exactly as if a
+//! channel had sent it, and answers 303 back to the page.
+
+use crate::auth::CurrentUser;
+use crate::service;
+use crate::state::AppState;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use chrono::Utc;
+use promptly::account::Role;
+use promptly::conversation::{EventBody, IncomingEvent, Priority, MAX_TEXT_LEN};
+use promptly::timeline::{Author, ConversationStatus};
+use rand::RngCore;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations/{id}/reply", post(reply))
+        .route("/conversations/{id}/update", post(update))
+}
+
+fn back(id: i64, query: &[(&str, &str)]) -> Response {
+    let q = serde_urlencoded::to_string(query).unwrap_or_default();
+    let sep = if q.is_empty() { "" } else { "?" };
+    Redirect::to(&format!("/conversations/{id}{sep}{q}")).into_response()
+}
+
+fn event_id() -> String {
+    let mut b = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut b);
+    format!(
+        "ui-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
+
+/// Agents and admins act on conversations; managers read.
+async fn actor_and_external_id(
+    state: &AppState,
+    user: Option<Extension<CurrentUser>>,
+    id: i64,
+) -> Result<(String, String), Response> {
+    let Some(Extension(CurrentUser(me))) = user else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    if me.role == Role::Manager {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "Managers cannot change conversations.",
+        )
+            .into_response());
+    }
+    match state.store.conversation(id).await {
+        Ok(Some(row)) => Ok((me.email, row.external_id)),
+        Ok(None) => Err((StatusCode::NOT_FOUND, "No such conversation.").into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "loading a conversation failed");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable.",
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn record(
+    state: &AppState,
+    id: i64,
+    conversation: String,
+    body: EventBody,
+    notice: &str,
+) -> Response {
+    let event = IncomingEvent {
+        id: event_id(),
+        conversation,
+        at: Utc::now(),
+        body,
+    };
+    match service::ingest(state, &[event]).await {
+        Ok(_) => back(id, &[("notice", notice)]),
+        Err(e) => {
+            tracing::error!(error = %e, "recording a conversation change failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable; nothing was changed.",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    text: String,
+    /// A checkbox: present ("on") for a private note.
+    #[serde(default)]
+    private: Option<String>,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let (me, external) = match actor_and_external_id(&state, user, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let text = form.text.trim();
+    if text.is_empty() {
+        return back(id, &[("err_text", "Write a reply first.")]);
+    }
+    if text.chars().count() > MAX_TEXT_LEN {
+        return back(id, &[("err_text", "The reply is too long.")]);
+    }
+    let private = form.private.is_some();
+    let body = EventBody::Message {
+        author: Author::Agent,
+        private,
+        text: text.to_string(),
+        agent_email: Some(me),
+    };
+    record(
+        &state,
+        id,
+        external,
+        body,
+        if private { "noted" } else { "replied" },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateForm {
+    action: String,
+    #[serde(default)]
+    value: String,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(form): Form<UpdateForm>,
+) -> Response {
+    let (me, external) = match actor_and_external_id(&state, user, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let change = |status, priority, owner| EventBody::Updated {
+        status,
+        priority,
+        owner,
+        team: None,
+        labels: None,
+    };
+    let value = form.value.trim();
+    let body = match form.action.as_str() {
+        "claim" => change(None, None, Some(Some(me))),
+        "unassign" => change(None, None, Some(None)),
+        "assign" => match promptly::account::validate_email(value) {
+            Ok(email) => change(None, None, Some(Some(email))),
+            Err(m) => return back(id, &[("err_owner", m.as_str())]),
+        },
+        "status" => {
+            let status = match value {
+                "open" => ConversationStatus::Open,
+                "pending" => ConversationStatus::Pending,
+                "snoozed" => ConversationStatus::Snoozed,
+                "resolved" => ConversationStatus::Resolved,
+                _ => return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown status.").into_response(),
+            };
+            change(Some(status), None, None)
+        }
+        "priority" => match Priority::parse(value) {
+            Some(p) => change(None, Some(p), None),
+            None => return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown priority.").into_response(),
+        },
+        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown action.").into_response(),
+    };
+    record(&state, id, external, body, "updated").await
+}
