@@ -104,6 +104,20 @@ pub enum SlaCommand {
 pub enum BenchCommand {
     /// Business-hours deadlines over the cases of shared/bench/calendar_peers.py.
     Calendar { cases: PathBuf },
+    /// Events/s through POST /api/v1/events vs raw sqlx inserts (SQLite, loopback HTTP).
+    Ingest {
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
+    /// Latency from an ingest POST to the change reaching N stream clients.
+    Live {
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod bench_calendar;
+pub mod bench_http;
 pub mod config;
 pub mod demo;
 pub mod http;

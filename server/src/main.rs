@@ -46,6 +46,18 @@ fn main() -> ExitCode {
                     Some(Command::Migrate) => migrate(cli.db).await,
                     Some(Command::User { command }) => user(cli.db, command).await,
                     Some(Command::Token { command }) => token(cli.db, command).await,
+                    Some(Command::Bench {
+                        command: BenchCommand::Ingest { events, batch },
+                    }) => promptly_server::bench_http::ingest(events, batch)
+                        .await
+                        .map(|l| println!("{l}"))
+                        .map_err(Usage),
+                    Some(Command::Bench {
+                        command: BenchCommand::Live { clients, rounds },
+                    }) => promptly_server::bench_http::live(clients, rounds)
+                        .await
+                        .map(|l| println!("{l}"))
+                        .map_err(Usage),
                     Some(_) => unreachable!("handled above"),
                 }
             })

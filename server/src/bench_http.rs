@@ -1,0 +1,263 @@
+//! `promptly bench ingest` and `promptly bench live`: the ingest API and the live stream
+//! measured over real HTTP on loopback, each against its baseline in the same run.
+
+use crate::http;
+use crate::state::AppState;
+use crate::store::{self, DatabaseUrl, DynStore};
+use chrono::{Duration, Utc};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// A server on a free loopback port with a fresh SQLite database in `dir`, and an admin token.
+async fn start(dir: &std::path::Path) -> Result<(String, String, AppState), String> {
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store: DynStore = store::open(&DatabaseUrl::parse(&url)?).await?;
+    let policy = store
+        .create_policy(
+            &store::PolicyInput {
+                name: "Bench".into(),
+                description: String::new(),
+                calendar_id: None,
+                policy: serde_json::from_value(
+                    json!({"first_response": "30m", "next_response": "1h", "resolution": "1d"}),
+                )
+                .map_err(|e| e.to_string())?,
+            },
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .set_default_policy(Some(policy.id))
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = http::tokens::create_token(store.as_ref(), "bench", None)
+        .await
+        .map_err(|e| e.to_string())?
+        .token;
+    let state = AppState::new(store, false);
+    let opts = leptos::prelude::LeptosOptions::builder()
+        .output_name("promptly")
+        .site_root(dir.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .build();
+    let app = http::router(state.clone(), opts, None);
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| e.to_string())?;
+    let listener = socket.listen(4096).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Ok((format!("http://{addr}"), token, state))
+}
+
+/// `n` realistic events: conversations of 5 events (created, customer, agent, customer,
+/// agent), with random sender ids as channels send them.
+fn workload(n: usize) -> Vec<Value> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let base = Utc::now() - Duration::hours(2);
+    (0..n)
+        .map(|i| {
+            let conv = format!("bench-c{}", i / 5);
+            let id = format!("evt-{:016x}", rng.gen::<u64>());
+            let at = (base + Duration::seconds(i as i64)).to_rfc3339();
+            match i % 5 {
+                0 => json!({"id": id, "type": "conversation.created", "conversation": conv,
+                            "at": at, "channel": "whatsapp", "contact": {"name": "Bench"}}),
+                1 | 3 => json!({"id": id, "type": "message.created", "conversation": conv,
+                                "at": at, "author": "customer", "text": "Hello, where is my order?"}),
+                _ => json!({"id": id, "type": "message.created", "conversation": conv,
+                            "at": at, "author": "agent", "text": "On its way", "agent_email": "a@b.io"}),
+            }
+        })
+        .collect()
+}
+
+/// Multi-row inserts of the same events (and their conversations) into the same schema,
+/// one transaction per batch: the plain-SQL baseline.
+async fn raw_inserts(dir: &std::path::Path, events: &[Value], batch: usize) -> Result<f64, String> {
+    let url = format!("sqlite://{}", dir.join("raw.db").display());
+    store::open(&DatabaseUrl::parse(&url)?).await?; // creates the schema
+    let opts = SqliteConnectOptions::from_str(&url)
+        .map_err(|e| e.to_string())?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = sqlx::SqlitePool::connect_with(opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = Utc::now().to_rfc3339();
+    let began = Instant::now();
+    for chunk in events.chunks(batch) {
+        let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+        let convs: Vec<&str> = chunk
+            .iter()
+            .filter(|e| e["type"] == "conversation.created")
+            .filter_map(|e| e["conversation"].as_str())
+            .collect();
+        if !convs.is_empty() {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO conversations (external_id, status, channel, summary, created_at, updated_at) ",
+            );
+            q.push_values(&convs, |mut b, c| {
+                b.push_bind(*c)
+                    .push_bind("open")
+                    .push_bind("whatsapp")
+                    .push_bind("{}")
+                    .push_bind(&now)
+                    .push_bind(&now);
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO events (external_id, conversation_id, at, payload, received_at) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e["id"].as_str().unwrap_or_default().to_string())
+                .push("(SELECT id FROM conversations WHERE external_id = ")
+                .push_bind_unseparated(e["conversation"].as_str().unwrap_or_default().to_string())
+                .push_unseparated(")")
+                .push_bind(e["at"].as_str().unwrap_or_default().to_string())
+                .push_bind(e.to_string())
+                .push_bind(&now);
+        });
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    Ok(events.len() as f64 / began.elapsed().as_secs_f64())
+}
+
+/// Events per second through `POST /api/v1/events` in batches of `batch`, against raw
+/// inserts of the same rows.
+pub async fn ingest(n: usize, batch: usize) -> Result<String, String> {
+    if n == 0 || batch == 0 {
+        return Err("--events and --batch must be at least 1".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (base, token, _state) = start(dir.path()).await?;
+    let client = reqwest::Client::new();
+    let events = workload(n);
+    let began = Instant::now();
+    for chunk in events.chunks(batch) {
+        let r = client
+            .post(format!("{base}/api/v1/events"))
+            .bearer_auth(&token)
+            .json(&json!({ "events": chunk }))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!(
+                "ingest answered {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ));
+        }
+    }
+    let api_rate = n as f64 / began.elapsed().as_secs_f64();
+    let raw_rate = raw_inserts(dir.path(), &events, batch).await?;
+    Ok(format!(
+        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} n={n} batch={batch} database=sqlite",
+        api_rate / raw_rate
+    ))
+}
+
+/// Latency from a POST returning to the change arriving at each of `clients` streams.
+pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
+    if clients == 0 || rounds == 0 {
+        return Err("--clients and --rounds must be at least 1".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (base, token, _state) = start(dir.path()).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let ready = std::sync::Arc::new(tokio::sync::Barrier::new(clients + 1));
+    for _ in 0..clients {
+        let (base, token, tx, ready) = (base.clone(), token.clone(), tx.clone(), ready.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let Ok(resp) = client
+                .get(format!("{base}/api/v1/stream"))
+                .bearer_auth(&token)
+                .send()
+                .await
+            else {
+                ready.wait().await;
+                return;
+            };
+            let mut body = resp.bytes_stream();
+            let mut buf = String::new();
+            let mut said_ready = false;
+            while let Some(Ok(chunk)) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let frame: String = buf.drain(..end + 2).collect();
+                    if frame.contains("event: hello") && !said_ready {
+                        said_ready = true;
+                        ready.wait().await;
+                    } else if let Some(pos) = frame.find("\"external_id\":\"live-") {
+                        let rest = &frame[pos + "\"external_id\":\"live-".len()..];
+                        if let Some(n) = rest.split('"').next().and_then(|s| s.parse().ok()) {
+                            let _ = tx.send((n, Instant::now()));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    ready.wait().await;
+    let client = reqwest::Client::new();
+    let mut latencies = Vec::with_capacity(clients * rounds);
+    for round in 0..rounds {
+        let body = json!({"id": format!("live-evt-{round}"), "type": "conversation.created",
+                          "conversation": format!("live-{round}"), "channel": "sms"});
+        let r = client
+            .post(format!("{base}/api/v1/events"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let returned = Instant::now();
+        if !r.status().is_success() {
+            return Err(format!("ingest answered {}", r.status()));
+        }
+        let mut got = 0;
+        while got < clients {
+            let (n, at) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .map_err(|_| {
+                    format!("round {round}: only {got} of {clients} streams got the change")
+                })?
+                .ok_or("streams closed")?;
+            if n == round {
+                got += 1;
+                latencies.push(at.saturating_duration_since(returned).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    Ok(format!(
+        "live_clients={clients} rounds={rounds} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    ))
+}
