@@ -84,7 +84,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PROMPTLY_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
     /// Seed demo data (a team, a calendar, policies and a traffic simulator).
-    #[arg(long, env = "PROMPTLY_DEMO")]
+    #[arg(long, env = "PROMPTLY_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
     /// E-mail of the first admin, created on an empty database.
     #[arg(long, env = "PROMPTLY_ADMIN_EMAIL")]
