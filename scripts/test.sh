@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-step() { echo; echo "=== $* ==="; }
+started=$SECONDS
+step() { echo; echo "=== $* (at $((SECONDS - started)) s) ==="; }
 
 step "format"
 cargo fmt --all --check
@@ -27,3 +28,4 @@ cargo leptos build --release
 
 step "end2end (Chromium: JavaScript off, then hydrated)"
 (cd end2end && npx playwright test)
+echo "=== all passed in $((SECONDS - started)) s ==="
