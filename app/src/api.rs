@@ -37,6 +37,51 @@ pub struct QueueData {
     pub teams: Vec<String>,
 }
 
+/// A business-hours calendar as the calendars and policies pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarItem {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub definition: promptly::CalendarDefinition,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Names of the policies whose current version counts time with it.
+    pub used_by: Vec<String>,
+}
+
+/// What the calendars page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarsData {
+    pub calendars: Vec<CalendarItem>,
+}
+
+/// One version of an SLA policy, as the policies page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyItem {
+    pub id: i64,
+    pub version: i64,
+    pub name: String,
+    pub description: String,
+    pub calendar_id: Option<i64>,
+    pub policy: promptly::Policy,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// What the policies page shows: the policies, the default, the calendars to choose from,
+/// and the versions of the policy being edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoliciesData {
+    /// The server's instant (RFC 3339); the preview's sample messages are the next ones after it.
+    pub now: String,
+    pub policies: Vec<PolicyItem>,
+    pub default_policy: Option<i64>,
+    pub calendars: Vec<CalendarItem>,
+    /// All versions of the edited policy, oldest first (empty when not editing).
+    pub versions: Vec<PolicyItem>,
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server crate provides to the UI during rendering.
@@ -52,6 +97,8 @@ pub mod ssr {
     #[async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
+        /// All integration tokens, revoked ones included (the caller checks the role).
+        async fn list_tokens(&self) -> Result<Vec<super::TokenInfo>, String>;
         async fn conversation(
             &self,
             me: &UserView,
@@ -62,9 +109,43 @@ pub mod ssr {
             me: &UserView,
             params: &super::QueueParams,
         ) -> Result<super::QueueData, String>;
+        /// The calendars page's data (the caller checks the role).
+        async fn calendars_page(&self) -> Result<super::CalendarsData, String>;
+        /// The policies page's data, with the versions of `edit` (the caller checks the role).
+        async fn policies_page(&self, edit: Option<i64>) -> Result<super::PoliciesData, String>;
     }
 
     pub type DynBackend = Arc<dyn Backend>;
+
+    /// The token that `POST /admin/tokens` just created, carried to the users page in a
+    /// short-lived cookie; reading it also clears the cookie, so the token shows once.
+    pub fn take_new_token() -> Option<String> {
+        use axum::http::{header, HeaderValue};
+        let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+        let value = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == super::NEW_TOKEN_COOKIE)
+            .map(|(_, v)| v.to_string())?;
+        if let Some(resp) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            resp.append_header(
+                header::SET_COOKIE,
+                HeaderValue::from_static(
+                    "promptly_new_token=; Path=/admin/users; HttpOnly; SameSite=Strict; Max-Age=0",
+                ),
+            );
+        }
+        let plausible = value.starts_with("pt_")
+            && value.len() <= 100
+            && value[3..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        plausible.then_some(value)
+    }
 
     pub fn session_user() -> Option<UserView> {
         leptos::prelude::use_context::<axum::http::request::Parts>()
@@ -124,4 +205,74 @@ pub async fn get_conversation(id: i64) -> Result<Option<ConversationPage>, Serve
         .conversation(&me, id)
         .await
         .map_err(ServerFnError::new)
+}
+
+#[cfg(feature = "ssr")]
+fn require_admin_user() -> Result<(), ServerFnError> {
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    if me.role != promptly::account::Role::Admin {
+        return Err(ServerFnError::new("Only admins can manage SLA settings."));
+    }
+    Ok(())
+}
+
+/// The business-hours calendars (admins only).
+#[server]
+pub async fn get_calendars() -> Result<CalendarsData, ServerFnError> {
+    require_admin_user()?;
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    backend.calendars_page().await.map_err(ServerFnError::new)
+}
+
+/// The SLA policies, with the versions of the one being edited (admins only).
+#[server]
+pub async fn get_policies(edit: Option<i64>) -> Result<PoliciesData, ServerFnError> {
+    require_admin_user()?;
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    backend
+        .policies_page(edit)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The cookie that carries a just-created integration token from `POST /admin/tokens` to the
+/// users page (HttpOnly, `Path=/admin/users`, a minute long, cleared when read).
+pub const NEW_TOKEN_COOKIE: &str = "promptly_new_token";
+
+/// An integration token as the users page lists it (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub role: promptly::account::Role,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `None` while the token works.
+    pub revoked_at: Option<String>,
+}
+
+/// What the users page's token section shows: the tokens, and the one just created (once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokensData {
+    pub tokens: Vec<TokenInfo>,
+    pub new_token: Option<String>,
+}
+
+/// The integration tokens, and the token just created if this is the page it was created
+/// for (admins only).
+#[server]
+pub async fn get_tokens() -> Result<TokensData, ServerFnError> {
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    if me.role != promptly::account::Role::Admin {
+        return Err(ServerFnError::new("Only admins can manage tokens."));
+    }
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    let tokens = backend.list_tokens().await.map_err(ServerFnError::new)?;
+    Ok(TokensData {
+        tokens,
+        new_token: ssr::take_new_token(),
+    })
 }

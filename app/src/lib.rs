@@ -50,8 +50,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/conversations/:id") view=|| view! { <Shell><routes::conversation::ConversationRoute/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/policies") view=|| view! { <Shell><routes::sections::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/calendars") view=|| view! { <Shell><routes::sections::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/policies") view=|| view! { <Shell><routes::policies::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/calendars") view=|| view! { <Shell><routes::calendars::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/rules") view=|| view! { <Shell><routes::sections::RulesPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/compliance") view=|| view! { <Shell><routes::sections::CompliancePage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=|| view! { <Shell><routes::users::UsersPage/></Shell> } ssr=SsrMode::Async/>

@@ -26,12 +26,9 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
             </Suspense>
         </header>
         <main class="page">
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let _ = me.await;
-                    children.with_value(|c| c())
-                })}
-            </Suspense>
+            // Rendered once, not inside a Suspend: resources created by the page must be
+            // created in the same order on the server and in the browser to hydrate.
+            {children.with_value(|c| c())}
         </main>
     }
 }
@@ -43,9 +40,13 @@ fn Nav(user: UserView) -> impl IntoView {
             view! { <li><a href=s.path()>{s.label()}</a></li> }
         })
         .collect_view();
+    // The API page is served by the server, not the router: `rel="external"` makes the
+    // hydrated app load it rather than route to it.
+    let api_link = (user.role == promptly::account::Role::Admin)
+        .then(|| view! { <li><a href="/api" rel="external">"API"</a></li> });
     view! {
         <nav aria-label="Main">
-            <ul class="nav">{links}</ul>
+            <ul class="nav">{links}{api_link}</ul>
         </nav>
         <div class="who">
             <LiveIndicator/>

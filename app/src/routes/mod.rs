@@ -1,9 +1,11 @@
 //! One module per page.
 
+pub mod calendars;
 pub mod conversation;
 pub mod errors;
 pub mod login;
 pub mod logout;
+pub mod policies;
 pub mod queue;
 pub mod sections;
 pub mod users;

@@ -19,16 +19,6 @@ fn SectionPage(section: Section, intro: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn PoliciesPage() -> impl IntoView {
-    view! { <SectionPage section=Section::Policies intro="No SLA policies yet. Policies set first-response, next-response and resolution targets."/> }
-}
-
-#[component]
-pub fn CalendarsPage() -> impl IntoView {
-    view! { <SectionPage section=Section::Calendars intro="No business-hours calendars yet. Without one, every hour counts."/> }
-}
-
-#[component]
 pub fn RulesPage() -> impl IntoView {
     view! { <SectionPage section=Section::Rules intro="No automation rules yet. Without rules, the default policy applies to every conversation."/> }
 }

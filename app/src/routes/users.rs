@@ -4,6 +4,7 @@
 //! notice or with field errors in the query, so the page works with or without JavaScript.
 
 use crate::api::list_users;
+use crate::api::{get_tokens, TokenInfo};
 use crate::components::guard::RoleGuard;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -89,6 +90,7 @@ fn UsersInner() -> impl IntoView {
                 {err_password.map(|m| view! { <p class="field-error" data-field="password">{m}</p> })}
                 <button type="submit" class="primary">"Create user"</button>
             </form>
+            <TokensSection/>
         </section>
     }
 }
@@ -140,4 +142,123 @@ fn UserTable(users: Vec<UserView>) -> impl IntoView {
             <tbody>{rows}</tbody>
         </table>
     }
+}
+
+/// "2026-11-24T09:00:00Z" as "2026-11-24 09:00 UTC".
+fn short_time(rfc3339: &str) -> String {
+    match rfc3339.split_once('T') {
+        Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
+        None => rfc3339.to_string(),
+    }
+}
+
+/// Integration tokens: list, revoke, create; a new token is shown once, right after creation.
+#[component]
+fn TokensSection() -> impl IntoView {
+    let tokens = Resource::new(|| (), |_| get_tokens());
+    let q = use_query_map();
+    let get = move |k: &str| q.with(|q| q.get(k));
+    let flash = get("token").and_then(|c| match c.as_str() {
+        "created" => Some("Token created."),
+        "revoked" => Some("Token revoked; requests with it are refused from now on."),
+        _ => None,
+    });
+    let failure = get("token_error")
+        .filter(|c| c == "not_found")
+        .map(|_| "That token does not exist.");
+    let err_name = get("token_err_name");
+    let err_role = get("token_err_role");
+    let name = get("token_name").unwrap_or_default();
+    let role = get("token_role")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(Role::Agent);
+    view! {
+        <section class="tokens" id="tokens" aria-labelledby="tokens-heading">
+            <h2 id="tokens-heading">"Integration tokens"</h2>
+            <p class="muted">
+                "Channels and helpdesks call the "
+                <a href="/api" rel="external">"API"</a>
+                " with a token: "
+                <code>"Authorization: Bearer TOKEN"</code>
+                ". A token acts with its role until it is revoked."
+            </p>
+            {flash.map(|m| view! { <p class="flash" data-notice="token">{m}</p> })}
+            {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            <Suspense fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(data) => view! {
+                            {data.new_token.map(|t| view! { <NewToken token=t/> })}
+                            <TokenTable tokens=data.tokens/>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <form method="post" action="/admin/tokens" class="card create-token" novalidate>
+                <h3>"Create a token"</h3>
+                <label>"Token name"
+                    <input type="text" name="name" value=name maxlength="100" required aria-invalid=err_name.as_ref().map(|_| "true")/>
+                </label>
+                {err_name.map(|m| view! { <p class="field-error" data-field="token-name">{m}</p> })}
+                <label>"Token role"
+                    <RoleSelect selected=role/>
+                </label>
+                {err_role.map(|m| view! { <p class="field-error" data-field="token-role">{m}</p> })}
+                <button type="submit" class="primary">"Create token"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn NewToken(token: String) -> impl IntoView {
+    view! {
+        <div class="new-token" id="new-token">
+            <p><strong>"Copy this token now: it will not be shown again."</strong></p>
+            <code class="token-value">{token}</code>
+        </div>
+    }
+}
+
+#[component]
+fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
+    if tokens.is_empty() {
+        return view! { <p class="empty">"No integration tokens yet."</p> }.into_any();
+    }
+    let rows = tokens
+        .into_iter()
+        .map(|t| {
+            let id = t.id;
+            let revoked = t.revoked_at.is_some();
+            let created = short_time(&t.created_at);
+            let status = match &t.revoked_at {
+                Some(at) => format!("Revoked {}", short_time(at)),
+                None => "Active".to_string(),
+            };
+            view! {
+                <tr data-token=t.name.clone() class:inactive=revoked>
+                    <td>{t.name.clone()}</td>
+                    <td>{t.role.label()}</td>
+                    <td><time datetime=t.created_at.clone()>{created}</time></td>
+                    <td class="token-status">{status}</td>
+                    <td>
+                        {(!revoked).then(|| view! {
+                            <form method="post" action=format!("/admin/tokens/{id}/revoke") class="inline">
+                                <button type="submit">"Revoke"</button>
+                            </form>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid token-table">
+            <thead><tr><th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Revoked"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -73,7 +73,8 @@ pub(crate) fn with_path<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn parse(body: serde_json::Value) -> Result<CalendarInput, ApiError> {
+/// Validates a calendar body (the API's and the calendars page's form, once turned into JSON).
+pub(crate) fn parse(body: serde_json::Value) -> Result<CalendarInput, ApiError> {
     let mut errors = Vec::new();
     let (name, description, rest) = named(body, &mut errors);
     let definition = match with_path::<CalendarDefinition>(rest, "") {

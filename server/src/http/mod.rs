@@ -1,15 +1,18 @@
 //! The HTTP service: form endpoints, the `/api/v1` API by resource, health, the live stream,
 //! and the Leptos pages.
 
+pub mod admin_forms;
 pub mod calendars;
 pub mod conversation_forms;
 pub mod conversations;
+pub mod docs;
 pub mod error;
 pub mod events;
 pub mod forms;
 pub mod health;
 pub mod policies;
 pub mod stream;
+pub mod token_forms;
 pub mod tokens;
 pub mod users;
 
@@ -29,6 +32,29 @@ struct UiBackend(DynStore);
 
 #[async_trait]
 impl Backend for UiBackend {
+    async fn list_tokens(&self) -> Result<Vec<app::api::TokenInfo>, String> {
+        let secs =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.0
+            .list_api_tokens()
+            .await
+            .map(|ts| {
+                ts.into_iter()
+                    .map(|t| app::api::TokenInfo {
+                        id: t.id,
+                        name: t.name,
+                        role: t.role,
+                        created_at: secs(t.created_at),
+                        revoked_at: t.revoked_at.map(secs),
+                    })
+                    .collect()
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "listing tokens failed");
+                "The integration tokens could not be loaded.".to_string()
+            })
+    }
+
     async fn list_users(&self) -> Result<Vec<promptly::account::UserView>, String> {
         self.0
             .list_users()
@@ -111,6 +137,81 @@ impl Backend for UiBackend {
             teams,
         })
     }
+
+    async fn calendars_page(&self) -> Result<app::api::CalendarsData, String> {
+        let load = async {
+            let calendars = self.0.list_calendars().await?;
+            let policies = self.0.list_policies().await?;
+            Ok::<_, crate::store::StoreError>(calendar_items(calendars, &policies))
+        };
+        let calendars = load.await.map_err(|e| {
+            tracing::error!(error = %e, "loading the calendars failed");
+            "The calendars could not be loaded.".to_string()
+        })?;
+        Ok(app::api::CalendarsData { calendars })
+    }
+
+    async fn policies_page(&self, edit: Option<i64>) -> Result<app::api::PoliciesData, String> {
+        let now = chrono::Utc::now();
+        let load = async {
+            let policies = self.0.list_policies().await?;
+            let calendars = self.0.list_calendars().await?;
+            let default_policy = self.0.default_policy().await?;
+            let versions = match edit {
+                Some(id) => self.0.policy_versions(id).await?,
+                None => Vec::new(),
+            };
+            Ok::<_, crate::store::StoreError>((policies, calendars, default_policy, versions))
+        };
+        let (policies, calendars, default_policy, versions) = load.await.map_err(|e| {
+            tracing::error!(error = %e, "loading the policies failed");
+            "The policies could not be loaded.".to_string()
+        })?;
+        Ok(app::api::PoliciesData {
+            now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            calendars: calendar_items(calendars, &policies),
+            policies: policies.into_iter().map(policy_item).collect(),
+            default_policy,
+            versions: versions.into_iter().map(policy_item).collect(),
+        })
+    }
+}
+
+fn calendar_items(
+    calendars: Vec<crate::store::CalendarRecord>,
+    policies: &[crate::store::PolicyRecord],
+) -> Vec<app::api::CalendarItem> {
+    calendars
+        .into_iter()
+        .map(|c| app::api::CalendarItem {
+            used_by: policies
+                .iter()
+                .filter(|p| p.calendar_id == Some(c.id))
+                .map(|p| p.name.clone())
+                .collect(),
+            id: c.id,
+            name: c.name,
+            description: c.description,
+            definition: c.definition,
+            updated_at: c
+                .updated_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+        .collect()
+}
+
+fn policy_item(p: crate::store::PolicyRecord) -> app::api::PolicyItem {
+    app::api::PolicyItem {
+        id: p.id,
+        version: p.version,
+        name: p.name,
+        description: p.description,
+        calendar_id: p.calendar_id,
+        policy: p.policy,
+        created_at: p
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
 }
 
 /// The `/api/v1` routes.
@@ -123,6 +224,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(policies::router())
         .merge(events::router())
         .merge(conversations::router())
+        .merge(docs::router())
 }
 
 /// The signed-in user or token, or 401.
@@ -184,7 +286,10 @@ pub fn router(
     Router::new()
         .merge(health::router())
         .merge(forms::router())
+        .merge(token_forms::router())
+        .merge(docs::page_router())
         .merge(conversation_forms::router())
+        .merge(admin_forms::router())
         .nest("/api/v1", api_router())
         .with_state(state.clone())
         .merge(pages)

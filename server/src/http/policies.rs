@@ -30,7 +30,11 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn parse(state: &AppState, body: serde_json::Value) -> Result<PolicyInput, ApiError> {
+/// Validates a policy body (the API's and the policies page's form, once turned into JSON).
+pub(crate) async fn parse(
+    state: &AppState,
+    body: serde_json::Value,
+) -> Result<PolicyInput, ApiError> {
     let mut errors = Vec::new();
     let (name, description, mut rest) = named(body, &mut errors);
     let calendar_id = match rest.as_object_mut().and_then(|o| o.remove("calendar_id")) {
@@ -130,10 +134,26 @@ async fn update(
 ) -> Result<Json<Updated>, ApiError> {
     require_admin(user)?;
     let input = parse(&state, json_body(body)?).await?;
+    let (rec, reevaluated) = save_update(&state, id, &input, q.apply_to_open).await?;
+    Ok(Json(Updated {
+        policy: rec,
+        reevaluated,
+    }))
+}
+
+/// Stores a policy change (a new version when conversations use the current one); with
+/// `apply_to_open`, moves the open conversations to it and re-evaluates them. Returns the
+/// new current version and how many conversations were re-evaluated.
+pub(crate) async fn save_update(
+    state: &AppState,
+    id: i64,
+    input: &PolicyInput,
+    apply_to_open: bool,
+) -> Result<(PolicyRecord, usize), ApiError> {
     let now = Utc::now();
-    let rec = state.store.update_policy(id, &input, now).await?;
+    let rec = state.store.update_policy(id, input, now).await?;
     let mut reevaluated = 0;
-    if q.apply_to_open {
+    if apply_to_open {
         let moved = state.store.move_open_conversations(id, rec.version).await?;
         let catalog = SlaCatalog::load(state.store.as_ref(), now).await?;
         for cid in &moved {
@@ -141,10 +161,7 @@ async fn update(
         }
         reevaluated = moved.len();
     }
-    Ok(Json(Updated {
-        policy: rec,
-        reevaluated,
-    }))
+    Ok((rec, reevaluated))
 }
 
 async fn remove(

@@ -1,0 +1,377 @@
+//! The admin page for business-hours calendars: list, create, edit, delete.
+//!
+//! Forms post to the server (`POST /calendars`, `/calendars/{id}`, `/calendars/{id}/delete`),
+//! which validates them as the JSON API does and redirects back here with a notice, or with
+//! what was typed and field errors in the query, so the page works with or without JavaScript.
+
+use crate::api::{get_calendars, CalendarItem, CalendarsData};
+use crate::components::guard::RoleGuard;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+use promptly::account::Section;
+use promptly::{CalendarDefinition, TimeWindow, WeeklyHours};
+
+/// Weekday form fields, Monday first, with their labels.
+pub(crate) const DAYS: [(&str, &str); 7] = [
+    ("mon", "Monday"),
+    ("tue", "Tuesday"),
+    ("wed", "Wednesday"),
+    ("thu", "Thursday"),
+    ("fri", "Friday"),
+    ("sat", "Saturday"),
+    ("sun", "Sunday"),
+];
+
+fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "created" => "Calendar created.",
+        "updated" => "Calendar saved.",
+        "deleted" => "Calendar deleted.",
+        _ => return None,
+    })
+}
+
+fn windows_text(windows: &[TimeWindow]) -> String {
+    windows
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The weekly hours in one line: "Mon–Fri 09:00-17:00" style, day by day.
+pub(crate) fn hours_summary(hours: &WeeklyHours) -> String {
+    let parts: Vec<String> = (0..7)
+        .filter(|&i| !hours.day(i).is_empty())
+        .map(|i| format!("{} {}", &DAYS[i].1[..3], windows_text(hours.day(i))))
+        .collect();
+    if parts.is_empty() {
+        "Closed every day".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// What the form shows: the typed values after an error, a calendar being edited, or the
+/// defaults of a new calendar.
+#[derive(Debug, Clone, Default)]
+struct Fields {
+    name: String,
+    description: String,
+    timezone: String,
+    days: [String; 7],
+    holidays: String,
+    overrides: String,
+}
+
+impl Fields {
+    fn new_calendar() -> Self {
+        let nine_to_five = "09:00-17:00".to_string();
+        Fields {
+            timezone: "UTC".into(),
+            days: [
+                nine_to_five.clone(),
+                nine_to_five.clone(),
+                nine_to_five.clone(),
+                nine_to_five.clone(),
+                nine_to_five,
+                String::new(),
+                String::new(),
+            ],
+            ..Fields::default()
+        }
+    }
+
+    fn from_item(c: &CalendarItem) -> Self {
+        let d: &CalendarDefinition = &c.definition;
+        Fields {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            timezone: d.timezone.name().to_string(),
+            days: std::array::from_fn(|i| windows_text(d.hours.day(i))),
+            holidays: d
+                .holidays
+                .iter()
+                .map(|h| h.format("%Y-%m-%d").to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            overrides: d
+                .overrides
+                .iter()
+                .map(|(date, w)| {
+                    let w = if w.is_empty() {
+                        "closed".to_string()
+                    } else {
+                        windows_text(w)
+                    };
+                    format!("{}: {w}", date.format("%Y-%m-%d"))
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    fn from_query(q: &ParamsMap) -> Self {
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        Fields {
+            name: get("name"),
+            description: get("description"),
+            timezone: get("timezone"),
+            days: std::array::from_fn(|i| get(DAYS[i].0)),
+            holidays: get("holidays"),
+            overrides: get("overrides"),
+        }
+    }
+}
+
+#[component]
+pub fn CalendarsPage() -> impl IntoView {
+    view! {
+        <RoleGuard section=Section::Calendars>
+            <Title text="Calendars"/>
+            <CalendarsInner/>
+        </RoleGuard>
+    }
+}
+
+#[component]
+fn CalendarsInner() -> impl IntoView {
+    let q = use_query_map();
+    let data = Resource::new(|| (), |_| get_calendars());
+    // Edit links change only the query: the suspended body reads it, so it renders again.
+    view! {
+        <section class="calendars admin-page">
+            <h1>"Calendars"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading calendars…"</p> }>
+                {move || {
+                    let query = q.get_untracked();
+                    Suspend::new(async move {
+                                match data.await {
+                                    Ok(d) => view! { <CalendarsBody data=d query/> }.into_any(),
+                                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                                }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
+    let flash = query
+        .get("notice")
+        .and_then(|c| notice(&c))
+        .map(|m| match query.get("name") {
+            Some(n) if query.get("form").is_none() => format!("{m} ({n})"),
+            _ => m.to_string(),
+        });
+    let failure = query.get("error").map(|code| match code.as_str() {
+        "in_use" => {
+            let id = query.get("id").and_then(|i| i.parse::<i64>().ok());
+            let found = data.calendars.iter().find(|c| Some(c.id) == id);
+            match found {
+                Some(c) if !c.used_by.is_empty() => format!(
+                    "“{}” is used by the policy {} and cannot be deleted. Choose another calendar for it first.",
+                    c.name,
+                    c.used_by.join(", ")
+                ),
+                _ => "This calendar is used by a policy and cannot be deleted. Choose another calendar for that policy first.".to_string(),
+            }
+        }
+        "not_found" => "That calendar does not exist.".to_string(),
+        _ => "Something went wrong.".to_string(),
+    });
+    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
+    let editing = edit.and_then(|id| data.calendars.iter().find(|c| c.id == id).cloned());
+    let fields = if query.get("form").is_some() {
+        Fields::from_query(&query)
+    } else if let Some(c) = &editing {
+        Fields::from_item(c)
+    } else {
+        Fields::new_calendar()
+    };
+    let errors = FieldErrors::from_query(&query);
+    let list = data.calendars.clone();
+    view! {
+        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
+        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        <CalendarTable calendars=list/>
+        <CalendarForm fields errors edit=editing.map(|c| (c.id, c.name))/>
+    }
+    .into_any()
+}
+
+#[derive(Debug, Clone, Default)]
+struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    fn from_query(q: &ParamsMap) -> Self {
+        let keys = [
+            "name",
+            "description",
+            "timezone",
+            "mon",
+            "tue",
+            "wed",
+            "thu",
+            "fri",
+            "sat",
+            "sun",
+            "holidays",
+            "overrides",
+            "form",
+        ];
+        FieldErrors(
+            keys.iter()
+                .filter_map(|k| q.get(&format!("err_{k}")).map(|m| (k.to_string(), m)))
+                .collect(),
+        )
+    }
+
+    fn get(&self, field: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, m)| m.clone())
+    }
+}
+
+fn field_error(errors: &FieldErrors, field: &'static str) -> impl IntoView {
+    errors
+        .get(field)
+        .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
+}
+
+#[component]
+fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
+    if calendars.is_empty() {
+        return view! { <p class="empty">"No business-hours calendars yet. Without one, every hour counts."</p> }.into_any();
+    }
+    let rows = calendars
+        .into_iter()
+        .map(|c| {
+            let id = c.id;
+            let d = &c.definition;
+            let extra = format!(
+                "{} holiday(s) · {} override(s)",
+                d.holidays.len(),
+                d.overrides.len()
+            );
+            let used = if c.used_by.is_empty() {
+                "—".to_string()
+            } else {
+                c.used_by.join(", ")
+            };
+            view! {
+                <tr data-name=c.name.clone()>
+                    <td><strong>{c.name.clone()}</strong><div class="muted small">{c.description.clone()}</div></td>
+                    <td>{d.timezone.name()}</td>
+                    <td>{hours_summary(&d.hours)}<div class="muted small">{extra}</div></td>
+                    <td>{used}</td>
+                    <td class="row-actions">
+                        <a href=format!("/calendars?edit={id}")>"Edit"</a>
+                        <form method="post" action=format!("/calendars/{id}/delete") class="inline">
+                            <button type="submit" class="danger">"Delete"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid calendars-table">
+            <thead><tr><th>"Name"</th><th>"Time zone"</th><th>"Hours"</th><th>"Used by"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn TimeZoneSelect(selected: String, invalid: bool) -> impl IntoView {
+    let options = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| {
+            let name = tz.name();
+            view! { <option value=name selected=name == selected>{name}</option> }
+        })
+        .collect_view();
+    view! {
+        <select name="timezone" aria-invalid=invalid.then_some("true")>{options}</select>
+    }
+    .into_any()
+}
+
+#[component]
+fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>) -> impl IntoView {
+    let (action, heading, button) = match &edit {
+        Some((id, name)) => (
+            format!("/calendars/{id}"),
+            format!("Edit “{name}”"),
+            "Save calendar",
+        ),
+        None => (
+            "/calendars".to_string(),
+            "Add a calendar".to_string(),
+            "Create calendar",
+        ),
+    };
+    let invalid = |f: &str| errors.get(f).map(|_| "true");
+    let days = DAYS
+        .iter()
+        .enumerate()
+        .map(|(i, (key, label))| {
+            let key: &'static str = key;
+            view! {
+                <div class="day">
+                    <label>{*label}
+                        <input type="text" name=key value=fields.days[i].clone() placeholder="closed" aria-invalid=invalid(key)/>
+                    </label>
+                    {field_error(&errors, key)}
+                </div>
+            }
+        })
+        .collect_view();
+    let form_error = errors
+        .get("form")
+        .map(|m| view! { <p class="error" role="alert">{m}</p> });
+    view! {
+        <form method="post" action=action class="card admin-form calendar-form" novalidate>
+            <h2>{heading}</h2>
+            {edit.as_ref().map(|_| view! { <p><a href="/calendars">"Add a new calendar instead"</a></p> })}
+            {form_error}
+            <label>"Name"
+                <input type="text" name="name" value=fields.name.clone() maxlength="100" aria-invalid=invalid("name")/>
+            </label>
+            {field_error(&errors, "name")}
+            <label>"Description"
+                <textarea name="description" rows="2" maxlength="2000">{fields.description.clone()}</textarea>
+            </label>
+            {field_error(&errors, "description")}
+            <label>"Time zone"
+                <TimeZoneSelect selected=fields.timezone.clone() invalid=errors.get("timezone").is_some()/>
+            </label>
+            {field_error(&errors, "timezone")}
+            <fieldset class="week">
+                <legend>"Open hours per weekday"</legend>
+                <p class="muted small">"Windows in local time, separated by commas, e.g. “09:00-12:00, 13:00-17:00”; an end before the start runs overnight; empty means closed."</p>
+                {days}
+            </fieldset>
+            <label>"Holidays"
+                <textarea name="holidays" rows="3" placeholder="2026-12-25" aria-invalid=invalid("holidays")>{fields.holidays.clone()}</textarea>
+            </label>
+            <p class="muted small">"One date (YYYY-MM-DD) per line; closed all day."</p>
+            {field_error(&errors, "holidays")}
+            <label>"Date overrides"
+                <textarea name="overrides" rows="3" placeholder="2026-12-24: 09:00-13:00" aria-invalid=invalid("overrides")>{fields.overrides.clone()}</textarea>
+            </label>
+            <p class="muted small">"One date per line with its windows, e.g. “2026-12-24: 09:00-13:00” or “2026-12-31: closed”; replaces that day's hours."</p>
+            {field_error(&errors, "overrides")}
+            <button type="submit" class="primary">{button}</button>
+        </form>
+    }
+    .into_any()
+}

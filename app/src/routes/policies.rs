@@ -1,0 +1,722 @@
+//! The admin page for SLA policies: list, create, edit (a new version once in use, optionally
+//! applied to the open conversations), make default, delete, the versions of a policy, and a
+//! preview of when a message would be due.
+//!
+//! Forms post to the server (`POST /policies`, `/policies/{id}`, `/policies/{id}/default`,
+//! `/policies/{id}/delete`), which validates them as the JSON API does and redirects back here
+//! with a notice, or with what was typed and field errors in the query. The preview is computed
+//! with the domain crate: on the server from the saved (or typed) values, and in the hydrated
+//! page again whenever a target, the business-hours toggle or the calendar changes.
+
+use crate::api::{get_policies, CalendarItem, PoliciesData, PolicyItem};
+use crate::components::guard::RoleGuard;
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+use promptly::account::Section;
+use promptly::{BusinessCalendar, CalendarDefinition, Policy, SlaDuration, WarningThreshold};
+
+const UNITS: [(&str, &str); 4] = [
+    ("s", "seconds"),
+    ("m", "minutes"),
+    ("h", "hours"),
+    ("d", "days"),
+];
+
+fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "created" => "Policy created.",
+        "updated" => "Policy saved.",
+        "default" => "Default policy changed.",
+        "deleted" => "Policy deleted.",
+        _ => return None,
+    })
+}
+
+fn error(code: &str) -> &'static str {
+    match code {
+        "is_default" => {
+            "The default policy cannot be deleted. Make another policy the default first."
+        }
+        "not_found" => "That policy does not exist.",
+        _ => "Something went wrong.",
+    }
+}
+
+/// A duration as a number and the largest unit that divides it ("90m" → 90 minutes stays
+/// "90" "m"; "2h" → "2" "h").
+fn split_duration(d: SlaDuration) -> (String, String) {
+    let s = d.as_secs();
+    for (size, unit) in [(86_400, "d"), (3_600, "h"), (60, "m")] {
+        if s > 0 && s % size == 0 {
+            return ((s / size).to_string(), unit.into());
+        }
+    }
+    (s.to_string(), "s".into())
+}
+
+/// A number and a unit as a duration, as the server reads the form.
+pub fn parse_target(value: &str, unit: &str) -> Option<Result<SlaDuration, String>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let text = if v.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{v}{unit}")
+    } else {
+        v.to_string()
+    };
+    Some(text.parse::<SlaDuration>().map_err(|e| e.to_string()))
+}
+
+/// Targets in one line: "First response 30m · Resolution 1d".
+pub fn targets_summary(p: &Policy) -> String {
+    let parts: Vec<String> = [
+        ("First response", p.first_response),
+        ("Next response", p.next_response),
+        ("Resolution", p.resolution),
+    ]
+    .into_iter()
+    .filter_map(|(name, d)| d.map(|d| format!("{name} {d}")))
+    .collect();
+    if parts.is_empty() {
+        "No targets".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// The next date after `today` that falls on `weekday`.
+fn next_weekday(today: chrono::NaiveDate, weekday: Weekday) -> chrono::NaiveDate {
+    let mut d = today + Duration::days(1);
+    while d.weekday() != weekday {
+        d += Duration::days(1);
+    }
+    d
+}
+
+/// The preview: for the first target present, when a message at a few sample instants
+/// (next Friday 16:45 and next Monday 10:00 in the calendar's zone) would be due. Pure: the
+/// server renders it and the browser recomputes it as the form changes.
+pub fn preview(
+    targets: [(&'static str, Option<Result<SlaDuration, String>>); 3],
+    business_hours: bool,
+    calendar: Option<(&str, &CalendarDefinition)>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let Some((metric, target)) = targets.into_iter().find_map(|(m, t)| t.map(|t| (m, t))) else {
+        return vec!["Set a target to see when a message would be due.".into()];
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return vec![format!("The {metric} target: {e}")],
+    };
+    let tz: Tz = calendar.map_or(Tz::UTC, |(_, d)| d.timezone);
+    let (counting, business) = match (business_hours, calendar) {
+        (true, Some((name, def))) => match BusinessCalendar::new(def.clone()) {
+            Ok(c) => (format!("business hours of “{name}”"), Some(c)),
+            Err(e) => return vec![format!("The calendar “{name}” is not valid: {e}")],
+        },
+        (true, None) => ("every hour (no calendar chosen)".to_string(), None),
+        (false, _) => ("every hour".to_string(), None),
+    };
+    let mut lines = vec![format!(
+        "{} target {target}, counting {counting}, times in {}:",
+        capitalise(metric),
+        tz.name()
+    )];
+    let today = now.with_timezone(&tz).date_naive();
+    for (weekday, h, m) in [(Weekday::Fri, 16, 45), (Weekday::Mon, 10, 0)] {
+        let date = next_weekday(today, weekday);
+        let Some(time) = NaiveTime::from_hms_opt(h, m, 0) else {
+            continue;
+        };
+        let local = tz.from_local_datetime(&date.and_time(time));
+        let Some(from) = local.earliest().or(local.latest()) else {
+            continue;
+        };
+        let from = from.with_timezone(&Utc);
+        let due = match &business {
+            Some(c) => c.add_open_time(from, target),
+            None => Some(from + Duration::seconds(target.as_secs())),
+        };
+        let from_local = from.with_timezone(&tz);
+        let line = match due {
+            Some(due) => {
+                let due_local = due.with_timezone(&tz);
+                let far = due_local.date_naive() - from_local.date_naive() >= Duration::days(7)
+                    || due_local.date_naive() < from_local.date_naive();
+                let format = if far { "%A %Y-%m-%d %H:%M" } else { "%A %H:%M" };
+                format!(
+                    "A message on {} would be due {}",
+                    from_local.format("%A %H:%M"),
+                    due_local.format(format)
+                )
+            }
+            None => format!(
+                "A message on {} would never be due: the calendar does not open long enough again",
+                from_local.format("%A %H:%M")
+            ),
+        };
+        lines.push(line);
+    }
+    lines
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// What the form shows: the typed values after an error, the policy being edited, or the
+/// defaults of a new policy.
+#[derive(Debug, Clone)]
+struct Fields {
+    name: String,
+    description: String,
+    calendar_id: String,
+    frt: (String, String),
+    nrt: (String, String),
+    rt: (String, String),
+    warning: (String, String),
+    business_hours: bool,
+    pause_pending: bool,
+    pause_snoozed: bool,
+    apply_to_open: bool,
+}
+
+impl Fields {
+    fn new_policy() -> Self {
+        Fields {
+            name: String::new(),
+            description: String::new(),
+            calendar_id: String::new(),
+            frt: (String::new(), "m".into()),
+            nrt: (String::new(), "m".into()),
+            rt: (String::new(), "h".into()),
+            warning: ("25".into(), "%".into()),
+            business_hours: false,
+            pause_pending: true,
+            pause_snoozed: true,
+            apply_to_open: false,
+        }
+    }
+
+    fn from_item(p: &PolicyItem) -> Self {
+        let target = |d: Option<SlaDuration>, unit: &str| {
+            d.map(split_duration)
+                .unwrap_or_else(|| (String::new(), unit.into()))
+        };
+        let pol = &p.policy;
+        Fields {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            calendar_id: p.calendar_id.map(|c| c.to_string()).unwrap_or_default(),
+            frt: target(pol.first_response, "m"),
+            nrt: target(pol.next_response, "m"),
+            rt: target(pol.resolution, "h"),
+            warning: match pol.warning {
+                WarningThreshold::Percent(n) => (n.to_string(), "%".into()),
+                WarningThreshold::Fixed(d) => split_duration(d),
+            },
+            business_hours: pol.business_hours_only,
+            pause_pending: pol.pause_on.pending,
+            pause_snoozed: pol.pause_on.snoozed,
+            apply_to_open: false,
+        }
+    }
+
+    fn from_query(q: &ParamsMap) -> Self {
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        let pair = |k: &str| (get(&format!("{k}_value")), get(&format!("{k}_unit")));
+        Fields {
+            name: get("name"),
+            description: get("description"),
+            calendar_id: get("calendar_id"),
+            frt: pair("frt"),
+            nrt: pair("nrt"),
+            rt: pair("rt"),
+            warning: pair("warning"),
+            business_hours: q.get("business_hours").is_some(),
+            pause_pending: q.get("pause_pending").is_some(),
+            pause_snoozed: q.get("pause_snoozed").is_some(),
+            apply_to_open: q.get("apply_to_open").is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    fn from_query(q: &ParamsMap) -> Self {
+        let keys = [
+            "name",
+            "description",
+            "calendar_id",
+            "frt",
+            "nrt",
+            "rt",
+            "warning",
+            "pause_on",
+            "business_hours",
+            "form",
+        ];
+        FieldErrors(
+            keys.iter()
+                .filter_map(|k| q.get(&format!("err_{k}")).map(|m| (k.to_string(), m)))
+                .collect(),
+        )
+    }
+
+    fn get(&self, field: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, m)| m.clone())
+    }
+}
+
+fn field_error(errors: &FieldErrors, field: &'static str) -> impl IntoView {
+    errors
+        .get(field)
+        .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
+}
+
+#[component]
+pub fn PoliciesPage() -> impl IntoView {
+    view! {
+        <RoleGuard section=Section::Policies>
+            <Title text="Policies"/>
+            <PoliciesInner/>
+        </RoleGuard>
+    }
+}
+
+#[component]
+fn PoliciesInner() -> impl IntoView {
+    let q = use_query_map();
+    let edit = Memo::new(move |_| q.with(|q| q.get("edit").and_then(|v| v.parse::<i64>().ok())));
+    let data = Resource::new(move || edit.get(), get_policies);
+    // Edit links change only the query: the suspended body reads it, so it renders again.
+    view! {
+        <section class="policies admin-page">
+            <h1>"Policies"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading policies…"</p> }>
+                {move || {
+                    let query = q.get_untracked();
+                    Suspend::new(async move {
+                                match data.await {
+                                    Ok(d) => view! { <PoliciesBody data=d query/> }.into_any(),
+                                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                                }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
+    let mut flash: Option<String> = query.get("notice").and_then(|c| notice(&c)).map(|m| {
+        match (query.get("notice").as_deref(), query.get("version")) {
+            (Some("updated"), Some(v)) => format!("Policy saved as version {v}."),
+            _ => m.to_string(),
+        }
+    });
+    if let (Some(f), Some(n)) = (flash.as_mut(), query.get("reevaluated")) {
+        f.push_str(&format!(
+            " {n} open conversation(s) re-evaluated with the new version."
+        ));
+    }
+    let failure = query.get("error").map(|c| error(&c));
+    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
+    let editing = edit.and_then(|id| data.policies.iter().find(|p| p.id == id).cloned());
+    let fields = if query.get("form").is_some() {
+        Fields::from_query(&query)
+    } else if let Some(p) = &editing {
+        Fields::from_item(p)
+    } else {
+        Fields::new_policy()
+    };
+    let errors = FieldErrors::from_query(&query);
+    let now: DateTime<Utc> = data.now.parse().unwrap_or_default();
+    let versions = (editing.is_some() && !data.versions.is_empty()).then(|| {
+        view! { <VersionsTable versions=data.versions.clone()/> }
+    });
+    view! {
+        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
+        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        <PolicyTable policies=data.policies.clone() calendars=data.calendars.clone() default_policy=data.default_policy/>
+        <div class="policy-editor">
+            <PolicyForm fields errors calendars=data.calendars.clone() now edit=editing.map(|p| (p.id, p.name, p.version))/>
+            {versions}
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn PolicyTable(
+    policies: Vec<PolicyItem>,
+    calendars: Vec<CalendarItem>,
+    default_policy: Option<i64>,
+) -> impl IntoView {
+    if policies.is_empty() {
+        return view! { <p class="empty">"No SLA policies yet. Policies set first-response, next-response and resolution targets."</p> }.into_any();
+    }
+    let rows = policies
+        .into_iter()
+        .map(|p| {
+            let id = p.id;
+            let calendar = p
+                .calendar_id
+                .and_then(|c| calendars.iter().find(|x| x.id == c))
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| "—".into());
+            let is_default = default_policy == Some(id);
+            let default_cell = if is_default {
+                view! { <span class="tag default">"Default"</span> }.into_any()
+            } else {
+                view! {
+                    <form method="post" action=format!("/policies/{id}/default") class="inline">
+                        <button type="submit">"Make default"</button>
+                    </form>
+                }
+                .into_any()
+            };
+            view! {
+                <tr data-name=p.name.clone() class:is-default=is_default>
+                    <td><strong>{p.name.clone()}</strong><div class="muted small">{p.description.clone()}</div></td>
+                    <td>{targets_summary(&p.policy)}</td>
+                    <td>{if p.policy.business_hours_only { "Business hours" } else { "All hours" }}</td>
+                    <td>{calendar}</td>
+                    <td>{format!("v{}", p.version)}</td>
+                    <td>{default_cell}</td>
+                    <td class="row-actions">
+                        <a href=format!("/policies?edit={id}")>"Edit"</a>
+                        <form method="post" action=format!("/policies/{id}/delete") class="inline">
+                            <button type="submit" class="danger">"Delete"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid policies-table">
+            <thead><tr><th>"Name"</th><th>"Targets"</th><th>"Counting"</th><th>"Calendar"</th><th>"Version"</th><th>"Default"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn VersionsTable(versions: Vec<PolicyItem>) -> impl IntoView {
+    let rows = versions
+        .into_iter()
+        .rev()
+        .map(|v| {
+            let created = v
+                .created_at
+                .parse::<DateTime<Utc>>()
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or(v.created_at.clone());
+            view! {
+                <tr data-version=v.version>
+                    <td>{format!("v{}", v.version)}</td>
+                    <td>{created}</td>
+                    <td>{targets_summary(&v.policy)}</td>
+                    <td>{if v.policy.business_hours_only { "Business hours" } else { "All hours" }}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="versions">
+            <h2>"Versions"</h2>
+            <table class="grid versions-table">
+                <thead><tr><th>"Version"</th><th>"Created"</th><th>"Targets"</th><th>"Counting"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn UnitSelect(
+    name: &'static str,
+    label: &'static str,
+    selected: String,
+    with_percent: bool,
+    on_change: WriteSignal<String>,
+) -> impl IntoView {
+    let percent = with_percent
+        .then(|| view! { <option value="%" selected=selected == "%">"% of the target"</option> });
+    let options = UNITS
+        .iter()
+        .map(|(v, label)| view! { <option value=*v selected=selected == *v>{*label}</option> })
+        .collect_view();
+    view! {
+        <select name=name aria-label=label on:change=move |ev| on_change.set(event_target_value(&ev))>
+            {percent}
+            {options}
+        </select>
+    }
+    .into_any()
+}
+
+#[component]
+fn TargetInput(
+    label: &'static str,
+    key: &'static str,
+    value: (String, String),
+    value_signal: RwSignal<String>,
+    unit_signal: RwSignal<String>,
+    error: Option<String>,
+) -> impl IntoView {
+    let invalid = error.as_ref().map(|_| "true");
+    view! {
+        <div class="target">
+            <label>{label}
+                <span class="number-unit">
+                    <input type="number" min="0" step="1" name=format!("{key}_value") value=value.0 placeholder="none"
+                        aria-invalid=invalid on:input=move |ev| value_signal.set(event_target_value(&ev))/>
+                    <UnitSelect name=match key { "frt" => "frt_unit", "nrt" => "nrt_unit", _ => "rt_unit" } label="Unit" selected=value.1 with_percent=false on_change=unit_signal.write_only()/>
+                </span>
+            </label>
+            {error.map(|m| view! { <p class="field-error" data-field=key>{m}</p> })}
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn PolicyForm(
+    fields: Fields,
+    errors: FieldErrors,
+    calendars: Vec<CalendarItem>,
+    now: DateTime<Utc>,
+    edit: Option<(i64, String, i64)>,
+) -> impl IntoView {
+    let (action, heading, button) = match &edit {
+        Some((id, name, version)) => (
+            format!("/policies/{id}"),
+            format!("Edit “{name}” (version {version})"),
+            "Save policy",
+        ),
+        None => (
+            "/policies".to_string(),
+            "Add a policy".to_string(),
+            "Create policy",
+        ),
+    };
+    let frt_v = RwSignal::new(fields.frt.0.clone());
+    let frt_u = RwSignal::new(fields.frt.1.clone());
+    let nrt_v = RwSignal::new(fields.nrt.0.clone());
+    let nrt_u = RwSignal::new(fields.nrt.1.clone());
+    let rt_v = RwSignal::new(fields.rt.0.clone());
+    let rt_u = RwSignal::new(fields.rt.1.clone());
+    let business = RwSignal::new(fields.business_hours);
+    let calendar = RwSignal::new(fields.calendar_id.clone());
+    let cals = StoredValue::new(calendars.clone());
+    let preview_lines = move || {
+        let targets = [
+            ("first-response", parse_target(&frt_v.get(), &frt_u.get())),
+            ("next-response", parse_target(&nrt_v.get(), &nrt_u.get())),
+            ("resolution", parse_target(&rt_v.get(), &rt_u.get())),
+        ];
+        let id = calendar.get().parse::<i64>().ok();
+        cals.with_value(|cals| {
+            let cal = id
+                .and_then(|id| cals.iter().find(|c| c.id == id))
+                .map(|c| (c.name.as_str(), &c.definition));
+            preview(targets, business.get(), cal, now)
+        })
+        .into_iter()
+        .map(|l| view! { <li>{l}</li> })
+        .collect_view()
+    };
+    let calendar_options = calendars
+        .iter()
+        .map(|c| {
+            let id = c.id.to_string();
+            let selected = id == fields.calendar_id;
+            view! { <option value=id selected=selected>{format!("{} ({})", c.name, c.definition.timezone.name())}</option> }
+        })
+        .collect_view();
+    let invalid = |f: &str| errors.get(f).map(|_| "true");
+    let form_error = errors
+        .get("form")
+        .map(|m| view! { <p class="error" role="alert">{m}</p> });
+    view! {
+        <form method="post" action=action class="card admin-form policy-form" novalidate>
+            <h2>{heading}</h2>
+            {edit.as_ref().map(|_| view! { <p><a href="/policies">"Add a new policy instead"</a></p> })}
+            {form_error}
+            <label>"Name"
+                <input type="text" name="name" value=fields.name.clone() maxlength="100" aria-invalid=invalid("name")/>
+            </label>
+            {field_error(&errors, "name")}
+            <label>"Description"
+                <textarea name="description" rows="2" maxlength="2000">{fields.description.clone()}</textarea>
+            </label>
+            {field_error(&errors, "description")}
+            <fieldset class="targets">
+                <legend>"Targets (empty: no target)"</legend>
+                <TargetInput label="First response" key="frt" value=fields.frt.clone() value_signal=frt_v unit_signal=frt_u error=errors.get("frt")/>
+                <TargetInput label="Next response" key="nrt" value=fields.nrt.clone() value_signal=nrt_v unit_signal=nrt_u error=errors.get("nrt")/>
+                <TargetInput label="Resolution" key="rt" value=fields.rt.clone() value_signal=rt_v unit_signal=rt_u error=errors.get("rt")/>
+            </fieldset>
+            <label class="check">
+                <input type="checkbox" name="business_hours" checked=fields.business_hours on:change=move |ev| business.set(event_target_checked(&ev))/>
+                " Count business hours only"
+            </label>
+            {field_error(&errors, "business_hours")}
+            <label>"Calendar"
+                <select name="calendar_id" aria-invalid=invalid("calendar_id") on:change=move |ev| calendar.set(event_target_value(&ev))>
+                    <option value="" selected=fields.calendar_id.is_empty()>"No calendar (every hour counts)"</option>
+                    {calendar_options}
+                </select>
+            </label>
+            {field_error(&errors, "calendar_id")}
+            <WarningInput value=fields.warning.clone() error=errors.get("warning")/>
+            <fieldset class="pause">
+                <legend>"Pause the resolution clock while"</legend>
+                <label class="check"><input type="checkbox" name="pause_pending" checked=fields.pause_pending/>" pending"</label>
+                <label class="check"><input type="checkbox" name="pause_snoozed" checked=fields.pause_snoozed/>" snoozed"</label>
+            </fieldset>
+            {field_error(&errors, "pause_on")}
+            <div class="preview" data-testid="preview" aria-live="polite">
+                <h3>"Preview"</h3>
+                <ul>{preview_lines}</ul>
+            </div>
+            {edit.as_ref().map(|_| view! {
+                <label class="check">
+                    <input type="checkbox" name="apply_to_open" checked=fields.apply_to_open/>
+                    " Apply to open conversations (re-evaluate them with the new version)"
+                </label>
+            })}
+            <button type="submit" class="primary">{button}</button>
+        </form>
+    }
+    .into_any()
+}
+
+#[component]
+fn WarningInput(value: (String, String), error: Option<String>) -> impl IntoView {
+    let unit = RwSignal::new(value.1.clone());
+    view! {
+        <div class="target">
+            <label>"Warning threshold"
+                <span class="number-unit">
+                    <input type="number" min="0" step="1" name="warning_value" value=value.0 placeholder="25"
+                        aria-invalid=error.as_ref().map(|_| "true")/>
+                    <UnitSelect name="warning_unit" label="Warning unit" selected=value.1 with_percent=true on_change=unit.write_only()/>
+                </span>
+            </label>
+            <p class="muted small">"A badge turns to “running out” when this much (or this share) of the target is left."</p>
+            {error.map(|m| view! { <p class="field-error" data-field="warning">{m}</p> })}
+        </div>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn office() -> CalendarDefinition {
+        serde_json::from_str(
+            r#"{"timezone":"Europe/Amsterdam","hours":{"mon":["09:00-17:00"],"tue":["09:00-17:00"],"wed":["09:00-17:00"],"thu":["09:00-17:00"],"fri":["09:00-17:00"]}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn preview_counts_business_hours_over_the_weekend() {
+        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap(); // a Monday
+        let def = office();
+        let lines = preview(
+            [
+                ("first-response", parse_target("30", "m")),
+                ("next-response", None),
+                ("resolution", None),
+            ],
+            true,
+            Some(("Office", &def)),
+            now,
+        );
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            lines[1],
+            "A message on Friday 16:45 would be due Monday 09:15"
+        );
+        assert_eq!(
+            lines[2],
+            "A message on Monday 10:00 would be due Monday 10:30"
+        );
+    }
+
+    #[test]
+    fn preview_around_the_clock_and_without_targets() {
+        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap();
+        let lines = preview(
+            [
+                ("first-response", None),
+                ("next-response", None),
+                ("resolution", parse_target("2", "h")),
+            ],
+            false,
+            None,
+            now,
+        );
+        assert!(lines[0].starts_with("Resolution target 2h"), "{lines:?}");
+        assert_eq!(
+            lines[1],
+            "A message on Friday 16:45 would be due Friday 18:45"
+        );
+        let none = preview([("a", None), ("b", None), ("c", None)], false, None, now);
+        assert_eq!(none.len(), 1);
+        let bad = preview(
+            [
+                ("first-response", parse_target("soon", "m")),
+                ("b", None),
+                ("c", None),
+            ],
+            false,
+            None,
+            now,
+        );
+        assert!(bad[0].contains("not a valid duration"), "{bad:?}");
+    }
+
+    #[test]
+    fn durations_split_into_number_and_unit() {
+        assert_eq!(
+            split_duration("90m".parse().unwrap()),
+            ("90".into(), "m".into())
+        );
+        assert_eq!(
+            split_duration("2h".parse().unwrap()),
+            ("2".into(), "h".into())
+        );
+        assert_eq!(
+            split_duration("1d".parse().unwrap()),
+            ("1".into(), "d".into())
+        );
+        assert_eq!(
+            split_duration("45s".parse().unwrap()),
+            ("45".into(), "s".into())
+        );
+    }
+}

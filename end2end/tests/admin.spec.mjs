@@ -1,0 +1,114 @@
+// SLA settings, as an admin uses them: a business-hours calendar, a policy counting its open
+// hours, the preview of when a message would be due, and editing the policy.
+import { test, expect } from '@playwright/test';
+
+const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
+
+async function login(page, email, password) {
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+// In the hydrated project, waits until the WebAssembly app runs (the live indicator says
+// so), so that typing reaches the page's signals.
+async function ready(page, info) {
+  if (info.project.name === 'hydrated') {
+    await expect(page.getByRole('status').filter({ hasText: /Live|Offline/ })).toHaveText('Live', { timeout: 10_000 });
+  }
+}
+
+test('an admin creates a calendar and a policy that counts its hours, previews and edits it', async ({ page }, info) => {
+  const suffix = `${info.project.name}-${Date.now()}`;
+  const calendarName = `Office ${suffix}`;
+  const policyName = `Gold ${suffix}`;
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+
+  // A calendar: a bad Tuesday window is refused next to Tuesday, and what was typed stays.
+  await page.goto('/calendars');
+  await expect(page.getByRole('heading', { name: 'Calendars', exact: true })).toBeVisible();
+  const calendarForm = page.locator('form.calendar-form');
+  await calendarForm.getByLabel('Name', { exact: true }).fill(calendarName);
+  await calendarForm.getByLabel('Time zone').selectOption('Europe/Amsterdam');
+  await calendarForm.getByLabel('Tuesday').fill('09:00-12:00, 25:00-26:00');
+  await calendarForm.getByRole('button', { name: 'Create calendar' }).click();
+  await expect(page.locator('[data-field="tue"]')).toContainText('"25:00-26:00" is not a valid time window');
+  await expect(page.locator(`tr[data-name="${calendarName}"]`)).toHaveCount(0);
+  await expect(calendarForm.getByLabel('Name', { exact: true })).toHaveValue(calendarName);
+  await expect(calendarForm.getByLabel('Time zone')).toHaveValue('Europe/Amsterdam');
+
+  await calendarForm.getByLabel('Tuesday').fill('09:00-12:00, 13:00-17:00');
+  await calendarForm.getByLabel('Holidays').fill('2035-12-25');
+  await calendarForm.getByLabel('Date overrides').fill('2035-12-24: 09:00-13:00\n2035-12-31: closed');
+  await calendarForm.getByRole('button', { name: 'Create calendar' }).click();
+  await expect(page.getByText('Calendar created.')).toBeVisible();
+  const calendarRow = page.locator(`tr[data-name="${calendarName}"]`);
+  await expect(calendarRow).toContainText('Europe/Amsterdam');
+  await expect(calendarRow).toContainText('Tue 09:00-12:00, 13:00-17:00');
+  await expect(calendarRow).toContainText('1 holiday(s) · 2 override(s)');
+
+  // A policy on that calendar: 30 minutes to the first response, in business hours.
+  await page.goto('/policies');
+  await expect(page.getByRole('heading', { name: 'Policies', exact: true })).toBeVisible();
+  await ready(page, info);
+  const policyForm = page.locator('form.policy-form');
+  const preview = page.getByTestId('preview');
+  await policyForm.getByLabel('Name', { exact: true }).fill(policyName);
+  await policyForm.locator('input[name="frt_value"]').fill('30');
+  await policyForm.locator('select[name="frt_unit"]').selectOption('m');
+  await policyForm.getByLabel('Count business hours only').check();
+  await policyForm.getByLabel('Calendar').selectOption({ label: `${calendarName} (Europe/Amsterdam)` });
+  if (info.project.name === 'hydrated') {
+    // The preview follows the form before anything is saved.
+    await expect(preview).toContainText('A message on Friday 16:45 would be due Monday 09:15');
+  }
+  await policyForm.getByRole('button', { name: 'Create policy' }).click();
+  await expect(page.getByText('Policy created.')).toBeVisible();
+  const policyRow = page.locator(`tr[data-name="${policyName}"]`);
+  await expect(policyRow).toContainText('First response 30m');
+  await expect(policyRow).toContainText('Business hours');
+  await expect(policyRow).toContainText(calendarName);
+  await expect(policyRow).toContainText('v1');
+  await expect(preview).toContainText('would be due');
+  await expect(preview).toContainText('A message on Friday 16:45 would be due Monday 09:15');
+  await expect(preview).toContainText('A message on Monday 10:00 would be due Monday 10:30');
+
+  // Edit it: one hour instead of thirty minutes.
+  await policyRow.getByRole('link', { name: 'Edit' }).click();
+  await expect(page.getByRole('heading', { name: `Edit “${policyName}” (version 1)` })).toBeVisible();
+  await ready(page, info);
+  await policyForm.locator('input[name="frt_value"]').fill('1');
+  await policyForm.locator('select[name="frt_unit"]').selectOption('h');
+  if (info.project.name === 'hydrated') {
+    await expect(preview).toContainText('A message on Friday 16:45 would be due Monday 09:45');
+  }
+  await policyForm.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page.getByText(/Policy saved as version \d+\./)).toBeVisible();
+  await expect(policyRow).toContainText('First response 1h');
+  await expect(preview).toContainText('A message on Friday 16:45 would be due Monday 09:45');
+  await expect(page.locator('.versions-table tbody tr')).not.toHaveCount(0);
+
+  // The calendar is in use: deleting it is refused with a clear message.
+  await page.goto('/calendars');
+  await page.locator(`tr[data-name="${calendarName}"]`).getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('alert')).toContainText(`is used by the policy ${policyName} and cannot be deleted`);
+  await expect(page.locator(`tr[data-name="${calendarName}"]`)).toHaveCount(1);
+});
+
+test('a target that is not a number is refused on its field and nothing is stored', async ({ page }, info) => {
+  const policyName = `Broken ${info.project.name}-${Date.now()}`;
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await page.goto('/policies');
+  await ready(page, info);
+  const policyForm = page.locator('form.policy-form');
+  await policyForm.getByLabel('Name', { exact: true }).fill(policyName);
+  await policyForm.locator('input[name="warning_value"]').fill('250');
+  await policyForm.locator('select[name="warning_unit"]').selectOption('%');
+  await policyForm.getByRole('button', { name: 'Create policy' }).click();
+  await expect(page.locator('[data-field="warning"]')).toContainText('not a valid percentage');
+  await expect(page.locator(`tr[data-name="${policyName}"]`)).toHaveCount(0);
+  await expect(policyForm.getByLabel('Name', { exact: true })).toHaveValue(policyName);
+});

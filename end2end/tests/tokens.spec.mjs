@@ -1,0 +1,90 @@
+// Integration tokens, as an admin uses them: create one on the users page, see it once, use
+// it on the API, revoke it. And the API page the header links to.
+import { test, expect } from '@playwright/test';
+
+const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
+
+async function login(page, email, password) {
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+test('admins reach the API page from the header', async ({ page, request }) => {
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  const link = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API', exact: true });
+  await expect(link).toBeVisible();
+  await link.click();
+  await expect(page).toHaveURL(/\/api$/);
+  await expect(page.getByRole('heading', { name: 'Promptly API', level: 1 })).toBeVisible();
+  await expect(page.locator('section.api-op[data-method="post"][data-path="/api/v1/events"]')).toBeVisible();
+  await expect(page.locator('section.api-op[data-method="get"][data-path="/api/v1/stream"]')).toContainText('Last-Event-ID');
+
+  // The document itself needs no session.
+  const doc = await request.get('/api/v1/openapi.json');
+  expect(doc.status()).toBe(200);
+  expect((await doc.json()).openapi).toMatch(/^3\.1\./);
+});
+
+test('an admin creates a token, sees it once, uses it and revokes it', async ({ page, request }, info) => {
+  const name = `e2e-${info.project.name}-${Date.now()}`;
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await page.goto('/admin/users');
+  await expect(page.getByRole('heading', { name: 'Integration tokens' })).toBeVisible();
+
+  const form = page.locator('form.create-token');
+  await form.getByLabel('Token name').fill(name);
+  await form.getByLabel('Token role').selectOption('agent');
+  await form.getByRole('button', { name: 'Create token' }).click();
+  await expect(page).toHaveURL(/\/admin\/users\?token=created$/);
+  await expect(page.getByText('Token created.')).toBeVisible();
+
+  const shown = page.locator('.new-token .token-value');
+  await expect(shown).toBeVisible();
+  await expect(page.getByText('Copy this token now: it will not be shown again.')).toBeVisible();
+  const token = (await shown.textContent()).trim();
+  expect(token).toMatch(/^pt_[A-Za-z0-9_-]{43}$/);
+  expect(page.url()).not.toContain(token);
+
+  const row = page.locator(`tr[data-token="${name}"]`);
+  await expect(row).toContainText('Agent');
+  await expect(row.locator('.token-status')).toHaveText('Active');
+
+  // Shown once: a reload does not show it again.
+  await page.reload();
+  await expect(row).toBeVisible();
+  await expect(page.locator('.new-token')).toHaveCount(0);
+  await expect(page.getByText(token)).toHaveCount(0);
+
+  // The token works on the API, with the role it was given.
+  const auth = { headers: { Authorization: `Bearer ${token}` } };
+  const me = await request.get('/api/v1/me', auth);
+  expect(me.status()).toBe(200);
+  const who = await me.json();
+  expect(who.role).toBe('agent');
+  expect(who.name).toBe(name);
+
+  // Revoked, it is refused.
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(page).toHaveURL(/\/admin\/users\?token=revoked$/);
+  await expect(page.getByText('Token revoked; requests with it are refused from now on.')).toBeVisible();
+  await expect(row.locator('.token-status')).toContainText('Revoked');
+  await expect(row.getByRole('button', { name: 'Revoke' })).toHaveCount(0);
+  const after = await request.get('/api/v1/me', auth);
+  expect(after.status()).toBe(401);
+  expect((await after.json()).error).toBe('unknown or revoked token');
+});
+
+test('a token needs a name', async ({ page }) => {
+  await login(page, ADMIN.email, ADMIN.password);
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await page.goto('/admin/users');
+  const before = await page.locator('tr[data-token]').count();
+  await page.locator('form.create-token').getByRole('button', { name: 'Create token' }).click();
+  await expect(page.locator('[data-field="token-name"]')).toHaveText('Name is required (at most 100 characters).');
+  await expect(page.locator('.new-token')).toHaveCount(0);
+  await expect(page.locator('tr[data-token]')).toHaveCount(before);
+});

@@ -1,0 +1,649 @@
+//! The calendars and policies pages' forms. Each form is turned into the JSON body of the
+//! `/api/v1` API and validated by the same functions (`calendars::parse`,
+//! `policies::parse`), then answers 303 back to the page with a notice, or with the typed
+//! values and field errors in the query, so the pages work the same with JavaScript off and
+//! hydrated.
+
+use super::error::ApiError;
+use super::{calendars, policies};
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+use crate::store::StoreError;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use chrono::Utc;
+use promptly::account::{FieldError, Role};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/calendars", post(create_calendar))
+        .route("/calendars/{id}", post(update_calendar))
+        .route("/calendars/{id}/delete", post(delete_calendar))
+        .route("/policies", post(create_policy))
+        .route("/policies/{id}", post(update_policy))
+        .route("/policies/{id}/default", post(make_default))
+        .route("/policies/{id}/delete", post(delete_policy))
+}
+
+fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
+    let q = serde_urlencoded::to_string(query).unwrap_or_default();
+    let target = if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    };
+    Redirect::to(&target).into_response()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "database error during an admin form");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The database is unavailable; nothing was changed. Please try again.",
+    )
+        .into_response()
+}
+
+/// Only admins may use these forms.
+fn admin(user: Option<Extension<CurrentUser>>, page: &str) -> Result<(), Box<Response>> {
+    match user {
+        Some(Extension(u)) if u.0.role == Role::Admin => Ok(()),
+        Some(_) => Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "Only admins can manage calendars and policies.",
+            )
+                .into_response(),
+        )),
+        None => Err(Box::new(see_other("/login", &[("next", page)]))),
+    }
+}
+
+/// Back to the form with what was typed (`form=1`), the field errors (`err_<field>`) and,
+/// for errors that belong to no field, `err_form`.
+fn back_with_errors(
+    page: &str,
+    edit: Option<i64>,
+    values: Vec<(&str, String)>,
+    errors: Vec<(String, String)>,
+) -> Response {
+    let edit = edit.map(|id| id.to_string());
+    let mut q: Vec<(&str, &str)> = vec![("form", "1")];
+    if let Some(id) = &edit {
+        q.push(("edit", id));
+    }
+    for (k, v) in &values {
+        q.push((k, v));
+    }
+    for (k, m) in &errors {
+        q.push((k, m));
+    }
+    see_other(page, &q)
+}
+
+/// Appends a message to the errors of a form field, keeping one entry per field.
+fn push_error(errors: &mut Vec<(String, String)>, key: String, message: String) {
+    match errors.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, m)) => {
+            m.push(' ');
+            m.push_str(&message);
+        }
+        None => errors.push((key, message)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Calendars
+// ---------------------------------------------------------------------------------------
+
+/// The calendar form: one text input per weekday ("09:00-12:00, 13:00-17:00"), holidays one
+/// date per line, overrides one "2026-12-24: 09:00-13:00" (or ": closed") per line.
+#[derive(Debug, Default, Deserialize)]
+struct CalendarForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    mon: String,
+    #[serde(default)]
+    tue: String,
+    #[serde(default)]
+    wed: String,
+    #[serde(default)]
+    thu: String,
+    #[serde(default)]
+    fri: String,
+    #[serde(default)]
+    sat: String,
+    #[serde(default)]
+    sun: String,
+    #[serde(default)]
+    holidays: String,
+    #[serde(default)]
+    overrides: String,
+}
+
+impl CalendarForm {
+    fn days(&self) -> [(&'static str, &str); 7] {
+        [
+            ("mon", &self.mon),
+            ("tue", &self.tue),
+            ("wed", &self.wed),
+            ("thu", &self.thu),
+            ("fri", &self.fri),
+            ("sat", &self.sat),
+            ("sun", &self.sun),
+        ]
+    }
+
+    fn values(&self) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("name", self.name.clone()),
+            ("description", self.description.clone()),
+            ("timezone", self.timezone.clone()),
+        ];
+        v.extend(self.days().iter().map(|(d, t)| (*d, t.to_string())));
+        v.push(("holidays", self.holidays.clone()));
+        v.push(("overrides", self.overrides.clone()));
+        v
+    }
+}
+
+/// "09:00-12:00, 13:00-17:00" → ["09:00-12:00", "13:00-17:00"]; empty or "closed" → [].
+fn windows(text: &str) -> Vec<Value> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("closed") {
+        return vec![];
+    }
+    t.split([',', ';'])
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| Value::String(w.to_string()))
+        .collect()
+}
+
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
+/// The form as the API's calendar body.
+fn calendar_body(f: &CalendarForm) -> Value {
+    let hours: Map<String, Value> = f
+        .days()
+        .iter()
+        .map(|(d, t)| (d.to_string(), Value::Array(windows(t))))
+        .collect();
+    let holidays: Vec<Value> = lines(&f.holidays)
+        .map(|l| Value::String(l.to_string()))
+        .collect();
+    let overrides: Map<String, Value> = lines(&f.overrides)
+        .map(|l| match l.split_once(':') {
+            Some((date, rest)) => (date.trim().to_string(), Value::Array(windows(rest))),
+            None => (l.to_string(), Value::Array(vec![])),
+        })
+        .collect();
+    json!({
+        "name": f.name,
+        "description": f.description,
+        "timezone": f.timezone.trim(),
+        "hours": hours,
+        "holidays": holidays,
+        "overrides": overrides,
+    })
+}
+
+/// `[3]` at the start of a path rest → 3.
+fn index_of(rest: &str) -> Option<usize> {
+    rest.strip_prefix('[')?.split(']').next()?.parse().ok()
+}
+
+/// A validation error's path (`hours.tue[1]`, `holidays[2]`, `overrides.2026-12-24[0]`) as
+/// the form field it belongs to, and a message that says where in the field.
+fn calendar_field(e: &FieldError) -> (String, String) {
+    let path = e.field.as_str();
+    if let Some(rest) = path.strip_prefix("hours.") {
+        let day: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        if WEEKDAYS.contains(&day.as_str()) {
+            let message = match index_of(&rest[day.len()..]) {
+                Some(i) => format!("Window {}: {}", i + 1, e.message),
+                None => e.message.clone(),
+            };
+            return (format!("err_{day}"), message);
+        }
+        return ("err_form".into(), e.message.clone());
+    }
+    if let Some(rest) = path.strip_prefix("holidays") {
+        let message = match index_of(rest) {
+            Some(i) => format!("Line {}: {}", i + 1, e.message),
+            None => e.message.clone(),
+        };
+        return ("err_holidays".into(), message);
+    }
+    if let Some(rest) = path.strip_prefix("overrides") {
+        let date = rest.trim_start_matches('.').split('[').next().unwrap_or("");
+        let message = if date.is_empty() || date == "?" {
+            e.message.clone()
+        } else {
+            format!("{date}: {}", e.message)
+        };
+        return ("err_overrides".into(), message);
+    }
+    match path {
+        "name" | "description" | "timezone" => (format!("err_{path}"), e.message.clone()),
+        _ => ("err_form".into(), e.message.clone()),
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) -> Response {
+    let input = match calendars::parse(calendar_body(&form)) {
+        Ok(input) => input,
+        Err(ApiError::Unprocessable { errors }) => {
+            let mut mapped = Vec::new();
+            for e in &errors {
+                let (key, message) = calendar_field(e);
+                push_error(&mut mapped, key, message);
+            }
+            return back_with_errors("/calendars", id, form.values(), mapped);
+        }
+        Err(e) => return unavailable(e),
+    };
+    let now = Utc::now();
+    let saved = match id {
+        None => state.store.create_calendar(&input, now).await,
+        Some(id) => state.store.update_calendar(id, &input, now).await,
+    };
+    match saved {
+        Ok(rec) => see_other(
+            "/calendars",
+            &[
+                ("notice", if id.is_some() { "updated" } else { "created" }),
+                ("name", rec.name.as_str()),
+            ],
+        ),
+        Err(StoreError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn create_calendar(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Form(form): Form<CalendarForm>,
+) -> Response {
+    if let Err(r) = admin(user, "/calendars") {
+        return *r;
+    }
+    save_calendar(&state, None, form).await
+}
+
+async fn update_calendar(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(form): Form<CalendarForm>,
+) -> Response {
+    if let Err(r) = admin(user, "/calendars") {
+        return *r;
+    }
+    save_calendar(&state, Some(id), form).await
+}
+
+async fn delete_calendar(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = admin(user, "/calendars") {
+        return *r;
+    }
+    match state.store.delete_calendar(id).await {
+        Ok(()) => see_other("/calendars", &[("notice", "deleted")]),
+        Err(StoreError::Conflict { .. }) => see_other(
+            "/calendars",
+            &[("error", "in_use"), ("id", &id.to_string())],
+        ),
+        Err(StoreError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
+        Err(e) => unavailable(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Policies
+// ---------------------------------------------------------------------------------------
+
+/// The policy form: each target a number and a unit (`s`, `m`, `h`, `d`; an empty number
+/// is no target), the warning a number and `%` or a unit, checkboxes for the rest.
+#[derive(Debug, Default, Deserialize)]
+struct PolicyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    calendar_id: String,
+    #[serde(default)]
+    frt_value: String,
+    #[serde(default)]
+    frt_unit: String,
+    #[serde(default)]
+    nrt_value: String,
+    #[serde(default)]
+    nrt_unit: String,
+    #[serde(default)]
+    rt_value: String,
+    #[serde(default)]
+    rt_unit: String,
+    #[serde(default)]
+    warning_value: String,
+    #[serde(default)]
+    warning_unit: String,
+    /// Checkboxes: present ("on") when ticked.
+    business_hours: Option<String>,
+    pause_pending: Option<String>,
+    pause_snoozed: Option<String>,
+    apply_to_open: Option<String>,
+}
+
+impl PolicyForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("name", self.name.clone()),
+            ("description", self.description.clone()),
+            ("calendar_id", self.calendar_id.clone()),
+            ("frt_value", self.frt_value.clone()),
+            ("frt_unit", self.frt_unit.clone()),
+            ("nrt_value", self.nrt_value.clone()),
+            ("nrt_unit", self.nrt_unit.clone()),
+            ("rt_value", self.rt_value.clone()),
+            ("rt_unit", self.rt_unit.clone()),
+            ("warning_value", self.warning_value.clone()),
+            ("warning_unit", self.warning_unit.clone()),
+        ];
+        for (key, on) in [
+            ("business_hours", &self.business_hours),
+            ("pause_pending", &self.pause_pending),
+            ("pause_snoozed", &self.pause_snoozed),
+            ("apply_to_open", &self.apply_to_open),
+        ] {
+            if on.is_some() {
+                v.push((key, "on".into()));
+            }
+        }
+        v
+    }
+}
+
+/// A number and a unit as a duration text ("30" + "m" → "30m"); anything but a whole number
+/// goes to the shared validation as typed, which explains what is wrong with it.
+fn duration_text(value: &str, unit: &str) -> Option<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let unit = match unit {
+        "s" | "m" | "h" | "d" => unit,
+        _ => "m",
+    };
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        Some(format!("{v}{unit}"))
+    } else {
+        Some(v.to_string())
+    }
+}
+
+/// The form as the API's policy body.
+fn policy_body(f: &PolicyForm) -> Value {
+    let mut body = Map::new();
+    body.insert("name".into(), json!(f.name));
+    body.insert("description".into(), json!(f.description));
+    let calendar = f.calendar_id.trim();
+    body.insert(
+        "calendar_id".into(),
+        if calendar.is_empty() {
+            Value::Null
+        } else {
+            calendar
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| json!(calendar))
+        },
+    );
+    for (key, value, unit) in [
+        ("first_response", &f.frt_value, &f.frt_unit),
+        ("next_response", &f.nrt_value, &f.nrt_unit),
+        ("resolution", &f.rt_value, &f.rt_unit),
+    ] {
+        if let Some(text) = duration_text(value, unit) {
+            body.insert(key.into(), json!(text));
+        }
+    }
+    let warning = f.warning_value.trim();
+    if !warning.is_empty() {
+        let text = if f.warning_unit == "%" && warning.bytes().all(|b| b.is_ascii_digit()) {
+            format!("{warning}%")
+        } else {
+            duration_text(warning, &f.warning_unit).unwrap_or_default()
+        };
+        body.insert("warning".into(), json!(text));
+    }
+    body.insert(
+        "business_hours_only".into(),
+        json!(f.business_hours.is_some()),
+    );
+    let mut pause = Vec::new();
+    if f.pause_pending.is_some() {
+        pause.push("pending");
+    }
+    if f.pause_snoozed.is_some() {
+        pause.push("snoozed");
+    }
+    body.insert("pause_on".into(), json!(pause));
+    Value::Object(body)
+}
+
+/// A validation error's path as the policy form's field.
+fn policy_field(e: &FieldError) -> (String, String) {
+    let first = e.field.split(['.', '[']).next().unwrap_or(e.field.as_str());
+    let key = match first {
+        "first_response" => "frt",
+        "next_response" => "nrt",
+        "resolution" => "rt",
+        "warning" => "warning",
+        "calendar_id" => "calendar_id",
+        "pause_on" => "pause_on",
+        "business_hours_only" => "business_hours",
+        "name" => "name",
+        "description" => "description",
+        _ => "form",
+    };
+    (format!("err_{key}"), e.message.clone())
+}
+
+async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Response {
+    let input = match policies::parse(state, policy_body(&form)).await {
+        Ok(input) => input,
+        Err(ApiError::Unprocessable { errors }) => {
+            let mut mapped = Vec::new();
+            for e in &errors {
+                let (key, message) = policy_field(e);
+                push_error(&mut mapped, key, message);
+            }
+            return back_with_errors("/policies", id, form.values(), mapped);
+        }
+        Err(e) => return unavailable(e),
+    };
+    match id {
+        None => match state.store.create_policy(&input, Utc::now()).await {
+            Ok(rec) => see_other(
+                "/policies",
+                &[
+                    ("notice", "created"),
+                    ("edit", &rec.id.to_string()),
+                    ("version", &rec.version.to_string()),
+                ],
+            ),
+            Err(e) => unavailable(e),
+        },
+        Some(id) => {
+            match policies::save_update(state, id, &input, form.apply_to_open.is_some()).await {
+                Ok((rec, reevaluated)) => {
+                    let (id, version, n) = (
+                        rec.id.to_string(),
+                        rec.version.to_string(),
+                        reevaluated.to_string(),
+                    );
+                    let mut q = vec![
+                        ("notice", "updated"),
+                        ("edit", id.as_str()),
+                        ("version", version.as_str()),
+                    ];
+                    if form.apply_to_open.is_some() {
+                        q.push(("reevaluated", n.as_str()));
+                    }
+                    see_other("/policies", &q)
+                }
+                Err(ApiError::NotFound) => see_other("/policies", &[("error", "not_found")]),
+                Err(e) => unavailable(e),
+            }
+        }
+    }
+}
+
+async fn create_policy(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Form(form): Form<PolicyForm>,
+) -> Response {
+    if let Err(r) = admin(user, "/policies") {
+        return *r;
+    }
+    save_policy(&state, None, form).await
+}
+
+async fn update_policy(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(form): Form<PolicyForm>,
+) -> Response {
+    if let Err(r) = admin(user, "/policies") {
+        return *r;
+    }
+    save_policy(&state, Some(id), form).await
+}
+
+async fn make_default(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = admin(user, "/policies") {
+        return *r;
+    }
+    match state.store.policy(id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return see_other("/policies", &[("error", "not_found")]),
+        Err(e) => return unavailable(e),
+    }
+    match state.store.set_default_policy(Some(id)).await {
+        Ok(()) => see_other("/policies", &[("notice", "default")]),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn delete_policy(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = admin(user, "/policies") {
+        return *r;
+    }
+    match state.store.delete_policy(id).await {
+        Ok(()) => see_other("/policies", &[("notice", "deleted")]),
+        Err(StoreError::Conflict { .. }) => see_other("/policies", &[("error", "is_default")]),
+        Err(StoreError::NotFound) => see_other("/policies", &[("error", "not_found")]),
+        Err(e) => unavailable(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_errors_map_to_their_inputs() {
+        let e = FieldError::new("hours.tue[1]", "\"25:00-26:00\" is not a valid time window");
+        let (key, message) = calendar_field(&e);
+        assert_eq!(key, "err_tue");
+        assert!(message.starts_with("Window 2: "), "{message}");
+        assert_eq!(
+            calendar_field(&FieldError::new("holidays[0]", "x")).0,
+            "err_holidays"
+        );
+        assert_eq!(
+            calendar_field(&FieldError::new("overrides.2026-12-24[0]", "x")).1,
+            "2026-12-24: x"
+        );
+        assert_eq!(
+            calendar_field(&FieldError::new("timezone", "x")).0,
+            "err_timezone"
+        );
+    }
+
+    #[test]
+    fn calendar_form_becomes_the_api_body() {
+        let form = CalendarForm {
+            timezone: "Europe/Amsterdam".into(),
+            mon: "09:00-12:00, 13:00-17:00".into(),
+            sat: "closed".into(),
+            holidays: "2026-12-25\n\n 2026-12-26 ".into(),
+            overrides: "2026-12-24: 09:00-13:00\n2026-12-31: closed".into(),
+            ..CalendarForm::default()
+        };
+        let body = calendar_body(&form);
+        assert_eq!(body["hours"]["mon"], json!(["09:00-12:00", "13:00-17:00"]));
+        assert_eq!(body["hours"]["sat"], json!([]));
+        assert_eq!(body["holidays"], json!(["2026-12-25", "2026-12-26"]));
+        assert_eq!(body["overrides"]["2026-12-24"], json!(["09:00-13:00"]));
+        assert_eq!(body["overrides"]["2026-12-31"], json!([]));
+    }
+
+    #[test]
+    fn policy_form_becomes_the_api_body() {
+        let form = PolicyForm {
+            frt_value: "30".into(),
+            frt_unit: "m".into(),
+            rt_value: "soon".into(),
+            rt_unit: "h".into(),
+            warning_value: "10".into(),
+            warning_unit: "%".into(),
+            pause_pending: Some("on".into()),
+            ..PolicyForm::default()
+        };
+        let body = policy_body(&form);
+        assert_eq!(body["first_response"], json!("30m"));
+        assert_eq!(body["resolution"], json!("soon"));
+        assert!(body.get("next_response").is_none());
+        assert_eq!(body["warning"], json!("10%"));
+        assert_eq!(body["pause_on"], json!(["pending"]));
+        assert_eq!(body["calendar_id"], Value::Null);
+        assert_eq!(
+            policy_field(&FieldError::new("resolution", "bad")).0,
+            "err_rt"
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! The users page's integration-token forms: create a token, revoke one. Like the other
+//! forms they answer 303 back to `/admin/users`. A new token reaches the page once, in a
+//! short-lived HttpOnly cookie scoped to that page (never in the URL); the page clears it
+//! when it reads it.
+
+use super::error::ApiError;
+use super::tokens::create_token;
+use crate::auth::{self, is_secure, CurrentUser};
+use crate::state::AppState;
+use crate::store::StoreError;
+use app::api::NEW_TOKEN_COOKIE;
+use axum::extract::{Form, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use chrono::Utc;
+use promptly::account::Role;
+use serde::Deserialize;
+
+const PAGE: &str = "/admin/users";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/tokens", post(create))
+        .route("/admin/tokens/{id}/revoke", post(revoke))
+}
+
+fn see_other(query: &[(&str, &str)]) -> Response {
+    let q = serde_urlencoded::to_string(query).unwrap_or_default();
+    Redirect::to(&format!("{PAGE}?{q}")).into_response()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "database error during a token form");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The database is unavailable; nothing was changed. Please try again.",
+    )
+        .into_response()
+}
+
+/// Only admins may manage tokens.
+fn admin(user: Option<Extension<CurrentUser>>) -> Result<(), Box<Response>> {
+    match user {
+        Some(Extension(u)) if auth::require_role(&u, Role::Admin) => Ok(()),
+        Some(_) => Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "Only admins can manage integration tokens.",
+            )
+                .into_response(),
+        )),
+        None => Err(Box::new(
+            Redirect::to("/login?next=%2Fadmin%2Fusers").into_response(),
+        )),
+    }
+}
+
+/// The cookie that shows the new token on the next render of the users page.
+fn new_token_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
+    let mut c =
+        format!("{NEW_TOKEN_COOKIE}={token}; Path={PAGE}; HttpOnly; SameSite=Strict; Max-Age=60");
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct NewTokenForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    headers: HeaderMap,
+    Form(form): Form<NewTokenForm>,
+) -> Response {
+    if let Err(r) = admin(user) {
+        return *r;
+    }
+    match create_token(state.store.as_ref(), &form.name, Some(form.role.as_str())).await {
+        Ok(created) => {
+            let mut resp = see_other(&[("token", "created")]);
+            if let Some(c) = new_token_cookie(&created.token, is_secure(&state, &headers)) {
+                resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(ApiError::Unprocessable { errors }) => {
+            let keys: Vec<String> = errors
+                .iter()
+                .map(|e| format!("token_err_{}", e.field))
+                .collect();
+            let name: String = form.name.chars().take(100).collect();
+            let mut q: Vec<(&str, &str)> = vec![
+                ("token_name", name.as_str()),
+                ("token_role", form.role.as_str()),
+            ];
+            for (k, e) in keys.iter().zip(&errors) {
+                q.push((k.as_str(), e.message.as_str()));
+            }
+            see_other(&q)
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = admin(user) {
+        return *r;
+    }
+    match state.store.revoke_api_token(id, Utc::now()).await {
+        Ok(()) => see_other(&[("token", "revoked")]),
+        Err(StoreError::NotFound) => see_other(&[("token_error", "not_found")]),
+        Err(e) => unavailable(e),
+    }
+}

@@ -1,0 +1,300 @@
+//! The calendars and policies pages over real HTTP: their forms create, edit and delete
+//! through the same validation as the JSON API, field errors come back next to the inputs,
+//! nothing is stored on bad input, and conflicts are explained.
+
+mod server_support;
+
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
+use reqwest::StatusCode;
+use serde_json::json;
+use server_support::TestServer;
+
+async fn post_form(s: &TestServer, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
+    let r = s
+        .client
+        .post(s.url(path))
+        .header(ORIGIN, &s.base)
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "POST {path}");
+    r.headers()
+        .get(LOCATION)
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn page(s: &TestServer, cookie: &str, path: &str) -> String {
+    let r = s.cookie_get(path, cookie).await;
+    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+    r.text().await.unwrap()
+}
+
+/// The query value of `key` in a redirect target.
+fn query(location: &str, key: &str) -> Option<String> {
+    let q = location.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+const OFFICE: &[(&str, &str)] = &[
+    ("name", "Office"),
+    ("description", "Amsterdam desk"),
+    ("timezone", "Europe/Amsterdam"),
+    ("mon", "09:00-17:00"),
+    ("tue", "09:00-12:00, 13:00-17:00"),
+    ("wed", "09:00-17:00"),
+    ("thu", "09:00-17:00"),
+    ("fri", "09:00-17:00"),
+    ("sat", ""),
+    ("sun", "closed"),
+    ("holidays", "2035-12-25\n2035-12-26"),
+    ("overrides", "2035-12-24: 09:00-13:00\n2035-12-31: closed"),
+];
+
+#[tokio::test]
+async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+
+    // A bad Tuesday window: the error sits next to Tuesday's input, and nothing is stored.
+    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
+    bad[4] = ("tue", "09:00-12:00, 25:00-26:00");
+    let to = post_form(&s, &admin, "/calendars", &bad).await;
+    assert!(to.starts_with("/calendars?"), "{to}");
+    let err = query(&to, "err_tue").expect("an error for Tuesday");
+    assert!(err.contains("25:00-26:00"), "{err}");
+    assert!(s.store.list_calendars().await.unwrap().is_empty());
+    let html = page(&s, &admin, &to).await;
+    assert!(
+        html.contains(r#"data-field="tue""#),
+        "the error is shown by Tuesday"
+    );
+    assert!(
+        html.contains(r#"value="09:00-12:00, 25:00-26:00""#),
+        "what was typed is kept"
+    );
+    assert!(html.contains(r#"<option value="Europe/Amsterdam" selected"#));
+
+    // A bad zone and a bad holiday line are reported on their fields too.
+    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
+    bad[2] = ("timezone", "Mars/Olympus");
+    let to = post_form(&s, &admin, "/calendars", &bad).await;
+    assert!(query(&to, "err_timezone").is_some(), "{to}");
+    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
+    bad[10] = ("holidays", "2035-12-25\nChristmas");
+    let to = post_form(&s, &admin, "/calendars", &bad).await;
+    let err = query(&to, "err_holidays").expect("an error for the holidays");
+    assert!(err.starts_with("Line 2"), "{err}");
+    assert!(s.store.list_calendars().await.unwrap().is_empty());
+
+    // A good calendar is stored as the API would store it, and listed.
+    let to = post_form(&s, &admin, "/calendars", OFFICE).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    let all = s.store.list_calendars().await.unwrap();
+    assert_eq!(all.len(), 1);
+    let cal = &all[0];
+    assert_eq!(cal.definition.timezone.name(), "Europe/Amsterdam");
+    assert_eq!(cal.definition.hours.tue.len(), 2);
+    assert!(cal.definition.hours.sat.is_empty() && cal.definition.hours.sun.is_empty());
+    assert_eq!(cal.definition.holidays.len(), 2);
+    assert_eq!(cal.definition.overrides.len(), 2);
+    let html = page(&s, &admin, "/calendars").await;
+    assert!(html.contains(r#"data-name="Office""#));
+    assert!(html.contains("Tue 09:00-12:00, 13:00-17:00"));
+
+    // The edit form shows the saved calendar; saving changes it.
+    let html = page(&s, &admin, &format!("/calendars?edit={}", cal.id)).await;
+    assert!(html.contains(&format!(r#"action="/calendars/{}""#, cal.id)));
+    assert!(html.contains("2035-12-31: closed"));
+    let mut edited: Vec<(&str, &str)> = OFFICE.to_vec();
+    edited[0] = ("name", "Office hours");
+    edited[7] = ("fri", "09:00-15:00");
+    let to = post_form(&s, &admin, &format!("/calendars/{}", cal.id), &edited).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("updated"), "{to}");
+    let saved = s.store.calendar(cal.id).await.unwrap().unwrap();
+    assert_eq!(saved.name, "Office hours");
+    assert_eq!(saved.definition.hours.fri[0].to_string(), "09:00-15:00");
+
+    // Without a session nothing is stored.
+    let r = s
+        .client
+        .post(s.url("/calendars"))
+        .header(ORIGIN, &s.base)
+        .form(OFFICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.store.list_calendars().await.unwrap().len(), 1);
+}
+
+fn gold(calendar: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", "Gold".into()),
+        ("description", "Paying customers".into()),
+        ("calendar_id", calendar.to_string()),
+        ("business_hours", "on".into()),
+        ("frt_value", "30".into()),
+        ("frt_unit", "m".into()),
+        ("nrt_value", "".into()),
+        ("nrt_unit", "m".into()),
+        ("rt_value", "2".into()),
+        ("rt_unit", "d".into()),
+        ("warning_value", "25".into()),
+        ("warning_unit", "%".into()),
+        ("pause_pending", "on".into()),
+        ("pause_snoozed", "on".into()),
+    ]
+}
+
+fn form<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn policies_are_created_versioned_made_default_and_conflicts_are_explained() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let to = post_form(&s, &admin, "/calendars", OFFICE).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("created"));
+    let cal = s.store.list_calendars().await.unwrap()[0].id.to_string();
+
+    // "soon" is not a target: the error is by the first-response input, nothing stored.
+    let mut bad = gold(&cal);
+    bad[4] = ("frt_value", "soon".into());
+    let to = post_form(&s, &admin, "/policies", &form(&bad)).await;
+    let err = query(&to, "err_frt").expect("an error for the first response");
+    assert!(err.contains("not a valid duration"), "{err}");
+    assert!(s.store.list_policies().await.unwrap().is_empty());
+    let html = page(&s, &admin, &to).await;
+    assert!(html.contains(r#"data-field="frt""#));
+    assert!(html.contains(r#"value="Gold""#), "what was typed is kept");
+
+    // A calendar that does not exist is refused on its field.
+    let bad = gold("999");
+    let to = post_form(&s, &admin, "/policies", &form(&bad)).await;
+    assert!(query(&to, "err_calendar_id").is_some(), "{to}");
+    assert!(s.store.list_policies().await.unwrap().is_empty());
+
+    // A good policy: stored as the API would, listed, with the preview of its deadline.
+    let to = post_form(&s, &admin, "/policies", &form(&gold(&cal))).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    let p = s.store.list_policies().await.unwrap().remove(0);
+    assert_eq!(p.policy.first_response.unwrap().as_secs(), 1800);
+    assert_eq!(p.policy.resolution.unwrap().as_secs(), 2 * 86_400);
+    assert!(p.policy.business_hours_only);
+    assert_eq!(p.calendar_id.map(|c| c.to_string()), Some(cal.clone()));
+    let html = page(&s, &admin, &to).await;
+    assert!(html.contains(r#"data-name="Gold""#));
+    assert!(html.contains("First response 30m · Resolution 2d"));
+    assert!(html.contains("A message on Friday 16:45 would be due Monday 09:15"));
+    assert!(html.contains("A message on Monday 10:00 would be due Monday 10:30"));
+    assert!(html.contains(r#"<tr data-version="1">"#));
+
+    // The same validation as the API: the API agrees about the stored policy.
+    let token = s.token().await;
+    let (status, api) = s.get(&format!("/api/v1/policies/{}", p.id), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api["policy"]["first_response"], "30m");
+
+    // Made default, a conversation starts on version 1.
+    let to = post_form(&s, &admin, &format!("/policies/{}/default", p.id), &[]).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("default"));
+    assert_eq!(s.store.default_policy().await.unwrap(), Some(p.id));
+    let (status, body) = s
+        .post(
+            "/api/v1/events",
+            &token,
+            json!({"id": "e1", "type": "conversation.created", "conversation": "c1", "channel": "email"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Editing a policy in use adds version 2; applied to the open conversation.
+    let mut edited = gold(&cal);
+    edited[4] = ("frt_value", "1".into());
+    edited[5] = ("frt_unit", "h".into());
+    edited.push(("apply_to_open", "on".into()));
+    let to = post_form(&s, &admin, &format!("/policies/{}", p.id), &form(&edited)).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("updated"), "{to}");
+    assert_eq!(query(&to, "version").as_deref(), Some("2"), "{to}");
+    assert_eq!(query(&to, "reevaluated").as_deref(), Some("1"), "{to}");
+    let html = page(&s, &admin, &to).await;
+    assert!(html.contains("Policy saved as version 2."));
+    assert!(html.contains("1 open conversation(s) re-evaluated"));
+    assert!(html.contains(r#"<tr data-version="2">"#));
+    assert!(html.contains(r#"<tr data-version="1">"#));
+    assert!(html.contains("<td>v2</td>"));
+    assert!(html.contains("A message on Friday 16:45 would be due Monday 09:45"));
+    let row = s
+        .store
+        .conversation_by_external_id("c1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.policy_version, Some(2));
+
+    // A bad edit changes nothing.
+    let mut bad = gold(&cal);
+    bad[10] = ("warning_value", "250".into());
+    let to = post_form(&s, &admin, &format!("/policies/{}", p.id), &form(&bad)).await;
+    assert!(query(&to, "err_warning").is_some(), "{to}");
+    assert_eq!(query(&to, "edit"), Some(p.id.to_string()));
+    assert_eq!(s.store.policy(p.id).await.unwrap().unwrap().version, 2);
+
+    // Conflicts: the calendar is in use, the policy is the default.
+    let to = post_form(&s, &admin, &format!("/calendars/{cal}/delete"), &[]).await;
+    assert_eq!(query(&to, "error").as_deref(), Some("in_use"), "{to}");
+    let html = page(&s, &admin, &to).await;
+    assert!(html.contains("is used by the policy Gold and cannot be deleted"));
+    assert_eq!(s.store.list_calendars().await.unwrap().len(), 1);
+    let to = post_form(&s, &admin, &format!("/policies/{}/delete", p.id), &[]).await;
+    assert_eq!(query(&to, "error").as_deref(), Some("is_default"), "{to}");
+    let html = page(&s, &admin, &to).await;
+    assert!(html.contains("The default policy cannot be deleted"));
+    assert!(s.store.policy(p.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn only_admins_see_and_use_the_pages() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let to = post_form(
+        &s,
+        &admin,
+        "/admin/users",
+        &[
+            ("email", "agent@t.io"),
+            ("name", "Agent"),
+            ("role", "agent"),
+            ("password", "agent-pass-1"),
+        ],
+    )
+    .await;
+    assert!(to.contains("created"), "{to}");
+    let agent = s.login("agent@t.io", "agent-pass-1").await;
+    for path in ["/policies", "/calendars"] {
+        let r = s.cookie_get(path, &agent).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        let r = s
+            .client
+            .post(s.url(path))
+            .header(ORIGIN, &s.base)
+            .header(COOKIE, &agent)
+            .form(&[("name", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "POST {path}");
+    }
+    assert!(s.store.list_calendars().await.unwrap().is_empty());
+    assert!(s.store.list_policies().await.unwrap().is_empty());
+}

@@ -1,0 +1,240 @@
+//! The users page's integration tokens: an admin creates one with the form and sees it once,
+//! the token works on the API until it is revoked; agents are refused.
+
+mod server_support;
+
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use server_support::TestServer;
+
+async fn post_form(s: &TestServer, path: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
+    s.client
+        .post(s.url(path))
+        .header(ORIGIN, &s.base)
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(r: &Response) -> String {
+    r.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn set_cookies(r: &Response) -> Vec<String> {
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+async fn page(s: &TestServer, cookie: &str, path: &str) -> (StatusCode, Vec<String>, String) {
+    let r = s.cookie_get(path, cookie).await;
+    let status = r.status();
+    let cookies = set_cookies(&r);
+    (status, cookies, r.text().await.unwrap())
+}
+
+/// The admin's view of the tokens, through the API with the session.
+async fn tokens(s: &TestServer, cookie: &str) -> Vec<Value> {
+    let r = s.cookie_get("/api/v1/tokens", cookie).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+
+    let (status, _, html) = page(&s, &admin, "/admin/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Integration tokens"));
+    assert!(html.contains("No integration tokens yet."));
+    assert!(html.contains("action=\"/admin/tokens\""));
+    assert!(html.contains("href=\"/api\""), "admins see the API link");
+
+    let r = post_form(
+        &s,
+        "/admin/tokens",
+        &admin,
+        &[("name", "whatsapp-bridge"), ("role", "agent")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin/users?token=created");
+    assert!(!location(&r).contains("pt_"), "the token is not in the URL");
+    let cookie = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("promptly_new_token="))
+        .expect("the new token travels in a cookie");
+    for attr in [
+        "HttpOnly",
+        "Path=/admin/users",
+        "Max-Age=60",
+        "SameSite=Strict",
+    ] {
+        assert!(cookie.contains(attr), "{cookie} has {attr}");
+    }
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let token = pair.trim_start_matches("promptly_new_token=").to_string();
+    assert!(token.starts_with("pt_") && token.len() > 40);
+
+    // The page shows it once, and clears the cookie.
+    let (status, cleared, html) = page(
+        &s,
+        &format!("{admin}; {pair}"),
+        "/admin/users?token=created",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Token created."));
+    assert!(html.contains(&token), "the new token is shown");
+    assert!(html.contains("it will not be shown again"));
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("promptly_new_token=;") && c.contains("Max-Age=0")),
+        "the cookie is cleared: {cleared:?}"
+    );
+    assert!(html.contains("data-token=\"whatsapp-bridge\""));
+
+    // A reload (without the cleared cookie) does not show it again.
+    let (_, _, html) = page(&s, &admin, "/admin/users?token=created").await;
+    assert!(!html.contains(&token));
+    assert!(!html.contains("it will not be shown again"));
+    assert!(html.contains("data-token=\"whatsapp-bridge\""));
+    assert!(html.contains(">Agent<"));
+    assert!(html.contains(">Revoke<"));
+
+    // Only the hash is kept, and the token works with its role.
+    let (status, me) = s.get("/api/v1/me", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["role"], "agent");
+    assert_eq!(me["name"], "whatsapp-bridge");
+
+    let list = tokens(&s, &admin).await;
+    assert_eq!(list.len(), 1);
+    assert!(list[0].get("token").is_none());
+    let id = list[0]["id"].as_i64().unwrap();
+
+    let r = post_form(&s, &format!("/admin/tokens/{id}/revoke"), &admin, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin/users?token=revoked");
+    let (status, _) = s.get("/api/v1/me", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let html = html_at(&s, &admin, "/admin/users?token=revoked").await;
+    assert!(html.contains("Token revoked"));
+    assert!(html.contains("Revoked 20"), "the revocation time is shown");
+    assert!(!html.contains(">Revoke<"), "a revoked token has no button");
+    assert!(!tokens(&s, &admin).await[0]["revoked_at"].is_null());
+
+    let r = post_form(&s, "/admin/tokens/999/revoke", &admin, &[]).await;
+    assert_eq!(location(&r), "/admin/users?token_error=not_found");
+}
+
+async fn html_at(s: &TestServer, cookie: &str, path: &str) -> String {
+    let r = s.cookie_get(path, cookie).await;
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn bad_fields_are_explained_and_store_nothing() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let r = post_form(
+        &s,
+        "/admin/tokens",
+        &admin,
+        &[("name", "  "), ("role", "agent")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    assert!(to.starts_with("/admin/users?"), "{to}");
+    assert!(to.contains("token_err_name="), "{to}");
+    assert!(set_cookies(&r).is_empty(), "no token cookie");
+    let html = html_at(&s, &admin, &to).await;
+    assert!(html.contains("data-field=\"token-name\""));
+    assert!(html.contains("Name is required (at most 100 characters)."));
+
+    let r = post_form(
+        &s,
+        "/admin/tokens",
+        &admin,
+        &[("name", "x"), ("role", "owner")],
+    )
+    .await;
+    assert!(location(&r).contains("token_err_role="));
+    assert!(tokens(&s, &admin).await.is_empty());
+}
+
+#[tokio::test]
+async fn agents_and_other_sites_are_refused() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    promptly_server::http::users::create_user(
+        s.store.as_ref(),
+        &promptly_server::http::users::NewUserFields {
+            email: "agent@t.io".into(),
+            name: "Agent".into(),
+            role: "agent".into(),
+            password: "agent-pass-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let agent = s.login("agent@t.io", "agent-pass-1").await;
+    let victim = promptly_server::http::tokens::create_token(s.store.as_ref(), "keep", None)
+        .await
+        .unwrap();
+
+    let r = post_form(
+        &s,
+        "/admin/tokens",
+        &agent,
+        &[("name", "mine"), ("role", "admin")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookies(&r).is_empty());
+    let r = post_form(
+        &s,
+        &format!("/admin/tokens/{}/revoke", victim.info.id),
+        &agent,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Even an admin's session cannot be used from another site.
+    let r = s
+        .client
+        .post(s.url("/admin/tokens"))
+        .header(ORIGIN, "https://evil.example")
+        .header(COOKIE, &admin)
+        .form(&[("name", "evil"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let list = tokens(&s, &admin).await;
+    assert_eq!(list.len(), 1, "nothing was created: {list:?}");
+    assert!(list[0]["revoked_at"].is_null(), "nothing was revoked");
+    let (status, _) = s.get("/api/v1/me", &victim.token).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Agents see neither the page nor the API link.
+    let (status, _, _) = page(&s, &agent, "/admin/users").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let html = s.cookie_get("/", &agent).await.text().await.unwrap();
+    assert!(!html.contains("href=\"/api\""));
+}
