@@ -8,6 +8,7 @@ use crate::store::{
 use chrono::{DateTime, Utc};
 use promptly::conversation::{fold, ConversationView, IncomingEvent};
 use promptly::stream::StreamEvent;
+use promptly::timeline::Event as TimelineEvent;
 use promptly::{evaluate, BusinessCalendar, MetricStatus, Policy, SlaState};
 use std::collections::HashMap;
 
@@ -65,6 +66,17 @@ impl SlaCatalog {
         }
     }
 
+    /// The SLA of a folded timeline under a policy version, at `at`.
+    fn evaluate_timeline(
+        &self,
+        key: Option<(i64, i64)>,
+        timeline: &[TimelineEvent],
+        at: DateTime<Utc>,
+    ) -> SlaState {
+        let (policy, calendar) = self.engine_inputs(key);
+        evaluate(&policy, calendar, timeline, at)
+    }
+
     /// The SLA of a conversation's events under a policy version, at `at`.
     pub fn evaluate(
         &self,
@@ -72,12 +84,11 @@ impl SlaCatalog {
         events: &[IncomingEvent],
         at: DateTime<Utc>,
     ) -> SlaState {
-        let (policy, calendar) = self.engine_inputs(key);
         let timeline = fold(events).map(|(_, t)| t).unwrap_or_default();
-        evaluate(&policy, calendar, &timeline, at)
+        self.evaluate_timeline(key, &timeline, at)
     }
 
-    /// A conversation as the API shows it, evaluated at `at`.
+    /// A conversation as the API shows it, evaluated at `at` (the events are folded once).
     pub fn view(
         &self,
         row: ConversationRow,
@@ -85,14 +96,14 @@ impl SlaCatalog {
         at: DateTime<Utc>,
     ) -> ConversationView {
         let key = row.policy_id.zip(row.policy_version);
-        let summary = fold(events).map(|(s, _)| s).unwrap_or(row.summary);
+        let (summary, timeline) = fold(events).unwrap_or((row.summary, Vec::new()));
         ConversationView {
             id: row.id,
             external_id: row.external_id,
             policy_id: row.policy_id,
             policy_version: row.policy_version,
             summary,
-            sla: self.evaluate(key, events, at),
+            sla: self.evaluate_timeline(key, &timeline, at),
         }
     }
 }
@@ -103,11 +114,27 @@ impl Deriver for SlaCatalog {
     }
 
     fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
-        let (summary, _) = fold(events)?;
-        let sla = self.evaluate(policy, events, self.now);
+        let (summary, timeline) = fold(events)?;
+        let sla = self.evaluate_timeline(policy, &timeline, self.now);
         let due_at = MetricStatus::most_urgent(&sla.metrics).and_then(|m| m.due_at);
         Some(Derived { summary, due_at })
     }
+}
+
+/// Loads a conversation's events and evaluates it now; returns the view and the events
+/// (the timeline the conversation page and API show).
+pub async fn conversation_detail(
+    store: &dyn Store,
+    catalog: &mut SlaCatalog,
+    row: ConversationRow,
+    now: DateTime<Utc>,
+) -> StoreResult<(ConversationView, Vec<IncomingEvent>)> {
+    catalog
+        .ensure(store, row.policy_id.zip(row.policy_version))
+        .await?;
+    let events = store.conversation_events(row.id).await?;
+    let view = catalog.view(row, &events, now);
+    Ok((view, events))
 }
 
 /// Loads a conversation with its events and evaluates it now.
@@ -117,11 +144,7 @@ pub async fn conversation_view(
     row: ConversationRow,
     now: DateTime<Utc>,
 ) -> StoreResult<ConversationView> {
-    catalog
-        .ensure(store, row.policy_id.zip(row.policy_version))
-        .await?;
-    let events = store.conversation_events(row.id).await?;
-    Ok(catalog.view(row, &events, now))
+    Ok(conversation_detail(store, catalog, row, now).await?.0)
 }
 
 /// Stores a validated batch and tells the browsers about each touched conversation.

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
-use crate::service::{conversation_view, SlaCatalog};
+use crate::service::{conversation_detail, conversation_view, SlaCatalog};
 use crate::state::AppState;
 use crate::store::{ConversationFilter, Store};
 use axum::extract::{Path, Query, State};
@@ -135,11 +135,7 @@ async fn one(
     };
     let now = Utc::now();
     let mut catalog = SlaCatalog::load(store, now).await?;
-    let timeline = store.conversation_events(row.id).await?;
-    catalog
-        .ensure(store, row.policy_id.zip(row.policy_version))
-        .await?;
-    let conversation = catalog.view(row, &timeline, now);
+    let (conversation, timeline) = conversation_detail(store, &mut catalog, row, now).await?;
     Ok(Json(ConversationDetail {
         conversation,
         timeline,

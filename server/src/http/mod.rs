@@ -78,12 +78,8 @@ impl Backend for UiBackend {
                 return Ok(None);
             };
             let mut catalog = crate::service::SlaCatalog::load(store, now).await?;
-            catalog
-                .ensure(store, row.policy_id.zip(row.policy_version))
-                .await?;
-            let timeline = store.conversation_events(row.id).await?;
-            let conversation = catalog.view(row, &timeline, now);
-            Ok::<_, crate::store::StoreError>(Some((conversation, timeline)))
+            let detail = crate::service::conversation_detail(store, &mut catalog, row, now).await?;
+            Ok::<_, crate::store::StoreError>(Some(detail))
         };
         let found = load.await.map_err(|e| {
             tracing::error!(error = %e, "loading a conversation failed");
