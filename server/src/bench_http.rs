@@ -12,9 +12,16 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Instant;
 
-/// A server on a free loopback port with a fresh SQLite database in `dir`, and an admin token.
-async fn start(dir: &std::path::Path) -> Result<(String, String, AppState), String> {
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
+/// A server on a free loopback port on a fresh database (SQLite `bench.db` in `dir`, or the
+/// PostgreSQL database `pg_url`), and an admin token.
+async fn start(
+    dir: &std::path::Path,
+    pg_url: Option<&str>,
+) -> Result<(String, String, AppState), String> {
+    let url = match pg_url {
+        Some(u) => u.to_string(),
+        None => format!("sqlite://{}", dir.join("bench.db").display()),
+    };
     let store: DynStore = store::open(&DatabaseUrl::parse(&url)?).await?;
     let policy = store
         .create_policy(
@@ -144,37 +151,206 @@ async fn raw_inserts(dir: &std::path::Path, events: &[Value], batch: usize) -> R
     Ok(events.len() as f64 / began.elapsed().as_secs_f64())
 }
 
-/// Events per second through `POST /api/v1/events` in batches of `batch`, against raw
-/// inserts of the same rows.
-pub async fn ingest(n: usize, batch: usize) -> Result<String, String> {
-    if n == 0 || batch == 0 {
-        return Err("--events and --batch must be at least 1".into());
-    }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (base, token, _state) = start(dir.path()).await?;
-    let client = reqwest::Client::new();
-    let events = workload(n);
-    let began = Instant::now();
-    for chunk in events.chunks(batch) {
-        let r = client
-            .post(format!("{base}/api/v1/events"))
-            .bearer_auth(&token)
-            .json(&json!({ "events": chunk }))
-            .send()
+/// Two fresh databases on a PostgreSQL server (one for the API, one for the baseline),
+/// dropped when the bench ends.
+struct PgBenchDatabases {
+    admin: String,
+    names: [String; 2],
+}
+
+impl PgBenchDatabases {
+    async fn create(admin: &str) -> Result<Self, String> {
+        let pid = std::process::id();
+        let names = [
+            format!("promptly_bench_api_{pid}"),
+            format!("promptly_bench_raw_{pid}"),
+        ];
+        let pool = sqlx::PgPool::connect(admin)
             .await
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            return Err(format!(
-                "ingest answered {}: {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            ));
+            .map_err(|e| format!("cannot reach PostgreSQL at {admin}: {e}"))?;
+        for n in &names {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {n}"))
+                .execute(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(&format!("CREATE DATABASE {n}"))
+                .execute(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(PgBenchDatabases {
+            admin: admin.to_string(),
+            names,
+        })
+    }
+
+    fn url(&self, i: usize) -> Result<String, String> {
+        let mut u = url::Url::parse(&self.admin).map_err(|e| e.to_string())?;
+        u.set_path(&format!("/{}", self.names[i]));
+        Ok(u.to_string())
+    }
+
+    async fn drop_all(&self) {
+        if let Ok(pool) = sqlx::PgPool::connect(&self.admin).await {
+            for n in &self.names {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"))
+                    .execute(&pool)
+                    .await;
+            }
         }
     }
-    let api_rate = n as f64 / began.elapsed().as_secs_f64();
-    let raw_rate = raw_inserts(dir.path(), &events, batch).await?;
+}
+
+/// The same multi-row inserts on PostgreSQL (one `INSERT ... SELECT FROM UNNEST` per table
+/// per batch, the fastest plain form), one transaction per batch.
+async fn raw_inserts_pg(url: &str, events: &[Value], batch: usize) -> Result<f64, String> {
+    store::open(&DatabaseUrl::parse(url)?).await?; // creates the schema
+    let pool = sqlx::PgPool::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let began = Instant::now();
+    for chunk in events.chunks(batch) {
+        let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+        let convs: Vec<String> = chunk
+            .iter()
+            .filter(|e| e["type"] == "conversation.created")
+            .filter_map(|e| e["conversation"].as_str().map(String::from))
+            .collect();
+        if !convs.is_empty() {
+            sqlx::query(
+                "INSERT INTO conversations (external_id, status, channel, summary, created_at, \
+                 updated_at) SELECT c, 'open', 'whatsapp', '{}', $2, $2 FROM UNNEST($1::text[]) c",
+            )
+            .bind(&convs)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        let text = |k: &str| -> Vec<String> {
+            chunk
+                .iter()
+                .map(|e| e[k].as_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        let ats: Vec<chrono::DateTime<Utc>> = text("at")
+            .iter()
+            .map(|a| {
+                chrono::DateTime::parse_from_rfc3339(a)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or(now)
+            })
+            .collect();
+        let payloads: Vec<String> = chunk.iter().map(|e| e.to_string()).collect();
+        sqlx::query(
+            "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+             SELECT u.id, c.id, u.at, u.payload, $5 FROM UNNEST($1::text[], $2::text[], \
+             $3::timestamptz[], $4::text[]) AS u(id, conv, at, payload) \
+             JOIN conversations c ON c.external_id = u.conv",
+        )
+        .bind(text("id"))
+        .bind(text("conversation"))
+        .bind(&ats)
+        .bind(&payloads)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    Ok(events.len() as f64 / began.elapsed().as_secs_f64())
+}
+
+/// Posts `events` in batches of `batch` from `concurrency` clients at once; events/s.
+async fn post_all(
+    base: &str,
+    token: &str,
+    events: &[Value],
+    batch: usize,
+    concurrency: usize,
+) -> Result<f64, String> {
+    let client = reqwest::Client::new();
+    let chunks: Vec<Value> = events
+        .chunks(batch)
+        .map(|c| json!({ "events": c }))
+        .collect();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let chunks = std::sync::Arc::new(chunks);
+    let began = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, next, chunks) = (client.clone(), next.clone(), chunks.clone());
+        let (url, token) = (format!("{base}/api/v1/events"), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = chunks.get(i) else {
+                    return Ok::<(), String>(());
+                };
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !r.status().is_success() {
+                    return Err(format!(
+                        "ingest answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(events.len() as f64 / began.elapsed().as_secs_f64())
+}
+
+/// Events per second through `POST /api/v1/events` in batches of `batch` (from
+/// `concurrency` clients), against raw inserts of the same rows, on SQLite or, given an
+/// admin URL, on two fresh PostgreSQL databases.
+pub async fn ingest(
+    n: usize,
+    batch: usize,
+    concurrency: usize,
+    postgres: Option<String>,
+) -> Result<String, String> {
+    if n == 0 || batch == 0 || concurrency == 0 {
+        return Err("--events, --batch and --concurrency must be at least 1".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let events = workload(n);
+    let (api_rate, raw_rate, database) = match postgres {
+        None => {
+            let (base, token, _state) = start(dir.path(), None).await?;
+            let api = post_all(&base, &token, &events, batch, concurrency).await?;
+            (
+                api,
+                raw_inserts(dir.path(), &events, batch).await?,
+                "sqlite",
+            )
+        }
+        Some(admin) => {
+            let dbs = PgBenchDatabases::create(&admin).await?;
+            let run = async {
+                let (base, token, _state) = start(dir.path(), Some(&dbs.url(0)?)).await?;
+                let api = post_all(&base, &token, &events, batch, concurrency).await?;
+                let raw = raw_inserts_pg(&dbs.url(1)?, &events, batch).await?;
+                Ok::<_, String>((api, raw))
+            };
+            let result = run.await;
+            dbs.drop_all().await;
+            let (api, raw) = result?;
+            (api, raw, "postgres")
+        }
+    };
     Ok(format!(
-        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} n={n} batch={batch} database=sqlite",
+        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} n={n} batch={batch} concurrency={concurrency} database={database}",
         api_rate / raw_rate
     ))
 }
@@ -185,7 +361,7 @@ pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
         return Err("--clients and --rounds must be at least 1".into());
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (base, token, _state) = start(dir.path()).await?;
+    let (base, token, _state) = start(dir.path(), None).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let ready = std::sync::Arc::new(tokio::sync::Barrier::new(clients + 1));
     for _ in 0..clients {

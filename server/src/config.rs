@@ -104,12 +104,19 @@ pub enum SlaCommand {
 pub enum BenchCommand {
     /// Business-hours deadlines over the cases of shared/bench/calendar_peers.py.
     Calendar { cases: PathBuf },
-    /// Events/s through POST /api/v1/events vs raw sqlx inserts (SQLite, loopback HTTP).
+    /// Events/s through POST /api/v1/events vs raw sqlx inserts (loopback HTTP; SQLite, or
+    /// PostgreSQL given an admin URL: two scratch databases are created and dropped).
     Ingest {
         #[arg(long, default_value_t = 20_000)]
         events: usize,
         #[arg(long, default_value_t = 100)]
         batch: usize,
+        /// How many clients post batches at once.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// postgres://USER@HOST:PORT/DB of a server where the bench may create databases.
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Latency from an ingest POST to the change reaching N stream clients.
     Live {

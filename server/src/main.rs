@@ -47,8 +47,14 @@ fn main() -> ExitCode {
                     Some(Command::User { command }) => user(cli.db, command).await,
                     Some(Command::Token { command }) => token(cli.db, command).await,
                     Some(Command::Bench {
-                        command: BenchCommand::Ingest { events, batch },
-                    }) => promptly_server::bench_http::ingest(events, batch)
+                        command:
+                            BenchCommand::Ingest {
+                                events,
+                                batch,
+                                concurrency,
+                                postgres,
+                            },
+                    }) => promptly_server::bench_http::ingest(events, batch, concurrency, postgres)
                         .await
                         .map(|l| println!("{l}"))
                         .map_err(Usage),

@@ -11,17 +11,31 @@ use promptly::stream::StreamEvent;
 use promptly::timeline::Event as TimelineEvent;
 use promptly::{evaluate, BusinessCalendar, MetricStatus, Policy, SlaState};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-/// Every policy version and calendar, loaded for one request: the engine's inputs.
-pub struct SlaCatalog {
+/// Every version of the policies not deleted, the calendars, and the default policy: the
+/// engine's inputs, shared by requests until the store's catalog generation moves.
+#[derive(Default)]
+pub struct CatalogData {
     policies: HashMap<(i64, i64), PolicyRecord>,
     calendars: HashMap<i64, BusinessCalendar>,
     default: Option<(i64, i64)>,
+}
+
+/// The last catalog loaded and the generation it was loaded at (see
+/// `migrations/*/0003_catalog_generation.sql`).
+pub type CatalogCache = Arc<Mutex<Option<(i64, Arc<CatalogData>)>>>;
+
+/// The SLA catalog for one request: the shared data, versions of deleted policies that
+/// conversations still use (loaded on demand), and the request's instant.
+pub struct SlaCatalog {
+    data: Arc<CatalogData>,
+    extra: HashMap<(i64, i64), PolicyRecord>,
     now: DateTime<Utc>,
 }
 
-impl SlaCatalog {
-    pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> StoreResult<SlaCatalog> {
+impl CatalogData {
+    async fn load(store: &dyn Store) -> StoreResult<CatalogData> {
         let mut policies = HashMap::new();
         for current in store.list_policies().await? {
             for v in store.policy_versions(current.id).await? {
@@ -39,29 +53,78 @@ impl SlaCatalog {
             Some(id) => store.policy(id).await?.map(|p| (p.id, p.version)),
             None => None,
         };
-        Ok(SlaCatalog {
+        Ok(CatalogData {
             policies,
             calendars,
             default,
+        })
+    }
+}
+
+impl SlaCatalog {
+    /// Loads the catalog from the store, bypassing the cache.
+    pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> StoreResult<SlaCatalog> {
+        Ok(SlaCatalog {
+            data: Arc::new(CatalogData::load(store).await?),
+            extra: HashMap::new(),
+            now,
+        })
+    }
+
+    /// The catalog from the server's cache: one cheap query checks that no calendar, policy
+    /// or setting was written since (by this server or another on the same database).
+    pub async fn cached(state: &AppState, now: DateTime<Utc>) -> StoreResult<SlaCatalog> {
+        let store = state.store.as_ref();
+        let generation = store.catalog_generation().await?;
+        let hit = {
+            let cache = state.catalog.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .as_ref()
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, d)| d.clone())
+        };
+        let data = match hit {
+            Some(d) => d,
+            None => {
+                // Loaded after reading the generation, so never older than it.
+                let d = Arc::new(CatalogData::load(store).await?);
+                *state.catalog.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((generation, d.clone()));
+                d
+            }
+        };
+        Ok(SlaCatalog {
+            data,
+            extra: HashMap::new(),
             now,
         })
     }
 
     /// Loads a version of a deleted policy that conversations still use.
     pub async fn ensure(&mut self, store: &dyn Store, key: Option<(i64, i64)>) -> StoreResult<()> {
-        if let Some((id, v)) = key {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.policies.entry((id, v)) {
-                if let Some(p) = store.policy_version(id, v).await? {
-                    slot.insert(p);
+        if let Some(k) = key {
+            if !self.data.policies.contains_key(&k) && !self.extra.contains_key(&k) {
+                if let Some(p) = store.policy_version(k.0, k.1).await? {
+                    self.extra.insert(k, p);
                 }
             }
         }
         Ok(())
     }
 
+    fn policy(&self, key: (i64, i64)) -> Option<&PolicyRecord> {
+        self.data
+            .policies
+            .get(&key)
+            .or_else(|| self.extra.get(&key))
+    }
+
     fn engine_inputs(&self, key: Option<(i64, i64)>) -> (Policy, Option<&BusinessCalendar>) {
-        match key.and_then(|k| self.policies.get(&k)) {
-            Some(p) => (p.policy, p.calendar_id.and_then(|c| self.calendars.get(&c))),
+        match key.and_then(|k| self.policy(k)) {
+            Some(p) => (
+                p.policy,
+                p.calendar_id.and_then(|c| self.data.calendars.get(&c)),
+            ),
             None => (Policy::default(), None),
         }
     }
@@ -110,7 +173,7 @@ impl SlaCatalog {
 
 impl Deriver for SlaCatalog {
     fn initial_policy(&self) -> Option<(i64, i64)> {
-        self.default
+        self.data.default
     }
 
     fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
@@ -147,27 +210,41 @@ pub async fn conversation_view(
     Ok(conversation_detail(store, catalog, row, now).await?.0)
 }
 
-/// Stores a validated batch and tells the browsers about each touched conversation.
+/// Views of many conversations at once (the queue): their events in one query.
+pub async fn conversation_views(
+    store: &dyn Store,
+    catalog: &mut SlaCatalog,
+    rows: Vec<ConversationRow>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<ConversationView>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut events = store.events_of(&ids).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        catalog
+            .ensure(store, row.policy_id.zip(row.policy_version))
+            .await?;
+        let evs = events.remove(&row.id).unwrap_or_default();
+        out.push(catalog.view(row, &evs, now));
+    }
+    Ok(out)
+}
+
+/// Stores a validated batch and tells the browsers about each touched conversation, from
+/// what the transaction committed (nothing is read back).
 pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<Vec<IngestOutcome>> {
     let now = Utc::now();
     let store = state.store.as_ref();
-    let mut catalog = SlaCatalog::load(store, now).await?;
-    let outcomes = store.ingest(events, &catalog, now).await?;
-    let mut touched: Vec<i64> = Vec::new();
-    for o in &outcomes {
-        if let IngestOutcome::Accepted { conversation_id } = o {
-            if !touched.contains(conversation_id) {
-                touched.push(*conversation_id);
-            }
-        }
+    let mut catalog = SlaCatalog::cached(state, now).await?;
+    let report = store.ingest_batch(events, &catalog, now).await?;
+    for t in report.touched {
+        catalog
+            .ensure(store, t.row.policy_id.zip(t.row.policy_version))
+            .await?;
+        let view = catalog.view(t.row, &t.events, now);
+        state.publish(StreamEvent::Conversation {
+            conversation: Box::new(view),
+        });
     }
-    for id in touched {
-        if let Some(row) = store.conversation(id).await? {
-            let view = conversation_view(store, &mut catalog, row, now).await?;
-            state.publish(StreamEvent::Conversation {
-                conversation: Box::new(view),
-            });
-        }
-    }
-    Ok(outcomes)
+    Ok(report.outcomes)
 }

@@ -1,5 +1,6 @@
 //! What every request handler shares, and the live stream's recent events.
 
+use crate::service::CatalogCache;
 use crate::store::DynStore;
 use promptly::stream::StreamEvent;
 use std::collections::VecDeque;
@@ -30,6 +31,8 @@ pub struct AppState {
     recent: Arc<Mutex<Recent>>,
     /// Whether the public address is https (then the session cookie is `Secure`).
     pub secure_cookies: bool,
+    /// The SLA catalog, reloaded when the store's catalog generation moves.
+    pub catalog: CatalogCache,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
                 events: VecDeque::new(),
             })),
             secure_cookies,
+            catalog: CatalogCache::default(),
         }
     }
 

@@ -1014,6 +1014,140 @@ async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) 
         .is_empty());
 }
 
+async fn ingest_reports_what_it_committed_and_writes_move_the_catalog_generation(store: DynStore) {
+    let g0 = store.catalog_generation().await.unwrap();
+    let cal = store
+        .create_calendar(&calendar_input("Office"), t0())
+        .await
+        .unwrap();
+    let g1 = store.catalog_generation().await.unwrap();
+    assert!(g1 > g0, "creating a calendar moves the generation");
+    let p = store
+        .create_policy(&policy_input("Gold", "20m", Some(cal.id)), t0())
+        .await
+        .unwrap();
+    let g2 = store.catalog_generation().await.unwrap();
+    assert!(g2 > g1, "creating a policy moves the generation");
+    store.set_default_policy(Some(p.id)).await.unwrap();
+    let g3 = store.catalog_generation().await.unwrap();
+    assert!(g3 > g2, "the default policy moves the generation");
+
+    let deriver = on(Some((p.id, p.version)));
+    let first = store
+        .ingest_batch(
+            &[
+                message("r1", "a", 3, "customer", "Hi"),
+                created("r0", "a", 0, "email"),
+                message("r2", "b", 1, "customer", "Hello"),
+            ],
+            &deriver,
+            minutes(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.catalog_generation().await.unwrap(),
+        g3,
+        "ingest leaves the catalog alone"
+    );
+    let touched: Vec<(&str, Vec<&str>)> = first
+        .touched
+        .iter()
+        .map(|t| {
+            (
+                t.row.external_id.as_str(),
+                t.events.iter().map(|e| e.id.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(touched, vec![("a", vec!["r1", "r0"]), ("b", vec!["r2"])]);
+    for t in &first.touched {
+        assert_eq!(
+            store.conversation(t.row.id).await.unwrap().as_ref(),
+            Some(&t.row),
+            "the report holds the row as committed"
+        );
+    }
+    let a = first.touched[0].row.id;
+    let b = first.touched[1].row.id;
+    assert_eq!(first.touched[0].row.summary.channel, Channel::Email);
+
+    // A later batch reports the stored events too, and only the touched conversations.
+    let second = store
+        .ingest_batch(
+            &[
+                message("r3", "a", 1, "agent", "Hello, how can I help?"),
+                message("r1", "a", 3, "customer", "Hi"),
+            ],
+            &deriver,
+            minutes(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.touched.len(), 1);
+    let mut ids: Vec<&str> = second.touched[0]
+        .events
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec!["r0", "r1", "r3"]);
+    assert_eq!(
+        store.conversation(a).await.unwrap().as_ref(),
+        Some(&second.touched[0].row)
+    );
+    assert_eq!(second.touched[0].row.updated_at, minutes(6));
+
+    let all = store.events_of(&[b, a, a + b + 100]).await.unwrap();
+    assert_eq!(all.len(), 2, "conversations without events are absent");
+    let order: Vec<&str> = all[&a].iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        order,
+        vec!["r0", "r3", "r1"],
+        "ordered by `at`, then arrival"
+    );
+    assert_eq!(all[&a], store.conversation_events(a).await.unwrap());
+    assert_eq!(all[&b].len(), 1);
+    assert!(store.events_of(&[]).await.unwrap().is_empty());
+
+    // Two writers racing with the same batch: every event is stored exactly once.
+    let batch: Vec<IncomingEvent> = (0..200)
+        .map(|i| {
+            message(
+                &format!("race{i}"),
+                &format!("rc{}", i % 7),
+                i,
+                "customer",
+                "x",
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            let batch = batch.clone();
+            tokio::spawn(async move { store.ingest(&batch, &on(None), minutes(7)).await })
+        })
+        .collect();
+    let mut accepted_total = 0;
+    for t in tasks {
+        let outcomes = t.await.unwrap().unwrap();
+        accepted_total += outcomes
+            .iter()
+            .filter(|o| matches!(o, IngestOutcome::Accepted { .. }))
+            .count();
+    }
+    assert_eq!(accepted_total, 200, "each event accepted once in all");
+    let mut stored = 0;
+    for c in 0..7 {
+        let row = by_external_id(&store, &format!("rc{c}")).await;
+        let events = store.conversation_events(row.id).await.unwrap();
+        assert_eq!(row.summary, fold(&events).unwrap().0);
+        stored += events.len();
+    }
+    assert_eq!(stored, 200);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         #[tokio::test]
@@ -1040,4 +1174,5 @@ contract!(
     ingest_stores_each_event_once_and_derives_its_conversation,
     the_queue_filters_and_orders_conversations,
     open_conversations_move_to_a_new_version_and_rederive,
+    ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
 );

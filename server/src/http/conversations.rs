@@ -4,9 +4,9 @@
 use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
-use crate::service::{conversation_detail, conversation_view, SlaCatalog};
+use crate::service::{conversation_detail, conversation_views, SlaCatalog};
 use crate::state::AppState;
-use crate::store::{ConversationFilter, Store};
+use crate::store::ConversationFilter;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -82,19 +82,16 @@ impl QueueQuery {
 
 /// The queue: conversations matching `q`, most urgent first, evaluated at `now`.
 pub async fn queue(
-    store: &dyn Store,
+    state: &AppState,
     me: &UserView,
     q: &QueueQuery,
     now: DateTime<Utc>,
 ) -> Result<Vec<ConversationView>, ApiError> {
     let filter = q.filter(me, now)?;
+    let store = state.store.as_ref();
     let rows = store.list_conversations(&filter).await?;
-    let mut catalog = SlaCatalog::load(store, now).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(conversation_view(store, &mut catalog, row, now).await?);
-    }
-    Ok(out)
+    let mut catalog = SlaCatalog::cached(state, now).await?;
+    Ok(conversation_views(store, &mut catalog, rows, now).await?)
 }
 
 async fn list(
@@ -103,9 +100,7 @@ async fn list(
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<Vec<ConversationView>>, ApiError> {
     let me = require_user(user)?;
-    Ok(Json(
-        queue(state.store.as_ref(), &me, &q, Utc::now()).await?,
-    ))
+    Ok(Json(queue(&state, &me, &q, Utc::now()).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -134,7 +129,7 @@ async fn one(
             .ok_or(ApiError::NotFound)?,
     };
     let now = Utc::now();
-    let mut catalog = SlaCatalog::load(store, now).await?;
+    let mut catalog = SlaCatalog::cached(&state, now).await?;
     let (conversation, timeline) = conversation_detail(store, &mut catalog, row, now).await?;
     Ok(Json(ConversationDetail {
         conversation,

@@ -18,7 +18,6 @@ pub mod users;
 
 use crate::auth::{session_middleware, PublicOrigin};
 use crate::state::AppState;
-use crate::store::DynStore;
 use app::api::ssr::{Backend, DynBackend};
 use async_trait::async_trait;
 use axum::extract::DefaultBodyLimit;
@@ -28,7 +27,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
 /// What the UI's server functions may ask of the server.
-struct UiBackend(DynStore);
+struct UiBackend(AppState);
 
 #[async_trait]
 impl Backend for UiBackend {
@@ -36,6 +35,7 @@ impl Backend for UiBackend {
         let secs =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         self.0
+            .store
             .list_api_tokens()
             .await
             .map(|ts| {
@@ -57,6 +57,7 @@ impl Backend for UiBackend {
 
     async fn list_users(&self) -> Result<Vec<promptly::account::UserView>, String> {
         self.0
+            .store
             .list_users()
             .await
             .map(|us| us.iter().map(|u| u.view()).collect())
@@ -72,12 +73,12 @@ impl Backend for UiBackend {
         id: i64,
     ) -> Result<Option<app::api::ConversationPage>, String> {
         let now = chrono::Utc::now();
-        let store = self.0.as_ref();
+        let store = self.0.store.as_ref();
         let load = async {
             let Some(row) = store.conversation(id).await? else {
                 return Ok(None);
             };
-            let mut catalog = crate::service::SlaCatalog::load(store, now).await?;
+            let mut catalog = crate::service::SlaCatalog::cached(&self.0, now).await?;
             let detail = crate::service::conversation_detail(store, &mut catalog, row, now).await?;
             Ok::<_, crate::store::StoreError>(Some(detail))
         };
@@ -111,8 +112,8 @@ impl Backend for UiBackend {
             limit: Some(2000),
         };
         let load = async {
-            let conversations = conversations::queue(self.0.as_ref(), me, &q, now).await?;
-            let policies = self.0.list_policies().await?;
+            let conversations = conversations::queue(&self.0, me, &q, now).await?;
+            let policies = self.0.store.list_policies().await?;
             Ok::<_, error::ApiError>((conversations, policies))
         };
         let (conversations, policies) = load.await.map_err(|e| {
@@ -136,8 +137,8 @@ impl Backend for UiBackend {
 
     async fn calendars_page(&self) -> Result<app::api::CalendarsData, String> {
         let load = async {
-            let calendars = self.0.list_calendars().await?;
-            let policies = self.0.list_policies().await?;
+            let calendars = self.0.store.list_calendars().await?;
+            let policies = self.0.store.list_policies().await?;
             Ok::<_, crate::store::StoreError>(calendar_items(calendars, &policies))
         };
         let calendars = load.await.map_err(|e| {
@@ -150,11 +151,11 @@ impl Backend for UiBackend {
     async fn policies_page(&self, edit: Option<i64>) -> Result<app::api::PoliciesData, String> {
         let now = chrono::Utc::now();
         let load = async {
-            let policies = self.0.list_policies().await?;
-            let calendars = self.0.list_calendars().await?;
-            let default_policy = self.0.default_policy().await?;
+            let policies = self.0.store.list_policies().await?;
+            let calendars = self.0.store.list_calendars().await?;
+            let default_policy = self.0.store.default_policy().await?;
             let versions = match edit {
-                Some(id) => self.0.policy_versions(id).await?,
+                Some(id) => self.0.store.policy_versions(id).await?,
                 None => Vec::new(),
             };
             Ok::<_, crate::store::StoreError>((policies, calendars, default_policy, versions))
@@ -263,7 +264,7 @@ pub fn router(
     public_url: Option<String>,
 ) -> Router {
     let routes = generate_route_list(app::App);
-    let backend: DynBackend = Arc::new(UiBackend(state.store.clone()));
+    let backend: DynBackend = Arc::new(UiBackend(state.clone()));
     let context = move || provide_context(backend.clone());
     let shell_options = leptos_options.clone();
     let public_origin = PublicOrigin(public_url.and_then(|u| {

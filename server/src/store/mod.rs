@@ -174,12 +174,32 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch in one transaction: events whose `id` was seen before are
     /// `Duplicate`; an unknown conversation is created (with `deriver.initial_policy()`);
     /// each touched conversation's derived columns are recomputed from all its events.
+    /// Returns each event's outcome and the touched conversations as committed, each with
+    /// all its events (what the live stream publishes, without reading them back).
+    async fn ingest_batch(
+        &self,
+        events: &[IncomingEvent],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IngestReport>;
+    /// [`Store::ingest_batch`], keeping only the outcomes.
     async fn ingest(
         &self,
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<IngestOutcome>>;
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        Ok(self.ingest_batch(events, deriver, now).await?.outcomes)
+    }
+    /// The events of several conversations at once (the queue's rows), each ordered as
+    /// [`Store::conversation_events`] orders them; conversations without events are absent.
+    async fn events_of(
+        &self,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<IncomingEvent>>>;
+    /// A number that changes whenever a calendar, a policy or a setting is written (by any
+    /// server on this database): the SLA catalog cache's key.
+    async fn catalog_generation(&self) -> StoreResult<i64>;
     /// Recomputes a conversation's derived columns (after a policy change).
     async fn rederive(&self, id: i64, deriver: &dyn Deriver, now: DateTime<Utc>)
         -> StoreResult<()>;
@@ -281,6 +301,24 @@ pub trait Deriver: Send + Sync {
 pub enum IngestOutcome {
     Accepted { conversation_id: i64 },
     Duplicate,
+}
+
+/// A conversation an ingest batch touched, as committed, with all its events.
+#[derive(Debug, Clone)]
+pub struct TouchedConversation {
+    pub row: ConversationRow,
+    pub events: Vec<IncomingEvent>,
+    /// Whether its stored columns had to be updated after the insert (internal to the
+    /// backends: created conversations are inserted with their final columns).
+    pub stale: bool,
+}
+
+/// What an ingest batch did: each event's outcome in the batch's order, and the
+/// conversations it touched in first-touched order.
+#[derive(Debug, Clone, Default)]
+pub struct IngestReport {
+    pub outcomes: Vec<IngestOutcome>,
+    pub touched: Vec<TouchedConversation>,
 }
 
 /// Filters of the queue; all optional.

@@ -1,10 +1,10 @@
 //! The store for teams that outgrow one machine: several Promptly servers on one PostgreSQL.
 
-use super::shared::{self, from_json, to_json, DEFAULT_POLICY_KEY};
+use super::shared::{self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY};
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    Deriver, IngestOutcome, NewUser, PolicyInput, PolicyRecord, Store, StoreError, StoreResult,
-    User,
+    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, Store, StoreError,
+    StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use promptly::account::Role;
 use promptly::conversation::IncomingEvent;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -121,6 +122,55 @@ async fn events_in(
             .fetch_all(conn)
             .await?;
     payloads.iter().map(|p| from_json(p)).collect()
+}
+
+/// The events of several conversations, each ordered by `at`, then arrival.
+async fn events_of_in(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<IncomingEvent>>, sqlx::Error> {
+    let mut out: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = sqlx::query(
+        "SELECT conversation_id, payload FROM events WHERE conversation_id = ANY($1) \
+         ORDER BY conversation_id, at, id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let id: i64 = r.try_get("conversation_id")?;
+        out.entry(id)
+            .or_default()
+            .push(from_json(r.try_get::<&str, _>("payload")?)?);
+    }
+    Ok(out)
+}
+
+/// Locks the named conversations (`external_ids` sorted) and adds the ones that exist to
+/// `rows`, keyed by the plan's own strings.
+async fn lock_conversations<'a>(
+    conn: &mut PgConnection,
+    plan: &IngestPlan<'a>,
+    external_ids: &[&str],
+    rows: &mut HashMap<&'a str, (ConversationRow, bool)>,
+) -> Result<(), sqlx::Error> {
+    let found = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE external_id = ANY($1) \
+         ORDER BY external_id FOR UPDATE"
+    ))
+    .bind(external_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in found {
+        let row = conversation_from_row(&r)?;
+        if let Some(key) = plan.conversations.iter().find(|c| **c == row.external_id) {
+            rows.insert(*key, (row, false));
+        }
+    }
+    Ok(())
 }
 
 /// Recomputes a conversation's derived columns from all its events, holding its row lock
@@ -777,119 +827,231 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn ingest(
+    async fn ingest_batch(
         &self,
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<IngestOutcome>> {
+    ) -> StoreResult<IngestReport> {
+        if events.is_empty() {
+            return Ok(IngestReport::default());
+        }
         let mut tx = self.pool.begin().await?;
+        let ids = IngestPlan::distinct_ids(events);
+        let seen: HashSet<String> =
+            sqlx::query_scalar("SELECT external_id FROM events WHERE external_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let plan = IngestPlan::new(events, &seen);
+        if plan.fresh.is_empty() {
+            tx.commit().await?;
+            return Ok(IngestReport {
+                outcomes: vec![IngestOutcome::Duplicate; events.len()],
+                touched: Vec::new(),
+            });
+        }
         // Lock the batch's known conversations in one order, so that concurrent batches
-        // touching the same conversations wait for each other instead of deadlocking.
-        let mut external_ids: Vec<&str> = events.iter().map(|e| e.conversation.as_str()).collect();
-        external_ids.sort_unstable();
-        external_ids.dedup();
-        sqlx::query(
-            "SELECT id FROM conversations WHERE external_id = ANY($1) ORDER BY external_id \
-             FOR UPDATE",
-        )
-        .bind(&external_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        let mut touched = Vec::new();
-        for e in events {
-            let seen: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM events WHERE external_id = $1")
-                    .bind(&e.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if seen.is_some() {
-                outcomes.push(IngestOutcome::Duplicate);
-                continue;
-            }
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM conversations WHERE external_id = $1")
-                    .bind(&e.conversation)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (conversation_id, created) = match existing {
-                Some(id) => (id, false),
-                None => {
-                    let initial = deriver.initial_policy();
-                    if let Some((policy_id, _)) = initial {
-                        // Until commit, an update of this policy sees the new conversation
-                        // on its current version (and adds a version instead of editing it).
-                        sqlx::query("SELECT id FROM policies WHERE id = $1 FOR SHARE")
-                            .bind(policy_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    }
-                    let (policy_id, policy_version) = initial.unzip();
-                    let s = shared::first_summary(e);
-                    let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO conversations (external_id, policy_id, policy_version, \
-                         status, channel, team, owner, summary, due_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9) \
-                         ON CONFLICT (external_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(&e.conversation)
+        // touching the same conversations wait for each other instead of deadlocking, and
+        // no other server writes a summary missing this batch's events.
+        let mut rows: HashMap<&str, (ConversationRow, bool)> = HashMap::new();
+        let mut sorted = plan.conversations.clone();
+        sorted.sort_unstable();
+        lock_conversations(&mut tx, &plan, &sorted, &mut rows).await?;
+        let missing: Vec<&str> = plan
+            .conversations
+            .iter()
+            .copied()
+            .filter(|c| !rows.contains_key(c))
+            .collect();
+        if !missing.is_empty() {
+            if let Some((policy_id, _)) = deriver.initial_policy() {
+                // Until commit, an update of this policy sees the new conversations on its
+                // current version (and adds a version instead of editing it).
+                sqlx::query("SELECT id FROM policies WHERE id = $1 FOR SHARE")
                     .bind(policy_id)
-                    .bind(policy_version)
-                    .bind(shared::status_word(s.status))
-                    .bind(s.channel.as_str())
-                    .bind(&s.team)
-                    .bind(&s.owner)
-                    .bind(to_json(&s)?)
-                    .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    match inserted {
-                        Some(id) => (id, true),
-                        // Another server created it meanwhile (and has committed).
-                        None => (
-                            sqlx::query_scalar(
-                                "SELECT id FROM conversations WHERE external_id = $1 FOR UPDATE",
-                            )
-                            .bind(&e.conversation)
-                            .fetch_one(&mut *tx)
-                            .await?,
-                            false,
-                        ),
-                    }
-                }
-            };
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            }
+            let created: Vec<ConversationRow> = missing
+                .iter()
+                .map(|c| plan.new_conversation(c, deriver, now))
+                .collect();
+            let mut summaries = Vec::with_capacity(created.len());
+            for c in &created {
+                summaries.push(to_json(&c.summary)?);
+            }
+            let returned = sqlx::query(
+                "INSERT INTO conversations (external_id, policy_id, policy_version, status, \
+                 channel, team, owner, summary, due_at, created_at, updated_at) \
+                 SELECT u.*, $10, $10 FROM UNNEST($1::text[], $2::int8[], $3::int8[], \
+                 $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+                 $9::timestamptz[]) AS u ON CONFLICT (external_id) DO NOTHING \
+                 RETURNING id, external_id",
             )
-            .bind(&e.id)
-            .bind(conversation_id)
-            .bind(e.at)
-            .bind(to_json(e)?)
+            .bind(
+                created
+                    .iter()
+                    .map(|c| c.external_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(created.iter().map(|c| c.policy_id).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.policy_version).collect::<Vec<_>>())
+            .bind(
+                created
+                    .iter()
+                    .map(|c| shared::status_word(c.summary.status))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                created
+                    .iter()
+                    .map(|c| c.summary.channel.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                created
+                    .iter()
+                    .map(|c| c.summary.team.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                created
+                    .iter()
+                    .map(|c| c.summary.owner.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&summaries)
+            .bind(created.iter().map(|c| c.due_at).collect::<Vec<_>>())
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-            if inserted.is_some() {
-                shared::touch(&mut touched, conversation_id);
-                outcomes.push(IngestOutcome::Accepted { conversation_id });
-            } else {
-                // Another server stored it meanwhile: leave no conversation behind that only
-                // this event created.
-                if created {
-                    sqlx::query("DELETE FROM conversations WHERE id = $1")
-                        .bind(conversation_id)
-                        .execute(&mut *tx)
-                        .await?;
+            let mut by_ext: HashMap<String, ConversationRow> = created
+                .into_iter()
+                .map(|c| (c.external_id.clone(), c))
+                .collect();
+            for r in returned {
+                let ext: String = r.try_get("external_id")?;
+                if let (Some(mut row), Some(key)) = (
+                    by_ext.remove(&ext),
+                    missing.iter().find(|c| **c == ext).copied(),
+                ) {
+                    row.id = r.try_get("id")?;
+                    rows.insert(key, (row, true));
                 }
-                outcomes.push(IngestOutcome::Duplicate);
+            }
+            // Created by another server meanwhile (and committed): lock them as known ones.
+            let raced: Vec<&str> = missing
+                .iter()
+                .copied()
+                .filter(|c| !rows.contains_key(c))
+                .collect();
+            if !raced.is_empty() {
+                lock_conversations(&mut tx, &plan, &raced, &mut rows).await?;
             }
         }
-        for id in touched {
-            derive_in(&mut tx, id, deriver, now).await?;
+        let existing: Vec<i64> = rows
+            .values()
+            .filter(|(_, created)| !created)
+            .map(|(r, _)| r.id)
+            .collect();
+        let stored = events_of_in(&mut tx, &existing).await?;
+        // The events, in batch order (so that ids follow arrival).
+        let fresh: Vec<&IncomingEvent> = plan.fresh_events().collect();
+        let mut payloads = Vec::with_capacity(fresh.len());
+        for e in &fresh {
+            payloads.push(to_json(*e)?);
+        }
+        let inserted: HashSet<String> = sqlx::query_scalar(
+            "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+             SELECT u.external_id, u.conversation_id, u.at, u.payload, $5 \
+             FROM UNNEST($1::text[], $2::int8[], $3::timestamptz[], $4::text[]) \
+             WITH ORDINALITY AS u(external_id, conversation_id, at, payload, n) ORDER BY n \
+             ON CONFLICT (external_id) DO NOTHING RETURNING external_id",
+        )
+        .bind(fresh.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind(
+            fresh
+                .iter()
+                .map(|e| rows.get(e.conversation.as_str()).map(|(r, _)| r.id))
+                .collect::<Vec<_>>(),
+        )
+        .bind(fresh.iter().map(|e| e.at).collect::<Vec<_>>())
+        .bind(&payloads)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
+        if !orphans.is_empty() {
+            sqlx::query("DELETE FROM conversations WHERE id = ANY($1)")
+                .bind(&orphans)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let stale: Vec<&ConversationRow> =
+            touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
+        if !stale.is_empty() {
+            let mut summaries = Vec::with_capacity(stale.len());
+            for c in &stale {
+                summaries.push(to_json(&c.summary)?);
+            }
+            sqlx::query(
+                "UPDATE conversations c SET status = v.status, channel = v.channel, \
+                 team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
+                 updated_at = $8 FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[], $7::timestamptz[]) \
+                 AS v(id, status, channel, team, owner, summary, due_at) WHERE c.id = v.id",
+            )
+            .bind(stale.iter().map(|c| c.id).collect::<Vec<_>>())
+            .bind(
+                stale
+                    .iter()
+                    .map(|c| shared::status_word(c.summary.status))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                stale
+                    .iter()
+                    .map(|c| c.summary.channel.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                stale
+                    .iter()
+                    .map(|c| c.summary.team.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                stale
+                    .iter()
+                    .map(|c| c.summary.owner.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&summaries)
+            .bind(stale.iter().map(|c| c.due_at).collect::<Vec<_>>())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(IngestReport { outcomes, touched })
+    }
+
+    async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(events_of_in(&mut conn, ids).await?)
+    }
+
+    async fn catalog_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT generation FROM catalog_generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn rederive(

@@ -1,12 +1,14 @@
 //! What both backends share: JSON columns, the words stored for enums, the first summary of
 //! a new conversation, and the queue's filters and order.
 
-use super::ConversationFilter;
+use super::{ConversationFilter, ConversationRow, Deriver, IngestOutcome, TouchedConversation};
+use chrono::{DateTime, Utc};
 use promptly::conversation::{fold, ConversationSummary, IncomingEvent};
 use promptly::ConversationStatus;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::{Database, Encode, QueryBuilder, Type};
+use std::collections::{HashMap, HashSet};
 
 /// The serde_json text stored in a JSON column.
 pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, sqlx::Error> {
@@ -36,10 +38,156 @@ pub(super) fn first_summary(first: &IncomingEvent) -> ConversationSummary {
     summary
 }
 
-/// Adds `id` to the conversations a batch touched, keeping first-seen order.
-pub(super) fn touch(touched: &mut Vec<i64>, id: i64) {
-    if !touched.contains(&id) {
-        touched.push(id);
+/// An ingest batch after the duplicate check, planned before anything is written.
+///
+/// Both backends run the same few set-based statements per batch (whatever its size):
+/// which event ids are known, which conversations exist, one multi-row insert of the new
+/// conversations (with their derived columns already computed), the stored events of the
+/// existing ones, one multi-row insert of the events, one multi-row update of the
+/// existing conversations. This type holds the pure parts between those statements.
+pub(super) struct IngestPlan<'a> {
+    events: &'a [IncomingEvent],
+    /// Batch indexes of the events not seen before (the first of repeats within the batch).
+    pub fresh: Vec<usize>,
+    /// The fresh events' conversation ids, distinct, in first-seen order.
+    pub conversations: Vec<&'a str>,
+}
+
+impl<'a> IngestPlan<'a> {
+    /// `seen`: the batch's event ids that are already stored.
+    pub fn new(events: &'a [IncomingEvent], seen: &HashSet<String>) -> Self {
+        let mut fresh = Vec::with_capacity(events.len());
+        let mut ids: HashSet<&str> = HashSet::with_capacity(events.len());
+        let mut conversations = Vec::new();
+        let mut convs: HashSet<&str> = HashSet::new();
+        for (i, e) in events.iter().enumerate() {
+            if seen.contains(&e.id) || !ids.insert(e.id.as_str()) {
+                continue;
+            }
+            fresh.push(i);
+            if convs.insert(e.conversation.as_str()) {
+                conversations.push(e.conversation.as_str());
+            }
+        }
+        IngestPlan {
+            events,
+            fresh,
+            conversations,
+        }
+    }
+
+    /// The batch's event ids, distinct (for the duplicate check).
+    pub fn distinct_ids(events: &[IncomingEvent]) -> Vec<&str> {
+        let mut set = HashSet::with_capacity(events.len());
+        events
+            .iter()
+            .map(|e| e.id.as_str())
+            .filter(|id| set.insert(*id))
+            .collect()
+    }
+
+    pub fn fresh_events(&self) -> impl Iterator<Item = &'a IncomingEvent> + '_ {
+        self.fresh.iter().map(|&i| &self.events[i])
+    }
+
+    /// The fresh events of one conversation, in batch order.
+    fn fresh_of(&self, conversation: &str) -> Vec<IncomingEvent> {
+        self.fresh_events()
+            .filter(|e| e.conversation == conversation)
+            .cloned()
+            .collect()
+    }
+
+    /// The row a conversation that this batch creates is inserted with: its derived columns
+    /// computed from the batch's events (`id` is filled in by the insert).
+    pub fn new_conversation(
+        &self,
+        external_id: &str,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> ConversationRow {
+        let policy = deriver.initial_policy();
+        let events = self.fresh_of(external_id);
+        let (summary, due_at) = match deriver.derive(policy, &events) {
+            Some(d) => (d.summary, d.due_at),
+            None => (first_summary(&events[0]), None),
+        };
+        ConversationRow {
+            id: 0,
+            external_id: external_id.to_string(),
+            policy_id: policy.map(|p| p.0),
+            policy_version: policy.map(|p| p.1),
+            summary,
+            due_at,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// After the inserts: each event's outcome, and each touched conversation with all its
+    /// events and its derived columns. `rows` holds every conversation of the batch (by
+    /// external id) and whether this batch created it; `stored` the events that existing
+    /// conversations had before; `inserted` the event ids the insert actually stored (a
+    /// concurrent writer may have stored some meanwhile: those are duplicates).
+    /// A touched conversation is `stale` when its stored columns must be updated: it
+    /// existed before, or this batch created it but lost some of its events to a
+    /// concurrent writer (then its columns were computed from events that are not its own).
+    /// A created conversation left with no event at all is returned in the second list, to
+    /// be deleted.
+    pub fn finish(
+        &self,
+        rows: HashMap<&str, (ConversationRow, bool)>,
+        mut stored: HashMap<i64, Vec<IncomingEvent>>,
+        inserted: &HashSet<String>,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> (Vec<IngestOutcome>, Vec<TouchedConversation>, Vec<i64>) {
+        let mut outcomes = vec![IngestOutcome::Duplicate; self.events.len()];
+        let mut per_conv: HashMap<&str, Vec<IncomingEvent>> = HashMap::new();
+        let mut lost: HashSet<&str> = HashSet::new();
+        for &i in &self.fresh {
+            let e = &self.events[i];
+            if inserted.contains(&e.id) {
+                if let Some((row, _)) = rows.get(e.conversation.as_str()) {
+                    outcomes[i] = IngestOutcome::Accepted {
+                        conversation_id: row.id,
+                    };
+                    per_conv
+                        .entry(e.conversation.as_str())
+                        .or_default()
+                        .push(e.clone());
+                }
+            } else {
+                lost.insert(e.conversation.as_str());
+            }
+        }
+        let mut touched = Vec::new();
+        let mut orphans = Vec::new();
+        let mut rows = rows;
+        for conv in &self.conversations {
+            let Some((mut row, created)) = rows.remove(conv) else {
+                continue;
+            };
+            let new_events = per_conv.remove(conv).unwrap_or_default();
+            if new_events.is_empty() {
+                if created {
+                    orphans.push(row.id);
+                }
+                continue;
+            }
+            let stale = !created || lost.contains(conv);
+            let mut events = stored.remove(&row.id).unwrap_or_default();
+            events.extend(new_events);
+            if stale {
+                if let Some(d) = deriver.derive(row.policy_id.zip(row.policy_version), &events) {
+                    row.summary = d.summary;
+                    row.due_at = d.due_at;
+                }
+                row.updated_at = now;
+            }
+            touched.push(TouchedConversation { row, events, stale });
+        }
+        (outcomes, touched, orphans)
     }
 }
 

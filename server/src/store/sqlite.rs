@@ -1,10 +1,10 @@
 //! The embedded default store: one SQLite file in WAL mode.
 
-use super::shared::{self, from_json, to_json, DEFAULT_POLICY_KEY};
+use super::shared::{self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY};
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    Deriver, IngestOutcome, NewUser, PolicyInput, PolicyRecord, Store, StoreError, StoreResult,
-    User,
+    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, Store, StoreError,
+    StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,8 @@ use promptly::conversation::IncomingEvent;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -142,6 +143,34 @@ async fn events_in(
             .fetch_all(conn)
             .await?;
     payloads.iter().map(|p| from_json(p)).collect()
+}
+
+/// How many values one statement binds at most (SQLite allows 32,766).
+const MAX_BINDS: usize = 30_000;
+
+/// The events of several conversations, each ordered by `at`, then arrival.
+async fn events_of_in(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<IncomingEvent>>, sqlx::Error> {
+    let mut out: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+    for chunk in ids.chunks(MAX_BINDS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT conversation_id, payload FROM events WHERE conversation_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(") ORDER BY conversation_id, at, id");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            let id: i64 = r.try_get("conversation_id")?;
+            out.entry(id)
+                .or_default()
+                .push(from_json(r.try_get::<&str, _>("payload")?)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Recomputes a conversation's derived columns from all its events; `NotFound` when there
@@ -786,85 +815,167 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn ingest(
+    async fn ingest_batch(
         &self,
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<IngestOutcome>> {
+    ) -> StoreResult<IngestReport> {
+        if events.is_empty() {
+            return Ok(IngestReport::default());
+        }
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        let mut touched = Vec::new();
-        for e in events {
-            let seen: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM events WHERE external_id = ?")
-                    .bind(&e.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if seen.is_some() {
-                outcomes.push(IngestOutcome::Duplicate);
-                continue;
+        // Which ids are known. The write lock is held, so nothing changes until commit.
+        let mut seen = HashSet::new();
+        for ids in IngestPlan::distinct_ids(events).chunks(MAX_BINDS) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT external_id FROM events WHERE external_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
             }
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM conversations WHERE external_id = ?")
-                    .bind(&e.conversation)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (conversation_id, created) = match existing {
-                Some(id) => (id, false),
-                None => {
-                    let (policy_id, policy_version) = deriver.initial_policy().unzip();
-                    let s = shared::first_summary(e);
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO conversations (external_id, policy_id, policy_version, \
-                         status, channel, team, owner, summary, due_at, created_at, updated_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING id",
-                    )
-                    .bind(&e.conversation)
-                    .bind(policy_id)
-                    .bind(policy_version)
-                    .bind(shared::status_word(s.status))
-                    .bind(s.channel.as_str())
-                    .bind(&s.team)
-                    .bind(&s.owner)
-                    .bind(to_json(&s)?)
-                    .bind(ts(now))
-                    .bind(ts(now))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    (id, true)
+            q.push(")");
+            let found: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            seen.extend(found);
+        }
+        let plan = IngestPlan::new(events, &seen);
+        if plan.fresh.is_empty() {
+            tx.commit().await?;
+            return Ok(IngestReport {
+                outcomes: vec![IngestOutcome::Duplicate; events.len()],
+                touched: Vec::new(),
+            });
+        }
+        // The conversations that exist, and their stored events.
+        let mut rows: HashMap<&str, (ConversationRow, bool)> = HashMap::new();
+        for chunk in plan.conversations.chunks(MAX_BINDS) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE external_id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for c in chunk {
+                list.push_bind(*c);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                let row = conversation_from_row(&r)?;
+                if let Some(key) = chunk.iter().find(|c| **c == row.external_id) {
+                    rows.insert(*key, (row, false));
                 }
-            };
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (external_id) DO NOTHING RETURNING id",
-            )
-            .bind(&e.id)
-            .bind(conversation_id)
-            .bind(ts(e.at))
-            .bind(to_json(e)?)
-            .bind(ts(now))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if inserted.is_some() {
-                shared::touch(&mut touched, conversation_id);
-                outcomes.push(IngestOutcome::Accepted { conversation_id });
-            } else {
-                // Stored meanwhile: leave no conversation behind that only it created.
-                if created {
-                    sqlx::query("DELETE FROM conversations WHERE id = ?")
-                        .bind(conversation_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                outcomes.push(IngestOutcome::Duplicate);
             }
         }
-        for id in touched {
-            derive_in(&mut tx, id, deriver, now).await?;
+        let existing: Vec<i64> = rows.values().map(|(r, _)| r.id).collect();
+        let stored = events_of_in(&mut tx, &existing).await?;
+        // The new conversations, inserted with their final columns.
+        let created: Vec<ConversationRow> = plan
+            .conversations
+            .iter()
+            .filter(|c| !rows.contains_key(**c))
+            .map(|c| plan.new_conversation(c, deriver, now))
+            .collect();
+        for chunk in created.chunks(MAX_BINDS / 11) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO conversations (external_id, policy_id, policy_version, status, \
+                 channel, team, owner, summary, due_at, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, c| {
+                let s = &c.summary;
+                b.push_bind(c.external_id.clone())
+                    .push_bind(c.policy_id)
+                    .push_bind(c.policy_version)
+                    .push_bind(shared::status_word(s.status))
+                    .push_bind(s.channel.as_str())
+                    .push_bind(s.team.clone())
+                    .push_bind(s.owner.clone())
+                    .push_bind(to_json(s).unwrap_or_default())
+                    .push_bind(c.due_at.map(ts))
+                    .push_bind(ts(now))
+                    .push_bind(ts(now));
+            });
+            q.push(" RETURNING id, external_id");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                let id: i64 = r.try_get("id")?;
+                let ext: String = r.try_get("external_id")?;
+                if let Some(row) = chunk.iter().find(|c| c.external_id == ext) {
+                    let key = plan.conversations.iter().find(|c| **c == ext).copied();
+                    if let Some(key) = key {
+                        let mut row = row.clone();
+                        row.id = id;
+                        rows.insert(key, (row, true));
+                    }
+                }
+            }
+        }
+        // The events, in batch order (so that ids follow arrival).
+        let fresh: Vec<&IncomingEvent> = plan.fresh_events().collect();
+        let mut inserted = HashSet::with_capacity(fresh.len());
+        for chunk in fresh.chunks(MAX_BINDS / 5) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (external_id, conversation_id, at, payload, received_at) ",
+            );
+            let mut payloads = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                payloads.push(to_json(*e)?);
+            }
+            q.push_values(chunk.iter().zip(payloads), |mut b, (e, payload)| {
+                let conversation_id = rows.get(e.conversation.as_str()).map(|(r, _)| r.id);
+                b.push_bind(e.id.clone())
+                    .push_bind(conversation_id)
+                    .push_bind(ts(e.at))
+                    .push_bind(payload)
+                    .push_bind(ts(now));
+            });
+            q.push(" ON CONFLICT (external_id) DO NOTHING RETURNING external_id");
+            let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            inserted.extend(ids);
+        }
+        let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
+        for id in orphans {
+            sqlx::query("DELETE FROM conversations WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let stale: Vec<&ConversationRow> =
+            touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
+        for chunk in stale.chunks(MAX_BINDS / 8) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "WITH v(id, status, channel, team, owner, summary, due_at, updated_at) AS (",
+            );
+            q.push_values(chunk, |mut b, c| {
+                let s = &c.summary;
+                b.push_bind(c.id)
+                    .push_bind(shared::status_word(s.status))
+                    .push_bind(s.channel.as_str())
+                    .push_bind(s.team.clone())
+                    .push_bind(s.owner.clone())
+                    .push_bind(to_json(s).unwrap_or_default())
+                    .push_bind(c.due_at.map(ts))
+                    .push_bind(ts(c.updated_at));
+            });
+            q.push(
+                ") UPDATE conversations SET status = v.status, channel = v.channel, \
+                 team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
+                 updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
+            );
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(IngestReport { outcomes, touched })
+    }
+
+    async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(events_of_in(&mut conn, ids).await?)
+    }
+
+    async fn catalog_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT generation FROM catalog_generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn rederive(
