@@ -13,9 +13,11 @@
 //! - [`timeline`]: a conversation's events: messages, statuses, hand-over, policy changes.
 //! - [`clock`]: the SLA engine; a conversation's timeline in, each target's state out.
 //! - [`conversation`]: the ingest API's events and the fold into what the queue shows.
+//! - [`rules`]: automation rules (event, conditions, actions): validation, evaluation, dry run.
 //! - [`check`]: the `promptly sla check` input and output shapes.
 //! - [`instant`]: instants on the wire (RFC 3339) and the whole seconds the engine counts.
 //! - [`stream`]: events pushed to browsers over server-sent events.
+//! - [`staffing`]: agents needed for a service-level target (Erlang C as pyworkforce, Erlang A).
 
 pub mod account;
 pub mod badge;
@@ -26,6 +28,8 @@ pub mod conversation;
 pub mod duration;
 pub mod instant;
 pub mod policy;
+pub mod rules;
+pub mod staffing;
 pub mod stream;
 pub mod timeline;
 

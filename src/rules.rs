@@ -52,12 +52,10 @@
 
 use crate::account::{validate_email, FieldError};
 use crate::clock::{Metric, SlaState};
-use crate::conversation::{
-    Channel, ConversationSummary, ConversationView, Priority, Visibility, MAX_LABEL_LEN,
-};
+use crate::conversation::{ConversationSummary, ConversationView, Priority, MAX_LABEL_LEN};
 use crate::duration::{badge_text, SlaDuration};
 use crate::instant;
-use crate::timeline::{Author, ConversationStatus};
+use crate::timeline::Author;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -502,7 +500,10 @@ pub struct Condition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Test {
     /// An enum field's value is in the set of bits (one per variant), or with `negate` not.
-    Enum { mask: u16, negate: bool },
+    Enum {
+        mask: u16,
+        negate: bool,
+    },
     /// An optional text field equals one of `values`, or is set (`when_set`), or is unset
     /// (`when_unset`); with `negate` the opposite.
     OneOf {
@@ -517,12 +518,18 @@ enum Test {
     /// The e-mail's domain is this domain or a subdomain (a leading dot: only subdomains).
     Domain(String),
     /// Some label is among `values`, or with `none_of` no label is.
-    Labels { values: Vec<String>, none_of: bool },
+    Labels {
+        values: Vec<String>,
+        none_of: bool,
+    },
     /// The conversation has some label (`true`) or none (`false`).
     HasLabels(bool),
     /// The message contains one of these words or phrases at word boundaries.
     Words(Vec<String>),
-    BusinessHours { calendar: i64, open: bool },
+    BusinessHours {
+        calendar: i64,
+        open: bool,
+    },
 }
 
 impl Serialize for Condition {
@@ -574,9 +581,7 @@ impl Condition {
             Test::EndsWith(suffix) => ctx
                 .text(self.field)
                 .is_some_and(|v| v.ends_with(suffix.as_str())),
-            Test::Domain(domain) => ctx
-                .text(self.field)
-                .is_some_and(|v| in_domain(v, domain)),
+            Test::Domain(domain) => ctx.text(self.field).is_some_and(|v| in_domain(v, domain)),
             Test::Labels { values, none_of } => {
                 let any = ctx
                     .labels
@@ -628,7 +633,11 @@ fn contains_word(text: &str, word: &str) -> bool {
                 .chars()
                 .next_back()
                 .is_some_and(char::is_alphanumeric);
-        let end_ok = !needs_end || !text[end..].chars().next().is_some_and(char::is_alphanumeric);
+        let end_ok = !needs_end
+            || !text[end..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric);
         if start_ok && end_ok {
             return true;
         }
@@ -1406,7 +1415,8 @@ fn compile(
             let mut mask = 0u16;
             let mut ok = true;
             for (path, s) in &texts {
-                match choices.iter().position(|c| *c == lowercase(s)) {
+                let wanted = lowercase(s);
+                match choices.iter().position(|c| *c == wanted) {
                     Some(i) => mask |= 1 << i,
                     None => {
                         ok = false;
@@ -1605,7 +1615,10 @@ fn parse_action(
                 None => {
                     errors.push(FieldError::new(
                         format!("{path}.priority"),
-                        format!("{text:?} is not a priority; use one of: {}", PRIORITIES.join(", ")),
+                        format!(
+                            "{text:?} is not a priority; use one of: {}",
+                            PRIORITIES.join(", ")
+                        ),
                     ));
                     None
                 }
@@ -1734,7 +1747,11 @@ impl<'a> RuleContext<'a> {
             name: opt(&conversation.contact.name),
             team: opt(&conversation.team),
             owner: opt(&conversation.owner),
-            labels: conversation.labels.iter().filter_map(|l| lower(l)).collect(),
+            labels: conversation
+                .labels
+                .iter()
+                .filter_map(|l| lower(l))
+                .collect(),
             text: None,
         }
     }
@@ -1847,9 +1864,10 @@ pub struct Outcome<'r> {
 impl<'r> Outcome<'r> {
     /// Every action to take, with its rule's id, in order.
     pub fn actions(&self) -> impl Iterator<Item = (i64, &'r Action)> + '_ {
-        self.fired
-            .iter()
-            .flat_map(|f| f.rule.actions.iter().map(move |a| (f.id, a)))
+        self.fired.iter().flat_map(|f| {
+            let (id, rule): (i64, &'r RuleDefinition) = (f.id, f.rule);
+            rule.actions.iter().map(move |a| (id, a))
+        })
     }
 
     /// See [`apply_actions`].
@@ -2035,7 +2053,9 @@ impl ActionEnv<'_> {
 
     fn value_of(&self, placeholder: Placeholder) -> Cow<'_, str> {
         let contact = &self.conversation.contact;
-        let present = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        fn present(s: &Option<String>) -> Option<&str> {
+            s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
         match placeholder {
             Placeholder::ContactName => Cow::Borrowed(
                 present(&contact.name)
@@ -2045,7 +2065,9 @@ impl ActionEnv<'_> {
             Placeholder::ContactEmail => Cow::Borrowed(present(&contact.email).unwrap_or("")),
             Placeholder::ConversationId => Cow::Owned(self.conversation_id.to_string()),
             Placeholder::ConversationLink => Cow::Owned(self.conversation_link()),
-            Placeholder::SlaMetric => Cow::Borrowed(self.sla.map_or("", |s| metric_words(s.metric))),
+            Placeholder::SlaMetric => {
+                Cow::Borrowed(self.sla.map_or("", |s| metric_words(s.metric)))
+            }
             Placeholder::SlaDueIn => self
                 .sla
                 .and_then(|s| s.due_in_s)
@@ -2176,7 +2198,8 @@ fn webhook_body(fired: &Fired<'_>, state: &ConversationState, env: &ActionEnv<'_
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::Contact;
+    use crate::conversation::{Channel, Contact, Visibility};
+    use crate::timeline::ConversationStatus;
     use serde_json::json;
 
     fn t(text: &str) -> DateTime<Utc> {
@@ -2219,8 +2242,10 @@ mod tests {
 
     /// A message.created rule with one condition.
     fn one(condition: Value) -> RuleDefinition {
-        rule(json!({"name": "r", "event": "message.created", "conditions": [condition],
-                    "actions": [{"type": "add_label", "label": "x"}]}))
+        rule(
+            json!({"name": "r", "event": "message.created", "conditions": [condition],
+                    "actions": [{"type": "add_label", "label": "x"}]}),
+        )
     }
 
     /// Whether `condition` holds on `ctx` for a message.created event.
@@ -2255,7 +2280,8 @@ mod tests {
 
     #[test]
     fn defaults_and_every_action_round_trip() {
-        let r = rule(json!({"name": " Late ", "event": "sla.overdue", "after": "30m", "actions": [
+        let r = rule(
+            json!({"name": " Late ", "event": "sla.overdue", "after": "30m", "actions": [
             {"type": "apply_policy", "policy": 7},
             {"type": "set_priority", "priority": "high"},
             {"type": "add_label", "label": " late "},
@@ -2264,13 +2290,19 @@ mod tests {
             {"type": "assign_owner", "owner": "Lead@X.io"},
             {"type": "remove_owner"},
             {"type": "send_message", "template": "Hi {{contact.name}}"},
-            {"type": "webhook", "url": "https://hooks.example/sla", "secret": "s3cret"}]}));
+            {"type": "webhook", "url": "https://hooks.example/sla", "secret": "s3cret"}]}),
+        );
         assert_eq!(r.name, "Late");
         assert!(r.enabled);
         assert!(!r.stop);
         assert_eq!(r.matching, Match::All);
         assert_eq!(r.after, SlaDuration::from_minutes(30));
-        assert_eq!(r.actions[2], Action::AddLabel { label: "late".into() });
+        assert_eq!(
+            r.actions[2],
+            Action::AddLabel {
+                label: "late".into()
+            }
+        );
         assert_eq!(
             r.actions[5],
             Action::AssignOwner {
@@ -2298,13 +2330,22 @@ mod tests {
             "actions": [{"type": "apply_policy", "policy": 99}]}));
         assert_eq!(
             p,
-            vec!["conditions[0].field", "conditions[1].op", "actions[0].policy"]
+            vec![
+                "conditions[0].field",
+                "conditions[1].op",
+                "actions[0].policy"
+            ]
         );
-        let p = paths(json!({"name": "x", "event": "sla.overdue", "actions": [{"type": "remove_owner"}]}));
+        let p = paths(
+            json!({"name": "x", "event": "sla.overdue", "actions": [{"type": "remove_owner"}]}),
+        );
         assert_eq!(p, vec!["after"]);
         let p = paths(json!({"event": "deleted", "colour": 1, "match": "most",
                              "enabled": "yes", "actions": []}));
-        assert_eq!(p, vec!["colour", "name", "enabled", "match", "event", "actions"]);
+        assert_eq!(
+            p,
+            vec!["colour", "name", "enabled", "match", "event", "actions"]
+        );
         let p = paths(json!({"name": "x".repeat(201), "event": "message.created",
                              "conditions": {}, "actions": "none"}));
         assert_eq!(p, vec!["name", "conditions", "actions"]);
@@ -2313,14 +2354,15 @@ mod tests {
             "conditions": [{"field": "priority", "op": "contains", "value": "u"}],
             "actions": [{"type": "remove_owner"}]}))
         .unwrap_err();
-        assert!(errs[0].message.contains("is, is_not, in, not_in"), "{errs:?}");
+        assert!(
+            errs[0].message.contains("is, is_not, in, not_in"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn after_belongs_to_overdue_rules_only_and_is_positive() {
-        let base = |after: Value, event: &str| {
-            json!({"name": "x", "event": event, "after": after, "actions": [{"type": "remove_owner"}]})
-        };
+        let base = |after: Value, event: &str| json!({"name": "x", "event": event, "after": after, "actions": [{"type": "remove_owner"}]});
         assert_eq!(paths(base(json!("30m"), "sla.breached")), vec!["after"]);
         assert_eq!(paths(base(json!("0s"), "sla.overdue")), vec!["after"]);
         assert_eq!(paths(base(json!("soon"), "sla.overdue")), vec!["after"]);
@@ -2340,8 +2382,10 @@ mod tests {
     #[test]
     fn values_must_fit_their_op_and_field() {
         let bad = |c: Value| {
-            paths(json!({"name": "x", "event": "message.created", "conditions": [c],
-                         "actions": [{"type": "remove_owner"}]}))
+            paths(
+                json!({"name": "x", "event": "message.created", "conditions": [c],
+                         "actions": [{"type": "remove_owner"}]}),
+            )
         };
         assert_eq!(
             bad(cond("priority", "in", json!("urgent"))),
@@ -2400,7 +2444,10 @@ mod tests {
             bad(cond("message.text", "contains", json!(["a"]))),
             vec!["conditions[0].value"]
         );
-        assert_eq!(bad(cond("labels", "is", json!("vip"))), vec!["conditions[0].op"]);
+        assert_eq!(
+            bad(cond("labels", "is", json!("vip"))),
+            vec!["conditions[0].op"]
+        );
         assert_eq!(
             bad(cond("business_hours", "is", json!(3))),
             vec!["conditions[0].op"]
@@ -2413,7 +2460,10 @@ mod tests {
             bad(cond("business_hours", "open", json!("3"))),
             vec!["conditions[0].value"]
         );
-        assert_eq!(bad(cond("channel", "equals", json!("sms"))), vec!["conditions[0].op"]);
+        assert_eq!(
+            bad(cond("channel", "equals", json!("sms"))),
+            vec!["conditions[0].op"]
+        );
         assert_eq!(
             bad(json!({"field": "channel", "op": "is", "value": "sms", "negate": true})),
             vec!["conditions[0].negate"]
@@ -2422,10 +2472,15 @@ mod tests {
         assert_eq!(bad(json!("channel is sms")), vec!["conditions[0]"]);
         // Enum values ignore case and spaces; the value is kept as written.
         let r = one(cond("priority", "is", json!(" Urgent ")));
-        assert_eq!(r.conditions[0].value, Some(ConditionValue::Text("Urgent".into())));
-        assert!(one(cond("business_hours", "closed", json!(3))).conditions[0]
-            .value
-            .is_some());
+        assert_eq!(
+            r.conditions[0].value,
+            Some(ConditionValue::Text("Urgent".into()))
+        );
+        assert!(
+            one(cond("business_hours", "closed", json!(3))).conditions[0]
+                .value
+                .is_some()
+        );
     }
 
     #[test]
@@ -2434,16 +2489,30 @@ mod tests {
             parse(json!({"name": "x", "event": event, "conditions": [c],
                          "actions": [{"type": "remove_owner"}]}))
         };
-        let e = on("conversation.created", cond("sla.metric", "is", json!("first_response")))
-            .unwrap_err();
+        let e = on(
+            "conversation.created",
+            cond("sla.metric", "is", json!("first_response")),
+        )
+        .unwrap_err();
         assert_eq!(e[0].field, "conditions[0].field");
         assert!(e[0].message.contains("only on sla.warning"), "{e:?}");
-        let e = on("conversation.updated", cond("message.text", "contains", json!("hi")))
-            .unwrap_err();
+        let e = on(
+            "conversation.updated",
+            cond("message.text", "contains", json!("hi")),
+        )
+        .unwrap_err();
         assert_eq!(e[0].field, "conditions[0].field");
         assert!(on("sla.breached", cond("message.author", "is", json!("agent"))).is_err());
-        assert!(on("sla.breached", cond("sla.metric", "is", json!("resolution"))).is_ok());
-        assert!(on("conversation.created", cond("message.text", "contains", json!("hi"))).is_ok());
+        assert!(on(
+            "sla.breached",
+            cond("sla.metric", "is", json!("resolution"))
+        )
+        .is_ok());
+        assert!(on(
+            "conversation.created",
+            cond("message.text", "contains", json!("hi"))
+        )
+        .is_ok());
     }
 
     #[test]
@@ -2487,7 +2556,8 @@ mod tests {
             {"type": "send_message", "template": "Hi {{contact.nickname}} {{ticket}}"}]}))
         .unwrap_err();
         assert!(
-            e[0].message.starts_with("{{contact.nickname}}, {{ticket}} are not known"),
+            e[0].message
+                .starts_with("{{contact.nickname}}, {{ticket}} are not known"),
             "{e:?}"
         );
         assert!(e[0].message.contains("{{sla.due_in}}"));
@@ -2497,11 +2567,9 @@ mod tests {
             paths(json!({"name": "x", "event": "message.created", "actions": []})),
             vec!["actions"]
         );
-        assert!(rule(json!({"name": "x", "event": "message.created", "actions": [
-            {"type": "webhook", "url": "HTTP://hooks.example:8080/a?b=c", "secret": "s"}]}))
-        .actions
-        .len()
-            == 1);
+        let hook = rule(json!({"name": "x", "event": "message.created", "actions": [
+            {"type": "webhook", "url": "HTTP://hooks.example:8080/a?b=c", "secret": "s"}]}));
+        assert_eq!(hook.actions.len(), 1);
     }
 
     #[test]
@@ -2588,13 +2656,22 @@ mod tests {
         assert!(!holds(cond("channel", "is", json!("sms")), &ctx));
         assert!(holds(cond("channel", "is_not", json!("sms")), &ctx));
         assert!(holds(cond("channel", "in", json!(["sms", "email"])), &ctx));
-        assert!(!holds(cond("channel", "not_in", json!(["sms", "email"])), &ctx));
+        assert!(!holds(
+            cond("channel", "not_in", json!(["sms", "email"])),
+            &ctx
+        ));
         assert!(holds(cond("visibility", "is", json!("direct")), &ctx));
         assert!(!holds(cond("visibility", "is", json!("public")), &ctx));
-        assert!(holds(cond("priority", "in", json!(["high", "urgent"])), &ctx));
+        assert!(holds(
+            cond("priority", "in", json!(["high", "urgent"])),
+            &ctx
+        ));
         assert!(!holds(cond("priority", "is_not", json!("urgent")), &ctx));
         assert!(holds(cond("status", "is", json!("open")), &ctx));
-        assert!(holds(cond("status", "not_in", json!(["pending", "snoozed"])), &ctx));
+        assert!(holds(
+            cond("status", "not_in", json!(["pending", "snoozed"])),
+            &ctx
+        ));
     }
 
     #[test]
@@ -2602,7 +2679,10 @@ mod tests {
         let mut s = summary();
         {
             let ctx = RuleContext::new(&s);
-            assert!(holds(cond("team", "is", json!("support")), &ctx), "case is ignored");
+            assert!(
+                holds(cond("team", "is", json!("support")), &ctx),
+                "case is ignored"
+            );
             assert!(holds(cond("team", "in", json!(["Sales", "SUPPORT"])), &ctx));
             assert!(holds(cond("team", "is_set", Value::Null), &ctx));
             assert!(!holds(cond("team", "is_not", json!("Support")), &ctx));
@@ -2611,7 +2691,10 @@ mod tests {
             assert!(!holds(cond("owner", "is", json!("anyone")), &ctx));
             assert!(!holds(cond("owner", "is", json!("bob@x.io")), &ctx));
             assert!(holds(cond("owner", "is_not", json!("bob@x.io")), &ctx));
-            assert!(holds(cond("owner", "in", json!(["none", "bob@x.io"])), &ctx));
+            assert!(holds(
+                cond("owner", "in", json!(["none", "bob@x.io"])),
+                &ctx
+            ));
             assert!(!holds(cond("owner", "not_in", json!(["none"])), &ctx));
         }
         s.owner = Some("Bob@X.io".into());
@@ -2621,7 +2704,10 @@ mod tests {
         assert!(holds(cond("owner", "is_set", Value::Null), &ctx));
         assert!(holds(cond("owner", "is_not", json!("none")), &ctx));
         assert!(holds(cond("owner", "is", json!("BOB@x.io")), &ctx));
-        assert!(holds(cond("owner", "in", json!(["none", "bob@x.io"])), &ctx));
+        assert!(holds(
+            cond("owner", "in", json!(["none", "bob@x.io"])),
+            &ctx
+        ));
         assert!(!holds(cond("owner", "is", json!("ann@x.io")), &ctx));
         assert!(!holds(cond("owner", "is_not", json!("anyone")), &ctx));
         // A blank team is no team.
@@ -2636,11 +2722,26 @@ mod tests {
         {
             let ctx = RuleContext::new(&s);
             assert!(holds(cond("labels", "contains", json!("vip")), &ctx));
-            assert!(!holds(cond("labels", "contains", json!("vi")), &ctx), "whole labels");
-            assert!(holds(cond("labels", "contains_any", json!(["spam", "Billing"])), &ctx));
-            assert!(!holds(cond("labels", "contains_any", json!(["spam", "test"])), &ctx));
-            assert!(holds(cond("labels", "not_in", json!(["spam", "test"])), &ctx));
-            assert!(!holds(cond("labels", "not_in", json!(["spam", "vip"])), &ctx));
+            assert!(
+                !holds(cond("labels", "contains", json!("vi")), &ctx),
+                "whole labels"
+            );
+            assert!(holds(
+                cond("labels", "contains_any", json!(["spam", "Billing"])),
+                &ctx
+            ));
+            assert!(!holds(
+                cond("labels", "contains_any", json!(["spam", "test"])),
+                &ctx
+            ));
+            assert!(holds(
+                cond("labels", "not_in", json!(["spam", "test"])),
+                &ctx
+            ));
+            assert!(!holds(
+                cond("labels", "not_in", json!(["spam", "vip"])),
+                &ctx
+            ));
             assert!(holds(cond("labels", "is_set", Value::Null), &ctx));
             assert!(!holds(cond("labels", "is_not_set", Value::Null), &ctx));
         }
@@ -2657,7 +2758,10 @@ mod tests {
         let email = |addr: &str, op: &str, value: &str| {
             let mut s = summary();
             s.contact.email = Some(addr.into());
-            holds(cond("contact.email", op, json!(value)), &RuleContext::new(&s))
+            holds(
+                cond("contact.email", op, json!(value)),
+                &RuleContext::new(&s),
+            )
         };
         assert!(email("x@bigcorp.com", "ends_with", "@bigcorp.com"));
         assert!(email("X@BigCorp.COM", "ends_with", "@BIGCORP.com"));
@@ -2677,11 +2781,20 @@ mod tests {
         let mut s = summary();
         s.contact.email = None;
         let ctx = RuleContext::new(&s);
-        assert!(!holds(cond("contact.email", "ends_with", json!("bigcorp.com")), &ctx));
+        assert!(!holds(
+            cond("contact.email", "ends_with", json!("bigcorp.com")),
+            &ctx
+        ));
         assert!(!holds(cond("contact.email", "contains", json!("@")), &ctx));
         assert!(holds(cond("contact.email", "is_not", json!("a@b.c")), &ctx));
-        assert!(holds(cond("contact.email", "not_in", json!(["a@b.c"])), &ctx));
-        assert!(holds(cond("contact.email", "is_not_set", Value::Null), &ctx));
+        assert!(holds(
+            cond("contact.email", "not_in", json!(["a@b.c"])),
+            &ctx
+        ));
+        assert!(holds(
+            cond("contact.email", "is_not_set", Value::Null),
+            &ctx
+        ));
     }
 
     #[test]
@@ -2690,7 +2803,10 @@ mod tests {
         let ctx = RuleContext::new(&s);
         assert!(holds(cond("contact.name", "contains", json!("LEE")), &ctx));
         assert!(holds(cond("contact.name", "is", json!("ann lee")), &ctx));
-        assert!(holds(cond("contact.name", "starts_with", json!("Ann")), &ctx));
+        assert!(holds(
+            cond("contact.name", "starts_with", json!("Ann")),
+            &ctx
+        ));
         assert!(holds(cond("contact.name", "ends_with", json!("lee")), &ctx));
         assert!(holds(cond("contact.name", "is_set", Value::Null), &ctx));
         assert!(!holds(cond("contact.name", "is", json!("Ann")), &ctx));
@@ -2715,8 +2831,14 @@ mod tests {
         assert!(says("Die Zahlung fehlt", json!(["zahlung"])));
         assert!(!says("Die Zahlungen fehlen", json!(["zahlung"])));
         assert!(says("Это СРОЧНО.", json!(["срочно"])));
-        assert!(!says("2refund", json!(["refund"])), "digits are word characters");
-        assert!(says("refund_please", json!(["refund"])), "an underscore separates");
+        assert!(
+            !says("2refund", json!(["refund"])),
+            "digits are word characters"
+        );
+        assert!(
+            says("refund_please", json!(["refund"])),
+            "an underscore separates"
+        );
         // Phrases match across any whitespace; punctuation edges need no boundary.
         assert!(says("It is NOT\n  working", json!(["not working"])));
         assert!(!says("It is not workingg", json!(["not working"])));
@@ -2724,15 +2846,30 @@ mod tests {
         assert!(says("we use c++ here", json!(["c++"])));
         // A later occurrence counts when the first is inside a word.
         assert!(says("refunded? no: refund", json!(["refund"])));
-        assert!(says("xab ab ab", json!(["ab ab"])), "overlapping occurrences");
+        assert!(
+            says("xab ab ab", json!(["ab ab"])),
+            "overlapping occurrences"
+        );
         // `contains` takes one word with the same rules.
         let ctx = RuleContext::new(&s).with_message(Author::Customer, "Refund now");
-        assert!(holds(cond("message.text", "contains", json!("refund")), &ctx));
-        assert!(!holds(cond("message.text", "contains", json!("fund")), &ctx));
+        assert!(holds(
+            cond("message.text", "contains", json!("refund")),
+            &ctx
+        ));
+        assert!(!holds(
+            cond("message.text", "contains", json!("fund")),
+            &ctx
+        ));
         // Without a message, message conditions never hold.
         let ctx = RuleContext::new(&s);
-        assert!(!holds(cond("message.text", "contains", json!("refund")), &ctx));
-        assert!(!holds(cond("message.author", "is", json!("customer")), &ctx));
+        assert!(!holds(
+            cond("message.text", "contains", json!("refund")),
+            &ctx
+        ));
+        assert!(!holds(
+            cond("message.author", "is", json!("customer")),
+            &ctx
+        ));
     }
 
     #[test]
@@ -2740,8 +2877,14 @@ mod tests {
         let s = summary();
         let ctx = RuleContext::new(&s).with_message(Author::Bot, "hello");
         assert!(holds(cond("message.author", "is", json!("bot")), &ctx));
-        assert!(holds(cond("message.author", "not_in", json!(["customer", "agent"])), &ctx));
-        assert!(!holds(cond("message.author", "is", json!("customer")), &ctx));
+        assert!(holds(
+            cond("message.author", "not_in", json!(["customer", "agent"])),
+            &ctx
+        ));
+        assert!(!holds(
+            cond("message.author", "is", json!("customer")),
+            &ctx
+        ));
     }
 
     #[test]
@@ -2788,19 +2931,45 @@ mod tests {
         let act = json!([{"type": "add_label", "label": "x"}]);
         let rules = vec![
             // 1: all, one condition false.
-            (1, rule(json!({"name": "a", "event": "message.created", "match": "all", "actions": act,
-                "conditions": [cond("channel", "is", json!("email")), cond("priority", "is", json!("low"))]}))),
+            (
+                1,
+                rule(
+                    json!({"name": "a", "event": "message.created", "match": "all", "actions": act,
+                "conditions": [cond("channel", "is", json!("email")), cond("priority", "is", json!("low"))]}),
+                ),
+            ),
             // 2: any, one condition true.
-            (2, rule(json!({"name": "b", "event": "message.created", "match": "any", "actions": act,
-                "conditions": [cond("channel", "is", json!("sms")), cond("message.text", "contains", json!("refund"))]}))),
+            (
+                2,
+                rule(
+                    json!({"name": "b", "event": "message.created", "match": "any", "actions": act,
+                "conditions": [cond("channel", "is", json!("sms")), cond("message.text", "contains", json!("refund"))]}),
+                ),
+            ),
             // 3: disabled, would match.
-            (3, rule(json!({"name": "c", "event": "message.created", "enabled": false, "actions": act}))),
+            (
+                3,
+                rule(
+                    json!({"name": "c", "event": "message.created", "enabled": false, "actions": act}),
+                ),
+            ),
             // 4: other event.
-            (4, rule(json!({"name": "d", "event": "conversation.created", "actions": act}))),
+            (
+                4,
+                rule(json!({"name": "d", "event": "conversation.created", "actions": act})),
+            ),
             // 5: no conditions, stops.
-            (5, rule(json!({"name": "e", "event": "message.created", "match": "any", "stop": true, "actions": act}))),
+            (
+                5,
+                rule(
+                    json!({"name": "e", "event": "message.created", "match": "any", "stop": true, "actions": act}),
+                ),
+            ),
             // 6: after the stop.
-            (6, rule(json!({"name": "f", "event": "message.created", "actions": act}))),
+            (
+                6,
+                rule(json!({"name": "f", "event": "message.created", "actions": act})),
+            ),
         ];
         let outcome = evaluate(&rules, &FiredEvent::MessageCreated, &ctx);
         assert_eq!(ids(&outcome), vec![2, 5]);
@@ -2809,9 +2978,17 @@ mod tests {
         assert_eq!(outcome.actions().next().unwrap().0, 2);
         // A rule with stop that does not fire stops nothing.
         let rules = vec![
-            (1, rule(json!({"name": "a", "event": "message.created", "stop": true, "actions": act,
-                "conditions": [cond("channel", "is", json!("sms"))]}))),
-            (2, rule(json!({"name": "b", "event": "message.created", "actions": act}))),
+            (
+                1,
+                rule(
+                    json!({"name": "a", "event": "message.created", "stop": true, "actions": act,
+                "conditions": [cond("channel", "is", json!("sms"))]}),
+                ),
+            ),
+            (
+                2,
+                rule(json!({"name": "b", "event": "message.created", "actions": act})),
+            ),
         ];
         let outcome = evaluate(&rules, &FiredEvent::MessageCreated, &ctx);
         assert_eq!(ids(&outcome), vec![2]);
@@ -2827,8 +3004,10 @@ mod tests {
         let level = |id: i64, after: &str| {
             (
                 id,
-                rule(json!({"name": after, "event": "sla.overdue", "after": after,
-                            "actions": [{"type": "remove_owner"}]})),
+                rule(
+                    json!({"name": after, "event": "sla.overdue", "after": after,
+                            "actions": [{"type": "remove_owner"}]}),
+                ),
             )
         };
         let rules = vec![
@@ -2837,7 +3016,9 @@ mod tests {
             level(3, "1800"),
             (
                 4,
-                rule(json!({"name": "b", "event": "sla.breached", "actions": [{"type": "remove_owner"}]})),
+                rule(
+                    json!({"name": "b", "event": "sla.breached", "actions": [{"type": "remove_owner"}]}),
+                ),
             ),
         ];
         let at = |after: &str| FiredEvent::SlaOverdue {
@@ -2851,10 +3032,13 @@ mod tests {
             metric: Metric::FirstResponse,
         };
         assert_eq!(ids(&evaluate(&rules, &breached, &ctx)), vec![4]);
-        assert_eq!(FiredEvent::for_rule(&rules[1].1, Metric::Resolution), FiredEvent::SlaOverdue {
-            metric: Metric::Resolution,
-            after: SlaDuration::from_hours(2).unwrap()
-        });
+        assert_eq!(
+            FiredEvent::for_rule(&rules[1].1, Metric::Resolution),
+            FiredEvent::SlaOverdue {
+                metric: Metric::Resolution,
+                after: SlaDuration::from_hours(2).unwrap()
+            }
+        );
     }
 
     #[test]
@@ -2882,14 +3066,16 @@ mod tests {
         let ctx = RuleContext::new(&s)
             .with_message(Author::Customer, "Refund now")
             .with_business_hours(&open);
-        let r = rule(json!({"name": "x", "event": "message.created", "match": "all", "enabled": false,
+        let r = rule(
+            json!({"name": "x", "event": "message.created", "match": "all", "enabled": false,
             "stop": true,
             "conditions": [cond("contact.email", "ends_with", json!("bigcorp.com")),
                            cond("labels", "contains", json!("vip")),
                            cond("owner", "is", json!("anyone")),
                            cond("message.text", "contains", json!("refund")),
                            cond("business_hours", "closed", json!(3))],
-            "actions": [{"type": "set_priority", "priority": "high"}]}));
+            "actions": [{"type": "set_priority", "priority": "high"}]}),
+        );
         let e = explain(&r, &FiredEvent::MessageCreated, &ctx);
         let matched: Vec<bool> = e.conditions.iter().map(|c| c.matched).collect();
         assert_eq!(matched, vec![true, true, false, true, true]);
@@ -3005,8 +3191,18 @@ mod tests {
         let state = SlaState {
             at: t("2026-11-24T10:00:00Z"),
             metrics: vec![
-                status(Metric::FirstResponse, ClockState::Met, 100, "2026-11-24T10:01:40Z"),
-                status(Metric::Resolution, ClockState::Breached, -60, "2026-11-24T09:59:00Z"),
+                status(
+                    Metric::FirstResponse,
+                    ClockState::Met,
+                    100,
+                    "2026-11-24T10:01:40Z",
+                ),
+                status(
+                    Metric::Resolution,
+                    ClockState::Breached,
+                    -60,
+                    "2026-11-24T09:59:00Z",
+                ),
             ],
             next_change: None,
         };
@@ -3036,19 +3232,23 @@ mod tests {
     #[test]
     fn apply_actions_changes_state_in_order_and_lists_side_effects() {
         let s = summary();
-        let first = rule(json!({"name": "Escalate", "event": "sla.breached", "actions": [
+        let first = rule(
+            json!({"name": "Escalate", "event": "sla.breached", "actions": [
             {"type": "set_priority", "priority": "high"},
             {"type": "add_label", "label": "late"},
             {"type": "add_label", "label": "vip"},
             {"type": "remove_label", "label": "BILLING"},
             {"type": "assign_owner", "owner": "lead@x.io"},
             {"type": "send_message", "template": "Sorry {{contact.name}}, we are {{sla.due_in}} late."},
-            {"type": "webhook", "url": "https://hooks.example/a", "secret": "k"}]}));
-        let second = rule(json!({"name": "Queue", "event": "sla.breached", "actions": [
+            {"type": "webhook", "url": "https://hooks.example/a", "secret": "k"}]}),
+        );
+        let second = rule(
+            json!({"name": "Queue", "event": "sla.breached", "actions": [
             {"type": "set_priority", "priority": "urgent"},
             {"type": "assign_team", "team": "Tier 2"},
             {"type": "remove_owner"},
-            {"type": "apply_policy", "policy": 7}]}));
+            {"type": "apply_policy", "policy": 7}]}),
+        );
         let fired = [
             Fired {
                 id: 1,
@@ -3092,7 +3292,10 @@ mod tests {
         else {
             panic!("{:?}", applied.effects[1]);
         };
-        assert_eq!((*rule, url.as_str(), secret.as_str()), (1, "https://hooks.example/a", "k"));
+        assert_eq!(
+            (*rule, url.as_str(), secret.as_str()),
+            (1, "https://hooks.example/a", "k")
+        );
         let body: Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["event"], "sla.breached");
         assert_eq!(body["metric"], "first_response");
@@ -3103,11 +3306,17 @@ mod tests {
             body["conversation"]["link"],
             "https://promptly.example/conversations/42"
         );
-        assert_eq!(body["conversation"]["priority"], "urgent", "the state after all actions");
+        assert_eq!(
+            body["conversation"]["priority"], "urgent",
+            "the state after all actions"
+        );
         assert_eq!(body["conversation"]["owner"], Value::Null);
         assert_eq!(body["conversation"]["policy"], 7);
         assert_eq!(body["conversation"]["contact"]["email"], "Ann@BigCorp.com");
-        assert_eq!(body["sla"], json!({"metric": "first_response", "due_in_s": -300, "due_in": "-5m"}));
+        assert_eq!(
+            body["sla"],
+            json!({"metric": "first_response", "due_in_s": -300, "due_in": "-5m"})
+        );
         // The original state is untouched, and an outcome applies the same way.
         assert_eq!(state.policy, Some(12));
         let rules = vec![(1, first.clone()), (2, second.clone())];
@@ -3124,9 +3333,10 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("name: is required"), "{err}");
         // Deserializing does not know which policies exist.
-        let r: RuleDefinition = serde_json::from_value(json!({"name": "x", "event": "message.created",
+        let r: RuleDefinition =
+            serde_json::from_value(json!({"name": "x", "event": "message.created",
             "actions": [{"type": "apply_policy", "policy": 999}]}))
-        .unwrap();
+            .unwrap();
         assert_eq!(r.actions, vec![Action::ApplyPolicy { policy: 999 }]);
     }
 }

@@ -35,6 +35,8 @@ pub struct QueueData {
     /// (id, name) of each SLA policy, for the filter buttons.
     pub policies: Vec<(i64, String)>,
     pub teams: Vec<String>,
+    /// The signed-in user's e-mail (the "Mine" filter, applied to live changes too).
+    pub me: String,
 }
 
 /// A business-hours calendar as the calendars and policies pages show it.

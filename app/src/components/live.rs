@@ -1,15 +1,22 @@
 //! The live feed: one EventSource on `/api/v1/stream` per page, shared through context. It
-//! drives the live/offline indicator and tells pages when conversations change.
+//! drives the live/offline indicator and hands each changed conversation (with its SLA) to
+//! the pages, which patch their rows instead of reloading.
 
 use leptos::prelude::*;
+use promptly::conversation::ConversationView;
+use std::sync::Arc;
 
 /// Shared by the shell and the pages.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
     /// Whether the stream is open.
     pub live: RwSignal<bool>,
-    /// Bumped on every conversation change (and on reconnect, when changes may be missed).
-    pub changes: RwSignal<u64>,
+    /// The last changed conversation and its stream sequence number. Each stream message
+    /// is its own browser task, so effects see every value.
+    pub last: RwSignal<Option<(u64, Arc<ConversationView>)>>,
+    /// Bumped when changes may have been missed (the stream reopened, or a sequence
+    /// number was skipped): pages reload their data then.
+    pub resync: RwSignal<u64>,
 }
 
 impl LiveFeed {
@@ -17,30 +24,54 @@ impl LiveFeed {
     pub fn start() -> LiveFeed {
         let feed = LiveFeed {
             live: RwSignal::new(false),
-            changes: RwSignal::new(0),
+            last: RwSignal::new(None),
+            resync: RwSignal::new(0),
         };
         provide_context(feed);
 
         #[cfg(feature = "hydrate")]
         Effect::new(move |_| {
+            use promptly::stream::StreamEvent;
             use send_wrapper::SendWrapper;
+            use std::cell::Cell;
+            use std::rc::Rc;
             use wasm_bindgen::{closure::Closure, JsCast};
             let Ok(source) = web_sys::EventSource::new("/api/v1/stream") else {
                 return;
             };
-            let LiveFeed { live, changes } = feed;
+            let LiveFeed { live, last, resync } = feed;
+            let last_seq = Rc::new(Cell::new(None::<u64>));
             let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-                // After a drop the browser reconnects with Last-Event-ID; still refresh, in
+                // After a drop the browser reconnects with Last-Event-ID; still reload, in
                 // case the server restarted and forgot its recent events.
                 if !live.get_untracked() {
-                    changes.update(|n| *n += 1);
+                    resync.update(|n| *n += 1);
                 }
                 live.set(true);
             });
             let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(false));
             let on_beat = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(true));
-            let on_change =
-                Closure::<dyn FnMut(web_sys::Event)>::new(move |_| changes.update(|n| *n += 1));
+            let seen = last_seq.clone();
+            let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |e: web_sys::MessageEvent| {
+                    let seq = e.last_event_id().parse::<u64>().ok();
+                    let gap =
+                        matches!((seen.get(), seq), (Some(prev), Some(now)) if now != prev + 1);
+                    if seq.is_some() {
+                        seen.set(seq);
+                    }
+                    let parsed = e
+                        .data()
+                        .as_string()
+                        .and_then(|d| serde_json::from_str::<StreamEvent>(&d).ok());
+                    match parsed {
+                        Some(StreamEvent::Conversation { conversation }) if !gap => {
+                            last.set(Some((seq.unwrap_or(0), Arc::new(*conversation))));
+                        }
+                        _ => resync.update(|n| *n += 1),
+                    }
+                },
+            );
             source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
             source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             let _ = source

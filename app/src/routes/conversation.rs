@@ -29,9 +29,19 @@ fn notice(code: &str) -> Option<&'static str> {
 pub fn ConversationRoute() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok())));
-    let changes = use_context::<LiveFeed>().map(|f| f.changes);
+    // Reload when this conversation changes (or changes may have been missed).
+    let feed = use_context::<LiveFeed>();
+    let changed = Memo::new(move |prev: Option<&(u64, u64)>| {
+        let Some(feed) = feed else { return (0, 0) };
+        let before = prev.map_or(0, |p| p.1);
+        let mine = feed.last.with(|l| match (l, id.get()) {
+            (Some((seq, c)), Some(id)) if c.id == id => *seq,
+            _ => before,
+        });
+        (feed.resync.get(), mine)
+    });
     let data = Resource::new(
-        move || (id.get(), changes.map(|c| c.get()).unwrap_or(0)),
+        move || (id.get(), changed.get()),
         |(id, _)| async move {
             match id {
                 Some(id) => get_conversation(id).await,

@@ -9,7 +9,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use promptly::conversation::{Channel, ConversationView, Priority, Visibility};
-use promptly::ClockState;
+use promptly::{ClockState, ConversationStatus};
+use std::sync::Arc;
 
 fn params_href(p: &QueueParams) -> String {
     let mut q: Vec<(&str, String)> = Vec::new();
@@ -53,9 +54,11 @@ pub fn QueuePage() -> impl IntoView {
             owner: q.get("owner").filter(|o| o == "me" || o == "none"),
         })
     });
-    let changes = use_context::<LiveFeed>().map(|f| f.changes);
+    // Live changes patch the rows; the whole queue is reloaded only when changes may have
+    // been missed (the stream reopened or skipped a sequence number).
+    let resync = use_context::<LiveFeed>().map(|f| f.resync);
     let data = Resource::new(
-        move || (params.get(), changes.map(|c| c.get()).unwrap_or(0)),
+        move || (params.get(), resync.map(|c| c.get()).unwrap_or(0)),
         |(p, _)| get_queue(p.policy, p.channel, p.team, p.owner),
     );
     provide_context(Tick::start());
@@ -102,12 +105,26 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
         .iter()
         .map(|t| view! { <FilterLink label=t.clone() target=QueueParams { team: Some(t.clone()), ..params.clone() } current=params.clone()/> })
         .collect_view();
-    let rows = data
-        .conversations
-        .iter()
-        .map(|c| view! { <QueueRow conversation=c.clone() evaluated_at/> })
-        .collect_view();
-    let empty = data.conversations.is_empty();
+    // Each row carries a revision: 0 as loaded, then the stream's sequence number of the
+    // change that last replaced it, so that only changed rows render again.
+    let rows = RwSignal::new(
+        data.conversations
+            .into_iter()
+            .map(|c| (0u64, Arc::new(c)))
+            .collect::<Vec<_>>(),
+    );
+    if let Some(feed) = use_context::<LiveFeed>() {
+        let (me, filter) = (data.me.clone(), params.clone());
+        // The first run only subscribes: a change from before this data was loaded is
+        // already in it.
+        Effect::new(move |first: Option<()>| {
+            let last = feed.last.get();
+            if let (Some(()), Some((seq, changed))) = (first, last) {
+                rows.update(|rows| apply_change(rows, seq, changed, &filter, &me));
+            }
+        });
+    }
+    let empty = move || rows.with(|r| r.is_empty());
     view! {
         <nav class="filters" aria-label="Filters">
             <div class="filter-group" data-filter="policy"><span class="filter-label">"Policy"</span>{policy_links}</div>
@@ -121,28 +138,90 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
                 {(params != all).then(|| view! { <a class="chip clear" href="/">"Clear filters"</a> })}
             </div>
         </nav>
-        {if empty {
-            view! {
-                <p class="empty" data-testid="queue-empty">
-                    "No open conversations. Conversations from your messaging channels appear here, most urgent first."
-                </p>
-            }.into_any()
-        } else {
-            view! {
-                <table class="grid queue-table">
-                    <thead><tr>
-                        <th>"SLA"</th><th>"Channel"</th><th>"Contact"</th><th>"Last message"</th>
-                        <th>"Owner"</th><th>"Priority"</th><th>"Status"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            }.into_any()
-        }}
+        <p class="empty" data-testid="queue-empty" hidden=move || !empty()>
+            "No open conversations. Conversations from your messaging channels appear here, most urgent first."
+        </p>
+        <table class="grid queue-table" hidden=empty>
+            <thead><tr>
+                <th>"SLA"</th><th>"Channel"</th><th>"Contact"</th><th>"Last message"</th>
+                <th>"Owner"</th><th>"Priority"</th><th>"Status"</th>
+            </tr></thead>
+            <tbody>
+                <For
+                    each=move || rows.get()
+                    key=|(rev, c)| (c.id, *rev)
+                    children=move |(rev, c)| {
+                        // A row from the live stream was evaluated just now, not at load.
+                        let evaluated_at = if rev == 0 { evaluated_at } else { browser_now(evaluated_at) };
+                        view! { <QueueRow conversation=c evaluated_at/> }
+                    }
+                />
+            </tbody>
+        </table>
     }
 }
 
+/// The browser's clock (the server's instant `fallback` when rendering on the server).
+fn browser_now(fallback: DateTime<Utc>) -> DateTime<Utc> {
+    #[cfg(feature = "hydrate")]
+    if let Some(now) = DateTime::<Utc>::from_timestamp_millis(js_sys::Date::now() as i64) {
+        return now;
+    }
+    fallback
+}
+
+/// Whether a changed conversation belongs in the queue under `filter` (the server's queue
+/// rules: not resolved; the policy, channel, team and owner filters).
+fn in_queue(c: &ConversationView, filter: &QueueParams, me: &str) -> bool {
+    let s = &c.summary;
+    s.status != ConversationStatus::Resolved
+        && filter.policy.is_none_or(|p| c.policy_id == Some(p))
+        && filter
+            .channel
+            .as_deref()
+            .is_none_or(|ch| s.channel.as_str() == ch)
+        && filter
+            .team
+            .as_deref()
+            .is_none_or(|t| s.team.as_deref() == Some(t))
+        && match filter.owner.as_deref() {
+            Some("me") => s
+                .owner
+                .as_deref()
+                .is_some_and(|o| o.eq_ignore_ascii_case(me)),
+            Some("none") => s.owner.is_none(),
+            _ => true,
+        }
+}
+
+/// Replaces, adds or removes the changed conversation's row and keeps the queue's order:
+/// the nearest deadline first, rows without one last; among equals the latest change first.
+fn apply_change(
+    rows: &mut Vec<(u64, Arc<ConversationView>)>,
+    seq: u64,
+    changed: Arc<ConversationView>,
+    filter: &QueueParams,
+    me: &str,
+) {
+    rows.retain(|(_, c)| c.id != changed.id);
+    if !in_queue(&changed, filter, me) {
+        return;
+    }
+    let due = |c: &ConversationView| c.badge().and_then(|m| m.due_at);
+    let key = due(&changed);
+    let at = rows
+        .iter()
+        .position(|(_, c)| match (due(c), key) {
+            (_, None) => due(c).is_none(),
+            (None, Some(_)) => true,
+            (Some(d), Some(k)) => d >= k,
+        })
+        .unwrap_or(rows.len());
+    rows.insert(at, (seq, changed));
+}
+
 #[component]
-fn QueueRow(conversation: ConversationView, evaluated_at: DateTime<Utc>) -> impl IntoView {
+fn QueueRow(conversation: Arc<ConversationView>, evaluated_at: DateTime<Utc>) -> impl IntoView {
     let c = conversation;
     // The running clock with the nearest deadline; else the last clock that finished.
     let badge = c.badge().cloned().or_else(|| {

@@ -132,6 +132,7 @@ impl Backend for UiBackend {
             conversations,
             policies: policies.into_iter().map(|p| (p.id, p.name)).collect(),
             teams,
+            me: me.email.clone(),
         })
     }
 
