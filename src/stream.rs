@@ -8,8 +8,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
-    /// Sent once when a stream opens, so the browser knows it is live.
-    Hello { server_time: String },
+    /// Sent once when a stream opens, so the browser knows it is live. `seq`: this stream
+    /// delivers every change numbered above it (the resumed `Last-Event-ID`, or the latest
+    /// change when starting fresh or when the kept changes no longer reach back that far):
+    /// a page whose data reflects less than `seq` has missed changes and reloads.
+    Hello {
+        server_time: String,
+        #[serde(default)]
+        seq: u64,
+    },
     /// Sent periodically so proxies keep the connection and clients notice a dead one.
     Heartbeat { server_time: String },
     /// A conversation was created or changed: its Promptly id, the sender's id and its SLA.

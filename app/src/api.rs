@@ -37,6 +37,9 @@ pub struct QueueData {
     pub teams: Vec<String>,
     /// The signed-in user's e-mail (the "Mine" filter, applied to live changes too).
     pub me: String,
+    /// The live stream's latest change number when the queue was read: changes numbered
+    /// above it may be missing from `conversations`.
+    pub seq: u64,
 }
 
 /// A business-hours calendar as the calendars and policies pages show it.

@@ -66,23 +66,34 @@ impl AppState {
         let _ = self.events.send(item);
     }
 
+    /// The number of the latest change published (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.next_seq - 1
+    }
+
     /// Subscribes to new events and returns the kept ones after `last_seen` (all kept ones
-    /// newer than it; `None` when the browser starts fresh).
+    /// newer than it; `None` when the browser starts fresh), and the number after which the
+    /// stream is complete: `last_seen` when every change since is kept, else the latest.
     pub fn subscribe_after(
         &self,
         last_seen: Option<u64>,
-    ) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>) {
+    ) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>, u64) {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let rx = self.events.subscribe();
-        let missed = match last_seen {
-            Some(last) => recent
-                .events
-                .iter()
-                .filter(|e| e.seq > last)
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
-        (missed, rx)
+        let latest = recent.next_seq - 1;
+        let oldest_kept = recent.events.front().map_or(recent.next_seq, |e| e.seq);
+        match last_seen {
+            Some(last) if last <= latest && last + 1 >= oldest_kept => {
+                let missed = recent
+                    .events
+                    .iter()
+                    .filter(|e| e.seq > last)
+                    .cloned()
+                    .collect();
+                (missed, rx, last)
+            }
+            _ => (Vec::new(), rx, latest),
+        }
     }
 }

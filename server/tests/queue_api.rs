@@ -359,7 +359,12 @@ async fn the_stream_announces_changes_and_replays_after_last_event_id() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let hello = r.chunk().await.unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&hello).contains("event: hello"));
+    let hello = String::from_utf8_lossy(&hello).to_string();
+    assert!(hello.contains("event: hello"));
+    assert!(
+        hello.contains("\"seq\":0"),
+        "nothing published yet: {hello}"
+    );
     s.post("/api/v1/events", &t, json!({"id": "x1", "type": "conversation.created", "conversation": "wa-1", "channel": "whatsapp"})).await;
     let mut text = String::new();
     while !text.contains("\n\n") {
@@ -398,6 +403,26 @@ async fn the_stream_announces_changes_and_replays_after_last_event_id() {
     }
     assert!(!text.contains("wa-1"), "{text}");
     assert!(text.find("wa-2").unwrap() < text.find("wa-3").unwrap());
+    assert!(
+        text.contains("\"seq\":1"),
+        "the resumed stream is complete after the Last-Event-ID: {text}"
+    );
+
+    // A fresh stream starts after the latest change; so does one that asks to resume
+    // from a number the server never gave out (a restarted server): the page reloads.
+    for last in [None, Some("99")] {
+        let mut req = s
+            .client
+            .get(s.url("/api/v1/stream"))
+            .header(AUTHORIZATION, format!("Bearer {t}"));
+        if let Some(l) = last {
+            req = req.header("last-event-id", l);
+        }
+        let mut r = req.send().await.unwrap();
+        let hello = r.chunk().await.unwrap().unwrap();
+        let hello = String::from_utf8_lossy(&hello).to_string();
+        assert!(hello.contains("\"seq\":3"), "{last:?}: {hello}");
+    }
 }
 
 #[tokio::test]

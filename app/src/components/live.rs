@@ -6,6 +6,10 @@ use leptos::prelude::*;
 use promptly::conversation::ConversationView;
 use std::sync::Arc;
 
+/// How many recent changes the page keeps, to re-apply those newer than reloaded data.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const KEPT: usize = 1000;
+
 /// Shared by the shell and the pages.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
@@ -14,18 +18,36 @@ pub struct LiveFeed {
     /// The last changed conversation and its stream sequence number. Each stream message
     /// is its own browser task, so effects see every value.
     pub last: RwSignal<Option<(u64, Arc<ConversationView>)>>,
-    /// Bumped when changes may have been missed (the stream reopened, or a sequence
-    /// number was skipped): pages reload their data then.
+    /// Bumped when changes were missed (the stream says it starts after changes this page
+    /// has not seen, or a number was skipped): pages reload their data then.
     pub resync: RwSignal<u64>,
+    /// The highest change number the page's data reflects.
+    seen: StoredValue<Option<u64>>,
+    /// The latest changes received, oldest first.
+    recent: StoredValue<std::collections::VecDeque<(u64, Arc<ConversationView>)>>,
 }
 
 impl LiveFeed {
+    /// Tells the feed that the page loaded data reflecting every change up to `seq`.
+    pub fn loaded(&self, seq: u64) {
+        self.seen
+            .update_value(|s| *s = Some(s.map_or(seq, |x| x.max(seq))));
+    }
+
+    /// The changes received that are numbered above `seq`, oldest first.
+    pub fn since(&self, seq: u64) -> Vec<(u64, Arc<ConversationView>)> {
+        self.recent
+            .with_value(|r| r.iter().filter(|(s, _)| *s > seq).cloned().collect())
+    }
+
     /// Creates the feed and, in the browser, opens the stream.
     pub fn start() -> LiveFeed {
         let feed = LiveFeed {
             live: RwSignal::new(false),
             last: RwSignal::new(None),
             resync: RwSignal::new(0),
+            seen: StoredValue::new(None),
+            recent: StoredValue::new(Default::default()),
         };
         provide_context(feed);
 
@@ -33,45 +55,68 @@ impl LiveFeed {
         Effect::new(move |_| {
             use promptly::stream::StreamEvent;
             use send_wrapper::SendWrapper;
-            use std::cell::Cell;
-            use std::rc::Rc;
             use wasm_bindgen::{closure::Closure, JsCast};
             let Ok(source) = web_sys::EventSource::new("/api/v1/stream") else {
                 return;
             };
-            let LiveFeed { live, last, resync } = feed;
-            let last_seq = Rc::new(Cell::new(None::<u64>));
-            let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-                // After a drop the browser reconnects with Last-Event-ID; still reload, in
-                // case the server restarted and forgot its recent events.
-                if !live.get_untracked() {
-                    resync.update(|n| *n += 1);
-                }
-                live.set(true);
-            });
+            let LiveFeed {
+                live,
+                last,
+                resync,
+                seen,
+                recent,
+            } = feed;
+            let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(true));
             let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(false));
             let on_beat = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(true));
-            let seen = last_seq.clone();
-            let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            let parse = |e: &web_sys::MessageEvent| {
+                e.data()
+                    .as_string()
+                    .and_then(|d| serde_json::from_str::<StreamEvent>(&d).ok())
+            };
+            // The stream starts after `seq` (fresh, or resumed with Last-Event-ID): data
+            // that reflects less has missed changes.
+            let on_hello = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
                 move |e: web_sys::MessageEvent| {
-                    let seq = e.last_event_id().parse::<u64>().ok();
-                    let gap =
-                        matches!((seen.get(), seq), (Some(prev), Some(now)) if now != prev + 1);
-                    if seq.is_some() {
-                        seen.set(seq);
-                    }
-                    let parsed = e
-                        .data()
-                        .as_string()
-                        .and_then(|d| serde_json::from_str::<StreamEvent>(&d).ok());
-                    match parsed {
-                        Some(StreamEvent::Conversation { conversation }) if !gap => {
-                            last.set(Some((seq.unwrap_or(0), Arc::new(*conversation))));
+                    live.set(true);
+                    if let Some(StreamEvent::Hello { seq, .. }) = parse(&e) {
+                        let behind = seen.with_value(|s| s.is_some_and(|x| x < seq));
+                        seen.update_value(|s| *s = Some(s.map_or(seq, |x| x.max(seq))));
+                        if behind {
+                            resync.update(|n| *n += 1);
                         }
-                        _ => resync.update(|n| *n += 1),
                     }
                 },
             );
+            let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |e: web_sys::MessageEvent| {
+                    let Ok(seq) = e.last_event_id().parse::<u64>() else {
+                        return;
+                    };
+                    let prev = seen.get_value();
+                    if prev.is_some_and(|x| seq <= x) {
+                        return; // already reflected
+                    }
+                    seen.set_value(Some(seq));
+                    let Some(StreamEvent::Conversation { conversation }) = parse(&e) else {
+                        resync.update(|n| *n += 1);
+                        return;
+                    };
+                    let changed = Arc::new(*conversation);
+                    recent.update_value(|r| {
+                        if r.len() == KEPT {
+                            r.pop_front();
+                        }
+                        r.push_back((seq, changed.clone()));
+                    });
+                    last.set(Some((seq, changed)));
+                    if prev.is_some_and(|x| seq > x + 1) {
+                        resync.update(|n| *n += 1); // a change was skipped
+                    }
+                },
+            );
+            let _ =
+                source.add_event_listener_with_callback("hello", on_hello.as_ref().unchecked_ref());
             source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
             source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             let _ = source
@@ -80,7 +125,7 @@ impl LiveFeed {
                 "conversation",
                 on_change.as_ref().unchecked_ref(),
             );
-            let held = SendWrapper::new((source, on_open, on_error, on_beat, on_change));
+            let held = SendWrapper::new((source, on_open, on_error, on_beat, on_hello, on_change));
             on_cleanup(move || held.0.close());
         });
         feed

@@ -115,12 +115,20 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
     );
     if let Some(feed) = use_context::<LiveFeed>() {
         let (me, filter) = (data.me.clone(), params.clone());
-        // The first run only subscribes: a change from before this data was loaded is
-        // already in it.
+        // Changes received while this data was being read are re-applied to it.
+        feed.loaded(data.seq);
+        rows.update(|rows| {
+            for (seq, changed) in feed.since(data.seq) {
+                apply_change(rows, seq, changed, &filter, &me);
+            }
+        });
+        // The first run only subscribes: a change from before is already applied.
         Effect::new(move |first: Option<()>| {
             let last = feed.last.get();
             if let (Some(()), Some((seq, changed))) = (first, last) {
-                rows.update(|rows| apply_change(rows, seq, changed, &filter, &me));
+                if seq > data.seq {
+                    rows.update(|rows| apply_change(rows, seq, changed, &filter, &me));
+                }
             }
         });
     }

@@ -111,6 +111,9 @@ impl Backend for UiBackend {
             breached: None,
             limit: Some(2000),
         };
+        // Read before the queue, so that every change numbered above it is newer than the
+        // rows (the page re-applies those it received meanwhile).
+        let seq = self.0.last_seq();
         let load = async {
             let conversations = conversations::queue(&self.0, me, &q, now).await?;
             let policies = self.0.store.list_policies().await?;
@@ -133,6 +136,7 @@ impl Backend for UiBackend {
             policies: policies.into_iter().map(|p| (p.id, p.name)).collect(),
             teams,
             me: me.email.clone(),
+            seq,
         })
     }
 

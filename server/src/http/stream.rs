@@ -49,11 +49,12 @@ async fn stream_events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let (missed, rx) = state.subscribe_after(last_seen);
-    let after = missed.last().map(|m| m.seq).or(last_seen).unwrap_or(0);
-    let hello = stream::once(async {
+    let (missed, rx, complete_after) = state.subscribe_after(last_seen);
+    let after = missed.last().map_or(complete_after, |m| m.seq);
+    let hello = stream::once(async move {
         Ok(to_sse(&StreamEvent::Hello {
             server_time: now_text(),
+            seq: complete_after,
         }))
     });
     let catch_up = stream::iter(missed.into_iter().map(|m| Ok(sequenced(&m))));
