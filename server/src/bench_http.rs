@@ -437,3 +437,148 @@ pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
         pct(1.0)
     ))
 }
+
+/// The resident set of process `pid` in KiB (Linux `/proc`).
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("cannot read the server's memory: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS in /proc status".to_string())
+}
+
+/// Memory of a real `promptly serve` process (this executable, on a fresh SQLite database
+/// on a free loopback port): its resident set at start, after `conversations` open
+/// conversations were ingested (two events each, in batches of 1,000), and after the queue
+/// was read through the API.
+pub async fn memory(conversations: usize) -> Result<String, String> {
+    if conversations == 0 {
+        return Err("--conversations must be at least 1".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let db = format!("sqlite://{}", dir.path().join("memory.db").display());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        l.local_addr().map_err(|e| e.to_string())?.port()
+    };
+    let token_out = std::process::Command::new(&exe)
+        .args(["token", "create", "--name", "bench"])
+        .env("PROMPTLY_DATABASE_URL", &db)
+        .env("PROMPTLY_LOG", "warn")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let token = String::from_utf8_lossy(&token_out.stdout).trim().to_string();
+    if !token_out.status.success() || token.is_empty() {
+        return Err(format!(
+            "promptly token create failed: {}",
+            String::from_utf8_lossy(&token_out.stderr)
+        ));
+    }
+    let mut child = tokio::process::Command::new(&exe)
+        .arg("serve")
+        .env("PROMPTLY_DATABASE_URL", &db)
+        .env("PROMPTLY_ADDR", format!("127.0.0.1:{port}"))
+        .env("PROMPTLY_LOG", "warn")
+        .env("PROMPTLY_ADMIN_EMAIL", "admin@bench.test")
+        .env("PROMPTLY_ADMIN_PASSWORD", "bench-password-1")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = child.id().ok_or("the server exited at once")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..300 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if !up {
+        return Err("the server did not start".into());
+    }
+    let result = async {
+        let post = |path: &str, body: Value| {
+            client
+                .request(reqwest::Method::POST, format!("{base}{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+        };
+        let put = |path: &str, body: Value| {
+            client
+                .put(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+        };
+        let policy: Value = post(
+            "/api/v1/policies",
+            json!({"name": "Bench", "first_response": "2h", "next_response": "1h", "resolution": "2d"}),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+        put(
+            "/api/v1/settings/default-policy",
+            json!({"policy": policy["id"]}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let start = rss_kib(pid)?;
+        let now = Utc::now();
+        let mut batch = Vec::with_capacity(1000);
+        for i in 0..conversations {
+            let at = (now - Duration::seconds((i % 7200) as i64)).to_rfc3339();
+            let conv = format!("mem-{i}");
+            batch.push(json!({"id": format!("m{i}-1"), "type": "conversation.created",
+                "conversation": conv, "at": at, "channel": "whatsapp",
+                "contact": {"name": format!("Customer {i}")}}));
+            batch.push(json!({"id": format!("m{i}-2"), "type": "message.created",
+                "conversation": conv, "at": at, "author": "customer",
+                "text": "Hello, where is my order?"}));
+            if batch.len() >= 1000 || i + 1 == conversations {
+                let r = post("/api/v1/events", json!({ "events": batch }))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !r.status().is_success() {
+                    return Err(format!("ingest answered {}", r.status()));
+                }
+                batch.clear();
+            }
+        }
+        let ingested = rss_kib(pid)?;
+        let r = client
+            .get(format!("{base}/api/v1/conversations?limit=5000"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("the queue answered {}", r.status()));
+        }
+        r.bytes().await.map_err(|e| e.to_string())?;
+        let queried = rss_kib(pid)?;
+        Ok::<_, String>(format!(
+            "open_conversations={conversations} rss_start_mib={:.1} rss_after_ingest_mib={:.1} rss_after_queue_mib={:.1} database=sqlite",
+            start as f64 / 1024.0,
+            ingested as f64 / 1024.0,
+            queried as f64 / 1024.0
+        ))
+    }
+    .await;
+    let _ = child.kill().await;
+    result
+}

@@ -118,6 +118,11 @@ pub enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Resident memory of a `promptly serve` process holding N open conversations.
+    Memory {
+        #[arg(long, default_value_t = 100_000)]
+        conversations: usize,
+    },
     /// Latency from an ingest POST to the change reaching N stream clients.
     Live {
         #[arg(long, default_value_t = 500)]

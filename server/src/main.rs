@@ -59,6 +59,12 @@ fn main() -> ExitCode {
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
                     Some(Command::Bench {
+                        command: BenchCommand::Memory { conversations },
+                    }) => promptly_server::bench_http::memory(conversations)
+                        .await
+                        .map(|l| println!("{l}"))
+                        .map_err(Usage),
+                    Some(Command::Bench {
                         command: BenchCommand::Live { clients, rounds },
                     }) => promptly_server::bench_http::live(clients, rounds)
                         .await
