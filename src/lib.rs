@@ -6,6 +6,7 @@
 //!
 //! A guided tour:
 //! - [`account`]: users, roles and what each role may open.
+//! - [`automation`]: SLA instants (warning, breach, overdue) and what a rule run adds to a timeline.
 //! - [`badge`]: countdown badges carried forward second by second in the browser.
 //! - [`duration`]: SLA durations ("1h30m") and the human text on badges ("1h 05m", "-5m").
 //! - [`calendar`]: business-hours calendars in an IANA zone and counting open time.
@@ -20,6 +21,7 @@
 //! - [`staffing`]: agents needed for a service-level target (Erlang C as pyworkforce, Erlang A).
 
 pub mod account;
+pub mod automation;
 pub mod badge;
 pub mod calendar;
 pub mod check;

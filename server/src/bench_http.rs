@@ -470,7 +470,9 @@ pub async fn memory(conversations: usize) -> Result<String, String> {
         .env("PROMPTLY_LOG", "warn")
         .output()
         .map_err(|e| e.to_string())?;
-    let token = String::from_utf8_lossy(&token_out.stdout).trim().to_string();
+    let token = String::from_utf8_lossy(&token_out.stdout)
+        .trim()
+        .to_string();
     if !token_out.status.success() || token.is_empty() {
         return Err(format!(
             "promptly token create failed: {}",
