@@ -80,11 +80,26 @@ pub struct PolicyItem {
 pub struct PoliciesData {
     /// The server's instant (RFC 3339); the preview's sample messages are the next ones after it.
     pub now: String,
+    /// The "apply to open conversations" job the page was asked about (`?job=`), if known.
+    pub job: Option<JobView>,
     pub policies: Vec<PolicyItem>,
     pub default_policy: Option<i64>,
     pub calendars: Vec<CalendarItem>,
     /// All versions of the edited policy, oldest first (empty when not editing).
     pub versions: Vec<PolicyItem>,
+}
+
+/// Progress of a background job (re-evaluating open conversations after a policy change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: u64,
+    /// What it does, in words.
+    pub kind: String,
+    pub total: usize,
+    pub done: usize,
+    pub finished: bool,
+    /// Why it stopped early, if it failed.
+    pub error: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -117,7 +132,11 @@ pub mod ssr {
         /// The calendars page's data (the caller checks the role).
         async fn calendars_page(&self) -> Result<super::CalendarsData, String>;
         /// The policies page's data, with the versions of `edit` (the caller checks the role).
-        async fn policies_page(&self, edit: Option<i64>) -> Result<super::PoliciesData, String>;
+        async fn policies_page(
+            &self,
+            edit: Option<i64>,
+            job: Option<u64>,
+        ) -> Result<super::PoliciesData, String>;
     }
 
     pub type DynBackend = Arc<dyn Backend>;
@@ -232,12 +251,15 @@ pub async fn get_calendars() -> Result<CalendarsData, ServerFnError> {
 
 /// The SLA policies, with the versions of the one being edited (admins only).
 #[server]
-pub async fn get_policies(edit: Option<i64>) -> Result<PoliciesData, ServerFnError> {
+pub async fn get_policies(
+    edit: Option<i64>,
+    job: Option<u64>,
+) -> Result<PoliciesData, ServerFnError> {
     require_admin_user()?;
     let backend = use_context::<ssr::DynBackend>()
         .ok_or_else(|| ServerFnError::new("server is not ready"))?;
     backend
-        .policies_page(edit)
+        .policies_page(edit, job)
         .await
         .map_err(ServerFnError::new)
 }

@@ -5,6 +5,7 @@ use crate::state::AppState;
 use crate::store::{
     ConversationRow, Derived, Deriver, IngestOutcome, PolicyRecord, Store, StoreResult,
 };
+use app::api::JobView;
 use chrono::{DateTime, Utc};
 use promptly::conversation::{fold, ConversationView, IncomingEvent};
 use promptly::stream::StreamEvent;
@@ -208,6 +209,69 @@ pub async fn conversation_view(
     now: DateTime<Utc>,
 ) -> StoreResult<ConversationView> {
     Ok(conversation_detail(store, catalog, row, now).await?.0)
+}
+
+/// How many conversations one re-evaluation transaction takes.
+const REDERIVE_CHUNK: usize = 500;
+
+/// What "apply to open conversations" did: all of it (this many), or a job that goes on in
+/// the background (large queues), whose progress `GET /api/v1/jobs/{id}` and the policies
+/// page show.
+pub enum Reevaluation {
+    Done(usize),
+    Started(JobView),
+}
+
+/// Re-evaluates conversations `ids` (moved to a new policy version) in transactions of
+/// [`REDERIVE_CHUNK`] and tells the browsers; up to one chunk is done at once, more in a
+/// background job.
+pub async fn reevaluate(state: &AppState, ids: Vec<i64>) -> StoreResult<Reevaluation> {
+    if ids.len() <= REDERIVE_CHUNK {
+        let n = reevaluate_chunk(state, &ids).await?;
+        return Ok(Reevaluation::Done(n));
+    }
+    let id = jobs(state).start("Re-evaluating open conversations", ids.len());
+    let view = jobs(state).get(id).expect("just started");
+    let state = state.clone();
+    tokio::spawn(async move {
+        for chunk in ids.chunks(REDERIVE_CHUNK) {
+            match reevaluate_chunk(&state, chunk).await {
+                Ok(_) => jobs(&state).update(id, |j| j.done += chunk.len()),
+                Err(e) => {
+                    tracing::error!(error = %e, "re-evaluating open conversations failed");
+                    jobs(&state).update(id, |j| {
+                        j.error = Some("The database refused a step; try again.".into());
+                        j.finished = true;
+                    });
+                    return;
+                }
+            }
+        }
+        jobs(&state).update(id, |j| j.finished = true);
+    });
+    Ok(Reevaluation::Started(view))
+}
+
+fn jobs(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::Jobs> {
+    state.jobs.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
+    let now = Utc::now();
+    let store = state.store.as_ref();
+    let mut catalog = SlaCatalog::cached(state, now).await?;
+    let touched = store.rederive_many(ids, &catalog, now).await?;
+    let n = touched.len();
+    for t in touched {
+        catalog
+            .ensure(store, t.row.policy_id.zip(t.row.policy_version))
+            .await?;
+        let view = catalog.view(t.row, &t.events, now);
+        state.publish(StreamEvent::Conversation {
+            conversation: Box::new(view),
+        });
+    }
+    Ok(n)
 }
 
 /// Views of many conversations at once (the queue): their events in one query.

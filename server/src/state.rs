@@ -2,6 +2,7 @@
 
 use crate::service::CatalogCache;
 use crate::store::DynStore;
+use app::api::JobView;
 use promptly::stream::StreamEvent;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,46 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The SLA catalog, reloaded when the store's catalog generation moves.
     pub catalog: CatalogCache,
+    /// Background jobs of this server (re-evaluating open conversations), by id.
+    pub jobs: Arc<Mutex<Jobs>>,
+}
+
+/// This server's background jobs; finished ones are kept for an hour.
+#[derive(Default)]
+pub struct Jobs {
+    next_id: u64,
+    jobs: std::collections::HashMap<u64, (JobView, std::time::Instant)>,
+}
+
+impl Jobs {
+    /// Registers a job of `total` steps and returns its id.
+    pub fn start(&mut self, kind: &str, total: usize) -> u64 {
+        self.jobs
+            .retain(|_, (j, at)| !j.finished || at.elapsed().as_secs() < 3600);
+        self.next_id += 1;
+        let id = self.next_id;
+        let job = JobView {
+            id,
+            kind: kind.to_string(),
+            total,
+            done: 0,
+            finished: false,
+            error: None,
+        };
+        self.jobs.insert(id, (job, std::time::Instant::now()));
+        id
+    }
+
+    pub fn update(&mut self, id: u64, f: impl FnOnce(&mut JobView)) {
+        if let Some((job, at)) = self.jobs.get_mut(&id) {
+            f(job);
+            *at = std::time::Instant::now();
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<JobView> {
+        self.jobs.get(&id).map(|(j, _)| j.clone())
+    }
 }
 
 impl AppState {
@@ -47,6 +88,7 @@ impl AppState {
             })),
             secure_cookies,
             catalog: CatalogCache::default(),
+            jobs: Arc::new(Mutex::new(Jobs::default())),
         }
     }
 

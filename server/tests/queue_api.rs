@@ -452,3 +452,53 @@ async fn the_queue_page_renders_badges_for_agents() {
         .unwrap();
     assert!(!html.contains("@bob"), "the channel filter hides it");
 }
+
+#[tokio::test]
+async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let pid = setup_policy(&s, &t, json!({"name": "Std", "first_response": "1h"})).await;
+    let events: Vec<Value> = (0..1200)
+        .map(|i| {
+            json!({"id": format!("big-{i}"), "type": "conversation.created",
+                         "conversation": format!("big-c{i}"), "channel": "sms", "at": ago(600)})
+        })
+        .collect();
+    for chunk in events.chunks(1000) {
+        let (status, _) = s
+            .post("/api/v1/events", &t, json!({ "events": chunk }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, v2) = s
+        .put(
+            &format!("/api/v1/policies/{pid}?apply_to_open=true"),
+            &t,
+            json!({"name": "Std", "first_response": "5m"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v2}");
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["job"]["total"], 1200);
+    let job = v2["job"]["id"].as_i64().unwrap();
+    let mut last = json!(null);
+    for _ in 0..200 {
+        let (status, j) = s.get(&format!("/api/v1/jobs/{job}"), &t).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(j["done"].as_u64().unwrap() <= 1200);
+        last = j;
+        if last["finished"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["finished"], true, "{last}");
+    assert_eq!(last["done"], 1200);
+    assert_eq!(last["error"], Value::Null);
+    for c in ["big-c0", "big-c600", "big-c1199"] {
+        let (_, c) = s.get(&format!("/api/v1/conversations/{c}"), &t).await;
+        assert_eq!(c["policy_version"], 2);
+        assert_eq!(c["sla"]["metrics"][0]["state"], "breached", "{c}");
+    }
+    assert_eq!(s.get("/api/v1/jobs/999", &t).await.0, StatusCode::NOT_FOUND);
+}

@@ -1007,6 +1007,30 @@ async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) 
     assert_eq!(after.summary, before.summary);
     let missing = store.rederive(x + y + z + w + 100, &v1, t0()).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+
+    // Many at once: each as committed, with its events; unknown ids are skipped.
+    let v3 = on(Some((p.id, 3)));
+    let many = store
+        .rederive_many(&[y, x, x + y + z + w + 100], &v3, minutes(40))
+        .await
+        .unwrap();
+    let mut ids: Vec<i64> = many.iter().map(|t| t.row.id).collect();
+    ids.sort();
+    let mut want = vec![x, y];
+    want.sort();
+    assert_eq!(ids, want);
+    for t in &many {
+        let stored = store.conversation(t.row.id).await.unwrap().unwrap();
+        assert_eq!(stored, t.row);
+        assert_eq!(stored.updated_at, minutes(40));
+        assert_eq!(t.events, store.conversation_events(t.row.id).await.unwrap());
+    }
+    let x_row = store.conversation(x).await.unwrap().unwrap();
+    assert_eq!(
+        x_row.due_at,
+        Some(minutes(120)),
+        "derived under the version the conversation is on (2), not the deriver's initial one"
+    );
     assert!(store
         .move_open_conversations(p.id + 100, 2)
         .await

@@ -8,12 +8,12 @@
 //! with the domain crate: on the server from the saved (or typed) values, and in the hydrated
 //! page again whenever a target, the business-hours toggle or the calendar changes.
 
-use crate::api::{get_policies, CalendarItem, PoliciesData, PolicyItem};
+use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
 use crate::components::guard::RoleGuard;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 use promptly::account::Section;
@@ -303,7 +303,8 @@ pub fn PoliciesPage() -> impl IntoView {
 fn PoliciesInner() -> impl IntoView {
     let q = use_query_map();
     let edit = Memo::new(move |_| q.with(|q| q.get("edit").and_then(|v| v.parse::<i64>().ok())));
-    let data = Resource::new(move || edit.get(), get_policies);
+    let job = Memo::new(move |_| q.with(|q| q.get("job").and_then(|v| v.parse::<u64>().ok())));
+    let data = Resource::new(move || (edit.get(), job.get()), |(e, j)| get_policies(e, j));
     // Edit links change only the query: the suspended body reads it, so it renders again.
     view! {
         <section class="policies admin-page">
@@ -323,6 +324,29 @@ fn PoliciesInner() -> impl IntoView {
     }
 }
 
+/// A background re-evaluation's progress; while it runs the page reloads itself every
+/// second (a plain refresh, so it works without JavaScript too).
+#[component]
+fn JobProgress(job: JobView) -> impl IntoView {
+    let text = if let Some(e) = &job.error {
+        format!(
+            "{}: stopped after {} of {}. {e}",
+            job.kind, job.done, job.total
+        )
+    } else if job.finished {
+        format!("{}: all {} done.", job.kind, job.total)
+    } else {
+        format!("{}: {} of {}…", job.kind, job.done, job.total)
+    };
+    view! {
+        {(!job.finished).then(|| view! { <Meta http_equiv="refresh" content="1"/> })}
+        <div class="job" role="status" data-testid="job-progress" data-finished=job.finished.to_string()>
+            <progress max=job.total value=job.done></progress>
+            " "<span>{text}</span>
+        </div>
+    }
+}
+
 #[component]
 fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
     let mut flash: Option<String> = query.get("notice").and_then(|c| notice(&c)).map(|m| {
@@ -337,6 +361,7 @@ fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
         ));
     }
     let failure = query.get("error").map(|c| error(&c));
+    let progress = data.job.clone().map(|job| view! { <JobProgress job/> });
     let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
     let editing = edit.and_then(|id| data.policies.iter().find(|p| p.id == id).cloned());
     let fields = if query.get("form").is_some() {
@@ -352,6 +377,7 @@ fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
         view! { <VersionsTable versions=data.versions.clone()/> }
     });
     view! {
+        {progress}
         {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
         {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
         <PolicyTable policies=data.policies.clone() calendars=data.calendars.clone() default_policy=data.default_policy/>

@@ -7,6 +7,7 @@
 use super::error::ApiError;
 use super::{calendars, policies};
 use crate::auth::CurrentUser;
+use crate::service::Reevaluation;
 use crate::state::AppState;
 use crate::store::StoreError;
 use axum::extract::{Form, Path, State};
@@ -499,19 +500,24 @@ async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Res
         },
         Some(id) => {
             match policies::save_update(state, id, &input, form.apply_to_open.is_some()).await {
-                Ok((rec, reevaluated)) => {
-                    let (id, version, n) = (
-                        rec.id.to_string(),
-                        rec.version.to_string(),
-                        reevaluated.to_string(),
-                    );
+                Ok((rec, outcome)) => {
+                    let (id, version) = (rec.id.to_string(), rec.version.to_string());
                     let mut q = vec![
                         ("notice", "updated"),
                         ("edit", id.as_str()),
                         ("version", version.as_str()),
                     ];
-                    if form.apply_to_open.is_some() {
-                        q.push(("reevaluated", n.as_str()));
+                    let n;
+                    match outcome {
+                        Reevaluation::Done(count) if form.apply_to_open.is_some() => {
+                            n = count.to_string();
+                            q.push(("reevaluated", n.as_str()));
+                        }
+                        Reevaluation::Done(_) => {}
+                        Reevaluation::Started(job) => {
+                            n = job.id.to_string();
+                            q.push(("job", n.as_str()));
+                        }
                     }
                     see_other("/policies", &q)
                 }

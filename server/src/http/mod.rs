@@ -153,7 +153,11 @@ impl Backend for UiBackend {
         Ok(app::api::CalendarsData { calendars })
     }
 
-    async fn policies_page(&self, edit: Option<i64>) -> Result<app::api::PoliciesData, String> {
+    async fn policies_page(
+        &self,
+        edit: Option<i64>,
+        job: Option<u64>,
+    ) -> Result<app::api::PoliciesData, String> {
         let now = chrono::Utc::now();
         let load = async {
             let policies = self.0.store.list_policies().await?;
@@ -169,8 +173,16 @@ impl Backend for UiBackend {
             tracing::error!(error = %e, "loading the policies failed");
             "The policies could not be loaded.".to_string()
         })?;
+        let job = job.and_then(|id| {
+            self.0
+                .jobs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+        });
         Ok(app::api::PoliciesData {
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            job,
             calendars: calendar_items(calendars, &policies),
             policies: policies.into_iter().map(policy_item).collect(),
             default_policy,

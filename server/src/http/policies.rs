@@ -5,9 +5,10 @@ use super::calendars::{named, with_path};
 use super::error::ApiError;
 use super::{json_body, require_admin, require_user};
 use crate::auth::CurrentUser;
-use crate::service::SlaCatalog;
+use crate::service::{reevaluate, Reevaluation};
 use crate::state::AppState;
 use crate::store::{PolicyInput, PolicyRecord};
+use app::api::JobView;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/policies", get(list).post(create))
         .route("/policies/{id}", get(one).put(update).delete(remove))
         .route("/policies/{id}/versions", get(versions))
+        .route("/jobs/{id}", get(job))
         .route(
             "/settings/default-policy",
             put(set_default).get(get_default),
@@ -121,8 +123,12 @@ struct UpdateQuery {
 struct Updated {
     #[serde(flatten)]
     policy: PolicyRecord,
-    /// How many open conversations moved to this version (with `apply_to_open=true`).
+    /// How many open conversations were re-evaluated with this version so far (with
+    /// `apply_to_open=true`).
     reevaluated: usize,
+    /// For many open conversations: the background job that re-evaluates them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<JobView>,
 }
 
 async fn update(
@@ -131,37 +137,58 @@ async fn update(
     Path(id): Path<i64>,
     Query(q): Query<UpdateQuery>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<Json<Updated>, ApiError> {
+) -> Result<(StatusCode, Json<Updated>), ApiError> {
     require_admin(user)?;
     let input = parse(&state, json_body(body)?).await?;
-    let (rec, reevaluated) = save_update(&state, id, &input, q.apply_to_open).await?;
-    Ok(Json(Updated {
-        policy: rec,
-        reevaluated,
-    }))
+    let (rec, outcome) = save_update(&state, id, &input, q.apply_to_open).await?;
+    Ok(match outcome {
+        Reevaluation::Done(reevaluated) => (
+            StatusCode::OK,
+            Json(Updated {
+                policy: rec,
+                reevaluated,
+                job: None,
+            }),
+        ),
+        Reevaluation::Started(job) => (
+            StatusCode::ACCEPTED,
+            Json(Updated {
+                policy: rec,
+                reevaluated: 0,
+                job: Some(job),
+            }),
+        ),
+    })
 }
 
 /// Stores a policy change (a new version when conversations use the current one); with
 /// `apply_to_open`, moves the open conversations to it and re-evaluates them. Returns the
-/// new current version and how many conversations were re-evaluated.
+/// new current version and the re-evaluation (all done, or a background job).
 pub(crate) async fn save_update(
     state: &AppState,
     id: i64,
     input: &PolicyInput,
     apply_to_open: bool,
-) -> Result<(PolicyRecord, usize), ApiError> {
+) -> Result<(PolicyRecord, Reevaluation), ApiError> {
     let now = Utc::now();
     let rec = state.store.update_policy(id, input, now).await?;
-    let mut reevaluated = 0;
-    if apply_to_open {
-        let moved = state.store.move_open_conversations(id, rec.version).await?;
-        let catalog = SlaCatalog::load(state.store.as_ref(), now).await?;
-        for cid in &moved {
-            state.store.rederive(*cid, &catalog, now).await?;
-        }
-        reevaluated = moved.len();
+    if !apply_to_open {
+        return Ok((rec, Reevaluation::Done(0)));
     }
-    Ok((rec, reevaluated))
+    let moved = state.store.move_open_conversations(id, rec.version).await?;
+    let outcome = reevaluate(state, moved).await?;
+    Ok((rec, outcome))
+}
+
+/// `GET /api/v1/jobs/{id}`: a background job's progress (admins).
+pub(crate) async fn job(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<u64>,
+) -> Result<Json<JobView>, ApiError> {
+    require_admin(user)?;
+    let job = state.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(id);
+    job.map(Json).ok_or(ApiError::NotFound)
 }
 
 async fn remove(

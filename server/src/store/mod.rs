@@ -200,6 +200,14 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever a calendar, a policy or a setting is written (by any
     /// server on this database): the SLA catalog cache's key.
     async fn catalog_generation(&self) -> StoreResult<i64>;
+    /// Recomputes the derived columns of many conversations in one transaction (after a
+    /// policy change); returns them as committed, with their events.
+    async fn rederive_many(
+        &self,
+        ids: &[i64],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<TouchedConversation>>;
     /// Recomputes a conversation's derived columns (after a policy change).
     async fn rederive(&self, id: i64, deriver: &dyn Deriver, now: DateTime<Utc>)
         -> StoreResult<()>;

@@ -4,7 +4,7 @@ use super::shared::{self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY};
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
     Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, Store, StoreError,
-    StoreResult, User,
+    StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -147,6 +147,60 @@ async fn events_of_in(
             .push(from_json(r.try_get::<&str, _>("payload")?)?);
     }
     Ok(out)
+}
+
+/// Writes the derived columns of `rows` (status, channel, team, owner, summary, due_at;
+/// updated_at = `now`) in one statement.
+async fn write_derived(
+    conn: &mut PgConnection,
+    stale: &[&ConversationRow],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let tx = conn;
+    if !stale.is_empty() {
+        let mut summaries = Vec::with_capacity(stale.len());
+        for c in stale {
+            summaries.push(to_json(&c.summary)?);
+        }
+        sqlx::query(
+            "UPDATE conversations c SET status = v.status, channel = v.channel, \
+                 team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
+                 updated_at = $8 FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[], $7::timestamptz[]) \
+                 AS v(id, status, channel, team, owner, summary, due_at) WHERE c.id = v.id",
+        )
+        .bind(stale.iter().map(|c| c.id).collect::<Vec<_>>())
+        .bind(
+            stale
+                .iter()
+                .map(|c| shared::status_word(c.summary.status))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            stale
+                .iter()
+                .map(|c| c.summary.channel.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            stale
+                .iter()
+                .map(|c| c.summary.team.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            stale
+                .iter()
+                .map(|c| c.summary.owner.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(&summaries)
+        .bind(stale.iter().map(|c| c.due_at).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Locks the named conversations (`external_ids` sorted) and adds the ones that exist to
@@ -994,51 +1048,36 @@ impl Store for PostgresStore {
         }
         let stale: Vec<&ConversationRow> =
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
-        if !stale.is_empty() {
-            let mut summaries = Vec::with_capacity(stale.len());
-            for c in &stale {
-                summaries.push(to_json(&c.summary)?);
-            }
-            sqlx::query(
-                "UPDATE conversations c SET status = v.status, channel = v.channel, \
-                 team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
-                 updated_at = $8 FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::timestamptz[]) \
-                 AS v(id, status, channel, team, owner, summary, due_at) WHERE c.id = v.id",
-            )
-            .bind(stale.iter().map(|c| c.id).collect::<Vec<_>>())
-            .bind(
-                stale
-                    .iter()
-                    .map(|c| shared::status_word(c.summary.status))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                stale
-                    .iter()
-                    .map(|c| c.summary.channel.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                stale
-                    .iter()
-                    .map(|c| c.summary.team.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                stale
-                    .iter()
-                    .map(|c| c.summary.owner.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(&summaries)
-            .bind(stale.iter().map(|c| c.due_at).collect::<Vec<_>>())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_derived(&mut tx, &stale, now).await?;
         tx.commit().await?;
         Ok(IngestReport { outcomes, touched })
+    }
+
+    async fn rederive_many(
+        &self,
+        ids: &[i64],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<TouchedConversation>> {
+        let mut tx = self.pool.begin().await?;
+        let found = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY($1) \
+             ORDER BY id FOR UPDATE"
+        ))
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let rows = found
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = events_of_in(&mut tx, &row_ids).await?;
+        let touched = shared::rederived(rows, &mut events, deriver, now);
+        let changed: Vec<&ConversationRow> = touched.iter().map(|t| &t.row).collect();
+        write_derived(&mut tx, &changed, now).await?;
+        tx.commit().await?;
+        Ok(touched)
     }
 
     async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {

@@ -191,6 +191,33 @@ impl<'a> IngestPlan<'a> {
     }
 }
 
+/// The conversations `rows` re-derived from their `events` (taken out of the map), with
+/// `updated_at` set to `now`; those without events are left out.
+pub(super) fn rederived(
+    rows: Vec<ConversationRow>,
+    events: &mut HashMap<i64, Vec<IncomingEvent>>,
+    deriver: &dyn Deriver,
+    now: DateTime<Utc>,
+) -> Vec<TouchedConversation> {
+    let mut out = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let Some(evs) = events.remove(&row.id) else {
+            continue;
+        };
+        if let Some(d) = deriver.derive(row.policy_id.zip(row.policy_version), &evs) {
+            row.summary = d.summary;
+            row.due_at = d.due_at;
+            row.updated_at = now;
+            out.push(TouchedConversation {
+                row,
+                events: evs,
+                stale: true,
+            });
+        }
+    }
+    out
+}
+
 /// The key 'default_policy' of `settings` holds the default policy's id as text.
 pub(super) const DEFAULT_POLICY_KEY: &str = "default_policy";
 

@@ -4,7 +4,7 @@ use super::shared::{self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY};
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
     Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, Store, StoreError,
-    StoreResult, User,
+    StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -143,6 +143,41 @@ async fn events_in(
             .fetch_all(conn)
             .await?;
     payloads.iter().map(|p| from_json(p)).collect()
+}
+
+/// Writes the derived columns of `rows` (status, channel, team, owner, summary, due_at,
+/// updated_at) in multi-row updates.
+async fn write_derived(
+    conn: &mut SqliteConnection,
+    rows: &[&ConversationRow],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(MAX_BINDS / 8) {
+        let mut summaries = Vec::with_capacity(chunk.len());
+        for c in chunk {
+            summaries.push(to_json(&c.summary)?);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "WITH v(id, status, channel, team, owner, summary, due_at, updated_at) AS (",
+        );
+        q.push_values(chunk.iter().zip(summaries), |mut b, (c, summary)| {
+            let s = &c.summary;
+            b.push_bind(c.id)
+                .push_bind(shared::status_word(s.status))
+                .push_bind(s.channel.as_str())
+                .push_bind(s.team.clone())
+                .push_bind(s.owner.clone())
+                .push_bind(summary)
+                .push_bind(c.due_at.map(ts))
+                .push_bind(ts(c.updated_at));
+        });
+        q.push(
+            ") UPDATE conversations SET status = v.status, channel = v.channel, \
+             team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
+             updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// How many values one statement binds at most (SQLite allows 32,766).
@@ -939,30 +974,39 @@ impl Store for SqliteStore {
         }
         let stale: Vec<&ConversationRow> =
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
-        for chunk in stale.chunks(MAX_BINDS / 8) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "WITH v(id, status, channel, team, owner, summary, due_at, updated_at) AS (",
-            );
-            q.push_values(chunk, |mut b, c| {
-                let s = &c.summary;
-                b.push_bind(c.id)
-                    .push_bind(shared::status_word(s.status))
-                    .push_bind(s.channel.as_str())
-                    .push_bind(s.team.clone())
-                    .push_bind(s.owner.clone())
-                    .push_bind(to_json(s).unwrap_or_default())
-                    .push_bind(c.due_at.map(ts))
-                    .push_bind(ts(c.updated_at));
-            });
-            q.push(
-                ") UPDATE conversations SET status = v.status, channel = v.channel, \
-                 team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
-                 updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
-            );
-            q.build().execute(&mut *tx).await?;
-        }
+        write_derived(&mut tx, &stale).await?;
         tx.commit().await?;
         Ok(IngestReport { outcomes, touched })
+    }
+
+    async fn rederive_many(
+        &self,
+        ids: &[i64],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<TouchedConversation>> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BINDS) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                rows.push(conversation_from_row(&r)?);
+            }
+        }
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = events_of_in(&mut tx, &row_ids).await?;
+        let touched = shared::rederived(rows, &mut events, deriver, now);
+        let changed: Vec<&ConversationRow> = touched.iter().map(|t| &t.row).collect();
+        write_derived(&mut tx, &changed).await?;
+        tx.commit().await?;
+        Ok(touched)
     }
 
     async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {
