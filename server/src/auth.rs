@@ -381,8 +381,63 @@ pub fn require_role(user: &CurrentUser, role: Role) -> bool {
     user.0.role == role
 }
 
+/// The client's address: the TCP peer, unless the peer is a trusted reverse proxy; then the
+/// last address in `X-Forwarded-For` that is not itself a trusted proxy (proxies append the
+/// address they received from, so the entries to its left are the client's own claims and
+/// cannot be believed).
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::client_ip;
+
+    #[test]
+    fn the_client_address_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        let proxy = ip("10.0.0.2");
+        // No trusted proxy: the peer, whatever the header says.
+        assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+        // From a trusted proxy: the last hop it saw, not the client's own claim.
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), ip("203.0.113.7"));
+        // Two trusted proxies in a row are both skipped.
+        headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy, ip("10.0.0.1")]),
+            ip("203.0.113.7")
+        );
+        // A direct client that sends the header is not believed.
+        assert_eq!(
+            client_ip(ip("198.51.100.9"), &headers, &[proxy]),
+            ip("198.51.100.9")
+        );
+        // A trusted proxy without the header: itself.
+        assert_eq!(
+            client_ip(proxy, &axum::http::HeaderMap::new(), &[proxy]),
+            proxy
+        );
+    }
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

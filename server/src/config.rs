@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Folder with the compiled site (pkg/ with the wasm, JS and CSS).
     #[arg(long, env = "PROMPTLY_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the
+    /// client: login throttling by address then counts the client's address, not theirs.
+    #[arg(long, env = "PROMPTLY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Seed demo data (a team, a calendar, policies and a traffic simulator).
     #[arg(long, env = "PROMPTLY_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,

@@ -255,7 +255,8 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     let secure = public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let state = AppState::new(store.clone(), secure);
+    let mut state = AppState::new(store.clone(), secure);
+    state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
     let site = site_root(args.site_root.clone());
     if !site.join("pkg").exists() {
         tracing::warn!(site = %site.display(), "no compiled site found: pages render without styles or hydration (run `cargo leptos build --release`)");

@@ -36,6 +36,8 @@ pub struct AppState {
     pub catalog: CatalogCache,
     /// Background jobs of this server (re-evaluating open conversations), by id.
     pub jobs: Arc<Mutex<Jobs>>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`PROMPTLY_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 /// This server's background jobs; finished ones are kept for an hour.
@@ -89,6 +91,7 @@ impl AppState {
             secure_cookies,
             catalog: CatalogCache::default(),
             jobs: Arc::new(Mutex::new(Jobs::default())),
+            trusted_proxies: Arc::new(Vec::new()),
         }
     }
 

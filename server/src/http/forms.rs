@@ -87,7 +87,8 @@ async fn login(
     let store = state.store.as_ref();
     let now = Utc::now();
     let account_key = format!("email:{email}");
-    let address_key = format!("ip:{}", peer.ip());
+    let client = crate::auth::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+    let address_key = format!("ip:{client}");
     for key in [&account_key, &address_key] {
         match throttled(store, key, now).await {
             Ok(Some(wait)) => {
