@@ -22,6 +22,8 @@ cargo build -p promptly --target wasm32-unknown-unknown
 
 step "unit, contract and HTTP tests (SQLite and PostgreSQL)"
 cargo test --workspace
+step "HTTP tests again, each server on its own throwaway PostgreSQL"
+PROMPTLY_TEST_DATABASE=postgres cargo test -p server --tests
 
 step "release build (server + wasm, wasm-opt)"
 cargo leptos build --release

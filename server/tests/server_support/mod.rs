@@ -1,5 +1,10 @@
-//! A Promptly server on a free port with a fresh SQLite database, for HTTP tests.
+//! A Promptly server on a free port with a fresh database, for HTTP tests: SQLite, or with
+//! `PROMPTLY_TEST_DATABASE=postgres` a throwaway PostgreSQL cluster of its own (the test
+//! command runs the HTTP suites both ways).
 #![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+mod pg;
 
 use promptly_server::state::AppState;
 use promptly_server::store::DynStore;
@@ -15,12 +20,25 @@ pub struct TestServer {
     pub store: DynStore,
     pub state: AppState,
     _dir: tempfile::TempDir,
+    _pg: Option<pg::PgCluster>,
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("promptly.db").display());
+        let (url, cluster) = match std::env::var("PROMPTLY_TEST_DATABASE").as_deref() {
+            Ok("postgres") => {
+                let cluster = tokio::task::spawn_blocking(pg::PgCluster::start)
+                    .await
+                    .unwrap();
+                (cluster.fresh_database().await, Some(cluster))
+            }
+            Ok("sqlite") | Err(_) => (
+                format!("sqlite://{}", dir.path().join("promptly.db").display()),
+                None,
+            ),
+            Ok(other) => panic!("PROMPTLY_TEST_DATABASE={other:?}: use sqlite or postgres"),
+        };
         let store = promptly_server::store::open(
             &promptly_server::store::DatabaseUrl::parse(&url).unwrap(),
         )
@@ -55,6 +73,7 @@ impl TestServer {
             store,
             state,
             _dir: dir,
+            _pg: cluster,
         }
     }
 
