@@ -1266,7 +1266,11 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
     assert_eq!(counts, [(c.id, 2), (b.id, 1)].into_iter().collect());
     let counts = store.rule_fire_counts(minutes(20)).await.unwrap();
     assert_eq!(counts, [(c.id, 1), (b.id, 1)].into_iter().collect());
-    assert!(store.rule_fire_counts(minutes(31)).await.unwrap().is_empty());
+    assert!(store
+        .rule_fire_counts(minutes(31))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 macro_rules! contract {

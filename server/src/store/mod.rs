@@ -180,8 +180,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>>;
     async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>>;
     /// Appends a rule after the last one.
-    async fn create_rule(&self, rule: &RuleDefinition, now: DateTime<Utc>)
-        -> StoreResult<RuleRecord>;
+    async fn create_rule(
+        &self,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord>;
     /// Replaces a rule's definition, keeping its place; `NotFound` when there is no such rule.
     async fn update_rule(
         &self,
