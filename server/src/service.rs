@@ -24,7 +24,7 @@ pub struct CatalogData {
 }
 
 /// The last catalog loaded and the generation it was loaded at (see
-/// `migrations/*/0003_catalog_generation.sql`).
+/// `migrations/*/0003_catalog_generation.sql`; rule writes move it too, `0004_rules.sql`).
 pub type CatalogCache = Arc<Mutex<Option<(i64, Arc<CatalogData>)>>>;
 
 /// The SLA catalog for one request: the shared data, versions of deleted policies that
@@ -111,6 +111,11 @@ impl SlaCatalog {
             }
         }
         Ok(())
+    }
+
+    /// A calendar of the catalog, compiled (for "is it open now?").
+    pub fn calendar(&self, id: i64) -> Option<&BusinessCalendar> {
+        self.data.calendars.get(&id)
     }
 
     fn policy(&self, key: (i64, i64)) -> Option<&PolicyRecord> {

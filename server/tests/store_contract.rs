@@ -6,6 +6,7 @@ mod support;
 use chrono::{Duration, TimeZone, Utc};
 use promptly::account::Role;
 use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
+use promptly::rules::{parse_rule, RuleDefinition};
 use promptly::{CalendarDefinition, ConversationStatus, Policy};
 use promptly_server::store::{
     CalendarInput, ConversationFilter, ConversationRow, Derived, Deriver, DynStore, IngestOutcome,
@@ -1172,6 +1173,130 @@ async fn ingest_reports_what_it_committed_and_writes_move_the_catalog_generation
     assert_eq!(stored, 200);
 }
 
+/// A rule named `name` that labels urgent new conversations (and signs a webhook).
+fn rule(name: &str) -> RuleDefinition {
+    parse_rule(
+        &json!({"name": name, "enabled": true, "event": "conversation.created", "match": "all",
+            "conditions": [{"field": "priority", "op": "is", "value": "urgent"}],
+            "actions": [{"type": "add_label", "label": "vip"},
+                        {"type": "webhook", "url": "https://hooks.example/a", "secret": "s3cret"}],
+            "stop": false}),
+        |_| true,
+        |_| true,
+    )
+    .unwrap()
+}
+
+async fn rule_names(store: &DynStore) -> Vec<(String, i64)> {
+    store
+        .list_rules()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.definition.name, r.position))
+        .collect()
+}
+
+async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
+    assert!(store.list_rules().await.unwrap().is_empty());
+    let g0 = store.catalog_generation().await.unwrap();
+    let a = store.create_rule(&rule("A"), t0()).await.unwrap();
+    let g1 = store.catalog_generation().await.unwrap();
+    assert!(g1 > g0, "creating a rule moves the catalog generation");
+    let b = store.create_rule(&rule("B"), minutes(1)).await.unwrap();
+    let c = store.create_rule(&rule("C"), minutes(2)).await.unwrap();
+    assert_eq!((a.position, b.position, c.position), (0, 1, 2));
+    assert_eq!(a.definition, rule("A"), "the definition reads back whole");
+    assert_eq!((a.created_at, a.updated_at), (t0(), t0()));
+    assert_eq!(store.rule(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.rule(a.id + b.id + c.id).await.unwrap(), None);
+    assert_eq!(
+        rule_names(&store).await,
+        vec![("A".into(), 0), ("B".into(), 1), ("C".into(), 2)]
+    );
+
+    // An update keeps the rule's place and creation time.
+    let g2 = store.catalog_generation().await.unwrap();
+    let b2 = store
+        .update_rule(b.id, &rule("B2"), minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (b2.id, b2.position, b2.created_at, b2.updated_at),
+        (b.id, 1, minutes(1), minutes(5))
+    );
+    assert_eq!(b2.definition, rule("B2"));
+    assert!(store.catalog_generation().await.unwrap() > g2);
+    let missing = store.update_rule(9999, &rule("X"), minutes(5)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+
+    // Reordering sets positions 0.. in the order given.
+    store.reorder_rules(&[c.id, a.id, b.id]).await.unwrap();
+    assert_eq!(
+        rule_names(&store).await,
+        vec![("C".into(), 0), ("A".into(), 1), ("B2".into(), 2)]
+    );
+    // Anything but every rule exactly once is refused, and nothing changes.
+    for bad in [
+        vec![c.id, a.id],
+        vec![c.id, a.id, b.id, b.id],
+        vec![c.id, a.id, 9999],
+        vec![c.id, a.id, a.id],
+        vec![],
+    ] {
+        let res = store.reorder_rules(&bad).await;
+        assert!(
+            matches!(res, Err(StoreError::Invalid { field: "ids", .. })),
+            "{bad:?}: {res:?}"
+        );
+    }
+    assert_eq!(
+        rule_names(&store).await,
+        vec![("C".into(), 0), ("A".into(), 1), ("B2".into(), 2)]
+    );
+
+    // Deleting; a new rule goes after the last.
+    store.delete_rule(a.id).await.unwrap();
+    let again = store.delete_rule(a.id).await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+    assert_eq!(store.rule(a.id).await.unwrap(), None);
+    let d = store.create_rule(&rule("D"), minutes(6)).await.unwrap();
+    assert_eq!(d.position, 3);
+    assert_eq!(
+        rule_names(&store).await,
+        vec![("C".into(), 0), ("B2".into(), 2), ("D".into(), 3)]
+    );
+    store.reorder_rules(&[d.id, b.id, c.id]).await.unwrap();
+    assert_eq!(
+        rule_names(&store).await,
+        vec![("D".into(), 0), ("B2".into(), 1), ("C".into(), 2)]
+    );
+
+    // Runs are counted per rule from an instant on (inclusive); they leave the catalog alone.
+    let g3 = store.catalog_generation().await.unwrap();
+    for (rule_id, conversation, trigger, at) in [
+        (c.id, 1, "conversation.created", minutes(-5)),
+        (c.id, 1, "conversation.created", minutes(10)),
+        (c.id, 2, "message.created", minutes(20)),
+        (b.id, 1, "sla.breached", minutes(30)),
+    ] {
+        store
+            .record_rule_run(rule_id, conversation, trigger, at)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.catalog_generation().await.unwrap(), g3);
+    let counts = store.rule_fire_counts(minutes(0)).await.unwrap();
+    assert_eq!(counts, [(c.id, 2), (b.id, 1)].into_iter().collect());
+    let counts = store.rule_fire_counts(minutes(20)).await.unwrap();
+    assert_eq!(counts, [(c.id, 1), (b.id, 1)].into_iter().collect());
+    assert!(store
+        .rule_fire_counts(minutes(31))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         #[tokio::test]
@@ -1199,4 +1324,5 @@ contract!(
     the_queue_filters_and_orders_conversations,
     open_conversations_move_to_a_new_version_and_rederive,
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
+    rules_keep_their_order_and_count_their_runs,
 );

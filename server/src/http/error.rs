@@ -40,6 +40,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { field: "email" } => ApiError::Unprocessable {
                 errors: vec![FieldError::new("email", "This email is already taken.")],
             },
+            StoreError::Invalid { field, message } => ApiError::field(field, message),
             StoreError::Conflict { field } => {
                 ApiError::Conflict(format!("This {field} is in use and cannot be removed."))
             }

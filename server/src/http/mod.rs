@@ -11,6 +11,7 @@ pub mod events;
 pub mod forms;
 pub mod health;
 pub mod policies;
+pub mod rules;
 pub mod stream;
 pub mod token_forms;
 pub mod tokens;
@@ -236,6 +237,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(calendars::router())
         .merge(policies::router())
+        .merge(rules::router())
         .merge(events::router())
         .merge(conversations::router())
         .merge(docs::router())

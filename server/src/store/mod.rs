@@ -12,8 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::{Role, UserView};
 use promptly::conversation::{ConversationSummary, IncomingEvent};
+use promptly::rules::RuleDefinition;
 use promptly::{CalendarDefinition, Policy};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What the store can fail with. `Conflict` carries the field that must be unique.
@@ -23,6 +25,13 @@ pub enum StoreError {
     Conflict { field: &'static str },
     #[error("not found")]
     NotFound,
+    /// The request cannot be carried out as asked (e.g. a reorder that does not list every
+    /// rule once); `field` names the offending input.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -166,6 +175,41 @@ pub trait Store: Send + Sync + 'static {
     /// `version`; returns their ids.
     async fn move_open_conversations(&self, policy_id: i64, version: i64) -> StoreResult<Vec<i64>>;
 
+    // Automation rules, in the order they run.
+    /// Ordered by position, then id.
+    async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>>;
+    async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>>;
+    /// Appends a rule after the last one.
+    async fn create_rule(
+        &self,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord>;
+    /// Replaces a rule's definition, keeping its place; `NotFound` when there is no such rule.
+    async fn update_rule(
+        &self,
+        id: i64,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord>;
+    /// `NotFound` when there is no such rule. Its runs are kept (they are history).
+    async fn delete_rule(&self, id: i64) -> StoreResult<()>;
+    /// Puts the rules in the order of `ids` (positions 0, 1, ...), in one transaction.
+    /// `ids` must list every rule exactly once, else `Invalid { field: "ids" }` and nothing
+    /// changes.
+    async fn reorder_rules(&self, ids: &[i64]) -> StoreResult<()>;
+    /// Records that a rule fired for a conversation (the automation worker's write);
+    /// `trigger` is the event's name, e.g. `sla.breached`.
+    async fn record_rule_run(
+        &self,
+        rule_id: i64,
+        conversation_id: i64,
+        trigger: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// How many times each rule fired at or after `since`; rules that did not are absent.
+    async fn rule_fire_counts(&self, since: DateTime<Utc>) -> StoreResult<HashMap<i64, i64>>;
+
     // Settings.
     async fn default_policy(&self) -> StoreResult<Option<i64>>;
     async fn set_default_policy(&self, id: Option<i64>) -> StoreResult<()>;
@@ -197,7 +241,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         ids: &[i64],
     ) -> StoreResult<std::collections::HashMap<i64, Vec<IncomingEvent>>>;
-    /// A number that changes whenever a calendar, a policy or a setting is written (by any
+    /// A number that changes whenever a calendar, a policy, a rule or a setting is written (by any
     /// server on this database): the SLA catalog cache's key.
     async fn catalog_generation(&self) -> StoreResult<i64>;
     /// Recomputes the derived columns of many conversations in one transaction (after a
@@ -271,6 +315,19 @@ pub struct PolicyInput {
     pub description: String,
     pub calendar_id: Option<i64>,
     pub policy: Policy,
+}
+
+/// An automation rule as stored. Its JSON is the rule's own (`name`, `enabled`, `event`,
+/// `match`, `conditions`, `actions`, `stop`, ...) with `id`, `position` and the timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRecord {
+    pub id: i64,
+    /// Its place in the order (rules run by position, then id).
+    pub position: i64,
+    #[serde(flatten)]
+    pub definition: RuleDefinition,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A conversation row: its identity, its policy version, and what was folded from its

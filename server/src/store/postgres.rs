@@ -1,15 +1,18 @@
 //! The store for teams that outgrow one machine: several Promptly servers on one PostgreSQL.
 
-use super::shared::{self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY};
+use super::shared::{
+    self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
+};
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, Store, StoreError,
-    StoreResult, TouchedConversation, User,
+    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, RuleRecord, Store,
+    StoreError, StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::Role;
 use promptly::conversation::IncomingEvent;
+use promptly::rules::RuleDefinition;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::{HashMap, HashSet};
@@ -80,6 +83,20 @@ fn policy_from_row(row: &PgRow) -> Result<PolicyRecord, sqlx::Error> {
         created_at: row.try_get("created_at")?,
     })
 }
+
+fn rule_from_row(row: &PgRow) -> Result<RuleRecord, sqlx::Error> {
+    Ok(RuleRecord {
+        id: row.try_get("id")?,
+        position: row.try_get("position")?,
+        definition: from_json(row.try_get::<&str, _>("definition")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Serialises the writes that depend on the set of rules (append, reorder) across servers;
+/// reads go on.
+const LOCK_RULES: &str = "LOCK TABLE rules IN EXCLUSIVE MODE";
 
 const CONVERSATION_COLUMNS: &str =
     "id, external_id, policy_id, policy_version, summary, due_at, created_at, updated_at";
@@ -843,6 +860,121 @@ impl Store for PostgresStore {
         .await?;
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>> {
+        let rows = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM rules {RULE_ORDER}"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rule_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>> {
+        let row = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM rules WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rule_from_row).transpose()?)
+    }
+
+    async fn create_rule(
+        &self,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_RULES).execute(&mut *tx).await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO rules (position, definition, created_at, updated_at) \
+             SELECT COALESCE(MAX(position) + 1, 0), $1, $2, $2 FROM rules \
+             RETURNING {RULE_COLUMNS}"
+        ))
+        .bind(to_json(rule)?)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rule_from_row(&row)?)
+    }
+
+    async fn update_rule(
+        &self,
+        id: i64,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord> {
+        let row = sqlx::query(&format!(
+            "UPDATE rules SET definition = $1, updated_at = $2 WHERE id = $3 \
+             RETURNING {RULE_COLUMNS}"
+        ))
+        .bind(to_json(rule)?)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(rule_from_row(&row)?)
+    }
+
+    async fn delete_rule(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM rules WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn reorder_rules(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_RULES).execute(&mut *tx).await?;
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM rules")
+            .fetch_all(&mut *tx)
+            .await?;
+        shared::check_permutation(&existing, ids)?;
+        // One statement: each id gets its index in the list.
+        sqlx::query(
+            "UPDATE rules SET position = o.position - 1 \
+             FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS o(id, position) \
+             WHERE rules.id = o.id AND rules.position <> o.position - 1",
+        )
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_rule_run(
+        &self,
+        rule_id: i64,
+        conversation_id: i64,
+        trigger: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(rule_id)
+        .bind(conversation_id)
+        .bind(trigger)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn rule_fire_counts(&self, since: DateTime<Utc>) -> StoreResult<HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT rule_id, COUNT(*) FROM rule_runs WHERE fired_at >= $1 GROUP BY rule_id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn default_policy(&self) -> StoreResult<Option<i64>> {

@@ -1,7 +1,9 @@
 //! What both backends share: JSON columns, the words stored for enums, the first summary of
 //! a new conversation, and the queue's filters and order.
 
-use super::{ConversationFilter, ConversationRow, Deriver, IngestOutcome, TouchedConversation};
+use super::{
+    ConversationFilter, ConversationRow, Deriver, IngestOutcome, StoreError, TouchedConversation,
+};
 use chrono::{DateTime, Utc};
 use promptly::conversation::{fold, ConversationSummary, IncomingEvent};
 use promptly::ConversationStatus;
@@ -233,6 +235,29 @@ pub(super) const CALENDAR_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM policy_ve
      AND ((NOT p.deleted AND v.version = p.current_version) OR EXISTS (SELECT 1 FROM \
      conversations c WHERE c.policy_id = v.policy_id AND c.policy_version = v.version)))";
 
+/// The columns of a rule row, in the order `RuleRecord` is read from.
+pub(super) const RULE_COLUMNS: &str = "id, position, definition, created_at, updated_at";
+
+/// Rules in the order they run.
+pub(super) const RULE_ORDER: &str = "ORDER BY position, id";
+
+/// Whether `ids` lists every id of `existing` exactly once (and nothing else): a reorder's
+/// precondition. The error is the one `reorder_rules` returns.
+pub(super) fn check_permutation(existing: &[i64], ids: &[i64]) -> Result<(), StoreError> {
+    let mut want: Vec<i64> = existing.to_vec();
+    let mut got: Vec<i64> = ids.to_vec();
+    want.sort_unstable();
+    got.sort_unstable();
+    if want == got {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            field: "ids",
+            message: "must list every rule's id exactly once",
+        })
+    }
+}
+
 /// How many rows a queue query returns when the filter sets no (positive) limit.
 pub(super) const DEFAULT_QUEUE_LIMIT: i64 = 500;
 
@@ -305,6 +330,21 @@ mod tests {
             assert_eq!(
                 serde_json::to_value(s).unwrap(),
                 serde_json::Value::from(status_word(s))
+            );
+        }
+    }
+
+    #[test]
+    fn a_reorder_lists_every_rule_once() {
+        assert!(check_permutation(&[1, 2, 3], &[3, 1, 2]).is_ok());
+        assert!(check_permutation(&[], &[]).is_ok());
+        for bad in [&[1, 2][..], &[1, 2, 3, 3], &[1, 2, 4], &[1, 1, 2], &[]] {
+            assert!(
+                matches!(
+                    check_permutation(&[1, 2, 3], bad),
+                    Err(StoreError::Invalid { field: "ids", .. })
+                ),
+                "{bad:?}"
             );
         }
     }

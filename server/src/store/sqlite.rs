@@ -1,15 +1,18 @@
 //! The embedded default store: one SQLite file in WAL mode.
 
-use super::shared::{self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY};
+use super::shared::{
+    self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
+};
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, Store, StoreError,
-    StoreResult, TouchedConversation, User,
+    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, RuleRecord, Store,
+    StoreError, StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::Role;
 use promptly::conversation::IncomingEvent;
+use promptly::rules::RuleDefinition;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -95,6 +98,16 @@ fn policy_from_row(row: &SqliteRow) -> Result<PolicyRecord, sqlx::Error> {
         calendar_id: row.try_get("calendar_id")?,
         policy: from_json(row.try_get::<&str, _>("definition")?)?,
         created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+    })
+}
+
+fn rule_from_row(row: &SqliteRow) -> Result<RuleRecord, sqlx::Error> {
+    Ok(RuleRecord {
+        id: row.try_get("id")?,
+        position: row.try_get("position")?,
+        definition: from_json(row.try_get::<&str, _>("definition")?)?,
+        created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+        updated_at: parse_ts(row.try_get::<&str, _>("updated_at")?)?,
     })
 }
 
@@ -812,6 +825,116 @@ impl Store for SqliteStore {
         .await?;
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>> {
+        let rows = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM rules {RULE_ORDER}"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(rule_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>> {
+        let row = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM rules WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rule_from_row).transpose()?)
+    }
+
+    async fn create_rule(
+        &self,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord> {
+        // One statement: the position after the last is read under the write lock.
+        let row = sqlx::query(&format!(
+            "INSERT INTO rules (position, definition, created_at, updated_at) \
+             SELECT COALESCE(MAX(position) + 1, 0), ?, ?, ? FROM rules RETURNING {RULE_COLUMNS}"
+        ))
+        .bind(to_json(rule)?)
+        .bind(ts(now))
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(rule_from_row(&row)?)
+    }
+
+    async fn update_rule(
+        &self,
+        id: i64,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord> {
+        let row = sqlx::query(&format!(
+            "UPDATE rules SET definition = ?, updated_at = ? WHERE id = ? RETURNING {RULE_COLUMNS}"
+        ))
+        .bind(to_json(rule)?)
+        .bind(ts(now))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(rule_from_row(&row)?)
+    }
+
+    async fn delete_rule(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM rules WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn reorder_rules(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM rules")
+            .fetch_all(&mut *tx)
+            .await?;
+        shared::check_permutation(&existing, ids)?;
+        for (position, id) in ids.iter().enumerate() {
+            sqlx::query("UPDATE rules SET position = ? WHERE id = ? AND position <> ?")
+                .bind(position as i64)
+                .bind(id)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_rule_run(
+        &self,
+        rule_id: i64,
+        conversation_id: i64,
+        trigger: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(rule_id)
+        .bind(conversation_id)
+        .bind(trigger)
+        .bind(ts(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn rule_fire_counts(&self, since: DateTime<Utc>) -> StoreResult<HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT rule_id, COUNT(*) FROM rule_runs WHERE fired_at >= ? GROUP BY rule_id",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn default_policy(&self) -> StoreResult<Option<i64>> {

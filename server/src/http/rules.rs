@@ -1,0 +1,522 @@
+//! `/api/v1/rules`: automation rules in the order they run (admins edit; everyone signed in
+//! reads), their order, and a dry run of one rule against a stored conversation.
+//!
+//! Bodies are the rule JSON of `promptly::rules` (validated by `parse_rule`, every problem
+//! with its path, e.g. `conditions[1].op`). A webhook's secret is never shown: reads carry
+//! [`MASK`] instead, and a write that sends [`MASK`] back keeps the stored secret.
+
+use super::error::ApiError;
+use super::{json_body, require_admin, require_user};
+use crate::auth::{CurrentUser, PublicOrigin};
+use crate::service::{conversation_detail, SlaCatalog};
+use crate::state::AppState;
+use crate::store::RuleRecord;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use promptly::account::FieldError;
+use promptly::conversation::{EventBody, IncomingEvent};
+use promptly::rules::{
+    apply_actions, explain, parse_rule, Action, ActionEnv, Applied, ConversationState, Explanation,
+    Fired, FiredEvent, RuleContext, RuleDefinition, RuleEvent, SideEffect, SlaFacts,
+};
+use promptly::timeline::Author;
+use promptly::Metric;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// What a webhook's secret reads as.
+pub const MASK: &str = "********";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/rules", get(list).post(create))
+        .route("/rules/order", post(reorder))
+        .route("/rules/{id}", get(one).put(update).delete(remove))
+        .route("/rules/{id}/test", post(test))
+}
+
+/// A rule as the API shows it: its secrets masked, and how often it fired today.
+#[derive(Debug, Serialize)]
+pub struct RuleView {
+    #[serde(flatten)]
+    pub rule: RuleRecord,
+    /// How many times it fired since 00:00 UTC today.
+    pub fired_today: i64,
+}
+
+/// Replaces every webhook secret by [`MASK`] (an empty one stays empty).
+fn mask_actions(actions: &mut [Action]) {
+    for a in actions {
+        if let Action::Webhook { secret, .. } = a {
+            if !secret.is_empty() {
+                *secret = MASK.to_string();
+            }
+        }
+    }
+}
+
+fn masked(mut rule: RuleRecord) -> RuleRecord {
+    mask_actions(&mut rule.definition.actions);
+    rule
+}
+
+/// The start of today in UTC, from which `fired_today` counts.
+fn start_of_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+}
+
+async fn views(state: &AppState, rules: Vec<RuleRecord>) -> Result<Vec<RuleView>, ApiError> {
+    let counts = state
+        .store
+        .rule_fire_counts(start_of_day(Utc::now()))
+        .await?;
+    Ok(rules
+        .into_iter()
+        .map(|r| RuleView {
+            fired_today: counts.get(&r.id).copied().unwrap_or(0),
+            rule: masked(r),
+        })
+        .collect())
+}
+
+async fn view(state: &AppState, rule: RuleRecord) -> Result<RuleView, ApiError> {
+    Ok(views(state, vec![rule]).await?.remove(0))
+}
+
+/// Puts the stored secrets back where a body sends [`MASK`]: a masked webhook keeps the
+/// secret of the stored webhook with the same URL (the one at the same place in the list
+/// when there are several). A masked secret with no stored webhook of that URL (a new URL,
+/// or a new rule) is an error on its path: the secret must be sent again.
+fn unmask(body: &mut Value, stored: &[Action], errors: &mut Vec<FieldError>) {
+    let Some(actions) = body.get_mut("actions").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for (i, action) in actions.iter_mut().enumerate() {
+        let Some(obj) = action.as_object_mut() else {
+            continue;
+        };
+        if obj.get("type").and_then(Value::as_str) != Some("webhook")
+            || obj.get("secret").and_then(Value::as_str) != Some(MASK)
+        {
+            continue;
+        }
+        let url = obj
+            .get("url")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or("");
+        let same_url = |a: &Action| match a {
+            Action::Webhook { url: u, secret } if u == url => Some(secret.clone()),
+            _ => None,
+        };
+        let kept = stored
+            .get(i)
+            .and_then(same_url)
+            .or_else(|| stored.iter().find_map(same_url));
+        match kept {
+            Some(secret) => {
+                obj.insert("secret".into(), Value::String(secret));
+            }
+            None => errors.push(FieldError::new(
+                format!("actions[{i}].secret"),
+                format!("{MASK:?} keeps the stored secret of a webhook with this URL; there is none, so send the secret"),
+            )),
+        }
+    }
+}
+
+/// Validates a rule body against the policies and calendars that exist now; `stored` is the
+/// rule being replaced (for masked secrets).
+async fn parse(
+    state: &AppState,
+    mut body: Value,
+    stored: Option<&RuleDefinition>,
+) -> Result<RuleDefinition, ApiError> {
+    let mut errors = Vec::new();
+    unmask(
+        &mut body,
+        stored.map_or(&[][..], |r| r.actions.as_slice()),
+        &mut errors,
+    );
+    let policies: HashSet<i64> = state
+        .store
+        .list_policies()
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let calendars: HashSet<i64> = state
+        .store
+        .list_calendars()
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    match parse_rule(
+        &body,
+        |id| policies.contains(&id),
+        |id| calendars.contains(&id),
+    ) {
+        Ok(rule) if errors.is_empty() => Ok(rule),
+        Ok(_) => Err(ApiError::Unprocessable { errors }),
+        Err(more) => {
+            errors.extend(more);
+            Err(ApiError::Unprocessable { errors })
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Vec<RuleView>>, ApiError> {
+    require_user(user)?;
+    let rules = state.store.list_rules().await?;
+    Ok(Json(views(&state, rules).await?))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<Json<RuleView>, ApiError> {
+    require_user(user)?;
+    let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(view(&state, rule).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<RuleView>), ApiError> {
+    require_admin(user)?;
+    let rule = parse(&state, json_body(body)?, None).await?;
+    let rec = state.store.create_rule(&rule, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, rec).await?)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<RuleView>, ApiError> {
+    require_admin(user)?;
+    let stored = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
+    let rule = parse(&state, json_body(body)?, Some(&stored.definition)).await?;
+    let rec = state.store.update_rule(id, &rule, Utc::now()).await?;
+    Ok(Json(view(&state, rec).await?))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(user)?;
+    state.store.delete_rule(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The ids of a reorder body: `{"ids": [3, 1, 2]}` or the bare list `[3, 1, 2]`.
+fn order_ids(body: &Value) -> Result<Vec<i64>, ApiError> {
+    let list = match body {
+        Value::Array(items) => items,
+        Value::Object(obj) => {
+            if let Some(key) = obj.keys().find(|k| *k != "ids") {
+                return Err(ApiError::field(key, "is not a known field"));
+            }
+            match obj.get("ids") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(ApiError::field("ids", "must be a list of rule ids")),
+            }
+        }
+        _ => {
+            return Err(ApiError::field(
+                "body",
+                "must be {\"ids\": [...]} or a list of rule ids",
+            ))
+        }
+    };
+    let mut errors = Vec::new();
+    let ids: Vec<i64> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let id = v.as_i64();
+            if id.is_none() {
+                errors.push(FieldError::new(format!("ids[{i}]"), "must be a rule id"));
+            }
+            id
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(ApiError::Unprocessable { errors })
+    }
+}
+
+async fn reorder(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Vec<RuleView>>, ApiError> {
+    require_admin(user)?;
+    let ids = order_ids(&json_body(body)?)?;
+    state.store.reorder_rules(&ids).await?;
+    let rules = state.store.list_rules().await?;
+    Ok(Json(views(&state, rules).await?))
+}
+
+/// A dry run's body: the conversation (Promptly's id or the sender's) and, for `sla.*`
+/// rules, the clock the event is about.
+struct TestRequest {
+    conversation: String,
+    metric: Metric,
+}
+
+fn test_request(body: Value) -> Result<TestRequest, ApiError> {
+    let Value::Object(obj) = body else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    let mut errors = Vec::new();
+    for key in obj.keys() {
+        if key != "conversation" && key != "metric" {
+            errors.push(FieldError::new(key.as_str(), "is not a known field"));
+        }
+    }
+    let conversation = match obj.get("conversation") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) if n.is_i64() => Some(n.to_string()),
+        _ => {
+            errors.push(FieldError::new(
+                "conversation",
+                "is required: the conversation's id or the sender's id for it",
+            ));
+            None
+        }
+    };
+    let metric = match obj.get("metric") {
+        None | Some(Value::Null) => Some(Metric::FirstResponse),
+        Some(v) => match serde_json::from_value::<Metric>(v.clone()) {
+            Ok(m) => Some(m),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "metric",
+                    "must be first_response, next_response or resolution",
+                ));
+                None
+            }
+        },
+    };
+    match (conversation, metric) {
+        (Some(conversation), Some(metric)) if errors.is_empty() => Ok(TestRequest {
+            conversation,
+            metric,
+        }),
+        _ => Err(ApiError::Unprocessable { errors }),
+    }
+}
+
+/// What the rule's actions would do to the conversation.
+#[derive(Debug, Serialize)]
+struct WouldApply {
+    state: ConversationState,
+    effects: Vec<SideEffect>,
+}
+
+#[derive(Debug, Serialize)]
+struct TestResult {
+    rule: i64,
+    conversation: i64,
+    explanation: Explanation,
+    would_apply: WouldApply,
+}
+
+/// The message an event with a message is explained with: for `message.created` the
+/// conversation's latest public message, for `conversation.created` its first.
+fn trigger_message(events: &[IncomingEvent], kind: RuleEvent) -> Option<(Author, &str)> {
+    let mut public = events.iter().filter_map(|e| match &e.body {
+        EventBody::Message {
+            author,
+            private: false,
+            text,
+            ..
+        } => Some((*author, text.as_str())),
+        _ => None,
+    });
+    match kind {
+        RuleEvent::MessageCreated => public.next_back(),
+        RuleEvent::ConversationCreated => public.next(),
+        _ => None,
+    }
+}
+
+async fn test(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    origin: Option<Extension<PublicOrigin>>,
+    Path(id): Path<i64>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<TestResult>, ApiError> {
+    require_user(user)?;
+    let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
+    let req = test_request(json_body(body)?)?;
+    let store = state.store.as_ref();
+    let by_id = match req.conversation.parse::<i64>() {
+        Ok(n) => store.conversation(n).await?,
+        Err(_) => None,
+    };
+    let row = match by_id {
+        Some(r) => r,
+        None => store
+            .conversation_by_external_id(&req.conversation)
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    };
+    let now = Utc::now();
+    let mut catalog = SlaCatalog::cached(&state, now).await?;
+    let (conversation, events) = conversation_detail(store, &mut catalog, row, now).await?;
+
+    let definition = &rule.definition;
+    let event = FiredEvent::for_rule(definition, req.metric);
+    let open_now = |calendar: i64| catalog.calendar(calendar).map(|c| c.is_open_at(now));
+    let mut ctx = RuleContext::new(&conversation.summary).with_business_hours(&open_now);
+    if let Some((author, text)) = trigger_message(&events, definition.event) {
+        ctx = ctx.with_message(author, text);
+    }
+    let mut explanation = explain(definition, &event, &ctx);
+    mask_actions(&mut explanation.actions);
+
+    let link_base = origin
+        .as_ref()
+        .and_then(|Extension(PublicOrigin(o))| o.clone())
+        .unwrap_or_default();
+    let env = ActionEnv {
+        conversation_id: conversation.id,
+        conversation: &conversation.summary,
+        link_base: &link_base,
+        event,
+        at: now,
+        sla: SlaFacts::pick(&conversation.sla, &event),
+    };
+    let fired = [Fired {
+        id: rule.id,
+        rule: definition,
+    }];
+    let fired: &[Fired<'_>] = if explanation.would_fire { &fired } else { &[] };
+    let Applied {
+        state: after,
+        mut effects,
+    } = apply_actions(&ConversationState::of_view(&conversation), fired, &env);
+    for e in &mut effects {
+        if let SideEffect::Webhook { secret, .. } = e {
+            if !secret.is_empty() {
+                *secret = MASK.to_string();
+            }
+        }
+    }
+    Ok(Json(TestResult {
+        rule: rule.id,
+        conversation: conversation.id,
+        explanation,
+        would_apply: WouldApply {
+            state: after,
+            effects,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn webhook(url: &str, secret: &str) -> Action {
+        Action::Webhook {
+            url: url.into(),
+            secret: secret.into(),
+        }
+    }
+
+    #[test]
+    fn a_masked_secret_keeps_the_stored_one_of_the_same_url() {
+        let stored = [
+            webhook("https://a.example/h", "sa"),
+            webhook("https://b.example/h", "sb"),
+        ];
+        let mut body = json!({"actions": [
+            {"type": "webhook", "url": "https://b.example/h", "secret": MASK},
+            {"type": "webhook", "url": " https://a.example/h ", "secret": MASK},
+            {"type": "webhook", "url": "https://a.example/h", "secret": "new"},
+            {"type": "webhook", "url": "https://c.example/h", "secret": MASK},
+        ]});
+        let mut errors = Vec::new();
+        unmask(&mut body, &stored, &mut errors);
+        assert_eq!(body["actions"][0]["secret"], "sb");
+        assert_eq!(body["actions"][1]["secret"], "sa");
+        assert_eq!(body["actions"][2]["secret"], "new");
+        assert_eq!(body["actions"][3]["secret"], MASK);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["actions[3].secret"]);
+    }
+
+    #[test]
+    fn reorder_bodies() {
+        assert_eq!(
+            order_ids(&json!({"ids": [3, 1, 2]})).unwrap(),
+            vec![3, 1, 2]
+        );
+        assert_eq!(order_ids(&json!([2, 1])).unwrap(), vec![2, 1]);
+        for bad in [
+            json!({}),
+            json!({"ids": "1,2"}),
+            json!({"ids": [1, "x"]}),
+            json!(7),
+        ] {
+            assert!(
+                matches!(order_ids(&bad), Err(ApiError::Unprocessable { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn today_starts_at_midnight_utc() {
+        let t = DateTime::parse_from_rfc3339("2026-11-24T17:45:12Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(start_of_day(t).to_rfc3339(), "2026-11-24T00:00:00+00:00");
+    }
+
+    #[test]
+    fn the_trigger_message_is_the_first_or_latest_public_one() {
+        let events: Vec<IncomingEvent> = [
+            json!({"id": "1", "type": "message.created", "conversation": "c", "at": "2026-11-24T10:00:00Z", "author": "customer", "text": "first"}),
+            json!({"id": "2", "type": "message.created", "conversation": "c", "at": "2026-11-24T10:01:00Z", "author": "agent", "text": "note", "private": true}),
+            json!({"id": "3", "type": "message.created", "conversation": "c", "at": "2026-11-24T10:02:00Z", "author": "agent", "text": "latest"}),
+        ]
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+        assert_eq!(
+            trigger_message(&events, RuleEvent::ConversationCreated),
+            Some((Author::Customer, "first"))
+        );
+        assert_eq!(
+            trigger_message(&events, RuleEvent::MessageCreated),
+            Some((Author::Agent, "latest"))
+        );
+        assert_eq!(trigger_message(&events, RuleEvent::SlaBreached), None);
+    }
+}
