@@ -21,6 +21,8 @@ pub struct CatalogData {
     policies: HashMap<(i64, i64), PolicyRecord>,
     calendars: HashMap<i64, BusinessCalendar>,
     default: Option<(i64, i64)>,
+    /// The escalation levels (seconds after a breach) of the enabled `sla.overdue` rules.
+    overdue_levels: Vec<i64>,
 }
 
 /// The last catalog loaded and the generation it was loaded at (see
@@ -58,6 +60,7 @@ impl CatalogData {
             policies,
             calendars,
             default,
+            overdue_levels: Vec::new(),
         })
     }
 }
@@ -186,7 +189,15 @@ impl Deriver for SlaCatalog {
         let (summary, timeline) = fold(events)?;
         let sla = self.evaluate_timeline(policy, &timeline, self.now);
         let due_at = MetricStatus::most_urgent(&sla.metrics).and_then(|m| m.due_at);
-        Some(Derived { summary, due_at })
+        let sla_instants = promptly::automation::sla_instants(&sla, &self.data.overdue_levels)
+            .iter()
+            .map(|i| i.at)
+            .collect();
+        Some(Derived {
+            summary,
+            due_at,
+            sla_instants,
+        })
     }
 }
 

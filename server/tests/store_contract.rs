@@ -289,7 +289,11 @@ impl Deriver for TestDeriver {
         let hours = policy.map_or(1, |(_, version)| version);
         let due_at = (summary.status != ConversationStatus::Resolved)
             .then(|| first + Duration::hours(hours));
-        Some(Derived { summary, due_at })
+        Some(Derived {
+            summary,
+            due_at,
+            sla_instants: due_at.into_iter().collect(),
+        })
     }
 }
 

@@ -244,6 +244,48 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever a calendar, a policy, a rule or a setting is written (by any
     /// server on this database): the SLA catalog cache's key.
     async fn catalog_generation(&self) -> StoreResult<i64>;
+
+    // Automation.
+    /// Handles up to `limit` conversations that have events waiting for their rules or an
+    /// SLA instant due at `now`, each in its own transaction that holds the conversation
+    /// (on PostgreSQL, conversations another server holds are skipped, not waited for):
+    /// fires what is due, runs the rules, stores what they did.
+    async fn automation_pass(
+        &self,
+        automator: &dyn Automator,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<AutomationPass>;
+    /// Every conversation with an SLA instant to handle: (id, next_sla_at).
+    async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>>;
+    /// Whether events wait for their rules.
+    async fn automation_pending(&self) -> StoreResult<bool>;
+    /// Claims up to `limit` due deliveries until `lease_until` (another worker will not
+    /// take them meanwhile; a crashed one's lease runs out).
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>>;
+    async fn finish_outbox(
+        &self,
+        id: i64,
+        outcome: &OutboxOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Deliveries, newest first; `status` filters.
+    async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>>;
+    async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>>;
+    /// Sets (or with `None` removes) a channel's outbound webhook.
+    async fn set_channel_outbound(
+        &self,
+        channel: &str,
+        target: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// How many SLA events were fired in all (for tests and benchmarks).
+    async fn count_sla_firings(&self) -> StoreResult<i64>;
     /// Recomputes the derived columns of many conversations in one transaction (after a
     /// policy change); returns them as committed, with their events.
     async fn rederive_many(
@@ -341,14 +383,41 @@ pub struct ConversationRow {
     pub summary: ConversationSummary,
     /// The most urgent running clock's deadline when last derived, for sorting the queue.
     pub due_at: Option<DateTime<Utc>>,
+    /// The next SLA instant (warning, breach, overdue level) the automation worker must
+    /// handle: the earliest after `sla_done_until`.
+    pub next_sla_at: Option<DateTime<Utc>>,
+    /// The worker has fired every SLA instant up to here.
+    pub sla_done_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// What the ingest transaction needs from the service: a conversation's derived columns.
+#[derive(Debug)]
 pub struct Derived {
     pub summary: ConversationSummary,
     pub due_at: Option<DateTime<Utc>>,
+    /// Every SLA instant of its clocks (see `promptly::automation::sla_instants`); the
+    /// store keeps the earliest one after `sla_done_until` as `next_sla_at`.
+    pub sla_instants: Vec<DateTime<Utc>>,
+}
+
+impl ConversationRow {
+    /// Sets `next_sla_at` from the clocks' instants: the earliest not yet handled.
+    pub fn schedule(&mut self, instants: &[DateTime<Utc>]) {
+        self.next_sla_at = instants
+            .iter()
+            .copied()
+            .filter(|t| self.sla_done_until.is_none_or(|d| *t > d))
+            .min();
+    }
+
+    /// Takes derived columns.
+    pub fn apply(&mut self, d: Derived) {
+        self.summary = d.summary;
+        self.due_at = d.due_at;
+        self.schedule(&d.sla_instants);
+    }
 }
 
 /// Computes a conversation's derived columns from its events, inside the ingest
@@ -358,6 +427,119 @@ pub trait Deriver: Send + Sync {
     fn initial_policy(&self) -> Option<(i64, i64)>;
     /// `policy` is the conversation's (policy id, version); `events` all its events.
     fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived>;
+    /// Whether an accepted event goes to the automation worker (an enabled rule listens
+    /// to its kind).
+    fn wants_rules(&self, _event: &IncomingEvent) -> bool {
+        false
+    }
+}
+
+/// One SLA event fired for a conversation (unique per metric, cycle, event and level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaFiring {
+    pub metric: String,
+    pub cycle: i64,
+    pub event: String,
+    pub level: i64,
+    /// The instant it was due.
+    pub due_at: DateTime<Utc>,
+    /// Fired more than a second after it was due (e.g. the server was down).
+    pub late: bool,
+}
+
+/// A delivery to make: a rule's webhook, or a system message to the channel's webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbox {
+    pub kind: &'static str,
+    pub rule_id: Option<i64>,
+    pub url: String,
+    pub secret: String,
+    pub body: String,
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub kind: String,
+    pub rule_id: Option<i64>,
+    pub conversation_id: i64,
+    pub url: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    Delivered,
+    /// Failed; tried again at `retry_at`, or given up (`None`).
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// A channel's outbound webhook (system messages are delivered through it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOutbound {
+    pub channel: String,
+    pub url: String,
+    #[serde(skip_serializing)]
+    pub secret: String,
+}
+
+/// One conversation as the automation worker sees it, inside the transaction that holds it.
+pub struct AutomationInput<'a> {
+    pub row: &'a ConversationRow,
+    /// All its events, ordered by `at`, then arrival.
+    pub events: &'a [IncomingEvent],
+    /// The events waiting for their rules, in arrival order.
+    pub pending: &'a [IncomingEvent],
+    /// The SLA events already fired: (metric, cycle, event, level).
+    pub fired: &'a std::collections::HashSet<(String, i64, String, i64)>,
+    pub now: DateTime<Utc>,
+}
+
+/// What the worker decided for one conversation; written in the same transaction.
+#[derive(Debug, Default)]
+pub struct AutomationOutput {
+    /// Timeline events the rules added (ids derived from their cause: never twice).
+    pub new_events: Vec<IncomingEvent>,
+    /// The policy version the conversation moves to.
+    pub policy: Option<(i64, i64)>,
+    pub firings: Vec<SlaFiring>,
+    /// (rule id, what triggered it) of every rule that ran.
+    pub rule_runs: Vec<(i64, String)>,
+    pub outbox: Vec<NewOutbox>,
+    /// The derived columns after the new events and the policy change.
+    pub derived: Option<Derived>,
+    /// Every SLA instant up to here is handled.
+    pub done_until: Option<DateTime<Utc>>,
+}
+
+/// Runs the rules for a conversation (pure: the service's rules and SLA catalog).
+pub trait Automator: Send + Sync {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput;
+}
+
+/// What one automation pass did.
+#[derive(Debug, Default)]
+pub struct AutomationPass {
+    /// The conversations it changed, as committed, with all their events.
+    pub touched: Vec<TouchedConversation>,
+    /// How many conversations it handled, and SLA events it fired.
+    pub handled: usize,
+    pub firings: usize,
+    /// The SLA events it fired: (conversation, event, level, due, fired, late).
+    pub fired: Vec<(i64, SlaFiring)>,
 }
 
 /// What happened to each event of an ingest batch, in the batch's order.

@@ -5,8 +5,9 @@ use super::shared::{
 };
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, RuleRecord, Store,
-    StoreError, StoreResult, TouchedConversation, User,
+    AutomationPass, Automator, ChannelOutbound, Deriver, IngestOutcome, IngestReport, NewUser,
+    OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
+    StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -94,12 +95,33 @@ fn rule_from_row(row: &PgRow) -> Result<RuleRecord, sqlx::Error> {
     })
 }
 
+const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, url, secret, body, status, \
+     attempts, next_attempt_at, last_error, created_at, delivered_at";
+
+fn outbox_from_row(row: &PgRow) -> Result<OutboxItem, sqlx::Error> {
+    Ok(OutboxItem {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        rule_id: row.try_get("rule_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        url: row.try_get("url")?,
+        secret: row.try_get("secret")?,
+        body: row.try_get("body")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
 /// Serialises the writes that depend on the set of rules (append, reorder) across servers;
 /// reads go on.
 const LOCK_RULES: &str = "LOCK TABLE rules IN EXCLUSIVE MODE";
 
-const CONVERSATION_COLUMNS: &str =
-    "id, external_id, policy_id, policy_version, summary, due_at, created_at, updated_at";
+const CONVERSATION_COLUMNS: &str = "id, external_id, policy_id, policy_version, summary, due_at, \
+     next_sla_at, sla_done_until, created_at, updated_at";
 
 fn conversation_from_row(row: &PgRow) -> Result<ConversationRow, sqlx::Error> {
     Ok(ConversationRow {
@@ -109,6 +131,8 @@ fn conversation_from_row(row: &PgRow) -> Result<ConversationRow, sqlx::Error> {
         policy_version: row.try_get("policy_version")?,
         summary: from_json(row.try_get::<&str, _>("summary")?)?,
         due_at: row.try_get("due_at")?,
+        next_sla_at: row.try_get("next_sla_at")?,
+        sla_done_until: row.try_get("sla_done_until")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -166,57 +190,46 @@ async fn events_of_in(
     Ok(out)
 }
 
-/// Writes the derived columns of `rows` (status, channel, team, owner, summary, due_at;
-/// updated_at = `now`) in one statement.
+/// Writes the columns a conversation's events and policy decide (policy, status, channel,
+/// team, owner, summary, due_at, next_sla_at, sla_done_until, updated_at) in one statement.
 async fn write_derived(
     conn: &mut PgConnection,
-    stale: &[&ConversationRow],
-    now: DateTime<Utc>,
+    rows: &[&ConversationRow],
 ) -> Result<(), sqlx::Error> {
-    let tx = conn;
-    if !stale.is_empty() {
-        let mut summaries = Vec::with_capacity(stale.len());
-        for c in stale {
-            summaries.push(to_json(&c.summary)?);
-        }
-        sqlx::query(
-            "UPDATE conversations c SET status = v.status, channel = v.channel, \
-                 team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
-                 updated_at = $8 FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::timestamptz[]) \
-                 AS v(id, status, channel, team, owner, summary, due_at) WHERE c.id = v.id",
-        )
-        .bind(stale.iter().map(|c| c.id).collect::<Vec<_>>())
-        .bind(
-            stale
-                .iter()
-                .map(|c| shared::status_word(c.summary.status))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            stale
-                .iter()
-                .map(|c| c.summary.channel.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            stale
-                .iter()
-                .map(|c| c.summary.team.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            stale
-                .iter()
-                .map(|c| c.summary.owner.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(&summaries)
-        .bind(stale.iter().map(|c| c.due_at).collect::<Vec<_>>())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    if rows.is_empty() {
+        return Ok(());
     }
+    let mut summaries = Vec::with_capacity(rows.len());
+    for c in rows {
+        summaries.push(to_json(&c.summary)?);
+    }
+    let col = |f: fn(&ConversationRow) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(|c| f(c)).collect()
+    };
+    sqlx::query(
+        "UPDATE conversations c SET policy_id = v.policy_id, policy_version = v.policy_version, \
+         status = v.status, channel = v.channel, team = v.team, owner = v.owner, \
+         summary = v.summary, due_at = v.due_at, next_sla_at = v.next_sla_at, \
+         sla_done_until = v.sla_done_until, updated_at = v.updated_at \
+         FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], \
+         $12::timestamptz[]) AS v(id, policy_id, policy_version, status, channel, team, owner, \
+         summary, due_at, next_sla_at, sla_done_until, updated_at) WHERE c.id = v.id",
+    )
+    .bind(rows.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.policy_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.policy_version).collect::<Vec<_>>())
+    .bind(col(|c| Some(shared::status_word(c.summary.status).to_string())))
+    .bind(col(|c| Some(c.summary.channel.as_str().to_string())))
+    .bind(col(|c| c.summary.team.clone()))
+    .bind(col(|c| c.summary.owner.clone()))
+    .bind(&summaries)
+    .bind(rows.iter().map(|c| c.due_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.next_sla_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.sla_done_until).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.updated_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -253,33 +266,21 @@ async fn derive_in(
     deriver: &dyn Deriver,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let row =
-        sqlx::query("SELECT policy_id, policy_version FROM conversations WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-    let policy_id: Option<i64> = row.try_get("policy_id")?;
-    let policy_version: Option<i64> = row.try_get("policy_version")?;
+    let found = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let mut row = conversation_from_row(&found)?;
     let events = events_in(&mut *conn, id).await?;
-    let Some(derived) = deriver.derive(policy_id.zip(policy_version), &events) else {
+    let Some(derived) = deriver.derive(row.policy_id.zip(row.policy_version), &events) else {
         return Ok(());
     };
-    let s = &derived.summary;
-    sqlx::query(
-        "UPDATE conversations SET status = $1, channel = $2, team = $3, owner = $4, \
-         summary = $5, due_at = $6, updated_at = $7 WHERE id = $8",
-    )
-    .bind(shared::status_word(s.status))
-    .bind(s.channel.as_str())
-    .bind(&s.team)
-    .bind(&s.owner)
-    .bind(to_json(s)?)
-    .bind(derived.due_at)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    row.apply(derived);
+    row.updated_at = now;
+    write_derived(conn, &[&row]).await?;
     Ok(())
 }
 
@@ -1071,10 +1072,10 @@ impl Store for PostgresStore {
             }
             let returned = sqlx::query(
                 "INSERT INTO conversations (external_id, policy_id, policy_version, status, \
-                 channel, team, owner, summary, due_at, created_at, updated_at) \
+                 channel, team, owner, summary, due_at, next_sla_at, created_at, updated_at) \
                  SELECT u.*, $10, $10 FROM UNNEST($1::text[], $2::int8[], $3::int8[], \
                  $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-                 $9::timestamptz[]) AS u ON CONFLICT (external_id) DO NOTHING \
+                 $9::timestamptz[], $11::timestamptz[]) AS u ON CONFLICT (external_id) DO NOTHING \
                  RETURNING id, external_id",
             )
             .bind(
@@ -1112,6 +1113,7 @@ impl Store for PostgresStore {
             .bind(&summaries)
             .bind(created.iter().map(|c| c.due_at).collect::<Vec<_>>())
             .bind(now)
+            .bind(created.iter().map(|c| c.next_sla_at).collect::<Vec<_>>())
             .fetch_all(&mut *tx)
             .await?;
             let mut by_ext: HashMap<String, ConversationRow> = created
@@ -1150,12 +1152,12 @@ impl Store for PostgresStore {
         for e in &fresh {
             payloads.push(to_json(*e)?);
         }
-        let inserted: HashSet<String> = sqlx::query_scalar(
+        let stored_events = sqlx::query(
             "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
              SELECT u.external_id, u.conversation_id, u.at, u.payload, $5 \
              FROM UNNEST($1::text[], $2::int8[], $3::timestamptz[], $4::text[]) \
              WITH ORDINALITY AS u(external_id, conversation_id, at, payload, n) ORDER BY n \
-             ON CONFLICT (external_id) DO NOTHING RETURNING external_id",
+             ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
         )
         .bind(fresh.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
         .bind(
@@ -1168,9 +1170,35 @@ impl Store for PostgresStore {
         .bind(&payloads)
         .bind(now)
         .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        .await?;
+        let mut inserted = HashSet::with_capacity(stored_events.len());
+        let mut row_ids: HashMap<String, i64> = HashMap::with_capacity(stored_events.len());
+        for r in stored_events {
+            let ext: String = r.try_get("external_id")?;
+            row_ids.insert(ext.clone(), r.try_get("id")?);
+            inserted.insert(ext);
+        }
+        // The events an enabled rule listens to wait for the automation worker.
+        let queued: Vec<(i64, i64)> = fresh
+            .iter()
+            .filter(|e| deriver.wants_rules(e))
+            .filter_map(|e| {
+                let event = *row_ids.get(&e.id)?;
+                let conversation = rows.get(e.conversation.as_str())?.0.id;
+                Some((event, conversation))
+            })
+            .collect();
+        if !queued.is_empty() {
+            sqlx::query(
+                "INSERT INTO automation_queue (event_id, conversation_id, enqueued_at) \
+                 SELECT u.e, u.c, $3 FROM UNNEST($1::int8[], $2::int8[]) AS u(e, c)",
+            )
+            .bind(queued.iter().map(|q| q.0).collect::<Vec<_>>())
+            .bind(queued.iter().map(|q| q.1).collect::<Vec<_>>())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
         if !orphans.is_empty() {
             sqlx::query("DELETE FROM conversations WHERE id = ANY($1)")
@@ -1180,7 +1208,7 @@ impl Store for PostgresStore {
         }
         let stale: Vec<&ConversationRow> =
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
-        write_derived(&mut tx, &stale, now).await?;
+        write_derived(&mut tx, &stale).await?;
         tx.commit().await?;
         Ok(IngestReport { outcomes, touched })
     }
@@ -1207,9 +1235,295 @@ impl Store for PostgresStore {
         let mut events = events_of_in(&mut tx, &row_ids).await?;
         let touched = shared::rederived(rows, &mut events, deriver, now);
         let changed: Vec<&ConversationRow> = touched.iter().map(|t| &t.row).collect();
-        write_derived(&mut tx, &changed, now).await?;
+        write_derived(&mut tx, &changed).await?;
         tx.commit().await?;
         Ok(touched)
+    }
+
+    async fn automation_pass(
+        &self,
+        automator: &dyn Automator,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<AutomationPass> {
+        let mut tx = self.pool.begin().await?;
+        // Conversations another server holds are skipped: each is handled by one.
+        let found = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ( \
+             SELECT id FROM conversations WHERE next_sla_at <= $1 \
+             UNION SELECT conversation_id FROM automation_queue) \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let rows = found
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(AutomationPass::default());
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = events_of_in(&mut tx, &ids).await?;
+        let mut pending: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+        let mut queue_ids: Vec<i64> = Vec::new();
+        for r in sqlx::query(
+            "SELECT q.event_id, q.conversation_id, e.payload FROM automation_queue q \
+             JOIN events e ON e.id = q.event_id WHERE q.conversation_id = ANY($1) \
+             ORDER BY q.event_id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            queue_ids.push(r.try_get("event_id")?);
+            pending
+                .entry(r.try_get("conversation_id")?)
+                .or_default()
+                .push(from_json(r.try_get::<&str, _>("payload")?)?);
+        }
+        let mut fired: HashMap<i64, HashSet<(String, i64, String, i64)>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT conversation_id, metric, cycle, event, level FROM sla_firings \
+             WHERE conversation_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            fired.entry(r.try_get("conversation_id")?).or_default().insert((
+                r.try_get("metric")?,
+                r.try_get("cycle")?,
+                r.try_get("event")?,
+                r.try_get("level")?,
+            ));
+        }
+        let mut work = shared::AutomationWork::default();
+        for row in rows {
+            let evs = events.remove(&row.id).unwrap_or_default();
+            let pend = pending.remove(&row.id).unwrap_or_default();
+            let done = fired.remove(&row.id).unwrap_or_default();
+            work.run(automator, row, evs, &pend, &done, now);
+        }
+        if !work.new_events.is_empty() {
+            let mut payloads = Vec::with_capacity(work.new_events.len());
+            for (_, e) in &work.new_events {
+                payloads.push(to_json(e)?);
+            }
+            sqlx::query(
+                "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+                 SELECT u.external_id, u.conversation_id, u.at, u.payload, $5 \
+                 FROM UNNEST($1::text[], $2::int8[], $3::timestamptz[], $4::text[]) \
+                 WITH ORDINALITY AS u(external_id, conversation_id, at, payload, n) ORDER BY n \
+                 ON CONFLICT (external_id) DO NOTHING",
+            )
+            .bind(work.new_events.iter().map(|(_, e)| e.id.clone()).collect::<Vec<_>>())
+            .bind(work.new_events.iter().map(|(c, _)| *c).collect::<Vec<_>>())
+            .bind(work.new_events.iter().map(|(_, e)| e.at).collect::<Vec<_>>())
+            .bind(&payloads)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let fired = &work.pass.fired;
+        if !fired.is_empty() {
+            sqlx::query(
+                "INSERT INTO sla_firings (conversation_id, metric, cycle, event, level, due_at, \
+                 fired_at, late) SELECT u.c, u.m, u.cy, u.e, u.l, u.d, $8, u.late \
+                 FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int8[], \
+                 $6::timestamptz[], $7::bool[]) AS u(c, m, cy, e, l, d, late) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(fired.iter().map(|(c, _)| *c).collect::<Vec<_>>())
+            .bind(fired.iter().map(|(_, f)| f.metric.clone()).collect::<Vec<_>>())
+            .bind(fired.iter().map(|(_, f)| f.cycle).collect::<Vec<_>>())
+            .bind(fired.iter().map(|(_, f)| f.event.clone()).collect::<Vec<_>>())
+            .bind(fired.iter().map(|(_, f)| f.level).collect::<Vec<_>>())
+            .bind(fired.iter().map(|(_, f)| f.due_at).collect::<Vec<_>>())
+            .bind(fired.iter().map(|(_, f)| f.late).collect::<Vec<_>>())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !work.rule_runs.is_empty() {
+            sqlx::query(
+                "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+                 SELECT u.r, u.c, u.t, $4 FROM UNNEST($1::int8[], $2::int8[], $3::text[]) \
+                 AS u(r, c, t)",
+            )
+            .bind(work.rule_runs.iter().map(|r| r.1).collect::<Vec<_>>())
+            .bind(work.rule_runs.iter().map(|r| r.0).collect::<Vec<_>>())
+            .bind(work.rule_runs.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (conversation_id, o) in &work.outbox {
+            sqlx::query(
+                "INSERT INTO outbox (kind, rule_id, conversation_id, url, secret, body, status, \
+                 attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+            )
+            .bind(o.kind)
+            .bind(o.rule_id)
+            .bind(conversation_id)
+            .bind(&o.url)
+            .bind(&o.secret)
+            .bind(&o.body)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !queue_ids.is_empty() {
+            sqlx::query("DELETE FROM automation_queue WHERE event_id = ANY($1)")
+                .bind(&queue_ids)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rows: Vec<&ConversationRow> = work.rows.iter().collect();
+        write_derived(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(work.finish())
+    }
+
+    async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get("id")?, r.try_get("next_sla_at")?)))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn automation_pending(&self) -> StoreResult<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM automation_queue)")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let rows = sqlx::query(&format!(
+            "UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
+             SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING {OUTBOX_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: i64,
+        outcome: &OutboxOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        match outcome {
+            OutboxOutcome::Delivered => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, \
+                     delivered_at = $1, last_error = NULL WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            }
+            OutboxOutcome::Failed { error, retry_at } => {
+                sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+                     status = CASE WHEN $2::timestamptz IS NULL THEN 'failed' ELSE 'pending' END, \
+                     next_attempt_at = COALESCE($2, next_attempt_at) WHERE id = $3",
+                )
+                .bind(error)
+                .bind(retry_at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ($1::text IS NULL OR status = $1) \
+             ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>> {
+        let rows = sqlx::query("SELECT channel, url, secret FROM channel_outbound ORDER BY channel")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>(ChannelOutbound {
+                    channel: r.try_get("channel")?,
+                    url: r.try_get("url")?,
+                    secret: r.try_get("secret")?,
+                })
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn set_channel_outbound(
+        &self,
+        channel: &str,
+        target: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        match target {
+            Some((url, secret)) => {
+                sqlx::query(
+                    "INSERT INTO channel_outbound (channel, url, secret, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (channel) DO UPDATE SET \
+                     url = excluded.url, secret = excluded.secret, updated_at = excluded.updated_at",
+                )
+                .bind(channel)
+                .bind(url)
+                .bind(secret)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM channel_outbound WHERE channel = $1")
+                    .bind(channel)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_sla_firings(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sla_firings")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {

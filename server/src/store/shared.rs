@@ -2,7 +2,8 @@
 //! a new conversation, and the queue's filters and order.
 
 use super::{
-    ConversationFilter, ConversationRow, Deriver, IngestOutcome, StoreError, TouchedConversation,
+    AutomationInput, AutomationPass, Automator, ConversationFilter, ConversationRow, Deriver,
+    IngestOutcome, NewOutbox, StoreError, TouchedConversation,
 };
 use chrono::{DateTime, Utc};
 use promptly::conversation::{fold, ConversationSummary, IncomingEvent};
@@ -110,20 +111,22 @@ impl<'a> IngestPlan<'a> {
     ) -> ConversationRow {
         let policy = deriver.initial_policy();
         let events = self.fresh_of(external_id);
-        let (summary, due_at) = match deriver.derive(policy, &events) {
-            Some(d) => (d.summary, d.due_at),
-            None => (first_summary(&events[0]), None),
-        };
-        ConversationRow {
+        let mut row = ConversationRow {
             id: 0,
             external_id: external_id.to_string(),
             policy_id: policy.map(|p| p.0),
             policy_version: policy.map(|p| p.1),
-            summary,
-            due_at,
+            summary: first_summary(&events[0]),
+            due_at: None,
+            next_sla_at: None,
+            sla_done_until: None,
             created_at: now,
             updated_at: now,
+        };
+        if let Some(d) = deriver.derive(policy, &events) {
+            row.apply(d);
         }
+        row
     }
 
     /// After the inserts: each event's outcome, and each touched conversation with all its
@@ -182,8 +185,7 @@ impl<'a> IngestPlan<'a> {
             events.extend(new_events);
             if stale {
                 if let Some(d) = deriver.derive(row.policy_id.zip(row.policy_version), &events) {
-                    row.summary = d.summary;
-                    row.due_at = d.due_at;
+                    row.apply(d);
                 }
                 row.updated_at = now;
             }
@@ -207,8 +209,7 @@ pub(super) fn rederived(
             continue;
         };
         if let Some(d) = deriver.derive(row.policy_id.zip(row.policy_version), &evs) {
-            row.summary = d.summary;
-            row.due_at = d.due_at;
+            row.apply(d);
             row.updated_at = now;
             out.push(TouchedConversation {
                 row,
@@ -218,6 +219,87 @@ pub(super) fn rederived(
         }
     }
     out
+}
+
+/// What an automation pass decided for the conversations it handled, gathered for the
+/// backend to write in its transaction.
+#[derive(Default)]
+pub(super) struct AutomationWork {
+    /// Every handled conversation with its new columns.
+    pub rows: Vec<ConversationRow>,
+    /// (conversation id, event) the rules added to timelines.
+    pub new_events: Vec<(i64, IncomingEvent)>,
+    /// (conversation id, rule id, trigger).
+    pub rule_runs: Vec<(i64, i64, String)>,
+    pub outbox: Vec<(i64, NewOutbox)>,
+    pub pass: AutomationPass,
+}
+
+impl AutomationWork {
+    /// Runs the automator for one conversation and gathers what it decided.
+    pub fn run(
+        &mut self,
+        automator: &dyn Automator,
+        mut row: ConversationRow,
+        events: Vec<IncomingEvent>,
+        pending: &[IncomingEvent],
+        fired: &HashSet<(String, i64, String, i64)>,
+        now: DateTime<Utc>,
+    ) {
+        let out = automator.run(AutomationInput {
+            row: &row,
+            events: &events,
+            pending,
+            fired,
+            now,
+        });
+        let policy_changed = out
+            .policy
+            .is_some_and(|p| Some(p) != row.policy_id.zip(row.policy_version));
+        let changed = !out.new_events.is_empty() || policy_changed;
+        if let Some((id, version)) = out.policy {
+            row.policy_id = Some(id);
+            row.policy_version = Some(version);
+        }
+        if let Some(d) = out.done_until {
+            row.sla_done_until = Some(d);
+        }
+        match out.derived {
+            Some(d) => row.apply(d),
+            None => row.schedule(&[]),
+        }
+        if changed {
+            row.updated_at = now;
+        }
+        self.pass.handled += 1;
+        for f in out.firings {
+            self.pass.firings += 1;
+            self.pass.fired.push((row.id, f));
+        }
+        for (rule, trigger) in out.rule_runs {
+            self.rule_runs.push((row.id, rule, trigger));
+        }
+        for o in out.outbox {
+            self.outbox.push((row.id, o));
+        }
+        let mut all = events;
+        for e in out.new_events {
+            self.new_events.push((row.id, e.clone()));
+            all.push(e);
+        }
+        if changed {
+            self.pass.touched.push(TouchedConversation {
+                row: row.clone(),
+                events: all,
+                stale: true,
+            });
+        }
+        self.rows.push(row);
+    }
+
+    pub fn finish(self) -> AutomationPass {
+        self.pass
+    }
 }
 
 /// The key 'default_policy' of `settings` holds the default policy's id as text.

@@ -5,8 +5,9 @@ use super::shared::{
 };
 use super::{
     role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    Deriver, IngestOutcome, IngestReport, NewUser, PolicyInput, PolicyRecord, RuleRecord, Store,
-    StoreError, StoreResult, TouchedConversation, User,
+    AutomationPass, Automator, ChannelOutbound, Deriver, IngestOutcome, IngestReport, NewUser,
+    OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
+    StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -111,8 +112,8 @@ fn rule_from_row(row: &SqliteRow) -> Result<RuleRecord, sqlx::Error> {
     })
 }
 
-const CONVERSATION_COLUMNS: &str =
-    "id, external_id, policy_id, policy_version, summary, due_at, created_at, updated_at";
+const CONVERSATION_COLUMNS: &str = "id, external_id, policy_id, policy_version, summary, due_at, \
+     next_sla_at, sla_done_until, created_at, updated_at";
 
 fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRow, sqlx::Error> {
     Ok(ConversationRow {
@@ -122,8 +123,31 @@ fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRow, sqlx::Error
         policy_version: row.try_get("policy_version")?,
         summary: from_json(row.try_get::<&str, _>("summary")?)?,
         due_at: parse_opt_ts(row.try_get::<Option<&str>, _>("due_at")?)?,
+        next_sla_at: parse_opt_ts(row.try_get::<Option<&str>, _>("next_sla_at")?)?,
+        sla_done_until: parse_opt_ts(row.try_get::<Option<&str>, _>("sla_done_until")?)?,
         created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
         updated_at: parse_ts(row.try_get::<&str, _>("updated_at")?)?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, url, secret, body, status, \
+     attempts, next_attempt_at, last_error, created_at, delivered_at";
+
+fn outbox_from_row(row: &SqliteRow) -> Result<OutboxItem, sqlx::Error> {
+    Ok(OutboxItem {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        rule_id: row.try_get("rule_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        url: row.try_get("url")?,
+        secret: row.try_get("secret")?,
+        body: row.try_get("body")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: parse_ts(row.try_get::<&str, _>("next_attempt_at")?)?,
+        last_error: row.try_get("last_error")?,
+        created_at: parse_ts(row.try_get::<&str, _>("created_at")?)?,
+        delivered_at: parse_opt_ts(row.try_get::<Option<&str>, _>("delivered_at")?)?,
     })
 }
 
@@ -164,28 +188,35 @@ async fn write_derived(
     conn: &mut SqliteConnection,
     rows: &[&ConversationRow],
 ) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(MAX_BINDS / 8) {
+    for chunk in rows.chunks(MAX_BINDS / 12) {
         let mut summaries = Vec::with_capacity(chunk.len());
         for c in chunk {
             summaries.push(to_json(&c.summary)?);
         }
         let mut q = QueryBuilder::<Sqlite>::new(
-            "WITH v(id, status, channel, team, owner, summary, due_at, updated_at) AS (",
+            "WITH v(id, policy_id, policy_version, status, channel, team, owner, summary, \
+             due_at, next_sla_at, sla_done_until, updated_at) AS (",
         );
         q.push_values(chunk.iter().zip(summaries), |mut b, (c, summary)| {
             let s = &c.summary;
             b.push_bind(c.id)
+                .push_bind(c.policy_id)
+                .push_bind(c.policy_version)
                 .push_bind(shared::status_word(s.status))
                 .push_bind(s.channel.as_str())
                 .push_bind(s.team.clone())
                 .push_bind(s.owner.clone())
                 .push_bind(summary)
                 .push_bind(c.due_at.map(ts))
+                .push_bind(c.next_sla_at.map(ts))
+                .push_bind(c.sla_done_until.map(ts))
                 .push_bind(ts(c.updated_at));
         });
         q.push(
-            ") UPDATE conversations SET status = v.status, channel = v.channel, \
+            ") UPDATE conversations SET policy_id = v.policy_id, \
+             policy_version = v.policy_version, status = v.status, channel = v.channel, \
              team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
+             next_sla_at = v.next_sla_at, sla_done_until = v.sla_done_until, \
              updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
         );
         q.build().execute(&mut *conn).await?;
@@ -229,32 +260,21 @@ async fn derive_in(
     deriver: &dyn Deriver,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let row = sqlx::query("SELECT policy_id, policy_version FROM conversations WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let policy_id: Option<i64> = row.try_get("policy_id")?;
-    let policy_version: Option<i64> = row.try_get("policy_version")?;
+    let found = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let mut row = conversation_from_row(&found)?;
     let events = events_in(&mut *conn, id).await?;
-    let Some(derived) = deriver.derive(policy_id.zip(policy_version), &events) else {
+    let Some(derived) = deriver.derive(row.policy_id.zip(row.policy_version), &events) else {
         return Ok(());
     };
-    let s = &derived.summary;
-    sqlx::query(
-        "UPDATE conversations SET status = ?, channel = ?, team = ?, owner = ?, summary = ?, \
-         due_at = ?, updated_at = ? WHERE id = ?",
-    )
-    .bind(shared::status_word(s.status))
-    .bind(s.channel.as_str())
-    .bind(&s.team)
-    .bind(&s.owner)
-    .bind(to_json(s)?)
-    .bind(derived.due_at.map(ts))
-    .bind(ts(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    row.apply(derived);
+    row.updated_at = now;
+    write_derived(conn, &[&row]).await?;
     Ok(())
 }
 
@@ -1032,12 +1052,16 @@ impl Store for SqliteStore {
             .filter(|c| !rows.contains_key(**c))
             .map(|c| plan.new_conversation(c, deriver, now))
             .collect();
-        for chunk in created.chunks(MAX_BINDS / 11) {
+        for chunk in created.chunks(MAX_BINDS / 12) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO conversations (external_id, policy_id, policy_version, status, \
-                 channel, team, owner, summary, due_at, created_at, updated_at) ",
+                 channel, team, owner, summary, due_at, next_sla_at, created_at, updated_at) ",
             );
-            q.push_values(chunk, |mut b, c| {
+            let mut summaries = Vec::with_capacity(chunk.len());
+            for c in chunk {
+                summaries.push(to_json(&c.summary)?);
+            }
+            q.push_values(chunk.iter().zip(summaries), |mut b, (c, summary)| {
                 let s = &c.summary;
                 b.push_bind(c.external_id.clone())
                     .push_bind(c.policy_id)
@@ -1046,8 +1070,9 @@ impl Store for SqliteStore {
                     .push_bind(s.channel.as_str())
                     .push_bind(s.team.clone())
                     .push_bind(s.owner.clone())
-                    .push_bind(to_json(s).unwrap_or_default())
+                    .push_bind(summary)
                     .push_bind(c.due_at.map(ts))
+                    .push_bind(c.next_sla_at.map(ts))
                     .push_bind(ts(now))
                     .push_bind(ts(now));
             });
@@ -1068,6 +1093,7 @@ impl Store for SqliteStore {
         // The events, in batch order (so that ids follow arrival).
         let fresh: Vec<&IncomingEvent> = plan.fresh_events().collect();
         let mut inserted = HashSet::with_capacity(fresh.len());
+        let mut row_ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
         for chunk in fresh.chunks(MAX_BINDS / 5) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (external_id, conversation_id, at, payload, received_at) ",
@@ -1084,9 +1110,32 @@ impl Store for SqliteStore {
                     .push_bind(payload)
                     .push_bind(ts(now));
             });
-            q.push(" ON CONFLICT (external_id) DO NOTHING RETURNING external_id");
-            let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-            inserted.extend(ids);
+            q.push(" ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                let ext: String = r.try_get("external_id")?;
+                let id: i64 = r.try_get("id")?;
+                row_ids.insert(ext.clone(), id);
+                inserted.insert(ext);
+            }
+        }
+        // The events an enabled rule listens to wait for the automation worker.
+        let queued: Vec<(i64, i64)> = fresh
+            .iter()
+            .filter(|e| deriver.wants_rules(e))
+            .filter_map(|e| {
+                let event = *row_ids.get(&e.id)?;
+                let conversation = rows.get(e.conversation.as_str())?.0.id;
+                Some((event, conversation))
+            })
+            .collect();
+        for chunk in queued.chunks(MAX_BINDS / 3) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO automation_queue (event_id, conversation_id, enqueued_at) ",
+            );
+            q.push_values(chunk, |mut b, (event, conversation)| {
+                b.push_bind(*event).push_bind(*conversation).push_bind(ts(now));
+            });
+            q.build().execute(&mut *tx).await?;
         }
         let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
         for id in orphans {
@@ -1130,6 +1179,301 @@ impl Store for SqliteStore {
         write_derived(&mut tx, &changed).await?;
         tx.commit().await?;
         Ok(touched)
+    }
+
+    async fn automation_pass(
+        &self,
+        automator: &dyn Automator,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<AutomationPass> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM conversations WHERE next_sla_at <= ? \
+             UNION SELECT conversation_id FROM automation_queue ORDER BY 1 LIMIT ?",
+        )
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(AutomationPass::default());
+        }
+        let in_list = |q: &mut QueryBuilder<'_, Sqlite>| {
+            let mut list = q.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+        };
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ("
+        ));
+        in_list(&mut q);
+        q.push(") ORDER BY id");
+        let rows = q
+            .build()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = events_of_in(&mut tx, &ids).await?;
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT q.event_id, q.conversation_id, e.payload FROM automation_queue q \
+             JOIN events e ON e.id = q.event_id WHERE q.conversation_id IN (",
+        );
+        in_list(&mut q);
+        q.push(") ORDER BY q.event_id");
+        let mut pending: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+        let mut queue_ids = Vec::new();
+        for r in q.build().fetch_all(&mut *tx).await? {
+            queue_ids.push(r.try_get::<i64, _>("event_id")?);
+            pending
+                .entry(r.try_get("conversation_id")?)
+                .or_default()
+                .push(from_json(r.try_get::<&str, _>("payload")?)?);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT conversation_id, metric, cycle, event, level FROM sla_firings \
+             WHERE conversation_id IN (",
+        );
+        in_list(&mut q);
+        q.push(")");
+        let mut fired: HashMap<i64, HashSet<(String, i64, String, i64)>> = HashMap::new();
+        for r in q.build().fetch_all(&mut *tx).await? {
+            fired.entry(r.try_get("conversation_id")?).or_default().insert((
+                r.try_get("metric")?,
+                r.try_get("cycle")?,
+                r.try_get("event")?,
+                r.try_get("level")?,
+            ));
+        }
+        let mut work = shared::AutomationWork::default();
+        for row in rows {
+            let evs = events.remove(&row.id).unwrap_or_default();
+            let pend = pending.remove(&row.id).unwrap_or_default();
+            let done = fired.remove(&row.id).unwrap_or_default();
+            work.run(automator, row, evs, &pend, &done, now);
+        }
+        for (conversation_id, e) in &work.new_events {
+            sqlx::query(
+                "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (external_id) DO NOTHING",
+            )
+            .bind(&e.id)
+            .bind(conversation_id)
+            .bind(ts(e.at))
+            .bind(to_json(e)?)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (conversation_id, f) in &work.pass.fired {
+            sqlx::query(
+                "INSERT INTO sla_firings (conversation_id, metric, cycle, event, level, due_at, \
+                 fired_at, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(conversation_id)
+            .bind(&f.metric)
+            .bind(f.cycle)
+            .bind(&f.event)
+            .bind(f.level)
+            .bind(ts(f.due_at))
+            .bind(ts(now))
+            .bind(f.late)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (conversation_id, rule_id, trigger) in &work.rule_runs {
+            sqlx::query(
+                "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(rule_id)
+            .bind(conversation_id)
+            .bind(trigger)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (conversation_id, o) in &work.outbox {
+            sqlx::query(
+                "INSERT INTO outbox (kind, rule_id, conversation_id, url, secret, body, status, \
+                 attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            )
+            .bind(o.kind)
+            .bind(o.rule_id)
+            .bind(conversation_id)
+            .bind(&o.url)
+            .bind(&o.secret)
+            .bind(&o.body)
+            .bind(ts(now))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in queue_ids.chunks(MAX_BINDS) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM automation_queue WHERE event_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        let rows: Vec<&ConversationRow> = work.rows.iter().collect();
+        write_derived(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(work.finish())
+    }
+
+    async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, parse_ts(r.try_get::<&str, _>("next_sla_at")?)?)))
+            .collect()
+    }
+
+    async fn automation_pending(&self) -> StoreResult<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM automation_queue)")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' \
+             AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+        ))
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for item in &items {
+            sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
+                .bind(ts(lease_until))
+                .bind(item.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(items)
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: i64,
+        outcome: &OutboxOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        match outcome {
+            OutboxOutcome::Delivered => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, \
+                     delivered_at = ?, last_error = NULL WHERE id = ?",
+                )
+                .bind(ts(now))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            }
+            OutboxOutcome::Failed { error, retry_at } => {
+                sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, \
+                     status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, \
+                     next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                )
+                .bind(error)
+                .bind(retry_at.map(ts))
+                .bind(retry_at.map(ts))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE (? IS NULL OR status = ?) \
+             ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(status)
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>> {
+        let rows = sqlx::query("SELECT channel, url, secret FROM channel_outbound ORDER BY channel")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>(ChannelOutbound {
+                    channel: r.try_get("channel")?,
+                    url: r.try_get("url")?,
+                    secret: r.try_get("secret")?,
+                })
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn set_channel_outbound(
+        &self,
+        channel: &str,
+        target: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        match target {
+            Some((url, secret)) => {
+                sqlx::query(
+                    "INSERT INTO channel_outbound (channel, url, secret, updated_at) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET url = excluded.url, \
+                     secret = excluded.secret, updated_at = excluded.updated_at",
+                )
+                .bind(channel)
+                .bind(url)
+                .bind(secret)
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM channel_outbound WHERE channel = ?")
+                    .bind(channel)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_sla_firings(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sla_firings")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {
