@@ -14,6 +14,7 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod automation;
 pub mod bench_calendar;
 pub mod bench_http;
 pub mod config;

@@ -267,7 +267,11 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
         .build();
+    let link_base = public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.addr));
     let app = http::router(state.clone(), leptos_options, public_url);
+    promptly_server::automation::start(&state, link_base);
 
     // A large backlog: a reconnect storm of hundreds of browsers must not wait for TCP retries.
     let socket = if args.addr.is_ipv4() {

@@ -23,6 +23,8 @@ pub struct CatalogData {
     default: Option<(i64, i64)>,
     /// The escalation levels (seconds after a breach) of the enabled `sla.overdue` rules.
     overdue_levels: Vec<i64>,
+    /// The automation rules in order.
+    rules: Vec<(i64, promptly::rules::RuleDefinition)>,
 }
 
 /// The last catalog loaded and the generation it was loaded at (see
@@ -56,11 +58,25 @@ impl CatalogData {
             Some(id) => store.policy(id).await?.map(|p| (p.id, p.version)),
             None => None,
         };
+        let rules: Vec<(i64, promptly::rules::RuleDefinition)> = store
+            .list_rules()
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.definition))
+            .collect();
+        let mut overdue_levels: Vec<i64> = rules
+            .iter()
+            .filter(|(_, r)| r.enabled)
+            .filter_map(|(_, r)| r.after.map(|a| a.as_secs()))
+            .collect();
+        overdue_levels.sort_unstable();
+        overdue_levels.dedup();
         Ok(CatalogData {
             policies,
             calendars,
             default,
-            overdue_levels: Vec::new(),
+            overdue_levels,
+            rules,
         })
     }
 }
@@ -114,6 +130,41 @@ impl SlaCatalog {
             }
         }
         Ok(())
+    }
+
+    /// The automation rules in order, and the overdue levels of the enabled ones.
+    pub fn rules(&self) -> &[(i64, promptly::rules::RuleDefinition)] {
+        &self.data.rules
+    }
+
+    pub fn overdue_levels(&self) -> &[i64] {
+        &self.data.overdue_levels
+    }
+
+    /// The current version of a policy that is not deleted.
+    pub fn current_version(&self, policy_id: i64) -> Option<i64> {
+        self.data
+            .policies
+            .keys()
+            .filter(|(id, _)| *id == policy_id)
+            .map(|(_, v)| *v)
+            .max()
+    }
+
+    /// The instant the catalog evaluates at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The SLA of a conversation's events under a policy version, at the catalog's instant,
+    /// with its summary.
+    pub fn state_of(
+        &self,
+        key: Option<(i64, i64)>,
+        events: &[IncomingEvent],
+    ) -> Option<(promptly::conversation::ConversationSummary, SlaState)> {
+        let (summary, timeline) = fold(events)?;
+        Some((summary, self.evaluate_timeline(key, &timeline, self.now)))
     }
 
     /// A calendar of the catalog, compiled (for "is it open now?").
@@ -183,6 +234,16 @@ impl SlaCatalog {
 impl Deriver for SlaCatalog {
     fn initial_policy(&self) -> Option<(i64, i64)> {
         self.data.default
+    }
+
+    fn wants_rules(&self, event: &IncomingEvent) -> bool {
+        let Some(kind) = promptly::automation::trigger_of(event).map(|f| f.kind()) else {
+            return false;
+        };
+        self.data
+            .rules
+            .iter()
+            .any(|(_, r)| r.enabled && r.event == kind)
     }
 
     fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
@@ -317,6 +378,11 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let report = store.ingest_batch(events, &catalog, now).await?;
+    state.worker.note(
+        report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
+        report.queued > 0,
+    );
+    let ids: Vec<i64> = report.touched.iter().map(|t| t.row.id).collect();
     for t in report.touched {
         catalog
             .ensure(store, t.row.policy_id.zip(t.row.policy_version))
@@ -326,5 +392,6 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
             conversation: Box::new(view),
         });
     }
+    state.announce(&ids).await;
     Ok(report.outcomes)
 }

@@ -38,6 +38,14 @@ pub struct AppState {
     pub jobs: Arc<Mutex<Jobs>>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`PROMPTLY_TRUSTED_PROXIES`).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// The automation worker's schedule and bell.
+    pub worker: crate::automation::Worker,
+    /// Rung when deliveries were queued.
+    pub outbox_bell: Arc<tokio::sync::Notify>,
+    /// Detection latencies of the SLA events this server fired.
+    pub firing_stats: Arc<Mutex<crate::automation::FiringStats>>,
+    /// This server's name in change announcements (to skip its own).
+    pub server_id: Arc<String>,
 }
 
 /// This server's background jobs; finished ones are kept for an hour.
@@ -92,6 +100,10 @@ impl AppState {
             catalog: CatalogCache::default(),
             jobs: Arc::new(Mutex::new(Jobs::default())),
             trusted_proxies: Arc::new(Vec::new()),
+            worker: Default::default(),
+            outbox_bell: Default::default(),
+            firing_stats: Default::default(),
+            server_id: Arc::new(format!("{}-{}", std::process::id(), rand::random::<u32>())),
         }
     }
 
@@ -109,6 +121,13 @@ impl AppState {
         }
         recent.events.push_back(item.clone());
         let _ = self.events.send(item);
+    }
+
+    /// Tells the other servers on the database about changed conversations.
+    pub async fn announce(&self, ids: &[i64]) {
+        if let Err(e) = self.store.announce(&self.server_id, ids).await {
+            tracing::warn!(error = %e, "announcing changes to the other servers failed");
+        }
     }
 
     /// The number of the latest change published (0 before the first).

@@ -2,6 +2,7 @@
 //! and the Leptos pages.
 
 pub mod admin_forms;
+pub mod automation;
 pub mod calendars;
 pub mod conversation_forms;
 pub mod conversations;
@@ -238,6 +239,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(calendars::router())
         .merge(policies::router())
         .merge(rules::router())
+        .merge(automation::router())
         .merge(events::router())
         .merge(conversations::router())
         .merge(docs::router())

@@ -286,6 +286,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// How many SLA events were fired in all (for tests and benchmarks).
     async fn count_sla_firings(&self) -> StoreResult<i64>;
+    /// Tells the other servers on this database that conversations changed (PostgreSQL:
+    /// `NOTIFY`); a single SQLite server has no one to tell.
+    async fn announce(&self, _origin: &str, _ids: &[i64]) -> StoreResult<()> {
+        Ok(())
+    }
+    /// A listener for the other servers' announcements (PostgreSQL only).
+    async fn change_listener(&self) -> StoreResult<Option<sqlx::postgres::PgListener>> {
+        Ok(None)
+    }
     /// Recomputes the derived columns of many conversations in one transaction (after a
     /// policy change); returns them as committed, with their events.
     async fn rederive_many(
@@ -538,8 +547,12 @@ pub struct AutomationPass {
     /// How many conversations it handled, and SLA events it fired.
     pub handled: usize,
     pub firings: usize,
-    /// The SLA events it fired: (conversation, event, level, due, fired, late).
+    /// The SLA events it fired, by conversation.
     pub fired: Vec<(i64, SlaFiring)>,
+    /// Each handled conversation's next SLA instant.
+    pub scheduled: Vec<(i64, Option<DateTime<Utc>>)>,
+    /// Whether it queued deliveries.
+    pub queued_deliveries: bool,
 }
 
 /// What happened to each event of an ingest batch, in the batch's order.
@@ -566,6 +579,8 @@ pub struct TouchedConversation {
 pub struct IngestReport {
     pub outcomes: Vec<IngestOutcome>,
     pub touched: Vec<TouchedConversation>,
+    /// How many accepted events wait for their rules.
+    pub queued: usize,
 }
 
 /// Filters of the queue; all optional.

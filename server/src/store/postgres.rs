@@ -4,9 +4,9 @@ use super::shared::{
     self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
 };
 use super::{
-    role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    AutomationPass, Automator, ChannelOutbound, Deriver, IngestOutcome, IngestReport, NewUser,
-    OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
+    role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
+    ChannelOutbound, ConversationFilter, ConversationRow, Deriver, IngestOutcome, IngestReport,
+    NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
     StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
@@ -22,6 +22,18 @@ use std::time::Duration;
 
 pub struct PostgresStore {
     pool: PgPool,
+}
+
+/// The `NOTIFY` channel on which servers announce changed conversations.
+pub const CHANGES_CHANNEL: &str = "promptly_changes";
+
+impl PostgresStore {
+    /// A listener on [`CHANGES_CHANNEL`] (its own connection).
+    pub async fn listen(&self) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+        let mut l = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        l.listen(CHANGES_CHANNEL).await?;
+        Ok(l)
+    }
 }
 
 fn user_from_row(row: &sqlx::postgres::PgRow) -> Result<User, sqlx::Error> {
@@ -219,7 +231,9 @@ async fn write_derived(
     .bind(rows.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(rows.iter().map(|c| c.policy_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|c| c.policy_version).collect::<Vec<_>>())
-    .bind(col(|c| Some(shared::status_word(c.summary.status).to_string())))
+    .bind(col(|c| {
+        Some(shared::status_word(c.summary.status).to_string())
+    }))
     .bind(col(|c| Some(c.summary.channel.as_str().to_string())))
     .bind(col(|c| c.summary.team.clone()))
     .bind(col(|c| c.summary.owner.clone()))
@@ -1037,7 +1051,7 @@ impl Store for PostgresStore {
             tx.commit().await?;
             return Ok(IngestReport {
                 outcomes: vec![IngestOutcome::Duplicate; events.len()],
-                touched: Vec::new(),
+                ..Default::default()
             });
         }
         // Lock the batch's known conversations in one order, so that concurrent batches
@@ -1210,7 +1224,11 @@ impl Store for PostgresStore {
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
         write_derived(&mut tx, &stale).await?;
         tx.commit().await?;
-        Ok(IngestReport { outcomes, touched })
+        Ok(IngestReport {
+            outcomes,
+            touched,
+            queued: queued.len(),
+        })
     }
 
     async fn rederive_many(
@@ -1294,12 +1312,15 @@ impl Store for PostgresStore {
         .fetch_all(&mut *tx)
         .await?
         {
-            fired.entry(r.try_get("conversation_id")?).or_default().insert((
-                r.try_get("metric")?,
-                r.try_get("cycle")?,
-                r.try_get("event")?,
-                r.try_get("level")?,
-            ));
+            fired
+                .entry(r.try_get("conversation_id")?)
+                .or_default()
+                .insert((
+                    r.try_get("metric")?,
+                    r.try_get("cycle")?,
+                    r.try_get("event")?,
+                    r.try_get("level")?,
+                ));
         }
         let mut work = shared::AutomationWork::default();
         for row in rows {
@@ -1320,9 +1341,19 @@ impl Store for PostgresStore {
                  WITH ORDINALITY AS u(external_id, conversation_id, at, payload, n) ORDER BY n \
                  ON CONFLICT (external_id) DO NOTHING",
             )
-            .bind(work.new_events.iter().map(|(_, e)| e.id.clone()).collect::<Vec<_>>())
+            .bind(
+                work.new_events
+                    .iter()
+                    .map(|(_, e)| e.id.clone())
+                    .collect::<Vec<_>>(),
+            )
             .bind(work.new_events.iter().map(|(c, _)| *c).collect::<Vec<_>>())
-            .bind(work.new_events.iter().map(|(_, e)| e.at).collect::<Vec<_>>())
+            .bind(
+                work.new_events
+                    .iter()
+                    .map(|(_, e)| e.at)
+                    .collect::<Vec<_>>(),
+            )
             .bind(&payloads)
             .bind(now)
             .execute(&mut *tx)
@@ -1338,9 +1369,19 @@ impl Store for PostgresStore {
                  ON CONFLICT DO NOTHING",
             )
             .bind(fired.iter().map(|(c, _)| *c).collect::<Vec<_>>())
-            .bind(fired.iter().map(|(_, f)| f.metric.clone()).collect::<Vec<_>>())
+            .bind(
+                fired
+                    .iter()
+                    .map(|(_, f)| f.metric.clone())
+                    .collect::<Vec<_>>(),
+            )
             .bind(fired.iter().map(|(_, f)| f.cycle).collect::<Vec<_>>())
-            .bind(fired.iter().map(|(_, f)| f.event.clone()).collect::<Vec<_>>())
+            .bind(
+                fired
+                    .iter()
+                    .map(|(_, f)| f.event.clone())
+                    .collect::<Vec<_>>(),
+            )
             .bind(fired.iter().map(|(_, f)| f.level).collect::<Vec<_>>())
             .bind(fired.iter().map(|(_, f)| f.due_at).collect::<Vec<_>>())
             .bind(fired.iter().map(|(_, f)| f.late).collect::<Vec<_>>())
@@ -1356,7 +1397,12 @@ impl Store for PostgresStore {
             )
             .bind(work.rule_runs.iter().map(|r| r.1).collect::<Vec<_>>())
             .bind(work.rule_runs.iter().map(|r| r.0).collect::<Vec<_>>())
-            .bind(work.rule_runs.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+            .bind(
+                work.rule_runs
+                    .iter()
+                    .map(|r| r.2.clone())
+                    .collect::<Vec<_>>(),
+            )
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -1390,11 +1436,10 @@ impl Store for PostgresStore {
     }
 
     async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
-        let rows = sqlx::query(
-            "SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|r| Ok::<_, sqlx::Error>((r.try_get("id")?, r.try_get("next_sla_at")?)))
@@ -1475,9 +1520,10 @@ impl Store for PostgresStore {
     }
 
     async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>> {
-        let rows = sqlx::query("SELECT channel, url, secret FROM channel_outbound ORDER BY channel")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT channel, url, secret FROM channel_outbound ORDER BY channel")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -1516,6 +1562,26 @@ impl Store for PostgresStore {
                     .execute(&self.pool)
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    async fn change_listener(&self) -> StoreResult<Option<sqlx::postgres::PgListener>> {
+        Ok(Some(self.listen().await?))
+    }
+
+    async fn announce(&self, origin: &str, ids: &[i64]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // NOTIFY payloads stay under 8,000 bytes: ids in slices.
+        for chunk in ids.chunks(500) {
+            let payload = serde_json::json!({ "origin": origin, "ids": chunk }).to_string();
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
         }
         Ok(())
     }

@@ -287,6 +287,10 @@ impl AutomationWork {
             self.new_events.push((row.id, e.clone()));
             all.push(e);
         }
+        self.pass.scheduled.push((row.id, row.next_sla_at));
+        if !self.outbox.is_empty() {
+            self.pass.queued_deliveries = true;
+        }
         if changed {
             self.pass.touched.push(TouchedConversation {
                 row: row.clone(),

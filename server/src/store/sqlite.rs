@@ -4,9 +4,9 @@ use super::shared::{
     self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
 };
 use super::{
-    role_from_db, ApiToken, CalendarInput, CalendarRecord, ConversationFilter, ConversationRow,
-    AutomationPass, Automator, ChannelOutbound, Deriver, IngestOutcome, IngestReport, NewUser,
-    OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
+    role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
+    ChannelOutbound, ConversationFilter, ConversationRow, Deriver, IngestOutcome, IngestReport,
+    NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
     StoreResult, TouchedConversation, User,
 };
 use async_trait::async_trait;
@@ -1022,7 +1022,7 @@ impl Store for SqliteStore {
             tx.commit().await?;
             return Ok(IngestReport {
                 outcomes: vec![IngestOutcome::Duplicate; events.len()],
-                touched: Vec::new(),
+                ..Default::default()
             });
         }
         // The conversations that exist, and their stored events.
@@ -1133,7 +1133,9 @@ impl Store for SqliteStore {
                 "INSERT INTO automation_queue (event_id, conversation_id, enqueued_at) ",
             );
             q.push_values(chunk, |mut b, (event, conversation)| {
-                b.push_bind(*event).push_bind(*conversation).push_bind(ts(now));
+                b.push_bind(*event)
+                    .push_bind(*conversation)
+                    .push_bind(ts(now));
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -1148,7 +1150,11 @@ impl Store for SqliteStore {
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
         write_derived(&mut tx, &stale).await?;
         tx.commit().await?;
-        Ok(IngestReport { outcomes, touched })
+        Ok(IngestReport {
+            outcomes,
+            touched,
+            queued: queued.len(),
+        })
     }
 
     async fn rederive_many(
@@ -1242,12 +1248,15 @@ impl Store for SqliteStore {
         q.push(")");
         let mut fired: HashMap<i64, HashSet<(String, i64, String, i64)>> = HashMap::new();
         for r in q.build().fetch_all(&mut *tx).await? {
-            fired.entry(r.try_get("conversation_id")?).or_default().insert((
-                r.try_get("metric")?,
-                r.try_get("cycle")?,
-                r.try_get("event")?,
-                r.try_get("level")?,
-            ));
+            fired
+                .entry(r.try_get("conversation_id")?)
+                .or_default()
+                .insert((
+                    r.try_get("metric")?,
+                    r.try_get("cycle")?,
+                    r.try_get("event")?,
+                    r.try_get("level")?,
+                ));
         }
         let mut work = shared::AutomationWork::default();
         for row in rows {
@@ -1314,7 +1323,8 @@ impl Store for SqliteStore {
             .await?;
         }
         for chunk in queue_ids.chunks(MAX_BINDS) {
-            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM automation_queue WHERE event_id IN (");
+            let mut q =
+                QueryBuilder::<Sqlite>::new("DELETE FROM automation_queue WHERE event_id IN (");
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(*id);
@@ -1329,13 +1339,17 @@ impl Store for SqliteStore {
     }
 
     async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
-        let rows = sqlx::query(
-            "SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, parse_ts(r.try_get::<&str, _>("next_sla_at")?)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    parse_ts(r.try_get::<&str, _>("next_sla_at")?)?,
+                ))
+            })
             .collect()
     }
 
@@ -1425,9 +1439,10 @@ impl Store for SqliteStore {
     }
 
     async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>> {
-        let rows = sqlx::query("SELECT channel, url, secret FROM channel_outbound ORDER BY channel")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT channel, url, secret FROM channel_outbound ORDER BY channel")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|r| {

@@ -56,6 +56,7 @@ impl TestServer {
         let app = http::router(state.clone(), opts, None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        promptly_server::automation::start(&state, format!("http://{addr}"));
         tokio::spawn(async move {
             axum::serve(
                 listener,

@@ -1,0 +1,666 @@
+//! The automation worker: rules run for incoming events and for SLA warnings, breaches and
+//! overdue levels the second they are due, each exactly once, on one server or several.
+//!
+//! - Every conversation stores its next SLA instant (`next_sla_at`, computed from the engine
+//!   whenever its events change). Each server keeps those instants in an in-memory heap,
+//!   loaded from the store at start, fed by its own ingests and, on PostgreSQL, by the
+//!   other servers' (LISTEN/NOTIFY), and sleeps until the earliest one: SLA events fire
+//!   within a second of their instant, not at the next sweep.
+//! - A pass ([`Store::automation_pass`]) holds the due conversations in one transaction
+//!   (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so each is handled by exactly one server), fires
+//!   what is due with durable firing records (unique per conversation, metric, cycle, event
+//!   and level, so nothing fires twice), runs the rules, and writes what they did in the same
+//!   transaction: timeline events with ids derived from their cause, a policy change, rule
+//!   runs and outbox rows. A crash before the commit leaves everything to the next pass;
+//!   after a restart, what came due meanwhile fires at once, marked late.
+//! - The outbox is delivered by [`deliver_outbox`]: webhooks signed with HMAC-SHA256,
+//!   retried with backoff, failures kept and shown.
+
+use crate::service::SlaCatalog;
+use crate::state::AppState;
+use crate::store::{
+    AutomationInput, AutomationOutput, Automator, Derived, NewOutbox, OutboxOutcome, SlaFiring,
+    Store, StoreResult,
+};
+use chrono::{DateTime, Duration, Utc};
+use promptly::automation::{sla_instants, system_message, trigger_of, update_event, SlaInstant};
+use promptly::conversation::{EventBody, IncomingEvent};
+use promptly::rules::{
+    evaluate, ActionEnv, ConversationState, FiredEvent, RuleContext, SideEffect, SlaFacts,
+};
+use promptly::stream::StreamEvent;
+use promptly::MetricStatus;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// A firing counts as late when it comes more than this after its instant.
+const LATE_AFTER_MS: i64 = 2_000;
+/// How many conversations one pass takes.
+const PASS_LIMIT: i64 = 500;
+/// With nothing scheduled, the worker still looks this often (a safety net for a lost
+/// notification between servers; the schedule itself is exact).
+const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The rules and the SLA catalog, applied to one conversation at a time.
+pub struct Automation<'a> {
+    pub catalog: &'a SlaCatalog,
+    /// The public origin links in messages start with.
+    pub link_base: &'a str,
+    /// Each channel's outbound webhook: (url, secret).
+    pub channels: &'a HashMap<String, (String, String)>,
+}
+
+impl Automation<'_> {
+    /// Runs the rules for one event and records what they did into `out`; `events` and
+    /// `state` are the conversation as it stands (they change with the actions).
+    #[allow(clippy::too_many_arguments)]
+    fn fire(
+        &self,
+        conversation_id: i64,
+        external_id: &str,
+        cause: &str,
+        fired: FiredEvent,
+        context_events: &[IncomingEvent],
+        trigger: Option<&IncomingEvent>,
+        events: &mut Vec<IncomingEvent>,
+        policy: &mut Option<(i64, i64)>,
+        out: &mut AutomationOutput,
+    ) {
+        let now = self.catalog.now();
+        let Some((summary_then, _)) = self.catalog.state_of(*policy, context_events) else {
+            return;
+        };
+        let open_now = |id: i64| self.catalog.calendar(id).map(|c| c.is_open_at(now));
+        let mut ctx = RuleContext::new(&summary_then).with_business_hours(&open_now);
+        if let Some(IncomingEvent {
+            body: EventBody::Message { author, text, .. },
+            ..
+        }) = trigger
+        {
+            ctx = ctx.with_message(*author, text);
+        }
+        let outcome = evaluate(self.catalog.rules(), &fired, &ctx);
+        if outcome.fired.is_empty() {
+            return;
+        }
+        let Some((summary, sla)) = self.catalog.state_of(*policy, events) else {
+            return;
+        };
+        let before = ConversationState::of(&summary, policy.map(|p| p.0));
+        let env = ActionEnv {
+            conversation_id,
+            conversation: &summary,
+            link_base: self.link_base,
+            event: fired,
+            at: now,
+            sla: SlaFacts::pick(&sla, &fired),
+        };
+        let applied = outcome.apply(&before, &env);
+        for f in &outcome.fired {
+            out.rule_runs
+                .push((f.id, fired.kind().as_str().to_string()));
+        }
+        if let Some(e) = update_event(
+            format!("auto:{cause}:update"),
+            external_id,
+            now,
+            &before,
+            &applied.state,
+        ) {
+            out.new_events.push(e.clone());
+            events.push(e);
+        }
+        if applied.state.policy != before.policy {
+            if let Some(id) = applied.state.policy {
+                if let Some(version) = self.catalog.current_version(id) {
+                    *policy = Some((id, version));
+                    out.policy = Some((id, version));
+                }
+            }
+        }
+        for (n, effect) in applied.effects.into_iter().enumerate() {
+            match effect {
+                SideEffect::SendMessage { rule, text } => {
+                    let id = format!("auto:{cause}:message:{rule}:{n}");
+                    let message = system_message(id.clone(), external_id, now, text.clone());
+                    if let Some((url, secret)) = self.channels.get(summary.channel.as_str()) {
+                        let body = serde_json::json!({
+                            "type": "message.send",
+                            "id": id,
+                            "conversation": external_id,
+                            "promptly_id": conversation_id,
+                            "channel": summary.channel.as_str(),
+                            "contact": summary.contact,
+                            "text": text,
+                            "at": now,
+                        });
+                        out.outbox.push(NewOutbox {
+                            kind: "message",
+                            rule_id: Some(rule),
+                            url: url.clone(),
+                            secret: secret.clone(),
+                            body: body.to_string(),
+                        });
+                    }
+                    out.new_events.push(message.clone());
+                    events.push(message);
+                }
+                SideEffect::Webhook {
+                    rule,
+                    url,
+                    secret,
+                    body,
+                } => out.outbox.push(NewOutbox {
+                    kind: "webhook",
+                    rule_id: Some(rule),
+                    url,
+                    secret,
+                    body,
+                }),
+            }
+        }
+    }
+}
+
+impl Automator for Automation<'_> {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
+        let row = input.row;
+        let now = input.now;
+        let mut out = AutomationOutput::default();
+        let mut events: Vec<IncomingEvent> = input.events.to_vec();
+        let mut policy = row.policy_id.zip(row.policy_version);
+
+        // Events waiting for their rules, in arrival order; each sees the conversation as
+        // it was with that event (its events up to it, by time).
+        for trigger in input.pending {
+            let Some(fired) = trigger_of(trigger) else {
+                continue;
+            };
+            let upto: Vec<IncomingEvent> = input
+                .events
+                .iter()
+                .filter(|e| e.at <= trigger.at)
+                .cloned()
+                .collect();
+            self.fire(
+                row.id,
+                &row.external_id,
+                &trigger.id,
+                fired,
+                &upto,
+                Some(trigger),
+                &mut events,
+                &mut policy,
+                &mut out,
+            );
+        }
+
+        // SLA instants that are due and have not fired, oldest first.
+        if let Some((_, sla)) = self.catalog.state_of(policy, &events) {
+            let mut due: Vec<SlaInstant> = sla_instants(&sla, self.catalog.overdue_levels())
+                .into_iter()
+                .filter(|i| i.at <= now)
+                .filter(|i| {
+                    !input.fired.contains(&(
+                        i.metric.as_str().to_string(),
+                        i64::from(i.cycle),
+                        i.kind.name().to_string(),
+                        i.kind.level(),
+                    ))
+                })
+                .collect();
+            due.sort_by_key(|i| i.at);
+            for instant in due {
+                out.firings.push(SlaFiring {
+                    metric: instant.metric.as_str().to_string(),
+                    cycle: i64::from(instant.cycle),
+                    event: instant.kind.name().to_string(),
+                    level: instant.kind.level(),
+                    due_at: instant.at,
+                    late: (now - instant.at).num_milliseconds() > LATE_AFTER_MS,
+                });
+                let cause = format!("sla:{}:{}", row.id, instant.key());
+                let context = events.clone();
+                self.fire(
+                    row.id,
+                    &row.external_id,
+                    &cause,
+                    instant.event(),
+                    &context,
+                    None,
+                    &mut events,
+                    &mut policy,
+                    &mut out,
+                );
+            }
+        }
+
+        out.done_until = Some(now);
+        if let Some((summary, sla)) = self.catalog.state_of(policy, &events) {
+            out.derived = Some(Derived {
+                summary,
+                due_at: MetricStatus::most_urgent(&sla.metrics).and_then(|m| m.due_at),
+                sla_instants: sla_instants(&sla, self.catalog.overdue_levels())
+                    .iter()
+                    .map(|i| i.at)
+                    .collect(),
+            });
+        }
+        out
+    }
+}
+
+/// The instants this server waits for: a heap with lazy deletion (the map holds each
+/// conversation's current instant; stale heap entries are skipped).
+#[derive(Default)]
+pub struct Schedule {
+    heap: BinaryHeap<Reverse<(DateTime<Utc>, i64)>>,
+    current: HashMap<i64, DateTime<Utc>>,
+}
+
+impl Schedule {
+    /// Sets (or with `None` clears) a conversation's next instant.
+    pub fn set(&mut self, id: i64, at: Option<DateTime<Utc>>) {
+        match at {
+            Some(t) => {
+                if self.current.insert(id, t) != Some(t) {
+                    self.heap.push(Reverse((t, id)));
+                }
+            }
+            None => {
+                self.current.remove(&id);
+            }
+        }
+    }
+
+    /// The earliest instant still current.
+    pub fn next(&mut self) -> Option<DateTime<Utc>> {
+        while let Some(Reverse((t, id))) = self.heap.peek().copied() {
+            if self.current.get(&id) == Some(&t) {
+                return Some(t);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Forgets the instants up to `now` (a pass is about to handle them).
+    pub fn take_due(&mut self, now: DateTime<Utc>) -> usize {
+        let mut n = 0;
+        while let Some(Reverse((t, id))) = self.heap.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            if self.current.get(&id) == Some(&t) {
+                self.current.remove(&id);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.current.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.current.is_empty()
+    }
+}
+
+/// The worker's shared handles: the schedule and a bell that wakes it.
+#[derive(Clone, Default)]
+pub struct Worker {
+    pub schedule: Arc<Mutex<Schedule>>,
+    pub wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// Records conversations' next instants and wakes the worker when one is earlier than
+    /// what it sleeps for (or `now_pending`: events wait for their rules).
+    pub fn note(
+        &self,
+        changes: impl IntoIterator<Item = (i64, Option<DateTime<Utc>>)>,
+        now_pending: bool,
+    ) {
+        let mut earlier = now_pending;
+        {
+            let mut s = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+            let before = s.next();
+            for (id, at) in changes {
+                s.set(id, at);
+                if let Some(t) = at {
+                    if before.is_none_or(|b| t < b) {
+                        earlier = true;
+                    }
+                }
+            }
+        }
+        if earlier {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// One pass and what follows from it: publish the changed conversations, update the
+/// schedule. Returns how many conversations were handled.
+pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
+    let now = Utc::now();
+    let store = state.store.as_ref();
+    let mut catalog = SlaCatalog::cached(state, now).await?;
+    let channels: HashMap<String, (String, String)> = store
+        .channel_outbounds()
+        .await?
+        .into_iter()
+        .map(|c| (c.channel, (c.url, c.secret)))
+        .collect();
+    let automation = Automation {
+        catalog: &catalog,
+        link_base,
+        channels: &channels,
+    };
+    let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
+    state.worker.note(pass.scheduled.iter().copied(), false);
+    if pass.firings > 0 {
+        tracing::debug!(
+            firings = pass.firings,
+            handled = pass.handled,
+            "automation pass"
+        );
+    }
+    let handled = pass.handled;
+    if pass.queued_deliveries {
+        state.outbox_bell.notify_one();
+    }
+    let mut published = Vec::with_capacity(pass.touched.len());
+    for t in pass.touched {
+        catalog
+            .ensure(store, t.row.policy_id.zip(t.row.policy_version))
+            .await?;
+        published.push(t.row.id);
+        let view = catalog.view(t.row, &t.events, now);
+        state.publish(StreamEvent::Conversation {
+            conversation: Box::new(view),
+        });
+    }
+    state.announce(&published).await;
+    if !pass.fired.is_empty() {
+        let mut stats = state.firing_stats.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, f) in &pass.fired {
+            stats.record(now, f.due_at);
+        }
+    }
+    Ok(handled)
+}
+
+/// Detection latency figures (from an SLA instant to its recorded firing), for
+/// `promptly bench automation`.
+#[derive(Default)]
+pub struct FiringStats {
+    pub latencies_ms: Vec<f64>,
+}
+
+impl FiringStats {
+    fn record(&mut self, fired: DateTime<Utc>, due: DateTime<Utc>) {
+        if self.latencies_ms.len() < 1_000_000 {
+            self.latencies_ms
+                .push((fired - due).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        }
+    }
+}
+
+/// The worker loop: loads the schedule, then sleeps until the earliest instant or a bell,
+/// and runs passes until nothing is due.
+pub async fn run_worker(state: AppState, link_base: String) {
+    match state.store.sla_schedule().await {
+        Ok(all) => state
+            .worker
+            .note(all.into_iter().map(|(id, t)| (id, Some(t))), true),
+        Err(e) => tracing::error!(error = %e, "loading the SLA schedule failed"),
+    }
+    loop {
+        let next = {
+            let mut s = state
+                .worker
+                .schedule
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            s.next()
+        };
+        let now = Utc::now();
+        let wait = match next {
+            Some(t) if t <= now => std::time::Duration::ZERO,
+            Some(t) => (t - now).to_std().unwrap_or_default().min(IDLE_LOOK),
+            None => IDLE_LOOK,
+        };
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = state.worker.wake.notified() => {}
+            }
+        }
+        let now = Utc::now();
+        state
+            .worker
+            .schedule
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_due(now);
+        loop {
+            match run_pass(&state, &link_base).await {
+                Ok(n) if n as i64 >= PASS_LIMIT => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "automation pass failed; retrying in a second");
+                    // Nothing was written; the due conversations stay due.
+                    state
+                        .worker
+                        .note([(0, Some(Utc::now() + Duration::seconds(1)))], false);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The header that carries a delivery's HMAC-SHA256 signature (hex) of the raw body.
+pub const SIGNATURE_HEADER: &str = "X-Promptly-Signature";
+/// The header that carries the delivery id (receivers use it to ignore a repeat).
+pub const DELIVERY_HEADER: &str = "X-Promptly-Delivery";
+/// Attempts before a delivery is given up (and shown as failed).
+pub const MAX_ATTEMPTS: i64 = 6;
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, body).
+pub fn signature(secret: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length works");
+    mac.update(body.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// The wait before attempt `n + 1` after `n` failed ones: 10 s, 30 s, 90 s, ... up to an hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let secs = 10i64.saturating_mul(3i64.saturating_pow(attempts.clamp(0, 10) as u32));
+    Duration::seconds(secs.min(3600))
+}
+
+/// Delivers the due outbox rows (claimed with a lease, so two servers never send one at
+/// the same time); returns how many it tried.
+pub async fn deliver_outbox(store: &dyn Store, client: &reqwest::Client) -> StoreResult<usize> {
+    let now = Utc::now();
+    let items = store
+        .claim_outbox(now, now + Duration::seconds(60), 50)
+        .await?;
+    let n = items.len();
+    for item in items {
+        let result = client
+            .post(&item.url)
+            .header("Content-Type", "application/json")
+            .header(SIGNATURE_HEADER, signature(&item.secret, &item.body))
+            .header(DELIVERY_HEADER, item.id.to_string())
+            .body(item.body.clone())
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await;
+        let outcome = match result {
+            Ok(r) if r.status().is_success() => OutboxOutcome::Delivered,
+            Ok(r) => failed(&item, format!("the receiver answered {}", r.status())),
+            Err(e) => failed(&item, format!("could not deliver: {e}")),
+        };
+        store.finish_outbox(item.id, &outcome, Utc::now()).await?;
+    }
+    Ok(n)
+}
+
+fn failed(item: &crate::store::OutboxItem, error: String) -> OutboxOutcome {
+    let attempts = item.attempts + 1;
+    OutboxOutcome::Failed {
+        error,
+        retry_at: (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(item.attempts)),
+    }
+}
+
+/// The delivery loop: every second, or at once when a pass queued something.
+pub async fn run_outbox(state: AppState) {
+    let client = reqwest::Client::new();
+    loop {
+        match deliver_outbox(state.store.as_ref(), &client).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "delivering the outbox failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = state.outbox_bell.notified() => {}
+        }
+    }
+}
+
+/// Starts the worker, the outbox delivery and (PostgreSQL) the change listener.
+pub fn start(state: &AppState, link_base: String) {
+    tokio::spawn(run_worker(state.clone(), link_base));
+    tokio::spawn(run_outbox(state.clone()));
+    tokio::spawn(run_listener(state.clone()));
+}
+
+/// Listens for the other servers' announcements (PostgreSQL): each changed conversation
+/// is read and pushed to this server's streams, and its next SLA instant scheduled here.
+pub async fn run_listener(state: AppState) {
+    loop {
+        let mut listener = match state.store.change_listener().await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other servers' changes; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        // Changes announced while not listening are caught up by a pass and the schedule.
+        if let Ok(all) = state.store.sla_schedule().await {
+            state
+                .worker
+                .note(all.into_iter().map(|(id, t)| (id, Some(t))), true);
+        }
+        loop {
+            let n = match listener.recv().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the change listener dropped; reconnecting");
+                    break;
+                }
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(n.payload()) else {
+                continue;
+            };
+            if v["origin"].as_str() == Some(state.server_id.as_str()) {
+                continue;
+            }
+            let ids: Vec<i64> = v["ids"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_i64()).collect())
+                .unwrap_or_default();
+            if let Err(e) = publish_changed(&state, &ids).await {
+                tracing::warn!(error = %e, "reading announced changes failed");
+            }
+        }
+    }
+}
+
+/// Reads conversations another server changed, pushes them to this server's streams and
+/// schedules their next SLA instants here.
+async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
+    let now = Utc::now();
+    let store = state.store.as_ref();
+    let mut catalog = SlaCatalog::cached(state, now).await?;
+    let mut events = store.events_of(ids).await?;
+    let mut scheduled = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(row) = store.conversation(*id).await? else {
+            continue;
+        };
+        scheduled.push((row.id, row.next_sla_at));
+        catalog
+            .ensure(store, row.policy_id.zip(row.policy_version))
+            .await?;
+        let evs = events.remove(id).unwrap_or_default();
+        let view = catalog.view(row, &evs, now);
+        state.publish(StreamEvent::Conversation {
+            conversation: Box::new(view),
+        });
+    }
+    state.worker.note(scheduled, true);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_schedule_keeps_one_current_instant_per_conversation() {
+        let mut s = Schedule::default();
+        s.set(1, Some(t("2026-11-24T10:00:05Z")));
+        s.set(2, Some(t("2026-11-24T10:00:03Z")));
+        s.set(2, Some(t("2026-11-24T10:00:09Z")));
+        assert_eq!(
+            s.next(),
+            Some(t("2026-11-24T10:00:05Z")),
+            "2's old instant is stale"
+        );
+        s.set(1, None);
+        assert_eq!(s.next(), Some(t("2026-11-24T10:00:09Z")));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.take_due(t("2026-11-24T10:00:08Z")), 0);
+        assert_eq!(s.take_due(t("2026-11-24T10:00:09Z")), 1);
+        assert!(s.is_empty());
+        assert_eq!(s.next(), None);
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn retries_back_off_and_give_up() {
+        assert_eq!(backoff(0), Duration::seconds(10));
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(90));
+        assert_eq!(backoff(9), Duration::seconds(3600));
+    }
+}

@@ -1,0 +1,156 @@
+//! `/api/v1/channels/{channel}/outbound` (where system messages to a channel's customers are
+//! delivered) and `/api/v1/deliveries` (the outbox: webhooks and channel messages, with
+//! their attempts and failures). Admins only.
+
+use super::error::ApiError;
+use super::{json_body, require_admin};
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+use crate::store::OutboxItem;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use promptly::account::FieldError;
+use promptly::conversation::Channel;
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/channels", get(channels))
+        .route(
+            "/channels/{channel}/outbound",
+            put(set_outbound).delete(remove_outbound),
+        )
+        .route("/deliveries", get(deliveries))
+}
+
+#[derive(Debug, Serialize)]
+struct ChannelInfo {
+    channel: &'static str,
+    label: &'static str,
+    /// The outbound webhook's URL (its secret is never shown), or `null`.
+    outbound_url: Option<String>,
+}
+
+async fn channels(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Vec<ChannelInfo>>, ApiError> {
+    require_admin(user)?;
+    let set = state.store.channel_outbounds().await?;
+    Ok(Json(
+        Channel::ALL
+            .iter()
+            .map(|c| ChannelInfo {
+                channel: c.as_str(),
+                label: c.label(),
+                outbound_url: set
+                    .iter()
+                    .find(|o| o.channel == c.as_str())
+                    .map(|o| o.url.clone()),
+            })
+            .collect(),
+    ))
+}
+
+fn channel(name: &str) -> Result<Channel, ApiError> {
+    Channel::parse(name).ok_or(ApiError::NotFound)
+}
+
+/// Checks an outbound webhook: an http(s) URL with a host, and a secret to sign with.
+pub fn check_outbound(url: &str, secret: &str) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    match url::Url::parse(url.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => errors.push(FieldError::new("url", "Give an http(s) URL.")),
+    }
+    let n = secret.chars().count();
+    if n == 0 || n > 256 {
+        errors.push(FieldError::new(
+            "secret",
+            "A secret is required (at most 256 characters); deliveries are signed with it.",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Outbound {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    secret: String,
+}
+
+async fn set_outbound(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(name): Path<String>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<ChannelInfo>, ApiError> {
+    require_admin(user)?;
+    let c = channel(&name)?;
+    let body: Outbound = serde_json::from_value(json_body(body)?)
+        .map_err(|e| ApiError::field("", format!("not an outbound webhook: {e}")))?;
+    check_outbound(&body.url, &body.secret).map_err(|errors| ApiError::Unprocessable { errors })?;
+    state
+        .store
+        .set_channel_outbound(
+            c.as_str(),
+            Some((body.url.trim(), &body.secret)),
+            Utc::now(),
+        )
+        .await?;
+    Ok(Json(ChannelInfo {
+        channel: c.as_str(),
+        label: c.label(),
+        outbound_url: Some(body.url.trim().to_string()),
+    }))
+}
+
+async fn remove_outbound(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(user)?;
+    let c = channel(&name)?;
+    state
+        .store
+        .set_channel_outbound(c.as_str(), None, Utc::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveryQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Query(q): Query<DeliveryQuery>,
+) -> Result<Json<Vec<OutboxItem>>, ApiError> {
+    require_admin(user)?;
+    if let Some(s) = q.status.as_deref() {
+        if !matches!(s, "pending" | "delivered" | "failed") {
+            return Err(ApiError::field(
+                "status",
+                "Use pending, delivered or failed.",
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        state.store.list_outbox(q.status.as_deref(), limit).await?,
+    ))
+}
