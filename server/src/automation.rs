@@ -276,7 +276,7 @@ impl Schedule {
     }
 
     /// The earliest instant still current.
-    pub fn next(&mut self) -> Option<DateTime<Utc>> {
+    pub fn earliest(&mut self) -> Option<DateTime<Utc>> {
         while let Some(Reverse((t, id))) = self.heap.peek().copied() {
             if self.current.get(&id) == Some(&t) {
                 return Some(t);
@@ -329,7 +329,7 @@ impl Worker {
         let mut earlier = now_pending;
         {
             let mut s = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-            let before = s.next();
+            let before = s.earliest();
             for (id, at) in changes {
                 s.set(id, at);
                 if let Some(t) = at {
@@ -388,15 +388,17 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     }
     state.announce(&published).await;
     if !pass.fired.is_empty() {
+        // Recorded (committed) now.
+        let recorded = Utc::now();
         let mut stats = state.firing_stats.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, f) in &pass.fired {
-            stats.record(now, f.due_at);
+        for (_, f) in pass.fired.iter().filter(|(_, f)| f.event == "sla.breached") {
+            stats.record(recorded, f.due_at);
         }
     }
     Ok(handled)
 }
 
-/// Detection latency figures (from an SLA instant to its recorded firing), for
+/// Detection latency figures (from a breach instant to its recorded firing), for
 /// `promptly bench automation`.
 #[derive(Default)]
 pub struct FiringStats {
@@ -428,7 +430,7 @@ pub async fn run_worker(state: AppState, link_base: String) {
                 .schedule
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            s.next()
+            s.earliest()
         };
         let now = Utc::now();
         let wait = match next {
@@ -634,17 +636,17 @@ mod tests {
         s.set(2, Some(t("2026-11-24T10:00:03Z")));
         s.set(2, Some(t("2026-11-24T10:00:09Z")));
         assert_eq!(
-            s.next(),
+            s.earliest(),
             Some(t("2026-11-24T10:00:05Z")),
             "2's old instant is stale"
         );
         s.set(1, None);
-        assert_eq!(s.next(), Some(t("2026-11-24T10:00:09Z")));
+        assert_eq!(s.earliest(), Some(t("2026-11-24T10:00:09Z")));
         assert_eq!(s.len(), 1);
         assert_eq!(s.take_due(t("2026-11-24T10:00:08Z")), 0);
         assert_eq!(s.take_due(t("2026-11-24T10:00:09Z")), 1);
         assert!(s.is_empty());
-        assert_eq!(s.next(), None);
+        assert_eq!(s.earliest(), None);
     }
 
     #[test]

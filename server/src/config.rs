@@ -122,6 +122,18 @@ pub enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Delay from SLA instants to their recorded firing with a large schedule (SQLite).
+    Automation {
+        /// Running clocks scheduled in all.
+        #[arg(long, default_value_t = 100_000)]
+        clocks: usize,
+        /// Of those, how many breach during the window.
+        #[arg(long, default_value_t = 2_000)]
+        due: usize,
+        /// Seconds over which they breach.
+        #[arg(long, default_value_t = 20)]
+        window: i64,
+    },
     /// Resident memory of a `promptly serve` process holding N open conversations.
     Memory {
         #[arg(long, default_value_t = 100_000)]

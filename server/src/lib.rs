@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod automation;
+pub mod bench_automation;
 pub mod bench_calendar;
 pub mod bench_http;
 pub mod config;

@@ -59,6 +59,17 @@ fn main() -> ExitCode {
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
                     Some(Command::Bench {
+                        command:
+                            BenchCommand::Automation {
+                                clocks,
+                                due,
+                                window,
+                            },
+                    }) => promptly_server::bench_automation::run(clocks, due, window)
+                        .await
+                        .map(|l| println!("{l}"))
+                        .map_err(Usage),
+                    Some(Command::Bench {
                         command: BenchCommand::Memory { conversations },
                     }) => promptly_server::bench_http::memory(conversations)
                         .await

@@ -19,7 +19,6 @@ const CONVERSATIONS: usize = 10_000;
 
 struct Server {
     child: Child,
-    port: u16,
 }
 
 fn free_port() -> u16 {
@@ -41,7 +40,7 @@ fn spawn(db: &str, port: u16) -> Server {
         .stdout(Stdio::null())
         .spawn()
         .expect("start promptly serve");
-    Server { child, port }
+    Server { child }
 }
 
 impl Server {
