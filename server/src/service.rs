@@ -25,6 +25,9 @@ pub struct CatalogData {
     overdue_levels: Vec<i64>,
     /// The automation rules in order.
     rules: Vec<(i64, promptly::rules::RuleDefinition)>,
+    /// What the open conversations' SLA instants depend on besides their own policy
+    /// version: the calendars' definitions and the overdue levels.
+    plan_key: String,
 }
 
 /// The last catalog loaded and the generation it was loaded at (see
@@ -48,7 +51,9 @@ impl CatalogData {
             }
         }
         let mut calendars = HashMap::new();
+        let mut calendar_defs = Vec::new();
         for c in store.list_calendars().await? {
+            calendar_defs.push((c.id, c.updated_at));
             // Stored definitions were validated on the way in.
             if let Ok(cal) = BusinessCalendar::new(c.definition) {
                 calendars.insert(c.id, cal);
@@ -71,12 +76,15 @@ impl CatalogData {
             .collect();
         overdue_levels.sort_unstable();
         overdue_levels.dedup();
+        let plan_key =
+            serde_json::json!({"calendars": calendar_defs, "overdue": overdue_levels}).to_string();
         Ok(CatalogData {
             policies,
             calendars,
             default,
             overdue_levels,
             rules,
+            plan_key,
         })
     }
 }
@@ -108,8 +116,18 @@ impl SlaCatalog {
             None => {
                 // Loaded after reading the generation, so never older than it.
                 let d = Arc::new(CatalogData::load(store).await?);
-                *state.catalog.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((generation, d.clone()));
+                let before = state
+                    .catalog
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .replace((generation, d.clone()));
+                // Calendars or overdue levels changed: the open conversations' SLA instants
+                // move, so their schedule is planned again (in the background).
+                if let Some((_, old)) = before {
+                    if old.plan_key != d.plan_key {
+                        spawn_replan(state.clone());
+                    }
+                }
                 d
             }
         };
@@ -333,12 +351,39 @@ fn jobs(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::Jobs> {
     state.jobs.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Starts [`replan_open`] in the background.
+fn spawn_replan(state: AppState) {
+    let task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(async move {
+            if let Err(e) = replan_open(&state).await {
+                tracing::error!(error = %e, "re-planning SLA instants failed");
+            }
+        });
+    tokio::spawn(task);
+}
+
+/// Plans the SLA instants of every open conversation again (after a calendar or an
+/// overdue level changed), in the background for large queues.
+pub async fn replan_open(state: &AppState) -> StoreResult<()> {
+    let ids = state.store.open_conversation_ids().await?;
+    if !ids.is_empty() {
+        tracing::info!(conversations = ids.len(), "re-planning SLA instants");
+        reevaluate(state, ids).await?;
+    }
+    Ok(())
+}
+
 async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
     let now = Utc::now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let touched = store.rederive_many(ids, &catalog, now).await?;
     let n = touched.len();
+    state
+        .worker
+        .note(touched.iter().map(|t| (t.row.id, t.row.next_sla_at)), false);
+    let changed: Vec<i64> = touched.iter().map(|t| t.row.id).collect();
+    state.announce(&changed).await;
     for t in touched {
         catalog
             .ensure(store, t.row.policy_id.zip(t.row.policy_version))

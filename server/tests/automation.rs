@@ -278,3 +278,51 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
         .collect();
     assert_eq!(fields, vec!["url", "secret"]);
 }
+
+#[tokio::test]
+async fn a_new_overdue_rule_replans_running_clocks() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let (_, p) = s
+        .post(
+            "/api/v1/policies",
+            &t,
+            json!({"name": "Fast", "first_response": "1s"}),
+        )
+        .await;
+    s.put(
+        "/api/v1/settings/default-policy",
+        &t,
+        json!({"policy": p["id"]}),
+    )
+    .await;
+    s.post(
+        "/api/v1/events",
+        &t,
+        json!({"id": "r1", "type": "message.created",
+        "conversation": "late", "author": "customer", "text": "Hi", "at": ago(0)}),
+    )
+    .await;
+    // Breached after a second; no rule listens yet.
+    until("the breach", 5, || async {
+        let (_, c) = s.get("/api/v1/conversations/late", &t).await;
+        (c["sla"]["metrics"][0]["state"] == "breached").then_some(c)
+    })
+    .await;
+    let (status, _) = s
+        .post(
+            "/api/v1/rules",
+            &t,
+            json!({"name": "Escalate", "event": "sla.overdue", "after": "6s",
+            "actions": [{"type": "add_label", "label": "overdue-6s"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Its level (six seconds after the deadline) is planned for the running clock.
+    let c = until("the escalation", 12, || async {
+        let (_, c) = s.get("/api/v1/conversations/late", &t).await;
+        (c["labels"] == json!(["overdue-6s"])).then_some(c)
+    })
+    .await;
+    assert_eq!(c["sla"]["metrics"][0]["state"], "breached");
+}

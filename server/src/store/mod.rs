@@ -284,6 +284,8 @@ pub trait Store: Send + Sync + 'static {
         target: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// The conversations not resolved.
+    async fn open_conversation_ids(&self) -> StoreResult<Vec<i64>>;
     /// How many SLA events were fired in all (for tests and benchmarks).
     async fn count_sla_firings(&self) -> StoreResult<i64>;
     /// Tells the other servers on this database that conversations changed (PostgreSQL:

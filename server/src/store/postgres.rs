@@ -1586,6 +1586,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn open_conversation_ids(&self) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM conversations WHERE status <> 'resolved' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn count_sla_firings(&self) -> StoreResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sla_firings")
             .fetch_one(&self.pool)
