@@ -165,6 +165,17 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
         policies.push((name, id));
     }
 
+    // Three automation rules, when there are none yet.
+    if store.list_rules().await.map_err(db)?.is_empty() {
+        let vip = policies.iter().find(|(n, _)| *n == VIP).map(|(_, id)| *id);
+        for rule in demo_rules(vip) {
+            let known = |id: i64| policies.iter().any(|(_, p)| *p == id);
+            let parsed = promptly::rules::parse_rule(&rule, known, |_| true)
+                .map_err(|e| format!("a demo rule is invalid: {e:?}"))?;
+            store.create_rule(&parsed, now).await.map_err(db)?;
+        }
+    }
+
     let mut default_policy = store.default_policy().await.map_err(db)?;
     if default_policy.is_none() {
         let standard = policies
@@ -180,6 +191,33 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
         policies,
         default_policy,
     })
+}
+
+/// The demo's rules: VIP customers on the VIP policy, a breached first response sends the
+/// conversation back to the queue with an apology, half an hour overdue escalates.
+fn demo_rules(vip: Option<i64>) -> Vec<serde_json::Value> {
+    let mut rules = Vec::new();
+    if let Some(vip) = vip {
+        rules.push(
+            json!({"name": "VIP customers get the VIP policy", "event": "conversation.created",
+            "match": "any",
+            "conditions": [{"field": "priority", "op": "is", "value": "urgent"},
+                           {"field": "labels", "op": "contains", "value": "vip"}],
+            "actions": [{"type": "apply_policy", "policy": vip}]}),
+        );
+    }
+    rules.push(json!({"name": "Missed first response: back to the queue", "event": "sla.breached",
+        "conditions": [{"field": "sla.metric", "op": "is", "value": "first_response"},
+                       {"field": "owner", "op": "is_set"}],
+        "actions": [{"type": "remove_owner"},
+                    {"type": "send_message",
+                     "template": "Sorry for the wait, {{contact.name}}. The next free agent will answer you."}]}));
+    rules.push(
+        json!({"name": "Half an hour overdue: escalate", "event": "sla.overdue", "after": "30m",
+        "actions": [{"type": "set_priority", "priority": "urgent"},
+                    {"type": "add_label", "label": "escalated"}]}),
+    );
+    rules
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1053,6 +1091,17 @@ mod tests {
         assert!(standard.policy.business_hours_only);
         assert_eq!(store.default_policy().await.unwrap(), Some(standard.id));
         assert_eq!(second.default_policy, Some(standard.id));
+        let rules = store.list_rules().await.unwrap();
+        let names: Vec<&str> = rules.iter().map(|r| r.definition.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "VIP customers get the VIP policy",
+                "Missed first response: back to the queue",
+                "Half an hour overdue: escalate"
+            ],
+            "three rules, once"
+        );
     }
 
     #[tokio::test]
