@@ -273,3 +273,57 @@ async fn two_servers_fire_every_breach_exactly_once_across_kills() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), CONVERSATIONS, "every delivery id arrived");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
+    use futures::StreamExt;
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let db_url = cluster.fresh_database().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_promptly"))
+        .args(["token", "create", "--name", "fanout"])
+        .env("PROMPTLY_DATABASE_URL", &db_url)
+        .env("PROMPTLY_LOG", "warn")
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (pa, pb) = (free_port(), free_port());
+    let _a = spawn(&db_url, pa);
+    let _b = spawn(&db_url, pb);
+    let client = Client::new();
+    wait_up(&client, pa).await;
+    wait_up(&client, pb).await;
+    // A stream on B.
+    let resp = client
+        .get(format!("http://127.0.0.1:{pb}/api/v1/stream"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("event: hello") {
+        text.push_str(&String::from_utf8_lossy(&body.next().await.unwrap().unwrap()));
+    }
+    // An event ingested through A.
+    let posted = Instant::now();
+    let r = client
+        .post(format!("http://127.0.0.1:{pa}/api/v1/events"))
+        .bearer_auth(&token)
+        .json(&json!({"id": "x1", "type": "conversation.created", "conversation": "via-a", "channel": "sms"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let arrived = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let chunk = body.next().await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("\"external_id\":\"via-a\"") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(arrived.is_ok(), "B's stream never got A's change: {text}");
+    assert!(posted.elapsed() < Duration::from_secs(1), "{:?}", posted.elapsed());
+}
