@@ -108,6 +108,8 @@ pub enum SlaCommand {
 pub enum BenchCommand {
     /// Business-hours deadlines over the cases of shared/bench/calendar_peers.py.
     Calendar { cases: PathBuf },
+    /// Erlang C staffing over the grid of shared/bench/erlang_peer.py (same sha256).
+    Staffing { cases: PathBuf },
     /// Events/s through POST /api/v1/events vs raw sqlx inserts (loopback HTTP; SQLite, or
     /// PostgreSQL given an admin URL: two scratch databases are created and dropped).
     Ingest {

@@ -31,6 +31,11 @@ fn main() -> ExitCode {
         }) => bench_calendar::run(&cases)
             .map(|line| println!("{line}"))
             .map_err(Usage),
+        Some(Command::Bench {
+            command: BenchCommand::Staffing { cases },
+        }) => promptly_server::bench_staffing::run(&cases)
+            .map(|line| println!("{line}"))
+            .map_err(Usage),
         other => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,

@@ -302,7 +302,9 @@ async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
     let mut body = resp.bytes_stream();
     let mut text = String::new();
     while !text.contains("event: hello") {
-        text.push_str(&String::from_utf8_lossy(&body.next().await.unwrap().unwrap()));
+        text.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
     }
     // An event ingested through A.
     let posted = Instant::now();
@@ -325,5 +327,9 @@ async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
     })
     .await;
     assert!(arrived.is_ok(), "B's stream never got A's change: {text}");
-    assert!(posted.elapsed() < Duration::from_secs(1), "{:?}", posted.elapsed());
+    assert!(
+        posted.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        posted.elapsed()
+    );
 }

@@ -13,6 +13,7 @@ pub mod forms;
 pub mod health;
 pub mod policies;
 pub mod rules;
+pub mod staffing;
 pub mod stream;
 pub mod token_forms;
 pub mod tokens;
@@ -240,6 +241,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(policies::router())
         .merge(rules::router())
         .merge(automation::router())
+        .merge(staffing::router())
         .merge(events::router())
         .merge(conversations::router())
         .merge(docs::router())

@@ -1,0 +1,115 @@
+//! `GET /api/v1/staffing`: how many agents a forecast needs (Erlang C, and Erlang A with a
+//! customer patience), the service level and speed of answer they reach, and how many
+//! agents there are (managers and admins).
+
+use super::error::ApiError;
+use super::require_user;
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use promptly::account::{FieldError, Role, Section};
+use promptly::staffing::{
+    achieved, required_positions_erlang_a, try_required_positions, Achieved, Positions,
+    StaffingCase,
+};
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/staffing", get(staffing))
+}
+
+#[derive(Debug, Deserialize)]
+struct StaffingQuery {
+    transactions: Option<f64>,
+    aht_min: Option<f64>,
+    #[serde(default = "thirty")]
+    interval_min: f64,
+    asa_min: Option<f64>,
+    service_level: Option<f64>,
+    #[serde(default = "one")]
+    max_occupancy: f64,
+    #[serde(default)]
+    shrinkage: f64,
+    /// Mean customer patience in minutes (Erlang A); absent: Erlang C only.
+    patience_min: Option<f64>,
+}
+
+fn thirty() -> f64 {
+    30.0
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Serialize)]
+struct Staffing {
+    case: StaffingCase,
+    /// Erlang C: agents needed (raw and with shrinkage), and what they reach.
+    erlang_c: Positions,
+    /// The same agents' average speed of answer, minutes.
+    erlang_c_achieved: Achieved,
+    /// Erlang A (with abandonment), when a patience was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erlang_a: Option<Positions>,
+    /// Active agent accounts (who can take conversations).
+    agents_available: usize,
+}
+
+async fn staffing(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Query(q): Query<StaffingQuery>,
+) -> Result<Json<Staffing>, ApiError> {
+    let me = require_user(user)?;
+    if !Section::Compliance.allows(me.role) {
+        return Err(ApiError::Forbidden);
+    }
+    let mut errors = Vec::new();
+    let mut need = |name: &str, v: Option<f64>| {
+        v.unwrap_or_else(|| {
+            errors.push(FieldError::new(name, "Required."));
+            f64::NAN
+        })
+    };
+    let case = StaffingCase {
+        transactions: need("transactions", q.transactions),
+        aht_min: need("aht_min", q.aht_min),
+        interval_min: q.interval_min,
+        asa_min: need("asa_min", q.asa_min),
+        service_level: need("service_level", q.service_level),
+        max_occupancy: q.max_occupancy,
+        shrinkage: q.shrinkage,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Unprocessable { errors });
+    }
+    let to_api = |e: promptly::staffing::StaffingError| ApiError::Unprocessable {
+        errors: e
+            .errors
+            .into_iter()
+            .map(|f| FieldError::new(f.field, f.message))
+            .collect(),
+    };
+    let erlang_c = try_required_positions(&case).map_err(to_api)?;
+    let erlang_a = match q.patience_min {
+        Some(p) => Some(required_positions_erlang_a(&case, p).map_err(to_api)?),
+        None => None,
+    };
+    let agents_available = state
+        .store
+        .list_users()
+        .await?
+        .iter()
+        .filter(|u| u.active && u.role == Role::Agent)
+        .count();
+    Ok(Json(Staffing {
+        case,
+        erlang_c_achieved: achieved(&case, erlang_c.raw_positions),
+        erlang_c,
+        erlang_a,
+        agents_available,
+    }))
+}
