@@ -19,6 +19,7 @@
 //! - [`instant`]: instants on the wire (RFC 3339) and the whole seconds the engine counts.
 //! - [`stream`]: events pushed to browsers over server-sent events.
 //! - [`staffing`]: agents needed for a service-level target (Erlang C as pyworkforce, Erlang A).
+//! - [`compliance`]: contracts, their metrics per period (UTC), bands, credits and bonuses.
 
 pub mod account;
 pub mod automation;
@@ -26,6 +27,7 @@ pub mod badge;
 pub mod calendar;
 pub mod check;
 pub mod clock;
+pub mod compliance;
 pub mod conversation;
 pub mod duration;
 pub mod instant;

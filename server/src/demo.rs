@@ -709,6 +709,10 @@ impl Deriver for StartOn<'_> {
     fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
         self.catalog.derive(policy, events)
     }
+
+    fn wants_rules(&self, event: &IncomingEvent) -> bool {
+        self.catalog.wants_rules(event)
+    }
 }
 
 fn conversation_number(external_id: &str) -> Option<u64> {
@@ -798,8 +802,8 @@ impl Simulator {
         };
         let catalog = SlaCatalog::load(store, now).await?;
         let (first, rest) = events.split_at(1.min(events.len()));
-        store
-            .ingest(
+        let report = store
+            .ingest_batch(
                 first,
                 &StartOn {
                     catalog: &catalog,
@@ -808,6 +812,10 @@ impl Simulator {
                 now,
             )
             .await?;
+        self.state.worker.note(
+            report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
+            report.queued > 0,
+        );
         // The rest goes through the service, which also tells the browsers.
         service::ingest(&self.state, rest).await?;
         Ok(())
