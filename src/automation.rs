@@ -117,8 +117,10 @@ pub fn sla_instants(sla: &SlaState, overdue_levels: &[i64]) -> Vec<SlaInstant> {
                 });
             }
         };
+        // A policy without a warning threshold warns at the deadline itself: no warning
+        // period, so no warning event.
         if let Some(w) = m.warn_at {
-            if w <= due {
+            if w < due {
                 push(SlaEventKind::Warning, w);
             }
         }
@@ -297,6 +299,22 @@ mod tests {
             vec![SlaEventKind::Breached, SlaEventKind::Overdue(60)],
             "breached and a minute overdue before the late reply, not an hour"
         );
+    }
+
+    #[test]
+    fn no_warning_threshold_no_warning_event() {
+        let start = t("2026-11-24T10:00:00Z");
+        let events = [
+            Event::created(start),
+            Event::message(start, Author::Customer),
+        ];
+        let s = sla(
+            r#"{"first_response": "20s", "warning": "0%"}"#,
+            &events,
+            "2026-11-24T10:00:05Z",
+        );
+        let kinds: Vec<SlaEventKind> = sla_instants(&s, &[]).iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, vec![SlaEventKind::Breached]);
     }
 
     #[test]
