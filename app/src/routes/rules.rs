@@ -624,7 +624,7 @@ fn RuleForm(
             {errors.with_value(|e| field_error(e, "event"))}
             {errors.with_value(|e| field_error(e, "after"))}
             {errors.with_value(|e| field_error(e, "match"))}
-            <fieldset class="conditions">
+            <fieldset class="rule-conditions">
                 <legend>"Conditions"</legend>
                 <p class="muted small">
                     "Leave a row's field empty to ignore it; no conditions always match. Lists (in, not in, contains any) take values separated by commas; business_hours takes a calendar id. "
@@ -636,7 +636,7 @@ fn RuleForm(
                 </For>
                 {move || js.get().then(|| view! { <button type="button" class="add-row" on:click=add_condition>"Add condition"</button> })}
             </fieldset>
-            <fieldset class="actions">
+            <fieldset class="rule-actions">
                 <legend>"Actions"</legend>
                 <p class="muted small">"Leave a row's type empty to ignore it. Actions run in order; a later one wins."</p>
                 {errors.with_value(|e| field_error(e, "actions"))}
@@ -951,7 +951,7 @@ fn DryRunResult(
         .iter()
         .map(|x| match x {
             SideEffect::SendMessage { text, .. } => {
-                view! { <li>"Message to the customer: “"{text.clone()}"”"</li> }.into_any()
+                view! { <li>{format!("Message to the customer: “{text}”")}</li> }.into_any()
             }
             SideEffect::Webhook { url, .. } => {
                 view! { <li>{format!("Signed POST to {url}")}</li> }.into_any()

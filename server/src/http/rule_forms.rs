@@ -87,7 +87,7 @@ pub(crate) struct RuleForm {
 }
 
 /// `c12_op` → (12, "op").
-fn row_key<'a>(key: &'a str, prefix: char) -> Option<(usize, &'a str)> {
+fn row_key(key: &str, prefix: char) -> Option<(usize, &str)> {
     let rest = key.strip_prefix(prefix)?;
     let (n, part) = rest.split_once('_')?;
     Some((n.parse().ok()?, part))
