@@ -72,7 +72,7 @@ test('an admin builds rules that apply a policy and act on a breach', async ({ p
     // The issue's rule, through the builder.
     let form = await goToRules(page, info);
     await form.getByLabel('Name', { exact: true }).fill(bigcorp);
-    await form.getByLabel('Event', { exact: true }).selectOption('conversation.created');
+    await form.getByLabel('Event').selectOption('conversation.created');
     await condition(form, 1, 'contact.email', 'ends_with', '@bigcorp.com', hydrated);
     await condition(form, 2, 'priority', 'is', 'urgent', hydrated);
     await form.getByLabel('Action 1 type', { exact: true }).selectOption('apply_policy');
@@ -86,7 +86,7 @@ test('an admin builds rules that apply a policy and act on a breach', async ({ p
     // A breach rule for this conversation only (other tests' conversations breach too).
     form = await goToRules(page, info);
     await form.getByLabel('Name', { exact: true }).fill(breach);
-    await form.getByLabel('Event', { exact: true }).selectOption('sla.breached');
+    await form.getByLabel('Event').selectOption('sla.breached');
     await condition(form, 1, 'contact.email', 'is', email, hydrated);
     await form.getByLabel('Action 1 type', { exact: true }).selectOption('remove_owner');
     await form.getByLabel('Action 2 type', { exact: true }).selectOption('send_message');
@@ -115,7 +115,7 @@ test('an admin builds rules that apply a policy and act on a breach', async ({ p
 
     // Meanwhile: an empty name is refused next to it, and Up/Down reorder.
     form = await goToRules(page, info);
-    await form.getByLabel('Event', { exact: true }).selectOption('message.created');
+    await form.getByLabel('Event').selectOption('message.created');
     await form.getByLabel('Action 1 type', { exact: true }).selectOption('remove_owner');
     await form.getByRole('button', { name: 'Create rule' }).click();
     await expect(page.locator('[data-field="name"]')).toContainText('is required');
