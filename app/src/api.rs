@@ -102,6 +102,41 @@ pub struct JobView {
     pub error: Option<String>,
 }
 
+/// An automation rule as the rules page lists it (webhook secrets masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleItem {
+    pub id: i64,
+    /// Its place in the order the rules run in.
+    pub position: i64,
+    pub definition: promptly::rules::RuleDefinition,
+    /// How many times it fired since 00:00 UTC today.
+    pub fired_today: i64,
+}
+
+/// A rule's dry run against one conversation, as the rules page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// Promptly's id of the conversation tested.
+    pub conversation: i64,
+    pub explanation: promptly::rules::Explanation,
+    /// The conversation as it would be after the actions.
+    pub state: promptly::rules::ConversationState,
+    /// The messages and webhooks it would send.
+    pub effects: Vec<promptly::rules::SideEffect>,
+}
+
+/// What the rules page shows: the rules in order, what the builder offers, and the dry run
+/// asked for (`?edit=..&test=..`), if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesData {
+    pub rules: Vec<RuleItem>,
+    /// (id, name) of each SLA policy, for `apply_policy`.
+    pub policies: Vec<(i64, String)>,
+    /// (id, name) of each business-hours calendar, for `business_hours` conditions.
+    pub calendars: Vec<(i64, String)>,
+    pub dry_run: Option<Result<DryRun, String>>,
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server crate provides to the UI during rendering.
@@ -137,6 +172,12 @@ pub mod ssr {
             edit: Option<i64>,
             job: Option<u64>,
         ) -> Result<super::PoliciesData, String>;
+        /// The rules page's data, with the dry run of rule `test.0` on conversation `test.1`
+        /// (an id or the sender's id) for metric `test.2` (the caller checks the role).
+        async fn rules_page(
+            &self,
+            test: Option<(i64, String, Option<String>)>,
+        ) -> Result<super::RulesData, String>;
     }
 
     pub type DynBackend = Arc<dyn Backend>;
@@ -262,6 +303,24 @@ pub async fn get_policies(
         .policies_page(edit, job)
         .await
         .map_err(ServerFnError::new)
+}
+
+/// The automation rules and what the builder offers; with `rule` and `conversation`, the
+/// dry run of that rule on that conversation (admins only).
+#[server]
+pub async fn get_rules(
+    rule: Option<i64>,
+    conversation: Option<String>,
+    metric: Option<String>,
+) -> Result<RulesData, ServerFnError> {
+    require_admin_user()?;
+    let backend = use_context::<ssr::DynBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
+    let test = match (rule, conversation) {
+        (Some(r), Some(c)) if !c.trim().is_empty() => Some((r, c.trim().to_string(), metric)),
+        _ => None,
+    };
+    backend.rules_page(test).await.map_err(ServerFnError::new)
 }
 
 /// The cookie that carries a just-created integration token from `POST /admin/tokens` to the

@@ -52,7 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/conversations/:id") view=|| view! { <Shell><routes::conversation::ConversationRoute/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/policies") view=|| view! { <Shell><routes::policies::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/calendars") view=|| view! { <Shell><routes::calendars::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/rules") view=|| view! { <Shell><routes::sections::RulesPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/rules") view=|| view! { <Shell><routes::rules::RulesPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/compliance") view=|| view! { <Shell><routes::sections::CompliancePage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=|| view! { <Shell><routes::users::UsersPage/></Shell> } ssr=SsrMode::Async/>
             </Routes>

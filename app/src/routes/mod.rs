@@ -7,5 +7,6 @@ pub mod login;
 pub mod logout;
 pub mod policies;
 pub mod queue;
+pub mod rules;
 pub mod sections;
 pub mod users;

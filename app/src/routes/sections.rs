@@ -19,11 +19,6 @@ fn SectionPage(section: Section, intro: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn RulesPage() -> impl IntoView {
-    view! { <SectionPage section=Section::Rules intro="No automation rules yet. Without rules, the default policy applies to every conversation."/> }
-}
-
-#[component]
 pub fn CompliancePage() -> impl IntoView {
     view! { <SectionPage section=Section::Compliance intro="No contracts yet. Contracts compare what was promised with what was delivered."/> }
 }

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/policies/{id}/delete", post(delete_policy))
 }
 
-fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
+pub(super) fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
     let q = serde_urlencoded::to_string(query).unwrap_or_default();
     let target = if q.is_empty() {
         path.to_string()
@@ -41,7 +41,7 @@ fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
     Redirect::to(&target).into_response()
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "database error during an admin form");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -88,7 +88,7 @@ fn back_with_errors(
 }
 
 /// Appends a message to the errors of a form field, keeping one entry per field.
-fn push_error(errors: &mut Vec<(String, String)>, key: String, message: String) {
+pub(super) fn push_error(errors: &mut Vec<(String, String)>, key: String, message: String) {
     match errors.iter_mut().find(|(k, _)| *k == key) {
         Some((_, m)) => {
             m.push(' ');

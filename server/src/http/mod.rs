@@ -12,6 +12,7 @@ pub mod events;
 pub mod forms;
 pub mod health;
 pub mod policies;
+pub mod rule_forms;
 pub mod rules;
 pub mod staffing;
 pub mod stream;
@@ -29,8 +30,9 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
-/// What the UI's server functions may ask of the server.
-struct UiBackend(AppState);
+/// What the UI's server functions may ask of the server; the public origin starts the
+/// conversation links of the rules' dry run.
+struct UiBackend(AppState, String);
 
 #[async_trait]
 impl Backend for UiBackend {
@@ -192,6 +194,83 @@ impl Backend for UiBackend {
             versions: versions.into_iter().map(policy_item).collect(),
         })
     }
+
+    async fn rules_page(
+        &self,
+        test: Option<(i64, String, Option<String>)>,
+    ) -> Result<app::api::RulesData, String> {
+        let load = async {
+            let rules = self.0.store.list_rules().await?;
+            let rules = rules::views(&self.0, rules).await?;
+            let policies = self.0.store.list_policies().await?;
+            let calendars = self.0.store.list_calendars().await?;
+            Ok::<_, error::ApiError>((rules, policies, calendars))
+        };
+        let (rules, policies, calendars) = load.await.map_err(|e| {
+            tracing::error!(error = %e, "loading the rules failed");
+            "The rules could not be loaded.".to_string()
+        })?;
+        let dry_run = match test {
+            Some(t) => Some(self.dry_run(t).await),
+            None => None,
+        };
+        Ok(app::api::RulesData {
+            rules: rules
+                .into_iter()
+                .map(|v| app::api::RuleItem {
+                    id: v.rule.id,
+                    position: v.rule.position,
+                    definition: v.rule.definition,
+                    fired_today: v.fired_today,
+                })
+                .collect(),
+            policies: policies.into_iter().map(|p| (p.id, p.name)).collect(),
+            calendars: calendars.into_iter().map(|c| (c.id, c.name)).collect(),
+            dry_run,
+        })
+    }
+}
+
+impl UiBackend {
+    async fn dry_run(
+        &self,
+        (rule, conversation, metric): (i64, String, Option<String>),
+    ) -> Result<app::api::DryRun, String> {
+        let metric = match metric.as_deref().map(str::trim) {
+            None | Some("") => promptly::Metric::FirstResponse,
+            Some(m) => serde_json::from_value(serde_json::Value::String(m.to_string()))
+                .map_err(|_| "The metric must be first_response, next_response or resolution.")?,
+        };
+        let failed = |e: error::ApiError| match e {
+            error::ApiError::NotFound => {
+                format!(
+                    "No conversation “{conversation}” (neither Promptly's id nor a sender's id)."
+                )
+            }
+            e => {
+                tracing::error!(error = %e, "a rule's dry run failed");
+                "The dry run could not be done.".to_string()
+            }
+        };
+        let Some(rec) = self
+            .0
+            .store
+            .rule(rule)
+            .await
+            .map_err(|e| failed(e.into()))?
+        else {
+            return Err("That rule does not exist.".into());
+        };
+        let r = rules::dry_run(&self.0, &rec, &conversation, metric, &self.1)
+            .await
+            .map_err(failed)?;
+        Ok(app::api::DryRun {
+            conversation: r.conversation,
+            explanation: r.explanation,
+            state: r.would_apply.state,
+            effects: r.would_apply.effects,
+        })
+    }
 }
 
 fn calendar_items(
@@ -287,14 +366,17 @@ pub fn router(
     public_url: Option<String>,
 ) -> Router {
     let routes = generate_route_list(app::App);
-    let backend: DynBackend = Arc::new(UiBackend(state.clone()));
-    let context = move || provide_context(backend.clone());
-    let shell_options = leptos_options.clone();
     let public_origin = PublicOrigin(public_url.and_then(|u| {
         url::Url::parse(&u)
             .ok()
             .map(|u| u.origin().ascii_serialization())
     }));
+    let backend: DynBackend = Arc::new(UiBackend(
+        state.clone(),
+        public_origin.0.clone().unwrap_or_default(),
+    ));
+    let context = move || provide_context(backend.clone());
+    let shell_options = leptos_options.clone();
 
     let pages: Router<LeptosOptions> = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context, move || {
@@ -310,6 +392,7 @@ pub fn router(
         .merge(docs::page_router())
         .merge(conversation_forms::router())
         .merge(admin_forms::router())
+        .merge(rule_forms::router())
         .nest("/api/v1", api_router())
         .with_state(state.clone())
         .merge(pages)

@@ -50,7 +50,7 @@ pub struct RuleView {
 }
 
 /// Replaces every webhook secret by [`MASK`] (an empty one stays empty).
-fn mask_actions(actions: &mut [Action]) {
+pub(crate) fn mask_actions(actions: &mut [Action]) {
     for a in actions {
         if let Action::Webhook { secret, .. } = a {
             if !secret.is_empty() {
@@ -73,7 +73,10 @@ fn start_of_day(now: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
-async fn views(state: &AppState, rules: Vec<RuleRecord>) -> Result<Vec<RuleView>, ApiError> {
+pub(crate) async fn views(
+    state: &AppState,
+    rules: Vec<RuleRecord>,
+) -> Result<Vec<RuleView>, ApiError> {
     let counts = state
         .store
         .rule_fire_counts(start_of_day(Utc::now()))
@@ -135,7 +138,7 @@ fn unmask(body: &mut Value, stored: &[Action], errors: &mut Vec<FieldError>) {
 
 /// Validates a rule body against the policies and calendars that exist now; `stored` is the
 /// rule being replaced (for masked secrets).
-async fn parse(
+pub(crate) async fn parse(
     state: &AppState,
     mut body: Value,
     stored: Option<&RuleDefinition>,
@@ -330,17 +333,18 @@ fn test_request(body: Value) -> Result<TestRequest, ApiError> {
 
 /// What the rule's actions would do to the conversation.
 #[derive(Debug, Serialize)]
-struct WouldApply {
-    state: ConversationState,
-    effects: Vec<SideEffect>,
+pub(crate) struct WouldApply {
+    pub state: ConversationState,
+    pub effects: Vec<SideEffect>,
 }
 
+/// A dry run's answer (the API's body, and what the rules page shows).
 #[derive(Debug, Serialize)]
-struct TestResult {
-    rule: i64,
-    conversation: i64,
-    explanation: Explanation,
-    would_apply: WouldApply,
+pub(crate) struct TestResult {
+    pub rule: i64,
+    pub conversation: i64,
+    pub explanation: Explanation,
+    pub would_apply: WouldApply,
 }
 
 /// The message an event with a message is explained with: for `message.created` the
@@ -372,24 +376,43 @@ async fn test(
     require_user(user)?;
     let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
     let req = test_request(json_body(body)?)?;
+    let link_base = origin
+        .as_ref()
+        .and_then(|Extension(PublicOrigin(o))| o.clone())
+        .unwrap_or_default();
+    Ok(Json(
+        dry_run(&state, &rule, &req.conversation, req.metric, &link_base).await?,
+    ))
+}
+
+/// The dry run of `rule` on a stored conversation (Promptly's id or the sender's),
+/// evaluated now, changing nothing; secrets are masked. `NotFound` when there is no such
+/// conversation. Shared by `POST /api/v1/rules/{id}/test` and the rules page.
+pub(crate) async fn dry_run(
+    state: &AppState,
+    rule: &RuleRecord,
+    conversation: &str,
+    metric: Metric,
+    link_base: &str,
+) -> Result<TestResult, ApiError> {
     let store = state.store.as_ref();
-    let by_id = match req.conversation.parse::<i64>() {
+    let by_id = match conversation.parse::<i64>() {
         Ok(n) => store.conversation(n).await?,
         Err(_) => None,
     };
     let row = match by_id {
         Some(r) => r,
         None => store
-            .conversation_by_external_id(&req.conversation)
+            .conversation_by_external_id(conversation)
             .await?
             .ok_or(ApiError::NotFound)?,
     };
     let now = Utc::now();
-    let mut catalog = SlaCatalog::cached(&state, now).await?;
+    let mut catalog = SlaCatalog::cached(state, now).await?;
     let (conversation, events) = conversation_detail(store, &mut catalog, row, now).await?;
 
     let definition = &rule.definition;
-    let event = FiredEvent::for_rule(definition, req.metric);
+    let event = FiredEvent::for_rule(definition, metric);
     let open_now = |calendar: i64| catalog.calendar(calendar).map(|c| c.is_open_at(now));
     let mut ctx = RuleContext::new(&conversation.summary).with_business_hours(&open_now);
     if let Some((author, text)) = trigger_message(&events, definition.event) {
@@ -398,14 +421,10 @@ async fn test(
     let mut explanation = explain(definition, &event, &ctx);
     mask_actions(&mut explanation.actions);
 
-    let link_base = origin
-        .as_ref()
-        .and_then(|Extension(PublicOrigin(o))| o.clone())
-        .unwrap_or_default();
     let env = ActionEnv {
         conversation_id: conversation.id,
         conversation: &conversation.summary,
-        link_base: &link_base,
+        link_base,
         event,
         at: now,
         sla: SlaFacts::pick(&conversation.sla, &event),
@@ -426,7 +445,7 @@ async fn test(
             }
         }
     }
-    Ok(Json(TestResult {
+    Ok(TestResult {
         rule: rule.id,
         conversation: conversation.id,
         explanation,
@@ -434,7 +453,7 @@ async fn test(
             state: after,
             effects,
         },
-    }))
+    })
 }
 
 #[cfg(test)]
