@@ -11,13 +11,14 @@ use crate::rules::{ConversationState, FiredEvent};
 use crate::timeline::Author;
 use chrono::{DateTime, Duration, Utc};
 
-/// The rule event an incoming event raises (`None`: a hand-over raises none).
+/// The rule event an incoming event raises (`None`: a hand-over, a survey answer or the
+/// customer leaving raise none).
 pub fn trigger_of(e: &IncomingEvent) -> Option<FiredEvent> {
     match e.body {
         EventBody::Created { .. } => Some(FiredEvent::ConversationCreated),
         EventBody::Message { .. } => Some(FiredEvent::MessageCreated),
         EventBody::Updated { .. } => Some(FiredEvent::ConversationUpdated),
-        EventBody::Handover => None,
+        EventBody::Handover | EventBody::Survey { .. } | EventBody::Left => None,
     }
 }
 

@@ -507,6 +507,17 @@ pub enum SurveyKind {
 }
 
 impl SurveyKind {
+    pub const ALL: [SurveyKind; 3] = [SurveyKind::Csat, SurveyKind::Nps, SurveyKind::Ces];
+
+    /// "CSAT", "NPS", "CES".
+    pub fn name(self) -> &'static str {
+        match self {
+            SurveyKind::Csat => "CSAT",
+            SurveyKind::Nps => "NPS",
+            SurveyKind::Ces => "CES",
+        }
+    }
+
     /// Lowest and highest valid score: CSAT 1–5, NPS 0–10, CES 1–7. Scores outside are
     /// ignored by every metric.
     pub fn scale(self) -> (i64, i64) {
@@ -666,6 +677,141 @@ pub fn cycle_counts(status: &MetricStatus) -> (u32, u32) {
     (status.cycles.saturating_sub(missed + undecided), missed)
 }
 
+/// A target's decided cycles and, while its current cycle runs within its deadline, that
+/// deadline: the cycle counts as missed from then on without any new event. This is what
+/// the server stores per conversation, so that a compliance query run at any later instant
+/// counts clocks that ran out since the conversation last changed ([`ClockRecord::at`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockRecord {
+    pub met: u32,
+    pub missed: u32,
+    /// The running, still undecided cycle's deadline.
+    #[serde(default, with = "instant::option_rfc3339")]
+    pub due: Option<DateTime<Utc>>,
+}
+
+impl ClockRecord {
+    pub fn of(status: &MetricStatus) -> Self {
+        let (met, missed) = cycle_counts(status);
+        let running = matches!(status.state, ClockState::Ok | ClockState::Warning);
+        ClockRecord {
+            met,
+            missed,
+            due: status.due_at.filter(|_| running),
+        }
+    }
+
+    /// (met, missed) seen at `now`: the running cycle is missed once `now` reaches its
+    /// deadline.
+    pub fn at(self, now: DateTime<Utc>) -> (u32, u32) {
+        let late = self.due.is_some_and(|d| d <= now);
+        (self.met, self.missed + u32::from(late))
+    }
+
+    /// A single-cycle target's outcome at `now` (first response, resolution): `None` while
+    /// undecided or without a target.
+    pub fn outcome_at(self, now: DateTime<Utc>) -> Option<bool> {
+        let (met, missed) = self.at(now);
+        (met + missed > 0).then_some(met > 0 && missed == 0)
+    }
+}
+
+/// What the server stores of a conversation for compliance, independent of the instant it
+/// is judged at; [`FactsRecord::at`] gives the [`ConversationFacts`] at an instant. Built by
+/// [`FactsRecord::derive`] whenever the conversation's derived columns are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactsRecord {
+    #[serde(with = "instant::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    pub channel: Channel,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub labels: Vec<String>,
+    pub policy_id: Option<i64>,
+    pub contact_email: Option<String>,
+    pub first_response_s: Option<i64>,
+    pub abandoned_after_s: Option<i64>,
+    pub frt: ClockRecord,
+    pub nrt: ClockRecord,
+    pub rt: ClockRecord,
+    pub surveys: Vec<SurveyResponse>,
+}
+
+impl FactsRecord {
+    /// From a conversation's summary, its SLA timeline and its clocks' statuses (evaluated at
+    /// any instant after its last event), under policy `policy_id`.
+    pub fn derive(
+        summary: &ConversationSummary,
+        timeline: &[Event],
+        statuses: &[MetricStatus],
+        policy_id: Option<i64>,
+    ) -> Self {
+        let wait = first_wait_until_left(timeline, summary.left_at);
+        let mut r = FactsRecord {
+            created_at: summary.created_at,
+            channel: summary.channel,
+            team: summary.team.clone(),
+            owner: summary.owner.clone(),
+            labels: summary.labels.clone(),
+            policy_id,
+            contact_email: summary.contact.email.clone(),
+            first_response_s: wait.first_response_s,
+            abandoned_after_s: wait.abandoned_after_s,
+            frt: ClockRecord::default(),
+            nrt: ClockRecord::default(),
+            rt: ClockRecord::default(),
+            surveys: summary.surveys.clone(),
+        };
+        for s in statuses {
+            let record = ClockRecord::of(s);
+            match s.metric {
+                Metric::FirstResponse => r.frt = record,
+                Metric::NextResponse => r.nrt = record,
+                Metric::Resolution => r.rt = record,
+            }
+        }
+        r
+    }
+
+    /// The facts at `now`, with the department of the conversation's team.
+    pub fn at(&self, now: DateTime<Utc>, department: Option<String>) -> ConversationFacts {
+        let (nrt_met, nrt_missed) = self.nrt.at(now);
+        ConversationFacts {
+            created_at: self.created_at,
+            channel: self.channel,
+            department,
+            team: self.team.clone(),
+            owner: self.owner.clone(),
+            labels: self.labels.clone(),
+            policy_id: self.policy_id,
+            contact_email: self.contact_email.clone(),
+            first_response_s: self.first_response_s,
+            abandoned_after_s: self.abandoned_after_s,
+            frt_met: self.frt.outcome_at(now),
+            nrt_met,
+            nrt_missed,
+            rt_met: self.rt.outcome_at(now),
+            surveys: self.surveys.clone(),
+        }
+    }
+
+    /// Survey counts as the store keeps them: per kind, (responses in scale, sum of the
+    /// metric's numerator terms: CSAT 4–5 answers, NPS promoters − detractors, CES scores).
+    pub fn survey_counts(&self, kind: SurveyKind) -> (i64, i64) {
+        let facts = ConversationFacts {
+            surveys: self.surveys.clone(),
+            ..ConversationFacts::new(self.created_at, self.channel)
+        };
+        let metric = match kind {
+            SurveyKind::Csat => MetricKind::Csat,
+            SurveyKind::Nps => MetricKind::Nps,
+            SurveyKind::Ces => MetricKind::Ces,
+        };
+        let (num, den) = tally(metric, [&facts]);
+        (den, num)
+    }
+}
+
 /// The customer's first wait, from a conversation's timeline: see
 /// [`ConversationFacts::first_response_s`] and [`ConversationFacts::abandoned_after_s`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -681,6 +827,13 @@ pub struct FirstWait {
 /// over is neither. A customer leaving (e.g. closing a web chat) is not in the timeline: the
 /// server sets `abandoned_after_s` itself for that.
 pub fn first_wait(events: &[Event]) -> FirstWait {
+    first_wait_until_left(events, None)
+}
+
+/// [`first_wait`], where the customer may also have left at `left_at` (a
+/// `conversation.left` event): without a response before it, the wait ends there if that
+/// is before any resolution.
+pub fn first_wait_until_left(events: &[Event], left_at: Option<DateTime<Utc>>) -> FirstWait {
     let mut sorted: Vec<&Event> = events.iter().collect();
     sorted.sort_by_key(|e| e.order_key());
     let mut start: Option<DateTime<Utc>> = None;
@@ -719,9 +872,14 @@ pub fn first_wait(events: &[Event]) -> FirstWait {
             resolved = Some(e.at);
         }
     }
+    let left = start.zip(left_at).filter(|(s, l)| l >= s).map(|(_, l)| l);
+    let ended = match (resolved, left) {
+        (Some(r), Some(l)) => Some(r.min(l)),
+        (r, l) => r.or(l),
+    };
     FirstWait {
         first_response_s: None,
-        abandoned_after_s: start.zip(resolved).map(|(s, r)| seconds_between(s, r)),
+        abandoned_after_s: start.zip(ended).map(|(s, r)| seconds_between(s, r)),
     }
 }
 
@@ -1157,6 +1315,17 @@ pub fn compute<'a>(
     remedies: Option<&Remedies>,
 ) -> MetricResult {
     let (numerator, denominator) = tally(metric.kind, facts);
+    result_of(metric, numerator, denominator, remedies)
+}
+
+/// A metric's result from its numerator and denominator ([`tally`]'s, or sums of them:
+/// both are additive over disjoint sets of conversations).
+pub fn result_of(
+    metric: &MetricTarget,
+    numerator: i64,
+    denominator: i64,
+    remedies: Option<&Remedies>,
+) -> MetricResult {
     let actual = (denominator > 0).then(|| match metric.kind.unit() {
         Unit::Percent | Unit::Nps => numerator as f64 * 100.0 / denominator as f64,
         Unit::Seconds | Unit::Score => numerator as f64 / denominator as f64,
@@ -1243,13 +1412,90 @@ pub fn breakdown<'a>(
         })
         .collect();
     // BTreeMap puts `None` first; the page lists it last.
-    out.sort_by(|a, b| match (&a.key, &b.key) {
+    out.sort_by(|a, b| none_last(&a.key, &b.key));
+    out
+}
+
+/// The counts of one group of a period's conversations within a contract's scope, those
+/// sharing team, owner and channel: what the store's aggregate query returns, and all that
+/// the totals and every breakdown need ([`Contract::evaluate_groups`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCounts {
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub channel: Channel,
+    pub conversations: i64,
+    /// (numerator, denominator) of each contract metric, in contract order ([`tally`]).
+    pub tallies: Vec<(i64, i64)>,
+}
+
+/// The reference for the store's aggregate query: groups `facts` (already narrowed to the
+/// period and scope) by team, owner and channel and tallies each of `metrics`.
+pub fn group_counts<'a>(
+    metrics: &[MetricTarget],
+    facts: impl IntoIterator<Item = &'a ConversationFacts>,
+) -> Vec<GroupCounts> {
+    let mut groups: BTreeMap<
+        (Option<String>, Option<String>, &'static str),
+        Vec<&ConversationFacts>,
+    > = BTreeMap::new();
+    for f in facts {
+        groups
+            .entry((f.team.clone(), f.owner.clone(), f.channel.as_str()))
+            .or_default()
+            .push(f);
+    }
+    groups
+        .into_values()
+        .map(|members| GroupCounts {
+            team: members[0].team.clone(),
+            owner: members[0].owner.clone(),
+            channel: members[0].channel,
+            conversations: members.len() as i64,
+            tallies: metrics
+                .iter()
+                .map(|m| tally(m.kind, members.iter().copied()))
+                .collect(),
+        })
+        .collect()
+}
+
+/// One metric's breakdowns (see [`breakdown`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricBreakdowns {
+    pub department: Vec<GroupResult>,
+    pub team: Vec<GroupResult>,
+    pub agent: Vec<GroupResult>,
+    pub channel: Vec<GroupResult>,
+}
+
+impl MetricBreakdowns {
+    pub fn get(&self, dimension: Dimension) -> &[GroupResult] {
+        match dimension {
+            Dimension::Department => &self.department,
+            Dimension::Team => &self.team,
+            Dimension::Agent => &self.agent,
+            Dimension::Channel => &self.channel,
+        }
+    }
+
+    fn get_mut(&mut self, dimension: Dimension) -> &mut Vec<GroupResult> {
+        match dimension {
+            Dimension::Department => &mut self.department,
+            Dimension::Team => &mut self.team,
+            Dimension::Agent => &mut self.agent,
+            Dimension::Channel => &mut self.channel,
+        }
+    }
+}
+
+fn none_last(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
+    match (a, b) {
         (None, None) => std::cmp::Ordering::Equal,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (Some(_), None) => std::cmp::Ordering::Less,
         (Some(x), Some(y)) => x.cmp(y),
-    });
-    out
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1518,6 +1764,100 @@ impl Contract {
             .collect()
     }
 
+    /// [`Contract::evaluate`] and every metric's breakdowns, from the period's group counts
+    /// ([`GroupCounts`], narrowed to the period and scope by the store); `department_of`
+    /// maps a team to its department.
+    pub fn evaluate_groups(
+        &self,
+        period: PeriodKey,
+        groups: &[GroupCounts],
+        department_of: impl Fn(&str) -> Option<String>,
+    ) -> (Compliance, Vec<MetricBreakdowns>) {
+        let n = self.metrics.len();
+        let mut totals = vec![(0i64, 0i64); n];
+        let mut conversations = 0i64;
+        // Per dimension: key → (conversations, tallies).
+        type Acc = BTreeMap<Option<String>, (i64, Vec<(i64, i64)>)>;
+        let mut acc: Vec<Acc> = vec![Acc::new(); Dimension::ALL.len()];
+        for g in groups {
+            conversations += g.conversations;
+            let keys = [
+                g.team.as_deref().and_then(&department_of),
+                g.team.clone(),
+                g.owner.clone(),
+                Some(g.channel.as_str().to_string()),
+            ];
+            for (d, key) in keys.into_iter().enumerate() {
+                let entry = acc[d].entry(key).or_insert_with(|| (0, vec![(0, 0); n]));
+                entry.0 += g.conversations;
+                for (slot, t) in entry.1.iter_mut().zip(&g.tallies) {
+                    slot.0 += t.0;
+                    slot.1 += t.1;
+                }
+            }
+            for (slot, t) in totals.iter_mut().zip(&g.tallies) {
+                slot.0 += t.0;
+                slot.1 += t.1;
+            }
+        }
+        let metrics: Vec<MetricResult> = self
+            .metrics
+            .iter()
+            .zip(&totals)
+            .map(|(m, (num, den))| result_of(m, *num, *den, Some(&self.remedies)))
+            .collect();
+        let mut breakdowns = vec![MetricBreakdowns::default(); n];
+        for (d, dimension) in Dimension::ALL.into_iter().enumerate() {
+            for (key, (count, tallies)) in &acc[d] {
+                for (i, m) in self.metrics.iter().enumerate() {
+                    let (num, den) = tallies[i];
+                    breakdowns[i].get_mut(dimension).push(GroupResult {
+                        key: key.clone(),
+                        conversations: *count as usize,
+                        result: result_of(m, num, den, None),
+                    });
+                }
+            }
+            for b in &mut breakdowns {
+                b.get_mut(dimension)
+                    .sort_by(|x, y| none_last(&x.key, &y.key));
+            }
+        }
+        (
+            self.summarise(period, conversations as usize, metrics),
+            breakdowns,
+        )
+    }
+
+    fn summarise(
+        &self,
+        period: PeriodKey,
+        conversations: usize,
+        metrics: Vec<MetricResult>,
+    ) -> Compliance {
+        let sum = |f: fn(&Money) -> f64| {
+            round_to(
+                metrics.iter().filter_map(|m| m.money.as_ref()).map(f).sum(),
+                2,
+            )
+        };
+        let credit = sum(|m| m.credit);
+        let bonus = sum(|m| m.bonus);
+        let fee = self.remedies.fee_per_period;
+        Compliance {
+            period,
+            start: period.start(),
+            end: period.end(),
+            conversations,
+            fee,
+            credit,
+            bonus,
+            due: round_to(fee - credit + bonus, 2),
+            currency: self.remedies.currency.clone(),
+            metrics,
+        }
+    }
+
     /// Every metric over the conversations created in `period` and within the scope, with
     /// money. Each metric is computed over the requested period whatever its own `period`
     /// (which the page uses to pick the default period to show); the fee is one
@@ -1533,27 +1873,18 @@ impl Contract {
             .iter()
             .map(|m| compute(m, selected.iter().copied(), Some(&self.remedies)))
             .collect();
-        let sum = |f: fn(&Money) -> f64| {
-            round_to(
-                metrics.iter().filter_map(|m| m.money.as_ref()).map(f).sum(),
-                2,
-            )
-        };
-        let credit = sum(|m| m.credit);
-        let bonus = sum(|m| m.bonus);
-        let fee = self.remedies.fee_per_period;
-        Compliance {
-            period,
-            start: period.start(),
-            end: period.end(),
-            conversations: selected.len(),
-            fee,
-            credit,
-            bonus,
-            due: round_to(fee - credit + bonus, 2),
-            currency: self.remedies.currency.clone(),
-            metrics,
-        }
+        self.summarise(period, selected.len(), metrics)
+    }
+
+    /// The worst band among `metrics` (no data counts as on target only when every metric
+    /// has none): what the contracts list shows.
+    pub fn worst_band(metrics: &[MetricResult]) -> Band {
+        metrics
+            .iter()
+            .map(|m| m.band)
+            .filter(|b| *b != Band::NoData)
+            .max()
+            .unwrap_or(Band::NoData)
     }
 }
 
@@ -2630,6 +2961,8 @@ mod tests {
             last_message: None,
             last_author: None,
             last_message_at: None,
+            surveys: Vec::new(),
+            left_at: None,
         };
         let f = ConversationFacts::from_summary(&summary, Some(3), Some("Support".into()));
         assert_eq!(f.subject(), ScopeSubject::of_summary(&summary, Some(3)));
@@ -2644,5 +2977,189 @@ mod tests {
         .unwrap();
         assert_eq!(minimal.surveys[0].kind, SurveyKind::Nps);
         assert!(!minimal.answered() && !minimal.abandoned());
+    }
+
+    // --- stored records, group counts -------------------------------------------------
+
+    #[test]
+    fn a_customer_leaving_unanswered_is_an_abandonment_at_the_earlier_end() {
+        let at = |s: &str| t(&format!("2026-11-10T{s}Z"));
+        let created = [
+            Event::created(at("10:00:00")),
+            Event::message(at("10:00:00"), Author::Customer),
+        ];
+        let w = first_wait_until_left(&created, Some(at("10:01:30")));
+        assert_eq!(w.abandoned_after_s, Some(90));
+        assert_eq!(w.first_response_s, None);
+        let mut resolved = created.to_vec();
+        resolved.push(Event::new(
+            at("10:01:00"),
+            EventKind::Status {
+                status: ConversationStatus::Resolved,
+            },
+        ));
+        assert_eq!(
+            first_wait_until_left(&resolved, Some(at("10:01:30"))).abandoned_after_s,
+            Some(60)
+        );
+        // Answered before leaving: answered wins.
+        let mut answered = created.to_vec();
+        answered.push(Event::message(at("10:00:20"), Author::Agent));
+        let w = first_wait_until_left(&answered, Some(at("10:05:00")));
+        assert_eq!((w.first_response_s, w.abandoned_after_s), (Some(20), None));
+    }
+
+    #[test]
+    fn a_stored_running_clock_counts_as_missed_once_its_deadline_passes() {
+        let due = t("2026-11-10T11:00:00Z");
+        let running = ClockRecord {
+            met: 2,
+            missed: 1,
+            due: Some(due),
+        };
+        assert_eq!(running.at(t("2026-11-10T10:59:59Z")), (2, 1));
+        assert_eq!(running.at(due), (2, 2));
+        let first = ClockRecord {
+            met: 0,
+            missed: 0,
+            due: Some(due),
+        };
+        assert_eq!(first.outcome_at(t("2026-11-10T10:00:00Z")), None);
+        assert_eq!(first.outcome_at(t("2026-11-10T12:00:00Z")), Some(false));
+        let met = ClockRecord {
+            met: 1,
+            ..ClockRecord::default()
+        };
+        assert_eq!(met.outcome_at(due), Some(true));
+        assert_eq!(ClockRecord::default().outcome_at(due), None);
+    }
+
+    fn pseudo_random_facts(n: usize, seed: u64) -> Vec<ConversationFacts> {
+        let mut x = seed;
+        let mut next = move |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        (0..n)
+            .map(|_| {
+                let mut f = ConversationFacts::new(
+                    t("2026-11-01T00:00:00Z") + Duration::seconds(next(40 * 86_400) as i64),
+                    Channel::ALL[next(Channel::ALL.len() as u64) as usize],
+                );
+                f.team =
+                    [None, Some("t1"), Some("t2"), Some("t3")][next(4) as usize].map(Into::into);
+                f.owner =
+                    [None, Some("a@x.com"), Some("b@x.com")][next(3) as usize].map(Into::into);
+                match next(3) {
+                    0 => f.first_response_s = Some(next(120) as i64),
+                    1 => f.abandoned_after_s = Some(next(120) as i64),
+                    _ => {}
+                }
+                f.frt_met = [None, Some(true), Some(false)][next(3) as usize];
+                f.rt_met = [None, Some(true), Some(false)][next(3) as usize];
+                f.nrt_met = next(3) as u32;
+                f.nrt_missed = next(2) as u32;
+                for _ in 0..next(3) {
+                    let kind = SurveyKind::ALL[next(3) as usize];
+                    f.surveys.push(SurveyResponse {
+                        kind,
+                        score: next(12) as i64,
+                    });
+                }
+                f
+            })
+            .collect()
+    }
+
+    fn every_metric() -> Vec<MetricTarget> {
+        use ServiceLevelFormula::*;
+        let mut v: Vec<MetricTarget> = [
+            (MetricKind::FrtAttainment, 90.0),
+            (MetricKind::NrtAttainment, 80.0),
+            (MetricKind::RtAttainment, 70.0),
+            (MetricKind::Asa, 40.0),
+            (
+                MetricKind::AbandonmentRate {
+                    short_abandon_s: 10,
+                },
+                5.0,
+            ),
+            (MetricKind::Csat, 85.0),
+            (MetricKind::Nps, 30.0),
+            (MetricKind::Ces, 3.0),
+        ]
+        .into_iter()
+        .map(|(k, x)| target(k, x))
+        .collect();
+        for formula in [
+            AbandonedWithinCountMet,
+            AnsweredOnly,
+            AbandonedCountMissed,
+            AbandonedAfterCountMissed,
+        ] {
+            v.push(target(
+                MetricKind::ServiceLevel {
+                    within_s: 30,
+                    formula,
+                },
+                80.0,
+            ));
+        }
+        v
+    }
+
+    #[test]
+    fn group_counts_give_the_same_compliance_and_breakdowns_as_the_facts() {
+        let all = pseudo_random_facts(3_000, 7);
+        let contract = Contract {
+            metrics: every_metric(),
+            scope: Scope {
+                teams: vec!["T1 ".into(), "t2".into()],
+                ..Scope::default()
+            },
+            ..Contract::from_json(contract_json()).unwrap()
+        };
+        let department_of = |team: &str| (team != "t3").then(|| format!("dept-{}", &team[..2]));
+        let period = key("2026-11");
+        let facts: Vec<ConversationFacts> = contract
+            .select(period, &all)
+            .into_iter()
+            .map(|f| ConversationFacts {
+                department: f.team.as_deref().and_then(department_of),
+                ..f.clone()
+            })
+            .collect();
+        assert!(facts.len() > 1_000 && facts.len() < all.len());
+        let groups = group_counts(&contract.metrics, &facts);
+        let (compliance, breakdowns) = contract.evaluate_groups(period, &groups, department_of);
+        assert_eq!(compliance, contract.evaluate(period, &facts));
+        for (i, m) in contract.metrics.iter().enumerate() {
+            for d in Dimension::ALL {
+                assert_eq!(
+                    breakdowns[i].get(d),
+                    breakdown(m, d, &facts),
+                    "{m:?} by {d:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_worst_band_ignores_metrics_without_data() {
+        let r = |band| MetricResult {
+            band,
+            ..compute(&target(MetricKind::Asa, 30.0), [], None)
+        };
+        assert_eq!(
+            Contract::worst_band(&[r(Band::NoData), r(Band::Warning), r(Band::OnTarget)]),
+            Band::Warning
+        );
+        assert_eq!(Contract::worst_band(&[r(Band::NoData)]), Band::NoData);
+        assert_eq!(
+            Contract::worst_band(&[r(Band::Act), r(Band::AllHands)]),
+            Band::AllHands
+        );
     }
 }

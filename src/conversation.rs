@@ -4,6 +4,7 @@
 
 use crate::account::FieldError;
 use crate::clock::{MetricStatus, SlaState};
+use crate::compliance::{SurveyKind, SurveyResponse};
 use crate::instant;
 use crate::timeline::{Author, ConversationStatus, Event as TimelineEvent, EventKind};
 use chrono::{DateTime, Utc};
@@ -143,6 +144,13 @@ pub enum EventBody {
     },
     #[serde(rename = "conversation.handover")]
     Handover,
+    /// A customer's answer to a satisfaction survey (CSAT 1–5, NPS 0–10, CES 1–7 effort).
+    #[serde(rename = "survey.submitted")]
+    Survey { survey: SurveyKind, score: i64 },
+    /// The customer left (closed the web chat, hung up) without waiting any longer: an
+    /// abandonment when nobody had responded yet. The clocks are not touched.
+    #[serde(rename = "conversation.left")]
+    Left,
 }
 
 mod double_option {
@@ -289,6 +297,8 @@ const KNOWN_FIELDS: &[&str] = &[
     "agent_email",
     "status",
     "owner",
+    "survey",
+    "score",
 ];
 
 /// Validates one event of a request (`path` is where it sits, e.g. `events[3]`); `now` is
@@ -473,6 +483,54 @@ pub fn parse_incoming(
             }
         }
         "conversation.handover" => EventBody::Handover,
+        "conversation.left" => EventBody::Left,
+        "survey.submitted" => {
+            let survey = word(
+                obj,
+                "survey",
+                path,
+                |s| match s {
+                    "csat" => Some(SurveyKind::Csat),
+                    "nps" => Some(SurveyKind::Nps),
+                    "ces" => Some(SurveyKind::Ces),
+                    _ => None,
+                },
+                "csat, nps, ces",
+                &mut errors,
+            );
+            if survey.is_none() && !obj.contains_key("survey") {
+                errors.push(FieldError::new(format!("{path}.survey"), "is required"));
+            }
+            let score = match obj.get("score") {
+                None | Some(serde_json::Value::Null) => {
+                    errors.push(FieldError::new(format!("{path}.score"), "is required"));
+                    None
+                }
+                Some(v) => match v.as_i64() {
+                    Some(n) => Some(n),
+                    None => {
+                        errors.push(FieldError::new(
+                            format!("{path}.score"),
+                            "must be a whole number",
+                        ));
+                        None
+                    }
+                },
+            };
+            if let (Some(kind), Some(n)) = (survey, score) {
+                let (lo, hi) = kind.scale();
+                if !(lo..=hi).contains(&n) {
+                    errors.push(FieldError::new(
+                        format!("{path}.score"),
+                        format!("must be from {lo} to {hi} for a {} survey", kind.name()),
+                    ));
+                }
+            }
+            EventBody::Survey {
+                survey: survey.unwrap_or(SurveyKind::Csat),
+                score: score.unwrap_or(0),
+            }
+        }
         "" => {
             errors.push(FieldError::new(format!("{path}.type"), "is required"));
             EventBody::Handover
@@ -480,7 +538,7 @@ pub fn parse_incoming(
         other => {
             errors.push(FieldError::new(
                 format!("{path}.type"),
-                format!("{other:?} is not one of: conversation.created, message.created, conversation.updated, conversation.handover"),
+                format!("{other:?} is not one of: conversation.created, message.created, conversation.updated, conversation.handover, conversation.left, survey.submitted"),
             ));
             EventBody::Handover
         }
@@ -514,6 +572,16 @@ pub struct ConversationSummary {
     pub last_author: Option<Author>,
     #[serde(with = "instant::option_rfc3339")]
     pub last_message_at: Option<DateTime<Utc>>,
+    /// Survey answers, in time order (`survey.submitted`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub surveys: Vec<SurveyResponse>,
+    /// When the customer first left (`conversation.left`).
+    #[serde(
+        default,
+        with = "instant::option_rfc3339",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub left_at: Option<DateTime<Utc>>,
 }
 
 /// Folds a conversation's events (in any order; sorted stably by `at`) into its summary and
@@ -537,6 +605,8 @@ pub fn fold(events: &[IncomingEvent]) -> Option<(ConversationSummary, Vec<Timeli
         last_message: None,
         last_author: None,
         last_message_at: None,
+        surveys: Vec::new(),
+        left_at: None,
     };
     let mut timeline = Vec::with_capacity(sorted.len());
     for e in sorted {
@@ -613,6 +683,15 @@ pub fn fold(events: &[IncomingEvent]) -> Option<(ConversationSummary, Vec<Timeli
             EventBody::Handover => {
                 s.bot = false;
                 timeline.push(TimelineEvent::new(e.at, EventKind::Handover));
+            }
+            EventBody::Survey { survey, score } => s.surveys.push(SurveyResponse {
+                kind: *survey,
+                score: *score,
+            }),
+            EventBody::Left => {
+                if s.left_at.is_none() {
+                    s.left_at = Some(e.at);
+                }
             }
         }
     }
@@ -771,5 +850,69 @@ mod tests {
         let mut more = events.clone();
         more.push(unassign);
         assert_eq!(fold(&more).unwrap().0.owner, None);
+    }
+
+    #[test]
+    fn survey_answers_and_a_customer_leaving_are_events() {
+        let v = serde_json::json!({"id": "s1", "conversation": "c1", "type": "survey.submitted",
+            "at": "2026-11-10T10:00:00Z", "survey": "nps", "score": 9});
+        let e = parse_incoming(&v, "events[0]", now()).unwrap();
+        assert_eq!(
+            e.body,
+            EventBody::Survey {
+                survey: SurveyKind::Nps,
+                score: 9
+            }
+        );
+        let bad = serde_json::json!({"id": "s2", "conversation": "c1", "type": "survey.submitted",
+            "survey": "csat", "score": 6});
+        let errors = parse_incoming(&bad, "events[1]", now()).unwrap_err();
+        assert_eq!(errors[0].field, "events[1].score");
+        assert!(
+            errors[0].message.contains("1 to 5"),
+            "{}",
+            errors[0].message
+        );
+        let missing = serde_json::json!({"id": "s3", "conversation": "c1", "type": "survey.submitted",
+            "survey": "happiness", "score": 2.5});
+        let fields: Vec<String> = parse_incoming(&missing, "e", now())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["e.survey", "e.score"]);
+
+        let created = parse_incoming(
+            &serde_json::json!({"id": "c", "conversation": "c1", "type": "conversation.created",
+                "at": "2026-11-10T09:00:00Z", "channel": "webchat"}),
+            "e",
+            now(),
+        )
+        .unwrap();
+        let left = |id: &str, at: &str| {
+            parse_incoming(
+                &serde_json::json!({"id": id, "conversation": "c1", "type": "conversation.left", "at": at}),
+                "e",
+                now(),
+            )
+            .unwrap()
+        };
+        let (s, timeline) = fold(&[
+            e,
+            left("l2", "2026-11-10T09:30:00Z"),
+            created,
+            left("l1", "2026-11-10T09:10:00Z"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.surveys,
+            [SurveyResponse {
+                kind: SurveyKind::Nps,
+                score: 9
+            }]
+        );
+        assert_eq!(s.left_at, Some("2026-11-10T09:10:00Z".parse().unwrap()));
+        // Neither touches the SLA timeline.
+        assert_eq!(timeline.len(), 1);
     }
 }

@@ -2225,6 +2225,8 @@ mod tests {
             last_message: None,
             last_author: None,
             last_message_at: None,
+            surveys: Vec::new(),
+            left_at: None,
         }
     }
 
