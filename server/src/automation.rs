@@ -19,7 +19,7 @@
 use crate::service::SlaCatalog;
 use crate::state::AppState;
 use crate::store::{
-    AutomationInput, AutomationOutput, Automator, Derived, NewOutbox, OutboxOutcome, SlaFiring,
+    AutomationInput, AutomationOutput, Automator, Deriver, NewOutbox, OutboxOutcome, SlaFiring,
     Store, StoreResult,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -29,7 +29,6 @@ use promptly::rules::{
     evaluate, ActionEnv, ConversationState, FiredEvent, RuleContext, SideEffect, SlaFacts,
 };
 use promptly::stream::StreamEvent;
-use promptly::MetricStatus;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -238,16 +237,7 @@ impl Automator for Automation<'_> {
         }
 
         out.done_until = Some(now);
-        if let Some((summary, sla)) = self.catalog.state_of(policy, &events) {
-            out.derived = Some(Derived {
-                summary,
-                due_at: MetricStatus::most_urgent(&sla.metrics).and_then(|m| m.due_at),
-                sla_instants: sla_instants(&sla, self.catalog.overdue_levels())
-                    .iter()
-                    .map(|i| i.at)
-                    .collect(),
-            });
-        }
+        out.derived = self.catalog.derive(policy, &events);
         out
     }
 }

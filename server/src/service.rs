@@ -7,6 +7,7 @@ use crate::store::{
 };
 use app::api::JobView;
 use chrono::{DateTime, Utc};
+use promptly::compliance::FactsRecord;
 use promptly::conversation::{fold, ConversationView, IncomingEvent};
 use promptly::stream::StreamEvent;
 use promptly::timeline::Event as TimelineEvent;
@@ -272,10 +273,12 @@ impl Deriver for SlaCatalog {
             .iter()
             .map(|i| i.at)
             .collect();
+        let facts = FactsRecord::derive(&summary, &timeline, &sla.metrics, policy.map(|p| p.0));
         Some(Derived {
             summary,
             due_at,
             sla_instants,
+            facts: Some(facts),
         })
     }
 }

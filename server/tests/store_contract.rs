@@ -284,12 +284,13 @@ impl Deriver for TestDeriver {
     }
 
     fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
-        let (summary, _) = fold(events)?;
+        let (summary, timeline) = fold(events)?;
         let first = events.iter().map(|e| e.at).min()?;
         let hours = policy.map_or(1, |(_, version)| version);
         let due_at = (summary.status != ConversationStatus::Resolved)
             .then(|| first + Duration::hours(hours));
         Some(Derived {
+            facts: Some(FactsRecord::derive(&summary, &timeline, &[], policy.map(|p| p.0))),
             summary,
             due_at,
             sla_instants: due_at.into_iter().collect(),

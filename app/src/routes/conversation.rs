@@ -213,6 +213,11 @@ fn thread_item(e: &IncomingEvent) -> impl IntoView {
             view! { <li class="system-line">{format!("Conversation started on {} · {at}", channel.label())}</li> }.into_any()
         }
         EventBody::Handover => view! { <li class="system-line">{format!("Bot handed over to the team · {at}")}</li> }.into_any(),
+        EventBody::Left => view! { <li class="system-line">{format!("Customer left · {at}")}</li> }.into_any(),
+        EventBody::Survey { survey, score } => {
+            let (_, high) = survey.scale();
+            view! { <li class="system-line">{format!("{} survey answered: {score} of {high} · {at}", survey.name())}</li> }.into_any()
+        }
         EventBody::Updated { status, priority, owner, team, labels } => {
             let mut parts = Vec::new();
             if let Some(st) = status {

@@ -4,6 +4,7 @@
 //! same behaviour, checked by one contract test suite run against both
 //! (`server/tests/store_contract.rs`).
 
+pub mod facts;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
@@ -11,6 +12,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::{Role, UserView};
+use promptly::compliance::{Contract, FactsRecord, GroupCounts, MetricKind, PeriodKey};
 use promptly::conversation::{ConversationSummary, IncomingEvent};
 use promptly::rules::RuleDefinition;
 use promptly::{CalendarDefinition, Policy};
@@ -210,6 +212,49 @@ pub trait Store: Send + Sync + 'static {
     /// How many times each rule fired at or after `since`; rules that did not are absent.
     async fn rule_fire_counts(&self, since: DateTime<Utc>) -> StoreResult<HashMap<i64, i64>>;
 
+    // Contracts and compliance.
+    /// Ordered by name (the definition's), then id.
+    async fn list_contracts(&self) -> StoreResult<Vec<ContractRecord>>;
+    async fn contract(&self, id: i64) -> StoreResult<Option<ContractRecord>>;
+    async fn create_contract(
+        &self,
+        contract: &Contract,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ContractRecord>;
+    /// `NotFound` when there is no such contract.
+    async fn update_contract(
+        &self,
+        id: i64,
+        contract: &Contract,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ContractRecord>;
+    async fn delete_contract(&self, id: i64) -> StoreResult<()>;
+    /// The team → department mapping, ordered by team.
+    async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>>;
+    /// Replaces the whole mapping in one transaction.
+    async fn set_team_departments(&self, mapping: &[TeamDepartment]) -> StoreResult<()>;
+    /// A contract's period in groups of team, owner and channel, judged at `now`
+    /// (`facts::groups_sql`).
+    async fn compliance_groups(
+        &self,
+        contract: &Contract,
+        period: PeriodKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>>;
+    /// The conversations behind a metric's number (`facts::drill_sql`), worst first.
+    async fn compliance_conversations(
+        &self,
+        contract: &Contract,
+        metric: MetricKind,
+        period: PeriodKey,
+        group: Option<&facts::GroupFilter>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DrillRow>>;
+    /// Up to `limit` conversations that have no `conversation_facts` row yet (stored
+    /// before compliance existed), for the start-up backfill.
+    async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>>;
+
     // Settings.
     async fn default_policy(&self) -> StoreResult<Option<i64>>;
     async fn set_default_policy(&self, id: Option<i64>) -> StoreResult<()>;
@@ -401,6 +446,41 @@ pub struct ConversationRow {
     pub sla_done_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The compliance facts when just derived (never read back: the store writes them to
+    /// `conversation_facts` with the derived columns).
+    pub facts: Option<FactsRecord>,
+}
+
+/// A stored contract.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractRecord {
+    pub id: i64,
+    pub contract: Contract,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which department a team belongs to (teams compare trimmed and ignoring case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamDepartment {
+    pub team: String,
+    pub department: String,
+}
+
+/// One conversation behind a compliance number: what it adds to the metric's numerator
+/// and denominator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillRow {
+    pub conversation_id: i64,
+    pub external_id: String,
+    pub created_at: DateTime<Utc>,
+    pub channel: String,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub first_response_s: Option<i64>,
+    pub abandoned_s: Option<i64>,
+    pub numerator: i64,
+    pub denominator: i64,
 }
 
 /// What the ingest transaction needs from the service: a conversation's derived columns.
@@ -411,6 +491,8 @@ pub struct Derived {
     /// Every SLA instant of its clocks (see `promptly::automation::sla_instants`); the
     /// store keeps the earliest one after `sla_done_until` as `next_sla_at`.
     pub sla_instants: Vec<DateTime<Utc>>,
+    /// What compliance reads of it (`conversation_facts`).
+    pub facts: Option<FactsRecord>,
 }
 
 impl ConversationRow {
@@ -428,6 +510,7 @@ impl ConversationRow {
         self.summary = d.summary;
         self.due_at = d.due_at;
         self.schedule(&d.sla_instants);
+        self.facts = d.facts;
     }
 }
 

@@ -3,7 +3,9 @@
 use super::shared::{
     self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
 };
+use super::facts::{self, FactColumns, FACT_COLUMNS, FACT_UPDATES};
 use super::{
+    ContractRecord, DrillRow, TeamDepartment,
     role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
     ChannelOutbound, ConversationFilter, ConversationRow, Deriver, IngestOutcome, IngestReport,
     NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
@@ -12,6 +14,7 @@ use super::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::Role;
+use promptly::compliance::{Contract, GroupCounts, MetricKind, PeriodKey};
 use promptly::conversation::IncomingEvent;
 use promptly::rules::RuleDefinition;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -135,6 +138,15 @@ const LOCK_RULES: &str = "LOCK TABLE rules IN EXCLUSIVE MODE";
 const CONVERSATION_COLUMNS: &str = "id, external_id, policy_id, policy_version, summary, due_at, \
      next_sla_at, sla_done_until, created_at, updated_at";
 
+fn contract_from_row(row: &PgRow) -> Result<ContractRecord, sqlx::Error> {
+    Ok(ContractRecord {
+        id: row.try_get("id")?,
+        contract: from_json(row.try_get::<&str, _>("definition")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
 fn conversation_from_row(row: &PgRow) -> Result<ConversationRow, sqlx::Error> {
     Ok(ConversationRow {
         id: row.try_get("id")?,
@@ -147,6 +159,7 @@ fn conversation_from_row(row: &PgRow) -> Result<ConversationRow, sqlx::Error> {
         sla_done_until: row.try_get("sla_done_until")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        facts: None,
     })
 }
 
@@ -242,6 +255,73 @@ async fn write_derived(
     .bind(rows.iter().map(|c| c.next_sla_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|c| c.sla_done_until).collect::<Vec<_>>())
     .bind(rows.iter().map(|c| c.updated_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    write_facts(conn, rows).await
+}
+
+/// Upserts the compliance facts of the rows that were just derived, in one statement.
+async fn write_facts(
+    conn: &mut PgConnection,
+    rows: &[&ConversationRow],
+) -> Result<(), sqlx::Error> {
+    let cols: Vec<FactColumns> = rows
+        .iter()
+        .filter_map(|r| r.facts.as_ref().map(|f| FactColumns::new(r.id, f)))
+        .collect();
+    if cols.is_empty() {
+        return Ok(());
+    }
+    let ints = |f: fn(&FactColumns) -> i64| -> Vec<i64> { cols.iter().map(f).collect() };
+    let opt_ints =
+        |f: fn(&FactColumns) -> Option<i64>| -> Vec<Option<i64>> { cols.iter().map(f).collect() };
+    let texts = |f: fn(&FactColumns) -> Option<String>| -> Vec<Option<String>> {
+        cols.iter().map(f).collect()
+    };
+    let mut types = String::new();
+    for (i, t) in [
+        "int8", "int8", "text", "text", "text", "text", "int8", "text", "text", "int8", "int8",
+        "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8",
+        "int8", "int8", "int8", "int8",
+    ]
+    .iter()
+    .enumerate()
+    {
+        if i > 0 {
+            types.push_str(", ");
+        }
+        types.push_str(&format!("${}::{t}[]", i + 1));
+    }
+    sqlx::query(&format!(
+        "INSERT INTO conversation_facts ({FACT_COLUMNS}) SELECT * FROM UNNEST({types}) \
+         ON CONFLICT (conversation_id) DO UPDATE SET {FACT_UPDATES}"
+    ))
+    .bind(ints(|c| c.conversation_id))
+    .bind(ints(|c| c.created_s))
+    .bind(texts(|c| Some(c.channel.to_string())))
+    .bind(texts(|c| c.team.clone()))
+    .bind(texts(|c| c.team_key.clone()))
+    .bind(texts(|c| c.owner.clone()))
+    .bind(opt_ints(|c| c.policy_id))
+    .bind(texts(|c| c.email_host.clone()))
+    .bind(texts(|c| Some(c.labels_key.clone())))
+    .bind(opt_ints(|c| c.first_response_s))
+    .bind(opt_ints(|c| c.abandoned_s))
+    .bind(ints(|c| c.clocks[0].0))
+    .bind(ints(|c| c.clocks[0].1))
+    .bind(opt_ints(|c| c.clocks[0].2))
+    .bind(ints(|c| c.clocks[1].0))
+    .bind(ints(|c| c.clocks[1].1))
+    .bind(opt_ints(|c| c.clocks[1].2))
+    .bind(ints(|c| c.clocks[2].0))
+    .bind(ints(|c| c.clocks[2].1))
+    .bind(opt_ints(|c| c.clocks[2].2))
+    .bind(ints(|c| c.surveys[0].0))
+    .bind(ints(|c| c.surveys[0].1))
+    .bind(ints(|c| c.surveys[1].0))
+    .bind(ints(|c| c.surveys[1].1))
+    .bind(ints(|c| c.surveys[2].0))
+    .bind(ints(|c| c.surveys[2].1))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -992,6 +1072,181 @@ impl Store for PostgresStore {
         Ok(rows.into_iter().collect())
     }
 
+    async fn list_contracts(&self) -> StoreResult<Vec<ContractRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, definition, created_at, updated_at FROM contracts ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(contract_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        shared::sort_contracts(&mut out);
+        Ok(out)
+    }
+
+    async fn contract(&self, id: i64) -> StoreResult<Option<ContractRecord>> {
+        let row = sqlx::query(
+            "SELECT id, definition, created_at, updated_at FROM contracts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(contract_from_row).transpose()?)
+    }
+
+    async fn create_contract(
+        &self,
+        contract: &Contract,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ContractRecord> {
+        let row = sqlx::query(
+            "INSERT INTO contracts (definition, created_at, updated_at) VALUES ($1, $2, $3) \
+             RETURNING id, definition, created_at, updated_at",
+        )
+        .bind(to_json(contract)?)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(contract_from_row(&row)?)
+    }
+
+    async fn update_contract(
+        &self,
+        id: i64,
+        contract: &Contract,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ContractRecord> {
+        let row = sqlx::query(
+            "UPDATE contracts SET definition = $1, updated_at = $2 WHERE id = $3 \
+             RETURNING id, definition, created_at, updated_at",
+        )
+        .bind(to_json(contract)?)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(contract_from_row(&row)?)
+    }
+
+    async fn delete_contract(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM contracts WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>> {
+        let rows = sqlx::query("SELECT team, department FROM team_departments ORDER BY team_key")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(TeamDepartment {
+                    team: r.try_get("team")?,
+                    department: r.try_get("department")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn set_team_departments(&self, mapping: &[TeamDepartment]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM team_departments")
+            .execute(&mut *tx)
+            .await?;
+        for m in mapping {
+            sqlx::query(
+                "INSERT INTO team_departments (team_key, team, department) VALUES ($1, $2, $3) \
+                 ON CONFLICT (team_key) DO UPDATE SET team = excluded.team, \
+                 department = excluded.department",
+            )
+            .bind(facts::key(&m.team))
+            .bind(m.team.trim())
+            .bind(m.department.trim())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn compliance_groups(
+        &self,
+        contract: &Contract,
+        period: PeriodKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>> {
+        let kinds: Vec<MetricKind> = contract.metrics.iter().map(|m| m.kind).collect();
+        let sql = facts::groups_sql(&contract.scope, &kinds, period, now);
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let channel: String = r.try_get(2)?;
+            let mut tallies = Vec::with_capacity(kinds.len());
+            for i in 0..kinds.len() {
+                tallies.push((r.try_get(4 + 2 * i)?, r.try_get(5 + 2 * i)?));
+            }
+            out.push(GroupCounts {
+                team: r.try_get(0)?,
+                owner: r.try_get(1)?,
+                channel: shared::channel_of(&channel)?,
+                conversations: r.try_get(3)?,
+                tallies,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn compliance_conversations(
+        &self,
+        contract: &Contract,
+        metric: MetricKind,
+        period: PeriodKey,
+        group: Option<&facts::GroupFilter>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DrillRow>> {
+        let sql = facts::drill_sql(&contract.scope, metric, period, group, now, limit);
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(DrillRow {
+                    conversation_id: r.try_get("conversation_id")?,
+                    external_id: r.try_get("external_id")?,
+                    created_at: shared::from_unix(r.try_get("created_s")?),
+                    channel: r.try_get("channel")?,
+                    team: r.try_get("team")?,
+                    owner: r.try_get("owner")?,
+                    first_response_s: r.try_get("first_response_s")?,
+                    abandoned_s: r.try_get("abandoned_s")?,
+                    numerator: r.try_get("num")?,
+                    denominator: r.try_get("den")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM conversations c WHERE NOT EXISTS \
+             (SELECT 1 FROM conversation_facts f WHERE f.conversation_id = c.id) \
+             ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn default_policy(&self) -> StoreResult<Option<i64>> {
         Ok(sqlx::query_scalar(shared::DEFAULT_POLICY)
             .bind(DEFAULT_POLICY_KEY)
@@ -1223,6 +1478,9 @@ impl Store for PostgresStore {
         let stale: Vec<&ConversationRow> =
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
         write_derived(&mut tx, &stale).await?;
+        let created: Vec<&ConversationRow> =
+            touched.iter().filter(|t| !t.stale).map(|t| &t.row).collect();
+        write_facts(&mut tx, &created).await?;
         tx.commit().await?;
         Ok(IngestReport {
             outcomes,

@@ -1,0 +1,359 @@
+//! `conversation_facts`: the per-conversation columns compliance aggregates, and the SQL
+//! both backends run over them.
+//!
+//! The aggregate is the store-side twin of `promptly::compliance::tally` (grouped by team,
+//! owner and channel: `promptly::compliance::group_counts`); `server/tests/store_contract.rs`
+//! checks the two agree on both databases. Values a user typed (teams, labels, domains) are
+//! inlined as SQL string literals by [`lit`], which doubles quotes (both databases use
+//! standard strings) and drops NUL characters, so one text serves SQLite and PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use promptly::compliance::{
+    FactsRecord, MetricKind, PeriodKey, Scope, ServiceLevelFormula, SurveyKind,
+};
+
+/// The columns of `conversation_facts`, in the order [`FactColumns`] binds them.
+pub const FACT_COLUMNS: &str = "conversation_id, created_s, channel, team, team_key, owner, \
+     policy_id, email_host, labels_key, first_response_s, abandoned_s, frt_met, frt_missed, \
+     frt_due, nrt_met, nrt_missed, nrt_due, rt_met, rt_missed, rt_due, csat_n, csat_pos, nps_n, \
+     nps_net, ces_n, ces_sum";
+
+/// How many values one row binds.
+pub const FACT_BINDS: usize = 26;
+
+/// `SET` list of the upsert: every column but the key.
+pub const FACT_UPDATES: &str = "created_s = excluded.created_s, channel = excluded.channel, \
+     team = excluded.team, team_key = excluded.team_key, owner = excluded.owner, \
+     policy_id = excluded.policy_id, email_host = excluded.email_host, \
+     labels_key = excluded.labels_key, first_response_s = excluded.first_response_s, \
+     abandoned_s = excluded.abandoned_s, frt_met = excluded.frt_met, \
+     frt_missed = excluded.frt_missed, frt_due = excluded.frt_due, nrt_met = excluded.nrt_met, \
+     nrt_missed = excluded.nrt_missed, nrt_due = excluded.nrt_due, rt_met = excluded.rt_met, \
+     rt_missed = excluded.rt_missed, rt_due = excluded.rt_due, csat_n = excluded.csat_n, \
+     csat_pos = excluded.csat_pos, nps_n = excluded.nps_n, nps_net = excluded.nps_net, \
+     ces_n = excluded.ces_n, ces_sum = excluded.ces_sum";
+
+/// Trimmed and lower case, as scopes compare text.
+pub fn key(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+/// A label as `labels_key` holds it (`|` would split it).
+fn label_key(label: &str) -> String {
+    key(label).replace('|', " ")
+}
+
+/// One row of `conversation_facts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactColumns {
+    pub conversation_id: i64,
+    pub created_s: i64,
+    pub channel: &'static str,
+    pub team: Option<String>,
+    pub team_key: Option<String>,
+    pub owner: Option<String>,
+    pub policy_id: Option<i64>,
+    pub email_host: Option<String>,
+    pub labels_key: String,
+    pub first_response_s: Option<i64>,
+    pub abandoned_s: Option<i64>,
+    /// frt, nrt, rt: (met, missed, due as Unix seconds).
+    pub clocks: [(i64, i64, Option<i64>); 3],
+    /// csat, nps, ces: (responses, numerator terms).
+    pub surveys: [(i64, i64); 3],
+}
+
+impl FactColumns {
+    pub fn new(conversation_id: i64, r: &FactsRecord) -> Self {
+        let clock = |c: promptly::compliance::ClockRecord| {
+            (
+                i64::from(c.met),
+                i64::from(c.missed),
+                c.due.map(|d| d.timestamp()),
+            )
+        };
+        let mut labels_key = String::from("|");
+        for l in &r.labels {
+            labels_key.push_str(&label_key(l));
+            labels_key.push('|');
+        }
+        FactColumns {
+            conversation_id,
+            created_s: r.created_at.timestamp(),
+            channel: r.channel.as_str(),
+            team: r.team.clone(),
+            team_key: r.team.as_deref().map(key),
+            owner: r.owner.clone(),
+            policy_id: r.policy_id,
+            email_host: r
+                .contact_email
+                .as_deref()
+                .and_then(|e| key(e).rsplit_once('@').map(|(_, h)| h.to_string())),
+            labels_key,
+            first_response_s: r.first_response_s,
+            abandoned_s: r.abandoned_after_s,
+            clocks: [clock(r.frt), clock(r.nrt), clock(r.rt)],
+            surveys: SurveyKind::ALL.map(|k| r.survey_counts(k)),
+        }
+    }
+}
+
+/// A text as an SQL string literal.
+pub fn lit(text: &str) -> String {
+    format!("'{}'", text.replace('\0', "").replace('\'', "''"))
+}
+
+/// A LIKE pattern's literal part (escape character `\`).
+fn like_lit(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The conversations of a contract's scope created in a period, as a `WHERE` condition.
+pub fn scope_condition(scope: &Scope, period: PeriodKey) -> String {
+    let (start, end) = period.range();
+    let mut parts = vec![format!(
+        "created_s >= {} AND created_s < {}",
+        start.timestamp(),
+        end.timestamp()
+    )];
+    let list = |items: Vec<String>| items.join(", ");
+    if !scope.teams.is_empty() {
+        parts.push(format!(
+            "team_key IN ({})",
+            list(scope.teams.iter().map(|t| lit(&key(t))).collect())
+        ));
+    }
+    if !scope.channels.is_empty() {
+        parts.push(format!(
+            "channel IN ({})",
+            list(scope.channels.iter().map(|c| lit(c.as_str())).collect())
+        ));
+    }
+    if !scope.labels.is_empty() {
+        let any: Vec<String> = scope
+            .labels
+            .iter()
+            .map(|l| {
+                format!(
+                    "labels_key LIKE {} ESCAPE '\\'",
+                    lit(&format!("%|{}|%", like_lit(&label_key(l))))
+                )
+            })
+            .collect();
+        parts.push(format!("({})", any.join(" OR ")));
+    }
+    if !scope.policies.is_empty() {
+        parts.push(format!(
+            "policy_id IN ({})",
+            list(scope.policies.iter().map(|p| p.to_string()).collect())
+        ));
+    }
+    if !scope.email_domains.is_empty() {
+        let any: Vec<String> = scope
+            .email_domains
+            .iter()
+            .map(|d| {
+                let d = key(d);
+                let sub = |bare: &str| {
+                    format!(
+                        "email_host LIKE {} ESCAPE '\\'",
+                        lit(&format!("%.{}", like_lit(bare)))
+                    )
+                };
+                if let Some(bare) = d.strip_prefix('@') {
+                    format!("email_host = {}", lit(bare))
+                } else if let Some(bare) = d.strip_prefix('.') {
+                    sub(bare)
+                } else {
+                    format!("(email_host = {} OR {})", lit(&d), sub(&d))
+                }
+            })
+            .collect();
+        parts.push(format!("({})", any.join(" OR ")));
+    }
+    parts.join(" AND ")
+}
+
+/// One conversation's (numerator, denominator) terms of a metric at `now` (Unix seconds):
+/// `promptly::compliance::tally` for a single row.
+pub fn metric_terms(kind: MetricKind, now: i64) -> (String, String) {
+    let late = |due: &str| format!("(CASE WHEN {due} <= {now} THEN 1 ELSE 0 END)");
+    let outcome = |met: &str, missed: &str, due: &str| {
+        (
+            format!(
+                "(CASE WHEN {met} > 0 AND {missed} = 0 AND ({due} IS NULL OR {due} > {now}) \
+                 THEN 1 ELSE 0 END)"
+            ),
+            format!("(CASE WHEN {met} + {missed} > 0 OR {due} <= {now} THEN 1 ELSE 0 END)"),
+        )
+    };
+    let answered = "(CASE WHEN first_response_s IS NOT NULL THEN 1 ELSE 0 END)";
+    match kind {
+        MetricKind::FrtAttainment => outcome("frt_met", "frt_missed", "frt_due"),
+        MetricKind::RtAttainment => outcome("rt_met", "rt_missed", "rt_due"),
+        MetricKind::NrtAttainment => (
+            "nrt_met".into(),
+            format!("(nrt_met + nrt_missed + {})", late("nrt_due")),
+        ),
+        MetricKind::ServiceLevel { within_s, formula } => {
+            let y = within_s;
+            let answered_within =
+                format!("(CASE WHEN first_response_s <= {y} THEN 1 ELSE 0 END)");
+            let abandoned = "(CASE WHEN first_response_s IS NULL AND abandoned_s IS NOT NULL \
+                             THEN 1 ELSE 0 END)";
+            match formula {
+                ServiceLevelFormula::AbandonedWithinCountMet => (
+                    format!(
+                        "(CASE WHEN first_response_s <= {y} THEN 1 WHEN first_response_s IS \
+                         NULL AND abandoned_s <= {y} THEN 1 ELSE 0 END)"
+                    ),
+                    format!("({answered} + {abandoned})"),
+                ),
+                ServiceLevelFormula::AnsweredOnly => (answered_within, answered.into()),
+                ServiceLevelFormula::AbandonedCountMissed => {
+                    (answered_within, format!("({answered} + {abandoned})"))
+                }
+                ServiceLevelFormula::AbandonedAfterCountMissed => (
+                    answered_within,
+                    format!(
+                        "({answered} + (CASE WHEN first_response_s IS NULL AND abandoned_s > \
+                         {y} THEN 1 ELSE 0 END))"
+                    ),
+                ),
+            }
+        }
+        MetricKind::Asa => ("COALESCE(first_response_s, 0)".into(), answered.into()),
+        MetricKind::AbandonmentRate { short_abandon_s } => {
+            let long = format!(
+                "(CASE WHEN first_response_s IS NULL AND abandoned_s > {short_abandon_s} \
+                 THEN 1 ELSE 0 END)"
+            );
+            (long.clone(), format!("({answered} + {long})"))
+        }
+        MetricKind::Csat => ("csat_pos".into(), "csat_n".into()),
+        MetricKind::Nps => ("nps_net".into(), "nps_n".into()),
+        MetricKind::Ces => ("ces_sum".into(), "ces_n".into()),
+    }
+}
+
+/// The group counts of a contract's period: `team, owner, channel, n`, then a numerator and
+/// a denominator per metric (all integers).
+pub fn groups_sql(
+    scope: &Scope,
+    metrics: &[MetricKind],
+    period: PeriodKey,
+    now: DateTime<Utc>,
+) -> String {
+    let mut select = String::from("SELECT team, owner, channel, COUNT(*) AS n");
+    for m in metrics {
+        let (num, den) = metric_terms(*m, now.timestamp());
+        select.push_str(&format!(
+            ", CAST(COALESCE(SUM({num}), 0) AS BIGINT), CAST(COALESCE(SUM({den}), 0) AS BIGINT)"
+        ));
+    }
+    format!(
+        "{select} FROM conversation_facts WHERE {} GROUP BY team, owner, channel",
+        scope_condition(scope, period)
+    )
+}
+
+/// Narrows a drill-down to one group of a breakdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupFilter {
+    /// The teams of a department (team keys, see [`key`]).
+    Teams(Vec<String>),
+    /// Conversations without a department: no team, or a team not among these keys.
+    NotTeams(Vec<String>),
+    Team(Option<String>),
+    Owner(Option<String>),
+    Channel(String),
+}
+
+fn group_condition(filter: &GroupFilter) -> String {
+    let eq = |col: &str, v: &Option<String>| match v {
+        Some(v) => format!("{col} = {}", lit(v)),
+        None => format!("{col} IS NULL"),
+    };
+    let list = |teams: &[String]| {
+        teams
+            .iter()
+            .map(|t| lit(&key(t)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match filter {
+        GroupFilter::Teams(teams) if teams.is_empty() => "1 = 0".into(),
+        GroupFilter::Teams(teams) => format!("team_key IN ({})", list(teams)),
+        GroupFilter::NotTeams(teams) if teams.is_empty() => "1 = 1".into(),
+        GroupFilter::NotTeams(teams) => {
+            format!("(team_key IS NULL OR team_key NOT IN ({}))", list(teams))
+        }
+        GroupFilter::Team(t) => eq("team", t),
+        GroupFilter::Owner(o) => eq("owner", o),
+        GroupFilter::Channel(c) => format!("channel = {}", lit(c)),
+    }
+}
+
+/// The conversations behind one metric's number (those it counts: denominator > 0) in a
+/// period, optionally in one group; the worst first. Columns: `conversation_id,
+/// external_id, created_s, channel, team, owner, first_response_s, abandoned_s, num, den`.
+pub fn drill_sql(
+    scope: &Scope,
+    metric: MetricKind,
+    period: PeriodKey,
+    group: Option<&GroupFilter>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> String {
+    let (num, den) = metric_terms(metric, now.timestamp());
+    let mut condition = scope_condition(scope, period);
+    if let Some(g) = group {
+        condition.push_str(" AND ");
+        condition.push_str(&group_condition(g));
+    }
+    let order = if metric.higher_is_better() {
+        "ratio ASC"
+    } else {
+        "ratio DESC"
+    };
+    format!(
+        "SELECT f.conversation_id, c.external_id, f.created_s, f.channel, f.team, f.owner, \
+         f.first_response_s, f.abandoned_s, CAST(f.num AS BIGINT) AS num, \
+         CAST(f.den AS BIGINT) AS den FROM (SELECT conversation_id, created_s, channel, team, \
+         owner, first_response_s, abandoned_s, {num} AS num, {den} AS den, \
+         CAST({num} AS DOUBLE PRECISION) / {den} AS ratio FROM conversation_facts \
+         WHERE {condition} AND {den} > 0) f JOIN conversations c ON c.id = f.conversation_id \
+         ORDER BY {order}, f.created_s DESC, f.conversation_id LIMIT {limit}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_double_quotes_and_drop_nul() {
+        assert_eq!(lit("O'Brien\0"), "'O''Brien'");
+        assert_eq!(like_lit("50%_a\\"), "50\\%\\_a\\\\");
+    }
+
+    #[test]
+    fn scopes_become_conditions() {
+        let scope = Scope {
+            teams: vec![" Billing ".into()],
+            labels: vec!["V'IP".into()],
+            email_domains: vec!["bigcorp.com".into(), "@x.org".into()],
+            ..Scope::default()
+        };
+        let sql = scope_condition(&scope, PeriodKey::parse("2026-11").unwrap());
+        assert!(sql.contains("team_key IN ('billing')"), "{sql}");
+        assert!(sql.contains("labels_key LIKE '%|v''ip|%'"), "{sql}");
+        assert!(
+            sql.contains("(email_host = 'bigcorp.com' OR email_host LIKE '%.bigcorp.com'"),
+            "{sql}"
+        );
+        assert!(sql.contains("email_host = 'x.org'"), "{sql}");
+    }
+}
