@@ -5,12 +5,13 @@ mod support;
 
 use chrono::{Duration, TimeZone, Utc};
 use promptly::account::Role;
+use promptly::compliance::{group_counts, ClockRecord, Contract, FactsRecord, PeriodKey};
 use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
 use promptly::rules::{parse_rule, RuleDefinition};
 use promptly::{CalendarDefinition, ConversationStatus, Policy};
 use promptly_server::store::{
     CalendarInput, ConversationFilter, ConversationRow, Derived, Deriver, DynStore, IngestOutcome,
-    NewUser, PolicyInput, StoreError,
+    NewUser, PolicyInput, StoreError, TeamDepartment,
 };
 use serde_json::json;
 use support::{postgres_store, sqlite_store, PgCluster};
@@ -289,8 +290,26 @@ impl Deriver for TestDeriver {
         let hours = policy.map_or(1, |(_, version)| version);
         let due_at = (summary.status != ConversationStatus::Resolved)
             .then(|| first + Duration::hours(hours));
+        let mut facts = FactsRecord::derive(&summary, &timeline, &[], policy.map(|p| p.0));
+        // Clock outcomes vary with the conversation id (the SLA engine is not under test).
+        let h: u32 = events[0].conversation.bytes().map(u32::from).sum();
+        facts.frt = ClockRecord {
+            met: h % 2,
+            missed: u32::from(h % 2 == 0 && h % 3 == 0),
+            due: (h % 2 == 0 && h % 3 != 0).then(|| t0() + Duration::minutes(i64::from(h % 7) * 10 - 30)),
+        };
+        facts.nrt = ClockRecord {
+            met: h % 4,
+            missed: h % 3,
+            due: (h % 5 < 2).then(|| t0() + Duration::minutes(i64::from(h % 11) * 5 - 20)),
+        };
+        facts.rt = ClockRecord {
+            met: u32::from(h % 5 == 1),
+            missed: u32::from(h % 5 == 2),
+            due: (h % 5 > 2).then(|| t0() + Duration::minutes(i64::from(h % 13) * 7 - 40)),
+        };
         Some(Derived {
-            facts: Some(FactsRecord::derive(&summary, &timeline, &[], policy.map(|p| p.0))),
+            facts: Some(facts),
             summary,
             due_at,
             sla_instants: due_at.into_iter().collect(),
@@ -1302,6 +1321,186 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
         .is_empty());
 }
 
+/// 400 conversations over late October and November, of every kind the compliance query
+/// distinguishes: answered, resolved or left unanswered, still waiting, surveyed.
+fn compliance_events() -> Vec<IncomingEvent> {
+    let channels = ["whatsapp", "email", "webchat", "sms"];
+    let teams = [json!(null), json!("T1"), json!(" t1"), json!("billing")];
+    let labels = [json!(["vip"]), json!([]), json!(["VIP", "x"]), json!(["o'brien"])];
+    let contacts = [
+        json!({"email": "a@bigcorp.com"}),
+        json!({"email": "b@eu.bigcorp.com"}),
+        json!({"email": "c@other.com"}),
+        json!(null),
+    ];
+    let mut out = Vec::new();
+    for i in 0..400usize {
+        let conv = format!("comp-{i}");
+        let m = -((i as i64 * 137) % 50_000);
+        out.push(event(
+            &format!("{conv}-c"),
+            &conv,
+            m,
+            json!({"type": "conversation.created", "channel": channels[i % 4],
+                   "team": teams[(i / 4) % 4], "labels": labels[(i / 3) % 4],
+                   "contact": contacts[(i / 5) % 4]}),
+        ));
+        let wait = (i % 9) as i64;
+        match i % 5 {
+            0 | 4 => out.push(message(&format!("{conv}-a"), &conv, m + wait, "agent", "hi")),
+            1 => out.push(updated(&format!("{conv}-r"), &conv, m + wait, json!({"status": "resolved"}))),
+            2 => out.push(event(&format!("{conv}-l"), &conv, m + wait, json!({"type": "conversation.left"}))),
+            _ => {}
+        }
+        if i % 5 == 4 {
+            let kind = ["csat", "nps", "ces"][(i / 5) % 3];
+            out.push(event(&format!("{conv}-s"), &conv, m + 30,
+                json!({"type": "survey.submitted", "survey": kind, "score": (i % 6) as i64})));
+        }
+        if i % 3 == 0 {
+            out.push(updated(&format!("{conv}-o"), &conv, m + 1, json!({"owner": format!("agent{}@x.io", i % 2)})));
+        }
+    }
+    out
+}
+
+async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
+    let events = compliance_events();
+    for chunk in events.chunks(250) {
+        store.ingest(chunk, &on(None), t0()).await.unwrap();
+    }
+    assert!(store.conversations_without_facts(10).await.unwrap().is_empty());
+    // The facts as the domain computes them.
+    let mut by_conv: std::collections::BTreeMap<&str, Vec<IncomingEvent>> = Default::default();
+    for e in &events {
+        by_conv.entry(e.conversation.as_str()).or_default().push(e.clone());
+    }
+    let records: Vec<FactsRecord> = by_conv
+        .values()
+        .map(|evs| on(None).derive(None, evs).unwrap().facts.unwrap())
+        .collect();
+    let metrics = json!([
+        {"kind": "frt_attainment", "target": 90, "period": "month"},
+        {"kind": "nrt_attainment", "target": 90, "period": "month"},
+        {"kind": "rt_attainment", "target": 90, "period": "month"},
+        {"kind": "service_level", "within_s": 240, "formula": "abandoned_within_count_met", "target": 80, "period": "month"},
+        {"kind": "service_level", "within_s": 240, "formula": "answered_only", "target": 80, "period": "month"},
+        {"kind": "service_level", "within_s": 240, "formula": "abandoned_count_missed", "target": 80, "period": "month"},
+        {"kind": "service_level", "within_s": 240, "formula": "abandoned_after_count_missed", "target": 80, "period": "month"},
+        {"kind": "asa", "target": 60, "period": "month"},
+        {"kind": "abandonment_rate", "short_abandon_s": 120, "target": 5, "period": "month"},
+        {"kind": "csat", "target": 80, "period": "month"},
+        {"kind": "nps", "target": 20, "period": "month"},
+        {"kind": "ces", "target": 3, "period": "month"}
+    ]);
+    let scopes = [
+        json!({}),
+        json!({"teams": ["t1"]}),
+        json!({"channels": ["email", "sms"], "labels": ["vip", "O'Brien"]}),
+        json!({"email_domains": ["bigcorp.com"]}),
+        json!({"email_domains": [".bigcorp.com"]}),
+        json!({"email_domains": ["@bigcorp.com"], "teams": ["billing", "T1"]}),
+    ];
+    let mut nonempty = 0;
+    for scope in scopes {
+        let contract = Contract::from_json(json!({
+            "name": "c", "counterparty_kind": "client", "counterparty": "X",
+            "review_date": "2027-01-01", "scope": scope, "metrics": metrics,
+            "remedies": {"currency": "EUR"}
+        }))
+        .unwrap();
+        for period in ["2026-11", "2026-10", "2026-W47"] {
+            let period = PeriodKey::parse(period).unwrap();
+            for now in [t0() - Duration::minutes(20), t0() + Duration::hours(2)] {
+                let facts: Vec<_> = records.iter().map(|r| r.at(now, None)).collect();
+                let expected = group_counts(&contract.metrics, contract.select(period, &facts));
+                let mut got = store.compliance_groups(&contract, period, now).await.unwrap();
+                got.sort_by(|a, b| {
+                    (&a.team, &a.owner, a.channel.as_str()).cmp(&(&b.team, &b.owner, b.channel.as_str()))
+                });
+                assert_eq!(got, expected, "scope {:?}, period {period}, now {now}", contract.scope);
+                nonempty += usize::from(!got.is_empty());
+            }
+        }
+    }
+    assert!(nonempty > 20, "{nonempty}");
+
+    // The drill-down lists what a metric counts, worst first.
+    let contract = Contract::from_json(json!({
+        "name": "c", "counterparty_kind": "client", "counterparty": "X",
+        "review_date": "2027-01-01", "metrics": metrics, "remedies": {"currency": "EUR"}
+    }))
+    .unwrap();
+    let period = PeriodKey::parse("2026-11").unwrap();
+    let asa = contract.metrics[7].kind;
+    let rows = store
+        .compliance_conversations(&contract, asa, period, None, t0(), 1000)
+        .await
+        .unwrap();
+    let groups = store.compliance_groups(&contract, period, t0()).await.unwrap();
+    let answered: i64 = groups.iter().map(|g| g.tallies[7].1).sum();
+    assert_eq!(rows.len() as i64, answered);
+    assert!(rows.windows(2).all(|w| w[0].numerator >= w[1].numerator));
+    let by_team = store
+        .compliance_conversations(
+            &contract,
+            asa,
+            period,
+            Some(&promptly_server::store::facts::GroupFilter::Teams(vec!["T1".into()])),
+            t0(),
+            1000,
+        )
+        .await
+        .unwrap();
+    assert!(!by_team.is_empty() && by_team.len() < rows.len());
+    assert!(by_team.iter().all(|r| r.team.as_deref().map(str::trim) == Some("t1") || r.team.as_deref() == Some("T1")));
+}
+
+async fn contracts_and_departments_are_stored(store: DynStore) {
+    let mut contract = Contract::from_json(json!({
+        "name": "Zeta support", "counterparty_kind": "client", "counterparty": "Zeta",
+        "review_date": "2027-01-01",
+        "metrics": [{"kind": "frt_attainment", "target": 90, "period": "month"}],
+        "remedies": {"currency": "EUR"}
+    }))
+    .unwrap();
+    let z = store.create_contract(&contract, t0()).await.unwrap();
+    contract.name = "alpha desk".into();
+    let a = store.create_contract(&contract, t0()).await.unwrap();
+    let names: Vec<String> = store
+        .list_contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.contract.name)
+        .collect();
+    assert_eq!(names, ["alpha desk", "Zeta support"]);
+    contract.counterparty = "Zeta GmbH".into();
+    let later = t0() + Duration::hours(1);
+    let updated = store.update_contract(z.id, &contract, later).await.unwrap();
+    assert_eq!(updated.contract.counterparty, "Zeta GmbH");
+    assert_eq!((updated.created_at, updated.updated_at), (t0(), later));
+    assert_eq!(store.contract(z.id).await.unwrap().unwrap().contract, contract);
+    store.delete_contract(a.id).await.unwrap();
+    assert!(matches!(store.delete_contract(a.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.update_contract(a.id, &contract, later).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.contract(a.id).await.unwrap().is_none());
+
+    let mapping = vec![
+        TeamDepartment { team: " Billing".into(), department: "Finance".into() },
+        TeamDepartment { team: "T1".into(), department: "Support".into() },
+    ];
+    store.set_team_departments(&mapping).await.unwrap();
+    let stored = store.team_departments().await.unwrap();
+    assert_eq!(stored[0].team, "Billing");
+    assert_eq!(stored.len(), 2);
+    store.set_team_departments(&mapping[1..]).await.unwrap();
+    assert_eq!(store.team_departments().await.unwrap(), mapping[1..]);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         #[tokio::test]
@@ -1330,4 +1529,6 @@ contract!(
     open_conversations_move_to_a_new_version_and_rederive,
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
     rules_keep_their_order_and_count_their_runs,
+    compliance_counts_agree_with_the_domain_tally,
+    contracts_and_departments_are_stored,
 );

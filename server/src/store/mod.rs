@@ -430,7 +430,7 @@ pub struct RuleRecord {
 
 /// A conversation row: its identity, its policy version, and what was folded from its
 /// events (the SLA is evaluated from the events when read).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub id: i64,
     pub external_id: String,
@@ -481,6 +481,23 @@ pub struct DrillRow {
     pub abandoned_s: Option<i64>,
     pub numerator: i64,
     pub denominator: i64,
+}
+
+/// Rows are equal when their stored columns are: `facts` is a write-only carrier, never
+/// read back.
+impl PartialEq for ConversationRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.external_id == other.external_id
+            && self.policy_id == other.policy_id
+            && self.policy_version == other.policy_version
+            && self.summary == other.summary
+            && self.due_at == other.due_at
+            && self.next_sla_at == other.next_sla_at
+            && self.sla_done_until == other.sla_done_until
+            && self.created_at == other.created_at
+            && self.updated_at == other.updated_at
+    }
 }
 
 /// What the ingest transaction needs from the service: a conversation's derived columns.
