@@ -9,6 +9,7 @@
 //! - [`http`]: the axum router: form endpoints, `/api/v1` by resource, `/healthz`, the
 //!   server-sent-events stream, and the Leptos pages of the `app` crate.
 //! - [`service`]: the live queue's logic: the SLA catalog, ingest, conversation views.
+//! - [`reports`]: contract compliance from the store's aggregate, trends, drill-downs.
 //! - [`state`]: what every handler shares, and the live stream's recent events.
 
 #![recursion_limit = "256"]
@@ -22,6 +23,7 @@ pub mod bench_staffing;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod reports;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -288,6 +288,16 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         .unwrap_or_else(|| format!("http://{}", args.addr));
     let app = http::router(state.clone(), leptos_options, public_url);
     promptly_server::automation::start(&state, link_base);
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            match promptly_server::service::backfill_facts(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(conversations = n, "compliance facts backfilled"),
+                Err(e) => tracing::error!(error = %e, "compliance facts backfill failed"),
+            }
+        });
+    }
 
     // A large backlog: a reconnect storm of hundreds of browsers must not wait for TCP retries.
     let socket = if args.addr.is_ipv4() {

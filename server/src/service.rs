@@ -376,6 +376,24 @@ pub async fn replan_open(state: &AppState) -> StoreResult<()> {
     Ok(())
 }
 
+/// Gives conversations stored before compliance existed their `conversation_facts` rows
+/// (re-derived in chunks; run once at start-up). Returns how many got them.
+pub async fn backfill_facts(state: &AppState) -> StoreResult<usize> {
+    let mut total = 0;
+    loop {
+        let ids = state.store.conversations_without_facts(500).await?;
+        if ids.is_empty() {
+            return Ok(total);
+        }
+        let n = reevaluate_chunk(state, &ids).await?;
+        if n == 0 {
+            // Only conversations without any event are left: nothing to derive.
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
 async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
     let now = Utc::now();
     let store = state.store.as_ref();

@@ -4,6 +4,7 @@
 pub mod admin_forms;
 pub mod automation;
 pub mod calendars;
+pub mod contracts;
 pub mod conversation_forms;
 pub mod conversations;
 pub mod docs;
@@ -321,6 +322,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(rules::router())
         .merge(automation::router())
         .merge(staffing::router())
+        .merge(contracts::router())
         .merge(events::router())
         .merge(conversations::router())
         .merge(docs::router())

@@ -1,0 +1,437 @@
+//! `/api/v1/contracts`: SLA contracts (managers and admins) and their compliance per period
+//! (JSON and CSV), the conversations behind a number, and `/api/v1/departments`, the team →
+//! department mapping the breakdowns use (admins write it).
+
+use super::error::ApiError;
+use super::{json_body, require_admin, require_user};
+use crate::auth::CurrentUser;
+use crate::reports::{self, Departments};
+use crate::state::AppState;
+use crate::store::{ContractRecord, TeamDepartment};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use promptly::account::{FieldError, Section};
+use promptly::compliance::{
+    Band, Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contracts", get(list).post(create))
+        .route("/contracts/{id}", get(show).put(update).delete(remove))
+        .route("/contracts/{id}/compliance", get(compliance))
+        .route("/contracts/{id}/compliance.csv", get(compliance_csv))
+        .route("/contracts/{id}/conversations", get(conversations))
+        .route("/departments", get(departments).put(set_departments))
+}
+
+/// Managers and admins.
+fn require_manager(
+    user: Option<Extension<CurrentUser>>,
+) -> Result<promptly::account::UserView, ApiError> {
+    let me = require_user(user)?;
+    if !Section::Compliance.allows(me.role) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(me)
+}
+
+/// Validates a contract and checks that the policies its scope names exist.
+pub async fn parse(state: &AppState, body: Value) -> Result<Contract, ApiError> {
+    let contract = Contract::from_json(body).map_err(|errors| ApiError::Unprocessable { errors })?;
+    let mut errors = Vec::new();
+    for (i, id) in contract.scope.policies.iter().enumerate() {
+        if state.store.policy(*id).await?.is_none() {
+            errors.push(FieldError::new(
+                format!("scope.policies[{i}]"),
+                format!("there is no policy {id}"),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(contract)
+    } else {
+        Err(ApiError::Unprocessable { errors })
+    }
+}
+
+fn record_json(rec: &ContractRecord) -> Value {
+    let mut v = serde_json::to_value(&rec.contract).unwrap_or_default();
+    v["id"] = json!(rec.id);
+    v["created_at"] = json!(promptly::instant::format_utc(rec.created_at));
+    v["updated_at"] = json!(promptly::instant::format_utc(rec.updated_at));
+    let review = rec.contract.review_notice(Utc::now().date_naive());
+    v["review"] = json!({"days_left": review.days_left, "highlighted": review.highlighted});
+    v
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Value>, ApiError> {
+    require_manager(user)?;
+    let now = Utc::now();
+    let departments = Departments::load(state.store.as_ref()).await?;
+    let mut out = Vec::new();
+    for rec in state.store.list_contracts().await? {
+        let period = reports::default_period(&rec.contract, now);
+        let (c, _) =
+            reports::evaluate(state.store.as_ref(), &departments, &rec.contract, period, now)
+                .await?;
+        let mut v = record_json(&rec);
+        let band = Contract::worst_band(&c.metrics);
+        v["current"] = json!({
+            "period": period, "conversations": c.conversations, "band": band,
+            "band_label": band.label(), "action": band.action(),
+            "due": c.due, "credit": c.credit, "bonus": c.bonus, "currency": c.currency,
+        });
+        out.push(v);
+    }
+    Ok(Json(json!({ "contracts": out })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_manager(user)?;
+    let contract = parse(&state, json_body(body)?).await?;
+    let rec = state.store.create_contract(&contract, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(record_json(&rec))))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
+    state.store.contract(id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    require_manager(user)?;
+    Ok(Json(record_json(&load(&state, id).await?)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_manager(user)?;
+    load(&state, id).await?;
+    let contract = parse(&state, json_body(body)?).await?;
+    let rec = state.store.update_contract(id, &contract, Utc::now()).await?;
+    Ok(Json(record_json(&rec)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    require_manager(user)?;
+    state.store.delete_contract(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PeriodQuery {
+    period: Option<String>,
+}
+
+/// The requested period, or the contract's current one.
+fn period_of(
+    text: Option<&str>,
+    contract: &Contract,
+    now: DateTime<Utc>,
+) -> Result<PeriodKey, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(reports::default_period(contract, now)),
+        Some(t) => PeriodKey::parse(t).map_err(|m| ApiError::field("period", m)),
+    }
+}
+
+fn group_json(g: &GroupResult) -> Value {
+    json!({
+        "key": g.key, "conversations": g.conversations, "actual": g.result.actual,
+        "numerator": g.result.numerator, "denominator": g.result.denominator,
+        "shortfall_pct": g.result.shortfall_pct, "band": g.result.band,
+    })
+}
+
+/// The compliance document: `Compliance` with each metric's band in words and its
+/// breakdowns.
+pub fn compliance_json(rec: &ContractRecord, c: &Compliance, b: &[MetricBreakdowns]) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or_default();
+    v["contract"] = json!({"id": rec.id, "name": rec.contract.name,
+        "counterparty": rec.contract.counterparty});
+    let band = Contract::worst_band(&c.metrics);
+    v["band"] = json!(band);
+    if let Some(metrics) = v["metrics"].as_array_mut() {
+        for (i, m) in metrics.iter_mut().enumerate() {
+            let r: &MetricResult = &c.metrics[i];
+            m["label"] = json!(r.kind.label());
+            m["band_label"] = json!(r.band.label());
+            m["action"] = json!(r.band.action());
+            let mut breakdowns = serde_json::Map::new();
+            for d in Dimension::ALL {
+                let name = serde_json::to_value(d).unwrap_or_default();
+                let groups: Vec<Value> = b[i].get(d).iter().map(group_json).collect();
+                breakdowns.insert(name.as_str().unwrap_or_default().to_string(), json!(groups));
+            }
+            m["breakdowns"] = Value::Object(breakdowns);
+        }
+    }
+    v
+}
+
+async fn evaluate(
+    state: &AppState,
+    id: i64,
+    period: Option<&str>,
+) -> Result<(ContractRecord, Compliance, Vec<MetricBreakdowns>), ApiError> {
+    let rec = load(state, id).await?;
+    let now = Utc::now();
+    let period = period_of(period, &rec.contract, now)?;
+    let departments = Departments::load(state.store.as_ref()).await?;
+    let (c, b) =
+        reports::evaluate(state.store.as_ref(), &departments, &rec.contract, period, now).await?;
+    Ok((rec, c, b))
+}
+
+async fn compliance(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require_manager(user)?;
+    let (rec, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
+    Ok(Json(compliance_json(&rec, &c, &b)))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn number(x: Option<f64>) -> String {
+    x.map(|v| format!("{}", (v * 10_000.0).round() / 10_000.0))
+        .unwrap_or_default()
+}
+
+/// The compliance as CSV: one row per metric for the whole contract (`dimension` = `all`),
+/// then one per breakdown group.
+pub fn compliance_csv_text(c: &Compliance, b: &[MetricBreakdowns]) -> String {
+    let mut out = String::from(
+        "period,metric,kind,dimension,group,conversations,target,actual,numerator,denominator,\
+         band,shortfall_pct,credit,bonus,currency\r\n",
+    );
+    let mut row = |metric: &MetricResult,
+                   dimension: &str,
+                   group: &str,
+                   conversations: usize,
+                   r: &MetricResult| {
+        let (credit, bonus) = r
+            .money
+            .as_ref()
+            .map_or((String::new(), String::new()), |m| {
+                (format!("{:.2}", m.credit), format!("{:.2}", m.bonus))
+            });
+        let fields = [
+            c.period.to_string(),
+            csv_field(&metric.kind.label()),
+            metric.kind.name().to_string(),
+            dimension.to_string(),
+            csv_field(group),
+            conversations.to_string(),
+            number(Some(metric.target)),
+            number(r.actual),
+            r.numerator.to_string(),
+            r.denominator.to_string(),
+            r.band.as_str().to_string(),
+            number(r.shortfall_pct),
+            credit,
+            bonus,
+            if r.money.is_some() {
+                c.currency.clone()
+            } else {
+                String::new()
+            },
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    };
+    for m in &c.metrics {
+        row(m, "all", "", c.conversations, m);
+    }
+    for (i, m) in c.metrics.iter().enumerate() {
+        for d in Dimension::ALL {
+            let name = serde_json::to_value(d).unwrap_or_default();
+            for g in b[i].get(d) {
+                row(
+                    m,
+                    name.as_str().unwrap_or_default(),
+                    g.key.as_deref().unwrap_or("(none)"),
+                    g.conversations,
+                    &g.result,
+                );
+            }
+        }
+    }
+    out
+}
+
+async fn compliance_csv(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    require_manager(user)?;
+    let (_, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
+    let name = format!("attachment; filename=\"contract-{id}-{}.csv\"", c.period);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        compliance_csv_text(&c, &b),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DrillQuery {
+    period: Option<String>,
+    #[serde(default)]
+    metric: usize,
+    dimension: Option<String>,
+    /// The group; absent with a dimension: the "none" group (no team, owner, …).
+    key: Option<String>,
+    limit: Option<i64>,
+}
+
+pub fn dimension_of(text: &str) -> Result<Dimension, ApiError> {
+    serde_json::from_value(json!(text)).map_err(|_| {
+        ApiError::field(
+            "dimension",
+            format!("{text:?} is not one of: department, team, agent, channel"),
+        )
+    })
+}
+
+async fn conversations(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Query(q): Query<DrillQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require_manager(user)?;
+    let rec = load(&state, id).await?;
+    let now = Utc::now();
+    let period = period_of(q.period.as_deref(), &rec.contract, now)?;
+    if q.metric >= rec.contract.metrics.len() {
+        return Err(ApiError::field(
+            "metric",
+            format!(
+                "must be a metric index from 0 to {}",
+                rec.contract.metrics.len() - 1
+            ),
+        ));
+    }
+    let dimension = q.dimension.as_deref().map(dimension_of).transpose()?;
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 1000"));
+    }
+    let departments = Departments::load(state.store.as_ref()).await?;
+    let rows = reports::drill(
+        state.store.as_ref(),
+        &departments,
+        &rec,
+        q.metric,
+        period,
+        dimension.map(|d| (d, q.key.as_deref())),
+        now,
+        limit,
+    )
+    .await?;
+    Ok(Json(json!({
+        "period": period, "metric": rec.contract.metrics[q.metric].kind.label(),
+        "conversations": rows,
+    })))
+}
+
+async fn departments(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<Json<Value>, ApiError> {
+    require_manager(user)?;
+    Ok(Json(json!({"teams": state.store.team_departments().await?})))
+}
+
+/// Validates a mapping: `teams[i].team` and `.department` non-empty, at most 100
+/// characters, each team once.
+pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> {
+    let Some(items) = body.get("teams").and_then(Value::as_array) else {
+        return Err(ApiError::field("teams", "must be a list of {team, department}"));
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let text = |field: &str, errors: &mut Vec<FieldError>| -> String {
+            match item.get(field).and_then(Value::as_str).map(str::trim) {
+                Some(s) if !s.is_empty() && s.chars().count() <= 100 => s.to_string(),
+                _ => {
+                    errors.push(FieldError::new(
+                        format!("teams[{i}].{field}"),
+                        "must be a non-empty text of at most 100 characters",
+                    ));
+                    String::new()
+                }
+            }
+        };
+        let team = text("team", &mut errors);
+        let department = text("department", &mut errors);
+        if !team.is_empty() && !seen.insert(crate::store::facts::key(&team)) {
+            errors.push(FieldError::new(format!("teams[{i}].team"), "is listed twice"));
+        }
+        out.push(TeamDepartment { team, department });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Unprocessable { errors })
+    }
+}
+
+async fn set_departments(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(user)?;
+    let mapping = parse_departments(&json_body(body)?)?;
+    state.store.set_team_departments(&mapping).await?;
+    Ok(Json(json!({"teams": state.store.team_departments().await?})))
+}
+
+/// The worst band of a compliance, for lists.
+pub fn band_of(c: &Compliance) -> Band {
+    Contract::worst_band(&c.metrics)
+}

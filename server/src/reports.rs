@@ -1,0 +1,113 @@
+//! Contract compliance as the API and the pages read it: a contract's period evaluated
+//! from the store's group counts (`Store::compliance_groups`, one aggregate query) with the
+//! team → department mapping, its trend over earlier periods, and the conversations behind
+//! a number.
+
+use crate::store::facts::{key, GroupFilter};
+use crate::store::{ContractRecord, DrillRow, Store, StoreResult};
+use chrono::{DateTime, Utc};
+use promptly::compliance::{Compliance, Contract, Dimension, MetricBreakdowns, PeriodKey};
+use std::collections::HashMap;
+
+/// Team key → department.
+pub struct Departments(HashMap<String, String>);
+
+impl Departments {
+    pub async fn load(store: &dyn Store) -> StoreResult<Self> {
+        Ok(Departments(
+            store
+                .team_departments()
+                .await?
+                .into_iter()
+                .map(|m| (key(&m.team), m.department))
+                .collect(),
+        ))
+    }
+
+    pub fn of(&self, team: &str) -> Option<String> {
+        self.0.get(&key(team)).cloned()
+    }
+
+    /// The drill-down filter of a breakdown group (`group = None`: the "none" group).
+    pub fn filter(&self, dimension: Dimension, group: Option<&str>) -> GroupFilter {
+        match dimension {
+            Dimension::Department => {
+                let teams_of = |d: Option<&str>| -> Vec<String> {
+                    self.0
+                        .iter()
+                        .filter(|(_, dept)| d.is_none_or(|d| dept.as_str() == d))
+                        .map(|(team, _)| team.clone())
+                        .collect()
+                };
+                match group {
+                    Some(d) => GroupFilter::Teams(teams_of(Some(d))),
+                    None => GroupFilter::NotTeams(teams_of(None)),
+                }
+            }
+            Dimension::Team => GroupFilter::Team(group.map(str::to_string)),
+            Dimension::Agent => GroupFilter::Owner(group.map(str::to_string)),
+            Dimension::Channel => GroupFilter::Channel(group.unwrap_or_default().to_string()),
+        }
+    }
+}
+
+/// The period a contract's page opens on: the one containing `now`, as long as its first
+/// metric's period.
+pub fn default_period(contract: &Contract, now: DateTime<Utc>) -> PeriodKey {
+    let kind = contract
+        .metrics
+        .first()
+        .map_or(promptly::compliance::Period::Month, |m| m.period);
+    PeriodKey::containing(kind, now)
+}
+
+/// A contract's compliance in `period`, judged at `now`, with every metric's breakdowns.
+pub async fn evaluate(
+    store: &dyn Store,
+    departments: &Departments,
+    contract: &Contract,
+    period: PeriodKey,
+    now: DateTime<Utc>,
+) -> StoreResult<(Compliance, Vec<MetricBreakdowns>)> {
+    let groups = store.compliance_groups(contract, period, now).await?;
+    Ok(contract.evaluate_groups(period, &groups, |t| departments.of(t)))
+}
+
+/// The compliance of the `n` periods up to and including `period`, oldest first (without
+/// breakdowns).
+pub async fn trend(
+    store: &dyn Store,
+    contract: &Contract,
+    period: PeriodKey,
+    n: usize,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Compliance>> {
+    let mut out = Vec::with_capacity(n);
+    for p in period.previous(n) {
+        let groups = store.compliance_groups(contract, p, now).await?;
+        out.push(contract.evaluate_groups(p, &groups, |_| None).0);
+    }
+    Ok(out)
+}
+
+/// The conversations behind metric `metric` (an index into the contract's metrics),
+/// optionally of one breakdown group; worst first, at most `limit`.
+#[allow(clippy::too_many_arguments)]
+pub async fn drill(
+    store: &dyn Store,
+    departments: &Departments,
+    record: &ContractRecord,
+    metric: usize,
+    period: PeriodKey,
+    group: Option<(Dimension, Option<&str>)>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> StoreResult<Vec<DrillRow>> {
+    let Some(m) = record.contract.metrics.get(metric) else {
+        return Ok(Vec::new());
+    };
+    let filter = group.map(|(d, g)| departments.filter(d, g));
+    store
+        .compliance_conversations(&record.contract, m.kind, period, filter.as_ref(), now, limit)
+        .await
+}
