@@ -1435,10 +1435,8 @@ pub fn group_counts<'a>(
     metrics: &[MetricTarget],
     facts: impl IntoIterator<Item = &'a ConversationFacts>,
 ) -> Vec<GroupCounts> {
-    let mut groups: BTreeMap<
-        (Option<String>, Option<String>, &'static str),
-        Vec<&ConversationFacts>,
-    > = BTreeMap::new();
+    type Key = (Option<String>, Option<String>, &'static str);
+    let mut groups: BTreeMap<Key, Vec<&ConversationFacts>> = BTreeMap::new();
     for f in facts {
         groups
             .entry((f.team.clone(), f.owner.clone(), f.channel.as_str()))

@@ -137,6 +137,109 @@ pub struct RulesData {
     pub dry_run: Option<Result<DryRun, String>>,
 }
 
+/// A contract as the contracts list shows it: its current period's worst band and money.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractListItem {
+    pub id: i64,
+    pub name: String,
+    pub counterparty: String,
+    pub counterparty_kind: promptly::compliance::CounterpartyKind,
+    pub period: promptly::compliance::PeriodKey,
+    pub band: promptly::compliance::Band,
+    pub conversations: usize,
+    pub due: f64,
+    pub credit: f64,
+    pub bonus: f64,
+    pub currency: String,
+    /// YYYY-MM-DD.
+    pub review_date: String,
+    pub review: promptly::compliance::ReviewNotice,
+}
+
+/// The staffing what-if's inputs as the form sends them (minutes, fractions as percent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaffingParams {
+    pub transactions: Option<f64>,
+    pub aht_min: Option<f64>,
+    pub interval_min: Option<f64>,
+    /// "Answered within" threshold, seconds.
+    pub within_s: Option<f64>,
+    /// Target service level, percent.
+    pub service_level: Option<f64>,
+    /// Occupancy cap, percent.
+    pub max_occupancy: Option<f64>,
+    /// Shrinkage, percent.
+    pub shrinkage: Option<f64>,
+    /// Mean patience, minutes (Erlang A).
+    pub patience_min: Option<f64>,
+}
+
+/// The what-if's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffingAnswer {
+    pub erlang_c: promptly::staffing::Positions,
+    pub erlang_a: Option<promptly::staffing::Positions>,
+    /// Active agent accounts now.
+    pub on_shift: usize,
+}
+
+/// What the compliance page shows: the contracts, and the staffing what-if if asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractsData {
+    pub contracts: Vec<ContractListItem>,
+    pub staffing: Option<Result<StaffingAnswer, Vec<promptly::account::FieldError>>>,
+}
+
+/// One conversation behind a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillItem {
+    pub id: i64,
+    pub external_id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub channel: String,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub first_response_s: Option<i64>,
+    pub abandoned_s: Option<i64>,
+    pub numerator: i64,
+    pub denominator: i64,
+}
+
+/// A drill-down: the group (dimension and key, `None` = the "none" group) and its
+/// conversations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillData {
+    pub dimension: Option<promptly::compliance::Dimension>,
+    pub key: Option<String>,
+    pub rows: Vec<DrillItem>,
+}
+
+/// What a contract's page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractData {
+    pub id: i64,
+    pub contract: promptly::compliance::Contract,
+    pub review: promptly::compliance::ReviewNotice,
+    pub compliance: promptly::compliance::Compliance,
+    pub breakdowns: Vec<promptly::compliance::MetricBreakdowns>,
+    /// The last 12 periods up to the one shown, oldest first.
+    pub trend: Vec<promptly::compliance::Compliance>,
+    /// The metric whose breakdowns are shown.
+    pub metric: usize,
+    pub drill: Option<DrillData>,
+}
+
+/// The drill-down a contract page asks for (`?metric=&dimension=&key=&drill=1`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContractQuery {
+    pub period: Option<String>,
+    pub metric: Option<usize>,
+    pub dimension: Option<String>,
+    pub key: Option<String>,
+    pub drill: bool,
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server crate provides to the UI during rendering.
@@ -180,7 +283,27 @@ pub mod ssr {
         ) -> Result<super::RulesData, String>;
     }
 
+    /// Contract compliance for managers and admins (the caller checks the role).
+    #[async_trait]
+    pub trait ComplianceBackend: Send + Sync + 'static {
+        async fn contracts_page(
+            &self,
+            staffing: Option<super::StaffingParams>,
+        ) -> Result<super::ContractsData, String>;
+        async fn contract_page(
+            &self,
+            id: i64,
+            q: super::ContractQuery,
+        ) -> Result<Option<super::ContractData>, String>;
+        /// A contract for its edit form.
+        async fn contract_for_edit(
+            &self,
+            id: i64,
+        ) -> Result<Option<promptly::compliance::Contract>, String>;
+    }
+
     pub type DynBackend = Arc<dyn Backend>;
+    pub type DynComplianceBackend = Arc<dyn ComplianceBackend>;
 
     /// The token that `POST /admin/tokens` just created, carried to the users page in a
     /// short-lived cookie; reading it also clears the cookie, so the token shows once.
@@ -361,4 +484,84 @@ pub async fn get_tokens() -> Result<TokensData, ServerFnError> {
         tokens,
         new_token: ssr::take_new_token(),
     })
+}
+
+#[cfg(feature = "ssr")]
+fn require_compliance_user() -> Result<std::sync::Arc<dyn ssr::ComplianceBackend>, ServerFnError> {
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    if !promptly::account::Section::Compliance.allows(me.role) {
+        return Err(ServerFnError::new(
+            "Only managers and admins can read contracts.",
+        ));
+    }
+    use_context::<ssr::DynComplianceBackend>()
+        .ok_or_else(|| ServerFnError::new("server is not ready"))
+}
+
+/// The contracts with their current band, and the staffing what-if when its form was sent
+/// (managers and admins). (Flat arguments: they travel as a URL-encoded form.)
+#[allow(clippy::too_many_arguments)]
+#[server]
+pub async fn get_contracts(
+    transactions: Option<f64>,
+    aht_min: Option<f64>,
+    interval_min: Option<f64>,
+    within_s: Option<f64>,
+    service_level: Option<f64>,
+    max_occupancy: Option<f64>,
+    shrinkage: Option<f64>,
+    patience_min: Option<f64>,
+) -> Result<ContractsData, ServerFnError> {
+    let backend = require_compliance_user()?;
+    let params = StaffingParams {
+        transactions,
+        aht_min,
+        interval_min,
+        within_s,
+        service_level,
+        max_occupancy,
+        shrinkage,
+        patience_min,
+    };
+    let asked = params != StaffingParams::default();
+    backend
+        .contracts_page(asked.then_some(params))
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// A contract's page (managers and admins); `None` when there is no such contract.
+#[server]
+pub async fn get_contract(
+    id: i64,
+    period: Option<String>,
+    metric: Option<usize>,
+    dimension: Option<String>,
+    key: Option<String>,
+    drill: Option<bool>,
+) -> Result<Option<ContractData>, ServerFnError> {
+    let backend = require_compliance_user()?;
+    let q = ContractQuery {
+        period,
+        metric,
+        dimension,
+        key,
+        drill: drill.unwrap_or(false),
+    };
+    backend
+        .contract_page(id, q)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// A contract to edit (managers and admins).
+#[server]
+pub async fn get_contract_for_edit(
+    id: i64,
+) -> Result<Option<promptly::compliance::Contract>, ServerFnError> {
+    let backend = require_compliance_user()?;
+    backend
+        .contract_for_edit(id)
+        .await
+        .map_err(ServerFnError::new)
 }

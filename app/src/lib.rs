@@ -53,7 +53,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/policies") view=|| view! { <Shell><routes::policies::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/calendars") view=|| view! { <Shell><routes::calendars::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/rules") view=|| view! { <Shell><routes::rules::RulesPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance") view=|| view! { <Shell><routes::sections::CompliancePage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance") view=|| view! { <Shell><routes::compliance::CompliancePage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/new") view=|| view! { <Shell><routes::compliance::ContractEditorPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/:id") view=|| view! { <Shell><routes::compliance::ContractPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/:id/edit") view=|| view! { <Shell><routes::compliance::ContractEditorPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=|| view! { <Shell><routes::users::UsersPage/></Shell> } ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -108,6 +108,13 @@ pub async fn drill(
     };
     let filter = group.map(|(d, g)| departments.filter(d, g));
     store
-        .compliance_conversations(&record.contract, m.kind, period, filter.as_ref(), now, limit)
+        .compliance_conversations(
+            &record.contract,
+            m.kind,
+            period,
+            filter.as_ref(),
+            now,
+            limit,
+        )
         .await
 }

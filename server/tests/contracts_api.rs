@@ -112,24 +112,36 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
     assert_eq!(created["metrics"][0]["formula"], "answered_only");
 
     let (status, c) = s
-        .get(&format!("/api/v1/contracts/{id}/compliance?period=2026-10"), &t)
+        .get(
+            &format!("/api/v1/contracts/{id}/compliance?period=2026-10"),
+            &t,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["period"], "2026-10");
     assert_eq!(c["conversations"], 5);
     let m = &c["metrics"];
     // Service level: 1 of 3 answered within 20 s; far below 80 %: all hands, credit capped.
-    assert_eq!((m[0]["numerator"].clone(), m[0]["denominator"].clone()), (json!(1), json!(3)));
+    assert_eq!(
+        (m[0]["numerator"].clone(), m[0]["denominator"].clone()),
+        (json!(1), json!(3))
+    );
     assert!(close(&m[0]["actual"], 100.0 / 3.0), "{}", m[0]);
     assert_eq!(m[0]["band"], "all_hands");
     assert_eq!(m[0]["action"], "All hands on deck");
     assert!(close(&m[0]["money"]["credit"], 100.0));
     // ASA: (10 + 30 + 50) / 3 = 30 s, on target.
-    assert_eq!((m[1]["numerator"].clone(), m[1]["denominator"].clone()), (json!(90), json!(3)));
+    assert_eq!(
+        (m[1]["numerator"].clone(), m[1]["denominator"].clone()),
+        (json!(90), json!(3))
+    );
     assert_eq!(m[1]["band"], "on_target");
     // Abandonment: the 100 s wait counts, the 5 s one is a short abandon: 1 / 4 = 25 %
     // against 24 %: 4.2 % worse, warning; one point below, 10 EUR.
-    assert_eq!((m[2]["numerator"].clone(), m[2]["denominator"].clone()), (json!(1), json!(4)));
+    assert_eq!(
+        (m[2]["numerator"].clone(), m[2]["denominator"].clone()),
+        (json!(1), json!(4))
+    );
     assert_eq!(m[2]["band"], "warning");
     assert_eq!(m[2]["band_label"], "Warning");
     assert_eq!(m[2]["action"], "Alert workforce management");
@@ -137,7 +149,10 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
     // CSAT: one of two satisfied, 50 % against 40 %: 10 points above, bonus capped at 30.
     assert!(close(&m[3]["actual"], 50.0));
     assert!(close(&m[3]["money"]["bonus"], 30.0));
-    assert!(close(&c["credit"], 110.0) && close(&c["bonus"], 30.0) && close(&c["due"], 920.0), "{c}");
+    assert!(
+        close(&c["credit"], 110.0) && close(&c["bonus"], 30.0) && close(&c["due"], 920.0),
+        "{c}"
+    );
     assert_eq!(c["band"], "all_hands");
 
     // Breakdowns: teams as stored, departments through the mapping.
@@ -155,7 +170,10 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
     assert_eq!(by_key(teams, json!("tech"))["numerator"], 0);
     let depts = &m[0]["breakdowns"]["department"];
     let finance = by_key(depts, json!("Finance"));
-    assert_eq!((finance["numerator"].clone(), finance["denominator"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (finance["numerator"].clone(), finance["denominator"].clone()),
+        (json!(1), json!(2))
+    );
     assert_eq!(finance["conversations"], 2);
     assert_eq!(by_key(depts, json!(null))["conversations"], 2);
     let agents = &m[1]["breakdowns"]["agent"];
@@ -163,7 +181,10 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
 
     // Another month has nothing; November's figures have no data.
     let (_, nov) = s
-        .get(&format!("/api/v1/contracts/{id}/compliance?period=2026-11"), &t)
+        .get(
+            &format!("/api/v1/contracts/{id}/compliance?period=2026-11"),
+            &t,
+        )
         .await;
     assert_eq!(nov["conversations"], 0);
     assert_eq!(nov["metrics"][0]["band"], "no_data");
@@ -171,13 +192,18 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
 
     // The CSV has the same figures.
     let r = reqwest::Client::new()
-        .get(s.url(&format!("/api/v1/contracts/{id}/compliance.csv?period=2026-10")))
+        .get(s.url(&format!(
+            "/api/v1/contracts/{id}/compliance.csv?period=2026-10"
+        )))
         .bearer_auth(&t)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let csv = r.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("period,metric,kind,dimension,group,conversations,target,actual"));
@@ -185,7 +211,12 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
         lines.contains(&"2026-10,Abandonment rate,abandonment_rate,all,,5,24,25,1,4,warning,4.1667,10.00,0.00,EUR"),
         "{csv}"
     );
-    assert!(lines.iter().any(|l| l.starts_with("2026-10,Service level within 20 s,service_level,department,Finance,2,80,50,1,2,")), "{csv}");
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "2026-10,Service level within 20 s,service_level,department,Finance,2,80,50,1,2,"
+        )),
+        "{csv}"
+    );
 
     // The conversations behind Finance's service level, the missed one first.
     let (status, drill) = s
@@ -196,21 +227,47 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
         .await;
     assert_eq!(status, StatusCode::OK, "{drill}");
     let rows = drill["conversations"].as_array().unwrap();
-    let ids: Vec<&str> = rows.iter().map(|r| r["external_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["external_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["c2", "c1"]);
     assert_eq!(rows[0]["first_response_s"], 30);
-    assert_eq!((rows[0]["numerator"].clone(), rows[1]["numerator"].clone()), (json!(0), json!(1)));
+    assert_eq!(
+        (rows[0]["numerator"].clone(), rows[1]["numerator"].clone()),
+        (json!(0), json!(1))
+    );
     let (_, none) = s
-        .get(&format!("/api/v1/contracts/{id}/conversations?period=2026-10&metric=2&dimension=team"), &t)
+        .get(
+            &format!("/api/v1/contracts/{id}/conversations?period=2026-10&metric=2&dimension=team"),
+            &t,
+        )
         .await;
-    let ids: Vec<&str> = none["conversations"].as_array().unwrap().iter().map(|r| r["external_id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["c5"], "the team-less conversation the abandonment rate counts");
+    let ids: Vec<&str> = none["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["c5"],
+        "the team-less conversation the abandonment rate counts"
+    );
 
     // The list shows the current band.
     let (_, list) = s.get("/api/v1/contracts", &t).await;
     assert_eq!(list["contracts"][0]["id"], id);
     assert!(list["contracts"][0]["current"]["band"].is_string());
-    assert_eq!(list["contracts"][0]["review"]["highlighted"], json!(list["contracts"][0]["review"]["days_left"].as_i64().unwrap() <= 30));
+    assert_eq!(
+        list["contracts"][0]["review"]["highlighted"],
+        json!(
+            list["contracts"][0]["review"]["days_left"]
+                .as_i64()
+                .unwrap()
+                <= 30
+        )
+    );
 }
 
 #[tokio::test]
@@ -224,7 +281,10 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     let (status, body) = s.post("/api/v1/contracts", &t, bad.clone()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let f = fields(&body);
-    assert!(f.contains(&"metrics[0].within_s".into()) && f.contains(&"remedies.currency".into()), "{body}");
+    assert!(
+        f.contains(&"metrics[0].within_s".into()) && f.contains(&"remedies.currency".into()),
+        "{body}"
+    );
     bad["metrics"][0]["within_s"] = json!(20);
     bad["remedies"]["currency"] = json!("EUR");
     let (_, body) = s.post("/api/v1/contracts", &t, bad.clone()).await;
@@ -245,19 +305,29 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     let (_, got) = s.get(&format!("/api/v1/contracts/{id}"), &t).await;
     assert_eq!(got["name"], "BigCorp standard");
     let (status, body) = s
-        .get(&format!("/api/v1/contracts/{id}/compliance?period=2026-13"), &t)
+        .get(
+            &format!("/api/v1/contracts/{id}/compliance?period=2026-13"),
+            &t,
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&body), ["period"]);
     let (status, body) = s
-        .get(&format!("/api/v1/contracts/{id}/conversations?metric=9"), &t)
+        .get(
+            &format!("/api/v1/contracts/{id}/conversations?metric=9"),
+            &t,
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&body), ["metric"]);
 
     // A survey score outside its scale is refused with its path, and nothing is stored.
     let (status, body) = s
-        .post("/api/v1/events", &t, json!({"events": [created_ok(), survey("s9", "z1", "nps", 11)]}))
+        .post(
+            "/api/v1/events",
+            &t,
+            json!({"events": [created_ok(), survey("s9", "z1", "nps", 11)]}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&body), ["events[1].score"]);
@@ -282,7 +352,9 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
             .await
             .unwrap()
             .token;
-    let (status, _) = s.get(&format!("/api/v1/contracts/{id}/compliance"), &manager).await;
+    let (status, _) = s
+        .get(&format!("/api/v1/contracts/{id}/compliance"), &manager)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = s
         .put("/api/v1/departments", &manager, json!({"teams": []}))
@@ -299,7 +371,12 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     assert_eq!(fields(&body), ["teams[1].department", "teams[1].team"]);
 
     let (status, _) = s
-        .send(reqwest::Method::DELETE, &format!("/api/v1/contracts/{id}"), &manager, None)
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/contracts/{id}"),
+            &manager,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = s.get(&format!("/api/v1/contracts/{id}"), &t).await;

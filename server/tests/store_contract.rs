@@ -295,8 +295,9 @@ impl Deriver for TestDeriver {
         let h: u32 = events[0].conversation.bytes().map(u32::from).sum();
         facts.frt = ClockRecord {
             met: h % 2,
-            missed: u32::from(h % 2 == 0 && h % 3 == 0),
-            due: (h % 2 == 0 && h % 3 != 0).then(|| t0() + Duration::minutes(i64::from(h % 7) * 10 - 30)),
+            missed: u32::from(h.is_multiple_of(2) && h.is_multiple_of(3)),
+            due: (h.is_multiple_of(2) && !h.is_multiple_of(3))
+                .then(|| t0() + Duration::minutes(i64::from(h % 7) * 10 - 30)),
         };
         facts.nrt = ClockRecord {
             met: h % 4,
@@ -1326,7 +1327,12 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
 fn compliance_events() -> Vec<IncomingEvent> {
     let channels = ["whatsapp", "email", "webchat", "sms"];
     let teams = [json!(null), json!("T1"), json!(" t1"), json!("billing")];
-    let labels = [json!(["vip"]), json!([]), json!(["VIP", "x"]), json!(["o'brien"])];
+    let labels = [
+        json!(["vip"]),
+        json!([]),
+        json!(["VIP", "x"]),
+        json!(["o'brien"]),
+    ];
     let contacts = [
         json!({"email": "a@bigcorp.com"}),
         json!({"email": "b@eu.bigcorp.com"}),
@@ -1347,18 +1353,43 @@ fn compliance_events() -> Vec<IncomingEvent> {
         ));
         let wait = (i % 9) as i64;
         match i % 5 {
-            0 | 4 => out.push(message(&format!("{conv}-a"), &conv, m + wait, "agent", "hi")),
-            1 => out.push(updated(&format!("{conv}-r"), &conv, m + wait, json!({"status": "resolved"}))),
-            2 => out.push(event(&format!("{conv}-l"), &conv, m + wait, json!({"type": "conversation.left"}))),
+            0 | 4 => out.push(message(
+                &format!("{conv}-a"),
+                &conv,
+                m + wait,
+                "agent",
+                "hi",
+            )),
+            1 => out.push(updated(
+                &format!("{conv}-r"),
+                &conv,
+                m + wait,
+                json!({"status": "resolved"}),
+            )),
+            2 => out.push(event(
+                &format!("{conv}-l"),
+                &conv,
+                m + wait,
+                json!({"type": "conversation.left"}),
+            )),
             _ => {}
         }
         if i % 5 == 4 {
             let kind = ["csat", "nps", "ces"][(i / 5) % 3];
-            out.push(event(&format!("{conv}-s"), &conv, m + 30,
-                json!({"type": "survey.submitted", "survey": kind, "score": (i % 6) as i64})));
+            out.push(event(
+                &format!("{conv}-s"),
+                &conv,
+                m + 30,
+                json!({"type": "survey.submitted", "survey": kind, "score": (i % 6) as i64}),
+            ));
         }
         if i % 3 == 0 {
-            out.push(updated(&format!("{conv}-o"), &conv, m + 1, json!({"owner": format!("agent{}@x.io", i % 2)})));
+            out.push(updated(
+                &format!("{conv}-o"),
+                &conv,
+                m + 1,
+                json!({"owner": format!("agent{}@x.io", i % 2)}),
+            ));
         }
     }
     out
@@ -1369,11 +1400,18 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
     for chunk in events.chunks(250) {
         store.ingest(chunk, &on(None), t0()).await.unwrap();
     }
-    assert!(store.conversations_without_facts(10).await.unwrap().is_empty());
+    assert!(store
+        .conversations_without_facts(10)
+        .await
+        .unwrap()
+        .is_empty());
     // The facts as the domain computes them.
     let mut by_conv: std::collections::BTreeMap<&str, Vec<IncomingEvent>> = Default::default();
     for e in &events {
-        by_conv.entry(e.conversation.as_str()).or_default().push(e.clone());
+        by_conv
+            .entry(e.conversation.as_str())
+            .or_default()
+            .push(e.clone());
     }
     let records: Vec<FactsRecord> = by_conv
         .values()
@@ -1414,11 +1452,22 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
             for now in [t0() - Duration::minutes(20), t0() + Duration::hours(2)] {
                 let facts: Vec<_> = records.iter().map(|r| r.at(now, None)).collect();
                 let expected = group_counts(&contract.metrics, contract.select(period, &facts));
-                let mut got = store.compliance_groups(&contract, period, now).await.unwrap();
+                let mut got = store
+                    .compliance_groups(&contract, period, now)
+                    .await
+                    .unwrap();
                 got.sort_by(|a, b| {
-                    (&a.team, &a.owner, a.channel.as_str()).cmp(&(&b.team, &b.owner, b.channel.as_str()))
+                    (&a.team, &a.owner, a.channel.as_str()).cmp(&(
+                        &b.team,
+                        &b.owner,
+                        b.channel.as_str(),
+                    ))
                 });
-                assert_eq!(got, expected, "scope {:?}, period {period}, now {now}", contract.scope);
+                assert_eq!(
+                    got, expected,
+                    "scope {:?}, period {period}, now {now}",
+                    contract.scope
+                );
                 nonempty += usize::from(!got.is_empty());
             }
         }
@@ -1437,7 +1486,10 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
         .compliance_conversations(&contract, asa, period, None, t0(), 1000)
         .await
         .unwrap();
-    let groups = store.compliance_groups(&contract, period, t0()).await.unwrap();
+    let groups = store
+        .compliance_groups(&contract, period, t0())
+        .await
+        .unwrap();
     let answered: i64 = groups.iter().map(|g| g.tallies[7].1).sum();
     assert_eq!(rows.len() as i64, answered);
     assert!(rows.windows(2).all(|w| w[0].numerator >= w[1].numerator));
@@ -1446,14 +1498,21 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
             &contract,
             asa,
             period,
-            Some(&promptly_server::store::facts::GroupFilter::Teams(vec!["T1".into()])),
+            Some(&promptly_server::store::facts::GroupFilter::Teams(vec![
+                "T1".into(),
+            ])),
             t0(),
             1000,
         )
         .await
         .unwrap();
     assert!(!by_team.is_empty() && by_team.len() < rows.len());
-    assert!(by_team.iter().all(|r| r.team.as_deref().map(str::trim) == Some("t1") || r.team.as_deref() == Some("T1")));
+    assert!(
+        by_team
+            .iter()
+            .all(|r| r.team.as_deref().map(str::trim) == Some("t1")
+                || r.team.as_deref() == Some("T1"))
+    );
 }
 
 async fn contracts_and_departments_are_stored(store: DynStore) {
@@ -1480,9 +1539,15 @@ async fn contracts_and_departments_are_stored(store: DynStore) {
     let updated = store.update_contract(z.id, &contract, later).await.unwrap();
     assert_eq!(updated.contract.counterparty, "Zeta GmbH");
     assert_eq!((updated.created_at, updated.updated_at), (t0(), later));
-    assert_eq!(store.contract(z.id).await.unwrap().unwrap().contract, contract);
+    assert_eq!(
+        store.contract(z.id).await.unwrap().unwrap().contract,
+        contract
+    );
     store.delete_contract(a.id).await.unwrap();
-    assert!(matches!(store.delete_contract(a.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_contract(a.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(matches!(
         store.update_contract(a.id, &contract, later).await,
         Err(StoreError::NotFound)
@@ -1490,8 +1555,14 @@ async fn contracts_and_departments_are_stored(store: DynStore) {
     assert!(store.contract(a.id).await.unwrap().is_none());
 
     let mapping = vec![
-        TeamDepartment { team: " Billing".into(), department: "Finance".into() },
-        TeamDepartment { team: "T1".into(), department: "Support".into() },
+        TeamDepartment {
+            team: " Billing".into(),
+            department: "Finance".into(),
+        },
+        TeamDepartment {
+            team: "T1".into(),
+            department: "Support".into(),
+        },
     ];
     store.set_team_departments(&mapping).await.unwrap();
     let stored = store.team_departments().await.unwrap();

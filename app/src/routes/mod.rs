@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod calendars;
+pub mod compliance;
 pub mod conversation;
 pub mod errors;
 pub mod login;
@@ -8,5 +9,4 @@ pub mod logout;
 pub mod policies;
 pub mod queue;
 pub mod rules;
-pub mod sections;
 pub mod users;

@@ -45,7 +45,8 @@ fn require_manager(
 
 /// Validates a contract and checks that the policies its scope names exist.
 pub async fn parse(state: &AppState, body: Value) -> Result<Contract, ApiError> {
-    let contract = Contract::from_json(body).map_err(|errors| ApiError::Unprocessable { errors })?;
+    let contract =
+        Contract::from_json(body).map_err(|errors| ApiError::Unprocessable { errors })?;
     let mut errors = Vec::new();
     for (i, id) in contract.scope.policies.iter().enumerate() {
         if state.store.policy(*id).await?.is_none() {
@@ -82,9 +83,14 @@ async fn list(
     let mut out = Vec::new();
     for rec in state.store.list_contracts().await? {
         let period = reports::default_period(&rec.contract, now);
-        let (c, _) =
-            reports::evaluate(state.store.as_ref(), &departments, &rec.contract, period, now)
-                .await?;
+        let (c, _) = reports::evaluate(
+            state.store.as_ref(),
+            &departments,
+            &rec.contract,
+            period,
+            now,
+        )
+        .await?;
         let mut v = record_json(&rec);
         let band = Contract::worst_band(&c.metrics);
         v["current"] = json!({
@@ -130,7 +136,10 @@ async fn update(
     require_manager(user)?;
     load(&state, id).await?;
     let contract = parse(&state, json_body(body)?).await?;
-    let rec = state.store.update_contract(id, &contract, Utc::now()).await?;
+    let rec = state
+        .store
+        .update_contract(id, &contract, Utc::now())
+        .await?;
     Ok(Json(record_json(&rec)))
 }
 
@@ -204,8 +213,14 @@ async fn evaluate(
     let now = Utc::now();
     let period = period_of(period, &rec.contract, now)?;
     let departments = Departments::load(state.store.as_ref()).await?;
-    let (c, b) =
-        reports::evaluate(state.store.as_ref(), &departments, &rec.contract, period, now).await?;
+    let (c, b) = reports::evaluate(
+        state.store.as_ref(),
+        &departments,
+        &rec.contract,
+        period,
+        now,
+    )
+    .await?;
     Ok((rec, c, b))
 }
 
@@ -381,14 +396,19 @@ async fn departments(
     user: Option<Extension<CurrentUser>>,
 ) -> Result<Json<Value>, ApiError> {
     require_manager(user)?;
-    Ok(Json(json!({"teams": state.store.team_departments().await?})))
+    Ok(Json(
+        json!({"teams": state.store.team_departments().await?}),
+    ))
 }
 
 /// Validates a mapping: `teams[i].team` and `.department` non-empty, at most 100
 /// characters, each team once.
 pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> {
     let Some(items) = body.get("teams").and_then(Value::as_array) else {
-        return Err(ApiError::field("teams", "must be a list of {team, department}"));
+        return Err(ApiError::field(
+            "teams",
+            "must be a list of {team, department}",
+        ));
     };
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -409,7 +429,10 @@ pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> 
         let team = text("team", &mut errors);
         let department = text("department", &mut errors);
         if !team.is_empty() && !seen.insert(crate::store::facts::key(&team)) {
-            errors.push(FieldError::new(format!("teams[{i}].team"), "is listed twice"));
+            errors.push(FieldError::new(
+                format!("teams[{i}].team"),
+                "is listed twice",
+            ));
         }
         out.push(TeamDepartment { team, department });
     }
@@ -428,7 +451,9 @@ async fn set_departments(
     require_admin(user)?;
     let mapping = parse_departments(&json_body(body)?)?;
     state.store.set_team_departments(&mapping).await?;
-    Ok(Json(json!({"teams": state.store.team_departments().await?})))
+    Ok(Json(
+        json!({"teams": state.store.team_departments().await?}),
+    ))
 }
 
 /// The worst band of a compliance, for lists.

@@ -4,6 +4,7 @@
 pub mod admin_forms;
 pub mod automation;
 pub mod calendars;
+pub mod contract_pages;
 pub mod contracts;
 pub mod conversation_forms;
 pub mod conversations;
@@ -377,7 +378,12 @@ pub fn router(
         state.clone(),
         public_origin.0.clone().unwrap_or_default(),
     ));
-    let context = move || provide_context(backend.clone());
+    let compliance: app::api::ssr::DynComplianceBackend =
+        Arc::new(contract_pages::Pages(state.clone()));
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(compliance.clone());
+    };
     let shell_options = leptos_options.clone();
 
     let pages: Router<LeptosOptions> = Router::new()
@@ -395,6 +401,7 @@ pub fn router(
         .merge(conversation_forms::router())
         .merge(admin_forms::router())
         .merge(rule_forms::router())
+        .merge(contract_pages::router())
         .nest("/api/v1", api_router())
         .with_state(state.clone())
         .merge(pages)

@@ -199,8 +199,7 @@ pub fn metric_terms(kind: MetricKind, now: i64) -> (String, String) {
         ),
         MetricKind::ServiceLevel { within_s, formula } => {
             let y = within_s;
-            let answered_within =
-                format!("(CASE WHEN first_response_s <= {y} THEN 1 ELSE 0 END)");
+            let answered_within = format!("(CASE WHEN first_response_s <= {y} THEN 1 ELSE 0 END)");
             let abandoned = "(CASE WHEN first_response_s IS NULL AND abandoned_s IS NOT NULL \
                              THEN 1 ELSE 0 END)";
             match formula {

@@ -1,15 +1,14 @@
 //! The store for teams that outgrow one machine: several Promptly servers on one PostgreSQL.
 
+use super::facts::{self, FactColumns, FACT_COLUMNS, FACT_UPDATES};
 use super::shared::{
     self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
 };
-use super::facts::{self, FactColumns, FACT_COLUMNS, FACT_UPDATES};
 use super::{
-    ContractRecord, DrillRow, TeamDepartment,
     role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
-    ChannelOutbound, ConversationFilter, ConversationRow, Deriver, IngestOutcome, IngestReport,
-    NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError,
-    StoreResult, TouchedConversation, User,
+    ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
+    IngestOutcome, IngestReport, NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord,
+    RuleRecord, Store, StoreError, StoreResult, TeamDepartment, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -1073,11 +1072,10 @@ impl Store for PostgresStore {
     }
 
     async fn list_contracts(&self) -> StoreResult<Vec<ContractRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, definition, created_at, updated_at FROM contracts ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, definition, created_at, updated_at FROM contracts ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
         let mut out = rows
             .iter()
             .map(contract_from_row)
@@ -1478,8 +1476,11 @@ impl Store for PostgresStore {
         let stale: Vec<&ConversationRow> =
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
         write_derived(&mut tx, &stale).await?;
-        let created: Vec<&ConversationRow> =
-            touched.iter().filter(|t| !t.stale).map(|t| &t.row).collect();
+        let created: Vec<&ConversationRow> = touched
+            .iter()
+            .filter(|t| !t.stale)
+            .map(|t| &t.row)
+            .collect();
         write_facts(&mut tx, &created).await?;
         tx.commit().await?;
         Ok(IngestReport {

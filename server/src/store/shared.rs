@@ -402,6 +402,24 @@ where
     qb
 }
 
+/// Contracts by name (ignoring case), then id.
+pub(super) fn sort_contracts(contracts: &mut [super::ContractRecord]) {
+    contracts.sort_by(|a, b| {
+        (a.contract.name.to_lowercase(), a.id).cmp(&(b.contract.name.to_lowercase(), b.id))
+    });
+}
+
+/// A stored channel word.
+pub(super) fn channel_of(word: &str) -> Result<promptly::conversation::Channel, sqlx::Error> {
+    promptly::conversation::Channel::parse(word)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown channel {word:?}").into()))
+}
+
+/// A stored Unix second.
+pub(super) fn from_unix(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,22 +461,4 @@ mod tests {
             Err(sqlx::Error::Decode(_))
         ));
     }
-}
-
-/// Contracts by name (ignoring case), then id.
-pub(super) fn sort_contracts(contracts: &mut [super::ContractRecord]) {
-    contracts.sort_by(|a, b| {
-        (a.contract.name.to_lowercase(), a.id).cmp(&(b.contract.name.to_lowercase(), b.id))
-    });
-}
-
-/// A stored channel word.
-pub(super) fn channel_of(word: &str) -> Result<promptly::conversation::Channel, sqlx::Error> {
-    promptly::conversation::Channel::parse(word)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown channel {word:?}").into()))
-}
-
-/// A stored Unix second.
-pub(super) fn from_unix(seconds: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }

@@ -1,0 +1,488 @@
+//! The compliance pages' data (`app::api::ssr::ComplianceBackend`) and their forms: create,
+//! edit and delete a contract (`POST /compliance/new`, `/compliance/{id}/edit`,
+//! `/compliance/{id}/delete`). The editor's fields become the contract JSON of
+//! `/api/v1/contracts` and are validated by the API's own `contracts::parse`; a form with
+//! errors answers 303 back to the editor with what was typed and the errors
+//! (`err_metrics[1].target`) in the query, so it works the same with JavaScript off.
+
+use super::admin_forms::see_other;
+use super::contracts;
+use super::error::ApiError;
+use crate::auth::CurrentUser;
+use crate::reports::{self, Departments};
+use crate::state::AppState;
+use app::api::ssr::ComplianceBackend;
+use app::api::{
+    ContractData, ContractListItem, ContractQuery, ContractsData, DrillData, DrillItem,
+    StaffingAnswer, StaffingParams,
+};
+use async_trait::async_trait;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use chrono::Utc;
+use promptly::account::{FieldError, Role, Section};
+use promptly::compliance::{Contract, PeriodKey};
+use promptly::staffing::{required_positions_erlang_a, try_required_positions, StaffingCase};
+use serde_json::{json, Value};
+
+pub struct Pages(pub AppState);
+
+fn failed(what: &str) -> impl Fn(ApiError) -> String + '_ {
+    move |e| {
+        tracing::error!(error = %e, "{what} failed");
+        format!("The {what} could not be loaded.")
+    }
+}
+
+fn staffing(params: &StaffingParams, on_shift: usize) -> Result<StaffingAnswer, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut need = |name: &str, v: Option<f64>| {
+        v.unwrap_or_else(|| {
+            errors.push(FieldError::new(name, "Required."));
+            f64::NAN
+        })
+    };
+    let case = StaffingCase {
+        transactions: need("transactions", params.transactions),
+        aht_min: need("aht_min", params.aht_min),
+        interval_min: params.interval_min.unwrap_or(30.0),
+        asa_min: need("within_s", params.within_s) / 60.0,
+        service_level: need("service_level", params.service_level) / 100.0,
+        max_occupancy: params.max_occupancy.unwrap_or(100.0) / 100.0,
+        shrinkage: params.shrinkage.unwrap_or(0.0) / 100.0,
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let rename = |f: &str| match f {
+        "asa_min" => "within_s".to_string(),
+        other => other.to_string(),
+    };
+    let to_errors = |e: promptly::staffing::StaffingError| -> Vec<FieldError> {
+        e.errors
+            .into_iter()
+            .map(|f| FieldError::new(rename(&f.field), f.message))
+            .collect()
+    };
+    let erlang_c = try_required_positions(&case).map_err(to_errors)?;
+    let erlang_a = match params.patience_min {
+        Some(p) => Some(required_positions_erlang_a(&case, p).map_err(to_errors)?),
+        None => None,
+    };
+    Ok(StaffingAnswer {
+        erlang_c,
+        erlang_a,
+        on_shift,
+    })
+}
+
+#[async_trait]
+impl ComplianceBackend for Pages {
+    async fn contracts_page(
+        &self,
+        params: Option<StaffingParams>,
+    ) -> Result<ContractsData, String> {
+        let state = &self.0;
+        let load = async {
+            let now = Utc::now();
+            let departments = Departments::load(state.store.as_ref()).await?;
+            let mut contracts = Vec::new();
+            for rec in state.store.list_contracts().await? {
+                let period = reports::default_period(&rec.contract, now);
+                let (c, _) = reports::evaluate(
+                    state.store.as_ref(),
+                    &departments,
+                    &rec.contract,
+                    period,
+                    now,
+                )
+                .await?;
+                contracts.push(ContractListItem {
+                    id: rec.id,
+                    name: rec.contract.name.clone(),
+                    counterparty: rec.contract.counterparty.clone(),
+                    counterparty_kind: rec.contract.counterparty_kind,
+                    period,
+                    band: Contract::worst_band(&c.metrics),
+                    conversations: c.conversations,
+                    due: c.due,
+                    credit: c.credit,
+                    bonus: c.bonus,
+                    currency: c.currency.clone(),
+                    review_date: rec.contract.review_date.to_string(),
+                    review: rec.contract.review_notice(now.date_naive()),
+                });
+            }
+            let on_shift = state
+                .store
+                .list_users()
+                .await?
+                .iter()
+                .filter(|u| u.active && u.role == Role::Agent)
+                .count();
+            Ok::<_, ApiError>((contracts, on_shift))
+        };
+        let (contracts, on_shift) = load.await.map_err(failed("contracts"))?;
+        Ok(ContractsData {
+            contracts,
+            staffing: params.map(|p| staffing(&p, on_shift)),
+        })
+    }
+
+    async fn contract_page(
+        &self,
+        id: i64,
+        q: ContractQuery,
+    ) -> Result<Option<ContractData>, String> {
+        let state = &self.0;
+        let load = async {
+            let Some(rec) = state.store.contract(id).await? else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let period = q
+                .period
+                .as_deref()
+                .and_then(|p| PeriodKey::parse(p.trim()).ok())
+                .unwrap_or_else(|| reports::default_period(&rec.contract, now));
+            let departments = Departments::load(state.store.as_ref()).await?;
+            let (compliance, breakdowns) = reports::evaluate(
+                state.store.as_ref(),
+                &departments,
+                &rec.contract,
+                period,
+                now,
+            )
+            .await?;
+            let trend =
+                reports::trend(state.store.as_ref(), &rec.contract, period, 12, now).await?;
+            let metric = q
+                .metric
+                .filter(|m| *m < rec.contract.metrics.len())
+                .unwrap_or(0);
+            let dimension = q
+                .dimension
+                .as_deref()
+                .and_then(|d| contracts::dimension_of(d).ok());
+            let drill = if q.drill {
+                let key = q.key.clone().filter(|k| !k.is_empty());
+                let rows = reports::drill(
+                    state.store.as_ref(),
+                    &departments,
+                    &rec,
+                    metric,
+                    period,
+                    dimension.map(|d| (d, key.as_deref())),
+                    now,
+                    200,
+                )
+                .await?;
+                Some(DrillData {
+                    dimension,
+                    key,
+                    rows: rows
+                        .into_iter()
+                        .map(|r| DrillItem {
+                            id: r.conversation_id,
+                            external_id: r.external_id,
+                            created_at: promptly::instant::format_utc(r.created_at),
+                            channel: r.channel,
+                            team: r.team,
+                            owner: r.owner,
+                            first_response_s: r.first_response_s,
+                            abandoned_s: r.abandoned_s,
+                            numerator: r.numerator,
+                            denominator: r.denominator,
+                        })
+                        .collect(),
+                })
+            } else {
+                None
+            };
+            Ok::<_, ApiError>(Some(ContractData {
+                id,
+                review: rec.contract.review_notice(now.date_naive()),
+                contract: rec.contract,
+                compliance,
+                breakdowns,
+                trend,
+                metric,
+                drill,
+            }))
+        };
+        load.await.map_err(failed("contract"))
+    }
+
+    async fn contract_for_edit(&self, id: i64) -> Result<Option<Contract>, String> {
+        self.0
+            .store
+            .contract(id)
+            .await
+            .map(|r| r.map(|r| r.contract))
+            .map_err(|e| failed("contract")(e.into()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The editor's forms
+// ---------------------------------------------------------------------------------------
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/compliance/new", post(create))
+        .route("/compliance/{id}/edit", post(edit))
+        .route("/compliance/{id}/delete", post(delete))
+}
+
+fn manager(user: Option<Extension<CurrentUser>>, back: &str) -> Result<(), Box<Response>> {
+    match user {
+        Some(Extension(u)) if Section::Compliance.allows(u.0.role) => Ok(()),
+        Some(_) => Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "Only managers and admins can edit contracts.",
+            )
+                .into_response(),
+        )),
+        None => Err(Box::new(see_other("/login", &[("next", back)]))),
+    }
+}
+
+/// How many metric rows the editor offers.
+pub const METRIC_ROWS: usize = 12;
+
+fn list(text: &str) -> Vec<Value> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| json!(s))
+        .collect()
+}
+
+fn number(text: &str) -> Value {
+    let t = text.trim();
+    if t.is_empty() {
+        return Value::Null;
+    }
+    t.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or_else(|| json!(t), Value::Number)
+}
+
+fn integer(text: &str) -> Value {
+    let t = text.trim();
+    t.parse::<i64>().map_or_else(|_| json!(t), |n| json!(n))
+}
+
+/// The editor's fields as the API's contract JSON: metric rows `m{i}_kind`, `m{i}_target`,
+/// `m{i}_period`, `m{i}_within_s`, `m{i}_formula`, `m{i}_short_abandon_s` (rows without a
+/// kind are skipped); scope lists are comma separated.
+pub fn body_of(pairs: &[(String, String)]) -> Value {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let mut metrics = Vec::new();
+    for i in 0..METRIC_ROWS {
+        let f = |name: &str| get(&format!("m{i}_{name}"));
+        let kind = f("kind").trim();
+        if kind.is_empty() {
+            continue;
+        }
+        let mut m = json!({"kind": kind, "target": number(f("target")), "period": f("period")});
+        if kind == "service_level" {
+            m["within_s"] = integer(f("within_s"));
+            m["formula"] = json!(f("formula"));
+        }
+        if kind == "abandonment_rate" {
+            m["short_abandon_s"] = integer(f("short_abandon_s"));
+        }
+        metrics.push(m);
+    }
+    let policies: Vec<Value> = list(get("scope_policies"))
+        .into_iter()
+        .map(|v| integer(v.as_str().unwrap_or_default()))
+        .collect();
+    let optional = |k: &str| match number(get(k)) {
+        Value::Null => Value::Null,
+        v => v,
+    };
+    let zero_default = |k: &str| match number(get(k)) {
+        Value::Null => json!(0),
+        v => v,
+    };
+    json!({
+        "name": get("name"),
+        "counterparty_kind": get("counterparty_kind"),
+        "counterparty": get("counterparty"),
+        "service_description": get("service_description"),
+        "our_responsibilities": get("our_responsibilities"),
+        "client_responsibilities": get("client_responsibilities"),
+        "remedy_terms": get("remedy_terms"),
+        "incentive_terms": get("incentive_terms"),
+        "termination_terms": get("termination_terms"),
+        "review_date": get("review_date"),
+        "scope": {
+            "teams": list(get("scope_teams")),
+            "channels": list(get("scope_channels")),
+            "labels": list(get("scope_labels")),
+            "policies": policies,
+            "email_domains": list(get("scope_email_domains")),
+        },
+        "metrics": metrics,
+        "remedies": {
+            "fee_per_period": zero_default("fee_per_period"),
+            "credit_per_point": zero_default("credit_per_point"),
+            "credit_cap": optional("credit_cap"),
+            "bonus_per_point": zero_default("bonus_per_point"),
+            "bonus_cap": optional("bonus_cap"),
+            "currency": get("currency").trim().to_uppercase(),
+        },
+    })
+}
+
+async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -> Response {
+    let back = id.map_or("/compliance/new".to_string(), |id| {
+        format!("/compliance/{id}/edit")
+    });
+    let result = match contracts::parse(state, body_of(&pairs)).await {
+        Ok(contract) => match id {
+            None => state
+                .store
+                .create_contract(&contract, Utc::now())
+                .await
+                .map_err(ApiError::from),
+            Some(id) => state
+                .store
+                .update_contract(id, &contract, Utc::now())
+                .await
+                .map_err(ApiError::from),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(rec) => see_other(&format!("/compliance/{}", rec.id), &[("notice", "saved")]),
+        Err(ApiError::Unprocessable { errors }) => {
+            let mut query: Vec<(String, String)> =
+                pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+            for e in errors {
+                query.push((format!("err_{}", e.field), e.message));
+            }
+            let q: Vec<(&str, &str)> = query
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            see_other(&back, &q)
+        }
+        Err(ApiError::NotFound) => see_other("/compliance", &[("error", "not_found")]),
+        Err(e) => {
+            tracing::error!(error = %e, "saving a contract failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The contract could not be saved.",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = manager(user, "/compliance/new") {
+        return *r;
+    }
+    save(&state, None, pairs).await
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = manager(user, &format!("/compliance/{id}/edit")) {
+        return *r;
+    }
+    save(&state, Some(id), pairs).await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = manager(user, "/compliance") {
+        return *r;
+    }
+    match state.store.delete_contract(id).await {
+        Ok(()) => see_other("/compliance", &[("notice", "deleted")]),
+        Err(crate::store::StoreError::NotFound) => {
+            see_other("/compliance", &[("error", "not_found")])
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "deleting a contract failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The contract could not be deleted.",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_editor_becomes_the_api_body() {
+        let body = body_of(&pairs(&[
+            ("name", "BigCorp"),
+            ("counterparty_kind", "client"),
+            ("counterparty", "BigCorp Inc."),
+            ("review_date", "2027-01-31"),
+            ("scope_teams", "billing, tech ,"),
+            ("scope_policies", "3"),
+            ("m0_kind", "service_level"),
+            ("m0_target", "80"),
+            ("m0_period", "month"),
+            ("m0_within_s", "20"),
+            ("m0_formula", "answered_only"),
+            ("m1_kind", ""),
+            ("m2_kind", "abandonment_rate"),
+            ("m2_target", "5.5"),
+            ("m2_period", "week"),
+            ("m2_short_abandon_s", "10"),
+            ("currency", "eur"),
+            ("credit_per_point", "10"),
+        ]));
+        let c = Contract::from_json(body).unwrap();
+        assert_eq!(c.scope.teams, ["billing", "tech"]);
+        assert_eq!(c.scope.policies, [3]);
+        assert_eq!(c.metrics.len(), 2);
+        assert_eq!(c.metrics[1].target, 5.5);
+        assert_eq!(c.remedies.currency, "EUR");
+        assert_eq!(c.remedies.credit_cap, None);
+        let bad = body_of(&pairs(&[("m0_kind", "asa"), ("m0_target", "soon")]));
+        let errors = Contract::from_json(bad).unwrap_err();
+        assert!(
+            errors[0].field.starts_with("metrics[0]") || errors[0].field == "name",
+            "{errors:?}"
+        );
+    }
+}
