@@ -1,6 +1,10 @@
 //! Server functions the pages call. On the server they read the signed-in user that the
 //! session middleware put on the request, and the [`ssr::Backend`] from context.
 
+// `#[server]` functions take flat arguments (a URL-encoded form), and the code the macro
+// generates for `get_contracts` repeats its eight.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use promptly::account::UserView;
 use promptly::conversation::ConversationView;
@@ -500,7 +504,6 @@ fn require_compliance_user() -> Result<std::sync::Arc<dyn ssr::ComplianceBackend
 
 /// The contracts with their current band, and the staffing what-if when its form was sent
 /// (managers and admins). (Flat arguments: they travel as a URL-encoded form.)
-#[allow(clippy::too_many_arguments)]
 #[server]
 pub async fn get_contracts(
     transactions: Option<f64>,
