@@ -136,6 +136,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         window: i64,
     },
+    /// One month's contract compliance over N conversations on SQLite (first load and
+    /// repeats) against a plain aggregate query over the same rows.
+    Compliance {
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// Resident memory of a `promptly serve` process holding N open conversations.
     Memory {
         #[arg(long, default_value_t = 100_000)]

@@ -176,6 +176,32 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
         }
     }
 
+    // Two contracts and the departments of the demo's teams, when there are none yet.
+    if store.list_contracts().await.map_err(db)?.is_empty() {
+        for contract in demo_contracts(now) {
+            let parsed = promptly::compliance::Contract::from_json(contract)
+                .map_err(|e| format!("a demo contract is invalid: {e:?}"))?;
+            store.create_contract(&parsed, now).await.map_err(db)?;
+        }
+        store
+            .set_team_departments(&[
+                crate::store::TeamDepartment {
+                    team: "Billing".into(),
+                    department: "Finance".into(),
+                },
+                crate::store::TeamDepartment {
+                    team: "Shipping".into(),
+                    department: "Operations".into(),
+                },
+                crate::store::TeamDepartment {
+                    team: "Tech".into(),
+                    department: "Product".into(),
+                },
+            ])
+            .await
+            .map_err(db)?;
+    }
+
     let mut default_policy = store.default_policy().await.map_err(db)?;
     if default_policy.is_none() {
         let standard = policies
@@ -191,6 +217,44 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
         policies,
         default_policy,
     })
+}
+
+/// The demo's contracts: every conversation against the support promise, and the Billing
+/// team's internal agreement with Finance; the review of the first is due within a month.
+fn demo_contracts(now: DateTime<Utc>) -> Vec<serde_json::Value> {
+    let review = (now + chrono::Duration::days(21)).date_naive().to_string();
+    vec![
+        json!({
+            "name": "Customer support promise", "counterparty_kind": "client",
+            "counterparty": "All customers",
+            "service_description": "Chat, social and e-mail support in business hours.",
+            "our_responsibilities": "Answer every conversation; keep customers informed.",
+            "client_responsibilities": "Give order numbers and keep contact details current.",
+            "remedy_terms": "A credit per point below target, capped per metric.",
+            "incentive_terms": "A bonus per point above target, capped per metric.",
+            "termination_terms": "Three months' notice; immediately after two all-hands quarters.",
+            "review_date": review,
+            "metrics": [
+                {"kind": "frt_attainment", "target": 90, "period": "month"},
+                {"kind": "service_level", "within_s": 60, "formula": "abandoned_count_missed", "target": 80, "period": "month"},
+                {"kind": "asa", "target": 45, "period": "month"},
+                {"kind": "abandonment_rate", "short_abandon_s": 10, "target": 5, "period": "month"},
+                {"kind": "rt_attainment", "target": 85, "period": "month"}
+            ],
+            "remedies": {"fee_per_period": 12000, "credit_per_point": 150, "credit_cap": 2000,
+                         "bonus_per_point": 50, "bonus_cap": 600, "currency": "EUR"}
+        }),
+        json!({
+            "name": "Billing desk for Finance", "counterparty_kind": "department",
+            "counterparty": "Finance", "review_date": (now + chrono::Duration::days(120)).date_naive().to_string(),
+            "scope": {"teams": ["Billing"]},
+            "metrics": [
+                {"kind": "frt_attainment", "target": 95, "period": "week"},
+                {"kind": "nrt_attainment", "target": 90, "period": "week"}
+            ],
+            "remedies": {"currency": "EUR"}
+        }),
+    ]
 }
 
 /// The demo's rules: VIP customers on the VIP policy, a breached first response sends the

@@ -75,6 +75,16 @@ fn main() -> ExitCode {
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
                     Some(Command::Bench {
+                        command:
+                            BenchCommand::Compliance {
+                                conversations,
+                                repeats,
+                            },
+                    }) => promptly_server::bench_compliance::run(conversations, repeats)
+                        .await
+                        .map(|l| println!("{l}"))
+                        .map_err(Usage),
+                    Some(Command::Bench {
                         command: BenchCommand::Memory { conversations },
                     }) => promptly_server::bench_http::memory(conversations)
                         .await

@@ -1,0 +1,227 @@
+//! `promptly bench compliance`: one month's compliance of a contract (every metric kind,
+//! breakdowns by department, team, agent and channel) over N conversations on SQLite, first
+//! load and repeats, against a plain aggregate query over the same rows (the ratio's base).
+
+use crate::reports::{self, Departments};
+use crate::store::facts::{FACT_BINDS, FACT_COLUMNS};
+use crate::store::{self, DatabaseUrl, TeamDepartment};
+use chrono::Utc;
+use promptly::compliance::{Contract, PeriodKey};
+use serde_json::json;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Instant;
+
+fn contract() -> Contract {
+    Contract::from_json(json!({
+        "name": "Bench", "counterparty_kind": "client", "counterparty": "Bench Corp",
+        "review_date": "2027-06-30",
+        "metrics": [
+            {"kind": "frt_attainment", "target": 95, "period": "month"},
+            {"kind": "nrt_attainment", "target": 90, "period": "month"},
+            {"kind": "rt_attainment", "target": 85, "period": "month"},
+            {"kind": "service_level", "within_s": 60, "formula": "abandoned_after_count_missed", "target": 80, "period": "month"},
+            {"kind": "asa", "target": 45, "period": "month"},
+            {"kind": "abandonment_rate", "short_abandon_s": 10, "target": 5, "period": "month"},
+            {"kind": "csat", "target": 85, "period": "month"},
+            {"kind": "nps", "target": 30, "period": "month"},
+            {"kind": "ces", "target": 3, "period": "month"}
+        ],
+        "remedies": {"fee_per_period": 10000, "credit_per_point": 100, "credit_cap": 1500,
+                     "bonus_per_point": 50, "bonus_cap": 500, "currency": "EUR"}
+    }))
+    .expect("a valid contract")
+}
+
+/// Writes `n` conversations' facts spread over November 2026 (and a tenth as many in October,
+/// outside the period) straight into `conversation_facts`.
+async fn seed(pool: &SqlitePool, n: usize) -> Result<(), sqlx::Error> {
+    let channels = ["whatsapp", "messenger", "instagram", "twitter", "email", "webchat", "sms"];
+    let teams = ["billing", "tech", "sales", "vip", "returns", "eu", "us", "apac"];
+    let start = PeriodKey::parse("2026-11").expect("a month").start().timestamp();
+    let mut x: u64 = 42;
+    let mut next = move |m: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % m
+    };
+    let total = n + n / 10;
+    let mut tx = pool.begin().await?;
+    let rows_per = 32_766 / FACT_BINDS;
+    let mut id = 0i64;
+    while (id as usize) < total {
+        let k = rows_per.min(total - id as usize);
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "INSERT INTO conversation_facts ({FACT_COLUMNS}) "
+        ));
+        let mut rows = Vec::with_capacity(k);
+        for _ in 0..k {
+            id += 1;
+            let created = if id as usize <= n {
+                start + next(30 * 86_400) as i64
+            } else {
+                start - 1 - next(20 * 86_400) as i64
+            };
+            let team = (next(10) < 9).then(|| teams[next(8) as usize].to_string());
+            let owner = (next(10) < 8).then(|| format!("agent{}@bench.example", next(60)));
+            let outcome = next(20);
+            let (first, abandoned) = match outcome {
+                0 => (None, Some(next(300) as i64)),
+                1 => (None, None),
+                _ => (Some(next(180) as i64), None),
+            };
+            let frt = match next(20) {
+                0 => (0, 1, None),
+                1 => (0, 0, Some(created + 3600)),
+                _ => (1, 0, None),
+            };
+            let nrt = (next(4) as i64, next(2) as i64, None::<i64>);
+            let rt = if next(3) == 0 { (0, 0, Some(created + 86_400)) } else { (1, 0, None) };
+            let csat = if next(4) == 0 { (1, i64::from(next(10) < 8)) } else { (0, 0) };
+            let nps = if next(5) == 0 {
+                let s = next(11);
+                (1, if s >= 9 { 1 } else if s <= 6 { -1 } else { 0 })
+            } else {
+                (0, 0)
+            };
+            let ces = if next(6) == 0 { (1, 1 + next(7) as i64) } else { (0, 0) };
+            rows.push((
+                id,
+                created,
+                channels[next(7) as usize],
+                team,
+                owner,
+                first,
+                abandoned,
+                [frt, nrt, rt],
+                [csat, nps, ces],
+            ));
+        }
+        q.push_values(rows, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2)
+                .push_bind(r.3.clone())
+                .push_bind(r.3)
+                .push_bind(r.4)
+                .push_bind(None::<i64>)
+                .push_bind(Some("bench.example"))
+                .push_bind("|")
+                .push_bind(r.5)
+                .push_bind(r.6);
+            for (met, missed, due) in r.7 {
+                b.push_bind(met).push_bind(missed).push_bind(due);
+            }
+            for (count, sum) in r.8 {
+                b.push_bind(count).push_bind(sum);
+            }
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub async fn run(conversations: usize, repeats: usize) -> Result<String, String> {
+    if conversations == 0 || repeats == 0 {
+        return Err("need --conversations > 0 and --repeats > 0".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("compliance.db");
+    let url = format!("sqlite://{}", path.display());
+    {
+        let store = store::open(&DatabaseUrl::parse(&url)?).await?;
+        store
+            .set_team_departments(&[
+                TeamDepartment {
+                    team: "billing".into(),
+                    department: "Finance".into(),
+                },
+                TeamDepartment {
+                    team: "tech".into(),
+                    department: "Engineering".into(),
+                },
+            ])
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let raw = SqlitePool::connect_with(
+        SqliteConnectOptions::from_str(&url)
+            .map_err(|e| e.to_string())?
+            .foreign_keys(false),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    seed(&raw, conversations).await.map_err(|e| e.to_string())?;
+    let seeded_s = t.elapsed().as_secs_f64();
+    raw.close().await;
+
+    // A fresh store: the first load pays for opening the database and warming its pages.
+    let store = store::open(&DatabaseUrl::parse(&url)?).await?;
+    let contract = contract();
+    let period = PeriodKey::parse("2026-11").expect("a month");
+    let now = Utc::now();
+    let once = || async {
+        let t = Instant::now();
+        let departments = Departments::load(store.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let (c, b) = reports::evaluate(store.as_ref(), &departments, &contract, period, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((t.elapsed().as_secs_f64() * 1000.0, c, b))
+    };
+    let (first_ms, c, b) = once().await?;
+    let mut repeat = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        repeat.push(once().await?.0);
+    }
+    let (start, end) = period.range();
+    let plain = "SELECT COUNT(*), SUM(first_response_s), SUM(frt_met) FROM conversation_facts \
+                 WHERE created_s >= ? AND created_s < ?";
+    let raw = SqlitePool::connect(&url).await.map_err(|e| e.to_string())?;
+    let mut base = Vec::with_capacity(repeats);
+    let mut counted = 0i64;
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        let row: (i64, Option<i64>, Option<i64>) = sqlx::query_as(plain)
+            .bind(start.timestamp())
+            .bind(end.timestamp())
+            .fetch_one(&raw)
+            .await
+            .map_err(|e| e.to_string())?;
+        base.push(t.elapsed().as_secs_f64() * 1000.0);
+        counted = row.0;
+    }
+    if counted as usize != c.conversations {
+        return Err(format!(
+            "the plain query counted {counted} conversations, compliance {}",
+            c.conversations
+        ));
+    }
+    let repeat_ms = median(repeat);
+    let base_ms = median(base);
+    let groups: usize = b.first().map_or(0, |b| b.agent.len());
+    Ok(format!(
+        "compliance of 2026-11 over {} conversations ({} metrics, 4 breakdowns, {} agents; \
+         seeded {:.1} s): first load {:.1} ms, repeat median {:.1} ms of {}; plain aggregate \
+         (COUNT, 2 SUMs) {:.1} ms; ratio repeat/plain {:.2}; band {}",
+        c.conversations,
+        c.metrics.len(),
+        groups,
+        seeded_s,
+        first_ms,
+        repeat_ms,
+        repeats,
+        base_ms,
+        repeat_ms / base_ms,
+        Contract::worst_band(&c.metrics).as_str()
+    ))
+}
