@@ -5,6 +5,8 @@
 //! - [`api`]: thin server functions; on the server they call the [`api::ssr::Backend`] that
 //!   the `server` crate provides through context.
 
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod components;
 pub mod routes;

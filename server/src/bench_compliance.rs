@@ -37,9 +37,22 @@ fn contract() -> Contract {
 /// Writes `n` conversations' facts spread over November 2026 (and a tenth as many in October,
 /// outside the period) straight into `conversation_facts`.
 async fn seed(pool: &SqlitePool, n: usize) -> Result<(), sqlx::Error> {
-    let channels = ["whatsapp", "messenger", "instagram", "twitter", "email", "webchat", "sms"];
-    let teams = ["billing", "tech", "sales", "vip", "returns", "eu", "us", "apac"];
-    let start = PeriodKey::parse("2026-11").expect("a month").start().timestamp();
+    let channels = [
+        "whatsapp",
+        "messenger",
+        "instagram",
+        "twitter",
+        "email",
+        "webchat",
+        "sms",
+    ];
+    let teams = [
+        "billing", "tech", "sales", "vip", "returns", "eu", "us", "apac",
+    ];
+    let start = PeriodKey::parse("2026-11")
+        .expect("a month")
+        .start()
+        .timestamp();
     let mut x: u64 = 42;
     let mut next = move |m: u64| {
         x = x
@@ -78,15 +91,36 @@ async fn seed(pool: &SqlitePool, n: usize) -> Result<(), sqlx::Error> {
                 _ => (1, 0, None),
             };
             let nrt = (next(4) as i64, next(2) as i64, None::<i64>);
-            let rt = if next(3) == 0 { (0, 0, Some(created + 86_400)) } else { (1, 0, None) };
-            let csat = if next(4) == 0 { (1, i64::from(next(10) < 8)) } else { (0, 0) };
-            let nps = if next(5) == 0 {
-                let s = next(11);
-                (1, if s >= 9 { 1 } else if s <= 6 { -1 } else { 0 })
+            let rt = if next(3) == 0 {
+                (0, 0, Some(created + 86_400))
+            } else {
+                (1, 0, None)
+            };
+            let csat = if next(4) == 0 {
+                (1, i64::from(next(10) < 8))
             } else {
                 (0, 0)
             };
-            let ces = if next(6) == 0 { (1, 1 + next(7) as i64) } else { (0, 0) };
+            let nps = if next(5) == 0 {
+                let s = next(11);
+                (
+                    1,
+                    if s >= 9 {
+                        1
+                    } else if s <= 6 {
+                        -1
+                    } else {
+                        0
+                    },
+                )
+            } else {
+                (0, 0)
+            };
+            let ces = if next(6) == 0 {
+                (1, 1 + next(7) as i64)
+            } else {
+                (0, 0)
+            };
             rows.push((
                 id,
                 created,

@@ -243,24 +243,27 @@ pub fn ContractPage() -> impl IntoView {
 fn ContractInner() -> impl IntoView {
     let params = use_params_map();
     let q = use_query_map();
-    let id = params.with_untracked(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
     let get = move |k: &str| q.with_untracked(|q| q.get(k));
-    let (period, metric, dimension, key, drill) = (
-        get("period"),
-        get("metric").and_then(|m| m.parse::<usize>().ok()),
-        get("dimension"),
-        get("key"),
-        get("drill").is_some(),
-    );
+    // Links within the page (period, breakdown tab, drill-down) change the query: reload.
+    let query = move || {
+        let id = params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+        q.with(|q| {
+            (
+                id,
+                q.get("period"),
+                q.get("metric").and_then(|m| m.parse::<usize>().ok()),
+                q.get("dimension"),
+                q.get("key"),
+                q.get("drill").is_some(),
+            )
+        })
+    };
     let data = Resource::new(
-        || (),
-        move |_| {
-            let (period, dimension, key) = (period.clone(), dimension.clone(), key.clone());
-            async move {
-                match id {
-                    Some(id) => get_contract(id, period, metric, dimension, key, Some(drill)).await,
-                    None => Ok(None),
-                }
+        query,
+        |(id, period, metric, dimension, key, drill)| async move {
+            match id {
+                Some(id) => get_contract(id, period, metric, dimension, key, Some(drill)).await,
+                None => Ok(None),
             }
         },
     );
