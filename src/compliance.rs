@@ -750,8 +750,9 @@ impl FactsRecord {
         let mut r = FactsRecord {
             created_at: summary.created_at,
             channel: summary.channel,
-            team: summary.team.clone(),
-            owner: summary.owner.clone(),
+            // An empty team or owner is none (the store groups them so).
+            team: summary.team.clone().filter(|t| !t.is_empty()),
+            owner: summary.owner.clone().filter(|o| !o.is_empty()),
             labels: summary.labels.clone(),
             policy_id,
             contact_email: summary.contact.email.clone(),

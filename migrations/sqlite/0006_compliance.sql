@@ -13,18 +13,18 @@ CREATE TABLE team_departments (
     department  TEXT    NOT NULL
 );
 
--- Clustered by creation time (WITHOUT ROWID): a period's rows are one range of the table.
--- Times are Unix seconds; *_key columns are normalised (trimmed, lower case) for scopes.
+-- Clustered (WITHOUT ROWID) by month of creation (year × 12 + month − 1, UTC), channel, team
+-- and owner (`team_g`/`owner_g`: '' for none): a period's rows are a few ranges already in
+-- the order the compliance query groups them, so it aggregates without sorting. Times are
+-- Unix seconds; *_key columns are normalised (trimmed, lower case) for scopes. The columns
+-- the aggregate reads come first in each record.
 CREATE TABLE conversation_facts (
+    month            INTEGER NOT NULL,
+    channel          TEXT    NOT NULL,
+    team_g           TEXT    NOT NULL,
+    owner_g          TEXT    NOT NULL,
     created_s        INTEGER NOT NULL,
     conversation_id  INTEGER NOT NULL REFERENCES conversations(id),
-    channel          TEXT    NOT NULL,
-    team             TEXT,
-    team_key         TEXT,
-    owner            TEXT,
-    policy_id        INTEGER,
-    email_host       TEXT,
-    labels_key       TEXT    NOT NULL,
     first_response_s INTEGER,
     abandoned_s      INTEGER,
     frt_met          INTEGER NOT NULL,
@@ -42,6 +42,12 @@ CREATE TABLE conversation_facts (
     nps_net          INTEGER NOT NULL,
     ces_n            INTEGER NOT NULL,
     ces_sum          INTEGER NOT NULL,
-    PRIMARY KEY (created_s, conversation_id)
+    team             TEXT,
+    team_key         TEXT,
+    owner            TEXT,
+    policy_id        INTEGER,
+    email_host       TEXT,
+    labels_key       TEXT    NOT NULL,
+    PRIMARY KEY (month, channel, team_g, owner_g, created_s, conversation_id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX conversation_facts_conversation ON conversation_facts(conversation_id);

@@ -7,23 +7,24 @@
 //! inlined as SQL string literals by [`lit`], which doubles quotes (both databases use
 //! standard strings) and drops NUL characters, so one text serves SQLite and PostgreSQL.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use promptly::compliance::{
-    FactsRecord, MetricKind, PeriodKey, Scope, ServiceLevelFormula, SurveyKind,
+    FactsRecord, GroupCounts, MetricKind, PeriodKey, Scope, ServiceLevelFormula, SurveyKind,
 };
 
 /// The columns of `conversation_facts`, in the order [`FactColumns`] binds them.
-pub const FACT_COLUMNS: &str = "conversation_id, created_s, channel, team, team_key, owner, \
-     policy_id, email_host, labels_key, first_response_s, abandoned_s, frt_met, frt_missed, \
-     frt_due, nrt_met, nrt_missed, nrt_due, rt_met, rt_missed, rt_due, csat_n, csat_pos, nps_n, \
-     nps_net, ces_n, ces_sum";
+pub const FACT_COLUMNS: &str = "conversation_id, created_s, month, channel, team, team_g, \
+     team_key, owner, owner_g, policy_id, email_host, labels_key, first_response_s, abandoned_s, \
+     frt_met, frt_missed, frt_due, nrt_met, nrt_missed, nrt_due, rt_met, rt_missed, rt_due, \
+     csat_n, csat_pos, nps_n, nps_net, ces_n, ces_sum";
 
 /// How many values one row binds.
-pub const FACT_BINDS: usize = 26;
+pub const FACT_BINDS: usize = 29;
 
 /// `SET` list of the upsert: every column but the key.
-pub const FACT_UPDATES: &str = "created_s = excluded.created_s, channel = excluded.channel, \
-     team = excluded.team, team_key = excluded.team_key, owner = excluded.owner, \
+pub const FACT_UPDATES: &str = "created_s = excluded.created_s, month = excluded.month, \
+     channel = excluded.channel, team = excluded.team, team_g = excluded.team_g, \
+     team_key = excluded.team_key, owner = excluded.owner, owner_g = excluded.owner_g, \
      policy_id = excluded.policy_id, email_host = excluded.email_host, \
      labels_key = excluded.labels_key, first_response_s = excluded.first_response_s, \
      abandoned_s = excluded.abandoned_s, frt_met = excluded.frt_met, \
@@ -43,11 +44,25 @@ fn label_key(label: &str) -> String {
     key(label).replace('|', " ")
 }
 
+/// The `month` column: year × 12 + month − 1 of a Unix second (UTC).
+pub fn month_of(seconds: i64) -> i64 {
+    let t = chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default();
+    i64::from(t.year()) * 12 + i64::from(t.month0())
+}
+
+/// The `month` values a period's rows can have.
+pub fn months_of(period: PeriodKey) -> Vec<i64> {
+    let (start, end) = period.range();
+    let (first, last) = (month_of(start.timestamp()), month_of(end.timestamp() - 1));
+    (first..=last).collect()
+}
+
 /// One row of `conversation_facts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FactColumns {
     pub conversation_id: i64,
     pub created_s: i64,
+    pub month: i64,
     pub channel: &'static str,
     pub team: Option<String>,
     pub team_key: Option<String>,
@@ -77,13 +92,16 @@ impl FactColumns {
             labels_key.push_str(&label_key(l));
             labels_key.push('|');
         }
+        let team = r.team.clone().filter(|t| !t.is_empty());
+        let owner = r.owner.clone().filter(|o| !o.is_empty());
         FactColumns {
             conversation_id,
             created_s: r.created_at.timestamp(),
+            month: month_of(r.created_at.timestamp()),
             channel: r.channel.as_str(),
-            team: r.team.clone(),
-            team_key: r.team.as_deref().map(key),
-            owner: r.owner.clone(),
+            team_key: team.as_deref().map(key),
+            team,
+            owner,
             policy_id: r.policy_id,
             email_host: r
                 .contact_email
@@ -113,8 +131,10 @@ fn like_lit(text: &str) -> String {
 /// The conversations of a contract's scope created in a period, as a `WHERE` condition.
 pub fn scope_condition(scope: &Scope, period: PeriodKey) -> String {
     let (start, end) = period.range();
+    let months: Vec<String> = months_of(period).iter().map(|m| m.to_string()).collect();
     let mut parts = vec![format!(
-        "created_s >= {} AND created_s < {}",
+        "month IN ({}) AND created_s >= {} AND created_s < {}",
+        months.join(", "),
         start.timestamp(),
         end.timestamp()
     )];
@@ -238,14 +258,16 @@ pub fn metric_terms(kind: MetricKind, now: i64) -> (String, String) {
 }
 
 /// The group counts of a contract's period: `team, owner, channel, n`, then a numerator and
-/// a denominator per metric (all integers).
+/// a denominator per metric (all integers). Grouped by the clustering order (month, channel,
+/// team, owner): SQLite streams the groups without sorting; [`merge_groups`] then joins a
+/// group's months.
 pub fn groups_sql(
     scope: &Scope,
     metrics: &[MetricKind],
     period: PeriodKey,
     now: DateTime<Utc>,
 ) -> String {
-    let mut select = String::from("SELECT team, owner, channel, COUNT(*) AS n");
+    let mut select = String::from("SELECT MIN(team), MIN(owner), channel, COUNT(*) AS n");
     for m in metrics {
         let (num, den) = metric_terms(*m, now.timestamp());
         select.push_str(&format!(
@@ -253,9 +275,32 @@ pub fn groups_sql(
         ));
     }
     format!(
-        "{select} FROM conversation_facts WHERE {} GROUP BY team, owner, channel",
+        "{select} FROM conversation_facts WHERE {} GROUP BY month, channel, team_g, owner_g",
         scope_condition(scope, period)
     )
+}
+
+/// Joins the rows of one group (team, owner, channel) from several months and sorts them
+/// by team, owner and channel (as `promptly::compliance::group_counts` does).
+pub fn merge_groups(rows: Vec<GroupCounts>) -> Vec<GroupCounts> {
+    let mut merged: std::collections::BTreeMap<(Option<String>, Option<String>, &'static str), GroupCounts> =
+        std::collections::BTreeMap::new();
+    for g in rows {
+        match merged.entry((g.team.clone(), g.owner.clone(), g.channel.as_str())) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(g);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let m = o.get_mut();
+                m.conversations += g.conversations;
+                for (a, b) in m.tallies.iter_mut().zip(g.tallies) {
+                    a.0 += b.0;
+                    a.1 += b.1;
+                }
+            }
+        }
+    }
+    merged.into_values().collect()
 }
 
 /// Narrows a drill-down to one group of a breakdown.
@@ -331,6 +376,15 @@ pub fn drill_sql(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_of_periods() {
+        let m = |p: &str| months_of(PeriodKey::parse(p).unwrap());
+        assert_eq!(m("2026-11"), [2026 * 12 + 10]);
+        assert_eq!(m("2026-Q4"), [2026 * 12 + 9, 2026 * 12 + 10, 2026 * 12 + 11]);
+        // 2026-W01 runs from 29 December 2025 to 4 January 2026.
+        assert_eq!(m("2026-W01"), [2025 * 12 + 11, 2026 * 12]);
+    }
 
     #[test]
     fn literals_double_quotes_and_drop_nul() {

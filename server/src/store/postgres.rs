@@ -279,7 +279,8 @@ async fn write_facts(
     };
     let mut types = String::new();
     for (i, t) in [
-        "int8", "int8", "text", "text", "text", "text", "int8", "text", "text", "int8", "int8",
+        "int8", "int8", "int8", "text", "text", "text", "text", "text", "text", "int8", "text",
+        "text", "int8", "int8",
         "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8",
         "int8", "int8", "int8", "int8",
     ]
@@ -297,10 +298,13 @@ async fn write_facts(
     ))
     .bind(ints(|c| c.conversation_id))
     .bind(ints(|c| c.created_s))
+    .bind(ints(|c| c.month))
     .bind(texts(|c| Some(c.channel.to_string())))
     .bind(texts(|c| c.team.clone()))
+    .bind(texts(|c| Some(c.team.clone().unwrap_or_default())))
     .bind(texts(|c| c.team_key.clone()))
     .bind(texts(|c| c.owner.clone()))
+    .bind(texts(|c| Some(c.owner.clone().unwrap_or_default())))
     .bind(opt_ints(|c| c.policy_id))
     .bind(texts(|c| c.email_host.clone()))
     .bind(texts(|c| Some(c.labels_key.clone())))
@@ -1201,7 +1205,7 @@ impl Store for PostgresStore {
                 tallies,
             });
         }
-        Ok(out)
+        Ok(facts::merge_groups(out))
     }
 
     async fn compliance_conversations(

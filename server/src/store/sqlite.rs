@@ -252,10 +252,13 @@ async fn write_facts(
         q.push_values(chunk, |mut b, c| {
             b.push_bind(c.conversation_id)
                 .push_bind(c.created_s)
+                .push_bind(c.month)
                 .push_bind(c.channel)
                 .push_bind(c.team.clone())
+                .push_bind(c.team.clone().unwrap_or_default())
                 .push_bind(c.team_key.clone())
                 .push_bind(c.owner.clone())
+                .push_bind(c.owner.clone().unwrap_or_default())
                 .push_bind(c.policy_id)
                 .push_bind(c.email_host.clone())
                 .push_bind(c.labels_key.clone())
@@ -1139,7 +1142,7 @@ impl Store for SqliteStore {
                 tallies,
             });
         }
-        Ok(out)
+        Ok(facts::merge_groups(out))
     }
 
     async fn compliance_conversations(
