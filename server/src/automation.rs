@@ -353,6 +353,9 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
         channels: &channels,
     };
     let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
+    if pass.handled > 0 {
+        state.compliance.bump();
+    }
     state.worker.note(pass.scheduled.iter().copied(), false);
     if pass.firings > 0 {
         tracing::debug!(
@@ -589,6 +592,7 @@ pub async fn run_listener(state: AppState) {
 /// schedules their next SLA instants here.
 async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
     let now = Utc::now();
+    state.compliance.bump();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let mut events = store.events_of(ids).await?;

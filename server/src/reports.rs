@@ -3,11 +3,15 @@
 //! team → department mapping, its trend over earlier periods, and the conversations behind
 //! a number.
 
+use crate::state::AppState;
 use crate::store::facts::{key, GroupFilter};
 use crate::store::{ContractRecord, DrillRow, Store, StoreResult};
 use chrono::{DateTime, Utc};
-use promptly::compliance::{Compliance, Contract, Dimension, MetricBreakdowns, PeriodKey};
+use promptly::compliance::{
+    Compliance, Contract, Dimension, GroupCounts, MetricBreakdowns, PeriodKey,
+};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Team key → department.
 pub struct Departments(HashMap<String, String>);
@@ -61,22 +65,45 @@ pub fn default_period(contract: &Contract, now: DateTime<Utc>) -> PeriodKey {
     PeriodKey::containing(kind, now)
 }
 
+/// A contract's group counts in `period` judged at `now`: from the server's cache while no
+/// conversation changed since (see `state::ComplianceCache`), else from the store.
+pub async fn groups(
+    state: &AppState,
+    contract: &Contract,
+    period: PeriodKey,
+    now: DateTime<Utc>,
+) -> StoreResult<Arc<Vec<GroupCounts>>> {
+    let kinds: Vec<_> = contract.metrics.iter().map(|m| m.kind).collect();
+    let key = format!(
+        "{}|{}|{period}",
+        serde_json::to_string(&contract.scope).unwrap_or_default(),
+        serde_json::to_string(&kinds).unwrap_or_default()
+    );
+    if let Some(hit) = state.compliance.get(&key) {
+        return Ok(hit);
+    }
+    let epoch = state.compliance.epoch();
+    let groups = Arc::new(state.store.compliance_groups(contract, period, now).await?);
+    state.compliance.put(key, epoch, groups.clone());
+    Ok(groups)
+}
+
 /// A contract's compliance in `period`, judged at `now`, with every metric's breakdowns.
 pub async fn evaluate(
-    store: &dyn Store,
+    state: &AppState,
     departments: &Departments,
     contract: &Contract,
     period: PeriodKey,
     now: DateTime<Utc>,
 ) -> StoreResult<(Compliance, Vec<MetricBreakdowns>)> {
-    let groups = store.compliance_groups(contract, period, now).await?;
+    let groups = groups(state, contract, period, now).await?;
     Ok(contract.evaluate_groups(period, &groups, |t| departments.of(t)))
 }
 
 /// The compliance of the `n` periods up to and including `period`, oldest first (without
 /// breakdowns).
 pub async fn trend(
-    store: &dyn Store,
+    state: &AppState,
     contract: &Contract,
     period: PeriodKey,
     n: usize,
@@ -84,7 +111,7 @@ pub async fn trend(
 ) -> StoreResult<Vec<Compliance>> {
     let mut out = Vec::with_capacity(n);
     for p in period.previous(n) {
-        let groups = store.compliance_groups(contract, p, now).await?;
+        let groups = groups(state, contract, p, now).await?;
         out.push(contract.evaluate_groups(p, &groups, |_| None).0);
     }
     Ok(out)

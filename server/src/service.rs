@@ -399,6 +399,7 @@ async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let touched = store.rederive_many(ids, &catalog, now).await?;
+    state.compliance.bump();
     let n = touched.len();
     state
         .worker
@@ -444,6 +445,9 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let report = store.ingest_batch(events, &catalog, now).await?;
+    if !report.touched.is_empty() {
+        state.compliance.bump();
+    }
     state.worker.note(
         report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
         report.queued > 0,

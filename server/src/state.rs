@@ -46,6 +46,68 @@ pub struct AppState {
     pub firing_stats: Arc<Mutex<crate::automation::FiringStats>>,
     /// This server's name in change announcements (to skip its own).
     pub server_id: Arc<String>,
+    /// Compliance group counts, per contract and period.
+    pub compliance: Arc<ComplianceCache>,
+}
+
+/// How long cached compliance counts may be served without any change being seen (a safety
+/// net: every write of conversations bumps the epoch, here or announced by another server).
+pub const COMPLIANCE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Compliance group counts per (contract terms, period): valid while the epoch is the one
+/// read before they were computed (every write of conversation facts, on this server or
+/// announced by another, bumps it after it committed) and for at most [`COMPLIANCE_TTL`].
+#[derive(Default)]
+pub struct ComplianceCache {
+    epoch: std::sync::atomic::AtomicU64,
+    #[allow(clippy::type_complexity)]
+    entries: Mutex<
+        std::collections::HashMap<
+            String,
+            (u64, std::time::Instant, Arc<Vec<promptly::compliance::GroupCounts>>),
+        >,
+    >,
+}
+
+impl ComplianceCache {
+    /// Most entries kept (the oldest go first).
+    const MAX_ENTRIES: usize = 512;
+
+    /// Conversations changed: what is cached is stale.
+    pub fn bump(&self) {
+        self.epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Read before computing, and given back to [`ComplianceCache::put`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<Vec<promptly::compliance::GroupCounts>>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (epoch, at, groups) = entries.get(key)?;
+        (*epoch == self.epoch() && at.elapsed() < COMPLIANCE_TTL).then(|| groups.clone())
+    }
+
+    pub fn put(
+        &self,
+        key: String,
+        epoch: u64,
+        groups: Arc<Vec<promptly::compliance::GroupCounts>>,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            if let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, (_, at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (epoch, std::time::Instant::now(), groups));
+    }
 }
 
 /// This server's background jobs; finished ones are kept for an hour.
@@ -104,6 +166,7 @@ impl AppState {
             outbox_bell: Default::default(),
             firing_stats: Default::default(),
             server_id: Arc::new(format!("{}-{}", std::process::id(), rand::random::<u32>())),
+            compliance: Default::default(),
         }
     }
 

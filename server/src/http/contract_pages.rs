@@ -93,7 +93,7 @@ impl ComplianceBackend for Pages {
             for rec in state.store.list_contracts().await? {
                 let period = reports::default_period(&rec.contract, now);
                 let (c, _) = reports::evaluate(
-                    state.store.as_ref(),
+                    state,
                     &departments,
                     &rec.contract,
                     period,
@@ -150,7 +150,7 @@ impl ComplianceBackend for Pages {
                 .unwrap_or_else(|| reports::default_period(&rec.contract, now));
             let departments = Departments::load(state.store.as_ref()).await?;
             let (compliance, breakdowns) = reports::evaluate(
-                state.store.as_ref(),
+                state,
                 &departments,
                 &rec.contract,
                 period,
@@ -158,7 +158,7 @@ impl ComplianceBackend for Pages {
             )
             .await?;
             let trend =
-                reports::trend(state.store.as_ref(), &rec.contract, period, 12, now).await?;
+                reports::trend(state, &rec.contract, period, 12, now).await?;
             let metric = q
                 .metric
                 .filter(|m| *m < rec.contract.metrics.len())

@@ -84,7 +84,7 @@ async fn list(
     for rec in state.store.list_contracts().await? {
         let period = reports::default_period(&rec.contract, now);
         let (c, _) = reports::evaluate(
-            state.store.as_ref(),
+            &state,
             &departments,
             &rec.contract,
             period,
@@ -214,7 +214,7 @@ async fn evaluate(
     let period = period_of(period, &rec.contract, now)?;
     let departments = Departments::load(state.store.as_ref()).await?;
     let (c, b) = reports::evaluate(
-        state.store.as_ref(),
+        state,
         &departments,
         &rec.contract,
         period,

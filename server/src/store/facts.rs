@@ -8,6 +8,7 @@
 //! standard strings) and drops NUL characters, so one text serves SQLite and PostgreSQL.
 
 use chrono::{DateTime, Datelike, Utc};
+use promptly::conversation::Channel;
 use promptly::compliance::{
     FactsRecord, GroupCounts, MetricKind, PeriodKey, Scope, ServiceLevelFormula, SurveyKind,
 };
@@ -267,6 +268,37 @@ pub fn groups_sql(
     period: PeriodKey,
     now: DateTime<Utc>,
 ) -> String {
+    groups_sql_of(scope, metrics, period, now, None)
+}
+
+/// The contract's channels split into `parts` disjoint sets (fewer when it covers fewer
+/// channels), for running [`groups_sql_of`] on several connections at once.
+pub fn channel_parts(scope: &Scope, parts: usize) -> Vec<Vec<Channel>> {
+    let channels: Vec<Channel> = if scope.channels.is_empty() {
+        Channel::ALL.to_vec()
+    } else {
+        Channel::ALL
+            .iter()
+            .copied()
+            .filter(|c| scope.channels.contains(c))
+            .collect()
+    };
+    let parts = parts.clamp(1, channels.len().max(1));
+    let mut out = vec![Vec::new(); parts];
+    for (i, c) in channels.into_iter().enumerate() {
+        out[i % parts].push(c);
+    }
+    out
+}
+
+/// [`groups_sql`] over only `channels` (when given).
+pub fn groups_sql_of(
+    scope: &Scope,
+    metrics: &[MetricKind],
+    period: PeriodKey,
+    now: DateTime<Utc>,
+    channels: Option<&[Channel]>,
+) -> String {
     let mut select = String::from("SELECT MIN(team), MIN(owner), channel, COUNT(*) AS n");
     for m in metrics {
         let (num, den) = metric_terms(*m, now.timestamp());
@@ -274,9 +306,14 @@ pub fn groups_sql(
             ", CAST(COALESCE(SUM({num}), 0) AS BIGINT), CAST(COALESCE(SUM({den}), 0) AS BIGINT)"
         ));
     }
+    let mut condition = scope_condition(scope, period);
+    if let Some(chs) = channels {
+        let list: Vec<String> = chs.iter().map(|c| lit(c.as_str())).collect();
+        condition.push_str(&format!(" AND channel IN ({})", list.join(", ")));
+    }
     format!(
-        "{select} FROM conversation_facts WHERE {} GROUP BY month, channel, team_g, owner_g",
-        scope_condition(scope, period)
+        "{select} FROM conversation_facts WHERE {condition} GROUP BY month, channel, team_g, \
+         owner_g"
     )
 }
 
