@@ -64,7 +64,11 @@ pub struct ComplianceCache {
     entries: Mutex<
         std::collections::HashMap<
             String,
-            (u64, std::time::Instant, Arc<Vec<promptly::compliance::GroupCounts>>),
+            (
+                u64,
+                std::time::Instant,
+                Arc<Vec<promptly::compliance::GroupCounts>>,
+            ),
         >,
     >,
 }
@@ -75,8 +79,7 @@ impl ComplianceCache {
 
     /// Conversations changed: what is cached is stale.
     pub fn bump(&self) {
-        self.epoch
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Read before computing, and given back to [`ComplianceCache::put`].

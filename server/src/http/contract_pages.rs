@@ -92,14 +92,8 @@ impl ComplianceBackend for Pages {
             let mut contracts = Vec::new();
             for rec in state.store.list_contracts().await? {
                 let period = reports::default_period(&rec.contract, now);
-                let (c, _) = reports::evaluate(
-                    state,
-                    &departments,
-                    &rec.contract,
-                    period,
-                    now,
-                )
-                .await?;
+                let (c, _) =
+                    reports::evaluate(state, &departments, &rec.contract, period, now).await?;
                 contracts.push(ContractListItem {
                     id: rec.id,
                     name: rec.contract.name.clone(),
@@ -149,16 +143,9 @@ impl ComplianceBackend for Pages {
                 .and_then(|p| PeriodKey::parse(p.trim()).ok())
                 .unwrap_or_else(|| reports::default_period(&rec.contract, now));
             let departments = Departments::load(state.store.as_ref()).await?;
-            let (compliance, breakdowns) = reports::evaluate(
-                state,
-                &departments,
-                &rec.contract,
-                period,
-                now,
-            )
-            .await?;
-            let trend =
-                reports::trend(state, &rec.contract, period, 12, now).await?;
+            let (compliance, breakdowns) =
+                reports::evaluate(state, &departments, &rec.contract, period, now).await?;
+            let trend = reports::trend(state, &rec.contract, period, 12, now).await?;
             let metric = q
                 .metric
                 .filter(|m| *m < rec.contract.metrics.len())

@@ -83,14 +83,7 @@ async fn list(
     let mut out = Vec::new();
     for rec in state.store.list_contracts().await? {
         let period = reports::default_period(&rec.contract, now);
-        let (c, _) = reports::evaluate(
-            &state,
-            &departments,
-            &rec.contract,
-            period,
-            now,
-        )
-        .await?;
+        let (c, _) = reports::evaluate(&state, &departments, &rec.contract, period, now).await?;
         let mut v = record_json(&rec);
         let band = Contract::worst_band(&c.metrics);
         v["current"] = json!({
@@ -213,14 +206,7 @@ async fn evaluate(
     let now = Utc::now();
     let period = period_of(period, &rec.contract, now)?;
     let departments = Departments::load(state.store.as_ref()).await?;
-    let (c, b) = reports::evaluate(
-        state,
-        &departments,
-        &rec.contract,
-        period,
-        now,
-    )
-    .await?;
+    let (c, b) = reports::evaluate(state, &departments, &rec.contract, period, now).await?;
     Ok((rec, c, b))
 }
 

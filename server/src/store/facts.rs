@@ -8,10 +8,10 @@
 //! standard strings) and drops NUL characters, so one text serves SQLite and PostgreSQL.
 
 use chrono::{DateTime, Datelike, Utc};
-use promptly::conversation::Channel;
 use promptly::compliance::{
     FactsRecord, GroupCounts, MetricKind, PeriodKey, Scope, ServiceLevelFormula, SurveyKind,
 };
+use promptly::conversation::Channel;
 
 /// The columns of `conversation_facts`, in the order [`FactColumns`] binds them.
 pub const FACT_COLUMNS: &str = "conversation_id, created_s, month, channel, team, team_g, \
@@ -320,8 +320,10 @@ pub fn groups_sql_of(
 /// Joins the rows of one group (team, owner, channel) from several months and sorts them
 /// by team, owner and channel (as `promptly::compliance::group_counts` does).
 pub fn merge_groups(rows: Vec<GroupCounts>) -> Vec<GroupCounts> {
-    let mut merged: std::collections::BTreeMap<(Option<String>, Option<String>, &'static str), GroupCounts> =
-        std::collections::BTreeMap::new();
+    let mut merged: std::collections::BTreeMap<
+        (Option<String>, Option<String>, &'static str),
+        GroupCounts,
+    > = std::collections::BTreeMap::new();
     for g in rows {
         match merged.entry((g.team.clone(), g.owner.clone(), g.channel.as_str())) {
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -418,7 +420,10 @@ mod tests {
     fn months_of_periods() {
         let m = |p: &str| months_of(PeriodKey::parse(p).unwrap());
         assert_eq!(m("2026-11"), [2026 * 12 + 10]);
-        assert_eq!(m("2026-Q4"), [2026 * 12 + 9, 2026 * 12 + 10, 2026 * 12 + 11]);
+        assert_eq!(
+            m("2026-Q4"),
+            [2026 * 12 + 9, 2026 * 12 + 10, 2026 * 12 + 11]
+        );
         // 2026-W01 runs from 29 December 2025 to 4 January 2026.
         assert_eq!(m("2026-W01"), [2025 * 12 + 11, 2026 * 12]);
     }

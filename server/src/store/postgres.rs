@@ -280,9 +280,8 @@ async fn write_facts(
     let mut types = String::new();
     for (i, t) in [
         "int8", "int8", "int8", "text", "text", "text", "text", "text", "text", "int8", "text",
-        "text", "int8", "int8",
-        "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8",
-        "int8", "int8", "int8", "int8",
+        "text", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8",
+        "int8", "int8", "int8", "int8", "int8", "int8", "int8",
     ]
     .iter()
     .enumerate()
