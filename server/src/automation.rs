@@ -353,9 +353,7 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
         channels: &channels,
     };
     let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
-    if pass.handled > 0 {
-        state.compliance.bump();
-    }
+    state.compliance.bump_months(pass.months.iter().copied());
     state.worker.note(pass.scheduled.iter().copied(), false);
     if pass.firings > 0 {
         tracing::debug!(
@@ -592,7 +590,6 @@ pub async fn run_listener(state: AppState) {
 /// schedules their next SLA instants here.
 async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
     let now = Utc::now();
-    state.compliance.bump();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let mut events = store.events_of(ids).await?;
@@ -602,6 +599,9 @@ async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
             continue;
         };
         scheduled.push((row.id, row.next_sla_at));
+        state
+            .compliance
+            .bump_months([crate::service::month_of(&row)]);
         catalog
             .ensure(store, row.policy_id.zip(row.policy_version))
             .await?;

@@ -79,12 +79,13 @@ pub async fn groups(
         serde_json::to_string(&contract.scope).unwrap_or_default(),
         serde_json::to_string(&kinds).unwrap_or_default()
     );
-    if let Some(hit) = state.compliance.get(&key) {
+    let months = crate::store::facts::months_of(period);
+    if let Some(hit) = state.compliance.get(&key, &months) {
         return Ok(hit);
     }
-    let epoch = state.compliance.epoch();
+    let seen = state.compliance.snapshot(&months);
     let groups = Arc::new(state.store.compliance_groups(contract, period, now).await?);
-    state.compliance.put(key, epoch, groups.clone());
+    state.compliance.put(key, seen, groups.clone());
     Ok(groups)
 }
 

@@ -376,6 +376,11 @@ pub async fn replan_open(state: &AppState) -> StoreResult<()> {
     Ok(())
 }
 
+/// The month a conversation's compliance facts are filed under.
+pub fn month_of(row: &crate::store::ConversationRow) -> i64 {
+    crate::store::facts::month_of(row.summary.created_at.timestamp())
+}
+
 /// Gives conversations stored before compliance existed their `conversation_facts` rows
 /// (re-derived in chunks; run once at start-up). Returns how many got them.
 pub async fn backfill_facts(state: &AppState) -> StoreResult<usize> {
@@ -399,7 +404,9 @@ async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let touched = store.rederive_many(ids, &catalog, now).await?;
-    state.compliance.bump();
+    state
+        .compliance
+        .bump_months(touched.iter().map(|t| month_of(&t.row)));
     let n = touched.len();
     state
         .worker
@@ -445,9 +452,9 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let report = store.ingest_batch(events, &catalog, now).await?;
-    if !report.touched.is_empty() {
-        state.compliance.bump();
-    }
+    state
+        .compliance
+        .bump_months(report.touched.iter().map(|t| month_of(&t.row)));
     state.worker.note(
         report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
         report.queued > 0,

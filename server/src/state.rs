@@ -54,62 +54,96 @@ pub struct AppState {
 /// net: every write of conversations bumps the epoch, here or announced by another server).
 pub const COMPLIANCE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Compliance group counts per (contract terms, period): valid while the epoch is the one
-/// read before they were computed (every write of conversation facts, on this server or
-/// announced by another, bumps it after it committed) and for at most [`COMPLIANCE_TTL`].
+/// Compliance group counts per (contract terms, period), valid while none of the period's
+/// months changed since they were read (every write of conversation facts, on this server or
+/// announced by another, bumps the months of the conversations it wrote, after it
+/// committed) and for at most [`COMPLIANCE_TTL`].
 #[derive(Default)]
 pub struct ComplianceCache {
+    /// Bumped for changes whose months are not known.
     epoch: std::sync::atomic::AtomicU64,
-    #[allow(clippy::type_complexity)]
-    entries: Mutex<
-        std::collections::HashMap<
-            String,
-            (
-                u64,
-                std::time::Instant,
-                Arc<Vec<promptly::compliance::GroupCounts>>,
-            ),
-        >,
-    >,
+    months: Mutex<std::collections::HashMap<i64, u64>>,
+    entries: Mutex<std::collections::HashMap<String, CacheEntry>>,
+}
+
+/// What a cache entry was computed from, and the counts.
+struct CacheEntry {
+    seen: EpochSnapshot,
+    at: std::time::Instant,
+    groups: Arc<Vec<promptly::compliance::GroupCounts>>,
+}
+
+/// The epochs of some months (and the global one) when a computation started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochSnapshot {
+    global: u64,
+    months: Vec<(i64, u64)>,
 }
 
 impl ComplianceCache {
     /// Most entries kept (the oldest go first).
     const MAX_ENTRIES: usize = 512;
 
-    /// Conversations changed: what is cached is stale.
+    /// Conversations changed, which ones unknown: everything cached is stale.
     pub fn bump(&self) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Read before computing, and given back to [`ComplianceCache::put`].
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    /// Conversations created in these months (`store::facts::month_of`) changed.
+    pub fn bump_months(&self, months: impl IntoIterator<Item = i64>) {
+        let mut m = self.months.lock().unwrap_or_else(|p| p.into_inner());
+        for month in months {
+            *m.entry(month).or_default() += 1;
+        }
     }
 
-    pub fn get(&self, key: &str) -> Option<Arc<Vec<promptly::compliance::GroupCounts>>> {
+    /// Read before computing, and given back to [`ComplianceCache::put`].
+    pub fn snapshot(&self, months: &[i64]) -> EpochSnapshot {
+        let m = self.months.lock().unwrap_or_else(|p| p.into_inner());
+        EpochSnapshot {
+            global: self.epoch.load(std::sync::atomic::Ordering::SeqCst),
+            months: months
+                .iter()
+                .map(|k| (*k, m.get(k).copied().unwrap_or(0)))
+                .collect(),
+        }
+    }
+
+    pub fn get(
+        &self,
+        key: &str,
+        months: &[i64],
+    ) -> Option<Arc<Vec<promptly::compliance::GroupCounts>>> {
+        let now = self.snapshot(months);
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (epoch, at, groups) = entries.get(key)?;
-        (*epoch == self.epoch() && at.elapsed() < COMPLIANCE_TTL).then(|| groups.clone())
+        let e = entries.get(key)?;
+        (e.seen == now && e.at.elapsed() < COMPLIANCE_TTL).then(|| e.groups.clone())
     }
 
     pub fn put(
         &self,
         key: String,
-        epoch: u64,
+        seen: EpochSnapshot,
         groups: Arc<Vec<promptly::compliance::GroupCounts>>,
     ) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= Self::MAX_ENTRIES {
             if let Some(oldest) = entries
                 .iter()
-                .min_by_key(|(_, (_, at, _))| *at)
+                .min_by_key(|(_, e)| e.at)
                 .map(|(k, _)| k.clone())
             {
                 entries.remove(&oldest);
             }
         }
-        entries.insert(key, (epoch, std::time::Instant::now(), groups));
+        entries.insert(
+            key,
+            CacheEntry {
+                seen,
+                at: std::time::Instant::now(),
+                groups,
+            },
+        );
     }
 }
 
@@ -225,5 +259,41 @@ impl AppState {
             }
             _ => (Vec::new(), rx, latest),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_in_a_month_invalidates_only_the_periods_that_include_it() {
+        let cache = ComplianceCache::default();
+        let (oct, nov) = (2026 * 12 + 9, 2026 * 12 + 10);
+        let put = |key: &str, months: &[i64]| {
+            let seen = cache.snapshot(months);
+            cache.put(key.into(), seen, Arc::new(Vec::new()));
+        };
+        put("oct", &[oct]);
+        put("q4", &[oct, nov]);
+        assert!(cache.get("oct", &[oct]).is_some());
+        assert!(cache.get("q4", &[oct, nov]).is_some());
+        cache.bump_months([nov]);
+        assert!(cache.get("oct", &[oct]).is_some(), "October did not change");
+        assert!(
+            cache.get("q4", &[oct, nov]).is_none(),
+            "the quarter includes November"
+        );
+        // A snapshot taken before a change that commits during the computation is stale.
+        let seen = cache.snapshot(&[oct]);
+        cache.bump_months([oct]);
+        cache.put("oct".into(), seen, Arc::new(Vec::new()));
+        assert!(cache.get("oct", &[oct]).is_none());
+        put("oct", &[oct]);
+        cache.bump();
+        assert!(
+            cache.get("oct", &[oct]).is_none(),
+            "an unknown change invalidates all"
+        );
     }
 }

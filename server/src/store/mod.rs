@@ -655,6 +655,9 @@ pub struct AutomationPass {
     pub scheduled: Vec<(i64, Option<DateTime<Utc>>)>,
     /// Whether it queued deliveries.
     pub queued_deliveries: bool,
+    /// The months (`facts::month_of` of their creation) of the conversations it handled,
+    /// whose compliance facts it rewrote.
+    pub months: Vec<i64>,
 }
 
 /// What happened to each event of an ingest batch, in the batch's order.

@@ -289,6 +289,10 @@ impl AutomationWork {
             all.push(e);
         }
         self.pass.scheduled.push((row.id, row.next_sla_at));
+        let month = super::facts::month_of(row.summary.created_at.timestamp());
+        if !self.pass.months.contains(&month) {
+            self.pass.months.push(month);
+        }
         if !self.outbox.is_empty() {
             self.pass.queued_deliveries = true;
         }
