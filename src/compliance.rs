@@ -856,6 +856,10 @@ pub fn first_wait_until_left(events: &[Event], left_at: Option<DateTime<Utc>>) -
             _ => {}
         }
         let Some(s) = start else { continue };
+        // Nobody answered before the customer left: a later response does not count.
+        if left_at.is_some_and(|l| l >= s && e.at > l) {
+            break;
+        }
         if e.is_response() {
             return FirstWait {
                 first_response_s: Some(seconds_between(s, e.at)),
@@ -3001,6 +3005,11 @@ mod tests {
             first_wait_until_left(&resolved, Some(at("10:01:30"))).abandoned_after_s,
             Some(60)
         );
+        // Answered only after leaving: abandoned when the customer left.
+        let mut late = created.to_vec();
+        late.push(Event::message(at("10:05:00"), Author::Agent));
+        let w = first_wait_until_left(&late, Some(at("10:01:30")));
+        assert_eq!((w.first_response_s, w.abandoned_after_s), (None, Some(90)));
         // Answered before leaving: answered wins.
         let mut answered = created.to_vec();
         answered.push(Event::message(at("10:00:20"), Author::Agent));

@@ -555,7 +555,9 @@ pub async fn run_listener(state: AppState) {
                 continue;
             }
         };
-        // Changes announced while not listening are caught up by a pass and the schedule.
+        // Changes announced while not listening are caught up by a pass and the schedule;
+        // cached compliance may have missed them.
+        state.compliance.bump();
         if let Ok(all) = state.store.sla_schedule().await {
             state
                 .worker

@@ -452,9 +452,17 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let report = store.ingest_batch(events, &catalog, now).await?;
+    // A late event may move a conversation into an earlier month: its events' months cover
+    // where it was and where it is.
     state
         .compliance
-        .bump_months(report.touched.iter().map(|t| month_of(&t.row)));
+        .bump_months(report.touched.iter().flat_map(|t| {
+            std::iter::once(month_of(&t.row)).chain(
+                t.events
+                    .iter()
+                    .map(|e| crate::store::facts::month_of(e.at.timestamp())),
+            )
+        }));
     state.worker.note(
         report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
         report.queued > 0,

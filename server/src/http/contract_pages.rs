@@ -238,8 +238,8 @@ fn manager(user: Option<Extension<CurrentUser>>, back: &str) -> Result<(), Box<R
     }
 }
 
-/// How many metric rows the editor offers.
-pub const METRIC_ROWS: usize = 12;
+/// How many metric rows the editor may send: a contract's most metrics, and room to add.
+pub const METRIC_ROWS: usize = promptly::compliance::MAX_METRICS + 14;
 
 fn list(text: &str) -> Vec<Value> {
     text.split(',')
@@ -267,8 +267,9 @@ fn integer(text: &str) -> Value {
 
 /// The editor's fields as the API's contract JSON: metric rows `m{i}_kind`, `m{i}_target`,
 /// `m{i}_period`, `m{i}_within_s`, `m{i}_formula`, `m{i}_short_abandon_s` (rows without a
-/// kind are skipped); scope lists are comma separated.
-pub fn body_of(pairs: &[(String, String)]) -> Value {
+/// kind are skipped, so the second value maps each metric of the body to its form row);
+/// scope lists are comma separated.
+pub fn body_of(pairs: &[(String, String)]) -> (Value, Vec<usize>) {
     let get = |k: &str| {
         pairs
             .iter()
@@ -276,6 +277,7 @@ pub fn body_of(pairs: &[(String, String)]) -> Value {
             .map_or("", |(_, v)| v.as_str())
     };
     let mut metrics = Vec::new();
+    let mut rows = Vec::new();
     for i in 0..METRIC_ROWS {
         let f = |name: &str| get(&format!("m{i}_{name}"));
         let kind = f("kind").trim();
@@ -291,6 +293,7 @@ pub fn body_of(pairs: &[(String, String)]) -> Value {
             m["short_abandon_s"] = integer(f("short_abandon_s"));
         }
         metrics.push(m);
+        rows.push(i);
     }
     let policies: Vec<Value> = list(get("scope_policies"))
         .into_iter()
@@ -304,7 +307,7 @@ pub fn body_of(pairs: &[(String, String)]) -> Value {
         Value::Null => json!(0),
         v => v,
     };
-    json!({
+    let body = json!({
         "name": get("name"),
         "counterparty_kind": get("counterparty_kind"),
         "counterparty": get("counterparty"),
@@ -331,14 +334,34 @@ pub fn body_of(pairs: &[(String, String)]) -> Value {
             "bonus_cap": optional("bonus_cap"),
             "currency": get("currency").trim().to_uppercase(),
         },
-    })
+    });
+    (body, rows)
 }
+
+/// An error of the body's `metrics[k]…` named after the form's row instead.
+fn row_error(field: &str, rows: &[usize]) -> String {
+    let Some(rest) = field.strip_prefix("metrics[") else {
+        return field.to_string();
+    };
+    let Some((k, tail)) = rest.split_once(']') else {
+        return field.to_string();
+    };
+    match k.parse::<usize>().ok().and_then(|k| rows.get(k)) {
+        Some(row) => format!("metrics[{row}]{tail}"),
+        None => field.to_string(),
+    }
+}
+
+/// Typed values longer than this are not carried back to the editor in the URL (it would
+/// outgrow what proxies accept); the editor says so.
+const MAX_CARRIED: usize = 1500;
 
 async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -> Response {
     let back = id.map_or("/compliance/new".to_string(), |id| {
         format!("/compliance/{id}/edit")
     });
-    let result = match contracts::parse(state, body_of(&pairs)).await {
+    let (body, rows) = body_of(&pairs);
+    let result = match contracts::parse(state, body).await {
         Ok(contract) => match id {
             None => state
                 .store
@@ -356,10 +379,19 @@ async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -
     match result {
         Ok(rec) => see_other(&format!("/compliance/{}", rec.id), &[("notice", "saved")]),
         Err(ApiError::Unprocessable { errors }) => {
-            let mut query: Vec<(String, String)> =
-                pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+            let dropped = pairs.iter().any(|(_, v)| v.len() > MAX_CARRIED);
+            let mut query: Vec<(String, String)> = pairs
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty() && v.len() <= MAX_CARRIED)
+                .collect();
             for e in errors {
-                query.push((format!("err_{}", e.field), e.message));
+                query.push((format!("err_{}", row_error(&e.field, &rows)), e.message));
+            }
+            if dropped {
+                query.push((
+                    "err_form".into(),
+                    "Long texts were not kept: please paste them again.".into(),
+                ));
             }
             let q: Vec<(&str, &str)> = query
                 .iter()
@@ -458,18 +490,17 @@ mod tests {
             ("currency", "eur"),
             ("credit_per_point", "10"),
         ]));
-        let c = Contract::from_json(body).unwrap();
+        let c = Contract::from_json(body.0.clone()).unwrap();
         assert_eq!(c.scope.teams, ["billing", "tech"]);
         assert_eq!(c.scope.policies, [3]);
         assert_eq!(c.metrics.len(), 2);
         assert_eq!(c.metrics[1].target, 5.5);
         assert_eq!(c.remedies.currency, "EUR");
         assert_eq!(c.remedies.credit_cap, None);
-        let bad = body_of(&pairs(&[("m0_kind", "asa"), ("m0_target", "soon")]));
-        let errors = Contract::from_json(bad).unwrap_err();
-        assert!(
-            errors[0].field.starts_with("metrics[0]") || errors[0].field == "name",
-            "{errors:?}"
-        );
+        // The body's metrics[1] is the form's row 2 (row 1 is empty).
+        assert_eq!(body.1, [0, 2]);
+        assert_eq!(row_error("metrics[1].target", &body.1), "metrics[2].target");
+        assert_eq!(row_error("metrics", &body.1), "metrics");
+        assert_eq!(row_error("name", &body.1), "name");
     }
 }

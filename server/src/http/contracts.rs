@@ -221,7 +221,16 @@ async fn compliance(
     Ok(Json(compliance_json(&rec, &c, &b)))
 }
 
+/// A CSV field: quoted when needed, and a leading `=`, `+`, `-`, `@` or tab of a name (teams
+/// and agents come from channels) is kept from being read as a spreadsheet formula.
 fn csv_field(text: &str) -> String {
+    let guarded;
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        guarded = format!("'{text}");
+        guarded.as_str()
+    } else {
+        text
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -355,6 +364,12 @@ async fn conversations(
         ));
     }
     let dimension = q.dimension.as_deref().map(dimension_of).transpose()?;
+    if dimension == Some(Dimension::Channel) && q.key.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::field(
+            "key",
+            "a channel breakdown group needs its channel",
+        ));
+    }
     let limit = q.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be from 1 to 1000"));

@@ -40,9 +40,10 @@ pub fn key(text: &str) -> String {
     text.trim().to_lowercase()
 }
 
-/// A label as `labels_key` holds it (`|` would split it).
+/// A label as `labels_key` holds it (`|` separates labels, so a `|` inside one becomes
+/// U+0001, on both sides of the comparison).
 fn label_key(label: &str) -> String {
-    key(label).replace('|', " ")
+    key(label).replace('|', "\u{1}")
 }
 
 /// The `month` column: year × 12 + month − 1 of a Unix second (UTC).

@@ -382,7 +382,10 @@ async fn derive_in(
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let opts = PgConnectOptions::from_str(url)?;
+        // The compliance query inlines quoted text (`facts::lit`): only standard strings
+        // make a backslash plain.
+        let opts =
+            PgConnectOptions::from_str(url)?.options([("standard_conforming_strings", "on")]);
         // One direct connection first: its error says why (refused, auth, no database),
         // where the pool would only report a timeout.
         use sqlx::Connection;
@@ -1161,6 +1164,9 @@ impl Store for PostgresStore {
 
     async fn set_team_departments(&self, mapping: &[TeamDepartment]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE team_departments IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM team_departments")
             .execute(&mut *tx)
             .await?;
