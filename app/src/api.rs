@@ -191,6 +191,10 @@ pub struct StaffingAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContractsData {
     pub contracts: Vec<ContractListItem>,
+    /// The team → department mapping (team, department), by team.
+    pub departments: Vec<(String, String)>,
+    /// Whether the signed-in user may change the mapping (admins).
+    pub can_edit_departments: bool,
     pub staffing: Option<Result<StaffingAnswer, Vec<promptly::account::FieldError>>>,
 }
 
@@ -292,6 +296,7 @@ pub mod ssr {
     pub trait ComplianceBackend: Send + Sync + 'static {
         async fn contracts_page(
             &self,
+            me: &UserView,
             staffing: Option<super::StaffingParams>,
         ) -> Result<super::ContractsData, String>;
         async fn contract_page(
@@ -516,6 +521,7 @@ pub async fn get_contracts(
     patience_min: Option<f64>,
 ) -> Result<ContractsData, ServerFnError> {
     let backend = require_compliance_user()?;
+    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
     let params = StaffingParams {
         transactions,
         aht_min,
@@ -528,7 +534,7 @@ pub async fn get_contracts(
     };
     let asked = params != StaffingParams::default();
     backend
-        .contracts_page(asked.then_some(params))
+        .contracts_page(&me, asked.then_some(params))
         .await
         .map_err(ServerFnError::new)
 }

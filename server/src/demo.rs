@@ -239,7 +239,9 @@ fn demo_contracts(now: DateTime<Utc>) -> Vec<serde_json::Value> {
                 {"kind": "service_level", "within_s": 60, "formula": "abandoned_count_missed", "target": 80, "period": "month"},
                 {"kind": "asa", "target": 45, "period": "month"},
                 {"kind": "abandonment_rate", "short_abandon_s": 10, "target": 5, "period": "month"},
-                {"kind": "rt_attainment", "target": 85, "period": "month"}
+                {"kind": "rt_attainment", "target": 85, "period": "month"},
+                {"kind": "csat", "target": 85, "period": "month"},
+                {"kind": "nps", "target": 30, "period": "month"}
             ],
             "remedies": {"fee_per_period": 12000, "credit_per_point": 150, "credit_cap": 2000,
                          "bonus_per_point": 50, "bonus_cap": 600, "currency": "EUR"}
@@ -490,6 +492,30 @@ fn event(
         at,
         body,
     }
+}
+
+/// A survey answer of a mostly satisfied customer base: CSAT 1–5, NPS 0–10 or CES 1–7.
+fn survey_answer(rng: &mut impl Rng, conversation: &str, at: DateTime<Utc>) -> IncomingEvent {
+    let (survey, score) = match rng.gen_range(0..3) {
+        0 => (
+            promptly::compliance::SurveyKind::Csat,
+            *[5, 5, 4, 4, 4, 3, 2, 1].choose(rng).expect("scores"),
+        ),
+        1 => (
+            promptly::compliance::SurveyKind::Nps,
+            *[10, 10, 9, 9, 8, 7, 6, 3].choose(rng).expect("scores"),
+        ),
+        _ => (
+            promptly::compliance::SurveyKind::Ces,
+            *[1, 2, 2, 3, 3, 4, 5, 6].choose(rng).expect("scores"),
+        ),
+    };
+    event(
+        rng,
+        conversation,
+        at + chrono::Duration::seconds(1),
+        EventBody::Survey { survey, score },
+    )
 }
 
 fn contact(rng: &mut impl Rng, channel: Channel) -> Contact {
@@ -1028,10 +1054,15 @@ impl Simulator {
             }
             (Action::Resolve | Action::ResolveOldest, Some(r)) => {
                 let closing = *pick(rng, CLOSING);
-                vec![
+                let mut events = vec![
                     agent_message(rng, &r.external_id, now, closing),
                     status_change(rng, &r.external_id, now, ConversationStatus::Resolved),
-                ]
+                ];
+                // Some customers answer the satisfaction survey sent on resolution.
+                if rng.gen_bool(0.4) {
+                    events.push(survey_answer(rng, &r.external_id, now));
+                }
+                events
             }
         };
         service::ingest(&self.state, &events).await?;

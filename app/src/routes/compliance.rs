@@ -44,6 +44,7 @@ fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
         "saved" => "Contract saved.",
         "deleted" => "Contract deleted.",
+        "departments" => "Departments saved.",
         _ => return None,
     })
 }
@@ -131,7 +132,11 @@ fn ContractsInner() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading contracts…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(d) => view! { <ContractList data=d.clone()/> <StaffingResult data=d/> }.into_any(),
+                        Ok(d) => view! {
+                            <ContractList data=d.clone()/>
+                            <StaffingResult data=d.clone()/>
+                            <Departments data=d typed=text("mapping") error=text("err_mapping")/>
+                        }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -185,6 +190,46 @@ fn ContractList(data: ContractsData) -> impl IntoView {
             <thead><tr><th>"Contract"</th><th>"With"</th><th>"Period"</th><th>"Band"</th><th class="num">"Conversations"</th><th class="num">"Due this period"</th><th>"Review"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
+    }
+    .into_any()
+}
+
+/// The team → department mapping the department breakdowns use; admins edit it.
+#[component]
+fn Departments(data: ContractsData, typed: String, error: String) -> impl IntoView {
+    let lines: Vec<String> = data
+        .departments
+        .iter()
+        .map(|(team, dept)| format!("{team} = {dept}"))
+        .collect();
+    let current = if typed.is_empty() {
+        lines.join("\n")
+    } else {
+        typed
+    };
+    if !data.can_edit_departments {
+        let items = data
+            .departments
+            .into_iter()
+            .map(|(t, d)| view! { <li>{format!("{t}: {d}")}</li> })
+            .collect_view();
+        return view! {
+            <section class="card departments">
+                <h2>"Departments"</h2>
+                <ul>{items}</ul>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <form method="post" action="/compliance/departments" class="card departments">
+            <h2>"Departments"</h2>
+            <label>"One team per line: team = department"
+                <textarea name="mapping" rows="4">{current}</textarea>
+            </label>
+            {(!error.is_empty()).then(|| view! { <p class="field-error" data-field="mapping">{error}</p> })}
+            <button type="submit">"Save departments"</button>
+        </form>
     }
     .into_any()
 }

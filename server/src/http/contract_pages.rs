@@ -83,6 +83,7 @@ fn staffing(params: &StaffingParams, on_shift: usize) -> Result<StaffingAnswer, 
 impl ComplianceBackend for Pages {
     async fn contracts_page(
         &self,
+        me: &promptly::account::UserView,
         params: Option<StaffingParams>,
     ) -> Result<ContractsData, String> {
         let state = &self.0;
@@ -117,11 +118,20 @@ impl ComplianceBackend for Pages {
                 .iter()
                 .filter(|u| u.active && u.role == Role::Agent)
                 .count();
-            Ok::<_, ApiError>((contracts, on_shift))
+            let departments = state
+                .store
+                .team_departments()
+                .await?
+                .into_iter()
+                .map(|m| (m.team, m.department))
+                .collect();
+            Ok::<_, ApiError>((contracts, on_shift, departments))
         };
-        let (contracts, on_shift) = load.await.map_err(failed("contracts"))?;
+        let (contracts, on_shift, departments) = load.await.map_err(failed("contracts"))?;
         Ok(ContractsData {
             contracts,
+            departments,
+            can_edit_departments: me.role == Role::Admin,
             staffing: params.map(|p| staffing(&p, on_shift)),
         })
     }
@@ -222,6 +232,76 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/new", post(create))
         .route("/compliance/{id}/edit", post(edit))
         .route("/compliance/{id}/delete", post(delete))
+        .route("/compliance/departments", post(departments))
+}
+
+/// The departments form: one `team = department` per line (admins).
+async fn departments(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    match &user {
+        Some(Extension(u)) if u.0.role == Role::Admin => {}
+        Some(_) => {
+            return (
+                StatusCode::FORBIDDEN,
+                "Only admins can map teams to departments.",
+            )
+                .into_response()
+        }
+        None => return see_other("/login", &[("next", "/compliance")]),
+    }
+    let text = pairs
+        .iter()
+        .find(|(k, _)| k == "mapping")
+        .map_or("", |(_, v)| v.as_str());
+    let teams: Vec<Value> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (team, dept) = l.split_once('=').unwrap_or((l, ""));
+            json!({"team": team.trim(), "department": dept.trim()})
+        })
+        .collect();
+    let mapping = match contracts::parse_departments(&json!({ "teams": teams })) {
+        Ok(m) => m,
+        Err(ApiError::Unprocessable { errors }) => {
+            let message = errors
+                .iter()
+                .map(|e| {
+                    let line = e
+                        .field
+                        .strip_prefix("teams[")
+                        .and_then(|r| r.split_once(']'))
+                        .and_then(|(i, _)| i.parse::<usize>().ok())
+                        .map_or(String::new(), |i| format!("line {}: ", i + 1));
+                    format!("{line}{}", e.message)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            return see_other(
+                "/compliance",
+                &[("mapping", text), ("err_mapping", &message)],
+            );
+        }
+        Err(_) => return see_other("/compliance", &[]),
+    };
+    match state.store.set_team_departments(&mapping).await {
+        Ok(()) => {
+            state.compliance.bump();
+            see_other("/compliance", &[("notice", "departments")])
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "saving departments failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The departments could not be saved.",
+            )
+                .into_response()
+        }
+    }
 }
 
 fn manager(user: Option<Extension<CurrentUser>>, back: &str) -> Result<(), Box<Response>> {

@@ -1,0 +1,181 @@
+//! The compliance pages over real HTTP: the contract editor's form creates and edits a
+//! contract through the API's validation (errors come back on the editor's rows, nothing is
+//! stored on bad input), the departments form, the rendered contract page, and agents
+//! refused.
+
+mod server_support;
+
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
+use reqwest::StatusCode;
+use serde_json::json;
+use server_support::TestServer;
+
+async fn post_form(
+    s: &TestServer,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    s.client
+        .post(s.url(path))
+        .header(ORIGIN, &s.base)
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    r.headers()[LOCATION].to_str().unwrap().to_string()
+}
+
+fn query(location: &str, key: &str) -> Option<String> {
+    let q = location.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+const CONTRACT: &[(&str, &str)] = &[
+    ("name", "Acme support"),
+    ("counterparty_kind", "client"),
+    ("counterparty", "Acme"),
+    ("review_date", "2027-03-31"),
+    ("service_description", "Chat and e-mail"),
+    ("scope_email_domains", "acme.example"),
+    ("m0_kind", "asa"),
+    ("m0_target", "30"),
+    ("m0_period", "month"),
+    ("m1_kind", ""),
+    ("m2_kind", "service_level"),
+    ("m2_target", "80"),
+    ("m2_period", "month"),
+    ("m2_within_s", "20"),
+    ("m2_formula", "abandoned_count_missed"),
+    ("currency", "EUR"),
+    ("fee_per_period", "1000"),
+];
+
+#[tokio::test]
+async fn the_editor_and_departments_forms_work_without_javascript() {
+    let s = TestServer::start().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+
+    // An error on the form's third row (the second metric sent) is named after that row.
+    let mut bad: Vec<(&str, &str)> = CONTRACT.to_vec();
+    bad.retain(|(k, _)| *k != "m2_within_s");
+    bad.push(("m2_within_s", "0"));
+    let to = location(&post_form(&s, &admin, "/compliance/new", &bad).await);
+    assert!(to.starts_with("/compliance/new?"), "{to}");
+    assert!(query(&to, "err_metrics[2].within_s").is_some(), "{to}");
+    assert_eq!(query(&to, "name").as_deref(), Some("Acme support"));
+    assert!(s.store.list_contracts().await.unwrap().is_empty());
+    let page = s.cookie_get(&to, &admin).await.text().await.unwrap();
+    assert!(
+        page.contains("metrics[2].within_s"),
+        "the editor shows the error"
+    );
+    assert!(
+        page.contains("value=\"Acme support\""),
+        "and keeps what was typed"
+    );
+
+    let to = location(&post_form(&s, &admin, "/compliance/new", CONTRACT).await);
+    let stored = s.store.list_contracts().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let id = stored[0].id;
+    assert_eq!(to, format!("/compliance/{id}?notice=saved"));
+    assert_eq!(stored[0].contract.metrics.len(), 2);
+    assert_eq!(stored[0].contract.scope.email_domains, ["acme.example"]);
+
+    // The contract page renders its metrics, bands and the trend charts on the server.
+    let r = s
+        .cookie_get(&format!("/compliance/{id}?period=2026-10"), &admin)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Average speed of answer"));
+    assert!(html.contains("data-band=\"no_data\""));
+    assert!(
+        html.contains("<svg"),
+        "trend charts are drawn by the server"
+    );
+    // The editor opens with the stored values.
+    let html = s
+        .cookie_get(&format!("/compliance/{id}/edit"), &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("value=\"Acme\""));
+
+    // Departments: one `team = department` per line; a bad line is named.
+    let to = location(
+        &post_form(
+            &s,
+            &admin,
+            "/compliance/departments",
+            &[("mapping", "Billing = Finance\nTech =")],
+        )
+        .await,
+    );
+    assert!(
+        query(&to, "err_mapping").unwrap().starts_with("line 2"),
+        "{to}"
+    );
+    assert!(s.store.team_departments().await.unwrap().is_empty());
+    let to = location(
+        &post_form(
+            &s,
+            &admin,
+            "/compliance/departments",
+            &[("mapping", "Billing = Finance\n\nTech = Product")],
+        )
+        .await,
+    );
+    assert_eq!(to, "/compliance?notice=departments");
+    let m = s.store.team_departments().await.unwrap();
+    assert_eq!(
+        m.iter()
+            .map(|d| (d.team.as_str(), d.department.as_str()))
+            .collect::<Vec<_>>(),
+        [("Billing", "Finance"), ("Tech", "Product")]
+    );
+
+    // Agents get neither the pages nor the forms; managers may not map departments.
+    let (status, _) = s
+        .post(
+            "/api/v1/users",
+            &s.token().await,
+            json!({"email": "agent@t.io", "name": "Agent", "role": "agent", "password": "agent-pass-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let agent = s.login("agent@t.io", "agent-pass-1").await;
+    for path in [
+        "/compliance",
+        &format!("/compliance/{id}"),
+        "/compliance/new",
+    ] {
+        let r = s.cookie_get(path, &agent).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = post_form(&s, &agent, "/compliance/new", CONTRACT).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (status, _) = s
+        .post(
+            "/api/v1/users",
+            &s.token().await,
+            json!({"email": "mgr@t.io", "name": "Mgr", "role": "manager", "password": "manager-pass-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let manager = s.login("mgr@t.io", "manager-pass-1").await;
+    let r = post_form(&s, &manager, "/compliance/departments", &[("mapping", "")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.store.team_departments().await.unwrap().len(), 2);
+}
