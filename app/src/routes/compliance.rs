@@ -461,7 +461,12 @@ fn ContractView(data: ContractData, flash: Option<&'static str>) -> impl IntoVie
     .into_iter()
     .filter(|(_, t)| !t.trim().is_empty())
     .map(|(h, t)| view! { <dt>{h}</dt><dd>{t}</dd> })
-    .collect_view();
+    .collect::<Vec<_>>();
+    let components = if components.is_empty() {
+        view! { <p class="muted">"No terms recorded: edit the contract to add its service description, responsibilities, remedies, incentives and termination terms."</p> }.into_any()
+    } else {
+        view! { <dl class="components">{components}</dl> }.into_any()
+    };
     let scope = scope_text(&contract);
     let csv = format!("/api/v1/contracts/{id}/compliance.csv?period={period}");
     let money_line = if c.credit > 0.0 || c.bonus > 0.0 {
@@ -517,7 +522,7 @@ fn ContractView(data: ContractData, flash: Option<&'static str>) -> impl IntoVie
             <div class="breakdowns">{breakdown_tables}</div>
             {drill_view}
             <h2>"Contract"</h2>
-            <dl class="components">{components}</dl>
+            {components}
             <form method="post" action=format!("/compliance/{id}/delete") class="inline danger-zone"
                   onsubmit="return confirm('Delete this contract?')">
                 <button type="submit" class="danger">"Delete contract"</button>
