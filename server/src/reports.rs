@@ -101,6 +101,23 @@ pub async fn evaluate(
     Ok(contract.evaluate_groups(period, &groups, |t| departments.of(t)))
 }
 
+/// Each contract's current period (see [`default_period`]) and its compliance there, without
+/// breakdowns: what the contracts lists show.
+pub async fn current(
+    state: &AppState,
+    contracts: Vec<ContractRecord>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(ContractRecord, PeriodKey, Compliance)>> {
+    let mut out = Vec::with_capacity(contracts.len());
+    for rec in contracts {
+        let period = default_period(&rec.contract, now);
+        let groups = groups(state, &rec.contract, period, now).await?;
+        let c = rec.contract.evaluate_groups(period, &groups, |_| None).0;
+        out.push((rec, period, c));
+    }
+    Ok(out)
+}
+
 /// The compliance of the `n` periods up to and including `period`, oldest first (without
 /// breakdowns).
 pub async fn trend(

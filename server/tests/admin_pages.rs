@@ -7,18 +7,10 @@ mod server_support;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::StatusCode;
 use serde_json::json;
-use server_support::TestServer;
+use server_support::{query, TestServer};
 
 async fn post_form(s: &TestServer, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
-    let r = s
-        .client
-        .post(s.url(path))
-        .header(ORIGIN, &s.base)
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let r = s.form_post(cookie, path, form).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "POST {path}");
     r.headers()
         .get(LOCATION)
@@ -32,16 +24,6 @@ async fn page(s: &TestServer, cookie: &str, path: &str) -> String {
     let r = s.cookie_get(path, cookie).await;
     assert_eq!(r.status(), StatusCode::OK, "GET {path}");
     r.text().await.unwrap()
-}
-
-/// The query value of `key` in a redirect target.
-fn query(location: &str, key: &str) -> Option<String> {
-    let q = location.split_once('?')?.1;
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
 }
 
 const OFFICE: &[(&str, &str)] = &[

@@ -5,39 +5,14 @@
 
 mod server_support;
 
-use reqwest::header::{COOKIE, LOCATION, ORIGIN};
+use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use serde_json::json;
-use server_support::TestServer;
-
-async fn post_form(
-    s: &TestServer,
-    cookie: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    s.client
-        .post(s.url(path))
-        .header(ORIGIN, &s.base)
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
+use server_support::{query, TestServer};
 
 fn location(r: &reqwest::Response) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     r.headers()[LOCATION].to_str().unwrap().to_string()
-}
-
-fn query(location: &str, key: &str) -> Option<String> {
-    let q = location.split_once('?')?.1;
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
 }
 
 const CONTRACT: &[(&str, &str)] = &[
@@ -69,7 +44,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     let mut bad: Vec<(&str, &str)> = CONTRACT.to_vec();
     bad.retain(|(k, _)| *k != "m2_within_s");
     bad.push(("m2_within_s", "0"));
-    let to = location(&post_form(&s, &admin, "/compliance/new", &bad).await);
+    let to = location(&s.form_post(&admin, "/compliance/new", &bad).await);
     assert!(to.starts_with("/compliance/new?"), "{to}");
     assert!(query(&to, "err_metrics[2].within_s").is_some(), "{to}");
     assert_eq!(query(&to, "name").as_deref(), Some("Acme support"));
@@ -84,7 +59,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
         "and keeps what was typed"
     );
 
-    let to = location(&post_form(&s, &admin, "/compliance/new", CONTRACT).await);
+    let to = location(&s.form_post(&admin, "/compliance/new", CONTRACT).await);
     let stored = s.store.list_contracts().await.unwrap();
     assert_eq!(stored.len(), 1);
     let id = stored[0].id;
@@ -115,8 +90,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
 
     // Departments: one `team = department` per line; a bad line is named.
     let to = location(
-        &post_form(
-            &s,
+        &s.form_post(
             &admin,
             "/compliance/departments",
             &[("mapping", "Billing = Finance\nTech =")],
@@ -129,8 +103,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     );
     assert!(s.store.team_departments().await.unwrap().is_empty());
     let to = location(
-        &post_form(
-            &s,
+        &s.form_post(
             &admin,
             "/compliance/departments",
             &[("mapping", "Billing = Finance\n\nTech = Product")],
@@ -164,7 +137,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
         let r = s.cookie_get(path, &agent).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
     }
-    let r = post_form(&s, &agent, "/compliance/new", CONTRACT).await;
+    let r = s.form_post(&agent, "/compliance/new", CONTRACT).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let (status, _) = s
         .post(
@@ -175,7 +148,9 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let manager = s.login("mgr@t.io", "manager-pass-1").await;
-    let r = post_form(&s, &manager, "/compliance/departments", &[("mapping", "")]).await;
+    let r = s
+        .form_post(&manager, "/compliance/departments", &[("mapping", "")])
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(s.store.team_departments().await.unwrap().len(), 2);
 }

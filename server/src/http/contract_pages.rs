@@ -25,7 +25,7 @@ use axum::{Extension, Router};
 use chrono::Utc;
 use promptly::account::{FieldError, Role, Section};
 use promptly::compliance::{Contract, PeriodKey};
-use promptly::staffing::{required_positions_erlang_a, try_required_positions, StaffingCase};
+use promptly::staffing::StaffingCase;
 use serde_json::{json, Value};
 
 pub struct Pages(pub AppState);
@@ -57,21 +57,19 @@ fn staffing(params: &StaffingParams, on_shift: usize) -> Result<StaffingAnswer, 
     if !errors.is_empty() {
         return Err(errors);
     }
-    let rename = |f: &str| match f {
-        "asa_min" => "within_s".to_string(),
-        other => other.to_string(),
-    };
-    let to_errors = |e: promptly::staffing::StaffingError| -> Vec<FieldError> {
-        e.errors
-            .into_iter()
-            .map(|f| FieldError::new(rename(&f.field), f.message))
-            .collect()
-    };
-    let erlang_c = try_required_positions(&case).map_err(to_errors)?;
-    let erlang_a = match params.patience_min {
-        Some(p) => Some(required_positions_erlang_a(&case, p).map_err(to_errors)?),
-        None => None,
-    };
+    // The form asks for the answer time in seconds, as `within_s`.
+    let (erlang_c, erlang_a) =
+        super::staffing::positions(&case, params.patience_min).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if e.field == "asa_min" {
+                        e.field = "within_s".into();
+                    }
+                    e
+                })
+                .collect::<Vec<_>>()
+        })?;
     Ok(StaffingAnswer {
         erlang_c,
         erlang_a,
@@ -89,12 +87,9 @@ impl ComplianceBackend for Pages {
         let state = &self.0;
         let load = async {
             let now = Utc::now();
-            let departments = Departments::load(state.store.as_ref()).await?;
             let mut contracts = Vec::new();
-            for rec in state.store.list_contracts().await? {
-                let period = reports::default_period(&rec.contract, now);
-                let (c, _) =
-                    reports::evaluate(state, &departments, &rec.contract, period, now).await?;
+            let stored = state.store.list_contracts().await?;
+            for (rec, period, c) in reports::current(state, stored, now).await? {
                 contracts.push(ContractListItem {
                     id: rec.id,
                     name: rec.contract.name.clone(),
@@ -111,13 +106,7 @@ impl ComplianceBackend for Pages {
                     review: rec.contract.review_notice(now.date_naive()),
                 });
             }
-            let on_shift = state
-                .store
-                .list_users()
-                .await?
-                .iter()
-                .filter(|u| u.active && u.role == Role::Agent)
-                .count();
+            let on_shift = super::staffing::active_agents(state.store.as_ref()).await?;
             let departments = state
                 .store
                 .team_departments()

@@ -3,7 +3,7 @@
 //! department mapping the breakdowns use (admins write it).
 
 use super::error::ApiError;
-use super::{json_body, require_admin, require_user};
+use super::{json_body, require_admin, require_manager};
 use crate::auth::CurrentUser;
 use crate::reports::{self, Departments};
 use crate::state::AppState;
@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
-use promptly::account::{FieldError, Section};
+use promptly::account::FieldError;
 use promptly::compliance::{
-    Band, Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
+    Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -30,17 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/contracts/{id}/compliance.csv", get(compliance_csv))
         .route("/contracts/{id}/conversations", get(conversations))
         .route("/departments", get(departments).put(set_departments))
-}
-
-/// Managers and admins.
-fn require_manager(
-    user: Option<Extension<CurrentUser>>,
-) -> Result<promptly::account::UserView, ApiError> {
-    let me = require_user(user)?;
-    if !Section::Compliance.allows(me.role) {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(me)
 }
 
 /// Validates a contract and checks that the policies its scope names exist.
@@ -78,12 +67,9 @@ async fn list(
     user: Option<Extension<CurrentUser>>,
 ) -> Result<Json<Value>, ApiError> {
     require_manager(user)?;
-    let now = Utc::now();
-    let departments = Departments::load(state.store.as_ref()).await?;
+    let contracts = state.store.list_contracts().await?;
     let mut out = Vec::new();
-    for rec in state.store.list_contracts().await? {
-        let period = reports::default_period(&rec.contract, now);
-        let (c, _) = reports::evaluate(&state, &departments, &rec.contract, period, now).await?;
+    for (rec, period, c) in reports::current(&state, contracts, Utc::now()).await? {
         let mut v = record_json(&rec);
         let band = Contract::worst_band(&c.metrics);
         v["current"] = json!({
@@ -455,9 +441,4 @@ async fn set_departments(
     Ok(Json(
         json!({"teams": state.store.team_departments().await?}),
     ))
-}
-
-/// The worst band of a compliance, for lists.
-pub fn band_of(c: &Compliance) -> Band {
-    Contract::worst_band(&c.metrics)
 }

@@ -337,6 +337,17 @@ pub(crate) fn require_user(
         .ok_or(error::ApiError::Unauthorized)
 }
 
+/// A manager or an admin (who read compliance), or 401/403.
+pub(crate) fn require_manager(
+    user: Option<axum::Extension<crate::auth::CurrentUser>>,
+) -> Result<promptly::account::UserView, error::ApiError> {
+    let u = require_user(user)?;
+    if !promptly::account::Section::Compliance.allows(u.role) {
+        return Err(error::ApiError::Forbidden);
+    }
+    Ok(u)
+}
+
 /// An admin (user or token), or 401/403.
 pub(crate) fn require_admin(
     user: Option<axum::Extension<crate::auth::CurrentUser>>,

@@ -3,13 +3,14 @@
 //! agents there are (managers and admins).
 
 use super::error::ApiError;
-use super::require_user;
+use super::require_manager;
 use crate::auth::CurrentUser;
 use crate::state::AppState;
+use crate::store::StoreResult;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use promptly::account::{FieldError, Role, Section};
+use promptly::account::{FieldError, Role};
 use promptly::staffing::{
     achieved, required_positions_erlang_a, try_required_positions, Achieved, Positions,
     StaffingCase,
@@ -63,10 +64,7 @@ async fn staffing(
     user: Option<Extension<CurrentUser>>,
     Query(q): Query<StaffingQuery>,
 ) -> Result<Json<Staffing>, ApiError> {
-    let me = require_user(user)?;
-    if !Section::Compliance.allows(me.role) {
-        return Err(ApiError::Forbidden);
-    }
+    require_manager(user)?;
     let mut errors = Vec::new();
     let mut need = |name: &str, v: Option<f64>| {
         v.unwrap_or_else(|| {
@@ -86,25 +84,9 @@ async fn staffing(
     if !errors.is_empty() {
         return Err(ApiError::Unprocessable { errors });
     }
-    let to_api = |e: promptly::staffing::StaffingError| ApiError::Unprocessable {
-        errors: e
-            .errors
-            .into_iter()
-            .map(|f| FieldError::new(f.field, f.message))
-            .collect(),
-    };
-    let erlang_c = try_required_positions(&case).map_err(to_api)?;
-    let erlang_a = match q.patience_min {
-        Some(p) => Some(required_positions_erlang_a(&case, p).map_err(to_api)?),
-        None => None,
-    };
-    let agents_available = state
-        .store
-        .list_users()
-        .await?
-        .iter()
-        .filter(|u| u.active && u.role == Role::Agent)
-        .count();
+    let (erlang_c, erlang_a) =
+        positions(&case, q.patience_min).map_err(|errors| ApiError::Unprocessable { errors })?;
+    let agents_available = active_agents(state.store.as_ref()).await?;
     Ok(Json(Staffing {
         case,
         erlang_c_achieved: achieved(&case, erlang_c.raw_positions),
@@ -112,4 +94,34 @@ async fn staffing(
         erlang_a,
         agents_available,
     }))
+}
+
+/// The agents `case` needs by Erlang C, and by Erlang A with a mean `patience_min`; field
+/// errors name the case's fields.
+pub(crate) fn positions(
+    case: &StaffingCase,
+    patience_min: Option<f64>,
+) -> Result<(Positions, Option<Positions>), Vec<FieldError>> {
+    let to_errors = |e: promptly::staffing::StaffingError| -> Vec<FieldError> {
+        e.errors
+            .into_iter()
+            .map(|f| FieldError::new(f.field, f.message))
+            .collect()
+    };
+    let erlang_c = try_required_positions(case).map_err(to_errors)?;
+    let erlang_a = match patience_min {
+        Some(p) => Some(required_positions_erlang_a(case, p).map_err(to_errors)?),
+        None => None,
+    };
+    Ok((erlang_c, erlang_a))
+}
+
+/// Active agent accounts: who can take conversations now.
+pub(crate) async fn active_agents(store: &dyn crate::store::Store) -> StoreResult<usize> {
+    Ok(store
+        .list_users()
+        .await?
+        .iter()
+        .filter(|u| u.active && u.role == Role::Agent)
+        .count())
 }

@@ -147,6 +147,23 @@ impl TestServer {
             .await
     }
 
+    /// Posts an HTML form as the signed-in user of `cookie`, from this site.
+    pub async fn form_post(
+        &self,
+        cookie: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header(ORIGIN, &self.base)
+            .header(COOKIE, cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn cookie_get(&self, path: &str, cookie: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -155,4 +172,14 @@ impl TestServer {
             .await
             .unwrap()
     }
+}
+
+/// The query value of `key` in a redirect target.
+pub fn query(location: &str, key: &str) -> Option<String> {
+    let q = location.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
