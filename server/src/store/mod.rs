@@ -1,12 +1,15 @@
-//! Persistence: one [`Store`] trait with a SQLite and a PostgreSQL backend.
+//! Persistence: one [`Store`] trait, implemented once ([`sql_store::SqlStore`]) for SQLite
+//! and PostgreSQL through a small dialect layer ([`db`]).
 //!
-//! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`) and the
+//! Each database has its own migrations (`migrations/sqlite`, `migrations/postgres`) and the
 //! same behaviour, checked by one contract test suite run against both
 //! (`server/tests/store_contract.rs`).
 
+pub mod db;
 pub mod facts;
 pub mod postgres;
 mod shared;
+pub mod sql_store;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -743,18 +746,19 @@ impl DatabaseUrl {
 
 /// Opens (creating a SQLite file if missing) and migrates the store.
 pub async fn open(url: &DatabaseUrl) -> Result<DynStore, String> {
-    let store: DynStore = match url {
-        DatabaseUrl::Sqlite(u) => Arc::new(
-            sqlite::SqliteStore::connect(u)
+    let db = match url {
+        DatabaseUrl::Sqlite(u) => db::Db::Sqlite(
+            sqlite::connect(u)
                 .await
                 .map_err(|e| format!("cannot open the SQLite database {u}: {e}"))?,
         ),
-        DatabaseUrl::Postgres(u) => Arc::new(
-            postgres::PostgresStore::connect(u)
+        DatabaseUrl::Postgres(u) => db::Db::Postgres(
+            postgres::connect(u)
                 .await
                 .map_err(|e| format!("cannot reach the PostgreSQL database: {e}"))?,
         ),
     };
+    let store: DynStore = Arc::new(sql_store::SqlStore::new(db));
     store
         .migrate()
         .await

@@ -1,6 +1,7 @@
 //! What both backends share: JSON columns, the words stored for enums, the first summary of
 //! a new conversation, and the queue's filters and order.
 
+use super::db::{Dialect, Query};
 use super::{
     AutomationInput, AutomationPass, Automator, ConversationFilter, ConversationRow, Deriver,
     IngestOutcome, NewOutbox, StoreError, TouchedConversation,
@@ -10,7 +11,6 @@ use promptly::conversation::{fold, ConversationSummary, IncomingEvent};
 use promptly::ConversationStatus;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{Database, Encode, QueryBuilder, Type};
 use std::collections::{HashMap, HashSet};
 
 /// The serde_json text stored in a JSON column.
@@ -355,55 +355,42 @@ pub(super) const DEFAULT_QUEUE_LIMIT: i64 = 500;
 /// `SELECT {columns} FROM conversations` with `f`'s filters, in queue order: the earliest
 /// deadline first (none last), then the most recently updated, then by id. `due_before` is
 /// the filter's instant as the backend binds timestamps.
-pub(super) fn queue_query<'a, DB, T>(
-    columns: &str,
-    f: &ConversationFilter,
-    due_before: Option<T>,
-) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    DB::Arguments<'a>: Default,
-    String: Encode<'a, DB> + Type<DB>,
-    i64: Encode<'a, DB> + Type<DB>,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-{
-    let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM conversations WHERE TRUE"));
+pub(super) fn queue_query(dialect: Dialect, columns: &str, f: &ConversationFilter) -> Query {
+    let mut q = Query::new(
+        dialect,
+        format!("SELECT {columns} FROM conversations WHERE TRUE"),
+    );
     if !f.statuses.is_empty() {
-        qb.push(" AND status IN (");
-        let mut list = qb.separated(", ");
-        for s in &f.statuses {
-            list.push_bind(s.clone());
-        }
-        qb.push(")");
+        q.push(" AND ").push_in("status", f.statuses.clone());
     }
     if let Some(p) = f.policy_id {
-        qb.push(" AND policy_id = ").push_bind(p);
+        q.push(" AND policy_id = ").push_bind(p);
     }
     if let Some(c) = &f.channel {
-        qb.push(" AND channel = ").push_bind(c.clone());
+        q.push(" AND channel = ").push_bind(c.as_str());
     }
     if let Some(t) = &f.team {
-        qb.push(" AND team = ").push_bind(t.clone());
+        q.push(" AND team = ").push_bind(t.as_str());
     }
     match &f.owner {
         None => {}
         Some(None) => {
-            qb.push(" AND owner IS NULL");
+            q.push(" AND owner IS NULL");
         }
         Some(Some(o)) => {
-            qb.push(" AND owner = ").push_bind(o.clone());
+            q.push(" AND owner = ").push_bind(o.as_str());
         }
     }
-    if let Some(t) = due_before {
-        qb.push(" AND due_at < ").push_bind(t);
+    if let Some(t) = f.due_before {
+        q.push(" AND due_at < ").push_bind(t);
     }
-    qb.push(" ORDER BY due_at IS NULL, due_at, updated_at DESC, id LIMIT ")
+    q.push(" ORDER BY due_at IS NULL, due_at, updated_at DESC, id LIMIT ")
         .push_bind(if f.limit <= 0 {
             DEFAULT_QUEUE_LIMIT
         } else {
             f.limit
         });
-    qb
+    q
 }
 
 /// Contracts by name (ignoring case), then id.

@@ -1,0 +1,699 @@
+//! The one place where statements meet a database: each statement is written once, with
+//! `$n` placeholders (PostgreSQL's, which SQLite also reads), and runs on either backend.
+//!
+//! What the two dialects do differently lives here and nowhere else: how a value is bound
+//! (SQLite keeps timestamps as fixed-width RFC 3339 text, lists as JSON), how a list is
+//! matched (`= ANY($n)` / `IN (SELECT value FROM json_each($n))`), how many rows go in one
+//! statement ([`Bulk`]: PostgreSQL `UNNEST` of typed arrays, SQLite multi-row `VALUES` in
+//! chunks under its bind limit), how a write transaction starts (SQLite takes the write lock
+//! up front) and which row locks exist (`FOR UPDATE`, `SKIP LOCKED`: PostgreSQL only; SQLite
+//! has one writer at a time). Rows are read through [`Row`], which turns each dialect's
+//! timestamps back into `DateTime<Utc>`.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+
+/// Which SQL dialect a statement is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A row lock a statement can take where the dialect has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// `FOR UPDATE`: concurrent writers of these rows wait.
+    Update,
+    /// `FOR UPDATE SKIP LOCKED`: rows another transaction holds are passed over.
+    UpdateSkipLocked,
+    /// `FOR SHARE`: the rows stay as read until commit.
+    Share,
+}
+
+impl Dialect {
+    /// The clause for `lock` (with a leading space), or nothing on SQLite, where a write
+    /// transaction already holds the only write lock.
+    pub fn lock(self, lock: Lock) -> &'static str {
+        match (self, lock) {
+            (Dialect::Sqlite, _) => "",
+            (Dialect::Postgres, Lock::Update) => " FOR UPDATE",
+            (Dialect::Postgres, Lock::UpdateSkipLocked) => " FOR UPDATE SKIP LOCKED",
+            (Dialect::Postgres, Lock::Share) => " FOR SHARE",
+        }
+    }
+}
+
+/// A connection pool of either backend.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A statement for this database.
+    pub fn query(&self, sql: impl Into<String>) -> Query {
+        Query::new(self.dialect(), sql)
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred one could fail to upgrade its read lock when another
+    /// connection wrote meanwhile.
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Holds `table` against other writers until the transaction ends (PostgreSQL; on
+    /// SQLite the write transaction already does).
+    pub async fn lock_table(&self, tx: &mut Tx, table: &str) -> Result<(), sqlx::Error> {
+        if self.dialect() == Dialect::Postgres {
+            self.query(format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
+                .execute(tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// An open transaction; dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Where a statement runs: a pool or a transaction.
+pub enum On<'a> {
+    SqlitePool(&'a SqlitePool),
+    PgPool(&'a PgPool),
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl<'a> From<&'a Db> for On<'a> {
+    fn from(db: &'a Db) -> Self {
+        match db {
+            Db::Sqlite(p) => On::SqlitePool(p),
+            Db::Postgres(p) => On::PgPool(p),
+        }
+    }
+}
+
+impl<'a> From<&'a mut Tx> for On<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        match tx {
+            Tx::Sqlite(t) => On::Sqlite(t),
+            Tx::Postgres(t) => On::Postgres(t),
+        }
+    }
+}
+
+/// Timestamps on SQLite: fixed-width RFC 3339 UTC text, so that text order is time order.
+pub fn sqlite_ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// A bound value. Each variant knows its type, so that a NULL is typed on PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Int(Option<i64>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+    Ts(Option<DateTime<Utc>>),
+    /// A list for [`Query::push_in`]: an array on PostgreSQL, JSON on SQLite.
+    Ints(Vec<i64>),
+    Texts(Vec<String>),
+    /// A [`Bulk`] column on PostgreSQL.
+    Array(PgArray),
+}
+
+/// One column of a [`Bulk`] as a PostgreSQL array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PgArray {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<String>>),
+    Ts(Vec<Option<DateTime<Utc>>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<&i64> for Arg {
+    fn from(v: &i64) -> Self {
+        Arg::Int(Some(*v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::Float(Some(v))
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(Some(v))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Text(Some(v.clone()))
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_string()))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_string))
+    }
+}
+impl From<&Option<String>> for Arg {
+    fn from(v: &Option<String>) -> Self {
+        Arg::Text(v.clone())
+    }
+}
+impl From<DateTime<Utc>> for Arg {
+    fn from(v: DateTime<Utc>) -> Self {
+        Arg::Ts(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Arg {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Arg::Ts(v)
+    }
+}
+impl From<&[i64]> for Arg {
+    fn from(v: &[i64]) -> Self {
+        Arg::Ints(v.to_vec())
+    }
+}
+impl From<Vec<i64>> for Arg {
+    fn from(v: Vec<i64>) -> Self {
+        Arg::Ints(v)
+    }
+}
+impl From<Vec<String>> for Arg {
+    fn from(v: Vec<String>) -> Self {
+        Arg::Texts(v)
+    }
+}
+impl From<&[&str]> for Arg {
+    fn from(v: &[&str]) -> Self {
+        Arg::Texts(v.iter().map(|s| s.to_string()).collect())
+    }
+}
+
+fn json_list<T: serde::Serialize>(v: &[T]) -> String {
+    serde_json::to_string(v).expect("a list of numbers or strings is JSON")
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+fn bind_sqlite(q: SqliteQuery<'_>, arg: Arg) -> SqliteQuery<'_> {
+    match arg {
+        Arg::Int(v) => q.bind(v),
+        Arg::Float(v) => q.bind(v),
+        Arg::Bool(v) => q.bind(v),
+        Arg::Text(v) => q.bind(v),
+        Arg::Ts(v) => q.bind(v.map(sqlite_ts)),
+        Arg::Ints(v) => q.bind(json_list(&v)),
+        Arg::Texts(v) => q.bind(json_list(&v)),
+        Arg::Array(_) => unreachable!("a bulk renders VALUES on SQLite"),
+    }
+}
+
+fn bind_pg(q: PgQuery<'_>, arg: Arg) -> PgQuery<'_> {
+    match arg {
+        Arg::Int(v) => q.bind(v),
+        Arg::Float(v) => q.bind(v),
+        Arg::Bool(v) => q.bind(v),
+        Arg::Text(v) => q.bind(v),
+        Arg::Ts(v) => q.bind(v),
+        Arg::Ints(v) => q.bind(v),
+        Arg::Texts(v) => q.bind(v),
+        Arg::Array(PgArray::Int(v)) => q.bind(v),
+        Arg::Array(PgArray::Text(v)) => q.bind(v),
+        Arg::Array(PgArray::Ts(v)) => q.bind(v),
+        Arg::Array(PgArray::Bool(v)) => q.bind(v),
+    }
+}
+
+/// A statement and its values. Fixed statements name their placeholders (`$1`, `$2`, a
+/// number may repeat) and bind with [`Query::arg`]; built ones add text with
+/// [`Query::push`] and values with [`Query::push_bind`], which writes the next `$n`.
+#[derive(Debug, Clone)]
+pub struct Query {
+    dialect: Dialect,
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Query {
+    pub fn new(dialect: Dialect, sql: impl Into<String>) -> Query {
+        Query {
+            dialect,
+            sql: sql.into(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Binds the next numbered placeholder.
+    pub fn arg(mut self, v: impl Into<Arg>) -> Query {
+        self.args.push(v.into());
+        self
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Query {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Writes `$n` for a new value.
+    pub fn push_bind(&mut self, v: impl Into<Arg>) -> &mut Query {
+        self.args.push(v.into());
+        self.sql.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    /// `column` is one of `list`: `= ANY($n)` on PostgreSQL, `IN (SELECT value FROM
+    /// json_each($n))` on SQLite; one value either way, however long the list.
+    pub fn push_in(&mut self, column: &str, list: impl Into<Arg>) -> &mut Query {
+        self.args.push(list.into());
+        let n = self.args.len();
+        match self.dialect {
+            Dialect::Postgres => self.sql.push_str(&format!("{column} = ANY(${n})")),
+            Dialect::Sqlite => self
+                .sql
+                .push_str(&format!("{column} IN (SELECT value FROM json_each(${n}))")),
+        }
+        self
+    }
+
+    /// The row lock's clause where the dialect has one.
+    pub fn push_lock(&mut self, lock: Lock) -> &mut Query {
+        self.sql.push_str(self.dialect.lock(lock));
+        self
+    }
+
+    fn sqlite(&self) -> SqliteQuery<'_> {
+        self.args
+            .iter()
+            .cloned()
+            .fold(sqlx::query(&self.sql), bind_sqlite)
+    }
+
+    fn pg(&self) -> PgQuery<'_> {
+        self.args
+            .iter()
+            .cloned()
+            .fold(sqlx::query(&self.sql), bind_pg)
+    }
+
+    pub async fn fetch_all<'a>(&self, on: impl Into<On<'a>>) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(match on.into() {
+            On::SqlitePool(p) => wrap(self.sqlite().fetch_all(p).await?, Row::Sqlite),
+            On::Sqlite(c) => wrap(self.sqlite().fetch_all(c).await?, Row::Sqlite),
+            On::PgPool(p) => wrap(self.pg().fetch_all(p).await?, Row::Postgres),
+            On::Postgres(c) => wrap(self.pg().fetch_all(c).await?, Row::Postgres),
+        })
+    }
+
+    pub async fn fetch_optional<'a>(
+        &self,
+        on: impl Into<On<'a>>,
+    ) -> Result<Option<Row>, sqlx::Error> {
+        Ok(match on.into() {
+            On::SqlitePool(p) => self.sqlite().fetch_optional(p).await?.map(Row::Sqlite),
+            On::Sqlite(c) => self.sqlite().fetch_optional(c).await?.map(Row::Sqlite),
+            On::PgPool(p) => self.pg().fetch_optional(p).await?.map(Row::Postgres),
+            On::Postgres(c) => self.pg().fetch_optional(c).await?.map(Row::Postgres),
+        })
+    }
+
+    pub async fn fetch_one<'a>(&self, on: impl Into<On<'a>>) -> Result<Row, sqlx::Error> {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// How many rows the statement changed.
+    pub async fn execute<'a>(&self, on: impl Into<On<'a>>) -> Result<u64, sqlx::Error> {
+        Ok(match on.into() {
+            On::SqlitePool(p) => self.sqlite().execute(p).await?.rows_affected(),
+            On::Sqlite(c) => self.sqlite().execute(c).await?.rows_affected(),
+            On::PgPool(p) => self.pg().execute(p).await?.rows_affected(),
+            On::Postgres(c) => self.pg().execute(c).await?.rows_affected(),
+        })
+    }
+
+    /// The first column of each row.
+    pub async fn fetch_column<'a, T: Column>(
+        &self,
+        on: impl Into<On<'a>>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        self.fetch_all(on)
+            .await?
+            .iter()
+            .map(|r| T::read(r, 0))
+            .collect()
+    }
+
+    /// The first column of the one row the statement returns.
+    pub async fn fetch_scalar<'a, T: Column>(
+        &self,
+        on: impl Into<On<'a>>,
+    ) -> Result<T, sqlx::Error> {
+        T::read(&self.fetch_one(on).await?, 0)
+    }
+
+    /// The first column of the first row, if there is a row.
+    pub async fn fetch_optional_scalar<'a, T: Column>(
+        &self,
+        on: impl Into<On<'a>>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        self.fetch_optional(on)
+            .await?
+            .map(|r| T::read(&r, 0))
+            .transpose()
+    }
+}
+
+fn wrap<R>(rows: Vec<R>, f: fn(R) -> Row) -> Vec<Row> {
+    rows.into_iter().map(f).collect()
+}
+
+/// A row of either backend.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+/// A column index: a name or a position.
+pub trait Index: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + Copy {}
+impl<T: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + Copy> Index for T {}
+
+impl Row {
+    /// A column whose type both backends decode alike (integers, text, booleans, floats).
+    pub fn get<T, I: Index>(&self, i: I) -> Result<T, sqlx::Error>
+    where
+        T: for<'r> sqlx::Decode<'r, Sqlite>
+            + sqlx::Type<Sqlite>
+            + for<'r> sqlx::Decode<'r, Postgres>
+            + sqlx::Type<Postgres>,
+    {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(r) => r.try_get(i),
+            Row::Postgres(r) => r.try_get(i),
+        }
+    }
+
+    /// A timestamp column (text on SQLite, `timestamptz` on PostgreSQL).
+    pub fn ts<I: Index>(&self, i: I) -> Result<DateTime<Utc>, sqlx::Error> {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(r) => parse_ts(r.try_get::<&str, _>(i)?),
+            Row::Postgres(r) => r.try_get(i),
+        }
+    }
+
+    pub fn opt_ts<I: Index>(&self, i: I) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(r) => r.try_get::<Option<&str>, _>(i)?.map(parse_ts).transpose(),
+            Row::Postgres(r) => r.try_get(i),
+        }
+    }
+
+    /// A JSON text column, parsed.
+    pub fn json<T: DeserializeOwned, I: Index>(&self, i: I) -> Result<T, sqlx::Error> {
+        use sqlx::Row as _;
+        let text = match self {
+            Row::Sqlite(r) => r.try_get::<&str, _>(i)?,
+            Row::Postgres(r) => r.try_get::<&str, _>(i)?,
+        };
+        super::shared::from_json(text)
+    }
+}
+
+/// What [`Query::fetch_column`] and [`Query::fetch_scalar`] read.
+pub trait Column: Sized {
+    fn read(row: &Row, i: usize) -> Result<Self, sqlx::Error>;
+}
+
+macro_rules! plain_columns {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn read(row: &Row, i: usize) -> Result<Self, sqlx::Error> {
+                row.get(i)
+            }
+        }
+    )*};
+}
+plain_columns!(i64, Option<i64>, bool, String, Option<String>, f64);
+
+impl Column for DateTime<Utc> {
+    fn read(row: &Row, i: usize) -> Result<Self, sqlx::Error> {
+        row.ts(i)
+    }
+}
+
+impl Column for Option<DateTime<Utc>> {
+    fn read(row: &Row, i: usize) -> Result<Self, sqlx::Error> {
+        row.opt_ts(i)
+    }
+}
+
+/// A column's type in a [`Bulk`] (PostgreSQL needs it for the array).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Int,
+    Text,
+    Ts,
+    Bool,
+}
+
+/// How many values one SQLite statement binds at most (SQLite allows 32,766).
+pub const SQLITE_MAX_BINDS: usize = 30_000;
+
+/// Many rows as one table for a statement: `WITH name(columns) AS (...) <statement>`. On
+/// PostgreSQL the rows are one `UNNEST` of typed arrays (one statement, whatever the
+/// count); on SQLite a multi-row `VALUES`, in as many statements as the bind limit needs.
+/// An `n` column (1, 2, ...) numbers the rows in the order they were added.
+pub struct Bulk {
+    name: &'static str,
+    columns: &'static [(&'static str, Ty)],
+    values: Vec<Arg>,
+}
+
+impl Bulk {
+    pub fn new(name: &'static str, columns: &'static [(&'static str, Ty)]) -> Bulk {
+        Bulk {
+            name,
+            columns,
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a row: one value per column, in the columns' order.
+    pub fn row<const N: usize>(&mut self, values: [Arg; N]) {
+        debug_assert_eq!(
+            N,
+            self.columns.len(),
+            "one value per column of {}",
+            self.name
+        );
+        self.values.extend(values);
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len() / self.columns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn header(&self) -> String {
+        let cols: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
+        format!("{}({}, n)", self.name, cols.join(", "))
+    }
+
+    /// The statements that run `WITH <rows> <statement>`; nothing when there are no rows.
+    pub fn statements(&self, dialect: Dialect, statement: &str) -> Vec<Query> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let width = self.columns.len();
+        match dialect {
+            Dialect::Postgres => {
+                let arrays: Vec<String> = self
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (_, ty))| {
+                        let t = match ty {
+                            Ty::Int => "int8",
+                            Ty::Text => "text",
+                            Ty::Ts => "timestamptz",
+                            Ty::Bool => "bool",
+                        };
+                        format!("${}::{t}[]", j + 1)
+                    })
+                    .collect();
+                let mut q = Query::new(
+                    dialect,
+                    format!(
+                        "WITH {} AS (SELECT * FROM UNNEST({}) WITH ORDINALITY) {statement}",
+                        self.header(),
+                        arrays.join(", ")
+                    ),
+                );
+                for (j, (_, ty)) in self.columns.iter().enumerate() {
+                    q.args.push(Arg::Array(self.column_array(j, *ty)));
+                }
+                vec![q]
+            }
+            Dialect::Sqlite => {
+                let per = (SQLITE_MAX_BINDS / width).max(1);
+                let rows: Vec<&[Arg]> = self.values.chunks(width).collect();
+                rows.chunks(per)
+                    .enumerate()
+                    .map(|(c, chunk)| {
+                        let mut q =
+                            Query::new(dialect, format!("WITH {} AS (VALUES ", self.header()));
+                        for (i, row) in chunk.iter().enumerate() {
+                            q.push(if i == 0 { "(" } else { ", (" });
+                            for v in row.iter() {
+                                q.push_bind(v.clone());
+                                q.push(", ");
+                            }
+                            q.push(&format!("{})", c * per + i + 1));
+                        }
+                        q.push(") ").push(statement);
+                        q
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Column `j` of every row as one typed array (PostgreSQL).
+    fn column_array(&self, j: usize, ty: Ty) -> PgArray {
+        let width = self.columns.len();
+        let cells = self.values.iter().skip(j).step_by(width);
+        match ty {
+            Ty::Int => PgArray::Int(
+                cells
+                    .map(|a| match a {
+                        Arg::Int(v) => *v,
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Ty::Text => PgArray::Text(
+                cells
+                    .map(|a| match a {
+                        Arg::Text(v) => v.clone(),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Ty::Ts => PgArray::Ts(
+                cells
+                    .map(|a| match a {
+                        Arg::Ts(v) => *v,
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Ty::Bool => PgArray::Bool(
+                cells
+                    .map(|a| match a {
+                        Arg::Bool(v) => *v,
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Runs `WITH <rows> <statement>` and returns the rows it returns (all chunks').
+    pub async fn fetch_all(&self, tx: &mut Tx, statement: &str) -> Result<Vec<Row>, sqlx::Error> {
+        let dialect = match tx {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        };
+        let mut out = Vec::new();
+        for q in self.statements(dialect, statement) {
+            out.extend(q.fetch_all(&mut *tx).await?);
+        }
+        Ok(out)
+    }
+
+    /// Runs `WITH <rows> <statement>`.
+    pub async fn execute(&self, tx: &mut Tx, statement: &str) -> Result<u64, sqlx::Error> {
+        let dialect = match tx {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        };
+        let mut n = 0;
+        for q in self.statements(dialect, statement) {
+            n += q.execute(&mut *tx).await?;
+        }
+        Ok(n)
+    }
+}

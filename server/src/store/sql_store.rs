@@ -1,0 +1,1816 @@
+//! The [`Store`] on SQL: every statement written once and run on SQLite or PostgreSQL
+//! through the dialect layer ([`super::db`]); row mapping written once.
+
+use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty};
+use super::facts::{self, FactColumns, FACT_COLUMNS, FACT_UPDATES};
+use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
+use super::{
+    role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
+    ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
+    IngestOutcome, IngestReport, NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord,
+    RuleRecord, Store, StoreError, StoreResult, TeamDepartment, TouchedConversation, User,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use promptly::account::Role;
+use promptly::compliance::{Contract, GroupCounts, MetricKind, PeriodKey};
+use promptly::conversation::IncomingEvent;
+use promptly::rules::RuleDefinition;
+use std::collections::{HashMap, HashSet};
+
+/// The store over one database of either kind.
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    pub fn new(db: Db) -> SqlStore {
+        SqlStore { db }
+    }
+
+    fn q(&self, sql: impl Into<String>) -> Query {
+        self.db.query(sql)
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// Maps a "referenced row is gone" failure to `NotFound`.
+fn missing_reference(res: Result<u64, sqlx::Error>) -> StoreResult<()> {
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `NotFound` when a write changed no row.
+fn found(changed: u64) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+fn all<T>(rows: Vec<Row>, f: fn(&Row) -> Result<T, sqlx::Error>) -> StoreResult<Vec<T>> {
+    Ok(rows.iter().map(f).collect::<Result<_, _>>()?)
+}
+
+fn one<T>(row: Option<Row>, f: fn(&Row) -> Result<T, sqlx::Error>) -> StoreResult<Option<T>> {
+    Ok(row.as_ref().map(f).transpose()?)
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, password_hash, active, created_at";
+
+fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.get("id")?,
+        email: row.get("email")?,
+        name: row.get("name")?,
+        role: role_from_db(&row.get::<String, _>("role")?)?,
+        password_hash: row.get("password_hash")?,
+        active: row.get("active")?,
+        created_at: row.ts("created_at")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, name, role, created_at, revoked_at";
+
+fn token_from_row(row: &Row) -> Result<ApiToken, sqlx::Error> {
+    Ok(ApiToken {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        role: role_from_db(&row.get::<String, _>("role")?)?,
+        created_at: row.ts("created_at")?,
+        revoked_at: row.opt_ts("revoked_at")?,
+    })
+}
+
+const CALENDAR_COLUMNS: &str = "id, name, description, definition, created_at, updated_at";
+
+fn calendar_from_row(row: &Row) -> Result<CalendarRecord, sqlx::Error> {
+    Ok(CalendarRecord {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        description: row.get("description")?,
+        definition: row.json("definition")?,
+        created_at: row.ts("created_at")?,
+        updated_at: row.ts("updated_at")?,
+    })
+}
+
+/// A policy version's columns, from `policy_versions v`.
+const POLICY_COLUMNS: &str =
+    "v.policy_id, v.version, v.name, v.description, v.calendar_id, v.definition, v.created_at";
+
+fn policy_from_row(row: &Row) -> Result<PolicyRecord, sqlx::Error> {
+    Ok(PolicyRecord {
+        id: row.get("policy_id")?,
+        version: row.get("version")?,
+        name: row.get("name")?,
+        description: row.get("description")?,
+        calendar_id: row.get("calendar_id")?,
+        policy: row.json("definition")?,
+        created_at: row.ts("created_at")?,
+    })
+}
+
+fn rule_from_row(row: &Row) -> Result<RuleRecord, sqlx::Error> {
+    Ok(RuleRecord {
+        id: row.get("id")?,
+        position: row.get("position")?,
+        definition: row.json("definition")?,
+        created_at: row.ts("created_at")?,
+        updated_at: row.ts("updated_at")?,
+    })
+}
+
+const CONTRACT_COLUMNS: &str = "id, definition, created_at, updated_at";
+
+fn contract_from_row(row: &Row) -> Result<ContractRecord, sqlx::Error> {
+    Ok(ContractRecord {
+        id: row.get("id")?,
+        contract: row.json("definition")?,
+        created_at: row.ts("created_at")?,
+        updated_at: row.ts("updated_at")?,
+    })
+}
+
+const CONVERSATION_COLUMNS: &str = "id, external_id, policy_id, policy_version, summary, due_at, \
+     next_sla_at, sla_done_until, created_at, updated_at";
+
+fn conversation_from_row(row: &Row) -> Result<ConversationRow, sqlx::Error> {
+    Ok(ConversationRow {
+        id: row.get("id")?,
+        external_id: row.get("external_id")?,
+        policy_id: row.get("policy_id")?,
+        policy_version: row.get("policy_version")?,
+        summary: row.json("summary")?,
+        due_at: row.opt_ts("due_at")?,
+        next_sla_at: row.opt_ts("next_sla_at")?,
+        sla_done_until: row.opt_ts("sla_done_until")?,
+        created_at: row.ts("created_at")?,
+        updated_at: row.ts("updated_at")?,
+        facts: None,
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, url, secret, body, status, \
+     attempts, next_attempt_at, last_error, created_at, delivered_at";
+
+fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
+    Ok(OutboxItem {
+        id: row.get("id")?,
+        kind: row.get("kind")?,
+        rule_id: row.get("rule_id")?,
+        conversation_id: row.get("conversation_id")?,
+        url: row.get("url")?,
+        secret: row.get("secret")?,
+        body: row.get("body")?,
+        status: row.get("status")?,
+        attempts: row.get("attempts")?,
+        next_attempt_at: row.ts("next_attempt_at")?,
+        last_error: row.get("last_error")?,
+        created_at: row.ts("created_at")?,
+        delivered_at: row.opt_ts("delivered_at")?,
+    })
+}
+
+fn drill_from_row(r: &Row) -> Result<DrillRow, sqlx::Error> {
+    Ok(DrillRow {
+        conversation_id: r.get("conversation_id")?,
+        external_id: r.get("external_id")?,
+        created_at: shared::from_unix(r.get("created_s")?),
+        channel: r.get("channel")?,
+        team: r.get("team")?,
+        owner: r.get("owner")?,
+        first_response_s: r.get("first_response_s")?,
+        abandoned_s: r.get("abandoned_s")?,
+        numerator: r.get("num")?,
+        denominator: r.get("den")?,
+    })
+}
+
+/// A row of the compliance aggregate: team, owner, channel, conversations, then a
+/// (numerator, denominator) pair per metric.
+fn group_from_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::Error> {
+    let mut tallies = Vec::with_capacity(metrics);
+    for i in 0..metrics {
+        tallies.push((r.get(4 + 2 * i)?, r.get(5 + 2 * i)?));
+    }
+    Ok(GroupCounts {
+        team: r.get(0)?,
+        owner: r.get(1)?,
+        channel: shared::channel_of(&r.get::<String, _>(2)?)?,
+        conversations: r.get(3)?,
+        tallies,
+    })
+}
+
+/// The statements that run inside a transaction, shared by several store methods.
+impl SqlStore {
+    async fn policy_version_on<'a>(
+        &self,
+        on: impl Into<On<'a>>,
+        id: i64,
+        version: i64,
+    ) -> Result<Option<PolicyRecord>, sqlx::Error> {
+        let row = self
+            .q(format!(
+                "SELECT {POLICY_COLUMNS} FROM policy_versions v \
+                 WHERE v.policy_id = $1 AND v.version = $2"
+            ))
+            .arg(id)
+            .arg(version)
+            .fetch_optional(on)
+            .await?;
+        row.as_ref().map(policy_from_row).transpose()
+    }
+
+    /// The events of several conversations, each ordered by `at`, then arrival.
+    async fn events_of_in<'a>(
+        &self,
+        on: impl Into<On<'a>>,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<IncomingEvent>>, sqlx::Error> {
+        let mut out: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut q = self.q("SELECT conversation_id, payload FROM events WHERE ");
+        q.push_in("conversation_id", ids)
+            .push(" ORDER BY conversation_id, at, id");
+        for r in q.fetch_all(on).await? {
+            out.entry(r.get("conversation_id")?)
+                .or_default()
+                .push(r.json("payload")?);
+        }
+        Ok(out)
+    }
+
+    /// The conversations with these ids, ordered by id, held until commit (PostgreSQL).
+    async fn conversations_locked(
+        &self,
+        tx: &mut Tx,
+        ids: &[i64],
+    ) -> Result<Vec<ConversationRow>, sqlx::Error> {
+        let mut q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
+        ));
+        q.push_in("id", ids)
+            .push(" ORDER BY id")
+            .push_lock(Lock::Update);
+        q.fetch_all(tx)
+            .await?
+            .iter()
+            .map(conversation_from_row)
+            .collect()
+    }
+
+    /// Locks the named conversations (`external_ids` sorted, so that concurrent batches
+    /// wait for each other instead of deadlocking) and adds the ones that exist to `rows`,
+    /// keyed by the plan's own strings.
+    async fn lock_conversations<'a>(
+        &self,
+        tx: &mut Tx,
+        plan: &IngestPlan<'a>,
+        external_ids: &[&str],
+        rows: &mut HashMap<&'a str, (ConversationRow, bool)>,
+    ) -> Result<(), sqlx::Error> {
+        let mut q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
+        ));
+        q.push_in("external_id", external_ids)
+            .push(" ORDER BY external_id")
+            .push_lock(Lock::Update);
+        for r in q.fetch_all(tx).await? {
+            let row = conversation_from_row(&r)?;
+            if let Some(key) = plan.conversations.iter().find(|c| **c == row.external_id) {
+                rows.insert(*key, (row, false));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the columns a conversation's events and policy decide (policy, status,
+    /// channel, team, owner, summary, due_at, next_sla_at, sla_done_until, updated_at),
+    /// then its compliance facts.
+    async fn write_derived(
+        &self,
+        tx: &mut Tx,
+        rows: &[&ConversationRow],
+    ) -> Result<(), sqlx::Error> {
+        let mut v = Bulk::new(
+            "v",
+            &[
+                ("id", Ty::Int),
+                ("policy_id", Ty::Int),
+                ("policy_version", Ty::Int),
+                ("status", Ty::Text),
+                ("channel", Ty::Text),
+                ("team", Ty::Text),
+                ("owner", Ty::Text),
+                ("summary", Ty::Text),
+                ("due_at", Ty::Ts),
+                ("next_sla_at", Ty::Ts),
+                ("sla_done_until", Ty::Ts),
+                ("updated_at", Ty::Ts),
+            ],
+        );
+        for c in rows {
+            let s = &c.summary;
+            v.row([
+                c.id.into(),
+                c.policy_id.into(),
+                c.policy_version.into(),
+                shared::status_word(s.status).into(),
+                s.channel.as_str().into(),
+                s.team.clone().into(),
+                s.owner.clone().into(),
+                to_json(s)?.into(),
+                c.due_at.into(),
+                c.next_sla_at.into(),
+                c.sla_done_until.into(),
+                c.updated_at.into(),
+            ]);
+        }
+        v.execute(
+            tx,
+            "UPDATE conversations SET policy_id = v.policy_id, \
+             policy_version = v.policy_version, status = v.status, channel = v.channel, \
+             team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
+             next_sla_at = v.next_sla_at, sla_done_until = v.sla_done_until, \
+             updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
+        )
+        .await?;
+        self.write_facts(tx, rows).await
+    }
+
+    /// Upserts the compliance facts of the rows that were just derived.
+    async fn write_facts(&self, tx: &mut Tx, rows: &[&ConversationRow]) -> Result<(), sqlx::Error> {
+        const COLUMNS: &[(&str, Ty)] = &[
+            ("conversation_id", Ty::Int),
+            ("created_s", Ty::Int),
+            ("month", Ty::Int),
+            ("channel", Ty::Text),
+            ("team", Ty::Text),
+            ("team_g", Ty::Text),
+            ("team_key", Ty::Text),
+            ("owner", Ty::Text),
+            ("owner_g", Ty::Text),
+            ("policy_id", Ty::Int),
+            ("email_host", Ty::Text),
+            ("labels_key", Ty::Text),
+            ("first_response_s", Ty::Int),
+            ("abandoned_s", Ty::Int),
+            ("frt_met", Ty::Int),
+            ("frt_missed", Ty::Int),
+            ("frt_due", Ty::Int),
+            ("nrt_met", Ty::Int),
+            ("nrt_missed", Ty::Int),
+            ("nrt_due", Ty::Int),
+            ("rt_met", Ty::Int),
+            ("rt_missed", Ty::Int),
+            ("rt_due", Ty::Int),
+            ("csat_n", Ty::Int),
+            ("csat_pos", Ty::Int),
+            ("nps_n", Ty::Int),
+            ("nps_net", Ty::Int),
+            ("ces_n", Ty::Int),
+            ("ces_sum", Ty::Int),
+        ];
+        let mut f = Bulk::new("f", COLUMNS);
+        for r in rows {
+            let Some(facts) = r.facts.as_ref() else {
+                continue;
+            };
+            let c = FactColumns::new(r.id, facts);
+            let [frt, nrt, rt] = c.clocks;
+            let [csat, nps, ces] = c.surveys;
+            f.row([
+                c.conversation_id.into(),
+                c.created_s.into(),
+                c.month.into(),
+                c.channel.into(),
+                c.team.clone().into(),
+                c.team.clone().unwrap_or_default().into(),
+                c.team_key.into(),
+                c.owner.clone().into(),
+                c.owner.unwrap_or_default().into(),
+                c.policy_id.into(),
+                c.email_host.into(),
+                c.labels_key.into(),
+                c.first_response_s.into(),
+                c.abandoned_s.into(),
+                frt.0.into(),
+                frt.1.into(),
+                frt.2.into(),
+                nrt.0.into(),
+                nrt.1.into(),
+                nrt.2.into(),
+                rt.0.into(),
+                rt.1.into(),
+                rt.2.into(),
+                csat.0.into(),
+                csat.1.into(),
+                nps.0.into(),
+                nps.1.into(),
+                ces.0.into(),
+                ces.1.into(),
+            ]);
+        }
+        f.execute(
+            tx,
+            &format!(
+                "INSERT INTO conversation_facts ({FACT_COLUMNS}) SELECT {FACT_COLUMNS} FROM f \
+                 WHERE TRUE ON CONFLICT (conversation_id) DO UPDATE SET {FACT_UPDATES}"
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts timeline events in the order given (so that ids follow arrival); an id
+    /// already stored is skipped. Returns (row id, external id) of those inserted.
+    async fn insert_events(
+        &self,
+        tx: &mut Tx,
+        events: &[(Option<i64>, &IncomingEvent)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let mut u = Bulk::new(
+            "u",
+            &[
+                ("external_id", Ty::Text),
+                ("conversation_id", Ty::Int),
+                ("at", Ty::Ts),
+                ("payload", Ty::Text),
+                ("received_at", Ty::Ts),
+            ],
+        );
+        for (conversation, e) in events {
+            u.row([
+                e.id.clone().into(),
+                (*conversation).into(),
+                e.at.into(),
+                to_json(*e)?.into(),
+                now.into(),
+            ]);
+        }
+        u.fetch_all(
+            tx,
+            "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+             SELECT external_id, conversation_id, at, payload, received_at FROM u \
+             WHERE TRUE ORDER BY n ON CONFLICT (external_id) DO NOTHING \
+             RETURNING id, external_id",
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.get("id")?, r.get("external_id")?)))
+        .collect()
+    }
+
+    /// Recomputes a conversation's derived columns from all its events, holding its row
+    /// lock so that two servers cannot each write a summary missing the other's events;
+    /// `NotFound` when there is no such conversation. Nothing changes when the deriver has
+    /// nothing to say.
+    async fn derive_in(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut row = self
+            .conversations_locked(tx, &[id])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        let events = self
+            .events_of_in(&mut *tx, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+        let Some(derived) = deriver.derive(row.policy_id.zip(row.policy_version), &events) else {
+            return Ok(());
+        };
+        row.apply(derived);
+        row.updated_at = now;
+        self.write_derived(tx, &[&row]).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        match self.db.dialect() {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.q("SELECT 1").execute(&self.db).await?;
+        Ok(())
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        Ok(self
+            .q("SELECT COUNT(*) FROM users")
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn count_active_admins(&self) -> StoreResult<i64> {
+        Ok(self
+            .q("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active")
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn create_user(&self, user: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
+        let res = self
+            .q(format!(
+                "INSERT INTO users (email, name, role, password_hash, active, created_at) \
+                 VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING {USER_COLUMNS}"
+            ))
+            .arg(&user.email)
+            .arg(&user.name)
+            .arg(user.role.as_str())
+            .arg(&user.password_hash)
+            .arg(now)
+            .fetch_one(&self.db)
+            .await;
+        match res {
+            Ok(row) => Ok(user_from_row(&row)?),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict { field: "email" }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        let q = self.q(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+        one(q.arg(id).fetch_optional(&self.db).await?, user_from_row)
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let q = self.q(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"));
+        one(q.arg(email).fetch_optional(&self.db).await?, user_from_row)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let q = self.q(format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"));
+        all(q.fetch_all(&self.db).await?, user_from_row)
+    }
+
+    async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()> {
+        let q = self.q("UPDATE users SET role = $1 WHERE id = $2");
+        found(q.arg(role.as_str()).arg(id).execute(&self.db).await?)
+    }
+
+    async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        let q = self.q("UPDATE users SET active = $1 WHERE id = $2");
+        found(q.arg(active).arg(id).execute(&mut tx).await?)?;
+        if !active {
+            self.q("DELETE FROM sessions WHERE user_id = $1")
+                .arg(id)
+                .execute(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_user_password(&self, id: i64, password_hash: &str) -> StoreResult<()> {
+        let q = self.q("UPDATE users SET password_hash = $1 WHERE id = $2");
+        found(q.arg(password_hash).arg(id).execute(&self.db).await?)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.q(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .arg(token_hash)
+        .arg(user_id)
+        .arg(now)
+        .arg(expires_at)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let q = self.q(
+            "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.active, u.created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active",
+        );
+        let row = q.arg(token_hash).arg(now).fetch_optional(&self.db).await?;
+        one(row, user_from_row)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.q("DELETE FROM sessions WHERE token_hash = $1")
+            .arg(token_hash)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let a = self
+            .q("DELETE FROM sessions WHERE expires_at <= $1")
+            .arg(now)
+            .execute(&self.db)
+            .await?;
+        let b = self
+            .q("DELETE FROM login_failures WHERE at <= $1")
+            .arg(now - chrono::Duration::hours(1))
+            .execute(&self.db)
+            .await?;
+        Ok(a + b)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.q("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
+            .arg(key)
+            .arg(at)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<i64> {
+        Ok(self
+            .q("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $2")
+            .arg(key)
+            .arg(since)
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn oldest_login_failure(
+        &self,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self
+            .q("SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
+            .arg(key)
+            .arg(since)
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.q("DELETE FROM login_failures WHERE key = $1")
+            .arg(key)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiToken> {
+        let res = self
+            .q(format!(
+                "INSERT INTO api_tokens (name, role, token_hash, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING {TOKEN_COLUMNS}"
+            ))
+            .arg(name)
+            .arg(role.as_str())
+            .arg(token_hash)
+            .arg(now)
+            .fetch_one(&self.db)
+            .await;
+        match res {
+            Ok(row) => Ok(token_from_row(&row)?),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict { field: "token" }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        let q = self.q(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"
+        ));
+        all(q.fetch_all(&self.db).await?, token_from_row)
+    }
+
+    async fn revoke_api_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let q = self.q("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2");
+        found(q.arg(now).arg(id).execute(&self.db).await?)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        let q = self.q(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
+        ));
+        one(
+            q.arg(token_hash).fetch_optional(&self.db).await?,
+            token_from_row,
+        )
+    }
+
+    async fn create_calendar(
+        &self,
+        c: &CalendarInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarRecord> {
+        let row = self
+            .q(format!(
+                "INSERT INTO calendars (name, description, definition, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) RETURNING {CALENDAR_COLUMNS}"
+            ))
+            .arg(&c.name)
+            .arg(&c.description)
+            .arg(to_json(&c.definition)?)
+            .arg(now)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(calendar_from_row(&row)?)
+    }
+
+    async fn update_calendar(
+        &self,
+        id: i64,
+        c: &CalendarInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarRecord> {
+        let row = self
+            .q(format!(
+                "UPDATE calendars SET name = $1, description = $2, definition = $3, \
+                 updated_at = $4 WHERE id = $5 RETURNING {CALENDAR_COLUMNS}"
+            ))
+            .arg(&c.name)
+            .arg(&c.description)
+            .arg(to_json(&c.definition)?)
+            .arg(now)
+            .arg(id)
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(calendar_from_row(&row)?)
+    }
+
+    async fn calendar(&self, id: i64) -> StoreResult<Option<CalendarRecord>> {
+        let q = self.q(format!(
+            "SELECT {CALENDAR_COLUMNS} FROM calendars WHERE id = $1"
+        ));
+        one(q.arg(id).fetch_optional(&self.db).await?, calendar_from_row)
+    }
+
+    async fn list_calendars(&self) -> StoreResult<Vec<CalendarRecord>> {
+        let q = self.q(format!(
+            "SELECT {CALENDAR_COLUMNS} FROM calendars ORDER BY name, id"
+        ));
+        all(q.fetch_all(&self.db).await?, calendar_from_row)
+    }
+
+    async fn delete_calendar(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        // The row lock keeps a concurrent delete or update of it out until this one is done.
+        let mut q = self.q("SELECT id FROM calendars WHERE id = $1");
+        q.push_lock(Lock::Update);
+        let exists: Option<i64> = q.arg(id).fetch_optional_scalar(&mut tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let in_use: bool = self
+            .q(shared::CALENDAR_IN_USE)
+            .arg(id)
+            .fetch_scalar(&mut tx)
+            .await?;
+        if in_use {
+            return Err(StoreError::Conflict { field: "calendar" });
+        }
+        self.q("UPDATE policy_versions SET calendar_id = NULL WHERE calendar_id = $1")
+            .arg(id)
+            .execute(&mut tx)
+            .await?;
+        self.q("DELETE FROM calendars WHERE id = $1")
+            .arg(id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_policy(
+        &self,
+        p: &PolicyInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PolicyRecord> {
+        let mut tx = self.db.begin_write().await?;
+        let id: i64 = self
+            .q(
+                "INSERT INTO policies (current_version, deleted, created_at) \
+                 VALUES (1, FALSE, $1) RETURNING id",
+            )
+            .arg(now)
+            .fetch_scalar(&mut tx)
+            .await?;
+        let res = self
+            .q("INSERT INTO policy_versions \
+                 (policy_id, version, name, description, calendar_id, definition, created_at) \
+                 VALUES ($1, 1, $2, $3, $4, $5, $6)")
+            .arg(id)
+            .arg(&p.name)
+            .arg(&p.description)
+            .arg(p.calendar_id)
+            .arg(to_json(&p.policy)?)
+            .arg(now)
+            .execute(&mut tx)
+            .await;
+        // The calendar is gone: NotFound.
+        missing_reference(res)?;
+        let rec = self
+            .policy_version_on(&mut tx, id, 1)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn update_policy(
+        &self,
+        id: i64,
+        p: &PolicyInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PolicyRecord> {
+        let mut tx = self.db.begin_write().await?;
+        // The row lock orders concurrent updates, and waits for an ingest that is putting
+        // a new conversation on this policy (it holds a share lock on the row).
+        let mut q = self.q("SELECT current_version FROM policies WHERE id = $1 AND NOT deleted");
+        q.push_lock(Lock::Update);
+        let current: i64 = q
+            .arg(id)
+            .fetch_optional_scalar(&mut tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let in_use: bool = self
+            .q("SELECT EXISTS (SELECT 1 FROM conversations \
+                 WHERE policy_id = $1 AND policy_version = $2)")
+            .arg(id)
+            .arg(current)
+            .fetch_scalar(&mut tx)
+            .await?;
+        let version = if in_use { current + 1 } else { current };
+        let write = if in_use {
+            "INSERT INTO policy_versions \
+             (policy_id, version, name, description, calendar_id, definition, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        } else {
+            "UPDATE policy_versions SET name = $3, description = $4, calendar_id = $5, \
+             definition = $6 WHERE policy_id = $1 AND version = $2"
+        };
+        let mut q = self
+            .q(write)
+            .arg(id)
+            .arg(version)
+            .arg(&p.name)
+            .arg(&p.description)
+            .arg(p.calendar_id)
+            .arg(to_json(&p.policy)?);
+        if in_use {
+            q = q.arg(now);
+        }
+        let res = q.execute(&mut tx).await;
+        missing_reference(res)?;
+        if in_use {
+            self.q("UPDATE policies SET current_version = $1 WHERE id = $2")
+                .arg(version)
+                .arg(id)
+                .execute(&mut tx)
+                .await?;
+        }
+        let rec = self
+            .policy_version_on(&mut tx, id, version)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn policy(&self, id: i64) -> StoreResult<Option<PolicyRecord>> {
+        let q = self.q(format!(
+            "SELECT {POLICY_COLUMNS} FROM policies p \
+             JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.current_version \
+             WHERE p.id = $1 AND NOT p.deleted"
+        ));
+        one(q.arg(id).fetch_optional(&self.db).await?, policy_from_row)
+    }
+
+    async fn policy_version(&self, id: i64, version: i64) -> StoreResult<Option<PolicyRecord>> {
+        Ok(self.policy_version_on(&self.db, id, version).await?)
+    }
+
+    async fn list_policies(&self) -> StoreResult<Vec<PolicyRecord>> {
+        let q = self.q(format!(
+            "SELECT {POLICY_COLUMNS} FROM policies p \
+             JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.current_version \
+             WHERE NOT p.deleted ORDER BY v.name, p.id"
+        ));
+        all(q.fetch_all(&self.db).await?, policy_from_row)
+    }
+
+    async fn policy_versions(&self, id: i64) -> StoreResult<Vec<PolicyRecord>> {
+        let q = self.q(format!(
+            "SELECT {POLICY_COLUMNS} FROM policy_versions v WHERE v.policy_id = $1 \
+             ORDER BY v.version"
+        ));
+        all(q.arg(id).fetch_all(&self.db).await?, policy_from_row)
+    }
+
+    async fn delete_policy(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        // Conflicts with the share lock `set_default_policy` takes, so the check below holds.
+        let mut q = self.q("SELECT id FROM policies WHERE id = $1 AND NOT deleted");
+        q.push_lock(Lock::Update);
+        let live: Option<i64> = q.arg(id).fetch_optional_scalar(&mut tx).await?;
+        if live.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let default: Option<String> = self
+            .q("SELECT value FROM settings WHERE key = $1")
+            .arg(DEFAULT_POLICY_KEY)
+            .fetch_optional_scalar(&mut tx)
+            .await?;
+        if default.is_some_and(|v| v == id.to_string()) {
+            return Err(StoreError::Conflict { field: "policy" });
+        }
+        self.q("UPDATE policies SET deleted = TRUE WHERE id = $1")
+            .arg(id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn move_open_conversations(&self, policy_id: i64, version: i64) -> StoreResult<Vec<i64>> {
+        let mut ids: Vec<i64> = self
+            .q("UPDATE conversations SET policy_version = $1 \
+                 WHERE policy_id = $2 AND status <> 'resolved' RETURNING id")
+            .arg(version)
+            .arg(policy_id)
+            .fetch_column(&self.db)
+            .await?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>> {
+        let q = self.q(format!("SELECT {RULE_COLUMNS} FROM rules {RULE_ORDER}"));
+        all(q.fetch_all(&self.db).await?, rule_from_row)
+    }
+
+    async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>> {
+        let q = self.q(format!("SELECT {RULE_COLUMNS} FROM rules WHERE id = $1"));
+        one(q.arg(id).fetch_optional(&self.db).await?, rule_from_row)
+    }
+
+    async fn create_rule(
+        &self,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord> {
+        let mut tx = self.db.begin_write().await?;
+        // The position after the last is read while no other writer can append.
+        self.db.lock_table(&mut tx, "rules").await?;
+        let row = self
+            .q(format!(
+                "INSERT INTO rules (position, definition, created_at, updated_at) \
+                 SELECT COALESCE(MAX(position) + 1, 0), $1, $2, $2 FROM rules \
+                 RETURNING {RULE_COLUMNS}"
+            ))
+            .arg(to_json(rule)?)
+            .arg(now)
+            .fetch_one(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rule_from_row(&row)?)
+    }
+
+    async fn update_rule(
+        &self,
+        id: i64,
+        rule: &RuleDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleRecord> {
+        let row = self
+            .q(format!(
+                "UPDATE rules SET definition = $1, updated_at = $2 WHERE id = $3 \
+                 RETURNING {RULE_COLUMNS}"
+            ))
+            .arg(to_json(rule)?)
+            .arg(now)
+            .arg(id)
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(rule_from_row(&row)?)
+    }
+
+    async fn delete_rule(&self, id: i64) -> StoreResult<()> {
+        let q = self.q("DELETE FROM rules WHERE id = $1");
+        found(q.arg(id).execute(&self.db).await?)
+    }
+
+    async fn reorder_rules(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock_table(&mut tx, "rules").await?;
+        let existing: Vec<i64> = self.q("SELECT id FROM rules").fetch_column(&mut tx).await?;
+        shared::check_permutation(&existing, ids)?;
+        // One statement: each id gets its index in the list.
+        let mut o = Bulk::new("o", &[("id", Ty::Int)]);
+        for id in ids {
+            o.row([id.into()]);
+        }
+        o.execute(
+            &mut tx,
+            "UPDATE rules SET position = o.n - 1 FROM o \
+             WHERE rules.id = o.id AND rules.position <> o.n - 1",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_rule_run(
+        &self,
+        rule_id: i64,
+        conversation_id: i64,
+        trigger: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.q(
+            "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .arg(rule_id)
+        .arg(conversation_id)
+        .arg(trigger)
+        .arg(at)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    async fn rule_fire_counts(&self, since: DateTime<Utc>) -> StoreResult<HashMap<i64, i64>> {
+        let rows = self
+            .q("SELECT rule_id, COUNT(*) FROM rule_runs WHERE fired_at >= $1 GROUP BY rule_id")
+            .arg(since)
+            .fetch_all(&self.db)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn list_contracts(&self) -> StoreResult<Vec<ContractRecord>> {
+        let q = self.q(format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts ORDER BY id"
+        ));
+        let mut out = all(q.fetch_all(&self.db).await?, contract_from_row)?;
+        shared::sort_contracts(&mut out);
+        Ok(out)
+    }
+
+    async fn contract(&self, id: i64) -> StoreResult<Option<ContractRecord>> {
+        let q = self.q(format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1"
+        ));
+        one(q.arg(id).fetch_optional(&self.db).await?, contract_from_row)
+    }
+
+    async fn create_contract(
+        &self,
+        contract: &Contract,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ContractRecord> {
+        let row = self
+            .q(format!(
+                "INSERT INTO contracts (definition, created_at, updated_at) VALUES ($1, $2, $2) \
+                 RETURNING {CONTRACT_COLUMNS}"
+            ))
+            .arg(to_json(contract)?)
+            .arg(now)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(contract_from_row(&row)?)
+    }
+
+    async fn update_contract(
+        &self,
+        id: i64,
+        contract: &Contract,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ContractRecord> {
+        let row = self
+            .q(format!(
+                "UPDATE contracts SET definition = $1, updated_at = $2 WHERE id = $3 \
+                 RETURNING {CONTRACT_COLUMNS}"
+            ))
+            .arg(to_json(contract)?)
+            .arg(now)
+            .arg(id)
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(contract_from_row(&row)?)
+    }
+
+    async fn delete_contract(&self, id: i64) -> StoreResult<()> {
+        let q = self.q("DELETE FROM contracts WHERE id = $1");
+        found(q.arg(id).execute(&self.db).await?)
+    }
+
+    async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>> {
+        let q = self.q("SELECT team, department FROM team_departments ORDER BY team_key");
+        all(q.fetch_all(&self.db).await?, |r| {
+            Ok(TeamDepartment {
+                team: r.get("team")?,
+                department: r.get("department")?,
+            })
+        })
+    }
+
+    async fn set_team_departments(&self, mapping: &[TeamDepartment]) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock_table(&mut tx, "team_departments").await?;
+        self.q("DELETE FROM team_departments")
+            .execute(&mut tx)
+            .await?;
+        for m in mapping {
+            self.q(
+                "INSERT INTO team_departments (team_key, team, department) VALUES ($1, $2, $3) \
+                 ON CONFLICT (team_key) DO UPDATE SET team = excluded.team, \
+                 department = excluded.department",
+            )
+            .arg(facts::key(&m.team))
+            .arg(m.team.trim())
+            .arg(m.department.trim())
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn compliance_groups(
+        &self,
+        contract: &Contract,
+        period: PeriodKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>> {
+        let kinds: Vec<MetricKind> = contract.metrics.iter().map(|m| m.kind).collect();
+        let statements: Vec<String> = match self.db.dialect() {
+            Dialect::Postgres => vec![facts::groups_sql(&contract.scope, &kinds, period, now)],
+            // SQLite runs a statement on one core: the channels in two halves, aggregated
+            // on two connections at once.
+            Dialect::Sqlite => facts::channel_parts(&contract.scope, 2)
+                .iter()
+                .map(|chs| facts::groups_sql_of(&contract.scope, &kinds, period, now, Some(chs)))
+                .collect(),
+        };
+        let queries = statements.into_iter().map(|sql| {
+            let db = self.db.clone();
+            async move { db.query(sql).fetch_all(&db).await }
+        });
+        let mut out = Vec::new();
+        for rows in futures::future::try_join_all(queries).await? {
+            for r in &rows {
+                out.push(group_from_row(r, kinds.len())?);
+            }
+        }
+        Ok(facts::merge_groups(out))
+    }
+
+    async fn compliance_conversations(
+        &self,
+        contract: &Contract,
+        metric: MetricKind,
+        period: PeriodKey,
+        group: Option<&facts::GroupFilter>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DrillRow>> {
+        let sql = facts::drill_sql(&contract.scope, metric, period, group, now, limit);
+        all(self.q(sql).fetch_all(&self.db).await?, drill_from_row)
+    }
+
+    async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>> {
+        Ok(self
+            .q("SELECT id FROM conversations c WHERE NOT EXISTS \
+                 (SELECT 1 FROM conversation_facts f WHERE f.conversation_id = c.id) \
+                 ORDER BY id LIMIT $1")
+            .arg(limit)
+            .fetch_column(&self.db)
+            .await?)
+    }
+
+    async fn default_policy(&self) -> StoreResult<Option<i64>> {
+        Ok(self
+            .q(shared::DEFAULT_POLICY)
+            .arg(DEFAULT_POLICY_KEY)
+            .fetch_optional_scalar(&self.db)
+            .await?)
+    }
+
+    async fn set_default_policy(&self, id: Option<i64>) -> StoreResult<()> {
+        let Some(id) = id else {
+            self.q("DELETE FROM settings WHERE key = $1")
+                .arg(DEFAULT_POLICY_KEY)
+                .execute(&self.db)
+                .await?;
+            return Ok(());
+        };
+        let mut tx = self.db.begin_write().await?;
+        let mut q = self.q("SELECT id FROM policies WHERE id = $1 AND NOT deleted");
+        q.push_lock(Lock::Share);
+        let live: Option<i64> = q.arg(id).fetch_optional_scalar(&mut tx).await?;
+        if live.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        self.q("INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .arg(DEFAULT_POLICY_KEY)
+            .arg(id.to_string())
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ingest_batch(
+        &self,
+        events: &[IncomingEvent],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IngestReport> {
+        if events.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let ids = IngestPlan::distinct_ids(events);
+        let mut q = self.q("SELECT external_id FROM events WHERE ");
+        q.push_in("external_id", ids.as_slice());
+        let seen: HashSet<String> = q.fetch_column(&mut tx).await?.into_iter().collect();
+        let plan = IngestPlan::new(events, &seen);
+        if plan.fresh.is_empty() {
+            tx.commit().await?;
+            return Ok(IngestReport {
+                outcomes: vec![IngestOutcome::Duplicate; events.len()],
+                ..Default::default()
+            });
+        }
+        // Lock the batch's known conversations in one order, so that concurrent batches
+        // touching the same conversations wait for each other instead of deadlocking, and
+        // no other server writes a summary missing this batch's events.
+        let mut rows: HashMap<&str, (ConversationRow, bool)> = HashMap::new();
+        let mut sorted = plan.conversations.clone();
+        sorted.sort_unstable();
+        self.lock_conversations(&mut tx, &plan, &sorted, &mut rows)
+            .await?;
+        let missing: Vec<&str> = plan
+            .conversations
+            .iter()
+            .copied()
+            .filter(|c| !rows.contains_key(c))
+            .collect();
+        if !missing.is_empty() {
+            if let Some((policy_id, _)) = deriver.initial_policy() {
+                if self.db.dialect() == Dialect::Postgres {
+                    // Until commit, an update of this policy sees the new conversations on
+                    // its current version (and adds a version instead of editing it).
+                    let mut q = self.q("SELECT id FROM policies WHERE id = $1");
+                    q.push_lock(Lock::Share);
+                    q.arg(policy_id).fetch_optional(&mut tx).await?;
+                }
+            }
+            let created: Vec<ConversationRow> = missing
+                .iter()
+                .map(|c| plan.new_conversation(c, deriver, now))
+                .collect();
+            let mut u = Bulk::new(
+                "u",
+                &[
+                    ("external_id", Ty::Text),
+                    ("policy_id", Ty::Int),
+                    ("policy_version", Ty::Int),
+                    ("status", Ty::Text),
+                    ("channel", Ty::Text),
+                    ("team", Ty::Text),
+                    ("owner", Ty::Text),
+                    ("summary", Ty::Text),
+                    ("due_at", Ty::Ts),
+                    ("next_sla_at", Ty::Ts),
+                    ("created_at", Ty::Ts),
+                ],
+            );
+            for c in &created {
+                let s = &c.summary;
+                u.row([
+                    c.external_id.clone().into(),
+                    c.policy_id.into(),
+                    c.policy_version.into(),
+                    shared::status_word(s.status).into(),
+                    s.channel.as_str().into(),
+                    s.team.clone().into(),
+                    s.owner.clone().into(),
+                    to_json(s)?.into(),
+                    c.due_at.into(),
+                    c.next_sla_at.into(),
+                    now.into(),
+                ]);
+            }
+            let returned = u
+                .fetch_all(
+                    &mut tx,
+                    "INSERT INTO conversations (external_id, policy_id, policy_version, status, \
+                     channel, team, owner, summary, due_at, next_sla_at, created_at, updated_at) \
+                     SELECT external_id, policy_id, policy_version, status, channel, team, \
+                     owner, summary, due_at, next_sla_at, created_at, created_at FROM u \
+                     WHERE TRUE ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
+                )
+                .await?;
+            let mut by_ext: HashMap<String, ConversationRow> = created
+                .into_iter()
+                .map(|c| (c.external_id.clone(), c))
+                .collect();
+            for r in returned {
+                let ext: String = r.get("external_id")?;
+                if let (Some(mut row), Some(key)) = (
+                    by_ext.remove(&ext),
+                    missing.iter().find(|c| **c == ext).copied(),
+                ) {
+                    row.id = r.get("id")?;
+                    rows.insert(key, (row, true));
+                }
+            }
+            // Created by another server meanwhile (and committed): lock them as known ones.
+            let raced: Vec<&str> = missing
+                .iter()
+                .copied()
+                .filter(|c| !rows.contains_key(c))
+                .collect();
+            if !raced.is_empty() {
+                self.lock_conversations(&mut tx, &plan, &raced, &mut rows)
+                    .await?;
+            }
+        }
+        let existing: Vec<i64> = rows
+            .values()
+            .filter(|(_, created)| !created)
+            .map(|(r, _)| r.id)
+            .collect();
+        let stored = self.events_of_in(&mut tx, &existing).await?;
+        // The events, in batch order (so that ids follow arrival).
+        let fresh: Vec<(Option<i64>, &IncomingEvent)> = plan
+            .fresh_events()
+            .map(|e| (rows.get(e.conversation.as_str()).map(|(r, _)| r.id), e))
+            .collect();
+        let stored_events = self.insert_events(&mut tx, &fresh, now).await?;
+        let mut inserted = HashSet::with_capacity(stored_events.len());
+        let mut row_ids: HashMap<String, i64> = HashMap::with_capacity(stored_events.len());
+        for (id, ext) in stored_events {
+            row_ids.insert(ext.clone(), id);
+            inserted.insert(ext);
+        }
+        // The events an enabled rule listens to wait for the automation worker.
+        let mut queued = Bulk::new(
+            "u",
+            &[
+                ("event_id", Ty::Int),
+                ("conversation_id", Ty::Int),
+                ("enqueued_at", Ty::Ts),
+            ],
+        );
+        for (conversation, e) in &fresh {
+            if let (Some(event), Some(conversation)) = (row_ids.get(&e.id), conversation) {
+                if deriver.wants_rules(e) {
+                    queued.row([event.into(), conversation.into(), now.into()]);
+                }
+            }
+        }
+        queued
+            .execute(
+                &mut tx,
+                "INSERT INTO automation_queue (event_id, conversation_id, enqueued_at) \
+                 SELECT event_id, conversation_id, enqueued_at FROM u",
+            )
+            .await?;
+        let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
+        if !orphans.is_empty() {
+            let mut q = self.q("DELETE FROM conversations WHERE ");
+            q.push_in("id", orphans).execute(&mut tx).await?;
+        }
+        let stale: Vec<&ConversationRow> =
+            touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
+        self.write_derived(&mut tx, &stale).await?;
+        let created: Vec<&ConversationRow> = touched
+            .iter()
+            .filter(|t| !t.stale)
+            .map(|t| &t.row)
+            .collect();
+        self.write_facts(&mut tx, &created).await?;
+        tx.commit().await?;
+        Ok(IngestReport {
+            outcomes,
+            touched,
+            queued: queued.len(),
+        })
+    }
+
+    async fn rederive_many(
+        &self,
+        ids: &[i64],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<TouchedConversation>> {
+        let mut tx = self.db.begin_write().await?;
+        let rows = self.conversations_locked(&mut tx, ids).await?;
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = self.events_of_in(&mut tx, &row_ids).await?;
+        let touched = shared::rederived(rows, &mut events, deriver, now);
+        let changed: Vec<&ConversationRow> = touched.iter().map(|t| &t.row).collect();
+        self.write_derived(&mut tx, &changed).await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    async fn automation_pass(
+        &self,
+        automator: &dyn Automator,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<AutomationPass> {
+        let mut tx = self.db.begin_write().await?;
+        // Conversations another server holds are skipped: each is handled by one.
+        let mut q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ( \
+             SELECT id FROM conversations WHERE next_sla_at <= $1 \
+             UNION SELECT conversation_id FROM automation_queue) \
+             ORDER BY id LIMIT $2"
+        ));
+        q.push_lock(Lock::UpdateSkipLocked);
+        let rows = all(
+            q.arg(now).arg(limit).fetch_all(&mut tx).await?,
+            conversation_from_row,
+        )?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(AutomationPass::default());
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = self.events_of_in(&mut tx, &ids).await?;
+        let mut pending: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+        let mut queue_ids: Vec<i64> = Vec::new();
+        let mut q = self.q(
+            "SELECT q.event_id, q.conversation_id, e.payload FROM automation_queue q \
+             JOIN events e ON e.id = q.event_id WHERE ",
+        );
+        q.push_in("q.conversation_id", ids.as_slice())
+            .push(" ORDER BY q.event_id");
+        for r in q.fetch_all(&mut tx).await? {
+            queue_ids.push(r.get("event_id")?);
+            pending
+                .entry(r.get("conversation_id")?)
+                .or_default()
+                .push(r.json("payload")?);
+        }
+        let mut fired: HashMap<i64, HashSet<(String, i64, String, i64)>> = HashMap::new();
+        let mut q =
+            self.q("SELECT conversation_id, metric, cycle, event, level FROM sla_firings WHERE ");
+        q.push_in("conversation_id", ids.as_slice());
+        for r in q.fetch_all(&mut tx).await? {
+            fired.entry(r.get("conversation_id")?).or_default().insert((
+                r.get("metric")?,
+                r.get("cycle")?,
+                r.get("event")?,
+                r.get("level")?,
+            ));
+        }
+        let mut work = shared::AutomationWork::default();
+        for row in rows {
+            let evs = events.remove(&row.id).unwrap_or_default();
+            let pend = pending.remove(&row.id).unwrap_or_default();
+            let done = fired.remove(&row.id).unwrap_or_default();
+            work.run(automator, row, evs, &pend, &done, now);
+        }
+        let new_events: Vec<(Option<i64>, &IncomingEvent)> =
+            work.new_events.iter().map(|(c, e)| (Some(*c), e)).collect();
+        self.insert_events(&mut tx, &new_events, now).await?;
+        let mut u = Bulk::new(
+            "u",
+            &[
+                ("conversation_id", Ty::Int),
+                ("metric", Ty::Text),
+                ("cycle", Ty::Int),
+                ("event", Ty::Text),
+                ("level", Ty::Int),
+                ("due_at", Ty::Ts),
+                ("fired_at", Ty::Ts),
+                ("late", Ty::Bool),
+            ],
+        );
+        for (c, f) in &work.pass.fired {
+            u.row([
+                c.into(),
+                f.metric.clone().into(),
+                f.cycle.into(),
+                f.event.clone().into(),
+                f.level.into(),
+                f.due_at.into(),
+                now.into(),
+                f.late.into(),
+            ]);
+        }
+        u.execute(
+            &mut tx,
+            "INSERT INTO sla_firings (conversation_id, metric, cycle, event, level, due_at, \
+             fired_at, late) SELECT conversation_id, metric, cycle, event, level, due_at, \
+             fired_at, late FROM u WHERE TRUE ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        let mut u = Bulk::new(
+            "u",
+            &[
+                ("rule_id", Ty::Int),
+                ("conversation_id", Ty::Int),
+                ("trigger", Ty::Text),
+                ("fired_at", Ty::Ts),
+            ],
+        );
+        for (conversation_id, rule_id, trigger) in &work.rule_runs {
+            u.row([
+                rule_id.into(),
+                conversation_id.into(),
+                trigger.into(),
+                now.into(),
+            ]);
+        }
+        u.execute(
+            &mut tx,
+            "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+             SELECT rule_id, conversation_id, trigger, fired_at FROM u",
+        )
+        .await?;
+        for (conversation_id, o) in &work.outbox {
+            self.q(
+                "INSERT INTO outbox (kind, rule_id, conversation_id, url, secret, body, status, \
+                 attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+            )
+            .arg(o.kind)
+            .arg(o.rule_id)
+            .arg(conversation_id)
+            .arg(&o.url)
+            .arg(&o.secret)
+            .arg(&o.body)
+            .arg(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        if !queue_ids.is_empty() {
+            let mut q = self.q("DELETE FROM automation_queue WHERE ");
+            q.push_in("event_id", queue_ids).execute(&mut tx).await?;
+        }
+        let rows: Vec<&ConversationRow> = work.rows.iter().collect();
+        self.write_derived(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(work.finish())
+    }
+
+    async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
+        let q = self.q("SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL");
+        all(q.fetch_all(&self.db).await?, |r| {
+            Ok((r.get("id")?, r.ts("next_sla_at")?))
+        })
+    }
+
+    async fn automation_pending(&self) -> StoreResult<bool> {
+        Ok(self
+            .q("SELECT EXISTS (SELECT 1 FROM automation_queue)")
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let mut q = self.q("UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
+             SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $3");
+        q.push_lock(Lock::UpdateSkipLocked)
+            .push(&format!(") RETURNING {OUTBOX_COLUMNS}"));
+        let rows = q
+            .arg(now)
+            .arg(lease_until)
+            .arg(limit)
+            .fetch_all(&self.db)
+            .await?;
+        all(rows, outbox_from_row)
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: i64,
+        outcome: &OutboxOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let q = match outcome {
+            OutboxOutcome::Delivered => self
+                .q(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, \
+                     delivered_at = $1, last_error = NULL WHERE id = $2",
+                )
+                .arg(now)
+                .arg(id),
+            OutboxOutcome::Failed { error, retry_at } => self
+                .q(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+                     status = CASE WHEN $2 IS NULL THEN 'failed' ELSE 'pending' END, \
+                     next_attempt_at = COALESCE($2, next_attempt_at) WHERE id = $3",
+                )
+                .arg(error.as_str())
+                .arg(*retry_at)
+                .arg(id),
+        };
+        q.execute(&self.db).await?;
+        Ok(())
+    }
+
+    async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+        let q = self.q(format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ($1 IS NULL OR status = $1) \
+             ORDER BY id DESC LIMIT $2"
+        ));
+        all(
+            q.arg(status).arg(limit).fetch_all(&self.db).await?,
+            outbox_from_row,
+        )
+    }
+
+    async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>> {
+        let q = self.q("SELECT channel, url, secret FROM channel_outbound ORDER BY channel");
+        all(q.fetch_all(&self.db).await?, |r| {
+            Ok(ChannelOutbound {
+                channel: r.get("channel")?,
+                url: r.get("url")?,
+                secret: r.get("secret")?,
+            })
+        })
+    }
+
+    async fn set_channel_outbound(
+        &self,
+        channel: &str,
+        target: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let q = match target {
+            Some((url, secret)) => self
+                .q(
+                    "INSERT INTO channel_outbound (channel, url, secret, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (channel) DO UPDATE SET \
+                     url = excluded.url, secret = excluded.secret, \
+                     updated_at = excluded.updated_at",
+                )
+                .arg(channel)
+                .arg(url)
+                .arg(secret)
+                .arg(now),
+            None => self
+                .q("DELETE FROM channel_outbound WHERE channel = $1")
+                .arg(channel),
+        };
+        q.execute(&self.db).await?;
+        Ok(())
+    }
+
+    async fn change_listener(&self) -> StoreResult<Option<sqlx::postgres::PgListener>> {
+        match &self.db {
+            Db::Sqlite(_) => Ok(None),
+            Db::Postgres(p) => Ok(Some(super::postgres::listen(p).await?)),
+        }
+    }
+
+    async fn announce(&self, origin: &str, ids: &[i64]) -> StoreResult<()> {
+        if let Db::Postgres(p) = &self.db {
+            super::postgres::announce(p, origin, ids).await?;
+        }
+        Ok(())
+    }
+
+    async fn open_conversation_ids(&self) -> StoreResult<Vec<i64>> {
+        Ok(self
+            .q("SELECT id FROM conversations WHERE status <> 'resolved' ORDER BY id")
+            .fetch_column(&self.db)
+            .await?)
+    }
+
+    async fn count_sla_firings(&self) -> StoreResult<i64> {
+        Ok(self
+            .q("SELECT COUNT(*) FROM sla_firings")
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {
+        Ok(self.events_of_in(&self.db, ids).await?)
+    }
+
+    async fn catalog_generation(&self) -> StoreResult<i64> {
+        Ok(self
+            .q("SELECT generation FROM catalog_generation WHERE id = 1")
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn rederive(
+        &self,
+        id: i64,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        self.derive_in(&mut tx, id, deriver, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn conversation(&self, id: i64) -> StoreResult<Option<ConversationRow>> {
+        let q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"
+        ));
+        one(
+            q.arg(id).fetch_optional(&self.db).await?,
+            conversation_from_row,
+        )
+    }
+
+    async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> StoreResult<Option<ConversationRow>> {
+        let q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE external_id = $1"
+        ));
+        let row = q.arg(external_id).fetch_optional(&self.db).await?;
+        one(row, conversation_from_row)
+    }
+
+    async fn conversation_events(&self, id: i64) -> StoreResult<Vec<IncomingEvent>> {
+        Ok(self
+            .events_of_in(&self.db, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default())
+    }
+
+    async fn list_conversations(
+        &self,
+        f: &ConversationFilter,
+    ) -> StoreResult<Vec<ConversationRow>> {
+        let q = shared::queue_query(self.db.dialect(), CONVERSATION_COLUMNS, f);
+        all(q.fetch_all(&self.db).await?, conversation_from_row)
+    }
+}
