@@ -1,5 +1,6 @@
 //! Users, their roles, and which pages each role may open.
 
+use crate::limits::{DESCRIPTION_LEN, EMAIL_LEN, MIN_PASSWORD_LEN, NAME_LEN, PASSWORD_LEN};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -124,11 +125,6 @@ pub struct UserView {
     pub active: bool,
 }
 
-pub const MAX_EMAIL_LEN: usize = 254;
-pub const MIN_PASSWORD_LEN: usize = 8;
-pub const MAX_PASSWORD_LEN: usize = 128;
-pub const MAX_NAME_LEN: usize = 100;
-
 /// A field error on a form or an API body: which field, and what is wrong, in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
@@ -151,10 +147,8 @@ pub fn validate_email(raw: &str) -> Result<String, String> {
     if email.is_empty() {
         return Err("E-mail is required.".into());
     }
-    if email.len() > MAX_EMAIL_LEN {
-        return Err(format!(
-            "E-mail must be at most {MAX_EMAIL_LEN} characters."
-        ));
+    if email.len() > EMAIL_LEN {
+        return Err(format!("E-mail must be at most {EMAIL_LEN} characters."));
     }
     let Some((local, domain)) = email.split_once('@') else {
         return Err("E-mail must look like name@example.com.".into());
@@ -180,12 +174,35 @@ pub fn validate_new_password(password: &str) -> Result<(), String> {
             "Password must be at least {MIN_PASSWORD_LEN} characters."
         ));
     }
-    if n > MAX_PASSWORD_LEN {
+    if n > PASSWORD_LEN {
         return Err(format!(
-            "Password must be at most {MAX_PASSWORD_LEN} characters."
+            "Password must be at most {PASSWORD_LEN} characters."
         ));
     }
     Ok(())
+}
+
+/// A required name (a calendar's, a policy's, a token's): trimmed, not empty, at most
+/// [`NAME_LEN`] characters.
+pub fn validate_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > NAME_LEN {
+        return Err(format!("Name is required (at most {NAME_LEN} characters)."));
+    }
+    Ok(name.to_string())
+}
+
+/// An optional description: at most [`DESCRIPTION_LEN`] characters.
+pub fn validate_description(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > DESCRIPTION_LEN {
+        return Err(description_error());
+    }
+    Ok(raw.to_string())
+}
+
+/// What is wrong with a description that is too long or not text.
+pub fn description_error() -> String {
+    format!("must be text of at most {DESCRIPTION_LEN} characters")
 }
 
 /// Validates the fields of a new user; every wrong field is reported, not just the first.
@@ -198,10 +215,10 @@ pub fn validate_new_user(
     let mut errors = Vec::new();
     let email = validate_email(email).map_err(|m| errors.push(FieldError::new("email", m)));
     let name = name.trim().to_string();
-    if name.chars().count() > MAX_NAME_LEN {
+    if name.chars().count() > NAME_LEN {
         errors.push(FieldError::new(
             "name",
-            format!("Name must be at most {MAX_NAME_LEN} characters."),
+            format!("Name must be at most {NAME_LEN} characters."),
         ));
     }
     let role = role

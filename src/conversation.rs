@@ -6,6 +6,7 @@ use crate::account::FieldError;
 use crate::clock::{MetricStatus, SlaState};
 use crate::compliance::{SurveyKind, SurveyResponse};
 use crate::instant;
+use crate::limits::{EVENT_ID_LEN, LABELS, LABEL_LEN, MESSAGE_TEXT_LEN};
 use crate::timeline::{Author, ConversationStatus, Event as TimelineEvent, EventKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -165,12 +166,6 @@ mod double_option {
     }
 }
 
-pub const MAX_BATCH: usize = 1000;
-pub const MAX_ID_LEN: usize = 200;
-pub const MAX_TEXT_LEN: usize = 65_536;
-pub const MAX_LABELS: usize = 50;
-pub const MAX_LABEL_LEN: usize = 100;
-
 fn text_field(
     obj: &serde_json::Map<String, serde_json::Value>,
     key: &str,
@@ -235,17 +230,17 @@ fn labels(
         ));
         return None;
     };
-    if items.len() > MAX_LABELS {
+    if items.len() > LABELS {
         errors.push(FieldError::new(
             format!("{path}.labels"),
-            format!("at most {MAX_LABELS} labels"),
+            format!("at most {LABELS} labels"),
         ));
         return None;
     }
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match item.as_str() {
-            Some(s) if !s.trim().is_empty() && s.chars().count() <= MAX_LABEL_LEN => {
+            Some(s) if !s.trim().is_empty() && s.chars().count() <= LABEL_LEN => {
                 let s = s.trim().to_string();
                 if !out.contains(&s) {
                     out.push(s);
@@ -253,7 +248,7 @@ fn labels(
             }
             _ => errors.push(FieldError::new(
                 format!("{path}.labels[{i}]"),
-                format!("must be a non-empty string of at most {MAX_LABEL_LEN} characters"),
+                format!("must be a non-empty string of at most {LABEL_LEN} characters"),
             )),
         }
     }
@@ -320,13 +315,13 @@ pub fn parse_incoming(
             ));
         }
     }
-    let id = text_field(obj, "id", path, MAX_ID_LEN, &mut errors);
+    let id = text_field(obj, "id", path, EVENT_ID_LEN, &mut errors);
     if id.as_deref().is_none_or(|s| s.trim().is_empty())
         && !errors.iter().any(|e| e.field == format!("{path}.id"))
     {
         errors.push(FieldError::new(format!("{path}.id"), "is required"));
     }
-    let conversation = text_field(obj, "conversation", path, MAX_ID_LEN, &mut errors);
+    let conversation = text_field(obj, "conversation", path, EVENT_ID_LEN, &mut errors);
     if conversation.as_deref().is_none_or(|s| s.trim().is_empty())
         && !errors
             .iter()
@@ -445,7 +440,8 @@ pub fn parse_incoming(
             EventBody::Message {
                 author: author.unwrap_or(Author::Customer),
                 private: boolean(obj, "private", path, &mut errors),
-                text: text_field(obj, "text", path, MAX_TEXT_LEN, &mut errors).unwrap_or_default(),
+                text: text_field(obj, "text", path, MESSAGE_TEXT_LEN, &mut errors)
+                    .unwrap_or_default(),
                 agent_email: text_field(obj, "agent_email", path, 254, &mut errors)
                     .map(|e| e.trim().to_lowercase()),
             }

@@ -17,6 +17,8 @@
 //! - [`rules`]: automation rules (event, conditions, actions): validation, evaluation, dry run.
 //! - [`check`]: the `promptly sla check` input and output shapes.
 //! - [`instant`]: instants on the wire (RFC 3339) and the whole seconds the engine counts.
+//! - [`job`]: background jobs' progress as the API and the pages show it.
+//! - [`limits`]: every limit on input, once (validators, pages and the API schema read it).
 //! - [`stream`]: events pushed to browsers over server-sent events.
 //! - [`staffing`]: agents needed for a service-level target (Erlang C as pyworkforce, Erlang A).
 //! - [`compliance`]: contracts, their metrics per period (UTC), bands, credits and bonuses.
@@ -31,6 +33,8 @@ pub mod compliance;
 pub mod conversation;
 pub mod duration;
 pub mod instant;
+pub mod job;
+pub mod limits;
 pub mod policy;
 pub mod rules;
 pub mod staffing;

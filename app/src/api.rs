@@ -93,18 +93,7 @@ pub struct PoliciesData {
     pub versions: Vec<PolicyItem>,
 }
 
-/// Progress of a background job (re-evaluating open conversations after a policy change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobView {
-    pub id: u64,
-    /// What it does, in words.
-    pub kind: String,
-    pub total: usize,
-    pub done: usize,
-    pub finished: bool,
-    /// Why it stopped early, if it failed.
-    pub error: Option<String>,
-}
+pub use promptly::job::JobView;
 
 /// An automation rule as the rules page lists it (webhook secrets masked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

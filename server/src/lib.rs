@@ -16,11 +16,7 @@
 
 pub mod auth;
 pub mod automation;
-pub mod bench_automation;
-pub mod bench_calendar;
-pub mod bench_compliance;
-pub mod bench_http;
-pub mod bench_staffing;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod http;

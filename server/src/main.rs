@@ -5,7 +5,7 @@ use promptly_server::config::{
     BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, TokenCommand, UserCommand,
 };
 use promptly_server::store::{self, DatabaseUrl, DynStore};
-use promptly_server::{auth, bench_calendar, demo, http, state::AppState};
+use promptly_server::{auth, bench, demo, http, state::AppState};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,12 +28,12 @@ fn main() -> ExitCode {
         }) => sla_check(&file),
         Some(Command::Bench {
             command: BenchCommand::Calendar { cases },
-        }) => bench_calendar::run(&cases)
+        }) => bench::calendar::run(&cases)
             .map(|line| println!("{line}"))
             .map_err(Usage),
         Some(Command::Bench {
             command: BenchCommand::Staffing { cases },
-        }) => promptly_server::bench_staffing::run(&cases)
+        }) => bench::staffing::run(&cases)
             .map(|line| println!("{line}"))
             .map_err(Usage),
         other => {
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
                                 concurrency,
                                 postgres,
                             },
-                    }) => promptly_server::bench_http::ingest(events, batch, concurrency, postgres)
+                    }) => bench::http::ingest(events, batch, concurrency, postgres)
                         .await
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
                                 due,
                                 window,
                             },
-                    }) => promptly_server::bench_automation::run(clocks, due, window)
+                    }) => bench::automation::run(clocks, due, window)
                         .await
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
@@ -80,19 +80,19 @@ fn main() -> ExitCode {
                                 conversations,
                                 repeats,
                             },
-                    }) => promptly_server::bench_compliance::run(conversations, repeats)
+                    }) => bench::compliance::run(conversations, repeats)
                         .await
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
                     Some(Command::Bench {
                         command: BenchCommand::Memory { conversations },
-                    }) => promptly_server::bench_http::memory(conversations)
+                    }) => bench::http::memory(conversations)
                         .await
                         .map(|l| println!("{l}"))
                         .map_err(Usage),
                     Some(Command::Bench {
                         command: BenchCommand::Live { clients, rounds },
-                    }) => promptly_server::bench_http::live(clients, rounds)
+                    }) => bench::http::live(clients, rounds)
                         .await
                         .map(|l| println!("{l}"))
                         .map_err(Usage),

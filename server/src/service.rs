@@ -5,10 +5,10 @@ use crate::state::AppState;
 use crate::store::{
     ConversationRow, Derived, Deriver, IngestOutcome, PolicyRecord, Store, StoreResult,
 };
-use app::api::JobView;
 use chrono::{DateTime, Utc};
 use promptly::compliance::FactsRecord;
 use promptly::conversation::{fold, ConversationView, IncomingEvent};
+use promptly::job::JobView;
 use promptly::stream::StreamEvent;
 use promptly::timeline::Event as TimelineEvent;
 use promptly::{evaluate, BusinessCalendar, MetricStatus, Policy, SlaState};

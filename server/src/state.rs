@@ -2,7 +2,7 @@
 
 use crate::service::CatalogCache;
 use crate::store::DynStore;
-use app::api::JobView;
+use promptly::job::JobView;
 use promptly::stream::StreamEvent;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -9,20 +9,13 @@ use super::scope::Scope;
 use super::tally::{compute, result_of, MetricKind, MetricResult, MetricTarget};
 use crate::account::FieldError;
 use crate::instant;
+use crate::limits::{CONTRACT_METRICS, CONTRACT_NAME_LEN, CONTRACT_TEXT_LEN, SCOPE_ENTRY_LEN};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Days before a contract's review date from which the page highlights it.
 pub const REVIEW_NOTICE_DAYS: i64 = 30;
-/// Longest contract name and counterparty name, in characters.
-pub const MAX_NAME_LEN: usize = 200;
-/// Longest textual component (service description, responsibilities, terms), in characters.
-pub const MAX_TEXT_LEN: usize = 20_000;
-/// Most metrics one contract may have.
-pub const MAX_METRICS: usize = 50;
-/// Longest scope entry (team, label, e-mail domain), in characters.
-pub const MAX_SCOPE_ENTRY_LEN: usize = 100;
 /// Longest threshold a metric may set (`within_s`, `short_abandon_s`, an ASA target): 7 days.
 pub const MAX_WAIT_S: i64 = 7 * 24 * 3600;
 
@@ -117,7 +110,7 @@ fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: us
 fn valid_domain(d: &str) -> bool {
     let bare = d.trim().trim_start_matches(['@', '.']);
     !bare.is_empty()
-        && bare.len() <= MAX_SCOPE_ENTRY_LEN
+        && bare.len() <= SCOPE_ENTRY_LEN
         && bare.contains('.')
         && !bare.starts_with('.')
         && !bare.ends_with('.')
@@ -147,8 +140,8 @@ impl Contract {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         let e = &mut errors;
-        required_text(e, "name", &self.name, MAX_NAME_LEN);
-        required_text(e, "counterparty", &self.counterparty, MAX_NAME_LEN);
+        required_text(e, "name", &self.name, CONTRACT_NAME_LEN);
+        required_text(e, "counterparty", &self.counterparty, CONTRACT_NAME_LEN);
         for (field, value) in [
             ("service_description", &self.service_description),
             ("our_responsibilities", &self.our_responsibilities),
@@ -157,12 +150,12 @@ impl Contract {
             ("incentive_terms", &self.incentive_terms),
             ("termination_terms", &self.termination_terms),
         ] {
-            text_len(e, field, value, MAX_TEXT_LEN);
+            text_len(e, field, value, CONTRACT_TEXT_LEN);
         }
 
         for (list, field) in [(&self.scope.teams, "teams"), (&self.scope.labels, "labels")] {
             for (i, v) in list.iter().enumerate() {
-                required_text(e, &format!("scope.{field}[{i}]"), v, MAX_SCOPE_ENTRY_LEN);
+                required_text(e, &format!("scope.{field}[{i}]"), v, SCOPE_ENTRY_LEN);
             }
         }
         for (i, p) in self.scope.policies.iter().enumerate() {
@@ -188,10 +181,10 @@ impl Contract {
                 "metrics",
                 "at least one metric is required",
             ));
-        } else if self.metrics.len() > MAX_METRICS {
+        } else if self.metrics.len() > CONTRACT_METRICS {
             e.push(FieldError::new(
                 "metrics",
-                format!("at most {MAX_METRICS} metrics"),
+                format!("at most {CONTRACT_METRICS} metrics"),
             ));
         }
         for (i, m) in self.metrics.iter().enumerate() {
@@ -532,8 +525,8 @@ mod tests {
     fn contract_validation_names_each_field() {
         let mut c = Contract::from_json(contract_json()).unwrap();
         c.name = "  ".into();
-        c.counterparty = "x".repeat(MAX_NAME_LEN + 1);
-        c.termination_terms = "x".repeat(MAX_TEXT_LEN + 1);
+        c.counterparty = "x".repeat(CONTRACT_NAME_LEN + 1);
+        c.termination_terms = "x".repeat(CONTRACT_TEXT_LEN + 1);
         c.scope.teams = vec!["".into()];
         c.scope.email_domains = vec!["bigcorp.com".into(), "not a domain".into()];
         c.scope.policies = vec![0];

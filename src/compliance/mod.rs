@@ -53,8 +53,7 @@ pub use breakdown::{
     breakdown, group_counts, Dimension, GroupCounts, GroupResult, MetricBreakdowns,
 };
 pub use contract::{
-    Compliance, Contract, CounterpartyKind, ReviewNotice, MAX_METRICS, MAX_NAME_LEN,
-    MAX_SCOPE_ENTRY_LEN, MAX_TEXT_LEN, MAX_WAIT_S, REVIEW_NOTICE_DAYS,
+    Compliance, Contract, CounterpartyKind, ReviewNotice, MAX_WAIT_S, REVIEW_NOTICE_DAYS,
 };
 pub use facts::{
     cycle_counts, first_wait, first_wait_until_left, ClockRecord, ConversationFacts, FactsRecord,

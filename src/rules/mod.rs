@@ -70,7 +70,4 @@ pub use model::{
     Action, Condition, ConditionValue, Field, FiredEvent, Match, Op, Placeholder, RuleDefinition,
     RuleEvent, Template, ValueKind,
 };
-pub use validate::{
-    parse_rule, MAX_ACTIONS, MAX_CONDITIONS, MAX_RULE_NAME_LEN, MAX_SECRET_LEN, MAX_TEAM_LEN,
-    MAX_TEMPLATE_LEN, MAX_URL_LEN, MAX_VALUES, MAX_VALUE_LEN,
-};
+pub use validate::parse_rule;

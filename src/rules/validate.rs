@@ -3,22 +3,14 @@
 
 use super::model::*;
 use crate::account::{validate_email, FieldError};
-use crate::conversation::{Priority, MAX_LABEL_LEN};
+use crate::conversation::Priority;
 use crate::duration::SlaDuration;
+use crate::limits::{
+    LABEL_LEN, RULE_ACTIONS, RULE_CONDITIONS, RULE_NAME_LEN, RULE_VALUES, RULE_VALUE_LEN,
+    SECRET_LEN, TEAM_LEN, TEMPLATE_LEN, URL_LEN,
+};
 use serde_json::{Map, Value};
 use std::fmt;
-
-pub const MAX_RULE_NAME_LEN: usize = 200;
-pub const MAX_CONDITIONS: usize = 50;
-pub const MAX_ACTIONS: usize = 20;
-/// Most entries in an `in`, `not_in` or `contains_any` list.
-pub const MAX_VALUES: usize = 100;
-/// Longest text of one condition value (an e-mail address is at most 254).
-pub const MAX_VALUE_LEN: usize = 254;
-pub const MAX_TEAM_LEN: usize = 100;
-pub const MAX_TEMPLATE_LEN: usize = 4000;
-pub const MAX_URL_LEN: usize = 2048;
-pub const MAX_SECRET_LEN: usize = 256;
 
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -52,10 +44,10 @@ pub fn parse_rule(
             errors.push(FieldError::new("name", "is required"));
             String::new()
         }
-        Some(Value::String(s)) if s.trim().chars().count() > MAX_RULE_NAME_LEN => {
+        Some(Value::String(s)) if s.trim().chars().count() > RULE_NAME_LEN => {
             errors.push(FieldError::new(
                 "name",
-                format!("must be at most {MAX_RULE_NAME_LEN} characters"),
+                format!("must be at most {RULE_NAME_LEN} characters"),
             ));
             String::new()
         }
@@ -138,10 +130,10 @@ pub fn parse_rule(
     };
     let conditions = match obj.get("conditions") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) if items.len() > MAX_CONDITIONS => {
+        Some(Value::Array(items)) if items.len() > RULE_CONDITIONS => {
             errors.push(FieldError::new(
                 "conditions",
-                format!("at most {MAX_CONDITIONS} conditions"),
+                format!("at most {RULE_CONDITIONS} conditions"),
             ));
             Vec::new()
         }
@@ -168,10 +160,10 @@ pub fn parse_rule(
     };
     let actions = match obj.get("actions") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) if items.len() > MAX_ACTIONS => {
+        Some(Value::Array(items)) if items.len() > RULE_ACTIONS => {
             errors.push(FieldError::new(
                 "actions",
-                format!("at most {MAX_ACTIONS} actions"),
+                format!("at most {RULE_ACTIONS} actions"),
             ));
             Vec::new()
         }
@@ -349,10 +341,10 @@ fn parse_condition(
                 errors.push(FieldError::new(&vpath, "needs at least one value"));
                 return None;
             }
-            Some(Value::Array(items)) if items.len() > MAX_VALUES => {
+            Some(Value::Array(items)) if items.len() > RULE_VALUES => {
                 errors.push(FieldError::new(
                     &vpath,
-                    format!("at most {MAX_VALUES} values"),
+                    format!("at most {RULE_VALUES} values"),
                 ));
                 return None;
             }
@@ -427,10 +419,10 @@ fn text_value(s: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<Strin
     if s.is_empty() {
         errors.push(FieldError::new(path, "must not be empty"));
         None
-    } else if s.chars().count() > MAX_VALUE_LEN {
+    } else if s.chars().count() > RULE_VALUE_LEN {
         errors.push(FieldError::new(
             path,
-            format!("must be at most {MAX_VALUE_LEN} characters"),
+            format!("must be at most {RULE_VALUE_LEN} characters"),
         ));
         None
     } else {
@@ -663,7 +655,7 @@ fn parse_action(
             }
         }
         "set_priority" => {
-            let text = string("priority", MAX_VALUE_LEN, errors)?;
+            let text = string("priority", RULE_VALUE_LEN, errors)?;
             match Priority::parse(&lowercase(&text)) {
                 Some(priority) => Some(Action::SetPriority { priority }),
                 None => {
@@ -679,7 +671,7 @@ fn parse_action(
             }
         }
         "add_label" | "remove_label" => {
-            let label = string("label", MAX_LABEL_LEN, errors)?.trim().to_string();
+            let label = string("label", LABEL_LEN, errors)?.trim().to_string();
             Some(if kind == "add_label" {
                 Action::AddLabel { label }
             } else {
@@ -687,10 +679,10 @@ fn parse_action(
             })
         }
         "assign_team" => Some(Action::AssignTeam {
-            team: string("team", MAX_TEAM_LEN, errors)?.trim().to_string(),
+            team: string("team", TEAM_LEN, errors)?.trim().to_string(),
         }),
         "assign_owner" => {
-            let text = string("owner", MAX_VALUE_LEN, errors)?;
+            let text = string("owner", RULE_VALUE_LEN, errors)?;
             match validate_email(&text) {
                 Ok(owner) => Some(Action::AssignOwner { owner }),
                 Err(_) => {
@@ -704,7 +696,7 @@ fn parse_action(
         }
         "remove_owner" => Some(Action::RemoveOwner),
         "send_message" => {
-            let text = string("template", MAX_TEMPLATE_LEN, errors)?;
+            let text = string("template", TEMPLATE_LEN, errors)?;
             match Template::parse(&text) {
                 Ok(template) => Some(Action::SendMessage { template }),
                 Err(message) => {
@@ -714,7 +706,7 @@ fn parse_action(
             }
         }
         "webhook" => {
-            let url = string("url", MAX_URL_LEN, errors).map(|u| u.trim().to_string());
+            let url = string("url", URL_LEN, errors).map(|u| u.trim().to_string());
             let url = url.filter(|u| {
                 let ok = is_http_url(u);
                 if !ok {
@@ -725,7 +717,7 @@ fn parse_action(
                 }
                 ok
             });
-            let secret = string("secret", MAX_SECRET_LEN, errors);
+            let secret = string("secret", SECRET_LEN, errors);
             Some(Action::Webhook {
                 url: url?,
                 secret: secret?,

@@ -11,6 +11,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 use promptly::account::Section;
+use promptly::limits;
 use promptly::{CalendarDefinition, TimeWindow, WeeklyHours};
 
 /// Weekday form fields, Monday first, with their labels.
@@ -344,11 +345,11 @@ fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>
             {edit.as_ref().map(|_| view! { <p><a href="/calendars">"Add a new calendar instead"</a></p> })}
             {form_error}
             <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength="100" aria-invalid=invalid("name")/>
+                <input type="text" name="name" value=fields.name.clone() maxlength=limits::NAME_LEN aria-invalid=invalid("name")/>
             </label>
             {field_error(&errors, "name")}
             <label>"Description"
-                <textarea name="description" rows="2" maxlength="2000">{fields.description.clone()}</textarea>
+                <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{fields.description.clone()}</textarea>
             </label>
             {field_error(&errors, "description")}
             <label>"Time zone"

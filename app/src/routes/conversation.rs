@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use promptly::conversation::{EventBody, IncomingEvent, Priority};
+use promptly::limits;
 use promptly::timeline::{Author, ConversationStatus};
 use promptly::{ClockState, MetricStatus};
 
@@ -140,7 +141,7 @@ fn ConversationView(
                     {can_act.then(|| view! {
                         <form method="post" action=format!("/conversations/{id}/reply") class="card reply">
                             <label>"Reply"
-                                <textarea name="text" rows="3" maxlength="65536" aria-invalid=err_text.as_ref().map(|_| "true")></textarea>
+                                <textarea name="text" rows="3" maxlength=limits::MESSAGE_TEXT_LEN aria-invalid=err_text.as_ref().map(|_| "true")></textarea>
                             </label>
                             {err_text.clone().map(|m| view! { <p class="field-error" data-field="text">{m}</p> })}
                             <label class="check"><input type="checkbox" name="private"/>" Private note (the customer does not see it)"</label>

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use promptly::limits;
 
 /// The words for each error code the server puts in the query.
 fn message(code: &str) -> Option<&'static str> {
@@ -52,13 +53,13 @@ pub fn LoginPage() -> impl IntoView {
                 <input type="hidden" name="next" value=next/>
                 <label>
                     "E-mail"
-                    <input type="email" name="email" value=email autocomplete="username" maxlength="254"
+                    <input type="email" name="email" value=email autocomplete="username" maxlength=limits::EMAIL_LEN
                         aria-invalid=err_email.map(|_| "true")/>
                 </label>
                 {err_email.map(|m| view! { <p class="field-error" data-field="email">{m}</p> })}
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="current-password" maxlength="128"
+                    <input type="password" name="password" autocomplete="current-password" maxlength=limits::PASSWORD_LEN
                         aria-invalid=err_password.map(|_| "true")/>
                 </label>
                 {err_password.map(|m| view! { <p class="field-error" data-field="password">{m}</p> })}

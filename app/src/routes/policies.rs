@@ -17,6 +17,7 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 use promptly::account::Section;
+use promptly::limits;
 use promptly::{BusinessCalendar, CalendarDefinition, Policy, SlaDuration, WarningThreshold};
 
 const UNITS: [(&str, &str); 4] = [
@@ -590,11 +591,11 @@ fn PolicyForm(
             {edit.as_ref().map(|_| view! { <p><a href="/policies">"Add a new policy instead"</a></p> })}
             {form_error}
             <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength="100" aria-invalid=invalid("name")/>
+                <input type="text" name="name" value=fields.name.clone() maxlength=limits::NAME_LEN aria-invalid=invalid("name")/>
             </label>
             {field_error(&errors, "name")}
             <label>"Description"
-                <textarea name="description" rows="2" maxlength="2000">{fields.description.clone()}</textarea>
+                <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{fields.description.clone()}</textarea>
             </label>
             {field_error(&errors, "description")}
             <fieldset class="targets">

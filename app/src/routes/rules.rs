@@ -18,6 +18,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 use promptly::account::Section;
 use promptly::conversation::Priority;
+use promptly::limits;
 use promptly::rules::{
     Action, Condition, ConditionValue, Field, Match, Op, Placeholder, RuleDefinition, RuleEvent,
     SideEffect, ValueKind,
@@ -600,7 +601,7 @@ fn RuleForm(
             {edit.as_ref().map(|_| view! { <p><a href="/rules">"Add a new rule instead"</a></p> })}
             {errors.with_value(|e| e.get("form")).map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength="200" aria-invalid=invalid("name")/>
+                <input type="text" name="name" value=fields.name.clone() maxlength=limits::RULE_NAME_LEN aria-invalid=invalid("name")/>
             </label>
             {errors.with_value(|e| field_error(e, "name"))}
             <label class="check">

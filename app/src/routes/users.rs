@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use promptly::account::{Role, Section, UserView};
+use promptly::limits;
 
 fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -73,11 +74,11 @@ fn UsersInner() -> impl IntoView {
             <form method="post" action="/admin/users" class="card create-user" novalidate>
                 <h2>"Add a user"</h2>
                 <label>"E-mail"
-                    <input type="email" name="email" value=email maxlength="254" aria-invalid=err_email.as_ref().map(|_| "true")/>
+                    <input type="email" name="email" value=email maxlength=limits::EMAIL_LEN aria-invalid=err_email.as_ref().map(|_| "true")/>
                 </label>
                 {err_email.map(|m| view! { <p class="field-error" data-field="email">{m}</p> })}
                 <label>"Name"
-                    <input type="text" name="name" value=name maxlength="100"/>
+                    <input type="text" name="name" value=name maxlength=limits::NAME_LEN/>
                 </label>
                 {err_name.map(|m| view! { <p class="field-error" data-field="name">{m}</p> })}
                 <label>"Role"
@@ -85,7 +86,7 @@ fn UsersInner() -> impl IntoView {
                 </label>
                 {err_role.map(|m| view! { <p class="field-error" data-field="role">{m}</p> })}
                 <label>"Password"
-                    <input type="password" name="password" autocomplete="new-password" maxlength="128" aria-invalid=err_password.as_ref().map(|_| "true")/>
+                    <input type="password" name="password" autocomplete="new-password" maxlength=limits::PASSWORD_LEN aria-invalid=err_password.as_ref().map(|_| "true")/>
                 </label>
                 {err_password.map(|m| view! { <p class="field-error" data-field="password">{m}</p> })}
                 <button type="submit" class="primary">"Create user"</button>
@@ -199,7 +200,7 @@ fn TokensSection() -> impl IntoView {
             <form method="post" action="/admin/tokens" class="card create-token" novalidate>
                 <h3>"Create a token"</h3>
                 <label>"Token name"
-                    <input type="text" name="name" value=name maxlength="100" required aria-invalid=err_name.as_ref().map(|_| "true")/>
+                    <input type="text" name="name" value=name maxlength=limits::NAME_LEN required aria-invalid=err_name.as_ref().map(|_| "true")/>
                 </label>
                 {err_name.map(|m| view! { <p class="field-error" data-field="token-name">{m}</p> })}
                 <label>"Token role"

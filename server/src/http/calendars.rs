@@ -30,29 +30,23 @@ pub(crate) fn named(
         errors.push(FieldError::new("body", "must be a JSON object"));
         return (String::new(), String::new(), body);
     };
-    let name = match obj.remove("name") {
-        Some(serde_json::Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 100 => {
-            s.trim().to_string()
-        }
-        _ => {
-            errors.push(FieldError::new(
-                "name",
-                "Name is required (at most 100 characters).",
-            ));
-            String::new()
-        }
+    let text = |v: Option<serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s,
+        _ => String::new(),
     };
+    let name = promptly::account::validate_name(&text(obj.remove("name"))).unwrap_or_else(|m| {
+        errors.push(FieldError::new("name", m));
+        String::new()
+    });
     let description = match obj.remove("description") {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) if s.chars().count() <= 2000 => s,
-        Some(_) => {
-            errors.push(FieldError::new(
-                "description",
-                "must be text of at most 2000 characters",
-            ));
-            String::new()
-        }
-    };
+        None | Some(serde_json::Value::Null) => Ok(String::new()),
+        Some(serde_json::Value::String(s)) => promptly::account::validate_description(&s),
+        Some(_) => Err(promptly::account::description_error()),
+    }
+    .unwrap_or_else(|m| {
+        errors.push(FieldError::new("description", m));
+        String::new()
+    });
     (name, description, body)
 }
 

@@ -308,7 +308,7 @@ fn manager(user: Option<Extension<CurrentUser>>, back: &str) -> Result<(), Box<R
 }
 
 /// How many metric rows the editor may send: a contract's most metrics, and room to add.
-pub const METRIC_ROWS: usize = promptly::compliance::MAX_METRICS + 14;
+pub const METRIC_ROWS: usize = promptly::limits::CONTRACT_METRICS + 14;
 
 fn list(text: &str) -> Vec<Value> {
     text.split(',')

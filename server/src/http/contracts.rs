@@ -19,6 +19,7 @@ use promptly::account::FieldError;
 use promptly::compliance::{
     Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
 };
+use promptly::limits::TEAM_LEN;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -388,7 +389,7 @@ async fn departments(
     ))
 }
 
-/// Validates a mapping: `teams[i].team` and `.department` non-empty, at most 100
+/// Validates a mapping: `teams[i].team` and `.department` non-empty, at most `TEAM_LEN`
 /// characters, each team once.
 pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> {
     let Some(items) = body.get("teams").and_then(Value::as_array) else {
@@ -403,11 +404,11 @@ pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> 
     for (i, item) in items.iter().enumerate() {
         let text = |field: &str, errors: &mut Vec<FieldError>| -> String {
             match item.get(field).and_then(Value::as_str).map(str::trim) {
-                Some(s) if !s.is_empty() && s.chars().count() <= 100 => s.to_string(),
+                Some(s) if !s.is_empty() && s.chars().count() <= TEAM_LEN => s.to_string(),
                 _ => {
                     errors.push(FieldError::new(
                         format!("teams[{i}].{field}"),
-                        "must be a non-empty text of at most 100 characters",
+                        format!("must be a non-empty text of at most {TEAM_LEN} characters"),
                     ));
                     String::new()
                 }

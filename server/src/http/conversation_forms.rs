@@ -12,7 +12,8 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use chrono::Utc;
 use promptly::account::Role;
-use promptly::conversation::{EventBody, IncomingEvent, Priority, MAX_TEXT_LEN};
+use promptly::conversation::{EventBody, IncomingEvent, Priority};
+use promptly::limits::MESSAGE_TEXT_LEN;
 use promptly::timeline::{Author, ConversationStatus};
 use rand::RngCore;
 use serde::Deserialize;
@@ -117,7 +118,7 @@ async fn reply(
     if text.is_empty() {
         return back(id, &[("err_text", "Write a reply first.")]);
     }
-    if text.chars().count() > MAX_TEXT_LEN {
+    if text.chars().count() > MESSAGE_TEXT_LEN {
         return back(id, &[("err_text", "The reply is too long.")]);
     }
     let private = form.private.is_some();

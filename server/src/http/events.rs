@@ -13,7 +13,8 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use chrono::Utc;
 use promptly::account::FieldError;
-use promptly::conversation::{parse_incoming, MAX_BATCH};
+use promptly::conversation::parse_incoming;
+use promptly::limits::EVENT_BATCH;
 use serde::Serialize;
 
 pub fn router() -> Router<AppState> {
@@ -50,10 +51,10 @@ async fn ingest(
     if items.is_empty() {
         return Err(ApiError::field("events", "must hold at least one event"));
     }
-    if items.len() > MAX_BATCH {
+    if items.len() > EVENT_BATCH {
         return Err(ApiError::field(
             "events",
-            format!("at most {MAX_BATCH} events per request"),
+            format!("at most {EVENT_BATCH} events per request"),
         ));
     }
     let mut errors: Vec<FieldError> = Vec::new();

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 use chrono::Utc;
-use promptly::account::{Role, MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
+use promptly::account::Role;
+use promptly::limits::{EMAIL_LEN, PASSWORD_LEN};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -68,7 +69,7 @@ async fn login(
     if email.is_empty() {
         q.push(("err_email", "required"));
         bad = true;
-    } else if email.len() > MAX_EMAIL_LEN {
+    } else if email.len() > EMAIL_LEN {
         q.retain(|(k, _)| *k != "email");
         q.push(("err_email", "too_long"));
         bad = true;
@@ -76,7 +77,7 @@ async fn login(
     if form.password.is_empty() {
         q.push(("err_password", "required"));
         bad = true;
-    } else if form.password.chars().count() > MAX_PASSWORD_LEN {
+    } else if form.password.chars().count() > PASSWORD_LEN {
         q.push(("err_password", "too_long"));
         bad = true;
     }
@@ -183,7 +184,7 @@ async fn create(
         Ok(_) => see_other("/admin/users", &[("notice", "created")]),
         Err(UserAdminError::Fields(errors)) => {
             let keys: Vec<String> = errors.iter().map(|e| format!("err_{}", e.field)).collect();
-            let email = if form.email.len() > MAX_EMAIL_LEN {
+            let email = if form.email.len() > EMAIL_LEN {
                 ""
             } else {
                 form.email.trim()

@@ -42,14 +42,11 @@ pub async fn create_token(
     name: &str,
     role: Option<&str>,
 ) -> Result<CreatedToken, ApiError> {
-    let name = name.trim();
     let mut errors = Vec::new();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.push(promptly::account::FieldError::new(
-            "name",
-            "Name is required (at most 100 characters).",
-        ));
-    }
+    let name = promptly::account::validate_name(name).unwrap_or_else(|m| {
+        errors.push(promptly::account::FieldError::new("name", m));
+        String::new()
+    });
     let role = match role.map(str::parse::<Role>).transpose() {
         Ok(r) => r.unwrap_or(Role::Admin),
         Err(m) => {
@@ -62,7 +59,7 @@ pub async fn create_token(
     }
     let (token, hash) = new_api_token();
     let info = store
-        .create_api_token(name, role, &hash, Utc::now())
+        .create_api_token(&name, role, &hash, Utc::now())
         .await?;
     Ok(CreatedToken { info, token })
 }

@@ -1,0 +1,52 @@
+//! Every limit on what users and integrations may send, once. The validators in this
+//! crate, the pages' `maxlength` / `min` / `max` attributes, the server's handlers and the
+//! published API schema all read these constants; none of them types the number again.
+//! Lengths count characters (Unicode scalar values), not bytes.
+
+// Accounts and integration tokens.
+/// Longest e-mail address (RFC 5321's path limit).
+pub const EMAIL_LEN: usize = 254;
+pub const MIN_PASSWORD_LEN: usize = 8;
+pub const PASSWORD_LEN: usize = 128;
+/// Longest name of a user, a calendar, a policy, an integration token or a department.
+pub const NAME_LEN: usize = 100;
+/// Longest description of a calendar or a policy.
+pub const DESCRIPTION_LEN: usize = 2_000;
+
+// Events (`POST /api/v1/events`).
+/// Most events in one batch.
+pub const EVENT_BATCH: usize = 1_000;
+/// Longest event or conversation id.
+pub const EVENT_ID_LEN: usize = 200;
+/// Longest message text.
+pub const MESSAGE_TEXT_LEN: usize = 65_536;
+/// Most labels on a conversation, and the longest label.
+pub const LABELS: usize = 50;
+pub const LABEL_LEN: usize = 100;
+/// Longest team name (conversations, rules, departments).
+pub const TEAM_LEN: usize = 100;
+
+// Automation rules.
+pub const RULE_NAME_LEN: usize = 200;
+pub const RULE_CONDITIONS: usize = 50;
+pub const RULE_ACTIONS: usize = 20;
+/// Most entries in an `in`, `not_in` or `contains_any` list.
+pub const RULE_VALUES: usize = 100;
+/// Longest text of one condition value (an e-mail address is at most 254).
+pub const RULE_VALUE_LEN: usize = 254;
+/// Longest message or webhook template.
+pub const TEMPLATE_LEN: usize = 4_000;
+/// Longest webhook URL.
+pub const URL_LEN: usize = 2_048;
+/// Longest webhook signing secret.
+pub const SECRET_LEN: usize = 256;
+
+// Contracts.
+/// Longest contract name and counterparty name.
+pub const CONTRACT_NAME_LEN: usize = 200;
+/// Longest textual component (service description, responsibilities, terms).
+pub const CONTRACT_TEXT_LEN: usize = 20_000;
+/// Most metrics one contract may have.
+pub const CONTRACT_METRICS: usize = 50;
+/// Longest scope entry (team, label, e-mail domain).
+pub const SCOPE_ENTRY_LEN: usize = 100;
