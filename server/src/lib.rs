@@ -11,6 +11,7 @@
 //! - [`service`]: the live queue's logic: the SLA catalog, ingest, conversation views.
 //! - [`reports`]: contract compliance from the store's aggregate, trends, drill-downs.
 //! - [`state`]: what every handler shares, and the live stream's recent events.
+//! - [`clock`]: the server's time source, real or a test clock that tests move.
 
 #![recursion_limit = "256"]
 
@@ -21,6 +22,7 @@ pub mod bench_calendar;
 pub mod bench_compliance;
 pub mod bench_http;
 pub mod bench_staffing;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;

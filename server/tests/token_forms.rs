@@ -188,6 +188,7 @@ async fn agents_and_other_sites_are_refused() {
             role: "agent".into(),
             password: "agent-pass-1".into(),
         },
+        s.state.clock.now(),
     )
     .await
     .unwrap();

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::Role;
 use promptly::conversation::{EventBody, IncomingEvent, Priority, MAX_TEXT_LEN};
 use promptly::timeline::{Author, ConversationStatus};
@@ -78,7 +77,7 @@ async fn record(
     let event = IncomingEvent {
         id: event_id(),
         conversation,
-        at: Utc::now(),
+        at: state.clock.now(),
         body,
     };
     match service::ingest(state, &[event]).await {

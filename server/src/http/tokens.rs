@@ -42,6 +42,17 @@ pub async fn create_token(
     name: &str,
     role: Option<&str>,
 ) -> Result<CreatedToken, ApiError> {
+    create_token_at(store, name, role, Utc::now()).await
+}
+
+/// [`create_token`] created at `now` (the server's clock; the plain one, for the command
+/// line and the benchmarks, stamps it with the wall clock).
+pub async fn create_token_at(
+    store: &dyn crate::store::Store,
+    name: &str,
+    role: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<CreatedToken, ApiError> {
     let name = name.trim();
     let mut errors = Vec::new();
     if name.is_empty() || name.chars().count() > 100 {
@@ -61,9 +72,7 @@ pub async fn create_token(
         return Err(ApiError::Unprocessable { errors });
     }
     let (token, hash) = new_api_token();
-    let info = store
-        .create_api_token(name, role, &hash, Utc::now())
-        .await?;
+    let info = store.create_api_token(name, role, &hash, now).await?;
     Ok(CreatedToken { info, token })
 }
 
@@ -75,7 +84,13 @@ async fn create(
     require_admin(user)?;
     let body: NewToken = serde_json::from_value(super::json_body(body)?)
         .map_err(|e| ApiError::field("body", e.to_string()))?;
-    let created = create_token(state.store.as_ref(), &body.name, body.role.as_deref()).await?;
+    let created = create_token_at(
+        state.store.as_ref(),
+        &body.name,
+        body.role.as_deref(),
+        state.clock.now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -93,6 +108,6 @@ async fn revoke(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     require_admin(user)?;
-    state.store.revoke_api_token(id, Utc::now()).await?;
+    state.store.revoke_api_token(id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
