@@ -270,7 +270,7 @@ pub async fn session_middleware(
         Some(token) if !token.is_empty() => {
             match state
                 .store
-                .session_user(&token_hash(&token), Utc::now())
+                .session_user(&token_hash(&token), state.clock.now())
                 .await
             {
                 Ok(u) => u,
@@ -309,12 +309,13 @@ pub async fn session_middleware(
     next.run(req).await
 }
 
-/// Creates the first admin on an empty database. Returns the one-time password when it
-/// had to make one up.
+/// Creates the first admin on an empty database (created at `now`). Returns the one-time
+/// password when it had to make one up.
 pub async fn ensure_first_admin(
     store: &dyn Store,
     email: Option<&str>,
     password: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<Option<(String, String)>, String> {
     if store.count_users().await.map_err(|e| e.to_string())? > 0 {
         return Ok(None);
@@ -345,7 +346,7 @@ pub async fn ensure_first_admin(
                 role,
                 password_hash: hash,
             },
-            Utc::now(),
+            now,
         )
         .await
     {

@@ -16,6 +16,7 @@
 //! - The outbox is delivered by [`deliver_outbox`]: webhooks signed with HMAC-SHA256,
 //!   retried with backoff, failures kept and shown.
 
+use crate::clock::Clock;
 use crate::service::SlaCatalog;
 use crate::state::AppState;
 use crate::store::{
@@ -338,7 +339,7 @@ impl Worker {
 /// One pass and what follows from it: publish the changed conversations, update the
 /// schedule. Returns how many conversations were handled.
 pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let channels: HashMap<String, (String, String)> = store
@@ -380,7 +381,7 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     state.announce(&published).await;
     if !pass.fired.is_empty() {
         // Recorded (committed) now.
-        let recorded = Utc::now();
+        let recorded = state.clock.now();
         let mut stats = state.firing_stats.lock().unwrap_or_else(|p| p.into_inner());
         for (_, f) in pass.fired.iter().filter(|(_, f)| f.event == "sla.breached") {
             stats.record(recorded, f.due_at);
@@ -405,8 +406,9 @@ impl FiringStats {
     }
 }
 
-/// The worker loop: loads the schedule, then sleeps until the earliest instant or a bell,
-/// and runs passes until nothing is due.
+/// The worker loop: loads the schedule, then sleeps until the earliest instant (on the
+/// state's clock, so a test clock moved past it wakes it) or a bell, and runs passes until
+/// nothing is due.
 pub async fn run_worker(state: AppState, link_base: String) {
     match state.store.sla_schedule().await {
         Ok(all) => state
@@ -423,19 +425,20 @@ pub async fn run_worker(state: AppState, link_base: String) {
                 .unwrap_or_else(|p| p.into_inner());
             s.earliest()
         };
-        let now = Utc::now();
-        let wait = match next {
-            Some(t) if t <= now => std::time::Duration::ZERO,
-            Some(t) => (t - now).to_std().unwrap_or_default().min(IDLE_LOOK),
-            None => IDLE_LOOK,
+        let now = state.clock.now();
+        let idle_until = now + Duration::from_std(IDLE_LOOK).unwrap_or_default();
+        let until = match next {
+            Some(t) if t <= now => None,
+            Some(t) => Some(t.min(idle_until)),
+            None => Some(idle_until),
         };
-        if !wait.is_zero() {
+        if let Some(until) = until {
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = state.clock.sleep_until(until) => {}
                 _ = state.worker.wake.notified() => {}
             }
         }
-        let now = Utc::now();
+        let now = state.clock.now();
         state
             .worker
             .schedule
@@ -451,7 +454,7 @@ pub async fn run_worker(state: AppState, link_base: String) {
                     // Nothing was written; the due conversations stay due.
                     state
                         .worker
-                        .note([(0, Some(Utc::now() + Duration::seconds(1)))], false);
+                        .note([(0, Some(state.clock.now() + Duration::seconds(1)))], false);
                     break;
                 }
             }
@@ -484,9 +487,13 @@ pub fn backoff(attempts: i64) -> Duration {
 }
 
 /// Delivers the due outbox rows (claimed with a lease, so two servers never send one at
-/// the same time); returns how many it tried.
-pub async fn deliver_outbox(store: &dyn Store, client: &reqwest::Client) -> StoreResult<usize> {
-    let now = Utc::now();
+/// the same time); returns how many it tried. Due, leases and retries are on `clock`.
+pub async fn deliver_outbox(
+    store: &dyn Store,
+    clock: &Clock,
+    client: &reqwest::Client,
+) -> StoreResult<usize> {
+    let now = clock.now();
     let items = store
         .claim_outbox(now, now + Duration::seconds(60), 50)
         .await?;
@@ -501,35 +508,41 @@ pub async fn deliver_outbox(store: &dyn Store, client: &reqwest::Client) -> Stor
             .timeout(std::time::Duration::from_secs(10))
             .send()
             .await;
+        let now = clock.now();
         let outcome = match result {
             Ok(r) if r.status().is_success() => OutboxOutcome::Delivered,
-            Ok(r) => failed(&item, format!("the receiver answered {}", r.status())),
-            Err(e) => failed(&item, format!("could not deliver: {e}")),
+            Ok(r) => failed(&item, format!("the receiver answered {}", r.status()), now),
+            Err(e) => failed(&item, format!("could not deliver: {e}"), now),
         };
-        store.finish_outbox(item.id, &outcome, Utc::now()).await?;
+        store.finish_outbox(item.id, &outcome, now).await?;
     }
     Ok(n)
 }
 
-fn failed(item: &crate::store::OutboxItem, error: String) -> OutboxOutcome {
+fn failed(item: &crate::store::OutboxItem, error: String, now: DateTime<Utc>) -> OutboxOutcome {
     let attempts = item.attempts + 1;
     OutboxOutcome::Failed {
         error,
-        retry_at: (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(item.attempts)),
+        retry_at: (attempts < MAX_ATTEMPTS).then(|| now + backoff(item.attempts)),
     }
 }
 
-/// The delivery loop: every second, or at once when a pass queued something.
+/// The delivery loop: every second of the state's clock (so retries come due when a test
+/// clock is moved past them), or at once when a pass queued something.
 pub async fn run_outbox(state: AppState) {
     let client = reqwest::Client::new();
     loop {
-        match deliver_outbox(state.store.as_ref(), &client).await {
+        // A second from when this look started (not from when it ended), so that a retry
+        // due within that second is claimed on the next look even when a test clock is
+        // moved exactly onto it.
+        let looked_at = state.clock.now();
+        match deliver_outbox(state.store.as_ref(), &state.clock, &client).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "delivering the outbox failed"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = state.clock.sleep_until(looked_at + Duration::seconds(1)) => {}
             _ = state.outbox_bell.notified() => {}
         }
     }
@@ -591,7 +604,7 @@ pub async fn run_listener(state: AppState) {
 /// Reads conversations another server changed, pushes them to this server's streams and
 /// schedules their next SLA instants here.
 async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let mut events = store.events_of(ids).await?;

@@ -121,7 +121,7 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
             role: role.into(),
             password: DEMO_PASSWORD.into(),
         };
-        match create_user(store, &fields).await {
+        match create_user(store, &fields, now).await {
             Ok(_) => created_users.push((email, role)),
             Err(UserAdminError::Fields(errs)) => {
                 let why: Vec<String> = errs
@@ -914,7 +914,8 @@ impl Simulator {
     async fn create(&mut self, at: DateTime<Utc>, kind: Option<Kind>) -> StoreResult<String> {
         let id = self.next_conversation().await?;
         let (events, policy) = new_conversation(&mut self.rng, &id, at, kind);
-        self.ingest_new(&events, policy, Utc::now()).await?;
+        self.ingest_new(&events, policy, self.state.clock.now())
+            .await?;
         Ok(id)
     }
 
@@ -1075,14 +1076,15 @@ impl Simulator {
 pub fn spawn_simulator(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut sim = Simulator::new(state, StdRng::from_entropy());
-        match sim.backlog(Utc::now()).await {
+        match sim.backlog(sim.state.clock.now()).await {
             Ok(n) => tracing::info!(created = n, "demo traffic: backlog ready"),
             Err(e) => tracing::warn!(error = %e, "demo traffic: creating the backlog failed"),
         }
         loop {
             let pause = sim.rng.gen_range(2_000..=6_000);
-            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            match sim.step(Utc::now()).await {
+            let clock = sim.state.clock.clone();
+            clock.sleep(Duration::milliseconds(pause)).await;
+            match sim.step(clock.now()).await {
                 Ok(action) => tracing::debug!(?action, "demo traffic"),
                 Err(e) => tracing::warn!(error = %e, "demo traffic: a step failed"),
             }
@@ -1237,12 +1239,12 @@ mod tests {
         let state = AppState::new(store.clone(), false);
         let mut events = state.events.subscribe();
         let mut sim = Simulator::new(state.clone(), StdRng::seed_from_u64(5));
-        let t = Utc::now();
+        let t = state.clock.now();
         assert_eq!(sim.backlog(t).await.unwrap(), BACKLOG.len());
         assert_eq!(sim.backlog(t).await.unwrap(), 0, "one backlog per start");
         assert!(events.try_recv().is_ok(), "the stream hears about it");
         for _ in 0..80 {
-            sim.step(Utc::now()).await.unwrap();
+            sim.step(state.clock.now()).await.unwrap();
         }
         let active = sim.active().await.unwrap();
         assert!(active.len() <= MAX_ACTIVE, "{}", active.len());

@@ -11,12 +11,14 @@
 //! - [`service`]: the live queue's logic: the SLA catalog, ingest, conversation views.
 //! - [`reports`]: contract compliance from the store's aggregate, trends, drill-downs.
 //! - [`state`]: what every handler shares, and the live stream's recent events.
+//! - [`clock`]: the server's time source, real or a test clock that tests move.
 
 #![recursion_limit = "256"]
 
 pub mod auth;
 pub mod automation;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;

@@ -181,7 +181,7 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
                 role,
                 password,
             };
-            match http::users::create_user(store.as_ref(), &fields).await {
+            match http::users::create_user(store.as_ref(), &fields, chrono::Utc::now()).await {
                 Ok(u) => {
                     println!("created user {} ({}) with id {}", u.email, u.role, u.id);
                     Ok(())
@@ -202,7 +202,14 @@ async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
     match command {
         TokenCommand::Create { name, role } => {
             let store = open_store(&db).await?;
-            match http::tokens::create_token(store.as_ref(), &name, role.as_deref()).await {
+            match http::tokens::create_token(
+                store.as_ref(),
+                &name,
+                role.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await
+            {
                 Ok(t) => {
                     println!("{}", t.token);
                     eprintln!(
@@ -248,8 +255,11 @@ fn site_root(flag: Option<PathBuf>) -> PathBuf {
     cwd
 }
 
-async fn seed_demo(store: &dyn store::Store) -> Result<(), Usage> {
-    let seeded = demo::seed(store, chrono::Utc::now())
+async fn seed_demo(
+    store: &dyn store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Usage> {
+    let seeded = demo::seed(store, now)
         .await
         .map_err(|e| Usage(format!("cannot seed demo data: {e}")))?;
     for (email, role) in seeded.created_users {
@@ -260,10 +270,12 @@ async fn seed_demo(store: &dyn store::Store) -> Result<(), Usage> {
 
 async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     let store = open_store(&db).await?;
+    let clock = promptly_server::clock::Clock::real();
     let created = auth::ensure_first_admin(
         store.as_ref(),
         args.admin_email.as_deref(),
         args.admin_password.as_deref(),
+        clock.now(),
     )
     .await
     .map_err(Usage)?;
@@ -274,14 +286,14 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         );
     }
     if args.demo {
-        seed_demo(store.as_ref()).await?;
+        seed_demo(store.as_ref(), clock.now()).await?;
     }
 
     let public_url = args.public_url.clone();
     let secure = public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let mut state = AppState::new(store.clone(), secure);
+    let mut state = AppState::new(store.clone(), secure).with_clock(clock);
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
     let site = site_root(args.site_root.clone());
     if !site.join("pkg").exists() {
@@ -335,12 +347,18 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         demo::spawn_simulator(state.clone());
     }
 
-    let housekeeping = store.clone();
+    // Every ten minutes (housekeeping, not business time: a real interval); what expired
+    // is judged on the server's clock.
+    let housekeeping = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            if let Err(e) = housekeeping.purge_expired(chrono::Utc::now()).await {
+            if let Err(e) = housekeeping
+                .store
+                .purge_expired(housekeeping.clock.now())
+                .await
+            {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
         }

@@ -400,7 +400,7 @@ pub async fn backfill_facts(state: &AppState) -> StoreResult<usize> {
 }
 
 async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let touched = store.rederive_many(ids, &catalog, now).await?;
@@ -448,7 +448,7 @@ pub async fn conversation_views(
 /// Stores a validated batch and tells the browsers about each touched conversation, from
 /// what the transaction committed (nothing is read back).
 pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<Vec<IngestOutcome>> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let report = store.ingest_batch(events, &catalog, now).await?;

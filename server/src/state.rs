@@ -1,5 +1,6 @@
 //! What every request handler shares, and the live stream's recent events.
 
+use crate::clock::Clock;
 use crate::service::CatalogCache;
 use crate::store::DynStore;
 use promptly::job::JobView;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub server_id: Arc<String>,
     /// Compliance group counts, per contract and period.
     pub compliance: Arc<ComplianceCache>,
+    /// The time source of everything business: real, or a test clock ([`AppState::with_clock`]).
+    pub clock: Clock,
 }
 
 /// How long cached compliance counts may be served without any change being seen (a safety
@@ -204,7 +207,14 @@ impl AppState {
             firing_stats: Default::default(),
             server_id: Arc::new(format!("{}-{}", std::process::id(), rand::random::<u32>())),
             compliance: Default::default(),
+            clock: Clock::real(),
         }
+    }
+
+    /// The same state on another clock (tests: a [`crate::clock::TestClock`]).
+    pub fn with_clock(mut self, clock: impl Into<Clock>) -> Self {
+        self.clock = clock.into();
+        self
     }
 
     /// Numbers the event, keeps it for reconnecting browsers and sends it to every stream.

@@ -1,19 +1,31 @@
 //! Automation end to end over real HTTP: rules run for incoming events, SLA breaches fire
 //! on the second and exactly once, actions change the conversation, system messages go to
 //! the channel's webhook signed, webhooks retry and failures show.
+//!
+//! The servers run on a test clock: a test moves it past an SLA instant or a retry, then
+//! polls for the effect with a deadline ([`eventually`]); no test waits real seconds.
 
 mod server_support;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server_support::TestServer;
+use server_support::{eventually, TestServer};
 use std::sync::{Arc, Mutex};
 
-fn ago(secs: i64) -> String {
-    (Utc::now() - Duration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Millis, true)
+/// How long (real time) an effect may take to show before a test fails.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where the test clocks start: a Tuesday morning.
+fn t0() -> DateTime<Utc> {
+    "2026-11-24T10:00:00Z".parse().unwrap()
+}
+
+/// The server's current instant, as events carry it.
+fn now(s: &TestServer) -> String {
+    s.now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A webhook receiver on a free port: records (signature, delivery id, body); answers
@@ -48,28 +60,10 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(String, String, String
     (format!("http://{addr}/hook"), got)
 }
 
-async fn until<F, Fut>(what: &str, secs: u64, mut check: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owner_and_messages_the_customer(
 ) {
-    let s = TestServer::start().await;
+    let s = TestServer::start_at(t0()).await;
     let t = s.token().await;
     let (_, standard) = s
         .post(
@@ -119,7 +113,7 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
         .await;
     assert_eq!(status, StatusCode::CREATED, "{r2}");
 
-    let now = ago(0);
+    let now = now(&s);
     let (status, _) = s
         .post("/api/v1/events", &t, json!({"events": [
             {"id": "b1", "type": "conversation.created", "conversation": "big-1", "at": now, "channel": "whatsapp",
@@ -133,8 +127,9 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    // The rule applies Premium within a second; the other conversation keeps Standard.
-    let c = until("the Premium policy", 2, || async {
+    // The rule applies Premium at once, without the clock moving; the other conversation
+    // keeps Standard.
+    let c = eventually(WITHIN, "the Premium policy", || async {
         let (_, c) = s.get("/api/v1/conversations/big-1", &t).await;
         (c["policy_id"] == premium["id"]).then_some(c)
     })
@@ -143,8 +138,24 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
     let (_, other) = s.get("/api/v1/conversations/other-1", &t).await;
     assert_eq!(other["policy_id"], standard["id"]);
 
-    // The breach (3 s target) removes the owner and adds a system message, on time.
-    let c = until("the breach actions", 8, || async {
+    // On the deadline (3 s target) a pass fires nothing: the engine counts the breach from
+    // the second after it.
+    s.advance(Duration::seconds(3));
+    promptly_server::automation::run_pass(&s.state, &s.base)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.count_sla_firings().await.unwrap(),
+        0,
+        "not breached yet"
+    );
+    let (_, c) = s.get("/api/v1/conversations/big-1", &t).await;
+    assert_eq!(c["owner"], "agent@t.io");
+
+    // A second later the sleeping worker wakes for the breach: it removes the owner and
+    // adds a system message.
+    s.advance(Duration::seconds(1));
+    let c = eventually(WITHIN, "the breach actions", || async {
         let (_, c) = s.get("/api/v1/conversations/big-1", &t).await;
         c["owner"].is_null().then_some(c)
     })
@@ -167,7 +178,7 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
     );
 
     // Delivered once to the channel's webhook, signed with its secret.
-    let got = until("the channel delivery", 5, || async {
+    let got = eventually(WITHIN, "the channel delivery", || async {
         let g = received.lock().unwrap().clone();
         (!g.is_empty()).then(|| json!(g))
     })
@@ -189,8 +200,26 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
         "Sorry Bea, we are late; an agent will answer soon."
     );
 
-    // Exactly once: later passes fire nothing more.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Recorded as delivered (so no lease is pending) ...
+    eventually(WITHIN, "the delivery recorded", || async {
+        let (_, d) = s.get("/api/v1/deliveries", &t).await;
+        (d[0]["status"] == "delivered").then_some(d)
+    })
+    .await;
+    // ... exactly once: ten minutes later, a pass fires nothing more and nothing is due for
+    // delivery.
+    s.advance(Duration::minutes(10));
+    promptly_server::automation::run_pass(&s.state, &s.base)
+        .await
+        .unwrap();
+    let tried = promptly_server::automation::deliver_outbox(
+        s.store.as_ref(),
+        &s.state.clock,
+        &reqwest::Client::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tried, 0, "nothing left to deliver");
     assert_eq!(received.lock().unwrap().len(), 1);
     let firings = s.store.count_sla_firings().await.unwrap();
     assert_eq!(
@@ -212,7 +241,7 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
 
 #[tokio::test]
 async fn failing_webhooks_are_retried_and_their_failures_show() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_at(t0()).await;
     let t = s.token().await;
     let (hook, received) = receiver(500).await;
     let (status, rule) = s
@@ -230,7 +259,7 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
         {"id": "w2", "type": "message.created", "conversation": "w", "author": "customer", "text": "refunded already?"},
     ]}))
     .await;
-    let deliveries = until("a failed attempt", 5, || async {
+    let deliveries = eventually(WITHIN, "a failed attempt", || async {
         let (_, d) = s.get("/api/v1/deliveries", &t).await;
         (d[0]["attempts"].as_i64() == Some(1)).then_some(d)
     })
@@ -251,6 +280,34 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
     assert_eq!(
         got[0].0,
         promptly_server::automation::signature("hook-secret", &got[0].2)
+    );
+
+    // Retried with backoff on the server's clock: not before 10 s ...
+    s.advance(Duration::seconds(9));
+    let client = reqwest::Client::new();
+    let tried =
+        promptly_server::automation::deliver_outbox(s.store.as_ref(), &s.state.clock, &client)
+            .await
+            .unwrap();
+    assert_eq!(tried, 0, "the retry is not due after 9 s");
+    assert_eq!(received.lock().unwrap().len(), 1);
+    // ... then after 10 s, 30 s, 90 s, 270 s and 810 s, and given up after the sixth.
+    s.advance(Duration::seconds(1));
+    for (attempts, wait) in [(2, 30), (3, 90), (4, 270), (5, 810), (6, 0)] {
+        let d = eventually(WITHIN, &format!("attempt {attempts}"), || async {
+            let (_, d) = s.get("/api/v1/deliveries", &t).await;
+            (d[0]["attempts"].as_i64() == Some(attempts)).then_some(d)
+        })
+        .await;
+        let expected = if attempts < 6 { "pending" } else { "failed" };
+        assert_eq!(d[0]["status"], expected, "{d}");
+        s.advance(Duration::seconds(wait));
+    }
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 6, "six attempts");
+    assert!(
+        got.iter().all(|g| g.1 == got[0].1),
+        "every attempt carries the same delivery id"
     );
     let (status, _) = s.get("/api/v1/deliveries?status=bogus", &t).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -281,7 +338,7 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
 
 #[tokio::test]
 async fn a_new_overdue_rule_replans_running_clocks() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_at(t0()).await;
     let t = s.token().await;
     let (_, p) = s
         .post(
@@ -300,11 +357,12 @@ async fn a_new_overdue_rule_replans_running_clocks() {
         "/api/v1/events",
         &t,
         json!({"id": "r1", "type": "message.created",
-        "conversation": "late", "author": "customer", "text": "Hi", "at": ago(0)}),
+        "conversation": "late", "author": "customer", "text": "Hi", "at": now(&s)}),
     )
     .await;
-    // Breached after a second; no rule listens yet.
-    until("the breach", 5, || async {
+    // Breached the second after its one-second deadline; no rule listens yet.
+    s.advance(Duration::seconds(2));
+    eventually(WITHIN, "the breach", || async {
         let (_, c) = s.get("/api/v1/conversations/late", &t).await;
         (c["sla"]["metrics"][0]["state"] == "breached").then_some(c)
     })
@@ -319,7 +377,8 @@ async fn a_new_overdue_rule_replans_running_clocks() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     // Its level (six seconds after the deadline) is planned for the running clock.
-    let c = until("the escalation", 12, || async {
+    s.advance(Duration::seconds(5));
+    let c = eventually(WITHIN, "the escalation", || async {
         let (_, c) = s.get("/api/v1/conversations/late", &t).await;
         (c["labels"] == json!(["overdue-6s"])).then_some(c)
     })

@@ -332,11 +332,15 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&body), ["events[1].score"]);
 
-    let agent =
-        promptly_server::http::tokens::create_token(s.store.as_ref(), "agent", Some("agent"))
-            .await
-            .unwrap()
-            .token;
+    let agent = promptly_server::http::tokens::create_token(
+        s.store.as_ref(),
+        "agent",
+        Some("agent"),
+        s.state.clock.now(),
+    )
+    .await
+    .unwrap()
+    .token;
     for path in [
         "/api/v1/contracts".to_string(),
         format!("/api/v1/contracts/{id}"),
@@ -347,11 +351,15 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
         let (status, _) = s.get(&path, &agent).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
-    let manager =
-        promptly_server::http::tokens::create_token(s.store.as_ref(), "mgr", Some("manager"))
-            .await
-            .unwrap()
-            .token;
+    let manager = promptly_server::http::tokens::create_token(
+        s.store.as_ref(),
+        "mgr",
+        Some("manager"),
+        s.state.clock.now(),
+    )
+    .await
+    .unwrap()
+    .token;
     let (status, _) = s
         .get(&format!("/api/v1/contracts/{id}/compliance"), &manager)
         .await;

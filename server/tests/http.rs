@@ -1,58 +1,30 @@
-//! The HTTP service over real HTTP on SQLite: sessions, roles, cross-site checks, throttling,
-//! field errors, the stream and health.
+//! The HTTP service over real HTTP on the test database (SQLite, or each server on its own
+//! PostgreSQL with `PROMPTLY_TEST_DATABASE=postgres`): sessions, roles, cross-site checks,
+//! throttling, field errors, the stream and health.
 
-mod support;
+mod server_support;
 
-use promptly_server::state::AppState;
-use promptly_server::{auth, http};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-use reqwest::{redirect, Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
+use server_support::TestServer;
 
-struct Server {
-    base: String,
-    client: Client,
-    _dir: tempfile::TempDir,
+/// The suite's server, with requests that carry an optional session cookie.
+struct Server(TestServer);
+
+impl std::ops::Deref for Server {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 async fn start() -> Server {
-    let (store, dir) = support::sqlite_store().await;
-    auth::ensure_first_admin(store.as_ref(), Some("admin@t.io"), Some("admin-pass-1"))
-        .await
-        .unwrap();
-    let state = AppState::new(store, false);
-    let opts = leptos::prelude::LeptosOptions::builder()
-        .output_name("promptly")
-        .site_root(dir.path().to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
-        .build();
-    let app = http::router(state, opts, None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    Server {
-        base: format!("http://{addr}"),
-        client: Client::builder()
-            .redirect(redirect::Policy::none())
-            .build()
-            .unwrap(),
-        _dir: dir,
-    }
+    Server(TestServer::start().await)
 }
 
 impl Server {
-    fn url(&self, p: &str) -> String {
-        format!("{}{p}", self.base)
-    }
-
     async fn post_form(
         &self,
         path: &str,
@@ -76,21 +48,6 @@ impl Server {
             req = req.header(COOKIE, c);
         }
         req.send().await.unwrap()
-    }
-
-    /// Logs in and returns the `Cookie` header value for the session.
-    async fn login(&self, email: &str, password: &str) -> String {
-        let r = self
-            .post_form("/login", None, &[("email", email), ("password", password)])
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let set = r
-            .headers()
-            .get(SET_COOKIE)
-            .expect("a session cookie")
-            .to_str()
-            .unwrap();
-        set.split(';').next().unwrap().to_string()
     }
 
     async fn create_user(&self, admin: &str, email: &str, role: &str) {
@@ -124,7 +81,7 @@ async fn health_reports_the_database() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
-        json!({"status": "ok", "database": "sqlite"})
+        json!({"status": "ok", "database": server_support::database()})
     );
 }
 

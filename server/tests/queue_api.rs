@@ -7,7 +7,7 @@ use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use server_support::TestServer;
+use server_support::{eventually, TestServer};
 
 const AMSTERDAM: &str = r#"{"name": "Office hours", "description": "EU support",
   "timezone": "Europe/Amsterdam",
@@ -481,18 +481,17 @@ async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["job"]["total"], 1200);
     let job = v2["job"]["id"].as_i64().unwrap();
-    let mut last = json!(null);
-    for _ in 0..200 {
-        let (status, j) = s.get(&format!("/api/v1/jobs/{job}"), &t).await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(j["done"].as_u64().unwrap() <= 1200);
-        last = j;
-        if last["finished"] == true {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(last["finished"], true, "{last}");
+    let last = eventually(
+        std::time::Duration::from_secs(30),
+        "the job to finish",
+        || async {
+            let (status, j) = s.get(&format!("/api/v1/jobs/{job}"), &t).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(j["done"].as_u64().unwrap() <= 1200);
+            (j["finished"] == true).then_some(j)
+        },
+    )
+    .await;
     assert_eq!(last["done"], 1200);
     assert_eq!(last["error"], Value::Null);
     for c in ["big-c0", "big-c600", "big-c1199"] {

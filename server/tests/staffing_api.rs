@@ -70,22 +70,30 @@ async fn staffing_answers_managers_with_erlang_c_and_a() {
         "{body}"
     );
 
-    let agent =
-        promptly_server::http::tokens::create_token(s.store.as_ref(), "agent", Some("agent"))
-            .await
-            .unwrap()
-            .token;
+    let agent = promptly_server::http::tokens::create_token(
+        s.store.as_ref(),
+        "agent",
+        Some("agent"),
+        s.state.clock.now(),
+    )
+    .await
+    .unwrap()
+    .token;
     let (status, _) = s.get(&format!("/api/v1/staffing?{q}"), &agent).await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
         "agents cannot open compliance"
     );
-    let manager =
-        promptly_server::http::tokens::create_token(s.store.as_ref(), "mgr", Some("manager"))
-            .await
-            .unwrap()
-            .token;
+    let manager = promptly_server::http::tokens::create_token(
+        s.store.as_ref(),
+        "mgr",
+        Some("manager"),
+        s.state.clock.now(),
+    )
+    .await
+    .unwrap()
+    .token;
     let (status, _) = s.get(&format!("/api/v1/staffing?{q}"), &manager).await;
     assert_eq!(status, StatusCode::OK);
 }

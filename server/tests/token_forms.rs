@@ -188,13 +188,19 @@ async fn agents_and_other_sites_are_refused() {
             role: "agent".into(),
             password: "agent-pass-1".into(),
         },
+        s.state.clock.now(),
     )
     .await
     .unwrap();
     let agent = s.login("agent@t.io", "agent-pass-1").await;
-    let victim = promptly_server::http::tokens::create_token(s.store.as_ref(), "keep", None)
-        .await
-        .unwrap();
+    let victim = promptly_server::http::tokens::create_token(
+        s.store.as_ref(),
+        "keep",
+        None,
+        s.state.clock.now(),
+    )
+    .await
+    .unwrap();
 
     let r = post_form(
         &s,

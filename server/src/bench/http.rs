@@ -42,7 +42,7 @@ async fn start(
         .set_default_policy(Some(policy.id))
         .await
         .map_err(|e| e.to_string())?;
-    let token = http::tokens::create_token(store.as_ref(), "bench", None)
+    let token = http::tokens::create_token(store.as_ref(), "bench", None, chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())?
         .token;

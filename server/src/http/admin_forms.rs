@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::{FieldError, Role};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -261,7 +260,7 @@ async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) ->
         }
         Err(e) => return unavailable(e),
     };
-    let now = Utc::now();
+    let now = state.clock.now();
     let saved = match id {
         None => state.store.create_calendar(&input, now).await,
         Some(id) => state.store.update_calendar(id, &input, now).await,
@@ -487,7 +486,7 @@ async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Res
         Err(e) => return unavailable(e),
     };
     match id {
-        None => match state.store.create_policy(&input, Utc::now()).await {
+        None => match state.store.create_policy(&input, state.clock.now()).await {
             Ok(rec) => see_other(
                 "/policies",
                 &[

@@ -12,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
-use chrono::Utc;
 use promptly::account::FieldError;
 use promptly::conversation::Channel;
 use serde::{Deserialize, Serialize};
@@ -105,7 +104,7 @@ async fn set_outbound(
         .set_channel_outbound(
             c.as_str(),
             Some((body.url.trim(), &body.secret)),
-            Utc::now(),
+            state.clock.now(),
         )
         .await?;
     Ok(Json(ChannelInfo {
@@ -124,7 +123,7 @@ async fn remove_outbound(
     let c = channel(&name)?;
     state
         .store
-        .set_channel_outbound(c.as_str(), None, Utc::now())
+        .set_channel_outbound(c.as_str(), None, state.clock.now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use chrono::Utc;
 use promptly::account::FieldError;
 use promptly::{BusinessCalendar, CalendarDefinition};
 
@@ -120,7 +119,10 @@ async fn create(
 ) -> Result<(StatusCode, Json<CalendarRecord>), ApiError> {
     require_admin(user)?;
     let input = parse(json_body(body)?)?;
-    let rec = state.store.create_calendar(&input, Utc::now()).await?;
+    let rec = state
+        .store
+        .create_calendar(&input, state.clock.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
@@ -133,7 +135,10 @@ async fn update(
     require_admin(user)?;
     let input = parse(json_body(body)?)?;
     Ok(Json(
-        state.store.update_calendar(id, &input, Utc::now()).await?,
+        state
+            .store
+            .update_calendar(id, &input, state.clock.now())
+            .await?,
     ))
 }
 

@@ -22,7 +22,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::{FieldError, Role, Section};
 use promptly::compliance::{Contract, PeriodKey};
 use promptly::staffing::StaffingCase;
@@ -86,7 +85,7 @@ impl ComplianceBackend for Pages {
     ) -> Result<ContractsData, String> {
         let state = &self.0;
         let load = async {
-            let now = Utc::now();
+            let now = state.clock.now();
             let mut contracts = Vec::new();
             let stored = state.store.list_contracts().await?;
             for (rec, period, c) in reports::current(state, stored, now).await? {
@@ -135,7 +134,7 @@ impl ComplianceBackend for Pages {
             let Some(rec) = state.store.contract(id).await? else {
                 return Ok(None);
             };
-            let now = Utc::now();
+            let now = state.clock.now();
             let period = q
                 .period
                 .as_deref()
@@ -434,12 +433,12 @@ async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -
         Ok(contract) => match id {
             None => state
                 .store
-                .create_contract(&contract, Utc::now())
+                .create_contract(&contract, state.clock.now())
                 .await
                 .map_err(ApiError::from),
             Some(id) => state
                 .store
-                .update_contract(id, &contract, Utc::now())
+                .update_contract(id, &contract, state.clock.now())
                 .await
                 .map_err(ApiError::from),
         },

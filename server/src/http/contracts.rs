@@ -53,12 +53,13 @@ pub async fn parse(state: &AppState, body: Value) -> Result<Contract, ApiError> 
     }
 }
 
-fn record_json(rec: &ContractRecord) -> Value {
+/// A contract as the API shows it, its review notice as of `now`.
+fn record_json(rec: &ContractRecord, now: DateTime<Utc>) -> Value {
     let mut v = serde_json::to_value(&rec.contract).unwrap_or_default();
     v["id"] = json!(rec.id);
     v["created_at"] = json!(promptly::instant::format_utc(rec.created_at));
     v["updated_at"] = json!(promptly::instant::format_utc(rec.updated_at));
-    let review = rec.contract.review_notice(Utc::now().date_naive());
+    let review = rec.contract.review_notice(now.date_naive());
     v["review"] = json!({"days_left": review.days_left, "highlighted": review.highlighted});
     v
 }
@@ -70,8 +71,9 @@ async fn list(
     require_manager(user)?;
     let contracts = state.store.list_contracts().await?;
     let mut out = Vec::new();
-    for (rec, period, c) in reports::current(&state, contracts, Utc::now()).await? {
-        let mut v = record_json(&rec);
+    let now = state.clock.now();
+    for (rec, period, c) in reports::current(&state, contracts, now).await? {
+        let mut v = record_json(&rec, now);
         let band = Contract::worst_band(&c.metrics);
         v["current"] = json!({
             "period": period, "conversations": c.conversations, "band": band,
@@ -90,8 +92,14 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_manager(user)?;
     let contract = parse(&state, json_body(body)?).await?;
-    let rec = state.store.create_contract(&contract, Utc::now()).await?;
-    Ok((StatusCode::CREATED, Json(record_json(&rec))))
+    let rec = state
+        .store
+        .create_contract(&contract, state.clock.now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(record_json(&rec, state.clock.now())),
+    ))
 }
 
 async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
@@ -104,7 +112,10 @@ async fn show(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     require_manager(user)?;
-    Ok(Json(record_json(&load(&state, id).await?)))
+    Ok(Json(record_json(
+        &load(&state, id).await?,
+        state.clock.now(),
+    )))
 }
 
 async fn update(
@@ -118,9 +129,9 @@ async fn update(
     let contract = parse(&state, json_body(body)?).await?;
     let rec = state
         .store
-        .update_contract(id, &contract, Utc::now())
+        .update_contract(id, &contract, state.clock.now())
         .await?;
-    Ok(Json(record_json(&rec)))
+    Ok(Json(record_json(&rec, state.clock.now())))
 }
 
 async fn remove(
@@ -190,7 +201,7 @@ async fn evaluate(
     period: Option<&str>,
 ) -> Result<(ContractRecord, Compliance, Vec<MetricBreakdowns>), ApiError> {
     let rec = load(state, id).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let period = period_of(period, &rec.contract, now)?;
     let departments = Departments::load(state.store.as_ref()).await?;
     let (c, b) = reports::evaluate(state, &departments, &rec.contract, period, now).await?;
@@ -339,7 +350,7 @@ async fn conversations(
 ) -> Result<Json<Value>, ApiError> {
     require_manager(user)?;
     let rec = load(&state, id).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let period = period_of(q.period.as_deref(), &rec.contract, now)?;
     if q.metric >= rec.contract.metrics.len() {
         return Err(ApiError::field(

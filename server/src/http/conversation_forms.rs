@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::Role;
 use promptly::conversation::{EventBody, IncomingEvent, Priority};
 use promptly::limits::MESSAGE_TEXT_LEN;
@@ -79,7 +78,7 @@ async fn record(
     let event = IncomingEvent {
         id: event_id(),
         conversation,
-        at: Utc::now(),
+        at: state.clock.now(),
         body,
     };
     match service::ingest(state, &[event]).await {

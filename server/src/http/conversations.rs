@@ -100,7 +100,7 @@ async fn list(
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<Vec<ConversationView>>, ApiError> {
     let me = require_user(user)?;
-    Ok(Json(queue(&state, &me, &q, Utc::now()).await?))
+    Ok(Json(queue(&state, &me, &q, state.clock.now()).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -128,7 +128,7 @@ async fn one(
             .await?
             .ok_or(ApiError::NotFound)?,
     };
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut catalog = SlaCatalog::cached(&state, now).await?;
     let (conversation, timeline) = conversation_detail(store, &mut catalog, row, now).await?;
     Ok(Json(ConversationDetail {

@@ -11,7 +11,6 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use chrono::Utc;
 use promptly::account::FieldError;
 use promptly::conversation::parse_incoming;
 use promptly::limits::EVENT_BATCH;
@@ -42,7 +41,7 @@ async fn ingest(
 ) -> Result<Json<IngestReply>, ApiError> {
     require_user(user)?;
     let body = json_body(body)?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let (items, prefix): (Vec<&serde_json::Value>, bool) = match body.get("events") {
         Some(serde_json::Value::Array(items)) => (items.iter().collect(), true),
         Some(_) => return Err(ApiError::field("events", "must be a list of events")),

@@ -13,7 +13,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::Role;
 use promptly::limits::{EMAIL_LEN, PASSWORD_LEN};
 use serde::Deserialize;
@@ -86,7 +85,7 @@ async fn login(
     }
 
     let store = state.store.as_ref();
-    let now = Utc::now();
+    let now = state.clock.now();
     let account_key = format!("email:{email}");
     let client = crate::auth::client_ip(peer.ip(), &headers, &state.trusted_proxies);
     let address_key = format!("ip:{client}");
@@ -180,7 +179,7 @@ async fn create(
     if let Err(r) = admin(user) {
         return *r;
     }
-    match create_user(state.store.as_ref(), &form).await {
+    match create_user(state.store.as_ref(), &form, state.clock.now()).await {
         Ok(_) => see_other("/admin/users", &[("notice", "created")]),
         Err(UserAdminError::Fields(errors)) => {
             let keys: Vec<String> = errors.iter().map(|e| format!("err_{}", e.field)).collect();

@@ -79,7 +79,7 @@ impl Backend for UiBackend {
         me: &promptly::account::UserView,
         id: i64,
     ) -> Result<Option<app::api::ConversationPage>, String> {
-        let now = chrono::Utc::now();
+        let now = self.0.clock.now();
         let store = self.0.store.as_ref();
         let load = async {
             let Some(row) = store.conversation(id).await? else {
@@ -108,7 +108,7 @@ impl Backend for UiBackend {
         me: &promptly::account::UserView,
         params: &app::api::QueueParams,
     ) -> Result<app::api::QueueData, String> {
-        let now = chrono::Utc::now();
+        let now = self.0.clock.now();
         let q = conversations::QueueQuery {
             status: Some("open,pending,snoozed".into()),
             policy: params.policy,
@@ -165,7 +165,7 @@ impl Backend for UiBackend {
         edit: Option<i64>,
         job: Option<u64>,
     ) -> Result<app::api::PoliciesData, String> {
-        let now = chrono::Utc::now();
+        let now = self.0.clock.now();
         let load = async {
             let policies = self.0.store.list_policies().await?;
             let calendars = self.0.store.list_calendars().await?;

@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
-use chrono::Utc;
 use promptly::account::FieldError;
 use promptly::job::JobView;
 use promptly::Policy;
@@ -109,7 +108,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<PolicyRecord>), ApiError> {
     require_admin(user)?;
     let input = parse(&state, json_body(body)?).await?;
-    let rec = state.store.create_policy(&input, Utc::now()).await?;
+    let rec = state.store.create_policy(&input, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
@@ -170,7 +169,7 @@ pub(crate) async fn save_update(
     input: &PolicyInput,
     apply_to_open: bool,
 ) -> Result<(PolicyRecord, Reevaluation), ApiError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let rec = state.store.update_policy(id, input, now).await?;
     if !apply_to_open {
         return Ok((rec, Reevaluation::Done(0)));

@@ -16,7 +16,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::{FieldError, Role};
 use promptly::rules::{Op, RuleDefinition, RuleEvent, ValueKind};
 use serde::Deserialize;
@@ -337,7 +336,7 @@ async fn save(state: &AppState, id: Option<i64>, form: RuleForm) -> Response {
             Err(ApiError::Unprocessable { errors }) => return back_with_errors(id, &form, &errors),
             Err(e) => return unavailable(e),
         };
-    let now = Utc::now();
+    let now = state.clock.now();
     match id {
         None => match state.store.create_rule(&rule, now).await {
             Ok(rec) => see_other(
@@ -400,7 +399,7 @@ async fn toggle_rule(
     rec.definition.enabled = !rec.definition.enabled;
     match state
         .store
-        .update_rule(id, &rec.definition, Utc::now())
+        .update_rule(id, &rec.definition, state.clock.now())
         .await
     {
         Ok(rec) => see_other(

@@ -79,7 +79,7 @@ pub(crate) async fn views(
 ) -> Result<Vec<RuleView>, ApiError> {
     let counts = state
         .store
-        .rule_fire_counts(start_of_day(Utc::now()))
+        .rule_fire_counts(start_of_day(state.clock.now()))
         .await?;
     Ok(rules
         .into_iter()
@@ -203,7 +203,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<RuleView>), ApiError> {
     require_admin(user)?;
     let rule = parse(&state, json_body(body)?, None).await?;
-    let rec = state.store.create_rule(&rule, Utc::now()).await?;
+    let rec = state.store.create_rule(&rule, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(view(&state, rec).await?)))
 }
 
@@ -216,7 +216,10 @@ async fn update(
     require_admin(user)?;
     let stored = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
     let rule = parse(&state, json_body(body)?, Some(&stored.definition)).await?;
-    let rec = state.store.update_rule(id, &rule, Utc::now()).await?;
+    let rec = state
+        .store
+        .update_rule(id, &rule, state.clock.now())
+        .await?;
     Ok(Json(view(&state, rec).await?))
 }
 
@@ -407,7 +410,7 @@ pub(crate) async fn dry_run(
             .await?
             .ok_or(ApiError::NotFound)?,
     };
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let (conversation, events) = conversation_detail(store, &mut catalog, row, now).await?;
 

@@ -33,8 +33,12 @@ fn sequenced(s: &Sequenced) -> Event {
     to_sse(&s.event).id(s.seq.to_string())
 }
 
-fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// The server's time (its clock), which browsers compare with theirs.
+fn now_text(state: &AppState) -> String {
+    state
+        .clock
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 async fn stream_events(
@@ -51,9 +55,10 @@ async fn stream_events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (missed, rx, complete_after) = state.subscribe_after(last_seen);
     let after = missed.last().map_or(complete_after, |m| m.seq);
+    let hello_time = now_text(&state);
     let hello = stream::once(async move {
         Ok(to_sse(&StreamEvent::Hello {
-            server_time: now_text(),
+            server_time: hello_time,
             seq: complete_after,
         }))
     });
@@ -66,11 +71,13 @@ async fn stream_events(
             _ => None,
         }
     });
+    // The heartbeat's period is transport (a real interval); the time it carries is the
+    // server's clock.
     let mut interval = tokio::time::interval(HEARTBEAT);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let beats = IntervalStream::new(interval).skip(1).map(|_| {
+    let beats = IntervalStream::new(interval).skip(1).map(move |_| {
         Ok(to_sse(&StreamEvent::Heartbeat {
-            server_time: now_text(),
+            server_time: now_text(&state),
         }))
     });
     let body = hello.chain(catch_up).chain(stream::select(changes, beats));

@@ -14,7 +14,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use chrono::Utc;
 use promptly::account::Role;
 use serde::Deserialize;
 
@@ -84,7 +83,14 @@ async fn create(
     if let Err(r) = admin(user) {
         return *r;
     }
-    match create_token(state.store.as_ref(), &form.name, Some(form.role.as_str())).await {
+    match create_token(
+        state.store.as_ref(),
+        &form.name,
+        Some(form.role.as_str()),
+        state.clock.now(),
+    )
+    .await
+    {
         Ok(created) => {
             let mut resp = see_other(&[("token", "created")]);
             if let Some(c) = new_token_cookie(&created.token, is_secure(&state, &headers)) {
@@ -119,7 +125,7 @@ async fn revoke(
     if let Err(r) = admin(user) {
         return *r;
     }
-    match state.store.revoke_api_token(id, Utc::now()).await {
+    match state.store.revoke_api_token(id, state.clock.now()).await {
         Ok(()) => see_other(&[("token", "revoked")]),
         Err(StoreError::NotFound) => see_other(&[("token_error", "not_found")]),
         Err(e) => unavailable(e),

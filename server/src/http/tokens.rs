@@ -41,6 +41,7 @@ pub async fn create_token(
     store: &dyn crate::store::Store,
     name: &str,
     role: Option<&str>,
+    now: chrono::DateTime<Utc>,
 ) -> Result<CreatedToken, ApiError> {
     let mut errors = Vec::new();
     let name = promptly::account::validate_name(name).unwrap_or_else(|m| {
@@ -58,9 +59,7 @@ pub async fn create_token(
         return Err(ApiError::Unprocessable { errors });
     }
     let (token, hash) = new_api_token();
-    let info = store
-        .create_api_token(&name, role, &hash, Utc::now())
-        .await?;
+    let info = store.create_api_token(&name, role, &hash, now).await?;
     Ok(CreatedToken { info, token })
 }
 
@@ -72,7 +71,13 @@ async fn create(
     require_admin(user)?;
     let body: NewToken = serde_json::from_value(super::json_body(body)?)
         .map_err(|e| ApiError::field("body", e.to_string()))?;
-    let created = create_token(state.store.as_ref(), &body.name, body.role.as_deref()).await?;
+    let created = create_token(
+        state.store.as_ref(),
+        &body.name,
+        body.role.as_deref(),
+        state.clock.now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -90,6 +95,6 @@ async fn revoke(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     require_admin(user)?;
-    state.store.revoke_api_token(id, Utc::now()).await?;
+    state.store.revoke_api_token(id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -66,7 +66,11 @@ pub struct NewUserFields {
     pub password: String,
 }
 
-pub async fn create_user(store: &dyn Store, f: &NewUserFields) -> Result<User, UserAdminError> {
+pub async fn create_user(
+    store: &dyn Store,
+    f: &NewUserFields,
+    now: chrono::DateTime<Utc>,
+) -> Result<User, UserAdminError> {
     let (email, name, role) = validate_new_user(&f.email, &f.name, &f.role, &f.password)
         .map_err(UserAdminError::Fields)?;
     let password_hash = hash_password(f.password.clone()).await.map_err(|e| {
@@ -80,7 +84,7 @@ pub async fn create_user(store: &dyn Store, f: &NewUserFields) -> Result<User, U
                 role,
                 password_hash,
             },
-            Utc::now(),
+            now,
         )
         .await?)
 }
@@ -164,7 +168,7 @@ async fn create(
     Json(body): Json<NewUserFields>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     require_admin(user)?;
-    let u = create_user(state.store.as_ref(), &body).await?;
+    let u = create_user(state.store.as_ref(), &body, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(u.view())))
 }
 

@@ -1,11 +1,15 @@
 //! A Promptly server on a free port with a fresh database, for HTTP tests: SQLite, or with
 //! `PROMPTLY_TEST_DATABASE=postgres` a throwaway PostgreSQL cluster of its own (the test
-//! command runs the HTTP suites both ways).
+//! command runs the HTTP suites both ways). On the real clock, or on a [`TestClock`] that
+//! the test moves ([`TestServer::start_at`]); effects that follow are awaited with
+//! [`eventually`], never with a fixed sleep.
 #![allow(dead_code)]
 
 #[path = "../support/mod.rs"]
 mod pg;
 
+use chrono::{DateTime, Utc};
+use promptly_server::clock::{Clock, TestClock};
 use promptly_server::state::AppState;
 use promptly_server::store::DynStore;
 use promptly_server::{auth, http};
@@ -19,35 +23,98 @@ pub struct TestServer {
     pub client: Client,
     pub store: DynStore,
     pub state: AppState,
+    /// The server's clock when it runs on a test clock ([`TestServer::start_at`]).
+    pub test_clock: Option<TestClock>,
     _dir: tempfile::TempDir,
     _pg: Option<pg::PgCluster>,
 }
 
+/// The database the HTTP suites run on: `PROMPTLY_TEST_DATABASE` (`sqlite`, the default,
+/// or `postgres`), named as `/healthz` names it.
+pub fn database() -> &'static str {
+    match std::env::var("PROMPTLY_TEST_DATABASE").as_deref() {
+        Ok("postgres") => "postgres",
+        Ok("sqlite") | Err(_) => "sqlite",
+        Ok(other) => panic!("PROMPTLY_TEST_DATABASE={other:?}: use sqlite or postgres"),
+    }
+}
+
+/// Polls `check` (every 20 ms) until it gives a value, for at most `within` of real time
+/// (only a bound on failing, never a measurement), and panics naming `what` if it never
+/// does.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 impl TestServer {
+    /// A server on the real clock.
     pub async fn start() -> TestServer {
+        Self::start_on(None).await
+    }
+
+    /// A server on a test clock standing at `at`: it moves only with
+    /// [`TestServer::advance`] (or [`TestServer::test_clock`]).
+    pub async fn start_at(at: DateTime<Utc>) -> TestServer {
+        Self::start_on(Some(TestClock::starting_at(at))).await
+    }
+
+    /// The server's current instant (its clock's).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.clock.now()
+    }
+
+    /// Moves the server's test clock forward; whatever is due by then (SLA instants,
+    /// retries) comes due.
+    pub fn advance(&self, d: chrono::Duration) {
+        self.test_clock
+            .as_ref()
+            .expect("advance needs a server started with TestServer::start_at")
+            .advance(d);
+    }
+
+    async fn start_on(test_clock: Option<TestClock>) -> TestServer {
+        let clock = test_clock.clone().map_or_else(Clock::real, Clock::from);
         let dir = tempfile::tempdir().unwrap();
-        let (url, cluster) = match std::env::var("PROMPTLY_TEST_DATABASE").as_deref() {
-            Ok("postgres") => {
+        let (url, cluster) = match database() {
+            "postgres" => {
                 let cluster = tokio::task::spawn_blocking(pg::PgCluster::start)
                     .await
                     .unwrap();
                 (cluster.fresh_database().await, Some(cluster))
             }
-            Ok("sqlite") | Err(_) => (
+            _ => (
                 format!("sqlite://{}", dir.path().join("promptly.db").display()),
                 None,
             ),
-            Ok(other) => panic!("PROMPTLY_TEST_DATABASE={other:?}: use sqlite or postgres"),
         };
         let store = promptly_server::store::open(
             &promptly_server::store::DatabaseUrl::parse(&url).unwrap(),
         )
         .await
         .unwrap();
-        auth::ensure_first_admin(store.as_ref(), Some("admin@t.io"), Some("admin-pass-1"))
-            .await
-            .unwrap();
-        let state = AppState::new(store.clone(), false);
+        auth::ensure_first_admin(
+            store.as_ref(),
+            Some("admin@t.io"),
+            Some("admin-pass-1"),
+            clock.now(),
+        )
+        .await
+        .unwrap();
+        let state = AppState::new(store.clone(), false).with_clock(clock);
         let opts = leptos::prelude::LeptosOptions::builder()
             .output_name("promptly")
             .site_root(dir.path().to_string_lossy().to_string())
@@ -73,6 +140,7 @@ impl TestServer {
                 .unwrap(),
             store,
             state,
+            test_clock,
             _dir: dir,
             _pg: cluster,
         }
@@ -104,10 +172,15 @@ impl TestServer {
 
     /// An admin integration token.
     pub async fn token(&self) -> String {
-        promptly_server::http::tokens::create_token(self.store.as_ref(), "test", None)
-            .await
-            .unwrap()
-            .token
+        promptly_server::http::tokens::create_token(
+            self.store.as_ref(),
+            "test",
+            None,
+            self.state.clock.now(),
+        )
+        .await
+        .unwrap()
+        .token
     }
 
     pub async fn send(
