@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use promptly::account::{Role, UserView};
+use promptly::account::UserView;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -376,10 +376,6 @@ pub async fn throttled(
         .num_seconds()
         .max(1);
     Ok(Some(wait))
-}
-
-pub fn require_role(user: &CurrentUser, role: Role) -> bool {
-    user.0.role == role
 }
 
 /// The client's address: the TCP peer, unless the peer is a trusted reverse proxy; then the

@@ -14,7 +14,7 @@ use promptly_server::store::{
     NewUser, PolicyInput, StoreError, TeamDepartment,
 };
 use serde_json::json;
-use support::{postgres_store, sqlite_store, PgCluster};
+use support::{postgres_store, sqlite_store};
 
 fn new_user(email: &str, role: Role) -> NewUser {
     NewUser {
@@ -1572,17 +1572,32 @@ async fn contracts_and_departments_are_stored(store: DynStore) {
     assert_eq!(store.team_departments().await.unwrap(), mapping[1..]);
 }
 
+/// One test per contract case per backend, so that one failure does not hide the rest.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
-        #[tokio::test]
-        async fn sqlite_contract() {
-            $( { let (store, _dir) = sqlite_store().await; $case(store).await; } )*
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _dir) = super::sqlite_store().await;
+                    assert_eq!(store.backend(), "sqlite");
+                    super::$case(store).await;
+                }
+            )*
         }
 
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn postgres_contract() {
-            let cluster = PgCluster::start();
-            $( { let store = postgres_store(&cluster).await; assert_eq!(store.backend(), "postgres"); $case(store).await; } )*
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let cluster = tokio::task::spawn_blocking(super::support::shared_cluster)
+                        .await
+                        .unwrap();
+                    let store = super::postgres_store(&cluster).await;
+                    assert_eq!(store.backend(), "postgres");
+                    super::$case(store).await;
+                }
+            )*
         }
     };
 }

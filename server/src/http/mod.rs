@@ -1,6 +1,7 @@
 //! The HTTP service: form endpoints, the `/api/v1` API by resource, health, the live stream,
 //! and the Leptos pages.
 
+pub mod access;
 pub mod admin_forms;
 pub mod automation;
 pub mod calendars;
@@ -329,34 +330,12 @@ pub fn api_router() -> Router<AppState> {
         .merge(docs::router())
 }
 
-/// The signed-in user or token, or 401.
+/// The signed-in user or token (the access table has admitted it), or 401.
 pub(crate) fn require_user(
     user: Option<axum::Extension<crate::auth::CurrentUser>>,
 ) -> Result<promptly::account::UserView, error::ApiError> {
     user.map(|axum::Extension(crate::auth::CurrentUser(u))| u)
         .ok_or(error::ApiError::Unauthorized)
-}
-
-/// A manager or an admin (who read compliance), or 401/403.
-pub(crate) fn require_manager(
-    user: Option<axum::Extension<crate::auth::CurrentUser>>,
-) -> Result<promptly::account::UserView, error::ApiError> {
-    let u = require_user(user)?;
-    if !promptly::account::Section::Compliance.allows(u.role) {
-        return Err(error::ApiError::Forbidden);
-    }
-    Ok(u)
-}
-
-/// An admin (user or token), or 401/403.
-pub(crate) fn require_admin(
-    user: Option<axum::Extension<crate::auth::CurrentUser>>,
-) -> Result<promptly::account::UserView, error::ApiError> {
-    let u = require_user(user)?;
-    if u.role != promptly::account::Role::Admin {
-        return Err(error::ApiError::Forbidden);
-    }
-    Ok(u)
 }
 
 /// Reads a JSON body as a `Value`, so that shape errors become 422 field errors with a
@@ -414,6 +393,7 @@ pub fn router(
         .merge(rule_forms::router())
         .merge(contract_pages::router())
         .nest("/api/v1", api_router())
+        .route_layer(axum::middleware::from_fn(access::enforce))
         .with_state(state.clone())
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(

@@ -145,6 +145,20 @@ impl Drop for PgCluster {
 }
 
 /// A migrated SQLite store in a temp dir (kept alive by the returned guard).
+/// One cluster for the tests of a binary that run at the same time (each takes its own
+/// database): started by the first, stopped when the last lets go.
+pub fn shared_cluster() -> std::sync::Arc<PgCluster> {
+    use std::sync::{Arc, Mutex, Weak};
+    static SHARED: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = shared.upgrade() {
+        return c;
+    }
+    let c = Arc::new(PgCluster::start());
+    *shared = Arc::downgrade(&c);
+    c
+}
+
 pub async fn sqlite_store() -> (DynStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("promptly.db").display());
