@@ -17,7 +17,7 @@
 //!   retried with backoff, failures kept and shown.
 
 use crate::clock::Clock;
-use crate::service::SlaCatalog;
+use crate::services::conversations::SlaCatalog;
 use crate::state::AppState;
 use crate::store::{
     AutomationInput, AutomationOutput, Automator, Deriver, NewOutbox, OutboxOutcome, SlaFiring,
@@ -616,7 +616,7 @@ async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
         scheduled.push((row.id, row.next_sla_at));
         state
             .compliance
-            .bump_months([crate::service::month_of(&row)]);
+            .bump_months([crate::services::conversations::month_of(&row)]);
         catalog
             .ensure(store, row.policy_id.zip(row.policy_version))
             .await?;

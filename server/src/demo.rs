@@ -4,16 +4,17 @@
 //! Everything is seeded idempotently (looked up by e-mail or name first), so restarting with
 //! `--demo` adds nothing twice. The simulator feeds the same ingest path as the events API.
 
+use crate::http::error::ApiError;
 use crate::http::users::{create_user, NewUserFields, UserAdminError};
-use crate::service::{self, SlaCatalog};
+use crate::services;
+use crate::services::conversations::{self as service, SlaCatalog};
 use crate::state::AppState;
 use crate::store::{
-    CalendarInput, ConversationFilter, ConversationRow, Derived, Deriver, PolicyInput, Store,
-    StoreError, StoreResult,
+    ConversationFilter, ConversationRow, Derived, Deriver, StoreError, StoreResult,
 };
 use chrono::{DateTime, Duration, Utc};
 use promptly::conversation::{Channel, Contact, EventBody, IncomingEvent, Priority, Visibility};
-use promptly::{Author, BusinessCalendar, CalendarDefinition, ConversationStatus, Policy};
+use promptly::{Author, ConversationStatus};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -52,64 +53,64 @@ pub struct Seeded {
     pub default_policy: Option<i64>,
 }
 
-fn calendar_definition() -> Result<CalendarDefinition, String> {
+/// The demo calendar as the API's body.
+fn calendar_body() -> serde_json::Value {
     let weekday = ["08:00-20:00"];
-    let definition: CalendarDefinition = serde_json::from_value(json!({
+    json!({
+        "name": CALENDAR,
+        "description": "Demo: Amsterdam office hours, closed on public holidays.",
         "timezone": "Europe/Amsterdam",
         "hours": {
             "mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday,
             "sat": ["10:00-16:00"],
         },
         "holidays": ["2026-12-25", "2026-12-26", "2027-01-01", "2027-04-27"],
-    }))
-    .map_err(|e| format!("the demo calendar: {e}"))?;
-    // The API validates calendars on the way in; the store expects only valid ones.
-    BusinessCalendar::new(definition.clone()).map_err(|e| format!("the demo calendar: {e}"))?;
-    Ok(definition)
+    })
 }
 
-/// The demo policies as (name, description, uses the calendar, definition).
-fn policy_definitions() -> Result<Vec<(&'static str, &'static str, bool, Policy)>, String> {
-    let parse = |name: &str, v: serde_json::Value| {
-        serde_json::from_value::<Policy>(v).map_err(|e| format!("the demo policy {name}: {e}"))
-    };
-    Ok(vec![
+/// The demo policies as (name, uses the calendar, the API's body without `calendar_id`).
+fn policy_bodies() -> Vec<(&'static str, bool, serde_json::Value)> {
+    vec![
         (
             VIP,
-            "Demo: urgent and VIP customers, around the clock.",
             false,
-            parse(
-                VIP,
-                json!({"first_response": "5m", "next_response": "10m", "resolution": "4h",
-                       "warning": "25%"}),
-            )?,
+            json!({"name": VIP, "description": "Demo: urgent and VIP customers, around the clock.",
+                   "first_response": "5m", "next_response": "10m", "resolution": "4h",
+                   "warning": "25%"}),
         ),
         (
             STANDARD,
-            "Demo: everyone else, counted in support hours.",
             true,
-            parse(
-                STANDARD,
-                json!({"first_response": "30m", "next_response": "1h", "resolution": "1d",
-                       "business_hours_only": true, "warning": "25%"}),
-            )?,
+            json!({"name": STANDARD, "description": "Demo: everyone else, counted in support hours.",
+                   "first_response": "30m", "next_response": "1h", "resolution": "1d",
+                   "business_hours_only": true, "warning": "25%"}),
         ),
         (
             SOCIAL,
-            "Demo: public posts and mentions, answered fast.",
             false,
-            parse(
-                SOCIAL,
-                json!({"first_response": "15m", "next_response": "30m", "warning": "5m"}),
-            )?,
+            json!({"name": SOCIAL, "description": "Demo: public posts and mentions, answered fast.",
+                   "first_response": "15m", "next_response": "30m", "warning": "5m"}),
         ),
-    ])
+    ]
 }
 
-/// Creates whatever of the demo users, calendar and policies is missing and sets
-/// [`STANDARD`] as the default policy unless a default exists.
-pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, String> {
+/// Creates whatever of the demo users, calendar, policies, rules, contracts and departments
+/// is missing and sets [`STANDARD`] as the default policy unless a default exists. Each goes
+/// through the same service as the API, with the API's body, so the demo is validated too.
+pub async fn seed(state: &AppState) -> Result<Seeded, String> {
+    let store = state.store.as_ref();
+    let now = state.clock.now();
     let db = |e: StoreError| e.to_string();
+    let refused = |what: &str, e: ApiError| match e {
+        ApiError::Unprocessable { errors } => {
+            let why: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            format!("{what}: {}", why.join("; "))
+        }
+        e => format!("{what}: {e}"),
+    };
     let mut created_users = Vec::new();
     for (email, name, role) in USERS {
         if store.user_by_email(email).await.map_err(db)?.is_some() {
@@ -138,28 +139,24 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
     let calendar_id = match calendars.iter().find(|c| c.name == CALENDAR) {
         Some(c) => c.id,
         None => {
-            let input = CalendarInput {
-                name: CALENDAR.into(),
-                description: "Demo: Amsterdam office hours, closed on public holidays.".into(),
-                definition: calendar_definition()?,
-            };
-            store.create_calendar(&input, now).await.map_err(db)?.id
+            services::calendars::create(state, calendar_body())
+                .await
+                .map_err(|e| refused("the demo calendar", e))?
+                .id
         }
     };
 
     let existing = store.list_policies().await.map_err(db)?;
     let mut policies = Vec::new();
-    for (name, description, business_hours, policy) in policy_definitions()? {
+    for (name, business_hours, mut body) in policy_bodies() {
         let id = match existing.iter().find(|p| p.name == name) {
             Some(p) => p.id,
             None => {
-                let input = PolicyInput {
-                    name: name.into(),
-                    description: description.into(),
-                    calendar_id: business_hours.then_some(calendar_id),
-                    policy,
-                };
-                store.create_policy(&input, now).await.map_err(db)?.id
+                body["calendar_id"] = json!(business_hours.then_some(calendar_id));
+                services::policies::create(state, body)
+                    .await
+                    .map_err(|e| refused(&format!("the demo policy {name}"), e))?
+                    .id
             }
         };
         policies.push((name, id));
@@ -169,37 +166,27 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
     if store.list_rules().await.map_err(db)?.is_empty() {
         let vip = policies.iter().find(|(n, _)| *n == VIP).map(|(_, id)| *id);
         for rule in demo_rules(vip) {
-            let known = |id: i64| policies.iter().any(|(_, p)| *p == id);
-            let parsed = promptly::rules::parse_rule(&rule, known, |_| true)
-                .map_err(|e| format!("a demo rule is invalid: {e:?}"))?;
-            store.create_rule(&parsed, now).await.map_err(db)?;
+            services::rules::create(state, rule)
+                .await
+                .map_err(|e| refused("a demo rule", e))?;
         }
     }
 
     // Two contracts and the departments of the demo's teams, when there are none yet.
     if store.list_contracts().await.map_err(db)?.is_empty() {
         for contract in demo_contracts(now) {
-            let parsed = promptly::compliance::Contract::from_json(contract)
-                .map_err(|e| format!("a demo contract is invalid: {e:?}"))?;
-            store.create_contract(&parsed, now).await.map_err(db)?;
+            services::contracts::create(state, contract)
+                .await
+                .map_err(|e| refused("a demo contract", e))?;
         }
-        store
-            .set_team_departments(&[
-                crate::store::TeamDepartment {
-                    team: "Billing".into(),
-                    department: "Finance".into(),
-                },
-                crate::store::TeamDepartment {
-                    team: "Shipping".into(),
-                    department: "Operations".into(),
-                },
-                crate::store::TeamDepartment {
-                    team: "Tech".into(),
-                    department: "Product".into(),
-                },
-            ])
+        let teams = json!({"teams": [
+            {"team": "Billing", "department": "Finance"},
+            {"team": "Shipping", "department": "Operations"},
+            {"team": "Tech", "department": "Product"},
+        ]});
+        services::contracts::set_departments(state, teams)
             .await
-            .map_err(db)?;
+            .map_err(|e| refused("the demo departments", e))?;
     }
 
     let mut default_policy = store.default_policy().await.map_err(db)?;
@@ -208,8 +195,9 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded, Strin
             .iter()
             .find(|(n, _)| *n == STANDARD)
             .map(|(_, id)| *id);
-        store.set_default_policy(standard).await.map_err(db)?;
-        default_policy = standard;
+        default_policy = services::policies::set_default(state, json!({ "policy": standard }))
+            .await
+            .map_err(|e| refused("the default policy", e))?;
     }
     Ok(Seeded {
         created_users,
@@ -1095,6 +1083,13 @@ pub fn spawn_simulator(state: AppState) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PolicyInput;
+    use promptly::Policy;
+
+    /// A state on this store whose clock stands at [`now`].
+    fn test_state(store: &crate::store::DynStore) -> AppState {
+        AppState::new(store.clone(), false).with_clock(crate::clock::TestClock::starting_at(now()))
+    }
     use crate::store::{self, DatabaseUrl, DynStore};
     use promptly::conversation::parse_incoming;
 
@@ -1181,9 +1176,10 @@ mod tests {
     async fn seeding_twice_creates_everything_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite(&dir).await;
-        let first = seed(store.as_ref(), now()).await.unwrap();
+        let state = test_state(&store);
+        let first = seed(&state).await.unwrap();
         assert_eq!(first.created_users.len(), 2);
-        let second = seed(store.as_ref(), now()).await.unwrap();
+        let second = seed(&state).await.unwrap();
         assert!(second.created_users.is_empty());
         assert_eq!(first.calendar_id, second.calendar_id);
         assert_eq!(first.policies, second.policies);
@@ -1226,7 +1222,7 @@ mod tests {
             .await
             .unwrap();
         store.set_default_policy(Some(mine.id)).await.unwrap();
-        let seeded = seed(store.as_ref(), now()).await.unwrap();
+        let seeded = seed(&test_state(&store)).await.unwrap();
         assert_eq!(seeded.default_policy, Some(mine.id));
         assert_eq!(store.default_policy().await.unwrap(), Some(mine.id));
     }
@@ -1235,8 +1231,8 @@ mod tests {
     async fn the_simulator_fills_the_queue_on_every_policy() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite(&dir).await;
-        let seeded = seed(store.as_ref(), now()).await.unwrap();
-        let state = AppState::new(store.clone(), false);
+        let state = test_state(&store);
+        let seeded = seed(&state).await.unwrap();
         let mut events = state.events.subscribe();
         let mut sim = Simulator::new(state.clone(), StdRng::seed_from_u64(5));
         let t = state.clock.now();

@@ -23,6 +23,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod reports;
-pub mod service;
+pub mod services;
 pub mod state;
 pub mod store;

@@ -255,11 +255,8 @@ fn site_root(flag: Option<PathBuf>) -> PathBuf {
     cwd
 }
 
-async fn seed_demo(
-    store: &dyn store::Store,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Usage> {
-    let seeded = demo::seed(store, now)
+async fn seed_demo(state: &AppState) -> Result<(), Usage> {
+    let seeded = demo::seed(state)
         .await
         .map_err(|e| Usage(format!("cannot seed demo data: {e}")))?;
     for (email, role) in seeded.created_users {
@@ -285,15 +282,15 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
              promptly: log in and keep it safe; it is not shown again"
         );
     }
-    if args.demo {
-        seed_demo(store.as_ref(), clock.now()).await?;
-    }
 
     let public_url = args.public_url.clone();
     let secure = public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let mut state = AppState::new(store.clone(), secure).with_clock(clock);
+    if args.demo {
+        seed_demo(&state).await?;
+    }
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
     let site = site_root(args.site_root.clone());
     if !site.join("pkg").exists() {
@@ -313,7 +310,7 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     {
         let state = state.clone();
         tokio::spawn(async move {
-            match promptly_server::service::backfill_facts(&state).await {
+            match promptly_server::services::conversations::backfill_facts(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(conversations = n, "compliance facts backfilled"),
                 Err(e) => tracing::error!(error = %e, "compliance facts backfill failed"),

@@ -1,7 +1,7 @@
 //! What every request handler shares, and the live stream's recent events.
 
 use crate::clock::Clock;
-use crate::service::CatalogCache;
+use crate::services::conversations::CatalogCache;
 use crate::store::DynStore;
 use promptly::job::JobView;
 use promptly::stream::StreamEvent;

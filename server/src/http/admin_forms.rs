@@ -1,14 +1,13 @@
 //! The calendars and policies pages' forms. Each form is turned into the JSON body of the
-//! `/api/v1` API and validated by the same functions (`calendars::parse`,
-//! `policies::parse`), then answers 303 back to the page with a notice, or with the typed
+//! `/api/v1` API and handed to the same service (`services::calendars`,
+//! `services::policies`), then answers 303 back to the page with a notice, or with the typed
 //! values and field errors in the query, so the pages work the same with JavaScript off and
 //! hydrated.
 
 use super::error::ApiError;
-use super::{calendars, policies};
-use crate::service::Reevaluation;
+use crate::services;
+use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
-use crate::store::StoreError;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -232,22 +231,10 @@ fn calendar_field(e: &FieldError) -> (String, String) {
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) -> Response {
-    let input = match calendars::parse(calendar_body(&form)) {
-        Ok(input) => input,
-        Err(ApiError::Unprocessable { errors }) => {
-            let mut mapped = Vec::new();
-            for e in &errors {
-                let (key, message) = calendar_field(e);
-                push_error(&mut mapped, key, message);
-            }
-            return back_with_errors("/calendars", id, form.values(), mapped);
-        }
-        Err(e) => return unavailable(e),
-    };
-    let now = state.clock.now();
+    let body = calendar_body(&form);
     let saved = match id {
-        None => state.store.create_calendar(&input, now).await,
-        Some(id) => state.store.update_calendar(id, &input, now).await,
+        None => services::calendars::create(state, body).await,
+        Some(id) => services::calendars::update(state, id, body).await,
     };
     match saved {
         Ok(rec) => see_other(
@@ -257,7 +244,15 @@ async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) ->
                 ("name", rec.name.as_str()),
             ],
         ),
-        Err(StoreError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
+        Err(ApiError::Unprocessable { errors }) => {
+            let mut mapped = Vec::new();
+            for e in &errors {
+                let (key, message) = calendar_field(e);
+                push_error(&mut mapped, key, message);
+            }
+            back_with_errors("/calendars", id, form.values(), mapped)
+        }
+        Err(ApiError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }
@@ -278,13 +273,13 @@ async fn update_calendar(
 }
 
 async fn delete_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.delete_calendar(id).await {
+    match services::calendars::delete(&state, id).await {
         Ok(()) => see_other("/calendars", &[("notice", "deleted")]),
-        Err(StoreError::Conflict { .. }) => see_other(
+        Err(ApiError::Conflict(_)) => see_other(
             "/calendars",
             &[("error", "in_use"), ("id", &id.to_string())],
         ),
-        Err(StoreError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
+        Err(ApiError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }
@@ -442,57 +437,53 @@ fn policy_field(e: &FieldError) -> (String, String) {
 }
 
 async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Response {
-    let input = match policies::parse(state, policy_body(&form)).await {
-        Ok(input) => input,
+    let body = policy_body(&form);
+    let saved = match id {
+        None => services::policies::create(state, body)
+            .await
+            .map(|rec| (rec, Reevaluation::Done(0))),
+        Some(id) => services::policies::update(state, id, body, form.apply_to_open.is_some()).await,
+    };
+    match saved {
+        Ok((rec, _)) if id.is_none() => see_other(
+            "/policies",
+            &[
+                ("notice", "created"),
+                ("edit", &rec.id.to_string()),
+                ("version", &rec.version.to_string()),
+            ],
+        ),
+        Ok((rec, outcome)) => {
+            let (id, version) = (rec.id.to_string(), rec.version.to_string());
+            let mut q = vec![
+                ("notice", "updated"),
+                ("edit", id.as_str()),
+                ("version", version.as_str()),
+            ];
+            let n;
+            match outcome {
+                Reevaluation::Done(count) if form.apply_to_open.is_some() => {
+                    n = count.to_string();
+                    q.push(("reevaluated", n.as_str()));
+                }
+                Reevaluation::Done(_) => {}
+                Reevaluation::Started(job) => {
+                    n = job.id.to_string();
+                    q.push(("job", n.as_str()));
+                }
+            }
+            see_other("/policies", &q)
+        }
         Err(ApiError::Unprocessable { errors }) => {
             let mut mapped = Vec::new();
             for e in &errors {
                 let (key, message) = policy_field(e);
                 push_error(&mut mapped, key, message);
             }
-            return back_with_errors("/policies", id, form.values(), mapped);
+            back_with_errors("/policies", id, form.values(), mapped)
         }
-        Err(e) => return unavailable(e),
-    };
-    match id {
-        None => match state.store.create_policy(&input, state.clock.now()).await {
-            Ok(rec) => see_other(
-                "/policies",
-                &[
-                    ("notice", "created"),
-                    ("edit", &rec.id.to_string()),
-                    ("version", &rec.version.to_string()),
-                ],
-            ),
-            Err(e) => unavailable(e),
-        },
-        Some(id) => {
-            match policies::save_update(state, id, &input, form.apply_to_open.is_some()).await {
-                Ok((rec, outcome)) => {
-                    let (id, version) = (rec.id.to_string(), rec.version.to_string());
-                    let mut q = vec![
-                        ("notice", "updated"),
-                        ("edit", id.as_str()),
-                        ("version", version.as_str()),
-                    ];
-                    let n;
-                    match outcome {
-                        Reevaluation::Done(count) if form.apply_to_open.is_some() => {
-                            n = count.to_string();
-                            q.push(("reevaluated", n.as_str()));
-                        }
-                        Reevaluation::Done(_) => {}
-                        Reevaluation::Started(job) => {
-                            n = job.id.to_string();
-                            q.push(("job", n.as_str()));
-                        }
-                    }
-                    see_other("/policies", &q)
-                }
-                Err(ApiError::NotFound) => see_other("/policies", &[("error", "not_found")]),
-                Err(e) => unavailable(e),
-            }
-        }
+        Err(ApiError::NotFound) => see_other("/policies", &[("error", "not_found")]),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -509,22 +500,18 @@ async fn update_policy(
 }
 
 async fn make_default(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.policy(id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return see_other("/policies", &[("error", "not_found")]),
-        Err(e) => return unavailable(e),
-    }
-    match state.store.set_default_policy(Some(id)).await {
-        Ok(()) => see_other("/policies", &[("notice", "default")]),
+    match services::policies::set_default(&state, json!({ "policy": id })).await {
+        Ok(_) => see_other("/policies", &[("notice", "default")]),
+        Err(ApiError::Unprocessable { .. }) => see_other("/policies", &[("error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }
 
 async fn delete_policy(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.delete_policy(id).await {
+    match services::policies::delete(&state, id).await {
         Ok(()) => see_other("/policies", &[("notice", "deleted")]),
-        Err(StoreError::Conflict { .. }) => see_other("/policies", &[("error", "is_default")]),
-        Err(StoreError::NotFound) => see_other("/policies", &[("error", "not_found")]),
+        Err(ApiError::Conflict(_)) => see_other("/policies", &[("error", "is_default")]),
+        Err(ApiError::NotFound) => see_other("/policies", &[("error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }

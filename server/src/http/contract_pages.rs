@@ -1,7 +1,7 @@
 //! The compliance pages' data (`app::api::ssr::ComplianceBackend`) and their forms: create,
 //! edit and delete a contract (`POST /compliance/new`, `/compliance/{id}/edit`,
 //! `/compliance/{id}/delete`). The editor's fields become the contract JSON of
-//! `/api/v1/contracts` and are validated by the API's own `contracts::parse`; a form with
+//! `/api/v1/contracts` and handed to the same service (`services::contracts`); a form with
 //! errors answers 303 back to the editor with what was typed and the errors
 //! (`err_metrics[1].target`) in the query, so it works the same with JavaScript off.
 
@@ -9,6 +9,7 @@ use super::admin_forms::see_other;
 use super::contracts;
 use super::error::ApiError;
 use crate::reports::{self, Departments};
+use crate::services;
 use crate::state::AppState;
 use app::api::ssr::ComplianceBackend;
 use app::api::{
@@ -240,8 +241,8 @@ async fn departments(
             json!({"team": team.trim(), "department": dept.trim()})
         })
         .collect();
-    let mapping = match contracts::parse_departments(&json!({ "teams": teams })) {
-        Ok(m) => m,
+    match services::contracts::set_departments(&state, json!({ "teams": teams })).await {
+        Ok(_) => see_other("/compliance", &[("notice", "departments")]),
         Err(ApiError::Unprocessable { errors }) => {
             let message = errors
                 .iter()
@@ -256,17 +257,10 @@ async fn departments(
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            return see_other(
+            see_other(
                 "/compliance",
                 &[("mapping", text), ("err_mapping", &message)],
-            );
-        }
-        Err(_) => return see_other("/compliance", &[]),
-    };
-    match state.store.set_team_departments(&mapping).await {
-        Ok(()) => {
-            state.compliance.bump();
-            see_other("/compliance", &[("notice", "departments")])
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "saving departments failed");
@@ -402,20 +396,9 @@ async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -
         format!("/compliance/{id}/edit")
     });
     let (body, rows) = body_of(&pairs);
-    let result = match contracts::parse(state, body).await {
-        Ok(contract) => match id {
-            None => state
-                .store
-                .create_contract(&contract, state.clock.now())
-                .await
-                .map_err(ApiError::from),
-            Some(id) => state
-                .store
-                .update_contract(id, &contract, state.clock.now())
-                .await
-                .map_err(ApiError::from),
-        },
-        Err(e) => Err(e),
+    let result = match id {
+        None => services::contracts::create(state, body).await,
+        Some(id) => services::contracts::update(state, id, body).await,
     };
     match result {
         Ok(rec) => see_other(&format!("/compliance/{}", rec.id), &[("notice", "saved")]),
@@ -468,11 +451,9 @@ async fn edit(
 }
 
 async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.delete_contract(id).await {
+    match services::contracts::delete(&state, id).await {
         Ok(()) => see_other("/compliance", &[("notice", "deleted")]),
-        Err(crate::store::StoreError::NotFound) => {
-            see_other("/compliance", &[("error", "not_found")])
-        }
+        Err(ApiError::NotFound) => see_other("/compliance", &[("error", "not_found")]),
         Err(e) => {
             tracing::error!(error = %e, "deleting a contract failed");
             (

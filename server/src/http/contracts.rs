@@ -5,8 +5,9 @@
 use super::error::ApiError;
 use super::json_body;
 use crate::reports::{self, Departments};
+use crate::services;
 use crate::state::AppState;
-use crate::store::{ContractRecord, TeamDepartment};
+use crate::store::ContractRecord;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -14,11 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use promptly::account::FieldError;
 use promptly::compliance::{
     Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
 };
-use promptly::limits::TEAM_LEN;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,26 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/contracts/{id}/compliance.csv", get(compliance_csv))
         .route("/contracts/{id}/conversations", get(conversations))
         .route("/departments", get(departments).put(set_departments))
-}
-
-/// Validates a contract and checks that the policies its scope names exist.
-pub async fn parse(state: &AppState, body: Value) -> Result<Contract, ApiError> {
-    let contract =
-        Contract::from_json(body).map_err(|errors| ApiError::Unprocessable { errors })?;
-    let mut errors = Vec::new();
-    for (i, id) in contract.scope.policies.iter().enumerate() {
-        if state.store.policy(*id).await?.is_none() {
-            errors.push(FieldError::new(
-                format!("scope.policies[{i}]"),
-                format!("there is no policy {id}"),
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(contract)
-    } else {
-        Err(ApiError::Unprocessable { errors })
-    }
 }
 
 /// A contract as the API shows it, its review notice as of `now`.
@@ -84,11 +63,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let contract = parse(&state, json_body(body)?).await?;
-    let rec = state
-        .store
-        .create_contract(&contract, state.clock.now())
-        .await?;
+    let rec = services::contracts::create(&state, json_body(body)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(record_json(&rec, state.clock.now())),
@@ -111,12 +86,7 @@ async fn update(
     Path(id): Path<i64>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    load(&state, id).await?;
-    let contract = parse(&state, json_body(body)?).await?;
-    let rec = state
-        .store
-        .update_contract(id, &contract, state.clock.now())
-        .await?;
+    let rec = services::contracts::update(&state, id, json_body(body)?).await?;
     Ok(Json(record_json(&rec, state.clock.now())))
 }
 
@@ -124,7 +94,7 @@ async fn remove(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_contract(id).await?;
+    services::contracts::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -374,55 +344,10 @@ async fn departments(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
     ))
 }
 
-/// Validates a mapping: `teams[i].team` and `.department` non-empty, at most `TEAM_LEN`
-/// characters, each team once.
-pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> {
-    let Some(items) = body.get("teams").and_then(Value::as_array) else {
-        return Err(ApiError::field(
-            "teams",
-            "must be a list of {team, department}",
-        ));
-    };
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, item) in items.iter().enumerate() {
-        let text = |field: &str, errors: &mut Vec<FieldError>| -> String {
-            match item.get(field).and_then(Value::as_str).map(str::trim) {
-                Some(s) if !s.is_empty() && s.chars().count() <= TEAM_LEN => s.to_string(),
-                _ => {
-                    errors.push(FieldError::new(
-                        format!("teams[{i}].{field}"),
-                        format!("must be a non-empty text of at most {TEAM_LEN} characters"),
-                    ));
-                    String::new()
-                }
-            }
-        };
-        let team = text("team", &mut errors);
-        let department = text("department", &mut errors);
-        if !team.is_empty() && !seen.insert(crate::store::facts::key(&team)) {
-            errors.push(FieldError::new(
-                format!("teams[{i}].team"),
-                "is listed twice",
-            ));
-        }
-        out.push(TeamDepartment { team, department });
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(ApiError::Unprocessable { errors })
-    }
-}
-
 async fn set_departments(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let mapping = parse_departments(&json_body(body)?)?;
-    state.store.set_team_departments(&mapping).await?;
-    Ok(Json(
-        json!({"teams": state.store.team_departments().await?}),
-    ))
+    let teams = services::contracts::set_departments(&state, json_body(body)?).await?;
+    Ok(Json(json!({ "teams": teams })))
 }

@@ -3,7 +3,7 @@
 //! channel had sent it, and answers 303 back to the page.
 
 use crate::auth::CurrentUser;
-use crate::service;
+use crate::services;
 use crate::state::AppState;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -74,7 +74,7 @@ async fn record(
         at: state.clock.now(),
         body,
     };
-    match service::ingest(state, &[event]).await {
+    match services::conversations::ingest(state, &[event]).await {
         Ok(_) => back(id, &[("notice", notice)]),
         Err(e) => {
             tracing::error!(error = %e, "recording a conversation change failed");

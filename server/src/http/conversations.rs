@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
-use crate::service::{conversation_detail, conversation_views, SlaCatalog};
+use crate::services::conversations::{conversation_detail, conversation_views, SlaCatalog};
 use crate::state::AppState;
 use crate::store::ConversationFilter;
 use axum::extract::{Path, Query, State};

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::{json_body, require_user};
 use crate::auth::CurrentUser;
-use crate::service;
+use crate::services;
 use crate::state::AppState;
 use crate::store::IngestOutcome;
 use axum::extract::rejection::JsonRejection;
@@ -75,7 +75,7 @@ async fn ingest(
     if !errors.is_empty() {
         return Err(ApiError::Unprocessable { errors });
     }
-    let outcomes = service::ingest(&state, &events).await?;
+    let outcomes = services::conversations::ingest(&state, &events).await?;
     let accepted = outcomes
         .iter()
         .filter(|o| matches!(o, IngestOutcome::Accepted { .. }))

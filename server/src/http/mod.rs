@@ -86,8 +86,11 @@ impl Backend for UiBackend {
             let Some(row) = store.conversation(id).await? else {
                 return Ok(None);
             };
-            let mut catalog = crate::service::SlaCatalog::cached(&self.0, now).await?;
-            let detail = crate::service::conversation_detail(store, &mut catalog, row, now).await?;
+            let mut catalog =
+                crate::services::conversations::SlaCatalog::cached(&self.0, now).await?;
+            let detail =
+                crate::services::conversations::conversation_detail(store, &mut catalog, row, now)
+                    .await?;
             Ok::<_, crate::store::StoreError>(Some(detail))
         };
         let found = load.await.map_err(|e| {

@@ -7,15 +7,15 @@
 
 use super::admin_forms::{push_error, see_other, unavailable};
 use super::error::ApiError;
-use super::rules::{self, MASK};
+use super::rules::MASK;
+use crate::services;
 use crate::state::AppState;
-use crate::store::StoreError;
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use promptly::account::FieldError;
-use promptly::rules::{Op, RuleDefinition, RuleEvent, ValueKind};
+use promptly::rules::{Op, RuleEvent, ValueKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -305,41 +305,26 @@ fn back_with_errors(edit: Option<i64>, form: &RuleForm, errors: &[FieldError]) -
 }
 
 async fn save(state: &AppState, id: Option<i64>, form: RuleForm) -> Response {
-    let stored = match id {
-        Some(id) => match state.store.rule(id).await {
-            Ok(Some(r)) => Some(r),
-            Ok(None) => return see_other(PAGE, &[("error", "not_found")]),
-            Err(e) => return unavailable(e),
-        },
-        None => None,
+    let saved = match id {
+        None => services::rules::create(state, form.body()).await,
+        Some(id) => services::rules::update(state, id, form.body()).await,
     };
-    let rule: RuleDefinition =
-        match rules::parse(state, form.body(), stored.as_ref().map(|r| &r.definition)).await {
-            Ok(rule) => rule,
-            Err(ApiError::Unprocessable { errors }) => return back_with_errors(id, &form, &errors),
-            Err(e) => return unavailable(e),
-        };
-    let now = state.clock.now();
-    match id {
-        None => match state.store.create_rule(&rule, now).await {
-            Ok(rec) => see_other(
-                PAGE,
-                &[("notice", "created"), ("name", &rec.definition.name)],
-            ),
-            Err(e) => unavailable(e),
-        },
-        Some(id) => match state.store.update_rule(id, &rule, now).await {
-            Ok(rec) => see_other(
-                PAGE,
-                &[
-                    ("notice", "updated"),
-                    ("name", &rec.definition.name),
-                    ("edit", &id.to_string()),
-                ],
-            ),
-            Err(StoreError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
-            Err(e) => unavailable(e),
-        },
+    match saved {
+        Ok(rec) if id.is_none() => see_other(
+            PAGE,
+            &[("notice", "created"), ("name", &rec.definition.name)],
+        ),
+        Ok(rec) => see_other(
+            PAGE,
+            &[
+                ("notice", "updated"),
+                ("name", &rec.definition.name),
+                ("edit", &rec.id.to_string()),
+            ],
+        ),
+        Err(ApiError::Unprocessable { errors }) => back_with_errors(id, &form, &errors),
+        Err(ApiError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -359,17 +344,7 @@ async fn update_rule(
 }
 
 async fn toggle_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    let mut rec = match state.store.rule(id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return see_other(PAGE, &[("error", "not_found")]),
-        Err(e) => return unavailable(e),
-    };
-    rec.definition.enabled = !rec.definition.enabled;
-    match state
-        .store
-        .update_rule(id, &rec.definition, state.clock.now())
-        .await
-    {
+    match services::rules::toggle(&state, id).await {
         Ok(rec) => see_other(
             PAGE,
             &[
@@ -384,7 +359,7 @@ async fn toggle_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Resp
                 ("name", &rec.definition.name),
             ],
         ),
-        Err(StoreError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
+        Err(ApiError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }
@@ -394,16 +369,6 @@ struct MoveForm {
     /// `up` (earlier) or `down` (later).
     #[serde(default)]
     dir: String,
-}
-
-/// The order of `ids` with `id` moved one place up or down (unchanged at the ends).
-fn moved(mut ids: Vec<i64>, id: i64, up: bool) -> Option<Vec<i64>> {
-    let i = ids.iter().position(|x| *x == id)?;
-    let j = if up { i.checked_sub(1) } else { Some(i + 1) };
-    if let Some(j) = j.filter(|j| *j < ids.len()) {
-        ids.swap(i, j);
-    }
-    Some(ids)
 }
 
 async fn move_rule(
@@ -416,25 +381,19 @@ async fn move_rule(
         "down" => false,
         _ => return see_other(PAGE, &[("error", "bad_move")]),
     };
-    let ids: Vec<i64> = match state.store.list_rules().await {
-        Ok(rules) => rules.iter().map(|r| r.id).collect(),
-        Err(e) => return unavailable(e),
-    };
-    let Some(order) = moved(ids, id, up) else {
-        return see_other(PAGE, &[("error", "not_found")]);
-    };
-    match state.store.reorder_rules(&order).await {
+    match services::rules::move_one(&state, id, up).await {
         Ok(()) => see_other(PAGE, &[("notice", "moved"), ("id", &id.to_string())]),
+        Err(ApiError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
         // A rule created or deleted meanwhile: the list changed under us.
-        Err(StoreError::Invalid { .. }) => see_other(PAGE, &[("error", "changed")]),
+        Err(ApiError::Conflict(_)) => see_other(PAGE, &[("error", "changed")]),
         Err(e) => unavailable(e),
     }
 }
 
 async fn delete_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.delete_rule(id).await {
+    match services::rules::delete(&state, id).await {
         Ok(()) => see_other(PAGE, &[("notice", "deleted")]),
-        Err(StoreError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
+        Err(ApiError::NotFound) => see_other(PAGE, &[("error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }
@@ -504,14 +463,5 @@ mod tests {
         assert_eq!(f.body()["after"], json!("2h"));
         let f = RuleForm::from_pairs(&pairs(&[("event", "sla.overdue")]));
         assert_eq!(f.body()["after"], Value::Null);
-    }
-
-    #[test]
-    fn moving_swaps_with_the_neighbour() {
-        assert_eq!(moved(vec![1, 2, 3], 2, true), Some(vec![2, 1, 3]));
-        assert_eq!(moved(vec![1, 2, 3], 2, false), Some(vec![1, 3, 2]));
-        assert_eq!(moved(vec![1, 2, 3], 1, true), Some(vec![1, 2, 3]));
-        assert_eq!(moved(vec![1, 2, 3], 3, false), Some(vec![1, 2, 3]));
-        assert_eq!(moved(vec![1, 2, 3], 9, false), None);
     }
 }

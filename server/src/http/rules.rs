@@ -8,7 +8,8 @@
 use super::error::ApiError;
 use super::{json_body, require_user};
 use crate::auth::{CurrentUser, PublicOrigin};
-use crate::service::{conversation_detail, SlaCatalog};
+use crate::services;
+use crate::services::conversations::{conversation_detail, SlaCatalog};
 use crate::state::AppState;
 use crate::store::RuleRecord;
 use axum::extract::rejection::JsonRejection;
@@ -20,17 +21,15 @@ use chrono::{DateTime, Utc};
 use promptly::account::FieldError;
 use promptly::conversation::{EventBody, IncomingEvent};
 use promptly::rules::{
-    apply_actions, explain, parse_rule, Action, ActionEnv, Applied, ConversationState, Explanation,
-    Fired, FiredEvent, RuleContext, RuleDefinition, RuleEvent, SideEffect, SlaFacts,
+    apply_actions, explain, Action, ActionEnv, Applied, ConversationState, Explanation, Fired,
+    FiredEvent, RuleContext, RuleEvent, SideEffect, SlaFacts,
 };
 use promptly::timeline::Author;
 use promptly::Metric;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashSet;
 
-/// What a webhook's secret reads as.
-pub const MASK: &str = "********";
+pub use crate::services::rules::MASK;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -94,89 +93,6 @@ async fn view(state: &AppState, rule: RuleRecord) -> Result<RuleView, ApiError> 
     Ok(views(state, vec![rule]).await?.remove(0))
 }
 
-/// Puts the stored secrets back where a body sends [`MASK`]: a masked webhook keeps the
-/// secret of the stored webhook with the same URL (the one at the same place in the list
-/// when there are several). A masked secret with no stored webhook of that URL (a new URL,
-/// or a new rule) is an error on its path: the secret must be sent again.
-fn unmask(body: &mut Value, stored: &[Action], errors: &mut Vec<FieldError>) {
-    let Some(actions) = body.get_mut("actions").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for (i, action) in actions.iter_mut().enumerate() {
-        let Some(obj) = action.as_object_mut() else {
-            continue;
-        };
-        if obj.get("type").and_then(Value::as_str) != Some("webhook")
-            || obj.get("secret").and_then(Value::as_str) != Some(MASK)
-        {
-            continue;
-        }
-        let url = obj
-            .get("url")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .unwrap_or("");
-        let same_url = |a: &Action| match a {
-            Action::Webhook { url: u, secret } if u == url => Some(secret.clone()),
-            _ => None,
-        };
-        let kept = stored
-            .get(i)
-            .and_then(same_url)
-            .or_else(|| stored.iter().find_map(same_url));
-        match kept {
-            Some(secret) => {
-                obj.insert("secret".into(), Value::String(secret));
-            }
-            None => errors.push(FieldError::new(
-                format!("actions[{i}].secret"),
-                format!("{MASK:?} keeps the stored secret of a webhook with this URL; there is none, so send the secret"),
-            )),
-        }
-    }
-}
-
-/// Validates a rule body against the policies and calendars that exist now; `stored` is the
-/// rule being replaced (for masked secrets).
-pub(crate) async fn parse(
-    state: &AppState,
-    mut body: Value,
-    stored: Option<&RuleDefinition>,
-) -> Result<RuleDefinition, ApiError> {
-    let mut errors = Vec::new();
-    unmask(
-        &mut body,
-        stored.map_or(&[][..], |r| r.actions.as_slice()),
-        &mut errors,
-    );
-    let policies: HashSet<i64> = state
-        .store
-        .list_policies()
-        .await?
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    let calendars: HashSet<i64> = state
-        .store
-        .list_calendars()
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    match parse_rule(
-        &body,
-        |id| policies.contains(&id),
-        |id| calendars.contains(&id),
-    ) {
-        Ok(rule) if errors.is_empty() => Ok(rule),
-        Ok(_) => Err(ApiError::Unprocessable { errors }),
-        Err(more) => {
-            errors.extend(more);
-            Err(ApiError::Unprocessable { errors })
-        }
-    }
-}
-
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -200,8 +116,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<RuleView>), ApiError> {
-    let rule = parse(&state, json_body(body)?, None).await?;
-    let rec = state.store.create_rule(&rule, state.clock.now()).await?;
+    let rec = services::rules::create(&state, json_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(view(&state, rec).await?)))
 }
 
@@ -210,12 +125,7 @@ async fn update(
     Path(id): Path<i64>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let stored = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
-    let rule = parse(&state, json_body(body)?, Some(&stored.definition)).await?;
-    let rec = state
-        .store
-        .update_rule(id, &rule, state.clock.now())
-        .await?;
+    let rec = services::rules::update(&state, id, json_body(body)?).await?;
     Ok(Json(view(&state, rec).await?))
 }
 
@@ -223,56 +133,15 @@ async fn remove(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_rule(id).await?;
+    services::rules::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The ids of a reorder body: `{"ids": [3, 1, 2]}` or the bare list `[3, 1, 2]`.
-fn order_ids(body: &Value) -> Result<Vec<i64>, ApiError> {
-    let list = match body {
-        Value::Array(items) => items,
-        Value::Object(obj) => {
-            if let Some(key) = obj.keys().find(|k| *k != "ids") {
-                return Err(ApiError::field(key, "is not a known field"));
-            }
-            match obj.get("ids") {
-                Some(Value::Array(items)) => items,
-                _ => return Err(ApiError::field("ids", "must be a list of rule ids")),
-            }
-        }
-        _ => {
-            return Err(ApiError::field(
-                "body",
-                "must be {\"ids\": [...]} or a list of rule ids",
-            ))
-        }
-    };
-    let mut errors = Vec::new();
-    let ids: Vec<i64> = list
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| {
-            let id = v.as_i64();
-            if id.is_none() {
-                errors.push(FieldError::new(format!("ids[{i}]"), "must be a rule id"));
-            }
-            id
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(ids)
-    } else {
-        Err(ApiError::Unprocessable { errors })
-    }
 }
 
 async fn reorder(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Vec<RuleView>>, ApiError> {
-    let ids = order_ids(&json_body(body)?)?;
-    state.store.reorder_rules(&ids).await?;
-    let rules = state.store.list_rules().await?;
+    let rules = services::rules::reorder(&state, json_body(body)?).await?;
     Ok(Json(views(&state, rules).await?))
 }
 
@@ -455,55 +324,6 @@ pub(crate) async fn dry_run(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn webhook(url: &str, secret: &str) -> Action {
-        Action::Webhook {
-            url: url.into(),
-            secret: secret.into(),
-        }
-    }
-
-    #[test]
-    fn a_masked_secret_keeps_the_stored_one_of_the_same_url() {
-        let stored = [
-            webhook("https://a.example/h", "sa"),
-            webhook("https://b.example/h", "sb"),
-        ];
-        let mut body = json!({"actions": [
-            {"type": "webhook", "url": "https://b.example/h", "secret": MASK},
-            {"type": "webhook", "url": " https://a.example/h ", "secret": MASK},
-            {"type": "webhook", "url": "https://a.example/h", "secret": "new"},
-            {"type": "webhook", "url": "https://c.example/h", "secret": MASK},
-        ]});
-        let mut errors = Vec::new();
-        unmask(&mut body, &stored, &mut errors);
-        assert_eq!(body["actions"][0]["secret"], "sb");
-        assert_eq!(body["actions"][1]["secret"], "sa");
-        assert_eq!(body["actions"][2]["secret"], "new");
-        assert_eq!(body["actions"][3]["secret"], MASK);
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["actions[3].secret"]);
-    }
-
-    #[test]
-    fn reorder_bodies() {
-        assert_eq!(
-            order_ids(&json!({"ids": [3, 1, 2]})).unwrap(),
-            vec![3, 1, 2]
-        );
-        assert_eq!(order_ids(&json!([2, 1])).unwrap(), vec![2, 1]);
-        for bad in [
-            json!({}),
-            json!({"ids": "1,2"}),
-            json!({"ids": [1, "x"]}),
-            json!(7),
-        ] {
-            assert!(
-                matches!(order_ids(&bad), Err(ApiError::Unprocessable { .. })),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn today_starts_at_midnight_utc() {

@@ -1,0 +1,267 @@
+//! Automation rules: create, change, enable or disable, move, reorder, delete. Bodies are
+//! the rule JSON of `promptly::rules`, validated against the policies and calendars that
+//! exist now; a webhook secret sent back as [`MASK`] keeps the stored one.
+
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use crate::store::{RuleRecord, StoreError};
+use promptly::account::FieldError;
+use promptly::rules::{parse_rule, Action, RuleDefinition};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// What a webhook's secret reads as.
+pub const MASK: &str = "********";
+
+/// Puts the stored secrets back where a body sends [`MASK`]: a masked webhook keeps the
+/// secret of the stored webhook with the same URL (the one at the same place in the list
+/// when there are several). A masked secret with no stored webhook of that URL (a new URL,
+/// or a new rule) is an error on its path: the secret must be sent again.
+fn unmask(body: &mut Value, stored: &[Action], errors: &mut Vec<FieldError>) {
+    let Some(actions) = body.get_mut("actions").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for (i, action) in actions.iter_mut().enumerate() {
+        let Some(obj) = action.as_object_mut() else {
+            continue;
+        };
+        if obj.get("type").and_then(Value::as_str) != Some("webhook")
+            || obj.get("secret").and_then(Value::as_str) != Some(MASK)
+        {
+            continue;
+        }
+        let url = obj
+            .get("url")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or("");
+        let same_url = |a: &Action| match a {
+            Action::Webhook { url: u, secret } if u == url => Some(secret.clone()),
+            _ => None,
+        };
+        let kept = stored
+            .get(i)
+            .and_then(same_url)
+            .or_else(|| stored.iter().find_map(same_url));
+        match kept {
+            Some(secret) => {
+                obj.insert("secret".into(), Value::String(secret));
+            }
+            None => errors.push(FieldError::new(
+                format!("actions[{i}].secret"),
+                format!("{MASK:?} keeps the stored secret of a webhook with this URL; there is none, so send the secret"),
+            )),
+        }
+    }
+}
+
+/// Validates a rule body against the policies and calendars that exist now; `stored` is the
+/// rule being replaced (for masked secrets).
+pub async fn parse(
+    state: &AppState,
+    mut body: Value,
+    stored: Option<&RuleDefinition>,
+) -> Result<RuleDefinition, ApiError> {
+    let mut errors = Vec::new();
+    unmask(
+        &mut body,
+        stored.map_or(&[][..], |r| r.actions.as_slice()),
+        &mut errors,
+    );
+    let policies: HashSet<i64> = state
+        .store
+        .list_policies()
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let calendars: HashSet<i64> = state
+        .store
+        .list_calendars()
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    match parse_rule(
+        &body,
+        |id| policies.contains(&id),
+        |id| calendars.contains(&id),
+    ) {
+        Ok(rule) if errors.is_empty() => Ok(rule),
+        Ok(_) => Err(ApiError::Unprocessable { errors }),
+        Err(more) => {
+            errors.extend(more);
+            Err(ApiError::Unprocessable { errors })
+        }
+    }
+}
+
+/// The ids of a reorder body: `{"ids": [3, 1, 2]}` or the bare list `[3, 1, 2]`.
+fn order_ids(body: &Value) -> Result<Vec<i64>, ApiError> {
+    let list = match body {
+        Value::Array(items) => items,
+        Value::Object(obj) => {
+            if let Some(key) = obj.keys().find(|k| *k != "ids") {
+                return Err(ApiError::field(key, "is not a known field"));
+            }
+            match obj.get("ids") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(ApiError::field("ids", "must be a list of rule ids")),
+            }
+        }
+        _ => {
+            return Err(ApiError::field(
+                "body",
+                "must be {\"ids\": [...]} or a list of rule ids",
+            ))
+        }
+    };
+    let mut errors = Vec::new();
+    let ids: Vec<i64> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let id = v.as_i64();
+            if id.is_none() {
+                errors.push(FieldError::new(format!("ids[{i}]"), "must be a rule id"));
+            }
+            id
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(ApiError::Unprocessable { errors })
+    }
+}
+
+/// Appends a rule after the last one.
+pub async fn create(state: &AppState, body: Value) -> Result<RuleRecord, ApiError> {
+    let rule = parse(state, body, None).await?;
+    Ok(state.store.create_rule(&rule, state.clock.now()).await?)
+}
+
+/// Replaces a rule's definition, keeping its place.
+pub async fn update(state: &AppState, id: i64, body: Value) -> Result<RuleRecord, ApiError> {
+    let stored = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
+    let rule = parse(state, body, Some(&stored.definition)).await?;
+    Ok(state
+        .store
+        .update_rule(id, &rule, state.clock.now())
+        .await?)
+}
+
+/// Turns a rule on or off.
+pub async fn toggle(state: &AppState, id: i64) -> Result<RuleRecord, ApiError> {
+    let mut rec = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
+    rec.definition.enabled = !rec.definition.enabled;
+    Ok(state
+        .store
+        .update_rule(id, &rec.definition, state.clock.now())
+        .await?)
+}
+
+pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
+    Ok(state.store.delete_rule(id).await?)
+}
+
+/// Puts the rules in the order of a body that lists every rule id once; returns them.
+pub async fn reorder(state: &AppState, body: Value) -> Result<Vec<RuleRecord>, ApiError> {
+    let ids = order_ids(&body)?;
+    state.store.reorder_rules(&ids).await?;
+    Ok(state.store.list_rules().await?)
+}
+
+/// Moves a rule one place earlier (`up`) or later; `NotFound` for an unknown rule, a
+/// conflict when rules were added or removed meanwhile.
+pub async fn move_one(state: &AppState, id: i64, up: bool) -> Result<(), ApiError> {
+    let ids: Vec<i64> = state
+        .store
+        .list_rules()
+        .await?
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let order = moved(ids, id, up).ok_or(ApiError::NotFound)?;
+    match state.store.reorder_rules(&order).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Invalid { .. }) => Err(ApiError::Conflict(
+            "The rules changed meanwhile; nothing was moved.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The order of `ids` with `id` moved one place up or down (unchanged at the ends).
+fn moved(mut ids: Vec<i64>, id: i64, up: bool) -> Option<Vec<i64>> {
+    let i = ids.iter().position(|x| *x == id)?;
+    let j = if up { i.checked_sub(1) } else { Some(i + 1) };
+    if let Some(j) = j.filter(|j| *j < ids.len()) {
+        ids.swap(i, j);
+    }
+    Some(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn webhook(url: &str, secret: &str) -> Action {
+        Action::Webhook {
+            url: url.into(),
+            secret: secret.into(),
+        }
+    }
+
+    #[test]
+    fn a_masked_secret_keeps_the_stored_one_of_the_same_url() {
+        let stored = [
+            webhook("https://a.example/h", "sa"),
+            webhook("https://b.example/h", "sb"),
+        ];
+        let mut body = json!({"actions": [
+            {"type": "webhook", "url": "https://b.example/h", "secret": MASK},
+            {"type": "webhook", "url": " https://a.example/h ", "secret": MASK},
+            {"type": "webhook", "url": "https://a.example/h", "secret": "new"},
+            {"type": "webhook", "url": "https://c.example/h", "secret": MASK},
+        ]});
+        let mut errors = Vec::new();
+        unmask(&mut body, &stored, &mut errors);
+        assert_eq!(body["actions"][0]["secret"], "sb");
+        assert_eq!(body["actions"][1]["secret"], "sa");
+        assert_eq!(body["actions"][2]["secret"], "new");
+        assert_eq!(body["actions"][3]["secret"], MASK);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["actions[3].secret"]);
+    }
+
+    #[test]
+    fn reorder_bodies() {
+        assert_eq!(
+            order_ids(&json!({"ids": [3, 1, 2]})).unwrap(),
+            vec![3, 1, 2]
+        );
+        assert_eq!(order_ids(&json!([2, 1])).unwrap(), vec![2, 1]);
+        for bad in [
+            json!({}),
+            json!({"ids": "1,2"}),
+            json!({"ids": [1, "x"]}),
+            json!(7),
+        ] {
+            assert!(
+                matches!(order_ids(&bad), Err(ApiError::Unprocessable { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn moving_swaps_with_the_neighbour() {
+        assert_eq!(moved(vec![1, 2, 3], 2, true), Some(vec![2, 1, 3]));
+        assert_eq!(moved(vec![1, 2, 3], 2, false), Some(vec![1, 3, 2]));
+        assert_eq!(moved(vec![1, 2, 3], 1, true), Some(vec![1, 2, 3]));
+        assert_eq!(moved(vec![1, 2, 3], 3, false), Some(vec![1, 2, 3]));
+        assert_eq!(moved(vec![1, 2, 3], 9, false), None);
+    }
+}
