@@ -4,10 +4,11 @@
 //! Everything is seeded idempotently (looked up by e-mail or name first), so restarting with
 //! `--demo` adds nothing twice. The simulator feeds the same ingest path as the events API.
 
+use crate::catalog::SlaCatalog;
 use crate::http::error::ApiError;
 use crate::http::users::{create_user, NewUserFields, UserAdminError};
 use crate::services;
-use crate::services::conversations::{self as service, SlaCatalog};
+use crate::services::conversations as service;
 use crate::state::AppState;
 use crate::store::{
     ConversationFilter, ConversationRow, Derived, Deriver, StoreError, StoreResult,

@@ -18,11 +18,13 @@
 pub mod auth;
 pub mod automation;
 pub mod bench;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;
 pub mod reports;
+pub mod schedule;
 pub mod services;
 pub mod state;
 pub mod store;

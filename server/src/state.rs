@@ -1,7 +1,7 @@
 //! What every request handler shares, and the live stream's recent events.
 
+use crate::catalog::CatalogCache;
 use crate::clock::Clock;
-use crate::services::conversations::CatalogCache;
 use crate::store::DynStore;
 use promptly::job::JobView;
 use promptly::stream::StreamEvent;
@@ -40,11 +40,11 @@ pub struct AppState {
     /// Reverse proxies whose `X-Forwarded-For` is believed (`PROMPTLY_TRUSTED_PROXIES`).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The automation worker's schedule and bell.
-    pub worker: crate::automation::Worker,
+    pub worker: crate::schedule::Worker,
     /// Rung when deliveries were queued.
     pub outbox_bell: Arc<tokio::sync::Notify>,
     /// Detection latencies of the SLA events this server fired.
-    pub firing_stats: Arc<Mutex<crate::automation::FiringStats>>,
+    pub firing_stats: Arc<Mutex<crate::schedule::FiringStats>>,
     /// This server's name in change announcements (to skip its own).
     pub server_id: Arc<String>,
     /// Compliance group counts, per contract and period.

@@ -177,11 +177,8 @@ async fn two_servers_fire_every_breach_exactly_once_across_kills() {
             .unwrap();
         assert!(r.status().is_success());
     }
-    let ingested = start
-        .signed_duration_since(chrono::Utc::now())
-        .num_seconds()
-        .abs();
-    assert!(ingested < 10, "ingest took {ingested} s");
+    // How long ingest took is a benchmark's question (`promptly bench ingest`), not this
+    // test's: a slow machine only makes some first breaches fire later, still once each.
 
     // The timeline of the scenario: these real processes run on the real clock and the
     // breaches come due in real time, so the waits below are the scenario's periods (load
@@ -313,8 +310,8 @@ async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
             &body.next().await.unwrap().unwrap(),
         ));
     }
-    // An event ingested through A.
-    let posted = Instant::now();
+    // An event ingested through A. The deadline only bounds a failure; how fast the change
+    // travels is `promptly bench live`'s question.
     let r = client
         .post(format!("http://127.0.0.1:{pa}/api/v1/events"))
         .bearer_auth(&token)
@@ -334,9 +331,4 @@ async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
     })
     .await;
     assert!(arrived.is_ok(), "B's stream never got A's change: {text}");
-    assert!(
-        posted.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        posted.elapsed()
-    );
 }

@@ -2,7 +2,7 @@
 //! schedule, and the memory the schedule takes.
 
 use crate::automation;
-use crate::services::conversations::SlaCatalog;
+use crate::catalog::SlaCatalog;
 use crate::state::AppState;
 use crate::store::{self, DatabaseUrl, PolicyInput};
 use chrono::{Duration, Utc};

@@ -4,7 +4,8 @@
 use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
-use crate::services::conversations::{conversation_detail, conversation_views, SlaCatalog};
+use crate::catalog::SlaCatalog;
+use crate::services::conversations::{conversation_detail, conversation_views};
 use crate::state::AppState;
 use crate::store::ConversationFilter;
 use axum::extract::{Path, Query, State};

@@ -86,8 +86,7 @@ impl Backend for UiBackend {
             let Some(row) = store.conversation(id).await? else {
                 return Ok(None);
             };
-            let mut catalog =
-                crate::services::conversations::SlaCatalog::cached(&self.0, now).await?;
+            let mut catalog = crate::catalog::SlaCatalog::cached(&self.0, now).await?;
             let detail =
                 crate::services::conversations::conversation_detail(store, &mut catalog, row, now)
                     .await?;

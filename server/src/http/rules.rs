@@ -8,8 +8,9 @@
 use super::error::ApiError;
 use super::{json_body, require_user};
 use crate::auth::{CurrentUser, PublicOrigin};
+use crate::catalog::SlaCatalog;
 use crate::services;
-use crate::services::conversations::{conversation_detail, SlaCatalog};
+use crate::services::conversations::conversation_detail;
 use crate::state::AppState;
 use crate::store::RuleRecord;
 use axum::extract::rejection::JsonRejection;

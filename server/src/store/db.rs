@@ -348,11 +348,19 @@ impl Query {
         self
     }
 
-    fn sqlite(&self) -> SqliteQuery<'_> {
-        self.args
+    /// SQLite looks a named or numbered parameter up in a list for each bind (quadratic in
+    /// the number of parameters), so statements run on it with plain `?` in the order of
+    /// appearance: [`positional`] rewrites them once per execution.
+    fn sqlite<'q>(&self, positional: &'q (String, Vec<Arg>)) -> SqliteQuery<'q> {
+        positional
+            .1
             .iter()
             .cloned()
-            .fold(sqlx::query(&self.sql), bind_sqlite)
+            .fold(sqlx::query(&positional.0), bind_sqlite)
+    }
+
+    fn positional(&self) -> (String, Vec<Arg>) {
+        positional(&self.sql, &self.args)
     }
 
     fn pg(&self) -> PgQuery<'_> {
@@ -363,9 +371,16 @@ impl Query {
     }
 
     pub async fn fetch_all<'a>(&self, on: impl Into<On<'a>>) -> Result<Vec<Row>, sqlx::Error> {
+        let pos;
         Ok(match on.into() {
-            On::SqlitePool(p) => wrap(self.sqlite().fetch_all(p).await?, Row::Sqlite),
-            On::Sqlite(c) => wrap(self.sqlite().fetch_all(c).await?, Row::Sqlite),
+            On::SqlitePool(p) => {
+                pos = self.positional();
+                wrap(self.sqlite(&pos).fetch_all(p).await?, Row::Sqlite)
+            }
+            On::Sqlite(c) => {
+                pos = self.positional();
+                wrap(self.sqlite(&pos).fetch_all(c).await?, Row::Sqlite)
+            }
             On::PgPool(p) => wrap(self.pg().fetch_all(p).await?, Row::Postgres),
             On::Postgres(c) => wrap(self.pg().fetch_all(c).await?, Row::Postgres),
         })
@@ -375,9 +390,16 @@ impl Query {
         &self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<Row>, sqlx::Error> {
+        let pos;
         Ok(match on.into() {
-            On::SqlitePool(p) => self.sqlite().fetch_optional(p).await?.map(Row::Sqlite),
-            On::Sqlite(c) => self.sqlite().fetch_optional(c).await?.map(Row::Sqlite),
+            On::SqlitePool(p) => {
+                pos = self.positional();
+                self.sqlite(&pos).fetch_optional(p).await?.map(Row::Sqlite)
+            }
+            On::Sqlite(c) => {
+                pos = self.positional();
+                self.sqlite(&pos).fetch_optional(c).await?.map(Row::Sqlite)
+            }
             On::PgPool(p) => self.pg().fetch_optional(p).await?.map(Row::Postgres),
             On::Postgres(c) => self.pg().fetch_optional(c).await?.map(Row::Postgres),
         })
@@ -391,9 +413,16 @@ impl Query {
 
     /// How many rows the statement changed.
     pub async fn execute<'a>(&self, on: impl Into<On<'a>>) -> Result<u64, sqlx::Error> {
+        let pos;
         Ok(match on.into() {
-            On::SqlitePool(p) => self.sqlite().execute(p).await?.rows_affected(),
-            On::Sqlite(c) => self.sqlite().execute(c).await?.rows_affected(),
+            On::SqlitePool(p) => {
+                pos = self.positional();
+                self.sqlite(&pos).execute(p).await?.rows_affected()
+            }
+            On::Sqlite(c) => {
+                pos = self.positional();
+                self.sqlite(&pos).execute(c).await?.rows_affected()
+            }
             On::PgPool(p) => self.pg().execute(p).await?.rows_affected(),
             On::Postgres(c) => self.pg().execute(c).await?.rows_affected(),
         })
@@ -429,6 +458,51 @@ impl Query {
             .map(|r| T::read(&r, 0))
             .transpose()
     }
+}
+
+/// A statement with `$n` placeholders (repeated or out of order) as plain `?` in the order
+/// they appear, with the values to bind in that order. Text in quotes is left alone.
+pub fn positional(sql: &str, args: &[Arg]) -> (String, Vec<Arg>) {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut binds = Vec::with_capacity(args.len());
+    let mut quote = 0u8;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if quote != 0 {
+            if c == quote {
+                quote = 0;
+            }
+            out.push(c);
+            i += 1;
+        } else if c == b'\'' || c == b'"' {
+            quote = c;
+            out.push(c);
+            i += 1;
+        } else if c == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            let n: usize = sql[start..end].parse().expect("digits");
+            let arg = n
+                .checked_sub(1)
+                .and_then(|k| args.get(k))
+                .unwrap_or_else(|| panic!("${n} has no value in: {sql}"));
+            binds.push(arg.clone());
+            out.push(b'?');
+            i = end;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    (
+        String::from_utf8(out).expect("only ASCII was replaced"),
+        binds,
+    )
 }
 
 fn wrap<R>(rows: Vec<R>, f: fn(R) -> Row) -> Vec<Row> {
@@ -695,5 +769,57 @@ impl Bulk {
             n += q.execute(&mut *tx).await?;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_placeholders_become_positional_in_order_of_appearance() {
+        let args = vec![Arg::from(1), Arg::from("two"), Arg::from(3)];
+        let (sql, binds) = positional(
+            "UPDATE t SET a = $2 WHERE b = '$1 stays' AND c = $1 OR d = $2 AND \"$3\" = $10",
+            &[args.clone(), (4..=10).map(Arg::from).collect()].concat(),
+        );
+        assert_eq!(
+            sql,
+            "UPDATE t SET a = ? WHERE b = '$1 stays' AND c = ? OR d = ? AND \"$3\" = ?"
+        );
+        assert_eq!(
+            binds,
+            vec![
+                args[1].clone(),
+                args[0].clone(),
+                args[1].clone(),
+                Arg::from(10)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_numbers_its_rows_and_binds_each_value_once() {
+        let mut b = Bulk::new("v", &[("id", Ty::Int), ("name", Ty::Text)]);
+        b.row([1.into(), "a".into()]);
+        b.row([2.into(), Arg::Text(None)]);
+        let q = b.statements(Dialect::Sqlite, "SELECT * FROM v");
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            q[0].sql,
+            "WITH v(id, name, n) AS (VALUES ($1, $2, 1), ($3, $4, 2)) SELECT * FROM v"
+        );
+        let pg = b.statements(Dialect::Postgres, "SELECT * FROM v");
+        assert_eq!(
+            pg[0].sql,
+            "WITH v(id, name, n) AS (SELECT * FROM UNNEST($1::int8[], $2::text[]) WITH ORDINALITY) SELECT * FROM v"
+        );
+        assert_eq!(
+            pg[0].args,
+            vec![
+                Arg::Array(PgArray::Int(vec![Some(1), Some(2)])),
+                Arg::Array(PgArray::Text(vec![Some("a".into()), None])),
+            ]
+        );
     }
 }
