@@ -328,10 +328,33 @@ impl Query {
         self
     }
 
-    /// `column` is one of `list`: `= ANY($n)` on PostgreSQL, `IN (SELECT value FROM
-    /// json_each($n))` on SQLite; one value either way, however long the list.
+    /// `column` is one of `list`: `= ANY($n)` with one array on PostgreSQL; on SQLite
+    /// `IN ($a, $b, ...)` for up to [`INLINE_LIST`] items, else `IN (SELECT value FROM
+    /// json_each($n))` with one JSON value.
     pub fn push_in(&mut self, column: &str, list: impl Into<Arg>) -> &mut Query {
-        self.args.push(list.into());
+        let list = list.into();
+        // SQLite reads a short list fastest as values of its own.
+        let items: Option<Vec<Arg>> = match (&self.dialect, &list) {
+            (Dialect::Sqlite, Arg::Ints(v)) if v.len() <= INLINE_LIST => {
+                Some(v.iter().map(Arg::from).collect())
+            }
+            (Dialect::Sqlite, Arg::Texts(v)) if v.len() <= INLINE_LIST => {
+                Some(v.iter().map(Arg::from).collect())
+            }
+            _ => None,
+        };
+        if let Some(items) = items {
+            self.sql.push_str(&format!("{column} IN ("));
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    self.sql.push_str(", ");
+                }
+                self.push_bind(item);
+            }
+            self.sql.push(')');
+            return self;
+        }
+        self.args.push(list);
         let n = self.args.len();
         match self.dialect {
             Dialect::Postgres => self.sql.push_str(&format!("{column} = ANY(${n})")),
@@ -348,89 +371,83 @@ impl Query {
         self
     }
 
-    /// SQLite looks a named or numbered parameter up in a list for each bind (quadratic in
-    /// the number of parameters), so statements run on it with plain `?` in the order of
-    /// appearance: [`positional`] rewrites them once per execution.
-    fn sqlite<'q>(&self, positional: &'q (String, Vec<Arg>)) -> SqliteQuery<'q> {
-        positional
-            .1
-            .iter()
-            .cloned()
-            .fold(sqlx::query(&positional.0), bind_sqlite)
+    /// The statement as SQLite runs it: SQLite looks a named or numbered parameter up in a
+    /// list for each bind (quadratic in the number of parameters), so it gets plain `?` in
+    /// the order of appearance ([`positional`]).
+    fn into_sqlite(self) -> (String, Vec<Arg>) {
+        positional(&self.sql, self.args)
     }
 
-    fn positional(&self) -> (String, Vec<Arg>) {
-        positional(&self.sql, &self.args)
-    }
-
-    fn pg(&self) -> PgQuery<'_> {
-        self.args
-            .iter()
-            .cloned()
-            .fold(sqlx::query(&self.sql), bind_pg)
-    }
-
-    pub async fn fetch_all<'a>(&self, on: impl Into<On<'a>>) -> Result<Vec<Row>, sqlx::Error> {
-        let pos;
-        Ok(match on.into() {
-            On::SqlitePool(p) => {
-                pos = self.positional();
-                wrap(self.sqlite(&pos).fetch_all(p).await?, Row::Sqlite)
-            }
-            On::Sqlite(c) => {
-                pos = self.positional();
-                wrap(self.sqlite(&pos).fetch_all(c).await?, Row::Sqlite)
-            }
-            On::PgPool(p) => wrap(self.pg().fetch_all(p).await?, Row::Postgres),
-            On::Postgres(c) => wrap(self.pg().fetch_all(c).await?, Row::Postgres),
+    pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> Result<Vec<Row>, sqlx::Error> {
+        let on = on.into();
+        if let On::SqlitePool(_) | On::Sqlite(_) = on {
+            let (sql, args) = self.into_sqlite();
+            let q = args.into_iter().fold(sqlx::query(&sql), bind_sqlite);
+            return Ok(match on {
+                On::SqlitePool(p) => wrap(q.fetch_all(p).await?, Row::Sqlite),
+                On::Sqlite(c) => wrap(q.fetch_all(c).await?, Row::Sqlite),
+                _ => unreachable!(),
+            });
+        }
+        let q = self.args.into_iter().fold(sqlx::query(&self.sql), bind_pg);
+        Ok(match on {
+            On::PgPool(p) => wrap(q.fetch_all(p).await?, Row::Postgres),
+            On::Postgres(c) => wrap(q.fetch_all(c).await?, Row::Postgres),
+            _ => unreachable!(),
         })
     }
 
     pub async fn fetch_optional<'a>(
-        &self,
+        self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<Row>, sqlx::Error> {
-        let pos;
-        Ok(match on.into() {
-            On::SqlitePool(p) => {
-                pos = self.positional();
-                self.sqlite(&pos).fetch_optional(p).await?.map(Row::Sqlite)
-            }
-            On::Sqlite(c) => {
-                pos = self.positional();
-                self.sqlite(&pos).fetch_optional(c).await?.map(Row::Sqlite)
-            }
-            On::PgPool(p) => self.pg().fetch_optional(p).await?.map(Row::Postgres),
-            On::Postgres(c) => self.pg().fetch_optional(c).await?.map(Row::Postgres),
+        let on = on.into();
+        if let On::SqlitePool(_) | On::Sqlite(_) = on {
+            let (sql, args) = self.into_sqlite();
+            let q = args.into_iter().fold(sqlx::query(&sql), bind_sqlite);
+            return Ok(match on {
+                On::SqlitePool(p) => q.fetch_optional(p).await?.map(Row::Sqlite),
+                On::Sqlite(c) => q.fetch_optional(c).await?.map(Row::Sqlite),
+                _ => unreachable!(),
+            });
+        }
+        let q = self.args.into_iter().fold(sqlx::query(&self.sql), bind_pg);
+        Ok(match on {
+            On::PgPool(p) => q.fetch_optional(p).await?.map(Row::Postgres),
+            On::Postgres(c) => q.fetch_optional(c).await?.map(Row::Postgres),
+            _ => unreachable!(),
         })
     }
 
-    pub async fn fetch_one<'a>(&self, on: impl Into<On<'a>>) -> Result<Row, sqlx::Error> {
+    pub async fn fetch_one<'a>(self, on: impl Into<On<'a>>) -> Result<Row, sqlx::Error> {
         self.fetch_optional(on)
             .await?
             .ok_or(sqlx::Error::RowNotFound)
     }
 
     /// How many rows the statement changed.
-    pub async fn execute<'a>(&self, on: impl Into<On<'a>>) -> Result<u64, sqlx::Error> {
-        let pos;
-        Ok(match on.into() {
-            On::SqlitePool(p) => {
-                pos = self.positional();
-                self.sqlite(&pos).execute(p).await?.rows_affected()
-            }
-            On::Sqlite(c) => {
-                pos = self.positional();
-                self.sqlite(&pos).execute(c).await?.rows_affected()
-            }
-            On::PgPool(p) => self.pg().execute(p).await?.rows_affected(),
-            On::Postgres(c) => self.pg().execute(c).await?.rows_affected(),
+    pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<u64, sqlx::Error> {
+        let on = on.into();
+        if let On::SqlitePool(_) | On::Sqlite(_) = on {
+            let (sql, args) = self.into_sqlite();
+            let q = args.into_iter().fold(sqlx::query(&sql), bind_sqlite);
+            return Ok(match on {
+                On::SqlitePool(p) => q.execute(p).await?.rows_affected(),
+                On::Sqlite(c) => q.execute(c).await?.rows_affected(),
+                _ => unreachable!(),
+            });
+        }
+        let q = self.args.into_iter().fold(sqlx::query(&self.sql), bind_pg);
+        Ok(match on {
+            On::PgPool(p) => q.execute(p).await?.rows_affected(),
+            On::Postgres(c) => q.execute(c).await?.rows_affected(),
+            _ => unreachable!(),
         })
     }
 
     /// The first column of each row.
     pub async fn fetch_column<'a, T: Column>(
-        &self,
+        self,
         on: impl Into<On<'a>>,
     ) -> Result<Vec<T>, sqlx::Error> {
         self.fetch_all(on)
@@ -442,7 +459,7 @@ impl Query {
 
     /// The first column of the one row the statement returns.
     pub async fn fetch_scalar<'a, T: Column>(
-        &self,
+        self,
         on: impl Into<On<'a>>,
     ) -> Result<T, sqlx::Error> {
         T::read(&self.fetch_one(on).await?, 0)
@@ -450,7 +467,7 @@ impl Query {
 
     /// The first column of the first row, if there is a row.
     pub async fn fetch_optional_scalar<'a, T: Column>(
-        &self,
+        self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<T>, sqlx::Error> {
         self.fetch_optional(on)
@@ -462,10 +479,10 @@ impl Query {
 
 /// A statement with `$n` placeholders (repeated or out of order) as plain `?` in the order
 /// they appear, with the values to bind in that order. Text in quotes is left alone.
-pub fn positional(sql: &str, args: &[Arg]) -> (String, Vec<Arg>) {
+pub fn positional(sql: &str, args: Vec<Arg>) -> (String, Vec<Arg>) {
     let bytes = sql.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut binds = Vec::with_capacity(args.len());
+    let mut order = Vec::with_capacity(args.len());
     let mut quote = 0u8;
     let mut i = 0;
     while i < bytes.len() {
@@ -487,11 +504,8 @@ pub fn positional(sql: &str, args: &[Arg]) -> (String, Vec<Arg>) {
                 end += 1;
             }
             let n: usize = sql[start..end].parse().expect("digits");
-            let arg = n
-                .checked_sub(1)
-                .and_then(|k| args.get(k))
-                .unwrap_or_else(|| panic!("${n} has no value in: {sql}"));
-            binds.push(arg.clone());
+            assert!((1..=args.len()).contains(&n), "${n} has no value in: {sql}");
+            order.push(n - 1);
             out.push(b'?');
             i = end;
         } else {
@@ -499,6 +513,25 @@ pub fn positional(sql: &str, args: &[Arg]) -> (String, Vec<Arg>) {
             i += 1;
         }
     }
+    // Each value moves to its last use and is copied for the earlier ones.
+    let mut uses = vec![0usize; args.len()];
+    for k in &order {
+        uses[*k] += 1;
+    }
+    let mut slots: Vec<Option<Arg>> = args.into_iter().map(Some).collect();
+    let binds = order
+        .into_iter()
+        .map(|k| {
+            uses[k] -= 1;
+            if uses[k] == 0 {
+                slots[k].take().expect("a value is moved once")
+            } else {
+                slots[k]
+                    .clone()
+                    .expect("a value is there until its last use")
+            }
+        })
+        .collect();
     (
         String::from_utf8(out).expect("only ASCII was replaced"),
         binds,
@@ -600,13 +633,26 @@ pub enum Ty {
     Bool,
 }
 
+/// The longest list SQLite gets as values of its own in [`Query::push_in`].
+pub const INLINE_LIST: usize = 2_000;
+
 /// How many values one SQLite statement binds at most (SQLite allows 32,766).
 pub const SQLITE_MAX_BINDS: usize = 30_000;
 
-/// Many rows as one table for a statement: `WITH name(columns) AS (...) <statement>`. On
-/// PostgreSQL the rows are one `UNNEST` of typed arrays (one statement, whatever the
-/// count); on SQLite a multi-row `VALUES`, in as many statements as the bind limit needs.
-/// An `n` column (1, 2, ...) numbers the rows in the order they were added.
+/// What a [`Bulk`]'s rows are for.
+#[derive(Debug, Clone, Copy)]
+pub enum Use<'a> {
+    /// `INSERT INTO table (columns) <rows> tail`, the rows inserted in the order added.
+    Insert { table: &'a str, tail: &'a str },
+    /// `WITH name(columns, n) AS (<rows>) statement`, for statements that join the rows
+    /// (`UPDATE ... FROM name`); `n` numbers them 1, 2, ... in the order added.
+    With(&'a str),
+}
+
+/// Many rows in one statement. On PostgreSQL the rows are one `UNNEST` of typed arrays (one
+/// statement, whatever the count); on SQLite a multi-row `VALUES`, in as many statements as
+/// its bind limit needs.
+#[derive(Clone)]
 pub struct Bulk {
     name: &'static str,
     columns: &'static [(&'static str, Ty)],
@@ -641,17 +687,18 @@ impl Bulk {
         self.values.is_empty()
     }
 
-    fn header(&self) -> String {
+    fn column_list(&self) -> String {
         let cols: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
-        format!("{}({}, n)", self.name, cols.join(", "))
+        cols.join(", ")
     }
 
-    /// The statements that run `WITH <rows> <statement>`; nothing when there are no rows.
-    pub fn statements(&self, dialect: Dialect, statement: &str) -> Vec<Query> {
+    /// The statements for these rows; nothing when there are none.
+    pub fn statements(self, dialect: Dialect, purpose: Use<'_>) -> Vec<Query> {
         if self.is_empty() {
             return Vec::new();
         }
         let width = self.columns.len();
+        let cols = self.column_list();
         match dialect {
             Dialect::Postgres => {
                 let arrays: Vec<String> = self
@@ -668,14 +715,18 @@ impl Bulk {
                         format!("${}::{t}[]", j + 1)
                     })
                     .collect();
-                let mut q = Query::new(
-                    dialect,
-                    format!(
-                        "WITH {} AS (SELECT * FROM UNNEST({}) WITH ORDINALITY) {statement}",
-                        self.header(),
-                        arrays.join(", ")
+                let unnest = format!("UNNEST({}) WITH ORDINALITY", arrays.join(", "));
+                let name = self.name;
+                let sql = match purpose {
+                    Use::Insert { table, tail } => format!(
+                        "INSERT INTO {table} ({cols}) SELECT {cols} FROM {unnest} \
+                         AS {name}({cols}, n) ORDER BY n {tail}"
                     ),
-                );
+                    Use::With(statement) => {
+                        format!("WITH {name}({cols}, n) AS (SELECT * FROM {unnest}) {statement}")
+                    }
+                };
+                let mut q = Query::new(dialect, sql);
                 for (j, (_, ty)) in self.columns.iter().enumerate() {
                     q.args.push(Arg::Array(self.column_array(j, *ty)));
                 }
@@ -683,21 +734,38 @@ impl Bulk {
             }
             Dialect::Sqlite => {
                 let per = (SQLITE_MAX_BINDS / width).max(1);
-                let rows: Vec<&[Arg]> = self.values.chunks(width).collect();
-                rows.chunks(per)
-                    .enumerate()
-                    .map(|(c, chunk)| {
-                        let mut q =
-                            Query::new(dialect, format!("WITH {} AS (VALUES ", self.header()));
-                        for (i, row) in chunk.iter().enumerate() {
-                            q.push(if i == 0 { "(" } else { ", (" });
-                            for v in row.iter() {
-                                q.push_bind(v.clone());
-                                q.push(", ");
+                let name = self.name;
+                let mut values = self.values.into_iter();
+                let rows = values.len() / width;
+                (0..rows.div_ceil(per))
+                    .map(|c| {
+                        let chunk: Vec<Vec<Arg>> = (0..per.min(rows - c * per))
+                            .map(|_| values.by_ref().take(width).collect())
+                            .collect();
+                        let head = match purpose {
+                            Use::Insert { table, .. } => {
+                                format!("INSERT INTO {table} ({cols}) VALUES ")
                             }
-                            q.push(&format!("{})", c * per + i + 1));
+                            Use::With(_) => format!("WITH {name}({cols}, n) AS (VALUES "),
+                        };
+                        let mut q = Query::new(dialect, head);
+                        for (i, row) in chunk.into_iter().enumerate() {
+                            q.push(if i == 0 { "(" } else { ", (" });
+                            for (k, v) in row.into_iter().enumerate() {
+                                if k > 0 {
+                                    q.push(", ");
+                                }
+                                q.push_bind(v);
+                            }
+                            if let Use::With(_) = purpose {
+                                q.push(&format!(", {}", c * per + i + 1));
+                            }
+                            q.push(")");
                         }
-                        q.push(") ").push(statement);
+                        match purpose {
+                            Use::Insert { tail, .. } => q.push(" ").push(tail),
+                            Use::With(statement) => q.push(") ").push(statement),
+                        };
                         q
                     })
                     .collect()
@@ -745,27 +813,27 @@ impl Bulk {
         }
     }
 
-    /// Runs `WITH <rows> <statement>` and returns the rows it returns (all chunks').
-    pub async fn fetch_all(&self, tx: &mut Tx, statement: &str) -> Result<Vec<Row>, sqlx::Error> {
+    /// Runs the statements and returns the rows they return (all chunks').
+    pub async fn fetch_all(self, tx: &mut Tx, purpose: Use<'_>) -> Result<Vec<Row>, sqlx::Error> {
         let dialect = match tx {
             Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
         };
         let mut out = Vec::new();
-        for q in self.statements(dialect, statement) {
+        for q in self.statements(dialect, purpose) {
             out.extend(q.fetch_all(&mut *tx).await?);
         }
         Ok(out)
     }
 
-    /// Runs `WITH <rows> <statement>`.
-    pub async fn execute(&self, tx: &mut Tx, statement: &str) -> Result<u64, sqlx::Error> {
+    /// Runs the statements; how many rows they changed.
+    pub async fn execute(self, tx: &mut Tx, purpose: Use<'_>) -> Result<u64, sqlx::Error> {
         let dialect = match tx {
             Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
         };
         let mut n = 0;
-        for q in self.statements(dialect, statement) {
+        for q in self.statements(dialect, purpose) {
             n += q.execute(&mut *tx).await?;
         }
         Ok(n)
@@ -781,7 +849,7 @@ mod tests {
         let args = vec![Arg::from(1), Arg::from("two"), Arg::from(3)];
         let (sql, binds) = positional(
             "UPDATE t SET a = $2 WHERE b = '$1 stays' AND c = $1 OR d = $2 AND \"$3\" = $10",
-            &[args.clone(), (4..=10).map(Arg::from).collect()].concat(),
+            [args.clone(), (4..=10).map(Arg::from).collect()].concat(),
         );
         assert_eq!(
             sql,
@@ -803,16 +871,32 @@ mod tests {
         let mut b = Bulk::new("v", &[("id", Ty::Int), ("name", Ty::Text)]);
         b.row([1.into(), "a".into()]);
         b.row([2.into(), Arg::Text(None)]);
-        let q = b.statements(Dialect::Sqlite, "SELECT * FROM v");
+        let q = b
+            .clone()
+            .statements(Dialect::Sqlite, Use::With("SELECT * FROM v"));
         assert_eq!(q.len(), 1);
         assert_eq!(
             q[0].sql,
             "WITH v(id, name, n) AS (VALUES ($1, $2, 1), ($3, $4, 2)) SELECT * FROM v"
         );
-        let pg = b.statements(Dialect::Postgres, "SELECT * FROM v");
+        let insert = Use::Insert {
+            table: "t",
+            tail: "RETURNING id",
+        };
+        assert_eq!(
+            b.clone().statements(Dialect::Sqlite, insert)[0].sql,
+            "INSERT INTO t (id, name) VALUES ($1, $2), ($3, $4) RETURNING id"
+        );
+        let pg = b
+            .clone()
+            .statements(Dialect::Postgres, Use::With("SELECT * FROM v"));
         assert_eq!(
             pg[0].sql,
             "WITH v(id, name, n) AS (SELECT * FROM UNNEST($1::int8[], $2::text[]) WITH ORDINALITY) SELECT * FROM v"
+        );
+        assert_eq!(
+            b.statements(Dialect::Postgres, insert)[0].sql,
+            "INSERT INTO t (id, name) SELECT id, name FROM UNNEST($1::int8[], $2::text[]) WITH ORDINALITY AS v(id, name, n) ORDER BY n RETURNING id"
         );
         assert_eq!(
             pg[0].args,

@@ -1,8 +1,8 @@
 //! The [`Store`] on SQL: every statement written once and run on SQLite or PostgreSQL
 //! through the dialect layer ([`super::db`]); row mapping written once.
 
-use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty};
-use super::facts::{self, FactColumns, FACT_COLUMNS, FACT_UPDATES};
+use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty, Use};
+use super::facts::{self, FactColumns, FACT_UPDATES};
 use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
 use super::{
     role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
@@ -343,11 +343,13 @@ impl SqlStore {
         }
         v.execute(
             tx,
-            "UPDATE conversations SET policy_id = v.policy_id, \
+            Use::With(
+                "UPDATE conversations SET policy_id = v.policy_id, \
              policy_version = v.policy_version, status = v.status, channel = v.channel, \
              team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
              next_sla_at = v.next_sla_at, sla_done_until = v.sla_done_until, \
              updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
+            ),
         )
         .await?;
         self.write_facts(tx, rows).await
@@ -428,10 +430,10 @@ impl SqlStore {
         }
         f.execute(
             tx,
-            &format!(
-                "INSERT INTO conversation_facts ({FACT_COLUMNS}) SELECT {FACT_COLUMNS} FROM f \
-                 WHERE TRUE ON CONFLICT (conversation_id) DO UPDATE SET {FACT_UPDATES}"
-            ),
+            Use::Insert {
+                table: "conversation_facts",
+                tail: &format!("ON CONFLICT (conversation_id) DO UPDATE SET {FACT_UPDATES}"),
+            },
         )
         .await?;
         Ok(())
@@ -466,10 +468,10 @@ impl SqlStore {
         }
         u.fetch_all(
             tx,
-            "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
-             SELECT external_id, conversation_id, at, payload, received_at FROM u \
-             WHERE TRUE ORDER BY n ON CONFLICT (external_id) DO NOTHING \
-             RETURNING id, external_id",
+            Use::Insert {
+                table: "events",
+                tail: "ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
+            },
         )
         .await?
         .iter()
@@ -1061,8 +1063,10 @@ impl Store for SqlStore {
         }
         o.execute(
             &mut tx,
-            "UPDATE rules SET position = o.n - 1 FROM o \
-             WHERE rules.id = o.id AND rules.position <> o.n - 1",
+            Use::With(
+                "UPDATE rules SET position = o.n - 1 FROM o \
+                 WHERE rules.id = o.id AND rules.position <> o.n - 1",
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -1340,6 +1344,7 @@ impl Store for SqlStore {
                     ("due_at", Ty::Ts),
                     ("next_sla_at", Ty::Ts),
                     ("created_at", Ty::Ts),
+                    ("updated_at", Ty::Ts),
                 ],
             );
             for c in &created {
@@ -1356,16 +1361,16 @@ impl Store for SqlStore {
                     c.due_at.into(),
                     c.next_sla_at.into(),
                     now.into(),
+                    now.into(),
                 ]);
             }
             let returned = u
                 .fetch_all(
                     &mut tx,
-                    "INSERT INTO conversations (external_id, policy_id, policy_version, status, \
-                     channel, team, owner, summary, due_at, next_sla_at, created_at, updated_at) \
-                     SELECT external_id, policy_id, policy_version, status, channel, team, \
-                     owner, summary, due_at, next_sla_at, created_at, created_at FROM u \
-                     WHERE TRUE ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
+                    Use::Insert {
+                        table: "conversations",
+                        tail: "ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
+                    },
                 )
                 .await?;
             let mut by_ext: HashMap<String, ConversationRow> = created
@@ -1427,17 +1432,21 @@ impl Store for SqlStore {
                 }
             }
         }
+        let queued_n = queued.len();
         queued
             .execute(
                 &mut tx,
-                "INSERT INTO automation_queue (event_id, conversation_id, enqueued_at) \
-                 SELECT event_id, conversation_id, enqueued_at FROM u",
+                Use::Insert {
+                    table: "automation_queue",
+                    tail: "",
+                },
             )
             .await?;
         let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
         if !orphans.is_empty() {
             let mut q = self.q("DELETE FROM conversations WHERE ");
-            q.push_in("id", orphans).execute(&mut tx).await?;
+            q.push_in("id", orphans);
+            q.execute(&mut tx).await?;
         }
         let stale: Vec<&ConversationRow> =
             touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
@@ -1452,7 +1461,7 @@ impl Store for SqlStore {
         Ok(IngestReport {
             outcomes,
             touched,
-            queued: queued.len(),
+            queued: queued_n,
         })
     }
 
@@ -1562,9 +1571,10 @@ impl Store for SqlStore {
         }
         u.execute(
             &mut tx,
-            "INSERT INTO sla_firings (conversation_id, metric, cycle, event, level, due_at, \
-             fired_at, late) SELECT conversation_id, metric, cycle, event, level, due_at, \
-             fired_at, late FROM u WHERE TRUE ON CONFLICT DO NOTHING",
+            Use::Insert {
+                table: "sla_firings",
+                tail: "ON CONFLICT DO NOTHING",
+            },
         )
         .await?;
         let mut u = Bulk::new(
@@ -1586,8 +1596,10 @@ impl Store for SqlStore {
         }
         u.execute(
             &mut tx,
-            "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
-             SELECT rule_id, conversation_id, trigger, fired_at FROM u",
+            Use::Insert {
+                table: "rule_runs",
+                tail: "",
+            },
         )
         .await?;
         for (conversation_id, o) in &work.outbox {
@@ -1608,7 +1620,8 @@ impl Store for SqlStore {
         }
         if !queue_ids.is_empty() {
             let mut q = self.q("DELETE FROM automation_queue WHERE ");
-            q.push_in("event_id", queue_ids).execute(&mut tx).await?;
+            q.push_in("event_id", queue_ids);
+            q.execute(&mut tx).await?;
         }
         let rows: Vec<&ConversationRow> = work.rows.iter().collect();
         self.write_derived(&mut tx, &rows).await?;
