@@ -55,13 +55,9 @@ pub struct Route {
     pub refused: &'static str,
 }
 
+/// An API route: a refused caller gets the API's JSON error, so no words of its own.
 const fn api(method: &'static str, path: &'static str, allow: Allow) -> Route {
-    Route {
-        method,
-        path,
-        allow,
-        refused: "",
-    }
+    form(method, path, allow, "")
 }
 
 const fn form(

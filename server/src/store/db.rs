@@ -145,7 +145,6 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>, sqlx::Error> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Int(Option<i64>),
-    Float(Option<f64>),
     Bool(Option<bool>),
     Text(Option<String>),
     Ts(Option<DateTime<Utc>>),
@@ -178,11 +177,6 @@ impl From<&i64> for Arg {
 impl From<Option<i64>> for Arg {
     fn from(v: Option<i64>) -> Self {
         Arg::Int(v)
-    }
-}
-impl From<f64> for Arg {
-    fn from(v: f64) -> Self {
-        Arg::Float(Some(v))
     }
 }
 impl From<bool> for Arg {
@@ -261,7 +255,6 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 fn bind_sqlite(q: SqliteQuery<'_>, arg: Arg) -> SqliteQuery<'_> {
     match arg {
         Arg::Int(v) => q.bind(v),
-        Arg::Float(v) => q.bind(v),
         Arg::Bool(v) => q.bind(v),
         Arg::Text(v) => q.bind(v),
         Arg::Ts(v) => q.bind(v.map(sqlite_ts)),
@@ -274,7 +267,6 @@ fn bind_sqlite(q: SqliteQuery<'_>, arg: Arg) -> SqliteQuery<'_> {
 fn bind_pg(q: PgQuery<'_>, arg: Arg) -> PgQuery<'_> {
     match arg {
         Arg::Int(v) => q.bind(v),
-        Arg::Float(v) => q.bind(v),
         Arg::Bool(v) => q.bind(v),
         Arg::Text(v) => q.bind(v),
         Arg::Ts(v) => q.bind(v),
@@ -290,7 +282,7 @@ fn bind_pg(q: PgQuery<'_>, arg: Arg) -> PgQuery<'_> {
 /// A statement and its values. Fixed statements name their placeholders (`$1`, `$2`, a
 /// number may repeat) and bind with [`Query::arg`]; built ones add text with
 /// [`Query::push`] and values with [`Query::push_bind`], which writes the next `$n`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Query {
     dialect: Dialect,
     sql: String,
@@ -304,10 +296,6 @@ impl Query {
             sql: sql.into(),
             args: Vec::new(),
         }
-    }
-
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
     }
 
     /// Binds the next numbered placeholder.
@@ -610,7 +598,7 @@ macro_rules! plain_columns {
         }
     )*};
 }
-plain_columns!(i64, Option<i64>, bool, String, Option<String>, f64);
+plain_columns!(i64, Option<i64>, bool, String, Option<String>);
 
 impl Column for DateTime<Utc> {
     fn read(row: &Row, i: usize) -> Result<Self, sqlx::Error> {
