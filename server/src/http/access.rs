@@ -1,7 +1,7 @@
 //! Who may do what: every route of the server (the JSON API and the HTML forms) with the
 //! roles it admits, in one table. [`enforce`] reads it for each request, before the
 //! handler runs; handlers never check roles themselves. A token acts with its role. The
-//! role-matrix test (`server/tests/roles.rs`) walks this table for every kind of caller,
+//! role-matrix test (`server/tests/suite/roles.rs`) walks this table for every kind of caller,
 //! and a route missing from it is refused (and fails that test).
 //!
 //! The pages (Leptos routes) are guarded by `promptly::account::Section`, the table of

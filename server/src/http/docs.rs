@@ -1,7 +1,7 @@
 //! The API's documentation: the OpenAPI 3.1 document at `/api/v1/openapi.json` (public) and
 //! a readable page rendered from it at `/api` (plain HTML, no JavaScript).
 //!
-//! The document is written by hand in `openapi.json` beside this file; `server/tests/openapi.rs`
+//! The document is written by hand in `openapi.json` beside this file; `server/tests/suite/openapi.rs`
 //! checks that it lists exactly the routes the router serves.
 
 use crate::state::AppState;

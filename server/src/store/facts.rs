@@ -2,7 +2,7 @@
 //! both backends run over them.
 //!
 //! The aggregate is the store-side twin of `promptly::compliance::tally` (grouped by team,
-//! owner and channel: `promptly::compliance::group_counts`); `server/tests/store_contract.rs`
+//! owner and channel: `promptly::compliance::group_counts`); `server/tests/suite/store_contract.rs`
 //! checks the two agree on both databases. Values a user typed (teams, labels, domains) are
 //! inlined as SQL string literals by [`lit`], which doubles quotes (both databases use
 //! standard strings) and drops NUL characters, so one text serves SQLite and PostgreSQL.

@@ -3,7 +3,7 @@
 //!
 //! Each database has its own migrations (`migrations/sqlite`, `migrations/postgres`) and the
 //! same behaviour, checked by one contract test suite run against both
-//! (`server/tests/store_contract.rs`).
+//! (`server/tests/suite/store_contract.rs`).
 
 pub mod db;
 pub mod facts;

@@ -4,7 +4,7 @@
 //! deleted (with a confirm step), the dry run shows what a rule would do and changes
 //! nothing, and only admins get any of it.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! stored on bad input), the departments form, the rendered contract page, and agents
 //! refused.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;

@@ -5,7 +5,7 @@
 //! The servers run on a test clock: a test moves it past an SLA instant or a retry, then
 //! polls for the effect with a deadline ([`eventually`]); no test waits real seconds.
 
-mod server_support;
+use crate::server_support;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;

@@ -1,7 +1,7 @@
 //! One contract for the store, run against SQLite and against PostgreSQL: both backends
 //! must behave the same for every case.
 
-mod support;
+use crate::support;
 
 use chrono::{Duration, TimeZone, Utc};
 use promptly::account::Role;

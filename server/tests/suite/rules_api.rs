@@ -1,7 +1,7 @@
 //! Automation rules over real HTTP: validation with field paths, order, masked webhook
 //! secrets, fire counts, roles, and the dry run against an ingested conversation.
 
-mod server_support;
+use crate::server_support;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use promptly::rules::Action;

@@ -4,7 +4,7 @@
 //! unknown paths are 404, and the routes the `/api/v1` router registers in the source are
 //! exactly the documented ones.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::{Method, StatusCode};

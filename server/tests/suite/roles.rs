@@ -4,7 +4,7 @@
 //! 403; one it admits gets past the check (whatever
 //! the handler then says about the made-up ids and empty bodies: never 401 or 403).
 
-mod server_support;
+use crate::server_support;
 
 use promptly::account::Role;
 use promptly_server::http::access::{Allow, ROUTES};

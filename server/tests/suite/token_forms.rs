@@ -1,7 +1,7 @@
 //! The users page's integration tokens: an admin creates one with the form and sees it once,
 //! the token works on the API until it is revoked; agents are refused.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Response, StatusCode};

@@ -1,7 +1,7 @@
 //! The live queue's API over real HTTP: tokens, calendars, policies, ingest, conversations
 //! with their SLA, and the stream.
 
-mod server_support;
+use crate::server_support;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::header::AUTHORIZATION;

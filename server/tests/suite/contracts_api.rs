@@ -2,7 +2,7 @@
 //! conversations with known times (figures, bands, money, breakdowns by department and
 //! team), the CSV, the conversations behind a number, and who may ask.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};

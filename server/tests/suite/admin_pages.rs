@@ -2,7 +2,7 @@
 //! through the same validation as the JSON API, field errors come back next to the inputs,
 //! nothing is stored on bad input, and conflicts are explained.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::StatusCode;

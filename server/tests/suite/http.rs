@@ -2,7 +2,7 @@
 //! PostgreSQL with `PROMPTLY_TEST_DATABASE=postgres`): sessions, roles, cross-site checks,
 //! throttling, field errors, the stream and health.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;

@@ -5,7 +5,7 @@
 //! is recorded once, what came due while both were down fires late, and every webhook is
 //! delivered (a repeat carries the same delivery id).
 
-mod support;
+use crate::support;
 
 use reqwest::Client;
 use serde_json::{json, Value};

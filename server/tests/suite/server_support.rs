@@ -5,8 +5,7 @@
 //! [`eventually`], never with a fixed sleep.
 #![allow(dead_code)]
 
-#[path = "../support/mod.rs"]
-mod pg;
+use crate::support as pg;
 
 use chrono::{DateTime, Utc};
 use promptly_server::clock::{Clock, TestClock};

@@ -1,7 +1,7 @@
 //! The staffing what-if over HTTP: Erlang C as pyworkforce computes it, Erlang A with a
 //! patience, field errors, and who may ask.
 
-mod server_support;
+use crate::server_support;
 
 use reqwest::StatusCode;
 use server_support::TestServer;

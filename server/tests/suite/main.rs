@@ -1,0 +1,22 @@
+//! The server's integration tests, one binary: one link and one copy of the helpers instead
+//! of fourteen (each test binary holds the whole server). `support` starts throwaway
+//! PostgreSQL clusters and stores; `server_support` starts a server over real HTTP. Run one
+//! part with its module name, e.g. `cargo test -p server --test suite -- roles::`.
+
+mod server_support;
+mod support;
+
+mod admin_pages;
+mod automation;
+mod compliance_pages;
+mod contracts_api;
+mod fault_two_servers;
+mod http;
+mod openapi;
+mod queue_api;
+mod roles;
+mod rules_api;
+mod rules_pages;
+mod staffing_api;
+mod store_contract;
+mod token_forms;
