@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Promptly needs on a fresh Debian machine with Rust:
 # the wasm32 target, cargo-leptos 0.3.11, wasm-bindgen-cli (the version in Cargo.lock),
-# wasm-opt (npm binaryen@132), Chromium and the end2end npm packages. Idempotent: each step
+# wasm-opt (npm binaryen@132), Chromium, the end2end npm packages and schemathesis (PyPI, in
+# a virtualenv under target/). Idempotent: each step
 # is skipped when what it installs is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,5 +45,10 @@ fi
 if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
   say "installing end2end npm packages (Playwright test runner, binaryen's wasm-opt)"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
+st=target/schemathesis-venv
+if ! "$st/bin/st" --version 2>/dev/null | grep -q '4\.32\.5'; then
+  say "installing schemathesis 4.32.5 (the API contract test) into $st"
+  python3 -m venv "$st" && "$st/bin/pip" install -q schemathesis==4.32.5
 fi
 say "ready"

@@ -130,6 +130,21 @@ pub struct UserView {
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// Why the value is refused; decides the API's status when all errors agree.
+    #[serde(skip)]
+    pub kind: FieldProblem,
+}
+
+/// What kind of refusal a [`FieldError`] is. The API answers 422 for invalid values; 404
+/// when every error names a record that does not exist (a calendar's or a policy's id: the
+/// request is well formed but refers to nothing, as Stripe answers a missing referenced
+/// object); 409 when every error is a value already taken (an e-mail in use).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FieldProblem {
+    #[default]
+    Invalid,
+    Missing,
+    Taken,
 }
 
 impl FieldError {
@@ -137,6 +152,23 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            kind: FieldProblem::Invalid,
+        }
+    }
+
+    /// An error on a field that refers to a record that does not exist.
+    pub fn missing(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            kind: FieldProblem::Missing,
+            ..FieldError::new(field, message)
+        }
+    }
+
+    /// An error on a field whose value another record already has.
+    pub fn taken(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            kind: FieldProblem::Taken,
+            ..FieldError::new(field, message)
         }
     }
 }
@@ -147,7 +179,7 @@ pub fn validate_email(raw: &str) -> Result<String, String> {
     if email.is_empty() {
         return Err("E-mail is required.".into());
     }
-    if email.len() > EMAIL_LEN {
+    if email.chars().count() > EMAIL_LEN {
         return Err(format!("E-mail must be at most {EMAIL_LEN} characters."));
     }
     let Some((local, domain)) = email.split_once('@') else {
@@ -185,8 +217,9 @@ pub fn validate_new_password(password: &str) -> Result<(), String> {
 /// A required name (a calendar's, a policy's, a token's): trimmed, not empty, at most
 /// [`NAME_LEN`] characters.
 pub fn validate_name(raw: &str) -> Result<String, String> {
+    // The length counts what was sent, as the API's `maxLength` does.
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > NAME_LEN {
+    if name.is_empty() || raw.chars().count() > NAME_LEN {
         return Err(format!("Name is required (at most {NAME_LEN} characters)."));
     }
     Ok(name.to_string())

@@ -494,7 +494,7 @@ pub fn parse_incoming(
                 "csat, nps, ces",
                 &mut errors,
             );
-            if survey.is_none() && !obj.contains_key("survey") {
+            if survey.is_none() && obj.get("survey").is_none_or(|v| v.is_null()) {
                 errors.push(FieldError::new(format!("{path}.survey"), "is required"));
             }
             let score = match obj.get("score") {

@@ -50,3 +50,40 @@ pub const CONTRACT_TEXT_LEN: usize = 20_000;
 pub const CONTRACT_METRICS: usize = 50;
 /// Longest scope entry (team, label, e-mail domain).
 pub const SCOPE_ENTRY_LEN: usize = 100;
+/// Largest money amount a contract's remedies may name (fee, per-point rate, cap), in its
+/// currency: amounts stay finite however far a period is from target.
+pub const MONEY_MAX: f64 = 1e12;
+
+/// A list's page size: `default` when the request names none, refused above `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub default: i64,
+    pub max: i64,
+}
+
+impl Page {
+    /// The page size for a requested `limit`, or the field error's message.
+    pub fn limit(self, requested: Option<i64>) -> Result<i64, String> {
+        match requested {
+            None => Ok(self.default),
+            Some(n) if (1..=self.max).contains(&n) => Ok(n),
+            Some(_) => Err(format!("must be from 1 to {}", self.max)),
+        }
+    }
+}
+
+/// `GET /conversations` (the queue).
+pub const CONVERSATIONS_PAGE: Page = Page {
+    default: 500,
+    max: 5_000,
+};
+/// `GET /deliveries` (the outbox).
+pub const DELIVERIES_PAGE: Page = Page {
+    default: 100,
+    max: 1_000,
+};
+/// `GET /contracts/{id}/conversations` (a compliance figure's conversations).
+pub const CONTRACT_CONVERSATIONS_PAGE: Page = Page {
+    default: 200,
+    max: 1_000,
+};

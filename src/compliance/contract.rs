@@ -109,8 +109,9 @@ fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: us
 
 fn valid_domain(d: &str) -> bool {
     let bare = d.trim().trim_start_matches(['@', '.']);
+    // The length counts what was sent, as the API's `maxLength` does.
     !bare.is_empty()
-        && bare.len() <= SCOPE_ENTRY_LEN
+        && d.chars().count() <= SCOPE_ENTRY_LEN
         && bare.contains('.')
         && !bare.starts_with('.')
         && !bare.ends_with('.')
@@ -124,6 +125,20 @@ impl Contract {
     /// Parses a contract from JSON and validates it; a shape error carries its path
     /// (`metrics[1].formula`), and so does every validation error.
     pub fn from_json(value: serde_json::Value) -> Result<Contract, Vec<FieldError>> {
+        // A metric's `kind` is its name: serde would also take a variant's index (`0`).
+        if let Some(metrics) = value.get("metrics").and_then(|m| m.as_array()) {
+            let errors: Vec<FieldError> = metrics
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.get("kind").is_some_and(|k| !k.is_string()))
+                .map(|(i, _)| {
+                    FieldError::new(format!("metrics[{i}].kind"), "must be a metric's name")
+                })
+                .collect();
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+        }
         let contract: Contract = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             vec![FieldError::new(
@@ -231,10 +246,10 @@ impl Contract {
             ("bonus_cap", r.bonus_cap),
         ] {
             if let Some(v) = value {
-                if !v.is_finite() || v < 0.0 {
+                if !(0.0..=crate::limits::MONEY_MAX).contains(&v) {
                     e.push(FieldError::new(
                         format!("remedies.{field}"),
-                        "must be a number of at least 0",
+                        format!("must be a number from 0 to {}", crate::limits::MONEY_MAX),
                     ));
                 }
             }

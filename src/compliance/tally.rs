@@ -162,9 +162,11 @@ impl MetricKind {
                 target > 0.0 && target <= 100.0,
                 "must be greater than 0 and at most 100",
             ),
+            // Points are 1 % of the target each: a target under a second would make them
+            // (and the money) boundless.
             Unit::Seconds => (
-                target > 0.0 && target <= MAX_WAIT_S as f64,
-                "must be greater than 0 and at most 604800 seconds",
+                target >= 1.0 && target <= MAX_WAIT_S as f64,
+                "must be at least 1 and at most 604800 seconds",
             ),
             Unit::Score => (
                 (1.0..=7.0).contains(&target),

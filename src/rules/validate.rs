@@ -382,7 +382,7 @@ fn parse_condition(
             }
             Some((_, Some(id))) if known_calendar(id) => Some(ConditionValue::Calendar(id)),
             Some((_, Some(id))) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::missing(
                     &vpath,
                     format!("calendar {id} does not exist"),
                 ));
@@ -635,7 +635,7 @@ fn parse_action(
             match obj.get("policy").map(|v| (v, v.as_i64())) {
                 Some((_, Some(id))) if known_policy(id) => Some(Action::ApplyPolicy { policy: id }),
                 Some((_, Some(id))) => {
-                    errors.push(FieldError::new(
+                    errors.push(FieldError::missing(
                         ppath,
                         format!("policy {id} does not exist"),
                     ));

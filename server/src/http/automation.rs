@@ -3,7 +3,7 @@
 //! their attempts and failures). Admins only.
 
 use super::error::ApiError;
-use super::json_body;
+use super::object_body;
 use crate::state::AppState;
 use crate::store::OutboxItem;
 use axum::extract::rejection::JsonRejection;
@@ -89,7 +89,7 @@ async fn set_outbound(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<ChannelInfo>, ApiError> {
     let c = channel(&name)?;
-    let body: Outbound = serde_json::from_value(json_body(body)?)
+    let body: Outbound = serde_json::from_value(object_body(body)?)
         .map_err(|e| ApiError::field("", format!("not an outbound webhook: {e}")))?;
     check_outbound(&body.url, &body.secret).map_err(|errors| ApiError::Unprocessable { errors })?;
     state
@@ -137,7 +137,9 @@ async fn deliveries(
             ));
         }
     }
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = promptly::limits::DELIVERIES_PAGE
+        .limit(q.limit)
+        .map_err(|m| ApiError::field("limit", m))?;
     Ok(Json(
         state.store.list_outbox(q.status.as_deref(), limit).await?,
     ))

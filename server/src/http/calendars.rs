@@ -2,13 +2,13 @@
 //! Bodies are the `sla check` calendar shape plus `name` and `description`.
 
 use super::error::ApiError;
-use super::{json_body, require_user};
+use super::require_user;
 use crate::auth::CurrentUser;
 use crate::services;
 use crate::state::AppState;
 use crate::store::CalendarRecord;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -30,7 +30,7 @@ async fn list(
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<CalendarRecord>, ApiError> {
     require_user(user)?;
     Ok(Json(
@@ -42,23 +42,23 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CalendarRecord>), ApiError> {
-    let rec = services::calendars::create(&state, json_body(body)?).await?;
+    let rec = services::calendars::create(&state, super::object_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
 async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<CalendarRecord>, ApiError> {
     Ok(Json(
-        services::calendars::update(&state, id, json_body(body)?).await?,
+        services::calendars::update(&state, id, super::object_body(body)?).await?,
     ))
 }
 
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<StatusCode, ApiError> {
     services::calendars::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)

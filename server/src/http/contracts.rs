@@ -3,13 +3,13 @@
 //! department mapping the breakdowns use (admins write it).
 
 use super::error::ApiError;
-use super::json_body;
+
 use crate::reports::{self, Departments};
 use crate::services;
 use crate::state::AppState;
 use crate::store::ContractRecord;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -63,7 +63,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let rec = services::contracts::create(&state, json_body(body)?).await?;
+    let rec = services::contracts::create(&state, super::object_body(body)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(record_json(&rec, state.clock.now())),
@@ -74,7 +74,10 @@ async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
     state.store.contract(id).await?.ok_or(ApiError::NotFound)
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    super::Id(id): super::Id,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(record_json(
         &load(&state, id).await?,
         state.clock.now(),
@@ -83,16 +86,16 @@ async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json
 
 async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let rec = services::contracts::update(&state, id, json_body(body)?).await?;
+    let rec = services::contracts::update(&state, id, super::object_body(body)?).await?;
     Ok(Json(record_json(&rec, state.clock.now())))
 }
 
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<StatusCode, ApiError> {
     services::contracts::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -164,7 +167,7 @@ async fn evaluate(
 
 async fn compliance(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (rec, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
@@ -257,7 +260,7 @@ pub fn compliance_csv_text(c: &Compliance, b: &[MetricBreakdowns]) -> String {
 
 async fn compliance_csv(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     let (_, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
@@ -294,32 +297,28 @@ pub fn dimension_of(text: &str) -> Result<Dimension, ApiError> {
 
 async fn conversations(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     Query(q): Query<DrillQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = load(&state, id).await?;
     let now = state.clock.now();
     let period = period_of(q.period.as_deref(), &rec.contract, now)?;
     if q.metric >= rec.contract.metrics.len() {
-        return Err(ApiError::field(
-            "metric",
-            format!(
-                "must be a metric index from 0 to {}",
-                rec.contract.metrics.len() - 1
-            ),
-        ));
+        // The contract has no such metric: a missing record (404), named by the field.
+        return Err(ApiError::Unprocessable {
+            errors: vec![promptly::account::FieldError::missing(
+                "metric",
+                format!(
+                    "must be a metric index from 0 to {}",
+                    rec.contract.metrics.len() - 1
+                ),
+            )],
+        });
     }
     let dimension = q.dimension.as_deref().map(dimension_of).transpose()?;
-    if dimension == Some(Dimension::Channel) && q.key.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::field(
-            "key",
-            "a channel breakdown group needs its channel",
-        ));
-    }
-    let limit = q.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be from 1 to 1000"));
-    }
+    let limit = promptly::limits::CONTRACT_CONVERSATIONS_PAGE
+        .limit(q.limit)
+        .map_err(|m| ApiError::field("limit", m))?;
     let departments = Departments::load(state.store.as_ref()).await?;
     let rows = reports::drill(
         state.store.as_ref(),
@@ -348,6 +347,6 @@ async fn set_departments(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let teams = services::contracts::set_departments(&state, json_body(body)?).await?;
+    let teams = services::contracts::set_departments(&state, super::object_body(body)?).await?;
     Ok(Json(json!({ "teams": teams })))
 }

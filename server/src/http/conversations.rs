@@ -76,7 +76,9 @@ impl QueueQuery {
             team: self.team.clone(),
             owner,
             due_before: self.breached.filter(|b| *b).map(|_| now),
-            limit: self.limit.unwrap_or(500).clamp(1, 5000),
+            limit: promptly::limits::CONVERSATIONS_PAGE
+                .limit(self.limit)
+                .map_err(|m| ApiError::field("limit", m))?,
         })
     }
 }

@@ -4,7 +4,7 @@ use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use promptly::account::FieldError;
+use promptly::account::{FieldError, FieldProblem};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict { field: "email" } => ApiError::Unprocessable {
-                errors: vec![FieldError::new("email", "This email is already taken.")],
+                errors: vec![FieldError::taken("email", "This email is already taken.")],
             },
             StoreError::Invalid { field, message } => ApiError::field(field, message),
             StoreError::Conflict { field } => {
@@ -47,6 +47,10 @@ impl From<StoreError> for ApiError {
             other => ApiError::Internal(anyhow::anyhow!(other)),
         }
     }
+}
+
+fn all_are(errors: &[FieldError], kind: FieldProblem) -> bool {
+    !errors.is_empty() && errors.iter().all(|e| e.kind == kind)
 }
 
 impl IntoResponse for ApiError {
@@ -61,6 +65,16 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": self.to_string()}),
+            ),
+            // Every error names a record that does not exist (404), or a value another
+            // record has (409): the status says so, the fields say which.
+            ApiError::Unprocessable { errors } if all_are(errors, FieldProblem::Missing) => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "the request refers to records that do not exist", "errors": errors}),
+            ),
+            ApiError::Unprocessable { errors } if all_are(errors, FieldProblem::Taken) => (
+                StatusCode::CONFLICT,
+                json!({"error": "a value is already taken", "errors": errors}),
             ),
             ApiError::Unprocessable { errors } => (
                 StatusCode::UNPROCESSABLE_ENTITY,

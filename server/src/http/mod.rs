@@ -342,11 +342,59 @@ pub(crate) fn require_user(
 
 /// Reads a JSON body as a `Value`, so that shape errors become 422 field errors with a
 /// path rather than axum's plain-text rejection.
+/// A body that must be one JSON object (serde would also read a struct from an array).
+pub(crate) fn object_body(
+    body: Result<axum::Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<serde_json::Value, error::ApiError> {
+    let value = json_body(body)?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(error::ApiError::field("body", "must be a JSON object"))
+    }
+}
+
+/// A record's numeric id from the path. Anything else names no record: 404, as for an id
+/// that does not exist (`/policies/abc` is not found, not a malformed request).
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| Id(id))
+            .map_err(|_| error::ApiError::NotFound)
+    }
+}
+
+/// JSON has one number type: `4.0` is the whole number 4 (JSON Schema's `integer` says
+/// so too), so integral floats become integers before typed fields read them.
+fn whole_numbers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15) {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
 pub(crate) fn json_body(
     body: Result<axum::Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<serde_json::Value, error::ApiError> {
     match body {
-        Ok(axum::Json(v)) => Ok(v),
+        Ok(axum::Json(mut v)) => {
+            whole_numbers(&mut v);
+            Ok(v)
+        }
         Err(axum::extract::rejection::JsonRejection::BytesRejection(_)) => {
             Err(error::ApiError::TooLarge)
         }

@@ -2,7 +2,7 @@
 //! Bodies are the `sla check` policy shape plus `name`, `description` and `calendar_id`.
 
 use super::error::ApiError;
-use super::{json_body, require_user};
+use super::require_user;
 use crate::auth::CurrentUser;
 use crate::services;
 use crate::services::conversations::Reevaluation;
@@ -40,7 +40,7 @@ async fn list(
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<PolicyRecord>, ApiError> {
     require_user(user)?;
     Ok(Json(
@@ -51,7 +51,7 @@ async fn one(
 async fn versions(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<Vec<PolicyRecord>>, ApiError> {
     require_user(user)?;
     let v = state.store.policy_versions(id).await?;
@@ -65,7 +65,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PolicyRecord>), ApiError> {
-    let rec = services::policies::create(&state, json_body(body)?).await?;
+    let rec = services::policies::create(&state, super::object_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
@@ -89,12 +89,12 @@ struct Updated {
 
 async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     Query(q): Query<UpdateQuery>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Updated>), ApiError> {
     let (rec, outcome) =
-        services::policies::update(&state, id, json_body(body)?, q.apply_to_open).await?;
+        services::policies::update(&state, id, super::object_body(body)?, q.apply_to_open).await?;
     Ok(match outcome {
         Reevaluation::Done(reevaluated) => (
             StatusCode::OK,
@@ -126,7 +126,7 @@ pub(crate) async fn job(
 
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<StatusCode, ApiError> {
     services::policies::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -144,6 +144,6 @@ async fn set_default(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let policy = services::policies::set_default(&state, json_body(body)?).await?;
+    let policy = services::policies::set_default(&state, super::object_body(body)?).await?;
     Ok(Json(json!({ "policy": policy })))
 }

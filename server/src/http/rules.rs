@@ -14,7 +14,7 @@ use crate::services::conversations::conversation_detail;
 use crate::state::AppState;
 use crate::store::RuleRecord;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -106,7 +106,7 @@ async fn list(
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<RuleView>, ApiError> {
     require_user(user)?;
     let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
@@ -117,22 +117,22 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<RuleView>), ApiError> {
-    let rec = services::rules::create(&state, json_body(body)?).await?;
+    let rec = services::rules::create(&state, super::object_body(body)?).await?;
     Ok((StatusCode::CREATED, Json(view(&state, rec).await?)))
 }
 
 async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let rec = services::rules::update(&state, id, json_body(body)?).await?;
+    let rec = services::rules::update(&state, id, super::object_body(body)?).await?;
     Ok(Json(view(&state, rec).await?))
 }
 
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<StatusCode, ApiError> {
     services::rules::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -235,12 +235,12 @@ async fn test(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     origin: Option<Extension<PublicOrigin>>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<TestResult>, ApiError> {
     require_user(user)?;
     let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
-    let req = test_request(json_body(body)?)?;
+    let req = test_request(super::object_body(body)?)?;
     let link_base = origin
         .as_ref()
         .and_then(|Extension(PublicOrigin(o))| o.clone())

@@ -2,13 +2,13 @@
 //! shown once, at creation; only its hash is kept.
 
 use super::error::ApiError;
-use crate::auth::new_api_token;
+use crate::auth::{new_api_token, CurrentUser};
 use crate::state::AppState;
 use crate::store::ApiToken;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
 use promptly::account::Role;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let body: NewToken = serde_json::from_value(super::json_body(body)?)
+    let body: NewToken = serde_json::from_value(super::object_body(body)?)
         .map_err(|e| ApiError::field("body", e.to_string()))?;
     let created = create_token(
         state.store.as_ref(),
@@ -82,10 +82,19 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiE
     Ok(Json(state.store.list_api_tokens().await?))
 }
 
+/// Revokes a token. A token cannot revoke itself: an integration that did so would lock
+/// itself out mid-run (like an admin deactivating their own account); another token or an
+/// admin's session revokes it.
 async fn revoke(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    super::Id(id): super::Id,
 ) -> Result<StatusCode, ApiError> {
+    if id.checked_neg() == Some(me.id) {
+        return Err(ApiError::Conflict(
+            "a token cannot revoke itself; use another token or the admin page.".into(),
+        ));
+    }
     state.store.revoke_api_token(id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

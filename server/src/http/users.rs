@@ -5,7 +5,7 @@ use super::error::ApiError;
 use crate::auth::{hash_password, CurrentUser};
 use crate::state::AppState;
 use crate::store::{NewUser, Store, StoreError, User};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Extension, Json, Router};
@@ -32,7 +32,7 @@ impl From<StoreError> for UserAdminError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => UserAdminError::NotFound,
-            StoreError::Conflict { field } => UserAdminError::Fields(vec![FieldError::new(
+            StoreError::Conflict { field } => UserAdminError::Fields(vec![FieldError::taken(
                 field,
                 "A user with this e-mail already exists.",
             )]),
@@ -146,7 +146,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiE
 
 async fn one(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<UserView>, ApiError> {
     let u = state
         .store
@@ -158,8 +158,10 @@ async fn one(
 
 async fn create(
     State(state): State<AppState>,
-    Json(body): Json<NewUserFields>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let body: NewUserFields = serde_json::from_value(super::object_body(body)?)
+        .map_err(|e| ApiError::field("body", e.to_string()))?;
     let u = create_user(state.store.as_ref(), &body, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(u.view())))
 }
@@ -173,9 +175,11 @@ struct UserPatch {
 async fn update(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
-    Path(id): Path<i64>,
-    Json(body): Json<UserPatch>,
+    super::Id(id): super::Id,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<UserView>, ApiError> {
+    let body: UserPatch = serde_json::from_value(super::object_body(body)?)
+        .map_err(|e| ApiError::field("body", e.to_string()))?;
     let actor = require_user(user)?;
     let role = body
         .role

@@ -19,7 +19,7 @@ pub async fn parse(state: &AppState, body: serde_json::Value) -> Result<PolicyIn
         Some(v) => match v.as_i64() {
             Some(id) if state.store.calendar(id).await?.is_some() => Some(id),
             _ => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::missing(
                     "calendar_id",
                     format!("{v} is not a calendar's id"),
                 ));
@@ -88,6 +88,8 @@ pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
 
 #[derive(Debug, Deserialize)]
 struct DefaultPolicy {
+    /// Required, `null` included: an empty body does not clear the default by accident.
+    #[serde(deserialize_with = "Option::deserialize")]
     policy: Option<i64>,
 }
 
@@ -100,10 +102,12 @@ pub async fn set_default(
         with_path(body, "").map_err(|e| ApiError::Unprocessable { errors: vec![e] })?;
     if let Some(id) = body.policy {
         if state.store.policy(id).await?.is_none() {
-            return Err(ApiError::field(
-                "policy",
-                format!("{id} is not a policy's id"),
-            ));
+            return Err(ApiError::Unprocessable {
+                errors: vec![FieldError::missing(
+                    "policy",
+                    format!("{id} is not a policy's id"),
+                )],
+            });
         }
     }
     state.store.set_default_policy(body.policy).await?;

@@ -168,7 +168,19 @@ pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
 /// Puts the rules in the order of a body that lists every rule id once; returns them.
 pub async fn reorder(state: &AppState, body: Value) -> Result<Vec<RuleRecord>, ApiError> {
     let ids = order_ids(&body)?;
-    state.store.reorder_rules(&ids).await?;
+    // A list that is not the current rules' ids is stale (a rule was added or removed
+    // since the caller read them): a conflict with the stored rules, not a malformed body.
+    match state.store.reorder_rules(&ids).await {
+        Err(StoreError::Invalid {
+            field: "ids",
+            message,
+        }) => {
+            return Err(ApiError::Conflict(format!(
+                "ids {message}: the rules changed; read them again"
+            )))
+        }
+        other => other?,
+    }
     Ok(state.store.list_rules().await?)
 }
 

@@ -318,7 +318,8 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
             &t,
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The contract has no metric 9: not found, and the field says which.
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(fields(&body), ["metric"]);
 
     // A survey score outside its scale is refused with its path, and nothing is stored.

@@ -333,3 +333,69 @@ async fn the_api_page_renders_the_document() {
     assert!(html.contains("api-status s4\">422</span>"));
     assert!(html.contains("id=\"schema-Conversation\""));
 }
+
+/// The limits and word lists the document states are the ones the code enforces.
+#[test]
+fn the_documented_limits_are_the_codes() {
+    let doc: Value =
+        serde_json::from_str(promptly_server::http::docs::OPENAPI_JSON).expect("valid JSON");
+    let schemas = &doc["components"]["schemas"];
+
+    // Every time zone the server parses, and nothing else.
+    let documented: BTreeSet<&str> = schemas["Timezone"]["enum"]
+        .as_array()
+        .expect("Timezone is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let parsed: BTreeSet<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    assert_eq!(documented, parsed);
+
+    // Page sizes.
+    let limit = |path: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .map(|p| {
+                (
+                    p["schema"]["default"].as_i64(),
+                    p["schema"]["maximum"].as_i64(),
+                )
+            })
+            .unwrap()
+    };
+    for (path, page) in [
+        ("/conversations", promptly::limits::CONVERSATIONS_PAGE),
+        ("/deliveries", promptly::limits::DELIVERIES_PAGE),
+        (
+            "/contracts/{id}/conversations",
+            promptly::limits::CONTRACT_CONVERSATIONS_PAGE,
+        ),
+    ] {
+        assert_eq!(limit(path), (Some(page.default), Some(page.max)), "{path}");
+    }
+
+    // Names and money.
+    for schema in ["CalendarInput", "PolicyInput", "NewToken"] {
+        assert_eq!(
+            schemas[schema]["properties"]["name"]["maxLength"].as_u64(),
+            Some(promptly::limits::NAME_LEN as u64),
+            "{schema}"
+        );
+    }
+    let remedies = &schemas["Contract"]["properties"]["remedies"]["properties"];
+    for field in [
+        "fee_per_period",
+        "credit_per_point",
+        "bonus_per_point",
+        "credit_cap",
+    ] {
+        assert_eq!(
+            remedies[field]["maximum"].as_f64(),
+            Some(promptly::limits::MONEY_MAX),
+            "{field}"
+        );
+    }
+}

@@ -145,12 +145,18 @@ async fn calendars_and_policies_validate_with_field_paths() {
     assert_eq!(status, StatusCode::CREATED, "{p}");
     assert_eq!(p["version"], 1);
     let pid = p["id"].as_i64().unwrap();
-    let (status, _) = s
+    // A policy that does not exist: 404 naming the field; an empty body clears nothing.
+    let (status, body) = s
         .put(
             "/api/v1/settings/default-policy",
             &t,
             json!({"policy": 424242}),
         )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["errors"][0]["field"], "policy", "{body}");
+    let (status, _) = s
+        .put("/api/v1/settings/default-policy", &t, json!({}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = s

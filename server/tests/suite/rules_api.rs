@@ -119,11 +119,12 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
     );
     let (status, body) = s.post("/api/v1/rules", &t, json!([1])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), vec![""], "{body}");
+    assert_eq!(fields(&body), vec!["body"], "{body}");
     let (status, body) = s
         .put(&format!("/api/v1/rules/{id}"), &t, bigcorp(9999))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Only a missing policy is wrong: 404, naming the field.
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(fields(&body), vec!["actions[0].policy"]);
     let (status, _) = s.put("/api/v1/rules/9999", &t, bigcorp(pid)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -139,7 +140,8 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
     let (_, list) = s.get("/api/v1/rules", &t).await;
     assert_eq!(names(&list), vec!["BigCorp", "B", "C"]);
 
-    // Reordering, in both body forms; anything but a permutation is a 422 on `ids`.
+    // Reordering, in both body forms; a list that is not the current rules' ids is stale
+    // (409), one that is not a list of ids is a 422 on `ids`.
     let (status, list) = s
         .post("/api/v1/rules/order", &t, json!({"ids": [c, id, b]}))
         .await;
@@ -149,16 +151,19 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
     let (status, list) = s.post("/api/v1/rules/order", &t, json!([b, c, id])).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(names(&list), vec!["B", "C", "BigCorp"]);
-    for bad in [
+    for stale in [
         json!({"ids": [b, c]}),
         json!({"ids": [b, c, id, id]}),
         json!([b, c, 9999]),
-        json!({"ids": "all"}),
     ] {
-        let (status, body) = s.post("/api/v1/rules/order", &t, bad.clone()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-        assert_eq!(fields(&body), vec!["ids"], "{bad}: {body}");
+        let (status, body) = s.post("/api/v1/rules/order", &t, stale.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{stale}: {body}");
     }
+    let (status, body) = s
+        .post("/api/v1/rules/order", &t, json!({"ids": "all"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&body), vec!["ids"], "{body}");
     let (_, list) = s.get("/api/v1/rules", &t).await;
     assert_eq!(names(&list), vec!["B", "C", "BigCorp"], "nothing moved");
 

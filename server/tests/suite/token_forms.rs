@@ -4,7 +4,7 @@
 use crate::server_support;
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use server_support::TestServer;
 
@@ -243,4 +243,42 @@ async fn agents_and_other_sites_are_refused() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let html = s.cookie_get("/", &agent).await.text().await.unwrap();
     assert!(!html.contains("href=\"/api\""));
+}
+
+#[tokio::test]
+async fn a_token_cannot_revoke_itself_but_another_token_can() {
+    let s = TestServer::start().await;
+    let new = |name: &'static str| {
+        promptly_server::http::tokens::create_token(
+            s.store.as_ref(),
+            name,
+            None,
+            s.state.clock.now(),
+        )
+    };
+    let ops = new("ops").await.unwrap();
+    let bridge = new("bridge").await.unwrap();
+
+    let (status, body) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", ops.info.id),
+            &ops.token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot revoke itself"));
+    assert_eq!(s.get("/api/v1/me", &ops.token).await.0, StatusCode::OK);
+
+    let path = format!("/api/v1/tokens/{}", bridge.info.id);
+    let (status, _) = s.send(Method::DELETE, &path, &ops.token, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get("/api/v1/me", &bridge.token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
