@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints (ssr and wasm32 hydrate), unit tests, the store
 # contract on SQLite and on a throwaway PostgreSQL, the HTTP tests, the domain crate built for
-# wasm32, then the release build and the browser tests in Chromium (JavaScript off and
-# hydrated). Installs what it needs first (scripts/setup.sh).
+# wasm32, then the release build, the API contract test (schemathesis) and the browser
+# tests in Chromium (JavaScript off and hydrated). Installs what it needs first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -31,6 +31,9 @@ PROMPTLY_TEST_DATABASE=postgres cargo test -p server --test suite -- \
 
 step "release build (server + wasm, wasm-opt)"
 cargo leptos build --release
+
+step "API contract (schemathesis against a throwaway release server)"
+bash scripts/api-contract.sh target/release/promptly 40
 
 step "end2end (Chromium: JavaScript off, then hydrated)"
 (cd end2end && npx playwright test)

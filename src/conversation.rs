@@ -222,7 +222,7 @@ fn labels(
     path: &str,
     errors: &mut Vec<FieldError>,
 ) -> Option<Vec<String>> {
-    let v = obj.get("labels")?;
+    let v = obj.get("labels").filter(|v| !v.is_null())?;
     let Some(items) = v.as_array() else {
         errors.push(FieldError::new(
             format!("{path}.labels"),
@@ -371,7 +371,7 @@ pub fn parse_incoming(
                 &Channel::expected(),
                 &mut errors,
             );
-            if channel.is_none() && !obj.contains_key("channel") {
+            if channel.is_none() && obj.get("channel").is_none_or(|v| v.is_null()) {
                 errors.push(FieldError::new(format!("{path}.channel"), "is required"));
             }
             let visibility = word(
@@ -434,7 +434,7 @@ pub fn parse_incoming(
                 "customer, agent, bot, system",
                 &mut errors,
             );
-            if author.is_none() && !obj.contains_key("author") {
+            if author.is_none() && obj.get("author").is_none_or(|v| v.is_null()) {
                 errors.push(FieldError::new(format!("{path}.author"), "is required"));
             }
             EventBody::Message {
@@ -877,6 +877,30 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["e.survey", "e.score"]);
+
+        // A required word sent as null is missing, not a default.
+        for (kind, key) in [
+            ("survey.submitted", "survey"),
+            ("message.created", "author"),
+            ("conversation.created", "channel"),
+        ] {
+            let mut event = serde_json::json!({"id": "n", "conversation": "c1", "type": kind,
+                "survey": "csat", "score": 5, "author": "customer", "text": "hi", "channel": "webchat"});
+            let obj = event.as_object_mut().unwrap();
+            obj.retain(|k, _| match kind {
+                "survey.submitted" => {
+                    ["id", "conversation", "type", "survey", "score"].contains(&k.as_str())
+                }
+                "message.created" => {
+                    ["id", "conversation", "type", "author", "text"].contains(&k.as_str())
+                }
+                _ => ["id", "conversation", "type", "channel"].contains(&k.as_str()),
+            });
+            obj.insert(key.into(), serde_json::Value::Null);
+            let errors = parse_incoming(&event, "e", now()).unwrap_err();
+            assert_eq!(errors[0].field, format!("e.{key}"), "{kind}: {errors:?}");
+            assert_eq!(errors[0].message, "is required", "{kind}");
+        }
 
         let created = parse_incoming(
             &serde_json::json!({"id": "c", "conversation": "c1", "type": "conversation.created",

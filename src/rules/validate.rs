@@ -414,12 +414,13 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
-fn text_value(s: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let s = s.trim();
+fn text_value(raw: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    // The length counts what was sent, as the API's `maxLength` does.
+    let s = raw.trim();
     if s.is_empty() {
         errors.push(FieldError::new(path, "must not be empty"));
         None
-    } else if s.chars().count() > RULE_VALUE_LEN {
+    } else if raw.chars().count() > RULE_VALUE_LEN {
         errors.push(FieldError::new(
             path,
             format!("must be at most {RULE_VALUE_LEN} characters"),

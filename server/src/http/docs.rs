@@ -9,12 +9,136 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-/// The OpenAPI document, as served.
+/// The OpenAPI document as written; [`document`] adds the parts the code defines.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// The OpenAPI document, as served: the written one with the schemas that come from the
+/// code's own tables (time zones, rule conditions per field and operator, which fields each
+/// rule event knows), so the contract cannot drift from what the server accepts.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc: Value =
+            serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON");
+        let schemas = &mut doc["components"]["schemas"];
+        schemas["Timezone"] = timezone_schema();
+        let description = schemas["RuleCondition"]["description"].clone();
+        schemas["RuleCondition"] = rule_condition_schema(description);
+        schemas["NewUser"]["properties"]["email"]["pattern"] = json!(EMAIL_PATTERN);
+        schemas["RuleAction"]["oneOf"][5]["properties"]["owner"]["pattern"] = json!(EMAIL_PATTERN);
+        let rule_all_of = schemas["Rule"]["allOf"]
+            .as_array_mut()
+            .expect("Rule has allOf");
+        rule_all_of.extend(fields_per_event());
+        doc
+    })
+}
+
+fn timezone_schema() -> Value {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    json!({
+        "type": "string",
+        "description": "An IANA time zone name, exactly as the tz database spells it.",
+        "enum": names,
+        "example": "Europe/Amsterdam",
+    })
+}
+
+/// One variant per field and kind of value its operators take: the operators, and the
+/// value (none, a text, a list of texts, a calendar id) with the field's own words where it
+/// has a fixed set (`channel`, `priority`, …) and e-mails for `owner`'s `is`/`in`.
+fn rule_condition_schema(description: Value) -> Value {
+    use promptly::limits::{EMAIL_LEN, RULE_VALUES, RULE_VALUE_LEN};
+    use promptly::rules::{Field, Op, ValueKind};
+    let free_text =
+        json!({"type": "string", "minLength": 1, "maxLength": RULE_VALUE_LEN, "pattern": "\\S"});
+    let owner = json!({"anyOf": [
+        {"enum": ["none", "anyone"]},
+        {"type": "string", "maxLength": EMAIL_LEN, "pattern": EMAIL_PATTERN},
+    ]});
+    let mut variants = Vec::new();
+    for field in Field::ALL {
+        // Operators grouped by the value they take (and, for `owner`, e-mail or free text).
+        let mut groups: Vec<((u8, bool), Vec<&str>)> = Vec::new();
+        for op in field.ops() {
+            let kind = match op.value_kind() {
+                ValueKind::None => 0,
+                ValueKind::Text => 1,
+                ValueKind::List => 2,
+                ValueKind::Calendar => 3,
+            };
+            let email =
+                field == Field::Owner && matches!(op, Op::Is | Op::IsNot | Op::In | Op::NotIn);
+            match groups.iter_mut().find(|(k, _)| *k == (kind, email)) {
+                Some((_, ops)) => ops.push(op.as_str()),
+                None => groups.push(((kind, email), vec![op.as_str()])),
+            }
+        }
+        for ((kind, email), ops) in groups {
+            let text = match field.choices() {
+                Some(words) => json!({"enum": words}),
+                None if email => owner.clone(),
+                None => free_text.clone(),
+            };
+            let (value, required) = match kind {
+                0 => (json!({"type": "null"}), json!(["field", "op"])),
+                1 => (text, json!(["field", "op", "value"])),
+                2 => (
+                    json!({"type": "array", "minItems": 1, "maxItems": RULE_VALUES, "items": text}),
+                    json!(["field", "op", "value"]),
+                ),
+                _ => (
+                    json!({"type": "integer", "format": "int64", "description": "A calendar's id."}),
+                    json!(["field", "op", "value"]),
+                ),
+            };
+            variants.push(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": required,
+                "properties": {
+                    "field": {"const": field.as_str()},
+                    "op": {"enum": ops},
+                    "value": value,
+                },
+            }));
+        }
+    }
+    json!({"description": description, "oneOf": variants})
+}
+
+/// For each rule event, the condition fields it does not know (`message.*` without a
+/// message, `sla.metric` off SLA events).
+fn fields_per_event() -> Vec<Value> {
+    use promptly::rules::{Field, RuleEvent};
+    RuleEvent::ALL
+        .into_iter()
+        .filter_map(|event| {
+            let unknown: Vec<&str> = Field::ALL
+                .into_iter()
+                .filter(|f| !f.applies_to(event))
+                .map(Field::as_str)
+                .collect();
+            (!unknown.is_empty()).then(|| {
+                json!({
+                    "if": {"required": ["event"], "properties": {"event": {"const": event.as_str()}}},
+                    "then": {"properties": {"conditions": {"items": {
+                        "properties": {"field": {"not": {"enum": unknown}}}
+                    }}}},
+                })
+            })
+        })
+        .collect()
+}
+
+/// What `promptly::account::validate_email` accepts: one `@` between non-empty parts, no
+/// spaces or control characters (surrounding spaces are trimmed).
+pub const EMAIL_PATTERN: &str =
+    "^\\s*[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+\\s*$";
 
 /// Where the API lives; the document's paths are relative to it.
 const BASE: &str = "/api/v1";
@@ -35,20 +159,13 @@ async fn openapi() -> impl IntoResponse {
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        OPENAPI_JSON,
+        document().to_string(),
     )
 }
 
 async fn page() -> Html<&'static str> {
     static PAGE: OnceLock<String> = OnceLock::new();
-    Html(
-        PAGE.get_or_init(|| {
-            let doc: Value =
-                serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON");
-            render(&doc)
-        })
-        .as_str(),
-    )
+    Html(PAGE.get_or_init(|| render(document())).as_str())
 }
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -512,7 +629,7 @@ mod tests {
 
     #[test]
     fn the_document_parses_and_renders() {
-        let doc: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let doc = document().clone();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
         let html = render(&doc);
         assert!(html.contains("/api/v1/openapi.json"));

@@ -16,7 +16,7 @@ pub async fn parse(state: &AppState, body: Value) -> Result<Contract, ApiError> 
     let mut errors = Vec::new();
     for (i, id) in contract.scope.policies.iter().enumerate() {
         if state.store.policy(*id).await?.is_none() {
-            errors.push(FieldError::new(
+            errors.push(FieldError::missing(
                 format!("scope.policies[{i}]"),
                 format!("there is no policy {id}"),
             ));
