@@ -29,7 +29,13 @@ pub fn document() -> &'static Value {
         let description = schemas["RuleCondition"]["description"].clone();
         schemas["RuleCondition"] = rule_condition_schema(description);
         schemas["NewUser"]["properties"]["email"]["pattern"] = json!(EMAIL_PATTERN);
-        schemas["RuleAction"]["oneOf"][5]["properties"]["owner"]["pattern"] = json!(EMAIL_PATTERN);
+        if let Some(actions) = schemas["RuleAction"]["oneOf"].as_array_mut() {
+            for action in actions {
+                if let Some(owner) = action["properties"].get_mut("owner") {
+                    owner["pattern"] = json!(EMAIL_PATTERN);
+                }
+            }
+        }
         let rule_all_of = schemas["Rule"]["allOf"]
             .as_array_mut()
             .expect("Rule has allOf");
