@@ -887,14 +887,8 @@ fn contract_values(c: &Contract) -> Vec<(String, String)> {
 #[component]
 fn EditorInner() -> impl IntoView {
     let params = use_params_map();
-    let q = use_query_map();
     let id = params.with_untracked(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
-    let typed: Vec<(String, String)> = q.with_untracked(|q| {
-        q.clone()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
-    });
+    let typed = crate::components::form::form_state();
     let has_errors = typed.iter().any(|(k, _)| k.starts_with("err_"));
     let stored = Resource::new(
         || (),

@@ -2,8 +2,8 @@
 //! edit and delete a contract (`POST /compliance/new`, `/compliance/{id}/edit`,
 //! `/compliance/{id}/delete`). The editor's fields become the contract JSON of
 //! `/api/v1/contracts` and handed to the same service (`services::contracts`); a form with
-//! errors answers 303 back to the editor with what was typed and the errors
-//! (`err_metrics[1].target`) in the query, so it works the same with JavaScript off.
+//! errors answers 422 with the editor rendered from what was typed and the errors
+//! (`err_metrics[1].target`), however long the texts (`http::form_echo`).
 
 use super::admin_forms::see_other;
 use super::contracts;
@@ -387,10 +387,6 @@ fn row_error(field: &str, rows: &[usize]) -> String {
     }
 }
 
-/// Typed values longer than this are not carried back to the editor in the URL (it would
-/// outgrow what proxies accept); the editor says so.
-const MAX_CARRIED: usize = 1500;
-
 async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -> Response {
     let back = id.map_or("/compliance/new".to_string(), |id| {
         format!("/compliance/{id}/edit")
@@ -403,25 +399,12 @@ async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -
     match result {
         Ok(rec) => see_other(&format!("/compliance/{}", rec.id), &[("notice", "saved")]),
         Err(ApiError::Unprocessable { errors }) => {
-            let dropped = pairs.iter().any(|(_, v)| v.len() > MAX_CARRIED);
-            let mut query: Vec<(String, String)> = pairs
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty() && v.len() <= MAX_CARRIED)
-                .collect();
+            let mut shown: Vec<(String, String)> =
+                pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
             for e in errors {
-                query.push((format!("err_{}", row_error(&e.field, &rows)), e.message));
+                shown.push((format!("err_{}", row_error(&e.field, &rows)), e.message));
             }
-            if dropped {
-                query.push((
-                    "err_form".into(),
-                    "Long texts were not kept: please paste them again.".into(),
-                ));
-            }
-            let q: Vec<(&str, &str)> = query
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            see_other(&back, &q)
+            super::form_echo::show_again(back, shown)
         }
         Err(ApiError::NotFound) => see_other("/compliance", &[("error", "not_found")]),
         Err(e) => {

@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod docs;
 pub mod error;
 pub mod events;
+pub mod form_echo;
 pub mod forms;
 pub mod health;
 pub mod policies;
@@ -445,7 +446,11 @@ pub fn router(
         .nest("/api/v1", api_router())
         .route_layer(axum::middleware::from_fn(access::enforce))
         .with_state(state.clone())
-        .merge(pages)
+        .merge(pages.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            pages,
+            form_echo::middleware,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session_middleware,
