@@ -6,8 +6,8 @@
 
 use crate::catalog::SlaCatalog;
 use crate::http::error::ApiError;
-use crate::http::users::{create_user, NewUserFields, UserAdminError};
 use crate::services;
+use crate::services::accounts::{create_user, NewUserFields, UserAdminError};
 use crate::services::conversations as service;
 use crate::state::AppState;
 use crate::store::{

@@ -175,23 +175,31 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
                 .map_err(|e| Usage(format!("cannot read the password: {e}")))?;
             let password = password.trim_end_matches(['\n', '\r']).to_string();
             let store = open_store(&db).await?;
-            let fields = http::users::NewUserFields {
+            let fields = promptly_server::services::accounts::NewUserFields {
                 email,
                 name,
                 role,
                 password,
             };
-            match http::users::create_user(store.as_ref(), &fields, chrono::Utc::now()).await {
+            match promptly_server::services::accounts::create_user(
+                store.as_ref(),
+                &fields,
+                chrono::Utc::now(),
+            )
+            .await
+            {
                 Ok(u) => {
                     println!("created user {} ({}) with id {}", u.email, u.role, u.id);
                     Ok(())
                 }
-                Err(http::users::UserAdminError::Fields(errs)) => Err(Usage(
-                    errs.iter()
-                        .map(|e| format!("--{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )),
+                Err(promptly_server::services::accounts::UserAdminError::Fields(errs)) => {
+                    Err(Usage(
+                        errs.iter()
+                            .map(|e| format!("--{}: {}", e.field, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ))
+                }
                 Err(e) => Err(Usage(e.to_string())),
             }
         }
@@ -202,7 +210,7 @@ async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
     match command {
         TokenCommand::Create { name, role } => {
             let store = open_store(&db).await?;
-            match http::tokens::create_token(
+            match promptly_server::services::tokens::create_token(
                 store.as_ref(),
                 &name,
                 role.as_deref(),

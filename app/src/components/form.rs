@@ -7,17 +7,39 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 /// What a failed form post sent: its fields, and `err_<field>` with each error's message
 /// (`err_metrics[2].within_s`), in the order they came.
 #[derive(Clone, Debug, Default)]
 pub struct FormEcho(pub Vec<(String, String)>);
 
-/// The page's form state: the echo of a failed post when the server shows the page again,
-/// else the query. Read the same on the server and while hydrating (the echo travels in the
-/// page as a shared value).
-pub fn form_state() -> Vec<(String, String)> {
-    let echo = SharedValue::new(|| {
+/// What a failed post sent, when the server shows its page again (else nothing), for the
+/// URL the page was loaded at. Make it once in the page's component body: the value
+/// travels in the page for hydration.
+pub struct Echo {
+    query: String,
+    pairs: Vec<(String, String)>,
+}
+
+impl Echo {
+    /// The query with the echo added while it is still the query the page was loaded with
+    /// (after an in-page navigation, the echo belongs to another form). Pages that read their
+    /// form state from the query (`form=1`, typed fields, `err_<field>`) then read it the
+    /// same way after a redirect and after a 422.
+    pub fn apply(&self, mut query: ParamsMap) -> ParamsMap {
+        if self.pairs.is_empty() || query.to_query_string() != self.query {
+            return query;
+        }
+        for (k, v) in &self.pairs {
+            query.insert(k.clone(), v.clone());
+        }
+        query
+    }
+}
+
+pub fn form_echo() -> Echo {
+    let pairs = SharedValue::new(|| {
         #[cfg(feature = "ssr")]
         {
             use_context::<axum::http::request::Parts>()
@@ -31,6 +53,16 @@ pub fn form_state() -> Vec<(String, String)> {
         }
     })
     .into_inner();
+    Echo {
+        query: use_query_map().with_untracked(|q| q.to_query_string()),
+        pairs,
+    }
+}
+
+/// The page's form state: the echo of a failed post when the server shows the page again,
+/// else the query. Read the same on the server and while hydrating.
+pub fn form_state() -> Vec<(String, String)> {
+    let echo = form_echo().pairs;
     if !echo.is_empty() {
         return echo;
     }

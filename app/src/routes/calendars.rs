@@ -140,6 +140,7 @@ pub fn CalendarsPage() -> impl IntoView {
 #[component]
 fn CalendarsInner() -> impl IntoView {
     let q = use_query_map();
+    let echo = crate::components::form::form_echo();
     let data = Resource::new(|| (), |_| get_calendars());
     // Edit links change only the query: the suspended body reads it, so it renders again.
     view! {
@@ -147,7 +148,7 @@ fn CalendarsInner() -> impl IntoView {
             <h1>"Calendars"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading calendars…"</p> }>
                 {move || {
-                    let query = q.get_untracked();
+                    let query = echo.apply(q.get_untracked());
                     Suspend::new(async move {
                                 match data.await {
                                     Ok(d) => view! { <CalendarsBody data=d query/> }.into_any(),
@@ -310,7 +311,7 @@ fn TimeZoneSelect(selected: String, invalid: bool) -> impl IntoView {
 fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>) -> impl IntoView {
     let (action, heading, button) = match &edit {
         Some((id, name)) => (
-            format!("/calendars/{id}"),
+            format!("/calendars?edit={id}"),
             format!("Edit “{name}”"),
             "Save calendar",
         ),

@@ -303,6 +303,7 @@ pub fn PoliciesPage() -> impl IntoView {
 #[component]
 fn PoliciesInner() -> impl IntoView {
     let q = use_query_map();
+    let echo = crate::components::form::form_echo();
     let edit = Memo::new(move |_| q.with(|q| q.get("edit").and_then(|v| v.parse::<i64>().ok())));
     let job = Memo::new(move |_| q.with(|q| q.get("job").and_then(|v| v.parse::<u64>().ok())));
     let data = Resource::new(move || (edit.get(), job.get()), |(e, j)| get_policies(e, j));
@@ -312,7 +313,7 @@ fn PoliciesInner() -> impl IntoView {
             <h1>"Policies"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading policies…"</p> }>
                 {move || {
-                    let query = q.get_untracked();
+                    let query = echo.apply(q.get_untracked());
                     Suspend::new(async move {
                                 match data.await {
                                     Ok(d) => view! { <PoliciesBody data=d query/> }.into_any(),
@@ -537,7 +538,7 @@ fn PolicyForm(
 ) -> impl IntoView {
     let (action, heading, button) = match &edit {
         Some((id, name, version)) => (
-            format!("/policies/{id}"),
+            format!("/policies?edit={id}"),
             format!("Edit “{name}” (version {version})"),
             "Save policy",
         ),

@@ -384,6 +384,7 @@ pub fn RulesPage() -> impl IntoView {
 #[component]
 fn RulesInner() -> impl IntoView {
     let q = use_query_map();
+    let echo = crate::components::form::form_echo();
     let key = Memo::new(move |_| {
         q.with(|q| {
             let rule = q.get("edit").and_then(|v| v.parse::<i64>().ok());
@@ -400,7 +401,7 @@ fn RulesInner() -> impl IntoView {
             <p class="muted">"Rules run in this order on each event; a rule that fires with “stop” ends the walk."</p>
             <Transition fallback=|| view! { <p class="muted">"Loading rules…"</p> }>
                 {move || {
-                    let query = q.get_untracked();
+                    let query = echo.apply(q.get_untracked());
                     Suspend::new(async move {
                         match data.await {
                             Ok(d) => view! { <RulesBody data=d query/> }.into_any(),
@@ -539,7 +540,7 @@ fn RuleForm(
 ) -> impl IntoView {
     let (action, heading, button) = match &edit {
         Some((id, name)) => (
-            format!("/rules/{id}"),
+            format!("/rules?edit={id}"),
             format!("Edit “{name}”"),
             "Save rule",
         ),

@@ -42,10 +42,11 @@ async fn start(
         .set_default_policy(Some(policy.id))
         .await
         .map_err(|e| e.to_string())?;
-    let token = http::tokens::create_token(store.as_ref(), "bench", None, chrono::Utc::now())
-        .await
-        .map_err(|e| e.to_string())?
-        .token;
+    let token =
+        crate::services::tokens::create_token(store.as_ref(), "bench", None, chrono::Utc::now())
+            .await
+            .map_err(|e| e.to_string())?
+            .token;
     let state = AppState::new(store, false);
     let opts = leptos::prelude::LeptosOptions::builder()
         .output_name("promptly")

@@ -110,7 +110,6 @@ pub const ROUTES: &[Route] = &[
     api("PUT", "/api/v1/calendars/{id}", ADMINS),
     api("DELETE", "/api/v1/calendars/{id}", ADMINS),
     form("POST", "/calendars", ADMINS, CATALOG_REFUSED),
-    form("POST", "/calendars/{id}", ADMINS, CATALOG_REFUSED),
     form("POST", "/calendars/{id}/delete", ADMINS, CATALOG_REFUSED),
     api("GET", "/api/v1/policies", Allow::SignedIn),
     api("POST", "/api/v1/policies", ADMINS),
@@ -122,7 +121,6 @@ pub const ROUTES: &[Route] = &[
     api("GET", "/api/v1/settings/default-policy", Allow::SignedIn),
     api("PUT", "/api/v1/settings/default-policy", ADMINS),
     form("POST", "/policies", ADMINS, CATALOG_REFUSED),
-    form("POST", "/policies/{id}", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/default", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/delete", ADMINS, CATALOG_REFUSED),
     // Automation rules, channels' outbound webhooks, deliveries.
@@ -134,7 +132,6 @@ pub const ROUTES: &[Route] = &[
     api("DELETE", "/api/v1/rules/{id}", ADMINS),
     api("POST", "/api/v1/rules/{id}/test", Allow::SignedIn),
     form("POST", "/rules", ADMINS, RULES_REFUSED),
-    form("POST", "/rules/{id}", ADMINS, RULES_REFUSED),
     form("POST", "/rules/{id}/toggle", ADMINS, RULES_REFUSED),
     form("POST", "/rules/{id}/move", ADMINS, RULES_REFUSED),
     form("POST", "/rules/{id}/delete", ADMINS, RULES_REFUSED),

@@ -1,14 +1,15 @@
 //! The calendars and policies pages' forms. Each form is turned into the JSON body of the
 //! `/api/v1` API and handed to the same service (`services::calendars`,
-//! `services::policies`), then answers 303 back to the page with a notice, or with the typed
-//! values and field errors in the query, so the pages work the same with JavaScript off and
-//! hydrated.
+//! `services::policies`), then answers 303 back to the page with a notice. The editors post
+//! to their page's own URL (`/calendars?edit=ID`); a failed save answers 422 with the page
+//! rendered from the typed values and field errors (`http::form_echo`), so the pages work
+//! the same with JavaScript off and hydrated.
 
 use super::error::ApiError;
 use crate::services;
 use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
@@ -17,13 +18,13 @@ use promptly::account::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::form_echo::Editing;
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/calendars", post(create_calendar))
-        .route("/calendars/{id}", post(update_calendar))
+        .route("/calendars", post(save_calendar_form))
         .route("/calendars/{id}/delete", post(delete_calendar))
-        .route("/policies", post(create_policy))
-        .route("/policies/{id}", post(update_policy))
+        .route("/policies", post(save_policy_form))
         .route("/policies/{id}/default", post(make_default))
         .route("/policies/{id}/delete", post(delete_policy))
 }
@@ -47,26 +48,19 @@ pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-/// Back to the form with what was typed (`form=1`), the field errors (`err_<field>`) and,
-/// for errors that belong to no field, `err_form`.
+/// The page again (422) at the URL the form posted to, with what was typed (`form=1`), the
+/// field errors (`err_<field>`) and, for errors that belong to no field, `err_form`.
 fn back_with_errors(
     page: &str,
     edit: Option<i64>,
     values: Vec<(&str, String)>,
     errors: Vec<(String, String)>,
 ) -> Response {
-    let edit = edit.map(|id| id.to_string());
-    let mut q: Vec<(&str, &str)> = vec![("form", "1")];
-    if let Some(id) = &edit {
-        q.push(("edit", id));
-    }
-    for (k, v) in &values {
-        q.push((k, v));
-    }
-    for (k, m) in &errors {
-        q.push((k, m));
-    }
-    see_other(page, &q)
+    let mut shown = vec![("form".to_string(), "1".to_string())];
+    shown.extend(values.into_iter().map(|(k, v)| (k.to_string(), v)));
+    shown.extend(errors);
+    let path = edit.map_or(page.to_string(), |id| format!("{page}?edit={id}"));
+    super::form_echo::show_again(path, shown)
 }
 
 /// Appends a message to the errors of a form field, keeping one entry per field.
@@ -257,19 +251,13 @@ async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) ->
     }
 }
 
-async fn create_calendar(
+/// `POST /calendars` creates, `POST /calendars?edit=ID` changes: the page's own URLs.
+async fn save_calendar_form(
     State(state): State<AppState>,
+    Query(editing): Query<Editing>,
     Form(form): Form<CalendarForm>,
 ) -> Response {
-    save_calendar(&state, None, form).await
-}
-
-async fn update_calendar(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Form(form): Form<CalendarForm>,
-) -> Response {
-    save_calendar(&state, Some(id), form).await
+    save_calendar(&state, editing.edit, form).await
 }
 
 async fn delete_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
@@ -487,16 +475,13 @@ async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Res
     }
 }
 
-async fn create_policy(State(state): State<AppState>, Form(form): Form<PolicyForm>) -> Response {
-    save_policy(&state, None, form).await
-}
-
-async fn update_policy(
+/// `POST /policies` creates, `POST /policies?edit=ID` changes: the page's own URLs.
+async fn save_policy_form(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Query(editing): Query<Editing>,
     Form(form): Form<PolicyForm>,
 ) -> Response {
-    save_policy(&state, Some(id), form).await
+    save_policy(&state, editing.edit, form).await
 }
 
 async fn make_default(State(state): State<AppState>, Path(id): Path<i64>) -> Response {

@@ -15,6 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt;
 
+/// Which record a page's form changes: its forms post to the page's own URL
+/// (`/calendars?edit=ID`), so a failed save can answer with the page itself; none creates.
+#[derive(Debug, serde::Deserialize)]
+pub struct Editing {
+    pub edit: Option<i64>,
+}
+
 /// Where the page lives and what the post sent (fields and `err_<field>` messages).
 #[derive(Clone)]
 struct ShowAgain {

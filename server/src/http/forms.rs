@@ -2,10 +2,12 @@
 //! redirect (303) back to a page, carrying a notice or field errors in the query, so the
 //! forms work the same with JavaScript off and hydrated.
 
-use super::users::{change_role, create_user, set_active, NewUserFields, UserAdminError};
 use crate::auth::{
     self, clear_cookie, cookie_value, is_secure, safe_next, start_session, throttled, token_hash,
     CurrentUser, SESSION_COOKIE,
+};
+use crate::services::accounts::{
+    change_role, create_user, set_active, NewUserFields, UserAdminError,
 };
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Form, Path, State};

@@ -1,16 +1,18 @@
 //! The rules page's forms: the builder (create, edit), enable/disable, move up/down and
 //! delete. The builder's rows become the rule JSON of `/api/v1/rules` and are validated by
 //! the API's own `rules::parse` (so masked webhook secrets keep the stored ones), then each
-//! form answers 303 back to `/rules` with a notice, or with what was typed and the field
-//! errors (`err_conditions[1].op`) in the query, so the page works the same with JavaScript
-//! off and hydrated.
+//! form answers 303 back to `/rules` with a notice. The builder posts to the page's own URL
+//! (`/rules`, `/rules?edit=ID`): a failed save answers 422 with the page rendered from what
+//! was typed and the field errors (`err_conditions[1].op`, `http::form_echo`), so long
+//! templates survive and the page works the same with JavaScript off and hydrated.
 
 use super::admin_forms::{push_error, see_other, unavailable};
 use super::error::ApiError;
+use super::form_echo::Editing;
 use super::rules::MASK;
 use crate::services;
 use crate::state::AppState;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
@@ -24,8 +26,7 @@ const PAGE: &str = "/rules";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/rules", post(create_rule))
-        .route("/rules/{id}", post(update_rule))
+        .route("/rules", post(save_rule))
         .route("/rules/{id}/toggle", post(toggle_rule))
         .route("/rules/{id}/move", post(move_rule))
         .route("/rules/{id}/delete", post(delete_rule))
@@ -288,20 +289,15 @@ fn error_key(e: &FieldError) -> String {
     }
 }
 
+/// The page again (422) at the URL the form posted to, with what was typed and the errors.
 fn back_with_errors(edit: Option<i64>, form: &RuleForm, errors: &[FieldError]) -> Response {
-    let mut mapped = Vec::new();
+    let mut shown = vec![("form".to_string(), "1".to_string())];
+    shown.extend(form.values());
     for e in errors {
-        push_error(&mut mapped, error_key(e), e.message.clone());
+        push_error(&mut shown, error_key(e), e.message.clone());
     }
-    let edit = edit.map(|id| id.to_string());
-    let values = form.values();
-    let mut q: Vec<(&str, &str)> = vec![("form", "1")];
-    if let Some(id) = &edit {
-        q.push(("edit", id));
-    }
-    q.extend(values.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    q.extend(mapped.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    see_other(PAGE, &q)
+    let path = edit.map_or(PAGE.to_string(), |id| format!("{PAGE}?edit={id}"));
+    super::form_echo::show_again(path, shown)
 }
 
 async fn save(state: &AppState, id: Option<i64>, form: RuleForm) -> Response {
@@ -328,19 +324,12 @@ async fn save(state: &AppState, id: Option<i64>, form: RuleForm) -> Response {
     }
 }
 
-async fn create_rule(
+async fn save_rule(
     State(state): State<AppState>,
+    Query(editing): Query<Editing>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    save(&state, None, RuleForm::from_pairs(&pairs)).await
-}
-
-async fn update_rule(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    save(&state, Some(id), RuleForm::from_pairs(&pairs)).await
+    save(&state, editing.edit, RuleForm::from_pairs(&pairs)).await
 }
 
 async fn toggle_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {

@@ -4,15 +4,15 @@
 //! when it reads it.
 
 use super::error::ApiError;
-use super::tokens::create_token;
-use crate::auth::is_secure;
+use crate::auth::{is_secure, CurrentUser};
+use crate::services::tokens::create_token;
 use crate::state::AppState;
-use crate::store::StoreError;
 use app::api::NEW_TOKEN_COOKIE;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 
@@ -95,10 +95,14 @@ async fn create(
     }
 }
 
-async fn revoke(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.revoke_api_token(id, state.clock.now()).await {
+async fn revoke(
+    State(state): State<AppState>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Path(id): Path<i64>,
+) -> Response {
+    match crate::services::tokens::revoke(state.store.as_ref(), &me, id, state.clock.now()).await {
         Ok(()) => see_other(&[("token", "revoked")]),
-        Err(StoreError::NotFound) => see_other(&[("token_error", "not_found")]),
+        Err(ApiError::NotFound) => see_other(&[("token_error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }

@@ -2,16 +2,15 @@
 //! shown once, at creation; only its hash is kept.
 
 use super::error::ApiError;
-use crate::auth::{new_api_token, CurrentUser};
+use crate::auth::CurrentUser;
+use crate::services::tokens::{create_token, CreatedToken};
 use crate::state::AppState;
 use crate::store::ApiToken;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
-use chrono::Utc;
-use promptly::account::Role;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,41 +24,6 @@ struct NewToken {
     name: String,
     #[serde(default)]
     role: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CreatedToken {
-    #[serde(flatten)]
-    pub info: ApiToken,
-    /// The token itself; shown only now.
-    pub token: String,
-}
-
-/// Validates and creates a token (shared by the API and `promptly token create`).
-pub async fn create_token(
-    store: &dyn crate::store::Store,
-    name: &str,
-    role: Option<&str>,
-    now: chrono::DateTime<Utc>,
-) -> Result<CreatedToken, ApiError> {
-    let mut errors = Vec::new();
-    let name = promptly::account::validate_name(name).unwrap_or_else(|m| {
-        errors.push(promptly::account::FieldError::new("name", m));
-        String::new()
-    });
-    let role = match role.map(str::parse::<Role>).transpose() {
-        Ok(r) => r.unwrap_or(Role::Admin),
-        Err(m) => {
-            errors.push(promptly::account::FieldError::new("role", m));
-            Role::Admin
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Unprocessable { errors });
-    }
-    let (token, hash) = new_api_token();
-    let info = store.create_api_token(&name, role, &hash, now).await?;
-    Ok(CreatedToken { info, token })
 }
 
 async fn create(
@@ -82,19 +46,11 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiE
     Ok(Json(state.store.list_api_tokens().await?))
 }
 
-/// Revokes a token. A token cannot revoke itself: an integration that did so would lock
-/// itself out mid-run (like an admin deactivating their own account); another token or an
-/// admin's session revokes it.
 async fn revoke(
     State(state): State<AppState>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     super::Id(id): super::Id,
 ) -> Result<StatusCode, ApiError> {
-    if id.checked_neg() == Some(me.id) {
-        return Err(ApiError::Conflict(
-            "a token cannot revoke itself; use another token or the admin page.".into(),
-        ));
-    }
-    state.store.revoke_api_token(id, state.clock.now()).await?;
+    crate::services::tokens::revoke(state.store.as_ref(), &me, id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,130 +1,17 @@
-//! Users: the admin operations (shared by the JSON API and the users page's forms) and
-//! `/api/v1/me`, `/api/v1/users`.
+//! `/api/v1/me` and `/api/v1/users`: translate to and from the account services
+//! (`services::accounts`).
 
 use super::error::ApiError;
-use crate::auth::{hash_password, CurrentUser};
+use crate::auth::CurrentUser;
+use crate::services::accounts::{change_role, create_user, set_active, NewUserFields};
 use crate::state::AppState;
-use crate::store::{NewUser, Store, StoreError, User};
+use crate::store::User;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Extension, Json, Router};
-use chrono::Utc;
-use promptly::account::{validate_new_user, FieldError, Role, UserView};
+use promptly::account::{Role, UserView};
 use serde::Deserialize;
-
-/// Why an admin operation on users was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum UserAdminError {
-    #[error("invalid fields")]
-    Fields(Vec<FieldError>),
-    #[error("there must remain at least one active admin")]
-    LastAdmin,
-    #[error("you cannot deactivate yourself")]
-    OwnAccount,
-    #[error("user not found")]
-    NotFound,
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl From<StoreError> for UserAdminError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => UserAdminError::NotFound,
-            StoreError::Conflict { field } => UserAdminError::Fields(vec![FieldError::taken(
-                field,
-                "A user with this e-mail already exists.",
-            )]),
-            other => UserAdminError::Store(other),
-        }
-    }
-}
-
-impl From<UserAdminError> for ApiError {
-    fn from(e: UserAdminError) -> Self {
-        match e {
-            UserAdminError::Fields(errors) => ApiError::Unprocessable { errors },
-            UserAdminError::LastAdmin | UserAdminError::OwnAccount => {
-                ApiError::Conflict(format!("{e}."))
-            }
-            UserAdminError::NotFound => ApiError::NotFound,
-            UserAdminError::Store(s) => s.into(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct NewUserFields {
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub role: String,
-    #[serde(default)]
-    pub password: String,
-}
-
-pub async fn create_user(
-    store: &dyn Store,
-    f: &NewUserFields,
-    now: chrono::DateTime<Utc>,
-) -> Result<User, UserAdminError> {
-    let (email, name, role) = validate_new_user(&f.email, &f.name, &f.role, &f.password)
-        .map_err(UserAdminError::Fields)?;
-    let password_hash = hash_password(f.password.clone()).await.map_err(|e| {
-        UserAdminError::Store(StoreError::Database(sqlx::Error::Protocol(e.to_string())))
-    })?;
-    Ok(store
-        .create_user(
-            NewUser {
-                email,
-                name,
-                role,
-                password_hash,
-            },
-            now,
-        )
-        .await?)
-}
-
-/// Would this change leave no active admin?
-async fn removes_last_admin(store: &dyn Store, target: &User) -> Result<bool, StoreError> {
-    Ok(target.role == Role::Admin && target.active && store.count_active_admins().await? <= 1)
-}
-
-pub async fn change_role(store: &dyn Store, id: i64, role: Role) -> Result<(), UserAdminError> {
-    let target = store
-        .user_by_id(id)
-        .await?
-        .ok_or(UserAdminError::NotFound)?;
-    if role != Role::Admin && removes_last_admin(store, &target).await? {
-        return Err(UserAdminError::LastAdmin);
-    }
-    store.set_user_role(id, role).await?;
-    Ok(())
-}
-
-pub async fn set_active(
-    store: &dyn Store,
-    actor: &UserView,
-    id: i64,
-    active: bool,
-) -> Result<(), UserAdminError> {
-    let target = store
-        .user_by_id(id)
-        .await?
-        .ok_or(UserAdminError::NotFound)?;
-    if !active && target.id == actor.id {
-        return Err(UserAdminError::OwnAccount);
-    }
-    if !active && removes_last_admin(store, &target).await? {
-        return Err(UserAdminError::LastAdmin);
-    }
-    store.set_user_active(id, active).await?;
-    Ok(())
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()

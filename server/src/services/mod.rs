@@ -3,8 +3,10 @@
 //! the command line only translate their input into these calls and the result back; who
 //! may call them is decided before, by the route's entry in `http::access::ROUTES`.
 
+pub mod accounts;
 pub mod calendars;
 pub mod contracts;
 pub mod conversations;
 pub mod policies;
 pub mod rules;
+pub mod tokens;

@@ -20,6 +20,23 @@ async fn post_form(s: &TestServer, cookie: &str, path: &str, form: &[(&str, &str
         .to_string()
 }
 
+/// A failed save: the page itself (422, no redirect), rendered from what was sent.
+async fn refused(s: &TestServer, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
+    let r = s.form_post(cookie, path, form).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "POST {path}");
+    assert!(r.headers().get(LOCATION).is_none());
+    r.text().await.unwrap()
+}
+
+/// The message shown by a field (`data-field="tue"`).
+fn field_error(html: &str, field: &str) -> Option<String> {
+    let at = html.find(&format!(r#"data-field="{field}""#))?;
+    let text = &html[at..];
+    let start = text.find('>')? + 1;
+    let end = text[start..].find('<')? + start;
+    Some(text[start..end].to_string())
+}
+
 async fn page(s: &TestServer, cookie: &str, path: &str) -> String {
     let r = s.cookie_get(path, cookie).await;
     assert_eq!(r.status(), StatusCode::OK, "GET {path}");
@@ -49,16 +66,10 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
     // A bad Tuesday window: the error sits next to Tuesday's input, and nothing is stored.
     let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
     bad[4] = ("tue", "09:00-12:00, 25:00-26:00");
-    let to = post_form(&s, &admin, "/calendars", &bad).await;
-    assert!(to.starts_with("/calendars?"), "{to}");
-    let err = query(&to, "err_tue").expect("an error for Tuesday");
+    let html = refused(&s, &admin, "/calendars", &bad).await;
+    let err = field_error(&html, "tue").expect("the error is shown by Tuesday");
     assert!(err.contains("25:00-26:00"), "{err}");
     assert!(s.store.list_calendars().await.unwrap().is_empty());
-    let html = page(&s, &admin, &to).await;
-    assert!(
-        html.contains(r#"data-field="tue""#),
-        "the error is shown by Tuesday"
-    );
     assert!(
         html.contains(r#"value="09:00-12:00, 25:00-26:00""#),
         "what was typed is kept"
@@ -68,12 +79,12 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
     // A bad zone and a bad holiday line are reported on their fields too.
     let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
     bad[2] = ("timezone", "Mars/Olympus");
-    let to = post_form(&s, &admin, "/calendars", &bad).await;
-    assert!(query(&to, "err_timezone").is_some(), "{to}");
+    let html = refused(&s, &admin, "/calendars", &bad).await;
+    assert!(field_error(&html, "timezone").is_some());
     let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
     bad[10] = ("holidays", "2035-12-25\nChristmas");
-    let to = post_form(&s, &admin, "/calendars", &bad).await;
-    let err = query(&to, "err_holidays").expect("an error for the holidays");
+    let html = refused(&s, &admin, "/calendars", &bad).await;
+    let err = field_error(&html, "holidays").expect("an error for the holidays");
     assert!(err.starts_with("Line 2"), "{err}");
     assert!(s.store.list_calendars().await.unwrap().is_empty());
 
@@ -94,12 +105,12 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
 
     // The edit form shows the saved calendar; saving changes it.
     let html = page(&s, &admin, &format!("/calendars?edit={}", cal.id)).await;
-    assert!(html.contains(&format!(r#"action="/calendars/{}""#, cal.id)));
+    assert!(html.contains(&format!(r#"action="/calendars?edit={}""#, cal.id)));
     assert!(html.contains("2035-12-31: closed"));
     let mut edited: Vec<(&str, &str)> = OFFICE.to_vec();
     edited[0] = ("name", "Office hours");
     edited[7] = ("fri", "09:00-15:00");
-    let to = post_form(&s, &admin, &format!("/calendars/{}", cal.id), &edited).await;
+    let to = post_form(&s, &admin, &format!("/calendars?edit={}", cal.id), &edited).await;
     assert_eq!(query(&to, "notice").as_deref(), Some("updated"), "{to}");
     let saved = s.store.calendar(cal.id).await.unwrap().unwrap();
     assert_eq!(saved.name, "Office hours");
@@ -152,18 +163,16 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     // "soon" is not a target: the error is by the first-response input, nothing stored.
     let mut bad = gold(&cal);
     bad[4] = ("frt_value", "soon".into());
-    let to = post_form(&s, &admin, "/policies", &form(&bad)).await;
-    let err = query(&to, "err_frt").expect("an error for the first response");
+    let html = refused(&s, &admin, "/policies", &form(&bad)).await;
+    let err = field_error(&html, "frt").expect("an error for the first response");
     assert!(err.contains("not a valid duration"), "{err}");
     assert!(s.store.list_policies().await.unwrap().is_empty());
-    let html = page(&s, &admin, &to).await;
-    assert!(html.contains(r#"data-field="frt""#));
     assert!(html.contains(r#"value="Gold""#), "what was typed is kept");
 
     // A calendar that does not exist is refused on its field.
     let bad = gold("999");
-    let to = post_form(&s, &admin, "/policies", &form(&bad)).await;
-    assert!(query(&to, "err_calendar_id").is_some(), "{to}");
+    let html = refused(&s, &admin, "/policies", &form(&bad)).await;
+    assert!(field_error(&html, "calendar_id").is_some());
     assert!(s.store.list_policies().await.unwrap().is_empty());
 
     // A good policy: stored as the API would, listed, with the preview of its deadline.
@@ -205,7 +214,13 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     edited[4] = ("frt_value", "1".into());
     edited[5] = ("frt_unit", "h".into());
     edited.push(("apply_to_open", "on".into()));
-    let to = post_form(&s, &admin, &format!("/policies/{}", p.id), &form(&edited)).await;
+    let to = post_form(
+        &s,
+        &admin,
+        &format!("/policies?edit={}", p.id),
+        &form(&edited),
+    )
+    .await;
     assert_eq!(query(&to, "notice").as_deref(), Some("updated"), "{to}");
     assert_eq!(query(&to, "version").as_deref(), Some("2"), "{to}");
     assert_eq!(query(&to, "reevaluated").as_deref(), Some("1"), "{to}");
@@ -227,9 +242,12 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     // A bad edit changes nothing.
     let mut bad = gold(&cal);
     bad[10] = ("warning_value", "250".into());
-    let to = post_form(&s, &admin, &format!("/policies/{}", p.id), &form(&bad)).await;
-    assert!(query(&to, "err_warning").is_some(), "{to}");
-    assert_eq!(query(&to, "edit"), Some(p.id.to_string()));
+    let html = refused(&s, &admin, &format!("/policies?edit={}", p.id), &form(&bad)).await;
+    assert!(field_error(&html, "warning").is_some());
+    assert!(
+        html.contains(&format!(r#"action="/policies?edit={}""#, p.id)),
+        "still editing it"
+    );
     assert_eq!(s.store.policy(p.id).await.unwrap().unwrap().version, 2);
 
     // Conflicts: the calendar is in use, the policy is the default.

@@ -333,7 +333,7 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&body), ["events[1].score"]);
 
-    let agent = promptly_server::http::tokens::create_token(
+    let agent = promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "agent",
         Some("agent"),
@@ -352,7 +352,7 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
         let (status, _) = s.get(&path, &agent).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
-    let manager = promptly_server::http::tokens::create_token(
+    let manager = promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "mgr",
         Some("manager"),

@@ -155,7 +155,7 @@ async fn every_documented_operation_is_routed_and_nothing_else_is() {
     let s = TestServer::start().await;
     let doc = document(&s).await;
     // Token 1 is the one `DELETE /tokens/{id}` revokes; the probes use token 2.
-    promptly_server::http::tokens::create_token(
+    promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "victim",
         None,

@@ -51,19 +51,19 @@ async fn every_route_admits_exactly_the_roles_the_access_table_names() {
         let cookie = if role == Role::Admin {
             s.login("admin@t.io", "admin-pass-1").await
         } else {
-            let fields = promptly_server::http::users::NewUserFields {
+            let fields = promptly_server::services::accounts::NewUserFields {
                 email: email.clone(),
                 name: String::new(),
                 role: role.as_str().into(),
                 password: "password-123".into(),
             };
-            promptly_server::http::users::create_user(s.store.as_ref(), &fields, s.now())
+            promptly_server::services::accounts::create_user(s.store.as_ref(), &fields, s.now())
                 .await
                 .unwrap();
             s.login(&email, "password-123").await
         };
         callers.push(Caller::Session(role, cookie));
-        let token = promptly_server::http::tokens::create_token(
+        let token = promptly_server::services::tokens::create_token(
             s.store.as_ref(),
             &format!("{} token", role.as_str()),
             Some(role.as_str()),

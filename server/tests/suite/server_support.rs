@@ -171,7 +171,7 @@ impl TestServer {
 
     /// An admin integration token.
     pub async fn token(&self) -> String {
-        promptly_server::http::tokens::create_token(
+        promptly_server::services::tokens::create_token(
             self.store.as_ref(),
             "test",
             None,

@@ -70,7 +70,7 @@ async fn staffing_answers_managers_with_erlang_c_and_a() {
         "{body}"
     );
 
-    let agent = promptly_server::http::tokens::create_token(
+    let agent = promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "agent",
         Some("agent"),
@@ -85,7 +85,7 @@ async fn staffing_answers_managers_with_erlang_c_and_a() {
         StatusCode::FORBIDDEN,
         "agents cannot open compliance"
     );
-    let manager = promptly_server::http::tokens::create_token(
+    let manager = promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "mgr",
         Some("manager"),

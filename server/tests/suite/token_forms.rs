@@ -180,9 +180,9 @@ async fn bad_fields_are_explained_and_store_nothing() {
 async fn agents_and_other_sites_are_refused() {
     let s = TestServer::start().await;
     let admin = s.login("admin@t.io", "admin-pass-1").await;
-    promptly_server::http::users::create_user(
+    promptly_server::services::accounts::create_user(
         s.store.as_ref(),
-        &promptly_server::http::users::NewUserFields {
+        &promptly_server::services::accounts::NewUserFields {
             email: "agent@t.io".into(),
             name: "Agent".into(),
             role: "agent".into(),
@@ -193,7 +193,7 @@ async fn agents_and_other_sites_are_refused() {
     .await
     .unwrap();
     let agent = s.login("agent@t.io", "agent-pass-1").await;
-    let victim = promptly_server::http::tokens::create_token(
+    let victim = promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "keep",
         None,
@@ -249,7 +249,7 @@ async fn agents_and_other_sites_are_refused() {
 async fn a_token_cannot_revoke_itself_but_another_token_can() {
     let s = TestServer::start().await;
     let new = |name: &'static str| {
-        promptly_server::http::tokens::create_token(
+        promptly_server::services::tokens::create_token(
             s.store.as_ref(),
             name,
             None,
