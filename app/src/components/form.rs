@@ -73,3 +73,50 @@ pub fn form_state() -> Vec<(String, String)> {
             .collect()
     })
 }
+
+/// The field errors of a form's state (the query, with a failed post's echo):
+/// `err_<path>` → (path, message). One place for every page's forms.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    pub fn from_query(q: &ParamsMap) -> Self {
+        let mut errors: Vec<(String, String)> = q
+            .clone()
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let path = k.strip_prefix("err_")?.to_string();
+                Some((path, v))
+            })
+            .collect();
+        errors.sort();
+        FieldErrors(errors)
+    }
+
+    pub fn get(&self, path: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == path)
+            .map(|(_, m)| m.clone())
+    }
+
+    /// The errors of row `i` of `list` (`conditions[1]`, `conditions[1].op`).
+    pub fn row(&self, list: &str, i: usize) -> Vec<(String, String)> {
+        let prefix = format!("{list}[{i}]");
+        self.0
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// A field's error message, by its field (`data-field` names the field).
+pub fn field_error(errors: &FieldErrors, path: &'static str) -> impl IntoView {
+    errors
+        .get(path)
+        .map(|m| view! { <p class="field-error" data-field=path>{m}</p> })
+}

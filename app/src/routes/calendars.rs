@@ -5,6 +5,7 @@
 //! what was typed and field errors in the query, so the page works with or without JavaScript.
 
 use crate::api::{get_calendars, CalendarItem, CalendarsData};
+use crate::components::form::{field_error, FieldErrors};
 use crate::components::guard::RoleGuard;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -204,47 +205,6 @@ fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
         <CalendarForm fields errors edit=editing.map(|c| (c.id, c.name))/>
     }
     .into_any()
-}
-
-#[derive(Debug, Clone, Default)]
-struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    fn from_query(q: &ParamsMap) -> Self {
-        let keys = [
-            "name",
-            "description",
-            "timezone",
-            "mon",
-            "tue",
-            "wed",
-            "thu",
-            "fri",
-            "sat",
-            "sun",
-            "holidays",
-            "overrides",
-            "form",
-        ];
-        FieldErrors(
-            keys.iter()
-                .filter_map(|k| q.get(&format!("err_{k}")).map(|m| (k.to_string(), m)))
-                .collect(),
-        )
-    }
-
-    fn get(&self, field: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == field)
-            .map(|(_, m)| m.clone())
-    }
-}
-
-fn field_error(errors: &FieldErrors, field: &'static str) -> impl IntoView {
-    errors
-        .get(field)
-        .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
 }
 
 #[component]

@@ -9,6 +9,7 @@
 //! page again whenever a target, the business-hours toggle or the calendar changes.
 
 use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
+use crate::components::form::{field_error, FieldErrors};
 use crate::components::guard::RoleGuard;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -250,44 +251,6 @@ impl Fields {
             apply_to_open: q.get("apply_to_open").is_some(),
         }
     }
-}
-
-#[derive(Debug, Clone, Default)]
-struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    fn from_query(q: &ParamsMap) -> Self {
-        let keys = [
-            "name",
-            "description",
-            "calendar_id",
-            "frt",
-            "nrt",
-            "rt",
-            "warning",
-            "pause_on",
-            "business_hours",
-            "form",
-        ];
-        FieldErrors(
-            keys.iter()
-                .filter_map(|k| q.get(&format!("err_{k}")).map(|m| (k.to_string(), m)))
-                .collect(),
-        )
-    }
-
-    fn get(&self, field: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == field)
-            .map(|(_, m)| m.clone())
-    }
-}
-
-fn field_error(errors: &FieldErrors, field: &'static str) -> impl IntoView {
-    errors
-        .get(field)
-        .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
 }
 
 #[component]

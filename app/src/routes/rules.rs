@@ -11,6 +11,7 @@
 //! run is a GET form (`?edit=..&test=..&metric=..`): it changes nothing.
 
 use crate::api::{get_rules, DryRun, RuleItem, RulesData};
+use crate::components::form::{field_error, FieldErrors};
 use crate::components::guard::RoleGuard;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -313,51 +314,6 @@ impl Fields {
             actions,
         }
     }
-}
-
-/// The field errors in the query: `err_<path>` → (path, message).
-#[derive(Debug, Clone, Default)]
-struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    fn from_query(q: &ParamsMap) -> Self {
-        let mut errors: Vec<(String, String)> = q
-            .clone()
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let path = k.strip_prefix("err_")?.to_string();
-                Some((path, v))
-            })
-            .collect();
-        errors.sort();
-        FieldErrors(errors)
-    }
-
-    fn get(&self, path: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == path)
-            .map(|(_, m)| m.clone())
-    }
-
-    /// The errors of row `i` of `list` (`conditions[1]`, `conditions[1].op`).
-    fn row(&self, list: &str, i: usize) -> Vec<(String, String)> {
-        let prefix = format!("{list}[{i}]");
-        self.0
-            .iter()
-            .filter(|(k, _)| {
-                k.strip_prefix(&prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-            })
-            .cloned()
-            .collect()
-    }
-}
-
-fn field_error(errors: &FieldErrors, path: &'static str) -> impl IntoView {
-    errors
-        .get(path)
-        .map(|m| view! { <p class="field-error" data-field=path>{m}</p> })
 }
 
 fn row_errors(errors: Vec<(String, String)>) -> impl IntoView {
