@@ -1,5 +1,6 @@
 // Integration tokens, as an admin uses them: create one on the users page, see it once, use
-// it on the API, revoke it. And the API page the header links to.
+// it on the API, revoke it. And the API page the header links to (Swagger UI, tried under
+// the session).
 import { test, expect } from '@playwright/test';
 
 const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
@@ -11,16 +12,24 @@ async function login(page, email, password) {
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
-test('admins reach the API page from the header', async ({ page, request }) => {
+test('admins reach the API page from the header and try a call there', async ({ page, request }) => {
   await login(page, ADMIN.email, ADMIN.password);
   await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
   const link = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API', exact: true });
   await expect(link).toBeVisible();
   await link.click();
-  await expect(page).toHaveURL(/\/api$/);
-  await expect(page.getByRole('heading', { name: 'Promptly API', level: 1 })).toBeVisible();
-  await expect(page.locator('section.api-op[data-method="post"][data-path="/api/v1/events"]')).toBeVisible();
-  await expect(page.locator('section.api-op[data-method="get"][data-path="/api/v1/stream"]')).toContainText('Last-Event-ID');
+  await expect(page).toHaveURL(/\/api\/docs\/$/);
+  await expect(page.locator('.swagger-ui h2.title')).toContainText('Promptly API');
+  await expect(page.locator('#operations-Events-ingestEvents')).toBeVisible();
+  await expect(page.locator('#operations-Stream-stream')).toBeVisible();
+
+  // "Try it out" runs under the browser's session.
+  const me = page.locator('#operations-Users-getMe');
+  await me.locator('.opblock-summary').first().click();
+  await me.getByRole('button', { name: 'Execute' }).click();
+  const live = me.locator('.live-responses-table');
+  await expect(live.locator('.response-col_status').first()).toHaveText('200');
+  await expect(live).toContainText(ADMIN.email);
 
   // The document itself needs no session.
   const doc = await request.get('/api/v1/openapi.json');

@@ -292,7 +292,7 @@ pub async fn session_middleware(
             req.extensions_mut().insert(CurrentUser(view.clone()));
             req.extensions_mut().insert(SessionUser(view));
         }
-        None if is_public(&path) || path.starts_with("/api/") => {}
+        None if is_public(&path) || path.starts_with("/api/v1/") => {}
         None if req.method() == Method::GET || req.method() == Method::HEAD => {
             let target = req
                 .uri()

@@ -43,7 +43,7 @@ fn Nav(user: UserView) -> impl IntoView {
     // The API page is served by the server, not the router: `rel="external"` makes the
     // hydrated app load it rather than route to it.
     let api_link = (user.role == promptly::account::Role::Admin)
-        .then(|| view! { <li><a href="/api" rel="external">"API"</a></li> });
+        .then(|| view! { <li><a href="/api/docs/" rel="external">"API"</a></li> });
     view! {
         <nav aria-label="Main">
             <ul class="nav">{links}{api_link}</ul>

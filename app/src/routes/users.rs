@@ -178,7 +178,7 @@ fn TokensSection() -> impl IntoView {
             <h2 id="tokens-heading">"Integration tokens"</h2>
             <p class="muted">
                 "Channels and helpdesks call the "
-                <a href="/api" rel="external">"API"</a>
+                <a href="/api/docs/" rel="external">"API"</a>
                 " with a token: "
                 <code>"Authorization: Bearer TOKEN"</code>
                 ". A token acts with its role until it is revoked."

@@ -89,6 +89,9 @@ pub const ROUTES: &[Route] = &[
     // The API's description.
     api("GET", "/api/v1/openapi.json", Allow::Anyone),
     form("GET", "/api", Allow::SignedIn, ""),
+    form("GET", "/api/docs", Allow::SignedIn, ""),
+    form("GET", "/api/docs/", Allow::SignedIn, ""),
+    form("GET", "/api/docs/{*rest}", Allow::SignedIn, ""),
     // Accounts.
     api("GET", "/api/v1/me", Allow::SignedIn),
     api("GET", "/api/v1/users", ADMINS),

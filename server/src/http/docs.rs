@@ -1,17 +1,17 @@
 //! The API's documentation: the OpenAPI 3.1 document at `/api/v1/openapi.json` (public) and
-//! a readable page rendered from it at `/api` (plain HTML, no JavaScript).
+//! the browsable page (Swagger UI, embedded) at `/api/docs/`.
 //!
 //! The document is written by hand in `openapi.json` beside this file; `server/tests/suite/openapi.rs`
 //! checks that it lists exactly the routes the router serves.
 
 use crate::state::AppState;
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Map, Value};
-use std::fmt::Write;
+use serde_json::{json, Value};
 use std::sync::OnceLock;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// The OpenAPI document as written; [`document`] adds the parts the code defines.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -154,10 +154,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(openapi))
 }
 
-/// `/api`: the readable page (for the outer router).
+/// The browsable page: Swagger UI, its assets embedded in the binary (nothing from a CDN),
+/// at `/api/docs/`, reading [`document`] from `/api/v1/openapi.json`; `/api` leads there.
+/// "Try it out" sends the browser's session cookie (and its `Origin`, so state-changing
+/// calls pass the cross-site check), or the bearer token entered under "Authorize".
 pub fn page_router() -> Router<AppState> {
-    Router::new().route("/api", get(page))
+    let config = utoipa_swagger_ui::Config::from(format!("{BASE}/openapi.json"))
+        .with_credentials(true)
+        .persist_authorization(true)
+        .try_it_out_enabled(true)
+        .display_operation_id(true);
+    let ui: Router<AppState> = SwaggerUi::new(PAGE).config(config).into();
+    ui.route("/api", get(|| async { Redirect::to(&format!("{PAGE}/")) }))
 }
+
+/// Where the browsable page lives.
+pub const PAGE: &str = "/api/docs";
 
 async fn openapi() -> impl IntoResponse {
     (
@@ -169,486 +181,12 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-async fn page() -> Html<&'static str> {
-    static PAGE: OnceLock<String> = OnceLock::new();
-    Html(PAGE.get_or_init(|| render(document())).as_str())
-}
-
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escapes and turns `code` spans into `<code>`.
-fn inline(s: &str) -> String {
-    let escaped = esc(s);
-    let mut out = String::with_capacity(escaped.len());
-    for (i, part) in escaped.split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{part}</code>");
-        } else {
-            out.push_str(part);
-        }
-    }
-    out
-}
-
-/// The small Markdown the document uses: paragraphs, `- ` lists, `code`.
-fn markdown(s: &str) -> String {
-    let mut out = String::new();
-    for block in s.split("\n\n") {
-        let lines: Vec<&str> = block.lines().collect();
-        if !lines.is_empty() && lines.iter().all(|l| l.starts_with("- ")) {
-            out.push_str("<ul>");
-            for l in lines {
-                let _ = write!(out, "<li>{}</li>", inline(&l[2..]));
-            }
-            out.push_str("</ul>");
-        } else if !block.trim().is_empty() {
-            let _ = write!(out, "<p>{}</p>", inline(block.trim()));
-        }
-    }
-    out
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// Follows a local `$ref` (`#/components/...`).
-fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
-    match v.get("$ref").and_then(Value::as_str) {
-        Some(r) => r
-            .strip_prefix('#')
-            .and_then(|p| doc.pointer(p))
-            .unwrap_or(v),
-        None => v,
-    }
-}
-
-fn schema_anchor(name: &str) -> String {
-    format!("schema-{name}")
-}
-
-/// A schema's type in a few words, with links to named schemas.
-fn type_of(s: &Value) -> String {
-    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        let name = r.rsplit('/').next().unwrap_or(r);
-        return format!(
-            "<a href=\"#{}\">{}</a>",
-            esc(&schema_anchor(name)),
-            esc(name)
-        );
-    }
-    for key in ["oneOf", "anyOf", "allOf"] {
-        if let Some(items) = s.get(key).and_then(Value::as_array) {
-            let sep = if key == "allOf" { " and " } else { " or " };
-            return items.iter().map(type_of).collect::<Vec<_>>().join(sep);
-        }
-    }
-    if let Some(c) = s.get("const") {
-        return format!("<code>{}</code>", esc(&c.to_string()));
-    }
-    let base = match s.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" or "),
-        _ => "any".to_string(),
-    };
-    let mut out = if base == "array" {
-        match s.get("items") {
-            Some(items) => format!("array of {}", type_of(items)),
-            None => "array".to_string(),
-        }
-    } else if base == "object" {
-        match s.get("additionalProperties") {
-            Some(ap @ Value::Object(_)) => format!("map of {}", type_of(ap)),
-            _ => "object".to_string(),
-        }
-    } else {
-        esc(&base)
-    };
-    if let Some(e) = s.get("enum").and_then(Value::as_array) {
-        let values: Vec<String> = e
-            .iter()
-            .map(|v| format!("<code>{}</code>", esc(v.as_str().unwrap_or(&v.to_string()))))
-            .collect();
-        let _ = write!(out, ": {}", values.join(", "));
-    }
-    if let Some(f) = s.get("format").and_then(Value::as_str) {
-        let _ = write!(out, " ({})", esc(f));
-    }
-    out
-}
-
-fn pretty(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => serde_json::to_string_pretty(other).unwrap_or_default(),
-    }
-}
-
-fn render_parameters(doc: &Value, params: &[&Value], out: &mut String) {
-    if params.is_empty() {
-        return;
-    }
-    out.push_str("<h4>Parameters</h4><table class=\"grid api-params\"><thead><tr><th>Name</th><th>In</th><th>Type</th><th>Required</th><th>Description</th></tr></thead><tbody>");
-    for p in params {
-        let p = resolve(doc, p);
-        let _ = write!(
-            out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(text(p, "name")),
-            esc(text(p, "in")),
-            p.get("schema").map(type_of).unwrap_or_default(),
-            if p.get("required").and_then(Value::as_bool) == Some(true) {
-                "yes"
-            } else {
-                "no"
-            },
-            inline(text(p, "description")),
-        );
-    }
-    out.push_str("</tbody></table>");
-}
-
-/// Media types and schemas, with examples unless `examples` is off (shared error answers).
-fn render_content(content: &Map<String, Value>, examples: bool, out: &mut String) {
-    for (media, m) in content {
-        let schema = m.get("schema").map(type_of).unwrap_or_default();
-        let _ = write!(
-            out,
-            "<p class=\"api-media\"><code>{}</code> {}</p>",
-            esc(media),
-            schema
-        );
-        if let Some(example) = m.get("example").filter(|_| examples) {
-            let _ = write!(
-                out,
-                "<pre class=\"api-example\"><code>{}</code></pre>",
-                esc(&pretty(example))
-            );
-        }
-    }
-}
-
-fn render_operation(doc: &Value, path: &str, method: &str, item: &Value, op: &Value) -> String {
-    let mut out = String::new();
-    let id = text(op, "operationId");
-    let full = format!("{BASE}{path}");
-    let _ = write!(
-        out,
-        "<section class=\"api-op card\" id=\"{}\" data-method=\"{}\" data-path=\"{}\">",
-        esc(id),
-        method,
-        esc(&full)
-    );
-    let _ = write!(
-        out,
-        "<h3><span class=\"api-method {method}\">{}</span> <code>{}</code></h3>",
-        method.to_uppercase(),
-        esc(&full)
-    );
-    let _ = write!(
-        out,
-        "<p class=\"api-summary\"><strong>{}</strong></p>",
-        inline(text(op, "summary"))
-    );
-    if op
-        .get("security")
-        .and_then(Value::as_array)
-        .is_some_and(|s| s.is_empty())
-    {
-        out.push_str("<p class=\"muted\">Public: no token or session needed.</p>");
-    }
-    out.push_str(&markdown(text(op, "description")));
-
-    let params: Vec<&Value> = item
-        .get("parameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .chain(
-            op.get("parameters")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        )
-        .collect();
-    render_parameters(doc, &params, &mut out);
-
-    if let Some(body) = op.get("requestBody") {
-        let body = resolve(doc, body);
-        out.push_str("<h4>Request body</h4>");
-        if let Some(d) = body.get("description").and_then(Value::as_str) {
-            out.push_str(&markdown(d));
-        }
-        if let Some(content) = body.get("content").and_then(Value::as_object) {
-            render_content(content, true, &mut out);
-        }
-    }
-
-    if let Some(responses) = op.get("responses").and_then(Value::as_object) {
-        out.push_str("<h4>Responses</h4><dl class=\"api-responses\">");
-        for (status, r) in responses {
-            // Shared answers (the errors) show their examples once, under Common responses.
-            let shared = r.get("$ref").is_some();
-            let r = resolve(doc, r);
-            let _ = write!(
-                out,
-                "<dt><span class=\"api-status s{}\">{}</span></dt><dd>{}",
-                esc(&status[..1]),
-                esc(status),
-                inline(text(r, "description"))
-            );
-            if let Some(content) = r.get("content").and_then(Value::as_object) {
-                render_content(content, !shared, &mut out);
-            }
-            out.push_str("</dd>");
-        }
-        out.push_str("</dl>");
-    }
-    out.push_str("</section>");
-    out
-}
-
-fn render_schema(name: &str, s: &Value) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<section class=\"api-schema\" id=\"{}\"><h3>{}</h3>",
-        esc(&schema_anchor(name)),
-        esc(name)
-    );
-    out.push_str(&markdown(text(s, "description")));
-    let parts: Vec<&Value> = match s.get("allOf").and_then(Value::as_array) {
-        Some(all) => all.iter().collect(),
-        None => vec![s],
-    };
-    let mut rows = String::new();
-    for part in &parts {
-        if let Some(r) = part.get("$ref") {
-            let _ = write!(
-                rows,
-                "<tr><td colspan=\"4\">Everything in {}, and:</td></tr>",
-                type_of(&serde_json::json!({ "$ref": r }))
-            );
-        }
-        let required: Vec<&str> = part
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if let Some(props) = part.get("properties").and_then(Value::as_object) {
-            for (prop, ps) in props {
-                let _ = write!(
-                    rows,
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(prop),
-                    type_of(ps),
-                    if required.contains(&prop.as_str()) {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                    inline(text(ps, "description")),
-                );
-            }
-        }
-    }
-    if rows.is_empty() {
-        let _ = write!(out, "<p>Type: {}</p>", type_of(s));
-    } else {
-        let _ = write!(
-            out,
-            "<table class=\"grid\"><thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr></thead><tbody>{rows}</tbody></table>"
-        );
-    }
-    out.push_str("</section>");
-    out
-}
-
-/// The whole page, from the document.
-pub fn render(doc: &Value) -> String {
-    let info = &doc["info"];
-    let title = text(info, "title");
-    let mut body = String::new();
-    let _ = write!(body, "<h1>{}</h1>", esc(title));
-    let _ = write!(
-        body,
-        "<p class=\"api-meta\">OpenAPI {} · version {} · <a href=\"{BASE}/openapi.json\">openapi.json</a> · base URL <code>{BASE}</code></p>",
-        esc(text(doc, "openapi")),
-        esc(text(info, "version")),
-    );
-    let _ = write!(
-        body,
-        "<p><strong>{}</strong></p>",
-        inline(text(info, "summary"))
-    );
-    body.push_str(&markdown(text(info, "description")));
-
-    body.push_str("<h2 id=\"authentication\">Authentication</h2><dl class=\"api-auth\">");
-    if let Some(schemes) = doc
-        .pointer("/components/securitySchemes")
-        .and_then(Value::as_object)
-    {
-        for (name, s) in schemes {
-            let how = match (text(s, "type"), text(s, "in")) {
-                ("http", _) => "Authorization: Bearer TOKEN".to_string(),
-                ("apiKey", "cookie") => format!("Cookie: {}=…", text(s, "name")),
-                (t, _) => t.to_string(),
-            };
-            let _ = write!(
-                body,
-                "<dt>{} <code>{}</code></dt><dd>{}</dd>",
-                esc(name),
-                esc(&how),
-                inline(text(s, "description"))
-            );
-        }
-    }
-    body.push_str("</dl>");
-
-    // Operations grouped by their first tag, in the document's tag order.
-    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
-    let mut toc = String::from("<nav class=\"api-toc\" aria-label=\"Endpoints\"><ul>");
-    let mut sections = String::new();
-    let tags: Vec<(String, String)> = doc["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            (
-                text(t, "name").to_string(),
-                text(t, "description").to_string(),
-            )
-        })
-        .collect();
-    for (tag, description) in &tags {
-        let mut ops = String::new();
-        let mut links = String::new();
-        for (path, item) in &paths {
-            for method in METHODS {
-                let Some(op) = item.get(method) else { continue };
-                let first_tag = op
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .and_then(|t| t.first())
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if first_tag != tag {
-                    continue;
-                }
-                ops.push_str(&render_operation(doc, path, method, item, op));
-                let _ = write!(
-                    links,
-                    "<li><a href=\"#{}\"><span class=\"api-method {method}\">{}</span> {}</a></li>",
-                    esc(text(op, "operationId")),
-                    method.to_uppercase(),
-                    esc(path)
-                );
-            }
-        }
-        if ops.is_empty() {
-            continue;
-        }
-        let anchor = format!("tag-{}", tag.to_lowercase());
-        let _ = write!(
-            toc,
-            "<li><a href=\"#{}\">{}</a><ul>{links}</ul></li>",
-            esc(&anchor),
-            esc(tag)
-        );
-        let _ = write!(
-            sections,
-            "<h2 id=\"{}\">{}</h2>{}{ops}",
-            esc(&anchor),
-            esc(tag),
-            markdown(description)
-        );
-    }
-    toc.push_str("<li><a href=\"#responses\">Common responses</a></li><li><a href=\"#schemas\">Schemas</a></li></ul></nav>");
-    body.push_str(&toc);
-    body.push_str(&sections);
-
-    body.push_str("<h2 id=\"responses\">Common responses</h2><dl class=\"api-responses\">");
-    if let Some(responses) = doc
-        .pointer("/components/responses")
-        .and_then(Value::as_object)
-    {
-        for (name, r) in responses {
-            let _ = write!(
-                body,
-                "<dt id=\"response-{}\"><strong>{}</strong></dt><dd>{}",
-                esc(name),
-                esc(name),
-                inline(text(r, "description"))
-            );
-            if let Some(content) = r.get("content").and_then(Value::as_object) {
-                render_content(content, true, &mut body);
-            }
-            body.push_str("</dd>");
-        }
-    }
-    body.push_str("</dl>");
-
-    body.push_str("<h2 id=\"schemas\">Schemas</h2>");
-    if let Some(schemas) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-    {
-        for (name, s) in schemas {
-            body.push_str(&render_schema(name, s));
-        }
-    }
-
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
-         <title>API · Promptly</title>\
-         <link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\"/>\
-         <link rel=\"stylesheet\" href=\"/pkg/promptly.css\"/></head>\
-         <body><header class=\"topbar\"><a class=\"brand\" href=\"/\">Promptly</a>\
-         <nav aria-label=\"Main\"><ul class=\"nav\"><li><a href=\"/\">Back to the app</a></li></ul></nav></header>\
-         <main class=\"page api-docs\">{body}</main></body></html>"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_document_parses_and_renders() {
-        let doc = document().clone();
-        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
-        let html = render(&doc);
-        assert!(html.contains("/api/v1/openapi.json"));
-        assert!(html.contains("id=\"schema-Error\""));
-        assert!(!html.contains("<script"));
-    }
-
-    #[test]
-    fn markup_is_escaped() {
-        assert_eq!(inline("a <b> `c&d`"), "a &lt;b&gt; <code>c&amp;d</code>");
-        assert_eq!(
-            markdown("x\n\n- a\n- b"),
-            "<p>x</p><ul><li>a</li><li>b</li></ul>"
-        );
+    fn the_document_is_openapi_3_1() {
+        assert!(document()["openapi"].as_str().unwrap().starts_with("3.1."));
     }
 }

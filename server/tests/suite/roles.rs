@@ -40,6 +40,7 @@ impl Caller {
 fn concrete(path: &str) -> String {
     path.replace("{id}", "999999")
         .replace("{channel}", "whatsapp")
+        .replace("{*rest}", "index.html")
 }
 
 #[tokio::test]
