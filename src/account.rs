@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What a person does in Promptly; decides the pages and actions open to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -116,8 +116,10 @@ impl Section {
 }
 
 /// A user as the UI and the API show it (never with the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
+    /// Negative for a token (see `/me`).
     pub id: i64,
     pub email: String,
     pub name: String,
@@ -126,8 +128,9 @@ pub struct UserView {
 }
 
 /// A field error on a form or an API body: which field, and what is wrong, in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The path of the field in the body, e.g. `events[3].channel` or `hours.tue[1]`.
     pub field: String,
     pub message: String,
     /// Why the value is refused; decides the API's status when all errors agree.
@@ -172,6 +175,11 @@ impl FieldError {
         }
     }
 }
+
+/// What [`validate_email`] accepts: one `@` between non-empty parts, no spaces or control
+/// characters (surrounding spaces are trimmed).
+pub const EMAIL_PATTERN: &str =
+    "^\\s*[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+\\s*$";
 
 /// Normalises an e-mail address (trimmed, lowercase) or says what is wrong with it.
 pub fn validate_email(raw: &str) -> Result<String, String> {

@@ -100,6 +100,40 @@ impl FromStr for TimeWindow {
     }
 }
 
+impl TimeWindow {
+    /// What [`str::parse`] takes: `H:MM` or `HH:MM`, a dash, the end (up to `24:00`),
+    /// spaces around each.
+    pub const PATTERN: &'static str =
+        r"^\s*([01]?[0-9]|2[0-3]):[0-5][0-9]\s*-\s*(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00)\s*$";
+}
+
+impl utoipa::PartialSchema for TimeWindow {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text(
+            "Local wall-clock window `HH:MM-HH:MM`; an end at or before the start runs overnight into the next day; `00:00-24:00` is the whole day. Start and end differ.",
+            TimeWindow::PATTERN,
+            "09:00-17:00",
+        )
+    }
+}
+
+impl utoipa::ToSchema for TimeWindow {}
+
+/// The schema of a calendar's `timezone`: an IANA name from the tz database the server
+/// parses with.
+pub struct Timezone;
+
+impl utoipa::PartialSchema for Timezone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::words(
+            "An IANA time zone name, e.g. `Europe/Amsterdam`.",
+            chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()),
+        )
+    }
+}
+
+impl utoipa::ToSchema for Timezone {}
+
 impl fmt::Display for TimeWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (s, e) = (self.start / 60, self.end / 60);
@@ -121,7 +155,7 @@ impl<'de> Deserialize<'de> for TimeWindow {
 }
 
 /// The open windows of each weekday; a weekday left out is closed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHours {
     #[serde(default)]
@@ -166,20 +200,24 @@ impl WeeklyHours {
     }
 }
 
-/// A business-hours calendar as an admin defines it; the JSON shape of a calendar.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A business-hours calendar as an admin defines it: the `sla check` calendar shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarDefinition {
     /// IANA name, e.g. "Europe/Amsterdam".
     #[serde(with = "tz_name")]
+    #[schema(value_type = Timezone)]
     pub timezone: Tz,
     #[serde(default)]
     pub hours: WeeklyHours,
     /// Dates closed all day, in the calendar's zone.
     #[serde(default, with = "date_list")]
+    #[schema(value_type = Vec<chrono::NaiveDate>)]
     pub holidays: Vec<NaiveDate>,
-    /// Dates whose windows replace the weekday's; an empty list closes the date.
+    /// Dates (`YYYY-MM-DD`) whose windows replace the weekday's; an empty list closes the
+    /// date.
     #[serde(default, with = "date_map")]
+    #[schema(value_type = BTreeMap<chrono::NaiveDate, Vec<TimeWindow>>)]
     pub overrides: BTreeMap<NaiveDate, Vec<TimeWindow>>,
 }
 

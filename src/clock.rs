@@ -33,7 +33,19 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// The targets an SLA policy can set, in the order they are reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     FirstResponse,
@@ -57,8 +69,11 @@ impl Metric {
     }
 }
 
-/// Where a target's clock stands; decides the badge colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a target's clock stands; decides the badge colour. `not_started`: nothing to count
+/// yet; `ok`: running within target; `warning`: running out; `breached`: past its deadline;
+/// `paused`: resolution standing still; `met`/`missed`: the last cycle ended at or before /
+/// after its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockState {
     /// Nothing to count yet (no start, or no customer waiting for a next response).
@@ -92,7 +107,7 @@ impl ClockState {
 /// `remaining_s` is wall-clock seconds to `due_at` while running (negative when overdue),
 /// counted seconds left while paused, and `null` when not started, met or missed. `text` is
 /// the badge text of `remaining_s`, "met" or "missed", or "" when not started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricStatus {
     pub metric: Metric,
     pub state: ClockState,
@@ -145,11 +160,13 @@ impl MetricStatus {
 }
 
 /// Every target's state of one conversation at one instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlaState {
+    /// The instant evaluated at.
     #[serde(with = "instant::rfc3339")]
     pub at: DateTime<Utc>,
-    /// One per target of the policy in force, in [`Metric::ALL`] order.
+    /// One per target of the policy in force, in the order first response, next response,
+    /// resolution.
     pub metrics: Vec<MetricStatus>,
     /// The next instant after `at` at which any state changes by itself.
     #[serde(with = "instant::option_rfc3339")]

@@ -44,6 +44,61 @@ impl SlaDuration {
     }
 }
 
+impl SlaDuration {
+    /// The longest duration in whole seconds.
+    pub const LONGEST_SECS: i64 = LONGEST;
+    /// Texts [`str::parse`] takes, every match at most [`SlaDuration::LONGEST_SECS`]: what
+    /// people write (digit counts short enough to stay in range, spaces allowed), or the
+    /// canonical form the server writes back (each unit in its range, up to `36600d`).
+    pub const PATTERN: &'static str = concat!(
+        r"^\s*(\d{1,9}|\d{1,4}d(\s*\d{1,5}h)?(\s*\d{1,6}m)?(\s*\d{1,8}s)?|\d{1,5}h(\s*\d{1,6}m)?(\s*\d{1,8}s)?|\d{1,6}m(\s*\d{1,8}s)?|\d{1,8}s)\s*$",
+        "|",
+        r"^(0s|36600d|([1-9]\d{0,3}|[12]\d{4}|3[0-5]\d{3}|36[0-5]\d{2})d(([1-9]|1\d|2[0-3])h)?(([1-9]|[1-5]\d)m)?(([1-9]|[1-5]\d)s)?|([1-9]|1\d|2[0-3])h(([1-9]|[1-5]\d)m)?(([1-9]|[1-5]\d)s)?|([1-9]|[1-5]\d)m(([1-9]|[1-5]\d)s)?|([1-9]|[1-5]\d)s)$",
+    );
+
+    /// The schema of a duration of at least `min` seconds: the text form or whole seconds.
+    pub fn schema(min: i64) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(Self::PATTERN))
+            .examples([serde_json::Value::from("1h30m")]);
+        let text: utoipa::openapi::RefOr<_> = if min > 0 {
+            // Some digit other than zero: longer than zero.
+            AllOfBuilder::new()
+                .item(text)
+                .item(ObjectBuilder::new().pattern(Some("[1-9]")))
+                .into()
+        } else {
+            text.into()
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "Counted time: `45s`, `10m`, `1h30m`, `1d` (24 counted hours) or whole seconds; units in that order, each at most once. Written back in the canonical text form.",
+            ))
+            .item(text)
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(min))
+                    .maximum(Some(Self::LONGEST_SECS)),
+            )
+            .into()
+    }
+}
+
+impl utoipa::PartialSchema for SlaDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        SlaDuration::schema(0)
+    }
+}
+
+impl utoipa::ToSchema for SlaDuration {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+}
+
 impl FromStr for SlaDuration {
     type Err = DurationError;
 
@@ -168,6 +223,34 @@ pub fn badge_text(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The published pattern, with JSON Schema's (ECMA-262) ASCII `\\d`.
+    fn pattern() -> regex::Regex {
+        regex::RegexBuilder::new(SlaDuration::PATTERN)
+            .unicode(false)
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        /// Whatever the server writes back, the published pattern admits.
+        #[test]
+        fn the_pattern_admits_every_canonical_text(secs in 0..=LONGEST) {
+            let text = SlaDuration::from_secs(secs).unwrap().to_string();
+            prop_assert!(pattern().is_match(&text), "{text}");
+        }
+
+        /// Whatever the pattern admits, the parser takes.
+        #[test]
+        fn the_parser_takes_whatever_the_pattern_admits(
+            text in " {0,2}([0-9]{1,9}|[0-9]{1,5}d ?[0-9]{1,5}h ?[0-9]{1,6}m ?[0-9]{1,8}s|[0-9]{1,5}h[0-9]{1,6}m|[0-9]{1,6}m[0-9]{1,8}s|[0-9]{1,8}s|[0-9]{1,5}d) {0,2}"
+        ) {
+            if pattern().is_match(&text) {
+                prop_assert!(text.parse::<SlaDuration>().is_ok(), "{text:?}");
+            }
+        }
+    }
 
     fn secs(text: &str) -> i64 {
         text.parse::<SlaDuration>().unwrap().as_secs()

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Progress of a background job (re-evaluating open conversations after a policy change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Job)]
 pub struct JobView {
     pub id: u64,
     /// What it does, in words.

@@ -37,6 +37,7 @@ pub mod job;
 pub mod limits;
 pub mod policy;
 pub mod rules;
+pub mod schema;
 pub mod staffing;
 pub mod stream;
 pub mod timeline;

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A set of targets and the rules for counting time against them; the JSON shape of a policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// From the start (creation or bot hand-over) to the first response.
@@ -98,6 +98,40 @@ impl fmt::Display for WarningThreshold {
     }
 }
 
+impl WarningThreshold {
+    /// A percentage as [`str::parse`] takes it.
+    pub const PERCENT_PATTERN: &'static str = r"^\s*([0-9]|[1-9][0-9]|100)\s*%\s*$";
+}
+
+impl utoipa::PartialSchema for WarningThreshold {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .description(Some(
+                "When a badge turns to warning: a percentage of the target left (`25%`, 0–100) or a duration left (`5m`, or whole seconds). Default `25%`.",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(Self::PERCENT_PATTERN)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(SlaDuration::PATTERN)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(SlaDuration::LONGEST_SECS)),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WarningThreshold {}
+
 impl Serialize for WarningThreshold {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -153,6 +187,24 @@ impl PauseOn {
         snoozed: false,
     };
 }
+
+impl utoipa::PartialSchema for PauseOn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .description(Some(
+                "Statuses in which the resolution clock stands still; default both.",
+            ))
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["pending", "snoozed"])),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PauseOn {}
 
 impl Serialize for PauseOn {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -25,9 +25,9 @@ pub fn router() -> Router<AppState> {
         .route("/deliveries", get(deliveries))
 }
 
-#[derive(Debug, Serialize)]
-struct ChannelInfo {
-    channel: &'static str,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ChannelInfo {
+    channel: Channel,
     label: &'static str,
     /// The outbound webhook's URL (its secret is never shown), or `null`.
     outbound_url: Option<String>,
@@ -39,7 +39,7 @@ async fn channels(State(state): State<AppState>) -> Result<Json<Vec<ChannelInfo>
         Channel::ALL
             .iter()
             .map(|c| ChannelInfo {
-                channel: c.as_str(),
+                channel: *c,
                 label: c.label(),
                 outbound_url: set
                     .iter()
@@ -101,7 +101,7 @@ async fn set_outbound(
         )
         .await?;
     Ok(Json(ChannelInfo {
-        channel: c.as_str(),
+        channel: c,
         label: c.label(),
         outbound_url: Some(body.url.trim().to_string()),
     }))

@@ -9,7 +9,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use promptly::account::EMAIL_PATTERN;
+use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -25,10 +26,25 @@ pub fn document() -> &'static Value {
         let mut doc: Value =
             serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON");
         let schemas = &mut doc["components"]["schemas"];
-        schemas["Timezone"] = timezone_schema();
+        for (name, schema) in from_types() {
+            schemas[name] = schema;
+        }
+        schemas["CalendarInput"] = named(
+            &schemas["CalendarDefinition"],
+            "A calendar definition with its name and description, in one object.",
+            json!({}),
+        );
+        schemas["PolicyInput"] = named(
+            &schemas["Policy"],
+            "A policy with its name, description and calendar, in one object.",
+            json!({"calendar_id": {
+                "type": ["integer", "null"],
+                "format": "int64",
+                "description": "The calendar whose open time counts.",
+            }}),
+        );
         let description = schemas["RuleCondition"]["description"].clone();
         schemas["RuleCondition"] = rule_condition_schema(description);
-        schemas["NewUser"]["properties"]["email"]["pattern"] = json!(EMAIL_PATTERN);
         if let Some(actions) = schemas["RuleAction"]["oneOf"].as_array_mut() {
             for action in actions {
                 if let Some(owner) = action["properties"].get_mut("owner") {
@@ -44,19 +60,74 @@ pub fn document() -> &'static Value {
     })
 }
 
-fn timezone_schema() -> Value {
-    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
-    json!({
-        "type": "string",
-        "description": "An IANA time zone name, exactly as the tz database spells it.",
-        "enum": names,
-        "example": "Europe/Amsterdam",
-    })
+/// The schemas the Rust types define, from their `utoipa::ToSchema` derives (field types,
+/// requiredness, enums, doc comments as descriptions): the types the handlers read and
+/// answer with are the contract.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(
+    promptly::account::Role,
+    promptly::account::UserView,
+    promptly::account::FieldError,
+    promptly::timeline::Author,
+    promptly::timeline::ConversationStatus,
+    promptly::conversation::Channel,
+    promptly::conversation::Visibility,
+    promptly::conversation::Priority,
+    promptly::clock::Metric,
+    promptly::clock::ClockState,
+    promptly::clock::MetricStatus,
+    promptly::clock::SlaState,
+    promptly::calendar::TimeWindow,
+    promptly::calendar::Timezone,
+    promptly::calendar::WeeklyHours,
+    promptly::calendar::CalendarDefinition,
+    crate::store::CalendarRecord,
+    promptly::duration::SlaDuration,
+    promptly::policy::WarningThreshold,
+    promptly::policy::PauseOn,
+    promptly::policy::Policy,
+    promptly::job::JobView,
+    crate::store::PolicyRecord,
+    crate::http::policies::Updated,
+    crate::store::ApiToken,
+    crate::http::tokens::NewToken,
+    crate::http::users::UserPatch,
+    crate::services::accounts::NewUserFields,
+    crate::services::tokens::CreatedToken,
+    crate::services::policies::DefaultPolicy,
+    crate::http::automation::ChannelInfo,
+    crate::http::error::ErrorBody,
+)))]
+struct FromTypes;
+
+/// [`FromTypes`]' schemas by name.
+pub fn from_types() -> Map<String, Value> {
+    let components = <FromTypes as utoipa::OpenApi>::openapi()
+        .components
+        .expect("the derive lists schemas");
+    match serde_json::to_value(components.schemas).expect("schemas serialize") {
+        Value::Object(map) => map,
+        _ => unreachable!("a map of schemas"),
+    }
 }
 
-/// One variant per field and kind of value its operators take: the operators, and the
-/// value (none, a text, a list of texts, a calendar id) with the field's own words where it
-/// has a fixed set (`channel`, `priority`, …) and e-mails for `owner`'s `is`/`in`.
+/// A body that is a record's definition with its `name`, `description` and `more` fields
+/// beside the definition's own, in one object (as `services::calendars::named` reads it).
+fn named(definition: &Value, description: &str, more: Value) -> Value {
+    let mut schema = definition.clone();
+    schema["description"] = json!(description);
+    let properties = schema["properties"]
+        .as_object_mut()
+        .expect("a definition is an object");
+    let json = |s| serde_json::to_value(s).expect("schemas serialize");
+    properties.insert("name".into(), json(promptly::schema::name()));
+    properties.insert("description".into(), json(promptly::schema::description()));
+    properties.extend(more.as_object().cloned().unwrap_or_default());
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    schema["required"] = json!([vec![json!("name")], required].concat());
+    schema
+}
+
 fn rule_condition_schema(description: Value) -> Value {
     use promptly::limits::{EMAIL_LEN, RULE_VALUES, RULE_VALUE_LEN};
     use promptly::rules::{Field, Op, ValueKind};
@@ -141,11 +212,6 @@ fn fields_per_event() -> Vec<Value> {
         .collect()
 }
 
-/// What `promptly::account::validate_email` accepts: one `@` between non-empty parts, no
-/// spaces or control characters (surrounding spaces are trimmed).
-pub const EMAIL_PATTERN: &str =
-    "^\\s*[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+\\s*$";
-
 /// Where the API lives; the document's paths are relative to it.
 const BASE: &str = "/api/v1";
 
@@ -184,6 +250,22 @@ async fn openapi() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One definition per schema: what the types define is not also written by hand.
+    #[test]
+    fn no_schema_is_both_written_and_derived() {
+        let written: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let both: Vec<String> = from_types()
+            .keys()
+            .filter(|name| {
+                written["components"]["schemas"]
+                    .get(name.as_str())
+                    .is_some()
+            })
+            .cloned()
+            .collect();
+        assert!(both.is_empty(), "written and derived: {both:?}");
+    }
 
     #[test]
     fn the_document_is_openapi_3_1() {

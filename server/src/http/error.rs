@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use promptly::account::{FieldError, FieldProblem};
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -55,39 +55,47 @@ fn all_are(errors: &[FieldError], kind: FieldProblem) -> bool {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match &self {
-            ApiError::Unauthorized => {
-                (StatusCode::UNAUTHORIZED, json!({"error": self.to_string()}))
-            }
-            ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": self.to_string()})),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": self.to_string()})),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
-            ApiError::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": self.to_string()}),
-            ),
+        let message = self.to_string();
+        let (status, error, errors) = match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, message, vec![]),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, message, vec![]),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, message, vec![]),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m, vec![]),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, message, vec![]),
             // Every error names a record that does not exist (404), or a value another
             // record has (409): the status says so, the fields say which.
-            ApiError::Unprocessable { errors } if all_are(errors, FieldProblem::Missing) => (
+            ApiError::Unprocessable { errors } if all_are(&errors, FieldProblem::Missing) => (
                 StatusCode::NOT_FOUND,
-                json!({"error": "the request refers to records that do not exist", "errors": errors}),
+                "the request refers to records that do not exist".into(),
+                errors,
             ),
-            ApiError::Unprocessable { errors } if all_are(errors, FieldProblem::Taken) => (
+            ApiError::Unprocessable { errors } if all_are(&errors, FieldProblem::Taken) => (
                 StatusCode::CONFLICT,
-                json!({"error": "a value is already taken", "errors": errors}),
+                "a value is already taken".into(),
+                errors,
             ),
-            ApiError::Unprocessable { errors } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({"error": self.to_string(), "errors": errors}),
-            ),
+            ApiError::Unprocessable { errors } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, message, errors)
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "internal error"}),
+                    "internal error".into(),
+                    vec![],
                 )
             }
         };
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody { error, errors })).into_response()
     }
+}
+
+/// Every JSON error. `errors` names the fields: invalid ones (422), ids of records that do
+/// not exist (404), values already taken (409).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
 }

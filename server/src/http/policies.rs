@@ -75,8 +75,10 @@ struct UpdateQuery {
     apply_to_open: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Updated {
+/// A policy's new version, and how its open conversations are re-evaluated.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PolicyUpdated)]
+pub(crate) struct Updated {
     #[serde(flatten)]
     policy: PolicyRecord,
     /// How many open conversations were re-evaluated with this version so far (with

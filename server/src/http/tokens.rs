@@ -18,11 +18,15 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}", delete(revoke))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewToken {
+/// A new integration token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewToken {
     #[serde(default)]
+    #[schema(required = true, schema_with = promptly::schema::name)]
     name: String,
+    /// Default (absent or null) `admin`.
     #[serde(default)]
+    #[schema(value_type = Option<promptly::account::Role>)]
     role: Option<String>,
 }
 

@@ -53,9 +53,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(u.view())))
 }
 
-#[derive(Debug, Deserialize)]
-struct UserPatch {
+/// A change to a user: either or both.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct UserPatch {
+    /// Absent or null: unchanged.
+    #[schema(value_type = Option<promptly::account::Role>)]
     role: Option<String>,
+    /// Absent or null: unchanged.
     active: Option<bool>,
 }
 

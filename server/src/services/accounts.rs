@@ -50,15 +50,21 @@ impl From<UserAdminError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// A new user.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = NewUser)]
 pub struct NewUserFields {
     #[serde(default)]
+    #[schema(required = true, schema_with = promptly::schema::email)]
     pub email: String,
     #[serde(default)]
+    #[schema(schema_with = promptly::schema::person_name)]
     pub name: String,
     #[serde(default)]
+    #[schema(required = true, value_type = promptly::account::Role)]
     pub role: String,
     #[serde(default)]
+    #[schema(required = true, schema_with = promptly::schema::password)]
     pub password: String,
 }
 

@@ -86,11 +86,13 @@ pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     Ok(state.store.delete_policy(id).await?)
 }
 
-#[derive(Debug, Deserialize)]
-struct DefaultPolicy {
+/// The default policy: the one a conversation gets when no rule or event names one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DefaultPolicy {
     /// Required, `null` included: an empty body does not clear the default by accident.
     #[serde(deserialize_with = "Option::deserialize")]
-    policy: Option<i64>,
+    #[schema(required = true)]
+    pub policy: Option<i64>,
 }
 
 /// Sets (`{"policy": id}`) or clears (`{"policy": null}`) the default policy; returns it.

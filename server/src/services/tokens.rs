@@ -9,11 +9,11 @@ use chrono::Utc;
 use promptly::account::Role;
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     pub info: ApiToken,
-    /// The token itself; shown only now.
+    /// The token itself (`pt_` and 43 characters); shown only now.
     pub token: String,
 }
 

@@ -371,7 +371,7 @@ pub trait Store: Send + Sync + 'static {
 pub type DynStore = Arc<dyn Store>;
 
 /// An integration token (only its hash is stored; the token is shown once at creation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
@@ -381,7 +381,7 @@ pub struct ApiToken {
 }
 
 /// A business-hours calendar as stored; `definition` is the `sla check` calendar shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CalendarRecord {
     pub id: i64,
     pub name: String,
@@ -399,7 +399,7 @@ pub struct CalendarInput {
 }
 
 /// One version of an SLA policy; `policy` is the `sla check` policy shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyRecord {
     pub id: i64,
     pub version: i64,

@@ -1,0 +1,72 @@
+//! The OpenAPI schemas of the types that serialize by hand (a text form with a pattern, a
+//! name from a list): the few the `utoipa::ToSchema` derive cannot see. Each pattern is a
+//! constant beside the parser it describes.
+
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+
+/// A string of the given pattern.
+pub fn text(description: &str, pattern: &str, example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .examples([serde_json::Value::from(example)])
+        .into()
+}
+
+/// One of these words.
+pub fn words<'a>(description: &str, words: impl IntoIterator<Item = &'a str>) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(words))
+        .into()
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+/// A record's name: what [`crate::account::validate_name`] takes.
+pub fn name() -> RefOr<Schema> {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(crate::limits::NAME_LEN))
+        .pattern(Some(r"\S"))
+        .into()
+}
+
+/// A record's description, `null` for none: what [`crate::account::validate_description`]
+/// takes.
+pub fn description() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .max_length(Some(crate::limits::DESCRIPTION_LEN))
+        .into()
+}
+
+/// An e-mail address: what [`crate::account::validate_email`] takes.
+pub fn email() -> RefOr<Schema> {
+    string()
+        .max_length(Some(crate::limits::EMAIL_LEN))
+        .pattern(Some(crate::account::EMAIL_PATTERN))
+        .examples([serde_json::Value::from("ada@example.com")])
+        .into()
+}
+
+/// A new password.
+pub fn password() -> RefOr<Schema> {
+    string()
+        .min_length(Some(crate::limits::MIN_PASSWORD_LEN))
+        .max_length(Some(crate::limits::PASSWORD_LEN))
+        .into()
+}
+
+/// A person's name, empty for none.
+pub fn person_name() -> RefOr<Schema> {
+    string().max_length(Some(crate::limits::NAME_LEN)).into()
+}
