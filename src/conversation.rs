@@ -20,6 +20,8 @@ macro_rules! word_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            /// The JSON words, in declaration order (a word's index is its discriminant).
+            pub const NAMES: &'static [&'static str] = &[$($text),*];
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),* }
             }
@@ -27,7 +29,7 @@ macro_rules! word_enum {
                 match s { $($text => Some($name::$variant),)* _ => None }
             }
             fn expected() -> String {
-                [$($text),*].join(", ")
+                Self::NAMES.join(", ")
             }
         }
     };
