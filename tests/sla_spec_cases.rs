@@ -100,7 +100,10 @@ macro_rules! scenarios {
             calendar: $calendar:expr,
             policy: $policy:expr,
             events: [$($event:expr),* $(,)?],
-            $(at $at:literal $(with [$($extra:expr),* $(,)?])? => $($only:ident)? [$($line:expr),+ $(,)?],)+
+            $(
+                at $at:literal $(with [$($extra:expr),* $(,)?])?
+                    => $($only:ident)? [$($line:expr),+ $(,)?],
+            )+
         }
     )*) => {$(
         #[test]
@@ -292,7 +295,8 @@ scenarios! {
         events: [ev("2026-11-23T21:00:00Z", "created")],
         // 6d 20h wall-clock; 1h counted left > 15m: ok.
         at "2026-11-24T03:00:00Z" => [
-            ("first_response", "ok", Some("2026-11-30T23:00:00Z"), Some(6 * 86_400 + 20 * 3600), 0, "6d 20h"),
+            ("first_response", "ok", Some("2026-11-30T23:00:00Z"),
+             Some(6 * 86_400 + 20 * 3600), 0, "6d 20h"),
         ],
     }
 
@@ -572,7 +576,8 @@ scenarios! {
             ev("2026-11-20T16:50:00+01:00", "handover"),
         ],
         at "2026-11-21T12:00:00+01:00" => [
-            ("first_response", "ok", Some("2026-11-23T08:20:00Z"), Some(2 * 86_400 - 3 * 3600 + 20 * 60), 0, "1d 21h"),
+            ("first_response", "ok", Some("2026-11-23T08:20:00Z"),
+             Some(2 * 86_400 - 3 * 3600 + 20 * 60), 0, "1d 21h"),
         ],
     }
 
@@ -716,7 +721,8 @@ scenarios! {
         policy: p(r#"{"resolution": "8h31m", "business_hours_only": true}"#),
         events: [ev("2026-04-04T22:00:00+11:00", "created")],
         at "2026-04-04T19:00:00Z" => [
-            ("resolution", "warning", Some("2026-04-11T11:31:00Z"), Some(6 * 86_400 + 16 * 3600 + 31 * 60), 0, "6d 16h"),
+            ("resolution", "warning", Some("2026-04-11T11:31:00Z"),
+             Some(6 * 86_400 + 16 * 3600 + 31 * 60), 0, "6d 16h"),
         ],
     }
 
