@@ -1,7 +1,7 @@
 //! Criterion benchmark of the automation rules: one event against 200 rules.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use promptly::conversation::{ConversationSummary, IncomingEvent};
+use promptly::conversation::{Channel, ConversationSummary, IncomingEvent};
 use promptly::rules::{evaluate, parse_rule, FiredEvent, RuleContext, RuleDefinition};
 use promptly::Author;
 use serde_json::json;
@@ -9,15 +9,7 @@ use serde_json::json;
 /// 200 rules of the kinds a busy support team keeps: routing by e-mail domain, channel and
 /// priority, keyword triage on messages, business-hours checks, SLA escalations.
 fn rules() -> Vec<(i64, RuleDefinition)> {
-    let channels = [
-        "whatsapp",
-        "messenger",
-        "instagram",
-        "twitter",
-        "email",
-        "webchat",
-        "sms",
-    ];
+    let channels = Channel::NAMES;
     (0..200)
         .map(|i| {
             let value = match i % 5 {
@@ -30,7 +22,7 @@ fn rules() -> Vec<(i64, RuleDefinition)> {
                                    {"field": "labels", "op": "contains", "value": format!("vip{i}")}],
                     "actions": [{"type": "add_label", "label": "escalate"}]}),
                 2 => json!({"name": format!("channel {i}"), "event": "message.created", "match": "all",
-                    "conditions": [{"field": "channel", "op": "is", "value": channels[i % 7]},
+                    "conditions": [{"field": "channel", "op": "is", "value": channels[i % channels.len()]},
                                    {"field": "owner", "op": "is_not_set"},
                                    {"field": "business_hours", "op": "closed", "value": 1}],
                     "actions": [{"type": "send_message", "template": "Hi {{contact.name}}, we are closed; we answer within {{sla.due_in}}."}]}),

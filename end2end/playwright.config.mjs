@@ -16,6 +16,8 @@ const chromium = {
 
 export default defineConfig({
   testDir: './tests',
+  // Only specs: tests/support.mjs is the helpers they import.
+  testMatch: '**/*.spec.mjs',
   timeout: 90_000,
   workers: 1,
   fullyParallel: false,

@@ -213,18 +213,26 @@ mod tests {
         evaluate(&policy, None, events, t(at))
     }
 
-    #[test]
-    fn a_running_clock_warns_breaches_and_escalates() {
-        let start = t("2026-11-24T10:00:00Z");
-        let events = [
+    /// A first response of 20 s that warns at half time.
+    const FRT_20S: &str = r#"{"first_response": "20s", "warning": "50%"}"#;
+
+    /// When the conversation of these tests starts.
+    const START: &str = "2026-11-24T10:00:00Z";
+
+    /// The conversation created at `START` with a customer message, then `more`.
+    fn customer_waiting(more: &[Event]) -> Vec<Event> {
+        let start = t(START);
+        let mut events = vec![
             Event::created(start),
             Event::message(start, Author::Customer),
         ];
-        let s = sla(
-            r#"{"first_response": "20s", "warning": "50%"}"#,
-            &events,
-            "2026-11-24T10:00:05Z",
-        );
+        events.extend_from_slice(more);
+        events
+    }
+
+    #[test]
+    fn a_running_clock_warns_breaches_and_escalates() {
+        let s = sla(FRT_20S, &customer_waiting(&[]), "2026-11-24T10:00:05Z");
         let instants = sla_instants(&s, &[1800, 7200]);
         let got: Vec<(SlaEventKind, DateTime<Utc>)> =
             instants.iter().map(|i| (i.kind, i.at)).collect();
@@ -264,33 +272,16 @@ mod tests {
 
     #[test]
     fn a_met_clock_keeps_only_what_happened_before_it_was_met() {
-        let start = t("2026-11-24T10:00:00Z");
-        let events = [
-            Event::created(start),
-            Event::message(start, Author::Customer),
-            Event::message(t("2026-11-24T10:00:12Z"), Author::Agent),
-        ];
-        let s = sla(
-            r#"{"first_response": "20s", "warning": "50%"}"#,
-            &events,
-            "2026-11-24T11:00:00Z",
-        );
+        let events = customer_waiting(&[Event::message(t("2026-11-24T10:00:12Z"), Author::Agent)]);
+        let s = sla(FRT_20S, &events, "2026-11-24T11:00:00Z");
         assert!(
             sla_instants(&s, &[60]).is_empty(),
             "met in time: nothing breached (the engine keeps no warning start once met)"
         );
 
         // Missed: warned and breached before the late reply, not overdue by an hour.
-        let late = [
-            Event::created(start),
-            Event::message(start, Author::Customer),
-            Event::message(t("2026-11-24T10:05:00Z"), Author::Agent),
-        ];
-        let s = sla(
-            r#"{"first_response": "20s", "warning": "50%"}"#,
-            &late,
-            "2026-11-24T11:00:00Z",
-        );
+        let late = customer_waiting(&[Event::message(t("2026-11-24T10:05:00Z"), Author::Agent)]);
+        let s = sla(FRT_20S, &late, "2026-11-24T11:00:00Z");
         let kinds: Vec<SlaEventKind> = sla_instants(&s, &[60, 3600])
             .iter()
             .map(|i| i.kind)
@@ -304,14 +295,9 @@ mod tests {
 
     #[test]
     fn no_warning_threshold_no_warning_event() {
-        let start = t("2026-11-24T10:00:00Z");
-        let events = [
-            Event::created(start),
-            Event::message(start, Author::Customer),
-        ];
         let s = sla(
             r#"{"first_response": "20s", "warning": "0%"}"#,
-            &events,
+            &customer_waiting(&[]),
             "2026-11-24T10:00:05Z",
         );
         let kinds: Vec<SlaEventKind> = sla_instants(&s, &[]).iter().map(|i| i.kind).collect();
@@ -320,7 +306,7 @@ mod tests {
 
     #[test]
     fn paused_and_unstarted_clocks_have_no_instants() {
-        let start = t("2026-11-24T10:00:00Z");
+        let start = t(START);
         let s = sla(
             r#"{"first_response": "20s"}"#,
             &[
@@ -335,14 +321,10 @@ mod tests {
         );
         let s = sla(
             r#"{"resolution": "1h"}"#,
-            &[
-                Event::created(start),
-                Event::message(start, Author::Customer),
-                Event::status(
-                    t("2026-11-24T10:10:00Z"),
-                    crate::ConversationStatus::Pending,
-                ),
-            ],
+            &customer_waiting(&[Event::status(
+                t("2026-11-24T10:10:00Z"),
+                crate::ConversationStatus::Pending,
+            )]),
             "2026-11-24T10:20:00Z",
         );
         assert!(sla_instants(&s, &[60]).is_empty(), "paused while pending");

@@ -141,18 +141,7 @@ impl fmt::Display for TimeWindow {
     }
 }
 
-impl Serialize for TimeWindow {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeWindow {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(de::Error::custom)
-    }
-}
+serde_as_text!(TimeWindow, from_str);
 
 /// The open windows of each weekday; a weekday left out is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -932,17 +921,15 @@ mod tests {
                 "hours": {"mon": ["22:00-06:00"], "wed": ["22:00-06:00"]},
                 "holidays": ["2026-11-24", "2026-11-25"]}"#,
         );
-        // Monday 23:00 + 6h: Tuesday is a holiday, yet Monday's window runs to 06:00.
-        assert_eq!(
-            deadline(&cal, "2026-11-23T23:00:00+01:00", "6h"),
-            "2026-11-24T04:00:00Z"
-        );
-        // Tuesday 05:00 + 2h: an hour of Monday's tail; Wednesday is a holiday, so its window
-        // is gone and the second hour ends on the next Monday at 23:00.
-        assert_eq!(
-            deadline(&cal, "2026-11-24T05:00:00+01:00", "2h"),
-            "2026-11-30T22:00:00Z"
-        );
+        for (from, open, due) in [
+            // Monday 23:00 + 6h: Tuesday is a holiday, yet Monday's window runs to 06:00.
+            ("2026-11-23T23:00:00+01:00", "6h", "2026-11-24T04:00:00Z"),
+            // Tuesday 05:00 + 2h: an hour of Monday's tail; Wednesday is a holiday, so its
+            // window is gone and the second hour ends on the next Monday at 23:00.
+            ("2026-11-24T05:00:00+01:00", "2h", "2026-11-30T22:00:00Z"),
+        ] {
+            assert_eq!(deadline(&cal, from, open), due, "{from} + {open}");
+        }
         // Monday's early morning is Sunday's (closed) window, not Monday's.
         assert!(!cal.is_open_at(at("2026-11-23T03:00:00+01:00")));
         assert!(cal.is_open_at(at("2026-11-24T03:00:00+01:00")));
@@ -953,15 +940,13 @@ mod tests {
         let cal = calendar(
             r#"{"timezone": "UTC", "hours": {"mon": ["00:00-24:00"], "tue": ["00:00-12:00", "12:00-24:00"], "wed": ["18:00-00:00"]}}"#,
         );
-        // Monday 2026-11-23 00:00 UTC + 48h runs through Monday and Tuesday.
-        assert_eq!(
-            deadline(&cal, "2026-11-23T00:00:00Z", "48h"),
-            "2026-11-25T00:00:00Z"
-        );
-        assert_eq!(
-            deadline(&cal, "2026-11-23T00:00:00Z", "54h"),
-            "2026-11-26T00:00:00Z"
-        );
+        for (from, open, due) in [
+            // Monday 2026-11-23 00:00 UTC + 48h runs through Monday and Tuesday.
+            ("2026-11-23T00:00:00Z", "48h", "2026-11-25T00:00:00Z"),
+            ("2026-11-23T00:00:00Z", "54h", "2026-11-26T00:00:00Z"),
+        ] {
+            assert_eq!(deadline(&cal, from, open), due, "{from} + {open}");
+        }
         assert_eq!(
             cal.open_time_between(at("2026-11-23T00:00:00Z"), at("2026-11-30T00:00:00Z")),
             54 * 3600

@@ -532,20 +532,7 @@ impl<'a> Engine<'a> {
             self.record_next(finished);
         }
         if let Some(clock) = &self.resolution {
-            let mut finished = Finished {
-                started_at: clock.started_at,
-                finished_at: at,
-                due: None,
-                outcome: None,
-                unjudged: None,
-            };
-            match self.policy.resolution {
-                Some(target) => {
-                    finished.set_outcome(clock.reaches(target.as_secs(), self.counter));
-                }
-                None => finished.unjudged = Some(clock.clone()),
-            }
-            self.resolved = Some(finished);
+            self.resolved = Some(self.finish(clock.clone(), at, Metric::Resolution));
         }
     }
 
@@ -773,6 +760,22 @@ mod tests {
         t.map(format_utc).unwrap_or_default()
     }
 
+    /// One clock of a run.
+    fn run_metric(policy_json: &str, events: &str, at: &str, which: Metric) -> MetricStatus {
+        metric(&run(policy_json, events, at), which)
+    }
+
+    /// The first-response state of a run.
+    fn frt_state(policy_json: &str, events: &str, at: &str) -> ClockState {
+        run_metric(policy_json, events, at, FirstResponse).state
+    }
+
+    /// Asserts a clock's state and its deadline (RFC 3339, "" for none).
+    #[track_caller]
+    fn assert_state_due(s: &MetricStatus, state: ClockState, due: &str) {
+        assert_eq!((s.state, time(s.due_at).as_str()), (state, due));
+    }
+
     const FRT_30M: &str = r#"{"first_response": "30m"}"#;
 
     #[test]
@@ -788,7 +791,7 @@ mod tests {
             ("10:30:01", Breached, -1, "-1s", 1),
             ("10:35", Breached, -300, "-5m", 1),
         ] {
-            let s = metric(&run(FRT_30M, events, at), FirstResponse);
+            let s = run_metric(FRT_30M, events, at, FirstResponse);
             assert_eq!(
                 (s.state, s.remaining_s, s.text.as_str(), s.breaches),
                 (state, Some(remaining), text, breaches),
@@ -802,8 +805,10 @@ mod tests {
 
     #[test]
     fn a_response_at_the_deadline_is_met_and_a_second_later_missed() {
-        let met = metric(
-            &run(FRT_30M, "10:00 created; 10:30 agent", "11:00"),
+        let met = run_metric(
+            FRT_30M,
+            "10:00 created; 10:30 agent",
+            "11:00",
             FirstResponse,
         );
         assert_eq!(
@@ -813,8 +818,10 @@ mod tests {
         assert_eq!(met.remaining_s, None);
         assert_eq!(time(met.due_at), "2026-11-18T10:30:00Z");
         assert_eq!(time(met.finished_at), "2026-11-18T10:30:00Z");
-        let missed = metric(
-            &run(FRT_30M, "10:00 created; 10:30:01 agent", "11:00"),
+        let missed = run_metric(
+            FRT_30M,
+            "10:00 created; 10:30:01 agent",
+            "11:00",
             FirstResponse,
         );
         assert_eq!(
@@ -826,31 +833,22 @@ mod tests {
     #[test]
     fn a_fixed_warning_threshold_is_counted_time_before_the_deadline() {
         let p = r#"{"first_response": "30m", "warning": "5m"}"#;
-        let s = metric(&run(p, "10:00 created", "10:24:59"), FirstResponse);
+        let s = run_metric(p, "10:00 created", "10:24:59", FirstResponse);
         assert_eq!(
             (s.state, time(s.warn_at).as_str()),
             (Ok, "2026-11-18T10:25:00Z")
         );
-        assert_eq!(
-            metric(&run(p, "10:00 created", "10:25"), FirstResponse).state,
-            Warning
-        );
+        assert_eq!(frt_state(p, "10:00 created", "10:25"), Warning);
         // "0%" warns only at the deadline itself, where nothing is left.
         let none = r#"{"first_response": "30m", "warning": "0%"}"#;
-        assert_eq!(
-            metric(&run(none, "10:00 created", "10:29:59"), FirstResponse).state,
-            Ok
-        );
-        assert_eq!(
-            metric(&run(none, "10:00 created", "10:30"), FirstResponse).state,
-            Warning
-        );
+        assert_eq!(frt_state(none, "10:00 created", "10:29:59"), Ok);
+        assert_eq!(frt_state(none, "10:00 created", "10:30"), Warning);
     }
 
     #[test]
     fn only_a_public_message_by_a_human_agent_responds() {
         let events = "10:00 created; 10:01 customer; 10:02 note; 10:03 bot; 10:04 system";
-        let s = metric(&run(FRT_30M, events, "10:10"), FirstResponse);
+        let s = run_metric(FRT_30M, events, "10:10", FirstResponse);
         assert_eq!(s.state, Ok);
         let s = metric(
             &run(FRT_30M, &format!("{events}; 10:05 agent"), "10:10"),
@@ -895,21 +893,21 @@ mod tests {
         let mut events = String::from("10:00 created; 10:00 customer; 10:05 agent");
         // Three messages, one late reply: one cycle from 10:10, missed once.
         events += "; 10:10 customer; 10:12 customer; 10:15 customer; 10:25 agent";
-        let s = metric(&run(p, &events, "10:26"), NextResponse);
+        let s = run_metric(p, &events, "10:26", NextResponse);
         assert_eq!((s.state, s.breaches, s.cycles), (Missed, 1, 1));
         assert_eq!(time(s.started_at), "2026-11-18T10:10:00Z");
         assert_eq!(time(s.due_at), "2026-11-18T10:20:00Z");
         // A second cycle answered in time.
         events += "; 10:30 customer; 10:35 agent";
-        let s = metric(&run(p, &events, "10:36"), NextResponse);
+        let s = run_metric(p, &events, "10:36", NextResponse);
         assert_eq!((s.state, s.breaches, s.cycles), (Met, 1, 2));
         // A third, running and breached now: counted with the earlier miss.
         events += "; 10:40 customer";
-        let s = metric(&run(p, &events, "10:55"), NextResponse);
+        let s = run_metric(p, &events, "10:55", NextResponse);
         assert_eq!((s.state, s.breaches, s.cycles), (Breached, 2, 3));
         assert_eq!((s.remaining_s, s.text.as_str()), (Some(-300), "-5m"));
         // Before its deadline the running cycle adds nothing.
-        let s = metric(&run(p, &events, "10:45"), NextResponse);
+        let s = run_metric(p, &events, "10:45", NextResponse);
         assert_eq!((s.state, s.breaches), (Ok, 1));
     }
 
@@ -917,7 +915,7 @@ mod tests {
     fn resolution_pauses_in_pending_and_snoozed_and_resumes_with_the_time_used() {
         let p = r#"{"resolution": "1h"}"#;
         let events = "10:00 created; 10:20 status pending";
-        let s = metric(&run(p, events, "11:00"), Resolution);
+        let s = run_metric(p, events, "11:00", Resolution);
         assert_eq!(
             (s.state, s.due_at, s.remaining_s),
             (Paused, None, Some(2400))
@@ -925,31 +923,29 @@ mod tests {
         assert_eq!((s.text.as_str(), s.breaches), ("40m", 0));
         // The customer's message opens it again: 20 minutes used, 40 to go.
         let events = format!("{events}; 11:00 customer");
-        let s = metric(&run(p, &events, "11:10"), Resolution);
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Ok, "2026-11-18T11:40:00Z")
-        );
+        let s = run_metric(p, &events, "11:10", Resolution);
+        assert_state_due(&s, Ok, "2026-11-18T11:40:00Z");
         let events = format!("{events}; 11:10 status snoozed; 11:20 status open");
-        let s = metric(&run(p, &events, "11:30"), Resolution);
+        let s = run_metric(p, &events, "11:30", Resolution);
         assert_eq!(time(s.due_at), "2026-11-18T11:50:00Z");
         // With pause_on ["snoozed"], pending does not pause.
         let only_snoozed = r#"{"resolution": "1h", "pause_on": ["snoozed"]}"#;
-        let s = metric(
-            &run(only_snoozed, "10:00 created; 10:20 status pending", "10:30"),
+        let s = run_metric(
+            only_snoozed,
+            "10:00 created; 10:20 status pending",
+            "10:30",
             Resolution,
         );
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Ok, "2026-11-18T11:00:00Z")
-        );
+        assert_state_due(&s, Ok, "2026-11-18T11:00:00Z");
     }
 
     #[test]
     fn a_paused_clock_past_its_target_counts_as_a_breach() {
         let p = r#"{"resolution": "30m"}"#;
-        let s = metric(
-            &run(p, "10:00 created; 10:40 status pending", "11:00"),
+        let s = run_metric(
+            p,
+            "10:00 created; 10:40 status pending",
+            "11:00",
             Resolution,
         );
         assert_eq!(
@@ -964,23 +960,20 @@ mod tests {
     fn resolving_stops_resolution_and_reopening_resumes_it() {
         let p = r#"{"resolution": "1h"}"#;
         let events = "10:00 created; 10:30 status resolved";
-        let s = metric(&run(p, events, "11:00"), Resolution);
+        let s = run_metric(p, events, "11:00", Resolution);
         assert_eq!(
             (s.state, time(s.finished_at).as_str()),
             (Met, "2026-11-18T10:30:00Z")
         );
         let events = format!("{events}; 12:00 customer");
-        let s = metric(&run(p, &events, "12:10"), Resolution);
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Ok, "2026-11-18T12:30:00Z")
-        );
+        let s = run_metric(p, &events, "12:10", Resolution);
+        assert_state_due(&s, Ok, "2026-11-18T12:30:00Z");
         let events = format!("{events}; 13:00 status resolved");
-        let s = metric(&run(p, &events, "13:05"), Resolution);
+        let s = run_metric(p, &events, "13:05", Resolution);
         assert_eq!((s.state, s.breaches), (Missed, 1));
         // Reopened while already late: breached at once, still one breach for the cycle.
         let events = format!("{events}; 14:00 status open");
-        let s = metric(&run(p, &events, "14:01"), Resolution);
+        let s = run_metric(p, &events, "14:01", Resolution);
         assert_eq!((s.state, s.breaches), (Breached, 1));
         assert_eq!(time(s.due_at), "2026-11-18T12:30:00Z");
     }
@@ -1012,21 +1005,15 @@ mod tests {
     fn a_new_policy_keeps_starts_and_used_time_and_results() {
         // A running clock takes the new target from its original start.
         let events = "10:00 created; 10:20 policy {\"first_response\": \"1h\"}";
-        let s = metric(&run(FRT_30M, events, "10:40"), FirstResponse);
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Ok, "2026-11-18T11:00:00Z")
-        );
+        let s = run_metric(FRT_30M, events, "10:40", FirstResponse);
+        assert_state_due(&s, Ok, "2026-11-18T11:00:00Z");
         // A lower target than the time already used: breached since the new deadline.
         let events = "10:00 created; 10:40 policy {\"first_response\": \"15m\"}";
-        let s = metric(&run(FRT_30M, events, "10:41"), FirstResponse);
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Breached, "2026-11-18T10:15:00Z")
-        );
+        let s = run_metric(FRT_30M, events, "10:41", FirstResponse);
+        assert_state_due(&s, Breached, "2026-11-18T10:15:00Z");
         // A finished clock keeps its result.
         let events = "10:00 created; 10:10 agent; 10:20 policy {\"first_response\": \"5m\"}";
-        let s = metric(&run(FRT_30M, events, "10:30"), FirstResponse);
+        let s = run_metric(FRT_30M, events, "10:30", FirstResponse);
         assert_eq!(s.state, Met);
         // An added target counts from the conversation's start; a dropped one disappears.
         let events = "10:00 created; 10:45 agent; 11:00 policy {\"first_response\": \"30m\", \"resolution\": \"2h\"}";
@@ -1042,12 +1029,9 @@ mod tests {
     #[test]
     fn a_new_policy_keeps_the_paused_time_of_resolution() {
         let events = "10:00 created; 10:20 status pending; 11:00 policy {\"resolution\": \"2h\", \"pause_on\": []}";
-        let s = metric(&run(r#"{"resolution": "1h"}"#, events, "11:10"), Resolution);
+        let s = run_metric(r#"{"resolution": "1h"}"#, events, "11:10", Resolution);
         // 20 minutes before the pause, none while paused, running again from 11:00.
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Ok, "2026-11-18T12:40:00Z")
-        );
+        assert_state_due(&s, Ok, "2026-11-18T12:40:00Z");
     }
 
     #[test]
@@ -1061,7 +1045,7 @@ mod tests {
         assert_eq!(change("10:23").as_deref(), Some("2026-11-18T10:30:01Z"));
         assert_eq!(change("10:31"), None);
         // The state does change at that instant.
-        let state = |at: &str| metric(&run(p, "10:00 created", at), FirstResponse).state;
+        let state = |at: &str| frt_state(p, "10:00 created", at);
         assert_eq!((state("10:30"), state("10:30:01")), (Warning, Breached));
     }
 
@@ -1161,31 +1145,20 @@ mod tests {
             evaluate(&policy(p), None, &sorted, at)
         );
         // The reply at 10:10 has not happened at 10:09.
-        assert_eq!(
-            metric(
-                &run(p, "10:00 created; 10:10 agent", "10:09"),
-                FirstResponse
-            )
-            .state,
-            Ok
-        );
+        assert_eq!(frt_state(p, "10:00 created; 10:10 agent", "10:09"), Ok);
         // Nothing has happened before the conversation exists.
-        assert_eq!(
-            metric(&run(p, "10:00 created", "09:00"), FirstResponse).state,
-            NotStarted
-        );
+        assert_eq!(frt_state(p, "10:00 created", "09:00"), NotStarted);
     }
 
     #[test]
     fn a_first_message_without_created_starts_the_conversation() {
-        let s = metric(&run(FRT_30M, "10:00 customer", "10:10"), FirstResponse);
-        assert_eq!(
-            (s.state, time(s.due_at).as_str()),
-            (Ok, "2026-11-18T10:30:00Z")
-        );
+        let s = run_metric(FRT_30M, "10:00 customer", "10:10", FirstResponse);
+        assert_state_due(&s, Ok, "2026-11-18T10:30:00Z");
         // A hand-over in a conversation no bot handles changes nothing.
-        let s = metric(
-            &run(FRT_30M, "10:00 created; 10:20 handover", "10:25"),
+        let s = run_metric(
+            FRT_30M,
+            "10:00 created; 10:20 handover",
+            "10:25",
             FirstResponse,
         );
         assert_eq!(time(s.due_at), "2026-11-18T10:30:00Z");

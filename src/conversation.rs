@@ -20,6 +20,8 @@ macro_rules! word_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            /// The JSON words, in declaration order (a word's index is its discriminant).
+            pub const NAMES: &'static [&'static str] = &[$($text),*];
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),* }
             }
@@ -27,7 +29,16 @@ macro_rules! word_enum {
                 match s { $($text => Some($name::$variant),)* _ => None }
             }
             fn expected() -> String {
-                [$($text),*].join(", ")
+                Self::NAMES.join(", ")
+            }
+            /// Reads the optional word at `obj[key]`; anything else is an error at `path.key`.
+            fn read(
+                obj: &serde_json::Map<String, serde_json::Value>,
+                key: &str,
+                path: &str,
+                errors: &mut Vec<FieldError>,
+            ) -> Option<Self> {
+                word(obj, key, path, Self::parse, &Self::expected(), errors)
             }
         }
     };
@@ -166,6 +177,29 @@ mod double_option {
     }
 }
 
+/// Reads the optional string at `obj[key]` with `parse`: absent or null is `Ok(None)`; a
+/// string `parse` refuses (with its message) or a value of another kind (`must_be`) is an
+/// error at `path.key`, recorded, and `Err(())`.
+fn optional_text<T>(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    path: &str,
+    must_be: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<T>, ()> {
+    let message = match obj.get(key) {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::String(s)) => match parse(s) {
+            Ok(value) => return Ok(Some(value)),
+            Err(message) => message,
+        },
+        Some(_) => must_be.to_string(),
+    };
+    errors.push(FieldError::new(format!("{path}.{key}"), message));
+    Err(())
+}
+
 fn text_field(
     obj: &serde_json::Map<String, serde_json::Value>,
     key: &str,
@@ -173,21 +207,35 @@ fn text_field(
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    match obj.get(key) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) if s.chars().count() > max => {
-            errors.push(FieldError::new(
-                format!("{path}.{key}"),
-                format!("must be at most {max} characters"),
-            ));
-            None
+    let parse = |s: &str| {
+        if s.chars().count() > max {
+            Err(format!("must be at most {max} characters"))
+        } else {
+            Ok(s.to_string())
         }
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(FieldError::new(format!("{path}.{key}"), "must be a string"));
-            None
-        }
-    }
+    };
+    optional_text(obj, key, path, "must be a string", parse, errors)
+        .ok()
+        .flatten()
+}
+
+/// Reads the optional word at `obj[key]`: one of `all`, as serde writes them.
+fn serde_word<T: Serialize + Copy>(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    path: &str,
+    all: &[T],
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let names: Vec<String> = all
+        .iter()
+        .map(|v| match serde_json::to_value(v) {
+            Ok(serde_json::Value::String(name)) => name,
+            _ => unreachable!("a unit variant serializes as its name"),
+        })
+        .collect();
+    let parse = |s: &str| names.iter().position(|n| n == s).map(|i| all[i]);
+    word(obj, key, path, parse, &names.join(", "), errors)
 }
 
 fn word<T>(
@@ -198,23 +246,11 @@ fn word<T>(
     expected: &str,
     errors: &mut Vec<FieldError>,
 ) -> Option<T> {
-    match obj.get(key) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => parse(s).or_else(|| {
-            errors.push(FieldError::new(
-                format!("{path}.{key}"),
-                format!("{s:?} is not one of: {expected}"),
-            ));
-            None
-        }),
-        Some(_) => {
-            errors.push(FieldError::new(
-                format!("{path}.{key}"),
-                format!("must be one of: {expected}"),
-            ));
-            None
-        }
-    }
+    let must_be = format!("must be one of: {expected}");
+    let parse = |s: &str| parse(s).ok_or_else(|| format!("{s:?} is not one of: {expected}"));
+    optional_text(obj, key, path, &must_be, parse, errors)
+        .ok()
+        .flatten()
 }
 
 fn labels(
@@ -332,56 +368,30 @@ pub fn parse_incoming(
             "is required",
         ));
     }
-    let at = match obj.get("at") {
-        None | Some(serde_json::Value::Null) => Some(now),
-        Some(serde_json::Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                errors.push(FieldError::new(
-                    format!("{path}.at"),
-                    format!("{s:?} is not an RFC 3339 instant"),
-                ));
-                None
-            }
-        },
-        Some(_) => {
-            errors.push(FieldError::new(
-                format!("{path}.at"),
-                "must be an RFC 3339 string",
-            ));
-            None
-        }
+    let instant = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| format!("{s:?} is not an RFC 3339 instant"))
     };
-    let kind = obj.get("type").and_then(|v| v.as_str()).unwrap_or("");
-    let priority = word(
+    let at = optional_text(
         obj,
-        "priority",
+        "at",
         path,
-        Priority::parse,
-        &Priority::expected(),
+        "must be an RFC 3339 string",
+        instant,
         &mut errors,
-    );
+    )
+    .map(|t| t.unwrap_or(now))
+    .ok();
+    let kind = obj.get("type").and_then(|v| v.as_str()).unwrap_or("");
+    let priority = Priority::read(obj, "priority", path, &mut errors);
     let body = match kind {
         "conversation.created" => {
-            let channel = word(
-                obj,
-                "channel",
-                path,
-                Channel::parse,
-                &Channel::expected(),
-                &mut errors,
-            );
+            let channel = Channel::read(obj, "channel", path, &mut errors);
             if channel.is_none() && obj.get("channel").is_none_or(|v| v.is_null()) {
                 errors.push(FieldError::new(format!("{path}.channel"), "is required"));
             }
-            let visibility = word(
-                obj,
-                "visibility",
-                path,
-                Visibility::parse,
-                &Visibility::expected(),
-                &mut errors,
-            );
+            let visibility = Visibility::read(obj, "visibility", path, &mut errors);
             let contact = match obj.get("contact") {
                 None | Some(serde_json::Value::Null) => Contact::default(),
                 Some(serde_json::Value::Object(c)) => {
@@ -420,20 +430,7 @@ pub fn parse_incoming(
             }
         }
         "message.created" => {
-            let author = word(
-                obj,
-                "author",
-                path,
-                |s| match s {
-                    "customer" => Some(Author::Customer),
-                    "agent" => Some(Author::Agent),
-                    "bot" => Some(Author::Bot),
-                    "system" => Some(Author::System),
-                    _ => None,
-                },
-                "customer, agent, bot, system",
-                &mut errors,
-            );
+            let author = serde_word(obj, "author", path, &Author::ALL, &mut errors);
             if author.is_none() && obj.get("author").is_none_or(|v| v.is_null()) {
                 errors.push(FieldError::new(format!("{path}.author"), "is required"));
             }
@@ -447,20 +444,7 @@ pub fn parse_incoming(
             }
         }
         "conversation.updated" => {
-            let status = word(
-                obj,
-                "status",
-                path,
-                |s| match s {
-                    "open" => Some(ConversationStatus::Open),
-                    "pending" => Some(ConversationStatus::Pending),
-                    "snoozed" => Some(ConversationStatus::Snoozed),
-                    "resolved" => Some(ConversationStatus::Resolved),
-                    _ => None,
-                },
-                "open, pending, snoozed, resolved",
-                &mut errors,
-            );
+            let status = serde_word(obj, "status", path, &ConversationStatus::ALL, &mut errors);
             let nullable = |key: &str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
                 match obj.get(key) {
                     None => None,
@@ -481,19 +465,7 @@ pub fn parse_incoming(
         "conversation.handover" => EventBody::Handover,
         "conversation.left" => EventBody::Left,
         "survey.submitted" => {
-            let survey = word(
-                obj,
-                "survey",
-                path,
-                |s| match s {
-                    "csat" => Some(SurveyKind::Csat),
-                    "nps" => Some(SurveyKind::Nps),
-                    "ces" => Some(SurveyKind::Ces),
-                    _ => None,
-                },
-                "csat, nps, ces",
-                &mut errors,
-            );
+            let survey = serde_word(obj, "survey", path, &SurveyKind::ALL, &mut errors);
             if survey.is_none() && obj.get("survey").is_none_or(|v| v.is_null()) {
                 errors.push(FieldError::new(format!("{path}.survey"), "is required"));
             }
@@ -765,20 +737,71 @@ mod tests {
         assert!(fields.contains(&"events[3].at"));
         assert!(fields.contains(&"events[3].labels[1]"));
         assert!(fields.contains(&"events[3].colour"));
-        let errs = parse_incoming(
-            &json!({"id": "x", "conversation": "c", "type": "chat"}),
-            "e",
-            now(),
-        )
-        .unwrap_err();
-        assert_eq!(errs[0].field, "e.type");
-        let errs = parse_incoming(
-            &json!({"id": "x", "conversation": "c", "type": "message.created"}),
-            "e",
-            now(),
-        )
-        .unwrap_err();
-        assert_eq!(errs[0].field, "e.author");
+        let first_refused = |kind: &str| {
+            let event = json!({"id": "x", "conversation": "c", "type": kind});
+            parse_incoming(&event, "e", now()).unwrap_err()[0]
+                .field
+                .clone()
+        };
+        assert_eq!(first_refused("chat"), "e.type");
+        assert_eq!(first_refused("message.created"), "e.author");
+    }
+
+    #[test]
+    fn unknown_words_and_instants_are_refused_with_the_choices() {
+        let refused = |event: serde_json::Value| {
+            let errs = parse_incoming(&event, "e", now()).unwrap_err();
+            (errs[0].field.clone(), errs[0].message.clone())
+        };
+        let message = |author: serde_json::Value| json!({"id": "x", "conversation": "c", "type": "message.created", "author": author});
+        assert_eq!(
+            refused(message(json!("robot"))),
+            (
+                "e.author".into(),
+                "\"robot\" is not one of: customer, agent, bot, system".into()
+            )
+        );
+        assert_eq!(
+            refused(message(json!(3))),
+            (
+                "e.author".into(),
+                "must be one of: customer, agent, bot, system".into()
+            )
+        );
+        assert_eq!(
+            refused(
+                json!({"id": "x", "conversation": "c", "type": "conversation.updated",
+                           "status": "closed"})
+            ),
+            (
+                "e.status".into(),
+                "\"closed\" is not one of: open, pending, snoozed, resolved".into()
+            )
+        );
+        assert_eq!(
+            refused(
+                json!({"id": "x", "conversation": "c", "type": "survey.submitted",
+                           "survey": "ces2", "score": 3})
+            ),
+            (
+                "e.survey".into(),
+                "\"ces2\" is not one of: csat, nps, ces".into()
+            )
+        );
+        let mut late = message(json!("agent"));
+        late["at"] = json!("yesterday");
+        assert_eq!(
+            refused(late.clone()),
+            (
+                "e.at".into(),
+                "\"yesterday\" is not an RFC 3339 instant".into()
+            )
+        );
+        late["at"] = json!(5);
+        assert_eq!(
+            refused(late),
+            ("e.at".into(), "must be an RFC 3339 string".into())
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! SLA durations ("45s", "10m", "1h30m", "1d" or whole seconds) and the human text on badges.
 
 use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -166,11 +166,7 @@ impl fmt::Display for SlaDuration {
     }
 }
 
-impl Serialize for SlaDuration {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
+serde_as_text!(SlaDuration);
 
 impl<'de> Deserialize<'de> for SlaDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

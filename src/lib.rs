@@ -23,6 +23,28 @@
 //! - [`staffing`]: agents needed for a service-level target (Erlang C as pyworkforce, Erlang A).
 //! - [`compliance`]: contracts, their metrics per period (UTC), bands, credits and bonuses.
 
+/// Implements `Serialize` as the type's `Display` text; with `from_str`, also `Deserialize`
+/// from a string through `FromStr`, its error as the message.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+    };
+    ($t:ty, from_str) => {
+        serde_as_text!($t);
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod account;
 pub mod automation;
 pub mod badge;

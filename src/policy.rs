@@ -132,11 +132,7 @@ impl utoipa::PartialSchema for WarningThreshold {
 
 impl utoipa::ToSchema for WarningThreshold {}
 
-impl Serialize for WarningThreshold {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
+serde_as_text!(WarningThreshold);
 
 impl<'de> Deserialize<'de> for WarningThreshold {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

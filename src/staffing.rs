@@ -178,6 +178,14 @@ impl Checker {
         )
     }
 
+    /// Refuses at `field` an offered `traffic` (Erlangs) that, at `occupancy`, would need
+    /// more than [`MAX_AGENTS`] agents.
+    fn traffic_limit(&mut self, field: &str, traffic: f64, occupancy: f64) {
+        if traffic / occupancy > MAX_AGENTS as f64 {
+            self.fail(field, agents_limit_message(traffic));
+        }
+    }
+
     fn finish(self) -> Result<(), StaffingError> {
         if self.0.is_empty() {
             Ok(())
@@ -247,10 +255,7 @@ pub fn validate(case: &StaffingCase) -> Result<(), StaffingError> {
     let occ = c.occupancy("max_occupancy", case.max_occupancy);
     c.shrinkage("shrinkage", case.shrinkage);
     if tx && aht && interval && occ {
-        let a = case.intensity();
-        if a / case.max_occupancy > MAX_AGENTS as f64 {
-            c.fail("transactions", agents_limit_message(a));
-        }
+        c.traffic_limit("transactions", case.intensity(), case.max_occupancy);
     }
     c.finish()
 }
@@ -383,8 +388,8 @@ impl ErlangC {
         let ok_interval = c.positive("interval", interval);
         c.shrinkage("shrinkage", shrinkage);
         let intensity = (transactions / interval) * aht;
-        if tx && ok_aht && ok_interval && intensity > MAX_AGENTS as f64 {
-            c.fail("transactions", agents_limit_message(intensity));
+        if tx && ok_aht && ok_interval {
+            c.traffic_limit("transactions", intensity, 1.0);
         }
         c.finish()?;
         Ok(ErlangC {
@@ -479,10 +484,8 @@ impl ErlangC {
     ) -> Result<Positions, StaffingError> {
         let mut c = Checker::default();
         c.fraction("service_level", service_level);
-        if c.occupancy("max_occupancy", max_occupancy)
-            && self.intensity / max_occupancy > MAX_AGENTS as f64
-        {
-            c.fail("max_occupancy", agents_limit_message(self.intensity));
+        if c.occupancy("max_occupancy", max_occupancy) {
+            c.traffic_limit("max_occupancy", self.intensity, max_occupancy);
         }
         c.finish()?;
         Ok(self.solve(service_level, max_occupancy))
@@ -692,8 +695,8 @@ impl ErlangA {
         let interval = c.positive("interval_min", interval_min);
         let patience = c.positive("patience_min", patience_min);
         let arrival_rate = transactions / interval_min;
-        if tx && aht && interval && arrival_rate * aht_min > MAX_AGENTS as f64 {
-            c.fail("transactions", agents_limit_message(arrival_rate * aht_min));
+        if tx && aht && interval {
+            c.traffic_limit("transactions", arrival_rate * aht_min, 1.0);
         }
         if tx && interval && patience && arrival_rate * patience_min > MAX_PATIENCE_LOAD {
             c.fail(

@@ -16,6 +16,10 @@ pub enum Author {
     System,
 }
 
+impl Author {
+    pub const ALL: [Author; 4] = [Author::Customer, Author::Agent, Author::Bot, Author::System];
+}
+
 /// A conversation's status; pending means waiting on the customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -24,6 +28,15 @@ pub enum ConversationStatus {
     Pending,
     Snoozed,
     Resolved,
+}
+
+impl ConversationStatus {
+    pub const ALL: [ConversationStatus; 4] = [
+        ConversationStatus::Open,
+        ConversationStatus::Pending,
+        ConversationStatus::Snoozed,
+        ConversationStatus::Resolved,
+    ];
 }
 
 /// What happened in a conversation.

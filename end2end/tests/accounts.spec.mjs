@@ -1,14 +1,6 @@
 // Accounts and roles, as people use them: log in, manage users, be refused what is not yours.
 import { test, expect } from '@playwright/test';
-
-const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
-
-async function login(page, email, password) {
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
+import { ADMIN, login, loginToQueue } from './support.mjs';
 
 async function logout(page) {
   await page.getByRole('button', { name: 'Log out' }).click();
@@ -17,8 +9,7 @@ async function logout(page) {
 }
 
 test('the live indicator shows whether the page is hydrated and connected', async ({ page }, info) => {
-  await login(page, ADMIN.email, ADMIN.password);
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
   const indicator = page.getByRole('status').filter({ hasText: /Live|Offline/ });
   if (info.project.name === 'hydrated') {
     await expect(indicator).toHaveText('Live', { timeout: 10_000 });
@@ -46,8 +37,7 @@ test('an admin creates an agent, who sees the queue and is refused the users pag
   await expect(row.locator('select[name="role"]')).toHaveValue('agent');
   await logout(page);
 
-  await login(page, agent, 'agent-password-1');
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, agent, 'agent-password-1');
   await expect(page.getByRole('link', { name: 'Queue' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Users' })).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'Policies' })).toHaveCount(0);

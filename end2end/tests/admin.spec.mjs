@@ -1,30 +1,21 @@
 // SLA settings, as an admin uses them: a business-hours calendar, a policy counting its open
 // hours, the preview of when a message would be due, and editing the policy.
 import { test, expect } from '@playwright/test';
+import { ADMIN, loginToQueue, ready } from './support.mjs';
 
-const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
-
-async function login(page, email, password) {
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
-
-// In the hydrated project, waits until the WebAssembly app runs (the live indicator says
-// so), so that typing reaches the page's signals.
-async function ready(page, info) {
-  if (info.project.name === 'hydrated') {
-    await expect(page.getByRole('status').filter({ hasText: /Live|Offline/ })).toHaveText('Live', { timeout: 10_000 });
-  }
+/** A save refused on one field: `message` next to it, no row named `name`, and the form still
+ * holds the name typed. */
+async function expectRefused(page, form, field, message, name) {
+  await expect(page.locator(`[data-field="${field}"]`)).toContainText(message);
+  await expect(page.locator(`tr[data-name="${name}"]`)).toHaveCount(0);
+  await expect(form.getByLabel('Name', { exact: true })).toHaveValue(name);
 }
 
 test('an admin creates a calendar and a policy that counts its hours, previews and edits it', async ({ page }, info) => {
   const suffix = `${info.project.name}-${Date.now()}`;
   const calendarName = `Office ${suffix}`;
   const policyName = `Gold ${suffix}`;
-  await login(page, ADMIN.email, ADMIN.password);
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
 
   // A calendar: a bad Tuesday window is refused next to Tuesday, and what was typed stays.
   await page.goto('/calendars');
@@ -34,9 +25,7 @@ test('an admin creates a calendar and a policy that counts its hours, previews a
   await calendarForm.getByLabel('Time zone').selectOption('Europe/Amsterdam');
   await calendarForm.getByLabel('Tuesday').fill('09:00-12:00, 25:00-26:00');
   await calendarForm.getByRole('button', { name: 'Create calendar' }).click();
-  await expect(page.locator('[data-field="tue"]')).toContainText('"25:00-26:00" is not a valid time window');
-  await expect(page.locator(`tr[data-name="${calendarName}"]`)).toHaveCount(0);
-  await expect(calendarForm.getByLabel('Name', { exact: true })).toHaveValue(calendarName);
+  await expectRefused(page, calendarForm, 'tue', '"25:00-26:00" is not a valid time window', calendarName);
   await expect(calendarForm.getByLabel('Time zone')).toHaveValue('Europe/Amsterdam');
 
   await calendarForm.getByLabel('Tuesday').fill('09:00-12:00, 13:00-17:00');
@@ -99,8 +88,7 @@ test('an admin creates a calendar and a policy that counts its hours, previews a
 
 test('a target that is not a number is refused on its field and nothing is stored', async ({ page }, info) => {
   const policyName = `Broken ${info.project.name}-${Date.now()}`;
-  await login(page, ADMIN.email, ADMIN.password);
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
   await page.goto('/policies');
   await ready(page, info);
   const policyForm = page.locator('form.policy-form');
@@ -108,7 +96,5 @@ test('a target that is not a number is refused on its field and nothing is store
   await policyForm.locator('input[name="warning_value"]').fill('250');
   await policyForm.locator('select[name="warning_unit"]').selectOption('%');
   await policyForm.getByRole('button', { name: 'Create policy' }).click();
-  await expect(page.locator('[data-field="warning"]')).toContainText('not a valid percentage');
-  await expect(page.locator(`tr[data-name="${policyName}"]`)).toHaveCount(0);
-  await expect(policyForm.getByLabel('Name', { exact: true })).toHaveValue(policyName);
+  await expectRefused(page, policyForm, 'warning', 'not a valid percentage', policyName);
 });

@@ -3,26 +3,7 @@
 // trend chart, breakdown and drill-down; the manager edits it in the editor; the staffing
 // what-if answers; an agent is refused.
 import { test, expect } from '@playwright/test';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const TOKEN = () => readFileSync(fileURLToPath(new URL('../.e2e-token', import.meta.url)), 'utf8').trim();
-
-async function api(request, method, path, data) {
-  const resp = await request.fetch(path, {
-    method, data, headers: { Authorization: `Bearer ${TOKEN()}` },
-  });
-  expect(resp.status(), `${method} ${path}: ${await resp.text()}`).toBeLessThan(300);
-  return resp.status() === 204 ? null : resp.json();
-}
-
-async function login(page, email, password) {
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
-}
+import { api, loginToQueue as login } from './support.mjs';
 
 const at = (hms) => `2026-10-14T${hms}Z`;
 

@@ -1,27 +1,7 @@
 // The live queue as an agent sees it: events posted by a channel appear without a reload,
 // badges count down and change colour at the right seconds, a reply turns them met.
 import { test, expect } from '@playwright/test';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const TOKEN = () => readFileSync(fileURLToPath(new URL('../.e2e-token', import.meta.url)), 'utf8').trim();
-const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
-
-async function api(request, method, path, data) {
-  const resp = await request.fetch(path, {
-    method, data, headers: { Authorization: `Bearer ${TOKEN()}` },
-  });
-  expect(resp.status(), `${method} ${path}: ${await resp.text()}`).toBeLessThan(300);
-  return resp.json();
-}
-
-async function login(page) {
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(ADMIN.email);
-  await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
-}
+import { ADMIN, api, loginToQueue as login } from './support.mjs';
 
 /** A default policy with a 20 s first response that warns at 50 %. */
 async function twentySecondPolicy(request, name) {

@@ -2,35 +2,7 @@
 // urgent mail gets the Premium policy) and a breach rule (remove the owner, apologise), seen
 // working on a real conversation; field errors, reordering, and the page refused to agents.
 import { test, expect } from '@playwright/test';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const TOKEN = () => readFileSync(fileURLToPath(new URL('../.e2e-token', import.meta.url)), 'utf8').trim();
-const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
-
-async function api(request, method, path, data) {
-  const resp = await request.fetch(path, {
-    method, data, headers: { Authorization: `Bearer ${TOKEN()}` },
-  });
-  expect(resp.status(), `${method} ${path}: ${await resp.text()}`).toBeLessThan(300);
-  return resp.status() === 204 ? null : resp.json();
-}
-
-async function login(page, email, password) {
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
-}
-
-// In the hydrated project, waits until the WebAssembly app runs, so that the builder's
-// pickers react.
-async function ready(page, info) {
-  if (info.project.name === 'hydrated') {
-    await expect(page.getByRole('status').filter({ hasText: /Live|Offline/ })).toHaveText('Live', { timeout: 10_000 });
-  }
-}
+import { ADMIN, api, loginToQueue as login, ready } from './support.mjs';
 
 /** Rules of this run are removed at the end, so they act on no other test. */
 async function removeRules(request, tag) {

@@ -2,19 +2,10 @@
 // it on the API, revoke it. And the API page the header links to (Swagger UI, tried under
 // the session).
 import { test, expect } from '@playwright/test';
-
-const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-1' };
-
-async function login(page, email, password) {
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
+import { ADMIN, loginToQueue } from './support.mjs';
 
 test('admins reach the API page from the header and try a call there', async ({ page, request }) => {
-  await login(page, ADMIN.email, ADMIN.password);
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
   const link = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API', exact: true });
   await expect(link).toBeVisible();
   await link.click();
@@ -39,8 +30,7 @@ test('admins reach the API page from the header and try a call there', async ({ 
 
 test('an admin creates a token, sees it once, uses it and revokes it', async ({ page, request }, info) => {
   const name = `e2e-${info.project.name}-${Date.now()}`;
-  await login(page, ADMIN.email, ADMIN.password);
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
   await page.goto('/admin/users');
   await expect(page.getByRole('heading', { name: 'Integration tokens' })).toBeVisible();
 
@@ -88,8 +78,7 @@ test('an admin creates a token, sees it once, uses it and revokes it', async ({ 
 });
 
 test('a token needs a name', async ({ page }) => {
-  await login(page, ADMIN.email, ADMIN.password);
-  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
   await page.goto('/admin/users');
   const before = await page.locator('tr[data-token]').count();
   await page.locator('form.create-token').getByRole('button', { name: 'Create token' }).click();

@@ -2,7 +2,7 @@
 //! and written as "2026-W47", "2026-11", "2026-Q4".
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -239,18 +239,7 @@ impl FromStr for PeriodKey {
     }
 }
 
-impl Serialize for PeriodKey {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for PeriodKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        PeriodKey::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(PeriodKey, from_str);
 
 #[cfg(test)]
 mod tests {
@@ -363,26 +352,23 @@ mod tests {
 
     #[test]
     fn steps_back_for_trend_series() {
-        let months: Vec<String> = key("2026-11")
-            .previous(12)
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
+        // The keys of the `n` periods up to `last`, as text.
+        let previous = |last: &str, n| -> Vec<String> {
+            key(last)
+                .previous(n)
+                .iter()
+                .map(|k| k.to_string())
+                .collect()
+        };
+        let months = previous("2026-11", 12);
         assert_eq!(months.len(), 12);
         assert_eq!(months.first().unwrap(), "2025-12");
         assert_eq!(months.last().unwrap(), "2026-11");
-        let quarters: Vec<String> = key("2026-Q2")
-            .previous(3)
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        assert_eq!(quarters, ["2025-Q4", "2026-Q1", "2026-Q2"]);
-        let weeks: Vec<String> = key("2026-W02")
-            .previous(3)
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        assert_eq!(weeks, ["2025-W52", "2026-W01", "2026-W02"]);
+        assert_eq!(previous("2026-Q2", 3), ["2025-Q4", "2026-Q1", "2026-Q2"]);
+        assert_eq!(
+            previous("2026-W02", 3),
+            ["2025-W52", "2026-W01", "2026-W02"]
+        );
         assert_eq!(key("2026-W53").shift(1), Some(key("2027-W01")));
         assert_eq!(key("2020-W53").shift(-53), Some(key("2019-W52")));
         assert_eq!(key("2026-12").shift(1), Some(key("2027-01")));

@@ -343,29 +343,15 @@ mod tests {
         let mut s = summary();
         {
             let ctx = RuleContext::new(&s);
-            assert!(holds(cond("labels", "contains", json!("vip")), &ctx));
-            assert!(
-                !holds(cond("labels", "contains", json!("vi")), &ctx),
-                "whole labels"
-            );
-            assert!(holds(
-                cond("labels", "contains_any", json!(["spam", "Billing"])),
-                &ctx
-            ));
-            assert!(!holds(
-                cond("labels", "contains_any", json!(["spam", "test"])),
-                &ctx
-            ));
-            assert!(holds(
-                cond("labels", "not_in", json!(["spam", "test"])),
-                &ctx
-            ));
-            assert!(!holds(
-                cond("labels", "not_in", json!(["spam", "vip"])),
-                &ctx
-            ));
-            assert!(holds(cond("labels", "is_set", Value::Null), &ctx));
-            assert!(!holds(cond("labels", "is_not_set", Value::Null), &ctx));
+            let labels = |op: &str, value: Value| holds(cond("labels", op, value), &ctx);
+            assert!(labels("contains", json!("vip")));
+            assert!(!labels("contains", json!("vi")), "whole labels");
+            assert!(labels("contains_any", json!(["spam", "Billing"])));
+            assert!(!labels("contains_any", json!(["spam", "test"])));
+            assert!(labels("not_in", json!(["spam", "test"])));
+            assert!(!labels("not_in", json!(["spam", "vip"])));
+            assert!(labels("is_set", Value::Null));
+            assert!(!labels("is_not_set", Value::Null));
         }
         s.labels.clear();
         let ctx = RuleContext::new(&s);
@@ -474,39 +460,24 @@ mod tests {
         );
         // `contains` takes one word with the same rules.
         let ctx = RuleContext::new(&s).with_message(Author::Customer, "Refund now");
-        assert!(holds(
-            cond("message.text", "contains", json!("refund")),
-            &ctx
-        ));
-        assert!(!holds(
-            cond("message.text", "contains", json!("fund")),
-            &ctx
-        ));
+        let contains = |word: &str| holds(cond("message.text", "contains", json!(word)), &ctx);
+        assert!(contains("refund"));
+        assert!(!contains("fund"));
         // Without a message, message conditions never hold.
         let ctx = RuleContext::new(&s);
-        assert!(!holds(
-            cond("message.text", "contains", json!("refund")),
-            &ctx
-        ));
-        assert!(!holds(
-            cond("message.author", "is", json!("customer")),
-            &ctx
-        ));
+        let ask = |c: Value| holds(c, &ctx);
+        assert!(!ask(cond("message.text", "contains", json!("refund"))));
+        assert!(!ask(cond("message.author", "is", json!("customer"))));
     }
 
     #[test]
     fn message_author_is_the_trigger_messages_author() {
         let s = summary();
         let ctx = RuleContext::new(&s).with_message(Author::Bot, "hello");
-        assert!(holds(cond("message.author", "is", json!("bot")), &ctx));
-        assert!(holds(
-            cond("message.author", "not_in", json!(["customer", "agent"])),
-            &ctx
-        ));
-        assert!(!holds(
-            cond("message.author", "is", json!("customer")),
-            &ctx
-        ));
+        let author = |op: &str, value: Value| holds(cond("message.author", op, value), &ctx);
+        assert!(author("is", json!("bot")));
+        assert!(author("not_in", json!(["customer", "agent"])));
+        assert!(!author("is", json!("customer")));
     }
 
     #[test]

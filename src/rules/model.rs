@@ -5,7 +5,7 @@ use super::actions::ActionEnv;
 use super::eval::RuleContext;
 use super::validate::parse_rule;
 use crate::clock::Metric;
-use crate::conversation::Priority;
+use crate::conversation::{Channel, Priority, Visibility};
 use crate::duration::SlaDuration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -251,17 +251,9 @@ const WORD_OPS: &[Op] = &[Op::Contains, Op::ContainsAny];
 const HOURS_OPS: &[Op] = &[Op::Open, Op::Closed];
 
 // In declaration order of their enums: a value's position is the enum's discriminant.
-const CHANNELS: &[&str] = &[
-    "whatsapp",
-    "messenger",
-    "instagram",
-    "twitter",
-    "email",
-    "webchat",
-    "sms",
-];
-const VISIBILITIES: &[&str] = &["public", "direct"];
-pub(super) const PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
+const CHANNELS: &[&str] = Channel::NAMES;
+const VISIBILITIES: &[&str] = Visibility::NAMES;
+pub(super) const PRIORITIES: &[&str] = Priority::NAMES;
 const STATUSES: &[&str] = &["open", "pending", "snoozed", "resolved"];
 const AUTHORS: &[&str] = &["customer", "agent", "bot", "system"];
 const METRICS: &[&str] = &["first_response", "next_response", "resolution"];

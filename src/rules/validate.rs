@@ -128,57 +128,20 @@ pub fn parse_rule(
             }
         },
     };
-    let conditions = match obj.get("conditions") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) if items.len() > RULE_CONDITIONS => {
-            errors.push(FieldError::new(
-                "conditions",
-                format!("at most {RULE_CONDITIONS} conditions"),
-            ));
-            Vec::new()
-        }
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                parse_condition(
-                    c,
-                    &format!("conditions[{i}]"),
-                    event,
-                    &known_calendar,
-                    &mut errors,
-                )
-            })
-            .collect(),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "conditions",
-                "must be a list of conditions",
-            ));
-            Vec::new()
-        }
-    };
-    let actions = match obj.get("actions") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) if items.len() > RULE_ACTIONS => {
-            errors.push(FieldError::new(
-                "actions",
-                format!("at most {RULE_ACTIONS} actions"),
-            ));
-            Vec::new()
-        }
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                parse_action(a, &format!("actions[{i}]"), &known_policy, &mut errors)
-            })
-            .collect(),
-        Some(_) => {
-            errors.push(FieldError::new("actions", "must be a list of actions"));
-            Vec::new()
-        }
-    };
+    let conditions = parse_list(
+        obj.get("conditions"),
+        "conditions",
+        RULE_CONDITIONS,
+        &mut errors,
+        |c, path, errors| parse_condition(c, path, event, &known_calendar, errors),
+    );
+    let actions = parse_list(
+        obj.get("actions"),
+        "actions",
+        RULE_ACTIONS,
+        &mut errors,
+        |a, path, errors| parse_action(a, path, &known_policy, errors),
+    );
     let no_actions = match obj.get("actions") {
         Some(Value::Array(items)) => items.is_empty(),
         Some(Value::Null) | None => true,
@@ -253,41 +216,15 @@ fn parse_condition(
         }
     }
     let fpath = format!("{path}.field");
-    let field = match obj.get("field") {
-        Some(Value::String(s)) => Field::parse(s).or_else(|| {
-            errors.push(FieldError::new(
-                &fpath,
-                format!("{s:?} is not a field; use one of: {}", list(&Field::ALL)),
-            ));
-            None
-        }),
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new(&fpath, "is required"));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(&fpath, "must be a string"));
-            None
-        }
-    };
+    let field = required_string(obj.get("field"), &fpath, errors, |s| {
+        Field::parse(s)
+            .ok_or_else(|| format!("{s:?} is not a field; use one of: {}", list(&Field::ALL)))
+    });
     let opath = format!("{path}.op");
-    let op = match obj.get("op") {
-        Some(Value::String(s)) => Op::parse(s).or_else(|| {
-            errors.push(FieldError::new(
-                &opath,
-                format!("{s:?} is not an operator; use one of: {}", list(&Op::ALL)),
-            ));
-            None
-        }),
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new(&opath, "is required"));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(&opath, "must be a string"));
-            None
-        }
-    };
+    let op = required_string(obj.get("op"), &opath, errors, |s| {
+        Op::parse(s)
+            .ok_or_else(|| format!("{s:?} is not an operator; use one of: {}", list(&Op::ALL)))
+    });
     let field = field?;
     if let Some(event) = event.filter(|e| !field.applies_to(*e)) {
         let only = if field == Field::SlaMetric {
@@ -404,6 +341,56 @@ fn parse_condition(
         value,
         test,
     })
+}
+
+/// Parses the list at `key` (absent or null: empty) of at most `max` items, each with
+/// `item` at its path `key[i]`; records why a value that is no such list is refused.
+fn parse_list<T>(
+    value: Option<&Value>,
+    key: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+    mut item: impl FnMut(&Value, &str, &mut Vec<FieldError>) -> Option<T>,
+) -> Vec<T> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.len() > max => {
+            errors.push(FieldError::new(key, format!("at most {max} {key}")));
+            Vec::new()
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| item(v, &format!("{key}[{i}]"), errors))
+            .collect(),
+        Some(_) => {
+            errors.push(FieldError::new(key, format!("must be a list of {key}")));
+            Vec::new()
+        }
+    }
+}
+
+/// Parses the required string at `path` with `parse`; records "is required", "must be a
+/// string", or the message `parse` refuses the string with.
+fn required_string<T>(
+    value: Option<&Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    match value {
+        Some(Value::String(s)) => parse(s)
+            .map_err(|message| errors.push(FieldError::new(path, message)))
+            .ok(),
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new(path, "is required"));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new(path, "must be a string"));
+            None
+        }
+    }
 }
 
 fn list<T: fmt::Display>(items: &[T]) -> String {
@@ -566,27 +553,13 @@ fn parse_action(
         return None;
     };
     let tpath = format!("{path}.type");
-    let kind = match obj.get("type") {
-        Some(Value::String(s)) if Action::TYPES.contains(&s.as_str()) => s.as_str(),
-        Some(Value::String(s)) => {
-            errors.push(FieldError::new(
-                tpath,
-                format!(
-                    "{s:?} is not an action; use one of: {}",
-                    Action::TYPES.join(", ")
-                ),
-            ));
-            return None;
-        }
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new(tpath, "is required"));
-            return None;
-        }
-        Some(_) => {
-            errors.push(FieldError::new(tpath, "must be a string"));
-            return None;
-        }
-    };
+    let kind = required_string(obj.get("type"), &tpath, errors, |s| {
+        let types = Action::TYPES;
+        types
+            .into_iter()
+            .find(|t| *t == s)
+            .ok_or_else(|| format!("{s:?} is not an action; use one of: {}", types.join(", ")))
+    })?;
     let keys: &[&str] = match kind {
         "apply_policy" => &["policy"],
         "set_priority" => &["priority"],
@@ -606,29 +579,15 @@ fn parse_action(
         }
     }
     let string = |key: &str, max: usize, errors: &mut Vec<FieldError>| -> Option<String> {
-        let kpath = format!("{path}.{key}");
-        match obj.get(key) {
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                errors.push(FieldError::new(kpath, "must not be empty"));
-                None
+        required_string(obj.get(key), &format!("{path}.{key}"), errors, |s| {
+            if s.trim().is_empty() {
+                Err("must not be empty".to_string())
+            } else if s.chars().count() > max {
+                Err(format!("must be at most {max} characters"))
+            } else {
+                Ok(s.to_string())
             }
-            Some(Value::String(s)) if s.chars().count() > max => {
-                errors.push(FieldError::new(
-                    kpath,
-                    format!("must be at most {max} characters"),
-                ));
-                None
-            }
-            Some(Value::String(s)) => Some(s.clone()),
-            None | Some(Value::Null) => {
-                errors.push(FieldError::new(kpath, "is required"));
-                None
-            }
-            Some(_) => {
-                errors.push(FieldError::new(kpath, "must be a string"));
-                None
-            }
-        }
+        })
     };
     match kind {
         "apply_policy" => {
@@ -879,86 +838,54 @@ mod tests {
                          "actions": [{"type": "remove_owner"}]}),
             )
         };
-        assert_eq!(
-            bad(cond("priority", "in", json!("urgent"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("priority", "in", json!([]))),
-            vec!["conditions[0].value"]
-        );
+        // Each condition and the one path it is refused at.
+        for (path, conditions) in [
+            (
+                "conditions[0].value",
+                vec![
+                    cond("priority", "in", json!("urgent")),
+                    cond("priority", "in", json!([])),
+                    cond("team", "is_set", json!("x")),
+                    cond("team", "is", Value::Null),
+                    cond("team", "is", json!("  ")),
+                    cond("channel", "is", json!("fax")),
+                    cond("visibility", "is", json!("secret")),
+                    cond("status", "is", json!("closed")),
+                    cond("message.author", "is", json!("robot")),
+                    cond("owner", "is", json!("someone")),
+                    cond("message.text", "contains", json!(["a"])),
+                    cond("business_hours", "open", json!(4)),
+                    cond("business_hours", "open", json!("3")),
+                ],
+            ),
+            (
+                "conditions[0].value[1]",
+                vec![
+                    cond("priority", "in", json!(["high", "urgentest"])),
+                    cond("owner", "in", json!(["none", "bob"])),
+                ],
+            ),
+            (
+                "conditions[0].op",
+                vec![
+                    cond("labels", "is", json!("vip")),
+                    cond("business_hours", "is", json!(3)),
+                    cond("channel", "equals", json!("sms")),
+                ],
+            ),
+            (
+                "conditions[0].negate",
+                vec![json!({"field": "channel", "op": "is", "value": "sms", "negate": true})],
+            ),
+        ] {
+            for c in conditions {
+                assert_eq!(bad(c.clone()), vec![path], "{c}");
+            }
+        }
         assert_eq!(
             bad(cond("priority", "in", json!(["high", "urgentest", 3]))),
             vec!["conditions[0].value[2]"],
             "shape errors first; the enum is checked once the shape is right"
-        );
-        assert_eq!(
-            bad(cond("priority", "in", json!(["high", "urgentest"]))),
-            vec!["conditions[0].value[1]"]
-        );
-        assert_eq!(
-            bad(cond("team", "is_set", json!("x"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("team", "is", Value::Null)),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("team", "is", json!("  "))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("channel", "is", json!("fax"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("visibility", "is", json!("secret"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("status", "is", json!("closed"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("message.author", "is", json!("robot"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("owner", "is", json!("someone"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("owner", "in", json!(["none", "bob"]))),
-            vec!["conditions[0].value[1]"]
-        );
-        assert_eq!(
-            bad(cond("message.text", "contains", json!(["a"]))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("labels", "is", json!("vip"))),
-            vec!["conditions[0].op"]
-        );
-        assert_eq!(
-            bad(cond("business_hours", "is", json!(3))),
-            vec!["conditions[0].op"]
-        );
-        assert_eq!(
-            bad(cond("business_hours", "open", json!(4))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("business_hours", "open", json!("3"))),
-            vec!["conditions[0].value"]
-        );
-        assert_eq!(
-            bad(cond("channel", "equals", json!("sms"))),
-            vec!["conditions[0].op"]
-        );
-        assert_eq!(
-            bad(json!({"field": "channel", "op": "is", "value": "sms", "negate": true})),
-            vec!["conditions[0].negate"]
         );
         assert_eq!(bad(json!({"op": "is_set"})), vec!["conditions[0].field"]);
         assert_eq!(bad(json!("channel is sms")), vec!["conditions[0]"]);
