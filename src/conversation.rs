@@ -6,7 +6,9 @@ use crate::account::FieldError;
 use crate::clock::{MetricStatus, SlaState};
 use crate::compliance::{SurveyKind, SurveyResponse};
 use crate::instant;
-use crate::limits::{EVENT_ID_LEN, LABELS, LABEL_LEN, MESSAGE_TEXT_LEN};
+use crate::limits::{
+    CONTACT_TEXT_LEN, EMAIL_LEN, EVENT_ID_LEN, LABELS, LABEL_LEN, MESSAGE_TEXT_LEN,
+};
 use crate::timeline::{Author, ConversationStatus, Event as TimelineEvent, EventKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,13 +72,18 @@ impl Channel {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Who the customer is; absent or null fields are unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Contact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::contact_text)]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::contact_email)]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::contact_text)]
     pub handle: Option<String>,
 }
 
@@ -405,10 +412,10 @@ pub fn parse_incoming(
                         }
                     }
                     Contact {
-                        name: text_field(c, "name", &cpath, 200, &mut errors),
-                        email: text_field(c, "email", &cpath, 254, &mut errors)
+                        name: text_field(c, "name", &cpath, CONTACT_TEXT_LEN, &mut errors),
+                        email: text_field(c, "email", &cpath, EMAIL_LEN, &mut errors)
                             .map(|e| e.trim().to_lowercase()),
-                        handle: text_field(c, "handle", &cpath, 200, &mut errors),
+                        handle: text_field(c, "handle", &cpath, CONTACT_TEXT_LEN, &mut errors),
                     }
                 }
                 Some(_) => {
@@ -523,7 +530,7 @@ pub fn parse_incoming(
 }
 
 /// What the queue and the conversation page show of a conversation, folded from its events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationSummary {
     pub channel: Channel,
     pub visibility: Visibility,
@@ -667,9 +674,11 @@ pub fn fold(events: &[IncomingEvent]) -> Option<(ConversationSummary, Vec<Timeli
 }
 
 /// A conversation as the API and the queue show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Conversation)]
 pub struct ConversationView {
     pub id: i64,
+    /// The sender's conversation id.
     pub external_id: String,
     pub policy_id: Option<i64>,
     pub policy_version: Option<i64>,

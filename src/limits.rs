@@ -18,6 +18,8 @@ pub const DESCRIPTION_LEN: usize = 2_000;
 pub const EVENT_BATCH: usize = 1_000;
 /// Longest event or conversation id.
 pub const EVENT_ID_LEN: usize = 200;
+/// A contact's name or handle.
+pub const CONTACT_TEXT_LEN: usize = 200;
 /// Longest message text.
 pub const MESSAGE_TEXT_LEN: usize = 65_536;
 /// Most labels on a conversation, and the longest label.

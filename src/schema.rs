@@ -70,3 +70,22 @@ pub fn password() -> RefOr<Schema> {
 pub fn person_name() -> RefOr<Schema> {
     string().max_length(Some(crate::limits::NAME_LEN)).into()
 }
+
+fn nullable_text(max: usize) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .max_length(Some(max))
+}
+
+/// A contact's name or handle, `null` when unknown.
+pub fn contact_text() -> RefOr<Schema> {
+    nullable_text(crate::limits::CONTACT_TEXT_LEN).into()
+}
+
+/// A contact's e-mail address, `null` when unknown.
+pub fn contact_email() -> RefOr<Schema> {
+    nullable_text(crate::limits::EMAIL_LEN).into()
+}

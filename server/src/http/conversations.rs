@@ -106,10 +106,13 @@ async fn list(
     Ok(Json(queue(&state, &me, &q, state.clock.now()).await?))
 }
 
-#[derive(Debug, Serialize)]
-struct ConversationDetail {
+/// A conversation with its events.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ConversationDetail {
     #[serde(flatten)]
     conversation: ConversationView,
+    /// The conversation's events as stored (after validation and defaults), ordered by `at`.
+    #[schema(schema_with = super::docs::timeline)]
     timeline: Vec<IncomingEvent>,
 }
 

@@ -89,6 +89,12 @@ pub fn document() -> &'static Value {
     promptly::job::JobView,
     crate::store::PolicyRecord,
     crate::http::policies::Updated,
+    promptly::conversation::Contact,
+    promptly::compliance::SurveyKind,
+    promptly::compliance::SurveyResponse,
+    promptly::conversation::ConversationSummary,
+    promptly::conversation::ConversationView,
+    crate::http::conversations::ConversationDetail,
     crate::store::ApiToken,
     crate::http::tokens::NewToken,
     crate::http::users::UserPatch,
@@ -99,6 +105,11 @@ pub fn document() -> &'static Value {
     crate::http::error::ErrorBody,
 )))]
 struct FromTypes;
+
+/// A list of stored events, in the ingest shape (`IncomingEvent`).
+pub(crate) fn timeline() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("IncomingEvent"))
+}
 
 /// [`FromTypes`]' schemas by name.
 pub fn from_types() -> Map<String, Value> {
