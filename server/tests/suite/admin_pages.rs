@@ -33,14 +33,25 @@ const OFFICE: &[(&str, &str)] = &[
     ("overrides", "2035-12-24: 09:00-13:00\n2035-12-31: closed"),
 ];
 
+/// `OFFICE` with the fields of `changes` changed.
+fn office_with<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    OFFICE
+        .iter()
+        .map(|&(k, v)| {
+            changes
+                .iter()
+                .find(|(c, _)| *c == k)
+                .map_or((k, v), |&(_, changed)| (k, changed))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
 
     // A bad Tuesday window: the error sits next to Tuesday's input, and nothing is stored.
-    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
-    bad[4] = ("tue", "09:00-12:00, 25:00-26:00");
+    let bad = office_with(&[("tue", "09:00-12:00, 25:00-26:00")]);
     let html = s.form_refused(&admin, "/calendars", &bad).await;
     let err = field_error(&html, "tue").expect("the error is shown by Tuesday");
     assert!(err.contains("25:00-26:00"), "{err}");
@@ -52,12 +63,10 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
     assert!(html.contains(r#"<option value="Europe/Amsterdam" selected"#));
 
     // A bad zone and a bad holiday line are reported on their fields too.
-    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
-    bad[2] = ("timezone", "Mars/Olympus");
+    let bad = office_with(&[("timezone", "Mars/Olympus")]);
     let html = s.form_refused(&admin, "/calendars", &bad).await;
     assert!(field_error(&html, "timezone").is_some());
-    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
-    bad[10] = ("holidays", "2035-12-25\nChristmas");
+    let bad = office_with(&[("holidays", "2035-12-25\nChristmas")]);
     let html = s.form_refused(&admin, "/calendars", &bad).await;
     let err = field_error(&html, "holidays").expect("an error for the holidays");
     assert!(err.starts_with("Line 2"), "{err}");
@@ -82,9 +91,7 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
     let html = s.page(&admin, &format!("/calendars?edit={}", cal.id)).await;
     assert!(html.contains(&format!(r#"action="/calendars?edit={}""#, cal.id)));
     assert!(html.contains("2035-12-31: closed"));
-    let mut edited: Vec<(&str, &str)> = OFFICE.to_vec();
-    edited[0] = ("name", "Office hours");
-    edited[7] = ("fri", "09:00-15:00");
+    let edited = office_with(&[("name", "Office hours"), ("fri", "09:00-15:00")]);
     let to = s
         .form_redirect(&admin, &format!("/calendars?edit={}", cal.id), &edited)
         .await;
@@ -127,8 +134,7 @@ fn gold(calendar: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn policies_are_created_versioned_made_default_and_conflicts_are_explained() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
     let to = s.form_redirect(&admin, "/calendars", OFFICE).await;
     assert_eq!(query(&to, "notice").as_deref(), Some("created"));
     let cal = s.store.list_calendars().await.unwrap()[0].id.to_string();
@@ -248,11 +254,7 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
 
 #[tokio::test]
 async fn only_admins_see_and_use_the_pages() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let agent = s
-        .user_session(&admin, "agent@t.io", "agent", "agent-pass-1")
-        .await;
+    let (s, _admin, agent) = TestServer::start_with_agent().await;
     for path in ["/policies", "/calendars"] {
         let r = s.cookie_get(path, &agent).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");

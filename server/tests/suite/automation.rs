@@ -60,6 +60,22 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(String, String, String
     (format!("http://{addr}/hook"), got)
 }
 
+/// Sets the outbound webhook of `channel`: the answer.
+async fn outbound(
+    s: &TestServer,
+    t: &str,
+    channel: &str,
+    url: &str,
+    secret: &str,
+) -> (StatusCode, Value) {
+    s.put(
+        &format!("/api/v1/channels/{channel}/outbound"),
+        t,
+        json!({"url": url, "secret": secret}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owner_and_messages_the_customer(
 ) {
@@ -72,13 +88,7 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
         .create_policy(&t, json!({"name": "Premium", "first_response": "3s"}))
         .await;
     let (hook, received) = receiver(200).await;
-    let (status, _) = s
-        .put(
-            "/api/v1/channels/whatsapp/outbound",
-            &t,
-            json!({"url": hook, "secret": "channel-secret"}),
-        )
-        .await;
+    let (status, _) = outbound(&s, &t, "whatsapp", &hook, "channel-secret").await;
     assert_eq!(status, StatusCode::OK);
     s.create(
         "/api/v1/rules",
@@ -289,21 +299,9 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
     );
     let (status, _) = s.get("/api/v1/deliveries?status=bogus", &t).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = s
-        .put(
-            "/api/v1/channels/pigeon/outbound",
-            &t,
-            json!({"url": hook, "secret": "x"}),
-        )
-        .await;
+    let (status, _) = outbound(&s, &t, "pigeon", &hook, "x").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, e) = s
-        .put(
-            "/api/v1/channels/sms/outbound",
-            &t,
-            json!({"url": "ftp://x", "secret": ""}),
-        )
-        .await;
+    let (status, e) = outbound(&s, &t, "sms", "ftp://x", "").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&e), ["url", "secret"]);
 }

@@ -28,10 +28,15 @@ const CONTRACT: &[(&str, &str)] = &[
     ("fee_per_period", "1000"),
 ];
 
+/// Posts the departments form: where to.
+async fn map_departments(s: &TestServer, cookie: &str, mapping: &str) -> String {
+    s.form_redirect(cookie, "/compliance/departments", &[("mapping", mapping)])
+        .await
+}
+
 #[tokio::test]
 async fn the_editor_and_departments_forms_work_without_javascript() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
 
     // An error on the form's third row (the second metric sent) is named after that row.
     let mut bad: Vec<(&str, &str)> = CONTRACT.to_vec();
@@ -63,11 +68,9 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     assert_eq!(stored[0].contract.scope.email_domains, ["acme.example"]);
 
     // The contract page renders its metrics, bands and the trend charts on the server.
-    let r = s
-        .cookie_get(&format!("/compliance/{id}?period=2026-10"), &admin)
+    let html = s
+        .page(&admin, &format!("/compliance/{id}?period=2026-10"))
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
     assert!(html.contains("Average speed of answer"));
     assert!(html.contains("data-band=\"no_data\""));
     assert!(
@@ -75,34 +78,17 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
         "trend charts are drawn by the server"
     );
     // The editor opens with the stored values.
-    let html = s
-        .cookie_get(&format!("/compliance/{id}/edit"), &admin)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = s.page(&admin, &format!("/compliance/{id}/edit")).await;
     assert!(html.contains("value=\"Acme\""));
 
     // Departments: one `team = department` per line; a bad line is named.
-    let to = s
-        .form_redirect(
-            &admin,
-            "/compliance/departments",
-            &[("mapping", "Billing = Finance\nTech =")],
-        )
-        .await;
+    let to = map_departments(&s, &admin, "Billing = Finance\nTech =").await;
     assert!(
         query(&to, "err_mapping").unwrap().starts_with("line 2"),
         "{to}"
     );
     assert!(s.store.team_departments().await.unwrap().is_empty());
-    let to = s
-        .form_redirect(
-            &admin,
-            "/compliance/departments",
-            &[("mapping", "Billing = Finance\n\nTech = Product")],
-        )
-        .await;
+    let to = map_departments(&s, &admin, "Billing = Finance\n\nTech = Product").await;
     assert_eq!(to, "/compliance?notice=departments");
     let m = s.store.team_departments().await.unwrap();
     assert_eq!(

@@ -24,6 +24,12 @@ async fn start() -> Server {
     Server(TestServer::start().await)
 }
 
+/// The suite's server with the admin signed in: the server and the admin's cookie.
+async fn start_as_admin() -> (Server, String) {
+    let (s, admin) = TestServer::start_as_admin().await;
+    (Server(s), admin)
+}
+
 impl Server {
     async fn post_form(
         &self,
@@ -60,6 +66,15 @@ impl Server {
     /// A JSON answer as the signed-in user of `cookie`.
     async fn json(&self, path: &str, cookie: &str) -> Value {
         self.get(path, Some(cookie)).await.json().await.unwrap()
+    }
+
+    /// How many users the API lists to the admin of `admin`.
+    async fn user_count(&self, admin: &str) -> usize {
+        self.json("/api/v1/users", admin)
+            .await
+            .as_array()
+            .unwrap()
+            .len()
     }
 
     /// Sets `field` (`role` or `active`) of user `id` with the users page's form: where to.
@@ -180,14 +195,15 @@ async fn ten_failures_in_a_minute_make_an_account_wait() {
 
 #[tokio::test]
 async fn cross_site_posts_change_nothing() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     let evil = [
         ("email", "evil@x.io"),
         ("role", "admin"),
         ("password", "evil-pass-1"),
     ];
-    let r = s.cross_site_post(&admin, "/admin/users", &evil).await;
+    let r = s
+        .form_post_from("https://evil.example", &admin, "/admin/users", &evil)
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = s
         .client
@@ -198,14 +214,12 @@ async fn cross_site_posts_change_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "no Origin nor Referer");
-    let users = s.json("/api/v1/users", &admin).await;
-    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(s.user_count(&admin).await, 1);
 }
 
 #[tokio::test]
 async fn roles_guard_pages_and_the_api() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     let agent = s
         .user_session(&admin, "agent@t.io", "agent", "user-pass-1")
         .await;
@@ -277,8 +291,7 @@ async fn roles_guard_pages_and_the_api() {
 
 #[tokio::test]
 async fn the_last_admin_stays() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     let id = s.json("/api/v1/me", &admin).await["id"].as_i64().unwrap();
     assert_eq!(
         s.set_user(&admin, id, "role", "agent").await,
@@ -293,8 +306,7 @@ async fn the_last_admin_stays() {
 
 #[tokio::test]
 async fn bad_user_fields_store_nothing() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     let long = format!("{}@t.io", "a".repeat(300));
     let r = s
         .post_form(
@@ -343,14 +355,12 @@ async fn bad_user_fields_store_nothing() {
         )
         .await;
     assert!(location(&r).contains("err_email=A+user+with+this+e-mail+already+exists."));
-    let users = s.json("/api/v1/users", &admin).await;
-    assert_eq!(users.as_array().unwrap().len(), 2);
+    assert_eq!(s.user_count(&admin).await, 2);
 }
 
 #[tokio::test]
 async fn logout_ends_the_session() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     assert_eq!(s.get("/", Some(&admin)).await.status(), StatusCode::OK);
     let r = s.post_form("/logout", Some(&admin), &[]).await;
     assert_eq!(location(&r), "/login?notice=logged_out");

@@ -10,6 +10,23 @@ use reqwest::StatusCode;
 use serde_json::json;
 use server_support::{as_form, query, TestServer};
 
+/// The issue's conditions as the builder's rows: the contact's e-mail ends with
+/// `@bigcorp.com` and the priority is urgent.
+const BIGCORP_URGENT: [(&str, &str); 6] = [
+    ("c0_field", "contact.email"),
+    ("c0_op", "ends_with"),
+    ("c0_value", "@bigcorp.com"),
+    ("c1_field", "priority"),
+    ("c1_op", "is"),
+    ("c1_value", "urgent"),
+];
+
+/// Creates a rule with the builder's form, which says so.
+async fn create_rule(s: &TestServer, admin: &str, form: &[(&str, &str)]) {
+    let to = s.form_redirect(admin, "/rules", form).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+}
+
 async fn premium(s: &TestServer) -> i64 {
     let t = s.token().await;
     s.create_policy(&t, json!({"name": "Premium", "first_response": "20s"}))
@@ -28,8 +45,7 @@ async fn names(s: &TestServer) -> Vec<String> {
 
 #[tokio::test]
 async fn the_builder_creates_edits_and_refuses_with_errors_by_row() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
     let policy = premium(&s).await.to_string();
 
     // An empty name, an op that does not fit its field, and no policy: each error is on its
@@ -67,28 +83,27 @@ async fn the_builder_creates_edits_and_refuses_with_errors_by_row() {
     );
 
     // The issue's rule.
-    let good: &[(&str, &str)] = &[
-        ("name", "BigCorp urgent"),
-        ("enabled", "on"),
-        ("event", "conversation.created"),
-        ("after", "30m"),
-        ("match", "all"),
-        ("c0_field", "contact.email"),
-        ("c0_op", "ends_with"),
-        ("c0_value", "@bigcorp.com"),
-        ("c1_field", "priority"),
-        ("c1_op", "is"),
-        ("c1_value", "urgent"),
-        ("c2_field", ""),
-        ("a0_type", "apply_policy"),
-        ("a0_policy", &policy),
-        ("a1_type", "webhook"),
-        ("a1_url", "https://hooks.example/h"),
-        ("a1_secret", "s3cret"),
-        ("a2_type", ""),
-    ];
-    let to = s.form_redirect(&admin, "/rules", good).await;
-    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    let good = [
+        &[
+            ("name", "BigCorp urgent"),
+            ("enabled", "on"),
+            ("event", "conversation.created"),
+            ("after", "30m"),
+            ("match", "all"),
+        ][..],
+        &BIGCORP_URGENT,
+        &[
+            ("c2_field", ""),
+            ("a0_type", "apply_policy"),
+            ("a0_policy", &policy),
+            ("a1_type", "webhook"),
+            ("a1_url", "https://hooks.example/h"),
+            ("a1_secret", "s3cret"),
+            ("a2_type", ""),
+        ],
+    ]
+    .concat();
+    create_rule(&s, &admin, &good).await;
     let rules = s.store.list_rules().await.unwrap();
     assert_eq!(rules.len(), 1);
     let rule = &rules[0];
@@ -117,7 +132,7 @@ async fn the_builder_creates_edits_and_refuses_with_errors_by_row() {
     assert!(html.contains(&format!(r#"action="/rules?edit={id}""#)));
     assert!(html.contains(r#"value="********""#));
     assert!(!html.contains("s3cret"));
-    let mut edited: Vec<(&str, &str)> = good.to_vec();
+    let mut edited = good.clone();
     edited[0] = ("name", "BigCorp urgent v2");
     edited[16] = ("a1_secret", "********");
     let to = s
@@ -138,8 +153,7 @@ async fn the_builder_creates_edits_and_refuses_with_errors_by_row() {
         ("after", "30m"),
         ("a0_type", "remove_owner"),
     ];
-    let to = s.form_redirect(&admin, "/rules", overdue).await;
-    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    create_rule(&s, &admin, overdue).await;
     let late = s.store.list_rules().await.unwrap().remove(1);
     assert!(!late.definition.enabled, "an unticked box is disabled");
     assert_eq!(late.definition.after.unwrap().to_string(), "30m");
@@ -162,23 +176,20 @@ async fn the_builder_creates_edits_and_refuses_with_errors_by_row() {
 
 #[tokio::test]
 async fn rules_move_up_and_down_and_delete_after_a_confirm() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
     for name in ["A", "B", "C"] {
-        let to = s
-            .form_redirect(
-                &admin,
-                "/rules",
-                &[
-                    ("name", name),
-                    ("enabled", "on"),
-                    ("event", "message.created"),
-                    ("a0_type", "add_label"),
-                    ("a0_text", "x"),
-                ],
-            )
-            .await;
-        assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+        create_rule(
+            &s,
+            &admin,
+            &[
+                ("name", name),
+                ("enabled", "on"),
+                ("event", "message.created"),
+                ("a0_type", "add_label"),
+                ("a0_text", "x"),
+            ],
+        )
+        .await;
     }
     let ids: Vec<i64> = s
         .store
@@ -222,31 +233,24 @@ async fn rules_move_up_and_down_and_delete_after_a_confirm() {
 
 #[tokio::test]
 async fn the_dry_run_shows_each_condition_and_changes_nothing() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
     let policy = premium(&s).await.to_string();
-    let to = s
-        .form_redirect(
-            &admin,
-            "/rules",
-            &[
-                // Disabled, so that the automation worker leaves the conversations alone.
-                ("name", "BigCorp urgent"),
-                ("event", "conversation.created"),
-                ("c0_field", "contact.email"),
-                ("c0_op", "ends_with"),
-                ("c0_value", "@bigcorp.com"),
-                ("c1_field", "priority"),
-                ("c1_op", "is"),
-                ("c1_value", "urgent"),
-                ("a0_type", "apply_policy"),
-                ("a0_policy", &policy),
-                ("a1_type", "send_message"),
-                ("a1_template", "Hello {{contact.name}}"),
-            ],
-        )
-        .await;
-    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    // Disabled, so that the automation worker leaves the conversations alone.
+    let rule = [
+        &[
+            ("name", "BigCorp urgent"),
+            ("event", "conversation.created"),
+        ][..],
+        &BIGCORP_URGENT,
+        &[
+            ("a0_type", "apply_policy"),
+            ("a0_policy", &policy),
+            ("a1_type", "send_message"),
+            ("a1_template", "Hello {{contact.name}}"),
+        ],
+    ]
+    .concat();
+    create_rule(&s, &admin, &rule).await;
     let id = s.store.list_rules().await.unwrap()[0].id;
     let t = s.token().await;
     let (status, body) = s
@@ -292,23 +296,17 @@ async fn the_dry_run_shows_each_condition_and_changes_nothing() {
 
 #[tokio::test]
 async fn only_admins_see_and_use_the_rules_page() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let agent = s
-        .user_session(&admin, "agent@t.io", "agent", "agent-pass-1")
-        .await;
-    let to = s
-        .form_redirect(
-            &admin,
-            "/rules",
-            &[
-                ("name", "Mine"),
-                ("event", "message.created"),
-                ("a0_type", "remove_owner"),
-            ],
-        )
-        .await;
-    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    create_rule(
+        &s,
+        &admin,
+        &[
+            ("name", "Mine"),
+            ("event", "message.created"),
+            ("a0_type", "remove_owner"),
+        ],
+    )
+    .await;
     let id = s.store.list_rules().await.unwrap()[0].id;
     let r = s.cookie_get("/rules", &agent).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -326,7 +324,12 @@ async fn only_admins_see_and_use_the_rules_page() {
     }
     // A cross-site post with the admin's cookie is refused too.
     let r = s
-        .cross_site_post(&admin, &format!("/rules/{id}/delete"), &[])
+        .form_post_from(
+            "https://evil.example",
+            &admin,
+            &format!("/rules/{id}/delete"),
+            &[],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let rules = s.store.list_rules().await.unwrap();
@@ -337,8 +340,7 @@ async fn only_admins_see_and_use_the_rules_page() {
 
 #[tokio::test]
 async fn a_failed_edit_keeps_a_long_template_whole() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
     let form = |template: &str| -> Vec<(&'static str, String)> {
         vec![
             ("name", "Greeting".into()),
@@ -349,8 +351,7 @@ async fn a_failed_edit_keeps_a_long_template_whole() {
             ("a0_template", template.to_string()),
         ]
     };
-    s.form_redirect(&admin, "/rules", &as_form(&form("Hello {{contact.name}}")))
-        .await;
+    create_rule(&s, &admin, &as_form(&form("Hello {{contact.name}}"))).await;
     let id = s.store.list_rules().await.unwrap()[0].id;
 
     // A 3,900-character template (the limit is 4,000) with an unknown placeholder: the

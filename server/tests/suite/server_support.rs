@@ -187,6 +187,30 @@ impl TestServer {
         .unwrap()
     }
 
+    /// A server with the admin signed in: the server and the admin's cookie.
+    pub async fn start_as_admin() -> (TestServer, String) {
+        let s = Self::start().await;
+        let admin = s.login("admin@t.io", "admin-pass-1").await;
+        (s, admin)
+    }
+
+    /// A server with the admin signed in and an agent (`agent@t.io`, created with the users
+    /// page's form) signed in: the server, the admin's cookie and the agent's.
+    pub async fn start_with_agent() -> (TestServer, String, String) {
+        let (s, admin) = Self::start_as_admin().await;
+        let agent = s
+            .user_session(&admin, "agent@t.io", "agent", "agent-pass-1")
+            .await;
+        (s, admin, agent)
+    }
+
+    /// An integration token made through the API by the admin of `token`: the answer (with
+    /// the new token).
+    pub async fn api_token(&self, token: &str, name: &str, role: &str) -> Value {
+        self.create("/api/v1/tokens", token, json!({"name": name, "role": role}))
+            .await
+    }
+
     /// Creates a user with the users page's form, as the admin signed in with `admin`.
     pub async fn create_user(&self, admin: &str, email: &str, role: &str, password: &str) {
         let r = self
@@ -277,9 +301,27 @@ impl TestServer {
         self.send(reqwest::Method::GET, path, token, None).await
     }
 
+    /// GETs `path` as `token` and expects 200: the answer.
+    pub async fn get_ok(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self.get(path, token).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.send(reqwest::Method::POST, path, token, Some(body))
             .await
+    }
+
+    /// POSTs `body` as `token` and expects it refused with 422: the answer.
+    pub async fn post_refused(&self, path: &str, token: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, token, body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "POST {path}: {answer}"
+        );
+        answer
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -294,26 +336,21 @@ impl TestServer {
         path: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header(ORIGIN, &self.base)
-            .header(COOKIE, cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        self.form_post_from(&self.base, cookie, path, form).await
     }
 
-    /// Posts an HTML form as the signed-in user of `cookie`, from another site.
-    pub async fn cross_site_post(
+    /// Posts an HTML form as the signed-in user of `cookie`, from `origin` (another site's
+    /// to see it refused).
+    pub async fn form_post_from(
         &self,
+        origin: &str,
         cookie: &str,
         path: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
         self.client
             .post(self.url(path))
-            .header(ORIGIN, "https://evil.example")
+            .header(ORIGIN, origin)
             .header(COOKIE, cookie)
             .form(form)
             .send()

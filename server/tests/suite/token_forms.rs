@@ -30,10 +30,21 @@ async fn tokens(s: &TestServer, cookie: &str) -> Vec<Value> {
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
 }
 
+/// Posts the users page's token form.
+async fn post_token(s: &TestServer, cookie: &str, name: &str, role: &str) -> Response {
+    s.form_post(cookie, "/admin/tokens", &[("name", name), ("role", role)])
+        .await
+}
+
+/// Posts the revoke button of token `id`.
+async fn revoke(s: &TestServer, cookie: &str, id: i64) -> Response {
+    s.form_post(cookie, &format!("/admin/tokens/{id}/revoke"), &[])
+        .await
+}
+
 #[tokio::test]
 async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
 
     let (status, _, html) = page(&s, &admin, "/admin/users").await;
     assert_eq!(status, StatusCode::OK);
@@ -42,13 +53,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(html.contains("action=\"/admin/tokens\""));
     assert!(html.contains("href=\"/api\""), "admins see the API link");
 
-    let r = s
-        .form_post(
-            &admin,
-            "/admin/tokens",
-            &[("name", "whatsapp-bridge"), ("role", "agent")],
-        )
-        .await;
+    let r = post_token(&s, &admin, "whatsapp-bridge", "agent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/admin/users?token=created");
     assert!(!location(&r).contains("pt_"), "the token is not in the URL");
@@ -106,9 +111,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(list[0].get("token").is_none());
     let id = list[0]["id"].as_i64().unwrap();
 
-    let r = s
-        .form_post(&admin, &format!("/admin/tokens/{id}/revoke"), &[])
-        .await;
+    let r = revoke(&s, &admin, id).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/admin/users?token=revoked");
     let (status, _) = s.get("/api/v1/me", &token).await;
@@ -119,21 +122,14 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(!html.contains(">Revoke<"), "a revoked token has no button");
     assert!(!tokens(&s, &admin).await[0]["revoked_at"].is_null());
 
-    let r = s.form_post(&admin, "/admin/tokens/999/revoke", &[]).await;
+    let r = revoke(&s, &admin, 999).await;
     assert_eq!(location(&r), "/admin/users?token_error=not_found");
 }
 
 #[tokio::test]
 async fn bad_fields_are_explained_and_store_nothing() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let r = s
-        .form_post(
-            &admin,
-            "/admin/tokens",
-            &[("name", "  "), ("role", "agent")],
-        )
-        .await;
+    let (s, admin) = TestServer::start_as_admin().await;
+    let r = post_token(&s, &admin, "  ", "agent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
     assert!(to.starts_with("/admin/users?"), "{to}");
@@ -143,43 +139,26 @@ async fn bad_fields_are_explained_and_store_nothing() {
     assert!(html.contains("data-field=\"token-name\""));
     assert!(html.contains("Name is required (at most 100 characters)."));
 
-    let r = s
-        .form_post(&admin, "/admin/tokens", &[("name", "x"), ("role", "owner")])
-        .await;
+    let r = post_token(&s, &admin, "x", "owner").await;
     assert!(location(&r).contains("token_err_role="));
     assert!(tokens(&s, &admin).await.is_empty());
 }
 
 #[tokio::test]
 async fn agents_and_other_sites_are_refused() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let agent = s
-        .user_session(&admin, "agent@t.io", "agent", "agent-pass-1")
-        .await;
+    let (s, admin, agent) = TestServer::start_with_agent().await;
     let victim = s.new_token("keep", None).await;
 
-    let r = s
-        .form_post(
-            &agent,
-            "/admin/tokens",
-            &[("name", "mine"), ("role", "admin")],
-        )
-        .await;
+    let r = post_token(&s, &agent, "mine", "admin").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(set_cookies(&r).is_empty());
-    let r = s
-        .form_post(
-            &agent,
-            &format!("/admin/tokens/{}/revoke", victim.info.id),
-            &[],
-        )
-        .await;
+    let r = revoke(&s, &agent, victim.info.id).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Even an admin's session cannot be used from another site.
     let r = s
-        .cross_site_post(
+        .form_post_from(
+            "https://evil.example",
             &admin,
             "/admin/tokens",
             &[("name", "evil"), ("role", "admin")],
