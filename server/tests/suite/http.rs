@@ -267,24 +267,17 @@ async fn roles_guard_pages_and_the_api() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    assert_eq!(
-        s.set_user(&admin, id, "role", "admin").await,
-        "/admin/users?notice=role"
-    );
-    assert_eq!(
-        s.get("/admin/users", Some(&agent)).await.status(),
-        StatusCode::OK
-    );
-
-    // Deactivating ends their session at once.
-    assert_eq!(
-        s.set_user(&admin, id, "active", "false").await,
-        "/admin/users?notice=deactivated"
-    );
-    assert_eq!(
-        s.get("/", Some(&agent)).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    // Then deactivate them: that ends their session at once.
+    for (field, value, notice, path, status) in [
+        ("role", "admin", "role", "/admin/users", StatusCode::OK),
+        ("active", "false", "deactivated", "/", StatusCode::SEE_OTHER),
+    ] {
+        assert_eq!(
+            s.set_user(&admin, id, field, value).await,
+            format!("/admin/users?notice={notice}")
+        );
+        assert_eq!(s.get(path, Some(&agent)).await.status(), status, "{field}");
+    }
     let r = s.sign_in("agent@t.io", "user-pass-1", None).await;
     assert!(location(&r).ends_with("error=invalid"));
 }

@@ -9,11 +9,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use server_support::{error_fields, eventually, TestServer};
 
-const AMSTERDAM: &str = r#"{"name": "Office hours", "description": "EU support",
-  "timezone": "Europe/Amsterdam",
-  "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"], "wed": ["09:00-17:00"],
-            "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]},
-  "holidays": ["2026-12-25"]}"#;
+/// A calendar's API body: office hours in Amsterdam.
+fn amsterdam() -> Value {
+    json!({"name": "Office hours", "description": "EU support",
+      "timezone": "Europe/Amsterdam",
+      "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"], "wed": ["09:00-17:00"],
+                "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]},
+      "holidays": ["2026-12-25"]})
+}
 
 fn ago(secs: i64) -> String {
     (Utc::now() - Duration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -81,17 +84,11 @@ async fn tokens_authenticate_and_can_be_revoked() {
 async fn calendars_and_policies_validate_with_field_paths() {
     let s = TestServer::start().await;
     let t = s.token().await;
-    let cal = s
-        .create(
-            "/api/v1/calendars",
-            &t,
-            serde_json::from_str(AMSTERDAM).unwrap(),
-        )
-        .await;
+    let cal = s.create("/api/v1/calendars", &t, amsterdam()).await;
     assert_eq!(cal["name"], "Office hours");
     assert_eq!(cal["definition"]["timezone"], "Europe/Amsterdam");
 
-    let mut bad: Value = serde_json::from_str(AMSTERDAM).unwrap();
+    let mut bad = amsterdam();
     bad["hours"]["tue"] = json!(["09:00-12:00", "25:00-26:00"]);
     bad["name"] = json!("");
     for (path, body, fields) in [
