@@ -4,29 +4,10 @@
 
 use crate::server_support;
 
-use reqwest::header::{COOKIE, LOCATION, ORIGIN};
+use reqwest::header::ORIGIN;
 use reqwest::StatusCode;
 use serde_json::json;
-use server_support::{query, TestServer};
-
-async fn post_form(s: &TestServer, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
-    let r = s.form_post(cookie, path, form).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "POST {path}");
-    r.headers()
-        .get(LOCATION)
-        .expect("a redirect")
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-/// A failed save: the page itself (422, no redirect), rendered from what was sent.
-async fn refused(s: &TestServer, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
-    let r = s.form_post(cookie, path, form).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "POST {path}");
-    assert!(r.headers().get(LOCATION).is_none());
-    r.text().await.unwrap()
-}
+use server_support::{as_form, query, TestServer};
 
 /// The message shown by a field (`data-field="tue"`).
 fn field_error(html: &str, field: &str) -> Option<String> {
@@ -35,12 +16,6 @@ fn field_error(html: &str, field: &str) -> Option<String> {
     let start = text.find('>')? + 1;
     let end = text[start..].find('<')? + start;
     Some(text[start..end].to_string())
-}
-
-async fn page(s: &TestServer, cookie: &str, path: &str) -> String {
-    let r = s.cookie_get(path, cookie).await;
-    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-    r.text().await.unwrap()
 }
 
 const OFFICE: &[(&str, &str)] = &[
@@ -58,15 +33,26 @@ const OFFICE: &[(&str, &str)] = &[
     ("overrides", "2035-12-24: 09:00-13:00\n2035-12-31: closed"),
 ];
 
+/// `OFFICE` with the fields of `changes` changed.
+fn office_with<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    OFFICE
+        .iter()
+        .map(|&(k, v)| {
+            changes
+                .iter()
+                .find(|(c, _)| *c == k)
+                .map_or((k, v), |&(_, changed)| (k, changed))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
 
     // A bad Tuesday window: the error sits next to Tuesday's input, and nothing is stored.
-    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
-    bad[4] = ("tue", "09:00-12:00, 25:00-26:00");
-    let html = refused(&s, &admin, "/calendars", &bad).await;
+    let bad = office_with(&[("tue", "09:00-12:00, 25:00-26:00")]);
+    let html = s.form_refused(&admin, "/calendars", &bad).await;
     let err = field_error(&html, "tue").expect("the error is shown by Tuesday");
     assert!(err.contains("25:00-26:00"), "{err}");
     assert!(s.store.list_calendars().await.unwrap().is_empty());
@@ -77,19 +63,17 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
     assert!(html.contains(r#"<option value="Europe/Amsterdam" selected"#));
 
     // A bad zone and a bad holiday line are reported on their fields too.
-    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
-    bad[2] = ("timezone", "Mars/Olympus");
-    let html = refused(&s, &admin, "/calendars", &bad).await;
+    let bad = office_with(&[("timezone", "Mars/Olympus")]);
+    let html = s.form_refused(&admin, "/calendars", &bad).await;
     assert!(field_error(&html, "timezone").is_some());
-    let mut bad: Vec<(&str, &str)> = OFFICE.to_vec();
-    bad[10] = ("holidays", "2035-12-25\nChristmas");
-    let html = refused(&s, &admin, "/calendars", &bad).await;
+    let bad = office_with(&[("holidays", "2035-12-25\nChristmas")]);
+    let html = s.form_refused(&admin, "/calendars", &bad).await;
     let err = field_error(&html, "holidays").expect("an error for the holidays");
     assert!(err.starts_with("Line 2"), "{err}");
     assert!(s.store.list_calendars().await.unwrap().is_empty());
 
     // A good calendar is stored as the API would store it, and listed.
-    let to = post_form(&s, &admin, "/calendars", OFFICE).await;
+    let to = s.form_redirect(&admin, "/calendars", OFFICE).await;
     assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
     let all = s.store.list_calendars().await.unwrap();
     assert_eq!(all.len(), 1);
@@ -99,18 +83,18 @@ async fn calendars_are_created_listed_edited_and_refused_with_field_errors() {
     assert!(cal.definition.hours.sat.is_empty() && cal.definition.hours.sun.is_empty());
     assert_eq!(cal.definition.holidays.len(), 2);
     assert_eq!(cal.definition.overrides.len(), 2);
-    let html = page(&s, &admin, "/calendars").await;
+    let html = s.page(&admin, "/calendars").await;
     assert!(html.contains(r#"data-name="Office""#));
     assert!(html.contains("Tue 09:00-12:00, 13:00-17:00"));
 
     // The edit form shows the saved calendar; saving changes it.
-    let html = page(&s, &admin, &format!("/calendars?edit={}", cal.id)).await;
+    let html = s.page(&admin, &format!("/calendars?edit={}", cal.id)).await;
     assert!(html.contains(&format!(r#"action="/calendars?edit={}""#, cal.id)));
     assert!(html.contains("2035-12-31: closed"));
-    let mut edited: Vec<(&str, &str)> = OFFICE.to_vec();
-    edited[0] = ("name", "Office hours");
-    edited[7] = ("fri", "09:00-15:00");
-    let to = post_form(&s, &admin, &format!("/calendars?edit={}", cal.id), &edited).await;
+    let edited = office_with(&[("name", "Office hours"), ("fri", "09:00-15:00")]);
+    let to = s
+        .form_redirect(&admin, &format!("/calendars?edit={}", cal.id), &edited)
+        .await;
     assert_eq!(query(&to, "notice").as_deref(), Some("updated"), "{to}");
     let saved = s.store.calendar(cal.id).await.unwrap().unwrap();
     assert_eq!(saved.name, "Office hours");
@@ -148,22 +132,17 @@ fn gold(calendar: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn form<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
 #[tokio::test]
 async fn policies_are_created_versioned_made_default_and_conflicts_are_explained() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let to = post_form(&s, &admin, "/calendars", OFFICE).await;
+    let (s, admin) = TestServer::start_as_admin().await;
+    let to = s.form_redirect(&admin, "/calendars", OFFICE).await;
     assert_eq!(query(&to, "notice").as_deref(), Some("created"));
     let cal = s.store.list_calendars().await.unwrap()[0].id.to_string();
 
     // "soon" is not a target: the error is by the first-response input, nothing stored.
     let mut bad = gold(&cal);
     bad[4] = ("frt_value", "soon".into());
-    let html = refused(&s, &admin, "/policies", &form(&bad)).await;
+    let html = s.form_refused(&admin, "/policies", &as_form(&bad)).await;
     let err = field_error(&html, "frt").expect("an error for the first response");
     assert!(err.contains("not a valid duration"), "{err}");
     assert!(s.store.list_policies().await.unwrap().is_empty());
@@ -171,19 +150,21 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
 
     // A calendar that does not exist is refused on its field.
     let bad = gold("999");
-    let html = refused(&s, &admin, "/policies", &form(&bad)).await;
+    let html = s.form_refused(&admin, "/policies", &as_form(&bad)).await;
     assert!(field_error(&html, "calendar_id").is_some());
     assert!(s.store.list_policies().await.unwrap().is_empty());
 
     // A good policy: stored as the API would, listed, with the preview of its deadline.
-    let to = post_form(&s, &admin, "/policies", &form(&gold(&cal))).await;
+    let to = s
+        .form_redirect(&admin, "/policies", &as_form(&gold(&cal)))
+        .await;
     assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
     let p = s.store.list_policies().await.unwrap().remove(0);
     assert_eq!(p.policy.first_response.unwrap().as_secs(), 1800);
     assert_eq!(p.policy.resolution.unwrap().as_secs(), 2 * 86_400);
     assert!(p.policy.business_hours_only);
     assert_eq!(p.calendar_id.map(|c| c.to_string()), Some(cal.clone()));
-    let html = page(&s, &admin, &to).await;
+    let html = s.page(&admin, &to).await;
     assert!(html.contains(r#"data-name="Gold""#));
     assert!(html.contains("First response 30m · Resolution 2d"));
     assert!(html.contains("A message on Friday 16:45 would be due Monday 09:15"));
@@ -197,7 +178,9 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     assert_eq!(api["policy"]["first_response"], "30m");
 
     // Made default, a conversation starts on version 1.
-    let to = post_form(&s, &admin, &format!("/policies/{}/default", p.id), &[]).await;
+    let to = s
+        .form_redirect(&admin, &format!("/policies/{}/default", p.id), &[])
+        .await;
     assert_eq!(query(&to, "notice").as_deref(), Some("default"));
     assert_eq!(s.store.default_policy().await.unwrap(), Some(p.id));
     let (status, body) = s
@@ -214,17 +197,17 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     edited[4] = ("frt_value", "1".into());
     edited[5] = ("frt_unit", "h".into());
     edited.push(("apply_to_open", "on".into()));
-    let to = post_form(
-        &s,
-        &admin,
-        &format!("/policies?edit={}", p.id),
-        &form(&edited),
-    )
-    .await;
+    let to = s
+        .form_redirect(
+            &admin,
+            &format!("/policies?edit={}", p.id),
+            &as_form(&edited),
+        )
+        .await;
     assert_eq!(query(&to, "notice").as_deref(), Some("updated"), "{to}");
     assert_eq!(query(&to, "version").as_deref(), Some("2"), "{to}");
     assert_eq!(query(&to, "reevaluated").as_deref(), Some("1"), "{to}");
-    let html = page(&s, &admin, &to).await;
+    let html = s.page(&admin, &to).await;
     assert!(html.contains("Policy saved as version 2."));
     assert!(html.contains("1 open conversation(s) re-evaluated"));
     assert!(html.contains(r#"<tr data-version="2">"#));
@@ -242,7 +225,9 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     // A bad edit changes nothing.
     let mut bad = gold(&cal);
     bad[10] = ("warning_value", "250".into());
-    let html = refused(&s, &admin, &format!("/policies?edit={}", p.id), &form(&bad)).await;
+    let html = s
+        .form_refused(&admin, &format!("/policies?edit={}", p.id), &as_form(&bad))
+        .await;
     assert!(field_error(&html, "warning").is_some());
     assert!(
         html.contains(&format!(r#"action="/policies?edit={}""#, p.id)),
@@ -251,48 +236,29 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     assert_eq!(s.store.policy(p.id).await.unwrap().unwrap().version, 2);
 
     // Conflicts: the calendar is in use, the policy is the default.
-    let to = post_form(&s, &admin, &format!("/calendars/{cal}/delete"), &[]).await;
+    let to = s
+        .form_redirect(&admin, &format!("/calendars/{cal}/delete"), &[])
+        .await;
     assert_eq!(query(&to, "error").as_deref(), Some("in_use"), "{to}");
-    let html = page(&s, &admin, &to).await;
+    let html = s.page(&admin, &to).await;
     assert!(html.contains("is used by the policy Gold and cannot be deleted"));
     assert_eq!(s.store.list_calendars().await.unwrap().len(), 1);
-    let to = post_form(&s, &admin, &format!("/policies/{}/delete", p.id), &[]).await;
+    let to = s
+        .form_redirect(&admin, &format!("/policies/{}/delete", p.id), &[])
+        .await;
     assert_eq!(query(&to, "error").as_deref(), Some("is_default"), "{to}");
-    let html = page(&s, &admin, &to).await;
+    let html = s.page(&admin, &to).await;
     assert!(html.contains("The default policy cannot be deleted"));
     assert!(s.store.policy(p.id).await.unwrap().is_some());
 }
 
 #[tokio::test]
 async fn only_admins_see_and_use_the_pages() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let to = post_form(
-        &s,
-        &admin,
-        "/admin/users",
-        &[
-            ("email", "agent@t.io"),
-            ("name", "Agent"),
-            ("role", "agent"),
-            ("password", "agent-pass-1"),
-        ],
-    )
-    .await;
-    assert!(to.contains("created"), "{to}");
-    let agent = s.login("agent@t.io", "agent-pass-1").await;
+    let (s, _admin, agent) = TestServer::start_with_agent().await;
     for path in ["/policies", "/calendars"] {
         let r = s.cookie_get(path, &agent).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
-        let r = s
-            .client
-            .post(s.url(path))
-            .header(ORIGIN, &s.base)
-            .header(COOKIE, &agent)
-            .form(&[("name", "x")])
-            .send()
-            .await
-            .unwrap();
+        let r = s.form_post(&agent, path, &[("name", "x")]).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "POST {path}");
     }
     assert!(s.store.list_calendars().await.unwrap().is_empty());

@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server_support::{eventually, TestServer};
+use server_support::{column, error_fields, eventually, TestServer};
 use std::sync::{Arc, Mutex};
 
 /// How long (real time) an effect may take to show before a test fails.
@@ -60,58 +60,50 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(String, String, String
     (format!("http://{addr}/hook"), got)
 }
 
+/// Sets the outbound webhook of `channel`: the answer.
+async fn outbound(
+    s: &TestServer,
+    t: &str,
+    channel: &str,
+    url: &str,
+    secret: &str,
+) -> (StatusCode, Value) {
+    s.put(
+        &format!("/api/v1/channels/{channel}/outbound"),
+        t,
+        json!({"url": url, "secret": secret}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owner_and_messages_the_customer(
 ) {
     let s = TestServer::start_at(t0()).await;
     let t = s.token().await;
-    let (_, standard) = s
-        .post(
-            "/api/v1/policies",
-            &t,
-            json!({"name": "Standard", "first_response": "1h"}),
-        )
+    let standard = s
+        .create_default_policy(&t, json!({"name": "Standard", "first_response": "1h"}))
         .await;
-    s.put(
-        "/api/v1/settings/default-policy",
-        &t,
-        json!({"policy": standard["id"]}),
-    )
-    .await;
-    let (_, premium) = s
-        .post(
-            "/api/v1/policies",
-            &t,
-            json!({"name": "Premium", "first_response": "3s"}),
-        )
+    let premium = s
+        .create_policy(&t, json!({"name": "Premium", "first_response": "3s"}))
         .await;
     let (hook, received) = receiver(200).await;
-    let (status, _) = s
-        .put(
-            "/api/v1/channels/whatsapp/outbound",
-            &t,
-            json!({"url": hook, "secret": "channel-secret"}),
-        )
-        .await;
+    let (status, _) = outbound(&s, &t, "whatsapp", &hook, "channel-secret").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, r1) = s
-        .post(
-            "/api/v1/rules",
-            &t,
-            json!({"name": "BigCorp urgent", "event": "conversation.created", "match": "all",
-            "conditions": [{"field": "contact.email", "op": "ends_with", "value": "@bigcorp.com"},
-                           {"field": "priority", "op": "is", "value": "urgent"}],
-            "actions": [{"type": "apply_policy", "policy": premium["id"]}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{r1}");
-    let (status, r2) = s
-        .post("/api/v1/rules", &t, json!({"name": "Breach", "event": "sla.breached",
-            "conditions": [{"field": "sla.metric", "op": "is", "value": "first_response"}],
-            "actions": [{"type": "remove_owner"},
-                        {"type": "send_message", "template": "Sorry {{contact.name}}, we are late; an agent will answer soon."}]}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{r2}");
+    s.create(
+        "/api/v1/rules",
+        &t,
+        json!({"name": "BigCorp urgent", "event": "conversation.created", "match": "all",
+        "conditions": [{"field": "contact.email", "op": "ends_with", "value": "@bigcorp.com"},
+                       {"field": "priority", "op": "is", "value": "urgent"}],
+        "actions": [{"type": "apply_policy", "policy": premium}]}),
+    )
+    .await;
+    s.create("/api/v1/rules", &t, json!({"name": "Breach", "event": "sla.breached",
+        "conditions": [{"field": "sla.metric", "op": "is", "value": "first_response"}],
+        "actions": [{"type": "remove_owner"},
+                    {"type": "send_message", "template": "Sorry {{contact.name}}, we are late; an agent will answer soon."}]}))
+    .await;
 
     let now = now(&s);
     let (status, _) = s
@@ -131,12 +123,12 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
     // keeps Standard.
     let c = eventually(WITHIN, "the Premium policy", || async {
         let (_, c) = s.get("/api/v1/conversations/big-1", &t).await;
-        (c["policy_id"] == premium["id"]).then_some(c)
+        (c["policy_id"] == premium).then_some(c)
     })
     .await;
     assert_eq!(c["sla"]["metrics"][0]["target_s"], 3);
     let (_, other) = s.get("/api/v1/conversations/other-1", &t).await;
-    assert_eq!(other["policy_id"], standard["id"]);
+    assert_eq!(other["policy_id"], standard);
 
     // On the deadline (3 s target) a pass fires nothing: the engine counts the breach from
     // the second after it.
@@ -227,13 +219,11 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
         "big-1's breach once (Premium has no warning threshold); other-1 is far from its hour"
     );
     let (_, rules) = s.get("/api/v1/rules", &t).await;
-    let counts: Vec<i64> = rules
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["fired_today"].as_i64().unwrap())
-        .collect();
-    assert_eq!(counts, vec![1, 1], "each rule fired once");
+    assert_eq!(
+        column(&rules, "fired_today"),
+        json!([1, 1]),
+        "each rule fired once"
+    );
     let (_, deliveries) = s.get("/api/v1/deliveries", &t).await;
     assert_eq!(deliveries[0]["status"], "delivered");
     assert_eq!(deliveries[0]["kind"], "message");
@@ -244,16 +234,14 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
     let s = TestServer::start_at(t0()).await;
     let t = s.token().await;
     let (hook, received) = receiver(500).await;
-    let (status, rule) = s
-        .post(
-            "/api/v1/rules",
-            &t,
-            json!({"name": "Notify", "event": "message.created",
-            "conditions": [{"field": "message.text", "op": "contains_any", "value": ["refund"]}],
-            "actions": [{"type": "webhook", "url": hook, "secret": "hook-secret"}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    s.create(
+        "/api/v1/rules",
+        &t,
+        json!({"name": "Notify", "event": "message.created",
+        "conditions": [{"field": "message.text", "op": "contains_any", "value": ["refund"]}],
+        "actions": [{"type": "webhook", "url": hook, "secret": "hook-secret"}]}),
+    )
+    .await;
     s.post("/api/v1/events", &t, json!({"events": [
         {"id": "w1", "type": "message.created", "conversation": "w", "author": "customer", "text": "I want a Refund!"},
         {"id": "w2", "type": "message.created", "conversation": "w", "author": "customer", "text": "refunded already?"},
@@ -311,48 +299,19 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
     );
     let (status, _) = s.get("/api/v1/deliveries?status=bogus", &t).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = s
-        .put(
-            "/api/v1/channels/pigeon/outbound",
-            &t,
-            json!({"url": hook, "secret": "x"}),
-        )
-        .await;
+    let (status, _) = outbound(&s, &t, "pigeon", &hook, "x").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, e) = s
-        .put(
-            "/api/v1/channels/sms/outbound",
-            &t,
-            json!({"url": "ftp://x", "secret": ""}),
-        )
-        .await;
+    let (status, e) = outbound(&s, &t, "sms", "ftp://x", "").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = e["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, vec!["url", "secret"]);
+    assert_eq!(error_fields(&e), ["url", "secret"]);
 }
 
 #[tokio::test]
 async fn a_new_overdue_rule_replans_running_clocks() {
     let s = TestServer::start_at(t0()).await;
     let t = s.token().await;
-    let (_, p) = s
-        .post(
-            "/api/v1/policies",
-            &t,
-            json!({"name": "Fast", "first_response": "1s"}),
-        )
+    s.create_default_policy(&t, json!({"name": "Fast", "first_response": "1s"}))
         .await;
-    s.put(
-        "/api/v1/settings/default-policy",
-        &t,
-        json!({"policy": p["id"]}),
-    )
-    .await;
     s.post(
         "/api/v1/events",
         &t,
@@ -367,15 +326,13 @@ async fn a_new_overdue_rule_replans_running_clocks() {
         (c["sla"]["metrics"][0]["state"] == "breached").then_some(c)
     })
     .await;
-    let (status, _) = s
-        .post(
-            "/api/v1/rules",
-            &t,
-            json!({"name": "Escalate", "event": "sla.overdue", "after": "6s",
-            "actions": [{"type": "add_label", "label": "overdue-6s"}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    s.create(
+        "/api/v1/rules",
+        &t,
+        json!({"name": "Escalate", "event": "sla.overdue", "after": "6s",
+        "actions": [{"type": "add_label", "label": "overdue-6s"}]}),
+    )
+    .await;
     // Its level (six seconds after the deadline) is planned for the running clock.
     s.advance(Duration::seconds(5));
     let c = eventually(WITHIN, "the escalation", || async {

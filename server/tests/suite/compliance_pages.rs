@@ -5,15 +5,8 @@
 
 use crate::server_support;
 
-use reqwest::header::LOCATION;
 use reqwest::StatusCode;
-use serde_json::json;
 use server_support::{query, TestServer};
-
-fn location(r: &reqwest::Response) -> String {
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    r.headers()[LOCATION].to_str().unwrap().to_string()
-}
 
 const CONTRACT: &[(&str, &str)] = &[
     ("name", "Acme support"),
@@ -35,10 +28,15 @@ const CONTRACT: &[(&str, &str)] = &[
     ("fee_per_period", "1000"),
 ];
 
+/// Posts the departments form: where to.
+async fn map_departments(s: &TestServer, cookie: &str, mapping: &str) -> String {
+    s.form_redirect(cookie, "/compliance/departments", &[("mapping", mapping)])
+        .await
+}
+
 #[tokio::test]
 async fn the_editor_and_departments_forms_work_without_javascript() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
 
     // An error on the form's third row (the second metric sent) is named after that row.
     let mut bad: Vec<(&str, &str)> = CONTRACT.to_vec();
@@ -48,10 +46,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     // kept whole (it used to travel in the URL and was dropped past 1,500 characters).
     let long = format!("{}end-of-terms", "Service hours and scope. ".repeat(400));
     bad.push(("termination_terms", &long));
-    let r = s.form_post(&admin, "/compliance/new", &bad).await;
-    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.headers().get(LOCATION).is_none());
-    let page = r.text().await.unwrap();
+    let page = s.form_refused(&admin, "/compliance/new", &bad).await;
     assert!(s.store.list_contracts().await.unwrap().is_empty());
     assert!(
         page.contains("metrics[2].within_s"),
@@ -64,7 +59,7 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     assert!(long.len() > 10_000);
     assert!(page.contains(&long), "the long text comes back whole");
 
-    let to = location(&s.form_post(&admin, "/compliance/new", CONTRACT).await);
+    let to = s.form_redirect(&admin, "/compliance/new", CONTRACT).await;
     let stored = s.store.list_contracts().await.unwrap();
     assert_eq!(stored.len(), 1);
     let id = stored[0].id;
@@ -73,11 +68,9 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     assert_eq!(stored[0].contract.scope.email_domains, ["acme.example"]);
 
     // The contract page renders its metrics, bands and the trend charts on the server.
-    let r = s
-        .cookie_get(&format!("/compliance/{id}?period=2026-10"), &admin)
+    let html = s
+        .page(&admin, &format!("/compliance/{id}?period=2026-10"))
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
     assert!(html.contains("Average speed of answer"));
     assert!(html.contains("data-band=\"no_data\""));
     assert!(
@@ -85,36 +78,17 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
         "trend charts are drawn by the server"
     );
     // The editor opens with the stored values.
-    let html = s
-        .cookie_get(&format!("/compliance/{id}/edit"), &admin)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = s.page(&admin, &format!("/compliance/{id}/edit")).await;
     assert!(html.contains("value=\"Acme\""));
 
     // Departments: one `team = department` per line; a bad line is named.
-    let to = location(
-        &s.form_post(
-            &admin,
-            "/compliance/departments",
-            &[("mapping", "Billing = Finance\nTech =")],
-        )
-        .await,
-    );
+    let to = map_departments(&s, &admin, "Billing = Finance\nTech =").await;
     assert!(
         query(&to, "err_mapping").unwrap().starts_with("line 2"),
         "{to}"
     );
     assert!(s.store.team_departments().await.unwrap().is_empty());
-    let to = location(
-        &s.form_post(
-            &admin,
-            "/compliance/departments",
-            &[("mapping", "Billing = Finance\n\nTech = Product")],
-        )
-        .await,
-    );
+    let to = map_departments(&s, &admin, "Billing = Finance\n\nTech = Product").await;
     assert_eq!(to, "/compliance?notice=departments");
     let m = s.store.team_departments().await.unwrap();
     assert_eq!(
@@ -125,15 +99,9 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     );
 
     // Agents get neither the pages nor the forms; managers may not map departments.
-    let (status, _) = s
-        .post(
-            "/api/v1/users",
-            &s.token().await,
-            json!({"email": "agent@t.io", "name": "Agent", "role": "agent", "password": "agent-pass-1"}),
-        )
+    let agent = s
+        .user_session(&admin, "agent@t.io", "agent", "agent-pass-1")
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let agent = s.login("agent@t.io", "agent-pass-1").await;
     for path in [
         "/compliance",
         &format!("/compliance/{id}"),
@@ -144,15 +112,9 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     }
     let r = s.form_post(&agent, "/compliance/new", CONTRACT).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let (status, _) = s
-        .post(
-            "/api/v1/users",
-            &s.token().await,
-            json!({"email": "mgr@t.io", "name": "Mgr", "role": "manager", "password": "manager-pass-1"}),
-        )
+    let manager = s
+        .user_session(&admin, "mgr@t.io", "manager", "manager-pass-1")
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let manager = s.login("mgr@t.io", "manager-pass-1").await;
     let r = s
         .form_post(&manager, "/compliance/departments", &[("mapping", "")])
         .await;

@@ -6,7 +6,7 @@ use crate::server_support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server_support::TestServer;
+use server_support::{column, error_fields, TestServer};
 
 fn ev(id: &str, conv: &str, at: &str, body: Value) -> Value {
     let mut v = body;
@@ -76,15 +76,6 @@ fn contract() -> Value {
     })
 }
 
-fn fields(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {body}"))
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn close(v: &Value, x: f64) -> bool {
     v.as_f64().is_some_and(|a| (a - x).abs() < 1e-9)
 }
@@ -111,13 +102,12 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
     assert_eq!(created["name"], "BigCorp premium");
     assert_eq!(created["metrics"][0]["formula"], "answered_only");
 
-    let (status, c) = s
-        .get(
+    let c = s
+        .get_ok(
             &format!("/api/v1/contracts/{id}/compliance?period=2026-10"),
             &t,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["period"], "2026-10");
     assert_eq!(c["conversations"], 5);
     let m = &c["metrics"];
@@ -219,19 +209,14 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
     );
 
     // The conversations behind Finance's service level, the missed one first.
-    let (status, drill) = s
-        .get(
-            &format!("/api/v1/contracts/{id}/conversations?period=2026-10&metric=0&dimension=department&key=Finance"),
-            &t,
-        )
+    let drill = s
+        .get_ok(&format!("/api/v1/contracts/{id}/conversations?period=2026-10&metric=0&dimension=department&key=Finance"), &t)
         .await;
-    assert_eq!(status, StatusCode::OK, "{drill}");
     let rows = drill["conversations"].as_array().unwrap();
-    let ids: Vec<&str> = rows
-        .iter()
-        .map(|r| r["external_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["c2", "c1"]);
+    assert_eq!(
+        column(&drill["conversations"], "external_id"),
+        json!(["c2", "c1"])
+    );
     assert_eq!(rows[0]["first_response_s"], 30);
     assert_eq!(
         (rows[0]["numerator"].clone(), rows[1]["numerator"].clone()),
@@ -243,15 +228,9 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
             &t,
         )
         .await;
-    let ids: Vec<&str> = none["conversations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["external_id"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        ids,
-        ["c5"],
+        column(&none["conversations"], "external_id"),
+        json!(["c5"]),
         "the team-less conversation the abandonment rate counts"
     );
 
@@ -278,9 +257,8 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     bad["metrics"][0]["within_s"] = json!(0);
     bad["remedies"]["currency"] = json!("euro");
     bad["scope"]["policies"] = json!([999]);
-    let (status, body) = s.post("/api/v1/contracts", &t, bad.clone()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let f = fields(&body);
+    let body = s.post_refused("/api/v1/contracts", &t, bad.clone()).await;
+    let f = error_fields(&body);
     assert!(
         f.contains(&"metrics[0].within_s".into()) && f.contains(&"remedies.currency".into()),
         "{body}"
@@ -288,11 +266,11 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     bad["metrics"][0]["within_s"] = json!(20);
     bad["remedies"]["currency"] = json!("EUR");
     let (_, body) = s.post("/api/v1/contracts", &t, bad.clone()).await;
-    assert_eq!(fields(&body), ["scope.policies[0]"]);
+    assert_eq!(error_fields(&body), ["scope.policies[0]"]);
     bad["metrics"][1]["formula"] = json!("sometimes");
     bad["metrics"][1]["kind"] = json!("service_level");
     let (_, body) = s.post("/api/v1/contracts", &t, bad).await;
-    assert!(fields(&body)[0].starts_with("metrics[1]"), "{body}");
+    assert!(error_fields(&body)[0].starts_with("metrics[1]"), "{body}");
     let (_, list) = s.get("/api/v1/contracts", &t).await;
     assert_eq!(list["contracts"], json!([]), "nothing was stored");
 
@@ -304,44 +282,35 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, got) = s.get(&format!("/api/v1/contracts/{id}"), &t).await;
     assert_eq!(got["name"], "BigCorp standard");
-    let (status, body) = s
-        .get(
-            &format!("/api/v1/contracts/{id}/compliance?period=2026-13"),
-            &t,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["period"]);
-    let (status, body) = s
-        .get(
-            &format!("/api/v1/contracts/{id}/conversations?metric=9"),
-            &t,
-        )
-        .await;
-    // The contract has no metric 9: not found, and the field says which.
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(fields(&body), ["metric"]);
+    for (path, expected, field) in [
+        (
+            format!("/api/v1/contracts/{id}/compliance?period=2026-13"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "period",
+        ),
+        // The contract has no metric 9: not found, and the field says which.
+        (
+            format!("/api/v1/contracts/{id}/conversations?metric=9"),
+            StatusCode::NOT_FOUND,
+            "metric",
+        ),
+    ] {
+        let (status, body) = s.get(&path, &t).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert_eq!(error_fields(&body), [field], "{path}");
+    }
 
     // A survey score outside its scale is refused with its path, and nothing is stored.
-    let (status, body) = s
-        .post(
+    let body = s
+        .post_refused(
             "/api/v1/events",
             &t,
             json!({"events": [created_ok(), survey("s9", "z1", "nps", 11)]}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["events[1].score"]);
+    assert_eq!(error_fields(&body), ["events[1].score"]);
 
-    let agent = promptly_server::services::tokens::create_token(
-        s.store.as_ref(),
-        "agent",
-        Some("agent"),
-        s.state.clock.now(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let agent = s.new_token("agent", Some("agent")).await.token;
     for path in [
         "/api/v1/contracts".to_string(),
         format!("/api/v1/contracts/{id}"),
@@ -352,15 +321,7 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
         let (status, _) = s.get(&path, &agent).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
-    let manager = promptly_server::services::tokens::create_token(
-        s.store.as_ref(),
-        "mgr",
-        Some("manager"),
-        s.state.clock.now(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let manager = s.new_token("mgr", Some("manager")).await.token;
     let (status, _) = s
         .get(&format!("/api/v1/contracts/{id}/compliance"), &manager)
         .await;
@@ -377,7 +338,10 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), ["teams[1].department", "teams[1].team"]);
+    assert_eq!(
+        error_fields(&body),
+        ["teams[1].department", "teams[1].team"]
+    );
 
     let (status, _) = s
         .send(

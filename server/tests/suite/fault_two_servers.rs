@@ -79,12 +79,14 @@ async fn scalar(db: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_servers_fire_every_breach_exactly_once_across_kills() {
+/// A fresh database in a cluster of its own, and an admin token named `name` made with
+/// `promptly token create`: (the cluster, kept running while held; the database URL; the
+/// token).
+async fn database_with_token(name: &str) -> (PgCluster, String, String) {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
     let db_url = cluster.fresh_database().await;
     let out = Command::new(env!("CARGO_BIN_EXE_promptly"))
-        .args(["token", "create", "--name", "fault"])
+        .args(["token", "create", "--name", name])
         .env("PROMPTLY_DATABASE_URL", &db_url)
         .env("PROMPTLY_LOG", "warn")
         .output()
@@ -95,6 +97,12 @@ async fn two_servers_fire_every_breach_exactly_once_across_kills() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (cluster, db_url, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_fire_every_breach_exactly_once_across_kills() {
+    let (_cluster, db_url, token) = database_with_token("fault").await;
 
     // A webhook receiver that counts deliveries by their id.
     let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -281,15 +289,7 @@ async fn two_servers_fire_every_breach_exactly_once_across_kills() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
     use futures::StreamExt;
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
-    let db_url = cluster.fresh_database().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_promptly"))
-        .args(["token", "create", "--name", "fanout"])
-        .env("PROMPTLY_DATABASE_URL", &db_url)
-        .env("PROMPTLY_LOG", "warn")
-        .output()
-        .unwrap();
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (_cluster, db_url, token) = database_with_token("fanout").await;
     let (pa, pb) = (free_port(), free_port());
     let _a = spawn(&db_url, pa);
     let _b = spawn(&db_url, pb);

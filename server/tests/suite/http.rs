@@ -4,10 +4,10 @@
 
 use crate::server_support;
 
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server_support::TestServer;
+use server_support::{error_fields, location, TestServer};
 
 /// The suite's server, with requests that carry an optional session cookie.
 struct Server(TestServer);
@@ -22,6 +22,12 @@ impl std::ops::Deref for Server {
 
 async fn start() -> Server {
     Server(TestServer::start().await)
+}
+
+/// The suite's server with the admin signed in: the server and the admin's cookie.
+async fn start_as_admin() -> (Server, String) {
+    let (s, admin) = TestServer::start_as_admin().await;
+    (Server(s), admin)
 }
 
 impl Server {
@@ -50,28 +56,43 @@ impl Server {
         req.send().await.unwrap()
     }
 
-    async fn create_user(&self, admin: &str, email: &str, role: &str) {
+    /// Signs in through the login form (without a session), going back to `next` if given.
+    async fn sign_in(&self, email: &str, password: &str, next: Option<&str>) -> reqwest::Response {
+        let mut form = vec![("email", email), ("password", password)];
+        form.extend(next.map(|n| ("next", n)));
+        self.post_form("/login", None, &form).await
+    }
+
+    /// A JSON answer as the signed-in user of `cookie`.
+    async fn json(&self, path: &str, cookie: &str) -> Value {
+        self.get(path, Some(cookie)).await.json().await.unwrap()
+    }
+
+    /// How many users the API lists to the admin of `admin`.
+    async fn user_count(&self, admin: &str) -> usize {
+        self.json("/api/v1/users", admin)
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
+    /// Sets `field` (`role` or `active`) of user `id` with the users page's form: where to.
+    async fn set_user(&self, admin: &str, id: i64, field: &str, value: &str) -> String {
         let r = self
             .post_form(
-                "/admin/users",
+                &format!("/admin/users/{id}/{field}"),
                 Some(admin),
-                &[
-                    ("email", email),
-                    ("name", ""),
-                    ("role", role),
-                    ("password", "user-pass-1"),
-                ],
+                &[(field, value)],
             )
             .await;
-        assert_eq!(location(&r), "/admin/users?notice=created");
+        location(&r)
     }
 }
 
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
+/// The cookie a response sets.
+fn set_cookie(r: &reqwest::Response) -> &str {
+    r.headers().get(SET_COOKIE).unwrap().to_str().unwrap()
 }
 
 #[tokio::test]
@@ -92,18 +113,10 @@ async fn visitors_are_sent_to_login_and_back() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/login?next=%2Fadmin%2Fusers%3Fx%3D1");
     let r = s
-        .post_form(
-            "/login",
-            None,
-            &[
-                ("email", "ADMIN@t.io"),
-                ("password", "admin-pass-1"),
-                ("next", "/admin/users?x=1"),
-            ],
-        )
+        .sign_in("ADMIN@t.io", "admin-pass-1", Some("/admin/users?x=1"))
         .await;
     assert_eq!(location(&r), "/admin/users?x=1");
-    let cookie = r.headers().get(SET_COOKIE).unwrap().to_str().unwrap();
+    let cookie = set_cookie(&r);
     assert!(
         cookie.contains("HttpOnly")
             && cookie.contains("SameSite=Lax")
@@ -111,15 +124,7 @@ async fn visitors_are_sent_to_login_and_back() {
     );
     // Never redirect off-site after login.
     let r = s
-        .post_form(
-            "/login",
-            None,
-            &[
-                ("email", "admin@t.io"),
-                ("password", "admin-pass-1"),
-                ("next", "//evil.example/"),
-            ],
-        )
+        .sign_in("admin@t.io", "admin-pass-1", Some("//evil.example/"))
         .await;
     assert_eq!(location(&r), "/");
     // The API answers 401 rather than redirecting.
@@ -141,41 +146,25 @@ async fn cookies_are_secure_behind_https() {
         .send()
         .await
         .unwrap();
-    assert!(r
-        .headers()
-        .get(SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .contains("; Secure"));
+    assert!(set_cookie(&r).contains("; Secure"));
 }
 
 #[tokio::test]
 async fn wrong_passwords_and_bad_fields_are_explained() {
     let s = start().await;
-    let r = s
-        .post_form(
-            "/login",
-            None,
-            &[("email", "admin@t.io"), ("password", "nope")],
-        )
-        .await;
+    let r = s.sign_in("admin@t.io", "nope", None).await;
     assert!(r.headers().get(SET_COOKIE).is_none());
     assert_eq!(
         location(&r),
         "/login?email=admin%40t.io&next=%2F&error=invalid"
     );
-    let r = s
-        .post_form("/login", None, &[("email", ""), ("password", "")])
-        .await;
+    let r = s.sign_in("", "", None).await;
     assert_eq!(
         location(&r),
         "/login?email=&next=%2F&err_email=required&err_password=required"
     );
     let long = "x".repeat(300);
-    let r = s
-        .post_form("/login", None, &[("email", &long), ("password", &long)])
-        .await;
+    let r = s.sign_in(&long, &long, None).await;
     assert_eq!(
         location(&r),
         "/login?next=%2F&err_email=too_long&err_password=too_long"
@@ -194,23 +183,11 @@ async fn wrong_passwords_and_bad_fields_are_explained() {
 async fn ten_failures_in_a_minute_make_an_account_wait() {
     let s = start().await;
     for _ in 0..10 {
-        let r = s
-            .post_form(
-                "/login",
-                None,
-                &[("email", "admin@t.io"), ("password", "wrong")],
-            )
-            .await;
+        let r = s.sign_in("admin@t.io", "wrong", None).await;
         assert!(location(&r).ends_with("error=invalid"));
     }
     // Even the right password must wait now.
-    let r = s
-        .post_form(
-            "/login",
-            None,
-            &[("email", "admin@t.io"), ("password", "admin-pass-1")],
-        )
-        .await;
+    let r = s.sign_in("admin@t.io", "admin-pass-1", None).await;
     let loc = location(&r);
     assert!(loc.contains("error=throttled&wait="), "{loc}");
     assert!(r.headers().get(SET_COOKIE).is_none());
@@ -218,54 +195,34 @@ async fn ten_failures_in_a_minute_make_an_account_wait() {
 
 #[tokio::test]
 async fn cross_site_posts_change_nothing() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
+    let evil = [
+        ("email", "evil@x.io"),
+        ("role", "admin"),
+        ("password", "evil-pass-1"),
+    ];
     let r = s
-        .client
-        .post(s.url("/admin/users"))
-        .header(COOKIE, &admin)
-        .header(ORIGIN, "https://evil.example")
-        .form(&[
-            ("email", "evil@x.io"),
-            ("role", "admin"),
-            ("password", "evil-pass-1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .form_post_from("https://evil.example", &admin, "/admin/users", &evil)
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = s
         .client
         .post(s.url("/admin/users"))
         .header(COOKIE, &admin)
-        .form(&[
-            ("email", "evil@x.io"),
-            ("role", "admin"),
-            ("password", "evil-pass-1"),
-        ])
+        .form(&evil)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "no Origin nor Referer");
-    let users: Value = s
-        .client
-        .get(s.url("/api/v1/users"))
-        .header(COOKIE, &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(s.user_count(&admin).await, 1);
 }
 
 #[tokio::test]
 async fn roles_guard_pages_and_the_api() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    s.create_user(&admin, "agent@t.io", "agent").await;
-    let agent = s.login("agent@t.io", "user-pass-1").await;
+    let (s, admin) = start_as_admin().await;
+    let agent = s
+        .user_session(&admin, "agent@t.io", "agent", "user-pass-1")
+        .await;
 
     let r = s.get("/", Some(&agent)).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -301,12 +258,7 @@ async fn roles_guard_pages_and_the_api() {
     assert!(r.text().await.unwrap().contains("agent@t.io"));
 
     // Promote the agent: the same session sees the admin pages at once.
-    let users: Value = s
-        .get("/api/v1/users", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let users = s.json("/api/v1/users", &admin).await;
     let id = users
         .as_array()
         .unwrap()
@@ -315,82 +267,39 @@ async fn roles_guard_pages_and_the_api() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    let r = s
-        .post_form(
-            &format!("/admin/users/{id}/role"),
-            Some(&admin),
-            &[("role", "admin")],
-        )
-        .await;
-    assert_eq!(location(&r), "/admin/users?notice=role");
-    assert_eq!(
-        s.get("/admin/users", Some(&agent)).await.status(),
-        StatusCode::OK
-    );
-
-    // Deactivating ends their session at once.
-    let r = s
-        .post_form(
-            &format!("/admin/users/{id}/active"),
-            Some(&admin),
-            &[("active", "false")],
-        )
-        .await;
-    assert_eq!(location(&r), "/admin/users?notice=deactivated");
-    assert_eq!(
-        s.get("/", Some(&agent)).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    let r = s
-        .post_form(
-            "/login",
-            None,
-            &[("email", "agent@t.io"), ("password", "user-pass-1")],
-        )
-        .await;
+    // Then deactivate them: that ends their session at once.
+    for (field, value, notice, path, status) in [
+        ("role", "admin", "role", "/admin/users", StatusCode::OK),
+        ("active", "false", "deactivated", "/", StatusCode::SEE_OTHER),
+    ] {
+        assert_eq!(
+            s.set_user(&admin, id, field, value).await,
+            format!("/admin/users?notice={notice}")
+        );
+        assert_eq!(s.get(path, Some(&agent)).await.status(), status, "{field}");
+    }
+    let r = s.sign_in("agent@t.io", "user-pass-1", None).await;
     assert!(location(&r).ends_with("error=invalid"));
 }
 
 #[tokio::test]
 async fn the_last_admin_stays() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let me: Value = s
-        .get("/api/v1/me", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = me["id"].as_i64().unwrap();
-    let r = s
-        .post_form(
-            &format!("/admin/users/{id}/role"),
-            Some(&admin),
-            &[("role", "agent")],
-        )
-        .await;
-    assert_eq!(location(&r), "/admin/users?error=last_admin");
-    let r = s
-        .post_form(
-            &format!("/admin/users/{id}/active"),
-            Some(&admin),
-            &[("active", "false")],
-        )
-        .await;
-    assert_eq!(location(&r), "/admin/users?error=self");
-    let me: Value = s
-        .get("/api/v1/me", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["role"], "admin");
+    let (s, admin) = start_as_admin().await;
+    let id = s.json("/api/v1/me", &admin).await["id"].as_i64().unwrap();
+    assert_eq!(
+        s.set_user(&admin, id, "role", "agent").await,
+        "/admin/users?error=last_admin"
+    );
+    assert_eq!(
+        s.set_user(&admin, id, "active", "false").await,
+        "/admin/users?error=self"
+    );
+    assert_eq!(s.json("/api/v1/me", &admin).await["role"], "admin");
 }
 
 #[tokio::test]
 async fn bad_user_fields_store_nothing() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     let long = format!("{}@t.io", "a".repeat(300));
     let r = s
         .post_form(
@@ -424,14 +333,9 @@ async fn bad_user_fields_store_nothing() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
-    let fields: Vec<_> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(fields, vec!["email", "role", "password"]);
-    s.create_user(&admin, "dup@t.io", "agent").await;
+    assert_eq!(error_fields(&body), ["email", "role", "password"]);
+    s.create_user(&admin, "dup@t.io", "agent", "user-pass-1")
+        .await;
     let r = s
         .post_form(
             "/admin/users",
@@ -444,29 +348,16 @@ async fn bad_user_fields_store_nothing() {
         )
         .await;
     assert!(location(&r).contains("err_email=A+user+with+this+e-mail+already+exists."));
-    let users: Value = s
-        .get("/api/v1/users", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(users.as_array().unwrap().len(), 2);
+    assert_eq!(s.user_count(&admin).await, 2);
 }
 
 #[tokio::test]
 async fn logout_ends_the_session() {
-    let s = start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = start_as_admin().await;
     assert_eq!(s.get("/", Some(&admin)).await.status(), StatusCode::OK);
     let r = s.post_form("/logout", Some(&admin), &[]).await;
     assert_eq!(location(&r), "/login?notice=logged_out");
-    assert!(r
-        .headers()
-        .get(SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .contains("Max-Age=0"));
+    assert!(set_cookie(&r).contains("Max-Age=0"));
     // The old cookie is worthless now.
     assert_eq!(
         s.get("/", Some(&admin)).await.status(),

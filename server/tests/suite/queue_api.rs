@@ -7,13 +7,16 @@ use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use server_support::{eventually, TestServer};
+use server_support::{error_fields, eventually, TestServer};
 
-const AMSTERDAM: &str = r#"{"name": "Office hours", "description": "EU support",
-  "timezone": "Europe/Amsterdam",
-  "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"], "wed": ["09:00-17:00"],
-            "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]},
-  "holidays": ["2026-12-25"]}"#;
+/// A calendar's API body: office hours in Amsterdam.
+fn amsterdam() -> Value {
+    json!({"name": "Office hours", "description": "EU support",
+      "timezone": "Europe/Amsterdam",
+      "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"], "wed": ["09:00-17:00"],
+                "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]},
+      "holidays": ["2026-12-25"]})
+}
 
 fn ago(secs: i64) -> String {
     (Utc::now() - Duration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -31,14 +34,7 @@ async fn tokens_authenticate_and_can_be_revoked() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "admin");
 
-    let (status, created) = s
-        .post(
-            "/api/v1/tokens",
-            &token,
-            json!({"name": "whatsapp", "role": "agent"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let created = s.api_token(&token, "whatsapp", "agent").await;
     let agent_token = created["token"].as_str().unwrap().to_string();
     assert!(agent_token.starts_with("pt_"));
     assert_eq!(
@@ -50,14 +46,13 @@ async fn tokens_authenticate_and_can_be_revoked() {
         StatusCode::OK
     );
 
-    let (status, body) = s
-        .post(
+    let body = s
+        .post_refused(
             "/api/v1/tokens",
             &token,
             json!({"name": "", "role": "root"}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "name");
     assert_eq!(body["errors"][1]["field"], "role");
 
@@ -89,60 +84,35 @@ async fn tokens_authenticate_and_can_be_revoked() {
 async fn calendars_and_policies_validate_with_field_paths() {
     let s = TestServer::start().await;
     let t = s.token().await;
-    let (status, cal) = s
-        .post(
-            "/api/v1/calendars",
-            &t,
-            serde_json::from_str(AMSTERDAM).unwrap(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{cal}");
+    let cal = s.create("/api/v1/calendars", &t, amsterdam()).await;
     assert_eq!(cal["name"], "Office hours");
     assert_eq!(cal["definition"]["timezone"], "Europe/Amsterdam");
 
-    let mut bad: Value = serde_json::from_str(AMSTERDAM).unwrap();
+    let mut bad = amsterdam();
     bad["hours"]["tue"] = json!(["09:00-12:00", "25:00-26:00"]);
     bad["name"] = json!("");
-    let (status, body) = s.post("/api/v1/calendars", &t, bad).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<_> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, vec!["name", "hours.tue[1]"], "{body}");
-    let (status, body) = s
-        .post(
+    for (path, body, fields) in [
+        ("/api/v1/calendars", bad, &["name", "hours.tue[1]"][..]),
+        (
             "/api/v1/calendars",
-            &t,
             json!({"name": "X", "timezone": "Mars/Base"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["errors"][0]["field"], "timezone");
+            &["timezone"],
+        ),
+        (
+            "/api/v1/policies",
+            json!({"name": "Gold", "calendar_id": 9999, "first_response": "soon"}),
+            &["calendar_id", "first_response"],
+        ),
+    ] {
+        let body = s.post_refused(path, &t, body).await;
+        assert_eq!(error_fields(&body), fields, "{body}");
+    }
 
     let cal_id = cal["id"].as_i64().unwrap();
-    let (status, body) = s
-        .post(
-            "/api/v1/policies",
-            &t,
-            json!({"name": "Gold", "calendar_id": 9999, "first_response": "soon"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<_> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, vec!["calendar_id", "first_response"], "{body}");
 
-    let (status, p) = s
-        .post("/api/v1/policies", &t, json!({"name": "Gold", "calendar_id": cal_id, "first_response": "30m", "business_hours_only": true}))
+    let p = s
+        .create("/api/v1/policies", &t, json!({"name": "Gold", "calendar_id": cal_id, "first_response": "30m", "business_hours_only": true}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{p}");
     assert_eq!(p["version"], 1);
     let pid = p["id"].as_i64().unwrap();
     // A policy that does not exist: 404 naming the field; an empty body clears nothing.
@@ -187,25 +157,82 @@ async fn calendars_and_policies_validate_with_field_paths() {
     );
 }
 
-async fn setup_policy(s: &TestServer, t: &str, body: Value) -> i64 {
-    let (status, p) = s.post("/api/v1/policies", t, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{p}");
-    let id = p["id"].as_i64().unwrap();
-    assert_eq!(
-        s.put("/api/v1/settings/default-policy", t, json!({"policy": id}))
+/// A server, an admin token, and the default policy "Std" (a first response within the
+/// hour): its id.
+async fn start_with_std() -> (TestServer, String, i64) {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let pid = s
+        .create_default_policy(&t, json!({"name": "Std", "first_response": "1h"}))
+        .await;
+    (s, t, pid)
+}
+
+/// Edits the policy `pid` ("Std") to a five-minute first response, with `query` (the
+/// answer).
+async fn edit_std_to_five_minutes(
+    s: &TestServer,
+    t: &str,
+    pid: i64,
+    query: &str,
+) -> (StatusCode, Value) {
+    s.put(
+        &format!("/api/v1/policies/{pid}{query}"),
+        t,
+        json!({"name": "Std", "first_response": "5m"}),
+    )
+    .await
+}
+
+/// A conversation's policy version and the state of its first SLA metric.
+async fn version_and_state(s: &TestServer, t: &str, conversation: &str) -> (Value, Value) {
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conversation}"), t)
+        .await;
+    (
+        c["policy_version"].clone(),
+        c["sla"]["metrics"][0]["state"].clone(),
+    )
+}
+
+/// The stream as the holder of token `t`, resuming after `last_event_id` if given.
+async fn stream(s: &TestServer, t: &str, last_event_id: Option<&str>) -> reqwest::Response {
+    let mut req = s
+        .client
+        .get(s.url("/api/v1/stream"))
+        .header(AUTHORIZATION, format!("Bearer {t}"));
+    if let Some(l) = last_event_id {
+        req = req.header("last-event-id", l);
+    }
+    req.send().await.unwrap()
+}
+
+/// The stream's first chunk (its hello).
+async fn first_chunk(r: &mut reqwest::Response) -> String {
+    let hello = r.chunk().await.unwrap().unwrap();
+    String::from_utf8_lossy(&hello).to_string()
+}
+
+/// Reads the stream until its text holds `until` (each chunk within 5 s).
+async fn read_until(r: &mut reqwest::Response, until: &str) -> String {
+    let mut text = String::new();
+    while !text.contains(until) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
             .await
-            .0,
-        StatusCode::OK
-    );
-    id
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
 }
 
 #[tokio::test]
 async fn ingested_conversations_carry_their_sla_and_sort_by_deadline() {
     let s = TestServer::start().await;
     let t = s.token().await;
-    let pid = setup_policy(
-        &s,
+    let pid = s
+        .create_default_policy(
         &t,
         json!({"name": "Chat", "first_response": "10m", "next_response": "5m", "warning": "50%"}),
     )
@@ -282,20 +309,18 @@ async fn ingested_conversations_carry_their_sla_and_sort_by_deadline() {
 async fn a_batch_with_one_bad_event_stores_nothing() {
     let s = TestServer::start().await;
     let t = s.token().await;
-    let (status, body) = s
-        .post("/api/v1/events", &t, json!({"events": [
+    let body = s.post_refused("/api/v1/events", &t, json!({"events": [
             {"id": "ok1", "type": "conversation.created", "conversation": "c1", "channel": "sms"},
             {"id": "bad", "type": "message.created", "conversation": "c1", "author": "robot"},
-        ]}))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        ]})).await;
     assert_eq!(body["errors"][0]["field"], "events[1].author", "{body}");
     let (_, list) = s.get("/api/v1/conversations", &t).await;
     assert!(list.as_array().unwrap().is_empty());
     // Too many events, or too large a body.
     let many: Vec<Value> = (0..1001).map(|i| json!({"id": format!("m{i}"), "type": "conversation.handover", "conversation": "c"})).collect();
-    let (status, body) = s.post("/api/v1/events", &t, json!({"events": many})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = s
+        .post_refused("/api/v1/events", &t, json!({"events": many}))
+        .await;
     assert_eq!(body["errors"][0]["field"], "events");
     let huge = "x".repeat(1024 * 1024 + 10);
     let r = s
@@ -314,36 +339,25 @@ async fn a_batch_with_one_bad_event_stores_nothing() {
 
 #[tokio::test]
 async fn editing_a_policy_in_use_makes_a_version_and_can_apply_to_open_conversations() {
-    let s = TestServer::start().await;
-    let t = s.token().await;
-    let pid = setup_policy(&s, &t, json!({"name": "Std", "first_response": "1h"})).await;
+    let (s, t, pid) = start_with_std().await;
     s.post("/api/v1/events", &t, json!({"id": "a", "type": "conversation.created", "conversation": "c1", "channel": "email", "at": ago(600)})).await;
-    let (_, v2) = s
-        .put(
-            &format!("/api/v1/policies/{pid}"),
-            &t,
-            json!({"name": "Std", "first_response": "5m"}),
-        )
-        .await;
+    let (_, v2) = edit_std_to_five_minutes(&s, &t, pid, "").await;
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["reevaluated"], 0);
-    let (_, c) = s.get("/api/v1/conversations/c1", &t).await;
-    assert_eq!(c["policy_version"], 1, "conversations keep their version");
-    assert_eq!(c["sla"]["metrics"][0]["state"], "ok");
+    assert_eq!(
+        version_and_state(&s, &t, "c1").await,
+        (json!(1), json!("ok")),
+        "conversations keep their version"
+    );
     // Version 2 is not in use yet: this edit changes it in place, then moves the open
     // conversation onto it.
-    let (_, v3) = s
-        .put(
-            &format!("/api/v1/policies/{pid}?apply_to_open=true"),
-            &t,
-            json!({"name": "Std", "first_response": "5m"}),
-        )
-        .await;
+    let (_, v3) = edit_std_to_five_minutes(&s, &t, pid, "?apply_to_open=true").await;
     assert_eq!(v3["version"], 2);
     assert_eq!(v3["reevaluated"], 1);
-    let (_, c) = s.get("/api/v1/conversations/c1", &t).await;
-    assert_eq!(c["policy_version"], v3["version"]);
-    assert_eq!(c["sla"]["metrics"][0]["state"], "breached", "{c}");
+    assert_eq!(
+        version_and_state(&s, &t, "c1").await,
+        (v3["version"].clone(), json!("breached"))
+    );
     let (_, versions) = s.get(&format!("/api/v1/policies/{pid}/versions"), &t).await;
     assert_eq!(versions.as_array().unwrap().len(), 2);
     assert_eq!(
@@ -356,31 +370,16 @@ async fn editing_a_policy_in_use_makes_a_version_and_can_apply_to_open_conversat
 async fn the_stream_announces_changes_and_replays_after_last_event_id() {
     let s = TestServer::start().await;
     let t = s.token().await;
-    let mut r = s
-        .client
-        .get(s.url("/api/v1/stream"))
-        .header(AUTHORIZATION, format!("Bearer {t}"))
-        .send()
-        .await
-        .unwrap();
+    let mut r = stream(&s, &t, None).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let hello = r.chunk().await.unwrap().unwrap();
-    let hello = String::from_utf8_lossy(&hello).to_string();
+    let hello = first_chunk(&mut r).await;
     assert!(hello.contains("event: hello"));
     assert!(
         hello.contains("\"seq\":0"),
         "nothing published yet: {hello}"
     );
     s.post("/api/v1/events", &t, json!({"id": "x1", "type": "conversation.created", "conversation": "wa-1", "channel": "whatsapp"})).await;
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = read_until(&mut r, "\n\n").await;
     assert!(text.contains("event: conversation"), "{text}");
     assert!(text.contains("id: 1"), "{text}");
     assert!(text.contains("\"external_id\":\"wa-1\""), "{text}");
@@ -390,23 +389,8 @@ async fn the_stream_announces_changes_and_replays_after_last_event_id() {
     // Two more changes while disconnected; reconnecting after id 1 replays exactly those.
     s.post("/api/v1/events", &t, json!({"id": "x2", "type": "conversation.created", "conversation": "wa-2", "channel": "whatsapp"})).await;
     s.post("/api/v1/events", &t, json!({"id": "x3", "type": "conversation.created", "conversation": "wa-3", "channel": "whatsapp"})).await;
-    let mut r = s
-        .client
-        .get(s.url("/api/v1/stream"))
-        .header(AUTHORIZATION, format!("Bearer {t}"))
-        .header("last-event-id", "1")
-        .send()
-        .await
-        .unwrap();
-    let mut text = String::new();
-    while !text.contains("wa-3") {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let mut r = stream(&s, &t, Some("1")).await;
+    let text = read_until(&mut r, "wa-3").await;
     assert!(!text.contains("wa-1"), "{text}");
     assert!(text.find("wa-2").unwrap() < text.find("wa-3").unwrap());
     assert!(
@@ -417,16 +401,7 @@ async fn the_stream_announces_changes_and_replays_after_last_event_id() {
     // A fresh stream starts after the latest change; so does one that asks to resume
     // from a number the server never gave out (a restarted server): the page reloads.
     for last in [None, Some("99")] {
-        let mut req = s
-            .client
-            .get(s.url("/api/v1/stream"))
-            .header(AUTHORIZATION, format!("Bearer {t}"));
-        if let Some(l) = last {
-            req = req.header("last-event-id", l);
-        }
-        let mut r = req.send().await.unwrap();
-        let hello = r.chunk().await.unwrap().unwrap();
-        let hello = String::from_utf8_lossy(&hello).to_string();
+        let hello = first_chunk(&mut stream(&s, &t, last).await).await;
         assert!(hello.contains("\"seq\":3"), "{last:?}: {hello}");
     }
 }
@@ -435,7 +410,8 @@ async fn the_stream_announces_changes_and_replays_after_last_event_id() {
 async fn the_queue_page_renders_badges_for_agents() {
     let s = TestServer::start().await;
     let t = s.token().await;
-    setup_policy(&s, &t, json!({"name": "Chat", "first_response": "2m"})).await;
+    s.create_default_policy(&t, json!({"name": "Chat", "first_response": "2m"}))
+        .await;
     s.post("/api/v1/events", &t, json!({"events": [
         {"id": "q1", "type": "conversation.created", "conversation": "c1", "channel": "instagram", "visibility": "public", "contact": {"handle": "@bob"}, "at": ago(300)},
         {"id": "q2", "type": "message.created", "conversation": "c1", "author": "customer", "text": "Still waiting", "at": ago(300)},
@@ -461,9 +437,7 @@ async fn the_queue_page_renders_badges_for_agents() {
 
 #[tokio::test]
 async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
-    let s = TestServer::start().await;
-    let t = s.token().await;
-    let pid = setup_policy(&s, &t, json!({"name": "Std", "first_response": "1h"})).await;
+    let (s, t, pid) = start_with_std().await;
     let events: Vec<Value> = (0..1200)
         .map(|i| {
             json!({"id": format!("big-{i}"), "type": "conversation.created",
@@ -476,13 +450,7 @@ async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
             .await;
         assert_eq!(status, StatusCode::OK);
     }
-    let (status, v2) = s
-        .put(
-            &format!("/api/v1/policies/{pid}?apply_to_open=true"),
-            &t,
-            json!({"name": "Std", "first_response": "5m"}),
-        )
-        .await;
+    let (status, v2) = edit_std_to_five_minutes(&s, &t, pid, "?apply_to_open=true").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{v2}");
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["job"]["total"], 1200);
@@ -501,9 +469,11 @@ async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
     assert_eq!(last["done"], 1200);
     assert_eq!(last["error"], Value::Null);
     for c in ["big-c0", "big-c600", "big-c1199"] {
-        let (_, c) = s.get(&format!("/api/v1/conversations/{c}"), &t).await;
-        assert_eq!(c["policy_version"], 2);
-        assert_eq!(c["sla"]["metrics"][0]["state"], "breached", "{c}");
+        assert_eq!(
+            version_and_state(&s, &t, c).await,
+            (json!(2), json!("breached")),
+            "{c}"
+        );
     }
     assert_eq!(s.get("/api/v1/jobs/999", &t).await.0, StatusCode::NOT_FOUND);
 }

@@ -7,7 +7,7 @@ use chrono::{Duration, SecondsFormat, Utc};
 use promptly::rules::Action;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use server_support::TestServer;
+use server_support::{column, error_fields, TestServer};
 
 fn ago(secs: i64) -> String {
     (Utc::now() - Duration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -15,19 +15,12 @@ fn ago(secs: i64) -> String {
 
 /// Creates a policy; the first one created becomes the default.
 async fn policy(s: &TestServer, t: &str, name: &str, first_response: &str) -> i64 {
-    let (status, p) = s
-        .post(
-            "/api/v1/policies",
-            t,
-            json!({"name": name, "first_response": first_response}),
-        )
+    let id = s
+        .create_policy(t, json!({"name": name, "first_response": first_response}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{p}");
-    let id = p["id"].as_i64().unwrap();
     let (_, default) = s.get("/api/v1/settings/default-policy", t).await;
     if default["policy"].is_null() {
-        s.put("/api/v1/settings/default-policy", t, json!({"policy": id}))
-            .await;
+        s.set_default_policy(t, id).await;
     }
     id
 }
@@ -45,26 +38,7 @@ fn named(name: &str) -> Value {
 }
 
 async fn create(s: &TestServer, t: &str, body: Value) -> Value {
-    let (status, rule) = s.post("/api/v1/rules", t, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{rule}");
-    rule
-}
-
-fn fields(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {body}"))
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn names(list: &Value) -> Vec<&str> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect()
+    s.create("/api/v1/rules", t, body).await
 }
 
 /// The webhook secret of a stored rule's first webhook action.
@@ -106,10 +80,9 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
     let mut bad = bigcorp(9999);
     bad["conditions"][0]["field"] = json!("contact.shoe_size");
     bad["conditions"][1]["op"] = json!("near");
-    let (status, body) = s.post("/api/v1/rules", &t, bad).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = s.post_refused("/api/v1/rules", &t, bad).await;
     assert_eq!(
-        fields(&body),
+        error_fields(&body),
         vec![
             "conditions[0].field",
             "conditions[1].op",
@@ -117,15 +90,14 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
         ],
         "{body}"
     );
-    let (status, body) = s.post("/api/v1/rules", &t, json!([1])).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), vec!["body"], "{body}");
+    let body = s.post_refused("/api/v1/rules", &t, json!([1])).await;
+    assert_eq!(error_fields(&body), vec!["body"], "{body}");
     let (status, body) = s
         .put(&format!("/api/v1/rules/{id}"), &t, bigcorp(9999))
         .await;
     // Only a missing policy is wrong: 404, naming the field.
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(fields(&body), vec!["actions[0].policy"]);
+    assert_eq!(error_fields(&body), vec!["actions[0].policy"]);
     let (status, _) = s.put("/api/v1/rules/9999", &t, bigcorp(pid)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -138,7 +110,7 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["position"], 0);
     let (_, list) = s.get("/api/v1/rules", &t).await;
-    assert_eq!(names(&list), vec!["BigCorp", "B", "C"]);
+    assert_eq!(column(&list, "name"), json!(["BigCorp", "B", "C"]));
 
     // Reordering, in both body forms; a list that is not the current rules' ids is stale
     // (409), one that is not a list of ids is a 422 on `ids`.
@@ -146,11 +118,11 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
         .post("/api/v1/rules/order", &t, json!({"ids": [c, id, b]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(names(&list), vec!["C", "BigCorp", "B"]);
+    assert_eq!(column(&list, "name"), json!(["C", "BigCorp", "B"]));
     assert_eq!(list[2]["position"], 2);
     let (status, list) = s.post("/api/v1/rules/order", &t, json!([b, c, id])).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(names(&list), vec!["B", "C", "BigCorp"]);
+    assert_eq!(column(&list, "name"), json!(["B", "C", "BigCorp"]));
     for stale in [
         json!({"ids": [b, c]}),
         json!({"ids": [b, c, id, id]}),
@@ -159,36 +131,27 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
         let (status, body) = s.post("/api/v1/rules/order", &t, stale.clone()).await;
         assert_eq!(status, StatusCode::CONFLICT, "{stale}: {body}");
     }
-    let (status, body) = s
-        .post("/api/v1/rules/order", &t, json!({"ids": "all"}))
+    let body = s
+        .post_refused("/api/v1/rules/order", &t, json!({"ids": "all"}))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), vec!["ids"], "{body}");
+    assert_eq!(error_fields(&body), vec!["ids"], "{body}");
     let (_, list) = s.get("/api/v1/rules", &t).await;
-    assert_eq!(names(&list), vec!["B", "C", "BigCorp"], "nothing moved");
+    assert_eq!(
+        column(&list, "name"),
+        json!(["B", "C", "BigCorp"]),
+        "nothing moved"
+    );
 
     // Fired today: runs since midnight UTC.
     let now = Utc::now();
-    s.store
-        .record_rule_run(c, 1, "message.created", now)
-        .await
-        .unwrap();
-    s.store
-        .record_rule_run(c, 2, "message.created", now)
-        .await
-        .unwrap();
-    s.store
-        .record_rule_run(b, 1, "message.created", now - Duration::days(2))
-        .await
-        .unwrap();
+    for (rule, conversation, at) in [(c, 1, now), (c, 2, now), (b, 1, now - Duration::days(2))] {
+        s.store
+            .record_rule_run(rule, conversation, "message.created", at)
+            .await
+            .unwrap();
+    }
     let (_, list) = s.get("/api/v1/rules", &t).await;
-    let fired: Vec<i64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["fired_today"].as_i64().unwrap())
-        .collect();
-    assert_eq!(fired, vec![0, 2, 0]);
+    assert_eq!(column(&list, "fired_today"), json!([0, 2, 0]));
 
     // Deleting.
     let path = format!("/api/v1/rules/{c}");
@@ -202,7 +165,7 @@ async fn rules_are_validated_with_paths_ordered_and_counted() {
         StatusCode::NOT_FOUND
     );
     let (_, list) = s.get("/api/v1/rules", &t).await;
-    assert_eq!(names(&list), vec!["B", "BigCorp"]);
+    assert_eq!(column(&list, "name"), json!(["B", "BigCorp"]));
 }
 
 #[tokio::test]
@@ -239,22 +202,21 @@ async fn webhook_secrets_are_masked_and_kept() {
         .put(&path, &t, hook("https://elsewhere.example/b", "********"))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), vec!["actions[0].secret"]);
+    assert_eq!(error_fields(&body), vec!["actions[0].secret"]);
     let (status, _) = s
         .put(&path, &t, hook("https://hooks.example/a", "n3w"))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stored_secret(&s, id).await, "n3w");
     // A new rule cannot borrow a secret it does not have.
-    let (status, body) = s
-        .post(
+    let body = s
+        .post_refused(
             "/api/v1/rules",
             &t,
             hook("https://hooks.example/a", "********"),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), vec!["actions[0].secret"]);
+    assert_eq!(error_fields(&body), vec!["actions[0].secret"]);
 }
 
 #[tokio::test]
@@ -262,19 +224,12 @@ async fn agents_read_rules_and_only_admins_change_them() {
     let s = TestServer::start().await;
     let t = s.token().await;
     let id = create(&s, &t, named("A")).await["id"].as_i64().unwrap();
-    let (status, created) = s
-        .post(
-            "/api/v1/tokens",
-            &t,
-            json!({"name": "agent", "role": "agent"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let created = s.api_token(&t, "agent", "agent").await;
     let agent = created["token"].as_str().unwrap().to_string();
 
     let (status, list) = s.get("/api/v1/rules", &agent).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(names(&list), vec!["A"]);
+    assert_eq!(column(&list, "name"), json!(["A"]));
     assert_eq!(
         s.get(&format!("/api/v1/rules/{id}"), &agent).await.0,
         StatusCode::OK
@@ -290,7 +245,7 @@ async fn agents_read_rules_and_only_admins_change_them() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
     }
     let (_, list) = s.get("/api/v1/rules", &t).await;
-    assert_eq!(names(&list), vec!["A"], "nothing changed");
+    assert_eq!(column(&list, "name"), json!(["A"]), "nothing changed");
 
     // Without a token: 401; with an admin's session cookie: readable.
     assert_eq!(
@@ -308,8 +263,8 @@ async fn the_dry_run_explains_a_rule_on_a_stored_conversation() {
     let t = s.token().await;
     let standard = policy(&s, &t, "Standard", "10m").await;
     let vip = policy(&s, &t, "VIP", "5m").await;
-    let (status, cal) = s
-        .post(
+    let cal = s
+        .create(
             "/api/v1/calendars",
             &t,
             json!({"name": "Always", "timezone": "UTC",
@@ -318,7 +273,6 @@ async fn the_dry_run_explains_a_rule_on_a_stored_conversation() {
                       "sun": ["00:00-24:00"]}}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{cal}");
     let always = cal["id"].as_i64().unwrap();
 
     let (status, reply) = s
@@ -447,9 +401,8 @@ async fn the_dry_run_explains_a_rule_on_a_stored_conversation() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = s
-        .post(&test, &t, json!({"metric": "speed", "extra": 1}))
+    let body = s
+        .post_refused(&test, &t, json!({"metric": "speed", "extra": 1}))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(fields(&body), vec!["extra", "conversation", "metric"]);
+    assert_eq!(error_fields(&body), vec!["extra", "conversation", "metric"]);
 }

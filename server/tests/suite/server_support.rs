@@ -9,12 +9,13 @@ use crate::support as pg;
 
 use chrono::{DateTime, Utc};
 use promptly_server::clock::{Clock, TestClock};
+use promptly_server::services::tokens::CreatedToken;
 use promptly_server::state::AppState;
 use promptly_server::store::DynStore;
 use promptly_server::{auth, http};
-use reqwest::header::{AUTHORIZATION, COOKIE, ORIGIN, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{redirect, Client, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::net::SocketAddr;
 
 pub struct TestServer {
@@ -171,15 +172,106 @@ impl TestServer {
 
     /// An admin integration token.
     pub async fn token(&self) -> String {
+        self.new_token("test", None).await.token
+    }
+
+    /// An integration token named `name` with `role` (an admin's without one).
+    pub async fn new_token(&self, name: &str, role: Option<&str>) -> CreatedToken {
         promptly_server::services::tokens::create_token(
             self.store.as_ref(),
-            "test",
-            None,
+            name,
+            role,
             self.state.clock.now(),
         )
         .await
         .unwrap()
-        .token
+    }
+
+    /// A server with the admin signed in: the server and the admin's cookie.
+    pub async fn start_as_admin() -> (TestServer, String) {
+        let s = Self::start().await;
+        let admin = s.login("admin@t.io", "admin-pass-1").await;
+        (s, admin)
+    }
+
+    /// A server with the admin signed in and an agent (`agent@t.io`, created with the users
+    /// page's form) signed in: the server, the admin's cookie and the agent's.
+    pub async fn start_with_agent() -> (TestServer, String, String) {
+        let (s, admin) = Self::start_as_admin().await;
+        let agent = s
+            .user_session(&admin, "agent@t.io", "agent", "agent-pass-1")
+            .await;
+        (s, admin, agent)
+    }
+
+    /// An integration token made through the API by the admin of `token`: the answer (with
+    /// the new token).
+    pub async fn api_token(&self, token: &str, name: &str, role: &str) -> Value {
+        self.create("/api/v1/tokens", token, json!({"name": name, "role": role}))
+            .await
+    }
+
+    /// Creates a user with the users page's form, as the admin signed in with `admin`.
+    pub async fn create_user(&self, admin: &str, email: &str, role: &str, password: &str) {
+        let r = self
+            .form_post(
+                admin,
+                "/admin/users",
+                &[
+                    ("email", email),
+                    ("name", ""),
+                    ("role", role),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(location(&r), "/admin/users?notice=created");
+    }
+
+    /// A user created with the users page's form (by the admin signed in with `admin`),
+    /// signed in: their `Cookie` header value.
+    pub async fn user_session(
+        &self,
+        admin: &str,
+        email: &str,
+        role: &str,
+        password: &str,
+    ) -> String {
+        self.create_user(admin, email, role, password).await;
+        self.login(email, password).await
+    }
+
+    /// POSTs `body` as `token` and expects 201 Created: the created resource.
+    pub async fn create(&self, path: &str, token: &str, body: Value) -> Value {
+        let (status, created) = self.post(path, token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {created}");
+        created
+    }
+
+    /// Creates a policy through the API: its id.
+    pub async fn create_policy(&self, token: &str, body: Value) -> i64 {
+        self.create("/api/v1/policies", token, body).await["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Creates a policy through the API and makes it the default one: its id.
+    pub async fn create_default_policy(&self, token: &str, body: Value) -> i64 {
+        let id = self.create_policy(token, body).await;
+        self.set_default_policy(token, id).await;
+        id
+    }
+
+    /// Makes the policy `id` the default one.
+    pub async fn set_default_policy(&self, token: &str, id: i64) {
+        let (status, body) = self
+            .put(
+                "/api/v1/settings/default-policy",
+                token,
+                json!({"policy": id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     pub async fn send(
@@ -209,9 +301,27 @@ impl TestServer {
         self.send(reqwest::Method::GET, path, token, None).await
     }
 
+    /// GETs `path` as `token` and expects 200: the answer.
+    pub async fn get_ok(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self.get(path, token).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.send(reqwest::Method::POST, path, token, Some(body))
             .await
+    }
+
+    /// POSTs `body` as `token` and expects it refused with 422: the answer.
+    pub async fn post_refused(&self, path: &str, token: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, token, body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "POST {path}: {answer}"
+        );
+        answer
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -226,9 +336,21 @@ impl TestServer {
         path: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
+        self.form_post_from(&self.base, cookie, path, form).await
+    }
+
+    /// Posts an HTML form as the signed-in user of `cookie`, from `origin` (another site's
+    /// to see it refused).
+    pub async fn form_post_from(
+        &self,
+        origin: &str,
+        cookie: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
-            .header(ORIGIN, &self.base)
+            .header(ORIGIN, origin)
             .header(COOKIE, cookie)
             .form(form)
             .send()
@@ -244,6 +366,66 @@ impl TestServer {
             .await
             .unwrap()
     }
+
+    /// A page as the signed-in user of `cookie`, expected to answer 200: its HTML.
+    pub async fn page(&self, cookie: &str, path: &str) -> String {
+        let r = self.cookie_get(path, cookie).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.text().await.unwrap()
+    }
+
+    /// Posts a form that is expected to redirect (303): where to.
+    pub async fn form_redirect(&self, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
+        let r = self.form_post(cookie, path, form).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "POST {path}");
+        r.headers()
+            .get(LOCATION)
+            .expect("a redirect")
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Posts a form that is expected to fail: the page itself (422, no redirect), rendered
+    /// from what was sent.
+    pub async fn form_refused(&self, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
+        let r = self.form_post(cookie, path, form).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "POST {path}");
+        assert!(r.headers().get(LOCATION).is_none());
+        r.text().await.unwrap()
+    }
+}
+
+/// Form fields with owned values, borrowed as a form to post.
+pub fn as_form<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The redirect target of a response (empty without one).
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The fields an API error body names, in its order.
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {body}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `key` of each item of a JSON list, as a JSON list.
+pub fn column(list: &Value, key: &str) -> Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|item| item[key].clone())
+        .collect()
 }
 
 /// The query value of `key` in a redirect target.

@@ -4,7 +4,15 @@
 use crate::server_support;
 
 use reqwest::StatusCode;
-use server_support::TestServer;
+use serde_json::Value;
+use server_support::{error_fields, TestServer};
+
+/// A question refused with 422: the fields named, and the whole answer.
+async fn refused(s: &TestServer, t: &str, query: &str) -> (Vec<String>, Value) {
+    let (status, body) = s.get(&format!("/api/v1/staffing?{query}"), t).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    (error_fields(&body), body)
+}
 
 #[tokio::test]
 async fn staffing_answers_managers_with_erlang_c_and_a() {
@@ -38,62 +46,27 @@ async fn staffing_answers_managers_with_erlang_c_and_a() {
             > 0.0
     );
 
-    let (status, body) = s
-        .get(
-            "/api/v1/staffing?transactions=-5&aht_min=3&service_level=2",
-            &t,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, vec!["asa_min"], "a missing field first: {body}");
-    let (status, body) = s
-        .get(
-            "/api/v1/staffing?transactions=-5&aht_min=3&asa_min=0.3&service_level=2",
-            &t,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let (fields, body) = refused(&s, &t, "transactions=-5&aht_min=3&service_level=2").await;
+    assert_eq!(fields, ["asa_min"], "a missing field first: {body}");
+    let (fields, body) = refused(
+        &s,
+        &t,
+        "transactions=-5&aht_min=3&asa_min=0.3&service_level=2",
+    )
+    .await;
     assert!(
-        fields.contains(&"transactions") && fields.contains(&"service_level"),
+        fields.contains(&"transactions".into()) && fields.contains(&"service_level".into()),
         "{body}"
     );
 
-    let agent = promptly_server::services::tokens::create_token(
-        s.store.as_ref(),
-        "agent",
-        Some("agent"),
-        s.state.clock.now(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let agent = s.new_token("agent", Some("agent")).await.token;
     let (status, _) = s.get(&format!("/api/v1/staffing?{q}"), &agent).await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
         "agents cannot open compliance"
     );
-    let manager = promptly_server::services::tokens::create_token(
-        s.store.as_ref(),
-        "mgr",
-        Some("manager"),
-        s.state.clock.now(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let manager = s.new_token("mgr", Some("manager")).await.token;
     let (status, _) = s.get(&format!("/api/v1/staffing?{q}"), &manager).await;
     assert_eq!(status, StatusCode::OK);
 }

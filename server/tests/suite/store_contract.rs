@@ -10,8 +10,8 @@ use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
 use promptly::rules::{parse_rule, RuleDefinition};
 use promptly::{CalendarDefinition, ConversationStatus, Policy};
 use promptly_server::store::{
-    CalendarInput, ConversationFilter, ConversationRow, Derived, Deriver, DynStore, IngestOutcome,
-    NewUser, PolicyInput, StoreError, TeamDepartment,
+    CalendarInput, CalendarRecord, ConversationFilter, ConversationRow, Derived, Deriver, DynStore,
+    IngestOutcome, NewUser, PolicyInput, PolicyRecord, StoreError, TeamDepartment,
 };
 use serde_json::json;
 use support::{postgres_store, sqlite_store};
@@ -23,6 +23,19 @@ fn new_user(email: &str, role: Role) -> NewUser {
         role,
         password_hash: "$argon2id$fake".into(),
     }
+}
+
+/// `res` is a refusal for a conflict on `field`.
+fn assert_conflict<T: std::fmt::Debug>(res: Result<T, StoreError>, field: &str) {
+    assert!(
+        matches!(&res, Err(StoreError::Conflict { field: f }) if *f == field),
+        "{res:?}"
+    );
+}
+
+/// `res` is a refusal for a missing record.
+fn assert_not_found<T: std::fmt::Debug>(res: Result<T, StoreError>) {
+    assert!(matches!(res, Err(StoreError::NotFound)), "{res:?}");
 }
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -45,19 +58,10 @@ async fn users_are_unique_ordered_and_editable(store: DynStore) {
     let dup = store
         .create_user(new_user("a@x.io", Role::Manager), t0())
         .await;
-    assert!(
-        matches!(dup, Err(StoreError::Conflict { field: "email" })),
-        "{dup:?}"
-    );
+    assert_conflict(dup, "email");
     assert_eq!(store.count_users().await.unwrap(), 2);
 
-    let emails: Vec<_> = store
-        .list_users()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u| u.email)
-        .collect();
+    let emails = each(store.list_users().await.unwrap(), |u| u.email);
     assert_eq!(emails, vec!["a@x.io", "b@x.io"]);
     assert_eq!(
         store.user_by_email("a@x.io").await.unwrap().unwrap().id,
@@ -73,10 +77,7 @@ async fn users_are_unique_ordered_and_editable(store: DynStore) {
         store.user_by_id(a.id).await.unwrap().unwrap().role,
         Role::Admin
     );
-    assert!(matches!(
-        store.set_user_role(9999, Role::Agent).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_not_found(store.set_user_role(9999, Role::Agent).await);
 
     store
         .set_user_password(a.id, "$argon2id$other")
@@ -88,23 +89,28 @@ async fn users_are_unique_ordered_and_editable(store: DynStore) {
     );
 }
 
+/// Sessions of `user` by their hash, each starting at `t0()` and lasting its duration.
+async fn create_sessions(store: &DynStore, user: i64, sessions: &[(&str, Duration)]) {
+    for (hash, lasts) in sessions {
+        store
+            .create_session(hash, user, t0(), t0() + *lasts)
+            .await
+            .unwrap();
+    }
+}
+
 async fn sessions_end_on_expiry_logout_and_deactivation(store: DynStore) {
     let u = store
         .create_user(new_user("s@x.io", Role::Agent), t0())
         .await
         .unwrap();
-    store
-        .create_session("h1", u.id, t0(), t0() + Duration::hours(1))
-        .await
-        .unwrap();
-    store
-        .create_session("h2", u.id, t0(), t0() + Duration::hours(1))
-        .await
-        .unwrap();
-    store
-        .create_session("old", u.id, t0(), t0() + Duration::minutes(1))
-        .await
-        .unwrap();
+    let hour = Duration::hours(1);
+    create_sessions(
+        &store,
+        u.id,
+        &[("h1", hour), ("h2", hour), ("old", Duration::minutes(1))],
+    )
+    .await;
 
     let found = store.session_user("h1", t0()).await.unwrap().unwrap();
     assert_eq!(found.email, "s@x.io");
@@ -133,14 +139,12 @@ async fn sessions_end_on_expiry_logout_and_deactivation(store: DynStore) {
     // Deactivation ended the session for good.
     assert!(store.session_user("h2", t0()).await.unwrap().is_none());
 
-    store
-        .create_session("h3", u.id, t0(), t0() + Duration::hours(1))
-        .await
-        .unwrap();
-    store
-        .create_session("old2", u.id, t0(), t0() + Duration::minutes(1))
-        .await
-        .unwrap();
+    create_sessions(
+        &store,
+        u.id,
+        &[("h3", hour), ("old2", Duration::minutes(1))],
+    )
+    .await;
     let purged = store
         .purge_expired(t0() + Duration::minutes(30))
         .await
@@ -224,6 +228,14 @@ fn calendar_input(name: &str) -> CalendarInput {
     }
 }
 
+/// A calendar named `name` with [`office_hours`], created at `t0()`.
+async fn new_calendar(store: &DynStore, name: &str) -> CalendarRecord {
+    store
+        .create_calendar(&calendar_input(name), t0())
+        .await
+        .unwrap()
+}
+
 fn sla(first_response: &str) -> Policy {
     serde_json::from_value(json!({"first_response": first_response, "resolution": "8h"})).unwrap()
 }
@@ -235,6 +247,37 @@ fn policy_input(name: &str, first_response: &str, calendar_id: Option<i64>) -> P
         calendar_id,
         policy: sla(first_response),
     }
+}
+
+/// A policy created at `t0()` (version 1).
+async fn new_policy(
+    store: &DynStore,
+    name: &str,
+    first_response: &str,
+    calendar_id: Option<i64>,
+) -> PolicyRecord {
+    store
+        .create_policy(&policy_input(name, first_response, calendar_id), t0())
+        .await
+        .unwrap()
+}
+
+/// One conversation (`c1`, by e-mail) starting at `t0()` on version 1 of the policy
+/// `policy_id`: that version is in use from then on.
+async fn open_one_conversation(store: &DynStore, policy_id: i64) {
+    store
+        .ingest(
+            &[created("e1", "c1", 0, "email")],
+            &on(Some((policy_id, 1))),
+            t0(),
+        )
+        .await
+        .unwrap();
+}
+
+/// What `pick` takes from each item of a listing.
+fn each<T, U>(items: Vec<T>, pick: impl FnMut(T) -> U) -> Vec<U> {
+    items.into_iter().map(pick).collect()
 }
 
 /// An event `m` minutes after `t0()`; `body` has its `type` and the fields of that type.
@@ -387,22 +430,13 @@ async fn api_tokens_are_found_by_hash_until_revoked(store: DynStore) {
     assert_eq!(listed[1].revoked_at, None);
 
     let missing = store.revoke_api_token(crm.id + zap.id + 100, t0()).await;
-    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_not_found(missing);
 }
 
 async fn calendars_are_ordered_editable_and_kept_while_used(store: DynStore) {
-    let support = store
-        .create_calendar(&calendar_input("Support"), t0())
-        .await
-        .unwrap();
-    let after_a = store
-        .create_calendar(&calendar_input("After hours"), t0())
-        .await
-        .unwrap();
-    let after_b = store
-        .create_calendar(&calendar_input("After hours"), t0())
-        .await
-        .unwrap();
+    let support = new_calendar(&store, "Support").await;
+    let after_a = new_calendar(&store, "After hours").await;
+    let after_b = new_calendar(&store, "After hours").await;
     assert_eq!(support.definition, office_hours());
     assert_eq!((support.created_at, support.updated_at), (t0(), t0()));
     assert_eq!(
@@ -410,13 +444,7 @@ async fn calendars_are_ordered_editable_and_kept_while_used(store: DynStore) {
         Some(support.clone())
     );
     assert_eq!(store.calendar(after_b.id + 100).await.unwrap(), None);
-    let ids: Vec<_> = store
-        .list_calendars()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let ids = each(store.list_calendars().await.unwrap(), |c| c.id);
     assert_eq!(ids, vec![after_a.id, after_b.id, support.id]);
 
     let mut edit = calendar_input("Weekend");
@@ -434,43 +462,27 @@ async fn calendars_are_ordered_editable_and_kept_while_used(store: DynStore) {
     assert_eq!(edited.definition, edit.definition);
     assert_eq!(store.calendar(after_b.id).await.unwrap(), Some(edited));
     let missing = store.update_calendar(after_b.id + 100, &edit, t0()).await;
-    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_not_found(missing);
 
     // A policy's current version keeps its calendar.
-    let policy = store
-        .create_policy(&policy_input("Standard", "30m", Some(support.id)), t0())
-        .await
-        .unwrap();
+    let policy = new_policy(&store, "Standard", "30m", Some(support.id)).await;
     let kept = store.delete_calendar(support.id).await;
-    assert!(
-        matches!(kept, Err(StoreError::Conflict { field: "calendar" })),
-        "{kept:?}"
-    );
+    assert_conflict(kept, "calendar");
     assert!(store.calendar(support.id).await.unwrap().is_some());
     store.delete_calendar(after_a.id).await.unwrap();
     assert_eq!(store.calendar(after_a.id).await.unwrap(), None);
     let again = store.delete_calendar(after_a.id).await;
-    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+    assert_not_found(again);
 
     // So does an old version a conversation is still on.
-    store
-        .ingest(
-            &[created("e1", "c1", 0, "email")],
-            &on(Some((policy.id, 1))),
-            t0(),
-        )
-        .await
-        .unwrap();
+    open_one_conversation(&store, policy.id).await;
     let v2 = store
         .update_policy(policy.id, &policy_input("Standard", "30m", None), t0())
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
     let kept = store.delete_calendar(support.id).await;
-    assert!(
-        matches!(kept, Err(StoreError::Conflict { field: "calendar" })),
-        "{kept:?}"
-    );
+    assert_conflict(kept, "calendar");
     // Once no conversation is on it, the old version loses the calendar instead.
     store.move_open_conversations(policy.id, 2).await.unwrap();
     store.delete_calendar(support.id).await.unwrap();
@@ -480,20 +492,14 @@ async fn calendars_are_ordered_editable_and_kept_while_used(store: DynStore) {
     assert_eq!(v1.policy, sla("30m"));
 
     // A deleted policy's current version does not keep its calendar.
-    let weekend = store
-        .create_policy(&policy_input("Weekend", "2h", Some(after_b.id)), t0())
-        .await
-        .unwrap();
+    let weekend = new_policy(&store, "Weekend", "2h", Some(after_b.id)).await;
     store.delete_policy(weekend.id).await.unwrap();
     store.delete_calendar(after_b.id).await.unwrap();
     assert!(store.list_calendars().await.unwrap().is_empty());
 }
 
 async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStore) {
-    let p = store
-        .create_policy(&policy_input("Standard", "30m", None), t0())
-        .await
-        .unwrap();
+    let p = new_policy(&store, "Standard", "30m", None).await;
     assert_eq!(
         (p.version, p.name.as_str(), p.calendar_id, p.created_at),
         (1, "Standard", None, t0())
@@ -502,10 +508,7 @@ async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStor
     assert_eq!(store.policy(p.id).await.unwrap(), Some(p.clone()));
 
     // No conversation uses version 1 yet: it changes in place.
-    let cal = store
-        .create_calendar(&calendar_input("Office"), t0())
-        .await
-        .unwrap();
+    let cal = new_calendar(&store, "Office").await;
     let same = store
         .update_policy(
             p.id,
@@ -529,14 +532,7 @@ async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStor
         vec![same.clone()]
     );
 
-    store
-        .ingest(
-            &[created("e1", "c1", 0, "email")],
-            &on(Some((p.id, 1))),
-            t0(),
-        )
-        .await
-        .unwrap();
+    open_one_conversation(&store, p.id).await;
     let v2 = store
         .update_policy(p.id, &policy_input("Standard", "10m", None), minutes(60))
         .await
@@ -562,26 +558,14 @@ async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStor
     assert_eq!((v2b.version, v2b.created_at), (2, minutes(60)));
     assert_eq!(store.policy_versions(p.id).await.unwrap().len(), 2);
 
-    let a = store
-        .create_policy(&policy_input("Alpha", "1h", None), t0())
-        .await
-        .unwrap();
-    let z = store
-        .create_policy(&policy_input("Standard", "1h", None), t0())
-        .await
-        .unwrap();
-    let names: Vec<_> = store
-        .list_policies()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.id, r.version))
-        .collect();
+    let a = new_policy(&store, "Alpha", "1h", None).await;
+    let z = new_policy(&store, "Standard", "1h", None).await;
+    let names = each(store.list_policies().await.unwrap(), |r| (r.id, r.version));
     assert_eq!(names, vec![(a.id, 1), (p.id, 2), (z.id, 1)]);
     let missing = store
         .update_policy(z.id + 100, &policy_input("X", "1h", None), t0())
         .await;
-    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_not_found(missing);
     assert_eq!(store.policy(z.id + 100).await.unwrap(), None);
 
     // The default policy stays until it is no longer the default.
@@ -591,10 +575,7 @@ async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStor
     store.set_default_policy(Some(p.id)).await.unwrap();
     assert_eq!(store.default_policy().await.unwrap(), Some(p.id));
     let kept = store.delete_policy(p.id).await;
-    assert!(
-        matches!(kept, Err(StoreError::Conflict { field: "policy" })),
-        "{kept:?}"
-    );
+    assert_conflict(kept, "policy");
     assert!(store.policy(p.id).await.unwrap().is_some());
     store.delete_policy(a.id).await.unwrap();
     store.set_default_policy(None).await.unwrap();
@@ -602,13 +583,7 @@ async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStor
     store.delete_policy(p.id).await.unwrap();
 
     assert_eq!(store.policy(p.id).await.unwrap(), None);
-    let ids: Vec<_> = store
-        .list_policies()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = each(store.list_policies().await.unwrap(), |r| r.id);
     assert_eq!(ids, vec![z.id]);
     assert_eq!(
         store.policy_version(p.id, 1).await.unwrap(),
@@ -624,15 +599,12 @@ async fn policies_add_a_version_only_once_a_conversation_uses_one(store: DynStor
             .map(|_| ()),
         store.set_default_policy(Some(p.id)).await,
     ] {
-        assert!(matches!(res, Err(StoreError::NotFound)), "{res:?}");
+        assert_not_found(res);
     }
 }
 
 async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynStore) {
-    let p = store
-        .create_policy(&policy_input("Standard", "30m", None), t0())
-        .await
-        .unwrap();
+    let p = new_policy(&store, "Standard", "30m", None).await;
     let deriver = on(Some((p.id, 1)));
     let first = store
         .ingest(
@@ -789,48 +761,39 @@ async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynSt
 
 async fn the_queue_filters_and_orders_conversations(store: DynStore) {
     let (p, q) = (Some((1, 1)), Some((2, 1)));
-    // due t0+60m, team billing, on p
-    store
-        .ingest(
-            &[event(
+    for (events, policy, now) in [
+        // due t0+60m, team billing, on p
+        (
+            vec![event(
                 "a1",
                 "a",
                 0,
                 json!({"type": "conversation.created", "channel": "whatsapp", "team": "billing"}),
             )],
-            &on(p),
+            p,
             t0(),
-        )
-        .await
-        .unwrap();
-    // due t0+30m, owned by a@x.io, on p
-    store
-        .ingest(
-            &[
+        ),
+        // due t0+30m, owned by a@x.io, on p
+        (
+            vec![
                 created("b1", "b", -30, "email"),
                 message("b2", "b", -20, "agent", "Hi"),
             ],
-            &on(p),
+            p,
             t0(),
-        )
-        .await
-        .unwrap();
-    // resolved (never due), updated at t0
-    store
-        .ingest(
-            &[
+        ),
+        // resolved (never due), updated at t0
+        (
+            vec![
                 created("c1", "c", -120, "webchat"),
                 updated("c2", "c", -100, json!({"status": "resolved"})),
             ],
-            &on(q),
+            q,
             t0(),
-        )
-        .await
-        .unwrap();
-    // due t0+70m, pending, on q
-    store
-        .ingest(
-            &[
+        ),
+        // due t0+70m, pending, on q
+        (
+            vec![
                 created("d1", "d", 10, "sms"),
                 updated(
                     "d2",
@@ -839,136 +802,64 @@ async fn the_queue_filters_and_orders_conversations(store: DynStore) {
                     json!({"status": "pending", "team": "billing"}),
                 ),
             ],
-            &on(q),
+            q,
             t0(),
-        )
-        .await
-        .unwrap();
-    // resolved (never due), updated later than c
-    store
-        .ingest(
-            &[
+        ),
+        // resolved (never due), updated later than c
+        (
+            vec![
                 created("e1", "e", -200, "webchat"),
                 updated("e2", "e", -190, json!({"status": "resolved"})),
             ],
-            &on(q),
+            q,
             minutes(5),
-        )
-        .await
-        .unwrap();
+        ),
+    ] {
+        store.ingest(&events, &on(policy), now).await.unwrap();
+    }
 
-    let queue = |f: ConversationFilter| {
-        let store = store.clone();
-        async move {
-            store
-                .list_conversations(&f)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| r.external_id)
-                .collect::<Vec<_>>()
-        }
+    let filter = |change: fn(&mut ConversationFilter)| {
+        let mut f = ConversationFilter::default();
+        change(&mut f);
+        f
     };
-    let all = ConversationFilter::default();
-    assert_eq!(queue(all.clone()).await, ["b", "a", "d", "e", "c"]);
-    assert_eq!(
-        queue(ConversationFilter {
-            limit: 2,
-            ..all.clone()
-        })
-        .await,
-        ["b", "a"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            statuses: vec!["open".into()],
-            ..all.clone()
-        })
-        .await,
-        ["b", "a"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            statuses: vec!["pending".into(), "resolved".into()],
-            ..all.clone()
-        })
-        .await,
-        ["d", "e", "c"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            policy_id: Some(2),
-            ..all.clone()
-        })
-        .await,
-        ["d", "e", "c"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            channel: Some("email".into()),
-            ..all.clone()
-        })
-        .await,
-        ["b"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            team: Some("billing".into()),
-            ..all.clone()
-        })
-        .await,
-        ["a", "d"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            owner: Some(Some("a@x.io".into())),
-            ..all.clone()
-        })
-        .await,
-        ["b"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            owner: Some(None),
-            ..all.clone()
-        })
-        .await,
-        ["a", "d", "e", "c"]
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            due_before: Some(minutes(60)),
-            ..all.clone()
-        })
-        .await,
-        ["b"],
-        "strictly before"
-    );
-    assert_eq!(
-        queue(ConversationFilter {
-            statuses: vec!["open".into(), "pending".into()],
-            team: Some("billing".into()),
-            policy_id: Some(1),
-            owner: Some(None),
-            due_before: Some(minutes(61)),
-            ..all.clone()
-        })
-        .await,
-        ["a"]
-    );
-    assert!(queue(ConversationFilter {
-        channel: Some("fax".into()),
-        ..all
-    })
-    .await
-    .is_empty());
+    let cases: [(ConversationFilter, &[&str]); 12] = [
+        (filter(|_| {}), &["b", "a", "d", "e", "c"]),
+        (filter(|f| f.limit = 2), &["b", "a"]),
+        (filter(|f| f.statuses = vec!["open".into()]), &["b", "a"]),
+        (
+            filter(|f| f.statuses = vec!["pending".into(), "resolved".into()]),
+            &["d", "e", "c"],
+        ),
+        (filter(|f| f.policy_id = Some(2)), &["d", "e", "c"]),
+        (filter(|f| f.channel = Some("email".into())), &["b"]),
+        (filter(|f| f.team = Some("billing".into())), &["a", "d"]),
+        (filter(|f| f.owner = Some(Some("a@x.io".into()))), &["b"]),
+        (filter(|f| f.owner = Some(None)), &["a", "d", "e", "c"]),
+        // Strictly before.
+        (filter(|f| f.due_before = Some(minutes(60))), &["b"]),
+        (
+            filter(|f| {
+                f.statuses = vec!["open".into(), "pending".into()];
+                f.team = Some("billing".into());
+                f.policy_id = Some(1);
+                f.owner = Some(None);
+                f.due_before = Some(minutes(61));
+            }),
+            &["a"],
+        ),
+        (filter(|f| f.channel = Some("fax".into())), &[]),
+    ];
+    for (f, expected) in cases {
+        let queue = each(store.list_conversations(&f).await.unwrap(), |r| {
+            r.external_id
+        });
+        assert_eq!(queue, expected, "{f:?}");
+    }
 }
 
 async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) {
-    let p = store
-        .create_policy(&policy_input("Standard", "30m", None), t0())
-        .await
-        .unwrap();
+    let p = new_policy(&store, "Standard", "30m", None).await;
     let v1 = on(Some((p.id, 1)));
     let other = on(Some((p.id + 1, 1)));
     let ids = |o: Vec<IngestOutcome>| o.into_iter().map(accepted).collect::<Vec<_>>();
@@ -1032,7 +923,7 @@ async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) 
     assert_eq!(after.updated_at, minutes(30));
     assert_eq!(after.summary, before.summary);
     let missing = store.rederive(x + y + z + w + 100, &v1, t0()).await;
-    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_not_found(missing);
 
     // Many at once: each as committed, with its events; unknown ids are skipped.
     let v3 = on(Some((p.id, 3)));
@@ -1066,16 +957,10 @@ async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) 
 
 async fn ingest_reports_what_it_committed_and_writes_move_the_catalog_generation(store: DynStore) {
     let g0 = store.catalog_generation().await.unwrap();
-    let cal = store
-        .create_calendar(&calendar_input("Office"), t0())
-        .await
-        .unwrap();
+    let cal = new_calendar(&store, "Office").await;
     let g1 = store.catalog_generation().await.unwrap();
     assert!(g1 > g0, "creating a calendar moves the generation");
-    let p = store
-        .create_policy(&policy_input("Gold", "20m", Some(cal.id)), t0())
-        .await
-        .unwrap();
+    let p = new_policy(&store, "Gold", "20m", Some(cal.id)).await;
     let g2 = store.catalog_generation().await.unwrap();
     assert!(g2 > g1, "creating a policy moves the generation");
     store.set_default_policy(Some(p.id)).await.unwrap();
@@ -1213,13 +1098,9 @@ fn rule(name: &str) -> RuleDefinition {
 }
 
 async fn rule_names(store: &DynStore) -> Vec<(String, i64)> {
-    store
-        .list_rules()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.definition.name, r.position))
-        .collect()
+    each(store.list_rules().await.unwrap(), |r| {
+        (r.definition.name, r.position)
+    })
 }
 
 async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
@@ -1253,7 +1134,7 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
     assert_eq!(b2.definition, rule("B2"));
     assert!(store.catalog_generation().await.unwrap() > g2);
     let missing = store.update_rule(9999, &rule("X"), minutes(5)).await;
-    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_not_found(missing);
 
     // Reordering sets positions 0.. in the order given.
     store.reorder_rules(&[c.id, a.id, b.id]).await.unwrap();
@@ -1283,7 +1164,7 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
     // Deleting; a new rule goes after the last.
     store.delete_rule(a.id).await.unwrap();
     let again = store.delete_rule(a.id).await;
-    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+    assert_not_found(again);
     assert_eq!(store.rule(a.id).await.unwrap(), None);
     let d = store.create_rule(&rule("D"), minutes(6)).await.unwrap();
     assert_eq!(d.position, 3);
@@ -1544,14 +1425,8 @@ async fn contracts_and_departments_are_stored(store: DynStore) {
         contract
     );
     store.delete_contract(a.id).await.unwrap();
-    assert!(matches!(
-        store.delete_contract(a.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.update_contract(a.id, &contract, later).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_not_found(store.delete_contract(a.id).await);
+    assert_not_found(store.update_contract(a.id, &contract, later).await);
     assert!(store.contract(a.id).await.unwrap().is_none());
 
     let mapping = vec![

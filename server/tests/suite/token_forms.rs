@@ -3,28 +3,10 @@
 
 use crate::server_support;
 
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
-use server_support::TestServer;
-
-async fn post_form(s: &TestServer, path: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
-    s.client
-        .post(s.url(path))
-        .header(ORIGIN, &s.base)
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn location(r: &Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
+use server_support::{location, TestServer};
 
 fn set_cookies(r: &Response) -> Vec<String> {
     r.headers()
@@ -48,10 +30,21 @@ async fn tokens(s: &TestServer, cookie: &str) -> Vec<Value> {
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
 }
 
+/// Posts the users page's token form.
+async fn post_token(s: &TestServer, cookie: &str, name: &str, role: &str) -> Response {
+    s.form_post(cookie, "/admin/tokens", &[("name", name), ("role", role)])
+        .await
+}
+
+/// Posts the revoke button of token `id`.
+async fn revoke(s: &TestServer, cookie: &str, id: i64) -> Response {
+    s.form_post(cookie, &format!("/admin/tokens/{id}/revoke"), &[])
+        .await
+}
+
 #[tokio::test]
 async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let (s, admin) = TestServer::start_as_admin().await;
 
     let (status, _, html) = page(&s, &admin, "/admin/users").await;
     assert_eq!(status, StatusCode::OK);
@@ -60,13 +53,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(html.contains("action=\"/admin/tokens\""));
     assert!(html.contains("href=\"/api\""), "admins see the API link");
 
-    let r = post_form(
-        &s,
-        "/admin/tokens",
-        &admin,
-        &[("name", "whatsapp-bridge"), ("role", "agent")],
-    )
-    .await;
+    let r = post_token(&s, &admin, "whatsapp-bridge", "agent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/admin/users?token=created");
     assert!(!location(&r).contains("pt_"), "the token is not in the URL");
@@ -124,112 +111,59 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(list[0].get("token").is_none());
     let id = list[0]["id"].as_i64().unwrap();
 
-    let r = post_form(&s, &format!("/admin/tokens/{id}/revoke"), &admin, &[]).await;
+    let r = revoke(&s, &admin, id).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/admin/users?token=revoked");
     let (status, _) = s.get("/api/v1/me", &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let html = html_at(&s, &admin, "/admin/users?token=revoked").await;
+    let html = s.page(&admin, "/admin/users?token=revoked").await;
     assert!(html.contains("Token revoked"));
     assert!(html.contains("Revoked 20"), "the revocation time is shown");
     assert!(!html.contains(">Revoke<"), "a revoked token has no button");
     assert!(!tokens(&s, &admin).await[0]["revoked_at"].is_null());
 
-    let r = post_form(&s, "/admin/tokens/999/revoke", &admin, &[]).await;
+    let r = revoke(&s, &admin, 999).await;
     assert_eq!(location(&r), "/admin/users?token_error=not_found");
-}
-
-async fn html_at(s: &TestServer, cookie: &str, path: &str) -> String {
-    let r = s.cookie_get(path, cookie).await;
-    assert_eq!(r.status(), StatusCode::OK, "{path}");
-    r.text().await.unwrap()
 }
 
 #[tokio::test]
 async fn bad_fields_are_explained_and_store_nothing() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    let r = post_form(
-        &s,
-        "/admin/tokens",
-        &admin,
-        &[("name", "  "), ("role", "agent")],
-    )
-    .await;
+    let (s, admin) = TestServer::start_as_admin().await;
+    let r = post_token(&s, &admin, "  ", "agent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
     assert!(to.starts_with("/admin/users?"), "{to}");
     assert!(to.contains("token_err_name="), "{to}");
     assert!(set_cookies(&r).is_empty(), "no token cookie");
-    let html = html_at(&s, &admin, &to).await;
+    let html = s.page(&admin, &to).await;
     assert!(html.contains("data-field=\"token-name\""));
     assert!(html.contains("Name is required (at most 100 characters)."));
 
-    let r = post_form(
-        &s,
-        "/admin/tokens",
-        &admin,
-        &[("name", "x"), ("role", "owner")],
-    )
-    .await;
+    let r = post_token(&s, &admin, "x", "owner").await;
     assert!(location(&r).contains("token_err_role="));
     assert!(tokens(&s, &admin).await.is_empty());
 }
 
 #[tokio::test]
 async fn agents_and_other_sites_are_refused() {
-    let s = TestServer::start().await;
-    let admin = s.login("admin@t.io", "admin-pass-1").await;
-    promptly_server::services::accounts::create_user(
-        s.store.as_ref(),
-        &promptly_server::services::accounts::NewUserFields {
-            email: "agent@t.io".into(),
-            name: "Agent".into(),
-            role: "agent".into(),
-            password: "agent-pass-1".into(),
-        },
-        s.state.clock.now(),
-    )
-    .await
-    .unwrap();
-    let agent = s.login("agent@t.io", "agent-pass-1").await;
-    let victim = promptly_server::services::tokens::create_token(
-        s.store.as_ref(),
-        "keep",
-        None,
-        s.state.clock.now(),
-    )
-    .await
-    .unwrap();
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    let victim = s.new_token("keep", None).await;
 
-    let r = post_form(
-        &s,
-        "/admin/tokens",
-        &agent,
-        &[("name", "mine"), ("role", "admin")],
-    )
-    .await;
+    let r = post_token(&s, &agent, "mine", "admin").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(set_cookies(&r).is_empty());
-    let r = post_form(
-        &s,
-        &format!("/admin/tokens/{}/revoke", victim.info.id),
-        &agent,
-        &[],
-    )
-    .await;
+    let r = revoke(&s, &agent, victim.info.id).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Even an admin's session cannot be used from another site.
     let r = s
-        .client
-        .post(s.url("/admin/tokens"))
-        .header(ORIGIN, "https://evil.example")
-        .header(COOKIE, &admin)
-        .form(&[("name", "evil"), ("role", "admin")])
-        .send()
-        .await
-        .unwrap();
+        .form_post_from(
+            "https://evil.example",
+            &admin,
+            "/admin/tokens",
+            &[("name", "evil"), ("role", "admin")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     let list = tokens(&s, &admin).await;
@@ -248,16 +182,8 @@ async fn agents_and_other_sites_are_refused() {
 #[tokio::test]
 async fn a_token_cannot_revoke_itself_but_another_token_can() {
     let s = TestServer::start().await;
-    let new = |name: &'static str| {
-        promptly_server::services::tokens::create_token(
-            s.store.as_ref(),
-            name,
-            None,
-            s.state.clock.now(),
-        )
-    };
-    let ops = new("ops").await.unwrap();
-    let bridge = new("bridge").await.unwrap();
+    let ops = s.new_token("ops", None).await;
+    let bridge = s.new_token("bridge", None).await;
 
     let (status, body) = s
         .send(
