@@ -51,7 +51,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(html.contains("Integration tokens"));
     assert!(html.contains("No integration tokens yet."));
     assert!(html.contains("action=\"/admin/tokens\""));
-    assert!(html.contains("href=\"/api\""), "admins see the API link");
+    assert!(html.contains("href=\"/api/docs/\""), "admins see the API link");
 
     let r = post_token(&s, &admin, "whatsapp-bridge", "agent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -176,7 +176,7 @@ async fn agents_and_other_sites_are_refused() {
     let (status, _, _) = page(&s, &agent, "/admin/users").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let html = s.cookie_get("/", &agent).await.text().await.unwrap();
-    assert!(!html.contains("href=\"/api\""));
+    assert!(!html.contains("href=\"/api/docs/\""));
 }
 
 #[tokio::test]
