@@ -24,6 +24,11 @@ pub fn words<'a>(description: &str, words: impl IntoIterator<Item = &'a str>) ->
         .into()
 }
 
+/// Any JSON value.
+pub fn any() -> RefOr<Schema> {
+    ObjectBuilder::new().into()
+}
+
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
@@ -88,4 +93,41 @@ pub fn contact_text() -> RefOr<Schema> {
 /// A contact's e-mail address, `null` when unknown.
 pub fn contact_email() -> RefOr<Schema> {
     nullable_text(crate::limits::EMAIL_LEN).into()
+}
+
+/// Text that must say something: at least one non-space character, at most `max`.
+fn some_text(max: usize) -> RefOr<Schema> {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(r"\S"))
+        .into()
+}
+
+/// A label.
+pub fn label() -> RefOr<Schema> {
+    some_text(crate::limits::LABEL_LEN)
+}
+
+/// A team's name.
+pub fn team() -> RefOr<Schema> {
+    some_text(crate::limits::TEAM_LEN)
+}
+
+/// A webhook's signing secret.
+pub fn secret() -> RefOr<Schema> {
+    some_text(crate::limits::SECRET_LEN)
+}
+
+/// A message template.
+pub fn template() -> RefOr<Schema> {
+    some_text(crate::limits::TEMPLATE_LEN)
+}
+
+/// An absolute http(s) URL (what `rules::validate` takes, a little stricter).
+pub fn url() -> RefOr<Schema> {
+    string()
+        .max_length(Some(crate::limits::URL_LEN))
+        .pattern(Some(crate::rules::URL_PATTERN))
+        .into()
 }

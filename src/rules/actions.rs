@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// The part of a conversation that actions change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationState {
     pub priority: Priority,
     pub labels: Vec<String>,
@@ -116,7 +116,7 @@ impl ActionEnv<'_> {
 }
 
 /// Something for the server to do after the rules ran.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SideEffect {
     /// Post a system message with this text to the customer.

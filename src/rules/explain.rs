@@ -10,7 +10,7 @@ use serde_json::Value;
 const SEEN_TEXT_CHARS: usize = 200;
 
 /// One condition in a dry run: what it asked, what it saw, whether it matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConditionCheck {
     pub field: Field,
     pub op: Op,
@@ -18,12 +18,14 @@ pub struct ConditionCheck {
     pub value: Option<ConditionValue>,
     /// The conversation's value (`null` when it has none; for `business_hours` "open" or
     /// "closed", `null` for an unknown calendar).
+    #[schema(schema_with = crate::schema::any)]
     pub seen: Value,
     pub matched: bool,
 }
 
 /// A rule's dry run against one conversation (`POST /api/v1/rules/{id}/test`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = RuleExplanation)]
 pub struct Explanation {
     pub event: FiredEvent,
     /// Whether the rule runs at all; the dry run explains a disabled rule as if enabled.

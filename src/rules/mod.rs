@@ -70,4 +70,4 @@ pub use model::{
     Action, Condition, ConditionValue, Field, FiredEvent, Match, Op, Placeholder, RuleDefinition,
     RuleEvent, Template, ValueKind,
 };
-pub use validate::parse_rule;
+pub use validate::{parse_rule, URL_PATTERN};

@@ -16,8 +16,10 @@ use std::fmt;
 // Events
 // ---------------------------------------------------------------------------------------
 
-/// The event a rule listens to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The event a rule listens to. `sla.warning`: a clock turned to running out;
+/// `sla.breached`: it passed its deadline; `sla.overdue`: it has been breached for the
+/// rule's `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum RuleEvent {
     #[serde(rename = "conversation.created")]
     ConversationCreated,
@@ -86,7 +88,7 @@ impl fmt::Display for RuleEvent {
 
 /// An event that happened, as rules are run for it; JSON
 /// `{"event": "sla.overdue", "metric": "first_response", "after": "30m"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event")]
 pub enum FiredEvent {
     #[serde(rename = "conversation.created")]
@@ -155,7 +157,8 @@ impl FiredEvent {
 // ---------------------------------------------------------------------------------------
 
 /// What a condition looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConditionField)]
 pub enum Field {
     #[serde(rename = "channel")]
     Channel,
@@ -190,7 +193,8 @@ pub enum Field {
 }
 
 /// How a condition compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConditionOp)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Is,
@@ -403,7 +407,7 @@ impl fmt::Display for Op {
 }
 
 /// A condition's value as written (trimmed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ConditionValue {
     Calendar(i64),
@@ -517,8 +521,9 @@ pub(super) fn lowercase(s: &str) -> String {
 // ---------------------------------------------------------------------------------------
 
 /// What a firing rule does; JSON tagged by `type`, e.g. `{"type": "apply_policy", "policy": 12}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(as = RuleAction)]
 pub enum Action {
     ApplyPolicy {
         policy: i64,
@@ -527,16 +532,20 @@ pub enum Action {
         priority: Priority,
     },
     AddLabel {
+        #[schema(schema_with = crate::schema::label)]
         label: String,
     },
     RemoveLabel {
+        #[schema(schema_with = crate::schema::label)]
         label: String,
     },
     AssignTeam {
+        #[schema(schema_with = crate::schema::team)]
         team: String,
     },
     /// Assigns the agent with this e-mail (lowercase).
     AssignOwner {
+        #[schema(schema_with = crate::schema::email)]
         owner: String,
     },
     /// The conversation returns to the queue.
@@ -547,7 +556,11 @@ pub enum Action {
     },
     /// A signed JSON POST; the server signs, sends and retries.
     Webhook {
+        #[schema(schema_with = crate::schema::url)]
         url: String,
+        /// Signs the body (HMAC-SHA256). Reads show `********`; sending `********` back on
+        /// PUT keeps the stored secret of the webhook with the same URL.
+        #[schema(schema_with = crate::schema::secret)]
         secret: String,
     },
 }
@@ -707,6 +720,16 @@ impl TryFrom<String> for Template {
     }
 }
 
+impl utoipa::PartialSchema for Template {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::template()
+    }
+}
+
+/// Text with placeholders: `{{contact.name}}`, `{{contact.email}}`, `{{conversation.id}}`,
+/// `{{conversation.link}}`, `{{sla.metric}}`, `{{sla.due_in}}`.
+impl utoipa::ToSchema for Template {}
+
 impl Serialize for Template {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.source)
@@ -725,7 +748,9 @@ impl<'de> Deserialize<'de> for Template {
 // ---------------------------------------------------------------------------------------
 
 /// How a rule combines its conditions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Match {
     #[default]
@@ -736,7 +761,7 @@ pub enum Match {
 /// A rule as an admin writes it (its id and order are the store's). Built by [`parse_rule`];
 /// deserializing runs the same validation, without checking that policies and calendars
 /// exist (a stored rule keeps loading after its policy is deleted).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleDefinition {
     pub name: String,
     pub enabled: bool,
@@ -746,10 +771,17 @@ pub struct RuleDefinition {
     pub after: Option<SlaDuration>,
     #[serde(rename = "match")]
     pub matching: Match,
+    #[schema(schema_with = conditions_schema)]
     pub conditions: Vec<Condition>,
     pub actions: Vec<Action>,
     /// A firing rule with `stop` ends the walk: later rules do not run.
     pub stop: bool,
+}
+
+/// A rule's conditions: each as `RuleCondition` (which the server's API document builds
+/// from [`Field`], [`Op`] and their value kinds).
+fn conditions_schema() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("RuleCondition"))
 }
 
 impl<'de> Deserialize<'de> for RuleDefinition {

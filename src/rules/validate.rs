@@ -687,6 +687,10 @@ fn parse_action(
     }
 }
 
+/// What the API document says a webhook URL is: a subset of what [`is_http_url`] takes
+/// (http or https, a host name of letters, digits and dashes, a port, a printable path).
+pub const URL_PATTERN: &str = r"^\s*[hH][tT][tT][pP][sS]?://[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z][a-zA-Z0-9-]*)*(:[0-9]{1,4})?(/[!-~]*)?\s*$";
+
 /// An absolute http(s) URL with a host and no whitespace.
 fn is_http_url(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();

@@ -43,15 +43,14 @@ pub fn document() -> &'static Value {
                 "description": "The calendar whose open time counts.",
             }}),
         );
-        let description = schemas["RuleCondition"]["description"].clone();
-        schemas["RuleCondition"] = rule_condition_schema(description);
-        if let Some(actions) = schemas["RuleAction"]["oneOf"].as_array_mut() {
-            for action in actions {
-                if let Some(owner) = action["properties"].get_mut("owner") {
-                    owner["pattern"] = json!(EMAIL_PATTERN);
-                }
-            }
+        // `Action` denies unknown fields, which the derive does not carry into the variants
+        // of an internally tagged enum.
+        for variant in schemas["RuleAction"]["oneOf"].as_array_mut().into_iter().flatten() {
+            variant["additionalProperties"] = json!(false);
         }
+        schemas["RuleCondition"] = rule_condition_schema(json!(
+            "One condition: `field`, `op` and (unless the op takes none) `value`, each operator with the value its field takes."
+        ));
         let rule_all_of = schemas["Rule"]["allOf"]
             .as_array_mut()
             .expect("Rule has allOf");
@@ -95,6 +94,23 @@ pub fn document() -> &'static Value {
     promptly::conversation::ConversationSummary,
     promptly::conversation::ConversationView,
     crate::http::conversations::ConversationDetail,
+    promptly::rules::RuleEvent,
+    promptly::rules::FiredEvent,
+    promptly::rules::Field,
+    promptly::rules::Op,
+    promptly::rules::ConditionValue,
+    promptly::rules::Match,
+    promptly::rules::Template,
+    promptly::rules::Action,
+    promptly::rules::RuleDefinition,
+    promptly::rules::ConversationState,
+    promptly::rules::SideEffect,
+    promptly::rules::ConditionCheck,
+    promptly::rules::Explanation,
+    crate::store::RuleRecord,
+    crate::http::rules::RuleView,
+    crate::http::rules::WouldApply,
+    crate::http::rules::TestResult,
     crate::store::ApiToken,
     crate::http::tokens::NewToken,
     crate::http::users::UserPatch,

@@ -41,7 +41,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A rule as the API shows it: its secrets masked, and how often it fired today.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RuleRecord)]
 pub struct RuleView {
     #[serde(flatten)]
     pub rule: RuleRecord,
@@ -197,16 +198,18 @@ fn test_request(body: Value) -> Result<TestRequest, ApiError> {
 }
 
 /// What the rule's actions would do to the conversation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct WouldApply {
     pub state: ConversationState,
     pub effects: Vec<SideEffect>,
 }
 
 /// A dry run's answer (the API's body, and what the rules page shows).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RuleTestResult)]
 pub(crate) struct TestResult {
     pub rule: i64,
+    /// Promptly's id of the conversation.
     pub conversation: i64,
     pub explanation: Explanation,
     pub would_apply: WouldApply,

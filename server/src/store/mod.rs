@@ -420,7 +420,8 @@ pub struct PolicyInput {
 
 /// An automation rule as stored. Its JSON is the rule's own (`name`, `enabled`, `event`,
 /// `match`, `conditions`, `actions`, `stop`, ...) with `id`, `position` and the timestamps.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = StoredRule)]
 pub struct RuleRecord {
     pub id: i64,
     /// Its place in the order (rules run by position, then id).

@@ -51,7 +51,10 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(html.contains("Integration tokens"));
     assert!(html.contains("No integration tokens yet."));
     assert!(html.contains("action=\"/admin/tokens\""));
-    assert!(html.contains("href=\"/api/docs/\""), "admins see the API link");
+    assert!(
+        html.contains("href=\"/api/docs/\""),
+        "admins see the API link"
+    );
 
     let r = post_token(&s, &admin, "whatsapp-bridge", "agent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
