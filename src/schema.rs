@@ -19,7 +19,7 @@ pub fn text(description: &str, pattern: &str, example: &str) -> RefOr<Schema> {
 pub fn words<'a>(description: &str, words: impl IntoIterator<Item = &'a str>) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .description(Some(description))
+        .description((!description.is_empty()).then_some(description))
         .enum_values(Some(words))
         .into()
 }

@@ -261,7 +261,8 @@ pub fn validate(case: &StaffingCase) -> Result<(), StaffingError> {
 }
 
 /// The answer to a staffing question.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = StaffingPositions)]
 pub struct Positions {
     /// Agents needed on the phones (pyworkforce's `raw_positions`).
     pub raw_positions: u64,

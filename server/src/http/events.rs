@@ -20,15 +20,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events", post(ingest))
 }
 
-#[derive(Debug, Serialize)]
-struct EventResult {
+/// What became of one event.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct EventResult {
+    /// The event's id.
     id: String,
     #[serde(flatten)]
     outcome: IngestOutcome,
 }
 
-#[derive(Debug, Serialize)]
-struct IngestReply {
+/// What became of a batch's events, in its order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct IngestReply {
     accepted: usize,
     duplicates: usize,
     results: Vec<EventResult>,

@@ -572,23 +572,36 @@ pub struct NewOutbox {
     pub body: String,
 }
 
-/// A stored delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A stored delivery: a rule's webhook or a message to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Delivery)]
 pub struct OutboxItem {
+    /// Also sent as X-Promptly-Delivery, so a receiver can ignore a repeat.
     pub id: i64,
+    #[schema(schema_with = delivery_kind)]
     pub kind: String,
     pub rule_id: Option<i64>,
     pub conversation_id: i64,
     pub url: String,
     #[serde(skip)]
     pub secret: String,
+    /// The JSON body sent (signed).
     pub body: String,
+    #[schema(schema_with = delivery_status)]
     pub status: String,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
+}
+
+fn delivery_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    promptly::schema::words("", ["webhook", "message"])
+}
+
+fn delivery_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    promptly::schema::words("", ["pending", "delivered", "failed"])
 }
 
 /// How a delivery attempt ended.
@@ -665,7 +678,7 @@ pub struct AutomationPass {
 }
 
 /// What happened to each event of an ingest batch, in the batch's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum IngestOutcome {
     Accepted { conversation_id: i64 },
