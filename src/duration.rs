@@ -67,7 +67,11 @@ impl SlaDuration {
             // Some digit other than zero: longer than zero.
             AllOfBuilder::new()
                 .item(text)
-                .item(ObjectBuilder::new().pattern(Some("[1-9]")))
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("[1-9]")),
+                )
                 .into()
         } else {
             text.into()

@@ -26,7 +26,9 @@ pub fn words<'a>(description: &str, words: impl IntoIterator<Item = &'a str>) ->
 
 /// Any JSON value.
 pub fn any() -> RefOr<Schema> {
-    ObjectBuilder::new().into()
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .into()
 }
 
 fn string() -> ObjectBuilder {
@@ -130,4 +132,80 @@ pub fn url() -> RefOr<Schema> {
         .max_length(Some(crate::limits::URL_LEN))
         .pattern(Some(crate::rules::URL_PATTERN))
         .into()
+}
+
+/// A contract's or counterparty's name.
+pub fn contract_name() -> RefOr<Schema> {
+    some_text(crate::limits::CONTRACT_NAME_LEN)
+}
+
+/// One of a contract's texts (service description, responsibilities, terms).
+pub fn contract_text() -> RefOr<Schema> {
+    string()
+        .max_length(Some(crate::limits::CONTRACT_TEXT_LEN))
+        .into()
+}
+
+/// A list of team names or labels in a contract's scope.
+pub fn scope_entries() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(some_text(crate::limits::SCOPE_ENTRY_LEN))
+}
+
+/// Policy ids in a contract's scope.
+pub fn policy_ids() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(1)),
+    )
+}
+
+/// E-mail domains in a contract's scope.
+pub fn email_domains() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(
+        string()
+            .max_length(Some(crate::limits::SCOPE_ENTRY_LEN))
+            .pattern(Some(crate::compliance::DOMAIN_PATTERN)),
+    )
+}
+
+/// A contract's metrics.
+pub fn contract_metrics() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("ContractMetric"))
+        .min_items(Some(1))
+        .max_items(Some(crate::limits::CONTRACT_METRICS))
+        .build()
+}
+
+fn money_builder(nullable: bool) -> ObjectBuilder {
+    let types: &[Type] = if nullable {
+        &[Type::Number, Type::Null]
+    } else {
+        &[Type::Number]
+    };
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter(
+            types.iter().cloned(),
+        ))
+        .minimum(Some(0))
+        .maximum(Some(crate::limits::MONEY_MAX))
+}
+
+/// An amount of money.
+pub fn money() -> RefOr<Schema> {
+    money_builder(false).into()
+}
+
+/// A cap on an amount, `null` for none.
+pub fn money_cap() -> RefOr<Schema> {
+    money_builder(true).into()
+}
+
+/// An ISO 4217 currency code.
+pub fn currency() -> RefOr<Schema> {
+    string().pattern(Some("^[A-Z]{3}$")).into()
 }

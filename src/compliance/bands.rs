@@ -118,21 +118,27 @@ pub fn band(actual: f64, target: f64, higher_is_better: bool) -> Band {
 
 /// A contract's money terms. Amounts are in `currency` (ISO 4217, e.g. "EUR"); a cap of
 /// `None` is no cap. Caps apply per metric and per period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Remedies {
     /// What the client pays per period.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::money)]
     pub fee_per_period: f64,
     /// Credited to the client (a fee reduction) per point below target.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::money)]
     pub credit_per_point: f64,
     #[serde(default)]
+    #[schema(schema_with = crate::schema::money_cap)]
     pub credit_cap: Option<f64>,
     /// Earned per point above target.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::money)]
     pub bonus_per_point: f64,
     #[serde(default)]
+    #[schema(schema_with = crate::schema::money_cap)]
     pub bonus_cap: Option<f64>,
+    #[schema(schema_with = crate::schema::currency)]
     pub currency: String,
 }
 

@@ -20,7 +20,7 @@ pub const REVIEW_NOTICE_DAYS: i64 = 30;
 pub const MAX_WAIT_S: i64 = 7 * 24 * 3600;
 
 /// Who the contract is with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CounterpartyKind {
     Client,
@@ -29,32 +29,41 @@ pub enum CounterpartyKind {
 
 /// An SLA contract: its textual components, the conversations it covers, its metrics and
 /// its money terms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contract {
+    #[schema(schema_with = crate::schema::contract_name)]
     pub name: String,
     pub counterparty_kind: CounterpartyKind,
     /// The client's or the department's name.
+    #[schema(schema_with = crate::schema::contract_name)]
     pub counterparty: String,
     #[serde(default)]
+    #[schema(schema_with = crate::schema::contract_text)]
     pub service_description: String,
     /// What the support team undertakes.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::contract_text)]
     pub our_responsibilities: String,
     /// What the client undertakes.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::contract_text)]
     pub client_responsibilities: String,
     /// The remedies in words (the numbers are in `remedies`).
     #[serde(default)]
+    #[schema(schema_with = crate::schema::contract_text)]
     pub remedy_terms: String,
     /// The incentives in words.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::contract_text)]
     pub incentive_terms: String,
     #[serde(default)]
+    #[schema(schema_with = crate::schema::contract_text)]
     pub termination_terms: String,
-    /// Highlighted from [`REVIEW_NOTICE_DAYS`] days before ([`Contract::review_notice`]).
+    /// Highlighted from 30 days before.
     pub review_date: NaiveDate,
     #[serde(default)]
     pub scope: Scope,
+    #[schema(schema_with = crate::schema::contract_metrics)]
     pub metrics: Vec<MetricTarget>,
     pub remedies: Remedies,
 }
@@ -106,6 +115,10 @@ fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: us
         text_len(errors, field, value, max);
     }
 }
+
+/// What the API document says a scope's e-mail domain is: a subset of what
+/// `valid_domain` takes (ASCII letters only).
+pub const DOMAIN_PATTERN: &str = r"^\s*[@.]*[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\s*$";
 
 fn valid_domain(d: &str) -> bool {
     let bare = d.trim().trim_start_matches(['@', '.']);

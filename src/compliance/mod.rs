@@ -53,7 +53,8 @@ pub use breakdown::{
     breakdown, group_counts, Dimension, GroupCounts, GroupResult, MetricBreakdowns,
 };
 pub use contract::{
-    Compliance, Contract, CounterpartyKind, ReviewNotice, MAX_WAIT_S, REVIEW_NOTICE_DAYS,
+    Compliance, Contract, CounterpartyKind, ReviewNotice, DOMAIN_PATTERN, MAX_WAIT_S,
+    REVIEW_NOTICE_DAYS,
 };
 pub use facts::{
     cycle_counts, first_wait, first_wait_until_left, ClockRecord, ConversationFacts, FactsRecord,
@@ -62,5 +63,6 @@ pub use facts::{
 pub use period::{Period, PeriodKey};
 pub use scope::{Scope, ScopeSubject};
 pub use tally::{
-    compute, result_of, tally, MetricKind, MetricResult, MetricTarget, ServiceLevelFormula, Unit,
+    compute, result_of, tally, MetricKind, MetricResult, MetricTarget, ServiceLevelFormula,
+    TargetRange, Unit,
 };

@@ -8,19 +8,25 @@ use serde::{Deserialize, Serialize};
 /// and surrounding whitespace. E-mail domains follow the automation rules: `"bigcorp.com"`
 /// matches the domain and its subdomains, `".bigcorp.com"` only subdomains, `"@bigcorp.com"`
 /// only addresses ending with it exactly.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Scope {
     #[serde(default)]
+    #[schema(schema_with = crate::schema::scope_entries)]
     pub teams: Vec<String>,
     #[serde(default)]
     pub channels: Vec<Channel>,
     /// The conversation has at least one of these labels.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::scope_entries)]
     pub labels: Vec<String>,
     /// SLA policy ids.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::policy_ids)]
     pub policies: Vec<i64>,
+    /// `bigcorp.com`: the domain and its subdomains; `.bigcorp.com`: only subdomains;
+    /// `@bigcorp.com`: only that domain.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::email_domains)]
     pub email_domains: Vec<String>,
 }
 

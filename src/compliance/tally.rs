@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// How a service level treats contacts abandoned before any response. "Within Y" is at
 /// most `within_s` seconds (inclusive); an abandoned contact's wait is
 /// [`ConversationFacts::abandoned_after_s`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceLevelFormula {
     /// (answered within Y + abandoned within Y) / (answered + abandoned): an early abandon
@@ -151,33 +151,145 @@ impl MetricKind {
         }
     }
 
+    /// The targets a contract may set for this metric: the lowest (`exclusive`: above it,
+    /// not at it) and the highest, and the words when a target is outside. Every target
+    /// is above 0: bands and points are relative to it.
+    pub fn target_range(self) -> TargetRange {
+        match self.unit() {
+            Unit::Percent | Unit::Nps => TargetRange {
+                min: 0.0,
+                exclusive: true,
+                max: 100.0,
+                message: "must be greater than 0 and at most 100",
+            },
+            // Points are 1 % of the target each: a target under a second would make them
+            // (and the money) boundless.
+            Unit::Seconds => TargetRange {
+                min: 1.0,
+                exclusive: false,
+                max: MAX_WAIT_S as f64,
+                message: "must be at least 1 and at most 604800 seconds",
+            },
+            Unit::Score => TargetRange {
+                min: 1.0,
+                exclusive: false,
+                max: 7.0,
+                message: "must be at least 1 and at most 7",
+            },
+        }
+    }
+
     /// Whether a contract may set `target` for this metric; the error message if not.
-    /// Every target is above 0: bands and points are relative to it.
     pub(super) fn check_target(self, target: f64) -> Result<(), &'static str> {
         if !target.is_finite() {
             return Err("must be a finite number");
         }
-        let (ok, message) = match self.unit() {
-            Unit::Percent | Unit::Nps => (
-                target > 0.0 && target <= 100.0,
-                "must be greater than 0 and at most 100",
-            ),
-            // Points are 1 % of the target each: a target under a second would make them
-            // (and the money) boundless.
-            Unit::Seconds => (
-                target >= 1.0 && target <= MAX_WAIT_S as f64,
-                "must be at least 1 and at most 604800 seconds",
-            ),
-            Unit::Score => (
-                (1.0..=7.0).contains(&target),
-                "must be at least 1 and at most 7",
-            ),
+        let r = self.target_range();
+        let above_min = if r.exclusive {
+            target > r.min
+        } else {
+            target >= r.min
         };
-        if ok {
+        if above_min && target <= r.max {
             Ok(())
         } else {
-            Err(message)
+            Err(r.message)
         }
+    }
+
+    /// One of each shape, for the API document (every variant, its parameters unset).
+    pub const SHAPES: [MetricKind; 9] = [
+        MetricKind::FrtAttainment,
+        MetricKind::NrtAttainment,
+        MetricKind::RtAttainment,
+        MetricKind::ServiceLevel {
+            within_s: 0,
+            formula: ServiceLevelFormula::AnsweredOnly,
+        },
+        MetricKind::Asa,
+        MetricKind::AbandonmentRate { short_abandon_s: 0 },
+        MetricKind::Csat,
+        MetricKind::Nps,
+        MetricKind::Ces,
+    ];
+}
+
+/// The targets a metric may have; see [`MetricKind::target_range`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetRange {
+    pub min: f64,
+    pub exclusive: bool,
+    pub max: f64,
+    pub message: &'static str,
+}
+
+impl utoipa::PartialSchema for MetricTarget {
+    /// One object per metric kind: its `kind`, its target range, its period and its own
+    /// parameters.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::Ref;
+        let seconds = |min: i64| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(min))
+                .maximum(Some(MAX_WAIT_S))
+        };
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "A metric with its target (in its unit: percent 0–100, NPS −100–100, seconds for ASA, 1–7 for CES) and period. Lower is better for asa, abandonment_rate and ces.",
+        ));
+        for kind in MetricKind::SHAPES {
+            let range = kind.target_range();
+            let target = ObjectBuilder::new().schema_type(Type::Number);
+            let target = if range.exclusive {
+                target.exclusive_minimum(Some(range.min))
+            } else {
+                target.minimum(Some(range.min))
+            }
+            .maximum(Some(range.max));
+            let mut object = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "kind",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([kind.name()])),
+                )
+                .required("kind")
+                .property("target", target)
+                .required("target")
+                .property("period", Ref::from_schema_name("Period"))
+                .required("period");
+            match kind {
+                MetricKind::ServiceLevel { .. } => {
+                    object = object
+                        .property("within_s", seconds(1))
+                        .required("within_s")
+                        .property("formula", Ref::from_schema_name("ServiceLevelFormula"))
+                        .required("formula");
+                }
+                MetricKind::AbandonmentRate { .. } => {
+                    object = object
+                        .property("short_abandon_s", seconds(0))
+                        .required("short_abandon_s");
+                }
+                MetricKind::FrtAttainment
+                | MetricKind::NrtAttainment
+                | MetricKind::RtAttainment
+                | MetricKind::Asa
+                | MetricKind::Csat
+                | MetricKind::Nps
+                | MetricKind::Ces => {}
+            }
+            one_of = one_of.item(object);
+        }
+        one_of.into()
+    }
+}
+
+impl utoipa::ToSchema for MetricTarget {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ContractMetric".into()
     }
 }
 

@@ -390,7 +390,7 @@ fn the_documented_limits_are_the_codes() {
             "{schema}"
         );
     }
-    let remedies = &schemas["Contract"]["properties"]["remedies"]["properties"];
+    let remedies = &schemas["Remedies"]["properties"];
     for field in [
         "fee_per_period",
         "credit_per_point",
