@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One message on the live stream. The SSE `event:` name is [`StreamEvent::name`]; the
 /// `data:` line is this value as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// Sent once when a stream opens, so the browser knows it is live. `seq`: this stream
@@ -13,14 +13,21 @@ pub enum StreamEvent {
     /// change when starting fresh or when the kept changes no longer reach back that far):
     /// a page whose data reflects less than `seq` has missed changes and reloads.
     Hello {
+        #[schema(format = DateTime)]
         server_time: String,
         #[serde(default)]
         seq: u64,
     },
     /// Sent periodically so proxies keep the connection and clients notice a dead one.
-    Heartbeat { server_time: String },
+    Heartbeat {
+        #[schema(format = DateTime)]
+        server_time: String,
+    },
     /// A conversation was created or changed: its Promptly id, the sender's id and its SLA.
-    Conversation { conversation: Box<ConversationView> },
+    Conversation {
+        #[schema(value_type = ConversationView)]
+        conversation: Box<ConversationView>,
+    },
 }
 
 impl StreamEvent {

@@ -51,10 +51,8 @@ pub fn document() -> &'static Value {
         schemas["RuleCondition"] = rule_condition_schema(json!(
             "One condition: `field`, `op` and (unless the op takes none) `value`, each operator with the value its field takes."
         ));
-        let rule_all_of = schemas["Rule"]["allOf"]
-            .as_array_mut()
-            .expect("Rule has allOf");
-        rule_all_of.extend(fields_per_event());
+        schemas["PositiveDuration"] = to_json(promptly::duration::SlaDuration::schema(1));
+        schemas["Rule"] = rule_input(&schemas["RuleDefinition"], &schemas["Match"]);
         doc
     })
 }
@@ -111,6 +109,7 @@ pub fn document() -> &'static Value {
     crate::http::rules::RuleView,
     crate::http::rules::WouldApply,
     crate::http::rules::TestResult,
+    promptly::stream::StreamEvent,
     promptly::staffing::Positions,
     promptly::compliance::Period,
     promptly::compliance::ServiceLevelFormula,
@@ -166,6 +165,61 @@ fn named(definition: &Value, description: &str, more: Value) -> Value {
     let required = schema["required"].as_array().cloned().unwrap_or_default();
     schema["required"] = json!([vec![json!("name")], required].concat());
     schema
+}
+
+fn to_json(schema: impl serde::Serialize) -> Value {
+    serde_json::to_value(schema).expect("schemas serialize")
+}
+
+/// The rule an admin writes (`POST /rules`, `PUT /rules/{id}`): the stored shape
+/// (`RuleDefinition`) with its optional fields nullable, and the cross-field rules
+/// `parse_rule` enforces: an action unless `stop`, `after` exactly for `sla.overdue`, and
+/// only the condition fields the event knows.
+fn rule_input(definition: &Value, matching: &Value) -> Value {
+    use promptly::limits::{RULE_ACTIONS, RULE_CONDITIONS, RULE_NAME_LEN};
+    let mut properties = definition["properties"].clone();
+    let mut name = to_json(promptly::schema::name());
+    name["maxLength"] = json!(RULE_NAME_LEN);
+    properties["name"] = name;
+    properties["enabled"] = json!({"type": ["boolean", "null"], "default": true});
+    properties["stop"] = json!({"type": ["boolean", "null"], "default": false,
+        "description": "When it fires, later rules do not run."});
+    let mut words = matching["enum"].as_array().cloned().unwrap_or_default();
+    words.push(Value::Null);
+    properties["match"] = json!({"enum": words, "description": "Default `all`."});
+    properties["conditions"] = json!({
+        "type": ["array", "null"],
+        "maxItems": RULE_CONDITIONS,
+        "items": {"$ref": "#/components/schemas/RuleCondition"},
+        "description": "None: the rule always matches.",
+    });
+    properties["actions"] = json!({
+        "type": "array",
+        "maxItems": RULE_ACTIONS,
+        "items": {"$ref": "#/components/schemas/RuleAction"},
+    });
+    properties["after"] = json!({
+        "description": "Only (and required) for `sla.overdue`: how long after the breach. Absent or null on other events.",
+        "anyOf": [{"$ref": "#/components/schemas/PositiveDuration"}, {"type": "null"}],
+    });
+    let mut all_of = vec![json!({
+        "if": {"required": ["event"], "properties": {"event": {"const": "sla.overdue"}}},
+        "then": {"required": ["after"], "properties": {"after": {"$ref": "#/components/schemas/PositiveDuration"}}},
+        "else": {"properties": {"after": {"type": "null"}}},
+    })];
+    all_of.extend(fields_per_event());
+    json!({
+        "type": "object",
+        "description": "An automation rule as an admin writes it.",
+        "required": ["name", "event", "actions"],
+        "additionalProperties": false,
+        "properties": properties,
+        "anyOf": [
+            {"required": ["stop"], "properties": {"stop": {"const": true}}},
+            {"properties": {"actions": {"minItems": 1}}},
+        ],
+        "allOf": all_of,
+    })
 }
 
 fn rule_condition_schema(description: Value) -> Value {
