@@ -1,8 +1,10 @@
 //! The API's documentation: the OpenAPI 3.1 document at `/api/v1/openapi.json` (public) and
 //! the browsable page (Swagger UI, embedded) at `/api/docs/`.
 //!
-//! The document is written by hand in `openapi.json` beside this file; `server/tests/suite/openapi.rs`
-//! checks that it lists exactly the routes the router serves.
+//! The schemas come from the Rust types ([`FromTypes`]: their `utoipa::ToSchema` derives);
+//! `openapi.json` beside this file still holds the paths and the schemas not derived yet,
+//! none of them also derived. `server/tests/suite/openapi.rs` checks that the document lists
+//! exactly the routes the router serves.
 
 use crate::state::AppState;
 use axum::http::header;
