@@ -58,11 +58,14 @@ pub fn description() -> RefOr<Schema> {
 
 /// An e-mail address: what [`crate::account::validate_email`] takes.
 pub fn email() -> RefOr<Schema> {
-    string()
-        .max_length(Some(crate::limits::EMAIL_LEN))
-        .pattern(Some(crate::account::EMAIL_PATTERN))
+    patterned(crate::limits::EMAIL_LEN, crate::account::EMAIL_PATTERN)
         .examples([serde_json::Value::from("ada@example.com")])
         .into()
+}
+
+/// Text of at most `max` characters matching `pattern`.
+fn patterned(max: usize, pattern: &str) -> ObjectBuilder {
+    string().max_length(Some(max)).pattern(Some(pattern))
 }
 
 /// A new password.
@@ -128,10 +131,7 @@ pub fn template() -> RefOr<Schema> {
 
 /// An absolute http(s) URL (what `rules::validate` takes, a little stricter).
 pub fn url() -> RefOr<Schema> {
-    string()
-        .max_length(Some(crate::limits::URL_LEN))
-        .pattern(Some(crate::rules::URL_PATTERN))
-        .into()
+    patterned(crate::limits::URL_LEN, crate::rules::URL_PATTERN).into()
 }
 
 /// A contract's or counterparty's name.
@@ -165,11 +165,10 @@ pub fn policy_ids() -> utoipa::openapi::Array {
 
 /// E-mail domains in a contract's scope.
 pub fn email_domains() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(
-        string()
-            .max_length(Some(crate::limits::SCOPE_ENTRY_LEN))
-            .pattern(Some(crate::compliance::DOMAIN_PATTERN)),
-    )
+    utoipa::openapi::Array::new(patterned(
+        crate::limits::SCOPE_ENTRY_LEN,
+        crate::compliance::DOMAIN_PATTERN,
+    ))
 }
 
 /// A contract's metrics.

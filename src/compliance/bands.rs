@@ -3,22 +3,13 @@
 
 use super::tally::{MetricResult, Unit};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Where an actual value stands against its target, from the relative shortfall: on target;
 /// up to 5% below: warning (alert workforce management); 5–10% below: act (interrupt
 /// offline work, retrain); over 10% below: all hands on deck; no data in the period.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Band {

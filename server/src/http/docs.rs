@@ -16,6 +16,40 @@ use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use utoipa_swagger_ui::SwaggerUi;
 
+// The types whose schemas the document holds.
+use crate::http::automation::ChannelInfo;
+use crate::http::conversations::ConversationDetail;
+use crate::http::error::ErrorBody;
+use crate::http::events::{EventResult, IngestReply};
+use crate::http::policies::Updated;
+use crate::http::rules::{RuleView, TestResult, WouldApply};
+use crate::http::tokens::NewToken;
+use crate::http::users::UserPatch;
+use crate::services::accounts::NewUserFields;
+use crate::services::policies::DefaultPolicy;
+use crate::services::tokens::CreatedToken;
+use crate::store::{ApiToken, CalendarRecord, IngestOutcome, OutboxItem, PolicyRecord, RuleRecord};
+use promptly::account::{FieldError, Role, UserView};
+use promptly::calendar::{CalendarDefinition, TimeWindow, Timezone, WeeklyHours};
+use promptly::clock::{ClockState, Metric, MetricStatus, SlaState};
+use promptly::compliance::{
+    Band, Contract, CounterpartyKind, MetricTarget, Period, Remedies, Scope, ServiceLevelFormula,
+    SurveyKind, SurveyResponse,
+};
+use promptly::conversation::{
+    Channel, Contact, ConversationSummary, ConversationView, Priority, Visibility,
+};
+use promptly::duration::SlaDuration;
+use promptly::job::JobView;
+use promptly::policy::{PauseOn, Policy, WarningThreshold};
+use promptly::rules::{
+    Action, ConditionCheck, ConditionValue, ConversationState, Explanation, Field, FiredEvent,
+    Match, Op, RuleDefinition, RuleEvent, SideEffect, Template,
+};
+use promptly::staffing::Positions;
+use promptly::stream::StreamEvent;
+use promptly::timeline::{Author, ConversationStatus};
+
 /// The OpenAPI document as written; [`document`] adds the parts the code defines.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
@@ -59,97 +93,51 @@ pub fn document() -> &'static Value {
     })
 }
 
+/// The schemas of these types, each under its schema name, with the schemas they refer to.
+macro_rules! schemas_of {
+    ($($t:ty),* $(,)?) => {{
+        let mut schemas = Vec::new();
+        $(
+            schemas.push((<$t as utoipa::ToSchema>::name().into_owned(), <$t as utoipa::PartialSchema>::schema()));
+            <$t as utoipa::ToSchema>::schemas(&mut schemas);
+        )*
+        schemas
+    }};
+}
+
 /// The schemas the Rust types define, from their `utoipa::ToSchema` derives (field types,
 /// requiredness, enums, doc comments as descriptions): the types the handlers read and
 /// answer with are the contract.
-#[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(
-    promptly::account::Role,
-    promptly::account::UserView,
-    promptly::account::FieldError,
-    promptly::timeline::Author,
-    promptly::timeline::ConversationStatus,
-    promptly::conversation::Channel,
-    promptly::conversation::Visibility,
-    promptly::conversation::Priority,
-    promptly::clock::Metric,
-    promptly::clock::ClockState,
-    promptly::clock::MetricStatus,
-    promptly::clock::SlaState,
-    promptly::calendar::TimeWindow,
-    promptly::calendar::Timezone,
-    promptly::calendar::WeeklyHours,
-    promptly::calendar::CalendarDefinition,
-    crate::store::CalendarRecord,
-    promptly::duration::SlaDuration,
-    promptly::policy::WarningThreshold,
-    promptly::policy::PauseOn,
-    promptly::policy::Policy,
-    promptly::job::JobView,
-    crate::store::PolicyRecord,
-    crate::http::policies::Updated,
-    promptly::conversation::Contact,
-    promptly::compliance::SurveyKind,
-    promptly::compliance::SurveyResponse,
-    promptly::conversation::ConversationSummary,
-    promptly::conversation::ConversationView,
-    crate::http::conversations::ConversationDetail,
-    promptly::rules::RuleEvent,
-    promptly::rules::FiredEvent,
-    promptly::rules::Field,
-    promptly::rules::Op,
-    promptly::rules::ConditionValue,
-    promptly::rules::Match,
-    promptly::rules::Template,
-    promptly::rules::Action,
-    promptly::rules::RuleDefinition,
-    promptly::rules::ConversationState,
-    promptly::rules::SideEffect,
-    promptly::rules::ConditionCheck,
-    promptly::rules::Explanation,
-    crate::store::RuleRecord,
-    crate::http::rules::RuleView,
-    crate::http::rules::WouldApply,
-    crate::http::rules::TestResult,
-    promptly::stream::StreamEvent,
-    promptly::staffing::Positions,
-    promptly::compliance::Period,
-    promptly::compliance::ServiceLevelFormula,
-    promptly::compliance::MetricTarget,
-    promptly::compliance::CounterpartyKind,
-    promptly::compliance::Scope,
-    promptly::compliance::Remedies,
-    promptly::compliance::Contract,
-    promptly::compliance::Band,
-    crate::store::OutboxItem,
-    crate::store::IngestOutcome,
-    crate::http::events::EventResult,
-    crate::http::events::IngestReply,
-    crate::store::ApiToken,
-    crate::http::tokens::NewToken,
-    crate::http::users::UserPatch,
-    crate::services::accounts::NewUserFields,
-    crate::services::tokens::CreatedToken,
-    crate::services::policies::DefaultPolicy,
-    crate::http::automation::ChannelInfo,
-    crate::http::error::ErrorBody,
-)))]
-struct FromTypes;
+#[rustfmt::skip] // the list, grouped by area
+pub fn from_types() -> Map<String, Value> {
+    let schemas = schemas_of![
+        // Accounts and errors.
+        Role, UserView, NewUserFields, UserPatch, ApiToken, NewToken, CreatedToken, FieldError,
+        ErrorBody,
+        // Calendars and policies.
+        TimeWindow, Timezone, WeeklyHours, CalendarDefinition, CalendarRecord, SlaDuration,
+        WarningThreshold, PauseOn, Policy, PolicyRecord, Updated, JobView, DefaultPolicy,
+        // Conversations, their SLA and the stream.
+        Author, ConversationStatus, Channel, Visibility, Priority, Contact, SurveyKind,
+        SurveyResponse, ConversationSummary, ConversationView, ConversationDetail, Metric,
+        ClockState, MetricStatus, SlaState, IngestOutcome, EventResult, IngestReply, StreamEvent,
+        // Rules, channels and deliveries.
+        RuleEvent, FiredEvent, Field, Op, ConditionValue, Match, Template, Action, RuleDefinition,
+        RuleRecord, RuleView, ConversationState, SideEffect, ConditionCheck, Explanation,
+        WouldApply, TestResult, ChannelInfo, OutboxItem,
+        // Contracts and staffing.
+        Period, ServiceLevelFormula, MetricTarget, CounterpartyKind, Scope, Remedies, Contract,
+        Band, Positions,
+    ];
+    schemas
+        .into_iter()
+        .map(|(name, schema)| (name, to_json(schema)))
+        .collect()
+}
 
 /// A list of stored events, in the ingest shape (`IncomingEvent`).
 pub(crate) fn timeline() -> utoipa::openapi::Array {
     utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("IncomingEvent"))
-}
-
-/// [`FromTypes`]' schemas by name.
-pub fn from_types() -> Map<String, Value> {
-    let components = <FromTypes as utoipa::OpenApi>::openapi()
-        .components
-        .expect("the derive lists schemas");
-    match serde_json::to_value(components.schemas).expect("schemas serialize") {
-        Value::Object(map) => map,
-        _ => unreachable!("a map of schemas"),
-    }
 }
 
 /// A body that is a record's definition with its `name`, `description` and `more` fields
