@@ -455,6 +455,14 @@ fn pick<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
     items.choose(rng).expect("the demo's lists are not empty")
 }
 
+/// One of `items`, each as likely as its weight.
+fn weighted<T: Copy>(rng: &mut impl Rng, items: &[(T, u32)]) -> T {
+    items
+        .choose_weighted(rng, |(_, w)| *w)
+        .expect("the weights are positive")
+        .0
+}
+
 /// "demo-" and a random UUID-shaped id, unique enough never to be taken for a duplicate.
 pub fn event_id(rng: &mut impl Rng) -> String {
     let n: u128 = rng.gen();
@@ -565,12 +573,7 @@ pub fn new_conversation(
     ];
     let channel = match kind {
         Some(Kind::Social) => *pick(rng, &[Channel::Twitter, Channel::Instagram]),
-        _ => {
-            CHANNELS
-                .choose_weighted(rng, |(_, w)| *w)
-                .expect("the weights are positive")
-                .0
-        }
+        _ => weighted(rng, CHANNELS),
     };
     let social = matches!(channel, Channel::Twitter | Channel::Instagram);
     let visibility = match kind {
@@ -607,15 +610,15 @@ pub fn new_conversation(
             if rng.gen_bool(0.1) {
                 labels.push("vip".into());
             }
-            [
-                (Priority::Low, 15),
-                (Priority::Normal, 55),
-                (Priority::High, 22),
-                (Priority::Urgent, 8),
-            ]
-            .choose_weighted(rng, |(_, w)| *w)
-            .expect("the weights are positive")
-            .0
+            weighted(
+                rng,
+                &[
+                    (Priority::Low, 15),
+                    (Priority::Normal, 55),
+                    (Priority::High, 22),
+                    (Priority::Urgent, 8),
+                ],
+            )
         }
     };
     if kind == Some(Kind::Social) || kind == Some(Kind::Regular) {
@@ -742,17 +745,17 @@ pub fn choose_action(rng: &mut impl Rng, active: usize) -> Action {
     if active < MIN_ACTIVE && rng.gen_bool(0.6) {
         return Action::Create;
     }
-    [
-        (Action::Create, 30),
-        (Action::CustomerMessage, 20),
-        (Action::AgentReply, 25),
-        (Action::Pending, 8),
-        (Action::Resolve, 10),
-        (Action::Reopen, 7),
-    ]
-    .choose_weighted(rng, |(_, w)| *w)
-    .expect("the weights are positive")
-    .0
+    weighted(
+        rng,
+        &[
+            (Action::Create, 30),
+            (Action::CustomerMessage, 20),
+            (Action::AgentReply, 25),
+            (Action::Pending, 8),
+            (Action::Resolve, 10),
+            (Action::Reopen, 7),
+        ],
+    )
 }
 
 /// Backlog at start: (minutes ago, kind), chosen so that within a few minutes every badge

@@ -14,6 +14,11 @@ use std::process::ExitCode;
 /// Bad input or configuration: one clear line on stderr and exit code 2.
 struct Usage(String);
 
+/// A bench's outcome: its result line printed, or its failure as a usage error.
+fn print_line(result: Result<String, String>) -> Result<(), Usage> {
+    result.map(|line| println!("{line}")).map_err(Usage)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -28,14 +33,10 @@ fn main() -> ExitCode {
         }) => sla_check(&file),
         Some(Command::Bench {
             command: BenchCommand::Calendar { cases },
-        }) => bench::calendar::run(&cases)
-            .map(|line| println!("{line}"))
-            .map_err(Usage),
+        }) => print_line(bench::calendar::run(&cases)),
         Some(Command::Bench {
             command: BenchCommand::Staffing { cases },
-        }) => bench::staffing::run(&cases)
-            .map(|line| println!("{line}"))
-            .map_err(Usage),
+        }) => print_line(bench::staffing::run(&cases)),
         other => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
@@ -59,10 +60,9 @@ fn main() -> ExitCode {
                                 concurrency,
                                 postgres,
                             },
-                    }) => bench::http::ingest(events, batch, concurrency, postgres)
-                        .await
-                        .map(|l| println!("{l}"))
-                        .map_err(Usage),
+                    }) => {
+                        print_line(bench::http::ingest(events, batch, concurrency, postgres).await)
+                    }
                     Some(Command::Bench {
                         command:
                             BenchCommand::Automation {
@@ -70,32 +70,20 @@ fn main() -> ExitCode {
                                 due,
                                 window,
                             },
-                    }) => bench::automation::run(clocks, due, window)
-                        .await
-                        .map(|l| println!("{l}"))
-                        .map_err(Usage),
+                    }) => print_line(bench::automation::run(clocks, due, window).await),
                     Some(Command::Bench {
                         command:
                             BenchCommand::Compliance {
                                 conversations,
                                 repeats,
                             },
-                    }) => bench::compliance::run(conversations, repeats)
-                        .await
-                        .map(|l| println!("{l}"))
-                        .map_err(Usage),
+                    }) => print_line(bench::compliance::run(conversations, repeats).await),
                     Some(Command::Bench {
                         command: BenchCommand::Memory { conversations },
-                    }) => bench::http::memory(conversations)
-                        .await
-                        .map(|l| println!("{l}"))
-                        .map_err(Usage),
+                    }) => print_line(bench::http::memory(conversations).await),
                     Some(Command::Bench {
                         command: BenchCommand::Live { clients, rounds },
-                    }) => bench::http::live(clients, rounds)
-                        .await
-                        .map(|l| println!("{l}"))
-                        .map_err(Usage),
+                    }) => print_line(bench::http::live(clients, rounds).await),
                     Some(_) => unreachable!("handled above"),
                 }
             })

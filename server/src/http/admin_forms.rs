@@ -6,12 +6,12 @@
 //! the same with JavaScript off and hydrated.
 
 use super::error::ApiError;
+use super::{see_other, unavailable};
 use crate::services;
 use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use promptly::account::FieldError;
@@ -27,25 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/policies", post(save_policy_form))
         .route("/policies/{id}/default", post(make_default))
         .route("/policies/{id}/delete", post(delete_policy))
-}
-
-pub(super) fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
-    let q = serde_urlencoded::to_string(query).unwrap_or_default();
-    let target = if q.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{q}")
-    };
-    Redirect::to(&target).into_response()
-}
-
-pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "database error during an admin form");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The database is unavailable; nothing was changed. Please try again.",
-    )
-        .into_response()
 }
 
 /// The page again (422) at the URL the form posted to, with what was typed (`form=1`), the
@@ -64,6 +45,29 @@ fn back_with_errors(
 }
 
 /// Appends a message to the errors of a form field, keeping one entry per field.
+/// A failed save of `page`'s editor: the page again with the field errors, each under the
+/// form field `field_of` names; back to the page when the record is gone; 503 otherwise.
+fn save_failed(
+    page: &str,
+    id: Option<i64>,
+    values: Vec<(&str, String)>,
+    e: ApiError,
+    field_of: fn(&FieldError) -> (String, String),
+) -> Response {
+    match e {
+        ApiError::Unprocessable { errors } => {
+            let mut mapped = Vec::new();
+            for e in &errors {
+                let (key, message) = field_of(e);
+                push_error(&mut mapped, key, message);
+            }
+            back_with_errors(page, id, values, mapped)
+        }
+        ApiError::NotFound => see_other(page, &[("error", "not_found")]),
+        e => unavailable(e),
+    }
+}
+
 pub(super) fn push_error(errors: &mut Vec<(String, String)>, key: String, message: String) {
     match errors.iter_mut().find(|(k, _)| *k == key) {
         Some((_, m)) => {
@@ -224,11 +228,16 @@ fn calendar_field(e: &FieldError) -> (String, String) {
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) -> Response {
+/// `POST /calendars` creates, `POST /calendars?edit=ID` changes: the page's own URLs.
+async fn save_calendar_form(
+    State(state): State<AppState>,
+    Query(Editing { edit: id }): Query<Editing>,
+    Form(form): Form<CalendarForm>,
+) -> Response {
     let body = calendar_body(&form);
     let saved = match id {
-        None => services::calendars::create(state, body).await,
-        Some(id) => services::calendars::update(state, id, body).await,
+        None => services::calendars::create(&state, body).await,
+        Some(id) => services::calendars::update(&state, id, body).await,
     };
     match saved {
         Ok(rec) => see_other(
@@ -238,26 +247,8 @@ async fn save_calendar(state: &AppState, id: Option<i64>, form: CalendarForm) ->
                 ("name", rec.name.as_str()),
             ],
         ),
-        Err(ApiError::Unprocessable { errors }) => {
-            let mut mapped = Vec::new();
-            for e in &errors {
-                let (key, message) = calendar_field(e);
-                push_error(&mut mapped, key, message);
-            }
-            back_with_errors("/calendars", id, form.values(), mapped)
-        }
-        Err(ApiError::NotFound) => see_other("/calendars", &[("error", "not_found")]),
-        Err(e) => unavailable(e),
+        Err(e) => save_failed("/calendars", id, form.values(), e, calendar_field),
     }
-}
-
-/// `POST /calendars` creates, `POST /calendars?edit=ID` changes: the page's own URLs.
-async fn save_calendar_form(
-    State(state): State<AppState>,
-    Query(editing): Query<Editing>,
-    Form(form): Form<CalendarForm>,
-) -> Response {
-    save_calendar(&state, editing.edit, form).await
 }
 
 async fn delete_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
@@ -424,13 +415,20 @@ fn policy_field(e: &FieldError) -> (String, String) {
     (format!("err_{key}"), e.message.clone())
 }
 
-async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Response {
+/// `POST /policies` creates, `POST /policies?edit=ID` changes: the page's own URLs.
+async fn save_policy_form(
+    State(state): State<AppState>,
+    Query(Editing { edit: id }): Query<Editing>,
+    Form(form): Form<PolicyForm>,
+) -> Response {
     let body = policy_body(&form);
     let saved = match id {
-        None => services::policies::create(state, body)
+        None => services::policies::create(&state, body)
             .await
             .map(|rec| (rec, Reevaluation::Done(0))),
-        Some(id) => services::policies::update(state, id, body, form.apply_to_open.is_some()).await,
+        Some(id) => {
+            services::policies::update(&state, id, body, form.apply_to_open.is_some()).await
+        }
     };
     match saved {
         Ok((rec, _)) if id.is_none() => see_other(
@@ -462,26 +460,8 @@ async fn save_policy(state: &AppState, id: Option<i64>, form: PolicyForm) -> Res
             }
             see_other("/policies", &q)
         }
-        Err(ApiError::Unprocessable { errors }) => {
-            let mut mapped = Vec::new();
-            for e in &errors {
-                let (key, message) = policy_field(e);
-                push_error(&mut mapped, key, message);
-            }
-            back_with_errors("/policies", id, form.values(), mapped)
-        }
-        Err(ApiError::NotFound) => see_other("/policies", &[("error", "not_found")]),
-        Err(e) => unavailable(e),
+        Err(e) => save_failed("/policies", id, form.values(), e, policy_field),
     }
-}
-
-/// `POST /policies` creates, `POST /policies?edit=ID` changes: the page's own URLs.
-async fn save_policy_form(
-    State(state): State<AppState>,
-    Query(editing): Query<Editing>,
-    Form(form): Form<PolicyForm>,
-) -> Response {
-    save_policy(&state, editing.edit, form).await
 }
 
 async fn make_default(State(state): State<AppState>, Path(id): Path<i64>) -> Response {

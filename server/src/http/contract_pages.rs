@@ -5,9 +5,9 @@
 //! errors answers 422 with the editor rendered from what was typed and the errors
 //! (`err_metrics[1].target`), however long the texts (`http::form_echo`).
 
-use super::admin_forms::see_other;
 use super::contracts;
 use super::error::ApiError;
+use super::see_other;
 use crate::reports::{self, Departments};
 use crate::services;
 use crate::state::AppState;
@@ -37,14 +37,7 @@ fn failed(what: &str) -> impl Fn(ApiError) -> String + '_ {
 }
 
 fn staffing(params: &StaffingParams, on_shift: usize) -> Result<StaffingAnswer, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut need = |name: &str, v: Option<f64>| {
-        v.unwrap_or_else(|| {
-            errors.push(FieldError::new(name, "Required."));
-            f64::NAN
-        })
-    };
-    let case = StaffingCase {
+    let case = super::staffing::case_of(|need| StaffingCase {
         transactions: need("transactions", params.transactions),
         aht_min: need("aht_min", params.aht_min),
         interval_min: params.interval_min.unwrap_or(30.0),
@@ -52,10 +45,7 @@ fn staffing(params: &StaffingParams, on_shift: usize) -> Result<StaffingAnswer, 
         service_level: need("service_level", params.service_level) / 100.0,
         max_occupancy: params.max_occupancy.unwrap_or(100.0) / 100.0,
         shrinkage: params.shrinkage.unwrap_or(0.0) / 100.0,
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    })?;
     // The form asks for the answer time in seconds, as `within_s`.
     let (erlang_c, erlang_a) =
         super::staffing::positions(&case, params.patience_min).map_err(|errors| {
@@ -387,6 +377,22 @@ fn row_error(field: &str, rows: &[usize]) -> String {
     }
 }
 
+/// A contract's save or delete that failed: back to the list when it is gone, 503 when the
+/// database failed (`doing`, `done`: the write in words).
+fn write_failed(e: ApiError, (doing, done): (&str, &str)) -> Response {
+    match e {
+        ApiError::NotFound => see_other("/compliance", &[("error", "not_found")]),
+        e => {
+            tracing::error!(error = %e, "{doing} a contract failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The contract could not be {done}."),
+            )
+                .into_response()
+        }
+    }
+}
+
 async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -> Response {
     let back = id.map_or("/compliance/new".to_string(), |id| {
         format!("/compliance/{id}/edit")
@@ -406,15 +412,7 @@ async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -
             }
             super::form_echo::show_again(back, shown)
         }
-        Err(ApiError::NotFound) => see_other("/compliance", &[("error", "not_found")]),
-        Err(e) => {
-            tracing::error!(error = %e, "saving a contract failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The contract could not be saved.",
-            )
-                .into_response()
-        }
+        Err(e) => write_failed(e, ("saving", "saved")),
     }
 }
 
@@ -436,27 +434,14 @@ async fn edit(
 async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match services::contracts::delete(&state, id).await {
         Ok(()) => see_other("/compliance", &[("notice", "deleted")]),
-        Err(ApiError::NotFound) => see_other("/compliance", &[("error", "not_found")]),
-        Err(e) => {
-            tracing::error!(error = %e, "deleting a contract failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The contract could not be deleted.",
-            )
-                .into_response()
-        }
+        Err(e) => write_failed(e, ("deleting", "deleted")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::http::form_pairs as pairs;
 
     #[test]
     fn the_editor_becomes_the_api_body() {

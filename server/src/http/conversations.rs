@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
 use crate::catalog::SlaCatalog;
-use crate::services::conversations::{conversation_detail, conversation_views};
+use crate::services::conversations::{conversation_detail, conversation_views, find};
 use crate::state::AppState;
 use crate::store::ConversationFilter;
 use axum::extract::{Path, Query, State};
@@ -123,17 +123,7 @@ async fn one(
 ) -> Result<Json<ConversationDetail>, ApiError> {
     require_user(user)?;
     let store = state.store.as_ref();
-    let by_id = match id.parse::<i64>() {
-        Ok(n) => store.conversation(n).await?,
-        Err(_) => None,
-    };
-    let row = match by_id {
-        Some(r) => r,
-        None => store
-            .conversation_by_external_id(&id)
-            .await?
-            .ok_or(ApiError::NotFound)?,
-    };
+    let row = find(store, &id).await?.ok_or(ApiError::NotFound)?;
     let now = state.clock.now();
     let mut catalog = SlaCatalog::cached(&state, now).await?;
     let (conversation, timeline) = conversation_detail(store, &mut catalog, row, now).await?;

@@ -2,6 +2,7 @@
 //! redirect (303) back to a page, carrying a notice or field errors in the query, so the
 //! forms work the same with JavaScript off and hydrated.
 
+use super::{see_other, unavailable};
 use crate::auth::{
     self, clear_cookie, cookie_value, is_secure, safe_next, start_session, throttled, token_hash,
     CurrentUser, SESSION_COOKIE,
@@ -27,25 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", post(create))
         .route("/admin/users/{id}/role", post(role))
         .route("/admin/users/{id}/active", post(active))
-}
-
-fn see_other(path: &str, query: &[(&str, &str)]) -> Response {
-    let q = serde_urlencoded::to_string(query).unwrap_or_default();
-    let target = if q.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{q}")
-    };
-    Redirect::to(&target).into_response()
-}
-
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "database error during a form");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The database is unavailable; nothing was changed. Please try again.",
-    )
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -355,6 +355,46 @@ pub(crate) fn object_body(
     }
 }
 
+/// A JSON object body read into `T`; what does not fit is a 422 on `body`.
+pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
+    body: Result<axum::Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, error::ApiError> {
+    serde_json::from_value(object_body(body)?)
+        .map_err(|e| error::ApiError::field("body", e.to_string()))
+}
+
+/// The form handlers' answer: 303 to `path`, the query carrying a notice or errors.
+pub(crate) fn see_other(path: &str, query: &[(&str, &str)]) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let q = serde_urlencoded::to_string(query).unwrap_or_default();
+    let target = if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    };
+    axum::response::Redirect::to(&target).into_response()
+}
+
+/// A form handler's answer when the database failed: 503, nothing changed.
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tracing::error!(error = %e, "database error during a form");
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "The database is unavailable; nothing was changed. Please try again.",
+    )
+        .into_response()
+}
+
+/// A form's fields as `Form<Vec<(String, String)>>` reads them (for the form handlers' tests).
+#[cfg(test)]
+pub(crate) fn form_pairs(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// A record's numeric id from the path. Anything else names no record: 404, as for an id
 /// that does not exist (`/policies/abc` is not found, not a malformed request).
 pub struct Id(pub i64);

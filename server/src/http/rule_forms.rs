@@ -6,10 +6,11 @@
 //! was typed and the field errors (`err_conditions[1].op`, `http::form_echo`), so long
 //! templates survive and the page works the same with JavaScript off and hydrated.
 
-use super::admin_forms::{push_error, see_other, unavailable};
+use super::admin_forms::push_error;
 use super::error::ApiError;
 use super::form_echo::Editing;
 use super::rules::MASK;
+use super::{see_other, unavailable};
 use crate::services;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
@@ -390,12 +391,7 @@ async fn delete_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::http::form_pairs as pairs;
 
     #[test]
     fn the_builder_becomes_the_api_body_ignoring_empty_rows() {

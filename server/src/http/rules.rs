@@ -264,17 +264,9 @@ pub(crate) async fn dry_run(
     link_base: &str,
 ) -> Result<TestResult, ApiError> {
     let store = state.store.as_ref();
-    let by_id = match conversation.parse::<i64>() {
-        Ok(n) => store.conversation(n).await?,
-        Err(_) => None,
-    };
-    let row = match by_id {
-        Some(r) => r,
-        None => store
-            .conversation_by_external_id(conversation)
-            .await?
-            .ok_or(ApiError::NotFound)?,
-    };
+    let row = services::conversations::find(store, conversation)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let now = state.clock.now();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let (conversation, events) = conversation_detail(store, &mut catalog, row, now).await?;

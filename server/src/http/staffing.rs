@@ -61,14 +61,7 @@ async fn staffing(
     State(state): State<AppState>,
     Query(q): Query<StaffingQuery>,
 ) -> Result<Json<Staffing>, ApiError> {
-    let mut errors = Vec::new();
-    let mut need = |name: &str, v: Option<f64>| {
-        v.unwrap_or_else(|| {
-            errors.push(FieldError::new(name, "Required."));
-            f64::NAN
-        })
-    };
-    let case = StaffingCase {
+    let case = case_of(|need| StaffingCase {
         transactions: need("transactions", q.transactions),
         aht_min: need("aht_min", q.aht_min),
         interval_min: q.interval_min,
@@ -76,10 +69,8 @@ async fn staffing(
         service_level: need("service_level", q.service_level),
         max_occupancy: q.max_occupancy,
         shrinkage: q.shrinkage,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Unprocessable { errors });
-    }
+    })
+    .map_err(|errors| ApiError::Unprocessable { errors })?;
     let (erlang_c, erlang_a) =
         positions(&case, q.patience_min).map_err(|errors| ApiError::Unprocessable { errors })?;
     let agents_available = active_agents(state.store.as_ref()).await?;
@@ -90,6 +81,25 @@ async fn staffing(
         erlang_a,
         agents_available,
     }))
+}
+
+/// The case `build` writes, each value it `need`s given (a missing one is a field error
+/// "Required." on its name).
+pub(crate) fn case_of(
+    build: impl FnOnce(&mut dyn FnMut(&str, Option<f64>) -> f64) -> StaffingCase,
+) -> Result<StaffingCase, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let case = build(&mut |name, v| {
+        v.unwrap_or_else(|| {
+            errors.push(FieldError::new(name, "Required."));
+            f64::NAN
+        })
+    });
+    if errors.is_empty() {
+        Ok(case)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The agents `case` needs by Erlang C, and by Erlang A with a mean `patience_min`; field

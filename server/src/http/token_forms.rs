@@ -4,13 +4,14 @@
 //! when it reads it.
 
 use super::error::ApiError;
+use super::{see_other, unavailable};
 use crate::auth::{is_secure, CurrentUser};
 use crate::services::tokens::create_token;
 use crate::state::AppState;
 use app::api::NEW_TOKEN_COOKIE;
 use axum::extract::{Form, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Extension;
 use axum::Router;
@@ -22,20 +23,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/tokens", post(create))
         .route("/admin/tokens/{id}/revoke", post(revoke))
-}
-
-fn see_other(query: &[(&str, &str)]) -> Response {
-    let q = serde_urlencoded::to_string(query).unwrap_or_default();
-    Redirect::to(&format!("{PAGE}?{q}")).into_response()
-}
-
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "database error during a token form");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The database is unavailable; nothing was changed. Please try again.",
-    )
-        .into_response()
 }
 
 /// The cookie that shows the new token on the next render of the users page.
@@ -70,7 +57,7 @@ async fn create(
     .await
     {
         Ok(created) => {
-            let mut resp = see_other(&[("token", "created")]);
+            let mut resp = see_other(PAGE, &[("token", "created")]);
             if let Some(c) = new_token_cookie(&created.token, is_secure(&state, &headers)) {
                 resp.headers_mut().insert(header::SET_COOKIE, c);
             }
@@ -89,7 +76,7 @@ async fn create(
             for (k, e) in keys.iter().zip(&errors) {
                 q.push((k.as_str(), e.message.as_str()));
             }
-            see_other(&q)
+            see_other(PAGE, &q)
         }
         Err(e) => unavailable(e),
     }
@@ -101,8 +88,8 @@ async fn revoke(
     Path(id): Path<i64>,
 ) -> Response {
     match crate::services::tokens::revoke(state.store.as_ref(), &me, id, state.clock.now()).await {
-        Ok(()) => see_other(&[("token", "revoked")]),
-        Err(ApiError::NotFound) => see_other(&[("token_error", "not_found")]),
+        Ok(()) => see_other(PAGE, &[("token", "revoked")]),
+        Err(ApiError::NotFound) => see_other(PAGE, &[("token_error", "not_found")]),
         Err(e) => unavailable(e),
     }
 }

@@ -34,8 +34,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let body: NewToken = serde_json::from_value(super::object_body(body)?)
-        .map_err(|e| ApiError::field("body", e.to_string()))?;
+    let body: NewToken = super::typed_body(body)?;
     let created = create_token(
         state.store.as_ref(),
         &body.name,

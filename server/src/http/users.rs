@@ -35,6 +35,11 @@ async fn one(
     State(state): State<AppState>,
     super::Id(id): super::Id,
 ) -> Result<Json<UserView>, ApiError> {
+    view(&state, id).await
+}
+
+/// The user with this id as the API shows it.
+async fn view(state: &AppState, id: i64) -> Result<Json<UserView>, ApiError> {
     let u = state
         .store
         .user_by_id(id)
@@ -47,8 +52,7 @@ async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let body: NewUserFields = serde_json::from_value(super::object_body(body)?)
-        .map_err(|e| ApiError::field("body", e.to_string()))?;
+    let body: NewUserFields = super::typed_body(body)?;
     let u = create_user(state.store.as_ref(), &body, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(u.view())))
 }
@@ -69,8 +73,7 @@ async fn update(
     super::Id(id): super::Id,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<UserView>, ApiError> {
-    let body: UserPatch = serde_json::from_value(super::object_body(body)?)
-        .map_err(|e| ApiError::field("body", e.to_string()))?;
+    let body: UserPatch = super::typed_body(body)?;
     let actor = require_user(user)?;
     let role = body
         .role
@@ -84,10 +87,5 @@ async fn update(
     if let Some(active) = body.active {
         set_active(state.store.as_ref(), &actor, id, active).await?;
     }
-    let u = state
-        .store
-        .user_by_id(id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(u.view()))
+    view(&state, id).await
 }

@@ -3,7 +3,7 @@
 
 use crate::catalog::{CatalogData, SlaCatalog};
 use crate::state::AppState;
-use crate::store::{ConversationRow, IngestOutcome, Store, StoreResult};
+use crate::store::{ConversationRow, IngestOutcome, Store, StoreResult, TouchedConversation};
 use chrono::{DateTime, Utc};
 use promptly::conversation::{ConversationView, IncomingEvent};
 use promptly::job::JobView;
@@ -46,6 +46,16 @@ impl SlaCatalog {
         };
         Ok(SlaCatalog::of(data, now))
     }
+}
+
+/// A stored conversation by Promptly's id or, failing that, the sender's.
+pub async fn find(store: &dyn Store, id: &str) -> StoreResult<Option<ConversationRow>> {
+    if let Ok(n) = id.parse::<i64>() {
+        if let Some(row) = store.conversation(n).await? {
+            return Ok(Some(row));
+        }
+    }
+    store.conversation_by_external_id(id).await
 }
 
 /// Loads a conversation's events and evaluates it now; returns the view and the events
@@ -178,16 +188,30 @@ async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
         .note(touched.iter().map(|t| (t.row.id, t.row.next_sla_at)), false);
     let changed: Vec<i64> = touched.iter().map(|t| t.row.id).collect();
     state.announce(&changed).await;
+    publish_views(state, &mut catalog, touched, now).await?;
+    Ok(n)
+}
+
+/// Tells the browsers about each touched conversation: its view as of `now`.
+async fn publish_views(
+    state: &AppState,
+    catalog: &mut SlaCatalog,
+    touched: Vec<TouchedConversation>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     for t in touched {
         catalog
-            .ensure(store, t.row.policy_id.zip(t.row.policy_version))
+            .ensure(
+                state.store.as_ref(),
+                t.row.policy_id.zip(t.row.policy_version),
+            )
             .await?;
         let view = catalog.view(t.row, &t.events, now);
         state.publish(StreamEvent::Conversation {
             conversation: Box::new(view),
         });
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Views of many conversations at once (the queue): their events in one query.
@@ -233,15 +257,7 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
         report.queued > 0,
     );
     let ids: Vec<i64> = report.touched.iter().map(|t| t.row.id).collect();
-    for t in report.touched {
-        catalog
-            .ensure(store, t.row.policy_id.zip(t.row.policy_version))
-            .await?;
-        let view = catalog.view(t.row, &t.events, now);
-        state.publish(StreamEvent::Conversation {
-            conversation: Box::new(view),
-        });
-    }
+    publish_views(state, &mut catalog, report.touched, now).await?;
     state.announce(&ids).await;
     Ok(report.outcomes)
 }

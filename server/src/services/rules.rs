@@ -57,6 +57,11 @@ fn unmask(body: &mut Value, stored: &[Action], errors: &mut Vec<FieldError>) {
 
 /// Validates a rule body against the policies and calendars that exist now; `stored` is the
 /// rule being replaced (for masked secrets).
+/// The ids of `records`.
+fn ids<T>(records: Vec<T>, id: fn(&T) -> i64) -> HashSet<i64> {
+    records.iter().map(id).collect()
+}
+
 pub async fn parse(
     state: &AppState,
     mut body: Value,
@@ -68,20 +73,8 @@ pub async fn parse(
         stored.map_or(&[][..], |r| r.actions.as_slice()),
         &mut errors,
     );
-    let policies: HashSet<i64> = state
-        .store
-        .list_policies()
-        .await?
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    let calendars: HashSet<i64> = state
-        .store
-        .list_calendars()
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let policies = ids(state.store.list_policies().await?, |p| p.id);
+    let calendars = ids(state.store.list_calendars().await?, |c| c.id);
     match parse_rule(
         &body,
         |id| policies.contains(&id),

@@ -96,6 +96,13 @@ pub enum Tx {
 }
 
 impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(t) => t.commit().await,
@@ -765,50 +772,29 @@ impl Bulk {
     fn column_array(&self, j: usize, ty: Ty) -> PgArray {
         let width = self.columns.len();
         let cells = self.values.iter().skip(j).step_by(width);
-        match ty {
-            Ty::Int => PgArray::Int(
-                cells
-                    .map(|a| match a {
-                        Arg::Int(v) => *v,
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            Ty::Text => PgArray::Text(
-                cells
-                    .map(|a| match a {
-                        Arg::Text(v) => v.clone(),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            Ty::Ts => PgArray::Ts(
-                cells
-                    .map(|a| match a {
-                        Arg::Ts(v) => *v,
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            Ty::Bool => PgArray::Bool(
-                cells
-                    .map(|a| match a {
-                        Arg::Bool(v) => *v,
-                        _ => None,
-                    })
-                    .collect(),
-            ),
+        // Each type's array holds the values of its own variant; the `Ty`, `Arg` and
+        // `PgArray` variants share their names.
+        macro_rules! array {
+            ($($variant:ident),*) => {
+                match ty {
+                    $(Ty::$variant => PgArray::$variant(
+                        cells
+                            .map(|a| match a {
+                                Arg::$variant(v) => v.to_owned(),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),)*
+                }
+            };
         }
+        array!(Int, Text, Ts, Bool)
     }
 
     /// Runs the statements and returns the rows they return (all chunks').
     pub async fn fetch_all(self, tx: &mut Tx, purpose: Use<'_>) -> Result<Vec<Row>, sqlx::Error> {
-        let dialect = match tx {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
-        };
         let mut out = Vec::new();
-        for q in self.statements(dialect, purpose) {
+        for q in self.statements(tx.dialect(), purpose) {
             out.extend(q.fetch_all(&mut *tx).await?);
         }
         Ok(out)
@@ -816,12 +802,8 @@ impl Bulk {
 
     /// Runs the statements; how many rows they changed.
     pub async fn execute(self, tx: &mut Tx, purpose: Use<'_>) -> Result<u64, sqlx::Error> {
-        let dialect = match tx {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
-        };
         let mut n = 0;
-        for q in self.statements(dialect, purpose) {
+        for q in self.statements(tx.dialect(), purpose) {
             n += q.execute(&mut *tx).await?;
         }
         Ok(n)

@@ -31,6 +31,47 @@ impl SqlStore {
     fn q(&self, sql: impl Into<String>) -> Query {
         self.db.query(sql)
     }
+
+    /// Every row `sql` selects, each mapped by `f`.
+    async fn rows<T>(&self, sql: impl Into<String>, f: Mapper<T>) -> StoreResult<Vec<T>> {
+        all(self.q(sql).fetch_all(&self.db).await?, f)
+    }
+
+    /// The row of `table` with this id, its `columns` mapped by `f`.
+    async fn by_id<T>(
+        &self,
+        columns: &str,
+        table: &str,
+        id: i64,
+        f: Mapper<T>,
+    ) -> StoreResult<Option<T>> {
+        let q = self.q(format!("SELECT {columns} FROM {table} WHERE id = $1"));
+        one(q.arg(id).fetch_optional(&self.db).await?, f)
+    }
+
+    /// Replaces the JSON `definition` of row `id` of `table` and stamps `updated_at`;
+    /// `NotFound` when there is no such row.
+    async fn update_definition<T>(
+        &self,
+        (table, columns): (&str, &str),
+        id: i64,
+        definition: String,
+        now: DateTime<Utc>,
+        f: Mapper<T>,
+    ) -> StoreResult<T> {
+        let row = self
+            .q(format!(
+                "UPDATE {table} SET definition = $1, updated_at = $2 WHERE id = $3 \
+                 RETURNING {columns}"
+            ))
+            .arg(definition)
+            .arg(now)
+            .arg(id)
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(f(&row)?)
+    }
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -50,6 +91,15 @@ fn missing_reference(res: Result<u64, sqlx::Error>) -> StoreResult<()> {
     }
 }
 
+/// The row an insert returned, or `Conflict` on `field` when it broke a unique constraint.
+fn unique<T>(res: Result<Row, sqlx::Error>, field: &'static str, f: Mapper<T>) -> StoreResult<T> {
+    match res {
+        Ok(row) => Ok(f(&row)?),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict { field }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `NotFound` when a write changed no row.
 fn found(changed: u64) -> StoreResult<()> {
     if changed == 0 {
@@ -59,11 +109,14 @@ fn found(changed: u64) -> StoreResult<()> {
     }
 }
 
-fn all<T>(rows: Vec<Row>, f: fn(&Row) -> Result<T, sqlx::Error>) -> StoreResult<Vec<T>> {
+/// Reads a record from a row.
+type Mapper<T> = fn(&Row) -> Result<T, sqlx::Error>;
+
+fn all<T>(rows: Vec<Row>, f: Mapper<T>) -> StoreResult<Vec<T>> {
     Ok(rows.iter().map(f).collect::<Result<_, _>>()?)
 }
 
-fn one<T>(row: Option<Row>, f: fn(&Row) -> Result<T, sqlx::Error>) -> StoreResult<Option<T>> {
+fn one<T>(row: Option<Row>, f: Mapper<T>) -> StoreResult<Option<T>> {
     Ok(row.as_ref().map(f).transpose()?)
 }
 
@@ -216,6 +269,15 @@ fn group_from_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::Error> {
 
 /// The statements that run inside a transaction, shared by several store methods.
 impl SqlStore {
+    /// `NotFound` unless `sql` (selecting an id by `$1`) finds the row, which `lock` then
+    /// holds until commit.
+    async fn lock_row(&self, tx: &mut Tx, sql: &str, id: i64, lock: Lock) -> StoreResult<()> {
+        let mut q = self.q(sql);
+        q.push_lock(lock);
+        let found: Option<i64> = q.arg(id).fetch_optional_scalar(tx).await?;
+        found.map(|_| ()).ok_or(StoreError::NotFound)
+    }
+
     async fn policy_version_on<'a>(
         &self,
         on: impl Into<On<'a>>,
@@ -559,16 +621,11 @@ impl Store for SqlStore {
             .arg(now)
             .fetch_one(&self.db)
             .await;
-        match res {
-            Ok(row) => Ok(user_from_row(&row)?),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict { field: "email" }),
-            Err(e) => Err(e.into()),
-        }
+        unique(res, "email", user_from_row)
     }
 
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        let q = self.q(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
-        one(q.arg(id).fetch_optional(&self.db).await?, user_from_row)
+        self.by_id(USER_COLUMNS, "users", id, user_from_row).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
@@ -577,8 +634,8 @@ impl Store for SqlStore {
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let q = self.q(format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"));
-        all(q.fetch_all(&self.db).await?, user_from_row)
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
+        self.rows(sql, user_from_row).await
     }
 
     async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()> {
@@ -718,18 +775,12 @@ impl Store for SqlStore {
             .arg(now)
             .fetch_one(&self.db)
             .await;
-        match res {
-            Ok(row) => Ok(token_from_row(&row)?),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict { field: "token" }),
-            Err(e) => Err(e.into()),
-        }
+        unique(res, "token", token_from_row)
     }
 
     async fn list_api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
-        let q = self.q(format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"
-        ));
-        all(q.fetch_all(&self.db).await?, token_from_row)
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id");
+        self.rows(sql, token_from_row).await
     }
 
     async fn revoke_api_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
@@ -789,28 +840,20 @@ impl Store for SqlStore {
     }
 
     async fn calendar(&self, id: i64) -> StoreResult<Option<CalendarRecord>> {
-        let q = self.q(format!(
-            "SELECT {CALENDAR_COLUMNS} FROM calendars WHERE id = $1"
-        ));
-        one(q.arg(id).fetch_optional(&self.db).await?, calendar_from_row)
+        self.by_id(CALENDAR_COLUMNS, "calendars", id, calendar_from_row)
+            .await
     }
 
     async fn list_calendars(&self) -> StoreResult<Vec<CalendarRecord>> {
-        let q = self.q(format!(
-            "SELECT {CALENDAR_COLUMNS} FROM calendars ORDER BY name, id"
-        ));
-        all(q.fetch_all(&self.db).await?, calendar_from_row)
+        let sql = format!("SELECT {CALENDAR_COLUMNS} FROM calendars ORDER BY name, id");
+        self.rows(sql, calendar_from_row).await
     }
 
     async fn delete_calendar(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         // The row lock keeps a concurrent delete or update of it out until this one is done.
-        let mut q = self.q("SELECT id FROM calendars WHERE id = $1");
-        q.push_lock(Lock::Update);
-        let exists: Option<i64> = q.arg(id).fetch_optional_scalar(&mut tx).await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        let sql = "SELECT id FROM calendars WHERE id = $1";
+        self.lock_row(&mut tx, sql, id, Lock::Update).await?;
         let in_use: bool = self
             .q(shared::CALENDAR_IN_USE)
             .arg(id)
@@ -941,12 +984,12 @@ impl Store for SqlStore {
     }
 
     async fn list_policies(&self) -> StoreResult<Vec<PolicyRecord>> {
-        let q = self.q(format!(
+        let sql = format!(
             "SELECT {POLICY_COLUMNS} FROM policies p \
              JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.current_version \
              WHERE NOT p.deleted ORDER BY v.name, p.id"
-        ));
-        all(q.fetch_all(&self.db).await?, policy_from_row)
+        );
+        self.rows(sql, policy_from_row).await
     }
 
     async fn policy_versions(&self, id: i64) -> StoreResult<Vec<PolicyRecord>> {
@@ -960,12 +1003,8 @@ impl Store for SqlStore {
     async fn delete_policy(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         // Conflicts with the share lock `set_default_policy` takes, so the check below holds.
-        let mut q = self.q("SELECT id FROM policies WHERE id = $1 AND NOT deleted");
-        q.push_lock(Lock::Update);
-        let live: Option<i64> = q.arg(id).fetch_optional_scalar(&mut tx).await?;
-        if live.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        let sql = "SELECT id FROM policies WHERE id = $1 AND NOT deleted";
+        self.lock_row(&mut tx, sql, id, Lock::Update).await?;
         let default: Option<String> = self
             .q("SELECT value FROM settings WHERE key = $1")
             .arg(DEFAULT_POLICY_KEY)
@@ -995,13 +1034,12 @@ impl Store for SqlStore {
     }
 
     async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>> {
-        let q = self.q(format!("SELECT {RULE_COLUMNS} FROM rules {RULE_ORDER}"));
-        all(q.fetch_all(&self.db).await?, rule_from_row)
+        let sql = format!("SELECT {RULE_COLUMNS} FROM rules {RULE_ORDER}");
+        self.rows(sql, rule_from_row).await
     }
 
     async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>> {
-        let q = self.q(format!("SELECT {RULE_COLUMNS} FROM rules WHERE id = $1"));
-        one(q.arg(id).fetch_optional(&self.db).await?, rule_from_row)
+        self.by_id(RULE_COLUMNS, "rules", id, rule_from_row).await
     }
 
     async fn create_rule(
@@ -1032,18 +1070,9 @@ impl Store for SqlStore {
         rule: &RuleDefinition,
         now: DateTime<Utc>,
     ) -> StoreResult<RuleRecord> {
-        let row = self
-            .q(format!(
-                "UPDATE rules SET definition = $1, updated_at = $2 WHERE id = $3 \
-                 RETURNING {RULE_COLUMNS}"
-            ))
-            .arg(to_json(rule)?)
-            .arg(now)
-            .arg(id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(rule_from_row(&row)?)
+        let table = ("rules", RULE_COLUMNS);
+        self.update_definition(table, id, to_json(rule)?, now, rule_from_row)
+            .await
     }
 
     async fn delete_rule(&self, id: i64) -> StoreResult<()> {
@@ -1106,19 +1135,15 @@ impl Store for SqlStore {
     }
 
     async fn list_contracts(&self) -> StoreResult<Vec<ContractRecord>> {
-        let q = self.q(format!(
-            "SELECT {CONTRACT_COLUMNS} FROM contracts ORDER BY id"
-        ));
-        let mut out = all(q.fetch_all(&self.db).await?, contract_from_row)?;
+        let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts ORDER BY id");
+        let mut out = self.rows(sql, contract_from_row).await?;
         shared::sort_contracts(&mut out);
         Ok(out)
     }
 
     async fn contract(&self, id: i64) -> StoreResult<Option<ContractRecord>> {
-        let q = self.q(format!(
-            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1"
-        ));
-        one(q.arg(id).fetch_optional(&self.db).await?, contract_from_row)
+        self.by_id(CONTRACT_COLUMNS, "contracts", id, contract_from_row)
+            .await
     }
 
     async fn create_contract(
@@ -1144,18 +1169,9 @@ impl Store for SqlStore {
         contract: &Contract,
         now: DateTime<Utc>,
     ) -> StoreResult<ContractRecord> {
-        let row = self
-            .q(format!(
-                "UPDATE contracts SET definition = $1, updated_at = $2 WHERE id = $3 \
-                 RETURNING {CONTRACT_COLUMNS}"
-            ))
-            .arg(to_json(contract)?)
-            .arg(now)
-            .arg(id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(contract_from_row(&row)?)
+        let table = ("contracts", CONTRACT_COLUMNS);
+        self.update_definition(table, id, to_json(contract)?, now, contract_from_row)
+            .await
     }
 
     async fn delete_contract(&self, id: i64) -> StoreResult<()> {
@@ -1164,13 +1180,14 @@ impl Store for SqlStore {
     }
 
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>> {
-        let q = self.q("SELECT team, department FROM team_departments ORDER BY team_key");
-        all(q.fetch_all(&self.db).await?, |r| {
+        let sql = "SELECT team, department FROM team_departments ORDER BY team_key";
+        self.rows(sql, |r| {
             Ok(TeamDepartment {
                 team: r.get("team")?,
                 department: r.get("department")?,
             })
         })
+        .await
     }
 
     async fn set_team_departments(&self, mapping: &[TeamDepartment]) -> StoreResult<()> {
@@ -1234,7 +1251,7 @@ impl Store for SqlStore {
         limit: i64,
     ) -> StoreResult<Vec<DrillRow>> {
         let sql = facts::drill_sql(&contract.scope, metric, period, group, now, limit);
-        all(self.q(sql).fetch_all(&self.db).await?, drill_from_row)
+        self.rows(sql, drill_from_row).await
     }
 
     async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>> {
@@ -1264,12 +1281,8 @@ impl Store for SqlStore {
             return Ok(());
         };
         let mut tx = self.db.begin_write().await?;
-        let mut q = self.q("SELECT id FROM policies WHERE id = $1 AND NOT deleted");
-        q.push_lock(Lock::Share);
-        let live: Option<i64> = q.arg(id).fetch_optional_scalar(&mut tx).await?;
-        if live.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        let sql = "SELECT id FROM policies WHERE id = $1 AND NOT deleted";
+        self.lock_row(&mut tx, sql, id, Lock::Share).await?;
         self.q("INSERT INTO settings (key, value) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .arg(DEFAULT_POLICY_KEY)
@@ -1630,10 +1643,9 @@ impl Store for SqlStore {
     }
 
     async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
-        let q = self.q("SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL");
-        all(q.fetch_all(&self.db).await?, |r| {
-            Ok((r.get("id")?, r.ts("next_sla_at")?))
-        })
+        let sql = "SELECT id, next_sla_at FROM conversations WHERE next_sla_at IS NOT NULL";
+        self.rows(sql, |r| Ok((r.get("id")?, r.ts("next_sla_at")?)))
+            .await
     }
 
     async fn automation_pending(&self) -> StoreResult<bool> {
@@ -1703,14 +1715,15 @@ impl Store for SqlStore {
     }
 
     async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>> {
-        let q = self.q("SELECT channel, url, secret FROM channel_outbound ORDER BY channel");
-        all(q.fetch_all(&self.db).await?, |r| {
+        let sql = "SELECT channel, url, secret FROM channel_outbound ORDER BY channel";
+        self.rows(sql, |r| {
             Ok(ChannelOutbound {
                 channel: r.get("channel")?,
                 url: r.get("url")?,
                 secret: r.get("secret")?,
             })
         })
+        .await
     }
 
     async fn set_channel_outbound(
@@ -1791,13 +1804,13 @@ impl Store for SqlStore {
     }
 
     async fn conversation(&self, id: i64) -> StoreResult<Option<ConversationRow>> {
-        let q = self.q(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"
-        ));
-        one(
-            q.arg(id).fetch_optional(&self.db).await?,
+        self.by_id(
+            CONVERSATION_COLUMNS,
+            "conversations",
+            id,
             conversation_from_row,
         )
+        .await
     }
 
     async fn conversation_by_external_id(
