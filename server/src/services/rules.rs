@@ -47,7 +47,9 @@ fn unmask(body: &mut Value, stored: &[Action], errors: &mut Vec<FieldError>) {
             Some(secret) => {
                 obj.insert("secret".into(), Value::String(secret));
             }
-            None => errors.push(FieldError::new(
+            // The mask names a stored secret that does not exist: like an id that names no
+            // record, 404 with the field.
+            None => errors.push(FieldError::missing(
                 format!("actions[{i}].secret"),
                 format!("{MASK:?} keeps the stored secret of a webhook with this URL; there is none, so send the secret"),
             )),

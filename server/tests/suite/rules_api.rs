@@ -197,11 +197,12 @@ async fn webhook_secrets_are_masked_and_kept() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "Hook 2");
     assert_eq!(stored_secret(&s, id).await, "s3cret");
-    // A new URL needs its secret; a new secret replaces the old one.
+    // A new URL needs its secret (the mask names none: 404 with the field); a new secret
+    // replaces the old one.
     let (status, body) = s
         .put(&path, &t, hook("https://elsewhere.example/b", "********"))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_fields(&body), vec!["actions[0].secret"]);
     let (status, _) = s
         .put(&path, &t, hook("https://hooks.example/a", "n3w"))
@@ -209,13 +210,14 @@ async fn webhook_secrets_are_masked_and_kept() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stored_secret(&s, id).await, "n3w");
     // A new rule cannot borrow a secret it does not have.
-    let body = s
-        .post_refused(
+    let (status, body) = s
+        .post(
             "/api/v1/rules",
             &t,
             hook("https://hooks.example/a", "********"),
         )
         .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_fields(&body), vec!["actions[0].secret"]);
 }
 
