@@ -337,16 +337,23 @@ async fn conversations(
     })))
 }
 
-async fn departments(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({"teams": state.store.team_departments().await?}),
-    ))
+/// Which department each team belongs to, by team (teams compare trimmed and ignoring
+/// case; each once).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TeamDepartments {
+    teams: Vec<crate::store::TeamDepartment>,
+}
+
+async fn departments(State(state): State<AppState>) -> Result<Json<TeamDepartments>, ApiError> {
+    Ok(Json(TeamDepartments {
+        teams: state.store.team_departments().await?,
+    }))
 }
 
 async fn set_departments(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TeamDepartments>, ApiError> {
     let teams = services::contracts::set_departments(&state, super::object_body(body)?).await?;
-    Ok(Json(json!({ "teams": teams })))
+    Ok(Json(TeamDepartments { teams }))
 }

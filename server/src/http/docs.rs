@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 // The types whose schemas the document holds.
 use crate::http::automation::ChannelInfo;
+use crate::http::contracts::TeamDepartments;
 use crate::http::conversations::ConversationDetail;
 use crate::http::error::ErrorBody;
 use crate::http::events::{EventResult, IngestReply};
@@ -28,7 +29,9 @@ use crate::http::users::UserPatch;
 use crate::services::accounts::NewUserFields;
 use crate::services::policies::DefaultPolicy;
 use crate::services::tokens::CreatedToken;
-use crate::store::{ApiToken, CalendarRecord, IngestOutcome, OutboxItem, PolicyRecord, RuleRecord};
+use crate::store::{
+    ApiToken, CalendarRecord, IngestOutcome, OutboxItem, PolicyRecord, RuleRecord, TeamDepartment,
+};
 use promptly::account::{FieldError, Role, UserView};
 use promptly::calendar::{CalendarDefinition, TimeWindow, Timezone, WeeklyHours};
 use promptly::clock::{ClockState, Metric, MetricStatus, SlaState};
@@ -127,7 +130,7 @@ pub fn from_types() -> Map<String, Value> {
         WouldApply, TestResult, ChannelInfo, OutboxItem,
         // Contracts and staffing.
         Period, ServiceLevelFormula, MetricTarget, CounterpartyKind, Scope, Remedies, Contract,
-        Band, Positions,
+        Band, Positions, TeamDepartment, TeamDepartments,
     ];
     schemas
         .into_iter()

@@ -465,9 +465,11 @@ pub struct ContractRecord {
 }
 
 /// Which department a team belongs to (teams compare trimmed and ignoring case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TeamDepartment {
+    #[schema(schema_with = promptly::schema::team)]
     pub team: String,
+    #[schema(schema_with = promptly::schema::team)]
     pub department: String,
 }
 
