@@ -4,23 +4,26 @@
 import { test, expect } from '@playwright/test';
 import { ADMIN, loginToQueue } from './support.mjs';
 
-test('admins reach the API page from the header and try a call there', async ({ page, request }) => {
+test('admins reach the API page from the header and try a call there', async ({ page, request }, info) => {
   await loginToQueue(page, ADMIN.email, ADMIN.password);
   const link = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API', exact: true });
   await expect(link).toBeVisible();
   await link.click();
   await expect(page).toHaveURL(/\/api\/docs\/$/);
-  await expect(page.locator('.swagger-ui h2.title')).toContainText('Promptly API');
-  await expect(page.locator('#operations-Events-ingestEvents')).toBeVisible();
-  await expect(page.locator('#operations-Stream-stream')).toBeVisible();
-
-  // "Try it out" runs under the browser's session.
-  const me = page.locator('#operations-Users-getMe');
-  await me.locator('.opblock-summary').first().click();
-  await me.getByRole('button', { name: 'Execute' }).click();
-  const live = me.locator('.live-responses-table');
-  await expect(live.locator('.response-col_status').first()).toHaveText('200');
-  await expect(live).toContainText(ADMIN.email);
+  await expect(page).toHaveTitle('Swagger UI');
+  if (info.project.name === 'hydrated') {
+    // Swagger UI is a JavaScript page: with JavaScript on it shows every operation, and
+    // "Try it out" runs under the browser's session.
+    await expect(page.locator('.swagger-ui h2.title')).toContainText('Promptly API');
+    await expect(page.locator('#operations-Events-ingestEvents')).toBeVisible();
+    await expect(page.locator('#operations-Stream-stream')).toBeVisible();
+    const me = page.locator('#operations-Users-getMe');
+    await me.locator('.opblock-summary').first().click();
+    await me.getByRole('button', { name: 'Execute' }).click();
+    const live = me.locator('.live-responses-table');
+    await expect(live.locator('tbody .response-col_status').first()).toHaveText('200');
+    await expect(live).toContainText(ADMIN.email);
+  }
 
   // The document itself needs no session.
   const doc = await request.get('/api/v1/openapi.json');
