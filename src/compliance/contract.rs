@@ -69,7 +69,7 @@ pub struct Contract {
 }
 
 /// How near a contract's review date is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewNotice {
     /// Days from `today` to the review date (negative when past).
     pub days_left: i64,

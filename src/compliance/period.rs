@@ -244,6 +244,18 @@ impl FromStr for PeriodKey {
 
 serde_as_text!(PeriodKey, from_str);
 
+impl utoipa::PartialSchema for PeriodKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text(
+            "One period: an ISO week `2026-W47`, a month `2026-11` or a quarter `2026-Q4`.",
+            r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}|Q[1-4])$",
+            "2026-11",
+        )
+    }
+}
+
+impl utoipa::ToSchema for PeriodKey {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,38 +31,83 @@ pub fn router() -> Router<AppState> {
         .route("/departments", get(departments).put(set_departments))
 }
 
-/// A contract as the API shows it, its review notice as of `now`.
-fn record_json(rec: &ContractRecord, now: DateTime<Utc>) -> Value {
-    let mut v = serde_json::to_value(&rec.contract).unwrap_or_default();
-    v["id"] = json!(rec.id);
-    v["created_at"] = json!(promptly::instant::format_utc(rec.created_at));
-    v["updated_at"] = json!(promptly::instant::format_utc(rec.updated_at));
-    let review = rec.contract.review_notice(now.date_naive());
-    v["review"] = json!({"days_left": review.days_left, "highlighted": review.highlighted});
-    v
+/// A contract as the API shows it: the contract, its id and times, its review notice, and
+/// in lists the current period.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ContractRecord)]
+pub(crate) struct ContractView {
+    #[serde(flatten)]
+    contract: Contract,
+    id: i64,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    review: promptly::compliance::ReviewNotice,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<CurrentPeriod>,
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// In lists: the current period's worst band and money.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CurrentPeriod {
+    period: PeriodKey,
+    conversations: usize,
+    band: promptly::compliance::Band,
+    band_label: &'static str,
+    action: &'static str,
+    due: f64,
+    credit: f64,
+    bonus: f64,
+    currency: String,
+}
+
+/// The contracts, by name.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ContractList {
+    contracts: Vec<ContractView>,
+}
+
+/// A contract as the API shows it, its review notice as of `now`.
+fn record_json(rec: &ContractRecord, now: DateTime<Utc>) -> ContractView {
+    ContractView {
+        contract: rec.contract.clone(),
+        id: rec.id,
+        created_at: promptly::instant::format_utc(rec.created_at),
+        updated_at: promptly::instant::format_utc(rec.updated_at),
+        review: rec.contract.review_notice(now.date_naive()),
+        current: None,
+    }
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiError> {
     let contracts = state.store.list_contracts().await?;
     let mut out = Vec::new();
     let now = state.clock.now();
     for (rec, period, c) in reports::current(&state, contracts, now).await? {
-        let mut v = record_json(&rec, now);
         let band = Contract::worst_band(&c.metrics);
-        v["current"] = json!({
-            "period": period, "conversations": c.conversations, "band": band,
-            "band_label": band.label(), "action": band.action(),
-            "due": c.due, "credit": c.credit, "bonus": c.bonus, "currency": c.currency,
+        out.push(ContractView {
+            current: Some(CurrentPeriod {
+                period,
+                conversations: c.conversations,
+                band,
+                band_label: band.label(),
+                action: band.action(),
+                due: c.due,
+                credit: c.credit,
+                bonus: c.bonus,
+                currency: c.currency,
+            }),
+            ..record_json(&rec, now)
         });
-        out.push(v);
     }
-    Ok(Json(json!({ "contracts": out })))
+    Ok(Json(ContractList { contracts: out }))
 }
 
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ContractView>), ApiError> {
     let rec = services::contracts::create(&state, super::object_body(body)?).await?;
     Ok((
         StatusCode::CREATED,
@@ -77,7 +122,7 @@ async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
 async fn show(
     State(state): State<AppState>,
     super::Id(id): super::Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContractView>, ApiError> {
     Ok(Json(record_json(
         &load(&state, id).await?,
         state.clock.now(),
@@ -88,7 +133,7 @@ async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContractView>, ApiError> {
     let rec = services::contracts::update(&state, id, super::object_body(body)?).await?;
     Ok(Json(record_json(&rec, state.clock.now())))
 }

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 // The types whose schemas the document holds.
 use crate::http::automation::ChannelInfo;
-use crate::http::contracts::TeamDepartments;
+use crate::http::contracts::{ContractList, ContractView, CurrentPeriod, TeamDepartments};
 use crate::http::conversations::ConversationDetail;
 use crate::http::error::ErrorBody;
 use crate::http::events::{EventResult, IngestReply};
@@ -36,8 +36,8 @@ use promptly::account::{FieldError, Role, UserView};
 use promptly::calendar::{CalendarDefinition, TimeWindow, Timezone, WeeklyHours};
 use promptly::clock::{ClockState, Metric, MetricStatus, SlaState};
 use promptly::compliance::{
-    Band, Contract, CounterpartyKind, MetricTarget, Period, Remedies, Scope, ServiceLevelFormula,
-    SurveyKind, SurveyResponse,
+    Band, Contract, CounterpartyKind, MetricTarget, Period, PeriodKey, Remedies, ReviewNotice,
+    Scope, ServiceLevelFormula, SurveyKind, SurveyResponse,
 };
 use promptly::conversation::{
     Channel, Contact, ConversationSummary, ConversationView, Priority, Visibility,
@@ -130,7 +130,8 @@ pub fn from_types() -> Map<String, Value> {
         WouldApply, TestResult, ChannelInfo, OutboxItem,
         // Contracts and staffing.
         Period, ServiceLevelFormula, MetricTarget, CounterpartyKind, Scope, Remedies, Contract,
-        Band, Positions, TeamDepartment, TeamDepartments,
+        Band, Positions, TeamDepartment, TeamDepartments, PeriodKey, ReviewNotice, ContractView,
+        CurrentPeriod, ContractList,
     ];
     schemas
         .into_iter()
