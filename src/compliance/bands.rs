@@ -134,7 +134,7 @@ pub struct Remedies {
 }
 
 /// What one metric costs or earns in one period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     /// Points worse than target (0 when on or better than target); see the module docs.
     pub points_below: f64,

@@ -75,7 +75,7 @@ pub enum Unit {
 
 /// A contract metric, with its parameters. JSON: `{"kind": "service_level", "within_s": 20,
 /// "formula": "abandoned_count_missed"}`, `{"kind": "csat"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MetricKind {
     /// % of first-response clocks met (met / (met + missed)).
@@ -309,7 +309,7 @@ pub struct MetricTarget {
 // ---------------------------------------------------------------------------------------
 
 /// One metric over a set of conversations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricResult {
     #[serde(flatten)]
     pub kind: MetricKind,

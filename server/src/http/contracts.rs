@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use promptly::compliance::{
-    Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
+    Band, Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -163,38 +163,126 @@ fn period_of(
     }
 }
 
-fn group_json(g: &GroupResult) -> Value {
-    json!({
-        "key": g.key, "conversations": g.conversations, "actual": g.result.actual,
-        "numerator": g.result.numerator, "denominator": g.result.denominator,
-        "shortfall_pct": g.result.shortfall_pct, "band": g.result.band,
-    })
+/// A contract's period (UTC; conversations belong to the period they were created in),
+/// each metric with its band in words and its breakdowns.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Compliance)]
+pub(crate) struct ComplianceView {
+    contract: ContractName,
+    period: PeriodKey,
+    #[schema(format = DateTime)]
+    start: String,
+    #[schema(format = DateTime)]
+    end: String,
+    conversations: usize,
+    /// The worst band of the metrics.
+    band: Band,
+    metrics: Vec<MetricView>,
+    fee: f64,
+    credit: f64,
+    bonus: f64,
+    /// `fee − credit + bonus`.
+    due: f64,
+    currency: String,
+}
+
+/// Which contract.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ContractName {
+    id: i64,
+    name: String,
+    counterparty: String,
+}
+
+/// One metric's result, its band in words and its breakdowns.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct MetricView {
+    #[serde(flatten)]
+    result: MetricResult,
+    label: String,
+    band_label: &'static str,
+    action: &'static str,
+    breakdowns: BreakdownsView,
+}
+
+/// A metric per department, team, agent and channel.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct BreakdownsView {
+    department: Vec<GroupView>,
+    team: Vec<GroupView>,
+    agent: Vec<GroupView>,
+    channel: Vec<GroupView>,
+}
+
+/// One group of a breakdown.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct GroupView {
+    /// The department, team, agent e-mail or channel; `null` for none.
+    key: Option<String>,
+    conversations: usize,
+    actual: Option<f64>,
+    numerator: i64,
+    denominator: i64,
+    shortfall_pct: Option<f64>,
+    band: Band,
+}
+
+impl GroupView {
+    fn of(g: &GroupResult) -> Self {
+        GroupView {
+            key: g.key.clone(),
+            conversations: g.conversations,
+            actual: g.result.actual,
+            numerator: g.result.numerator,
+            denominator: g.result.denominator,
+            shortfall_pct: g.result.shortfall_pct,
+            band: g.result.band,
+        }
+    }
 }
 
 /// The compliance document: `Compliance` with each metric's band in words and its
 /// breakdowns.
-pub fn compliance_json(rec: &ContractRecord, c: &Compliance, b: &[MetricBreakdowns]) -> Value {
-    let mut v = serde_json::to_value(c).unwrap_or_default();
-    v["contract"] = json!({"id": rec.id, "name": rec.contract.name,
-        "counterparty": rec.contract.counterparty});
-    let band = Contract::worst_band(&c.metrics);
-    v["band"] = json!(band);
-    if let Some(metrics) = v["metrics"].as_array_mut() {
-        for (i, m) in metrics.iter_mut().enumerate() {
-            let r: &MetricResult = &c.metrics[i];
-            m["label"] = json!(r.kind.label());
-            m["band_label"] = json!(r.band.label());
-            m["action"] = json!(r.band.action());
-            let mut breakdowns = serde_json::Map::new();
-            for d in Dimension::ALL {
-                let name = serde_json::to_value(d).unwrap_or_default();
-                let groups: Vec<Value> = b[i].get(d).iter().map(group_json).collect();
-                breakdowns.insert(name.as_str().unwrap_or_default().to_string(), json!(groups));
-            }
-            m["breakdowns"] = Value::Object(breakdowns);
-        }
+pub(crate) fn compliance_json(
+    rec: &ContractRecord,
+    c: &Compliance,
+    b: &[MetricBreakdowns],
+) -> ComplianceView {
+    let groups = |m: &MetricBreakdowns, d: Dimension| m.get(d).iter().map(GroupView::of).collect();
+    ComplianceView {
+        contract: ContractName {
+            id: rec.id,
+            name: rec.contract.name.clone(),
+            counterparty: rec.contract.counterparty.clone(),
+        },
+        period: c.period,
+        start: promptly::instant::format_utc(c.start),
+        end: promptly::instant::format_utc(c.end),
+        conversations: c.conversations,
+        band: Contract::worst_band(&c.metrics),
+        metrics: c
+            .metrics
+            .iter()
+            .zip(b)
+            .map(|(r, m)| MetricView {
+                result: r.clone(),
+                label: r.kind.label(),
+                band_label: r.band.label(),
+                action: r.band.action(),
+                breakdowns: BreakdownsView {
+                    department: groups(m, Dimension::Department),
+                    team: groups(m, Dimension::Team),
+                    agent: groups(m, Dimension::Agent),
+                    channel: groups(m, Dimension::Channel),
+                },
+            })
+            .collect(),
+        fee: c.fee,
+        credit: c.credit,
+        bonus: c.bonus,
+        due: c.due,
+        currency: c.currency.clone(),
     }
-    v
 }
 
 async fn evaluate(
@@ -214,7 +302,7 @@ async fn compliance(
     State(state): State<AppState>,
     super::Id(id): super::Id,
     Query(q): Query<PeriodQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ComplianceView>, ApiError> {
     let (rec, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
     Ok(Json(compliance_json(&rec, &c, &b)))
 }

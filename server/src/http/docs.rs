@@ -18,7 +18,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 // The types whose schemas the document holds.
 use crate::http::automation::ChannelInfo;
-use crate::http::contracts::{ContractList, ContractView, CurrentPeriod, TeamDepartments};
+use crate::http::contracts::{
+    BreakdownsView, ComplianceView, ContractList, ContractName, ContractView, CurrentPeriod,
+    GroupView, MetricView, TeamDepartments,
+};
 use crate::http::conversations::ConversationDetail;
 use crate::http::error::ErrorBody;
 use crate::http::events::{EventResult, IngestReply};
@@ -36,8 +39,8 @@ use promptly::account::{FieldError, Role, UserView};
 use promptly::calendar::{CalendarDefinition, TimeWindow, Timezone, WeeklyHours};
 use promptly::clock::{ClockState, Metric, MetricStatus, SlaState};
 use promptly::compliance::{
-    Band, Contract, CounterpartyKind, MetricTarget, Period, PeriodKey, Remedies, ReviewNotice,
-    Scope, ServiceLevelFormula, SurveyKind, SurveyResponse,
+    Band, Contract, CounterpartyKind, MetricKind, MetricResult, MetricTarget, Money, Period,
+    PeriodKey, Remedies, ReviewNotice, Scope, ServiceLevelFormula, SurveyKind, SurveyResponse,
 };
 use promptly::conversation::{
     Channel, Contact, ConversationSummary, ConversationView, Priority, Visibility,
@@ -131,7 +134,8 @@ pub fn from_types() -> Map<String, Value> {
         // Contracts and staffing.
         Period, ServiceLevelFormula, MetricTarget, CounterpartyKind, Scope, Remedies, Contract,
         Band, Positions, TeamDepartment, TeamDepartments, PeriodKey, ReviewNotice, ContractView,
-        CurrentPeriod, ContractList,
+        CurrentPeriod, ContractList, MetricKind, MetricResult, Money, ComplianceView, ContractName,
+        MetricView, BreakdownsView, GroupView,
     ];
     schemas
         .into_iter()
