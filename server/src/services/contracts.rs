@@ -57,7 +57,9 @@ pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> 
         let team = text("team", &mut errors);
         let department = text("department", &mut errors);
         if !team.is_empty() && !seen.insert(crate::store::facts::key(&team)) {
-            errors.push(FieldError::new(
+            // Taken by an earlier entry: alone, 409 with the field, as for an e-mail that
+            // another user has.
+            errors.push(FieldError::taken(
                 format!("teams[{i}].team"),
                 "is listed twice",
             ));

@@ -342,6 +342,16 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
         error_fields(&body),
         ["teams[1].department", "teams[1].team"]
     );
+    // A team twice, and nothing else wrong: the value is taken (409), the field named.
+    let (status, body) = s
+        .put(
+            "/api/v1/departments",
+            &t,
+            json!({"teams": [{"team": "a", "department": "X"}, {"team": " A", "department": "Y"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_fields(&body), ["teams[1].team"]);
 
     let (status, _) = s
         .send(
