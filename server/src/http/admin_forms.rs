@@ -12,22 +12,11 @@ use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use promptly::account::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::form_echo::Editing;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/calendars", post(save_calendar_form))
-        .route("/calendars/{id}/delete", post(delete_calendar))
-        .route("/policies", post(save_policy_form))
-        .route("/policies/{id}/default", post(make_default))
-        .route("/policies/{id}/delete", post(delete_policy))
-}
 
 /// The page again (422) at the URL the form posted to, with what was typed (`form=1`), the
 /// field errors (`err_<field>`) and, for errors that belong to no field, `err_form`.
@@ -85,7 +74,7 @@ pub(super) fn push_error(errors: &mut Vec<(String, String)>, key: String, messag
 /// The calendar form: one text input per weekday ("09:00-12:00, 13:00-17:00"), holidays one
 /// date per line, overrides one "2026-12-24: 09:00-13:00" (or ": closed") per line.
 #[derive(Debug, Default, Deserialize)]
-struct CalendarForm {
+pub(super) struct CalendarForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -229,7 +218,7 @@ fn calendar_field(e: &FieldError) -> (String, String) {
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// `POST /calendars` creates, `POST /calendars?edit=ID` changes: the page's own URLs.
-async fn save_calendar_form(
+pub(super) async fn save_calendar_form(
     State(state): State<AppState>,
     Query(Editing { edit: id }): Query<Editing>,
     Form(form): Form<CalendarForm>,
@@ -251,7 +240,10 @@ async fn save_calendar_form(
     }
 }
 
-async fn delete_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+pub(super) async fn delete_calendar(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
     match services::calendars::delete(&state, id).await {
         Ok(()) => see_other("/calendars", &[("notice", "deleted")]),
         Err(ApiError::Conflict(_)) => see_other(
@@ -270,7 +262,7 @@ async fn delete_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> 
 /// The policy form: each target a number and a unit (`s`, `m`, `h`, `d`; an empty number
 /// is no target), the warning a number and `%` or a unit, checkboxes for the rest.
 #[derive(Debug, Default, Deserialize)]
-struct PolicyForm {
+pub(super) struct PolicyForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -416,7 +408,7 @@ fn policy_field(e: &FieldError) -> (String, String) {
 }
 
 /// `POST /policies` creates, `POST /policies?edit=ID` changes: the page's own URLs.
-async fn save_policy_form(
+pub(super) async fn save_policy_form(
     State(state): State<AppState>,
     Query(Editing { edit: id }): Query<Editing>,
     Form(form): Form<PolicyForm>,
@@ -464,7 +456,7 @@ async fn save_policy_form(
     }
 }
 
-async fn make_default(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+pub(super) async fn make_default(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match services::policies::set_default(&state, json!({ "policy": id })).await {
         Ok(_) => see_other("/policies", &[("notice", "default")]),
         Err(ApiError::Unprocessable { .. }) => see_other("/policies", &[("error", "not_found")]),
@@ -472,7 +464,7 @@ async fn make_default(State(state): State<AppState>, Path(id): Path<i64>) -> Res
     }
 }
 
-async fn delete_policy(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+pub(super) async fn delete_policy(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match services::policies::delete(&state, id).await {
         Ok(()) => see_other("/policies", &[("notice", "deleted")]),
         Err(ApiError::Conflict(_)) => see_other("/policies", &[("error", "is_default")]),

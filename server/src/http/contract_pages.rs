@@ -20,8 +20,6 @@ use async_trait::async_trait;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
 use promptly::account::{FieldError, Role};
 use promptly::compliance::{Contract, PeriodKey};
 use promptly::staffing::StaffingCase;
@@ -205,16 +203,8 @@ impl ComplianceBackend for Pages {
 // The editor's forms
 // ---------------------------------------------------------------------------------------
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/compliance/new", post(create))
-        .route("/compliance/{id}/edit", post(edit))
-        .route("/compliance/{id}/delete", post(delete))
-        .route("/compliance/departments", post(departments))
-}
-
 /// The departments form: one `team = department` per line (admins).
-async fn departments(
+pub(super) async fn departments(
     State(state): State<AppState>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -416,14 +406,14 @@ async fn save(state: &AppState, id: Option<i64>, pairs: Vec<(String, String)>) -
     }
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     save(&state, None, pairs).await
 }
 
-async fn edit(
+pub(super) async fn edit(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -431,7 +421,7 @@ async fn edit(
     save(&state, Some(id), pairs).await
 }
 
-async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+pub(super) async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match services::contracts::delete(&state, id).await {
         Ok(()) => see_other("/compliance", &[("notice", "deleted")]),
         Err(e) => write_failed(e, ("deleting", "deleted")),

@@ -8,19 +8,12 @@ use crate::state::AppState;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Extension;
 use promptly::conversation::{EventBody, IncomingEvent, Priority};
 use promptly::limits::MESSAGE_TEXT_LEN;
 use promptly::timeline::{Author, ConversationStatus};
 use rand::RngCore;
 use serde::Deserialize;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations/{id}/reply", post(reply))
-        .route("/conversations/{id}/update", post(update))
-}
 
 fn back(id: i64, query: &[(&str, &str)]) -> Response {
     let q = serde_urlencoded::to_string(query).unwrap_or_default();
@@ -88,7 +81,7 @@ async fn record(
 }
 
 #[derive(Debug, Deserialize)]
-struct ReplyForm {
+pub(super) struct ReplyForm {
     #[serde(default)]
     text: String,
     /// A checkbox: present ("on") for a private note.
@@ -96,7 +89,7 @@ struct ReplyForm {
     private: Option<String>,
 }
 
-async fn reply(
+pub(super) async fn reply(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     Path(id): Path<i64>,
@@ -131,13 +124,13 @@ async fn reply(
 }
 
 #[derive(Debug, Deserialize)]
-struct UpdateForm {
+pub(super) struct UpdateForm {
     action: String,
     #[serde(default)]
     value: String,
 }
 
-async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     Path(id): Path<i64>,

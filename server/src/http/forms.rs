@@ -14,24 +14,14 @@ use crate::state::AppState;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Extension;
 use promptly::account::Role;
 use promptly::limits::{EMAIL_LEN, PASSWORD_LEN};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .route("/admin/users", post(create))
-        .route("/admin/users/{id}/role", post(role))
-        .route("/admin/users/{id}/active", post(active))
-}
-
 #[derive(Debug, Deserialize)]
-struct LoginForm {
+pub(super) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -39,7 +29,7 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -120,7 +110,7 @@ async fn login(
     resp
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
         if let Err(e) = state.store.delete_session(&token_hash(&token)).await {
             return unavailable(e);
@@ -144,7 +134,10 @@ fn admin_error(e: UserAdminError) -> Response {
     }
 }
 
-async fn create(State(state): State<AppState>, Form(form): Form<NewUserFields>) -> Response {
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Form(form): Form<NewUserFields>,
+) -> Response {
     match create_user(state.store.as_ref(), &form, state.clock.now()).await {
         Ok(_) => see_other("/admin/users", &[("notice", "created")]),
         Err(UserAdminError::Fields(errors)) => {
@@ -169,11 +162,11 @@ async fn create(State(state): State<AppState>, Form(form): Form<NewUserFields>) 
 }
 
 #[derive(Debug, Deserialize)]
-struct RoleForm {
+pub(super) struct RoleForm {
     role: String,
 }
 
-async fn role(
+pub(super) async fn role(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Form(form): Form<RoleForm>,
@@ -188,11 +181,11 @@ async fn role(
 }
 
 #[derive(Debug, Deserialize)]
-struct ActiveForm {
+pub(super) struct ActiveForm {
     active: bool,
 }
 
-async fn active(
+pub(super) async fn active(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     Path(id): Path<i64>,

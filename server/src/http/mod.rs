@@ -443,6 +443,38 @@ pub(crate) fn json_body(
     }
 }
 
+/// The HTML forms' routes, all of them (who may post each: `access::ROUTES`). Each posts
+/// to a service and answers with a redirect, or the page again with what was typed (422).
+fn form_routes() -> Router<AppState> {
+    use axum::routing::post;
+    Router::new()
+        .route("/login", post(forms::login))
+        .route("/logout", post(forms::logout))
+        .route("/admin/users", post(forms::create))
+        .route("/admin/users/{id}/role", post(forms::role))
+        .route("/admin/users/{id}/active", post(forms::active))
+        .route("/admin/tokens", post(token_forms::create))
+        .route("/admin/tokens/{id}/revoke", post(token_forms::revoke))
+        .route("/conversations/{id}/reply", post(conversation_forms::reply))
+        .route(
+            "/conversations/{id}/update",
+            post(conversation_forms::update),
+        )
+        .route("/calendars", post(admin_forms::save_calendar_form))
+        .route("/calendars/{id}/delete", post(admin_forms::delete_calendar))
+        .route("/policies", post(admin_forms::save_policy_form))
+        .route("/policies/{id}/default", post(admin_forms::make_default))
+        .route("/policies/{id}/delete", post(admin_forms::delete_policy))
+        .route("/rules", post(rule_forms::save_rule))
+        .route("/rules/{id}/toggle", post(rule_forms::toggle_rule))
+        .route("/rules/{id}/move", post(rule_forms::move_rule))
+        .route("/rules/{id}/delete", post(rule_forms::delete_rule))
+        .route("/compliance/new", post(contract_pages::create))
+        .route("/compliance/{id}/edit", post(contract_pages::edit))
+        .route("/compliance/{id}/delete", post(contract_pages::delete))
+        .route("/compliance/departments", post(contract_pages::departments))
+}
+
 /// The whole application.
 pub fn router(
     state: AppState,
@@ -476,13 +508,8 @@ pub fn router(
 
     Router::new()
         .merge(health::router())
-        .merge(forms::router())
-        .merge(token_forms::router())
+        .merge(form_routes())
         .merge(docs::page_router())
-        .merge(conversation_forms::router())
-        .merge(admin_forms::router())
-        .merge(rule_forms::router())
-        .merge(contract_pages::router())
         .nest("/api/v1", api_router())
         .route_layer(axum::middleware::from_fn(access::enforce))
         .with_state(state.clone())

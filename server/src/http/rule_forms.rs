@@ -15,8 +15,6 @@ use crate::services;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use promptly::account::FieldError;
 use promptly::rules::{Op, RuleEvent, ValueKind};
 use serde::Deserialize;
@@ -24,14 +22,6 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 const PAGE: &str = "/rules";
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/rules", post(save_rule))
-        .route("/rules/{id}/toggle", post(toggle_rule))
-        .route("/rules/{id}/move", post(move_rule))
-        .route("/rules/{id}/delete", post(delete_rule))
-}
 
 /// One condition row of the builder: `c{i}_field`, `c{i}_op`, `c{i}_value` (several values
 /// from a multiple select are joined with commas).
@@ -325,7 +315,7 @@ async fn save(state: &AppState, id: Option<i64>, form: RuleForm) -> Response {
     }
 }
 
-async fn save_rule(
+pub(super) async fn save_rule(
     State(state): State<AppState>,
     Query(editing): Query<Editing>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -333,7 +323,7 @@ async fn save_rule(
     save(&state, editing.edit, RuleForm::from_pairs(&pairs)).await
 }
 
-async fn toggle_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+pub(super) async fn toggle_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match services::rules::toggle(&state, id).await {
         Ok(rec) => see_other(
             PAGE,
@@ -355,13 +345,13 @@ async fn toggle_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Resp
 }
 
 #[derive(Debug, Deserialize)]
-struct MoveForm {
+pub(super) struct MoveForm {
     /// `up` (earlier) or `down` (later).
     #[serde(default)]
     dir: String,
 }
 
-async fn move_rule(
+pub(super) async fn move_rule(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Form(form): Form<MoveForm>,
@@ -380,7 +370,7 @@ async fn move_rule(
     }
 }
 
-async fn delete_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+pub(super) async fn delete_rule(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match services::rules::delete(&state, id).await {
         Ok(()) => see_other(PAGE, &[("notice", "deleted")]),
         Err(ApiError::NotFound) => see_other(PAGE, &[("error", "not_found")]),

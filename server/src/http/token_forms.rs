@@ -12,18 +12,10 @@ use app::api::NEW_TOKEN_COOKIE;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
-use axum::routing::post;
 use axum::Extension;
-use axum::Router;
 use serde::Deserialize;
 
 const PAGE: &str = "/admin/users";
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/tokens", post(create))
-        .route("/admin/tokens/{id}/revoke", post(revoke))
-}
 
 /// The cookie that shows the new token on the next render of the users page.
 fn new_token_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
@@ -36,14 +28,14 @@ fn new_token_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
 }
 
 #[derive(Debug, Deserialize)]
-struct NewTokenForm {
+pub(super) struct NewTokenForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
     role: String,
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<NewTokenForm>,
@@ -82,7 +74,7 @@ async fn create(
     }
 }
 
-async fn revoke(
+pub(super) async fn revoke(
     State(state): State<AppState>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
     Path(id): Path<i64>,
