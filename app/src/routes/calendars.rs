@@ -5,13 +5,11 @@
 //! what was typed and field errors in the query, so the page works with or without JavaScript.
 
 use crate::api::{get_calendars, CalendarItem, CalendarsData};
+use crate::components::editor::{editor_form, saved_notice, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
-use crate::components::guard::RoleGuard;
+use crate::components::notice::notices;
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::account::Section;
 use promptly::limits;
 use promptly::{CalendarDefinition, TimeWindow, WeeklyHours};
 
@@ -128,49 +126,20 @@ impl Fields {
     }
 }
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn CalendarsPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Calendars>
-            <Title text="Calendars"/>
-            <CalendarsInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn CalendarsInner() -> impl IntoView {
-    let q = use_query_map();
-    let echo = crate::components::form::form_echo();
     let data = Resource::new(|| (), |_| get_calendars());
-    // Edit links change only the query: the suspended body reads it, so it renders again.
     view! {
-        <section class="calendars admin-page">
+        <EditorPage class="calendars" loading="Loading calendars…" data body=|data, query| view! { <CalendarsBody data query/> }.into_any()>
             <h1>"Calendars"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading calendars…"</p> }>
-                {move || {
-                    let query = echo.apply(q.get_untracked());
-                    Suspend::new(async move {
-                                match data.await {
-                                    Ok(d) => view! { <CalendarsBody data=d query/> }.into_any(),
-                                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                                }
-                    })
-                }}
-            </Transition>
-        </section>
+        </EditorPage>
     }
 }
 
 #[component]
 fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
-    let flash = query
-        .get("notice")
-        .and_then(|c| notice(&c))
-        .map(|m| match query.get("name") {
-            Some(n) if query.get("form").is_none() => format!("{m} ({n})"),
-            _ => m.to_string(),
-        });
+    let flash = saved_notice(&query, notice);
     let failure = query.get("error").map(|code| match code.as_str() {
         "in_use" => {
             let id = query.get("id").and_then(|i| i.parse::<i64>().ok());
@@ -187,20 +156,17 @@ fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
         "not_found" => "That calendar does not exist.".to_string(),
         _ => "Something went wrong.".to_string(),
     });
-    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
-    let editing = edit.and_then(|id| data.calendars.iter().find(|c| c.id == id).cloned());
-    let fields = if query.get("form").is_some() {
-        Fields::from_query(&query)
-    } else if let Some(c) = &editing {
-        Fields::from_item(c)
-    } else {
-        Fields::new_calendar()
-    };
-    let errors = FieldErrors::from_query(&query);
+    let (editing, fields, errors) = editor_form(
+        &query,
+        &data.calendars,
+        |c| c.id,
+        Fields::from_query,
+        Fields::from_item,
+        Fields::new_calendar,
+    );
     let list = data.calendars.clone();
     view! {
-        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {notices(flash, failure)}
         <CalendarTable calendars=list/>
         <CalendarForm fields errors edit=editing.map(|c| (c.id, c.name))/>
     }

@@ -9,15 +9,15 @@
 //! page again whenever a target, the business-hours toggle or the calendar changes.
 
 use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
+use crate::components::editor::{editor_form, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
-use crate::components::guard::RoleGuard;
+use crate::components::notice::notices;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::account::Section;
 use promptly::limits;
 use promptly::{BusinessCalendar, CalendarDefinition, Policy, SlaDuration, WarningThreshold};
 
@@ -253,39 +253,17 @@ impl Fields {
     }
 }
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn PoliciesPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Policies>
-            <Title text="Policies"/>
-            <PoliciesInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn PoliciesInner() -> impl IntoView {
     let q = use_query_map();
-    let echo = crate::components::form::form_echo();
     let edit = Memo::new(move |_| q.with(|q| q.get("edit").and_then(|v| v.parse::<i64>().ok())));
     let job = Memo::new(move |_| q.with(|q| q.get("job").and_then(|v| v.parse::<u64>().ok())));
     let data = Resource::new(move || (edit.get(), job.get()), |(e, j)| get_policies(e, j));
-    // Edit links change only the query: the suspended body reads it, so it renders again.
     view! {
-        <section class="policies admin-page">
+        <EditorPage class="policies" loading="Loading policies…" data body=|data, query| view! { <PoliciesBody data query/> }.into_any()>
             <h1>"Policies"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading policies…"</p> }>
-                {move || {
-                    let query = echo.apply(q.get_untracked());
-                    Suspend::new(async move {
-                                match data.await {
-                                    Ok(d) => view! { <PoliciesBody data=d query/> }.into_any(),
-                                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                                }
-                    })
-                }}
-            </Transition>
-        </section>
+        </EditorPage>
     }
 }
 
@@ -327,24 +305,21 @@ fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
     }
     let failure = query.get("error").map(|c| error(&c));
     let progress = data.job.clone().map(|job| view! { <JobProgress job/> });
-    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
-    let editing = edit.and_then(|id| data.policies.iter().find(|p| p.id == id).cloned());
-    let fields = if query.get("form").is_some() {
-        Fields::from_query(&query)
-    } else if let Some(p) = &editing {
-        Fields::from_item(p)
-    } else {
-        Fields::new_policy()
-    };
-    let errors = FieldErrors::from_query(&query);
+    let (editing, fields, errors) = editor_form(
+        &query,
+        &data.policies,
+        |p| p.id,
+        Fields::from_query,
+        Fields::from_item,
+        Fields::new_policy,
+    );
     let now: DateTime<Utc> = data.now.parse().unwrap_or_default();
     let versions = (editing.is_some() && !data.versions.is_empty()).then(|| {
         view! { <VersionsTable versions=data.versions.clone()/> }
     });
     view! {
         {progress}
-        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {notices(flash, failure)}
         <PolicyTable policies=data.policies.clone() calendars=data.calendars.clone() default_policy=data.default_policy/>
         <div class="policy-editor">
             <PolicyForm fields errors calendars=data.calendars.clone() now edit=editing.map(|p| (p.id, p.name, p.version))/>

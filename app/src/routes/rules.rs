@@ -11,13 +11,12 @@
 //! run is a GET form (`?edit=..&test=..&metric=..`): it changes nothing.
 
 use crate::api::{get_rules, DryRun, RuleItem, RulesData};
+use crate::components::editor::{editor_form, saved_notice, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
-use crate::components::guard::RoleGuard;
+use crate::components::notice::notices;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::account::Section;
 use promptly::conversation::Priority;
 use promptly::limits;
 use promptly::rules::{
@@ -327,20 +326,10 @@ fn row_errors(errors: Vec<(String, String)>) -> impl IntoView {
 // The page
 // ---------------------------------------------------------------------------------------
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn RulesPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Rules>
-            <Title text="Rules"/>
-            <RulesInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn RulesInner() -> impl IntoView {
     let q = use_query_map();
-    let echo = crate::components::form::form_echo();
     let key = Memo::new(move |_| {
         q.with(|q| {
             let rule = q.get("edit").and_then(|v| v.parse::<i64>().ok());
@@ -352,44 +341,25 @@ fn RulesInner() -> impl IntoView {
         |(rule, test, metric, _)| get_rules(rule, test, metric),
     );
     view! {
-        <section class="rules admin-page">
+        <EditorPage class="rules" loading="Loading rules…" data body=|data, query| view! { <RulesBody data query/> }.into_any()>
             <h1>"Rules"</h1>
             <p class="muted">"Rules run in this order on each event; a rule that fires with “stop” ends the walk."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading rules…"</p> }>
-                {move || {
-                    let query = echo.apply(q.get_untracked());
-                    Suspend::new(async move {
-                        match data.await {
-                            Ok(d) => view! { <RulesBody data=d query/> }.into_any(),
-                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
+        </EditorPage>
     }
 }
 
 #[component]
 fn RulesBody(data: RulesData, query: ParamsMap) -> impl IntoView {
-    let flash = query
-        .get("notice")
-        .and_then(|c| notice(&c))
-        .map(|m| match query.get("name") {
-            Some(n) if query.get("form").is_none() => format!("{m} ({n})"),
-            _ => m.to_string(),
-        });
+    let flash = saved_notice(&query, notice);
     let failure = query.get("error").map(|c| error(&c));
-    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
-    let editing = edit.and_then(|id| data.rules.iter().find(|r| r.id == id).cloned());
-    let fields = if query.get("form").is_some() {
-        Fields::from_query(&query)
-    } else if let Some(r) = &editing {
-        Fields::from_rule(&r.definition)
-    } else {
-        Fields::new_rule()
-    };
-    let errors = FieldErrors::from_query(&query);
+    let (editing, fields, errors) = editor_form(
+        &query,
+        &data.rules,
+        |r| r.id,
+        Fields::from_query,
+        |r| Fields::from_rule(&r.definition),
+        Fields::new_rule,
+    );
     let confirm = query.get("delete").and_then(|v| v.parse::<i64>().ok());
     let dry_run = editing.as_ref().map(|r| {
         view! {
@@ -404,8 +374,7 @@ fn RulesBody(data: RulesData, query: ParamsMap) -> impl IntoView {
         }
     });
     view! {
-        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {notices(flash, failure)}
         <RuleTable rules=data.rules.clone() policies=data.policies.clone() calendars=data.calendars.clone() confirm/>
         <div class="rule-editor">
             <RuleForm fields errors edit=editing.map(|r| (r.id, r.definition.name)) policies=data.policies.clone() calendars=data.calendars.clone()/>

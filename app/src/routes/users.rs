@@ -5,11 +5,10 @@
 
 use crate::api::list_users;
 use crate::api::{get_tokens, TokenInfo};
-use crate::components::guard::RoleGuard;
+use crate::components::notice::notices;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use promptly::account::{Role, Section, UserView};
+use promptly::account::{Role, UserView};
 use promptly::limits;
 
 fn notice(code: &str) -> Option<&'static str> {
@@ -31,18 +30,9 @@ fn error(code: &str) -> Option<&'static str> {
     })
 }
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Users>
-            <Title text="Users"/>
-            <UsersInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn UsersInner() -> impl IntoView {
     let users = Resource::new(|| (), |_| list_users());
     let q = use_query_map();
     let get = move |k: &str| q.with(|q| q.get(k));
@@ -61,8 +51,7 @@ fn UsersInner() -> impl IntoView {
     view! {
         <section class="users">
             <h1>"Users"</h1>
-            {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-            {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {notices(flash, failure)}
             <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
