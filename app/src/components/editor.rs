@@ -1,10 +1,11 @@
 //! The admin editors (calendars, policies, rules): a list of items with edit and delete,
 //! and one form that creates a new item or edits the one the query names (`?edit=<id>`).
 
-use super::form::{form_echo, FieldErrors};
+use super::form::{field_error, form_echo, FieldErrors};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
+use promptly::limits;
 use serde::{de::DeserializeOwned, Serialize};
 
 /// An editor's page: `<section class="{class} admin-page">` with its heading (the
@@ -80,4 +81,67 @@ pub fn editor_form<I: Clone, F>(
         new()
     };
     (editing, fields, FieldErrors::from_query(query))
+}
+
+/// An editor's form: it posts to `path`, or to `path?edit=<id>` for the item being edited;
+/// its heading, the way back to a new item, the form-wide error, the fields (the children)
+/// and the submit button.
+#[component]
+pub fn EditorForm(
+    /// The editor's page (`/calendars`).
+    path: &'static str,
+    /// The form's class, besides `card admin-form`.
+    class: &'static str,
+    /// What an item is called (`calendar`).
+    noun: &'static str,
+    /// The item being edited: its id and name.
+    edit: Option<(i64, String)>,
+    /// The edited item's version, for the heading (policies have versions).
+    version: Option<i64>,
+    /// The error of the whole form, not of one field.
+    form_error: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    let (action, heading, button) = match &edit {
+        Some((id, name)) => (
+            format!("{path}?edit={id}"),
+            match version {
+                Some(v) => format!("Edit “{name}” (version {v})"),
+                None => format!("Edit “{name}”"),
+            },
+            format!("Save {noun}"),
+        ),
+        None => (
+            path.to_string(),
+            format!("Add a {noun}"),
+            format!("Create {noun}"),
+        ),
+    };
+    view! {
+        <form method="post" action=action class=format!("card admin-form {class}") novalidate>
+            <h2>{heading}</h2>
+            {edit.map(|_| view! { <p><a href=path>{format!("Add a new {noun} instead")}</a></p> })}
+            {form_error.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {children()}
+            <button type="submit" class="primary">{button}</button>
+        </form>
+    }
+}
+
+/// The name and description fields of a calendar or a policy.
+pub fn name_and_description(
+    name: String,
+    description: String,
+    errors: &FieldErrors,
+) -> impl IntoView {
+    view! {
+        <label>"Name"
+            <input type="text" name="name" value=name maxlength=limits::NAME_LEN aria-invalid=errors.get("name").map(|_| "true")/>
+        </label>
+        {field_error(errors, "name")}
+        <label>"Description"
+            <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{description}</textarea>
+        </label>
+        {field_error(errors, "description")}
+    }
 }

@@ -5,3 +5,4 @@ pub mod guard;
 pub mod live;
 pub mod notice;
 pub mod shell;
+pub mod table;

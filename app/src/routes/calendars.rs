@@ -5,12 +5,14 @@
 //! what was typed and field errors in the query, so the page works with or without JavaScript.
 
 use crate::api::{get_calendars, CalendarItem, CalendarsData};
-use crate::components::editor::{editor_form, saved_notice, EditorPage};
+use crate::components::editor::{
+    editor_form, name_and_description, saved_notice, EditorForm, EditorPage,
+};
 use crate::components::form::{field_error, FieldErrors};
 use crate::components::notice::notices;
+use crate::components::table::{edit_delete, list_table};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
-use promptly::limits;
 use promptly::{CalendarDefinition, TimeWindow, WeeklyHours};
 
 /// Weekday form fields, Monday first, with their labels.
@@ -175,12 +177,14 @@ fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
 
 #[component]
 fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
-    if calendars.is_empty() {
-        return view! { <p class="empty">"No business-hours calendars yet. Without one, every hour counts."</p> }.into_any();
-    }
-    let rows = calendars
-        .into_iter()
-        .map(|c| {
+    let head =
+        view! { <th>"Name"</th><th>"Time zone"</th><th>"Hours"</th><th>"Used by"</th><th></th> };
+    list_table(
+        calendars,
+        "No business-hours calendars yet. Without one, every hour counts.",
+        "grid calendars-table",
+        head,
+        |c| {
             let id = c.id;
             let d = &c.definition;
             let extra = format!(
@@ -199,23 +203,11 @@ fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
                     <td>{d.timezone.name()}</td>
                     <td>{hours_summary(&d.hours)}<div class="muted small">{extra}</div></td>
                     <td>{used}</td>
-                    <td class="row-actions">
-                        <a href=format!("/calendars?edit={id}")>"Edit"</a>
-                        <form method="post" action=format!("/calendars/{id}/delete") class="inline">
-                            <button type="submit" class="danger">"Delete"</button>
-                        </form>
-                    </td>
+                    {edit_delete("/calendars", id)}
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid calendars-table">
-            <thead><tr><th>"Name"</th><th>"Time zone"</th><th>"Hours"</th><th>"Used by"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
 
 #[component]
@@ -235,19 +227,10 @@ fn TimeZoneSelect(selected: String, invalid: bool) -> impl IntoView {
 
 #[component]
 fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>) -> impl IntoView {
-    let (action, heading, button) = match &edit {
-        Some((id, name)) => (
-            format!("/calendars?edit={id}"),
-            format!("Edit “{name}”"),
-            "Save calendar",
-        ),
-        None => (
-            "/calendars".to_string(),
-            "Add a calendar".to_string(),
-            "Create calendar",
-        ),
+    let invalid = {
+        let errors = errors.clone();
+        move |f: &str| errors.get(f).map(|_| "true")
     };
-    let invalid = |f: &str| errors.get(f).map(|_| "true");
     let days = DAYS
         .iter()
         .enumerate()
@@ -263,22 +246,9 @@ fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>
             }
         })
         .collect_view();
-    let form_error = errors
-        .get("form")
-        .map(|m| view! { <p class="error" role="alert">{m}</p> });
     view! {
-        <form method="post" action=action class="card admin-form calendar-form" novalidate>
-            <h2>{heading}</h2>
-            {edit.as_ref().map(|_| view! { <p><a href="/calendars">"Add a new calendar instead"</a></p> })}
-            {form_error}
-            <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength=limits::NAME_LEN aria-invalid=invalid("name")/>
-            </label>
-            {field_error(&errors, "name")}
-            <label>"Description"
-                <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{fields.description.clone()}</textarea>
-            </label>
-            {field_error(&errors, "description")}
+        <EditorForm path="/calendars" class="calendar-form" noun="calendar" edit version=None form_error=errors.get("form")>
+            {name_and_description(fields.name.clone(), fields.description.clone(), &errors)}
             <label>"Time zone"
                 <TimeZoneSelect selected=fields.timezone.clone() invalid=errors.get("timezone").is_some()/>
             </label>
@@ -298,8 +268,7 @@ fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>
             </label>
             <p class="muted small">"One date per line with its windows, e.g. “2026-12-24: 09:00-13:00” or “2026-12-31: closed”; replaces that day's hours."</p>
             {field_error(&errors, "overrides")}
-            <button type="submit" class="primary">{button}</button>
-        </form>
+        </EditorForm>
     }
     .into_any()
 }

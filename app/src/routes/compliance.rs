@@ -764,6 +764,20 @@ fn metric_fields(m: &MetricTarget) -> Vec<(String, String)> {
     v
 }
 
+/// A list field's value: the items separated by commas.
+fn listed<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An optional number field's value: empty when there is none.
+fn or_empty(x: Option<f64>) -> String {
+    x.map(|x| x.to_string()).unwrap_or_default()
+}
+
 /// The editor's field values from a stored contract.
 fn contract_values(c: &Contract) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![
@@ -792,23 +806,10 @@ fn contract_values(c: &Contract) -> Vec<(String, String)> {
         ("scope_teams".into(), c.scope.teams.join(", ")),
         (
             "scope_channels".into(),
-            c.scope
-                .channels
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            listed(c.scope.channels.iter().map(|c| c.as_str())),
         ),
         ("scope_labels".into(), c.scope.labels.join(", ")),
-        (
-            "scope_policies".into(),
-            c.scope
-                .policies
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
+        ("scope_policies".into(), listed(&c.scope.policies)),
         (
             "scope_email_domains".into(),
             c.scope.email_domains.join(", "),
@@ -821,24 +822,12 @@ fn contract_values(c: &Contract) -> Vec<(String, String)> {
             "credit_per_point".into(),
             format!("{}", c.remedies.credit_per_point),
         ),
-        (
-            "credit_cap".into(),
-            c.remedies
-                .credit_cap
-                .map(|x| format!("{x}"))
-                .unwrap_or_default(),
-        ),
+        ("credit_cap".into(), or_empty(c.remedies.credit_cap)),
         (
             "bonus_per_point".into(),
             format!("{}", c.remedies.bonus_per_point),
         ),
-        (
-            "bonus_cap".into(),
-            c.remedies
-                .bonus_cap
-                .map(|x| format!("{x}"))
-                .unwrap_or_default(),
-        ),
+        ("bonus_cap".into(), or_empty(c.remedies.bonus_cap)),
         ("currency".into(), c.remedies.currency.clone()),
     ];
     for (i, m) in c.metrics.iter().enumerate() {

@@ -9,16 +9,16 @@
 //! page again whenever a target, the business-hours toggle or the calendar changes.
 
 use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
-use crate::components::editor::{editor_form, EditorPage};
+use crate::components::editor::{editor_form, name_and_description, EditorForm, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
 use crate::components::notice::notices;
+use crate::components::table::{edit_delete, grid, list_table};
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::limits;
 use promptly::{BusinessCalendar, CalendarDefinition, Policy, SlaDuration, WarningThreshold};
 
 const UNITS: [(&str, &str); 4] = [
@@ -335,12 +335,13 @@ fn PolicyTable(
     calendars: Vec<CalendarItem>,
     default_policy: Option<i64>,
 ) -> impl IntoView {
-    if policies.is_empty() {
-        return view! { <p class="empty">"No SLA policies yet. Policies set first-response, next-response and resolution targets."</p> }.into_any();
-    }
-    let rows = policies
-        .into_iter()
-        .map(|p| {
+    let head = view! { <th>"Name"</th><th>"Targets"</th><th>"Counting"</th><th>"Calendar"</th><th>"Version"</th><th>"Default"</th><th></th> };
+    list_table(
+        policies,
+        "No SLA policies yet. Policies set first-response, next-response and resolution targets.",
+        "grid policies-table",
+        head,
+        |p| {
             let id = p.id;
             let calendar = p
                 .calendar_id
@@ -366,23 +367,11 @@ fn PolicyTable(
                     <td>{calendar}</td>
                     <td>{format!("v{}", p.version)}</td>
                     <td>{default_cell}</td>
-                    <td class="row-actions">
-                        <a href=format!("/policies?edit={id}")>"Edit"</a>
-                        <form method="post" action=format!("/policies/{id}/delete") class="inline">
-                            <button type="submit" class="danger">"Delete"</button>
-                        </form>
-                    </td>
+                    {edit_delete("/policies", id)}
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid policies-table">
-            <thead><tr><th>"Name"</th><th>"Targets"</th><th>"Counting"</th><th>"Calendar"</th><th>"Version"</th><th>"Default"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
 
 #[component]
@@ -406,13 +395,11 @@ fn VersionsTable(versions: Vec<PolicyItem>) -> impl IntoView {
             }
         })
         .collect_view();
+    let head = view! { <th>"Version"</th><th>"Created"</th><th>"Targets"</th><th>"Counting"</th> };
     view! {
         <section class="versions">
             <h2>"Versions"</h2>
-            <table class="grid versions-table">
-                <thead><tr><th>"Version"</th><th>"Created"</th><th>"Targets"</th><th>"Counting"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
+            {grid("grid versions-table", head, rows)}
         </section>
     }
     .into_any()
@@ -474,18 +461,8 @@ fn PolicyForm(
     now: DateTime<Utc>,
     edit: Option<(i64, String, i64)>,
 ) -> impl IntoView {
-    let (action, heading, button) = match &edit {
-        Some((id, name, version)) => (
-            format!("/policies?edit={id}"),
-            format!("Edit “{name}” (version {version})"),
-            "Save policy",
-        ),
-        None => (
-            "/policies".to_string(),
-            "Add a policy".to_string(),
-            "Create policy",
-        ),
-    };
+    let version = edit.as_ref().map(|e| e.2);
+    let edit = edit.map(|(id, name, _)| (id, name));
     let frt_v = RwSignal::new(fields.frt.0.clone());
     let frt_u = RwSignal::new(fields.frt.1.clone());
     let nrt_v = RwSignal::new(fields.nrt.0.clone());
@@ -520,23 +497,14 @@ fn PolicyForm(
             view! { <option value=id selected=selected>{format!("{} ({})", c.name, c.definition.timezone.name())}</option> }
         })
         .collect_view();
-    let invalid = |f: &str| errors.get(f).map(|_| "true");
-    let form_error = errors
-        .get("form")
-        .map(|m| view! { <p class="error" role="alert">{m}</p> });
+    let invalid = {
+        let errors = errors.clone();
+        move |f: &str| errors.get(f).map(|_| "true")
+    };
+    let editing = edit.is_some();
     view! {
-        <form method="post" action=action class="card admin-form policy-form" novalidate>
-            <h2>{heading}</h2>
-            {edit.as_ref().map(|_| view! { <p><a href="/policies">"Add a new policy instead"</a></p> })}
-            {form_error}
-            <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength=limits::NAME_LEN aria-invalid=invalid("name")/>
-            </label>
-            {field_error(&errors, "name")}
-            <label>"Description"
-                <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{fields.description.clone()}</textarea>
-            </label>
-            {field_error(&errors, "description")}
+        <EditorForm path="/policies" class="policy-form" noun="policy" edit version form_error=errors.get("form")>
+            {name_and_description(fields.name.clone(), fields.description.clone(), &errors)}
             <fieldset class="targets">
                 <legend>"Targets (empty: no target)"</legend>
                 <TargetInput label="First response" key="frt" value=fields.frt.clone() value_signal=frt_v unit_signal=frt_u error=errors.get("frt")/>
@@ -566,14 +534,13 @@ fn PolicyForm(
                 <h3>"Preview"</h3>
                 <ul>{preview_lines}</ul>
             </div>
-            {edit.as_ref().map(|_| view! {
+            {editing.then(|| view! {
                 <label class="check">
                     <input type="checkbox" name="apply_to_open" checked=fields.apply_to_open/>
                     " Apply to open conversations (re-evaluate them with the new version)"
                 </label>
             })}
-            <button type="submit" class="primary">{button}</button>
-        </form>
+        </EditorForm>
     }
     .into_any()
 }
@@ -668,21 +635,17 @@ mod tests {
 
     #[test]
     fn durations_split_into_number_and_unit() {
-        assert_eq!(
-            split_duration("90m".parse().unwrap()),
-            ("90".into(), "m".into())
-        );
-        assert_eq!(
-            split_duration("2h".parse().unwrap()),
-            ("2".into(), "h".into())
-        );
-        assert_eq!(
-            split_duration("1d".parse().unwrap()),
-            ("1".into(), "d".into())
-        );
-        assert_eq!(
-            split_duration("45s".parse().unwrap()),
-            ("45".into(), "s".into())
-        );
+        for (text, number, unit) in [
+            ("90m", "90", "m"),
+            ("2h", "2", "h"),
+            ("1d", "1", "d"),
+            ("45s", "45", "s"),
+        ] {
+            assert_eq!(
+                split_duration(text.parse().unwrap()),
+                (number.into(), unit.into()),
+                "{text}"
+            );
+        }
     }
 }

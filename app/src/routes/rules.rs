@@ -11,9 +11,10 @@
 //! run is a GET form (`?edit=..&test=..&metric=..`): it changes nothing.
 
 use crate::api::{get_rules, DryRun, RuleItem, RulesData};
-use crate::components::editor::{editor_form, saved_notice, EditorPage};
+use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
 use crate::components::notice::notices;
+use crate::components::table::list_table;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
@@ -222,39 +223,31 @@ impl Fields {
             .actions
             .iter()
             .map(|a| {
-                let mut r = ActRow::default();
+                let kind = match a {
+                    Action::ApplyPolicy { .. } => "apply_policy",
+                    Action::SetPriority { .. } => "set_priority",
+                    Action::AddLabel { .. } => "add_label",
+                    Action::RemoveLabel { .. } => "remove_label",
+                    Action::AssignTeam { .. } => "assign_team",
+                    Action::AssignOwner { .. } => "assign_owner",
+                    Action::RemoveOwner => "remove_owner",
+                    Action::SendMessage { .. } => "send_message",
+                    Action::Webhook { .. } => "webhook",
+                };
+                let mut r = ActRow {
+                    kind: kind.into(),
+                    ..ActRow::default()
+                };
                 match a {
-                    Action::ApplyPolicy { policy } => {
-                        r.kind = "apply_policy".into();
-                        r.policy = policy.to_string();
-                    }
-                    Action::SetPriority { priority } => {
-                        r.kind = "set_priority".into();
-                        r.priority = priority.as_str().into();
-                    }
-                    Action::AddLabel { label } => {
-                        r.kind = "add_label".into();
-                        r.text = label.clone();
-                    }
-                    Action::RemoveLabel { label } => {
-                        r.kind = "remove_label".into();
-                        r.text = label.clone();
-                    }
-                    Action::AssignTeam { team } => {
-                        r.kind = "assign_team".into();
-                        r.text = team.clone();
-                    }
-                    Action::AssignOwner { owner } => {
-                        r.kind = "assign_owner".into();
-                        r.text = owner.clone();
-                    }
-                    Action::RemoveOwner => r.kind = "remove_owner".into(),
-                    Action::SendMessage { template } => {
-                        r.kind = "send_message".into();
-                        r.template = template.as_str().into();
-                    }
+                    Action::ApplyPolicy { policy } => r.policy = policy.to_string(),
+                    Action::SetPriority { priority } => r.priority = priority.as_str().into(),
+                    Action::AddLabel { label: text }
+                    | Action::RemoveLabel { label: text }
+                    | Action::AssignTeam { team: text }
+                    | Action::AssignOwner { owner: text } => r.text = text.clone(),
+                    Action::RemoveOwner => {}
+                    Action::SendMessage { template } => r.template = template.as_str().into(),
                     Action::Webhook { url, secret } => {
-                        r.kind = "webhook".into();
                         r.url = url.clone();
                         r.secret = secret.clone();
                     }
@@ -391,14 +384,14 @@ fn RuleTable(
     calendars: Vec<(i64, String)>,
     confirm: Option<i64>,
 ) -> impl IntoView {
-    if rules.is_empty() {
-        return view! { <p class="empty">"No automation rules yet. Without rules, the default policy applies to every conversation."</p> }.into_any();
-    }
-    let last = rules.len() - 1;
-    let rows = rules
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
+    let last = rules.len().saturating_sub(1);
+    let head = view! { <th>"#"</th><th>"Name"</th><th>"Event"</th><th>"State"</th><th>"Fired today"</th><th>"Conditions → actions"</th><th></th> };
+    list_table(
+        rules.into_iter().enumerate().collect(),
+        "No automation rules yet. Without rules, the default policy applies to every conversation.",
+        "grid rules-table",
+        head,
+        |(i, r)| {
             let id = r.id;
             let d = &r.definition;
             let name = d.name.clone();
@@ -412,7 +405,8 @@ fn RuleTable(
                 }
                 .into_any()
             } else {
-                view! { <a href=format!("/rules?delete={id}") class="danger-link">"Delete"</a> }.into_any()
+                view! { <a href=format!("/rules?delete={id}") class="danger-link">"Delete"</a> }
+                    .into_any()
             };
             let toggle = if d.enabled { "Disable" } else { "Enable" };
             view! {
@@ -440,15 +434,8 @@ fn RuleTable(
                     </td>
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid rules-table">
-            <thead><tr><th>"#"</th><th>"Name"</th><th>"Event"</th><th>"State"</th><th>"Fired today"</th><th>"Conditions → actions"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -463,18 +450,6 @@ fn RuleForm(
     policies: Vec<(i64, String)>,
     calendars: Vec<(i64, String)>,
 ) -> impl IntoView {
-    let (action, heading, button) = match &edit {
-        Some((id, name)) => (
-            format!("/rules?edit={id}"),
-            format!("Edit “{name}”"),
-            "Save rule",
-        ),
-        None => (
-            "/rules".to_string(),
-            "Add a rule".to_string(),
-            "Create rule",
-        ),
-    };
     // Set once the WebAssembly app runs: the server renders the plain form, the browser
     // then narrows the pickers.
     let js = RwSignal::new(false);
@@ -522,10 +497,7 @@ fn RuleForm(
         .collect();
     let placeholders = StoredValue::new(placeholders.join(", "));
     view! {
-        <form method="post" action=action class="card admin-form rule-form" novalidate>
-            <h2>{heading}</h2>
-            {edit.as_ref().map(|_| view! { <p><a href="/rules">"Add a new rule instead"</a></p> })}
-            {errors.with_value(|e| e.get("form")).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        <EditorForm path="/rules" class="rule-form" noun="rule" edit version=None form_error=errors.with_value(|e| e.get("form"))>
             <label>"Name"
                 <input type="text" name="name" value=fields.name.clone() maxlength=limits::RULE_NAME_LEN aria-invalid=invalid("name")/>
             </label>
@@ -576,8 +548,7 @@ fn RuleForm(
                 <input type="checkbox" name="stop" checked=fields.stop/>" Stop processing later rules when this one fires"
             </label>
             {errors.with_value(|e| field_error(e, "stop"))}
-            <button type="submit" class="primary">{button}</button>
-        </form>
+        </EditorForm>
     }
     .into_any()
 }

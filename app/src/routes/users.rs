@@ -6,6 +6,7 @@
 use crate::api::list_users;
 use crate::api::{get_tokens, TokenInfo};
 use crate::components::notice::notices;
+use crate::components::table::{grid, list_table};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use promptly::account::{Role, UserView};
@@ -126,12 +127,8 @@ fn UserTable(users: Vec<UserView>) -> impl IntoView {
             }
         })
         .collect_view();
-    view! {
-        <table class="grid">
-            <thead><tr><th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
+    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th> };
+    grid("grid", head, rows)
 }
 
 /// "2026-11-24T09:00:00Z" as "2026-11-24 09:00 UTC".
@@ -214,12 +211,14 @@ fn NewToken(token: String) -> impl IntoView {
 
 #[component]
 fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
-    if tokens.is_empty() {
-        return view! { <p class="empty">"No integration tokens yet."</p> }.into_any();
-    }
-    let rows = tokens
-        .into_iter()
-        .map(|t| {
+    let head =
+        view! { <th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
+    list_table(
+        tokens,
+        "No integration tokens yet.",
+        "grid token-table",
+        head,
+        |t| {
             let id = t.id;
             let revoked = t.revoked_at.is_some();
             let created = short_time(&t.created_at);
@@ -242,13 +241,6 @@ fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
                     </td>
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid token-table">
-            <thead><tr><th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Revoked"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
