@@ -8,7 +8,7 @@ use crate::api::{get_calendars, CalendarItem, CalendarsData};
 use crate::components::editor::{
     editor_form, name_and_description, saved_notice, EditorForm, EditorPage,
 };
-use crate::components::form::{field_error, FieldErrors};
+use crate::components::form::{field_error, options, FieldErrors};
 use crate::components::notice::notices;
 use crate::components::table::{edit_delete, list_table};
 use leptos::prelude::*;
@@ -212,15 +212,9 @@ fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
 
 #[component]
 fn TimeZoneSelect(selected: String, invalid: bool) -> impl IntoView {
-    let options = chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|tz| {
-            let name = tz.name();
-            view! { <option value=name selected=name == selected>{name}</option> }
-        })
-        .collect_view();
+    let zones = options(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()), &selected);
     view! {
-        <select name="timezone" aria-invalid=invalid.then_some("true")>{options}</select>
+        <select name="timezone" aria-invalid=invalid.then_some("true")>{zones}</select>
     }
     .into_any()
 }

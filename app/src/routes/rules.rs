@@ -12,7 +12,7 @@
 
 use crate::api::{get_rules, DryRun, RuleItem, RulesData};
 use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPage};
-use crate::components::form::{field_error, FieldErrors};
+use crate::components::form::{field_error, options, FieldErrors};
 use crate::components::notice::notices;
 use crate::components::table::list_table;
 use leptos::prelude::*;
@@ -478,13 +478,7 @@ fn RuleForm(
     };
 
     let invalid = move |f: &str| errors.with_value(|e| e.get(f).map(|_| "true"));
-    let events = RuleEvent::ALL
-        .iter()
-        .map(|e| {
-            let v = e.as_str();
-            view! { <option value=v selected=fields.event == v>{v}</option> }
-        })
-        .collect_view();
+    let events = options(RuleEvent::ALL.iter().map(|e| e.as_str()), &fields.event);
     let calendar_hint = calendars.with_value(|cals| {
         (!cals.is_empty()).then(|| {
             let list: Vec<String> = cals.iter().map(|(id, n)| format!("{id} = {n}")).collect();
@@ -566,13 +560,7 @@ fn ConditionRow(
     let op = RwSignal::new(row.op.clone());
     let value = RwSignal::new(row.value.clone());
     let invalid = (!errors.is_empty()).then_some("true");
-    let field_options = Field::ALL
-        .iter()
-        .map(|f| {
-            let v = f.as_str();
-            view! { <option value=v selected=row.field == v>{v}</option> }
-        })
-        .collect_view();
+    let field_options = options(Field::ALL.iter().map(|f| f.as_str()), &row.field);
     let on_field = move |ev| {
         let v = event_target_value(&ev);
         if let Some(f) = Field::parse(&v) {
@@ -691,13 +679,7 @@ fn ActionRow(
             view! { <option value=v selected=sel>{p.clone()}</option> }
         })
         .collect_view();
-    let priorities = Priority::ALL
-        .iter()
-        .map(|p| {
-            let v = p.as_str();
-            view! { <option value=v selected=row.priority == v>{v}</option> }
-        })
-        .collect_view();
+    let priorities = options(Priority::ALL.iter().map(|p| p.as_str()), &row.priority);
     // Each input is shown for the types that need it (CSS `:has` on the type select, so
     // this works without JavaScript too; browsers without `:has` show them all).
     view! {
