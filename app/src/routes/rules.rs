@@ -273,28 +273,20 @@ impl Fields {
 
     fn from_query(q: &ParamsMap) -> Self {
         let get = |k: &str| q.get(k).unwrap_or_default();
-        let conditions = (0..)
-            .map_while(|i| {
-                q.get(&format!("c{i}_field")).map(|field| CondRow {
-                    field,
-                    op: get(&format!("c{i}_op")),
-                    value: get(&format!("c{i}_value")),
-                })
-            })
-            .collect();
-        let actions = (0..)
-            .map_while(|i| {
-                q.get(&format!("a{i}_type")).map(|kind| ActRow {
-                    kind,
-                    policy: get(&format!("a{i}_policy")),
-                    priority: get(&format!("a{i}_priority")),
-                    text: get(&format!("a{i}_text")),
-                    template: get(&format!("a{i}_template")),
-                    url: get(&format!("a{i}_url")),
-                    secret: get(&format!("a{i}_secret")),
-                })
-            })
-            .collect();
+        let conditions = query_rows(q, "c", "field", |field, get| CondRow {
+            field,
+            op: get("op"),
+            value: get("value"),
+        });
+        let actions = query_rows(q, "a", "type", |kind, get| ActRow {
+            kind,
+            policy: get("policy"),
+            priority: get("priority"),
+            text: get("text"),
+            template: get("template"),
+            url: get("url"),
+            secret: get("secret"),
+        });
         Fields {
             name: get("name"),
             enabled: q.get("enabled").is_some(),
@@ -306,6 +298,23 @@ impl Fields {
             actions,
         }
     }
+}
+
+/// The builder's rows as the query has them: `{prefix}{i}_{key}` for row `i`, as long as
+/// row `i` has its `first` key; `row` makes a row from that key's value and a reader of the
+/// row's other keys.
+fn query_rows<R>(
+    q: &ParamsMap,
+    prefix: &str,
+    first: &str,
+    row: impl Fn(String, &dyn Fn(&str) -> String) -> R,
+) -> Vec<R> {
+    (0..)
+        .map_while(|i| {
+            let get = |k: &str| q.get(&format!("{prefix}{i}_{k}")).unwrap_or_default();
+            q.get(&format!("{prefix}{i}_{first}")).map(|v| row(v, &get))
+        })
+        .collect()
 }
 
 fn row_errors(errors: Vec<(String, String)>) -> impl IntoView {
