@@ -1,7 +1,8 @@
 //! Promptly's user interface: Leptos pages rendered on the server and hydrated in the browser.
 //!
 //! - [`routes`]: one module per page.
-//! - [`components`]: the app shell (navigation, live indicator) and the role guard.
+//! - [`components`]: the app shell (navigation, live indicator), the role guard, and what
+//!   the pages share: the editors' frame, list tables, notices and form plumbing.
 //! - [`api`]: thin server functions; on the server they call the [`api::ssr::Backend`] that
 //!   the `server` crate provides through context.
 
