@@ -348,13 +348,8 @@ pub async fn get_me() -> Result<Option<UserView>, ServerFnError> {
 /// All users (admins only).
 #[server]
 pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
-    if me.role != promptly::account::Role::Admin {
-        return Err(ServerFnError::new("Only admins can list users."));
-    }
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
-    backend.list_users().await.map_err(ServerFnError::new)
+    require_admin("list users")?;
+    backend()?.list_users().await.map_err(ServerFnError::new)
 }
 
 /// The open queue, most urgent first. (Flat arguments: they travel as a URL-encoded form,
@@ -372,10 +367,8 @@ pub async fn get_queue(
         team,
         owner,
     };
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
-    backend
+    let me = signed_in()?;
+    backend()?
         .queue(&me, &params)
         .await
         .map_err(ServerFnError::new)
@@ -384,31 +377,53 @@ pub async fn get_queue(
 /// One conversation with its thread and SLA, or none.
 #[server]
 pub async fn get_conversation(id: i64) -> Result<Option<ConversationPage>, ServerFnError> {
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
-    backend
+    let me = signed_in()?;
+    backend()?
         .conversation(&me, id)
         .await
         .map_err(ServerFnError::new)
 }
 
+/// The signed-in user, or "Please log in.".
 #[cfg(feature = "ssr")]
-fn require_admin_user() -> Result<(), ServerFnError> {
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+fn signed_in() -> Result<UserView, ServerFnError> {
+    ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))
+}
+
+/// The signed-in admin; others are told "Only admins can {what}.".
+#[cfg(feature = "ssr")]
+fn require_admin(what: &str) -> Result<UserView, ServerFnError> {
+    let me = signed_in()?;
     if me.role != promptly::account::Role::Admin {
-        return Err(ServerFnError::new("Only admins can manage SLA settings."));
+        return Err(ServerFnError::new(format!("Only admins can {what}.")));
     }
-    Ok(())
+    Ok(me)
+}
+
+/// The backend the server crate provides, from context.
+#[cfg(feature = "ssr")]
+fn from_server<T: Clone + Send + Sync + 'static>() -> Result<T, ServerFnError> {
+    use_context::<T>().ok_or_else(|| ServerFnError::new("server is not ready"))
+}
+
+#[cfg(feature = "ssr")]
+fn backend() -> Result<ssr::DynBackend, ServerFnError> {
+    from_server()
+}
+
+#[cfg(feature = "ssr")]
+fn require_admin_user() -> Result<UserView, ServerFnError> {
+    require_admin("manage SLA settings")
 }
 
 /// The business-hours calendars (admins only).
 #[server]
 pub async fn get_calendars() -> Result<CalendarsData, ServerFnError> {
     require_admin_user()?;
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
-    backend.calendars_page().await.map_err(ServerFnError::new)
+    backend()?
+        .calendars_page()
+        .await
+        .map_err(ServerFnError::new)
 }
 
 /// The SLA policies, with the versions of the one being edited (admins only).
@@ -418,9 +433,7 @@ pub async fn get_policies(
     job: Option<u64>,
 ) -> Result<PoliciesData, ServerFnError> {
     require_admin_user()?;
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
-    backend
+    backend()?
         .policies_page(edit, job)
         .await
         .map_err(ServerFnError::new)
@@ -435,13 +448,14 @@ pub async fn get_rules(
     metric: Option<String>,
 ) -> Result<RulesData, ServerFnError> {
     require_admin_user()?;
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
     let test = match (rule, conversation) {
         (Some(r), Some(c)) if !c.trim().is_empty() => Some((r, c.trim().to_string(), metric)),
         _ => None,
     };
-    backend.rules_page(test).await.map_err(ServerFnError::new)
+    backend()?
+        .rules_page(test)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 /// The cookie that carries a just-created integration token from `POST /admin/tokens` to the
@@ -471,13 +485,8 @@ pub struct TokensData {
 /// for (admins only).
 #[server]
 pub async fn get_tokens() -> Result<TokensData, ServerFnError> {
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
-    if me.role != promptly::account::Role::Admin {
-        return Err(ServerFnError::new("Only admins can manage tokens."));
-    }
-    let backend = use_context::<ssr::DynBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))?;
-    let tokens = backend.list_tokens().await.map_err(ServerFnError::new)?;
+    require_admin("manage tokens")?;
+    let tokens = backend()?.list_tokens().await.map_err(ServerFnError::new)?;
     Ok(TokensData {
         tokens,
         new_token: ssr::take_new_token(),
@@ -486,14 +495,13 @@ pub async fn get_tokens() -> Result<TokensData, ServerFnError> {
 
 #[cfg(feature = "ssr")]
 fn require_compliance_user() -> Result<std::sync::Arc<dyn ssr::ComplianceBackend>, ServerFnError> {
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    let me = signed_in()?;
     if !promptly::account::Section::Compliance.allows(me.role) {
         return Err(ServerFnError::new(
             "Only managers and admins can read contracts.",
         ));
     }
-    use_context::<ssr::DynComplianceBackend>()
-        .ok_or_else(|| ServerFnError::new("server is not ready"))
+    from_server::<ssr::DynComplianceBackend>()
 }
 
 /// The contracts with their current band, and the staffing what-if when its form was sent
@@ -510,7 +518,7 @@ pub async fn get_contracts(
     patience_min: Option<f64>,
 ) -> Result<ContractsData, ServerFnError> {
     let backend = require_compliance_user()?;
-    let me = ssr::session_user().ok_or_else(|| ServerFnError::new("Please log in."))?;
+    let me = signed_in()?;
     let params = StaffingParams {
         transactions,
         aht_min,

@@ -1,7 +1,8 @@
 //! Promptly's user interface: Leptos pages rendered on the server and hydrated in the browser.
 //!
 //! - [`routes`]: one module per page.
-//! - [`components`]: the app shell (navigation, live indicator) and the role guard.
+//! - [`components`]: the app shell (navigation, live indicator), the role guard, and what
+//!   the pages share: the editors' frame, list tables, notices and form plumbing.
 //! - [`api`]: thin server functions; on the server they call the [`api::ssr::Backend`] that
 //!   the `server` crate provides through context.
 
@@ -11,6 +12,7 @@ pub mod api;
 pub mod components;
 pub mod routes;
 
+use components::guard::{RoleGuard, SectionPage};
 use components::shell::Shell;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -18,6 +20,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
+use promptly::account::Section;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,14 +55,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/conversations/:id") view=|| view! { <Shell><routes::conversation::ConversationRoute/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/policies") view=|| view! { <Shell><routes::policies::PoliciesPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/calendars") view=|| view! { <Shell><routes::calendars::CalendarsPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/rules") view=|| view! { <Shell><routes::rules::RulesPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance") view=|| view! { <Shell><routes::compliance::CompliancePage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance/new") view=|| view! { <Shell><routes::compliance::ContractEditorPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance/:id") view=|| view! { <Shell><routes::compliance::ContractPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance/:id/edit") view=|| view! { <Shell><routes::compliance::ContractEditorPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/admin/users") view=|| view! { <Shell><routes::users::UsersPage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/policies") view=|| view! { <Shell><SectionPage section=Section::Policies><routes::policies::PoliciesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/calendars") view=|| view! { <Shell><SectionPage section=Section::Calendars><routes::calendars::CalendarsPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/rules") view=|| view! { <Shell><SectionPage section=Section::Rules><routes::rules::RulesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance") view=|| view! { <Shell><SectionPage section=Section::Compliance><routes::compliance::CompliancePage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/new") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/:id") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/:id/edit") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view=|| view! { <Shell><SectionPage section=Section::Users><routes::users::UsersPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

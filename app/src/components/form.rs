@@ -120,3 +120,12 @@ pub fn field_error(errors: &FieldErrors, path: &'static str) -> impl IntoView {
         .get(path)
         .map(|m| view! { <p class="field-error" data-field=path>{m}</p> })
 }
+
+/// The options of a select whose values are their own labels; the one equal to `selected`
+/// is chosen.
+pub fn options(values: impl IntoIterator<Item = &'static str>, selected: &str) -> impl IntoView {
+    values
+        .into_iter()
+        .map(|v| view! { <option value=v selected=v == selected>{v}</option> })
+        .collect_view()
+}

@@ -2,6 +2,7 @@
 
 use super::shell::Me;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use promptly::account::Section;
 
 #[component]
@@ -20,14 +21,24 @@ pub fn RoleGuard(section: Section, children: ChildrenFn) -> impl IntoView {
                     }.into_any(),
                     Some(user) if section.allows(user.role) => children.with_value(|c| c()).into_any(),
                     Some(user) => {
-                        #[cfg(feature = "ssr")]
-                        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                            resp.set_status(axum::http::StatusCode::FORBIDDEN);
-                        }
+                        super::notice::set_status(403);
                         view! { <crate::routes::errors::Forbidden section role=user.role/> }.into_any()
                     }
                 }
             })}
         </Suspense>
+    }
+}
+
+/// A section's own page (`/calendars`, `/admin/users`, …): guarded by [`RoleGuard`] and
+/// titled with the section's label. The page's resources are created inside the guard.
+#[component]
+pub fn SectionPage(section: Section, children: ChildrenFn) -> impl IntoView {
+    let children = StoredValue::new(children);
+    view! {
+        <RoleGuard section>
+            <Title text=section.label()/>
+            {children.with_value(|c| c())}
+        </RoleGuard>
     }
 }

@@ -1,7 +1,8 @@
-//! Pieces shared by pages: the app shell with navigation, the live indicator, the role guard.
-
 pub mod badge;
+pub mod editor;
 pub mod form;
 pub mod guard;
 pub mod live;
+pub mod notice;
 pub mod shell;
+pub mod table;

@@ -5,14 +5,14 @@
 //! what was typed and field errors in the query, so the page works with or without JavaScript.
 
 use crate::api::{get_calendars, CalendarItem, CalendarsData};
-use crate::components::form::{field_error, FieldErrors};
-use crate::components::guard::RoleGuard;
+use crate::components::editor::{
+    editor_form, name_and_description, saved_notice, EditorForm, EditorPage,
+};
+use crate::components::form::{field_error, options, FieldErrors};
+use crate::components::notice::notices;
+use crate::components::table::{edit_delete, list_table};
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::account::Section;
-use promptly::limits;
 use promptly::{CalendarDefinition, TimeWindow, WeeklyHours};
 
 /// Weekday form fields, Monday first, with their labels.
@@ -128,49 +128,20 @@ impl Fields {
     }
 }
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn CalendarsPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Calendars>
-            <Title text="Calendars"/>
-            <CalendarsInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn CalendarsInner() -> impl IntoView {
-    let q = use_query_map();
-    let echo = crate::components::form::form_echo();
     let data = Resource::new(|| (), |_| get_calendars());
-    // Edit links change only the query: the suspended body reads it, so it renders again.
     view! {
-        <section class="calendars admin-page">
+        <EditorPage class="calendars" loading="Loading calendars…" data body=|data, query| view! { <CalendarsBody data query/> }.into_any()>
             <h1>"Calendars"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading calendars…"</p> }>
-                {move || {
-                    let query = echo.apply(q.get_untracked());
-                    Suspend::new(async move {
-                                match data.await {
-                                    Ok(d) => view! { <CalendarsBody data=d query/> }.into_any(),
-                                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                                }
-                    })
-                }}
-            </Transition>
-        </section>
+        </EditorPage>
     }
 }
 
 #[component]
 fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
-    let flash = query
-        .get("notice")
-        .and_then(|c| notice(&c))
-        .map(|m| match query.get("name") {
-            Some(n) if query.get("form").is_none() => format!("{m} ({n})"),
-            _ => m.to_string(),
-        });
+    let flash = saved_notice(&query, notice);
     let failure = query.get("error").map(|code| match code.as_str() {
         "in_use" => {
             let id = query.get("id").and_then(|i| i.parse::<i64>().ok());
@@ -187,20 +158,17 @@ fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
         "not_found" => "That calendar does not exist.".to_string(),
         _ => "Something went wrong.".to_string(),
     });
-    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
-    let editing = edit.and_then(|id| data.calendars.iter().find(|c| c.id == id).cloned());
-    let fields = if query.get("form").is_some() {
-        Fields::from_query(&query)
-    } else if let Some(c) = &editing {
-        Fields::from_item(c)
-    } else {
-        Fields::new_calendar()
-    };
-    let errors = FieldErrors::from_query(&query);
+    let (editing, fields, errors) = editor_form(
+        &query,
+        &data.calendars,
+        |c| c.id,
+        Fields::from_query,
+        Fields::from_item,
+        Fields::new_calendar,
+    );
     let list = data.calendars.clone();
     view! {
-        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {notices(flash, failure)}
         <CalendarTable calendars=list/>
         <CalendarForm fields errors edit=editing.map(|c| (c.id, c.name))/>
     }
@@ -209,12 +177,14 @@ fn CalendarsBody(data: CalendarsData, query: ParamsMap) -> impl IntoView {
 
 #[component]
 fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
-    if calendars.is_empty() {
-        return view! { <p class="empty">"No business-hours calendars yet. Without one, every hour counts."</p> }.into_any();
-    }
-    let rows = calendars
-        .into_iter()
-        .map(|c| {
+    let head =
+        view! { <th>"Name"</th><th>"Time zone"</th><th>"Hours"</th><th>"Used by"</th><th></th> };
+    list_table(
+        calendars,
+        "No business-hours calendars yet. Without one, every hour counts.",
+        "grid calendars-table",
+        head,
+        |c| {
             let id = c.id;
             let d = &c.definition;
             let extra = format!(
@@ -233,55 +203,28 @@ fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
                     <td>{d.timezone.name()}</td>
                     <td>{hours_summary(&d.hours)}<div class="muted small">{extra}</div></td>
                     <td>{used}</td>
-                    <td class="row-actions">
-                        <a href=format!("/calendars?edit={id}")>"Edit"</a>
-                        <form method="post" action=format!("/calendars/{id}/delete") class="inline">
-                            <button type="submit" class="danger">"Delete"</button>
-                        </form>
-                    </td>
+                    {edit_delete("/calendars", id)}
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid calendars-table">
-            <thead><tr><th>"Name"</th><th>"Time zone"</th><th>"Hours"</th><th>"Used by"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
 
 #[component]
 fn TimeZoneSelect(selected: String, invalid: bool) -> impl IntoView {
-    let options = chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|tz| {
-            let name = tz.name();
-            view! { <option value=name selected=name == selected>{name}</option> }
-        })
-        .collect_view();
+    let zones = options(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()), &selected);
     view! {
-        <select name="timezone" aria-invalid=invalid.then_some("true")>{options}</select>
+        <select name="timezone" aria-invalid=invalid.then_some("true")>{zones}</select>
     }
     .into_any()
 }
 
 #[component]
 fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>) -> impl IntoView {
-    let (action, heading, button) = match &edit {
-        Some((id, name)) => (
-            format!("/calendars?edit={id}"),
-            format!("Edit “{name}”"),
-            "Save calendar",
-        ),
-        None => (
-            "/calendars".to_string(),
-            "Add a calendar".to_string(),
-            "Create calendar",
-        ),
+    let invalid = {
+        let errors = errors.clone();
+        move |f: &str| errors.get(f).map(|_| "true")
     };
-    let invalid = |f: &str| errors.get(f).map(|_| "true");
     let days = DAYS
         .iter()
         .enumerate()
@@ -297,22 +240,9 @@ fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>
             }
         })
         .collect_view();
-    let form_error = errors
-        .get("form")
-        .map(|m| view! { <p class="error" role="alert">{m}</p> });
     view! {
-        <form method="post" action=action class="card admin-form calendar-form" novalidate>
-            <h2>{heading}</h2>
-            {edit.as_ref().map(|_| view! { <p><a href="/calendars">"Add a new calendar instead"</a></p> })}
-            {form_error}
-            <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength=limits::NAME_LEN aria-invalid=invalid("name")/>
-            </label>
-            {field_error(&errors, "name")}
-            <label>"Description"
-                <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{fields.description.clone()}</textarea>
-            </label>
-            {field_error(&errors, "description")}
+        <EditorForm path="/calendars" class="calendar-form" noun="calendar" edit version=None form_error=errors.get("form")>
+            {name_and_description(fields.name.clone(), fields.description.clone(), &errors)}
             <label>"Time zone"
                 <TimeZoneSelect selected=fields.timezone.clone() invalid=errors.get("timezone").is_some()/>
             </label>
@@ -332,8 +262,7 @@ fn CalendarForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>
             </label>
             <p class="muted small">"One date per line with its windows, e.g. “2026-12-24: 09:00-13:00” or “2026-12-31: closed”; replaces that day's hours."</p>
             {field_error(&errors, "overrides")}
-            <button type="submit" class="primary">{button}</button>
-        </form>
+        </EditorForm>
     }
     .into_any()
 }

@@ -9,11 +9,11 @@ use crate::api::{
     get_contract, get_contract_for_edit, get_contracts, ContractData, ContractListItem,
     ContractsData, DrillData, StaffingAnswer,
 };
-use crate::components::guard::RoleGuard;
+use crate::components::notice::Missing;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use promptly::account::{FieldError, Section};
+use promptly::account::FieldError;
 use promptly::compliance::{
     Band, Compliance, Contract, CounterpartyKind, Dimension, MetricKind, MetricResult,
     MetricTarget, Period, ServiceLevelFormula, Unit,
@@ -53,18 +53,9 @@ fn notice(code: &str) -> Option<&'static str> {
 // The list and the staffing what-if
 // ---------------------------------------------------------------------------------------
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn CompliancePage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Compliance>
-            <Title text="Compliance"/>
-            <ContractsInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn ContractsInner() -> impl IntoView {
     let q = use_query_map();
     let num = move |k: &str| {
         q.with_untracked(|q| q.get(k))
@@ -275,17 +266,9 @@ fn StaffingResult(data: ContractsData) -> impl IntoView {
 // One contract
 // ---------------------------------------------------------------------------------------
 
+/// The page inside its guard (see [`crate::components::guard::RoleGuard`]).
 #[component]
 pub fn ContractPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Compliance>
-            <ContractInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn ContractInner() -> impl IntoView {
     let params = use_params_map();
     let q = use_query_map();
     let get = move |k: &str| q.with_untracked(|q| q.get(k));
@@ -318,16 +301,7 @@ fn ContractInner() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(Some(d)) => view! { <ContractView data=d flash/> }.into_any(),
-                    Ok(None) => {
-                        #[cfg(feature = "ssr")]
-                        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                            resp.set_status(axum::http::StatusCode::NOT_FOUND);
-                        }
-                        view! {
-                            <Title text="Not found"/>
-                            <section class="notice"><h1>"Contract not found"</h1><p><a href="/compliance">"Back to the contracts"</a></p></section>
-                        }.into_any()
-                    }
+                    Ok(None) => view! { <Missing heading="Contract not found" back="/compliance" back_text="Back to the contracts"/> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -771,15 +745,6 @@ fn drill_table(
 /// How many metric rows the editor offers (the server reads as many).
 pub const METRIC_ROWS: usize = 12;
 
-#[component]
-pub fn ContractEditorPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Compliance>
-            <EditorInner/>
-        </RoleGuard>
-    }
-}
-
 fn metric_fields(m: &MetricTarget) -> Vec<(String, String)> {
     let mut v = vec![
         ("kind".to_string(), m.kind.name().to_string()),
@@ -797,6 +762,20 @@ fn metric_fields(m: &MetricTarget) -> Vec<(String, String)> {
         _ => {}
     }
     v
+}
+
+/// A list field's value: the items separated by commas.
+fn listed<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An optional number field's value: empty when there is none.
+fn or_empty(x: Option<f64>) -> String {
+    x.map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// The editor's field values from a stored contract.
@@ -827,23 +806,10 @@ fn contract_values(c: &Contract) -> Vec<(String, String)> {
         ("scope_teams".into(), c.scope.teams.join(", ")),
         (
             "scope_channels".into(),
-            c.scope
-                .channels
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            listed(c.scope.channels.iter().map(|c| c.as_str())),
         ),
         ("scope_labels".into(), c.scope.labels.join(", ")),
-        (
-            "scope_policies".into(),
-            c.scope
-                .policies
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
+        ("scope_policies".into(), listed(&c.scope.policies)),
         (
             "scope_email_domains".into(),
             c.scope.email_domains.join(", "),
@@ -856,24 +822,12 @@ fn contract_values(c: &Contract) -> Vec<(String, String)> {
             "credit_per_point".into(),
             format!("{}", c.remedies.credit_per_point),
         ),
-        (
-            "credit_cap".into(),
-            c.remedies
-                .credit_cap
-                .map(|x| format!("{x}"))
-                .unwrap_or_default(),
-        ),
+        ("credit_cap".into(), or_empty(c.remedies.credit_cap)),
         (
             "bonus_per_point".into(),
             format!("{}", c.remedies.bonus_per_point),
         ),
-        (
-            "bonus_cap".into(),
-            c.remedies
-                .bonus_cap
-                .map(|x| format!("{x}"))
-                .unwrap_or_default(),
-        ),
+        ("bonus_cap".into(), or_empty(c.remedies.bonus_cap)),
         ("currency".into(), c.remedies.currency.clone()),
     ];
     for (i, m) in c.metrics.iter().enumerate() {
@@ -884,8 +838,9 @@ fn contract_values(c: &Contract) -> Vec<(String, String)> {
     v
 }
 
+/// The page inside its guard (see [`crate::components::guard::RoleGuard`]).
 #[component]
-fn EditorInner() -> impl IntoView {
+pub fn ContractEditorPage() -> impl IntoView {
     let params = use_params_map();
     let id = params.with_untracked(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
     let typed = crate::components::form::form_state();

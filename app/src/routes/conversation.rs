@@ -4,6 +4,7 @@
 use crate::api::{get_conversation, ConversationPage};
 use crate::components::badge::{metric_name, Badge, Tick};
 use crate::components::live::LiveFeed;
+use crate::components::notice::Missing;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -64,16 +65,7 @@ pub fn ConversationRoute() -> impl IntoView {
                 Suspend::new(async move {
                     match data.await {
                         Ok(Some(page)) => view! { <ConversationView page flash err_text err_owner/> }.into_any(),
-                        Ok(None) => {
-                            #[cfg(feature = "ssr")]
-                            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                                resp.set_status(axum::http::StatusCode::NOT_FOUND);
-                            }
-                            view! {
-                                <Title text="Not found"/>
-                                <section class="notice"><h1>"Conversation not found"</h1><p><a href="/">"Back to the queue"</a></p></section>
-                            }.into_any()
-                        }
+                        Ok(None) => view! { <Missing heading="Conversation not found" back="/" back_text="Back to the queue"/> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })

@@ -6,10 +6,7 @@ use promptly::account::{Role, Section};
 
 #[component]
 pub fn NotFound() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-        resp.set_status(axum::http::StatusCode::NOT_FOUND);
-    }
+    crate::components::notice::set_status(404);
     view! {
         <Title text="Not found"/>
         <main class="page">

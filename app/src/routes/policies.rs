@@ -9,16 +9,16 @@
 //! page again whenever a target, the business-hours toggle or the calendar changes.
 
 use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
+use crate::components::editor::{editor_form, name_and_description, EditorForm, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
-use crate::components::guard::RoleGuard;
+use crate::components::notice::notices;
+use crate::components::table::{edit_delete, grid, list_table};
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::account::Section;
-use promptly::limits;
 use promptly::{BusinessCalendar, CalendarDefinition, Policy, SlaDuration, WarningThreshold};
 
 const UNITS: [(&str, &str); 4] = [
@@ -253,39 +253,17 @@ impl Fields {
     }
 }
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn PoliciesPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Policies>
-            <Title text="Policies"/>
-            <PoliciesInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn PoliciesInner() -> impl IntoView {
     let q = use_query_map();
-    let echo = crate::components::form::form_echo();
     let edit = Memo::new(move |_| q.with(|q| q.get("edit").and_then(|v| v.parse::<i64>().ok())));
     let job = Memo::new(move |_| q.with(|q| q.get("job").and_then(|v| v.parse::<u64>().ok())));
     let data = Resource::new(move || (edit.get(), job.get()), |(e, j)| get_policies(e, j));
-    // Edit links change only the query: the suspended body reads it, so it renders again.
     view! {
-        <section class="policies admin-page">
+        <EditorPage class="policies" loading="Loading policies…" data body=|data, query| view! { <PoliciesBody data query/> }.into_any()>
             <h1>"Policies"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading policies…"</p> }>
-                {move || {
-                    let query = echo.apply(q.get_untracked());
-                    Suspend::new(async move {
-                                match data.await {
-                                    Ok(d) => view! { <PoliciesBody data=d query/> }.into_any(),
-                                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                                }
-                    })
-                }}
-            </Transition>
-        </section>
+        </EditorPage>
     }
 }
 
@@ -327,24 +305,21 @@ fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
     }
     let failure = query.get("error").map(|c| error(&c));
     let progress = data.job.clone().map(|job| view! { <JobProgress job/> });
-    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
-    let editing = edit.and_then(|id| data.policies.iter().find(|p| p.id == id).cloned());
-    let fields = if query.get("form").is_some() {
-        Fields::from_query(&query)
-    } else if let Some(p) = &editing {
-        Fields::from_item(p)
-    } else {
-        Fields::new_policy()
-    };
-    let errors = FieldErrors::from_query(&query);
+    let (editing, fields, errors) = editor_form(
+        &query,
+        &data.policies,
+        |p| p.id,
+        Fields::from_query,
+        Fields::from_item,
+        Fields::new_policy,
+    );
     let now: DateTime<Utc> = data.now.parse().unwrap_or_default();
     let versions = (editing.is_some() && !data.versions.is_empty()).then(|| {
         view! { <VersionsTable versions=data.versions.clone()/> }
     });
     view! {
         {progress}
-        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {notices(flash, failure)}
         <PolicyTable policies=data.policies.clone() calendars=data.calendars.clone() default_policy=data.default_policy/>
         <div class="policy-editor">
             <PolicyForm fields errors calendars=data.calendars.clone() now edit=editing.map(|p| (p.id, p.name, p.version))/>
@@ -360,12 +335,13 @@ fn PolicyTable(
     calendars: Vec<CalendarItem>,
     default_policy: Option<i64>,
 ) -> impl IntoView {
-    if policies.is_empty() {
-        return view! { <p class="empty">"No SLA policies yet. Policies set first-response, next-response and resolution targets."</p> }.into_any();
-    }
-    let rows = policies
-        .into_iter()
-        .map(|p| {
+    let head = view! { <th>"Name"</th><th>"Targets"</th><th>"Counting"</th><th>"Calendar"</th><th>"Version"</th><th>"Default"</th><th></th> };
+    list_table(
+        policies,
+        "No SLA policies yet. Policies set first-response, next-response and resolution targets.",
+        "grid policies-table",
+        head,
+        |p| {
             let id = p.id;
             let calendar = p
                 .calendar_id
@@ -391,23 +367,11 @@ fn PolicyTable(
                     <td>{calendar}</td>
                     <td>{format!("v{}", p.version)}</td>
                     <td>{default_cell}</td>
-                    <td class="row-actions">
-                        <a href=format!("/policies?edit={id}")>"Edit"</a>
-                        <form method="post" action=format!("/policies/{id}/delete") class="inline">
-                            <button type="submit" class="danger">"Delete"</button>
-                        </form>
-                    </td>
+                    {edit_delete("/policies", id)}
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid policies-table">
-            <thead><tr><th>"Name"</th><th>"Targets"</th><th>"Counting"</th><th>"Calendar"</th><th>"Version"</th><th>"Default"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
 
 #[component]
@@ -431,13 +395,11 @@ fn VersionsTable(versions: Vec<PolicyItem>) -> impl IntoView {
             }
         })
         .collect_view();
+    let head = view! { <th>"Version"</th><th>"Created"</th><th>"Targets"</th><th>"Counting"</th> };
     view! {
         <section class="versions">
             <h2>"Versions"</h2>
-            <table class="grid versions-table">
-                <thead><tr><th>"Version"</th><th>"Created"</th><th>"Targets"</th><th>"Counting"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
+            {grid("grid versions-table", head, rows)}
         </section>
     }
     .into_any()
@@ -499,18 +461,8 @@ fn PolicyForm(
     now: DateTime<Utc>,
     edit: Option<(i64, String, i64)>,
 ) -> impl IntoView {
-    let (action, heading, button) = match &edit {
-        Some((id, name, version)) => (
-            format!("/policies?edit={id}"),
-            format!("Edit “{name}” (version {version})"),
-            "Save policy",
-        ),
-        None => (
-            "/policies".to_string(),
-            "Add a policy".to_string(),
-            "Create policy",
-        ),
-    };
+    let version = edit.as_ref().map(|e| e.2);
+    let edit = edit.map(|(id, name, _)| (id, name));
     let frt_v = RwSignal::new(fields.frt.0.clone());
     let frt_u = RwSignal::new(fields.frt.1.clone());
     let nrt_v = RwSignal::new(fields.nrt.0.clone());
@@ -545,23 +497,14 @@ fn PolicyForm(
             view! { <option value=id selected=selected>{format!("{} ({})", c.name, c.definition.timezone.name())}</option> }
         })
         .collect_view();
-    let invalid = |f: &str| errors.get(f).map(|_| "true");
-    let form_error = errors
-        .get("form")
-        .map(|m| view! { <p class="error" role="alert">{m}</p> });
+    let invalid = {
+        let errors = errors.clone();
+        move |f: &str| errors.get(f).map(|_| "true")
+    };
+    let editing = edit.is_some();
     view! {
-        <form method="post" action=action class="card admin-form policy-form" novalidate>
-            <h2>{heading}</h2>
-            {edit.as_ref().map(|_| view! { <p><a href="/policies">"Add a new policy instead"</a></p> })}
-            {form_error}
-            <label>"Name"
-                <input type="text" name="name" value=fields.name.clone() maxlength=limits::NAME_LEN aria-invalid=invalid("name")/>
-            </label>
-            {field_error(&errors, "name")}
-            <label>"Description"
-                <textarea name="description" rows="2" maxlength=limits::DESCRIPTION_LEN>{fields.description.clone()}</textarea>
-            </label>
-            {field_error(&errors, "description")}
+        <EditorForm path="/policies" class="policy-form" noun="policy" edit version form_error=errors.get("form")>
+            {name_and_description(fields.name.clone(), fields.description.clone(), &errors)}
             <fieldset class="targets">
                 <legend>"Targets (empty: no target)"</legend>
                 <TargetInput label="First response" key="frt" value=fields.frt.clone() value_signal=frt_v unit_signal=frt_u error=errors.get("frt")/>
@@ -591,14 +534,13 @@ fn PolicyForm(
                 <h3>"Preview"</h3>
                 <ul>{preview_lines}</ul>
             </div>
-            {edit.as_ref().map(|_| view! {
+            {editing.then(|| view! {
                 <label class="check">
                     <input type="checkbox" name="apply_to_open" checked=fields.apply_to_open/>
                     " Apply to open conversations (re-evaluate them with the new version)"
                 </label>
             })}
-            <button type="submit" class="primary">{button}</button>
-        </form>
+        </EditorForm>
     }
     .into_any()
 }
@@ -693,21 +635,17 @@ mod tests {
 
     #[test]
     fn durations_split_into_number_and_unit() {
-        assert_eq!(
-            split_duration("90m".parse().unwrap()),
-            ("90".into(), "m".into())
-        );
-        assert_eq!(
-            split_duration("2h".parse().unwrap()),
-            ("2".into(), "h".into())
-        );
-        assert_eq!(
-            split_duration("1d".parse().unwrap()),
-            ("1".into(), "d".into())
-        );
-        assert_eq!(
-            split_duration("45s".parse().unwrap()),
-            ("45".into(), "s".into())
-        );
+        for (text, number, unit) in [
+            ("90m", "90", "m"),
+            ("2h", "2", "h"),
+            ("1d", "1", "d"),
+            ("45s", "45", "s"),
+        ] {
+            assert_eq!(
+                split_duration(text.parse().unwrap()),
+                (number.into(), unit.into()),
+                "{text}"
+            );
+        }
     }
 }

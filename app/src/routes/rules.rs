@@ -11,13 +11,13 @@
 //! run is a GET form (`?edit=..&test=..&metric=..`): it changes nothing.
 
 use crate::api::{get_rules, DryRun, RuleItem, RulesData};
-use crate::components::form::{field_error, FieldErrors};
-use crate::components::guard::RoleGuard;
+use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPage};
+use crate::components::form::{field_error, options, FieldErrors};
+use crate::components::notice::notices;
+use crate::components::table::list_table;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::account::Section;
 use promptly::conversation::Priority;
 use promptly::limits;
 use promptly::rules::{
@@ -223,39 +223,31 @@ impl Fields {
             .actions
             .iter()
             .map(|a| {
-                let mut r = ActRow::default();
+                let kind = match a {
+                    Action::ApplyPolicy { .. } => "apply_policy",
+                    Action::SetPriority { .. } => "set_priority",
+                    Action::AddLabel { .. } => "add_label",
+                    Action::RemoveLabel { .. } => "remove_label",
+                    Action::AssignTeam { .. } => "assign_team",
+                    Action::AssignOwner { .. } => "assign_owner",
+                    Action::RemoveOwner => "remove_owner",
+                    Action::SendMessage { .. } => "send_message",
+                    Action::Webhook { .. } => "webhook",
+                };
+                let mut r = ActRow {
+                    kind: kind.into(),
+                    ..ActRow::default()
+                };
                 match a {
-                    Action::ApplyPolicy { policy } => {
-                        r.kind = "apply_policy".into();
-                        r.policy = policy.to_string();
-                    }
-                    Action::SetPriority { priority } => {
-                        r.kind = "set_priority".into();
-                        r.priority = priority.as_str().into();
-                    }
-                    Action::AddLabel { label } => {
-                        r.kind = "add_label".into();
-                        r.text = label.clone();
-                    }
-                    Action::RemoveLabel { label } => {
-                        r.kind = "remove_label".into();
-                        r.text = label.clone();
-                    }
-                    Action::AssignTeam { team } => {
-                        r.kind = "assign_team".into();
-                        r.text = team.clone();
-                    }
-                    Action::AssignOwner { owner } => {
-                        r.kind = "assign_owner".into();
-                        r.text = owner.clone();
-                    }
-                    Action::RemoveOwner => r.kind = "remove_owner".into(),
-                    Action::SendMessage { template } => {
-                        r.kind = "send_message".into();
-                        r.template = template.as_str().into();
-                    }
+                    Action::ApplyPolicy { policy } => r.policy = policy.to_string(),
+                    Action::SetPriority { priority } => r.priority = priority.as_str().into(),
+                    Action::AddLabel { label: text }
+                    | Action::RemoveLabel { label: text }
+                    | Action::AssignTeam { team: text }
+                    | Action::AssignOwner { owner: text } => r.text = text.clone(),
+                    Action::RemoveOwner => {}
+                    Action::SendMessage { template } => r.template = template.as_str().into(),
                     Action::Webhook { url, secret } => {
-                        r.kind = "webhook".into();
                         r.url = url.clone();
                         r.secret = secret.clone();
                     }
@@ -281,28 +273,20 @@ impl Fields {
 
     fn from_query(q: &ParamsMap) -> Self {
         let get = |k: &str| q.get(k).unwrap_or_default();
-        let conditions = (0..)
-            .map_while(|i| {
-                q.get(&format!("c{i}_field")).map(|field| CondRow {
-                    field,
-                    op: get(&format!("c{i}_op")),
-                    value: get(&format!("c{i}_value")),
-                })
-            })
-            .collect();
-        let actions = (0..)
-            .map_while(|i| {
-                q.get(&format!("a{i}_type")).map(|kind| ActRow {
-                    kind,
-                    policy: get(&format!("a{i}_policy")),
-                    priority: get(&format!("a{i}_priority")),
-                    text: get(&format!("a{i}_text")),
-                    template: get(&format!("a{i}_template")),
-                    url: get(&format!("a{i}_url")),
-                    secret: get(&format!("a{i}_secret")),
-                })
-            })
-            .collect();
+        let conditions = query_rows(q, "c", "field", |field, get| CondRow {
+            field,
+            op: get("op"),
+            value: get("value"),
+        });
+        let actions = query_rows(q, "a", "type", |kind, get| ActRow {
+            kind,
+            policy: get("policy"),
+            priority: get("priority"),
+            text: get("text"),
+            template: get("template"),
+            url: get("url"),
+            secret: get("secret"),
+        });
         Fields {
             name: get("name"),
             enabled: q.get("enabled").is_some(),
@@ -316,6 +300,23 @@ impl Fields {
     }
 }
 
+/// The builder's rows as the query has them: `{prefix}{i}_{key}` for row `i`, as long as
+/// row `i` has its `first` key; `row` makes a row from that key's value and a reader of the
+/// row's other keys.
+fn query_rows<R>(
+    q: &ParamsMap,
+    prefix: &str,
+    first: &str,
+    row: impl Fn(String, &dyn Fn(&str) -> String) -> R,
+) -> Vec<R> {
+    (0..)
+        .map_while(|i| {
+            let get = |k: &str| q.get(&format!("{prefix}{i}_{k}")).unwrap_or_default();
+            q.get(&format!("{prefix}{i}_{first}")).map(|v| row(v, &get))
+        })
+        .collect()
+}
+
 fn row_errors(errors: Vec<(String, String)>) -> impl IntoView {
     errors
         .into_iter()
@@ -327,20 +328,10 @@ fn row_errors(errors: Vec<(String, String)>) -> impl IntoView {
 // The page
 // ---------------------------------------------------------------------------------------
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn RulesPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Rules>
-            <Title text="Rules"/>
-            <RulesInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn RulesInner() -> impl IntoView {
     let q = use_query_map();
-    let echo = crate::components::form::form_echo();
     let key = Memo::new(move |_| {
         q.with(|q| {
             let rule = q.get("edit").and_then(|v| v.parse::<i64>().ok());
@@ -352,44 +343,25 @@ fn RulesInner() -> impl IntoView {
         |(rule, test, metric, _)| get_rules(rule, test, metric),
     );
     view! {
-        <section class="rules admin-page">
+        <EditorPage class="rules" loading="Loading rules…" data body=|data, query| view! { <RulesBody data query/> }.into_any()>
             <h1>"Rules"</h1>
             <p class="muted">"Rules run in this order on each event; a rule that fires with “stop” ends the walk."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading rules…"</p> }>
-                {move || {
-                    let query = echo.apply(q.get_untracked());
-                    Suspend::new(async move {
-                        match data.await {
-                            Ok(d) => view! { <RulesBody data=d query/> }.into_any(),
-                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
+        </EditorPage>
     }
 }
 
 #[component]
 fn RulesBody(data: RulesData, query: ParamsMap) -> impl IntoView {
-    let flash = query
-        .get("notice")
-        .and_then(|c| notice(&c))
-        .map(|m| match query.get("name") {
-            Some(n) if query.get("form").is_none() => format!("{m} ({n})"),
-            _ => m.to_string(),
-        });
+    let flash = saved_notice(&query, notice);
     let failure = query.get("error").map(|c| error(&c));
-    let edit = query.get("edit").and_then(|v| v.parse::<i64>().ok());
-    let editing = edit.and_then(|id| data.rules.iter().find(|r| r.id == id).cloned());
-    let fields = if query.get("form").is_some() {
-        Fields::from_query(&query)
-    } else if let Some(r) = &editing {
-        Fields::from_rule(&r.definition)
-    } else {
-        Fields::new_rule()
-    };
-    let errors = FieldErrors::from_query(&query);
+    let (editing, fields, errors) = editor_form(
+        &query,
+        &data.rules,
+        |r| r.id,
+        Fields::from_query,
+        |r| Fields::from_rule(&r.definition),
+        Fields::new_rule,
+    );
     let confirm = query.get("delete").and_then(|v| v.parse::<i64>().ok());
     let dry_run = editing.as_ref().map(|r| {
         view! {
@@ -404,8 +376,7 @@ fn RulesBody(data: RulesData, query: ParamsMap) -> impl IntoView {
         }
     });
     view! {
-        {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-        {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {notices(flash, failure)}
         <RuleTable rules=data.rules.clone() policies=data.policies.clone() calendars=data.calendars.clone() confirm/>
         <div class="rule-editor">
             <RuleForm fields errors edit=editing.map(|r| (r.id, r.definition.name)) policies=data.policies.clone() calendars=data.calendars.clone()/>
@@ -422,14 +393,14 @@ fn RuleTable(
     calendars: Vec<(i64, String)>,
     confirm: Option<i64>,
 ) -> impl IntoView {
-    if rules.is_empty() {
-        return view! { <p class="empty">"No automation rules yet. Without rules, the default policy applies to every conversation."</p> }.into_any();
-    }
-    let last = rules.len() - 1;
-    let rows = rules
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
+    let last = rules.len().saturating_sub(1);
+    let head = view! { <th>"#"</th><th>"Name"</th><th>"Event"</th><th>"State"</th><th>"Fired today"</th><th>"Conditions → actions"</th><th></th> };
+    list_table(
+        rules.into_iter().enumerate().collect(),
+        "No automation rules yet. Without rules, the default policy applies to every conversation.",
+        "grid rules-table",
+        head,
+        |(i, r)| {
             let id = r.id;
             let d = &r.definition;
             let name = d.name.clone();
@@ -443,7 +414,8 @@ fn RuleTable(
                 }
                 .into_any()
             } else {
-                view! { <a href=format!("/rules?delete={id}") class="danger-link">"Delete"</a> }.into_any()
+                view! { <a href=format!("/rules?delete={id}") class="danger-link">"Delete"</a> }
+                    .into_any()
             };
             let toggle = if d.enabled { "Disable" } else { "Enable" };
             view! {
@@ -471,15 +443,8 @@ fn RuleTable(
                     </td>
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid rules-table">
-            <thead><tr><th>"#"</th><th>"Name"</th><th>"Event"</th><th>"State"</th><th>"Fired today"</th><th>"Conditions → actions"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -494,18 +459,6 @@ fn RuleForm(
     policies: Vec<(i64, String)>,
     calendars: Vec<(i64, String)>,
 ) -> impl IntoView {
-    let (action, heading, button) = match &edit {
-        Some((id, name)) => (
-            format!("/rules?edit={id}"),
-            format!("Edit “{name}”"),
-            "Save rule",
-        ),
-        None => (
-            "/rules".to_string(),
-            "Add a rule".to_string(),
-            "Create rule",
-        ),
-    };
     // Set once the WebAssembly app runs: the server renders the plain form, the browser
     // then narrows the pickers.
     let js = RwSignal::new(false);
@@ -534,13 +487,7 @@ fn RuleForm(
     };
 
     let invalid = move |f: &str| errors.with_value(|e| e.get(f).map(|_| "true"));
-    let events = RuleEvent::ALL
-        .iter()
-        .map(|e| {
-            let v = e.as_str();
-            view! { <option value=v selected=fields.event == v>{v}</option> }
-        })
-        .collect_view();
+    let events = options(RuleEvent::ALL.iter().map(|e| e.as_str()), &fields.event);
     let calendar_hint = calendars.with_value(|cals| {
         (!cals.is_empty()).then(|| {
             let list: Vec<String> = cals.iter().map(|(id, n)| format!("{id} = {n}")).collect();
@@ -553,10 +500,7 @@ fn RuleForm(
         .collect();
     let placeholders = StoredValue::new(placeholders.join(", "));
     view! {
-        <form method="post" action=action class="card admin-form rule-form" novalidate>
-            <h2>{heading}</h2>
-            {edit.as_ref().map(|_| view! { <p><a href="/rules">"Add a new rule instead"</a></p> })}
-            {errors.with_value(|e| e.get("form")).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        <EditorForm path="/rules" class="rule-form" noun="rule" edit version=None form_error=errors.with_value(|e| e.get("form"))>
             <label>"Name"
                 <input type="text" name="name" value=fields.name.clone() maxlength=limits::RULE_NAME_LEN aria-invalid=invalid("name")/>
             </label>
@@ -607,8 +551,7 @@ fn RuleForm(
                 <input type="checkbox" name="stop" checked=fields.stop/>" Stop processing later rules when this one fires"
             </label>
             {errors.with_value(|e| field_error(e, "stop"))}
-            <button type="submit" class="primary">{button}</button>
-        </form>
+        </EditorForm>
     }
     .into_any()
 }
@@ -626,13 +569,7 @@ fn ConditionRow(
     let op = RwSignal::new(row.op.clone());
     let value = RwSignal::new(row.value.clone());
     let invalid = (!errors.is_empty()).then_some("true");
-    let field_options = Field::ALL
-        .iter()
-        .map(|f| {
-            let v = f.as_str();
-            view! { <option value=v selected=row.field == v>{v}</option> }
-        })
-        .collect_view();
+    let field_options = options(Field::ALL.iter().map(|f| f.as_str()), &row.field);
     let on_field = move |ev| {
         let v = event_target_value(&ev);
         if let Some(f) = Field::parse(&v) {
@@ -751,13 +688,7 @@ fn ActionRow(
             view! { <option value=v selected=sel>{p.clone()}</option> }
         })
         .collect_view();
-    let priorities = Priority::ALL
-        .iter()
-        .map(|p| {
-            let v = p.as_str();
-            view! { <option value=v selected=row.priority == v>{v}</option> }
-        })
-        .collect_view();
+    let priorities = options(Priority::ALL.iter().map(|p| p.as_str()), &row.priority);
     // Each input is shown for the types that need it (CSS `:has` on the type select, so
     // this works without JavaScript too; browsers without `:has` show them all).
     view! {

@@ -5,11 +5,11 @@
 
 use crate::api::list_users;
 use crate::api::{get_tokens, TokenInfo};
-use crate::components::guard::RoleGuard;
+use crate::components::notice::notices;
+use crate::components::table::{grid, list_table};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use promptly::account::{Role, Section, UserView};
+use promptly::account::{Role, UserView};
 use promptly::limits;
 
 fn notice(code: &str) -> Option<&'static str> {
@@ -31,18 +31,9 @@ fn error(code: &str) -> Option<&'static str> {
     })
 }
 
+/// The page inside its guard (see [`crate::components::guard::SectionPage`]).
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    view! {
-        <RoleGuard section=Section::Users>
-            <Title text="Users"/>
-            <UsersInner/>
-        </RoleGuard>
-    }
-}
-
-#[component]
-fn UsersInner() -> impl IntoView {
     let users = Resource::new(|| (), |_| list_users());
     let q = use_query_map();
     let get = move |k: &str| q.with(|q| q.get(k));
@@ -61,8 +52,7 @@ fn UsersInner() -> impl IntoView {
     view! {
         <section class="users">
             <h1>"Users"</h1>
-            {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}
-            {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {notices(flash, failure)}
             <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -137,12 +127,8 @@ fn UserTable(users: Vec<UserView>) -> impl IntoView {
             }
         })
         .collect_view();
-    view! {
-        <table class="grid">
-            <thead><tr><th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
+    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th> };
+    grid("grid", head, rows)
 }
 
 /// "2026-11-24T09:00:00Z" as "2026-11-24 09:00 UTC".
@@ -225,12 +211,14 @@ fn NewToken(token: String) -> impl IntoView {
 
 #[component]
 fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
-    if tokens.is_empty() {
-        return view! { <p class="empty">"No integration tokens yet."</p> }.into_any();
-    }
-    let rows = tokens
-        .into_iter()
-        .map(|t| {
+    let head =
+        view! { <th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
+    list_table(
+        tokens,
+        "No integration tokens yet.",
+        "grid token-table",
+        head,
+        |t| {
             let id = t.id;
             let revoked = t.revoked_at.is_some();
             let created = short_time(&t.created_at);
@@ -253,13 +241,6 @@ fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
                     </td>
                 </tr>
             }
-        })
-        .collect_view();
-    view! {
-        <table class="grid token-table">
-            <thead><tr><th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Revoked"</th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-    .into_any()
+        },
+    )
 }
