@@ -54,11 +54,9 @@ async fn versions(
     super::Id(id): super::Id,
 ) -> Result<Json<Vec<PolicyRecord>>, ApiError> {
     require_user(user)?;
-    let v = state.store.policy_versions(id).await?;
-    if v.is_empty() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(Json(v))
+    // A deleted policy is gone from the API, versions and all (conversations keep theirs).
+    state.store.policy(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(state.store.policy_versions(id).await?))
 }
 
 async fn create(

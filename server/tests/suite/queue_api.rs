@@ -157,6 +157,24 @@ async fn calendars_and_policies_validate_with_field_paths() {
     );
 }
 
+#[tokio::test]
+async fn a_deleted_policy_is_gone_with_its_versions() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let pid = s
+        .create_policy(&t, json!({"name": "Short-lived", "first_response": "1h"}))
+        .await;
+    let versions = format!("/api/v1/policies/{pid}/versions");
+    assert_eq!(s.get(&versions, &t).await.0, StatusCode::OK);
+    let path = format!("/api/v1/policies/{pid}");
+    assert_eq!(
+        s.send(Method::DELETE, &path, &t, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(s.get(&path, &t).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get(&versions, &t).await.0, StatusCode::NOT_FOUND);
+}
+
 /// A server, an admin token, and the default policy "Std" (a first response within the
 /// hour): its id.
 async fn start_with_std() -> (TestServer, String, i64) {
