@@ -339,16 +339,19 @@ pub async fn run_worker(state: AppState, link_base: String) {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::error!(error = %e, "automation pass failed; retrying in a second");
-                    // Nothing was written; the due conversations stay due.
-                    state
-                        .worker
-                        .note([(0, Some(state.clock.now() + Duration::seconds(1)))], false);
-                    break;
+                    // Nothing was written; the due conversations stay due. The database's
+                    // trouble is in real time, whatever the business clock says (a test
+                    // clock that stands still must not stop the retry).
+                    tokio::time::sleep(RETRY_AFTER_ERROR).await;
                 }
             }
         }
     }
 }
+
+/// How long the worker and the outbox wait (in real time) before trying again after the
+/// database failed them.
+const RETRY_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The header that carries a delivery's HMAC-SHA256 signature (hex) of the raw body.
 pub const SIGNATURE_HEADER: &str = "X-Promptly-Signature";
@@ -427,7 +430,11 @@ pub async fn run_outbox(state: AppState) {
         match deliver_outbox(state.store.as_ref(), &state.clock, &client).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "delivering the outbox failed"),
+            Err(e) => {
+                tracing::error!(error = %e, "delivering the outbox failed; retrying in a second");
+                tokio::time::sleep(RETRY_AFTER_ERROR).await;
+                continue;
+            }
         }
         tokio::select! {
             _ = state.clock.sleep_until(looked_at + Duration::seconds(1)) => {}
