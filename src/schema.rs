@@ -24,6 +24,16 @@ pub fn words<'a>(description: &str, words: impl IntoIterator<Item = &'a str>) ->
         .into()
 }
 
+/// A list of the schema named `name` (one the API document defines).
+pub fn list_of(name: &str) -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name(name))
+}
+
+/// A rule's name.
+pub fn rule_name() -> RefOr<Schema> {
+    some_text(crate::limits::RULE_NAME_LEN)
+}
+
 /// Any JSON value.
 pub fn any() -> RefOr<Schema> {
     ObjectBuilder::new()

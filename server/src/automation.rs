@@ -271,17 +271,8 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     if pass.queued_deliveries {
         state.outbox_bell.notify_one();
     }
-    let mut published = Vec::with_capacity(pass.touched.len());
-    for t in pass.touched {
-        catalog
-            .ensure(store, t.row.policy_id.zip(t.row.policy_version))
-            .await?;
-        published.push(t.row.id);
-        let view = catalog.view(t.row, &t.events, now);
-        state.publish(StreamEvent::Conversation {
-            conversation: Box::new(view),
-        });
-    }
+    let published: Vec<i64> = pass.touched.iter().map(|t| t.row.id).collect();
+    crate::services::conversations::publish_views(state, &mut catalog, pass.touched, now).await?;
     state.announce(&published).await;
     if !pass.fired.is_empty() {
         // Recorded (committed) now.

@@ -781,7 +781,7 @@ pub struct RuleDefinition {
 /// A rule's conditions: each as `RuleCondition` (which the server's API document builds
 /// from [`Field`], [`Op`] and their value kinds).
 fn conditions_schema() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("RuleCondition"))
+    crate::schema::list_of("RuleCondition")
 }
 
 impl<'de> Deserialize<'de> for RuleDefinition {

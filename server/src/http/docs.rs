@@ -1,7 +1,7 @@
 //! The API's documentation: the OpenAPI 3.1 document at `/api/v1/openapi.json` (public) and
 //! the browsable page (Swagger UI, embedded) at `/api/docs/`.
 //!
-//! The schemas come from the Rust types ([`FromTypes`]: their `utoipa::ToSchema` derives);
+//! The schemas come from the Rust types ([`from_types`]: their `utoipa::ToSchema` derives);
 //! `openapi.json` beside this file still holds the paths and the schemas not derived yet,
 //! none of them also derived. `server/tests/suite/openapi.rs` checks that the document lists
 //! exactly the routes the router serves.
@@ -11,7 +11,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::Router;
-use promptly::account::EMAIL_PATTERN;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use utoipa_swagger_ui::SwaggerUi;
@@ -59,9 +58,10 @@ use promptly::timeline::{Author, ConversationStatus};
 /// The OpenAPI document as written; [`document`] adds the parts the code defines.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// The OpenAPI document, as served: the written one with the schemas that come from the
-/// code's own tables (time zones, rule conditions per field and operator, which fields each
-/// rule event knows), so the contract cannot drift from what the server accepts.
+/// The OpenAPI document, as served: the written paths with the schemas of the Rust types
+/// ([`from_types`]) and the input shapes derived from them (a calendar or policy with its
+/// name, a rule as written, its conditions per field and operator), so the contract cannot
+/// drift from what the server accepts.
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
@@ -145,7 +145,7 @@ pub fn from_types() -> Map<String, Value> {
 
 /// A list of stored events, in the ingest shape (`IncomingEvent`).
 pub(crate) fn timeline() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("IncomingEvent"))
+    promptly::schema::list_of("IncomingEvent")
 }
 
 /// A body that is a record's definition with its `name`, `description` and `more` fields
@@ -156,9 +156,11 @@ fn named(definition: &Value, description: &str, more: Value) -> Value {
     let properties = schema["properties"]
         .as_object_mut()
         .expect("a definition is an object");
-    let json = |s| serde_json::to_value(s).expect("schemas serialize");
-    properties.insert("name".into(), json(promptly::schema::name()));
-    properties.insert("description".into(), json(promptly::schema::description()));
+    properties.insert("name".into(), to_json(promptly::schema::name()));
+    properties.insert(
+        "description".into(),
+        to_json(promptly::schema::description()),
+    );
     properties.extend(more.as_object().cloned().unwrap_or_default());
     let required = schema["required"].as_array().cloned().unwrap_or_default();
     schema["required"] = json!([vec![json!("name")], required].concat());
@@ -174,11 +176,9 @@ fn to_json(schema: impl serde::Serialize) -> Value {
 /// `parse_rule` enforces: an action unless `stop`, `after` exactly for `sla.overdue`, and
 /// only the condition fields the event knows.
 fn rule_input(definition: &Value, matching: &Value) -> Value {
-    use promptly::limits::{RULE_ACTIONS, RULE_CONDITIONS, RULE_NAME_LEN};
+    use promptly::limits::{RULE_ACTIONS, RULE_CONDITIONS};
     let mut properties = definition["properties"].clone();
-    let mut name = to_json(promptly::schema::name());
-    name["maxLength"] = json!(RULE_NAME_LEN);
-    properties["name"] = name;
+    properties["name"] = to_json(promptly::schema::rule_name());
     properties["enabled"] = json!({"type": ["boolean", "null"], "default": true});
     properties["stop"] = json!({"type": ["boolean", "null"], "default": false,
         "description": "When it fires, later rules do not run."});
@@ -221,13 +221,13 @@ fn rule_input(definition: &Value, matching: &Value) -> Value {
 }
 
 fn rule_condition_schema(description: Value) -> Value {
-    use promptly::limits::{EMAIL_LEN, RULE_VALUES, RULE_VALUE_LEN};
+    use promptly::limits::{RULE_VALUES, RULE_VALUE_LEN};
     use promptly::rules::{Field, Op, ValueKind};
     let free_text =
         json!({"type": "string", "minLength": 1, "maxLength": RULE_VALUE_LEN, "pattern": "\\S"});
     let owner = json!({"anyOf": [
         {"enum": ["none", "anyone"]},
-        {"type": "string", "maxLength": EMAIL_LEN, "pattern": EMAIL_PATTERN},
+        to_json(promptly::schema::email()),
     ]});
     let mut variants = Vec::new();
     for field in Field::ALL {
@@ -330,12 +330,13 @@ pub fn page_router() -> Router<AppState> {
 pub const PAGE: &str = "/api/docs";
 
 async fn openapi() -> impl IntoResponse {
+    static TEXT: OnceLock<String> = OnceLock::new();
     (
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        document().to_string(),
+        TEXT.get_or_init(|| document().to_string()).as_str(),
     )
 }
 

@@ -193,7 +193,7 @@ async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
 }
 
 /// Tells the browsers about each touched conversation: its view as of `now`.
-async fn publish_views(
+pub(crate) async fn publish_views(
     state: &AppState,
     catalog: &mut SlaCatalog,
     touched: Vec<TouchedConversation>,
