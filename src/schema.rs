@@ -218,3 +218,35 @@ pub fn money_cap() -> RefOr<Schema> {
 pub fn currency() -> RefOr<Schema> {
     string().pattern(Some("^[A-Z]{3}$")).into()
 }
+
+/// A list's `limit` query parameter: 1 to the page's maximum, its default when absent.
+fn page(page: crate::limits::Page) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(page.max))
+        .default(Some(page.default.into()))
+        .into()
+}
+
+/// `limit` of `GET /conversations`.
+pub fn conversations_page() -> RefOr<Schema> {
+    page(crate::limits::CONVERSATIONS_PAGE)
+}
+
+/// `limit` of `GET /deliveries`.
+pub fn deliveries_page() -> RefOr<Schema> {
+    page(crate::limits::DELIVERIES_PAGE)
+}
+
+/// `limit` of `GET /contracts/{id}/conversations`.
+pub fn contract_conversations_page() -> RefOr<Schema> {
+    page(crate::limits::CONTRACT_CONVERSATIONS_PAGE)
+}
+
+/// The `period` query parameter: a period's key, or empty for the current period.
+pub fn period_query() -> RefOr<Schema> {
+    string()
+        .pattern(Some(crate::compliance::PERIOD_QUERY_PATTERN))
+        .into()
+}

@@ -211,7 +211,7 @@ fn default_max_occupancy() -> f64 {
 /// `{"transactions": 100, "aht_min": 3, "interval_min": 30, "asa_min": 0.333,
 /// "service_level": 0.8, "max_occupancy": 0.85, "shrinkage": 0.3}`.
 /// `max_occupancy` defaults to 1 and `shrinkage` to 0 (pyworkforce's defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StaffingCase {
     /// Contacts arriving in the interval.
     pub transactions: f64,
@@ -580,7 +580,8 @@ pub fn erlang_c_asa(agents: u64, traffic: f64, aht_min: f64) -> f64 {
 }
 
 /// What a given number of agents on the phones achieves for a question (Erlang C).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = StaffingAchieved)]
 pub struct Achieved {
     pub agents: u64,
     /// Fraction answered within `asa_min`.
@@ -588,6 +589,7 @@ pub struct Achieved {
     pub waiting_probability: f64,
     /// Average speed of answer, minutes (infinite, serialised as `null`, when
     /// `agents ≤ intensity`).
+    #[schema(value_type = Option<f64>)]
     pub asa_min: f64,
     /// `min(1, A / agents)`.
     pub occupancy: f64,

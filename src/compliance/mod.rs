@@ -60,7 +60,7 @@ pub use facts::{
     cycle_counts, first_wait, first_wait_until_left, ClockRecord, ConversationFacts, FactsRecord,
     FirstWait, SurveyKind, SurveyResponse,
 };
-pub use period::{Period, PeriodKey};
+pub use period::{Period, PeriodKey, PERIOD_QUERY_PATTERN};
 pub use scope::{Scope, ScopeSubject};
 pub use tally::{
     compute, result_of, tally, MetricKind, MetricResult, MetricTarget, ServiceLevelFormula,

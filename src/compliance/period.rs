@@ -40,6 +40,11 @@ pub struct PeriodKey {
     index: u32,
 }
 
+/// What [`PeriodKey::parse`] takes in a query, where empty means "the current period":
+/// a month, a week (1–52; week 53 of the years that have one is taken too) or a quarter,
+/// either case, surrounding spaces ignored.
+pub const PERIOD_QUERY_PATTERN: &str = r"^\s*(|([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-((0[1-9]|1[0-2])|[Ww](0[1-9]|[1-4][0-9]|5[0-2])|[Qq][1-4]))\s*$";
+
 const MIN_YEAR: i32 = 1;
 const MAX_YEAR: i32 = 9999;
 

@@ -34,6 +34,18 @@ pub const MANAGERS: Allow = Allow::Roles(&[Role::Manager, Role::Admin]);
 pub const AGENTS: Allow = Allow::Roles(&[Role::Agent, Role::Admin]);
 
 impl Allow {
+    /// Who may call, in words (for the API document).
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Allow::Anyone => "Public: no token or session needed.",
+            Allow::SignedIn => "",
+            Allow::Roles(&[Role::Admin]) => "Admins only.",
+            Allow::Roles(&[Role::Manager, Role::Admin]) => "Managers and admins only.",
+            Allow::Roles(&[Role::Agent, Role::Admin]) => "Agents and admins only.",
+            Allow::Roles(_) => "Some roles only.",
+        }
+    }
+
     /// Whether a caller with this role (`None`: not signed in) is admitted.
     pub fn admits(self, role: Option<Role>) -> bool {
         match (self, role) {

@@ -33,6 +33,18 @@ pub(crate) struct ChannelInfo {
     outbound_url: Option<String>,
 }
 
+/// Channels and their outbound webhooks
+///
+/// Each channel with the URL its system messages are delivered to (`null`: none set; messages are then only recorded in the thread). Secrets are never shown.
+#[utoipa::path(
+    get,
+    path = "/channels",
+    tag = "Automation",
+    operation_id = "listChannels",
+    responses(
+        (status = 200, description = "Every channel.", body = Vec<ChannelInfo>),
+    ),
+)]
 async fn channels(State(state): State<AppState>) -> Result<Json<Vec<ChannelInfo>>, ApiError> {
     let set = state.store.channel_outbounds().await?;
     Ok(Json(
@@ -62,10 +74,13 @@ pub fn check_outbound(url: &str, secret: &str) -> Result<(), Vec<FieldError>> {
         _ => errors.push(FieldError::new("url", "Give an http(s) URL.")),
     }
     let n = secret.chars().count();
-    if n == 0 || n > 256 {
+    if n == 0 || n > promptly::limits::SECRET_LEN {
         errors.push(FieldError::new(
             "secret",
-            "A secret is required (at most 256 characters); deliveries are signed with it.",
+            format!(
+                "A secret is required (at most {} characters); deliveries are signed with it.",
+                promptly::limits::SECRET_LEN
+            ),
         ));
     }
     if errors.is_empty() {
@@ -75,14 +90,42 @@ pub fn check_outbound(url: &str, secret: &str) -> Result<(), Vec<FieldError>> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Where a channel's system messages go: a URL and the secret deliveries are signed with.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChannelOutbound)]
 struct Outbound {
     #[serde(default)]
+    #[schema(schema_with = promptly::schema::url, required = true)]
     url: String,
     #[serde(default)]
+    #[schema(schema_with = outbound_secret, required = true)]
     secret: String,
 }
 
+/// What [`check_outbound`] takes as a secret.
+fn outbound_secret() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(promptly::limits::SECRET_LEN))
+        .into()
+}
+
+/// Set a channel's outbound webhook
+///
+/// System messages that rules send to this channel's customers are POSTed here as JSON (`type: message.send`), signed like rule webhooks (`X-Promptly-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`, `X-Promptly-Delivery: <id>`), retried with backoff (10 s, 30 s, 90 s, ...; 6 attempts) and listed under `/deliveries`.
+#[utoipa::path(
+    put,
+    path = "/channels/{channel}/outbound",
+    tag = "Automation",
+    operation_id = "setChannelOutbound",
+    params(("channel" = String, Path, description = "")),
+    request_body = Outbound,
+    responses(
+        (status = 200, description = "Set.", body = ChannelInfo),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn set_outbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -107,6 +150,18 @@ async fn set_outbound(
     }))
 }
 
+/// Remove a channel's outbound webhook
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel}/outbound",
+    tag = "Automation",
+    operation_id = "removeChannelOutbound",
+    params(("channel" = String, Path, description = "")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn remove_outbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -119,18 +174,43 @@ async fn remove_outbound(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeliveryQuery {
+    /// Only deliveries in this state.
+    #[param(schema_with = delivery_statuses)]
     status: Option<String>,
+    /// How many at most, newest first.
+    #[param(schema_with = promptly::schema::deliveries_page)]
     limit: Option<i64>,
 }
 
+/// The states a delivery is in.
+const DELIVERY_STATUSES: [&str; 3] = ["pending", "delivered", "failed"];
+
+fn delivery_statuses() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    promptly::schema::words("", DELIVERY_STATUSES)
+}
+
+/// Webhook and channel-message deliveries
+///
+/// Newest first, with attempts and the last error, so failures are visible.
+#[utoipa::path(
+    get,
+    path = "/deliveries",
+    tag = "Automation",
+    operation_id = "listDeliveries",
+    params(DeliveryQuery),
+    responses(
+        (status = 200, description = "The deliveries.", body = Vec<crate::store::OutboxItem>),
+    ),
+)]
 async fn deliveries(
     State(state): State<AppState>,
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<Vec<OutboxItem>>, ApiError> {
     if let Some(s) = q.status.as_deref() {
-        if !matches!(s, "pending" | "delivered" | "failed") {
+        if !DELIVERY_STATUSES.contains(&s) {
             return Err(ApiError::field(
                 "status",
                 "Use pending, delivered or failed.",

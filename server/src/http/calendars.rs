@@ -19,6 +19,18 @@ pub fn router() -> Router<AppState> {
         .route("/calendars/{id}", get(one).put(update).delete(remove))
 }
 
+/// List calendars
+///
+/// Ordered by name, then id. Any signed-in role.
+#[utoipa::path(
+    get,
+    path = "/calendars",
+    tag = "Calendars",
+    operation_id = "listCalendars",
+    responses(
+        (status = 200, description = "The calendars.", body = Vec<crate::store::CalendarRecord>),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -27,6 +39,18 @@ async fn list(
     Ok(Json(state.store.list_calendars().await?))
 }
 
+/// One calendar
+#[utoipa::path(
+    get,
+    path = "/calendars/{id}",
+    tag = "Calendars",
+    operation_id = "getCalendar",
+    params(crate::http::Id),
+    responses(
+        (status = 200, description = "The calendar.", body = crate::store::CalendarRecord),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -38,6 +62,19 @@ async fn one(
     ))
 }
 
+/// Create a calendar
+///
+/// The body is the `sla check` calendar shape plus `name` and `description`.
+#[utoipa::path(
+    post,
+    path = "/calendars",
+    tag = "Calendars",
+    operation_id = "createCalendar",
+    request_body = crate::http::docs::CalendarInput,
+    responses(
+        (status = 201, description = "The calendar was created.", body = crate::store::CalendarRecord),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
@@ -46,6 +83,21 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
+/// Replace a calendar
+///
+/// Same body as creation.
+#[utoipa::path(
+    put,
+    path = "/calendars/{id}",
+    tag = "Calendars",
+    operation_id = "updateCalendar",
+    params(crate::http::Id),
+    request_body = crate::http::docs::CalendarInput,
+    responses(
+        (status = 200, description = "The calendar after the change.", body = crate::store::CalendarRecord),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -56,6 +108,21 @@ async fn update(
     ))
 }
 
+/// Delete a calendar
+///
+/// Refused (409) while the current version of a policy uses it.
+#[utoipa::path(
+    delete,
+    path = "/calendars/{id}",
+    tag = "Calendars",
+    operation_id = "deleteCalendar",
+    params(crate::http::Id),
+    responses(
+        (status = 204, description = "The calendar is deleted."),
+        (status = 404, response = crate::http::error::responses::NotFound),
+        (status = 409, response = crate::http::error::responses::Conflict),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,

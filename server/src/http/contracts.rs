@@ -80,6 +80,18 @@ fn record_json(rec: &ContractRecord, now: DateTime<Utc>) -> ContractView {
     }
 }
 
+/// Contracts with their current band
+///
+/// Managers and admins.
+#[utoipa::path(
+    get,
+    path = "/contracts",
+    tag = "Compliance",
+    operation_id = "listContracts",
+    responses(
+        (status = 200, description = "The contracts, by name.", body = ContractList),
+    ),
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiError> {
     let contracts = state.store.list_contracts().await?;
     let mut out = Vec::new();
@@ -104,6 +116,20 @@ async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiEr
     Ok(Json(ContractList { contracts: out }))
 }
 
+/// Create a contract
+///
+/// Managers and admins. Every invalid field is reported with its path (`metrics[1].within_s`, `scope.policies[0]`).
+#[utoipa::path(
+    post,
+    path = "/contracts",
+    tag = "Compliance",
+    operation_id = "createContract",
+    request_body = promptly::compliance::Contract,
+    responses(
+        (status = 201, description = "The contract.", body = ContractView),
+        (status = 404, response = crate::http::error::responses::MissingReference),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
@@ -119,6 +145,18 @@ async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
     state.store.contract(id).await?.ok_or(ApiError::NotFound)
 }
 
+/// One contract
+#[utoipa::path(
+    get,
+    path = "/contracts/{id}",
+    tag = "Compliance",
+    operation_id = "getContract",
+    params(crate::http::Id),
+    responses(
+        (status = 200, description = "The contract.", body = ContractView),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -129,6 +167,19 @@ async fn show(
     )))
 }
 
+/// Change a contract
+#[utoipa::path(
+    put,
+    path = "/contracts/{id}",
+    tag = "Compliance",
+    operation_id = "updateContract",
+    params(crate::http::Id),
+    request_body = promptly::compliance::Contract,
+    responses(
+        (status = 200, description = "The contract as changed.", body = ContractView),
+        (status = 404, response = crate::http::error::responses::MissingReference),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -138,6 +189,18 @@ async fn update(
     Ok(Json(record_json(&rec, state.clock.now())))
 }
 
+/// Delete a contract
+#[utoipa::path(
+    delete,
+    path = "/contracts/{id}",
+    tag = "Compliance",
+    operation_id = "deleteContract",
+    params(crate::http::Id),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -146,8 +209,12 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
+    /// `2026-11` (month), `2026-W47` (ISO week) or `2026-Q4` (quarter); empty or absent: the
+    /// current period.
+    #[param(schema_with = promptly::schema::period_query)]
     period: Option<String>,
 }
 
@@ -298,6 +365,20 @@ async fn evaluate(
     Ok((rec, c, b))
 }
 
+/// A contract's compliance in a period
+///
+/// Per metric: target, actual, numerator, denominator, band (in words with its action), money; breakdowns by department, team, agent and channel. Running clocks past their deadline count as missed.
+#[utoipa::path(
+    get,
+    path = "/contracts/{id}/compliance",
+    tag = "Compliance",
+    operation_id = "getCompliance",
+    params(PeriodQuery, crate::http::Id),
+    responses(
+        (status = 200, description = "The compliance.", body = ComplianceView),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn compliance(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -391,6 +472,20 @@ pub fn compliance_csv_text(c: &Compliance, b: &[MetricBreakdowns]) -> String {
     out
 }
 
+/// The same as CSV
+///
+/// Columns: period, metric, kind, dimension (all, department, team, agent, channel), group, conversations, target, actual, numerator, denominator, band, shortfall_pct, credit, bonus, currency.
+#[utoipa::path(
+    get,
+    path = "/contracts/{id}/compliance.csv",
+    tag = "Compliance",
+    operation_id = "getComplianceCsv",
+    params(PeriodQuery, crate::http::Id),
+    responses(
+        (status = 200, description = "CSV, one row per metric and per breakdown group.", body = String, content_type = "text/csv"),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn compliance_csv(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -408,15 +503,35 @@ async fn compliance_csv(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DrillQuery {
+    /// `2026-11` (month), `2026-W47` (ISO week) or `2026-Q4` (quarter); empty or absent: the
+    /// current period.
+    #[param(schema_with = promptly::schema::period_query)]
     period: Option<String>,
+    /// Index of the contract's metric (default 0).
     #[serde(default)]
     metric: usize,
+    /// Only the conversations of one breakdown group (with `key`).
+    #[param(value_type = Option<Dimension>)]
     dimension: Option<String>,
-    /// The group; absent with a dimension: the "none" group (no team, owner, …).
+    /// The group; absent with a dimension: the group without one (no team, no owner, no
+    /// department).
     key: Option<String>,
+    /// How many at most, worst first.
+    #[param(schema_with = promptly::schema::contract_conversations_page)]
     limit: Option<i64>,
+}
+
+/// The conversations behind one compliance figure.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ComplianceConversations)]
+pub(crate) struct DrillView {
+    period: PeriodKey,
+    /// The metric's label.
+    metric: String,
+    conversations: Vec<crate::store::DrillRow>,
 }
 
 pub fn dimension_of(text: &str) -> Result<Dimension, ApiError> {
@@ -428,11 +543,25 @@ pub fn dimension_of(text: &str) -> Result<Dimension, ApiError> {
     })
 }
 
+/// The conversations behind a number
+///
+/// The conversations a metric counts in a period (its denominator), optionally of one breakdown group, worst first, each with what it adds to the numerator and denominator.
+#[utoipa::path(
+    get,
+    path = "/contracts/{id}/conversations",
+    tag = "Compliance",
+    operation_id = "getComplianceConversations",
+    params(DrillQuery, crate::http::Id),
+    responses(
+        (status = 200, description = "The conversations.", body = DrillView),
+        (status = 404, response = crate::http::error::responses::MissingReference),
+    ),
+)]
 async fn conversations(
     State(state): State<AppState>,
     super::Id(id): super::Id,
     Query(q): Query<DrillQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DrillView>, ApiError> {
     let rec = load(&state, id).await?;
     let now = state.clock.now();
     let period = period_of(q.period.as_deref(), &rec.contract, now)?;
@@ -464,10 +593,11 @@ async fn conversations(
         limit,
     )
     .await?;
-    Ok(Json(json!({
-        "period": period, "metric": rec.contract.metrics[q.metric].kind.label(),
-        "conversations": rows,
-    })))
+    Ok(Json(DrillView {
+        period,
+        metric: rec.contract.metrics[q.metric].kind.label(),
+        conversations: rows,
+    }))
 }
 
 /// Which department each team belongs to, by team (teams compare trimmed and ignoring
@@ -477,12 +607,38 @@ pub(crate) struct TeamDepartments {
     teams: Vec<crate::store::TeamDepartment>,
 }
 
+/// Which department each team belongs to
+///
+/// Managers and admins; the department breakdown groups teams by it.
+#[utoipa::path(
+    get,
+    path = "/departments",
+    tag = "Compliance",
+    operation_id = "getDepartments",
+    responses(
+        (status = 200, description = "The mapping, by team.", body = TeamDepartments),
+    ),
+)]
 async fn departments(State(state): State<AppState>) -> Result<Json<TeamDepartments>, ApiError> {
     Ok(Json(TeamDepartments {
         teams: state.store.team_departments().await?,
     }))
 }
 
+/// Replace the mapping
+///
+/// Teams compare trimmed and ignoring case; each once.
+#[utoipa::path(
+    put,
+    path = "/departments",
+    tag = "Compliance",
+    operation_id = "setDepartments",
+    request_body = TeamDepartments,
+    responses(
+        (status = 200, description = "The mapping as stored.", body = TeamDepartments),
+        (status = 409, response = crate::http::error::responses::Taken),
+    ),
+)]
 async fn set_departments(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,

@@ -24,14 +24,29 @@ pub fn router() -> Router<AppState> {
 
 /// Query of the queue: `status=open,pending`, `policy=3`, `channel=whatsapp`, `team=billing`,
 /// `owner=me|none|someone@x.io`, `breached=true`, `limit=200`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
+    /// Comma-separated statuses: open, pending, snoozed, resolved (default: all).
+    #[param(
+        pattern = r"^\s*((open|pending|snoozed|resolved)\s*(,\s*(open|pending|snoozed|resolved)\s*)*)?$",
+        example = "open,pending"
+    )]
     pub status: Option<String>,
+    /// Only conversations on this policy.
     pub policy: Option<i64>,
+    /// Only this channel.
+    #[param(value_type = Option<Channel>)]
     pub channel: Option<String>,
+    /// Only this team.
     pub team: Option<String>,
+    /// `me` (the caller's e-mail), `none` (unassigned) or an owner's e-mail.
+    #[param(example = "me")]
     pub owner: Option<String>,
+    /// `true`: only conversations whose most urgent deadline has passed.
     pub breached: Option<bool>,
+    /// How many at most.
+    #[param(schema_with = promptly::schema::conversations_page)]
     pub limit: Option<i64>,
 }
 
@@ -97,6 +112,19 @@ pub async fn queue(
     Ok(conversation_views(store, &mut catalog, rows, now).await?)
 }
 
+/// The queue
+///
+/// Conversations matching the filters, most urgent first (nearest deadline; none last), each with its SLA evaluated now.
+#[utoipa::path(
+    get,
+    path = "/conversations",
+    tag = "Conversations",
+    operation_id = "listConversations",
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "The conversations.", body = Vec<promptly::conversation::ConversationSummary>),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -116,6 +144,18 @@ pub(crate) struct ConversationDetail {
     timeline: Vec<IncomingEvent>,
 }
 
+/// One conversation with its timeline
+#[utoipa::path(
+    get,
+    path = "/conversations/{id}",
+    tag = "Conversations",
+    operation_id = "getConversation",
+    params(("id" = String, Path, description = "Promptly's numeric id, or the sender's conversation id (`external_id`).")),
+    responses(
+        (status = 200, description = "The conversation, its SLA evaluated now, and all its events ordered by `at`.", body = ConversationDetail),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

@@ -1,10 +1,13 @@
 //! The API's documentation: the OpenAPI 3.1 document at `/api/v1/openapi.json` (public) and
 //! the browsable page (Swagger UI, embedded) at `/api/docs/`.
 //!
-//! The schemas come from the Rust types ([`from_types`]: their `utoipa::ToSchema` derives);
-//! `openapi.json` beside this file still holds the paths and the schemas not derived yet,
-//! none of them also derived. `server/tests/suite/openapi.rs` checks that the document lists
-//! exactly the routes the router serves.
+//! The operations come from the handlers (`#[utoipa::path]` on each, listed in
+//! [`Operations`]), completed by the access table (who may call, 401/403) and by their
+//! inputs (400/413/422); the schemas come from the Rust types ([`from_types`]: their
+//! `utoipa::ToSchema` derives) and the error answers from `http::error::responses`.
+//! `event_schemas.json` beside this file still holds the ingest events' input shapes, none of
+//! them also derived. `server/tests/suite/openapi.rs` checks that the document lists exactly
+//! the routes the router serves.
 
 use crate::state::AppState;
 use axum::http::header;
@@ -19,15 +22,20 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::http::automation::ChannelInfo;
 use crate::http::contracts::{
     BreakdownsView, ComplianceView, ContractList, ContractName, ContractView, CurrentPeriod,
-    GroupView, MetricView, TeamDepartments,
+    DrillView, GroupView, MetricView, TeamDepartments,
 };
 use crate::http::conversations::ConversationDetail;
 use crate::http::error::ErrorBody;
 use crate::http::events::{EventResult, IngestReply};
 use crate::http::policies::Updated;
 use crate::http::rules::{RuleView, TestResult, WouldApply};
+use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
 use crate::http::users::UserPatch;
+use crate::http::{
+    automation, calendars, contracts, conversations, events, policies, rules, staffing, stream,
+    tokens, users,
+};
 use crate::services::accounts::NewUserFields;
 use crate::services::policies::DefaultPolicy;
 use crate::services::tokens::CreatedToken;
@@ -38,8 +46,9 @@ use promptly::account::{FieldError, Role, UserView};
 use promptly::calendar::{CalendarDefinition, TimeWindow, Timezone, WeeklyHours};
 use promptly::clock::{ClockState, Metric, MetricStatus, SlaState};
 use promptly::compliance::{
-    Band, Contract, CounterpartyKind, MetricKind, MetricResult, MetricTarget, Money, Period,
-    PeriodKey, Remedies, ReviewNotice, Scope, ServiceLevelFormula, SurveyKind, SurveyResponse,
+    Band, Contract, CounterpartyKind, Dimension, MetricKind, MetricResult, MetricTarget, Money,
+    Period, PeriodKey, Remedies, ReviewNotice, Scope, ServiceLevelFormula, SurveyKind,
+    SurveyResponse,
 };
 use promptly::conversation::{
     Channel, Contact, ConversationSummary, ConversationView, Priority, Visibility,
@@ -55,47 +64,310 @@ use promptly::staffing::Positions;
 use promptly::stream::StreamEvent;
 use promptly::timeline::{Author, ConversationStatus};
 
-/// The OpenAPI document as written; [`document`] adds the parts the code defines.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// The schemas not derived from a type yet: the ingest events' input shapes (`RuleOrder` and
+/// `RuleTest` among them), which value-based parsers read to report every field at once.
+const WRITTEN_SCHEMAS: &str = include_str!("event_schemas.json");
 
-/// The OpenAPI document, as served: the written paths with the schemas of the Rust types
-/// ([`from_types`]) and the input shapes derived from them (a calendar or policy with its
-/// name, a rule as written, its conditions per field and operator), so the contract cannot
-/// drift from what the server accepts.
+/// Every operation of the API: the `#[utoipa::path]` on each handler (its path, inputs,
+/// answers and words, from the types it reads and answers with).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    openapi,
+    users::me,
+    users::list,
+    users::create,
+    users::one,
+    users::update,
+    tokens::list,
+    tokens::create,
+    tokens::revoke,
+    calendars::list,
+    calendars::create,
+    calendars::one,
+    calendars::update,
+    calendars::remove,
+    policies::list,
+    policies::create,
+    policies::one,
+    policies::update,
+    policies::remove,
+    policies::versions,
+    policies::job,
+    policies::get_default,
+    policies::set_default,
+    rules::list,
+    rules::create,
+    rules::reorder,
+    rules::one,
+    rules::update,
+    rules::remove,
+    rules::test,
+    automation::channels,
+    automation::set_outbound,
+    automation::remove_outbound,
+    automation::deliveries,
+    events::ingest,
+    conversations::list,
+    conversations::one,
+    stream::stream_events,
+    contracts::list,
+    contracts::create,
+    contracts::show,
+    contracts::update,
+    contracts::remove,
+    contracts::compliance,
+    contracts::compliance_csv,
+    contracts::conversations,
+    contracts::departments,
+    contracts::set_departments,
+    staffing::staffing,
+))]
+struct Operations;
+
+/// The OpenAPI document, as served: the operations of the handlers ([`Operations`]) with
+/// what the access table and their inputs add (who may call, 401/403, 400/413/422), the
+/// error answers of [`crate::http::error::responses`], and the schemas of the Rust types
+/// ([`from_types`]), so the contract cannot drift from what the server accepts.
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut doc: Value =
-            serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON");
-        let schemas = &mut doc["components"]["schemas"];
-        for (name, schema) in from_types() {
-            schemas[name] = schema;
+        let mut doc = about();
+        let operations = <Operations as utoipa::OpenApi>::openapi();
+        let mut paths = to_json(operations.paths);
+        complete_operations(&mut paths);
+        doc["paths"] = paths;
+        let mut schemas: Map<String, Value> =
+            serde_json::from_str(WRITTEN_SCHEMAS).expect("event_schemas.json is valid JSON");
+        // The types the operations name, with the types they refer to (utoipa collects them).
+        let named = operations.components.map(|c| to_json(c.schemas));
+        for (name, schema) in named
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+        {
+            schemas.entry(name).or_insert(schema);
         }
-        schemas["CalendarInput"] = named(
-            &schemas["CalendarDefinition"],
-            "A calendar definition with its name and description, in one object.",
-            json!({}),
-        );
-        schemas["PolicyInput"] = named(
-            &schemas["Policy"],
-            "A policy with its name, description and calendar, in one object.",
-            json!({"calendar_id": {
-                "type": ["integer", "null"],
-                "format": "int64",
-                "description": "The calendar whose open time counts.",
-            }}),
-        );
+        schemas.extend(from_types());
         // `Action` denies unknown fields, which the derive does not carry into the variants
         // of an internally tagged enum.
-        for variant in schemas["RuleAction"]["oneOf"].as_array_mut().into_iter().flatten() {
+        for variant in schemas["RuleAction"]["oneOf"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
             variant["additionalProperties"] = json!(false);
         }
-        schemas["RuleCondition"] = rule_condition_schema(json!(
-            "One condition: `field`, `op` and (unless the op takes none) `value`, each operator with the value its field takes."
-        ));
-        schemas["PositiveDuration"] = to_json(promptly::duration::SlaDuration::schema(1));
-        schemas["Rule"] = rule_input(&schemas["RuleDefinition"], &schemas["Match"]);
+        doc["components"]["schemas"] = Value::Object(schemas);
+        doc["components"]["responses"] = crate::http::error::responses::all()
+            .into_iter()
+            .map(|(name, response)| (name.to_string(), to_json(response)))
+            .collect::<Map<_, _>>()
+            .into();
         doc
+    })
+}
+
+/// What each operation's inputs and roles add: `security: []` for public operations, 401
+/// for the rest and 403 when the access table names roles (and who may call, in words);
+/// 400 and 422 for a query, 413 and 422 for a JSON body, 404 for an `{id}` that names no
+/// record.
+fn complete_operations(paths: &mut Value) {
+    use crate::http::access::{route, Allow};
+    for (path, item) in paths.as_object_mut().expect("paths are an object") {
+        for (method, op) in item.as_object_mut().expect("a path item is an object") {
+            let full = format!("{BASE}{path}");
+            let route = route(&method.to_uppercase(), &full)
+                .unwrap_or_else(|| panic!("{method} {full} is not in the access table"));
+            let has_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            let has_body = op.get("requestBody").is_some();
+            let responses = op["responses"]
+                .as_object_mut()
+                .expect("an operation has responses");
+            let mut add = |status: &str, name: &str| {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
+            };
+            match route.allow {
+                Allow::Anyone => {}
+                Allow::SignedIn => add("401", "Unauthorized"),
+                Allow::Roles(_) => {
+                    add("401", "Unauthorized");
+                    add("403", "Forbidden");
+                }
+            }
+            if has_query {
+                add("400", "BadRequestText");
+                add("422", "Unprocessable");
+            }
+            if has_body {
+                add("413", "TooLarge");
+                add("422", "Unprocessable");
+            }
+            if path.contains("{id}") {
+                add("404", "NotFound");
+            }
+            let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            responses.extend(sorted);
+            if route.allow == Allow::Anyone {
+                op["security"] = json!([]);
+            }
+            let who = route.allow.in_words();
+            let description = op["description"].as_str().unwrap_or_default();
+            op["description"] = json!(match description {
+                "" => who.to_string(),
+                d => format!("{who} {d}"),
+            }
+            .trim()
+            .to_string());
+        }
+    }
+}
+
+/// The document's title, words, servers, security schemes and tags.
+fn about() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Promptly API",
+            "version": "1",
+            "summary": "SLA management for customer conversations: users, integration tokens, business-hours calendars, SLA policies, automation rules, event ingest, the queue and a live stream.",
+            "description": "Every path is relative to `/api/v1`. Requests authenticate with an integration token (`Authorization: Bearer TOKEN`, created by an admin on the users page or with `promptly token create`) or with a signed-in browser's `promptly_session` cookie. A request with a session cookie that changes state (anything but GET, HEAD, OPTIONS) must carry this site's `Origin` (or `Referer`), else it is refused with 403 and a plain-text body; token requests are not checked.\n\nErrors are JSON: `{\"error\": \"message\"}`, and for invalid fields also `\"errors\": [{\"field\": \"hours.tue[1]\", \"message\": \"...\"}]`, where `field` is the path of the failing field in the request body. Request bodies are limited to 1 MiB (413). Timestamps are RFC 3339 in UTC.\n\nRoles: admins may do everything; agents and managers read calendars, policies, rules (and dry-run them), conversations and the stream, and may post events; managers and admins keep contracts. A token acts with the role it was created with. Each operation says who may call it.",
+        },
+        "servers": [{"url": BASE, "description": "This Promptly server"}],
+        "security": [{"bearerAuth": []}, {"sessionCookie": []}],
+        "tags": [
+            {"name": "Users", "description": "The signed-in user and the user accounts (admins)."},
+            {"name": "Tokens", "description": "Integration tokens for channels and helpdesks (admins). A token is shown once, at creation; only its hash is kept."},
+            {"name": "Calendars", "description": "Business-hours calendars: time zone, weekly windows, holidays and date overrides."},
+            {"name": "Policies", "description": "SLA policies (versioned once a conversation uses them) and the default policy for new conversations."},
+            {"name": "Rules", "description": "Automation rules (event, conditions, actions) in the order they run, and a dry run of one on a conversation."},
+            {"name": "Compliance", "description": "SLA contracts with clients or departments (managers and admins), their compliance per period with bands, money and breakdowns (JSON and CSV), the conversations behind a number, the team → department mapping, and the staffing what-if."},
+            {"name": "Automation", "description": "Where system messages to each channel are delivered, and the deliveries (rule webhooks and channel messages) with their attempts and failures."},
+            {"name": "Events", "description": "What messaging channels and helpdesks send."},
+            {"name": "Conversations", "description": "The queue and single conversations, each with its SLA evaluated now."},
+            {"name": "Stream", "description": "Server-sent events for live pages and integrations."},
+            {"name": "Documentation", "description": "This document."},
+        ],
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An integration token: `Authorization: Bearer TOKEN`. Tokens start with `pt_`; an unknown or revoked token gets 401 `{\"error\": \"unknown or revoked token\"}`."},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "promptly_session", "description": "A signed-in browser's session (set by `POST /login`). State-changing requests must also carry this site's `Origin` or `Referer`."},
+            },
+        },
+    })
+}
+
+/// A schema the document defines from code rather than a derive: a marker type whose
+/// schema (named `$name`) is what `$build` returns.
+macro_rules! schema_from {
+    ($(#[$doc:meta])* $t:ident as $name:literal = $build:expr) => {
+        $(#[$doc])*
+        pub struct $t;
+        impl $t {
+            /// The schema, as the document states it (JSON Schema that utoipa's types do not
+            /// model: `if`/`then`, `const`, `contentSchema`).
+            pub fn json() -> Value {
+                $build
+            }
+        }
+        /// Only the name counts where a handler names this body (the document refers to it);
+        /// the schema itself is [`Self::json`].
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::Object::new().into()
+            }
+        }
+        impl utoipa::ToSchema for $t {
+            fn name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+        }
+    };
+}
+
+schema_from!(
+    /// A calendar's body: its definition with its name and description, in one object.
+    CalendarInput as "CalendarInput" = named(
+        &to_json(<CalendarDefinition as utoipa::PartialSchema>::schema()),
+        "A calendar definition with its name and description, in one object.",
+        json!({}),
+    )
+);
+schema_from!(
+    /// A policy's body: the policy with its name, description and calendar.
+    PolicyInput as "PolicyInput" = named(
+        &to_json(<Policy as utoipa::PartialSchema>::schema()),
+        "A policy with its name, description and calendar, in one object.",
+        json!({"calendar_id": {
+            "type": ["integer", "null"],
+            "format": "int64",
+            "description": "The calendar whose open time counts.",
+        }}),
+    )
+);
+schema_from!(
+    /// The rule an admin writes.
+    RuleInput as "Rule" = rule_input(
+        &to_json(<RuleDefinition as utoipa::PartialSchema>::schema()),
+        &to_json(<Match as utoipa::PartialSchema>::schema()),
+    )
+);
+schema_from!(
+    /// One condition of a rule, each operator with the value its field takes.
+    RuleCondition as "RuleCondition" = rule_condition_schema(json!(
+        "One condition: `field`, `op` and (unless the op takes none) `value`, each operator with the value its field takes."
+    ))
+);
+schema_from!(
+    /// A duration above zero.
+    PositiveDuration as "PositiveDuration" = to_json(SlaDuration::schema(1))
+);
+schema_from!(
+    /// `POST /events`: one event or a batch.
+    EventsBody as "Events" = json!({"oneOf": [
+        {"$ref": "#/components/schemas/IncomingEvent"},
+        {"$ref": "#/components/schemas/EventBatch"},
+    ]})
+);
+schema_from!(
+    /// One server-sent event of `/stream`: its `event:` name and its JSON `data:` line.
+    StreamFrame as "StreamFrame" = stream_frame()
+);
+
+schema_from!(
+    /// The body of `POST /rules/order` (its schema is written in `event_schemas.json`).
+    RuleOrder as "RuleOrder" = json!({})
+);
+schema_from!(
+    /// The body of `POST /rules/{id}/test` (its schema is written in `event_schemas.json`).
+    RuleTest as "RuleTest" = json!({})
+);
+
+/// Each server-sent event: its name, its JSON `data:` ([`StreamEvent`]), and for
+/// conversation changes an `id:`.
+fn stream_frame() -> Value {
+    let frame = |event: &str, id: bool| {
+        let mut required = vec!["event", "data"];
+        let mut properties = json!({
+            "event": {"const": event},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/StreamEvent"},
+            },
+        });
+        if id {
+            required.push("id");
+            properties["id"] = json!({"type": "string", "pattern": "^[0-9]+$"});
+        }
+        json!({"type": "object", "required": required, "properties": properties})
+    };
+    json!({
+        "description": "Each server-sent event: its `event:` name and its `data:` line, a JSON document.",
+        "oneOf": [frame("hello", false), frame("heartbeat", false), frame("conversation", true)],
     })
 }
 
@@ -135,12 +407,16 @@ pub fn from_types() -> Map<String, Value> {
         Period, ServiceLevelFormula, MetricTarget, CounterpartyKind, Scope, Remedies, Contract,
         Band, Positions, TeamDepartment, TeamDepartments, PeriodKey, ReviewNotice, ContractView,
         CurrentPeriod, ContractList, MetricKind, MetricResult, Money, ComplianceView, ContractName,
-        MetricView, BreakdownsView, GroupView,
+        MetricView, BreakdownsView, GroupView, Staffing, DrillView, Dimension,
     ];
-    schemas
+    let mut schemas: Map<String, Value> = schemas
         .into_iter()
         .map(|(name, schema)| (name, to_json(schema)))
-        .collect()
+        .collect();
+    // Shapes the document builds from code.
+    macro_rules! built { ($($t:ty),*) => { $(schemas.insert(<$t as utoipa::ToSchema>::name().into_owned(), <$t>::json());)* } }
+    built!(CalendarInput, PolicyInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame);
+    schemas
 }
 
 /// A list of stored events, in the ingest shape (`IncomingEvent`).
@@ -329,6 +605,18 @@ pub fn page_router() -> Router<AppState> {
 /// Where the browsable page lives.
 pub const PAGE: &str = "/api/docs";
 
+/// This OpenAPI document
+///
+/// Public: no token or session needed. A readable rendering is served at `/api`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "Documentation",
+    operation_id = "getOpenApi",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document.", body = serde_json::Value),
+    ),
+)]
 async fn openapi() -> impl IntoResponse {
     static TEXT: OnceLock<String> = OnceLock::new();
     (
@@ -347,14 +635,10 @@ mod tests {
     /// One definition per schema: what the types define is not also written by hand.
     #[test]
     fn no_schema_is_both_written_and_derived() {
-        let written: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let written: Map<String, Value> = serde_json::from_str(WRITTEN_SCHEMAS).unwrap();
         let both: Vec<String> = from_types()
             .keys()
-            .filter(|name| {
-                written["components"]["schemas"]
-                    .get(name.as_str())
-                    .is_some()
-            })
+            .filter(|name| written.contains_key(name.as_str()))
             .cloned()
             .collect();
         assert!(both.is_empty(), "written and derived: {both:?}");

@@ -99,3 +99,80 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
+
+/// The API's error answers as the OpenAPI document names them (`#/components/responses/…`):
+/// each a marker type an operation lists (`(status = 404, response = NotFound)`), with the
+/// answer's words. The document adds 401, 403, 400, 413 and 422 to each operation by its
+/// roles (the access table) and its inputs; an operation lists the ones its data decides.
+pub mod responses {
+    use super::ErrorBody;
+    use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
+
+    /// What an error answer's body is.
+    enum Body {
+        /// [`ErrorBody`].
+        Json,
+        /// [`ErrorBody`], or plain text (this example) when a layer before the API answers.
+        JsonOrText(&'static str),
+        /// Plain text (axum's own rejection).
+        Text,
+    }
+
+    macro_rules! error_responses {
+        ($($name:ident, $body:expr, $description:literal;)*) => {
+            $(
+                #[doc = $description]
+                pub struct $name;
+                impl<'s> utoipa::ToResponse<'s> for $name {
+                    fn response() -> (&'s str, RefOr<Response>) {
+                        (stringify!($name), answer($description, $body))
+                    }
+                }
+            )*
+            /// Every error answer, by name, for the document's components.
+            pub fn all() -> Vec<(&'static str, RefOr<Response>)> {
+                vec![$((stringify!($name), <$name as utoipa::ToResponse>::response().1)),*]
+            }
+        };
+    }
+
+    error_responses! {
+        Unauthorized, Body::Json, "No session or token, or an unknown or revoked token.";
+        Forbidden, Body::JsonOrText("Cross-site request refused: this form must be sent from Promptly's own pages."),
+            "Not allowed for the caller's role. (A cookie request that changes state without this site's `Origin` gets 403 with a plain-text body instead.)";
+        NotFound, Body::Json, "No such resource.";
+        MissingReference, Body::Json, "No such resource, or the body or query refers to a record that does not exist (then `errors` names the field, e.g. `calendar_id`).";
+        Conflict, Body::Json, "The change would break a rule (the last active admin, your own account, a calendar or default policy in use).";
+        Taken, Body::Json, "A value is already taken (`errors` names the field).";
+        Stale, Body::Json, "The list is not the current rules' ids (a rule was added or removed since they were read); nothing moved.";
+        TooLarge, Body::Json, "The request body is larger than 1 MiB.";
+        Unprocessable, Body::Json, "Invalid fields: each with the path of the field in the body or the query (`body` for a body that is not JSON or not the right shape).";
+        BadRequestText, Body::Text, "A query parameter of the wrong type (plain text).";
+    }
+
+    fn answer(description: &str, body: Body) -> RefOr<Response> {
+        let json = ContentBuilder::new()
+            .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                <ErrorBody as utoipa::ToSchema>::name(),
+            )))
+            .build();
+        let text = |example: Option<&str>| {
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::schema::Object::with_type(
+                    utoipa::openapi::schema::Type::String,
+                )))
+                .example(example.map(serde_json::Value::from))
+                .build()
+        };
+        let response = ResponseBuilder::new().description(description);
+        match body {
+            Body::Json => response.content("application/json", json),
+            Body::JsonOrText(example) => response
+                .content("application/json", json)
+                .content("text/plain", text(Some(example))),
+            Body::Text => response.content("text/plain", text(None)),
+        }
+        .build()
+        .into()
+    }
+}

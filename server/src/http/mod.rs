@@ -399,6 +399,27 @@ pub(crate) fn form_pairs(fields: &[(&str, &str)]) -> Vec<(String, String)> {
 /// that does not exist (`/policies/abc` is not found, not a malformed request).
 pub struct Id(pub i64);
 
+/// The `{id}` path parameter, as the OpenAPI document states it.
+impl utoipa::IntoParams for Id {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        vec![ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .required(utoipa::openapi::Required::True)
+            .description(Some("The numeric id."))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+            ))
+            .build()]
+    }
+}
+
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
     type Rejection = error::ApiError;
 

@@ -9,7 +9,7 @@ use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
 use crate::store::PolicyRecord;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
@@ -29,6 +29,18 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// List policies
+///
+/// The current version of each policy not deleted, ordered by name, then id.
+#[utoipa::path(
+    get,
+    path = "/policies",
+    tag = "Policies",
+    operation_id = "listPolicies",
+    responses(
+        (status = 200, description = "The policies.", body = Vec<crate::store::PolicyRecord>),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -37,6 +49,18 @@ async fn list(
     Ok(Json(state.store.list_policies().await?))
 }
 
+/// One policy (its current version)
+#[utoipa::path(
+    get,
+    path = "/policies/{id}",
+    tag = "Policies",
+    operation_id = "getPolicy",
+    params(crate::http::Id),
+    responses(
+        (status = 200, description = "The policy.", body = crate::store::PolicyRecord),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -48,6 +72,20 @@ async fn one(
     ))
 }
 
+/// All versions of a policy
+///
+/// Oldest first, also for a deleted policy.
+#[utoipa::path(
+    get,
+    path = "/policies/{id}/versions",
+    tag = "Policies",
+    operation_id = "listPolicyVersions",
+    params(crate::http::Id),
+    responses(
+        (status = 200, description = "The versions.", body = Vec<crate::store::PolicyRecord>),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 async fn versions(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -59,6 +97,20 @@ async fn versions(
     Ok(Json(state.store.policy_versions(id).await?))
 }
 
+/// Create a policy
+///
+/// The body is the `sla check` policy shape plus `name`, `description` and `calendar_id`. Creates version 1.
+#[utoipa::path(
+    post,
+    path = "/policies",
+    tag = "Policies",
+    operation_id = "createPolicy",
+    request_body = crate::http::docs::PolicyInput,
+    responses(
+        (status = 201, description = "The policy was created.", body = crate::store::PolicyRecord),
+        (status = 404, response = crate::http::error::responses::MissingReference),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
@@ -67,9 +119,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UpdateQuery {
+    /// Move open (not resolved) conversations on any version of this policy to the new
+    /// version.
     #[serde(default)]
+    #[param(default = false)]
     apply_to_open: bool,
 }
 
@@ -87,6 +143,22 @@ pub(crate) struct Updated {
     job: Option<JobView>,
 }
 
+/// Change a policy
+///
+/// When a conversation uses the current version, a new version is added; otherwise the current version is replaced. Conversations keep their version unless `apply_to_open=true` moves the open ones to the new version (and re-evaluates them).
+#[utoipa::path(
+    put,
+    path = "/policies/{id}",
+    tag = "Policies",
+    operation_id = "updatePolicy",
+    params(UpdateQuery, crate::http::Id),
+    request_body = crate::http::docs::PolicyInput,
+    responses(
+        (status = 200, description = "The new current version, and how many open conversations moved to it and were re-evaluated.", body = Updated),
+        (status = 202, description = "With `apply_to_open=true` and more than 500 open conversations: the new current version; the open conversations moved to it and are re-evaluated by a background job, whose progress `job` reports and `GET /jobs/{id}` follows.", body = Updated),
+        (status = 404, response = crate::http::error::responses::MissingReference),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -115,15 +187,45 @@ async fn update(
     })
 }
 
-/// `GET /api/v1/jobs/{id}`: a background job's progress (admins).
+// `GET /api/v1/jobs/{id}`: a background job's progress (admins).
+/// A background job's progress
+///
+/// Jobs of the server that started them, kept an hour after they finish (behind a load balancer, ask the same server).
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    tag = "Policies",
+    operation_id = "getJob",
+    params(crate::http::Id),
+    responses(
+        (status = 200, description = "The job.", body = promptly::job::JobView),
+        (status = 404, response = crate::http::error::responses::NotFound),
+    ),
+)]
 pub(crate) async fn job(
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<JobView>, ApiError> {
+    let id = u64::try_from(id).map_err(|_| ApiError::NotFound)?;
     let job = state.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(id);
     job.map(Json).ok_or(ApiError::NotFound)
 }
 
+/// Delete a policy
+///
+/// Conversations keep their version. Refused (409) while it is the default policy.
+#[utoipa::path(
+    delete,
+    path = "/policies/{id}",
+    tag = "Policies",
+    operation_id = "deletePolicy",
+    params(crate::http::Id),
+    responses(
+        (status = 204, description = "The policy is deleted."),
+        (status = 404, response = crate::http::error::responses::NotFound),
+        (status = 409, response = crate::http::error::responses::Conflict),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -132,6 +234,18 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The default policy
+///
+/// The policy new conversations start with, or `null`.
+#[utoipa::path(
+    get,
+    path = "/settings/default-policy",
+    tag = "Policies",
+    operation_id = "getDefaultPolicy",
+    responses(
+        (status = 200, description = "The default policy's id.", body = crate::services::policies::DefaultPolicy),
+    ),
+)]
 async fn get_default(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -140,6 +254,20 @@ async fn get_default(
     Ok(Json(json!({"policy": state.store.default_policy().await?})))
 }
 
+/// Set the default policy
+///
+/// `null` removes the default.
+#[utoipa::path(
+    put,
+    path = "/settings/default-policy",
+    tag = "Policies",
+    operation_id = "setDefaultPolicy",
+    request_body = crate::services::policies::DefaultPolicy,
+    responses(
+        (status = 200, description = "The default policy now.", body = crate::services::policies::DefaultPolicy),
+        (status = 404, response = crate::http::error::responses::MissingReference),
+    ),
+)]
 async fn set_default(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,

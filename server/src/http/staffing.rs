@@ -19,19 +19,36 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/staffing", get(staffing))
 }
 
-#[derive(Debug, Deserialize)]
+/// A forecast, in the query (the case's fields, and a patience for Erlang A).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StaffingQuery {
+    /// Contacts per interval.
+    #[param(required = true, exclusive_minimum = 0)]
     transactions: Option<f64>,
+    /// Average handling time, minutes.
+    #[param(required = true, exclusive_minimum = 0)]
     aht_min: Option<f64>,
+    /// Interval length, minutes.
     #[serde(default = "thirty")]
+    #[param(default = 30, exclusive_minimum = 0)]
     interval_min: f64,
+    /// The answer time of the service level (answered within this many minutes).
+    #[param(required = true, exclusive_minimum = 0)]
     asa_min: Option<f64>,
+    /// Target fraction answered within `asa_min`.
+    #[param(required = true, minimum = 0, maximum = 1)]
     service_level: Option<f64>,
+    /// Highest acceptable agent occupancy.
     #[serde(default = "one")]
+    #[param(default = 1, exclusive_minimum = 0, maximum = 1)]
     max_occupancy: f64,
+    /// Fraction of paid time not on the phones.
     #[serde(default)]
+    #[param(default = 0, minimum = 0, exclusive_maximum = 1)]
     shrinkage: f64,
     /// Mean customer patience in minutes (Erlang A); absent: Erlang C only.
+    #[param(exclusive_minimum = 0)]
     patience_min: Option<f64>,
 }
 
@@ -43,8 +60,9 @@ fn one() -> f64 {
     1.0
 }
 
-#[derive(Debug, Serialize)]
-struct Staffing {
+/// The agents a forecast needs, and what they reach.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Staffing {
     case: StaffingCase,
     /// Erlang C: agents needed (raw and with shrinkage), and what they reach.
     erlang_c: Positions,
@@ -57,6 +75,19 @@ struct Staffing {
     agents_available: usize,
 }
 
+/// Agents needed for a forecast (Erlang C and Erlang A)
+///
+/// Managers and admins. Erlang C as pyworkforce's `ErlangC.required_positions` computes it (the same answers on every case of its grid): search up from round(A + 1) until the service level is met, cap occupancy, add shrinkage. With `patience_min`, Erlang A (M/M/n+M: customers abandon after an exponential patience); its service level counts abandoned contacts as missed.
+#[utoipa::path(
+    get,
+    path = "/staffing",
+    tag = "Compliance",
+    operation_id = "staffing",
+    params(StaffingQuery),
+    responses(
+        (status = 200, description = "The agents needed and what they reach.", body = Staffing),
+    ),
+)]
 async fn staffing(
     State(state): State<AppState>,
     Query(q): Query<StaffingQuery>,

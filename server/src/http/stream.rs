@@ -41,6 +41,25 @@ fn now_text(state: &AppState) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Live events (server-sent events)
+///
+/// A `text/event-stream` that stays open. Each message has an `event:` name and a JSON `data:` line whose `type` repeats the name:
+///
+/// - `hello`: sent once at once, `{"type": "hello", "server_time": "...", "seq": 41}`; every change numbered above `seq` follows.
+/// - `heartbeat`: every 15 seconds, `{"type": "heartbeat", "server_time": "..."}`.
+/// - `conversation`: a conversation was created or changed, `{"type": "conversation", "conversation": {...}}` with its SLA; these carry an `id:` (a sequence number).
+///
+/// A client that reconnects with `Last-Event-ID` first gets the kept `conversation` events after that id, then live ones. A comment line keeps idle connections open.
+#[utoipa::path(
+    get,
+    path = "/stream",
+    tag = "Stream",
+    operation_id = "stream",
+    params(("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event received; the events missed since are sent first. Anything but a whole number starts afresh.")),
+    responses(
+        (status = 200, description = "The event stream.", body = crate::http::docs::StreamFrame, content_type = "text/event-stream"),
+    ),
+)]
 async fn stream_events(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

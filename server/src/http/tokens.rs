@@ -30,6 +30,19 @@ pub(crate) struct NewToken {
     role: Option<String>,
 }
 
+/// Create an integration token
+///
+/// The answer holds the token itself, the only time it is shown.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "Tokens",
+    operation_id = "createToken",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The token was created.", body = crate::services::tokens::CreatedToken),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
@@ -45,10 +58,37 @@ async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// List integration tokens
+///
+/// All tokens, revoked ones included (without the secret).
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "Tokens",
+    operation_id = "listTokens",
+    responses(
+        (status = 200, description = "The tokens.", body = Vec<crate::store::ApiToken>),
+    ),
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(state.store.list_api_tokens().await?))
 }
 
+/// Revoke a token
+///
+/// Requests with the token get 401 from then on. A token cannot revoke itself (409).
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "Tokens",
+    operation_id = "revokeToken",
+    params(crate::http::Id),
+    responses(
+        (status = 204, description = "The token is revoked."),
+        (status = 404, response = crate::http::error::responses::NotFound),
+        (status = 409, response = crate::http::error::responses::Conflict),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,

@@ -475,7 +475,8 @@ pub struct TeamDepartment {
 
 /// One conversation behind a compliance number: what it adds to the metric's numerator
 /// and denominator.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ComplianceConversation)]
 pub struct DrillRow {
     pub conversation_id: i64,
     pub external_id: String,
