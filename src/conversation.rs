@@ -7,7 +7,7 @@ use crate::clock::{MetricStatus, SlaState};
 use crate::compliance::{SurveyKind, SurveyResponse};
 use crate::instant;
 use crate::limits::{
-    CONTACT_TEXT_LEN, EMAIL_LEN, EVENT_ID_LEN, LABELS, LABEL_LEN, MESSAGE_TEXT_LEN,
+    CONTACT_TEXT_LEN, EMAIL_LEN, EVENT_ID_LEN, LABELS, LABEL_LEN, MESSAGE_TEXT_LEN, TEAM_LEN,
 };
 use crate::timeline::{Author, ConversationStatus, Event as TimelineEvent, EventKind};
 use chrono::{DateTime, Utc};
@@ -432,7 +432,7 @@ pub fn parse_incoming(
                 contact,
                 priority: priority.unwrap_or(Priority::Normal),
                 labels: labels(obj, path, &mut errors).unwrap_or_default(),
-                team: text_field(obj, "team", path, 100, &mut errors),
+                team: text_field(obj, "team", path, TEAM_LEN, &mut errors),
                 bot: boolean(obj, "bot", path, &mut errors),
             }
         }
@@ -446,7 +446,7 @@ pub fn parse_incoming(
                 private: boolean(obj, "private", path, &mut errors),
                 text: text_field(obj, "text", path, MESSAGE_TEXT_LEN, &mut errors)
                     .unwrap_or_default(),
-                agent_email: text_field(obj, "agent_email", path, 254, &mut errors)
+                agent_email: text_field(obj, "agent_email", path, EMAIL_LEN, &mut errors)
                     .map(|e| e.trim().to_lowercase()),
             }
         }
@@ -457,7 +457,8 @@ pub fn parse_incoming(
                     None => None,
                     Some(serde_json::Value::Null) => Some(None),
                     Some(_) => Some(
-                        text_field(obj, key, path, 254, errors).filter(|s| !s.trim().is_empty()),
+                        text_field(obj, key, path, UPDATE_TEXT_LEN, errors)
+                            .filter(|s| !s.trim().is_empty()),
                     ),
                 }
             };
@@ -527,6 +528,153 @@ pub fn parse_incoming(
         at: at.unwrap_or(now),
         body,
     })
+}
+
+/// At most this many characters in an update's `owner` (an e-mail) and `team`.
+const UPDATE_TEXT_LEN: usize = EMAIL_LEN;
+
+/// The ingest events' input shapes, by schema name, for the API document: what
+/// [`parse_incoming`] takes, with the limits and word lists it reads (`IncomingEvent`, one of
+/// the event types by `type`, and `EventBatch`). [`parse_incoming`] reads JSON values rather
+/// than a type so that it reports every field at once; the tests below hold the two together.
+pub fn incoming_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let text =
+        |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": "\\S"});
+    let optional_text = |max: usize| json!({"type": ["string", "null"], "maxLength": max});
+    let or_null = |name: &str, default: Option<&str>| {
+        let mut s =
+            json!({"anyOf": [{"$ref": format!("#/components/schemas/{name}")}, {"type": "null"}]});
+        if let Some(d) = default {
+            s["default"] = json!(d);
+        }
+        s
+    };
+    let labels = json!({
+        "type": ["array", "null"],
+        "maxItems": LABELS,
+        "items": text(LABEL_LEN),
+    });
+    // One event type: the common fields and its own, nothing else.
+    let event = |kind: &str, description: &str, own: serde_json::Value, required: &[&str]| {
+        let mut properties = json!({
+            "id": text(EVENT_ID_LEN),
+            "conversation": text(EVENT_ID_LEN),
+            "at": {"type": ["string", "null"], "format": "date-time",
+                   "description": "When it happened (RFC 3339); absent or null: now."},
+            "type": {"const": kind},
+        });
+        properties
+            .as_object_mut()
+            .expect("an object")
+            .extend(own.as_object().cloned().unwrap_or_default());
+        let required = [&["id", "type", "conversation"][..], required].concat();
+        let mut schema = json!({
+            "type": "object",
+            "required": required,
+            "additionalProperties": false,
+            "properties": properties,
+        });
+        if !description.is_empty() {
+            schema["description"] = json!(description);
+        }
+        schema
+    };
+    let types = [
+        ("conversation.created", "ConversationCreated", event(
+            "conversation.created",
+            "",
+            json!({
+                "channel": {"$ref": "#/components/schemas/Channel"},
+                "visibility": or_null("Visibility", Some("direct")),
+                "contact": or_null("Contact", None),
+                "priority": or_null("Priority", Some("normal")),
+                "labels": labels.clone(),
+                "team": optional_text(TEAM_LEN),
+                "bot": {"type": ["boolean", "null"], "default": false,
+                        "description": "A bot handles it: no clock starts until a hand-over."},
+            }),
+            &["channel"],
+        )),
+        ("message.created", "MessageCreated", event(
+            "message.created",
+            "",
+            json!({
+                "author": {"$ref": "#/components/schemas/Author"},
+                "private": {"type": ["boolean", "null"], "default": false,
+                            "description": "A private note; never a response."},
+                "text": optional_text(MESSAGE_TEXT_LEN),
+                "agent_email": optional_text(EMAIL_LEN),
+            }),
+            &["author"],
+        )),
+        ("conversation.updated", "ConversationUpdated", event(
+            "conversation.updated",
+            "",
+            json!({
+                "status": {"description": "Absent or null: unchanged.",
+                           "oneOf": [{"$ref": "#/components/schemas/ConversationStatus"}, {"type": "null"}]},
+                "priority": {"description": "Absent or null: unchanged.",
+                             "oneOf": [{"$ref": "#/components/schemas/Priority"}, {"type": "null"}]},
+                "owner": {"type": ["string", "null"], "maxLength": UPDATE_TEXT_LEN,
+                          "description": "The owner's e-mail; `null` unassigns."},
+                "team": {"type": ["string", "null"], "maxLength": UPDATE_TEXT_LEN,
+                         "description": "`null` removes the team."},
+                "labels": labels,
+            }),
+            &[],
+        )),
+        ("conversation.handover", "ConversationHandover", event(
+            "conversation.handover",
+            "A bot handed the conversation to people: the clocks start.",
+            json!({}),
+            &[],
+        )),
+        ("survey.submitted", "SurveySubmitted", json!({
+            "description": "A customer's survey answer. Scores outside the kind's scale are refused (CSAT 1–5, NPS 0–10, CES 1–7 where 1 = very little effort).",
+            "oneOf": SurveyKind::ALL.map(|kind| {
+                let (lo, hi) = kind.scale();
+                event(
+                    "survey.submitted",
+                    "",
+                    json!({"survey": {"const": kind}, "score": {"type": "integer", "minimum": lo, "maximum": hi}}),
+                    &["survey", "score"],
+                )
+            }),
+        })),
+        ("conversation.left", "ConversationLeft", event(
+            "conversation.left",
+            "The customer left (closed the chat). Without a response before it, the conversation is abandoned after the time waited. The clocks are not touched.",
+            json!({}),
+            &[],
+        )),
+    ];
+    let reference = |name: &str| format!("#/components/schemas/{name}");
+    let incoming = json!({
+        "description": "One event. Common fields: `id` (the sender's id for the event; a repeated id is a duplicate), `conversation` (the sender's id for the conversation), `at` (RFC 3339; default now). Unknown fields are refused.",
+        "oneOf": types.iter().map(|(_, name, _)| json!({"$ref": reference(name)})).collect::<Vec<_>>(),
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": types.iter().map(|(kind, name, _)| (kind.to_string(), json!(reference(name)))).collect::<serde_json::Map<_, _>>(),
+        },
+    });
+    let batch = json!({
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": crate::limits::EVENT_BATCH,
+            "items": {"$ref": reference("IncomingEvent")},
+        }},
+    });
+    let mut out: Vec<(&str, serde_json::Value)> = types
+        .into_iter()
+        .map(|(_, name, schema)| (name, schema))
+        .collect();
+    out.push(("IncomingEvent", incoming));
+    out.push(("EventBatch", batch));
+    out
 }
 
 /// What the queue and the conversation page show of a conversation, folded from its events.
@@ -697,6 +845,59 @@ impl ConversationView {
 
 #[cfg(test)]
 mod tests {
+    /// The document's event types name exactly the fields the parser knows, and a maximal
+    /// event of each type (every field at its longest) is accepted.
+    #[test]
+    fn the_input_schemas_are_the_parsers() {
+        let schemas = super::incoming_schemas();
+        let mut named: Vec<String> = Vec::new();
+        let mut variants = Vec::new();
+        for (_, schema) in &schemas {
+            match schema["oneOf"].as_array() {
+                Some(vs) if schema.get("discriminator").is_none() => variants.extend(vs.clone()),
+                Some(_) => {}
+                None if schema["properties"]["type"]["const"].is_string() => {
+                    variants.push(schema.clone())
+                }
+                None => {}
+            }
+        }
+        assert_eq!(variants.len(), 8, "six types, surveys one per kind");
+        for v in &variants {
+            let mut event = serde_json::Map::new();
+            for (field, s) in v["properties"].as_object().unwrap() {
+                if !named.contains(field) {
+                    named.push(field.clone());
+                }
+                let long = |n: &serde_json::Value| "x".repeat(n.as_u64().unwrap() as usize);
+                let value = match field.as_str() {
+                    "type" | "survey" => s["const"].clone(),
+                    "at" => serde_json::json!("2026-11-24T09:00:00Z"),
+                    "score" => s["maximum"].clone(),
+                    "channel" => serde_json::json!("whatsapp"),
+                    "author" => serde_json::json!("customer"),
+                    "owner" | "agent_email" => serde_json::json!("ada@example.com"),
+                    "labels" => serde_json::json!(vec![
+                        long(&s["items"]["maxLength"]);
+                        s["maxItems"].as_u64().unwrap() as usize
+                    ]),
+                    _ if s["maxLength"].is_u64() => serde_json::json!(long(&s["maxLength"])),
+                    _ => serde_json::Value::Null,
+                };
+                event.insert(field.clone(), value);
+            }
+            let event = serde_json::Value::Object(event);
+            let now = chrono::Utc::now();
+            if let Err(e) = super::parse_incoming(&event, "", now) {
+                panic!("{event}: {e:?}");
+            }
+        }
+        named.sort();
+        let mut known: Vec<String> = super::KNOWN_FIELDS.iter().map(|s| s.to_string()).collect();
+        known.sort();
+        assert_eq!(named, known);
+    }
+
     use super::*;
     use serde_json::json;
 

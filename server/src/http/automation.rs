@@ -2,6 +2,7 @@
 //! delivered) and `/api/v1/deliveries` (the outbox: webhooks and channel messages, with
 //! their attempts and failures). Admins only.
 
+use super::error::responses;
 use super::error::ApiError;
 use super::object_body;
 use crate::state::AppState;
@@ -36,15 +37,8 @@ pub(crate) struct ChannelInfo {
 /// Channels and their outbound webhooks
 ///
 /// Each channel with the URL its system messages are delivered to (`null`: none set; messages are then only recorded in the thread). Secrets are never shown.
-#[utoipa::path(
-    get,
-    path = "/channels",
-    tag = "Automation",
-    operation_id = "listChannels",
-    responses(
-        (status = 200, description = "Every channel.", body = Vec<ChannelInfo>),
-    ),
-)]
+#[utoipa::path(get, path = "/channels", tag = "Automation", operation_id = "listChannels",
+    responses((status = 200, description = "Every channel.", body = Vec<ChannelInfo>)))]
 async fn channels(State(state): State<AppState>) -> Result<Json<Vec<ChannelInfo>>, ApiError> {
     let set = state.store.channel_outbounds().await?;
     Ok(Json(
@@ -114,18 +108,13 @@ fn outbound_secret() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
 /// Set a channel's outbound webhook
 ///
 /// System messages that rules send to this channel's customers are POSTed here as JSON (`type: message.send`), signed like rule webhooks (`X-Promptly-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`, `X-Promptly-Delivery: <id>`), retried with backoff (10 s, 30 s, 90 s, ...; 6 attempts) and listed under `/deliveries`.
-#[utoipa::path(
-    put,
-    path = "/channels/{channel}/outbound",
-    tag = "Automation",
-    operation_id = "setChannelOutbound",
-    params(("channel" = String, Path, description = "")),
+#[utoipa::path(put, path = "/channels/{channel}/outbound", tag = "Automation",
+    operation_id = "setChannelOutbound", params(("channel" = String, Path, description = "")),
     request_body = Outbound,
     responses(
         (status = 200, description = "Set.", body = ChannelInfo),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+        (status = 404, response = responses::NotFound),
+    ))]
 async fn set_outbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -151,17 +140,12 @@ async fn set_outbound(
 }
 
 /// Remove a channel's outbound webhook
-#[utoipa::path(
-    delete,
-    path = "/channels/{channel}/outbound",
-    tag = "Automation",
-    operation_id = "removeChannelOutbound",
-    params(("channel" = String, Path, description = "")),
+#[utoipa::path(delete, path = "/channels/{channel}/outbound", tag = "Automation",
+    operation_id = "removeChannelOutbound", params(("channel" = String, Path, description = "")),
     responses(
         (status = 204, description = "Removed."),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+        (status = 404, response = responses::NotFound),
+    ))]
 async fn remove_outbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -195,16 +179,11 @@ fn delivery_statuses() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
 /// Webhook and channel-message deliveries
 ///
 /// Newest first, with attempts and the last error, so failures are visible.
-#[utoipa::path(
-    get,
-    path = "/deliveries",
-    tag = "Automation",
-    operation_id = "listDeliveries",
+#[utoipa::path(get, path = "/deliveries", tag = "Automation", operation_id = "listDeliveries",
     params(DeliveryQuery),
     responses(
         (status = 200, description = "The deliveries.", body = Vec<crate::store::OutboxItem>),
-    ),
-)]
+    ))]
 async fn deliveries(
     State(state): State<AppState>,
     Query(q): Query<DeliveryQuery>,

@@ -1,6 +1,7 @@
 //! `/api/v1/calendars`: business-hours calendars (admins edit; everyone signed in reads).
 //! Bodies are the `sla check` calendar shape plus `name` and `description`.
 
+use super::error::responses;
 use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
@@ -22,15 +23,10 @@ pub fn router() -> Router<AppState> {
 /// List calendars
 ///
 /// Ordered by name, then id. Any signed-in role.
-#[utoipa::path(
-    get,
-    path = "/calendars",
-    tag = "Calendars",
-    operation_id = "listCalendars",
+#[utoipa::path(get, path = "/calendars", tag = "Calendars", operation_id = "listCalendars",
     responses(
         (status = 200, description = "The calendars.", body = Vec<crate::store::CalendarRecord>),
-    ),
-)]
+    ))]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -40,17 +36,9 @@ async fn list(
 }
 
 /// One calendar
-#[utoipa::path(
-    get,
-    path = "/calendars/{id}",
-    tag = "Calendars",
-    operation_id = "getCalendar",
-    params(crate::http::Id),
-    responses(
-        (status = 200, description = "The calendar.", body = crate::store::CalendarRecord),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/calendars/{id}", tag = "Calendars", operation_id = "getCalendar",
+    params(super::Id),
+    responses((status = 200, description = "The calendar.", body = crate::store::CalendarRecord)))]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -65,16 +53,11 @@ async fn one(
 /// Create a calendar
 ///
 /// The body is the `sla check` calendar shape plus `name` and `description`.
-#[utoipa::path(
-    post,
-    path = "/calendars",
-    tag = "Calendars",
-    operation_id = "createCalendar",
-    request_body = crate::http::docs::CalendarInput,
+#[utoipa::path(post, path = "/calendars", tag = "Calendars", operation_id = "createCalendar",
+    request_body = super::docs::CalendarInput,
     responses(
         (status = 201, description = "The calendar was created.", body = crate::store::CalendarRecord),
-    ),
-)]
+    ))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
@@ -86,18 +69,11 @@ async fn create(
 /// Replace a calendar
 ///
 /// Same body as creation.
-#[utoipa::path(
-    put,
-    path = "/calendars/{id}",
-    tag = "Calendars",
-    operation_id = "updateCalendar",
-    params(crate::http::Id),
-    request_body = crate::http::docs::CalendarInput,
+#[utoipa::path(put, path = "/calendars/{id}", tag = "Calendars", operation_id = "updateCalendar",
+    params(super::Id), request_body = super::docs::CalendarInput,
     responses(
         (status = 200, description = "The calendar after the change.", body = crate::store::CalendarRecord),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+    ))]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -111,18 +87,12 @@ async fn update(
 /// Delete a calendar
 ///
 /// Refused (409) while the current version of a policy uses it.
-#[utoipa::path(
-    delete,
-    path = "/calendars/{id}",
-    tag = "Calendars",
-    operation_id = "deleteCalendar",
-    params(crate::http::Id),
+#[utoipa::path(delete, path = "/calendars/{id}", tag = "Calendars",
+    operation_id = "deleteCalendar", params(super::Id),
     responses(
         (status = 204, description = "The calendar is deleted."),
-        (status = 404, response = crate::http::error::responses::NotFound),
-        (status = 409, response = crate::http::error::responses::Conflict),
-    ),
-)]
+        (status = 409, response = responses::Conflict),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,

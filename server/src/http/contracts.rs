@@ -2,6 +2,7 @@
 //! (JSON and CSV), the conversations behind a number, and `/api/v1/departments`, the team →
 //! department mapping the breakdowns use (admins write it).
 
+use super::error::responses;
 use super::error::ApiError;
 
 use crate::reports::{self, Departments};
@@ -83,15 +84,8 @@ fn record_json(rec: &ContractRecord, now: DateTime<Utc>) -> ContractView {
 /// Contracts with their current band
 ///
 /// Managers and admins.
-#[utoipa::path(
-    get,
-    path = "/contracts",
-    tag = "Compliance",
-    operation_id = "listContracts",
-    responses(
-        (status = 200, description = "The contracts, by name.", body = ContractList),
-    ),
-)]
+#[utoipa::path(get, path = "/contracts", tag = "Compliance", operation_id = "listContracts",
+    responses((status = 200, description = "The contracts, by name.", body = ContractList)))]
 async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiError> {
     let contracts = state.store.list_contracts().await?;
     let mut out = Vec::new();
@@ -119,17 +113,12 @@ async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiEr
 /// Create a contract
 ///
 /// Managers and admins. Every invalid field is reported with its path (`metrics[1].within_s`, `scope.policies[0]`).
-#[utoipa::path(
-    post,
-    path = "/contracts",
-    tag = "Compliance",
-    operation_id = "createContract",
+#[utoipa::path(post, path = "/contracts", tag = "Compliance", operation_id = "createContract",
     request_body = promptly::compliance::Contract,
     responses(
         (status = 201, description = "The contract.", body = ContractView),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
@@ -146,17 +135,9 @@ async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
 }
 
 /// One contract
-#[utoipa::path(
-    get,
-    path = "/contracts/{id}",
-    tag = "Compliance",
-    operation_id = "getContract",
-    params(crate::http::Id),
-    responses(
-        (status = 200, description = "The contract.", body = ContractView),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/contracts/{id}", tag = "Compliance", operation_id = "getContract",
+    params(super::Id),
+    responses((status = 200, description = "The contract.", body = ContractView)))]
 async fn show(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -168,18 +149,12 @@ async fn show(
 }
 
 /// Change a contract
-#[utoipa::path(
-    put,
-    path = "/contracts/{id}",
-    tag = "Compliance",
-    operation_id = "updateContract",
-    params(crate::http::Id),
-    request_body = promptly::compliance::Contract,
+#[utoipa::path(put, path = "/contracts/{id}", tag = "Compliance", operation_id = "updateContract",
+    params(super::Id), request_body = promptly::compliance::Contract,
     responses(
         (status = 200, description = "The contract as changed.", body = ContractView),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -190,17 +165,9 @@ async fn update(
 }
 
 /// Delete a contract
-#[utoipa::path(
-    delete,
-    path = "/contracts/{id}",
-    tag = "Compliance",
-    operation_id = "deleteContract",
-    params(crate::http::Id),
-    responses(
-        (status = 204, description = "Deleted."),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(delete, path = "/contracts/{id}", tag = "Compliance",
+    operation_id = "deleteContract", params(super::Id),
+    responses((status = 204, description = "Deleted.")))]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -368,17 +335,9 @@ async fn evaluate(
 /// A contract's compliance in a period
 ///
 /// Per metric: target, actual, numerator, denominator, band (in words with its action), money; breakdowns by department, team, agent and channel. Running clocks past their deadline count as missed.
-#[utoipa::path(
-    get,
-    path = "/contracts/{id}/compliance",
-    tag = "Compliance",
-    operation_id = "getCompliance",
-    params(PeriodQuery, crate::http::Id),
-    responses(
-        (status = 200, description = "The compliance.", body = ComplianceView),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/contracts/{id}/compliance", tag = "Compliance",
+    operation_id = "getCompliance", params(PeriodQuery, super::Id),
+    responses((status = 200, description = "The compliance.", body = ComplianceView)))]
 async fn compliance(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -475,17 +434,11 @@ pub fn compliance_csv_text(c: &Compliance, b: &[MetricBreakdowns]) -> String {
 /// The same as CSV
 ///
 /// Columns: period, metric, kind, dimension (all, department, team, agent, channel), group, conversations, target, actual, numerator, denominator, band, shortfall_pct, credit, bonus, currency.
-#[utoipa::path(
-    get,
-    path = "/contracts/{id}/compliance.csv",
-    tag = "Compliance",
-    operation_id = "getComplianceCsv",
-    params(PeriodQuery, crate::http::Id),
+#[utoipa::path(get, path = "/contracts/{id}/compliance.csv", tag = "Compliance",
+    operation_id = "getComplianceCsv", params(PeriodQuery, super::Id),
     responses(
         (status = 200, description = "CSV, one row per metric and per breakdown group.", body = String, content_type = "text/csv"),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+    ))]
 async fn compliance_csv(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -546,17 +499,12 @@ pub fn dimension_of(text: &str) -> Result<Dimension, ApiError> {
 /// The conversations behind a number
 ///
 /// The conversations a metric counts in a period (its denominator), optionally of one breakdown group, worst first, each with what it adds to the numerator and denominator.
-#[utoipa::path(
-    get,
-    path = "/contracts/{id}/conversations",
-    tag = "Compliance",
-    operation_id = "getComplianceConversations",
-    params(DrillQuery, crate::http::Id),
+#[utoipa::path(get, path = "/contracts/{id}/conversations", tag = "Compliance",
+    operation_id = "getComplianceConversations", params(DrillQuery, super::Id),
     responses(
         (status = 200, description = "The conversations.", body = DrillView),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn conversations(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -610,15 +558,8 @@ pub(crate) struct TeamDepartments {
 /// Which department each team belongs to
 ///
 /// Managers and admins; the department breakdown groups teams by it.
-#[utoipa::path(
-    get,
-    path = "/departments",
-    tag = "Compliance",
-    operation_id = "getDepartments",
-    responses(
-        (status = 200, description = "The mapping, by team.", body = TeamDepartments),
-    ),
-)]
+#[utoipa::path(get, path = "/departments", tag = "Compliance", operation_id = "getDepartments",
+    responses((status = 200, description = "The mapping, by team.", body = TeamDepartments)))]
 async fn departments(State(state): State<AppState>) -> Result<Json<TeamDepartments>, ApiError> {
     Ok(Json(TeamDepartments {
         teams: state.store.team_departments().await?,
@@ -628,17 +569,12 @@ async fn departments(State(state): State<AppState>) -> Result<Json<TeamDepartmen
 /// Replace the mapping
 ///
 /// Teams compare trimmed and ignoring case; each once.
-#[utoipa::path(
-    put,
-    path = "/departments",
-    tag = "Compliance",
-    operation_id = "setDepartments",
+#[utoipa::path(put, path = "/departments", tag = "Compliance", operation_id = "setDepartments",
     request_body = TeamDepartments,
     responses(
         (status = 200, description = "The mapping as stored.", body = TeamDepartments),
-        (status = 409, response = crate::http::error::responses::Taken),
-    ),
-)]
+        (status = 409, response = responses::Taken),
+    ))]
 async fn set_departments(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,

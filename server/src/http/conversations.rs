@@ -115,16 +115,11 @@ pub async fn queue(
 /// The queue
 ///
 /// Conversations matching the filters, most urgent first (nearest deadline; none last), each with its SLA evaluated now.
-#[utoipa::path(
-    get,
-    path = "/conversations",
-    tag = "Conversations",
-    operation_id = "listConversations",
-    params(QueueQuery),
+#[utoipa::path(get, path = "/conversations", tag = "Conversations",
+    operation_id = "listConversations", params(QueueQuery),
     responses(
         (status = 200, description = "The conversations.", body = Vec<promptly::conversation::ConversationSummary>),
-    ),
-)]
+    ))]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -145,17 +140,12 @@ pub(crate) struct ConversationDetail {
 }
 
 /// One conversation with its timeline
-#[utoipa::path(
-    get,
-    path = "/conversations/{id}",
-    tag = "Conversations",
+#[utoipa::path(get, path = "/conversations/{id}", tag = "Conversations",
     operation_id = "getConversation",
     params(("id" = String, Path, description = "Promptly's numeric id, or the sender's conversation id (`external_id`).")),
     responses(
         (status = 200, description = "The conversation, its SLA evaluated now, and all its events ordered by `at`.", body = ConversationDetail),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+    ))]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

@@ -5,8 +5,9 @@
 //! [`Operations`]), completed by the access table (who may call, 401/403) and by their
 //! inputs (400/413/422); the schemas come from the Rust types ([`from_types`]: their
 //! `utoipa::ToSchema` derives) and the error answers from `http::error::responses`.
-//! `event_schemas.json` beside this file still holds the ingest events' input shapes, none of
-//! them also derived. `server/tests/suite/openapi.rs` checks that the document lists exactly
+//! The bodies that value-based parsers read (to report every field at once: the ingest
+//! events, a rule order, a dry run) have their schemas built beside their parsers, from the
+//! same limits and word lists. `server/tests/suite/openapi.rs` checks that the document lists exactly
 //! the routes the router serves.
 
 use crate::state::AppState;
@@ -63,10 +64,6 @@ use promptly::rules::{
 use promptly::staffing::Positions;
 use promptly::stream::StreamEvent;
 use promptly::timeline::{Author, ConversationStatus};
-
-/// The schemas not derived from a type yet: the ingest events' input shapes (`RuleOrder` and
-/// `RuleTest` among them), which value-based parsers read to report every field at once.
-const WRITTEN_SCHEMAS: &str = include_str!("event_schemas.json");
 
 /// Every operation of the API: the `#[utoipa::path]` on each handler (its path, inputs,
 /// answers and words, from the types it reads and answers with).
@@ -136,8 +133,7 @@ pub fn document() -> &'static Value {
         let mut paths = to_json(operations.paths);
         complete_operations(&mut paths);
         doc["paths"] = paths;
-        let mut schemas: Map<String, Value> =
-            serde_json::from_str(WRITTEN_SCHEMAS).expect("event_schemas.json is valid JSON");
+        let mut schemas = Map::new();
         // The types the operations name, with the types they refer to (utoipa collects them).
         let named = operations.components.map(|c| to_json(c.schemas));
         for (name, schema) in named
@@ -338,12 +334,12 @@ schema_from!(
 );
 
 schema_from!(
-    /// The body of `POST /rules/order` (its schema is written in `event_schemas.json`).
-    RuleOrder as "RuleOrder" = json!({})
+    /// The body of `POST /rules/order`.
+    RuleOrder as "RuleOrder" = crate::services::rules::order_schema()
 );
 schema_from!(
-    /// The body of `POST /rules/{id}/test` (its schema is written in `event_schemas.json`).
-    RuleTest as "RuleTest" = json!({})
+    /// The body of `POST /rules/{id}/test`.
+    RuleTest as "RuleTest" = rules::test_request_schema()
 );
 
 /// Each server-sent event: its name, its JSON `data:` ([`StreamEvent`]), and for
@@ -415,7 +411,10 @@ pub fn from_types() -> Map<String, Value> {
         .collect();
     // Shapes the document builds from code.
     macro_rules! built { ($($t:ty),*) => { $(schemas.insert(<$t as utoipa::ToSchema>::name().into_owned(), <$t>::json());)* } }
-    built!(CalendarInput, PolicyInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame);
+    built!(CalendarInput, PolicyInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame, RuleOrder, RuleTest);
+    for (name, schema) in promptly::conversation::incoming_schemas() {
+        schemas.insert(name.to_string(), schema);
+    }
     schemas
 }
 
@@ -608,15 +607,10 @@ pub const PAGE: &str = "/api/docs";
 /// This OpenAPI document
 ///
 /// Public: no token or session needed. A readable rendering is served at `/api`.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "Documentation",
-    operation_id = "getOpenApi",
+#[utoipa::path(get, path = "/openapi.json", tag = "Documentation", operation_id = "getOpenApi",
     responses(
         (status = 200, description = "The OpenAPI 3.1 document.", body = serde_json::Value),
-    ),
-)]
+    ))]
 async fn openapi() -> impl IntoResponse {
     static TEXT: OnceLock<String> = OnceLock::new();
     (
@@ -631,18 +625,6 @@ async fn openapi() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// One definition per schema: what the types define is not also written by hand.
-    #[test]
-    fn no_schema_is_both_written_and_derived() {
-        let written: Map<String, Value> = serde_json::from_str(WRITTEN_SCHEMAS).unwrap();
-        let both: Vec<String> = from_types()
-            .keys()
-            .filter(|name| written.contains_key(name.as_str()))
-            .cloned()
-            .collect();
-        assert!(both.is_empty(), "written and derived: {both:?}");
-    }
 
     #[test]
     fn the_document_is_openapi_3_1() {

@@ -40,16 +40,11 @@ pub(crate) struct IngestReply {
 /// Send conversation events
 ///
 /// One event, or `{"events": [...]}` with 1 to 1,000 events. A batch with an invalid event is refused whole, with every problem's path (`events[3].channel`). An event whose `id` was seen before is acknowledged as a duplicate and ignored. An unknown `conversation` is created with the default policy. Any signed-in role.
-#[utoipa::path(
-    post,
-    path = "/events",
-    tag = "Events",
-    operation_id = "ingestEvents",
-    request_body = crate::http::docs::EventsBody,
+#[utoipa::path(post, path = "/events", tag = "Events", operation_id = "ingestEvents",
+    request_body = super::docs::EventsBody,
     responses(
         (status = 200, description = "What happened to each event, in the request's order.", body = IngestReply),
-    ),
-)]
+    ))]
 async fn ingest(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

@@ -1,6 +1,7 @@
 //! `/api/v1/policies`: SLA policies, versioned once in use, and the default policy.
 //! Bodies are the `sla check` policy shape plus `name`, `description` and `calendar_id`.
 
+use super::error::responses;
 use super::error::ApiError;
 use super::require_user;
 use crate::auth::CurrentUser;
@@ -32,15 +33,10 @@ pub fn router() -> Router<AppState> {
 /// List policies
 ///
 /// The current version of each policy not deleted, ordered by name, then id.
-#[utoipa::path(
-    get,
-    path = "/policies",
-    tag = "Policies",
-    operation_id = "listPolicies",
+#[utoipa::path(get, path = "/policies", tag = "Policies", operation_id = "listPolicies",
     responses(
         (status = 200, description = "The policies.", body = Vec<crate::store::PolicyRecord>),
-    ),
-)]
+    ))]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -50,17 +46,9 @@ async fn list(
 }
 
 /// One policy (its current version)
-#[utoipa::path(
-    get,
-    path = "/policies/{id}",
-    tag = "Policies",
-    operation_id = "getPolicy",
-    params(crate::http::Id),
-    responses(
-        (status = 200, description = "The policy.", body = crate::store::PolicyRecord),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/policies/{id}", tag = "Policies", operation_id = "getPolicy",
+    params(super::Id),
+    responses((status = 200, description = "The policy.", body = crate::store::PolicyRecord)))]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -75,17 +63,11 @@ async fn one(
 /// All versions of a policy
 ///
 /// Oldest first, also for a deleted policy.
-#[utoipa::path(
-    get,
-    path = "/policies/{id}/versions",
-    tag = "Policies",
-    operation_id = "listPolicyVersions",
-    params(crate::http::Id),
+#[utoipa::path(get, path = "/policies/{id}/versions", tag = "Policies",
+    operation_id = "listPolicyVersions", params(super::Id),
     responses(
         (status = 200, description = "The versions.", body = Vec<crate::store::PolicyRecord>),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+    ))]
 async fn versions(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -100,17 +82,12 @@ async fn versions(
 /// Create a policy
 ///
 /// The body is the `sla check` policy shape plus `name`, `description` and `calendar_id`. Creates version 1.
-#[utoipa::path(
-    post,
-    path = "/policies",
-    tag = "Policies",
-    operation_id = "createPolicy",
-    request_body = crate::http::docs::PolicyInput,
+#[utoipa::path(post, path = "/policies", tag = "Policies", operation_id = "createPolicy",
+    request_body = super::docs::PolicyInput,
     responses(
         (status = 201, description = "The policy was created.", body = crate::store::PolicyRecord),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
@@ -146,19 +123,13 @@ pub(crate) struct Updated {
 /// Change a policy
 ///
 /// When a conversation uses the current version, a new version is added; otherwise the current version is replaced. Conversations keep their version unless `apply_to_open=true` moves the open ones to the new version (and re-evaluates them).
-#[utoipa::path(
-    put,
-    path = "/policies/{id}",
-    tag = "Policies",
-    operation_id = "updatePolicy",
-    params(UpdateQuery, crate::http::Id),
-    request_body = crate::http::docs::PolicyInput,
+#[utoipa::path(put, path = "/policies/{id}", tag = "Policies", operation_id = "updatePolicy",
+    params(UpdateQuery, super::Id), request_body = super::docs::PolicyInput,
     responses(
         (status = 200, description = "The new current version, and how many open conversations moved to it and were re-evaluated.", body = Updated),
         (status = 202, description = "With `apply_to_open=true` and more than 500 open conversations: the new current version; the open conversations moved to it and are re-evaluated by a background job, whose progress `job` reports and `GET /jobs/{id}` follows.", body = Updated),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -191,17 +162,9 @@ async fn update(
 /// A background job's progress
 ///
 /// Jobs of the server that started them, kept an hour after they finish (behind a load balancer, ask the same server).
-#[utoipa::path(
-    get,
-    path = "/jobs/{id}",
-    tag = "Policies",
-    operation_id = "getJob",
-    params(crate::http::Id),
-    responses(
-        (status = 200, description = "The job.", body = promptly::job::JobView),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/jobs/{id}", tag = "Policies", operation_id = "getJob",
+    params(super::Id),
+    responses((status = 200, description = "The job.", body = promptly::job::JobView)))]
 pub(crate) async fn job(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -214,18 +177,12 @@ pub(crate) async fn job(
 /// Delete a policy
 ///
 /// Conversations keep their version. Refused (409) while it is the default policy.
-#[utoipa::path(
-    delete,
-    path = "/policies/{id}",
-    tag = "Policies",
-    operation_id = "deletePolicy",
-    params(crate::http::Id),
+#[utoipa::path(delete, path = "/policies/{id}", tag = "Policies", operation_id = "deletePolicy",
+    params(super::Id),
     responses(
         (status = 204, description = "The policy is deleted."),
-        (status = 404, response = crate::http::error::responses::NotFound),
-        (status = 409, response = crate::http::error::responses::Conflict),
-    ),
-)]
+        (status = 409, response = responses::Conflict),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -237,15 +194,11 @@ async fn remove(
 /// The default policy
 ///
 /// The policy new conversations start with, or `null`.
-#[utoipa::path(
-    get,
-    path = "/settings/default-policy",
-    tag = "Policies",
+#[utoipa::path(get, path = "/settings/default-policy", tag = "Policies",
     operation_id = "getDefaultPolicy",
     responses(
         (status = 200, description = "The default policy's id.", body = crate::services::policies::DefaultPolicy),
-    ),
-)]
+    ))]
 async fn get_default(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -257,17 +210,12 @@ async fn get_default(
 /// Set the default policy
 ///
 /// `null` removes the default.
-#[utoipa::path(
-    put,
-    path = "/settings/default-policy",
-    tag = "Policies",
-    operation_id = "setDefaultPolicy",
-    request_body = crate::services::policies::DefaultPolicy,
+#[utoipa::path(put, path = "/settings/default-policy", tag = "Policies",
+    operation_id = "setDefaultPolicy", request_body = crate::services::policies::DefaultPolicy,
     responses(
         (status = 200, description = "The default policy now.", body = crate::services::policies::DefaultPolicy),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn set_default(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,

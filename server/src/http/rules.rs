@@ -5,6 +5,7 @@
 //! with its path, e.g. `conditions[1].op`). A webhook's secret is never shown: reads carry
 //! [`MASK`] instead, and a write that sends [`MASK`] back keeps the stored secret.
 
+use super::error::responses;
 use super::error::ApiError;
 use super::{json_body, require_user};
 use crate::auth::{CurrentUser, PublicOrigin};
@@ -28,7 +29,7 @@ use promptly::rules::{
 use promptly::timeline::Author;
 use promptly::Metric;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub use crate::services::rules::MASK;
 
@@ -98,15 +99,8 @@ async fn view(state: &AppState, rule: RuleRecord) -> Result<RuleView, ApiError> 
 /// List rules
 ///
 /// Every rule in the order they run (position, then id), each with `fired_today`: how many times it fired since 00:00 UTC today. Webhook secrets read as `********`.
-#[utoipa::path(
-    get,
-    path = "/rules",
-    tag = "Rules",
-    operation_id = "listRules",
-    responses(
-        (status = 200, description = "The rules, in order.", body = Vec<RuleView>),
-    ),
-)]
+#[utoipa::path(get, path = "/rules", tag = "Rules", operation_id = "listRules",
+    responses((status = 200, description = "The rules, in order.", body = Vec<RuleView>)))]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -117,17 +111,9 @@ async fn list(
 }
 
 /// One rule
-#[utoipa::path(
-    get,
-    path = "/rules/{id}",
-    tag = "Rules",
-    operation_id = "getRule",
-    params(crate::http::Id),
-    responses(
-        (status = 200, description = "The rule.", body = RuleView),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/rules/{id}", tag = "Rules", operation_id = "getRule",
+    params(super::Id),
+    responses((status = 200, description = "The rule.", body = RuleView)))]
 async fn one(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
@@ -141,17 +127,12 @@ async fn one(
 /// Create a rule
 ///
 /// The rule goes after the last one. Every problem is reported with its path (`conditions[1].op`, `actions[0].policy`; an empty path is the body itself); policies and calendars must exist. A webhook secret of `********` is refused here: a new rule has no stored secret to keep.
-#[utoipa::path(
-    post,
-    path = "/rules",
-    tag = "Rules",
-    operation_id = "createRule",
-    request_body = crate::http::docs::RuleInput,
+#[utoipa::path(post, path = "/rules", tag = "Rules", operation_id = "createRule",
+    request_body = super::docs::RuleInput,
     responses(
         (status = 201, description = "The rule was created.", body = RuleView),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
@@ -163,18 +144,12 @@ async fn create(
 /// Change a rule
 ///
 /// Replaces the rule's definition; it keeps its place in the order. A webhook whose `secret` is `********` (as reads show it) keeps the stored secret of the rule's webhook with the same URL; for a new URL the secret must be sent (else 422 on `actions[i].secret`).
-#[utoipa::path(
-    put,
-    path = "/rules/{id}",
-    tag = "Rules",
-    operation_id = "updateRule",
-    params(crate::http::Id),
-    request_body = crate::http::docs::RuleInput,
+#[utoipa::path(put, path = "/rules/{id}", tag = "Rules", operation_id = "updateRule",
+    params(super::Id), request_body = super::docs::RuleInput,
     responses(
         (status = 200, description = "The rule as changed.", body = RuleView),
-        (status = 404, response = crate::http::error::responses::MissingReference),
-    ),
-)]
+        (status = 404, response = responses::MissingReference),
+    ))]
 async fn update(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -187,17 +162,9 @@ async fn update(
 /// Delete a rule
 ///
 /// The rules after it keep their order.
-#[utoipa::path(
-    delete,
-    path = "/rules/{id}",
-    tag = "Rules",
-    operation_id = "deleteRule",
-    params(crate::http::Id),
-    responses(
-        (status = 204, description = "The rule is deleted."),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(delete, path = "/rules/{id}", tag = "Rules", operation_id = "deleteRule",
+    params(super::Id),
+    responses((status = 204, description = "The rule is deleted.")))]
 async fn remove(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -209,17 +176,12 @@ async fn remove(
 /// Reorder the rules
 ///
 /// The body lists every rule's id exactly once, in the new order: `{"ids": [3, 1, 2]}` or the bare list `[3, 1, 2]`. Positions become 0, 1, 2, ... in one transaction. A list that is not exactly the current rules' ids is refused (409) and nothing moves.
-#[utoipa::path(
-    post,
-    path = "/rules/order",
-    tag = "Rules",
-    operation_id = "reorderRules",
-    request_body = crate::http::docs::RuleOrder,
+#[utoipa::path(post, path = "/rules/order", tag = "Rules", operation_id = "reorderRules",
+    request_body = super::docs::RuleOrder,
     responses(
         (status = 200, description = "The rules in their new order.", body = Vec<RuleView>),
-        (status = 409, response = crate::http::error::responses::Stale),
-    ),
-)]
+        (status = 409, response = responses::Stale),
+    ))]
 async fn reorder(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
@@ -233,6 +195,28 @@ async fn reorder(
 struct TestRequest {
     conversation: String,
     metric: Metric,
+}
+
+/// What [`test_request`] takes, for the API document.
+pub(crate) fn test_request_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["conversation"],
+        "additionalProperties": false,
+        "properties": {
+            "conversation": {
+                "description": "Promptly's id of the conversation, or the sender's id for it.",
+                "oneOf": [
+                    {"type": "string", "minLength": 1, "pattern": "\\S"},
+                    {"type": "integer", "format": "int64"},
+                ],
+            },
+            "metric": {
+                "description": "The clock an `sla.*` event is about (default `first_response`).",
+                "oneOf": [{"$ref": "#/components/schemas/Metric"}, {"type": "null"}],
+            },
+        },
+    })
 }
 
 fn test_request(body: Value) -> Result<TestRequest, ApiError> {
@@ -318,18 +302,9 @@ fn trigger_message(events: &[IncomingEvent], kind: RuleEvent) -> Option<(Author,
 /// Dry-run a rule on a conversation
 ///
 /// Explains what the rule would do for its event on a stored conversation as it is now, changing nothing: every condition with the value it saw and whether it matched, whether the rule would fire (a disabled rule is explained as if enabled), and the conversation after its actions with the messages and webhooks it would send (secrets masked). `message.*` conditions see the conversation's latest public message for `message.created` rules and its first for `conversation.created` rules; `business_hours` is answered from the calendar now; `sla.*` rules are explained for `metric` (default `first_response`). Links in messages start with the server's public URL (`PROMPTLY_PUBLIC_URL`), or are relative when it is not set.
-#[utoipa::path(
-    post,
-    path = "/rules/{id}/test",
-    tag = "Rules",
-    operation_id = "testRule",
-    params(crate::http::Id),
-    request_body = crate::http::docs::RuleTest,
-    responses(
-        (status = 200, description = "The explanation.", body = TestResult),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(post, path = "/rules/{id}/test", tag = "Rules", operation_id = "testRule",
+    params(super::Id), request_body = super::docs::RuleTest,
+    responses((status = 200, description = "The explanation.", body = TestResult)))]
 async fn test(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

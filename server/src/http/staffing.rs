@@ -78,16 +78,11 @@ pub(crate) struct Staffing {
 /// Agents needed for a forecast (Erlang C and Erlang A)
 ///
 /// Managers and admins. Erlang C as pyworkforce's `ErlangC.required_positions` computes it (the same answers on every case of its grid): search up from round(A + 1) until the service level is met, cap occupancy, add shrinkage. With `patience_min`, Erlang A (M/M/n+M: customers abandon after an exponential patience); its service level counts abandoned contacts as missed.
-#[utoipa::path(
-    get,
-    path = "/staffing",
-    tag = "Compliance",
-    operation_id = "staffing",
+#[utoipa::path(get, path = "/staffing", tag = "Compliance", operation_id = "staffing",
     params(StaffingQuery),
     responses(
         (status = 200, description = "The agents needed and what they reach.", body = Staffing),
-    ),
-)]
+    ))]
 async fn staffing(
     State(state): State<AppState>,
     Query(q): Query<StaffingQuery>,

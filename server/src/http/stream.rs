@@ -50,16 +50,11 @@ fn now_text(state: &AppState) -> String {
 /// - `conversation`: a conversation was created or changed, `{"type": "conversation", "conversation": {...}}` with its SLA; these carry an `id:` (a sequence number).
 ///
 /// A client that reconnects with `Last-Event-ID` first gets the kept `conversation` events after that id, then live ones. A comment line keeps idle connections open.
-#[utoipa::path(
-    get,
-    path = "/stream",
-    tag = "Stream",
-    operation_id = "stream",
+#[utoipa::path(get, path = "/stream", tag = "Stream", operation_id = "stream",
     params(("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event received; the events missed since are sent first. Anything but a whole number starts afresh.")),
     responses(
-        (status = 200, description = "The event stream.", body = crate::http::docs::StreamFrame, content_type = "text/event-stream"),
-    ),
-)]
+        (status = 200, description = "The event stream.", body = super::docs::StreamFrame, content_type = "text/event-stream"),
+    ))]
 async fn stream_events(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

@@ -1,6 +1,7 @@
 //! `/api/v1/tokens`: integration tokens for channels and helpdesks (admins only). A token is
 //! shown once, at creation; only its hash is kept.
 
+use super::error::responses;
 use super::error::ApiError;
 use crate::auth::CurrentUser;
 use crate::services::tokens::{create_token, CreatedToken};
@@ -33,16 +34,11 @@ pub(crate) struct NewToken {
 /// Create an integration token
 ///
 /// The answer holds the token itself, the only time it is shown.
-#[utoipa::path(
-    post,
-    path = "/tokens",
-    tag = "Tokens",
-    operation_id = "createToken",
+#[utoipa::path(post, path = "/tokens", tag = "Tokens", operation_id = "createToken",
     request_body = NewToken,
     responses(
         (status = 201, description = "The token was created.", body = crate::services::tokens::CreatedToken),
-    ),
-)]
+    ))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
@@ -61,15 +57,8 @@ async fn create(
 /// List integration tokens
 ///
 /// All tokens, revoked ones included (without the secret).
-#[utoipa::path(
-    get,
-    path = "/tokens",
-    tag = "Tokens",
-    operation_id = "listTokens",
-    responses(
-        (status = 200, description = "The tokens.", body = Vec<crate::store::ApiToken>),
-    ),
-)]
+#[utoipa::path(get, path = "/tokens", tag = "Tokens", operation_id = "listTokens",
+    responses((status = 200, description = "The tokens.", body = Vec<crate::store::ApiToken>)))]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(state.store.list_api_tokens().await?))
 }
@@ -77,18 +66,12 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiE
 /// Revoke a token
 ///
 /// Requests with the token get 401 from then on. A token cannot revoke itself (409).
-#[utoipa::path(
-    delete,
-    path = "/tokens/{id}",
-    tag = "Tokens",
-    operation_id = "revokeToken",
-    params(crate::http::Id),
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "Tokens", operation_id = "revokeToken",
+    params(super::Id),
     responses(
         (status = 204, description = "The token is revoked."),
-        (status = 404, response = crate::http::error::responses::NotFound),
-        (status = 409, response = crate::http::error::responses::Conflict),
-    ),
-)]
+        (status = 409, response = responses::Conflict),
+    ))]
 async fn revoke(
     State(state): State<AppState>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,

@@ -1,6 +1,7 @@
 //! `/api/v1/me` and `/api/v1/users`: translate to and from the account services
 //! (`services::accounts`).
 
+use super::error::responses;
 use super::error::ApiError;
 use crate::auth::CurrentUser;
 use crate::services::accounts::{change_role, create_user, set_active, NewUserFields};
@@ -25,15 +26,10 @@ use super::require_user;
 /// Who is asking
 ///
 /// The signed-in user, or for a token a pseudo-user with a negative `id`, `email` `token:NAME` and the token's role.
-#[utoipa::path(
-    get,
-    path = "/me",
-    tag = "Users",
-    operation_id = "getMe",
+#[utoipa::path(get, path = "/me", tag = "Users", operation_id = "getMe",
     responses(
         (status = 200, description = "The user or token.", body = promptly::account::UserView),
-    ),
-)]
+    ))]
 async fn me(user: Option<Extension<CurrentUser>>) -> Result<Json<UserView>, ApiError> {
     Ok(Json(require_user(user)?))
 }
@@ -41,32 +37,19 @@ async fn me(user: Option<Extension<CurrentUser>>) -> Result<Json<UserView>, ApiE
 /// List users
 ///
 /// All users, ordered by e-mail.
-#[utoipa::path(
-    get,
-    path = "/users",
-    tag = "Users",
-    operation_id = "listUsers",
+#[utoipa::path(get, path = "/users", tag = "Users", operation_id = "listUsers",
     responses(
         (status = 200, description = "The users.", body = Vec<promptly::account::UserView>),
-    ),
-)]
+    ))]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     let users = state.store.list_users().await?;
     Ok(Json(users.iter().map(User::view).collect()))
 }
 
 /// One user
-#[utoipa::path(
-    get,
-    path = "/users/{id}",
-    tag = "Users",
-    operation_id = "getUser",
-    params(crate::http::Id),
-    responses(
-        (status = 200, description = "The user.", body = promptly::account::UserView),
-        (status = 404, response = crate::http::error::responses::NotFound),
-    ),
-)]
+#[utoipa::path(get, path = "/users/{id}", tag = "Users", operation_id = "getUser",
+    params(super::Id),
+    responses((status = 200, description = "The user.", body = promptly::account::UserView)))]
 async fn one(
     State(state): State<AppState>,
     super::Id(id): super::Id,
@@ -87,17 +70,12 @@ async fn view(state: &AppState, id: i64) -> Result<Json<UserView>, ApiError> {
 /// Create a user
 ///
 /// The e-mail must be unique; the password 8 to 128 characters.
-#[utoipa::path(
-    post,
-    path = "/users",
-    tag = "Users",
-    operation_id = "createUser",
+#[utoipa::path(post, path = "/users", tag = "Users", operation_id = "createUser",
     request_body = crate::services::accounts::NewUserFields,
     responses(
         (status = 201, description = "The user was created.", body = promptly::account::UserView),
-        (status = 409, response = crate::http::error::responses::Taken),
-    ),
-)]
+        (status = 409, response = responses::Taken),
+    ))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
@@ -120,19 +98,12 @@ pub(crate) struct UserPatch {
 /// Change a user's role or deactivate/activate them
 ///
 /// Deactivating ends the user's sessions at once. There must remain at least one active admin, and you cannot deactivate yourself (409).
-#[utoipa::path(
-    patch,
-    path = "/users/{id}",
-    tag = "Users",
-    operation_id = "updateUser",
-    params(crate::http::Id),
-    request_body = UserPatch,
+#[utoipa::path(patch, path = "/users/{id}", tag = "Users", operation_id = "updateUser",
+    params(super::Id), request_body = UserPatch,
     responses(
         (status = 200, description = "The user after the change.", body = promptly::account::UserView),
-        (status = 404, response = crate::http::error::responses::NotFound),
-        (status = 409, response = crate::http::error::responses::Conflict),
-    ),
-)]
+        (status = 409, response = responses::Conflict),
+    ))]
 async fn update(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

@@ -91,6 +91,15 @@ pub async fn parse(
     }
 }
 
+/// What [`order_ids`] takes, for the API document.
+pub fn order_schema() -> Value {
+    let ids = serde_json::json!({"type": "array", "items": {"type": "integer", "format": "int64"}});
+    serde_json::json!({"oneOf": [
+        {"type": "object", "required": ["ids"], "additionalProperties": false, "properties": {"ids": ids}},
+        ids,
+    ]})
+}
+
 /// The ids of a reorder body: `{"ids": [3, 1, 2]}` or the bare list `[3, 1, 2]`.
 fn order_ids(body: &Value) -> Result<Vec<i64>, ApiError> {
     let list = match body {
