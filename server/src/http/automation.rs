@@ -4,10 +4,9 @@
 
 use super::error::responses;
 use super::error::ApiError;
-use super::object_body;
+use super::{Api, Object};
 use crate::state::AppState;
 use crate::store::OutboxItem;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -39,7 +38,7 @@ pub(crate) struct ChannelInfo {
 /// Each channel with the URL its system messages are delivered to (`null`: none set; messages are then only recorded in the thread). Secrets are never shown.
 #[utoipa::path(get, path = "/channels", tag = "Automation", operation_id = "listChannels",
     responses((status = 200, description = "Every channel.", body = Vec<ChannelInfo>)))]
-async fn channels(State(state): State<AppState>) -> Result<Json<Vec<ChannelInfo>>, ApiError> {
+async fn channels(State(state): State<AppState>) -> Api<Vec<ChannelInfo>> {
     let set = state.store.channel_outbounds().await?;
     Ok(Json(
         Channel::ALL
@@ -108,20 +107,15 @@ fn outbound_secret() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
 /// Set a channel's outbound webhook
 ///
 /// System messages that rules send to this channel's customers are POSTed here as JSON (`type: message.send`), signed like rule webhooks (`X-Promptly-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`, `X-Promptly-Delivery: <id>`), retried with backoff (10 s, 30 s, 90 s, ...; 6 attempts) and listed under `/deliveries`.
-#[utoipa::path(put, path = "/channels/{channel}/outbound", tag = "Automation",
-    operation_id = "setChannelOutbound", params(("channel" = String, Path, description = "")),
-    request_body = Outbound,
-    responses(
-        (status = 200, description = "Set.", body = ChannelInfo),
-        (status = 404, response = responses::NotFound),
-    ))]
+#[utoipa::path(put, path = "/channels/{channel}/outbound", tag = "Automation", operation_id = "setChannelOutbound",
+    params(("channel" = String, Path, description = "")), request_body = Outbound, responses((status = 200, description = "Set.", body = ChannelInfo), (status = 404, response = responses::NotFound)))]
 async fn set_outbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<Json<ChannelInfo>, ApiError> {
+    Object(body): Object,
+) -> Api<ChannelInfo> {
     let c = channel(&name)?;
-    let body: Outbound = serde_json::from_value(object_body(body)?)
+    let body: Outbound = serde_json::from_value(body)
         .map_err(|e| ApiError::field("", format!("not an outbound webhook: {e}")))?;
     check_outbound(&body.url, &body.secret).map_err(|errors| ApiError::Unprocessable { errors })?;
     state
@@ -140,12 +134,8 @@ async fn set_outbound(
 }
 
 /// Remove a channel's outbound webhook
-#[utoipa::path(delete, path = "/channels/{channel}/outbound", tag = "Automation",
-    operation_id = "removeChannelOutbound", params(("channel" = String, Path, description = "")),
-    responses(
-        (status = 204, description = "Removed."),
-        (status = 404, response = responses::NotFound),
-    ))]
+#[utoipa::path(delete, path = "/channels/{channel}/outbound", tag = "Automation", operation_id = "removeChannelOutbound",
+    params(("channel" = String, Path, description = "")), responses((status = 204, description = "Removed."), (status = 404, response = responses::NotFound)))]
 async fn remove_outbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -180,14 +170,11 @@ fn delivery_statuses() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
 ///
 /// Newest first, with attempts and the last error, so failures are visible.
 #[utoipa::path(get, path = "/deliveries", tag = "Automation", operation_id = "listDeliveries",
-    params(DeliveryQuery),
-    responses(
-        (status = 200, description = "The deliveries.", body = Vec<crate::store::OutboxItem>),
-    ))]
+    params(DeliveryQuery), responses((status = 200, description = "The deliveries.", body = Vec<crate::store::OutboxItem>)))]
 async fn deliveries(
     State(state): State<AppState>,
     Query(q): Query<DeliveryQuery>,
-) -> Result<Json<Vec<OutboxItem>>, ApiError> {
+) -> Api<Vec<OutboxItem>> {
     if let Some(s) = q.status.as_deref() {
         if !DELIVERY_STATUSES.contains(&s) {
             return Err(ApiError::field(

@@ -4,12 +4,12 @@
 
 use super::error::responses;
 use super::error::ApiError;
+use super::{Api, Id, Object, WithStatus};
 
 use crate::reports::{self, Departments};
 use crate::services;
 use crate::state::AppState;
 use crate::store::ContractRecord;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use promptly::compliance::{
     Band, Compliance, Contract, Dimension, GroupResult, MetricBreakdowns, MetricResult, PeriodKey,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -86,7 +86,7 @@ fn record_json(rec: &ContractRecord, now: DateTime<Utc>) -> ContractView {
 /// Managers and admins.
 #[utoipa::path(get, path = "/contracts", tag = "Compliance", operation_id = "listContracts",
     responses((status = 200, description = "The contracts, by name.", body = ContractList)))]
-async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiError> {
+async fn list(State(state): State<AppState>) -> Api<ContractList> {
     let contracts = state.store.list_contracts().await?;
     let mut out = Vec::new();
     let now = state.clock.now();
@@ -114,16 +114,9 @@ async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiEr
 ///
 /// Managers and admins. Every invalid field is reported with its path (`metrics[1].within_s`, `scope.policies[0]`).
 #[utoipa::path(post, path = "/contracts", tag = "Compliance", operation_id = "createContract",
-    request_body = promptly::compliance::Contract,
-    responses(
-        (status = 201, description = "The contract.", body = ContractView),
-        (status = 404, response = responses::MissingReference),
-    ))]
-async fn create(
-    State(state): State<AppState>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<ContractView>), ApiError> {
-    let rec = services::contracts::create(&state, super::object_body(body)?).await?;
+    request_body = promptly::compliance::Contract, responses((status = 201, description = "The contract.", body = ContractView), (status = 404, response = responses::MissingReference)))]
+async fn create(State(state): State<AppState>, Object(body): Object) -> WithStatus<ContractView> {
+    let rec = services::contracts::create(&state, body).await?;
     Ok((
         StatusCode::CREATED,
         Json(record_json(&rec, state.clock.now())),
@@ -136,12 +129,8 @@ async fn load(state: &AppState, id: i64) -> Result<ContractRecord, ApiError> {
 
 /// One contract
 #[utoipa::path(get, path = "/contracts/{id}", tag = "Compliance", operation_id = "getContract",
-    params(super::Id),
-    responses((status = 200, description = "The contract.", body = ContractView)))]
-async fn show(
-    State(state): State<AppState>,
-    super::Id(id): super::Id,
-) -> Result<Json<ContractView>, ApiError> {
+    params(super::Id), responses((status = 200, description = "The contract.", body = ContractView)))]
+async fn show(State(state): State<AppState>, Id(id): Id) -> Api<ContractView> {
     Ok(Json(record_json(
         &load(&state, id).await?,
         state.clock.now(),
@@ -150,28 +139,20 @@ async fn show(
 
 /// Change a contract
 #[utoipa::path(put, path = "/contracts/{id}", tag = "Compliance", operation_id = "updateContract",
-    params(super::Id), request_body = promptly::compliance::Contract,
-    responses(
-        (status = 200, description = "The contract as changed.", body = ContractView),
-        (status = 404, response = responses::MissingReference),
-    ))]
+    params(super::Id), request_body = promptly::compliance::Contract, responses((status = 200, description = "The contract as changed.", body = ContractView), (status = 404, response = responses::MissingReference)))]
 async fn update(
     State(state): State<AppState>,
-    super::Id(id): super::Id,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<ContractView>, ApiError> {
-    let rec = services::contracts::update(&state, id, super::object_body(body)?).await?;
+    Id(id): Id,
+    Object(body): Object,
+) -> Api<ContractView> {
+    let rec = services::contracts::update(&state, id, body).await?;
     Ok(Json(record_json(&rec, state.clock.now())))
 }
 
 /// Delete a contract
-#[utoipa::path(delete, path = "/contracts/{id}", tag = "Compliance",
-    operation_id = "deleteContract", params(super::Id),
-    responses((status = 204, description = "Deleted.")))]
-async fn remove(
-    State(state): State<AppState>,
-    super::Id(id): super::Id,
-) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/contracts/{id}", tag = "Compliance", operation_id = "deleteContract",
+    params(super::Id), responses((status = 204, description = "Deleted.")))]
+async fn remove(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
     services::contracts::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -335,14 +316,13 @@ async fn evaluate(
 /// A contract's compliance in a period
 ///
 /// Per metric: target, actual, numerator, denominator, band (in words with its action), money; breakdowns by department, team, agent and channel. Running clocks past their deadline count as missed.
-#[utoipa::path(get, path = "/contracts/{id}/compliance", tag = "Compliance",
-    operation_id = "getCompliance", params(PeriodQuery, super::Id),
-    responses((status = 200, description = "The compliance.", body = ComplianceView)))]
+#[utoipa::path(get, path = "/contracts/{id}/compliance", tag = "Compliance", operation_id = "getCompliance",
+    params(PeriodQuery, super::Id), responses((status = 200, description = "The compliance.", body = ComplianceView)))]
 async fn compliance(
     State(state): State<AppState>,
-    super::Id(id): super::Id,
+    Id(id): Id,
     Query(q): Query<PeriodQuery>,
-) -> Result<Json<ComplianceView>, ApiError> {
+) -> Api<ComplianceView> {
     let (rec, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
     Ok(Json(compliance_json(&rec, &c, &b)))
 }
@@ -434,14 +414,11 @@ pub fn compliance_csv_text(c: &Compliance, b: &[MetricBreakdowns]) -> String {
 /// The same as CSV
 ///
 /// Columns: period, metric, kind, dimension (all, department, team, agent, channel), group, conversations, target, actual, numerator, denominator, band, shortfall_pct, credit, bonus, currency.
-#[utoipa::path(get, path = "/contracts/{id}/compliance.csv", tag = "Compliance",
-    operation_id = "getComplianceCsv", params(PeriodQuery, super::Id),
-    responses(
-        (status = 200, description = "CSV, one row per metric and per breakdown group.", body = String, content_type = "text/csv"),
-    ))]
+#[utoipa::path(get, path = "/contracts/{id}/compliance.csv", tag = "Compliance", operation_id = "getComplianceCsv",
+    params(PeriodQuery, super::Id), responses((status = 200, description = "CSV, one row per metric and per breakdown group.", body = String, content_type = "text/csv")))]
 async fn compliance_csv(
     State(state): State<AppState>,
-    super::Id(id): super::Id,
+    Id(id): Id,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     let (_, c, b) = evaluate(&state, id, q.period.as_deref()).await?;
@@ -499,17 +476,13 @@ pub fn dimension_of(text: &str) -> Result<Dimension, ApiError> {
 /// The conversations behind a number
 ///
 /// The conversations a metric counts in a period (its denominator), optionally of one breakdown group, worst first, each with what it adds to the numerator and denominator.
-#[utoipa::path(get, path = "/contracts/{id}/conversations", tag = "Compliance",
-    operation_id = "getComplianceConversations", params(DrillQuery, super::Id),
-    responses(
-        (status = 200, description = "The conversations.", body = DrillView),
-        (status = 404, response = responses::MissingReference),
-    ))]
+#[utoipa::path(get, path = "/contracts/{id}/conversations", tag = "Compliance", operation_id = "getComplianceConversations",
+    params(DrillQuery, super::Id), responses((status = 200, description = "The conversations.", body = DrillView), (status = 404, response = responses::MissingReference)))]
 async fn conversations(
     State(state): State<AppState>,
-    super::Id(id): super::Id,
+    Id(id): Id,
     Query(q): Query<DrillQuery>,
-) -> Result<Json<DrillView>, ApiError> {
+) -> Api<DrillView> {
     let rec = load(&state, id).await?;
     let now = state.clock.now();
     let period = period_of(q.period.as_deref(), &rec.contract, now)?;
@@ -560,7 +533,7 @@ pub(crate) struct TeamDepartments {
 /// Managers and admins; the department breakdown groups teams by it.
 #[utoipa::path(get, path = "/departments", tag = "Compliance", operation_id = "getDepartments",
     responses((status = 200, description = "The mapping, by team.", body = TeamDepartments)))]
-async fn departments(State(state): State<AppState>) -> Result<Json<TeamDepartments>, ApiError> {
+async fn departments(State(state): State<AppState>) -> Api<TeamDepartments> {
     Ok(Json(TeamDepartments {
         teams: state.store.team_departments().await?,
     }))
@@ -570,15 +543,11 @@ async fn departments(State(state): State<AppState>) -> Result<Json<TeamDepartmen
 ///
 /// Teams compare trimmed and ignoring case; each once.
 #[utoipa::path(put, path = "/departments", tag = "Compliance", operation_id = "setDepartments",
-    request_body = TeamDepartments,
-    responses(
-        (status = 200, description = "The mapping as stored.", body = TeamDepartments),
-        (status = 409, response = responses::Taken),
-    ))]
+    request_body = TeamDepartments, responses((status = 200, description = "The mapping as stored.", body = TeamDepartments), (status = 409, response = responses::Taken)))]
 async fn set_departments(
     State(state): State<AppState>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<TeamDepartments>, ApiError> {
-    let teams = services::contracts::set_departments(&state, super::object_body(body)?).await?;
+    Object(body): Object,
+) -> Api<TeamDepartments> {
+    let teams = services::contracts::set_departments(&state, body).await?;
     Ok(Json(TeamDepartments { teams }))
 }

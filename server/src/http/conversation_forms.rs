@@ -94,17 +94,14 @@ pub(super) async fn reply(
     user: Option<Extension<CurrentUser>>,
     Path(id): Path<i64>,
     Form(form): Form<ReplyForm>,
-) -> Response {
-    let (me, external) = match actor_and_external_id(&state, user, id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let (me, external) = actor_and_external_id(&state, user, id).await?;
     let text = form.text.trim();
     if text.is_empty() {
-        return back(id, &[("err_text", "Write a reply first.")]);
+        return Err(back(id, &[("err_text", "Write a reply first.")]));
     }
     if text.chars().count() > MESSAGE_TEXT_LEN {
-        return back(id, &[("err_text", "The reply is too long.")]);
+        return Err(back(id, &[("err_text", "The reply is too long.")]));
     }
     let private = form.private.is_some();
     let body = EventBody::Message {
@@ -113,14 +110,8 @@ pub(super) async fn reply(
         text: text.to_string(),
         agent_email: Some(me),
     };
-    record(
-        &state,
-        id,
-        external,
-        body,
-        if private { "noted" } else { "replied" },
-    )
-    .await
+    let done = if private { "noted" } else { "replied" };
+    Ok(record(&state, id, external, body, done).await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,11 +126,8 @@ pub(super) async fn update(
     user: Option<Extension<CurrentUser>>,
     Path(id): Path<i64>,
     Form(form): Form<UpdateForm>,
-) -> Response {
-    let (me, external) = match actor_and_external_id(&state, user, id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let (me, external) = actor_and_external_id(&state, user, id).await?;
     let change = |status, priority, owner| EventBody::Updated {
         status,
         priority,
@@ -153,7 +141,7 @@ pub(super) async fn update(
         "unassign" => change(None, None, Some(None)),
         "assign" => match promptly::account::validate_email(value) {
             Ok(email) => change(None, None, Some(Some(email))),
-            Err(m) => return back(id, &[("err_owner", m.as_str())]),
+            Err(m) => return Err(back(id, &[("err_owner", m.as_str())])),
         },
         "status" => {
             let status = match value {
@@ -161,15 +149,20 @@ pub(super) async fn update(
                 "pending" => ConversationStatus::Pending,
                 "snoozed" => ConversationStatus::Snoozed,
                 "resolved" => ConversationStatus::Resolved,
-                _ => return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown status.").into_response(),
+                _ => return Err(refused("Unknown status.")),
             };
             change(Some(status), None, None)
         }
         "priority" => match Priority::parse(value) {
             Some(p) => change(None, Some(p), None),
-            None => return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown priority.").into_response(),
+            None => return Err(refused("Unknown priority.")),
         },
-        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown action.").into_response(),
+        _ => return Err(refused("Unknown action.")),
     };
-    record(&state, id, external, body, "updated").await
+    Ok(record(&state, id, external, body, "updated").await)
+}
+
+/// A form value the page never sends: 422 in words.
+fn refused(words: &'static str) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, words).into_response()
 }

@@ -3,6 +3,7 @@
 
 use super::error::ApiError;
 use super::require_user;
+use super::Api;
 use crate::auth::CurrentUser;
 use crate::catalog::SlaCatalog;
 use crate::services::conversations::{conversation_detail, conversation_views, find};
@@ -115,16 +116,13 @@ pub async fn queue(
 /// The queue
 ///
 /// Conversations matching the filters, most urgent first (nearest deadline; none last), each with its SLA evaluated now.
-#[utoipa::path(get, path = "/conversations", tag = "Conversations",
-    operation_id = "listConversations", params(QueueQuery),
-    responses(
-        (status = 200, description = "The conversations.", body = Vec<promptly::conversation::ConversationSummary>),
-    ))]
+#[utoipa::path(get, path = "/conversations", tag = "Conversations", operation_id = "listConversations",
+    params(QueueQuery), responses((status = 200, description = "The conversations.", body = Vec<promptly::conversation::ConversationSummary>)))]
 async fn list(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     Query(q): Query<QueueQuery>,
-) -> Result<Json<Vec<ConversationView>>, ApiError> {
+) -> Api<Vec<ConversationView>> {
     let me = require_user(user)?;
     Ok(Json(queue(&state, &me, &q, state.clock.now()).await?))
 }
@@ -140,18 +138,9 @@ pub(crate) struct ConversationDetail {
 }
 
 /// One conversation with its timeline
-#[utoipa::path(get, path = "/conversations/{id}", tag = "Conversations",
-    operation_id = "getConversation",
-    params(("id" = String, Path, description = "Promptly's numeric id, or the sender's conversation id (`external_id`).")),
-    responses(
-        (status = 200, description = "The conversation, its SLA evaluated now, and all its events ordered by `at`.", body = ConversationDetail),
-    ))]
-async fn one(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    Path(id): Path<String>,
-) -> Result<Json<ConversationDetail>, ApiError> {
-    require_user(user)?;
+#[utoipa::path(get, path = "/conversations/{id}", tag = "Conversations", operation_id = "getConversation",
+    params(("id" = String, Path, description = "Promptly's numeric id, or the sender's conversation id (`external_id`).")), responses((status = 200, description = "The conversation, its SLA evaluated now, and all its events ordered by `at`.", body = ConversationDetail)))]
+async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Api<ConversationDetail> {
     let store = state.store.as_ref();
     let row = find(store, &id).await?.ok_or(ApiError::NotFound)?;
     let now = state.clock.now();

@@ -608,9 +608,7 @@ pub const PAGE: &str = "/api/docs";
 ///
 /// Public: no token or session needed. A readable rendering is served at `/api`.
 #[utoipa::path(get, path = "/openapi.json", tag = "Documentation", operation_id = "getOpenApi",
-    responses(
-        (status = 200, description = "The OpenAPI 3.1 document.", body = serde_json::Value),
-    ))]
+    responses((status = 200, description = "The OpenAPI 3.1 document.", body = serde_json::Value)))]
 async fn openapi() -> impl IntoResponse {
     static TEXT: OnceLock<String> = OnceLock::new();
     (

@@ -2,15 +2,13 @@
 //! `{"events": [...]}` (up to 1,000); a batch with an invalid event is refused whole.
 
 use super::error::ApiError;
-use super::{json_body, require_user};
-use crate::auth::CurrentUser;
+use super::{Api, JsonBody};
 use crate::services;
 use crate::state::AppState;
 use crate::store::IngestOutcome;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use promptly::account::FieldError;
 use promptly::conversation::parse_incoming;
 use promptly::limits::EVENT_BATCH;
@@ -41,17 +39,8 @@ pub(crate) struct IngestReply {
 ///
 /// One event, or `{"events": [...]}` with 1 to 1,000 events. A batch with an invalid event is refused whole, with every problem's path (`events[3].channel`). An event whose `id` was seen before is acknowledged as a duplicate and ignored. An unknown `conversation` is created with the default policy. Any signed-in role.
 #[utoipa::path(post, path = "/events", tag = "Events", operation_id = "ingestEvents",
-    request_body = super::docs::EventsBody,
-    responses(
-        (status = 200, description = "What happened to each event, in the request's order.", body = IngestReply),
-    ))]
-async fn ingest(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<Json<IngestReply>, ApiError> {
-    require_user(user)?;
-    let body = json_body(body)?;
+    request_body = super::docs::EventsBody, responses((status = 200, description = "What happened to each event, in the request's order.", body = IngestReply)))]
+async fn ingest(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api<IngestReply> {
     let now = state.clock.now();
     let (items, prefix): (Vec<&serde_json::Value>, bool) = match body.get("events") {
         Some(serde_json::Value::Array(items)) => (items.iter().collect(), true),

@@ -318,19 +318,22 @@ fn policy_item(p: crate::store::PolicyRecord) -> app::api::PolicyItem {
 
 /// The `/api/v1` routes.
 pub fn api_router() -> Router<AppState> {
-    Router::new()
-        .merge(users::router())
-        .merge(stream::router())
-        .merge(tokens::router())
-        .merge(calendars::router())
-        .merge(policies::router())
-        .merge(rules::router())
-        .merge(automation::router())
-        .merge(staffing::router())
-        .merge(contracts::router())
-        .merge(events::router())
-        .merge(conversations::router())
-        .merge(docs::router())
+    [
+        users::router(),
+        stream::router(),
+        tokens::router(),
+        calendars::router(),
+        policies::router(),
+        rules::router(),
+        automation::router(),
+        staffing::router(),
+        contracts::router(),
+        events::router(),
+        conversations::router(),
+        docs::router(),
+    ]
+    .into_iter()
+    .fold(Router::new(), Router::merge)
 }
 
 /// The signed-in user or token (the access table has admitted it), or 401.
@@ -362,6 +365,61 @@ pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
     serde_json::from_value(object_body(body)?)
         .map_err(|e| error::ApiError::field("body", e.to_string()))
 }
+
+/// A JSON API handler's answer.
+pub(crate) type Api<T> = Result<axum::Json<T>, error::ApiError>;
+
+/// A JSON API handler's answer with its status (201 for a new record, 202 for a job).
+pub(crate) type WithStatus<T> = Result<(axum::http::StatusCode, axum::Json<T>), error::ApiError>;
+
+/// A new record: 201 with it.
+pub(crate) fn created<T>(record: T) -> WithStatus<T> {
+    Ok((axum::http::StatusCode::CREATED, axum::Json(record)))
+}
+
+/// A record that was looked up, or 404.
+pub(crate) fn found<T>(record: Option<T>) -> Api<T> {
+    record.map(axum::Json).ok_or(error::ApiError::NotFound)
+}
+
+/// The JSON API's body extractors: a body that is not JSON, too large or of the wrong shape
+/// is refused with the API's error (413, or 422 naming the field), never axum's plain text.
+macro_rules! body_extractor {
+    ($(#[$doc:meta])* $name:ident $(<$t:ident>)?, $read:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $name$(<$t>)?(pub body_extractor!(@inner $($t)?));
+        impl<S: Send + Sync $(, $t: serde::de::DeserializeOwned)?> axum::extract::FromRequest<S>
+            for $name$(<$t>)?
+        {
+            type Rejection = error::ApiError;
+            async fn from_request(
+                req: axum::extract::Request,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let body = axum::Json::<serde_json::Value>::from_request(req, state).await;
+                $read(body).map($name)
+            }
+        }
+    };
+    (@inner $t:ident) => { $t };
+    (@inner) => { serde_json::Value };
+}
+
+body_extractor!(
+    /// Any JSON body ([`json_body`]).
+    JsonBody,
+    json_body
+);
+body_extractor!(
+    /// A JSON object ([`object_body`]).
+    Object,
+    object_body
+);
+body_extractor!(
+    /// A JSON object read into `T` ([`typed_body`]).
+    Typed<T>,
+    typed_body::<T>
+);
 
 /// The form handlers' answer: 303 to `path`, the query carrying a notice or errors.
 pub(crate) fn see_other(path: &str, query: &[(&str, &str)]) -> axum::response::Response {

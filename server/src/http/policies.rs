@@ -3,17 +3,15 @@
 
 use super::error::responses;
 use super::error::ApiError;
-use super::require_user;
-use crate::auth::CurrentUser;
+use super::{created, found, Api, Id, Object, WithStatus};
 use crate::services;
 use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
 use crate::store::PolicyRecord;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use promptly::job::JobView;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -34,46 +32,24 @@ pub fn router() -> Router<AppState> {
 ///
 /// The current version of each policy not deleted, ordered by name, then id.
 #[utoipa::path(get, path = "/policies", tag = "Policies", operation_id = "listPolicies",
-    responses(
-        (status = 200, description = "The policies.", body = Vec<crate::store::PolicyRecord>),
-    ))]
-async fn list(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-) -> Result<Json<Vec<PolicyRecord>>, ApiError> {
-    require_user(user)?;
+    responses((status = 200, description = "The policies.", body = Vec<crate::store::PolicyRecord>)))]
+async fn list(State(state): State<AppState>) -> Api<Vec<PolicyRecord>> {
     Ok(Json(state.store.list_policies().await?))
 }
 
 /// One policy (its current version)
 #[utoipa::path(get, path = "/policies/{id}", tag = "Policies", operation_id = "getPolicy",
-    params(super::Id),
-    responses((status = 200, description = "The policy.", body = crate::store::PolicyRecord)))]
-async fn one(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    super::Id(id): super::Id,
-) -> Result<Json<PolicyRecord>, ApiError> {
-    require_user(user)?;
-    Ok(Json(
-        state.store.policy(id).await?.ok_or(ApiError::NotFound)?,
-    ))
+    params(super::Id), responses((status = 200, description = "The policy.", body = crate::store::PolicyRecord)))]
+async fn one(State(state): State<AppState>, Id(id): Id) -> Api<PolicyRecord> {
+    found(state.store.policy(id).await?)
 }
 
 /// All versions of a policy
 ///
 /// Oldest first, also for a deleted policy.
-#[utoipa::path(get, path = "/policies/{id}/versions", tag = "Policies",
-    operation_id = "listPolicyVersions", params(super::Id),
-    responses(
-        (status = 200, description = "The versions.", body = Vec<crate::store::PolicyRecord>),
-    ))]
-async fn versions(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    super::Id(id): super::Id,
-) -> Result<Json<Vec<PolicyRecord>>, ApiError> {
-    require_user(user)?;
+#[utoipa::path(get, path = "/policies/{id}/versions", tag = "Policies", operation_id = "listPolicyVersions",
+    params(super::Id), responses((status = 200, description = "The versions.", body = Vec<crate::store::PolicyRecord>)))]
+async fn versions(State(state): State<AppState>, Id(id): Id) -> Api<Vec<PolicyRecord>> {
     // A deleted policy is gone from the API, versions and all (conversations keep theirs).
     state.store.policy(id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(state.store.policy_versions(id).await?))
@@ -83,17 +59,9 @@ async fn versions(
 ///
 /// The body is the `sla check` policy shape plus `name`, `description` and `calendar_id`. Creates version 1.
 #[utoipa::path(post, path = "/policies", tag = "Policies", operation_id = "createPolicy",
-    request_body = super::docs::PolicyInput,
-    responses(
-        (status = 201, description = "The policy was created.", body = crate::store::PolicyRecord),
-        (status = 404, response = responses::MissingReference),
-    ))]
-async fn create(
-    State(state): State<AppState>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<PolicyRecord>), ApiError> {
-    let rec = services::policies::create(&state, super::object_body(body)?).await?;
-    Ok((StatusCode::CREATED, Json(rec)))
+    request_body = super::docs::PolicyInput, responses((status = 201, description = "The policy was created.", body = crate::store::PolicyRecord), (status = 404, response = responses::MissingReference)))]
+async fn create(State(state): State<AppState>, Object(body): Object) -> WithStatus<PolicyRecord> {
+    created(services::policies::create(&state, body).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -124,20 +92,14 @@ pub(crate) struct Updated {
 ///
 /// When a conversation uses the current version, a new version is added; otherwise the current version is replaced. Conversations keep their version unless `apply_to_open=true` moves the open ones to the new version (and re-evaluates them).
 #[utoipa::path(put, path = "/policies/{id}", tag = "Policies", operation_id = "updatePolicy",
-    params(UpdateQuery, super::Id), request_body = super::docs::PolicyInput,
-    responses(
-        (status = 200, description = "The new current version, and how many open conversations moved to it and were re-evaluated.", body = Updated),
-        (status = 202, description = "With `apply_to_open=true` and more than 500 open conversations: the new current version; the open conversations moved to it and are re-evaluated by a background job, whose progress `job` reports and `GET /jobs/{id}` follows.", body = Updated),
-        (status = 404, response = responses::MissingReference),
-    ))]
+    params(UpdateQuery, super::Id), request_body = super::docs::PolicyInput, responses((status = 200, description = "The new current version, and how many open conversations moved to it and were re-evaluated.", body = Updated), (status = 202, description = "With `apply_to_open=true` and more than 500 open conversations: the new current version; the open conversations moved to it and are re-evaluated by a background job, whose progress `job` reports and `GET /jobs/{id}` follows.", body = Updated), (status = 404, response = responses::MissingReference)))]
 async fn update(
     State(state): State<AppState>,
-    super::Id(id): super::Id,
+    Id(id): Id,
     Query(q): Query<UpdateQuery>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Updated>), ApiError> {
-    let (rec, outcome) =
-        services::policies::update(&state, id, super::object_body(body)?, q.apply_to_open).await?;
+    Object(body): Object,
+) -> WithStatus<Updated> {
+    let (rec, outcome) = services::policies::update(&state, id, body, q.apply_to_open).await?;
     Ok(match outcome {
         Reevaluation::Done(reevaluated) => (
             StatusCode::OK,
@@ -163,12 +125,8 @@ async fn update(
 ///
 /// Jobs of the server that started them, kept an hour after they finish (behind a load balancer, ask the same server).
 #[utoipa::path(get, path = "/jobs/{id}", tag = "Policies", operation_id = "getJob",
-    params(super::Id),
-    responses((status = 200, description = "The job.", body = promptly::job::JobView)))]
-pub(crate) async fn job(
-    State(state): State<AppState>,
-    super::Id(id): super::Id,
-) -> Result<Json<JobView>, ApiError> {
+    params(super::Id), responses((status = 200, description = "The job.", body = promptly::job::JobView)))]
+pub(crate) async fn job(State(state): State<AppState>, Id(id): Id) -> Api<JobView> {
     let id = u64::try_from(id).map_err(|_| ApiError::NotFound)?;
     let job = state.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(id);
     job.map(Json).ok_or(ApiError::NotFound)
@@ -178,15 +136,8 @@ pub(crate) async fn job(
 ///
 /// Conversations keep their version. Refused (409) while it is the default policy.
 #[utoipa::path(delete, path = "/policies/{id}", tag = "Policies", operation_id = "deletePolicy",
-    params(super::Id),
-    responses(
-        (status = 204, description = "The policy is deleted."),
-        (status = 409, response = responses::Conflict),
-    ))]
-async fn remove(
-    State(state): State<AppState>,
-    super::Id(id): super::Id,
-) -> Result<StatusCode, ApiError> {
+    params(super::Id), responses((status = 204, description = "The policy is deleted."), (status = 409, response = responses::Conflict)))]
+async fn remove(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
     services::policies::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -194,32 +145,21 @@ async fn remove(
 /// The default policy
 ///
 /// The policy new conversations start with, or `null`.
-#[utoipa::path(get, path = "/settings/default-policy", tag = "Policies",
-    operation_id = "getDefaultPolicy",
-    responses(
-        (status = 200, description = "The default policy's id.", body = crate::services::policies::DefaultPolicy),
-    ))]
-async fn get_default(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    require_user(user)?;
+#[utoipa::path(get, path = "/settings/default-policy", tag = "Policies", operation_id = "getDefaultPolicy",
+    responses((status = 200, description = "The default policy's id.", body = crate::services::policies::DefaultPolicy)))]
+async fn get_default(State(state): State<AppState>) -> Api<serde_json::Value> {
     Ok(Json(json!({"policy": state.store.default_policy().await?})))
 }
 
 /// Set the default policy
 ///
 /// `null` removes the default.
-#[utoipa::path(put, path = "/settings/default-policy", tag = "Policies",
-    operation_id = "setDefaultPolicy", request_body = crate::services::policies::DefaultPolicy,
-    responses(
-        (status = 200, description = "The default policy now.", body = crate::services::policies::DefaultPolicy),
-        (status = 404, response = responses::MissingReference),
-    ))]
+#[utoipa::path(put, path = "/settings/default-policy", tag = "Policies", operation_id = "setDefaultPolicy",
+    request_body = crate::services::policies::DefaultPolicy, responses((status = 200, description = "The default policy now.", body = crate::services::policies::DefaultPolicy), (status = 404, response = responses::MissingReference)))]
 async fn set_default(
     State(state): State<AppState>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let policy = services::policies::set_default(&state, super::object_body(body)?).await?;
+    Object(body): Object,
+) -> Api<serde_json::Value> {
+    let policy = services::policies::set_default(&state, body).await?;
     Ok(Json(json!({ "policy": policy })))
 }

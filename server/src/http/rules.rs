@@ -7,14 +7,13 @@
 
 use super::error::responses;
 use super::error::ApiError;
-use super::{json_body, require_user};
-use crate::auth::{CurrentUser, PublicOrigin};
+use super::{created, Api, Id, JsonBody, Object, WithStatus};
+use crate::auth::PublicOrigin;
 use crate::catalog::SlaCatalog;
 use crate::services;
 use crate::services::conversations::conversation_detail;
 use crate::state::AppState;
 use crate::store::RuleRecord;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -101,25 +100,15 @@ async fn view(state: &AppState, rule: RuleRecord) -> Result<RuleView, ApiError> 
 /// Every rule in the order they run (position, then id), each with `fired_today`: how many times it fired since 00:00 UTC today. Webhook secrets read as `********`.
 #[utoipa::path(get, path = "/rules", tag = "Rules", operation_id = "listRules",
     responses((status = 200, description = "The rules, in order.", body = Vec<RuleView>)))]
-async fn list(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-) -> Result<Json<Vec<RuleView>>, ApiError> {
-    require_user(user)?;
+async fn list(State(state): State<AppState>) -> Api<Vec<RuleView>> {
     let rules = state.store.list_rules().await?;
     Ok(Json(views(&state, rules).await?))
 }
 
 /// One rule
 #[utoipa::path(get, path = "/rules/{id}", tag = "Rules", operation_id = "getRule",
-    params(super::Id),
-    responses((status = 200, description = "The rule.", body = RuleView)))]
-async fn one(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    super::Id(id): super::Id,
-) -> Result<Json<RuleView>, ApiError> {
-    require_user(user)?;
+    params(super::Id), responses((status = 200, description = "The rule.", body = RuleView)))]
+async fn one(State(state): State<AppState>, Id(id): Id) -> Api<RuleView> {
     let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(view(&state, rule).await?))
 }
@@ -128,34 +117,19 @@ async fn one(
 ///
 /// The rule goes after the last one. Every problem is reported with its path (`conditions[1].op`, `actions[0].policy`; an empty path is the body itself); policies and calendars must exist. A webhook secret of `********` is refused here: a new rule has no stored secret to keep.
 #[utoipa::path(post, path = "/rules", tag = "Rules", operation_id = "createRule",
-    request_body = super::docs::RuleInput,
-    responses(
-        (status = 201, description = "The rule was created.", body = RuleView),
-        (status = 404, response = responses::MissingReference),
-    ))]
-async fn create(
-    State(state): State<AppState>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<RuleView>), ApiError> {
-    let rec = services::rules::create(&state, super::object_body(body)?).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, rec).await?)))
+    request_body = super::docs::RuleInput, responses((status = 201, description = "The rule was created.", body = RuleView), (status = 404, response = responses::MissingReference)))]
+async fn create(State(state): State<AppState>, Object(body): Object) -> WithStatus<RuleView> {
+    let rec = services::rules::create(&state, body).await?;
+    created(view(&state, rec).await?)
 }
 
 /// Change a rule
 ///
 /// Replaces the rule's definition; it keeps its place in the order. A webhook whose `secret` is `********` (as reads show it) keeps the stored secret of the rule's webhook with the same URL; for a new URL the secret must be sent (else 422 on `actions[i].secret`).
 #[utoipa::path(put, path = "/rules/{id}", tag = "Rules", operation_id = "updateRule",
-    params(super::Id), request_body = super::docs::RuleInput,
-    responses(
-        (status = 200, description = "The rule as changed.", body = RuleView),
-        (status = 404, response = responses::MissingReference),
-    ))]
-async fn update(
-    State(state): State<AppState>,
-    super::Id(id): super::Id,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<RuleView>, ApiError> {
-    let rec = services::rules::update(&state, id, super::object_body(body)?).await?;
+    params(super::Id), request_body = super::docs::RuleInput, responses((status = 200, description = "The rule as changed.", body = RuleView), (status = 404, response = responses::MissingReference)))]
+async fn update(State(state): State<AppState>, Id(id): Id, Object(body): Object) -> Api<RuleView> {
+    let rec = services::rules::update(&state, id, body).await?;
     Ok(Json(view(&state, rec).await?))
 }
 
@@ -163,12 +137,8 @@ async fn update(
 ///
 /// The rules after it keep their order.
 #[utoipa::path(delete, path = "/rules/{id}", tag = "Rules", operation_id = "deleteRule",
-    params(super::Id),
-    responses((status = 204, description = "The rule is deleted.")))]
-async fn remove(
-    State(state): State<AppState>,
-    super::Id(id): super::Id,
-) -> Result<StatusCode, ApiError> {
+    params(super::Id), responses((status = 204, description = "The rule is deleted.")))]
+async fn remove(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
     services::rules::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -177,16 +147,9 @@ async fn remove(
 ///
 /// The body lists every rule's id exactly once, in the new order: `{"ids": [3, 1, 2]}` or the bare list `[3, 1, 2]`. Positions become 0, 1, 2, ... in one transaction. A list that is not exactly the current rules' ids is refused (409) and nothing moves.
 #[utoipa::path(post, path = "/rules/order", tag = "Rules", operation_id = "reorderRules",
-    request_body = super::docs::RuleOrder,
-    responses(
-        (status = 200, description = "The rules in their new order.", body = Vec<RuleView>),
-        (status = 409, response = responses::Stale),
-    ))]
-async fn reorder(
-    State(state): State<AppState>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Vec<RuleView>>, ApiError> {
-    let rules = services::rules::reorder(&state, json_body(body)?).await?;
+    request_body = super::docs::RuleOrder, responses((status = 200, description = "The rules in their new order.", body = Vec<RuleView>), (status = 409, response = responses::Stale)))]
+async fn reorder(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api<Vec<RuleView>> {
+    let rules = services::rules::reorder(&state, body).await?;
     Ok(Json(views(&state, rules).await?))
 }
 
@@ -303,18 +266,15 @@ fn trigger_message(events: &[IncomingEvent], kind: RuleEvent) -> Option<(Author,
 ///
 /// Explains what the rule would do for its event on a stored conversation as it is now, changing nothing: every condition with the value it saw and whether it matched, whether the rule would fire (a disabled rule is explained as if enabled), and the conversation after its actions with the messages and webhooks it would send (secrets masked). `message.*` conditions see the conversation's latest public message for `message.created` rules and its first for `conversation.created` rules; `business_hours` is answered from the calendar now; `sla.*` rules are explained for `metric` (default `first_response`). Links in messages start with the server's public URL (`PROMPTLY_PUBLIC_URL`), or are relative when it is not set.
 #[utoipa::path(post, path = "/rules/{id}/test", tag = "Rules", operation_id = "testRule",
-    params(super::Id), request_body = super::docs::RuleTest,
-    responses((status = 200, description = "The explanation.", body = TestResult)))]
+    params(super::Id), request_body = super::docs::RuleTest, responses((status = 200, description = "The explanation.", body = TestResult)))]
 async fn test(
     State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
     origin: Option<Extension<PublicOrigin>>,
-    super::Id(id): super::Id,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<TestResult>, ApiError> {
-    require_user(user)?;
+    Id(id): Id,
+    Object(body): Object,
+) -> Api<TestResult> {
     let rule = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
-    let req = test_request(super::object_body(body)?)?;
+    let req = test_request(body)?;
     let link_base = origin
         .as_ref()
         .and_then(|Extension(PublicOrigin(o))| o.clone())

@@ -3,6 +3,7 @@
 //! agents there are (managers and admins).
 
 use super::error::ApiError;
+use super::Api;
 use crate::state::AppState;
 use crate::store::StoreResult;
 use axum::extract::{Query, State};
@@ -79,14 +80,8 @@ pub(crate) struct Staffing {
 ///
 /// Managers and admins. Erlang C as pyworkforce's `ErlangC.required_positions` computes it (the same answers on every case of its grid): search up from round(A + 1) until the service level is met, cap occupancy, add shrinkage. With `patience_min`, Erlang A (M/M/n+M: customers abandon after an exponential patience); its service level counts abandoned contacts as missed.
 #[utoipa::path(get, path = "/staffing", tag = "Compliance", operation_id = "staffing",
-    params(StaffingQuery),
-    responses(
-        (status = 200, description = "The agents needed and what they reach.", body = Staffing),
-    ))]
-async fn staffing(
-    State(state): State<AppState>,
-    Query(q): Query<StaffingQuery>,
-) -> Result<Json<Staffing>, ApiError> {
+    params(StaffingQuery), responses((status = 200, description = "The agents needed and what they reach.", body = Staffing)))]
+async fn staffing(State(state): State<AppState>, Query(q): Query<StaffingQuery>) -> Api<Staffing> {
     let case = case_of(|need| StaffingCase {
         transactions: need("transactions", q.transactions),
         aht_min: need("aht_min", q.aht_min),

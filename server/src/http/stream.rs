@@ -51,10 +51,7 @@ fn now_text(state: &AppState) -> String {
 ///
 /// A client that reconnects with `Last-Event-ID` first gets the kept `conversation` events after that id, then live ones. A comment line keeps idle connections open.
 #[utoipa::path(get, path = "/stream", tag = "Stream", operation_id = "stream",
-    params(("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event received; the events missed since are sent first. Anything but a whole number starts afresh.")),
-    responses(
-        (status = 200, description = "The event stream.", body = super::docs::StreamFrame, content_type = "text/event-stream"),
-    ))]
+    params(("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event received; the events missed since are sent first. Anything but a whole number starts afresh.")), responses((status = 200, description = "The event stream.", body = super::docs::StreamFrame, content_type = "text/event-stream")))]
 async fn stream_events(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,

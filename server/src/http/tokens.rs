@@ -3,6 +3,7 @@
 
 use super::error::responses;
 use super::error::ApiError;
+use super::{Api, Id, Typed, WithStatus};
 use crate::auth::CurrentUser;
 use crate::services::tokens::{create_token, CreatedToken};
 use crate::state::AppState;
@@ -35,15 +36,11 @@ pub(crate) struct NewToken {
 ///
 /// The answer holds the token itself, the only time it is shown.
 #[utoipa::path(post, path = "/tokens", tag = "Tokens", operation_id = "createToken",
-    request_body = NewToken,
-    responses(
-        (status = 201, description = "The token was created.", body = crate::services::tokens::CreatedToken),
-    ))]
+    request_body = NewToken, responses((status = 201, description = "The token was created.", body = crate::services::tokens::CreatedToken)))]
 async fn create(
     State(state): State<AppState>,
-    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let body: NewToken = super::typed_body(body)?;
+    Typed(body): Typed<NewToken>,
+) -> WithStatus<CreatedToken> {
     let created = create_token(
         state.store.as_ref(),
         &body.name,
@@ -59,7 +56,7 @@ async fn create(
 /// All tokens, revoked ones included (without the secret).
 #[utoipa::path(get, path = "/tokens", tag = "Tokens", operation_id = "listTokens",
     responses((status = 200, description = "The tokens.", body = Vec<crate::store::ApiToken>)))]
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiError> {
+async fn list(State(state): State<AppState>) -> Api<Vec<ApiToken>> {
     Ok(Json(state.store.list_api_tokens().await?))
 }
 
@@ -67,15 +64,11 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiE
 ///
 /// Requests with the token get 401 from then on. A token cannot revoke itself (409).
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "Tokens", operation_id = "revokeToken",
-    params(super::Id),
-    responses(
-        (status = 204, description = "The token is revoked."),
-        (status = 409, response = responses::Conflict),
-    ))]
+    params(super::Id), responses((status = 204, description = "The token is revoked."), (status = 409, response = responses::Conflict)))]
 async fn revoke(
     State(state): State<AppState>,
     Extension(CurrentUser(me)): Extension<CurrentUser>,
-    super::Id(id): super::Id,
+    Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     crate::services::tokens::revoke(state.store.as_ref(), &me, id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -183,13 +183,28 @@ async fn reevaluate_chunk(state: &AppState, ids: &[i64]) -> StoreResult<usize> {
         .compliance
         .bump_months(touched.iter().map(|t| month_of(&t.row)));
     let n = touched.len();
-    state
-        .worker
-        .note(touched.iter().map(|t| (t.row.id, t.row.next_sla_at)), false);
-    let changed: Vec<i64> = touched.iter().map(|t| t.row.id).collect();
-    state.announce(&changed).await;
-    publish_views(state, &mut catalog, touched, now).await?;
+    settle(state, &mut catalog, touched, false, now).await?;
     Ok(n)
+}
+
+/// What follows a change to conversations: the worker learns their next SLA instants (and
+/// whether automation work was queued), the other servers hear of them, and the browsers
+/// get their views as of `now`.
+async fn settle(
+    state: &AppState,
+    catalog: &mut SlaCatalog,
+    touched: Vec<TouchedConversation>,
+    queued: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    state.worker.note(
+        touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
+        queued,
+    );
+    let ids: Vec<i64> = touched.iter().map(|t| t.row.id).collect();
+    publish_views(state, catalog, touched, now).await?;
+    state.announce(&ids).await;
+    Ok(())
 }
 
 /// Tells the browsers about each touched conversation: its view as of `now`.
@@ -252,12 +267,6 @@ pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<V
                     .map(|e| crate::store::facts::month_of(e.at.timestamp())),
             )
         }));
-    state.worker.note(
-        report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
-        report.queued > 0,
-    );
-    let ids: Vec<i64> = report.touched.iter().map(|t| t.row.id).collect();
-    publish_views(state, &mut catalog, report.touched, now).await?;
-    state.announce(&ids).await;
+    settle(state, &mut catalog, report.touched, report.queued > 0, now).await?;
     Ok(report.outcomes)
 }
