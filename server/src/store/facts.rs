@@ -13,27 +13,57 @@ use promptly::compliance::{
 };
 use promptly::conversation::Channel;
 
-/// The columns of `conversation_facts`, in the order [`FactColumns`] binds them.
-pub const FACT_COLUMNS: &str = "conversation_id, created_s, month, channel, team, team_g, \
-     team_key, owner, owner_g, policy_id, email_host, labels_key, first_response_s, abandoned_s, \
-     frt_met, frt_missed, frt_due, nrt_met, nrt_missed, nrt_due, rt_met, rt_missed, rt_due, \
-     csat_n, csat_pos, nps_n, nps_net, ces_n, ces_sum";
+use super::db::{Arg, Ty};
+
+/// Defines the column constants of `conversation_facts` from one list, key first.
+macro_rules! fact_columns {
+    ($key:literal: $key_ty:ident, $first:literal: $first_ty:ident $(, $name:literal: $ty:ident)* $(,)?) => {
+        /// The columns of `conversation_facts` and their types, in the order [`fact_row`]
+        /// gives their values.
+        pub const FACT_TYPES: &[(&str, Ty)] =
+            &[($key, Ty::$key_ty), ($first, Ty::$first_ty) $(, ($name, Ty::$ty))*];
+        /// The same columns, comma-separated.
+        pub const FACT_COLUMNS: &str = concat!($key, ", ", $first $(, ", ", $name)*);
+        /// `SET` list of the upsert: every column but the key.
+        pub const FACT_UPDATES: &str =
+            concat!($first, " = excluded.", $first $(, ", ", $name, " = excluded.", $name)*);
+    };
+}
+
+fact_columns! {
+    "conversation_id": Int,
+    "created_s": Int,
+    "month": Int,
+    "channel": Text,
+    "team": Text,
+    "team_g": Text,
+    "team_key": Text,
+    "owner": Text,
+    "owner_g": Text,
+    "policy_id": Int,
+    "email_host": Text,
+    "labels_key": Text,
+    "first_response_s": Int,
+    "abandoned_s": Int,
+    "frt_met": Int,
+    "frt_missed": Int,
+    "frt_due": Int,
+    "nrt_met": Int,
+    "nrt_missed": Int,
+    "nrt_due": Int,
+    "rt_met": Int,
+    "rt_missed": Int,
+    "rt_due": Int,
+    "csat_n": Int,
+    "csat_pos": Int,
+    "nps_n": Int,
+    "nps_net": Int,
+    "ces_n": Int,
+    "ces_sum": Int,
+}
 
 /// How many values one row binds.
-pub const FACT_BINDS: usize = 29;
-
-/// `SET` list of the upsert: every column but the key.
-pub const FACT_UPDATES: &str = "created_s = excluded.created_s, month = excluded.month, \
-     channel = excluded.channel, team = excluded.team, team_g = excluded.team_g, \
-     team_key = excluded.team_key, owner = excluded.owner, owner_g = excluded.owner_g, \
-     policy_id = excluded.policy_id, email_host = excluded.email_host, \
-     labels_key = excluded.labels_key, first_response_s = excluded.first_response_s, \
-     abandoned_s = excluded.abandoned_s, frt_met = excluded.frt_met, \
-     frt_missed = excluded.frt_missed, frt_due = excluded.frt_due, nrt_met = excluded.nrt_met, \
-     nrt_missed = excluded.nrt_missed, nrt_due = excluded.nrt_due, rt_met = excluded.rt_met, \
-     rt_missed = excluded.rt_missed, rt_due = excluded.rt_due, csat_n = excluded.csat_n, \
-     csat_pos = excluded.csat_pos, nps_n = excluded.nps_n, nps_net = excluded.nps_net, \
-     ces_n = excluded.ces_n, ces_sum = excluded.ces_sum";
+pub const FACT_BINDS: usize = FACT_TYPES.len();
 
 /// Trimmed and lower case, as scopes compare text.
 pub fn key(text: &str) -> String {
@@ -59,63 +89,57 @@ pub fn months_of(period: PeriodKey) -> Vec<i64> {
     (first..=last).collect()
 }
 
-/// One row of `conversation_facts`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FactColumns {
-    pub conversation_id: i64,
-    pub created_s: i64,
-    pub month: i64,
-    pub channel: &'static str,
-    pub team: Option<String>,
-    pub team_key: Option<String>,
-    pub owner: Option<String>,
-    pub policy_id: Option<i64>,
-    pub email_host: Option<String>,
-    pub labels_key: String,
-    pub first_response_s: Option<i64>,
-    pub abandoned_s: Option<i64>,
-    /// frt, nrt, rt: (met, missed, due as Unix seconds).
-    pub clocks: [(i64, i64, Option<i64>); 3],
-    /// csat, nps, ces: (responses, numerator terms).
-    pub surveys: [(i64, i64); 3],
-}
-
-impl FactColumns {
-    pub fn new(conversation_id: i64, r: &FactsRecord) -> Self {
-        let clock = |c: promptly::compliance::ClockRecord| {
-            (
-                i64::from(c.met),
-                i64::from(c.missed),
-                c.due.map(|d| d.timestamp()),
-            )
-        };
-        let mut labels_key = String::from("|");
-        for l in &r.labels {
-            labels_key.push_str(&label_key(l));
-            labels_key.push('|');
-        }
-        let team = r.team.clone().filter(|t| !t.is_empty());
-        let owner = r.owner.clone().filter(|o| !o.is_empty());
-        FactColumns {
-            conversation_id,
-            created_s: r.created_at.timestamp(),
-            month: month_of(r.created_at.timestamp()),
-            channel: r.channel.as_str(),
-            team_key: team.as_deref().map(key),
-            team,
-            owner,
-            policy_id: r.policy_id,
-            email_host: r
-                .contact_email
-                .as_deref()
-                .and_then(|e| key(e).rsplit_once('@').map(|(_, h)| h.to_string())),
-            labels_key,
-            first_response_s: r.first_response_s,
-            abandoned_s: r.abandoned_after_s,
-            clocks: [clock(r.frt), clock(r.nrt), clock(r.rt)],
-            surveys: SurveyKind::ALL.map(|k| r.survey_counts(k)),
-        }
+/// A conversation's row of `conversation_facts`: one value per column of [`FACT_TYPES`].
+pub fn fact_row(conversation_id: i64, r: &FactsRecord) -> [Arg; FACT_BINDS] {
+    let mut labels_key = String::from("|");
+    for l in &r.labels {
+        labels_key.push_str(&label_key(l));
+        labels_key.push('|');
     }
+    let team = r.team.clone().filter(|t| !t.is_empty());
+    let owner = r.owner.clone().filter(|o| !o.is_empty());
+    let email_host = r
+        .contact_email
+        .as_deref()
+        .and_then(|e| key(e).rsplit_once('@').map(|(_, h)| h.to_string()));
+    // frt, nrt, rt: (met, missed, due as Unix seconds).
+    let [frt, nrt, rt] = [r.frt, r.nrt, r.rt].map(|c| {
+        let due = c.due.map(|d| d.timestamp());
+        (i64::from(c.met), i64::from(c.missed), due)
+    });
+    // csat, nps, ces: (responses, numerator terms).
+    let [csat, nps, ces] = SurveyKind::ALL.map(|k| r.survey_counts(k));
+    [
+        conversation_id.into(),
+        r.created_at.timestamp().into(),
+        month_of(r.created_at.timestamp()).into(),
+        r.channel.as_str().into(),
+        team.clone().into(),
+        team.as_deref().unwrap_or_default().into(),
+        team.as_deref().map(key).into(),
+        owner.clone().into(),
+        owner.unwrap_or_default().into(),
+        r.policy_id.into(),
+        email_host.into(),
+        labels_key.into(),
+        r.first_response_s.into(),
+        r.abandoned_after_s.into(),
+        frt.0.into(),
+        frt.1.into(),
+        frt.2.into(),
+        nrt.0.into(),
+        nrt.1.into(),
+        nrt.2.into(),
+        rt.0.into(),
+        rt.1.into(),
+        rt.2.into(),
+        csat.0.into(),
+        csat.1.into(),
+        nps.0.into(),
+        nps.1.into(),
+        ces.0.into(),
+        ces.1.into(),
+    ]
 }
 
 /// A text as an SQL string literal.

@@ -1,12 +1,13 @@
 //! Persistence: one [`Store`] trait, implemented once ([`sql_store::SqlStore`]) for SQLite
 //! and PostgreSQL through a small dialect layer ([`db`]).
 //!
-//! Each database has its own migrations (`migrations/sqlite`, `migrations/postgres`) and the
-//! same behaviour, checked by one contract test suite run against both
-//! (`server/tests/suite/store_contract.rs`).
+//! Both databases take the same migrations (`migrations/`, rendered per dialect by
+//! [`migrations`]) and have the same behaviour, checked by one contract test suite run
+//! against both (`server/tests/suite/store_contract.rs`).
 
 pub mod db;
 pub mod facts;
+pub mod migrations;
 pub mod postgres;
 mod shared;
 pub mod sql_store;

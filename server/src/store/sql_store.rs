@@ -2,7 +2,7 @@
 //! through the dialect layer ([`super::db`]); row mapping written once.
 
 use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty, Use};
-use super::facts::{self, FactColumns, FACT_UPDATES};
+use super::facts::{self, FACT_TYPES, FACT_UPDATES};
 use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
 use super::{
     role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
@@ -419,76 +419,11 @@ impl SqlStore {
 
     /// Upserts the compliance facts of the rows that were just derived.
     async fn write_facts(&self, tx: &mut Tx, rows: &[&ConversationRow]) -> Result<(), sqlx::Error> {
-        const COLUMNS: &[(&str, Ty)] = &[
-            ("conversation_id", Ty::Int),
-            ("created_s", Ty::Int),
-            ("month", Ty::Int),
-            ("channel", Ty::Text),
-            ("team", Ty::Text),
-            ("team_g", Ty::Text),
-            ("team_key", Ty::Text),
-            ("owner", Ty::Text),
-            ("owner_g", Ty::Text),
-            ("policy_id", Ty::Int),
-            ("email_host", Ty::Text),
-            ("labels_key", Ty::Text),
-            ("first_response_s", Ty::Int),
-            ("abandoned_s", Ty::Int),
-            ("frt_met", Ty::Int),
-            ("frt_missed", Ty::Int),
-            ("frt_due", Ty::Int),
-            ("nrt_met", Ty::Int),
-            ("nrt_missed", Ty::Int),
-            ("nrt_due", Ty::Int),
-            ("rt_met", Ty::Int),
-            ("rt_missed", Ty::Int),
-            ("rt_due", Ty::Int),
-            ("csat_n", Ty::Int),
-            ("csat_pos", Ty::Int),
-            ("nps_n", Ty::Int),
-            ("nps_net", Ty::Int),
-            ("ces_n", Ty::Int),
-            ("ces_sum", Ty::Int),
-        ];
-        let mut f = Bulk::new("f", COLUMNS);
+        let mut f = Bulk::new("f", FACT_TYPES);
         for r in rows {
-            let Some(facts) = r.facts.as_ref() else {
-                continue;
-            };
-            let c = FactColumns::new(r.id, facts);
-            let [frt, nrt, rt] = c.clocks;
-            let [csat, nps, ces] = c.surveys;
-            f.row([
-                c.conversation_id.into(),
-                c.created_s.into(),
-                c.month.into(),
-                c.channel.into(),
-                c.team.clone().into(),
-                c.team.clone().unwrap_or_default().into(),
-                c.team_key.into(),
-                c.owner.clone().into(),
-                c.owner.unwrap_or_default().into(),
-                c.policy_id.into(),
-                c.email_host.into(),
-                c.labels_key.into(),
-                c.first_response_s.into(),
-                c.abandoned_s.into(),
-                frt.0.into(),
-                frt.1.into(),
-                frt.2.into(),
-                nrt.0.into(),
-                nrt.1.into(),
-                nrt.2.into(),
-                rt.0.into(),
-                rt.1.into(),
-                rt.2.into(),
-                csat.0.into(),
-                csat.1.into(),
-                nps.0.into(),
-                nps.1.into(),
-                ces.0.into(),
-                ces.1.into(),
-            ]);
+            if let Some(facts) = r.facts.as_ref() {
+                f.row(facts::fact_row(r.id, facts));
+            }
         }
         f.execute(
             tx,
@@ -575,9 +510,10 @@ impl SqlStore {
 #[async_trait]
 impl Store for SqlStore {
     async fn migrate(&self) -> StoreResult<()> {
+        let migrator = super::migrations::migrator(self.db.dialect()).await?;
         match &self.db {
-            Db::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await?,
-            Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await?,
+            Db::Sqlite(p) => migrator.run(p).await?,
+            Db::Postgres(p) => migrator.run(p).await?,
         }
         Ok(())
     }

@@ -4,22 +4,23 @@
 -- also covers writes made by another server on the same database.
 CREATE TABLE catalog_generation (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
-    generation  BIGINT  NOT NULL
+    generation  {bigint} NOT NULL
 );
 INSERT INTO catalog_generation (id, generation) VALUES (1, 0);
 
+-- Each `catalog_bump` line below renders as the triggers that bump the counter on every
+-- write to its table: on SQLite one row trigger per kind of write, on PostgreSQL one
+-- statement trigger calling this function.
+-- @postgres
 CREATE FUNCTION bump_catalog_generation() RETURNS trigger AS $$
 BEGIN
     UPDATE catalog_generation SET generation = generation + 1;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
+-- @end
 
-CREATE TRIGGER calendars_bump AFTER INSERT OR UPDATE OR DELETE ON calendars
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_catalog_generation();
-CREATE TRIGGER policies_bump AFTER INSERT OR UPDATE OR DELETE ON policies
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_catalog_generation();
-CREATE TRIGGER policy_versions_bump AFTER INSERT OR UPDATE OR DELETE ON policy_versions
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_catalog_generation();
-CREATE TRIGGER settings_bump AFTER INSERT OR UPDATE OR DELETE ON settings
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_catalog_generation();
+{catalog_bump:calendars}
+{catalog_bump:policies}
+{catalog_bump:policy_versions}
+{catalog_bump:settings}

@@ -1,38 +1,38 @@
 -- The live queue: integration tokens, calendars, versioned policies, settings, and
 -- conversations with the events they were folded from.
 CREATE TABLE api_tokens (
-    id            BIGSERIAL   PRIMARY KEY,
+    id            {id},
     name          TEXT        NOT NULL,
     role          TEXT        NOT NULL CHECK (role IN ('admin', 'agent', 'manager')),
     token_hash    TEXT        NOT NULL UNIQUE,
-    created_at    TIMESTAMPTZ NOT NULL,
-    revoked_at    TIMESTAMPTZ
+    created_at    {ts}        NOT NULL,
+    revoked_at    {ts}
 );
 
 CREATE TABLE calendars (
-    id            BIGSERIAL   PRIMARY KEY,
+    id            {id},
     name          TEXT        NOT NULL,
     description   TEXT        NOT NULL DEFAULT '',
     definition    TEXT        NOT NULL,
-    created_at    TIMESTAMPTZ NOT NULL,
-    updated_at    TIMESTAMPTZ NOT NULL
+    created_at    {ts}        NOT NULL,
+    updated_at    {ts}        NOT NULL
 );
 
 CREATE TABLE policies (
-    id              BIGSERIAL   PRIMARY KEY,
-    current_version BIGINT      NOT NULL,
-    deleted         BOOLEAN     NOT NULL DEFAULT FALSE,
-    created_at      TIMESTAMPTZ NOT NULL
+    id              {id},
+    current_version {bigint}    NOT NULL,
+    deleted         BOOLEAN     NOT NULL DEFAULT {false},
+    created_at      {ts}        NOT NULL
 );
 
 CREATE TABLE policy_versions (
-    policy_id     BIGINT      NOT NULL REFERENCES policies(id),
-    version       BIGINT      NOT NULL,
+    policy_id     {bigint}    NOT NULL REFERENCES policies(id),
+    version       {bigint}    NOT NULL,
     name          TEXT        NOT NULL,
     description   TEXT        NOT NULL DEFAULT '',
-    calendar_id   BIGINT      REFERENCES calendars(id),
+    calendar_id   {bigint}    REFERENCES calendars(id),
     definition    TEXT        NOT NULL,
-    created_at    TIMESTAMPTZ NOT NULL,
+    created_at    {ts}        NOT NULL,
     PRIMARY KEY (policy_id, version)
 );
 
@@ -42,27 +42,27 @@ CREATE TABLE settings (
 );
 
 CREATE TABLE conversations (
-    id             BIGSERIAL   PRIMARY KEY,
+    id             {id},
     external_id    TEXT        NOT NULL UNIQUE,
-    policy_id      BIGINT,
-    policy_version BIGINT,
+    policy_id      {bigint},
+    policy_version {bigint},
     status         TEXT        NOT NULL,
     channel        TEXT        NOT NULL,
     team           TEXT,
     owner          TEXT,
     summary        TEXT        NOT NULL,
-    due_at         TIMESTAMPTZ,
-    created_at     TIMESTAMPTZ NOT NULL,
-    updated_at     TIMESTAMPTZ NOT NULL
+    due_at         {ts},
+    created_at     {ts}        NOT NULL,
+    updated_at     {ts}        NOT NULL
 );
 CREATE INDEX conversations_status_due ON conversations(status, due_at);
 
 CREATE TABLE events (
-    id              BIGSERIAL   PRIMARY KEY,
+    id              {id},
     external_id     TEXT        NOT NULL UNIQUE,
-    conversation_id BIGINT      NOT NULL REFERENCES conversations(id),
-    at              TIMESTAMPTZ NOT NULL,
+    conversation_id {bigint}    NOT NULL REFERENCES conversations(id),
+    at              {ts}        NOT NULL,
     payload         TEXT        NOT NULL,
-    received_at     TIMESTAMPTZ NOT NULL
+    received_at     {ts}        NOT NULL
 );
 CREATE INDEX events_conversation ON events(conversation_id, at, id);
