@@ -201,16 +201,13 @@ pub fn system_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instant::utc;
     use crate::timeline::Event;
     use crate::{evaluate, Policy};
 
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
     fn sla(policy: &str, events: &[Event], at: &str) -> SlaState {
         let policy: Policy = serde_json::from_str(policy).unwrap();
-        evaluate(&policy, None, events, t(at))
+        evaluate(&policy, None, events, utc(at))
     }
 
     /// A first response of 20 s that warns at half time.
@@ -221,7 +218,7 @@ mod tests {
 
     /// The conversation created at `START` with a customer message, then `more`.
     fn customer_waiting(more: &[Event]) -> Vec<Event> {
-        let start = t(START);
+        let start = utc(START);
         let mut events = vec![
             Event::created(start),
             Event::message(start, Author::Customer),
@@ -239,25 +236,25 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (SlaEventKind::Warning, t("2026-11-24T10:00:10Z")),
-                (SlaEventKind::Breached, t("2026-11-24T10:00:21Z")),
-                (SlaEventKind::Overdue(1800), t("2026-11-24T10:30:20Z")),
-                (SlaEventKind::Overdue(7200), t("2026-11-24T12:00:20Z")),
+                (SlaEventKind::Warning, utc("2026-11-24T10:00:10Z")),
+                (SlaEventKind::Breached, utc("2026-11-24T10:00:21Z")),
+                (SlaEventKind::Overdue(1800), utc("2026-11-24T10:30:20Z")),
+                (SlaEventKind::Overdue(7200), utc("2026-11-24T12:00:20Z")),
             ]
         );
         assert!(instants
             .iter()
             .all(|i| i.metric == Metric::FirstResponse && i.cycle == 1));
         assert_eq!(
-            next_instant(&instants, Some(t("2026-11-24T10:00:10Z"))),
-            Some(t("2026-11-24T10:00:21Z"))
+            next_instant(&instants, Some(utc("2026-11-24T10:00:10Z"))),
+            Some(utc("2026-11-24T10:00:21Z"))
         );
         assert_eq!(
             next_instant(&instants, None),
-            Some(t("2026-11-24T10:00:10Z"))
+            Some(utc("2026-11-24T10:00:10Z"))
         );
         assert_eq!(
-            next_instant(&instants, Some(t("2026-11-24T13:00:00Z"))),
+            next_instant(&instants, Some(utc("2026-11-24T13:00:00Z"))),
             None
         );
         assert_eq!(instants[1].key(), "first_response:1:sla.breached:0");
@@ -272,7 +269,8 @@ mod tests {
 
     #[test]
     fn a_met_clock_keeps_only_what_happened_before_it_was_met() {
-        let events = customer_waiting(&[Event::message(t("2026-11-24T10:00:12Z"), Author::Agent)]);
+        let events =
+            customer_waiting(&[Event::message(utc("2026-11-24T10:00:12Z"), Author::Agent)]);
         let s = sla(FRT_20S, &events, "2026-11-24T11:00:00Z");
         assert!(
             sla_instants(&s, &[60]).is_empty(),
@@ -280,7 +278,7 @@ mod tests {
         );
 
         // Missed: warned and breached before the late reply, not overdue by an hour.
-        let late = customer_waiting(&[Event::message(t("2026-11-24T10:05:00Z"), Author::Agent)]);
+        let late = customer_waiting(&[Event::message(utc("2026-11-24T10:05:00Z"), Author::Agent)]);
         let s = sla(FRT_20S, &late, "2026-11-24T11:00:00Z");
         let kinds: Vec<SlaEventKind> = sla_instants(&s, &[60, 3600])
             .iter()
@@ -306,7 +304,7 @@ mod tests {
 
     #[test]
     fn paused_and_unstarted_clocks_have_no_instants() {
-        let start = t(START);
+        let start = utc(START);
         let s = sla(
             r#"{"first_response": "20s"}"#,
             &[
@@ -322,7 +320,7 @@ mod tests {
         let s = sla(
             r#"{"resolution": "1h"}"#,
             &customer_waiting(&[Event::status(
-                t("2026-11-24T10:10:00Z"),
+                utc("2026-11-24T10:10:00Z"),
                 crate::ConversationStatus::Pending,
             )]),
             "2026-11-24T10:20:00Z",
@@ -332,7 +330,7 @@ mod tests {
 
     #[test]
     fn rule_runs_become_timeline_events() {
-        let at = t("2026-11-24T10:00:00Z");
+        let at = utc("2026-11-24T10:00:00Z");
         let before = ConversationState {
             priority: crate::conversation::Priority::Normal,
             labels: vec![],

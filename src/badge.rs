@@ -100,25 +100,22 @@ pub fn tone(state: ClockState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instant::utc;
     use crate::timeline::{Author, Event};
     use crate::{evaluate, Metric, Policy};
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn projection_agrees_with_a_fresh_evaluation_every_second() {
         let policy: Policy =
             serde_json::from_str(r#"{"first_response": "20s", "warning": "50%"}"#).unwrap();
         let events = vec![
-            Event::created(t("2026-11-24T10:00:00Z")),
-            Event::message(t("2026-11-24T10:00:00Z"), Author::Customer),
+            Event::created(utc("2026-11-24T10:00:00Z")),
+            Event::message(utc("2026-11-24T10:00:00Z"), Author::Customer),
         ];
-        let start = evaluate(&policy, None, &events, t("2026-11-24T10:00:00Z"));
+        let start = evaluate(&policy, None, &events, utc("2026-11-24T10:00:00Z"));
         let first = start.metric(Metric::FirstResponse).unwrap().clone();
         for s in 0..40 {
-            let at = t("2026-11-24T10:00:00Z") + chrono::Duration::seconds(s);
+            let at = utc("2026-11-24T10:00:00Z") + chrono::Duration::seconds(s);
             let fresh = evaluate(&policy, None, &events, at);
             let fresh = fresh.metric(Metric::FirstResponse).unwrap();
             let projected = project(&first, at);
@@ -128,10 +125,10 @@ mod tests {
             assert_eq!(projected.breaches, fresh.breaches, "at +{s}s");
         }
         assert_eq!(
-            project(&first, t("2026-11-24T10:00:10Z")).state,
+            project(&first, utc("2026-11-24T10:00:10Z")).state,
             ClockState::Warning
         );
-        assert_eq!(project(&first, t("2026-11-24T10:00:21Z")).text, "-1s");
+        assert_eq!(project(&first, utc("2026-11-24T10:00:21Z")).text, "-1s");
     }
 
     #[test]
@@ -155,7 +152,7 @@ mod tests {
     }
 
     fn check_next_display_change(policy: Policy, phase_ms: i64) {
-        let start = t("2026-11-24T10:00:00.250Z");
+        let start = utc("2026-11-24T10:00:00.250Z");
         let events = vec![
             Event::created(start),
             Event::message(start, Author::Customer),
@@ -195,14 +192,14 @@ mod tests {
     fn finished_clocks_do_not_move() {
         let policy: Policy = serde_json::from_str(r#"{"first_response": "20s"}"#).unwrap();
         let events = vec![
-            Event::created(t("2026-11-24T10:00:00Z")),
-            Event::message(t("2026-11-24T10:00:05Z"), Author::Agent),
+            Event::created(utc("2026-11-24T10:00:00Z")),
+            Event::message(utc("2026-11-24T10:00:05Z"), Author::Agent),
         ];
-        let s = evaluate(&policy, None, &events, t("2026-11-24T10:00:06Z"));
+        let s = evaluate(&policy, None, &events, utc("2026-11-24T10:00:06Z"));
         let m = s.metric(Metric::FirstResponse).unwrap();
         assert_eq!(m.state, ClockState::Met);
-        assert_eq!(&project(m, t("2026-11-25T10:00:00Z")), m);
-        assert_eq!(next_display_change(m, t("2026-11-25T10:00:00Z")), None);
+        assert_eq!(&project(m, utc("2026-11-25T10:00:00Z")), m);
+        assert_eq!(next_display_change(m, utc("2026-11-25T10:00:00Z")), None);
         assert_eq!(tone(ClockState::Warning), "warning");
     }
 }

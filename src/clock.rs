@@ -756,6 +756,11 @@ mod tests {
         metric(&run(policy_json, events, at), which)
     }
 
+    /// The resolution clock of a run under a one-hour resolution target.
+    fn resolution_1h(events: &str, at: &str) -> MetricStatus {
+        run_metric(r#"{"resolution": "1h"}"#, events, at, Resolution)
+    }
+
     /// The first-response state of a run.
     fn frt_state(policy_json: &str, events: &str, at: &str) -> ClockState {
         run_metric(policy_json, events, at, FirstResponse).state
@@ -904,9 +909,8 @@ mod tests {
 
     #[test]
     fn resolution_pauses_in_pending_and_snoozed_and_resumes_with_the_time_used() {
-        let p = r#"{"resolution": "1h"}"#;
         let events = "10:00 created; 10:20 status pending";
-        let s = run_metric(p, events, "11:00", Resolution);
+        let s = resolution_1h(events, "11:00");
         assert_eq!(
             (s.state, s.due_at, s.remaining_s),
             (Paused, None, Some(2400))
@@ -914,10 +918,10 @@ mod tests {
         assert_eq!((s.text.as_str(), s.breaches), ("40m", 0));
         // The customer's message opens it again: 20 minutes used, 40 to go.
         let events = format!("{events}; 11:00 customer");
-        let s = run_metric(p, &events, "11:10", Resolution);
+        let s = resolution_1h(&events, "11:10");
         assert_state_due(&s, Ok, "2026-11-18T11:40:00Z");
         let events = format!("{events}; 11:10 status snoozed; 11:20 status open");
-        let s = run_metric(p, &events, "11:30", Resolution);
+        let s = resolution_1h(&events, "11:30");
         assert_eq!(time(s.due_at), "2026-11-18T11:50:00Z");
         // With pause_on ["snoozed"], pending does not pause.
         let only_snoozed = r#"{"resolution": "1h", "pause_on": ["snoozed"]}"#;
@@ -949,22 +953,21 @@ mod tests {
 
     #[test]
     fn resolving_stops_resolution_and_reopening_resumes_it() {
-        let p = r#"{"resolution": "1h"}"#;
         let events = "10:00 created; 10:30 status resolved";
-        let s = run_metric(p, events, "11:00", Resolution);
+        let s = resolution_1h(events, "11:00");
         assert_eq!(
             (s.state, time(s.finished_at).as_str()),
             (Met, "2026-11-18T10:30:00Z")
         );
         let events = format!("{events}; 12:00 customer");
-        let s = run_metric(p, &events, "12:10", Resolution);
+        let s = resolution_1h(&events, "12:10");
         assert_state_due(&s, Ok, "2026-11-18T12:30:00Z");
         let events = format!("{events}; 13:00 status resolved");
-        let s = run_metric(p, &events, "13:05", Resolution);
+        let s = resolution_1h(&events, "13:05");
         assert_eq!((s.state, s.breaches), (Missed, 1));
         // Reopened while already late: breached at once, still one breach for the cycle.
         let events = format!("{events}; 14:00 status open");
-        let s = run_metric(p, &events, "14:01", Resolution);
+        let s = resolution_1h(&events, "14:01");
         assert_eq!((s.state, s.breaches), (Breached, 1));
         assert_eq!(time(s.due_at), "2026-11-18T12:30:00Z");
     }

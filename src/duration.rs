@@ -174,29 +174,51 @@ serde_as_text!(SlaDuration);
 
 impl<'de> Deserialize<'de> for SlaDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DurationVisitor;
-        impl Visitor<'_> for DurationVisitor {
-            type Value = SlaDuration;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"1h30m\" or a whole number of seconds")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<SlaDuration, E> {
-                v.parse().map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SlaDuration, E> {
-                SlaDuration::from_secs(v).ok_or_else(|| E::custom(DurationError(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SlaDuration, E> {
+        fn seconds(v: i64) -> Result<SlaDuration, String> {
+            SlaDuration::from_secs(v).ok_or_else(|| DurationError(v.to_string()).to_string())
+        }
+        deserializer.deserialize_any(TextOrNumber {
+            expecting: "a duration such as \"1h30m\" or a whole number of seconds",
+            from_i64: seconds,
+            from_u64: |v| {
                 i64::try_from(v)
                     .ok()
                     .and_then(SlaDuration::from_secs)
-                    .ok_or_else(|| E::custom(DurationError(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SlaDuration, E> {
-                Err(E::custom(DurationError(v.to_string())))
-            }
-        }
-        deserializer.deserialize_any(DurationVisitor)
+                    .ok_or_else(|| DurationError(v.to_string()).to_string())
+            },
+        })
+    }
+}
+
+/// A visitor for a value written as text (parsed with [`FromStr`]) or as a number: whole
+/// numbers go to `from_i64` (serde_json's negative ones) or `from_u64`; a fraction is never
+/// a duration.
+pub(crate) struct TextOrNumber<T> {
+    pub expecting: &'static str,
+    pub from_i64: fn(i64) -> Result<T, String>,
+    pub from_u64: fn(u64) -> Result<T, String>,
+}
+
+impl<T> Visitor<'_> for TextOrNumber<T>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        (self.from_i64)(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        (self.from_u64)(v).map_err(E::custom)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        Err(E::custom(DurationError(v.to_string())))
     }
 }
 

@@ -31,6 +31,14 @@ pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// An instant written in the code (a constant, a test's times): RFC 3339 with any offset.
+///
+/// # Panics
+/// On a malformed one, naming it.
+pub fn utc(text: &str) -> DateTime<Utc> {
+    parse_rfc3339(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Serde for `DateTime<Utc>` fields: RFC 3339 with a clear error, written back in UTC.
 pub mod rfc3339 {
     use super::*;

@@ -1,6 +1,6 @@
 //! SLA policies: which targets a conversation has, how time counts, and when a badge warns.
 
-use crate::duration::{DurationError, SlaDuration};
+use crate::duration::{DurationError, SlaDuration, TextOrNumber};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -136,26 +136,12 @@ serde_as_text!(WarningThreshold);
 
 impl<'de> Deserialize<'de> for WarningThreshold {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ThresholdVisitor;
-        impl Visitor<'_> for ThresholdVisitor {
-            type Value = WarningThreshold;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage such as \"25%\" or a duration such as \"5m\"")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<WarningThreshold, E> {
-                v.parse().map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WarningThreshold, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WarningThreshold, E> {
-                Err(E::custom(DurationError(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WarningThreshold, E> {
-                Err(E::custom(DurationError(v.to_string())))
-            }
-        }
-        deserializer.deserialize_any(ThresholdVisitor)
+        // A whole number is seconds, read as its text; a negative one is no duration.
+        deserializer.deserialize_any(TextOrNumber {
+            expecting: "a percentage such as \"25%\" or a duration such as \"5m\"",
+            from_i64: |v| Err(DurationError(v.to_string()).to_string()),
+            from_u64: |v| v.to_string().parse(),
+        })
     }
 }
 

@@ -2,12 +2,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use promptly::{
-    evaluate, Author, BusinessCalendar, ClockState, ConversationStatus, Event, EventKind, Metric,
-    Policy, SlaDuration, SlaState, WarningThreshold,
+    evaluate, BusinessCalendar, ClockState, Event, EventKind, Metric, Policy, SlaDuration, SlaState,
 };
 use proptest::prelude::*;
+use std::sync::LazyLock;
+use support::event_kinds;
 
-fn office() -> BusinessCalendar {
+mod support;
+
+/// The office the properties are checked in, parsed once.
+static OFFICE: LazyLock<BusinessCalendar> = LazyLock::new(|| {
     serde_json::from_str(
         r#"{"timezone": "Europe/Amsterdam",
             "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-12:00", "13:00-17:00"], "wed": ["09:00-17:00"],
@@ -15,6 +19,11 @@ fn office() -> BusinessCalendar {
             "holidays": ["2026-11-26"]}"#,
     )
     .unwrap()
+});
+
+/// The state at `at` of `events` under `policy`, counting the office's hours.
+fn at_office(policy: &Policy, events: &[Event], at: DateTime<Utc>) -> SlaState {
+    evaluate(policy, Some(&OFFICE), events, at)
 }
 
 fn monday() -> DateTime<Utc> {
@@ -24,17 +33,7 @@ fn monday() -> DateTime<Utc> {
 }
 
 fn kinds() -> impl Strategy<Value = EventKind> {
-    use ConversationStatus::*;
-    prop_oneof![
-        4 => Just(EventKind::Message { author: Author::Customer, private: false }),
-        4 => Just(EventKind::Message { author: Author::Agent, private: false }),
-        1 => Just(EventKind::Message { author: Author::Agent, private: true }),
-        1 => Just(EventKind::Message { author: Author::Bot, private: false }),
-        1 => Just(EventKind::Message { author: Author::System, private: false }),
-        1 => prop::sample::select(vec![Open, Pending, Snoozed, Resolved])
-            .prop_map(|status| EventKind::Status { status }),
-        1 => Just(EventKind::Handover),
-    ]
+    event_kinds!(customer: 4, status: 1)
 }
 
 /// A conversation on strictly increasing instants: a (possibly bot) creation, then up to
@@ -56,35 +55,16 @@ fn conversations() -> impl Strategy<Value = Vec<Event>> {
 }
 
 fn policies() -> impl Strategy<Value = Policy> {
-    let target = prop::option::of(prop::sample::select(vec![
-        0i64,
-        60,
-        900,
-        1800,
-        3600,
-        8 * 3600,
-    ]));
-    let warning = prop_oneof![
-        (0u8..=100).prop_map(WarningThreshold::Percent),
-        (0i64..3600).prop_map(|s| WarningThreshold::Fixed(SlaDuration::from_secs(s).unwrap())),
-    ];
-    (
-        target.clone(),
-        target.clone(),
-        target,
-        any::<bool>(),
-        warning,
+    support::policies(
+        vec![0, 60, 900, 1800, 3600, 8 * 3600],
+        0..3600,
+        SlaDuration::from_secs,
     )
-        .prop_map(
-            |(first, next, resolution, business_hours_only, warning)| Policy {
-                first_response: first.and_then(SlaDuration::from_secs),
-                next_response: next.and_then(SlaDuration::from_secs),
-                resolution: resolution.and_then(SlaDuration::from_secs),
-                business_hours_only,
-                warning,
-                ..Policy::default()
-            },
-        )
+}
+
+/// What every property runs on: a random policy and a random conversation.
+fn cases() -> impl Strategy<Value = (Policy, Vec<Event>)> {
+    (policies(), conversations())
 }
 
 fn states(state: &SlaState) -> Vec<(Metric, ClockState)> {
@@ -98,23 +78,21 @@ proptest! {
     /// it, and without one nothing ever changes.
     #[test]
     fn next_change_is_exactly_when_a_state_changes(
-        policy in policies(),
-        events in conversations(),
+        (policy, events) in cases(),
         wait in 0i64..5 * 86_400,
     ) {
-        let calendar = office();
         let at = events.last().unwrap().at + Duration::seconds(wait);
-        let now = evaluate(&policy, Some(&calendar), &events, at);
+        let now = at_office(&policy, &events, at);
         match now.next_change {
             Some(change) => {
                 prop_assert!(change > at);
-                let before = evaluate(&policy, Some(&calendar), &events, change - Duration::seconds(1));
+                let before = at_office(&policy, &events, change - Duration::seconds(1));
                 prop_assert_eq!(states(&before), states(&now));
-                let then = evaluate(&policy, Some(&calendar), &events, change);
+                let then = at_office(&policy, &events, change);
                 prop_assert_ne!(states(&then), states(&now));
             }
             None => {
-                let much_later = evaluate(&policy, Some(&calendar), &events, at + Duration::days(60));
+                let much_later = at_office(&policy, &events, at + Duration::days(60));
                 prop_assert_eq!(states(&much_later), states(&now));
             }
         }
@@ -123,15 +101,13 @@ proptest! {
     /// Without policy changes, a breach once counted stays counted.
     #[test]
     fn breaches_never_go_down(
-        policy in policies(),
-        events in conversations(),
+        (policy, events) in cases(),
         a in 0i64..10 * 86_400,
         b in 0i64..10 * 86_400,
     ) {
-        let calendar = office();
         let (early, late) = (monday() + Duration::seconds(a.min(b)), monday() + Duration::seconds(a.max(b)));
-        let early = evaluate(&policy, Some(&calendar), &events, early);
-        let late = evaluate(&policy, Some(&calendar), &events, late);
+        let early = at_office(&policy, &events, early);
+        let late = at_office(&policy, &events, late);
         for (e, l) in early.metrics.iter().zip(&late.metrics) {
             prop_assert!(e.breaches <= l.breaches, "{:?} then {:?}", e, l);
         }
@@ -141,17 +117,15 @@ proptest! {
     /// response never pauses), and the badge counts wall-clock seconds to it.
     #[test]
     fn a_running_first_response_is_due_after_its_target_of_counted_time(
-        policy in policies(),
-        events in conversations(),
+        (policy, events) in cases(),
         wait in 0i64..3 * 86_400,
     ) {
-        let calendar = office();
         let at = monday() + Duration::seconds(wait);
-        let state = evaluate(&policy, Some(&calendar), &events, at);
+        let state = at_office(&policy, &events, at);
         if let Some(frt) = state.metric(Metric::FirstResponse).filter(|m| m.state.is_running()) {
             let (start, due) = (frt.started_at.unwrap(), frt.due_at.unwrap());
             let counted = if policy.business_hours_only {
-                calendar.open_time_between(start, due)
+                OFFICE.open_time_between(start, due)
             } else {
                 (due - start).num_seconds()
             };

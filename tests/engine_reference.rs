@@ -6,9 +6,12 @@
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
 use promptly::{
     evaluate, Author, BusinessCalendar, ClockState, ConversationStatus, Event, EventKind, Metric,
-    PauseOn, Policy, SlaDuration, WarningThreshold,
+    Policy, SlaDuration,
 };
 use proptest::prelude::*;
+use support::event_kinds;
+
+mod support;
 
 /// A calendar, the same calendar written out by hand as "is the minute starting at `t`
 /// open", and where its conversations begin.
@@ -431,18 +434,11 @@ fn reference(policy: &Policy, events: &[(Min, EventKind)], now: Min) -> Vec<(Met
 }
 
 fn kinds() -> impl Strategy<Value = EventKind> {
-    use ConversationStatus::*;
-    prop_oneof![
-        5 => Just(EventKind::Message { author: Author::Customer, private: false }),
-        4 => Just(EventKind::Message { author: Author::Agent, private: false }),
-        1 => Just(EventKind::Message { author: Author::Agent, private: true }),
-        1 => Just(EventKind::Message { author: Author::Bot, private: false }),
-        1 => Just(EventKind::Message { author: Author::System, private: false }),
-        3 => prop::sample::select(vec![Open, Pending, Snoozed, Resolved])
-            .prop_map(|status| EventKind::Status { status }),
-        1 => Just(EventKind::Handover),
+    event_kinds!(
+        customer: 5,
+        status: 3,
         1 => policies().prop_map(|policy| EventKind::ApplyPolicy { policy }),
-    ]
+    )
 }
 
 fn conversations() -> impl Strategy<Value = Vec<(Min, EventKind)>> {
@@ -465,29 +461,11 @@ fn conversations() -> impl Strategy<Value = Vec<(Min, EventKind)>> {
 }
 
 fn policies() -> impl Strategy<Value = Policy> {
-    let target = prop::option::of(prop::sample::select(vec![0i64, 1, 15, 30, 60, 120, 480]));
-    let warning = prop_oneof![
-        (0u8..=100).prop_map(WarningThreshold::Percent),
-        (0i64..120).prop_map(|m| WarningThreshold::Fixed(SlaDuration::from_minutes(m).unwrap())),
-    ];
-    (
-        target.clone(),
-        target.clone(),
-        target,
-        any::<bool>(),
-        warning,
-        any::<(bool, bool)>(),
+    support::policies(
+        vec![0, 1, 15, 30, 60, 120, 480],
+        0..120,
+        SlaDuration::from_minutes,
     )
-        .prop_map(
-            |(f, n, r, business_hours_only, warning, (pending, snoozed))| Policy {
-                first_response: f.and_then(SlaDuration::from_minutes),
-                next_response: n.and_then(SlaDuration::from_minutes),
-                resolution: r.and_then(SlaDuration::from_minutes),
-                business_hours_only,
-                warning,
-                pause_on: PauseOn { pending, snoozed },
-            },
-        )
 }
 
 /// The engine's and the reference's lines at `now`, and the whole minutes around every

@@ -1,6 +1,6 @@
 // Accounts and roles, as people use them: log in, manage users, be refused what is not yours.
 import { test, expect } from '@playwright/test';
-import { ADMIN, login, loginToQueue } from './support.mjs';
+import { ADMIN, fillLabelled, login, loginToQueue } from './support.mjs';
 
 async function logout(page) {
   await page.getByRole('button', { name: 'Log out' }).click();
@@ -26,10 +26,9 @@ test('an admin creates an agent, who sees the queue and is refused the users pag
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
 
   const form = page.locator('form.create-user');
-  await form.getByLabel('E-mail').fill(agent);
-  await form.getByLabel('Name').fill('Ada Agent');
-  await form.getByLabel('Role').selectOption('agent');
-  await form.getByLabel('Password').fill('agent-password-1');
+  await fillLabelled(form, {
+    'E-mail': agent, Name: 'Ada Agent', Role: { option: 'agent' }, Password: 'agent-password-1',
+  });
   await form.getByRole('button', { name: 'Create user' }).click();
   await expect(page.getByText('User created.')).toBeVisible();
   const row = page.locator(`tr[data-email="${agent}"]`);
@@ -58,8 +57,7 @@ test('a wrong password shows a clear message and keeps the e-mail', async ({ pag
 test('a visitor without a session is sent to log in and back to the page asked for', async ({ page }) => {
   await page.goto('/admin/users');
   await expect(page).toHaveURL(/\/login\?next=%2Fadmin%2Fusers/);
-  await page.getByLabel('E-mail').fill(ADMIN.email);
-  await page.getByLabel('Password').fill(ADMIN.password);
+  await fillLabelled(page, { 'E-mail': ADMIN.email, Password: ADMIN.password });
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).toHaveURL(/\/admin\/users$/);
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
@@ -75,8 +73,7 @@ test('empty and too-short fields get field errors and store nothing', async ({ p
   await page.goto('/admin/users');
   const before = await page.locator('tbody tr').count();
   const form = page.locator('form.create-user');
-  await form.getByLabel('Name').fill(`Nobody ${info.project.name}`);
-  await form.getByLabel('Password').fill('short');
+  await fillLabelled(form, { Name: `Nobody ${info.project.name}`, Password: 'short' });
   await form.getByRole('button', { name: 'Create user' }).click();
   await expect(page.locator('[data-field="email"]')).toHaveText('E-mail is required.');
   await expect(page.locator('[data-field="password"]')).toHaveText('Password must be at least 8 characters.');

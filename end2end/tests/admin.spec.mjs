@@ -1,7 +1,7 @@
 // SLA settings, as an admin uses them: a business-hours calendar, a policy counting its open
 // hours, the preview of when a message would be due, and editing the policy.
 import { test, expect } from '@playwright/test';
-import { ADMIN, loginToQueue, ready } from './support.mjs';
+import { ADMIN, fillLabelled, loginToQueue, ready } from './support.mjs';
 
 /** A save refused on one field: `message` next to it, no row named `name`, and the form still
  * holds the name typed. */
@@ -9,6 +9,13 @@ async function expectRefused(page, form, field, message, name) {
   await expect(page.locator(`[data-field="${field}"]`)).toContainText(message);
   await expect(page.locator(`tr[data-name="${name}"]`)).toHaveCount(0);
   await expect(form.getByLabel('Name', { exact: true })).toHaveValue(name);
+}
+
+/** Sets one of the policy form's durations: `value` in `unit` ("m", "h", "%", …) for the
+ * target or threshold `key` ("frt", "warning", …). */
+async function setDuration(form, key, value, unit) {
+  await form.locator(`input[name="${key}_value"]`).fill(value);
+  await form.locator(`select[name="${key}_unit"]`).selectOption(unit);
 }
 
 test('an admin creates a calendar and a policy that counts its hours, previews and edits it', async ({ page }, info) => {
@@ -21,16 +28,17 @@ test('an admin creates a calendar and a policy that counts its hours, previews a
   await page.goto('/calendars');
   await expect(page.getByRole('heading', { name: 'Calendars', exact: true })).toBeVisible();
   const calendarForm = page.locator('form.calendar-form');
-  await calendarForm.getByLabel('Name', { exact: true }).fill(calendarName);
-  await calendarForm.getByLabel('Time zone').selectOption('Europe/Amsterdam');
-  await calendarForm.getByLabel('Tuesday').fill('09:00-12:00, 25:00-26:00');
+  await fillLabelled(calendarForm, {
+    Name: calendarName, 'Time zone': { option: 'Europe/Amsterdam' }, Tuesday: '09:00-12:00, 25:00-26:00',
+  }, ['Name']);
   await calendarForm.getByRole('button', { name: 'Create calendar' }).click();
   await expectRefused(page, calendarForm, 'tue', '"25:00-26:00" is not a valid time window', calendarName);
   await expect(calendarForm.getByLabel('Time zone')).toHaveValue('Europe/Amsterdam');
 
-  await calendarForm.getByLabel('Tuesday').fill('09:00-12:00, 13:00-17:00');
-  await calendarForm.getByLabel('Holidays').fill('2035-12-25');
-  await calendarForm.getByLabel('Date overrides').fill('2035-12-24: 09:00-13:00\n2035-12-31: closed');
+  await fillLabelled(calendarForm, {
+    Tuesday: '09:00-12:00, 13:00-17:00', Holidays: '2035-12-25',
+    'Date overrides': '2035-12-24: 09:00-13:00\n2035-12-31: closed',
+  });
   await calendarForm.getByRole('button', { name: 'Create calendar' }).click();
   await expect(page.getByText('Calendar created.')).toBeVisible();
   const calendarRow = page.locator(`tr[data-name="${calendarName}"]`);
@@ -44,9 +52,8 @@ test('an admin creates a calendar and a policy that counts its hours, previews a
   await ready(page, info);
   const policyForm = page.locator('form.policy-form');
   const preview = page.getByTestId('preview');
-  await policyForm.getByLabel('Name', { exact: true }).fill(policyName);
-  await policyForm.locator('input[name="frt_value"]').fill('30');
-  await policyForm.locator('select[name="frt_unit"]').selectOption('m');
+  await fillLabelled(policyForm, { Name: policyName }, ['Name']);
+  await setDuration(policyForm, 'frt', '30', 'm');
   await policyForm.getByLabel('Count business hours only').check();
   await policyForm.getByLabel('Calendar').selectOption({ label: `${calendarName} (Europe/Amsterdam)` });
   if (info.project.name === 'hydrated') {
@@ -68,8 +75,7 @@ test('an admin creates a calendar and a policy that counts its hours, previews a
   await policyRow.getByRole('link', { name: 'Edit' }).click();
   await expect(page.getByRole('heading', { name: `Edit “${policyName}” (version 1)` })).toBeVisible();
   await ready(page, info);
-  await policyForm.locator('input[name="frt_value"]').fill('1');
-  await policyForm.locator('select[name="frt_unit"]').selectOption('h');
+  await setDuration(policyForm, 'frt', '1', 'h');
   if (info.project.name === 'hydrated') {
     await expect(preview).toContainText('A message on Friday 16:45 would be due Monday 09:45');
   }
@@ -92,9 +98,8 @@ test('a target that is not a number is refused on its field and nothing is store
   await page.goto('/policies');
   await ready(page, info);
   const policyForm = page.locator('form.policy-form');
-  await policyForm.getByLabel('Name', { exact: true }).fill(policyName);
-  await policyForm.locator('input[name="warning_value"]').fill('250');
-  await policyForm.locator('select[name="warning_unit"]').selectOption('%');
+  await fillLabelled(policyForm, { Name: policyName }, ['Name']);
+  await setDuration(policyForm, 'warning', '250', '%');
   await policyForm.getByRole('button', { name: 'Create policy' }).click();
   await expectRefused(page, policyForm, 'warning', 'not a valid percentage', policyName);
 });

@@ -19,11 +19,24 @@ export async function api(request, method, path, data) {
   return resp.status() === 204 ? null : resp.json();
 }
 
+/** Fills in fields by their labels, in order: a text is typed in, `{ option }` is chosen in a
+ * select (an option's value, or `{ label }`). Labels listed in `exact` must match whole; the
+ * others match a part of the label text (a select's label also holds its options' text). */
+export async function fillLabelled(scope, fields, exact = []) {
+  for (const [label, value] of Object.entries(fields)) {
+    const field = scope.getByLabel(label, { exact: exact.includes(label) });
+    if (typeof value === 'string') {
+      await field.fill(value);
+    } else {
+      await field.selectOption(value.option);
+    }
+  }
+}
+
 /** Fills in and sends the login form (what follows is the caller's to check). */
 export async function login(page, email, password) {
   await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
+  await fillLabelled(page, { 'E-mail': email, Password: password });
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 

@@ -2,7 +2,7 @@
 // it on the API, revoke it. And the API page the header links to (Swagger UI, tried under
 // the session).
 import { test, expect } from '@playwright/test';
-import { ADMIN, loginToQueue } from './support.mjs';
+import { ADMIN, fillLabelled, loginToQueue } from './support.mjs';
 
 test('admins reach the API page from the header and try a call there', async ({ page, request }, info) => {
   await loginToQueue(page, ADMIN.email, ADMIN.password);
@@ -38,8 +38,7 @@ test('an admin creates a token, sees it once, uses it and revokes it', async ({ 
   await expect(page.getByRole('heading', { name: 'Integration tokens' })).toBeVisible();
 
   const form = page.locator('form.create-token');
-  await form.getByLabel('Token name').fill(name);
-  await form.getByLabel('Token role').selectOption('agent');
+  await fillLabelled(form, { 'Token name': name, 'Token role': { option: 'agent' } });
   await form.getByRole('button', { name: 'Create token' }).click();
   await expect(page).toHaveURL(/\/admin\/users\?token=created$/);
   await expect(page.getByText('Token created.')).toBeVisible();

@@ -124,19 +124,16 @@ impl TestClock {
 mod tests {
     use super::*;
     use chrono::Duration;
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use promptly::instant::utc;
 
     #[tokio::test]
     async fn sleepers_wake_when_the_test_clock_reaches_their_instant() {
-        let test = TestClock::starting_at(t("2026-11-24T10:00:00Z"));
+        let test = TestClock::starting_at(utc("2026-11-24T10:00:00Z"));
         let clock = Clock::from(test.clone());
-        assert_eq!(clock.now(), t("2026-11-24T10:00:00Z"));
+        assert_eq!(clock.now(), utc("2026-11-24T10:00:00Z"));
         let sleeper = {
             let clock = clock.clone();
-            tokio::spawn(async move { clock.sleep_until(t("2026-11-24T10:00:05Z")).await })
+            tokio::spawn(async move { clock.sleep_until(utc("2026-11-24T10:00:05Z")).await })
         };
         tokio::task::yield_now().await;
         test.advance(Duration::seconds(4));
@@ -148,10 +145,10 @@ mod tests {
             .expect("woken when the clock reached its instant")
             .unwrap();
         // An instant already passed returns at once; so does sleeping for nothing.
-        clock.sleep_until(t("2026-11-24T09:00:00Z")).await;
+        clock.sleep_until(utc("2026-11-24T09:00:00Z")).await;
         clock.sleep(Duration::zero()).await;
-        test.set(t("2026-11-25T00:00:00Z"));
-        assert_eq!(clock.now(), t("2026-11-25T00:00:00Z"));
+        test.set(utc("2026-11-25T00:00:00Z"));
+        assert_eq!(clock.now(), utc("2026-11-25T00:00:00Z"));
     }
 
     #[tokio::test]

@@ -121,27 +121,24 @@ impl FiringStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use promptly::instant::utc;
 
     #[test]
     fn the_schedule_keeps_one_current_instant_per_conversation() {
         let mut s = Schedule::default();
-        s.set(1, Some(t("2026-11-24T10:00:05Z")));
-        s.set(2, Some(t("2026-11-24T10:00:03Z")));
-        s.set(2, Some(t("2026-11-24T10:00:09Z")));
+        s.set(1, Some(utc("2026-11-24T10:00:05Z")));
+        s.set(2, Some(utc("2026-11-24T10:00:03Z")));
+        s.set(2, Some(utc("2026-11-24T10:00:09Z")));
         assert_eq!(
             s.earliest(),
-            Some(t("2026-11-24T10:00:05Z")),
+            Some(utc("2026-11-24T10:00:05Z")),
             "2's old instant is stale"
         );
         s.set(1, None);
-        assert_eq!(s.earliest(), Some(t("2026-11-24T10:00:09Z")));
+        assert_eq!(s.earliest(), Some(utc("2026-11-24T10:00:09Z")));
         assert_eq!(s.len(), 1);
-        assert_eq!(s.take_due(t("2026-11-24T10:00:08Z")), 0);
-        assert_eq!(s.take_due(t("2026-11-24T10:00:09Z")), 1);
+        assert_eq!(s.take_due(utc("2026-11-24T10:00:08Z")), 0);
+        assert_eq!(s.take_due(utc("2026-11-24T10:00:09Z")), 1);
         assert!(s.is_empty());
         assert_eq!(s.earliest(), None);
     }

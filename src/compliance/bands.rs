@@ -213,47 +213,49 @@ mod tests {
     use crate::compliance::*;
 
     #[test]
-    fn bands_at_their_exact_boundaries_higher_is_better() {
+    fn bands_at_their_exact_boundaries() {
+        // (actual, target, higher is better, band)
         let cases = [
-            (85.0, Band::OnTarget),
-            (80.0, Band::OnTarget),
-            (79.99, Band::Warning),
-            (76.0, Band::Warning), // exactly 5% below
-            (75.99, Band::Act),
-            (72.0, Band::Act), // exactly 10% below
-            (71.99, Band::AllHands),
-            (0.0, Band::AllHands),
+            // Higher is better, 80% target.
+            (85.0, 80.0, true, Band::OnTarget),
+            (80.0, 80.0, true, Band::OnTarget),
+            (79.99, 80.0, true, Band::Warning),
+            // exactly 5% below:
+            (76.0, 80.0, true, Band::Warning),
+            (75.99, 80.0, true, Band::Act),
+            // exactly 10% below:
+            (72.0, 80.0, true, Band::Act),
+            (71.99, 80.0, true, Band::AllHands),
+            (0.0, 80.0, true, Band::AllHands),
+            // 95% target: 90.25 is exactly 5% below, 85.5 exactly 10% (inexact in binary).
+            (90.25, 95.0, true, Band::Warning),
+            (85.5, 95.0, true, Band::Act),
+            (85.49, 95.0, true, Band::AllHands),
+            // Lower is better, a 30 s ASA target.
+            (20.0, 30.0, false, Band::OnTarget),
+            (30.0, 30.0, false, Band::OnTarget),
+            (30.01, 30.0, false, Band::Warning),
+            // exactly 5% above:
+            (31.5, 30.0, false, Band::Warning),
+            (31.51, 30.0, false, Band::Act),
+            // exactly 10% above:
+            (33.0, 30.0, false, Band::Act),
+            (33.01, 30.0, false, Band::AllHands),
+            // Abandonment 5% target: 5.25 is 5% worse, 5.5 is 10% worse.
+            (5.25, 5.0, false, Band::Warning),
+            (5.5, 5.0, false, Band::Act),
+            (5.6, 5.0, false, Band::AllHands),
+            // A zero target (refused by validation) is met or all hands.
+            (0.0, 0.0, false, Band::OnTarget),
+            (0.1, 0.0, false, Band::AllHands),
         ];
-        for (actual, expected) in cases {
-            assert_eq!(band(actual, 80.0, true), expected, "{actual}");
+        for (actual, target, higher_is_better, expected) in cases {
+            assert_eq!(
+                band(actual, target, higher_is_better),
+                expected,
+                "{actual} against {target} (higher is better: {higher_is_better})"
+            );
         }
-        // 95% target: 90.25 is exactly 5% below, 85.5 exactly 10% (inexact in binary).
-        assert_eq!(band(90.25, 95.0, true), Band::Warning);
-        assert_eq!(band(85.5, 95.0, true), Band::Act);
-        assert_eq!(band(85.49, 95.0, true), Band::AllHands);
-    }
-
-    #[test]
-    fn bands_at_their_exact_boundaries_lower_is_better() {
-        let cases = [
-            (20.0, Band::OnTarget),
-            (30.0, Band::OnTarget),
-            (30.01, Band::Warning),
-            (31.5, Band::Warning), // exactly 5% above a 30 s ASA target
-            (31.51, Band::Act),
-            (33.0, Band::Act), // exactly 10%
-            (33.01, Band::AllHands),
-        ];
-        for (actual, expected) in cases {
-            assert_eq!(band(actual, 30.0, false), expected, "{actual}");
-        }
-        // Abandonment 5% target: 5.25 is 5% worse, 5.5 is 10% worse.
-        assert_eq!(band(5.25, 5.0, false), Band::Warning);
-        assert_eq!(band(5.5, 5.0, false), Band::Act);
-        assert_eq!(band(5.6, 5.0, false), Band::AllHands);
-        // A zero target (refused by validation) is met or all hands.
-        assert_eq!(band(0.0, 0.0, false), Band::OnTarget);
-        assert_eq!(band(0.1, 0.0, false), Band::AllHands);
     }
 
     #[test]
@@ -301,61 +303,50 @@ mod tests {
     fn credits_and_bonuses_per_point_with_caps() {
         let frt = MetricKind::FrtAttainment;
         // 5 points below 95: 500 uncapped, 300 capped.
-        let m = money(&result(frt, 95.0, Some(90.0)), &remedies(None, None)).unwrap();
+        let m = uncapped(frt, 95.0, 90.0);
         assert_eq!((m.points_below, m.points_above), (5.0, 0.0));
         assert_eq!((m.credit, m.bonus, m.net), (500.0, 0.0, -500.0));
         let m = money(&result(frt, 95.0, Some(90.0)), &remedies(Some(300.0), None)).unwrap();
         assert_eq!((m.credit, m.net), (300.0, -300.0));
         assert_eq!(m.currency, "EUR");
         // 3 points above: 150 uncapped, 100 capped.
-        let m = money(&result(frt, 95.0, Some(98.0)), &remedies(None, None)).unwrap();
+        let m = uncapped(frt, 95.0, 98.0);
         assert_eq!((m.points_below, m.points_above), (0.0, 3.0));
         assert_eq!((m.credit, m.bonus, m.net), (0.0, 150.0, 150.0));
         let m = money(&result(frt, 95.0, Some(98.0)), &remedies(None, Some(100.0))).unwrap();
         assert_eq!(m.bonus, 100.0);
         // Exactly on target: nothing either way.
-        let m = money(&result(frt, 95.0, Some(95.0)), &remedies(None, None)).unwrap();
+        let m = uncapped(frt, 95.0, 95.0);
         assert_eq!((m.credit, m.bonus, m.net), (0.0, 0.0, 0.0));
         // 0.3 points (94.7 is not exact in binary) is 30.00.
-        let m = money(&result(frt, 95.0, Some(94.7)), &remedies(None, None)).unwrap();
+        let m = uncapped(frt, 95.0, 94.7);
         assert_eq!((m.points_below, m.credit), (0.3, 30.0));
         // No data, no money.
         assert_eq!(money(&result(frt, 95.0, None), &remedies(None, None)), None);
     }
 
+    /// The money of `actual` against `target` under the uncapped [`remedies`].
+    fn uncapped(kind: MetricKind, target: f64, actual: f64) -> Money {
+        money(&result(kind, target, Some(actual)), &remedies(None, None)).unwrap()
+    }
+
     #[test]
     fn points_for_seconds_and_scores_are_percent_of_target() {
         // ASA 33 s against 30 s: 10% worse = 10 points below.
-        let m = money(
-            &result(MetricKind::Asa, 30.0, Some(33.0)),
-            &remedies(None, None),
-        )
-        .unwrap();
+        let m = uncapped(MetricKind::Asa, 30.0, 33.0);
         assert_eq!((m.points_below, m.credit), (10.0, 1000.0));
         // ASA 27 s: 10 points above.
-        let m = money(
-            &result(MetricKind::Asa, 30.0, Some(27.0)),
-            &remedies(None, None),
-        )
-        .unwrap();
+        let m = uncapped(MetricKind::Asa, 30.0, 27.0);
         assert_eq!((m.points_above, m.bonus), (10.0, 500.0));
         // CES 2.7 against 3.0: 10% better.
-        let m = money(
-            &result(MetricKind::Ces, 3.0, Some(2.7)),
-            &remedies(None, None),
-        )
-        .unwrap();
+        let m = uncapped(MetricKind::Ces, 3.0, 2.7);
         assert_eq!(m.points_above, 10.0);
         // Abandonment is percentage points, lower is better: 7% against 5% = 2 points below.
         let kind = MetricKind::AbandonmentRate { short_abandon_s: 5 };
-        let m = money(&result(kind, 5.0, Some(7.0)), &remedies(None, None)).unwrap();
+        let m = uncapped(kind, 5.0, 7.0);
         assert_eq!((m.points_below, m.credit), (2.0, 200.0));
         // NPS points: 25 against 30.
-        let m = money(
-            &result(MetricKind::Nps, 30.0, Some(25.0)),
-            &remedies(None, None),
-        )
-        .unwrap();
+        let m = uncapped(MetricKind::Nps, 30.0, 25.0);
         assert_eq!(m.points_below, 5.0);
     }
 

@@ -330,28 +330,24 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
         .put("/api/v1/departments", &manager, json!({"teams": []}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the mapping is the admins'");
-    let (status, body) = s
-        .put(
-            "/api/v1/departments",
-            &t,
-            json!({"teams": [{"team": "a", "department": "X"}, {"team": " A", "department": ""}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        error_fields(&body),
-        ["teams[1].department", "teams[1].team"]
-    );
-    // A team twice, and nothing else wrong: the value is taken (409), the field named.
-    let (status, body) = s
-        .put(
-            "/api/v1/departments",
-            &t,
-            json!({"teams": [{"team": "a", "department": "X"}, {"team": " A", "department": "Y"}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_fields(&body), ["teams[1].team"]);
+    // An empty department and a team already listed: both named (422). A team twice, and
+    // nothing else wrong: the value is taken (409), the field named.
+    for (department, expected, fields) in [
+        (
+            "",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["teams[1].department", "teams[1].team"][..],
+        ),
+        ("Y", StatusCode::CONFLICT, &["teams[1].team"][..]),
+    ] {
+        let teams =
+            json!([{"team": "a", "department": "X"}, {"team": " A", "department": department}]);
+        let (status, body) = s
+            .put("/api/v1/departments", &t, json!({ "teams": teams }))
+            .await;
+        assert_eq!(status, expected, "{teams}");
+        assert_eq!(error_fields(&body), fields, "{teams}");
+    }
 
     let (status, _) = s
         .send(

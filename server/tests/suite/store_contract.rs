@@ -5,7 +5,9 @@ use crate::support;
 
 use chrono::{Duration, TimeZone, Utc};
 use promptly::account::Role;
-use promptly::compliance::{group_counts, ClockRecord, Contract, FactsRecord, PeriodKey};
+use promptly::compliance::{
+    group_counts, ClockRecord, Contract, FactsRecord, PeriodKey, ServiceLevelFormula,
+};
 use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
 use promptly::rules::{parse_rule, RuleDefinition};
 use promptly::{CalendarDefinition, ConversationStatus, Policy};
@@ -1298,20 +1300,25 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
         .values()
         .map(|evs| on(None).derive(None, evs).unwrap().facts.unwrap())
         .collect();
-    let metrics = json!([
-        {"kind": "frt_attainment", "target": 90, "period": "month"},
-        {"kind": "nrt_attainment", "target": 90, "period": "month"},
-        {"kind": "rt_attainment", "target": 90, "period": "month"},
-        {"kind": "service_level", "within_s": 240, "formula": "abandoned_within_count_met", "target": 80, "period": "month"},
-        {"kind": "service_level", "within_s": 240, "formula": "answered_only", "target": 80, "period": "month"},
-        {"kind": "service_level", "within_s": 240, "formula": "abandoned_count_missed", "target": 80, "period": "month"},
-        {"kind": "service_level", "within_s": 240, "formula": "abandoned_after_count_missed", "target": 80, "period": "month"},
-        {"kind": "asa", "target": 60, "period": "month"},
-        {"kind": "abandonment_rate", "short_abandon_s": 120, "target": 5, "period": "month"},
-        {"kind": "csat", "target": 80, "period": "month"},
-        {"kind": "nps", "target": 20, "period": "month"},
-        {"kind": "ces", "target": 3, "period": "month"}
-    ]);
+    // Every metric kind, the service level under each formula (ASA is metric 7).
+    let service_levels = ServiceLevelFormula::ALL.map(|formula| {
+        json!({"kind": "service_level", "within_s": 240, "formula": formula, "target": 80, "period": "month"})
+    });
+    let metrics: Vec<serde_json::Value> = [
+        json!({"kind": "frt_attainment", "target": 90, "period": "month"}),
+        json!({"kind": "nrt_attainment", "target": 90, "period": "month"}),
+        json!({"kind": "rt_attainment", "target": 90, "period": "month"}),
+    ]
+    .into_iter()
+    .chain(service_levels)
+    .chain([
+        json!({"kind": "asa", "target": 60, "period": "month"}),
+        json!({"kind": "abandonment_rate", "short_abandon_s": 120, "target": 5, "period": "month"}),
+        json!({"kind": "csat", "target": 80, "period": "month"}),
+        json!({"kind": "nps", "target": 20, "period": "month"}),
+        json!({"kind": "ces", "target": 3, "period": "month"}),
+    ])
+    .collect();
     let scopes = [
         json!({}),
         json!({"teams": ["t1"]}),
