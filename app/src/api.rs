@@ -187,29 +187,13 @@ pub struct ContractsData {
     pub staffing: Option<Result<StaffingAnswer, Vec<promptly::account::FieldError>>>,
 }
 
-/// One conversation behind a number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DrillItem {
-    pub id: i64,
-    pub external_id: String,
-    /// RFC 3339.
-    pub created_at: String,
-    pub channel: String,
-    pub team: Option<String>,
-    pub owner: Option<String>,
-    pub first_response_s: Option<i64>,
-    pub abandoned_s: Option<i64>,
-    pub numerator: i64,
-    pub denominator: i64,
-}
-
 /// A drill-down: the group (dimension and key, `None` = the "none" group) and its
 /// conversations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrillData {
     pub dimension: Option<promptly::compliance::Dimension>,
     pub key: Option<String>,
-    pub rows: Vec<DrillItem>,
+    pub rows: Vec<promptly::compliance::DrillRow>,
 }
 
 /// What a contract's page shows.

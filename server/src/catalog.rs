@@ -28,7 +28,7 @@ pub struct CatalogData {
 }
 
 /// The last catalog loaded and the generation it was loaded at (see
-/// `migrations/*/0003_catalog_generation.sql`; rule writes move it too, `0004_rules.sql`).
+/// `migrations/0003_catalog_generation.sql`; rule writes move it too, `0004_rules.sql`).
 pub type CatalogCache = Arc<Mutex<Option<(i64, Arc<CatalogData>)>>>;
 
 /// The SLA catalog for one request: the shared data, versions of deleted policies that

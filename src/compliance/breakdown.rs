@@ -239,3 +239,20 @@ mod tests {
 
     // --- contracts -----------------------------------------------------------------------
 }
+
+/// One conversation behind a compliance number (a drill-down's row): what it adds to the
+/// metric's numerator and denominator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ComplianceConversation)]
+pub struct DrillRow {
+    pub conversation_id: i64,
+    pub external_id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub channel: String,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub first_response_s: Option<i64>,
+    pub abandoned_s: Option<i64>,
+    pub numerator: i64,
+    pub denominator: i64,
+}

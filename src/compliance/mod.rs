@@ -50,7 +50,7 @@ mod test_support;
 
 pub use bands::{band, money, points, shortfall_pct, Band, Money, Remedies};
 pub use breakdown::{
-    breakdown, group_counts, Dimension, GroupCounts, GroupResult, MetricBreakdowns,
+    breakdown, group_counts, Dimension, DrillRow, GroupCounts, GroupResult, MetricBreakdowns,
 };
 pub use contract::{
     Compliance, Contract, CounterpartyKind, ReviewNotice, DOMAIN_PATTERN, MAX_WAIT_S,

@@ -714,8 +714,8 @@ fn drill_table(
             };
             view! {
                 <tr>
-                    <td><a href=format!("/conversations/{}", r.id)>{r.external_id.clone()}</a></td>
-                    <td>{r.created_at.clone()}</td>
+                    <td><a href=format!("/conversations/{}", r.conversation_id)>{r.external_id.clone()}</a></td>
+                    <td>{promptly::instant::format_utc(r.created_at)}</td>
                     <td>{r.channel.clone()}</td>
                     <td>{r.team.clone().unwrap_or_default()}</td>
                     <td>{r.owner.clone().unwrap_or_default()}</td>

@@ -13,8 +13,8 @@ use crate::services;
 use crate::state::AppState;
 use app::api::ssr::ComplianceBackend;
 use app::api::{
-    ContractData, ContractListItem, ContractQuery, ContractsData, DrillData, DrillItem,
-    StaffingAnswer, StaffingParams,
+    ContractData, ContractListItem, ContractQuery, ContractsData, DrillData, StaffingAnswer,
+    StaffingParams,
 };
 use async_trait::async_trait;
 use axum::extract::{Form, Path, State};
@@ -156,21 +156,7 @@ impl ComplianceBackend for Pages {
                 Some(DrillData {
                     dimension,
                     key,
-                    rows: rows
-                        .into_iter()
-                        .map(|r| DrillItem {
-                            id: r.conversation_id,
-                            external_id: r.external_id,
-                            created_at: promptly::instant::format_utc(r.created_at),
-                            channel: r.channel,
-                            team: r.team,
-                            owner: r.owner,
-                            first_response_s: r.first_response_s,
-                            abandoned_s: r.abandoned_s,
-                            numerator: r.numerator,
-                            denominator: r.denominator,
-                        })
-                        .collect(),
+                    rows,
                 })
             } else {
                 None

@@ -474,22 +474,7 @@ pub struct TeamDepartment {
     pub department: String,
 }
 
-/// One conversation behind a compliance number: what it adds to the metric's numerator
-/// and denominator.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[schema(as = ComplianceConversation)]
-pub struct DrillRow {
-    pub conversation_id: i64,
-    pub external_id: String,
-    pub created_at: DateTime<Utc>,
-    pub channel: String,
-    pub team: Option<String>,
-    pub owner: Option<String>,
-    pub first_response_s: Option<i64>,
-    pub abandoned_s: Option<i64>,
-    pub numerator: i64,
-    pub denominator: i64,
-}
+pub use promptly::compliance::DrillRow;
 
 /// Rows are equal when their stored columns are: `facts` is a write-only carrier, never
 /// read back.

@@ -207,7 +207,7 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
     let tried = promptly_server::automation::deliver_outbox(
         s.store.as_ref(),
         &s.state.clock,
-        &reqwest::Client::new(),
+        &crate::support::client(),
     )
     .await
     .unwrap();
@@ -272,7 +272,7 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
 
     // Retried with backoff on the server's clock: not before 10 s ...
     s.advance(Duration::seconds(9));
-    let client = reqwest::Client::new();
+    let client = crate::support::client();
     let tried =
         promptly_server::automation::deliver_outbox(s.store.as_ref(), &s.state.clock, &client)
             .await

@@ -181,7 +181,7 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
     assert_eq!(nov["metrics"][0]["actual"], Value::Null);
 
     // The CSV has the same figures.
-    let r = reqwest::Client::new()
+    let r = crate::support::client()
         .get(s.url(&format!(
             "/api/v1/contracts/{id}/compliance.csv?period=2026-10"
         )))

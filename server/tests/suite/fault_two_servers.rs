@@ -129,7 +129,7 @@ async fn two_servers_fire_every_breach_exactly_once_across_kills() {
     let (pa, pb) = (free_port(), free_port());
     let mut a = spawn(&db_url, pa);
     let mut b = spawn(&db_url, pb);
-    let client = Client::new();
+    let client = crate::support::client();
     wait_up(&client, pa).await;
     wait_up(&client, pb).await;
     let api = |port: u16, path: &str| format!("http://127.0.0.1:{port}/api/v1{path}");
@@ -293,7 +293,7 @@ async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
     let (pa, pb) = (free_port(), free_port());
     let _a = spawn(&db_url, pa);
     let _b = spawn(&db_url, pb);
-    let client = Client::new();
+    let client = crate::support::client();
     wait_up(&client, pa).await;
     wait_up(&client, pb).await;
     // A stream on B.
@@ -305,11 +305,15 @@ async fn a_browser_on_one_server_sees_changes_ingested_on_another() {
         .unwrap();
     let mut body = resp.bytes_stream();
     let mut text = String::new();
-    while !text.contains("event: hello") {
-        text.push_str(&String::from_utf8_lossy(
-            &body.next().await.unwrap().unwrap(),
-        ));
-    }
+    let hello = tokio::time::timeout(Duration::from_secs(20), async {
+        while !text.contains("event: hello") {
+            text.push_str(&String::from_utf8_lossy(
+                &body.next().await.unwrap().unwrap(),
+            ));
+        }
+    })
+    .await;
+    assert!(hello.is_ok(), "B's stream never said hello: {text}");
     // An event ingested through A. The deadline only bounds a failure; how fast the change
     // travels is `promptly bench live`'s question.
     let r = client

@@ -136,6 +136,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             client: Client::builder()
                 .redirect(redirect::Policy::none())
+                .timeout(crate::support::REQUEST_TIMEOUT)
                 .build()
                 .unwrap(),
             store,

@@ -174,3 +174,15 @@ pub async fn postgres_store(cluster: &PgCluster) -> DynStore {
         .await
         .expect("open postgres")
 }
+
+/// The longest any test's HTTP request may take (a hung server fails the test instead of
+/// stalling the suite).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An HTTP client for tests: requests time out after [`REQUEST_TIMEOUT`].
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("an HTTP client")
+}
