@@ -160,11 +160,22 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/pkg/")
 }
 
-/// A local path to return to after login, refusing anything that leaves the site.
+/// A local path to return to after login, refusing anything that leaves the site. The text
+/// is read as a browser reads a link (the WHATWG URL rules: tabs and newlines dropped,
+/// backslashes as slashes), so `/\t/evil.example` is the other site it is; what is kept is
+/// the path and query as the parser writes them, control characters escaped.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
+    const HERE: &str = "http://promptly.invalid/";
+    let local = next
+        .filter(|n| n.starts_with('/'))
+        .and_then(|n| url::Url::parse(HERE).ok()?.join(n).ok())
+        .filter(|u| u.origin() == url::Url::parse(HERE).expect("a URL").origin());
+    match local {
+        Some(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        None => "/".to_string(),
     }
 }
 
@@ -485,6 +496,27 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // What a browser would read as another site, however it is written.
+        for off_site in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\\/evil.example",
+            " //evil.example",
+            "//evil.example/path",
+            "///evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(off_site)), "/", "{off_site:?}");
+        }
+        assert_eq!(
+            safe_next(Some("/conversations?status=open&owner=me")),
+            "/conversations?status=open&owner=me"
+        );
+        assert_eq!(safe_next(Some("/compliance/3#metric")), "/compliance/3");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod form_echo;
 pub mod forms;
+pub mod headers;
 pub mod health;
 pub mod policies;
 pub mod rule_forms;
@@ -598,8 +599,12 @@ pub fn router(
             form_echo::middleware,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             session_middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            headers::middleware,
         ))
         .layer(axum::Extension(public_origin))
         .layer(DefaultBodyLimit::max(1024 * 1024))

@@ -122,11 +122,14 @@ async fn visitors_are_sent_to_login_and_back() {
             && cookie.contains("SameSite=Lax")
             && !cookie.contains("Secure")
     );
-    // Never redirect off-site after login.
-    let r = s
-        .sign_in("admin@t.io", "admin-pass-1", Some("//evil.example/"))
-        .await;
-    assert_eq!(location(&r), "/");
+    // Never redirect off-site after login, however the other site is written (a browser
+    // drops the tab and reads `//evil.example`).
+    for off_site in ["//evil.example/", "/\t/evil.example", "/\\evil.example"] {
+        let r = s
+            .sign_in("admin@t.io", "admin-pass-1", Some(off_site))
+            .await;
+        assert_eq!(location(&r), "/", "{off_site:?}");
+    }
     // The API answers 401 rather than redirecting.
     assert_eq!(
         s.get("/api/v1/me", None).await.status(),
@@ -387,4 +390,67 @@ async fn the_stream_needs_a_session_and_says_hello() {
     let text = String::from_utf8_lossy(&chunk);
     assert!(text.contains("event: hello"), "{text}");
     assert!(text.contains("\"type\":\"hello\""), "{text}");
+}
+
+/// Every answer forbids sniffing and framing and keeps full URLs from other sites; what a
+/// signed-in caller is shown is not stored by caches; HTTPS answers carry HSTS.
+#[tokio::test]
+async fn answers_carry_the_security_headers() {
+    let (s, admin) = start_as_admin().await;
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    for (path, cookie) in [
+        ("/login", None),
+        ("/healthz", None),
+        ("/", Some(admin.as_str())),
+        ("/api/v1/me", Some(admin.as_str())),
+        ("/api/v1/nothing-here", Some(admin.as_str())),
+    ] {
+        let r = s.get(path, cookie).await;
+        assert_eq!(
+            header(&r, "x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&r, "x-frame-options").as_deref(),
+            Some("DENY"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&r, "content-security-policy").as_deref(),
+            Some("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&r, "referrer-policy").as_deref(),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&r, "strict-transport-security"),
+            None,
+            "{path}: plain HTTP"
+        );
+        let no_store = header(&r, "cache-control").as_deref() == Some("no-store");
+        assert_eq!(
+            no_store,
+            cookie.is_some(),
+            "{path}: no-store when signed in"
+        );
+    }
+    let r = s
+        .client
+        .get(s.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&r, "strict-transport-security").as_deref(),
+        Some("max-age=31536000; includeSubDomains")
+    );
 }
