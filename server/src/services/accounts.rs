@@ -28,6 +28,9 @@ impl From<StoreError> for UserAdminError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => UserAdminError::NotFound,
+            StoreError::Conflict {
+                field: "last_admin",
+            } => UserAdminError::LastAdmin,
             StoreError::Conflict { field } => UserAdminError::Fields(vec![FieldError::taken(
                 field,
                 "A user with this e-mail already exists.",
@@ -91,19 +94,9 @@ pub async fn create_user(
         .await?)
 }
 
-/// Would this change leave no active admin?
-async fn removes_last_admin(store: &dyn Store, target: &User) -> Result<bool, StoreError> {
-    Ok(target.role == Role::Admin && target.active && store.count_active_admins().await? <= 1)
-}
-
+/// Changes a user's role; the store refuses to take the last active admin away
+/// (`LastAdmin`), checked in the same transaction as the change.
 pub async fn change_role(store: &dyn Store, id: i64, role: Role) -> Result<(), UserAdminError> {
-    let target = store
-        .user_by_id(id)
-        .await?
-        .ok_or(UserAdminError::NotFound)?;
-    if role != Role::Admin && removes_last_admin(store, &target).await? {
-        return Err(UserAdminError::LastAdmin);
-    }
     store.set_user_role(id, role).await?;
     Ok(())
 }
@@ -114,15 +107,8 @@ pub async fn set_active(
     id: i64,
     active: bool,
 ) -> Result<(), UserAdminError> {
-    let target = store
-        .user_by_id(id)
-        .await?
-        .ok_or(UserAdminError::NotFound)?;
-    if !active && target.id == actor.id {
+    if !active && id == actor.id {
         return Err(UserAdminError::OwnAccount);
-    }
-    if !active && removes_last_admin(store, &target).await? {
-        return Err(UserAdminError::LastAdmin);
     }
     store.set_user_active(id, active).await?;
     Ok(())

@@ -9,11 +9,21 @@ use std::time::Duration;
 /// The `NOTIFY` channel on which servers announce changed conversations.
 pub const CHANGES_CHANNEL: &str = "promptly_changes";
 
+/// The longest a statement may run, and a transaction may sit idle, before PostgreSQL ends
+/// it: a query gone wrong or a stuck transaction fails with an error instead of holding
+/// locks and connections for ever. (The slowest statement the benchmarks know, a month's
+/// compliance over 1,000,000 conversations, takes about half a second.)
+pub const STATEMENT_TIMEOUT: &str = "60s";
+
 /// Connects to the database of `url`.
 pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
     // The compliance query inlines quoted text (`facts::lit`): only standard strings
     // make a backslash plain.
-    let opts = PgConnectOptions::from_str(url)?.options([("standard_conforming_strings", "on")]);
+    let opts = PgConnectOptions::from_str(url)?.options([
+        ("standard_conforming_strings", "on"),
+        ("statement_timeout", STATEMENT_TIMEOUT),
+        ("idle_in_transaction_session_timeout", STATEMENT_TIMEOUT),
+    ]);
     // One direct connection first: its error says why (refused, auth, no database),
     // where the pool would only report a timeout.
     use sqlx::Connection;

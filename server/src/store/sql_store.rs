@@ -24,6 +24,22 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Refuses (`Conflict { field: "last_admin" }`) taking user `id` out of the active
+    /// admins when it is the last one. The active admins are read with a row lock on
+    /// PostgreSQL (the write transaction holds SQLite's one write lock), so two such changes
+    /// at once cannot both pass.
+    async fn keep_an_admin(&self, tx: &mut Tx, id: i64) -> StoreResult<()> {
+        let mut q = self.q("SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id");
+        q.push_lock(Lock::Update);
+        let admins: Vec<i64> = q.fetch_column(&mut *tx).await?;
+        if admins == [id] {
+            return Err(StoreError::Conflict {
+                field: "last_admin",
+            });
+        }
+        Ok(())
+    }
+
     pub fn new(db: Db) -> SqlStore {
         SqlStore { db }
     }
@@ -575,12 +591,21 @@ impl Store for SqlStore {
     }
 
     async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        if role != Role::Admin {
+            self.keep_an_admin(&mut tx, id).await?;
+        }
         let q = self.q("UPDATE users SET role = $1 WHERE id = $2");
-        found(q.arg(role.as_str()).arg(id).execute(&self.db).await?)
+        found(q.arg(role.as_str()).arg(id).execute(&mut tx).await?)?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
+        if !active {
+            self.keep_an_admin(&mut tx, id).await?;
+        }
         let q = self.q("UPDATE users SET active = $1 WHERE id = $2");
         found(q.arg(active).arg(id).execute(&mut tx).await?)?;
         if !active {

@@ -89,6 +89,37 @@ async fn users_are_unique_ordered_and_editable(store: DynStore) {
         store.user_by_id(a.id).await.unwrap().unwrap().password_hash,
         "$argon2id$other"
     );
+
+    // The two admins take each other out at the same time: one change passes, the other
+    // would leave no active admin and is refused.
+    let (ra, rb) = tokio::join!(
+        store.set_user_role(a.id, Role::Agent),
+        store.set_user_active(b.id, false)
+    );
+    assert_eq!(
+        usize::from(ra.is_ok()) + usize::from(rb.is_ok()),
+        1,
+        "{ra:?} {rb:?}"
+    );
+    for refused in [ra, rb].into_iter().filter(Result::is_err) {
+        assert_conflict(refused, "last_admin");
+    }
+    assert_eq!(store.count_active_admins().await.unwrap(), 1);
+    // The last one stays, whichever way it is asked.
+    let last = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.role == Role::Admin && u.active)
+        .unwrap();
+    assert_conflict(
+        store.set_user_role(last.id, Role::Manager).await,
+        "last_admin",
+    );
+    assert_conflict(store.set_user_active(last.id, false).await, "last_admin");
+    store.set_user_role(last.id, Role::Admin).await.unwrap();
+    assert_eq!(store.count_active_admins().await.unwrap(), 1);
 }
 
 /// Sessions of `user` by their hash, each starting at `t0()` and lasting its duration.
@@ -1500,3 +1531,22 @@ contract!(
     compliance_counts_agree_with_the_domain_tally,
     contracts_and_departments_are_stored,
 );
+
+/// On PostgreSQL every connection of the pool bounds its statements and idle transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_bound_statements_and_idle_transactions() {
+    let cluster = tokio::task::spawn_blocking(support::shared_cluster)
+        .await
+        .unwrap();
+    let url = cluster.fresh_database().await;
+    let pool = promptly_server::store::postgres::connect(&url)
+        .await
+        .unwrap();
+    for setting in ["statement_timeout", "idle_in_transaction_session_timeout"] {
+        let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(value, "1min", "{setting}");
+    }
+}
