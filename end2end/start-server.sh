@@ -12,5 +12,5 @@ export PROMPTLY_ADMIN_PASSWORD="admin-password-1"
 export PROMPTLY_SITE_ROOT="$root/target/site"
 export PROMPTLY_LOG="${PROMPTLY_LOG:-warn}"
 # An integration token for the tests that post events, as a channel would.
-"$root/target/release/promptly" token create --name e2e > "$here/.e2e-token"
+"$root/target/release/promptly" token create --name e2e --role admin > "$here/.e2e-token"
 "$root/target/release/promptly" serve

@@ -66,7 +66,7 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// admin (default), agent or manager.
+        /// agent (default: may post events and read the queue), manager or admin.
         #[arg(long)]
         role: Option<String>,
     },

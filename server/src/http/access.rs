@@ -24,6 +24,26 @@ pub enum Allow {
     SignedIn,
     /// These roles only.
     Roles(&'static [Role]),
+    /// Integration tokens (of any role), never a browser session: what a channel sends is
+    /// not typed by a person; agents reply on the conversation page, which sets the author.
+    Tokens,
+}
+
+/// Who is asking, as the check sees it: a role, and whether it came with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub role: Role,
+    pub token: bool,
+}
+
+impl Caller {
+    /// The caller a signed-in user or token is (tokens have negative ids).
+    pub fn of(user: &promptly::account::UserView) -> Self {
+        Caller {
+            role: user.role,
+            token: user.id < 0,
+        }
+    }
 }
 
 /// Admins only.
@@ -43,16 +63,18 @@ impl Allow {
             Allow::Roles(&[Role::Manager, Role::Admin]) => "Managers and admins only.",
             Allow::Roles(&[Role::Agent, Role::Admin]) => "Agents and admins only.",
             Allow::Roles(_) => "Some roles only.",
+            Allow::Tokens => "Integration tokens only (any role); a browser session gets 403.",
         }
     }
 
-    /// Whether a caller with this role (`None`: not signed in) is admitted.
-    pub fn admits(self, role: Option<Role>) -> bool {
-        match (self, role) {
+    /// Whether this caller (`None`: not signed in) is admitted.
+    pub fn admits(self, caller: Option<Caller>) -> bool {
+        match (self, caller) {
             (Allow::Anyone, _) => true,
             (_, None) => false,
             (Allow::SignedIn, Some(_)) => true,
-            (Allow::Roles(roles), Some(r)) => roles.contains(&r),
+            (Allow::Roles(roles), Some(c)) => roles.contains(&c.role),
+            (Allow::Tokens, Some(c)) => c.token,
         }
     }
 }
@@ -156,7 +178,7 @@ pub const ROUTES: &[Route] = &[
     api("DELETE", "/api/v1/channels/{channel}/outbound", ADMINS),
     api("GET", "/api/v1/deliveries", ADMINS),
     // Conversations.
-    api("POST", "/api/v1/events", Allow::SignedIn),
+    api("POST", "/api/v1/events", Allow::Tokens),
     api("GET", "/api/v1/conversations", Allow::SignedIn),
     api("GET", "/api/v1/conversations/{id}", Allow::SignedIn),
     api("GET", "/api/v1/stream", Allow::SignedIn),
@@ -214,7 +236,10 @@ pub async fn enforce(matched: Option<MatchedPath>, req: Request, next: Next) -> 
     let Some(matched) = matched else {
         return next.run(req).await;
     };
-    let role = req.extensions().get::<CurrentUser>().map(|u| u.0.role);
+    let caller = req
+        .extensions()
+        .get::<CurrentUser>()
+        .map(|u| Caller::of(&u.0));
     let is_api = matched.as_str().starts_with("/api/v1/");
     let Some(route) = route(req.method().as_str(), matched.as_str()) else {
         // A method the path does not have (the router's answer too, and a refusal in any
@@ -223,12 +248,12 @@ pub async fn enforce(matched: Option<MatchedPath>, req: Request, next: Next) -> 
             return StatusCode::METHOD_NOT_ALLOWED.into_response();
         }
         tracing::error!(method = %req.method(), path = matched.as_str(), "a route missing from the access table was refused");
-        return refuse(is_api, role.is_some(), "This action is not available.");
+        return refuse(is_api, caller.is_some(), "This action is not available.");
     };
-    if route.allow.admits(role) {
+    if route.allow.admits(caller) {
         next.run(req).await
     } else {
-        refuse(is_api, role.is_some(), route.refused)
+        refuse(is_api, caller.is_some(), route.refused)
     }
 }
 
@@ -304,12 +329,18 @@ mod tests {
 
     #[test]
     fn roles_admit_as_listed() {
-        assert!(ADMINS.admits(Some(Role::Admin)));
-        assert!(!ADMINS.admits(Some(Role::Manager)));
-        assert!(!MANAGERS.admits(Some(Role::Agent)));
-        assert!(AGENTS.admits(Some(Role::Agent)));
-        assert!(!AGENTS.admits(Some(Role::Manager)));
+        let session = |role| Some(Caller { role, token: false });
+        let token = |role| Some(Caller { role, token: true });
+        assert!(ADMINS.admits(session(Role::Admin)));
+        assert!(ADMINS.admits(token(Role::Admin)));
+        assert!(!ADMINS.admits(session(Role::Manager)));
+        assert!(!MANAGERS.admits(session(Role::Agent)));
+        assert!(AGENTS.admits(session(Role::Agent)));
+        assert!(!AGENTS.admits(session(Role::Manager)));
         assert!(!Allow::SignedIn.admits(None));
         assert!(Allow::Anyone.admits(None));
+        assert!(Allow::Tokens.admits(token(Role::Agent)));
+        assert!(!Allow::Tokens.admits(session(Role::Admin)));
+        assert!(!Allow::Tokens.admits(None));
     }
 }

@@ -188,7 +188,7 @@ fn complete_operations(paths: &mut Value) {
             match route.allow {
                 Allow::Anyone => {}
                 Allow::SignedIn => add("401", "Unauthorized"),
-                Allow::Roles(_) => {
+                Allow::Roles(_) | Allow::Tokens => {
                     add("401", "Unauthorized");
                     add("403", "Forbidden");
                 }
@@ -230,7 +230,7 @@ fn about() -> Value {
             "title": "Promptly API",
             "version": "1",
             "summary": "SLA management for customer conversations: users, integration tokens, business-hours calendars, SLA policies, automation rules, event ingest, the queue and a live stream.",
-            "description": "Every path is relative to `/api/v1`. Requests authenticate with an integration token (`Authorization: Bearer TOKEN`, created by an admin on the users page or with `promptly token create`) or with a signed-in browser's `promptly_session` cookie. A request with a session cookie that changes state (anything but GET, HEAD, OPTIONS) must carry this site's `Origin` (or `Referer`), else it is refused with 403 and a plain-text body; token requests are not checked.\n\nErrors are JSON: `{\"error\": \"message\"}`, and for invalid fields also `\"errors\": [{\"field\": \"hours.tue[1]\", \"message\": \"...\"}]`, where `field` is the path of the failing field in the request body. Request bodies are limited to 1 MiB (413). Timestamps are RFC 3339 in UTC.\n\nRoles: admins may do everything; agents and managers read calendars, policies, conversations and the stream, and may post events; managers and admins keep contracts; automation rules and deliveries are admins' alone (webhook URLs are often credentials). A token acts with the role it was created with. Each operation says who may call it.",
+            "description": "Every path is relative to `/api/v1`. Requests authenticate with an integration token (`Authorization: Bearer TOKEN`, created by an admin on the users page or with `promptly token create`) or with a signed-in browser's `promptly_session` cookie. A request with a session cookie that changes state (anything but GET, HEAD, OPTIONS) must carry this site's `Origin` (or `Referer`), else it is refused with 403 and a plain-text body; token requests are not checked.\n\nErrors are JSON: `{\"error\": \"message\"}`, and for invalid fields also `\"errors\": [{\"field\": \"hours.tue[1]\", \"message\": \"...\"}]`, where `field` is the path of the failing field in the request body. Request bodies are limited to 1 MiB (413). Timestamps are RFC 3339 in UTC.\n\nRoles: admins may do everything; agents and managers read calendars, policies, conversations and the stream; events are posted by integration tokens only (of any role; a browser session gets 403); managers and admins keep contracts; automation rules and deliveries are admins' alone (webhook URLs are often credentials). A token acts with the role it was created with. Each operation says who may call it.",
         },
         "servers": [{"url": BASE, "description": "This Promptly server"}],
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],

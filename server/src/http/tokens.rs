@@ -26,7 +26,7 @@ pub(crate) struct NewToken {
     #[serde(default)]
     #[schema(required = true, schema_with = promptly::schema::name)]
     name: String,
-    /// Default (absent or null) `admin`.
+    /// Default (absent or null) `agent`: it may post events and read the queue, no more.
     #[serde(default)]
     #[schema(value_type = Option<promptly::account::Role>)]
     role: Option<String>,

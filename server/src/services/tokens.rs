@@ -17,6 +17,10 @@ pub struct CreatedToken {
     pub token: String,
 }
 
+/// A token's role when none is asked for: the least that can post events and read the
+/// queue. An integration never becomes an admin unless asked to.
+pub const DEFAULT_TOKEN_ROLE: Role = Role::Agent;
+
 /// Validates and creates a token (shared by the API and `promptly token create`).
 pub async fn create_token(
     store: &dyn crate::store::Store,
@@ -30,10 +34,10 @@ pub async fn create_token(
         String::new()
     });
     let role = match role.map(str::parse::<Role>).transpose() {
-        Ok(r) => r.unwrap_or(Role::Admin),
+        Ok(r) => r.unwrap_or(DEFAULT_TOKEN_ROLE),
         Err(m) => {
             errors.push(promptly::account::FieldError::new("role", m));
-            Role::Admin
+            DEFAULT_TOKEN_ROLE
         }
     };
     if !errors.is_empty() {

@@ -46,6 +46,18 @@ async fn tokens_authenticate_and_can_be_revoked() {
         StatusCode::OK
     );
 
+    // A token asked for without a role is an agent's, never an admin's.
+    let (status, default) = s
+        .post("/api/v1/tokens", &token, json!({"name": "helpdesk"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(default["role"], "agent");
+    let helpdesk = default["token"].as_str().unwrap();
+    assert_eq!(
+        s.get("/api/v1/users", helpdesk).await.0,
+        StatusCode::FORBIDDEN
+    );
+
     let body = s
         .post_refused(
             "/api/v1/tokens",
@@ -494,4 +506,31 @@ async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
         );
     }
     assert_eq!(s.get("/api/v1/jobs/999", &t).await.0, StatusCode::NOT_FOUND);
+}
+
+/// What a channel sends is not typed by a person: a browser session, even an admin's,
+/// cannot post raw events (agents reply on the conversation page); a token of any role can.
+#[tokio::test]
+async fn only_integration_tokens_post_events() {
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    let event = json!({"id": "e1", "type": "conversation.created", "conversation": "c1", "channel": "email"});
+    for cookie in [&agent, &admin] {
+        let r = s
+            .client
+            .post(s.url("/api/v1/events"))
+            .header(reqwest::header::COOKIE, cookie.as_str())
+            .header(reqwest::header::ORIGIN, &s.base)
+            .json(&event)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let t = s.token().await;
+    let (_, queue) = s.get("/api/v1/conversations", &t).await;
+    assert_eq!(queue, json!([]), "nothing was stored");
+    let agent_token = s.new_token("bridge", None).await.token;
+    let (status, body) = s.post("/api/v1/events", &agent_token, event).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 1);
 }

@@ -7,7 +7,7 @@
 use crate::server_support;
 
 use promptly::account::Role;
-use promptly_server::http::access::{Allow, ROUTES};
+use promptly_server::http::access::{self, Allow, ROUTES};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN};
 use reqwest::{Method, StatusCode};
 use server_support::TestServer;
@@ -20,10 +20,18 @@ enum Caller {
 }
 
 impl Caller {
-    fn role(&self) -> Option<Role> {
+    /// The caller as the access check sees it.
+    fn access(&self) -> Option<access::Caller> {
         match self {
             Caller::Anonymous => None,
-            Caller::Session(r, _) | Caller::Token(r, _) => Some(*r),
+            Caller::Session(role, _) => Some(access::Caller {
+                role: *role,
+                token: false,
+            }),
+            Caller::Token(role, _) => Some(access::Caller {
+                role: *role,
+                token: true,
+            }),
         }
     }
 
@@ -112,8 +120,8 @@ async fn every_route_admits_exactly_the_roles_the_access_table_names() {
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .is_some_and(|l| l.starts_with("/login?next="));
-            let admitted = route.allow.admits(caller.role());
-            let ok = match (admitted, caller.role()) {
+            let admitted = route.allow.admits(caller.access());
+            let ok = match (admitted, caller.access()) {
                 (true, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
                 // A page-like GET sends the anonymous to the login page instead.
                 (false, None) if method == Method::GET && !route.path.starts_with("/api/v1/") => {

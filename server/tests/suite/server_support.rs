@@ -173,10 +173,10 @@ impl TestServer {
 
     /// An admin integration token.
     pub async fn token(&self) -> String {
-        self.new_token("test", None).await.token
+        self.new_token("test", Some("admin")).await.token
     }
 
-    /// An integration token named `name` with `role` (an admin's without one).
+    /// An integration token named `name` with `role` (an agent's without one).
     pub async fn new_token(&self, name: &str, role: Option<&str>) -> CreatedToken {
         promptly_server::services::tokens::create_token(
             self.store.as_ref(),

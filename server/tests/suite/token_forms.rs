@@ -185,7 +185,7 @@ async fn agents_and_other_sites_are_refused() {
 #[tokio::test]
 async fn a_token_cannot_revoke_itself_but_another_token_can() {
     let s = TestServer::start().await;
-    let ops = s.new_token("ops", None).await;
+    let ops = s.new_token("ops", Some("admin")).await;
     let bridge = s.new_token("bridge", None).await;
 
     let (status, body) = s
