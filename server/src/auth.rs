@@ -225,6 +225,46 @@ pub struct PublicOrigin(pub Option<String>);
 
 /// Resolves the session, refuses cross-site state changes and sends visitors without a
 /// session to the login page (API paths get a 401 from their handlers instead).
+/// Who the request's credential names now: an integration token's pseudo-user (`Bearer`),
+/// or the user of a live session cookie. `Err(None)` for a token that is unknown or
+/// revoked; `Ok(None)` without a credential or with a session that ended.
+pub async fn caller_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<UserView>, Option<crate::store::StoreError>> {
+    if let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return match state
+            .store
+            .api_token_by_hash(&token_hash(token.trim()))
+            .await
+        {
+            Ok(Some(t)) => Ok(Some(UserView {
+                // Negative ids mark tokens; they never collide with users.
+                id: -t.id,
+                email: format!("token:{}", t.name),
+                name: t.name,
+                role: t.role,
+                active: true,
+            })),
+            Ok(None) => Err(None),
+            Err(e) => Err(Some(e)),
+        };
+    }
+    match cookie_value(headers, SESSION_COOKIE) {
+        Some(token) if !token.is_empty() => state
+            .store
+            .session_user(&token_hash(&token), state.clock.now())
+            .await
+            .map(|u| u.map(|u| u.view()))
+            .map_err(Some),
+        _ => Ok(None),
+    }
+}
+
 pub async fn session_middleware(
     State(state): State<AppState>,
     axum::Extension(public): axum::Extension<PublicOrigin>,
@@ -239,67 +279,35 @@ pub async fn session_middleware(
             .into_response();
     }
     let path = req.uri().path().to_string();
-    // Integration tokens: `Authorization: Bearer TOKEN`, for the API only.
-    if let Some(token) = req
+    let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return match state
-            .store
-            .api_token_by_hash(&token_hash(token.trim()))
-            .await
-        {
-            Ok(Some(t)) => {
-                req.extensions_mut().insert(CurrentUser(UserView {
-                    // Negative ids mark tokens; they never collide with users.
-                    id: -t.id,
-                    email: format!("token:{}", t.name),
-                    name: t.name,
-                    role: t.role,
-                    active: true,
-                }));
-                next.run(req).await
-            }
-            Ok(None) => (
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let user = match caller_of(&state, req.headers()).await {
+        Ok(user) => user,
+        Err(None) => {
+            return (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(serde_json::json!({"error": "unknown or revoked token"})),
             )
-                .into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "token lookup failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The database is unavailable.",
-                )
-                    .into_response()
-            }
-        };
-    }
-    let user = match cookie_value(req.headers(), SESSION_COOKIE) {
-        Some(token) if !token.is_empty() => {
-            match state
-                .store
-                .session_user(&token_hash(&token), state.clock.now())
-                .await
-            {
-                Ok(u) => u,
-                Err(e) => {
-                    tracing::error!(error = %e, "session lookup failed");
-                    return (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "The database is unavailable.",
-                    )
-                        .into_response();
-                }
-            }
+                .into_response()
         }
-        _ => None,
+        Err(Some(e)) => {
+            tracing::error!(error = %e, "session or token lookup failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable.",
+            )
+                .into_response();
+        }
     };
     match user {
-        Some(u) => {
-            let view = u.view();
+        // Integration tokens: `Authorization: Bearer TOKEN`, for the API only.
+        Some(view) if bearer => {
+            req.extensions_mut().insert(CurrentUser(view));
+        }
+        Some(view) => {
             req.extensions_mut().insert(CurrentUser(view.clone()));
             req.extensions_mut().insert(SessionUser(view));
         }

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 /// A server on a free loopback port on a fresh database (SQLite `bench.db` in `dir`, or the
-/// PostgreSQL database `pg_url`), and an admin token.
+/// PostgreSQL database `pg_url`), and an integration token (an agent's, as `token create` makes by default).
 async fn start(
     dir: &std::path::Path,
     pg_url: Option<&str>,

@@ -50,6 +50,8 @@ fn now_text(state: &AppState) -> String {
 /// - `conversation`: a conversation was created or changed, `{"type": "conversation", "conversation": {...}}` with its SLA; these carry an `id:` (a sequence number).
 ///
 /// A client that reconnects with `Last-Event-ID` first gets the kept `conversation` events after that id, then live ones. A comment line keeps idle connections open.
+///
+/// The stream lasts as long as the credential that opened it: checked again at every heartbeat, it ends after logout, deactivation or the token's revocation.
 #[utoipa::path(get, path = "/stream", tag = "Stream", operation_id = "stream",
     params(("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event received; the events missed since are sent first. Anything but a whole number starts afresh.")), responses((status = 200, description = "The event stream.", body = super::docs::StreamFrame, content_type = "text/event-stream")))]
 async fn stream_events(
@@ -65,6 +67,7 @@ async fn stream_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (missed, rx, complete_after) = state.subscribe_after(last_seen);
+    let check_state = state.clone();
     let after = missed.last().map_or(complete_after, |m| m.seq);
     let hello_time = now_text(&state);
     let hello = stream::once(async move {
@@ -91,6 +94,26 @@ async fn stream_events(
             server_time: now_text(&state),
         }))
     });
-    let body = hello.chain(catch_up).chain(stream::select(changes, beats));
+    // The stream lasts as long as the credential that opened it: checked again at every
+    // heartbeat, it ends on logout, deactivation or revocation.
+    let me = user.map(|Extension(CurrentUser(u))| u.id);
+    let ended = async move {
+        let mut every = tokio::time::interval(HEARTBEAT);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match crate::auth::caller_of(&check_state, &headers).await {
+                Ok(Some(u)) if Some(u.id) == me && u.active => {}
+                // A database that is down does not end streams; the next beat asks again.
+                Err(Some(_)) => {}
+                _ => return,
+            }
+        }
+    };
+    let body = hello
+        .chain(catch_up)
+        .chain(stream::select(changes, beats))
+        .take_until(ended);
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(Duration::from_secs(30))))
 }

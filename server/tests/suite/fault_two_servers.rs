@@ -86,7 +86,7 @@ async fn database_with_token(name: &str) -> (PgCluster, String, String) {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
     let db_url = cluster.fresh_database().await;
     let out = Command::new(env!("CARGO_BIN_EXE_promptly"))
-        .args(["token", "create", "--name", name])
+        .args(["token", "create", "--name", name, "--role", "admin"])
         .env("PROMPTLY_DATABASE_URL", &db_url)
         .env("PROMPTLY_LOG", "warn")
         .output()

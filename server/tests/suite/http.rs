@@ -454,3 +454,55 @@ async fn answers_carry_the_security_headers() {
         Some("max-age=31536000; includeSubDomains")
     );
 }
+
+/// A stream lasts as long as the credential that opened it: checked again at every
+/// heartbeat, it ends after logout and after its token is revoked, while a stream whose
+/// session lives goes on.
+#[tokio::test]
+async fn streams_end_with_their_session_or_token() {
+    let (s, admin) = start_as_admin().await;
+    let session = s.login("admin@t.io", "admin-pass-1").await;
+    let token = s.new_token("bridge", None).await;
+    let mut by_session = s.get("/api/v1/stream", Some(&session)).await;
+    let mut by_token = s
+        .client
+        .get(s.url("/api/v1/stream"))
+        .bearer_auth(&token.token)
+        .send()
+        .await
+        .unwrap();
+    let mut lives = s.get("/api/v1/stream", Some(&admin)).await;
+    for r in [&by_session, &by_token, &lives] {
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    s.post_form("/logout", Some(&session), &[]).await;
+    let r = s
+        .client
+        .delete(s.url(&format!("/api/v1/tokens/{}", token.info.id)))
+        .header(COOKIE, &admin)
+        .header(ORIGIN, &s.base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    for (name, r) in [("session", &mut by_session), ("token", &mut by_token)] {
+        // Within one heartbeat (15 s); the deadline only bounds a failure.
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(40), async {
+            while r.chunk().await.unwrap().is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the {name}'s stream went on");
+    }
+    // The admin's own session is still valid: its stream beats on.
+    let beat = tokio::time::timeout(std::time::Duration::from_secs(40), async {
+        let mut text = String::new();
+        while !text.contains("event: heartbeat") {
+            let chunk = lives.chunk().await.unwrap().expect("the stream goes on");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(beat.is_ok(), "a live session's stream beats on");
+}
