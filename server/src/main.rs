@@ -357,14 +357,33 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         }
     });
 
-    axum::serve(
+    // On SIGTERM or Ctrl-C: stop accepting, end the streams, let in-flight requests finish
+    // (an accepted event is committed before its answer), and exit within the deadline.
+    let stopping = state.clone();
+    let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| Usage(format!("server error: {e}")))
+    .with_graceful_shutdown(async move {
+        shutdown().await;
+        tracing::info!("shutting down");
+        stopping.shut_down();
+    });
+    let down = state.shutdown_signal();
+    tokio::select! {
+        served = serve => served.map_err(|e| Usage(format!("server error: {e}"))),
+        () = async {
+            down.await;
+            tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+        } => {
+            tracing::warn!("requests still open after {SHUTDOWN_DEADLINE:?}; exiting");
+            Ok(())
+        }
+    }
 }
+
+/// How long in-flight requests may take to finish once a shutdown began.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shutdown() {
     let ctrl_c = async {

@@ -51,6 +51,9 @@ pub struct AppState {
     pub compliance: Arc<ComplianceCache>,
     /// The time source of everything business: real, or a test clock ([`AppState::with_clock`]).
     pub clock: Clock,
+    /// Set once the server is shutting down: open streams end, so that in-flight requests
+    /// can finish and the process exit.
+    pub shutting_down: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// How long cached compliance counts may be served without any change being seen (a safety
@@ -208,7 +211,21 @@ impl AppState {
             server_id: Arc::new(format!("{}-{}", std::process::id(), rand::random::<u32>())),
             compliance: Default::default(),
             clock: Clock::real(),
+            shutting_down: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Resolves once the server is shutting down ([`AppState::shut_down`]).
+    pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutting_down.subscribe();
+        async move {
+            let _ = rx.wait_for(|down| *down).await;
+        }
+    }
+
+    /// Tells every open stream to end: the server is shutting down.
+    pub fn shut_down(&self) {
+        self.shutting_down.send_replace(true);
     }
 
     /// The same state on another clock (tests: a [`crate::clock::TestClock`]).

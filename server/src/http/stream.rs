@@ -68,6 +68,7 @@ async fn stream_events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (missed, rx, complete_after) = state.subscribe_after(last_seen);
     let check_state = state.clone();
+    let shutdown = state.shutdown_signal();
     let after = missed.last().map_or(complete_after, |m| m.seq);
     let hello_time = now_text(&state);
     let hello = stream::once(async move {
@@ -114,6 +115,6 @@ async fn stream_events(
     let body = hello
         .chain(catch_up)
         .chain(stream::select(changes, beats))
-        .take_until(ended);
+        .take_until(futures::future::select(Box::pin(ended), Box::pin(shutdown)));
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(Duration::from_secs(30))))
 }

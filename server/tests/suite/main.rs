@@ -17,6 +17,7 @@ mod queue_api;
 mod roles;
 mod rules_api;
 mod rules_pages;
+mod shutdown;
 mod staffing_api;
 mod store_contract;
 mod token_forms;
