@@ -23,9 +23,39 @@ use sha2::{Digest, Sha256};
 
 pub const SESSION_COOKIE: &str = "promptly_session";
 pub const SESSION_DAYS: i64 = 14;
-/// Failed logins allowed per account or address within [`THROTTLE_WINDOW_S`].
+/// Failed logins allowed per address, per account from one address, and per account before
+/// its attempts are spaced, within [`THROTTLE_WINDOW_S`].
 pub const MAX_FAILURES: i64 = 10;
 pub const THROTTLE_WINDOW_S: i64 = 60;
+/// Past [`MAX_FAILURES`] on an account (from any address), one attempt every this many
+/// seconds: a delay for the real user elsewhere, not a lock-out an attacker could hold.
+pub const ACCOUNT_SPACING_S: i64 = 5;
+/// Password hashes computed at once (argon2id: ~19 MiB and tens of milliseconds each); more
+/// wait their turn.
+pub const CONCURRENT_HASHES: usize = 2;
+
+/// The keys a login attempt is counted under: its address and the account from that address
+/// (refused for the rest of the window past the limit), and the account from anywhere
+/// (past the limit, spaced).
+pub fn login_keys(email: &str, address: std::net::IpAddr) -> [(String, crate::store::Throttle); 3] {
+    use crate::store::Throttle;
+    let strict = Throttle {
+        max: MAX_FAILURES,
+        window_s: THROTTLE_WINDOW_S,
+        spacing_s: None,
+    };
+    [
+        (format!("ip:{address}"), strict),
+        (format!("email:{email}|ip:{address}"), strict),
+        (
+            format!("email:{email}"),
+            Throttle {
+                spacing_s: Some(ACCOUNT_SPACING_S),
+                ..strict
+            },
+        ),
+    ]
+}
 
 /// Hashes a password with argon2id on a blocking thread (it takes tens of milliseconds).
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
@@ -378,23 +408,6 @@ pub async fn ensure_first_admin(
         Err(StoreError::Conflict { .. }) => Ok(None),
         Err(e) => Err(e.to_string()),
     }
-}
-
-/// Whether another failed login for this key must wait; returns the seconds to wait.
-pub async fn throttled(
-    store: &dyn Store,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
-    let since = now - Duration::seconds(THROTTLE_WINDOW_S);
-    if store.count_login_failures(key, since).await? < MAX_FAILURES {
-        return Ok(None);
-    }
-    let oldest = store.oldest_login_failure(key, since).await?.unwrap_or(now);
-    let wait = (oldest + Duration::seconds(THROTTLE_WINDOW_S) - now)
-        .num_seconds()
-        .max(1);
-    Ok(Some(wait))
 }
 
 /// The client's address: the TCP peer, unless the peer is a trusted reverse proxy; then the

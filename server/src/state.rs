@@ -54,6 +54,8 @@ pub struct AppState {
     /// Set once the server is shutting down: open streams end, so that in-flight requests
     /// can finish and the process exit.
     pub shutting_down: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Turns to compute a password hash ([`crate::auth::CONCURRENT_HASHES`] at once).
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 /// How long cached compliance counts may be served without any change being seen (a safety
@@ -212,6 +214,7 @@ impl AppState {
             compliance: Default::default(),
             clock: Clock::real(),
             shutting_down: Arc::new(tokio::sync::watch::Sender::new(false)),
+            hashing: Arc::new(tokio::sync::Semaphore::new(crate::auth::CONCURRENT_HASHES)),
         }
     }
 

@@ -4,8 +4,8 @@
 
 use super::{see_other, unavailable};
 use crate::auth::{
-    self, clear_cookie, cookie_value, is_secure, safe_next, start_session, throttled, token_hash,
-    CurrentUser, SESSION_COOKIE,
+    self, clear_cookie, cookie_value, is_secure, safe_next, start_session, token_hash, CurrentUser,
+    SESSION_COOKIE,
 };
 use crate::services::accounts::{
     change_role, create_user, set_active, NewUserFields, UserAdminError,
@@ -60,45 +60,45 @@ pub(super) async fn login(
 
     let store = state.store.as_ref();
     let now = state.clock.now();
-    let account_key = format!("email:{email}");
     let client = crate::auth::client_ip(peer.ip(), &headers, &state.trusted_proxies);
-    let address_key = format!("ip:{client}");
-    for key in [&account_key, &address_key] {
-        match throttled(store, key, now).await {
-            Ok(Some(wait)) => {
-                let wait = wait.to_string();
-                q.push(("error", "throttled"));
-                q.push(("wait", &wait));
-                return see_other("/login", &q);
-            }
-            Ok(None) => {}
-            Err(e) => return unavailable(e),
+    let keys = crate::auth::login_keys(&email, client);
+    // Counted before the password is checked, so parallel guesses cannot pass the limit.
+    let attempt = match store.claim_login_attempt(&keys, now).await {
+        Ok(Ok(ids)) => ids,
+        Ok(Err(wait)) => {
+            let wait = wait.to_string();
+            q.push(("error", "throttled"));
+            q.push(("wait", &wait));
+            return see_other("/login", &q);
         }
-    }
+        Err(e) => return unavailable(e),
+    };
 
     let user = match store.user_by_email(&email).await {
         Ok(u) => u.filter(|u| u.active),
         Err(e) => return unavailable(e),
     };
-    let ok = auth::verify_password(
-        form.password,
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await;
+    let ok = {
+        let _turn = state.hashing.acquire().await;
+        auth::verify_password(
+            form.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await
+    };
     let user = match (ok, user) {
         (true, Some(u)) => u,
         _ => {
-            for key in [&account_key, &address_key] {
-                if let Err(e) = store.record_login_failure(key, now).await {
-                    return unavailable(e);
-                }
-            }
+            // The claimed attempts stay: they are the failures.
             tracing::info!(email = %email, ip = %peer.ip(), "failed login");
             q.push(("error", "invalid"));
             return see_other("/login", &q);
         }
     };
-    if let Err(e) = store.clear_login_failures(&account_key).await {
+    // The right password: this attempt was no failure, and the account's count starts over.
+    let account_key = &keys[2].0;
+    let forgotten = store.forget_login_attempts(&attempt).await;
+    if let Err(e) = forgotten.and(store.clear_login_failures(account_key).await) {
         return unavailable(e);
     }
     let cookie = match start_session(store, user.id, is_secure(&state, &headers), now).await {

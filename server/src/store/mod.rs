@@ -122,6 +122,17 @@ pub trait Store: Send + Sync + 'static {
         since: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    /// Claims one login attempt under every key, all or none, in one transaction: each
+    /// attempt counts as a failure until [`Store::forget_login_attempts`] takes it back, so
+    /// parallel guesses are counted before any password is checked. `Ok(Err(seconds))`: a
+    /// key refuses ([`Throttle`]), for that long at least; nothing was claimed.
+    async fn claim_login_attempt(
+        &self,
+        keys: &[(String, Throttle)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<Vec<i64>, i64>>;
+    /// Takes back claimed attempts (the password was right).
+    async fn forget_login_attempts(&self, ids: &[i64]) -> StoreResult<()>;
 
     // Integration tokens.
     async fn create_api_token(
@@ -475,6 +486,17 @@ pub struct TeamDepartment {
 }
 
 pub use promptly::compliance::DrillRow;
+
+/// How a login key is throttled: at most `max` failures within `window_s` seconds; past
+/// that, refused until the window has moved on (`spacing_s: None`, for an address), or
+/// admitted once every `spacing_s` seconds (an account: a delay, not a lock-out an attacker
+/// could hold for ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub max: i64,
+    pub window_s: i64,
+    pub spacing_s: Option<i64>,
+}
 
 /// Rows are equal when their stored columns are: `facts` is a write-only carrier, never
 /// read back.

@@ -8,7 +8,8 @@ use super::{
     role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
     ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
     IngestOutcome, IngestReport, NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord,
-    RuleRecord, Store, StoreError, StoreResult, TeamDepartment, TouchedConversation, User,
+    RuleRecord, Store, StoreError, StoreResult, TeamDepartment, Throttle, TouchedConversation,
+    User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -708,6 +709,64 @@ impl Store for SqlStore {
             .arg(since)
             .fetch_scalar(&self.db)
             .await?)
+    }
+
+    async fn claim_login_attempt(
+        &self,
+        keys: &[(String, Throttle)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<Vec<i64>, i64>> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock_table(&mut tx, "login_failures").await?;
+        for (key, rule) in keys {
+            let since = now - chrono::Duration::seconds(rule.window_s);
+            let window = |sql: &str| self.q(sql).arg(key.as_str()).arg(since);
+            let count: i64 =
+                window("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $2")
+                    .fetch_scalar(&mut tx)
+                    .await?;
+            if count < rule.max {
+                continue;
+            }
+            let wait_until = match rule.spacing_s {
+                None => {
+                    let oldest: Option<DateTime<Utc>> =
+                        window("SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
+                            .fetch_scalar(&mut tx)
+                            .await?;
+                    oldest.unwrap_or(now) + chrono::Duration::seconds(rule.window_s)
+                }
+                Some(spacing) => {
+                    let latest: Option<DateTime<Utc>> =
+                        window("SELECT MAX(at) FROM login_failures WHERE key = $1 AND at > $2")
+                            .fetch_scalar(&mut tx)
+                            .await?;
+                    latest.unwrap_or(now) + chrono::Duration::seconds(spacing)
+                }
+            };
+            if wait_until > now {
+                return Ok(Err((wait_until - now).num_seconds().max(1)));
+            }
+        }
+        let mut ids = Vec::with_capacity(keys.len());
+        for (key, _) in keys {
+            let id: i64 = self
+                .q("INSERT INTO login_failures (key, at) VALUES ($1, $2) RETURNING id")
+                .arg(key.as_str())
+                .arg(now)
+                .fetch_scalar(&mut tx)
+                .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(Ok(ids))
+    }
+
+    async fn forget_login_attempts(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut q = self.q("DELETE FROM login_failures WHERE ");
+        q.push_in("id", ids);
+        q.execute(&self.db).await?;
+        Ok(())
     }
 
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {

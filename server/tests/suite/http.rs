@@ -506,3 +506,59 @@ async fn streams_end_with_their_session_or_token() {
     .await;
     assert!(beat.is_ok(), "a live session's stream beats on");
 }
+
+/// 50 wrong passwords at once from one address: each attempt is counted before its password
+/// is checked, so at most `MAX_FAILURES` are checked; the rest wait. The account is not
+/// locked for its owner: from another address the right password works once the account's
+/// short delay has passed, while the guessing address stays refused for its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_are_counted_before_they_are_checked() {
+    use promptly_server::auth::{ACCOUNT_SPACING_S, MAX_FAILURES};
+    let s = Server(TestServer::start_at(chrono::Utc::now()).await);
+    let guesses = (0..50).map(|i| {
+        let s = &s;
+        async move {
+            let r = s.sign_in("admin@t.io", &format!("wrong-{i}"), None).await;
+            location(&r)
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|l| l.ends_with("error=invalid"))
+        .count();
+    let waited = answers
+        .iter()
+        .filter(|l| l.contains("error=throttled"))
+        .count();
+    assert_eq!(checked + waited, 50, "{answers:?}");
+    assert!(
+        checked as i64 <= MAX_FAILURES,
+        "{checked} passwords were checked"
+    );
+    assert!(checked > 0);
+
+    // The owner, from another address (127.0.0.2 is loopback too).
+    let elsewhere = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(crate::support::REQUEST_TIMEOUT)
+        .build()
+        .unwrap();
+    let owner = || {
+        elsewhere
+            .post(s.url("/login"))
+            .header(ORIGIN, &s.base)
+            .form(&[("email", "admin@t.io"), ("password", "admin-pass-1")])
+            .send()
+    };
+    let r = owner().await.unwrap();
+    assert!(location(&r).contains("error=throttled"), "{}", location(&r));
+    s.advance(chrono::Duration::seconds(ACCOUNT_SPACING_S));
+    let r = owner().await.unwrap();
+    assert_eq!(location(&r), "/");
+    assert!(set_cookie(&r).starts_with("promptly_session="));
+    // The guessing address still waits, even with the right password.
+    let r = s.sign_in("admin@t.io", "admin-pass-1", None).await;
+    assert!(location(&r).contains("error=throttled"), "{}", location(&r));
+}

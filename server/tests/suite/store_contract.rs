@@ -231,6 +231,66 @@ async fn login_failures_count_within_a_window(store: DynStore) {
             .unwrap(),
         1
     );
+
+    // Claims: all keys or none; a strict key refuses until its window moves on, a spaced
+    // one admits again after its spacing; a forgotten claim no longer counts.
+    use promptly_server::store::Throttle;
+    let strict = Throttle {
+        max: 2,
+        window_s: 60,
+        spacing_s: None,
+    };
+    let spaced = Throttle {
+        spacing_s: Some(5),
+        ..strict
+    };
+    let keys = [
+        ("ip:10.0.0.9".to_string(), strict),
+        ("email:c@x.io".to_string(), spaced),
+    ];
+    let first = store
+        .claim_login_attempt(&keys, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    store
+        .claim_login_attempt(&keys, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let refused = store
+        .claim_login_attempt(&keys, t0() + Duration::seconds(10))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(50), "the address waits for its window");
+    let only_account = &keys[1..];
+    assert_eq!(
+        store
+            .claim_login_attempt(only_account, t0() + Duration::seconds(2))
+            .await
+            .unwrap(),
+        Err(3)
+    );
+    store
+        .claim_login_attempt(only_account, t0() + Duration::seconds(5))
+        .await
+        .unwrap()
+        .unwrap();
+    store.forget_login_attempts(&first).await.unwrap();
+    store
+        .claim_login_attempt(&keys[..1], t0() + Duration::seconds(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .count_login_failures("ip:10.0.0.9", t0() - Duration::hours(1))
+            .await
+            .unwrap(),
+        2,
+        "nothing of the refused claims was kept"
+    );
 }
 
 async fn migrations_can_run_again(store: DynStore) {
