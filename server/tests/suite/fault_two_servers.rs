@@ -7,26 +7,17 @@
 
 use crate::support;
 
-use reqwest::Client;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::PgCluster;
+use support::{free_port, wait_up, PgCluster};
 
 const CONVERSATIONS: usize = 10_000;
 
 struct Server {
     child: Child,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn(db: &str, port: u16) -> Server {
@@ -58,23 +49,6 @@ impl Drop for Server {
     }
 }
 
-/// Polls `/healthz` until the server answers, for at most 20 s.
-async fn wait_up(client: &Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "server on {port} did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn scalar(db: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
@@ -85,18 +59,7 @@ async fn scalar(db: &sqlx::PgPool, sql: &str) -> i64 {
 async fn database_with_token(name: &str) -> (PgCluster, String, String) {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
     let db_url = cluster.fresh_database().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_promptly"))
-        .args(["token", "create", "--name", name, "--role", "admin"])
-        .env("PROMPTLY_DATABASE_URL", &db_url)
-        .env("PROMPTLY_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = support::cli_token(&db_url, name, Some("admin"));
     (cluster, db_url, token)
 }
 

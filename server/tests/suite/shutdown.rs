@@ -12,23 +12,8 @@ async fn sigterm_ends_streams_and_exits_keeping_what_was_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("promptly.db").display());
     let bin = env!("CARGO_BIN_EXE_promptly");
-    let out = Command::new(bin)
-        .args(["token", "create", "--name", "bridge"])
-        .env("PROMPTLY_DATABASE_URL", &db)
-        .env("PROMPTLY_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let token = support::cli_token(&db, "bridge", None);
+    let port = support::free_port();
     let mut server = Command::new(bin)
         .arg("serve")
         .env("PROMPTLY_DATABASE_URL", &db)
@@ -41,11 +26,7 @@ async fn sigterm_ends_streams_and_exits_keeping_what_was_accepted() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = support::client();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::wait_up(&client, port).await;
 
     let mut stream = client
         .get(format!("{base}/api/v1/stream"))

@@ -186,3 +186,50 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("an HTTP client")
 }
+
+/// A free loopback port for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls a real server's `/healthz` on `port` until it answers, for at most 20 s.
+pub async fn wait_up(client: &reqwest::Client, port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server on {port} did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// `promptly token create --name NAME [--role ROLE]` on the database `db`: the token.
+pub fn cli_token(db: &str, name: &str, role: Option<&str>) -> String {
+    let mut args = vec!["token", "create", "--name", name];
+    args.extend(role.map(|r| ["--role", r]).into_iter().flatten());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_promptly"))
+        .args(args)
+        .env("PROMPTLY_DATABASE_URL", db)
+        .env("PROMPTLY_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
