@@ -54,6 +54,189 @@ impl FromStr for Role {
     }
 }
 
+/// What an integration token may do. A token carries a set of scopes; each route of the
+/// server names the one a token needs (`server/src/http/access.rs`). `admin` grants every
+/// other scope. Browser sessions act by their user's role instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Scope {
+    /// Post conversation events (`POST /api/v1/events`): what a channel needs.
+    #[serde(rename = "events:write")]
+    EventsWrite,
+    /// Read the queue, a conversation and the live stream.
+    #[serde(rename = "conversations:read")]
+    ConversationsRead,
+    /// Reply to and update conversations as an agent would (the conversation forms).
+    #[serde(rename = "conversations:write")]
+    ConversationsWrite,
+    /// Read calendars, policies and the default policy.
+    #[serde(rename = "catalog:read")]
+    CatalogRead,
+    /// Read contracts, their compliance, departments and staffing.
+    #[serde(rename = "reports:read")]
+    ReportsRead,
+    /// Create, change and delete contracts.
+    #[serde(rename = "contracts:write")]
+    ContractsWrite,
+    /// Everything, as an admin: users, tokens, calendars, policies, rules, deliveries.
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 7] = [
+        Scope::EventsWrite,
+        Scope::ConversationsRead,
+        Scope::ConversationsWrite,
+        Scope::CatalogRead,
+        Scope::ReportsRead,
+        Scope::ContractsWrite,
+        Scope::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::EventsWrite => "events:write",
+            Scope::ConversationsRead => "conversations:read",
+            Scope::ConversationsWrite => "conversations:write",
+            Scope::CatalogRead => "catalog:read",
+            Scope::ReportsRead => "reports:read",
+            Scope::ContractsWrite => "contracts:write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// What the scope allows, in words (the token form, the CLI's help).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::EventsWrite => "post conversation events",
+            Scope::ConversationsRead => "read the queue, conversations and the live stream",
+            Scope::ConversationsWrite => "reply to and update conversations",
+            Scope::CatalogRead => "read calendars and policies",
+            Scope::ReportsRead => "read contracts, compliance and staffing",
+            Scope::ContractsWrite => "create, change and delete contracts",
+            Scope::Admin => "everything an admin may do",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        Scope::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Scope::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown scope {s:?}: expected one of {}", known.join(", "))
+            })
+    }
+}
+
+/// A token's set of scopes. Stored as the scope names separated by spaces (as OAuth writes
+/// them), shown in the API as a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// What a token gets when its creator names neither scopes nor a role: posting events,
+    /// nothing else (a channel's ingest-only credential).
+    pub const DEFAULT: Scopes = Scopes(1 << (Scope::EventsWrite as u8));
+
+    pub fn of(scopes: impl IntoIterator<Item = Scope>) -> Self {
+        Scopes(scopes.into_iter().fold(0, |acc, s| acc | s.bit()))
+    }
+
+    /// The scopes `--role` stands for: what a user of that role may do through the API.
+    pub fn of_role(role: Role) -> Self {
+        use Scope::*;
+        match role {
+            Role::Admin => Scopes::of(Scope::ALL),
+            Role::Agent => Scopes::of([
+                EventsWrite,
+                ConversationsRead,
+                ConversationsWrite,
+                CatalogRead,
+            ]),
+            Role::Manager => {
+                Scopes::of([ConversationsRead, CatalogRead, ReportsRead, ContractsWrite])
+            }
+        }
+    }
+
+    /// Whether a token with these scopes may act with `scope` (`admin` grants all).
+    pub fn allow(self, scope: Scope) -> bool {
+        self.0 & (scope.bit() | Scope::Admin.bit()) != 0
+    }
+
+    /// Whether `scope` itself is in the set (unlike [`Scopes::allow`], `admin` does not
+    /// stand for the others here).
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes, in `Scope::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL
+            .into_iter()
+            .filter(move |s| self.0 & s.bit() != 0)
+    }
+
+    /// The role a token with these scopes shows as (`/me`, the pages' wording): admin with
+    /// `admin`, manager with a reporting scope, else agent.
+    pub fn role(self) -> Role {
+        if self.allow(Scope::Admin) {
+            Role::Admin
+        } else if self.0 & (Scope::ReportsRead.bit() | Scope::ContractsWrite.bit()) != 0 {
+            Role::Manager
+        } else {
+            Role::Agent
+        }
+    }
+
+    /// Reads the stored form (names separated by spaces or commas).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        s.split([' ', ','])
+            .filter(|p| !p.trim().is_empty())
+            .map(str::parse::<Scope>)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Scopes::of)
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Scope::as_str).collect();
+        f.write_str(&names.join(" "))
+    }
+}
+
+impl Serialize for Scopes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Scopes::of(Vec::<Scope>::deserialize(d)?))
+    }
+}
+
 /// The sections of the app, in navigation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Section {
@@ -286,6 +469,35 @@ mod tests {
         assert!(!Section::Users.allows(Role::Manager));
         assert!(Section::Compliance.allows(Role::Manager));
         assert_eq!(Section::visible_to(Role::Admin).count(), 6);
+    }
+
+    #[test]
+    fn scopes_read_back_as_written_and_admin_grants_all() {
+        for role in Role::ALL {
+            let scopes = Scopes::of_role(role);
+            assert_eq!(Scopes::parse(&scopes.to_string()).unwrap(), scopes);
+            assert_eq!(scopes.role(), role, "{role}'s scopes show as {role}");
+        }
+        assert_eq!(Scopes::DEFAULT.to_string(), "events:write");
+        assert!(!Scopes::DEFAULT.allow(Scope::Admin));
+        assert!(!Scopes::DEFAULT.allow(Scope::ConversationsRead));
+        assert_eq!(Scopes::DEFAULT.role(), Role::Agent);
+        let admin = Scopes::of([Scope::Admin]);
+        assert!(Scope::ALL.iter().all(|s| admin.allow(*s)));
+        assert!(!Scopes::of_role(Role::Agent).allow(Scope::ReportsRead));
+        assert!(!Scopes::of_role(Role::Manager).allow(Scope::EventsWrite));
+        assert_eq!(
+            Scopes::parse("catalog:read, EVENTS:WRITE").unwrap(),
+            Scopes::of([Scope::EventsWrite, Scope::CatalogRead])
+        );
+        assert!(Scopes::parse("events:write sudo")
+            .unwrap_err()
+            .contains("\"sudo\""));
+        let json = serde_json::to_string(&Scopes::of_role(Role::Manager)).unwrap();
+        assert_eq!(
+            json,
+            r#"["conversations:read","catalog:read","reports:read","contracts:write"]"#
+        );
     }
 
     #[test]

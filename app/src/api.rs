@@ -451,7 +451,7 @@ pub const NEW_TOKEN_COOKIE: &str = "promptly_new_token";
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
-    pub role: promptly::account::Role,
+    pub scopes: promptly::account::Scopes,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339; `None` while the token works.

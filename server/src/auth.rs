@@ -4,6 +4,7 @@
 //! request looks its session up again, so logout, deactivation and role changes take
 //! effect at once, on every server sharing the database.
 
+use crate::http::access::Caller;
 use crate::state::AppState;
 use crate::store::{NewUser, Store, StoreError};
 use app::api::ssr::SessionUser;
@@ -253,15 +254,14 @@ pub fn cross_site(state_public: Option<&str>, method: &Method, headers: &HeaderM
 #[derive(Clone, Default)]
 pub struct PublicOrigin(pub Option<String>);
 
-/// Resolves the session, refuses cross-site state changes and sends visitors without a
-/// session to the login page (API paths get a 401 from their handlers instead).
-/// Who the request's credential names now: an integration token's pseudo-user (`Bearer`),
-/// or the user of a live session cookie. `Err(None)` for a token that is unknown or
-/// revoked; `Ok(None)` without a credential or with a session that ended.
+/// Who the request's credential names now: an integration token's pseudo-user (`Bearer`)
+/// with its scopes, or the user of a live session cookie with their role. `Err(None)` for a
+/// token that is unknown or revoked; `Ok(None)` without a credential or with a session that
+/// ended.
 pub async fn caller_of(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<UserView>, Option<crate::store::StoreError>> {
+) -> Result<Option<(UserView, Caller)>, Option<crate::store::StoreError>> {
     if let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -272,14 +272,17 @@ pub async fn caller_of(
             .api_token_by_hash(&token_hash(token.trim()))
             .await
         {
-            Ok(Some(t)) => Ok(Some(UserView {
-                // Negative ids mark tokens; they never collide with users.
-                id: -t.id,
-                email: format!("token:{}", t.name),
-                name: t.name,
-                role: t.role,
-                active: true,
-            })),
+            Ok(Some(t)) => Ok(Some((
+                UserView {
+                    // Negative ids mark tokens; they never collide with users.
+                    id: -t.id,
+                    email: format!("token:{}", t.name),
+                    name: t.name,
+                    role: t.scopes.role(),
+                    active: true,
+                },
+                Caller::Token(t.scopes),
+            ))),
             Ok(None) => Err(None),
             Err(e) => Err(Some(e)),
         };
@@ -289,12 +292,20 @@ pub async fn caller_of(
             .store
             .session_user(&token_hash(&token), state.clock.now())
             .await
-            .map(|u| u.map(|u| u.view()))
+            .map(|u| {
+                u.map(|u| {
+                    let view = u.view();
+                    let caller = Caller::Session(view.role);
+                    (view, caller)
+                })
+            })
             .map_err(Some),
         _ => Ok(None),
     }
 }
 
+/// Resolves the session, refuses cross-site state changes and sends visitors without a
+/// session to the login page (API paths get a 401 from their handlers instead).
 pub async fn session_middleware(
     State(state): State<AppState>,
     axum::Extension(public): axum::Extension<PublicOrigin>,
@@ -334,10 +345,12 @@ pub async fn session_middleware(
     };
     match user {
         // Integration tokens: `Authorization: Bearer TOKEN`, for the API only.
-        Some(view) if bearer => {
+        Some((view, caller)) if bearer => {
+            req.extensions_mut().insert(caller);
             req.extensions_mut().insert(CurrentUser(view));
         }
-        Some(view) => {
+        Some((view, caller)) => {
+            req.extensions_mut().insert(caller);
             req.extensions_mut().insert(CurrentUser(view.clone()));
             req.extensions_mut().insert(SessionUser(view));
         }

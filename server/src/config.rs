@@ -66,7 +66,12 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// agent (default: may post events and read the queue), manager or admin.
+        /// What the token may do; repeat for more: events:write, conversations:read,
+        /// conversations:write, catalog:read, reports:read, contracts:write, admin (grants
+        /// all). Without --scope or --role: events:write only.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Shorthand for a role's scopes (agent, manager or admin); not with --scope.
         #[arg(long)]
         role: Option<String>,
     },

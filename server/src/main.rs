@@ -183,7 +183,14 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
                 Err(promptly_server::services::accounts::UserAdminError::Fields(errs)) => {
                     Err(Usage(
                         errs.iter()
-                            .map(|e| format!("--{}: {}", e.field, e.message))
+                            .map(|e| {
+                                // `scopes[1]` is the second --scope.
+                                let flag = match e.field.split('[').next().unwrap_or_default() {
+                                    "scopes" => "scope",
+                                    f => f,
+                                };
+                                format!("--{flag}: {}", e.message)
+                            })
                             .collect::<Vec<_>>()
                             .join("; "),
                     ))
@@ -196,12 +203,16 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
 
 async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
     match command {
-        TokenCommand::Create { name, role } => {
+        TokenCommand::Create { name, scopes, role } => {
             let store = open_store(&db).await?;
+            let grant = promptly_server::services::tokens::Grant {
+                role: role.as_deref(),
+                scopes: (!scopes.is_empty()).then_some(scopes.as_slice()),
+            };
             match promptly_server::services::tokens::create_token(
                 store.as_ref(),
                 &name,
-                role.as_deref(),
+                grant,
                 chrono::Utc::now(),
             )
             .await
@@ -209,15 +220,22 @@ async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
                 Ok(t) => {
                     println!("{}", t.token);
                     eprintln!(
-                        "promptly: created token {:?} ({}) with id {}; it is not shown again",
-                        t.info.name, t.info.role, t.info.id
+                        "promptly: created token {:?} (scopes: {}) with id {}; it is not shown again",
+                        t.info.name, t.info.scopes, t.info.id
                     );
                     Ok(())
                 }
                 Err(http::error::ApiError::Unprocessable { errors }) => Err(Usage(
                     errors
                         .iter()
-                        .map(|e| format!("--{}: {}", e.field, e.message))
+                        .map(|e| {
+                            // `scopes[1]` is the second --scope.
+                            let flag = match e.field.split('[').next().unwrap_or_default() {
+                                "scopes" => "scope",
+                                f => f,
+                            };
+                            format!("--{flag}: {}", e.message)
+                        })
                         .collect::<Vec<_>>()
                         .join("; "),
                 )),

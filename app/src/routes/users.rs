@@ -9,7 +9,7 @@ use crate::components::notice::notices;
 use crate::components::table::{grid, list_table};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use promptly::account::{Role, UserView};
+use promptly::account::{Role, Scope, Scopes, UserView};
 use promptly::limits;
 
 fn notice(code: &str) -> Option<&'static str> {
@@ -154,11 +154,13 @@ fn TokensSection() -> impl IntoView {
         .filter(|c| c == "not_found")
         .map(|_| "That token does not exist.");
     let err_name = get("token_err_name");
-    let err_role = get("token_err_role");
+    let err_scopes = get("token_err_scopes");
     let name = get("token_name").unwrap_or_default();
-    let role = get("token_role")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(Role::Agent);
+    // Ticked: what the refused form asked for, else the default (post events, no more).
+    let ticked = match get("token_scopes") {
+        Some(asked) => Scopes::of(asked.split(' ').filter_map(|s| s.parse().ok())),
+        None => Scopes::DEFAULT,
+    };
     view! {
         <section class="tokens" id="tokens" aria-labelledby="tokens-heading">
             <h2 id="tokens-heading">"Integration tokens"</h2>
@@ -167,7 +169,7 @@ fn TokensSection() -> impl IntoView {
                 <a href="/api/docs/" rel="external">"API"</a>
                 " with a token: "
                 <code>"Authorization: Bearer TOKEN"</code>
-                ". A token acts with its role until it is revoked."
+                ". A token may do what its scopes allow until it is revoked; give each integration the least it needs."
             </p>
             {flash.map(|m| view! { <p class="flash" data-notice="token">{m}</p> })}
             {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
@@ -189,10 +191,20 @@ fn TokensSection() -> impl IntoView {
                     <input type="text" name="name" value=name maxlength=limits::NAME_LEN required aria-invalid=err_name.as_ref().map(|_| "true")/>
                 </label>
                 {err_name.map(|m| view! { <p class="field-error" data-field="token-name">{m}</p> })}
-                <label>"Token role"
-                    <RoleSelect selected=role/>
-                </label>
-                {err_role.map(|m| view! { <p class="field-error" data-field="token-role">{m}</p> })}
+                <fieldset class="scopes" aria-invalid=err_scopes.as_ref().map(|_| "true")>
+                    <legend>"Scopes"</legend>
+                    {Scope::ALL
+                        .into_iter()
+                        .map(|s| view! {
+                            <label class="check">
+                                <input type="checkbox" name="scopes" value=s.as_str() checked=ticked.contains(s)/>
+                                <code>{s.as_str()}</code>
+                                " — "{s.describe()}
+                            </label>
+                        })
+                        .collect_view()}
+                </fieldset>
+                {err_scopes.map(|m| view! { <p class="field-error" data-field="token-scopes">{m}</p> })}
                 <button type="submit" class="primary">"Create token"</button>
             </form>
         </section>
@@ -212,7 +224,7 @@ fn NewToken(token: String) -> impl IntoView {
 #[component]
 fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
     let head =
-        view! { <th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
+        view! { <th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
     list_table(
         tokens,
         "No integration tokens yet.",
@@ -229,7 +241,7 @@ fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
             view! {
                 <tr data-token=t.name.clone() class:inactive=revoked>
                     <td>{t.name.clone()}</td>
-                    <td>{t.role.label()}</td>
+                    <td class="token-scopes">{t.scopes.to_string()}</td>
                     <td><time datetime=t.created_at.clone()>{created}</time></td>
                     <td class="token-status">{status}</td>
                     <td>

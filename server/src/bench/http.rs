@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 /// A server on a free loopback port on a fresh database (SQLite `bench.db` in `dir`, or the
-/// PostgreSQL database `pg_url`), and an integration token (an agent's, as `token create` makes by default).
+/// PostgreSQL database `pg_url`), and an integration token (an agent role's scopes: it posts events and reads the queue).
 async fn start(
     dir: &std::path::Path,
     pg_url: Option<&str>,
@@ -42,8 +42,12 @@ async fn start(
         .set_default_policy(Some(policy.id))
         .await
         .map_err(|e| e.to_string())?;
+    let grant = crate::services::tokens::Grant {
+        role: Some("agent"),
+        scopes: None,
+    };
     let token =
-        crate::services::tokens::create_token(store.as_ref(), "bench", None, chrono::Utc::now())
+        crate::services::tokens::create_token(store.as_ref(), "bench", grant, chrono::Utc::now())
             .await
             .map_err(|e| e.to_string())?
             .token;

@@ -7,64 +7,85 @@
 //! The pages (Leptos routes) are guarded by `promptly::account::Section`, the table of
 //! which role sees which page; the server functions behind them check the same sections.
 
-use crate::auth::CurrentUser;
 use crate::http::error::ApiError;
 use axum::extract::{MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use promptly::account::Role;
+use promptly::account::{Role, Scope, Scopes};
 
-/// Who a route admits.
+/// Who a route admits: browser sessions by their user's role, integration tokens by their
+/// scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allow {
     /// Anyone, signed in or not.
     Anyone,
-    /// Any signed-in user or token.
-    SignedIn,
-    /// These roles only.
-    Roles(&'static [Role]),
-    /// Integration tokens (of any role), never a browser session: what a channel sends is
+    /// Any signed-in user; a token with this scope (`None`: any token).
+    SignedIn(Option<Scope>),
+    /// Sessions of these roles; tokens with this scope.
+    Roles(&'static [Role], Scope),
+    /// Integration tokens with this scope, never a browser session: what a channel sends is
     /// not typed by a person; agents reply on the conversation page, which sets the author.
-    Tokens,
+    Tokens(Scope),
 }
 
-/// Who is asking, as the check sees it: a role, and whether it came with a token.
+/// Who is asking, as the check sees it: a session's role, or a token's scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller {
-    pub role: Role,
-    pub token: bool,
+pub enum Caller {
+    Session(Role),
+    Token(Scopes),
 }
 
-impl Caller {
-    /// The caller a signed-in user or token is (tokens have negative ids).
-    pub fn of(user: &promptly::account::UserView) -> Self {
-        Caller {
-            role: user.role,
-            token: user.id < 0,
-        }
-    }
-}
-
+/// Any signed-in user, any token.
+pub const SIGNED_IN: Allow = Allow::SignedIn(None);
+/// Any signed-in user; tokens that may read conversations.
+pub const CONVERSATIONS: Allow = Allow::SignedIn(Some(Scope::ConversationsRead));
+/// Any signed-in user; tokens that may read calendars and policies.
+pub const CATALOG: Allow = Allow::SignedIn(Some(Scope::CatalogRead));
 /// Admins only.
-pub const ADMINS: Allow = Allow::Roles(&[Role::Admin]);
-/// Managers and admins: contracts and compliance, staffing.
-pub const MANAGERS: Allow = Allow::Roles(&[Role::Manager, Role::Admin]);
+pub const ADMINS: Allow = Allow::Roles(&[Role::Admin], Scope::Admin);
+/// Managers and admins: reading contracts and compliance, staffing.
+pub const MANAGERS: Allow = Allow::Roles(&[Role::Manager, Role::Admin], Scope::ReportsRead);
+/// Managers and admins: changing contracts.
+pub const CONTRACT_EDITORS: Allow =
+    Allow::Roles(&[Role::Manager, Role::Admin], Scope::ContractsWrite);
 /// Agents and admins: those who act on conversations (managers read them).
-pub const AGENTS: Allow = Allow::Roles(&[Role::Agent, Role::Admin]);
+pub const AGENTS: Allow = Allow::Roles(&[Role::Agent, Role::Admin], Scope::ConversationsWrite);
 
 impl Allow {
     /// Who may call, in words (for the API document).
-    pub fn in_words(self) -> &'static str {
-        match self {
-            Allow::Anyone => "Public: no token or session needed.",
-            Allow::SignedIn => "",
-            Allow::Roles(&[Role::Admin]) => "Admins only.",
-            Allow::Roles(&[Role::Manager, Role::Admin]) => "Managers and admins only.",
-            Allow::Roles(&[Role::Agent, Role::Admin]) => "Agents and admins only.",
-            Allow::Roles(_) => "Some roles only.",
-            Allow::Tokens => "Integration tokens only (any role); a browser session gets 403.",
+    pub fn in_words(self) -> String {
+        let sessions = match self {
+            Allow::Anyone => return "Public: no token or session needed.".into(),
+            Allow::SignedIn(_) => "Any signed-in user",
+            Allow::Roles(&[Role::Admin], _) => "Admins",
+            Allow::Roles(&[Role::Manager, Role::Admin], _) => "Managers and admins",
+            Allow::Roles(&[Role::Agent, Role::Admin], _) => "Agents and admins",
+            Allow::Roles(..) => "Some roles",
+            Allow::Tokens(s) => {
+                return format!(
+                    "Integration tokens with the `{s}` scope only; a browser session gets 403."
+                )
+            }
+        };
+        match self.scope() {
+            Some(s) => format!("{sessions}; tokens need the `{s}` scope."),
+            None => format!("{sessions}; any token."),
         }
+    }
+
+    /// The scope a token needs (`None`: any token, or a public route).
+    pub fn scope(self) -> Option<Scope> {
+        match self {
+            Allow::Anyone => None,
+            Allow::SignedIn(s) => s,
+            Allow::Roles(_, s) | Allow::Tokens(s) => Some(s),
+        }
+    }
+
+    /// Whether a signed-in caller may be refused here (so the route answers 403 to some).
+    pub fn refuses_someone(self) -> bool {
+        !matches!(self, Allow::Anyone | Allow::SignedIn(None))
     }
 
     /// Whether this caller (`None`: not signed in) is admitted.
@@ -72,9 +93,10 @@ impl Allow {
         match (self, caller) {
             (Allow::Anyone, _) => true,
             (_, None) => false,
-            (Allow::SignedIn, Some(_)) => true,
-            (Allow::Roles(roles), Some(c)) => roles.contains(&c.role),
-            (Allow::Tokens, Some(c)) => c.token,
+            (Allow::SignedIn(_), Some(Caller::Session(_))) => true,
+            (Allow::Roles(roles, _), Some(Caller::Session(role))) => roles.contains(&role),
+            (Allow::Tokens(_), Some(Caller::Session(_))) => false,
+            (_, Some(Caller::Token(scopes))) => self.scope().is_none_or(|s| scopes.allow(s)),
         }
     }
 }
@@ -122,12 +144,12 @@ pub const ROUTES: &[Route] = &[
     form("POST", "/logout", Allow::Anyone, ""),
     // The API's description.
     api("GET", "/api/v1/openapi.json", Allow::Anyone),
-    form("GET", "/api", Allow::SignedIn, ""),
-    form("GET", "/api/docs", Allow::SignedIn, ""),
-    form("GET", "/api/docs/", Allow::SignedIn, ""),
-    form("GET", "/api/docs/{*rest}", Allow::SignedIn, ""),
+    form("GET", "/api", SIGNED_IN, ""),
+    form("GET", "/api/docs", SIGNED_IN, ""),
+    form("GET", "/api/docs/", SIGNED_IN, ""),
+    form("GET", "/api/docs/{*rest}", SIGNED_IN, ""),
     // Accounts.
-    api("GET", "/api/v1/me", Allow::SignedIn),
+    api("GET", "/api/v1/me", SIGNED_IN),
     api("GET", "/api/v1/users", ADMINS),
     api("POST", "/api/v1/users", ADMINS),
     api("GET", "/api/v1/users/{id}", ADMINS),
@@ -141,21 +163,21 @@ pub const ROUTES: &[Route] = &[
     form("POST", "/admin/tokens", ADMINS, TOKENS_REFUSED),
     form("POST", "/admin/tokens/{id}/revoke", ADMINS, TOKENS_REFUSED),
     // Calendars and policies.
-    api("GET", "/api/v1/calendars", Allow::SignedIn),
+    api("GET", "/api/v1/calendars", CATALOG),
     api("POST", "/api/v1/calendars", ADMINS),
-    api("GET", "/api/v1/calendars/{id}", Allow::SignedIn),
+    api("GET", "/api/v1/calendars/{id}", CATALOG),
     api("PUT", "/api/v1/calendars/{id}", ADMINS),
     api("DELETE", "/api/v1/calendars/{id}", ADMINS),
     form("POST", "/calendars", ADMINS, CATALOG_REFUSED),
     form("POST", "/calendars/{id}/delete", ADMINS, CATALOG_REFUSED),
-    api("GET", "/api/v1/policies", Allow::SignedIn),
+    api("GET", "/api/v1/policies", CATALOG),
     api("POST", "/api/v1/policies", ADMINS),
-    api("GET", "/api/v1/policies/{id}", Allow::SignedIn),
+    api("GET", "/api/v1/policies/{id}", CATALOG),
     api("PUT", "/api/v1/policies/{id}", ADMINS),
     api("DELETE", "/api/v1/policies/{id}", ADMINS),
-    api("GET", "/api/v1/policies/{id}/versions", Allow::SignedIn),
+    api("GET", "/api/v1/policies/{id}/versions", CATALOG),
     api("GET", "/api/v1/jobs/{id}", ADMINS),
-    api("GET", "/api/v1/settings/default-policy", Allow::SignedIn),
+    api("GET", "/api/v1/settings/default-policy", CATALOG),
     api("PUT", "/api/v1/settings/default-policy", ADMINS),
     form("POST", "/policies", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/default", ADMINS, CATALOG_REFUSED),
@@ -178,10 +200,10 @@ pub const ROUTES: &[Route] = &[
     api("DELETE", "/api/v1/channels/{channel}/outbound", ADMINS),
     api("GET", "/api/v1/deliveries", ADMINS),
     // Conversations.
-    api("POST", "/api/v1/events", Allow::Tokens),
-    api("GET", "/api/v1/conversations", Allow::SignedIn),
-    api("GET", "/api/v1/conversations/{id}", Allow::SignedIn),
-    api("GET", "/api/v1/stream", Allow::SignedIn),
+    api("POST", "/api/v1/events", Allow::Tokens(Scope::EventsWrite)),
+    api("GET", "/api/v1/conversations", CONVERSATIONS),
+    api("GET", "/api/v1/conversations/{id}", CONVERSATIONS),
+    api("GET", "/api/v1/stream", CONVERSATIONS),
     form(
         "POST",
         "/conversations/{id}/reply",
@@ -196,22 +218,32 @@ pub const ROUTES: &[Route] = &[
     ),
     // Contracts, compliance and staffing.
     api("GET", "/api/v1/contracts", MANAGERS),
-    api("POST", "/api/v1/contracts", MANAGERS),
+    api("POST", "/api/v1/contracts", CONTRACT_EDITORS),
     api("GET", "/api/v1/contracts/{id}", MANAGERS),
-    api("PUT", "/api/v1/contracts/{id}", MANAGERS),
-    api("DELETE", "/api/v1/contracts/{id}", MANAGERS),
+    api("PUT", "/api/v1/contracts/{id}", CONTRACT_EDITORS),
+    api("DELETE", "/api/v1/contracts/{id}", CONTRACT_EDITORS),
     api("GET", "/api/v1/contracts/{id}/compliance", MANAGERS),
     api("GET", "/api/v1/contracts/{id}/compliance.csv", MANAGERS),
     api("GET", "/api/v1/contracts/{id}/conversations", MANAGERS),
     api("GET", "/api/v1/departments", MANAGERS),
     api("PUT", "/api/v1/departments", ADMINS),
     api("GET", "/api/v1/staffing", MANAGERS),
-    form("POST", "/compliance/new", MANAGERS, CONTRACTS_REFUSED),
-    form("POST", "/compliance/{id}/edit", MANAGERS, CONTRACTS_REFUSED),
+    form(
+        "POST",
+        "/compliance/new",
+        CONTRACT_EDITORS,
+        CONTRACTS_REFUSED,
+    ),
+    form(
+        "POST",
+        "/compliance/{id}/edit",
+        CONTRACT_EDITORS,
+        CONTRACTS_REFUSED,
+    ),
     form(
         "POST",
         "/compliance/{id}/delete",
-        MANAGERS,
+        CONTRACT_EDITORS,
         CONTRACTS_REFUSED,
     ),
     form(
@@ -236,10 +268,7 @@ pub async fn enforce(matched: Option<MatchedPath>, req: Request, next: Next) -> 
     let Some(matched) = matched else {
         return next.run(req).await;
     };
-    let caller = req
-        .extensions()
-        .get::<CurrentUser>()
-        .map(|u| Caller::of(&u.0));
+    let caller = req.extensions().get::<Caller>().copied();
     let is_api = matched.as_str().starts_with("/api/v1/");
     let Some(route) = route(req.method().as_str(), matched.as_str()) else {
         // A method the path does not have (the router's answer too, and a refusal in any
@@ -287,8 +316,7 @@ mod tests {
     #[test]
     fn forms_that_refuse_signed_in_callers_say_why() {
         for r in ROUTES {
-            let refuses_someone = !matches!(r.allow, Allow::Anyone | Allow::SignedIn);
-            if refuses_someone && !r.path.starts_with("/api/v1/") {
+            if r.allow.refuses_someone() && !r.path.starts_with("/api/v1/") {
                 assert!(!r.refused.is_empty(), "{} {} needs words", r.method, r.path);
             }
         }
@@ -308,14 +336,7 @@ mod tests {
                 .body(Body::empty())
                 .unwrap();
             if let Some(role) = role {
-                req.extensions_mut()
-                    .insert(CurrentUser(promptly::account::UserView {
-                        id: 1,
-                        email: "a@b.c".into(),
-                        name: String::new(),
-                        role,
-                        active: true,
-                    }));
+                req.extensions_mut().insert(Caller::Session(role));
             }
             let status = app.clone().oneshot(req).await.unwrap().status();
             let expected = if role.is_some() {
@@ -328,19 +349,27 @@ mod tests {
     }
 
     #[test]
-    fn roles_admit_as_listed() {
-        let session = |role| Some(Caller { role, token: false });
-        let token = |role| Some(Caller { role, token: true });
+    fn roles_and_scopes_admit_as_listed() {
+        let session = |role| Some(Caller::Session(role));
+        let token = |scopes: &[Scope]| Some(Caller::Token(Scopes::of(scopes.iter().copied())));
         assert!(ADMINS.admits(session(Role::Admin)));
-        assert!(ADMINS.admits(token(Role::Admin)));
+        assert!(ADMINS.admits(token(&[Scope::Admin])));
+        assert!(!ADMINS.admits(token(&[Scope::EventsWrite, Scope::ContractsWrite])));
         assert!(!ADMINS.admits(session(Role::Manager)));
         assert!(!MANAGERS.admits(session(Role::Agent)));
+        assert!(MANAGERS.admits(token(&[Scope::ReportsRead])));
+        assert!(!CONTRACT_EDITORS.admits(token(&[Scope::ReportsRead])));
         assert!(AGENTS.admits(session(Role::Agent)));
         assert!(!AGENTS.admits(session(Role::Manager)));
-        assert!(!Allow::SignedIn.admits(None));
+        assert!(!SIGNED_IN.admits(None));
+        assert!(SIGNED_IN.admits(token(&[])));
         assert!(Allow::Anyone.admits(None));
-        assert!(Allow::Tokens.admits(token(Role::Agent)));
-        assert!(!Allow::Tokens.admits(session(Role::Admin)));
-        assert!(!Allow::Tokens.admits(None));
+        assert!(CONVERSATIONS.admits(session(Role::Manager)));
+        assert!(!CONVERSATIONS.admits(token(&[Scope::EventsWrite])));
+        let events = Allow::Tokens(Scope::EventsWrite);
+        assert!(events.admits(Some(Caller::Token(Scopes::DEFAULT))));
+        assert!(!events.admits(token(&[Scope::CatalogRead])));
+        assert!(!events.admits(session(Role::Admin)));
+        assert!(!events.admits(None));
     }
 }

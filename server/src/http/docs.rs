@@ -185,13 +185,11 @@ fn complete_operations(paths: &mut Value) {
                     .entry(status)
                     .or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
             };
-            match route.allow {
-                Allow::Anyone => {}
-                Allow::SignedIn => add("401", "Unauthorized"),
-                Allow::Roles(_) | Allow::Tokens => {
-                    add("401", "Unauthorized");
-                    add("403", "Forbidden");
-                }
+            if route.allow != Allow::Anyone {
+                add("401", "Unauthorized");
+            }
+            if route.allow.refuses_someone() {
+                add("403", "Forbidden");
             }
             if has_query {
                 add("400", "BadRequestText");
@@ -207,9 +205,15 @@ fn complete_operations(paths: &mut Value) {
             let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             responses.extend(sorted);
-            if route.allow == Allow::Anyone {
-                op["security"] = json!([]);
-            }
+            // Who proves themselves how: a token with the route's scope, or a session.
+            op["security"] = match route.allow {
+                Allow::Anyone => json!([]),
+                Allow::Tokens(scope) => json!([{"bearerAuth": [scope.as_str()]}]),
+                allow => {
+                    let scopes: Vec<&str> = allow.scope().iter().map(|s| s.as_str()).collect();
+                    json!([{"bearerAuth": scopes}, {"sessionCookie": []}])
+                }
+            };
             let who = route.allow.in_words();
             let description = op["description"].as_str().unwrap_or_default();
             op["description"] = json!(match description {
@@ -224,13 +228,18 @@ fn complete_operations(paths: &mut Value) {
 
 /// The document's title, words, servers, security schemes and tags.
 fn about() -> Value {
+    let scopes = promptly::account::Scope::ALL
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Promptly API",
             "version": "1",
             "summary": "SLA management for customer conversations: users, integration tokens, business-hours calendars, SLA policies, automation rules, event ingest, the queue and a live stream.",
-            "description": "Every path is relative to `/api/v1`. Requests authenticate with an integration token (`Authorization: Bearer TOKEN`, created by an admin on the users page or with `promptly token create`) or with a signed-in browser's `promptly_session` cookie. A request with a session cookie that changes state (anything but GET, HEAD, OPTIONS) must carry this site's `Origin` (or `Referer`), else it is refused with 403 and a plain-text body; token requests are not checked.\n\nErrors are JSON: `{\"error\": \"message\"}`, and for invalid fields also `\"errors\": [{\"field\": \"hours.tue[1]\", \"message\": \"...\"}]`, where `field` is the path of the failing field in the request body. Request bodies are limited to 1 MiB (413). Timestamps are RFC 3339 in UTC.\n\nRoles: admins may do everything; agents and managers read calendars, policies, conversations and the stream; events are posted by integration tokens only (of any role; a browser session gets 403); managers and admins keep contracts; automation rules and deliveries are admins' alone (webhook URLs are often credentials). A token acts with the role it was created with. Each operation says who may call it.",
+            "description": format!("Every path is relative to `/api/v1`. Requests authenticate with an integration token (`Authorization: Bearer TOKEN`, created by an admin on the users page or with `promptly token create`) or with a signed-in browser's `promptly_session` cookie. A request with a session cookie that changes state (anything but GET, HEAD, OPTIONS) must carry this site's `Origin` (or `Referer`), else it is refused with 403 and a plain-text body; token requests are not checked.\n\nErrors are JSON: `{{\"error\": \"message\"}}`, and for invalid fields also `\"errors\": [{{\"field\": \"hours.tue[1]\", \"message\": \"...\"}}]`, where `field` is the path of the failing field in the request body. Request bodies are limited to 1 MiB (413). Timestamps are RFC 3339 in UTC.\n\nRoles: admins may do everything; agents and managers read calendars, policies, conversations and the stream; events are posted by integration tokens only (a browser session gets 403); managers and admins keep contracts; automation rules and deliveries are admins' alone (webhook URLs are often credentials). A token acts with its scopes ({scopes}; `admin` grants all); each operation's `security` names the scope a token needs. A token created without scopes may only post events. Each operation says who may call it."),
         },
         "servers": [{"url": BASE, "description": "This Promptly server"}],
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],

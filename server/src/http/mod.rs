@@ -53,7 +53,7 @@ impl Backend for UiBackend {
                     .map(|t| app::api::TokenInfo {
                         id: t.id,
                         name: t.name,
-                        role: t.role,
+                        scopes: t.scopes,
                         created_at: secs(t.created_at),
                         revoked_at: t.revoked_at.map(secs),
                     })

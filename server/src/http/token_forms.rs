@@ -6,14 +6,13 @@
 use super::error::ApiError;
 use super::{see_other, unavailable};
 use crate::auth::{is_secure, CurrentUser};
-use crate::services::tokens::create_token;
+use crate::services::tokens::{create_token, Grant};
 use crate::state::AppState;
 use app::api::NEW_TOKEN_COOKIE;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::Extension;
-use serde::Deserialize;
 
 const PAGE: &str = "/admin/users";
 
@@ -27,27 +26,28 @@ fn new_token_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
     HeaderValue::from_str(&c).ok()
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct NewTokenForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    role: String,
-}
-
+/// The form's fields: `name`, and one `scopes` field per ticked box (the form ticks
+/// the default scopes; a form without any asks for none and is refused).
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<NewTokenForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    match create_token(
-        state.store.as_ref(),
-        &form.name,
-        Some(form.role.as_str()),
-        state.clock.now(),
-    )
-    .await
-    {
+    let name = fields
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let scopes: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "scopes")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let grant = Grant {
+        role: None,
+        scopes: Some(&scopes),
+    };
+    match create_token(state.store.as_ref(), name, grant, state.clock.now()).await {
         Ok(created) => {
             let mut resp = see_other(PAGE, &[("token", "created")]);
             if let Some(c) = new_token_cookie(&created.token, is_secure(&state, &headers)) {
@@ -58,12 +58,19 @@ pub(super) async fn create(
         Err(ApiError::Unprocessable { errors }) => {
             let keys: Vec<String> = errors
                 .iter()
-                .map(|e| format!("token_err_{}", e.field))
+                // `scopes[2]` is about the scopes as a whole on the form.
+                .map(|e| {
+                    format!(
+                        "token_err_{}",
+                        e.field.split('[').next().unwrap_or_default()
+                    )
+                })
                 .collect();
-            let name: String = form.name.chars().take(100).collect();
+            let name: String = name.chars().take(100).collect();
+            let asked = scopes.join(" ");
             let mut q: Vec<(&str, &str)> = vec![
                 ("token_name", name.as_str()),
-                ("token_role", form.role.as_str()),
+                ("token_scopes", asked.as_str()),
             ];
             for (k, e) in keys.iter().zip(&errors) {
                 q.push((k.as_str(), e.message.as_str()));

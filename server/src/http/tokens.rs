@@ -5,7 +5,7 @@ use super::error::responses;
 use super::error::ApiError;
 use super::{Api, Id, Typed, WithStatus};
 use crate::auth::CurrentUser;
-use crate::services::tokens::{create_token, CreatedToken};
+use crate::services::tokens::{create_token, CreatedToken, Grant};
 use crate::state::AppState;
 use crate::store::ApiToken;
 use axum::extract::State;
@@ -26,7 +26,13 @@ pub(crate) struct NewToken {
     #[serde(default)]
     #[schema(required = true, schema_with = promptly::schema::name)]
     name: String,
-    /// Default (absent or null) `agent`: it may post events and read the queue, no more.
+    /// What the token may do. Absent (and no `role`): `["events:write"]`, posting events
+    /// and no more. `admin` grants every scope.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<promptly::account::Scope>>)]
+    scopes: Option<Vec<String>>,
+    /// Shorthand for a role's scopes (what a user of that role may do through the API);
+    /// not together with `scopes`.
     #[serde(default)]
     #[schema(value_type = Option<promptly::account::Role>)]
     role: Option<String>,
@@ -41,13 +47,11 @@ async fn create(
     State(state): State<AppState>,
     Typed(body): Typed<NewToken>,
 ) -> WithStatus<CreatedToken> {
-    let created = create_token(
-        state.store.as_ref(),
-        &body.name,
-        body.role.as_deref(),
-        state.clock.now(),
-    )
-    .await?;
+    let grant = Grant {
+        role: body.role.as_deref(),
+        scopes: body.scopes.as_deref(),
+    };
+    let created = create_token(state.store.as_ref(), &body.name, grant, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

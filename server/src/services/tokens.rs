@@ -6,7 +6,7 @@ use crate::auth::new_api_token;
 use crate::http::error::ApiError;
 use crate::store::{ApiToken, Store};
 use chrono::Utc;
-use promptly::account::Role;
+use promptly::account::{FieldError, Role, Scope, Scopes};
 use serde::Serialize;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -17,34 +17,75 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-/// A token's role when none is asked for: the least that can post events and read the
-/// queue. An integration never becomes an admin unless asked to.
-pub const DEFAULT_TOKEN_ROLE: Role = Role::Agent;
+/// What a new token may do, as its creator asked: a role's scopes (the shorthand), a list
+/// of scopes, or neither ([`Scopes::DEFAULT`]: post events, no more; never admin).
+#[derive(Debug, Clone, Default)]
+pub struct Grant<'a> {
+    pub role: Option<&'a str>,
+    /// `None`: not asked for; `Some(empty)`: refused (a token needs at least one).
+    pub scopes: Option<&'a [String]>,
+}
 
-/// Validates and creates a token (shared by the API and `promptly token create`).
+/// Validates and creates a token (shared by the API, the users page's form and
+/// `promptly token create`).
 pub async fn create_token(
     store: &dyn crate::store::Store,
     name: &str,
-    role: Option<&str>,
+    grant: Grant<'_>,
     now: chrono::DateTime<Utc>,
 ) -> Result<CreatedToken, ApiError> {
     let mut errors = Vec::new();
     let name = promptly::account::validate_name(name).unwrap_or_else(|m| {
-        errors.push(promptly::account::FieldError::new("name", m));
+        errors.push(FieldError::new("name", m));
         String::new()
     });
-    let role = match role.map(str::parse::<Role>).transpose() {
-        Ok(r) => r.unwrap_or(DEFAULT_TOKEN_ROLE),
-        Err(m) => {
-            errors.push(promptly::account::FieldError::new("role", m));
-            DEFAULT_TOKEN_ROLE
+    let role = match grant
+        .role
+        .filter(|r| !r.trim().is_empty())
+        .map(str::parse::<Role>)
+    {
+        Some(Ok(r)) => Some(r),
+        Some(Err(m)) => {
+            errors.push(FieldError::new("role", m));
+            None
         }
+        None => None,
+    };
+    let scopes = match (
+        grant.scopes,
+        grant.role.is_some_and(|r| !r.trim().is_empty()),
+    ) {
+        (Some(list), true) if !list.is_empty() => {
+            errors.push(FieldError::new(
+                "scopes",
+                "give scopes or a role (which stands for its scopes), not both",
+            ));
+            Scopes::DEFAULT
+        }
+        (Some([]), false) => {
+            errors.push(FieldError::new(
+                "scopes",
+                "a token needs at least one scope",
+            ));
+            Scopes::DEFAULT
+        }
+        (Some(list), false) => {
+            let mut parsed = Vec::new();
+            for (i, s) in list.iter().enumerate() {
+                match s.parse::<Scope>() {
+                    Ok(scope) => parsed.push(scope),
+                    Err(m) => errors.push(FieldError::new(format!("scopes[{i}]"), m)),
+                }
+            }
+            Scopes::of(parsed)
+        }
+        _ => role.map(Scopes::of_role).unwrap_or(Scopes::DEFAULT),
     };
     if !errors.is_empty() {
         return Err(ApiError::Unprocessable { errors });
     }
     let (token, hash) = new_api_token();
-    let info = store.create_api_token(&name, role, &hash, now).await?;
+    let info = store.create_api_token(&name, scopes, &hash, now).await?;
     Ok(CreatedToken { info, token })
 }
 

@@ -40,6 +40,7 @@ const FILES: &[(&str, &str)] = files![
     "0004_rules.sql",
     "0005_automation.sql",
     "0006_compliance.sql",
+    "0007_token_scopes.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were
@@ -370,6 +371,40 @@ mod tests {
             "-- @postgres\n-- @sqlite\n-- @end\n",
         ] {
             assert!(render(bad, Dialect::Sqlite).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Version 7 gives the tokens made before it their role's scopes, as `--role` does now.
+    #[tokio::test]
+    async fn tokens_made_before_scopes_keep_what_their_role_allowed() {
+        use promptly::account::{Role, Scopes};
+        use sqlx::{Connection, Row};
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for m in migrations(Dialect::Sqlite).unwrap() {
+            if m.version == 7 {
+                for role in Role::ALL {
+                    sqlx::query(
+                        "INSERT INTO api_tokens (name, role, token_hash, created_at) \
+                         VALUES (?1, ?1, ?1, '2026-01-01T00:00:00Z')",
+                    )
+                    .bind(role.as_str())
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                }
+            }
+            sqlx::raw_sql(&m.sql).execute(&mut conn).await.unwrap();
+        }
+        for role in Role::ALL {
+            let row = sqlx::query("SELECT scopes FROM api_tokens WHERE name = ?1")
+                .bind(role.as_str())
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let scopes = Scopes::parse(row.get::<&str, _>("scopes")).unwrap();
+            assert_eq!(scopes, Scopes::of_role(role), "{role}");
         }
     }
 }

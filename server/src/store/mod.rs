@@ -138,7 +138,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_token(
         &self,
         name: &str,
-        role: Role,
+        scopes: promptly::account::Scopes,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<ApiToken>;
@@ -387,7 +387,9 @@ pub type DynStore = Arc<dyn Store>;
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
-    pub role: Role,
+    /// What the token may do.
+    #[schema(value_type = Vec<promptly::account::Scope>)]
+    pub scopes: promptly::account::Scopes,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }

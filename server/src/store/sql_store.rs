@@ -151,13 +151,14 @@ fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, name, role, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, name, scopes, created_at, revoked_at";
 
 fn token_from_row(row: &Row) -> Result<ApiToken, sqlx::Error> {
     Ok(ApiToken {
         id: row.get("id")?,
         name: row.get("name")?,
-        role: role_from_db(&row.get::<String, _>("role")?)?,
+        scopes: promptly::account::Scopes::parse(&row.get::<String, _>("scopes")?)
+            .map_err(|e| sqlx::Error::Decode(e.into()))?,
         created_at: row.ts("created_at")?,
         revoked_at: row.opt_ts("revoked_at")?,
     })
@@ -780,17 +781,17 @@ impl Store for SqlStore {
     async fn create_api_token(
         &self,
         name: &str,
-        role: Role,
+        scopes: promptly::account::Scopes,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<ApiToken> {
         let res = self
             .q(format!(
-                "INSERT INTO api_tokens (name, role, token_hash, created_at) \
+                "INSERT INTO api_tokens (name, scopes, token_hash, created_at) \
                  VALUES ($1, $2, $3, $4) RETURNING {TOKEN_COLUMNS}"
             ))
             .arg(name)
-            .arg(role.as_str())
+            .arg(scopes.to_string())
             .arg(token_hash)
             .arg(now)
             .fetch_one(&self.db)

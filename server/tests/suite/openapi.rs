@@ -158,7 +158,7 @@ async fn every_documented_operation_is_routed_and_nothing_else_is() {
     promptly_server::services::tokens::create_token(
         s.store.as_ref(),
         "victim",
-        None,
+        Default::default(),
         s.state.clock.now(),
     )
     .await

@@ -46,15 +46,40 @@ async fn tokens_authenticate_and_can_be_revoked() {
         StatusCode::OK
     );
 
-    // A token asked for without a role is an agent's, never an admin's.
+    // A token asked for without scopes or a role may post events, no more: never admin.
     let (status, default) = s
         .post("/api/v1/tokens", &token, json!({"name": "helpdesk"}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(default["role"], "agent");
+    assert_eq!(default["scopes"], json!(["events:write"]));
     let helpdesk = default["token"].as_str().unwrap();
+    let (_, me) = s.get("/api/v1/me", helpdesk).await;
+    assert_ne!(me["role"], "admin");
+    for path in ["/api/v1/users", "/api/v1/conversations", "/api/v1/policies"] {
+        assert_eq!(
+            s.get(path, helpdesk).await.0,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    // Scopes by name: this one reads the queue and nothing else.
+    let (status, reader) = s
+        .post(
+            "/api/v1/tokens",
+            &token,
+            json!({"name": "wallboard", "scopes": ["conversations:read"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let reader = reader["token"].as_str().unwrap();
     assert_eq!(
-        s.get("/api/v1/users", helpdesk).await.0,
+        s.get("/api/v1/conversations", reader).await.0,
+        StatusCode::OK
+    );
+    let event =
+        json!({"id": "x", "type": "conversation.created", "conversation": "x", "channel": "email"});
+    assert_eq!(
+        s.post("/api/v1/events", reader, event).await.0,
         StatusCode::FORBIDDEN
     );
 
@@ -67,6 +92,20 @@ async fn tokens_authenticate_and_can_be_revoked() {
         .await;
     assert_eq!(body["errors"][0]["field"], "name");
     assert_eq!(body["errors"][1]["field"], "role");
+    for (asked, field) in [
+        (
+            json!({"name": "a", "scopes": ["events:write", "sudo"]}),
+            "scopes[1]",
+        ),
+        (json!({"name": "a", "scopes": []}), "scopes"),
+        (
+            json!({"name": "a", "scopes": ["admin"], "role": "agent"}),
+            "scopes",
+        ),
+    ] {
+        let body = s.post_refused("/api/v1/tokens", &token, asked).await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
 
     let id = created["id"].as_i64().unwrap();
     let (status, _) = s

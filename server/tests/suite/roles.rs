@@ -1,13 +1,14 @@
-//! The role matrix, generated from the one access table (`http::access::ROUTES`): every
-//! route × {anonymous, agent, manager, admin, a token of each role}. A caller the table does
+//! The role and scope matrix, generated from the one access table (`http::access::ROUTES`):
+//! every route × {anonymous, an agent's, a manager's and an admin's session, a token with
+//! each single scope, a token of each role's scopes, a default token}. A caller the table does
 //! not admit gets 401 (not signed in; a page-like GET: a redirect to the login page) or
 //! 403; one it admits gets past the check (whatever
 //! the handler then says about the made-up ids and empty bodies: never 401 or 403).
 
 use crate::server_support;
 
-use promptly::account::Role;
-use promptly_server::http::access::{self, Allow, ROUTES};
+use promptly::account::{Role, Scope, Scopes};
+use promptly_server::http::access::{self, ROUTES};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN};
 use reqwest::{Method, StatusCode};
 use server_support::TestServer;
@@ -16,7 +17,7 @@ use server_support::TestServer;
 enum Caller {
     Anonymous,
     Session(Role, String),
-    Token(Role, String),
+    Token(Scopes, String),
 }
 
 impl Caller {
@@ -24,14 +25,8 @@ impl Caller {
     fn access(&self) -> Option<access::Caller> {
         match self {
             Caller::Anonymous => None,
-            Caller::Session(role, _) => Some(access::Caller {
-                role: *role,
-                token: false,
-            }),
-            Caller::Token(role, _) => Some(access::Caller {
-                role: *role,
-                token: true,
-            }),
+            Caller::Session(role, _) => Some(access::Caller::Session(*role)),
+            Caller::Token(scopes, _) => Some(access::Caller::Token(*scopes)),
         }
     }
 
@@ -39,7 +34,7 @@ impl Caller {
         match self {
             Caller::Anonymous => "anonymous".into(),
             Caller::Session(r, _) => format!("{} session", r.as_str()),
-            Caller::Token(r, _) => format!("{} token", r.as_str()),
+            Caller::Token(s, _) => format!("token [{s}]"),
         }
     }
 }
@@ -72,17 +67,32 @@ async fn every_route_admits_exactly_the_roles_the_access_table_names() {
             s.login(&email, "password-123").await
         };
         callers.push(Caller::Session(role, cookie));
+        let token = s
+            .new_token(&format!("{role} token"), Some(role.as_str()))
+            .await;
+        callers.push(Caller::Token(token.info.scopes, token.token));
+    }
+    // A token of each single scope, and one made without asking for any.
+    for scope in Scope::ALL {
+        let asked = [scope.to_string()];
+        let grant = promptly_server::services::tokens::Grant {
+            role: None,
+            scopes: Some(&asked),
+        };
         let token = promptly_server::services::tokens::create_token(
             s.store.as_ref(),
-            &format!("{} token", role.as_str()),
-            Some(role.as_str()),
-            s.state.clock.now(),
+            &format!("{scope} token"),
+            grant,
+            s.now(),
         )
         .await
-        .unwrap()
-        .token;
-        callers.push(Caller::Token(role, token));
+        .unwrap();
+        assert_eq!(token.info.scopes, Scopes::of([scope]));
+        callers.push(Caller::Token(token.info.scopes, token.token));
     }
+    let default = s.new_token("default token", None).await;
+    assert_eq!(default.info.scopes, Scopes::DEFAULT);
+    callers.push(Caller::Token(default.info.scopes, default.token));
     // Signing out ends the caller's session: that route goes last.
     let mut routes: Vec<_> = ROUTES.iter().collect();
     routes.sort_by_key(|r| r.path == "/logout");
@@ -150,8 +160,6 @@ async fn every_route_admits_exactly_the_roles_the_access_table_names() {
         wrong.join("\n")
     );
     // The table is not empty and refuses someone somewhere, so the walk tested both ways.
-    assert!(checked > 300, "only {checked} answers checked");
-    assert!(ROUTES
-        .iter()
-        .any(|r| !matches!(r.allow, Allow::Anyone | Allow::SignedIn)));
+    assert!(checked > 1000, "only {checked} answers checked");
+    assert!(ROUTES.iter().any(|r| r.allow.refuses_someone()));
 }

@@ -176,12 +176,14 @@ impl TestServer {
         self.new_token("test", Some("admin")).await.token
     }
 
-    /// An integration token named `name` with `role` (an agent's without one).
+    /// An integration token named `name` with `role`'s scopes (without one: the default
+    /// scopes, posting events only).
     pub async fn new_token(&self, name: &str, role: Option<&str>) -> CreatedToken {
+        let grant = promptly_server::services::tokens::Grant { role, scopes: None };
         promptly_server::services::tokens::create_token(
             self.store.as_ref(),
             name,
-            role,
+            grant,
             self.state.clock.now(),
         )
         .await

@@ -4,7 +4,7 @@
 use crate::support;
 
 use chrono::{Duration, TimeZone, Utc};
-use promptly::account::Role;
+use promptly::account::{Role, Scopes};
 use promptly::compliance::{
     group_counts, ClockRecord, Contract, FactsRecord, PeriodKey, ServiceLevelFormula,
 };
@@ -485,17 +485,27 @@ async fn by_external_id(store: &DynStore, external_id: &str) -> ConversationRow 
 async fn api_tokens_are_found_by_hash_until_revoked(store: DynStore) {
     assert!(store.list_api_tokens().await.unwrap().is_empty());
     let zap = store
-        .create_api_token("Zapier", Role::Agent, "hash-zap", t0())
+        .create_api_token("Zapier", Scopes::DEFAULT, "hash-zap", t0())
         .await
         .unwrap();
     let crm = store
-        .create_api_token("CRM", Role::Manager, "hash-crm", minutes(1))
+        .create_api_token(
+            "CRM",
+            Scopes::of_role(Role::Manager),
+            "hash-crm",
+            minutes(1),
+        )
         .await
         .unwrap();
     assert_ne!(zap.id, crm.id);
     assert_eq!(
-        (zap.name.as_str(), zap.role, zap.created_at, zap.revoked_at),
-        ("Zapier", Role::Agent, t0(), None)
+        (
+            zap.name.as_str(),
+            zap.scopes,
+            zap.created_at,
+            zap.revoked_at
+        ),
+        ("Zapier", Scopes::DEFAULT, t0(), None)
     );
     assert_eq!(
         store.list_api_tokens().await.unwrap(),

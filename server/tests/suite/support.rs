@@ -216,7 +216,8 @@ pub async fn wait_up(client: &reqwest::Client, port: u16) {
     }
 }
 
-/// `promptly token create --name NAME [--role ROLE]` on the database `db`: the token.
+/// `promptly token create --name NAME [--role ROLE]` on the database `db`: the token (without
+/// a role, one that may only post events).
 pub fn cli_token(db: &str, name: &str, role: Option<&str>) -> String {
     let mut args = vec!["token", "create", "--name", name];
     args.extend(role.map(|r| ["--role", r]).into_iter().flatten());

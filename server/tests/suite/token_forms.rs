@@ -30,10 +30,11 @@ async fn tokens(s: &TestServer, cookie: &str) -> Vec<Value> {
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
 }
 
-/// Posts the users page's token form.
-async fn post_token(s: &TestServer, cookie: &str, name: &str, role: &str) -> Response {
-    s.form_post(cookie, "/admin/tokens", &[("name", name), ("role", role)])
-        .await
+/// Posts the users page's token form with these scope boxes ticked.
+async fn post_token(s: &TestServer, cookie: &str, name: &str, scopes: &[&str]) -> Response {
+    let mut fields = vec![("name", name)];
+    fields.extend(scopes.iter().map(|sc| ("scopes", *sc)));
+    s.form_post(cookie, "/admin/tokens", &fields).await
 }
 
 /// Posts the revoke button of token `id`.
@@ -56,7 +57,23 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
         "admins see the API link"
     );
 
-    let r = post_token(&s, &admin, "whatsapp-bridge", "agent").await;
+    // The form ticks the least by default: posting events.
+    let (_, _, html) = page(&s, &admin, "/admin/users").await;
+    assert!(
+        html.contains(r#"value="events:write" checked"#),
+        "events:write is ticked"
+    );
+    assert!(
+        !html.contains(r#"value="admin" checked"#),
+        "admin is not ticked"
+    );
+    let r = post_token(
+        &s,
+        &admin,
+        "whatsapp-bridge",
+        &["events:write", "conversations:read"],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/admin/users?token=created");
     assert!(!location(&r).contains("pt_"), "the token is not in the URL");
@@ -100,17 +117,29 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     assert!(!html.contains(&token));
     assert!(!html.contains("it will not be shown again"));
     assert!(html.contains("data-token=\"whatsapp-bridge\""));
-    assert!(html.contains(">Agent<"));
+    assert!(html.contains(">events:write conversations:read<"));
     assert!(html.contains(">Revoke<"));
 
-    // Only the hash is kept, and the token works with its role.
+    // Only the hash is kept, and the token works with its scopes.
     let (status, me) = s.get("/api/v1/me", &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "agent");
     assert_eq!(me["name"], "whatsapp-bridge");
+    assert_eq!(
+        s.get("/api/v1/conversations", &token).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.get("/api/v1/policies", &token).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     let list = tokens(&s, &admin).await;
     assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["scopes"],
+        serde_json::json!(["events:write", "conversations:read"])
+    );
     assert!(list[0].get("token").is_none());
     let id = list[0]["id"].as_i64().unwrap();
 
@@ -132,7 +161,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
 #[tokio::test]
 async fn bad_fields_are_explained_and_store_nothing() {
     let (s, admin) = TestServer::start_as_admin().await;
-    let r = post_token(&s, &admin, "  ", "agent").await;
+    let r = post_token(&s, &admin, "  ", &["events:write"]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
     assert!(to.starts_with("/admin/users?"), "{to}");
@@ -142,8 +171,18 @@ async fn bad_fields_are_explained_and_store_nothing() {
     assert!(html.contains("data-field=\"token-name\""));
     assert!(html.contains("Name is required (at most 100 characters)."));
 
-    let r = post_token(&s, &admin, "x", "owner").await;
-    assert!(location(&r).contains("token_err_role="));
+    // No box ticked, or a scope that does not exist: refused, the boxes kept as asked.
+    let r = post_token(&s, &admin, "x", &[]).await;
+    let to = location(&r);
+    assert!(to.contains("token_err_scopes="), "{to}");
+    let html = s.page(&admin, &to).await;
+    assert!(html.contains("a token needs at least one scope"));
+    assert!(!html.contains(r#"value="events:write" checked"#));
+    let r = post_token(&s, &admin, "x", &["reports:read", "root"]).await;
+    let to = location(&r);
+    assert!(to.contains("token_err_scopes="), "{to}");
+    let html = s.page(&admin, &to).await;
+    assert!(html.contains(r#"value="reports:read" checked"#));
     assert!(tokens(&s, &admin).await.is_empty());
 }
 
@@ -152,7 +191,7 @@ async fn agents_and_other_sites_are_refused() {
     let (s, admin, agent) = TestServer::start_with_agent().await;
     let victim = s.new_token("keep", None).await;
 
-    let r = post_token(&s, &agent, "mine", "admin").await;
+    let r = post_token(&s, &agent, "mine", &["admin"]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(set_cookies(&r).is_empty());
     let r = revoke(&s, &agent, victim.info.id).await;
@@ -164,7 +203,7 @@ async fn agents_and_other_sites_are_refused() {
             "https://evil.example",
             &admin,
             "/admin/tokens",
-            &[("name", "evil"), ("role", "admin")],
+            &[("name", "evil"), ("scopes", "admin")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
