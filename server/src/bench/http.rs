@@ -470,7 +470,7 @@ pub async fn memory(conversations: usize) -> Result<String, String> {
         l.local_addr().map_err(|e| e.to_string())?.port()
     };
     let token_out = std::process::Command::new(&exe)
-        .args(["token", "create", "--name", "bench"])
+        .args(["token", "create", "--name", "bench", "--role", "admin"])
         .env("PROMPTLY_DATABASE_URL", &db)
         .env("PROMPTLY_LOG", "warn")
         .output()
