@@ -339,6 +339,43 @@ const KNOWN_FIELDS: &[&str] = &[
     "score",
 ];
 
+/// How far from the server's time an event's `at` may lie when it arrives through the
+/// API: backdating a reply must not turn a breach into "met", and a conversation from year
+/// 1 must not make every business-hours evaluation walk ~730,000 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventWindow {
+    pub back: crate::duration::SlaDuration,
+    pub ahead: crate::duration::SlaDuration,
+}
+
+impl Default for EventWindow {
+    fn default() -> Self {
+        use crate::duration::SlaDuration;
+        use crate::limits::{EVENT_WINDOW_AHEAD_S, EVENT_WINDOW_BACK_S};
+        EventWindow {
+            back: SlaDuration::from_secs(EVENT_WINDOW_BACK_S).expect("in range"),
+            ahead: SlaDuration::from_secs(EVENT_WINDOW_AHEAD_S).expect("in range"),
+        }
+    }
+}
+
+impl EventWindow {
+    /// `Err` with the words for the event's `at` field when `at` lies outside the window.
+    pub fn check(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+        let from = now - chrono::Duration::seconds(self.back.as_secs());
+        let to = now + chrono::Duration::seconds(self.ahead.as_secs());
+        if (from..=to).contains(&at) {
+            return Ok(());
+        }
+        Err(format!(
+            "must lie between {} before and {} after the server's time ({}); older history is imported, not posted",
+            self.back,
+            self.ahead,
+            instant::format_utc(now),
+        ))
+    }
+}
+
 /// Validates one event of a request (`path` is where it sits, e.g. `events[3]`); `now` is
 /// the default for a missing `at`. Every problem is reported with its field's path.
 pub fn parse_incoming(

@@ -18,6 +18,12 @@ pub const DESCRIPTION_LEN: usize = 2_000;
 pub const EVENT_BATCH: usize = 1_000;
 /// Longest event or conversation id.
 pub const EVENT_ID_LEN: usize = 200;
+/// How long before the server's time an event's `at` may lie by default (7 days): older
+/// history is imported, not posted (`PROMPTLY_EVENT_WINDOW_BACK`).
+pub const EVENT_WINDOW_BACK_S: i64 = 7 * 24 * 3600;
+/// How far after the server's time an event's `at` may lie by default (5 minutes: clock
+/// skew between a channel and Promptly) (`PROMPTLY_EVENT_WINDOW_AHEAD`).
+pub const EVENT_WINDOW_AHEAD_S: i64 = 5 * 60;
 /// A contact's name or handle.
 pub const CONTACT_TEXT_LEN: usize = 200;
 /// Longest message text.

@@ -92,6 +92,14 @@ pub struct ServeArgs {
     /// client: login throttling by address then counts the client's address, not theirs.
     #[arg(long, env = "PROMPTLY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long before the server's time a posted event's `at` may lie (e.g. "7d", "12h";
+    /// default 7 days). Older history is imported, not posted.
+    #[arg(long, env = "PROMPTLY_EVENT_WINDOW_BACK")]
+    pub event_window_back: Option<promptly::duration::SlaDuration>,
+    /// How far after the server's time a posted event's `at` may lie (clock skew; default
+    /// 5 minutes).
+    #[arg(long, env = "PROMPTLY_EVENT_WINDOW_AHEAD")]
+    pub event_window_ahead: Option<promptly::duration::SlaDuration>,
     /// Seed demo data (a team, a calendar, policies and a traffic simulator).
     #[arg(long, env = "PROMPTLY_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,

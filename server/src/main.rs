@@ -306,6 +306,11 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         seed_demo(&state).await?;
     }
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
+    let window = promptly::conversation::EventWindow::default();
+    state.event_window = promptly::conversation::EventWindow {
+        back: args.event_window_back.unwrap_or(window.back),
+        ahead: args.event_window_ahead.unwrap_or(window.ahead),
+    };
     let site = site_root(args.site_root.clone());
     if !site.join("pkg").exists() {
         tracing::warn!(site = %site.display(), "no compiled site found: pages render without styles or hydration (run `cargo leptos build --release`)");

@@ -56,6 +56,8 @@ pub struct AppState {
     pub shutting_down: Arc<tokio::sync::watch::Sender<bool>>,
     /// Turns to compute a password hash ([`crate::auth::CONCURRENT_HASHES`] at once).
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// How far from now a posted event's `at` may lie (`PROMPTLY_EVENT_WINDOW_*`).
+    pub event_window: promptly::conversation::EventWindow,
 }
 
 /// How long cached compliance counts may be served without any change being seen (a safety
@@ -215,6 +217,7 @@ impl AppState {
             clock: Clock::real(),
             shutting_down: Arc::new(tokio::sync::watch::Sender::new(false)),
             hashing: Arc::new(tokio::sync::Semaphore::new(crate::auth::CONCURRENT_HASHES)),
+            event_window: Default::default(),
         }
     }
 

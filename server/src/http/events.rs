@@ -9,8 +9,6 @@ use crate::store::IngestOutcome;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use promptly::account::FieldError;
-use promptly::conversation::parse_incoming;
 use promptly::limits::EVENT_BATCH;
 use serde::Serialize;
 
@@ -37,7 +35,7 @@ pub(crate) struct IngestReply {
 
 /// Send conversation events
 ///
-/// One event, or `{"events": [...]}` with 1 to 1,000 events. A batch with an invalid event is refused whole, with every problem's path (`events[3].channel`). An event whose `id` was seen before is acknowledged as a duplicate and ignored. An unknown `conversation` is created with the default policy. Any signed-in role.
+/// One event, or `{"events": [...]}` with 1 to 1,000 events. A batch with an invalid event is refused whole, with every problem's path (`events[3].channel`). An event's `at` must lie within the server's window around its time (by default 7 days before to 5 minutes after; `PROMPTLY_EVENT_WINDOW_BACK` and `_AHEAD`), else 422 naming `events[i].at`. An event whose `id` was seen before is acknowledged as a duplicate and ignored. An unknown `conversation` is created with the default policy. Integration tokens with `events:write`.
 #[utoipa::path(post, path = "/events", tag = "Events", operation_id = "ingestEvents",
     request_body = super::docs::EventsBody, responses((status = 200, description = "What happened to each event, in the request's order.", body = IngestReply)))]
 async fn ingest(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api<IngestReply> {
@@ -56,25 +54,8 @@ async fn ingest(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api<
             format!("at most {EVENT_BATCH} events per request"),
         ));
     }
-    let mut errors: Vec<FieldError> = Vec::new();
-    let mut events = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let path = if prefix {
-            format!("events[{i}]")
-        } else {
-            String::new()
-        };
-        match parse_incoming(item, &path, now) {
-            Ok(e) => events.push(e),
-            Err(errs) => errors.extend(errs.into_iter().map(|mut e| {
-                e.field = e.field.trim_start_matches('.').to_string();
-                e
-            })),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Unprocessable { errors });
-    }
+    let events = services::conversations::read_events(&state, &items, prefix, now)
+        .map_err(|errors| ApiError::Unprocessable { errors })?;
     let outcomes = services::conversations::ingest(&state, &events).await?;
     let accepted = outcomes
         .iter()

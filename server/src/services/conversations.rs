@@ -5,6 +5,7 @@ use crate::catalog::{CatalogData, SlaCatalog};
 use crate::state::AppState;
 use crate::store::{ConversationRow, IngestOutcome, Store, StoreResult, TouchedConversation};
 use chrono::{DateTime, Utc};
+use promptly::account::FieldError;
 use promptly::conversation::{ConversationView, IncomingEvent};
 use promptly::job::JobView;
 use promptly::stream::StreamEvent;
@@ -247,6 +248,42 @@ pub async fn conversation_views(
         out.push(catalog.view(row, &evs, now));
     }
     Ok(out)
+}
+
+/// Reads the events of a request (`items`, each at `events[i]` when `batched`): every
+/// problem with its field's path, an `at` outside the server's window included. Nothing is
+/// stored.
+pub fn read_events(
+    state: &AppState,
+    items: &[&serde_json::Value],
+    batched: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<IncomingEvent>, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = if batched {
+            format!("events[{i}]")
+        } else {
+            String::new()
+        };
+        let field = |name: &str| format!("{path}.{name}").trim_start_matches('.').to_string();
+        match promptly::conversation::parse_incoming(item, &path, now) {
+            Ok(e) => match state.event_window.check(e.at, now) {
+                Ok(()) => events.push(e),
+                Err(m) => errors.push(FieldError::new(field("at"), m)),
+            },
+            Err(errs) => errors.extend(errs.into_iter().map(|mut e| {
+                e.field = e.field.trim_start_matches('.').to_string();
+                e
+            })),
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Stores a validated batch and tells the browsers about each touched conversation, from

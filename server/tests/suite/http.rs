@@ -462,7 +462,7 @@ async fn answers_carry_the_security_headers() {
 async fn streams_end_with_their_session_or_token() {
     let (s, admin) = start_as_admin().await;
     let session = s.login("admin@t.io", "admin-pass-1").await;
-    let token = s.new_token("bridge", None).await;
+    let token = s.new_token("bridge", Some("agent")).await;
     let mut by_session = s.get("/api/v1/stream", Some(&session)).await;
     let mut by_token = s
         .client

@@ -573,3 +573,47 @@ async fn only_integration_tokens_post_events() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["accepted"], 1);
 }
+
+/// An event's `at` must lie within the window around the server's time (7 days back, 5
+/// minutes ahead): a backdated or future event is refused with its field, and nothing of the
+/// batch is stored; the edges are accepted.
+#[tokio::test]
+async fn events_outside_the_time_window_are_refused() {
+    let now = promptly::instant::utc("2026-12-01T12:00:00Z");
+    let s = TestServer::start_at(now).await;
+    let t = s.token().await;
+    let at = |d: Duration| (now + d).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let created = |id: &str, when: String| json!({"id": id, "type": "conversation.created", "conversation": id, "channel": "email", "at": when});
+    for (when, why) in [
+        (
+            Duration::days(7) + Duration::seconds(1),
+            "backdated past 7 days",
+        ),
+        (
+            -Duration::minutes(5) - Duration::seconds(1),
+            "more than 5 minutes ahead",
+        ),
+        (Duration::days(365 * 2025), "year 1"),
+    ] {
+        let batch =
+            json!({"events": [created("ok", at(Duration::zero())), created("bad", at(-when))]});
+        let body = s.post_refused("/api/v1/events", &t, batch).await;
+        assert_eq!(body["errors"][0]["field"], "events[1].at", "{why}: {body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("7d before and 5m after"),
+            "{body}"
+        );
+    }
+    let (_, queue) = s.get("/api/v1/conversations", &t).await;
+    assert_eq!(queue, json!([]), "no event of a refused batch was stored");
+    let batch = json!({"events": [
+        created("oldest", at(-Duration::days(7))),
+        created("newest", at(Duration::minutes(5))),
+    ]});
+    let (status, body) = s.post("/api/v1/events", &t, batch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 2);
+}
