@@ -58,6 +58,7 @@ impl FromStr for Role {
 /// server names the one a token needs (`server/src/http/access.rs`). `admin` grants every
 /// other scope. Browser sessions act by their user's role instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = TokenScope)]
 pub enum Scope {
     /// Post conversation events (`POST /api/v1/events`): what a channel needs.
     #[serde(rename = "events:write")]
@@ -308,6 +309,10 @@ pub struct UserView {
     pub name: String,
     pub role: Role,
     pub active: bool,
+    /// Must choose a new password (after a reset, or the first admin's printed one) before
+    /// anything else.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// A field error on a form or an API body: which field, and what is wrong, in words.

@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=routes::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/account") view=|| view! { <Shell><routes::account::AccountPage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/conversations/:id") view=|| view! { <Shell><routes::conversation::ConversationRoute/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/policies") view=|| view! { <Shell><SectionPage section=Section::Policies><routes::policies::PoliciesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/calendars") view=|| view! { <Shell><SectionPage section=Section::Calendars><routes::calendars::CalendarsPage/></SectionPage></Shell> } ssr=SsrMode::Async/>

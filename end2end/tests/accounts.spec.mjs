@@ -1,6 +1,6 @@
 // Accounts and roles, as people use them: log in, manage users, be refused what is not yours.
 import { test, expect } from '@playwright/test';
-import { ADMIN, fillLabelled, login, loginToQueue } from './support.mjs';
+import { ADMIN, api, fillLabelled, login, loginToQueue } from './support.mjs';
 
 async function logout(page) {
   await page.getByRole('button', { name: 'Log out' }).click();
@@ -79,4 +79,36 @@ test('empty and too-short fields get field errors and store nothing', async ({ p
   await expect(page.locator('[data-field="password"]')).toHaveText('Password must be at least 8 characters.');
   await expect(page.locator('tbody tr')).toHaveCount(before);
   await expect(page.getByText(`Nobody ${info.project.name}`, { exact: true })).toHaveCount(0);
+});
+
+test('an admin resets a password; the agent must choose a new one before anything else', async ({ page, request }, info) => {
+  const agent = `reset-${info.project.name}-${Date.now()}@e2e.test`;
+  await api(request, 'POST', '/api/v1/users', { email: agent, role: 'agent', password: 'first-password-1' });
+  await login(page, ADMIN.email, ADMIN.password);
+  await page.goto('/admin/users');
+  const row = page.locator(`tr[data-email="${agent}"]`);
+  await row.getByLabel(`Temporary password for ${agent}`).fill('temporary-pass-1');
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  await expect(page.getByText('Password reset: their sessions ended')).toBeVisible();
+  await expect(row.locator('.user-status')).toHaveText('Active; must change password');
+  await logout(page);
+
+  // With the temporary password, the account page comes first, whatever was asked for.
+  await login(page, agent, 'temporary-pass-1');
+  await expect(page).toHaveURL(/\/account\?next=%2F$/);
+  await expect(page.locator('[data-notice="must-change"]')).toBeVisible();
+  const form = page.locator('form.change-password');
+  await fillLabelled(form, {
+    'Current password': 'temporary-pass-1', 'New password (': 'my-own-password-1', 'New password again': 'my-other-password',
+  });
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.locator('[data-field="confirm_password"]')).toHaveText('The two new passwords differ.');
+  await fillLabelled(form, {
+    'Current password': 'temporary-pass-1', 'New password (': 'my-own-password-1', 'New password again': 'my-own-password-1',
+  });
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
+  await expect(page).toHaveURL(/\/$/);
+  await logout(page);
+  await loginToQueue(page, agent, 'my-own-password-1');
 });

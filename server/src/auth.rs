@@ -91,6 +91,60 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
+/// Why a password check refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Too many recent failures under one of [`login_keys`]: try again in this many seconds.
+    Throttled(i64),
+    /// No such active account, or the wrong password (not told apart).
+    Invalid,
+}
+
+/// Checks `password` for the active account `email`, from `client`: the attempt is claimed
+/// under [`login_keys`] before the hash is computed (so parallel guesses are counted), the
+/// hash waits its turn ([`CONCURRENT_HASHES`]), and a right password takes the attempt back
+/// and starts the account's count over. Signing in and changing one's own password both
+/// call this.
+pub async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: std::net::IpAddr,
+) -> Result<Result<crate::store::User, Refused>, StoreError> {
+    let store = state.store.as_ref();
+    let keys = login_keys(email, client);
+    let attempt = match store.claim_login_attempt(&keys, state.clock.now()).await? {
+        Ok(ids) => ids,
+        Err(wait) => return Ok(Err(Refused::Throttled(wait))),
+    };
+    let user = store.user_by_email(email).await?.filter(|u| u.active);
+    let ok = {
+        let _turn = state.hashing.acquire().await;
+        verify_password(
+            password.to_string(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await
+    };
+    match (ok, user) {
+        (true, Some(user)) => {
+            store.forget_login_attempts(&attempt).await?;
+            store.clear_login_failures(&keys[2].0).await?;
+            Ok(Ok(user))
+        }
+        // The claimed attempts stay: they are the failures.
+        _ => Ok(Err(Refused::Invalid)),
+    }
+}
+
+/// Hashes a new password, waiting its turn among [`CONCURRENT_HASHES`].
+pub async fn hash_new_password(state: &AppState, password: &str) -> Result<String, StoreError> {
+    let _turn = state.hashing.acquire().await;
+    hash_password(password.to_string())
+        .await
+        .map_err(|e| StoreError::Database(sqlx::Error::Protocol(e.to_string())))
+}
+
 /// A new random session token (the cookie value) and the hash the store keeps.
 pub fn new_session_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -280,6 +334,7 @@ pub async fn caller_of(
                     name: t.name,
                     role: t.scopes.role(),
                     active: true,
+                    must_change_password: false,
                 },
                 Caller::Token(t.scopes),
             ))),
@@ -302,6 +357,53 @@ pub async fn caller_of(
             .map_err(Some),
         _ => Ok(None),
     }
+}
+
+/// The store's hash of the request's session cookie, if it has one.
+pub fn session_hash(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+        .filter(|t| !t.is_empty())
+        .map(|t| token_hash(&t))
+}
+
+/// What a user who must change their password may still open: the account page and its
+/// form, who they are, signing out, and the site's files.
+fn open_before_change(req: &Request) -> bool {
+    use leptos::server_fn::ServerFn;
+    let path = req.uri().path();
+    let reading = req.method() == Method::GET || req.method() == Method::HEAD;
+    is_public(path)
+        || (reading && path == "/account")
+        || (reading && path == "/api/v1/me")
+        || (reading && path == <app::api::GetMe as ServerFn>::PATH)
+        || path == "/account/password"
+        || path == "/api/v1/me/password"
+}
+
+/// The answer to anything else until the password is changed: pages go to the account page
+/// (and come back after), the API and forms are refused with the reason.
+fn change_password_first(req: &Request) -> Response {
+    const WHY: &str = "You must change your password first.";
+    let path = req.uri().path();
+    if path.starts_with("/api/") {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({
+                "error": format!("{WHY} Change it with PUT /api/v1/me/password or on /account.")
+            })),
+        )
+            .into_response();
+    }
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let q = serde_urlencoded::to_string([("next", target)]).unwrap_or_default();
+        return Redirect::to(&format!("/account?{q}")).into_response();
+    }
+    (StatusCode::FORBIDDEN, WHY).into_response()
 }
 
 /// Resolves the session, refuses cross-site state changes and sends visitors without a
@@ -348,6 +450,9 @@ pub async fn session_middleware(
         Some((view, caller)) if bearer => {
             req.extensions_mut().insert(caller);
             req.extensions_mut().insert(CurrentUser(view));
+        }
+        Some((view, _)) if view.must_change_password && !open_before_change(&req) => {
+            return change_password_first(&req);
         }
         Some((view, caller)) => {
             req.extensions_mut().insert(caller);
@@ -407,6 +512,8 @@ pub async fn ensure_first_admin(
                 name,
                 role,
                 password_hash: hash,
+                // A printed password is seen by whoever reads the log: it works once.
+                must_change_password: generated,
             },
             now,
         )

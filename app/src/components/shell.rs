@@ -50,11 +50,11 @@ fn Nav(user: UserView) -> impl IntoView {
         </nav>
         <div class="who">
             <LiveIndicator/>
-            <span class="user" title=user.email.clone()>
+            <a class="user" href="/account" title=format!("{}: my account", user.email)>
                 {if user.name.is_empty() { user.email.clone() } else { user.name.clone() }}
                 " "
                 <span class="role">{user.role.label()}</span>
-            </span>
+            </a>
             <form method="post" action="/logout" class="inline">
                 <button type="submit" class="link">"Log out"</button>
             </form>

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod account;
 pub mod calendars;
 pub mod compliance;
 pub mod conversation;

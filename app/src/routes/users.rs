@@ -18,6 +18,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "role" => "Role changed.",
         "deactivated" => "User deactivated; their sessions have ended.",
         "activated" => "User activated.",
+        "password_reset" => {
+            "Password reset: their sessions ended, and they must choose a new password when they next log in."
+        }
         _ => return None,
     })
 }
@@ -27,6 +30,7 @@ fn error(code: &str) -> Option<&'static str> {
         "last_admin" => "There must remain at least one active admin.",
         "self" => "You cannot deactivate yourself.",
         "not_found" => "That user does not exist.",
+        "own_password" => "Change your own password on your account page, with your current one.",
         _ => return None,
     })
 }
@@ -49,17 +53,23 @@ pub fn UsersPage() -> impl IntoView {
     let email = get("email").unwrap_or_default();
     let name = get("name").unwrap_or_default();
     let role = get("role").unwrap_or_else(|| "agent".into());
+    // A refused reset: which user's row, and why.
+    let reset_error = get("reset")
+        .and_then(|id| id.parse::<i64>().ok())
+        .zip(get("err_reset"));
     view! {
         <section class="users">
             <h1>"Users"</h1>
             {notices(flash, failure)}
             <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let reset_error = reset_error.clone();
+                    Suspend::new(async move {
                     match users.await {
-                        Ok(list) => view! { <UserTable users=list/> }.into_any(),
+                        Ok(list) => view! { <UserTable users=list reset_error=reset_error/> }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
-                })}
+                })}}
             </Suspense>
             <form method="post" action="/admin/users" class="card create-user" novalidate>
                 <h2>"Add a user"</h2>
@@ -96,11 +106,20 @@ fn RoleSelect(selected: Role) -> impl IntoView {
 }
 
 #[component]
-fn UserTable(users: Vec<UserView>) -> impl IntoView {
+fn UserTable(users: Vec<UserView>, reset_error: Option<(i64, String)>) -> impl IntoView {
     let rows = users
         .into_iter()
         .map(|u| {
             let id = u.id;
+            let refused = reset_error
+                .as_ref()
+                .filter(|(who, _)| *who == id)
+                .map(|(_, m)| m.clone());
+            let status = match (u.active, u.must_change_password) {
+                (false, _) => "Deactivated",
+                (true, true) => "Active; must change password",
+                (true, false) => "Active",
+            };
             let (toggle_label, toggle_to) = if u.active {
                 ("Deactivate", "false")
             } else {
@@ -116,18 +135,27 @@ fn UserTable(users: Vec<UserView>) -> impl IntoView {
                             <button type="submit">"Change role"</button>
                         </form>
                     </td>
-                    <td>{if u.active { "Active" } else { "Deactivated" }}</td>
+                    <td class="user-status">{status}</td>
                     <td>
                         <form method="post" action=format!("/admin/users/{id}/active") class="inline">
                             <input type="hidden" name="active" value=toggle_to/>
                             <button type="submit">{toggle_label}</button>
                         </form>
                     </td>
+                    <td>
+                        <form method="post" action=format!("/admin/users/{id}/password") class="inline reset-password">
+                            <label class="visually-hidden" for=format!("reset-{id}")>{format!("Temporary password for {}", u.email)}</label>
+                            <input type="password" id=format!("reset-{id}") name="password" autocomplete="new-password"
+                                placeholder="Temporary password" maxlength=limits::PASSWORD_LEN aria-invalid=refused.as_ref().map(|_| "true")/>
+                            <button type="submit">"Reset password"</button>
+                        </form>
+                        {refused.map(|m| view! { <p class="field-error" data-field="reset-password">{m}</p> })}
+                    </td>
                 </tr>
             }
         })
         .collect_view();
-    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th> };
+    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th><th>"Password"</th> };
     grid("grid", head, rows)
 }
 

@@ -24,6 +24,8 @@ pub enum Allow {
     SignedIn(Option<Scope>),
     /// Sessions of these roles; tokens with this scope.
     Roles(&'static [Role], Scope),
+    /// Any signed-in person, never a token: what only a person can do (their own password).
+    Sessions,
     /// Integration tokens with this scope, never a browser session: what a channel sends is
     /// not typed by a person; agents reply on the conversation page, which sets the author.
     Tokens(Scope),
@@ -58,6 +60,9 @@ impl Allow {
         let sessions = match self {
             Allow::Anyone => return "Public: no token or session needed.".into(),
             Allow::SignedIn(_) => "Any signed-in user",
+            Allow::Sessions => {
+                return "Signed-in users with their browser session only; a token gets 403.".into()
+            }
             Allow::Roles(&[Role::Admin], _) => "Admins",
             Allow::Roles(&[Role::Manager, Role::Admin], _) => "Managers and admins",
             Allow::Roles(&[Role::Agent, Role::Admin], _) => "Agents and admins",
@@ -77,7 +82,7 @@ impl Allow {
     /// The scope a token needs (`None`: any token, or a public route).
     pub fn scope(self) -> Option<Scope> {
         match self {
-            Allow::Anyone => None,
+            Allow::Anyone | Allow::Sessions => None,
             Allow::SignedIn(s) => s,
             Allow::Roles(_, s) | Allow::Tokens(s) => Some(s),
         }
@@ -93,7 +98,8 @@ impl Allow {
         match (self, caller) {
             (Allow::Anyone, _) => true,
             (_, None) => false,
-            (Allow::SignedIn(_), Some(Caller::Session(_))) => true,
+            (Allow::SignedIn(_) | Allow::Sessions, Some(Caller::Session(_))) => true,
+            (Allow::Sessions, Some(Caller::Token(_))) => false,
             (Allow::Roles(roles, _), Some(Caller::Session(role))) => roles.contains(&role),
             (Allow::Tokens(_), Some(Caller::Session(_))) => false,
             (_, Some(Caller::Token(scopes))) => self.scope().is_none_or(|s| scopes.allow(s)),
@@ -150,13 +156,22 @@ pub const ROUTES: &[Route] = &[
     form("GET", "/api/docs/{*rest}", SIGNED_IN, ""),
     // Accounts.
     api("GET", "/api/v1/me", SIGNED_IN),
+    api("PUT", "/api/v1/me/password", Allow::Sessions),
+    form(
+        "POST",
+        "/account/password",
+        Allow::Sessions,
+        "Tokens have no password.",
+    ),
     api("GET", "/api/v1/users", ADMINS),
     api("POST", "/api/v1/users", ADMINS),
     api("GET", "/api/v1/users/{id}", ADMINS),
     api("PATCH", "/api/v1/users/{id}", ADMINS),
+    api("PUT", "/api/v1/users/{id}/password", ADMINS),
     form("POST", "/admin/users", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/role", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/active", ADMINS, USERS_REFUSED),
+    form("POST", "/admin/users/{id}/password", ADMINS, USERS_REFUSED),
     api("GET", "/api/v1/tokens", ADMINS),
     api("POST", "/api/v1/tokens", ADMINS),
     api("DELETE", "/api/v1/tokens/{id}", ADMINS),
@@ -371,5 +386,7 @@ mod tests {
         assert!(!events.admits(token(&[Scope::CatalogRead])));
         assert!(!events.admits(session(Role::Admin)));
         assert!(!events.admits(None));
+        assert!(Allow::Sessions.admits(session(Role::Agent)));
+        assert!(!Allow::Sessions.admits(token(&[Scope::Admin])));
     }
 }

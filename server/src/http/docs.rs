@@ -37,7 +37,7 @@ use crate::http::{
     automation, calendars, contracts, conversations, events, policies, rules, staffing, stream,
     tokens, users,
 };
-use crate::services::accounts::NewUserFields;
+use crate::services::accounts::{NewUserFields, PasswordChange, PasswordReset};
 use crate::services::policies::DefaultPolicy;
 use crate::services::tokens::CreatedToken;
 use crate::store::{
@@ -75,6 +75,8 @@ use promptly::timeline::{Author, ConversationStatus};
     users::create,
     users::one,
     users::update,
+    users::change_password,
+    users::reset,
     tokens::list,
     tokens::create,
     tokens::revoke,
@@ -395,8 +397,8 @@ macro_rules! schemas_of {
 pub fn from_types() -> Map<String, Value> {
     let schemas = schemas_of![
         // Accounts and errors.
-        Role, UserView, NewUserFields, UserPatch, ApiToken, NewToken, CreatedToken, FieldError,
-        ErrorBody,
+        Role, UserView, NewUserFields, UserPatch, PasswordChange, PasswordReset, ApiToken,
+        NewToken, CreatedToken, promptly::account::Scope, FieldError, ErrorBody,
         // Calendars and policies.
         TimeWindow, Timezone, WeeklyHours, CalendarDefinition, CalendarRecord, SlaDuration,
         WarningThreshold, PauseOn, Policy, PolicyRecord, Updated, JobView, DefaultPolicy,

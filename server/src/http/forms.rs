@@ -8,7 +8,8 @@ use crate::auth::{
     SESSION_COOKIE,
 };
 use crate::services::accounts::{
-    change_role, create_user, set_active, NewUserFields, UserAdminError,
+    change_own_password, change_role, create_user, reset_password, set_active, NewUserFields,
+    PasswordChange, PasswordReset, UserAdminError,
 };
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Form, Path, State};
@@ -61,46 +62,21 @@ pub(super) async fn login(
     let store = state.store.as_ref();
     let now = state.clock.now();
     let client = crate::auth::client_ip(peer.ip(), &headers, &state.trusted_proxies);
-    let keys = crate::auth::login_keys(&email, client);
-    // Counted before the password is checked, so parallel guesses cannot pass the limit.
-    let attempt = match store.claim_login_attempt(&keys, now).await {
-        Ok(Ok(ids)) => ids,
-        Ok(Err(wait)) => {
+    let user = match auth::check_password(&state, &email, &form.password, client).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(auth::Refused::Throttled(wait))) => {
             let wait = wait.to_string();
             q.push(("error", "throttled"));
             q.push(("wait", &wait));
             return see_other("/login", &q);
         }
-        Err(e) => return unavailable(e),
-    };
-
-    let user = match store.user_by_email(&email).await {
-        Ok(u) => u.filter(|u| u.active),
-        Err(e) => return unavailable(e),
-    };
-    let ok = {
-        let _turn = state.hashing.acquire().await;
-        auth::verify_password(
-            form.password,
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await
-    };
-    let user = match (ok, user) {
-        (true, Some(u)) => u,
-        _ => {
-            // The claimed attempts stay: they are the failures.
+        Ok(Err(auth::Refused::Invalid)) => {
             tracing::info!(email = %email, ip = %peer.ip(), "failed login");
             q.push(("error", "invalid"));
             return see_other("/login", &q);
         }
+        Err(e) => return unavailable(e),
     };
-    // The right password: this attempt was no failure, and the account's count starts over.
-    let account_key = &keys[2].0;
-    let forgotten = store.forget_login_attempts(&attempt).await;
-    if let Err(e) = forgotten.and(store.clear_login_failures(account_key).await) {
-        return unavailable(e);
-    }
     let cookie = match start_session(store, user.id, is_secure(&state, &headers), now).await {
         Ok(c) => c,
         Err(e) => return unavailable(e),
@@ -128,6 +104,7 @@ fn admin_error(e: UserAdminError) -> Response {
     match e {
         UserAdminError::LastAdmin => see_other("/admin/users", &[("error", "last_admin")]),
         UserAdminError::OwnAccount => see_other("/admin/users", &[("error", "self")]),
+        UserAdminError::OwnPassword => see_other("/admin/users", &[("error", "own_password")]),
         UserAdminError::NotFound => see_other("/admin/users", &[("error", "not_found")]),
         UserAdminError::Fields(_) => see_other("/admin/users", &[]),
         UserAdminError::Store(e) => unavailable(e),
@@ -207,5 +184,83 @@ pub(super) async fn active(
             )],
         ),
         Err(e) => admin_error(e),
+    }
+}
+
+/// The users page's "reset password" form: a temporary password for user `id`.
+pub(super) async fn reset(
+    State(state): State<AppState>,
+    Extension(CurrentUser(actor)): Extension<CurrentUser>,
+    Path(id): Path<i64>,
+    Form(form): Form<PasswordReset>,
+) -> Response {
+    match reset_password(&state, &actor, id, &form).await {
+        Ok(()) => see_other("/admin/users", &[("notice", "password_reset")]),
+        Err(UserAdminError::Fields(errors)) => {
+            let id = id.to_string();
+            let message = errors.first().map(|e| e.message.as_str()).unwrap_or("");
+            see_other(
+                "/admin/users",
+                &[("reset", id.as_str()), ("err_reset", message)],
+            )
+        }
+        Err(e) => admin_error(e),
+    }
+}
+
+/// The account page's form: the current password, the new one twice.
+#[derive(Debug, Deserialize)]
+pub(super) struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+    next: Option<String>,
+}
+
+/// Changes the signed-in user's password; then back to where a forced change interrupted
+/// them (`next`), or to the account page with a notice. Field errors go back to the page.
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let next = form
+        .next
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(|n| safe_next(Some(n)));
+    let mut back: Vec<(&str, &str)> = Vec::new();
+    if let Some(n) = &next {
+        back.push(("next", n.as_str()));
+    }
+    if form.confirm_password != form.new_password {
+        back.push(("err_confirm_password", "The two new passwords differ."));
+        return see_other("/account", &back);
+    }
+    let change = PasswordChange {
+        current_password: form.current_password,
+        new_password: form.new_password,
+    };
+    let client = auth::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+    let session = auth::session_hash(&headers);
+    match change_own_password(&state, &me, &change, session.as_deref(), client).await {
+        Ok(()) => match next {
+            Some(n) => Redirect::to(&n).into_response(),
+            None => see_other("/account", &[("notice", "password_changed")]),
+        },
+        Err(UserAdminError::Fields(errors)) => {
+            let keys: Vec<String> = errors.iter().map(|e| format!("err_{}", e.field)).collect();
+            for (k, e) in keys.iter().zip(&errors) {
+                back.push((k.as_str(), e.message.as_str()));
+            }
+            see_other("/account", &back)
+        }
+        Err(UserAdminError::Store(e)) => unavailable(e),
+        Err(_) => see_other("/account", &back),
     }
 }

@@ -533,6 +533,8 @@ fn form_routes() -> Router<AppState> {
         .route("/admin/users", post(forms::create))
         .route("/admin/users/{id}/role", post(forms::role))
         .route("/admin/users/{id}/active", post(forms::active))
+        .route("/admin/users/{id}/password", post(forms::reset))
+        .route("/account/password", post(forms::change_password))
         .route("/admin/tokens", post(token_forms::create))
         .route("/admin/tokens/{id}/revoke", post(token_forms::revoke))
         .route("/conversations/{id}/reply", post(conversation_forms::reply))

@@ -5,11 +5,15 @@ use super::error::responses;
 use super::error::ApiError;
 use super::{created, Api, Id, Typed, WithStatus};
 use crate::auth::CurrentUser;
-use crate::services::accounts::{change_role, create_user, set_active, NewUserFields};
+use crate::services::accounts::{
+    change_own_password, change_role, create_user, reset_password, set_active, NewUserFields,
+    PasswordChange, PasswordReset,
+};
 use crate::state::AppState;
 use crate::store::User;
-use axum::extract::State;
-use axum::routing::{get, patch};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, patch, put};
 use axum::{Extension, Json, Router};
 use promptly::account::{Role, UserView};
 use serde::Deserialize;
@@ -17,8 +21,10 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
+        .route("/me/password", put(change_password))
         .route("/users", get(list).post(create))
         .route("/users/{id}", patch(update).get(one))
+        .route("/users/{id}/password", put(reset))
 }
 
 use super::require_user;
@@ -30,6 +36,41 @@ use super::require_user;
     responses((status = 200, description = "The user or token.", body = promptly::account::UserView)))]
 async fn me(user: Option<Extension<CurrentUser>>) -> Api<UserView> {
     Ok(Json(require_user(user)?))
+}
+
+/// Change your password
+///
+/// With the current one. Your other sessions end (this one goes on), and a forced change (after a reset, or the first admin's printed password) is lifted. Wrong current passwords are throttled as sign-ins are.
+#[utoipa::path(put, path = "/me/password", tag = "Users", operation_id = "changePassword",
+    request_body = PasswordChange, responses((status = 204, description = "The password is changed.")))]
+async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    user: Option<Extension<CurrentUser>>,
+    Typed(body): Typed<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let me = require_user(user)?;
+    let client = crate::auth::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+    let session = crate::auth::session_hash(&headers);
+    change_own_password(&state, &me, &body, session.as_deref(), client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reset a user's password
+///
+/// Sets a temporary password: the user's sessions end, and they must choose a new password when they next sign in. Not your own (409): change yours with `PUT /me/password`.
+#[utoipa::path(put, path = "/users/{id}/password", tag = "Users", operation_id = "resetPassword",
+    params(super::Id), request_body = PasswordReset, responses((status = 204, description = "The password is reset."), (status = 409, response = responses::Conflict)))]
+async fn reset(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Id(id): Id,
+    Typed(body): Typed<PasswordReset>,
+) -> Result<StatusCode, ApiError> {
+    let actor = require_user(user)?;
+    reset_password(&state, &actor, id, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// List users

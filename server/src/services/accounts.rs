@@ -18,6 +18,8 @@ pub enum UserAdminError {
     LastAdmin,
     #[error("you cannot deactivate yourself")]
     OwnAccount,
+    #[error("change your own password on your account page, with your current one")]
+    OwnPassword,
     #[error("user not found")]
     NotFound,
     #[error(transparent)]
@@ -44,9 +46,9 @@ impl From<UserAdminError> for ApiError {
     fn from(e: UserAdminError) -> Self {
         match e {
             UserAdminError::Fields(errors) => ApiError::Unprocessable { errors },
-            UserAdminError::LastAdmin | UserAdminError::OwnAccount => {
-                ApiError::Conflict(format!("{e}."))
-            }
+            UserAdminError::LastAdmin
+            | UserAdminError::OwnAccount
+            | UserAdminError::OwnPassword => ApiError::Conflict(format!("{e}.")),
             UserAdminError::NotFound => ApiError::NotFound,
             UserAdminError::Store(s) => s.into(),
         }
@@ -88,6 +90,7 @@ pub async fn create_user(
                 name,
                 role,
                 password_hash,
+                must_change_password: false,
             },
             now,
         )
@@ -111,5 +114,95 @@ pub async fn set_active(
         return Err(UserAdminError::OwnAccount);
     }
     store.set_user_active(id, active).await?;
+    Ok(())
+}
+
+/// A signed-in user's change of their own password.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+pub struct PasswordChange {
+    #[serde(default)]
+    #[schema(required = true, schema_with = promptly::schema::password)]
+    pub current_password: String,
+    #[serde(default)]
+    #[schema(required = true, schema_with = promptly::schema::password)]
+    pub new_password: String,
+}
+
+/// An admin's reset of another user's password: a temporary one, which the user must
+/// replace at their next sign-in.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+pub struct PasswordReset {
+    #[serde(default)]
+    #[schema(required = true, schema_with = promptly::schema::password)]
+    pub password: String,
+}
+
+/// Changes `me`'s password, given the current one (checked and throttled as a sign-in from
+/// `client` is); ends their other sessions, keeps `keep_session` (the hash of the one that
+/// asked), and lifts a forced change.
+pub async fn change_own_password(
+    state: &crate::state::AppState,
+    me: &UserView,
+    change: &PasswordChange,
+    keep_session: Option<&str>,
+    client: std::net::IpAddr,
+) -> Result<(), UserAdminError> {
+    let mut errors = Vec::new();
+    if let Err(m) = promptly::account::validate_new_password(&change.new_password) {
+        errors.push(FieldError::new("new_password", m));
+    } else if change.new_password == change.current_password {
+        errors.push(FieldError::new(
+            "new_password",
+            "The new password must differ from the current one.",
+        ));
+    }
+    if change.current_password.is_empty() {
+        errors.push(FieldError::new(
+            "current_password",
+            "Current password is required.",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(UserAdminError::Fields(errors));
+    }
+    match crate::auth::check_password(state, &me.email, &change.current_password, client).await? {
+        Ok(user) if user.id == me.id => {}
+        Ok(_) | Err(crate::auth::Refused::Invalid) => {
+            return Err(UserAdminError::Fields(vec![FieldError::new(
+                "current_password",
+                "This is not your current password.",
+            )]))
+        }
+        Err(crate::auth::Refused::Throttled(wait)) => {
+            return Err(UserAdminError::Fields(vec![FieldError::new(
+                "current_password",
+                format!("Too many wrong passwords; try again in {wait} seconds."),
+            )]))
+        }
+    }
+    let hash = crate::auth::hash_new_password(state, &change.new_password).await?;
+    state
+        .store
+        .set_user_password(me.id, &hash, false, keep_session)
+        .await?;
+    Ok(())
+}
+
+/// Sets a temporary password for user `id` (not the admin's own: they change theirs with
+/// their current one); the user's sessions end and they must choose a new password at their
+/// next sign-in.
+pub async fn reset_password(
+    state: &crate::state::AppState,
+    actor: &UserView,
+    id: i64,
+    reset: &PasswordReset,
+) -> Result<(), UserAdminError> {
+    if id == actor.id {
+        return Err(UserAdminError::OwnPassword);
+    }
+    promptly::account::validate_new_password(&reset.password)
+        .map_err(|m| UserAdminError::Fields(vec![FieldError::new("password", m)]))?;
+    let hash = crate::auth::hash_new_password(state, &reset.password).await?;
+    state.store.set_user_password(id, &hash, true, None).await?;
     Ok(())
 }

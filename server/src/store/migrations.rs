@@ -41,6 +41,7 @@ const FILES: &[(&str, &str)] = files![
     "0005_automation.sql",
     "0006_compliance.sql",
     "0007_token_scopes.sql",
+    "0008_password_changes.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

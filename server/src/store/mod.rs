@@ -55,6 +55,8 @@ pub struct User {
     pub role: Role,
     pub password_hash: String,
     pub active: bool,
+    /// Must choose a new password before anything else (a made-up or reset one).
+    pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -66,6 +68,7 @@ impl User {
             name: self.name.clone(),
             role: self.role,
             active: self.active,
+            must_change_password: self.must_change_password,
         }
     }
 }
@@ -76,6 +79,7 @@ pub struct NewUser {
     pub name: String,
     pub role: Role,
     pub password_hash: String,
+    pub must_change_password: bool,
 }
 
 #[async_trait]
@@ -97,7 +101,16 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()>;
     /// Deactivating also ends the user's sessions, so it takes effect at once.
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()>;
-    async fn set_user_password(&self, id: i64, password_hash: &str) -> StoreResult<()>;
+    /// Sets a user's password (and whether they must choose another at their next request)
+    /// and ends their sessions but `keep_session` (the token hash of the one that changed
+    /// it), in one transaction.
+    async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()>;
 
     async fn create_session(
         &self,

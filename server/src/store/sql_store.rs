@@ -137,7 +137,8 @@ fn one<T>(row: Option<Row>, f: Mapper<T>) -> StoreResult<Option<T>> {
     Ok(row.as_ref().map(f).transpose()?)
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, password_hash, active, created_at";
+const USER_COLUMNS: &str =
+    "id, email, name, role, password_hash, active, must_change_password, created_at";
 
 fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -147,6 +148,7 @@ fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
         role: role_from_db(&row.get::<String, _>("role")?)?,
         password_hash: row.get("password_hash")?,
         active: row.get("active")?,
+        must_change_password: row.get("must_change_password")?,
         created_at: row.ts("created_at")?,
     })
 }
@@ -565,13 +567,15 @@ impl Store for SqlStore {
     async fn create_user(&self, user: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
         let res = self
             .q(format!(
-                "INSERT INTO users (email, name, role, password_hash, active, created_at) \
-                 VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING {USER_COLUMNS}"
+                "INSERT INTO users \
+                 (email, name, role, password_hash, active, must_change_password, created_at) \
+                 VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING {USER_COLUMNS}"
             ))
             .arg(&user.email)
             .arg(&user.name)
             .arg(user.role.as_str())
             .arg(&user.password_hash)
+            .arg(user.must_change_password)
             .arg(now)
             .fetch_one(&self.db)
             .await;
@@ -620,9 +624,30 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn set_user_password(&self, id: i64, password_hash: &str) -> StoreResult<()> {
-        let q = self.q("UPDATE users SET password_hash = $1 WHERE id = $2");
-        found(q.arg(password_hash).arg(id).execute(&self.db).await?)
+    async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        let q =
+            self.q("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3");
+        found(
+            q.arg(password_hash)
+                .arg(must_change)
+                .arg(id)
+                .execute(&mut tx)
+                .await?,
+        )?;
+        self.q("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .arg(id)
+            .arg(keep_session.unwrap_or(""))
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_session(
@@ -651,7 +676,8 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>> {
         let q = self.q(
-            "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.active, u.created_at \
+            "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.active, \
+             u.must_change_password, u.created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active",
         );

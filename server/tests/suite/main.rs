@@ -13,6 +13,7 @@ mod contracts_api;
 mod fault_two_servers;
 mod http;
 mod openapi;
+mod passwords;
 mod queue_api;
 mod roles;
 mod rules_api;

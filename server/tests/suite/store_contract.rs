@@ -24,6 +24,7 @@ fn new_user(email: &str, role: Role) -> NewUser {
         name: format!("Name of {email}"),
         role,
         password_hash: "$argon2id$fake".into(),
+        must_change_password: false,
     }
 }
 
@@ -81,14 +82,38 @@ async fn users_are_unique_ordered_and_editable(store: DynStore) {
     );
     assert_not_found(store.set_user_role(9999, Role::Agent).await);
 
+    // A new password (forced to change, as after a reset) ends the user's sessions but the
+    // one kept; the flag is lifted by the next change.
+    let t0s = t0();
+    for hash in ["keep", "other"] {
+        store
+            .create_session(hash, a.id, t0s, t0s + chrono::Duration::days(1))
+            .await
+            .unwrap();
+    }
     store
-        .set_user_password(a.id, "$argon2id$other")
+        .set_user_password(a.id, "$argon2id$other", true, Some("keep"))
         .await
         .unwrap();
-    assert_eq!(
-        store.user_by_id(a.id).await.unwrap().unwrap().password_hash,
-        "$argon2id$other"
+    let after = store.user_by_id(a.id).await.unwrap().unwrap();
+    assert_eq!(after.password_hash, "$argon2id$other");
+    assert!(after.must_change_password);
+    assert!(store.session_user("keep", t0s).await.unwrap().is_some());
+    assert!(store.session_user("other", t0s).await.unwrap().is_none());
+    store
+        .set_user_password(a.id, "$argon2id$mine", false, None)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .user_by_id(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .must_change_password
     );
+    assert!(store.session_user("keep", t0s).await.unwrap().is_none());
+    assert_not_found(store.set_user_password(9999, "x", false, None).await);
 
     // The two admins take each other out at the same time: one change passes, the other
     // would leave no active admin and is refused.
