@@ -22,8 +22,28 @@ use leptos_router::{
 };
 use promptly::account::Section;
 
+/// What a page may load and run: its own scripts, styles, WebAssembly and stream, plus the
+/// inline scripts Leptos writes for hydration, each carrying this answer's `nonce`. No
+/// inline styles, no plugins, no framing, forms only to this site.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(resp)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(csp) = axum::http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+            resp.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

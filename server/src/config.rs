@@ -100,6 +100,16 @@ pub struct ServeArgs {
     /// 5 minutes).
     #[arg(long, env = "PROMPTLY_EVENT_WINDOW_AHEAD")]
     pub event_window_ahead: Option<promptly::duration::SlaDuration>,
+    /// Host names this server answers to, comma-separated (besides the public URL's host,
+    /// `localhost` and IP addresses); a request naming another host gets 400.
+    #[arg(long, env = "PROMPTLY_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Requests served at once; more wait up to 5 s for a turn, then get 503.
+    #[arg(long, env = "PROMPTLY_MAX_REQUESTS", default_value_t = crate::state::MAX_REQUESTS)]
+    pub max_requests: usize,
+    /// Live streams (`/api/v1/stream`) open at once; more get 503.
+    #[arg(long, env = "PROMPTLY_MAX_STREAMS", default_value_t = crate::state::MAX_STREAMS)]
+    pub max_streams: usize,
     /// Seed demo data (a team, a calendar, policies and a traffic simulator).
     #[arg(long, env = "PROMPTLY_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,

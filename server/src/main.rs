@@ -306,6 +306,17 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         seed_demo(&state).await?;
     }
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
+    state.allowed_hosts = std::sync::Arc::new(promptly_server::http::guard::AllowedHosts::new(
+        &args.allowed_hosts,
+        public_url.as_deref(),
+    ));
+    if args.max_requests == 0 || args.max_streams == 0 {
+        return Err(Usage(
+            "--max-requests and --max-streams must be at least 1".into(),
+        ));
+    }
+    state.in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(args.max_requests));
+    state.streams = std::sync::Arc::new(tokio::sync::Semaphore::new(args.max_streams));
     let window = promptly::conversation::EventWindow::default();
     state.event_window = promptly::conversation::EventWindow {
         back: args.event_window_back.unwrap_or(window.back),

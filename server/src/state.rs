@@ -58,7 +58,18 @@ pub struct AppState {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// How far from now a posted event's `at` may lie (`PROMPTLY_EVENT_WINDOW_*`).
     pub event_window: promptly::conversation::EventWindow,
+    /// The host names this site answers to (`PROMPTLY_ALLOWED_HOSTS`, the public URL's).
+    pub allowed_hosts: Arc<crate::http::guard::AllowedHosts>,
+    /// Turns to serve a request ([`MAX_REQUESTS`] at once unless configured).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Turns to hold a live stream open ([`MAX_STREAMS`] unless configured).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests served at once by default (`PROMPTLY_MAX_REQUESTS`); more wait their turn.
+pub const MAX_REQUESTS: usize = 512;
+/// Live streams open at once by default (`PROMPTLY_MAX_STREAMS`).
+pub const MAX_STREAMS: usize = 5_000;
 
 /// How long cached compliance counts may be served without any change being seen (a safety
 /// net: every write of conversations bumps the epoch, here or announced by another server).
@@ -218,6 +229,9 @@ impl AppState {
             shutting_down: Arc::new(tokio::sync::watch::Sender::new(false)),
             hashing: Arc::new(tokio::sync::Semaphore::new(crate::auth::CONCURRENT_HASHES)),
             event_window: Default::default(),
+            allowed_hosts: Default::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_REQUESTS)),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         }
     }
 

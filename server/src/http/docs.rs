@@ -591,7 +591,7 @@ fn fields_per_event() -> Vec<Value> {
 }
 
 /// Where the API lives; the document's paths are relative to it.
-const BASE: &str = "/api/v1";
+use super::API_BASE as BASE;
 
 /// `/openapi.json`, to be nested under `/api/v1`.
 pub fn router() -> Router<AppState> {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod form_echo;
 pub mod forms;
+pub mod guard;
 pub mod headers;
 pub mod health;
 pub mod policies;
@@ -557,6 +558,9 @@ fn form_routes() -> Router<AppState> {
         .route("/compliance/departments", post(contract_pages::departments))
 }
 
+/// Where the JSON API lives.
+pub const API_BASE: &str = "/api/v1";
+
 /// The whole application.
 pub fn router(
     state: AppState,
@@ -592,7 +596,7 @@ pub fn router(
         .merge(health::router())
         .merge(form_routes())
         .merge(docs::page_router())
-        .nest("/api/v1", api_router())
+        .nest(API_BASE, api_router())
         .route_layer(axum::middleware::from_fn(access::enforce))
         .with_state(state.clone())
         .merge(pages.clone())
@@ -604,6 +608,15 @@ pub fn router(
             state.clone(),
             session_middleware,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::concurrency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::hosts,
+        ))
+        // Outermost: every answer carries the security headers, refusals included.
         .layer(axum::middleware::from_fn_with_state(
             state,
             headers::middleware,

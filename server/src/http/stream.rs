@@ -18,8 +18,14 @@ use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// Where the stream is served (the concurrency guard counts streams apart).
+pub const PATH: &str = "/api/v1/stream";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/stream", get(stream_events))
+    let under_base = PATH
+        .strip_prefix(super::API_BASE)
+        .expect("under the API's base");
+    Router::new().route(under_base, get(stream_events))
 }
 
 fn to_sse(e: &StreamEvent) -> Event {

@@ -420,11 +420,8 @@ async fn answers_carry_the_security_headers() {
             Some("DENY"),
             "{path}"
         );
-        assert_eq!(
-            header(&r, "content-security-policy").as_deref(),
-            Some("frame-ancestors 'none'"),
-            "{path}"
-        );
+        let csp = header(&r, "content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(
             header(&r, "referrer-policy").as_deref(),
             Some("same-origin"),
@@ -441,6 +438,37 @@ async fn answers_carry_the_security_headers() {
             cookie.is_some(),
             "{path}: no-store when signed in"
         );
+        let page = path == "/" || path == "/login";
+        if page {
+            // Pages run only their own scripts and the inline ones Leptos writes, each with
+            // this answer's nonce.
+            let nonce = csp
+                .split("'nonce-")
+                .nth(1)
+                .and_then(|rest| rest.split('\'').next())
+                .unwrap_or_else(|| panic!("{path}: no nonce in {csp}"))
+                .to_string();
+            assert!(nonce.len() >= 16, "{nonce}");
+            assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
+            assert!(!csp.contains("unsafe-inline"), "{csp}");
+            let html = r.text().await.unwrap();
+            let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+            assert!(!scripts.is_empty(), "{path} has scripts");
+            for script in scripts {
+                let tag = script.split('>').next().unwrap();
+                assert!(
+                    tag.contains(&format!("nonce=\"{nonce}\"")),
+                    "{path}: a script without the nonce: <script{tag}>"
+                );
+            }
+            let again = s.get(path, cookie).await;
+            assert!(
+                !header(&again, "content-security-policy")
+                    .unwrap()
+                    .contains(&nonce),
+                "a new nonce for each answer"
+            );
+        }
     }
     let r = s
         .client
@@ -561,4 +589,89 @@ async fn parallel_guesses_are_counted_before_they_are_checked() {
     // The guessing address still waits, even with the right password.
     let r = s.sign_in("admin@t.io", "admin-pass-1", None).await;
     assert!(location(&r).contains("error=throttled"), "{}", location(&r));
+}
+
+/// A request naming a host this site does not answer to (a page of another name resolving
+/// here: DNS rebinding) is refused before anything trusts that name; addresses and
+/// `localhost` are this site's.
+#[tokio::test]
+async fn requests_for_other_host_names_are_refused() {
+    let (s, admin) = start_as_admin().await;
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    for (host, expected) in [
+        ("rebound.attacker.test".to_string(), StatusCode::BAD_REQUEST),
+        (
+            format!("rebound.attacker.test:{port}"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (format!("localhost:{port}"), StatusCode::OK),
+        (format!("127.0.0.1:{port}"), StatusCode::OK),
+    ] {
+        let r = s
+            .client
+            .get(s.url("/api/v1/me"))
+            .header(reqwest::header::HOST, &host)
+            .header(COOKIE, &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected, "{host}");
+        if expected == StatusCode::BAD_REQUEST {
+            let words = r.text().await.unwrap();
+            assert!(words.contains("PROMPTLY_ALLOWED_HOSTS"), "{words}");
+        }
+    }
+}
+
+/// Requests beyond the limit wait for a turn (and are served when one frees) or, after the
+/// wait, get 503 with Retry-After; live streams have their own cap.
+#[tokio::test]
+async fn requests_beyond_the_limit_wait_then_are_told_to_retry() {
+    let (s, admin) = start_as_admin().await;
+    let all = promptly_server::state::MAX_REQUESTS as u32;
+    let held = s
+        .state
+        .in_flight
+        .clone()
+        .acquire_many_owned(all)
+        .await
+        .unwrap();
+    let refused = s.get("/api/v1/me", Some(&admin)).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        refused.headers().get(reqwest::header::RETRY_AFTER).unwrap(),
+        "1"
+    );
+    // A request that finds every turn taken is served once one frees.
+    let waiting = {
+        let (client, url, cookie) = (s.client.clone(), s.url("/api/v1/me"), admin.clone());
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    drop(held);
+    assert_eq!(waiting.await.unwrap(), StatusCode::OK);
+
+    let streams = promptly_server::state::MAX_STREAMS as u32;
+    let held = s
+        .state
+        .streams
+        .clone()
+        .acquire_many_owned(streams)
+        .await
+        .unwrap();
+    let r = s.get("/api/v1/stream", Some(&admin)).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    drop(held);
+    let r = s.get("/api/v1/stream", Some(&admin)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // An open stream holds no request turn: all of them can still be taken.
+    let turns = s.state.in_flight.clone().try_acquire_many_owned(all);
+    assert!(turns.is_ok(), "a stream does not hold a request's turn");
 }
