@@ -28,6 +28,14 @@ pub const EVENT_WINDOW_AHEAD_S: i64 = 5 * 60;
 pub const CONTACT_TEXT_LEN: usize = 200;
 /// Longest message text.
 pub const MESSAGE_TEXT_LEN: usize = 65_536;
+/// How much of a conversation's last message the live stream carries (the queue's preview);
+/// the whole text is on the conversation's page.
+pub const PREVIEW_LEN: usize = 280;
+/// Most events one conversation keeps; past it, its events are refused (422) and the
+/// channel starts a new conversation.
+pub const CONVERSATION_EVENTS: usize = 10_000;
+/// Most survey answers on one conversation.
+pub const CONVERSATION_SURVEYS: usize = 50;
 /// Most labels on a conversation, and the longest label.
 pub const LABELS: usize = 50;
 pub const LABEL_LEN: usize = 100;

@@ -1,6 +1,7 @@
 //! Events that the server pushes to browsers over `/api/v1/stream` (server-sent events).
 
 use crate::conversation::ConversationView;
+use crate::limits::PREVIEW_LEN;
 use serde::{Deserialize, Serialize};
 
 /// One message on the live stream. The SSE `event:` name is [`StreamEvent::name`]; the
@@ -31,6 +32,21 @@ pub enum StreamEvent {
 }
 
 impl StreamEvent {
+    /// The event for a changed conversation. Its last message travels as a preview of at
+    /// most [`PREVIEW_LEN`] characters (and `…`): the stream keeps thousands of recent
+    /// events for clients that resume, and the queue shows no more.
+    pub fn conversation(mut view: ConversationView) -> Self {
+        if let Some(text) = view.summary.last_message.as_mut() {
+            if let Some((cut, _)) = text.char_indices().nth(PREVIEW_LEN) {
+                text.truncate(cut);
+                text.push('…');
+            }
+        }
+        StreamEvent::Conversation {
+            conversation: Box::new(view),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             StreamEvent::Hello { .. } => "hello",

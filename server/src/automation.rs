@@ -508,9 +508,7 @@ async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
             .await?;
         let evs = events.remove(id).unwrap_or_default();
         let view = catalog.view(row, &evs, now);
-        state.publish(StreamEvent::Conversation {
-            conversation: Box::new(view),
-        });
+        state.publish(StreamEvent::conversation(view));
     }
     state.worker.note(scheduled, true);
     Ok(())

@@ -41,6 +41,7 @@ impl From<StoreError> for ApiError {
                 errors: vec![FieldError::taken("email", "This email is already taken.")],
             },
             StoreError::Invalid { field, message } => ApiError::field(field, message),
+            StoreError::Refused(errors) => ApiError::Unprocessable { errors },
             StoreError::Conflict { field } => {
                 ApiError::Conflict(format!("This {field} is in use and cannot be removed."))
             }

@@ -223,9 +223,7 @@ pub(crate) async fn publish_views(
             )
             .await?;
         let view = catalog.view(t.row, &t.events, now);
-        state.publish(StreamEvent::Conversation {
-            conversation: Box::new(view),
-        });
+        state.publish(StreamEvent::conversation(view));
     }
     Ok(())
 }

@@ -38,6 +38,10 @@ pub enum StoreError {
         field: &'static str,
         message: &'static str,
     },
+    /// The input is refused field by field (a conversation past its caps); nothing was
+    /// written.
+    #[error("refused: {0:?}")]
+    Refused(Vec<promptly::account::FieldError>),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

@@ -7,6 +7,7 @@ use super::{
     IngestOutcome, NewOutbox, StoreError, TouchedConversation,
 };
 use chrono::{DateTime, Utc};
+use promptly::account::FieldError;
 use promptly::conversation::{fold, ConversationSummary, IncomingEvent};
 use promptly::ConversationStatus;
 use serde::de::DeserializeOwned;
@@ -91,6 +92,53 @@ impl<'a> IngestPlan<'a> {
 
     pub fn fresh_events(&self) -> impl Iterator<Item = &'a IncomingEvent> + '_ {
         self.fresh.iter().map(|&i| &self.events[i])
+    }
+
+    /// Refusals for the fresh events that would take their conversation past its caps
+    /// ([`CONVERSATION_EVENTS`] events, [`CONVERSATION_SURVEYS`] survey answers), counted
+    /// on top of what is `stored` (by conversation id; `ids`: the batch's conversations'
+    /// ids): the first such event of each conversation, as `events[i].conversation`.
+    pub fn over_caps(
+        &self,
+        ids: &HashMap<&str, i64>,
+        stored: &HashMap<i64, Vec<IncomingEvent>>,
+    ) -> Vec<FieldError> {
+        use promptly::conversation::EventBody;
+        use promptly::limits::{CONVERSATION_EVENTS, CONVERSATION_SURVEYS};
+        let is_survey = |e: &IncomingEvent| matches!(e.body, EventBody::Survey { .. });
+        let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut refused: HashSet<&str> = HashSet::new();
+        let mut errors = Vec::new();
+        for &i in &self.fresh {
+            let e = &self.events[i];
+            let c = e.conversation.as_str();
+            let (events, surveys) = counts.entry(c).or_insert_with(|| {
+                let before = ids.get(c).and_then(|id| stored.get(id));
+                before.map_or((0, 0), |evs| {
+                    (evs.len(), evs.iter().filter(|e| is_survey(e)).count())
+                })
+            });
+            *events += 1;
+            *surveys += usize::from(is_survey(e));
+            let over = if *events > CONVERSATION_EVENTS {
+                Some(format!("{CONVERSATION_EVENTS} events"))
+            } else if *surveys > CONVERSATION_SURVEYS {
+                Some(format!("{CONVERSATION_SURVEYS} survey answers"))
+            } else {
+                None
+            };
+            if let Some(limit) = over {
+                if refused.insert(c) {
+                    errors.push(FieldError::new(
+                        format!("events[{i}].conversation"),
+                        format!(
+                            "conversation {c:?} has reached its limit of {limit}; start a new conversation"
+                        ),
+                    ));
+                }
+            }
+        }
+        errors
     }
 
     /// The fresh events of one conversation, in batch order.
@@ -451,5 +499,52 @@ mod tests {
             from_json::<ConversationSummary>("{"),
             Err(sqlx::Error::Decode(_))
         ));
+    }
+
+    fn event(id: &str, conversation: &str, kind: &str) -> IncomingEvent {
+        let mut v = serde_json::json!({"id": id, "type": kind, "conversation": conversation});
+        if kind == "survey.submitted" {
+            v["survey"] = "csat".into();
+            v["score"] = 5.into();
+        } else {
+            v["author"] = "customer".into();
+            v["text"] = "hello".into();
+        }
+        promptly::conversation::parse_incoming(&v, "e", chrono::Utc::now()).unwrap()
+    }
+
+    /// A conversation takes events up to its caps, counted on top of what it has stored;
+    /// the first event past a cap is named, and other conversations are not held back.
+    #[test]
+    fn conversations_are_refused_past_their_caps() {
+        use promptly::limits::{CONVERSATION_EVENTS, CONVERSATION_SURVEYS};
+        let message = event("m", "full", "message.created");
+        let survey = event("s", "full", "survey.submitted");
+        let ids = HashMap::from([("full", 7)]);
+        let batch = vec![
+            event("a", "other", "message.created"),
+            event("b", "full", "message.created"),
+            event("c", "full", "message.created"),
+        ];
+        let plan = IngestPlan::new(&batch, &HashSet::new());
+        // One below the cap: one more fits, the second is refused.
+        let stored = HashMap::from([(7, vec![message.clone(); CONVERSATION_EVENTS - 1])]);
+        let errors = plan.over_caps(&ids, &stored);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "events[2].conversation");
+        assert!(
+            errors[0].message.contains("limit of 10000 events"),
+            "{}",
+            errors[0].message
+        );
+        let roomy = HashMap::from([(7, vec![message; CONVERSATION_EVENTS - 2])]);
+        assert!(plan.over_caps(&ids, &roomy).is_empty());
+
+        let batch = vec![event("t", "full", "survey.submitted")];
+        let plan = IngestPlan::new(&batch, &HashSet::new());
+        let stored = HashMap::from([(7, vec![survey; CONVERSATION_SURVEYS])]);
+        let errors = plan.over_caps(&ids, &stored);
+        assert_eq!(errors[0].field, "events[0].conversation");
+        assert!(errors[0].message.contains("50 survey answers"));
     }
 }

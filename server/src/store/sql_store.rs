@@ -1464,6 +1464,12 @@ impl Store for SqlStore {
             .map(|(r, _)| r.id)
             .collect();
         let stored = self.events_of_in(&mut tx, &existing).await?;
+        let ids: HashMap<&str, i64> = rows.iter().map(|(c, (r, _))| (*c, r.id)).collect();
+        let over = plan.over_caps(&ids, &stored);
+        if !over.is_empty() {
+            // Dropped unfinished, the transaction takes back the conversations it created.
+            return Err(StoreError::Refused(over));
+        }
         // The events, in batch order (so that ids follow arrival).
         let fresh: Vec<(Option<i64>, &IncomingEvent)> = plan
             .fresh_events()

@@ -617,3 +617,67 @@ async fn events_outside_the_time_window_are_refused() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["accepted"], 2);
 }
+
+/// A conversation takes at most 50 survey answers (and 10,000 events): past that, its events
+/// are refused by name and nothing of the batch is stored. The live stream carries a
+/// preview of a long last message, the conversation the whole text.
+#[tokio::test]
+async fn conversations_have_caps_and_the_stream_carries_previews() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    let survey = |i: usize| json!({"id": format!("s{i}"), "type": "survey.submitted", "conversation": "c", "survey": "csat", "score": 5});
+    let surveys: Vec<Value> = (0..promptly::limits::CONVERSATION_SURVEYS)
+        .map(survey)
+        .collect();
+    let (status, body) = s
+        .post("/api/v1/events", &t, json!({ "events": surveys }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let one_more = json!({"events": [
+        {"id": "m1", "type": "message.created", "conversation": "c", "author": "customer", "text": "kept?"},
+        survey(999),
+    ]});
+    let body = s.post_refused("/api/v1/events", &t, one_more).await;
+    assert_eq!(
+        body["errors"][0]["field"], "events[1].conversation",
+        "{body}"
+    );
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("limit of 50 survey answers"));
+    let body = s.post_refused("/api/v1/events", &t, survey(1000)).await;
+    assert_eq!(body["errors"][0]["field"], "conversation", "{body}");
+    let (_, c) = s.get("/api/v1/conversations/c", &t).await;
+    assert_eq!(
+        c["timeline"].as_array().unwrap().len(),
+        50,
+        "nothing of the refused batches"
+    );
+
+    let mut live = stream(&s, &t, None).await;
+    first_chunk(&mut live).await;
+    let long: String = "é".repeat(1000);
+    let (status, _) = s
+        .post(
+            "/api/v1/events",
+            &t,
+            json!({"id": "long", "type": "message.created", "conversation": "c", "author": "customer", "text": long}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = read_until(&mut live, "…").await;
+    let frame = text
+        .lines()
+        .find(|l| l.starts_with("data:") && l.contains("\"conversation\""))
+        .unwrap();
+    let event: Value = serde_json::from_str(frame.trim_start_matches("data:").trim()).unwrap();
+    let preview = event["conversation"]["last_message"].as_str().unwrap();
+    assert_eq!(preview.chars().count(), promptly::limits::PREVIEW_LEN + 1);
+    assert!(preview.ends_with('…'));
+    let (_, c) = s.get("/api/v1/conversations/c", &t).await;
+    assert_eq!(
+        c["last_message"], long,
+        "the conversation has the whole text"
+    );
+}
