@@ -95,7 +95,6 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     async fn count_users(&self) -> StoreResult<i64>;
-    async fn count_active_admins(&self) -> StoreResult<i64>;
     /// Creates a user; a taken e-mail is `Conflict { field: "email" }`.
     async fn create_user(&self, user: NewUser, now: DateTime<Utc>) -> StoreResult<User>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
@@ -130,14 +129,6 @@ pub trait Store: Send + Sync + 'static {
     /// Removes expired sessions and old login failures; returns how many rows went.
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
-    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()>;
-    async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<i64>;
-    /// The oldest failure since `since`, to tell a throttled user how long to wait.
-    async fn oldest_login_failure(
-        &self,
-        key: &str,
-        since: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
     /// Claims one login attempt under every key, all or none, in one transaction: each
     /// attempt counts as a failure until [`Store::forget_login_attempts`] takes it back, so

@@ -557,13 +557,6 @@ impl Store for SqlStore {
             .await?)
     }
 
-    async fn count_active_admins(&self) -> StoreResult<i64> {
-        Ok(self
-            .q("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active")
-            .fetch_scalar(&self.db)
-            .await?)
-    }
-
     async fn create_user(&self, user: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
         let res = self
             .q(format!(
@@ -705,37 +698,6 @@ impl Store for SqlStore {
             .execute(&self.db)
             .await?;
         Ok(a + b)
-    }
-
-    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.q("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
-            .arg(key)
-            .arg(at)
-            .execute(&self.db)
-            .await?;
-        Ok(())
-    }
-
-    async fn count_login_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<i64> {
-        Ok(self
-            .q("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $2")
-            .arg(key)
-            .arg(since)
-            .fetch_scalar(&self.db)
-            .await?)
-    }
-
-    async fn oldest_login_failure(
-        &self,
-        key: &str,
-        since: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
-        Ok(self
-            .q("SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
-            .arg(key)
-            .arg(since)
-            .fetch_scalar(&self.db)
-            .await?)
     }
 
     async fn claim_login_attempt(
