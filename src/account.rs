@@ -247,16 +247,18 @@ pub enum Section {
     Rules,
     Compliance,
     Users,
+    Audit,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Queue,
         Section::Policies,
         Section::Calendars,
         Section::Rules,
         Section::Compliance,
         Section::Users,
+        Section::Audit,
     ];
 
     pub fn label(self) -> &'static str {
@@ -267,6 +269,7 @@ impl Section {
             Section::Rules => "Rules",
             Section::Compliance => "Compliance",
             Section::Users => "Users",
+            Section::Audit => "Audit log",
         }
     }
 
@@ -278,6 +281,7 @@ impl Section {
             Section::Rules => "/rules",
             Section::Compliance => "/compliance",
             Section::Users => "/admin/users",
+            Section::Audit => "/admin/audit",
         }
     }
 
@@ -286,9 +290,11 @@ impl Section {
     pub fn allows(self, role: Role) -> bool {
         match self {
             Section::Queue => true,
-            Section::Policies | Section::Calendars | Section::Rules | Section::Users => {
-                role == Role::Admin
-            }
+            Section::Policies
+            | Section::Calendars
+            | Section::Rules
+            | Section::Users
+            | Section::Audit => role == Role::Admin,
             Section::Compliance => matches!(role, Role::Admin | Role::Manager),
         }
     }
@@ -473,7 +479,7 @@ mod tests {
         assert!(!Section::Users.allows(Role::Agent));
         assert!(!Section::Users.allows(Role::Manager));
         assert!(Section::Compliance.allows(Role::Manager));
-        assert_eq!(Section::visible_to(Role::Admin).count(), 6);
+        assert_eq!(Section::visible_to(Role::Admin).count(), 7);
     }
 
     #[test]

@@ -46,6 +46,7 @@ macro_rules! serde_as_text {
 }
 
 pub mod account;
+pub mod audit;
 pub mod automation;
 pub mod badge;
 pub mod calendar;

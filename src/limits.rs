@@ -98,6 +98,11 @@ pub const DELIVERIES_PAGE: Page = Page {
     default: 100,
     max: 1_000,
 };
+/// `GET /audit` (the audit log, newest first).
+pub const AUDIT_PAGE: Page = Page {
+    default: 100,
+    max: 1_000,
+};
 /// `GET /contracts/{id}/conversations` (a compliance figure's conversations).
 pub const CONTRACT_CONVERSATIONS_PAGE: Page = Page {
     default: 200,

@@ -239,6 +239,11 @@ pub fn deliveries_page() -> RefOr<Schema> {
     page(crate::limits::DELIVERIES_PAGE)
 }
 
+/// `limit` of `GET /audit`.
+pub fn audit_page() -> RefOr<Schema> {
+    page(crate::limits::AUDIT_PAGE)
+}
+
 /// `limit` of `GET /contracts/{id}/conversations`.
 pub fn contract_conversations_page() -> RefOr<Schema> {
     page(crate::limits::CONTRACT_CONVERSATIONS_PAGE)

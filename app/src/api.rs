@@ -211,6 +211,24 @@ pub struct ContractData {
     pub drill: Option<DrillData>,
 }
 
+/// The audit log page's filters (its query string), all optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditParams {
+    pub entity: Option<String>,
+    pub actor: Option<String>,
+    pub since: Option<String>,
+    pub before: Option<i64>,
+}
+
+/// The audit log page: the entries (newest first), whether older ones follow, and the
+/// filters' field errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditData {
+    pub entries: Vec<promptly::audit::AuditEntry>,
+    pub more: bool,
+    pub errors: Vec<promptly::account::FieldError>,
+}
+
 /// The drill-down a contract page asks for (`?metric=&dimension=&key=&drill=1`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContractQuery {
@@ -236,6 +254,8 @@ pub mod ssr {
     #[async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
+        /// The audit log page's entries for these filters (the caller checks the role).
+        async fn audit(&self, filter: &super::AuditParams) -> Result<super::AuditData, String>;
         /// All integration tokens, revoked ones included (the caller checks the role).
         async fn list_tokens(&self) -> Result<Vec<super::TokenInfo>, String>;
         async fn conversation(
@@ -327,6 +347,24 @@ pub mod ssr {
 #[server]
 pub async fn get_me() -> Result<Option<UserView>, ServerFnError> {
     Ok(ssr::session_user())
+}
+
+/// The audit log, newest first (admins only). (Flat arguments, like the queue's.)
+#[server]
+pub async fn get_audit(
+    entity: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    before: Option<i64>,
+) -> Result<AuditData, ServerFnError> {
+    require_admin("read the audit log")?;
+    let params = AuditParams {
+        entity,
+        actor,
+        since,
+        before,
+    };
+    backend()?.audit(&params).await.map_err(ServerFnError::new)
 }
 
 /// All users (admins only).

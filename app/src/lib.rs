@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/compliance/:id") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/compliance/:id/edit") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=|| view! { <Shell><SectionPage section=Section::Users><routes::users::UsersPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view=|| view! { <Shell><SectionPage section=Section::Audit><routes::audit::AuditPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -448,16 +448,20 @@ pub async fn session_middleware(
     match user {
         // Integration tokens: `Authorization: Bearer TOKEN`, for the API only.
         Some((view, caller)) if bearer => {
+            let actor = crate::services::audit::Actor::of(&view);
             req.extensions_mut().insert(caller);
             req.extensions_mut().insert(CurrentUser(view));
+            return crate::services::audit::as_actor(actor, next.run(req)).await;
         }
         Some((view, _)) if view.must_change_password && !open_before_change(&req) => {
             return change_password_first(&req);
         }
         Some((view, caller)) => {
+            let actor = crate::services::audit::Actor::of(&view);
             req.extensions_mut().insert(caller);
             req.extensions_mut().insert(CurrentUser(view.clone()));
             req.extensions_mut().insert(SessionUser(view));
+            return crate::services::audit::as_actor(actor, next.run(req)).await;
         }
         None if is_public(&path) || path.starts_with("/api/v1/") => {}
         None if req.method() == Method::GET || req.method() == Method::HEAD => {

@@ -19,6 +19,8 @@ fn print_line(result: Result<String, String>) -> Result<(), Usage> {
     result.map(|line| println!("{line}")).map_err(Usage)
 }
 
+use promptly_server::services::audit::{as_actor, Actor};
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -50,8 +52,13 @@ fn main() -> ExitCode {
                     None => serve(cli.db, ServeArgs::parse_default()).await,
                     Some(Command::Serve(args)) => serve(cli.db, args).await,
                     Some(Command::Migrate) => migrate(cli.db).await,
-                    Some(Command::User { command }) => user(cli.db, command).await,
-                    Some(Command::Token { command }) => token(cli.db, command).await,
+                    // Changes made with the command are the audit log's `cli`.
+                    Some(Command::User { command }) => {
+                        as_actor(Actor::named("cli"), user(cli.db, command)).await
+                    }
+                    Some(Command::Token { command }) => {
+                        as_actor(Actor::named("cli"), token(cli.db, command)).await
+                    }
                     Some(Command::Bench {
                         command:
                             BenchCommand::Ingest {

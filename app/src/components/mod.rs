@@ -4,5 +4,6 @@ pub mod form;
 pub mod guard;
 pub mod live;
 pub mod notice;
+pub mod query;
 pub mod shell;
 pub mod table;

@@ -10,6 +10,7 @@ use crate::api::{
     ContractsData, DrillData, StaffingAnswer,
 };
 use crate::components::notice::Missing;
+use crate::components::query::url_escape;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -311,18 +312,6 @@ pub fn ContractPage() -> impl IntoView {
 
 fn link(id: i64, period: &str, extra: &str) -> String {
     format!("/compliance/{id}?period={period}{extra}")
-}
-
-fn url_escape(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[component]

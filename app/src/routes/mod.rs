@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod account;
+pub mod audit;
 pub mod calendars;
 pub mod compliance;
 pub mod conversation;

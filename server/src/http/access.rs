@@ -172,6 +172,7 @@ pub const ROUTES: &[Route] = &[
     form("POST", "/admin/users/{id}/role", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/active", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/password", ADMINS, USERS_REFUSED),
+    api("GET", "/api/v1/audit", ADMINS),
     api("GET", "/api/v1/tokens", ADMINS),
     api("POST", "/api/v1/tokens", ADMINS),
     api("DELETE", "/api/v1/tokens/{id}", ADMINS),

@@ -126,11 +126,26 @@ async fn set_outbound(
             state.clock.now(),
         )
         .await?;
-    Ok(Json(ChannelInfo {
+    let info = ChannelInfo {
         channel: c,
         label: c.label(),
         outbound_url: Some(body.url.trim().to_string()),
-    }))
+    };
+    log_channel(&state, c.as_str(), "update", Some(&info)).await;
+    Ok(Json(info))
+}
+
+/// Records a change to a channel's outbound webhook in the audit log (its URL; never the
+/// secret).
+async fn log_channel(state: &AppState, channel: &str, action: &str, after: Option<&ChannelInfo>) {
+    let change = crate::services::audit::Change {
+        entity: promptly::audit::Entity::Channel,
+        id: Some(channel.to_string()),
+        action,
+        before: crate::services::audit::NONE,
+        after,
+    };
+    crate::services::audit::record(state, change).await;
 }
 
 /// Remove a channel's outbound webhook
@@ -145,6 +160,7 @@ async fn remove_outbound(
         .store
         .set_channel_outbound(c.as_str(), None, state.clock.now())
         .await?;
+    log_channel(&state, c.as_str(), "delete", None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

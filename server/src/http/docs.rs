@@ -34,8 +34,8 @@ use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
 use crate::http::users::UserPatch;
 use crate::http::{
-    automation, calendars, contracts, conversations, events, policies, rules, staffing, stream,
-    tokens, users,
+    audit, automation, calendars, contracts, conversations, events, policies, rules, staffing,
+    stream, tokens, users,
 };
 use crate::services::accounts::{NewUserFields, PasswordChange, PasswordReset};
 use crate::services::policies::DefaultPolicy;
@@ -77,6 +77,7 @@ use promptly::timeline::{Author, ConversationStatus};
     users::update,
     users::change_password,
     users::reset,
+    audit::list,
     tokens::list,
     tokens::create,
     tokens::revoke,
@@ -247,6 +248,7 @@ fn about() -> Value {
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         "tags": [
             {"name": "Users", "description": "The signed-in user and the user accounts (admins)."},
+            {"name": "Audit", "description": "The audit log: who changed which setting or account, when, before and after (admins)."},
             {"name": "Tokens", "description": "Integration tokens for channels and helpdesks (admins). A token is shown once, at creation; only its hash is kept."},
             {"name": "Calendars", "description": "Business-hours calendars: time zone, weekly windows, holidays and date overrides."},
             {"name": "Policies", "description": "SLA policies (versioned once a conversation uses them) and the default policy for new conversations."},
@@ -399,6 +401,7 @@ pub fn from_types() -> Map<String, Value> {
         // Accounts and errors.
         Role, UserView, NewUserFields, UserPatch, PasswordChange, PasswordReset, ApiToken,
         NewToken, CreatedToken, promptly::account::Scope, FieldError, ErrorBody,
+        promptly::audit::Entity, promptly::audit::AuditEntry,
         // Calendars and policies.
         TimeWindow, Timezone, WeeklyHours, CalendarDefinition, CalendarRecord, SlaDuration,
         WarningThreshold, PauseOn, Policy, PolicyRecord, Updated, JobView, DefaultPolicy,

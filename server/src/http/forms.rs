@@ -151,7 +151,7 @@ pub(super) async fn role(
     let Ok(role) = form.role.parse::<Role>() else {
         return (StatusCode::UNPROCESSABLE_ENTITY, "Unknown role.").into_response();
     };
-    match change_role(state.store.as_ref(), id, role).await {
+    match change_role(state.store.as_ref(), id, role, state.clock.now()).await {
         Ok(()) => see_other("/admin/users", &[("notice", "role")]),
         Err(e) => admin_error(e),
     }
@@ -171,7 +171,15 @@ pub(super) async fn active(
     let Some(Extension(actor)) = user else {
         return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
     };
-    match set_active(state.store.as_ref(), &actor.0, id, form.active).await {
+    match set_active(
+        state.store.as_ref(),
+        &actor.0,
+        id,
+        form.active,
+        state.clock.now(),
+    )
+    .await
+    {
         Ok(()) => see_other(
             "/admin/users",
             &[(

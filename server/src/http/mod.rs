@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin_forms;
+pub mod audit;
 pub mod automation;
 pub mod calendars;
 pub mod contract_pages;
@@ -64,6 +65,39 @@ impl Backend for UiBackend {
                 tracing::error!(error = %e, "listing tokens failed");
                 "The integration tokens could not be loaded.".to_string()
             })
+    }
+
+    async fn audit(&self, p: &app::api::AuditParams) -> Result<app::api::AuditData, String> {
+        let filter = audit::AuditFilter {
+            entity: p.entity.clone(),
+            actor: p.actor.clone(),
+            since: p.since.clone(),
+            before: p.before,
+            limit: None,
+        };
+        let mut q = match filter.query() {
+            Ok(q) => q,
+            Err(errors) => {
+                return Ok(app::api::AuditData {
+                    entries: Vec::new(),
+                    more: false,
+                    errors,
+                })
+            }
+        };
+        // One more than a page tells whether older entries follow.
+        q.limit += 1;
+        let mut entries = self.0.store.list_audit(&q).await.map_err(|e| {
+            tracing::error!(error = %e, "reading the audit log failed");
+            "The audit log could not be loaded.".to_string()
+        })?;
+        let more = entries.len() as i64 == q.limit;
+        entries.truncate((q.limit - 1) as usize);
+        Ok(app::api::AuditData {
+            entries,
+            more,
+            errors: Vec::new(),
+        })
     }
 
     async fn list_users(&self) -> Result<Vec<promptly::account::UserView>, String> {
@@ -322,6 +356,7 @@ fn policy_item(p: crate::store::PolicyRecord) -> app::api::PolicyItem {
 pub fn api_router() -> Router<AppState> {
     [
         users::router(),
+        audit::router(),
         stream::router(),
         tokens::router(),
         calendars::router(),

@@ -142,10 +142,10 @@ async fn update(
         .transpose()
         .map_err(|m| ApiError::field("role", m))?;
     if let Some(role) = role {
-        change_role(state.store.as_ref(), id, role).await?;
+        change_role(state.store.as_ref(), id, role, state.clock.now()).await?;
     }
     if let Some(active) = body.active {
-        set_active(state.store.as_ref(), &actor, id, active).await?;
+        set_active(state.store.as_ref(), &actor, id, active, state.clock.now()).await?;
     }
     view(&state, id).await
 }

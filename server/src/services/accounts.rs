@@ -4,9 +4,11 @@
 
 use crate::auth::hash_password;
 use crate::http::error::ApiError;
+use crate::services::audit;
 use crate::store::{NewUser, Store, StoreError, User};
 use chrono::Utc;
 use promptly::account::{validate_new_user, FieldError, Role, UserView};
+use promptly::audit::Entity;
 use serde::Deserialize;
 
 /// Why an admin operation on users was refused.
@@ -83,7 +85,7 @@ pub async fn create_user(
     let password_hash = hash_password(f.password.clone()).await.map_err(|e| {
         UserAdminError::Store(StoreError::Database(sqlx::Error::Protocol(e.to_string())))
     })?;
-    Ok(store
+    let user = store
         .create_user(
             NewUser {
                 email,
@@ -94,13 +96,51 @@ pub async fn create_user(
             },
             now,
         )
-        .await?)
+        .await?;
+    log_user(store, now, user.id, "create", None, Some(&user.view())).await;
+    Ok(user)
+}
+
+/// Records a change to user `id` in the audit log.
+async fn log_user(
+    store: &dyn Store,
+    now: chrono::DateTime<Utc>,
+    id: i64,
+    action: &str,
+    before: Option<&UserView>,
+    after: Option<&UserView>,
+) {
+    let change = audit::Change {
+        entity: Entity::User,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    audit::append(store, now, change).await;
+}
+
+/// The user as the API shows it now (for the audit log's before and after).
+async fn view_of(store: &dyn Store, id: i64) -> Result<UserView, UserAdminError> {
+    Ok(store
+        .user_by_id(id)
+        .await?
+        .ok_or(UserAdminError::NotFound)?
+        .view())
 }
 
 /// Changes a user's role; the store refuses to take the last active admin away
 /// (`LastAdmin`), checked in the same transaction as the change.
-pub async fn change_role(store: &dyn Store, id: i64, role: Role) -> Result<(), UserAdminError> {
+pub async fn change_role(
+    store: &dyn Store,
+    id: i64,
+    role: Role,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), UserAdminError> {
+    let before = view_of(store, id).await?;
     store.set_user_role(id, role).await?;
+    let after = view_of(store, id).await?;
+    log_user(store, now, id, "role", Some(&before), Some(&after)).await;
     Ok(())
 }
 
@@ -109,11 +149,16 @@ pub async fn set_active(
     actor: &UserView,
     id: i64,
     active: bool,
+    now: chrono::DateTime<Utc>,
 ) -> Result<(), UserAdminError> {
     if !active && id == actor.id {
         return Err(UserAdminError::OwnAccount);
     }
+    let before = view_of(store, id).await?;
     store.set_user_active(id, active).await?;
+    let after = view_of(store, id).await?;
+    let action = if active { "activate" } else { "deactivate" };
+    log_user(store, now, id, action, Some(&before), Some(&after)).await;
     Ok(())
 }
 
@@ -185,6 +230,16 @@ pub async fn change_own_password(
         .store
         .set_user_password(me.id, &hash, false, keep_session)
         .await?;
+    let now = state.clock.now();
+    log_user(
+        state.store.as_ref(),
+        now,
+        me.id,
+        "change_password",
+        None,
+        None,
+    )
+    .await;
     Ok(())
 }
 
@@ -202,7 +257,20 @@ pub async fn reset_password(
     }
     promptly::account::validate_new_password(&reset.password)
         .map_err(|m| UserAdminError::Fields(vec![FieldError::new("password", m)]))?;
+    let store = state.store.as_ref();
+    let before = view_of(store, id).await?;
     let hash = crate::auth::hash_new_password(state, &reset.password).await?;
-    state.store.set_user_password(id, &hash, true, None).await?;
+    store.set_user_password(id, &hash, true, None).await?;
+    let after = view_of(store, id).await?;
+    let now = state.clock.now();
+    log_user(
+        store,
+        now,
+        id,
+        "reset_password",
+        Some(&before),
+        Some(&after),
+    )
+    .await;
     Ok(())
 }

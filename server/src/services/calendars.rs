@@ -2,9 +2,11 @@
 //! seed all call these with the API's body shape.
 
 use crate::http::error::ApiError;
+use crate::services::audit;
 use crate::state::AppState;
 use crate::store::{CalendarInput, CalendarRecord};
 use promptly::account::FieldError;
+use promptly::audit::Entity;
 use promptly::{BusinessCalendar, CalendarDefinition};
 
 /// Takes `name` and `description` off a body; returns them and the rest.
@@ -83,10 +85,12 @@ pub fn parse(body: serde_json::Value) -> Result<CalendarInput, ApiError> {
 /// Creates a calendar from an API body.
 pub async fn create(state: &AppState, body: serde_json::Value) -> Result<CalendarRecord, ApiError> {
     let input = parse(body)?;
-    Ok(state
+    let rec = state
         .store
         .create_calendar(&input, state.clock.now())
-        .await?)
+        .await?;
+    log(state, rec.id, "create", audit::NONE, Some(&rec)).await;
+    Ok(rec)
 }
 
 /// Replaces a calendar's name, description and hours.
@@ -96,13 +100,37 @@ pub async fn update(
     body: serde_json::Value,
 ) -> Result<CalendarRecord, ApiError> {
     let input = parse(body)?;
-    Ok(state
+    let before = state.store.calendar(id).await?;
+    let rec = state
         .store
         .update_calendar(id, &input, state.clock.now())
-        .await?)
+        .await?;
+    log(state, id, "update", before.as_ref(), Some(&rec)).await;
+    Ok(rec)
 }
 
 /// Deletes a calendar no policy's current version uses (409 otherwise).
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
-    Ok(state.store.delete_calendar(id).await?)
+    let before = state.store.calendar(id).await?;
+    state.store.delete_calendar(id).await?;
+    log(state, id, "delete", before.as_ref(), audit::NONE).await;
+    Ok(())
+}
+
+/// Records a change to calendar `id` in the audit log.
+async fn log<B: serde::Serialize, A: serde::Serialize>(
+    state: &AppState,
+    id: i64,
+    action: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let change = audit::Change {
+        entity: Entity::Calendar,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    audit::record(state, change).await;
 }

@@ -2,9 +2,11 @@
 //! the mapping or of a contract's terms is seen by the compliance pages at once.
 
 use crate::http::error::ApiError;
+use crate::services::audit;
 use crate::state::AppState;
 use crate::store::{ContractRecord, TeamDepartment};
 use promptly::account::FieldError;
+use promptly::audit::Entity;
 use promptly::compliance::Contract;
 use promptly::limits::TEAM_LEN;
 use serde_json::Value;
@@ -76,26 +78,51 @@ pub fn parse_departments(body: &Value) -> Result<Vec<TeamDepartment>, ApiError> 
 /// Creates a contract from an API body.
 pub async fn create(state: &AppState, body: Value) -> Result<ContractRecord, ApiError> {
     let contract = parse(state, body).await?;
-    Ok(state
+    let rec = state
         .store
         .create_contract(&contract, state.clock.now())
-        .await?)
+        .await?;
+    log(state, rec.id, "create", audit::NONE, Some(&rec)).await;
+    Ok(rec)
 }
 
 /// Replaces a contract's terms.
 pub async fn update(state: &AppState, id: i64, body: Value) -> Result<ContractRecord, ApiError> {
-    if state.store.contract(id).await?.is_none() {
+    let Some(before) = state.store.contract(id).await? else {
         return Err(ApiError::NotFound);
-    }
+    };
     let contract = parse(state, body).await?;
-    Ok(state
+    let rec = state
         .store
         .update_contract(id, &contract, state.clock.now())
-        .await?)
+        .await?;
+    log(state, id, "update", Some(&before), Some(&rec)).await;
+    Ok(rec)
 }
 
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
-    Ok(state.store.delete_contract(id).await?)
+    let before = state.store.contract(id).await?;
+    state.store.delete_contract(id).await?;
+    log(state, id, "delete", before.as_ref(), audit::NONE).await;
+    Ok(())
+}
+
+/// Records a change to contract `id` in the audit log.
+async fn log<B: serde::Serialize, A: serde::Serialize>(
+    state: &AppState,
+    id: i64,
+    action: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let change = audit::Change {
+        entity: Entity::Contract,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    audit::record(state, change).await;
 }
 
 /// Replaces the whole team → department mapping (`{"teams": [{team, department}]}`);
@@ -105,7 +132,17 @@ pub async fn set_departments(
     body: Value,
 ) -> Result<Vec<TeamDepartment>, ApiError> {
     let mapping = parse_departments(&body)?;
+    let before = state.store.team_departments().await?;
     state.store.set_team_departments(&mapping).await?;
     state.compliance.bump();
-    Ok(state.store.team_departments().await?)
+    let after = state.store.team_departments().await?;
+    let change = audit::Change {
+        entity: Entity::Departments,
+        id: None,
+        action: "update",
+        before: Some(&before),
+        after: Some(&after),
+    };
+    audit::record(state, change).await;
+    Ok(after)
 }

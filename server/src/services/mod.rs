@@ -4,6 +4,7 @@
 //! may call them is decided before, by the route's entry in `http::access::ROUTES`.
 
 pub mod accounts;
+pub mod audit;
 pub mod calendars;
 pub mod contracts;
 pub mod conversations;

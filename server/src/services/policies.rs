@@ -3,10 +3,12 @@
 
 use super::calendars::{named, with_path};
 use crate::http::error::ApiError;
+use crate::services::audit;
 use crate::services::conversations::{reevaluate, Reevaluation};
 use crate::state::AppState;
 use crate::store::{PolicyInput, PolicyRecord};
 use promptly::account::FieldError;
+use promptly::audit::Entity;
 use promptly::Policy;
 use serde::Deserialize;
 
@@ -48,7 +50,17 @@ pub async fn parse(state: &AppState, body: serde_json::Value) -> Result<PolicyIn
 /// Creates a policy (version 1) from an API body.
 pub async fn create(state: &AppState, body: serde_json::Value) -> Result<PolicyRecord, ApiError> {
     let input = parse(state, body).await?;
-    Ok(state.store.create_policy(&input, state.clock.now()).await?)
+    let rec = state.store.create_policy(&input, state.clock.now()).await?;
+    log(
+        state,
+        Entity::Policy,
+        rec.id,
+        "create",
+        audit::NONE,
+        Some(&rec),
+    )
+    .await;
+    Ok(rec)
 }
 
 /// Changes a policy from an API body; see [`save_update`].
@@ -72,7 +84,17 @@ async fn save_update(
     apply_to_open: bool,
 ) -> Result<(PolicyRecord, Reevaluation), ApiError> {
     let now = state.clock.now();
+    let before = state.store.policy(id).await?;
     let rec = state.store.update_policy(id, input, now).await?;
+    log(
+        state,
+        Entity::Policy,
+        id,
+        "update",
+        before.as_ref(),
+        Some(&rec),
+    )
+    .await;
     if !apply_to_open {
         return Ok((rec, Reevaluation::Done(0)));
     }
@@ -83,7 +105,37 @@ async fn save_update(
 
 /// Deletes a policy (409 while it is the default).
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
-    Ok(state.store.delete_policy(id).await?)
+    let before = state.store.policy(id).await?;
+    state.store.delete_policy(id).await?;
+    log(
+        state,
+        Entity::Policy,
+        id,
+        "delete",
+        before.as_ref(),
+        audit::NONE,
+    )
+    .await;
+    Ok(())
+}
+
+/// Records a change in the audit log.
+async fn log<B: serde::Serialize, A: serde::Serialize>(
+    state: &AppState,
+    entity: Entity,
+    id: i64,
+    action: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let change = audit::Change {
+        entity,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    audit::record(state, change).await;
 }
 
 /// The default policy: the one a conversation gets when no rule or event names one.
@@ -112,6 +164,15 @@ pub async fn set_default(
             });
         }
     }
+    let before = state.store.default_policy().await?;
     state.store.set_default_policy(body.policy).await?;
+    let change = audit::Change {
+        entity: Entity::DefaultPolicy,
+        id: None,
+        action: "update",
+        before: Some(&serde_json::json!({ "policy": before })),
+        after: Some(&serde_json::json!({ "policy": body.policy })),
+    };
+    audit::record(state, change).await;
     Ok(body.policy)
 }

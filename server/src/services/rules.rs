@@ -3,9 +3,11 @@
 //! exist now; a webhook secret sent back as [`MASK`] keeps the stored one.
 
 use crate::http::error::ApiError;
+use crate::services::audit;
 use crate::state::AppState;
 use crate::store::{RuleRecord, StoreError};
 use promptly::account::FieldError;
+use promptly::audit::Entity;
 use promptly::rules::{parse_rule, Action, RuleDefinition};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -142,31 +144,64 @@ fn order_ids(body: &Value) -> Result<Vec<i64>, ApiError> {
 /// Appends a rule after the last one.
 pub async fn create(state: &AppState, body: Value) -> Result<RuleRecord, ApiError> {
     let rule = parse(state, body, None).await?;
-    Ok(state.store.create_rule(&rule, state.clock.now()).await?)
+    let rec = state.store.create_rule(&rule, state.clock.now()).await?;
+    log(state, rec.id, "create", audit::NONE, Some(&rec)).await;
+    Ok(rec)
 }
 
 /// Replaces a rule's definition, keeping its place.
 pub async fn update(state: &AppState, id: i64, body: Value) -> Result<RuleRecord, ApiError> {
     let stored = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
     let rule = parse(state, body, Some(&stored.definition)).await?;
-    Ok(state
+    let rec = state
         .store
         .update_rule(id, &rule, state.clock.now())
-        .await?)
+        .await?;
+    log(state, id, "update", Some(&stored), Some(&rec)).await;
+    Ok(rec)
 }
 
 /// Turns a rule on or off.
 pub async fn toggle(state: &AppState, id: i64) -> Result<RuleRecord, ApiError> {
-    let mut rec = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
-    rec.definition.enabled = !rec.definition.enabled;
-    Ok(state
+    let before = state.store.rule(id).await?.ok_or(ApiError::NotFound)?;
+    let mut definition = before.definition.clone();
+    definition.enabled = !definition.enabled;
+    let rec = state
         .store
-        .update_rule(id, &rec.definition, state.clock.now())
-        .await?)
+        .update_rule(id, &definition, state.clock.now())
+        .await?;
+    let action = if definition.enabled {
+        "enable"
+    } else {
+        "disable"
+    };
+    log(state, id, action, Some(&before), Some(&rec)).await;
+    Ok(rec)
 }
 
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
-    Ok(state.store.delete_rule(id).await?)
+    let before = state.store.rule(id).await?;
+    state.store.delete_rule(id).await?;
+    log(state, id, "delete", before.as_ref(), audit::NONE).await;
+    Ok(())
+}
+
+/// Records a change to rule `id` in the audit log.
+async fn log<B: serde::Serialize, A: serde::Serialize>(
+    state: &AppState,
+    id: i64,
+    action: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let change = audit::Change {
+        entity: Entity::Rule,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    audit::record(state, change).await;
 }
 
 /// Puts the rules in the order of a body that lists every rule id once; returns them.
@@ -185,6 +220,15 @@ pub async fn reorder(state: &AppState, body: Value) -> Result<Vec<RuleRecord>, A
         }
         other => other?,
     }
+    let order = serde_json::json!({ "ids": ids });
+    let change = audit::Change {
+        entity: Entity::Rule,
+        id: None,
+        action: "reorder",
+        before: audit::NONE,
+        after: Some(&order),
+    };
+    audit::record(state, change).await;
     Ok(state.store.list_rules().await?)
 }
 
@@ -198,14 +242,27 @@ pub async fn move_one(state: &AppState, id: i64, up: bool) -> Result<(), ApiErro
         .iter()
         .map(|r| r.id)
         .collect();
+    let before = serde_json::json!({ "ids": ids });
     let order = moved(ids, id, up).ok_or(ApiError::NotFound)?;
     match state.store.reorder_rules(&order).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::Invalid { .. }) => Err(ApiError::Conflict(
-            "The rules changed meanwhile; nothing was moved.".into(),
-        )),
-        Err(e) => Err(e.into()),
+        Ok(()) => {}
+        Err(StoreError::Invalid { .. }) => {
+            return Err(ApiError::Conflict(
+                "The rules changed meanwhile; nothing was moved.".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
     }
+    let after = serde_json::json!({ "ids": order });
+    let change = audit::Change {
+        entity: Entity::Rule,
+        id: Some(id.to_string()),
+        action: if up { "move_up" } else { "move_down" },
+        before: Some(&before),
+        after: Some(&after),
+    };
+    audit::record(state, change).await;
+    Ok(())
 }
 
 /// The order of `ids` with `id` moved one place up or down (unchanged at the ends).

@@ -4,9 +4,11 @@
 
 use crate::auth::new_api_token;
 use crate::http::error::ApiError;
+use crate::services::audit;
 use crate::store::{ApiToken, Store};
 use chrono::Utc;
 use promptly::account::{FieldError, Role, Scope, Scopes};
+use promptly::audit::Entity;
 use serde::Serialize;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -86,6 +88,7 @@ pub async fn create_token(
     }
     let (token, hash) = new_api_token();
     let info = store.create_api_token(&name, scopes, &hash, now).await?;
+    log(store, now, info.id, "create", None, Some(&info)).await;
     Ok(CreatedToken { info, token })
 }
 
@@ -103,5 +106,31 @@ pub async fn revoke(
             "a token cannot revoke itself; use another token or the admin page.".into(),
         ));
     }
-    Ok(store.revoke_api_token(id, now).await?)
+    store.revoke_api_token(id, now).await?;
+    let after = store
+        .list_api_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.id == id);
+    log(store, now, id, "revoke", None, after.as_ref()).await;
+    Ok(())
+}
+
+/// Records a change to token `id` in the audit log (the token itself is never kept).
+async fn log(
+    store: &dyn Store,
+    now: chrono::DateTime<Utc>,
+    id: i64,
+    action: &str,
+    before: Option<&ApiToken>,
+    after: Option<&ApiToken>,
+) {
+    let change = audit::Change {
+        entity: Entity::Token,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    audit::append(store, now, change).await;
 }

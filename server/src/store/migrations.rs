@@ -42,6 +42,7 @@ const FILES: &[(&str, &str)] = files![
     "0006_compliance.sql",
     "0007_token_scopes.sql",
     "0008_password_changes.sql",
+    "0009_audit_log.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were
@@ -406,6 +407,32 @@ mod tests {
                 .unwrap();
             let scopes = Scopes::parse(row.get::<&str, _>("scopes")).unwrap();
             assert_eq!(scopes, Scopes::of_role(role), "{role}");
+        }
+    }
+
+    /// The audit log takes rows and refuses to change or remove them.
+    #[tokio::test]
+    async fn the_audit_log_is_append_only() {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for m in migrations(Dialect::Sqlite).unwrap() {
+            sqlx::raw_sql(&m.sql).execute(&mut conn).await.unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, entity, action) \
+             VALUES ('2026-12-01T00:00:00Z', 'a@b.c', 'user', 'create')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for sql in [
+            "UPDATE audit_log SET actor = 'someone else'",
+            "DELETE FROM audit_log",
+        ] {
+            let e = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{sql}: {e}");
         }
     }
 }

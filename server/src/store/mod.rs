@@ -142,6 +142,11 @@ pub trait Store: Send + Sync + 'static {
     /// Takes back claimed attempts (the password was right).
     async fn forget_login_attempts(&self, ids: &[i64]) -> StoreResult<()>;
 
+    // The audit log (append-only).
+    async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<()>;
+    /// Entries newest first, filtered as `q` asks.
+    async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<promptly::audit::AuditEntry>>;
+
     // Integration tokens.
     async fn create_api_token(
         &self,
@@ -389,6 +394,30 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// A change to record in the audit log.
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_id: Option<i64>,
+    pub entity: promptly::audit::Entity,
+    pub entity_id: Option<String>,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Which audit entries to list: all filters optional; `before_id` pages back from an
+/// entry (exclusive); `limit` at most.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub entity: Option<promptly::audit::Entity>,
+    pub actor: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
 
 /// An integration token (only its hash is stored; the token is shown once at creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -5,11 +5,11 @@ use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty, Use};
 use super::facts::{self, FACT_TYPES, FACT_UPDATES};
 use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
 use super::{
-    role_from_db, ApiToken, AutomationPass, Automator, CalendarInput, CalendarRecord,
+    role_from_db, ApiToken, AuditQuery, AutomationPass, Automator, CalendarInput, CalendarRecord,
     ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
-    IngestOutcome, IngestReport, NewUser, OutboxItem, OutboxOutcome, PolicyInput, PolicyRecord,
-    RuleRecord, Store, StoreError, StoreResult, TeamDepartment, Throttle, TouchedConversation,
-    User,
+    IngestOutcome, IngestReport, NewAuditEntry, NewUser, OutboxItem, OutboxOutcome, PolicyInput,
+    PolicyRecord, RuleRecord, Store, StoreError, StoreResult, TeamDepartment, Throttle,
+    TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -135,6 +135,28 @@ fn all<T>(rows: Vec<Row>, f: Mapper<T>) -> StoreResult<Vec<T>> {
 
 fn one<T>(row: Option<Row>, f: Mapper<T>) -> StoreResult<Option<T>> {
     Ok(row.as_ref().map(f).transpose()?)
+}
+
+fn audit_from_row(r: &Row) -> Result<promptly::audit::AuditEntry, sqlx::Error> {
+    let json = |col: &str| -> Result<Option<serde_json::Value>, sqlx::Error> {
+        r.get::<Option<String>, _>(col)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(e.into())))
+            .transpose()
+    };
+    Ok(promptly::audit::AuditEntry {
+        id: r.get("id")?,
+        at: r.ts("at")?,
+        actor: r.get("actor")?,
+        actor_id: r.get("actor_id")?,
+        entity: r
+            .get::<String, _>("entity")?
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        entity_id: r.get("entity_id")?,
+        action: r.get("action")?,
+        before: json("before")?,
+        after: json("after")?,
+    })
 }
 
 const USER_COLUMNS: &str =
@@ -764,6 +786,42 @@ impl Store for SqlStore {
             .execute(&self.db)
             .await?;
         Ok(())
+    }
+
+    async fn append_audit(&self, e: &NewAuditEntry) -> StoreResult<()> {
+        let text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+        self.q("INSERT INTO audit_log \
+             (at, actor, actor_id, entity, entity_id, action, before, after) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .arg(e.at)
+            .arg(e.actor.as_str())
+            .arg(e.actor_id)
+            .arg(e.entity.as_str())
+            .arg(e.entity_id.as_deref())
+            .arg(e.action.as_str())
+            .arg(text(&e.before))
+            .arg(text(&e.after))
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, f: &AuditQuery) -> StoreResult<Vec<promptly::audit::AuditEntry>> {
+        let q = self.q(
+            "SELECT id, at, actor, actor_id, entity, entity_id, action, before, after \
+             FROM audit_log WHERE ($1 IS NULL OR entity = $1) AND ($2 IS NULL OR LOWER(actor) = LOWER($2)) \
+             AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR id < $4) \
+             ORDER BY id DESC LIMIT $5",
+        );
+        let rows = q
+            .arg(f.entity.map(|e| e.as_str()))
+            .arg(f.actor.as_deref())
+            .arg(f.since)
+            .arg(f.before_id)
+            .arg(f.limit)
+            .fetch_all(&self.db)
+            .await?;
+        all(rows, audit_from_row)
     }
 
     async fn create_api_token(

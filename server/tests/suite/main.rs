@@ -7,6 +7,7 @@ mod server_support;
 mod support;
 
 mod admin_pages;
+mod audit;
 mod automation;
 mod compliance_pages;
 mod contracts_api;
