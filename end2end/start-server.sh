@@ -11,6 +11,8 @@ export PROMPTLY_ADMIN_EMAIL="admin@e2e.test"
 export PROMPTLY_ADMIN_PASSWORD="admin-password-1"
 export PROMPTLY_SITE_ROOT="$root/target/site"
 export PROMPTLY_LOG="${PROMPTLY_LOG:-warn}"
+# The compliance tests post conversations of a fixed past month (October 2026).
+export PROMPTLY_EVENT_WINDOW_BACK="3650d"
 # An integration token for the tests that post events, as a channel would.
 "$root/target/release/promptly" token create --name e2e --role admin > "$here/.e2e-token"
 "$root/target/release/promptly" serve

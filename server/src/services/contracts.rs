@@ -102,7 +102,7 @@ pub async fn update(state: &AppState, id: i64, body: Value) -> Result<ContractRe
 
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     let before = state.store.contract(id).await?;
-    state.store.delete_contract(id).await?;
+    state.store.delete_contract(id, state.clock.now()).await?;
     log(state, id, "delete", before.as_ref(), audit::NONE).await;
     Ok(())
 }

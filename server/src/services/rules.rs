@@ -181,7 +181,7 @@ pub async fn toggle(state: &AppState, id: i64) -> Result<RuleRecord, ApiError> {
 
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     let before = state.store.rule(id).await?;
-    state.store.delete_rule(id).await?;
+    state.store.delete_rule(id, state.clock.now()).await?;
     log(state, id, "delete", before.as_ref(), audit::NONE).await;
     Ok(())
 }

@@ -222,8 +222,9 @@ pub trait Store: Send + Sync + 'static {
         rule: &RuleDefinition,
         now: DateTime<Utc>,
     ) -> StoreResult<RuleRecord>;
-    /// `NotFound` when there is no such rule. Its runs are kept (they are history).
-    async fn delete_rule(&self, id: i64) -> StoreResult<()>;
+    /// Marks the rule deleted: it leaves every list and lookup and never runs again; its
+    /// runs and deliveries keep naming it. `NotFound` when there is no such rule.
+    async fn delete_rule(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Puts the rules in the order of `ids` (positions 0, 1, ...), in one transaction.
     /// `ids` must list every rule exactly once, else `Invalid { field: "ids" }` and nothing
     /// changes.
@@ -256,7 +257,7 @@ pub trait Store: Send + Sync + 'static {
         contract: &Contract,
         now: DateTime<Utc>,
     ) -> StoreResult<ContractRecord>;
-    async fn delete_contract(&self, id: i64) -> StoreResult<()>;
+    async fn delete_contract(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// The team → department mapping, ordered by team.
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>>;
     /// Replaces the whole mapping in one transaction.

@@ -66,8 +66,31 @@ impl SqlStore {
         one(q.arg(id).fetch_optional(&self.db).await?, f)
     }
 
-    /// Replaces the JSON `definition` of row `id` of `table` and stamps `updated_at`;
-    /// `NotFound` when there is no such row.
+    /// Row `id` of a soft-deleted `table` (rules, contracts), unless it was deleted.
+    async fn live_by_id<T>(
+        &self,
+        columns: &str,
+        table: &str,
+        id: i64,
+        f: Mapper<T>,
+    ) -> StoreResult<Option<T>> {
+        let q = self.q(format!(
+            "SELECT {columns} FROM {table} WHERE id = $1 AND deleted_at IS NULL"
+        ));
+        one(q.arg(id).fetch_optional(&self.db).await?, f)
+    }
+
+    /// Marks row `id` of a soft-deleted `table` deleted at `now`; `NotFound` when there is
+    /// no such row or it was deleted already.
+    async fn soft_delete(&self, table: &str, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let q = self.q(format!(
+            "UPDATE {table} SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL"
+        ));
+        found(q.arg(now).arg(id).execute(&self.db).await?)
+    }
+
+    /// Replaces the JSON `definition` of row `id` of `table` (rules, contracts) and stamps
+    /// `updated_at`; `NotFound` when there is no such row or it was deleted.
     async fn update_definition<T>(
         &self,
         (table, columns): (&str, &str),
@@ -78,8 +101,8 @@ impl SqlStore {
     ) -> StoreResult<T> {
         let row = self
             .q(format!(
-                "UPDATE {table} SET definition = $1, updated_at = $2 WHERE id = $3 \
-                 RETURNING {columns}"
+                "UPDATE {table} SET definition = $1, updated_at = $2 \
+                 WHERE id = $3 AND deleted_at IS NULL RETURNING {columns}"
             ))
             .arg(definition)
             .arg(now)
@@ -1101,12 +1124,13 @@ impl Store for SqlStore {
     }
 
     async fn list_rules(&self) -> StoreResult<Vec<RuleRecord>> {
-        let sql = format!("SELECT {RULE_COLUMNS} FROM rules {RULE_ORDER}");
+        let sql = format!("SELECT {RULE_COLUMNS} FROM rules WHERE deleted_at IS NULL {RULE_ORDER}");
         self.rows(sql, rule_from_row).await
     }
 
     async fn rule(&self, id: i64) -> StoreResult<Option<RuleRecord>> {
-        self.by_id(RULE_COLUMNS, "rules", id, rule_from_row).await
+        self.live_by_id(RULE_COLUMNS, "rules", id, rule_from_row)
+            .await
     }
 
     async fn create_rule(
@@ -1142,15 +1166,17 @@ impl Store for SqlStore {
             .await
     }
 
-    async fn delete_rule(&self, id: i64) -> StoreResult<()> {
-        let q = self.q("DELETE FROM rules WHERE id = $1");
-        found(q.arg(id).execute(&self.db).await?)
+    async fn delete_rule(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.soft_delete("rules", id, now).await
     }
 
     async fn reorder_rules(&self, ids: &[i64]) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         self.db.lock_table(&mut tx, "rules").await?;
-        let existing: Vec<i64> = self.q("SELECT id FROM rules").fetch_column(&mut tx).await?;
+        let existing: Vec<i64> = self
+            .q("SELECT id FROM rules WHERE deleted_at IS NULL")
+            .fetch_column(&mut tx)
+            .await?;
         shared::check_permutation(&existing, ids)?;
         // One statement: each id gets its index in the list.
         let mut o = Bulk::new("o", &[("id", Ty::Int)]);
@@ -1202,14 +1228,16 @@ impl Store for SqlStore {
     }
 
     async fn list_contracts(&self) -> StoreResult<Vec<ContractRecord>> {
-        let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts ORDER BY id");
+        let sql = format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE deleted_at IS NULL ORDER BY id"
+        );
         let mut out = self.rows(sql, contract_from_row).await?;
         shared::sort_contracts(&mut out);
         Ok(out)
     }
 
     async fn contract(&self, id: i64) -> StoreResult<Option<ContractRecord>> {
-        self.by_id(CONTRACT_COLUMNS, "contracts", id, contract_from_row)
+        self.live_by_id(CONTRACT_COLUMNS, "contracts", id, contract_from_row)
             .await
     }
 
@@ -1241,9 +1269,8 @@ impl Store for SqlStore {
             .await
     }
 
-    async fn delete_contract(&self, id: i64) -> StoreResult<()> {
-        let q = self.q("DELETE FROM contracts WHERE id = $1");
-        found(q.arg(id).execute(&self.db).await?)
+    async fn delete_contract(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.soft_delete("contracts", id, now).await
     }
 
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>> {

@@ -44,6 +44,12 @@ fn survey(id: &str, conv: &str, kind: &str, score: i64) -> Value {
     )
 }
 
+/// The servers' clock: six days after the conversations below, within the window in which
+/// events are posted.
+fn in_october() -> chrono::DateTime<chrono::Utc> {
+    promptly::instant::utc("2026-10-20T00:00:00Z")
+}
+
 /// Five conversations on 14 October 2026: three answered after 10, 30 and 50 s, one left
 /// after 5 s (a short abandon), one resolved unanswered after 100 s (abandoned).
 fn october() -> Value {
@@ -82,7 +88,7 @@ fn close(v: &Value, x: f64) -> bool {
 
 #[tokio::test]
 async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_at(in_october()).await;
     let t = s.token().await;
     let (status, body) = s.post("/api/v1/events", &t, october()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -251,7 +257,7 @@ async fn a_month_of_conversations_gives_figures_bands_money_and_breakdowns() {
 
 #[tokio::test]
 async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_at(in_october()).await;
     let t = s.token().await;
     let mut bad = contract();
     bad["metrics"][0]["within_s"] = json!(0);

@@ -12,18 +12,20 @@ async fn sigterm_ends_streams_and_exits_keeping_what_was_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("promptly.db").display());
     let bin = env!("CARGO_BIN_EXE_promptly");
-    let token = support::cli_token(&db, "bridge", None);
+    let token = support::cli_token(&db, "bridge", Some("agent"));
     let port = support::free_port();
-    let mut server = Command::new(bin)
-        .arg("serve")
-        .env("PROMPTLY_DATABASE_URL", &db)
-        .env("PROMPTLY_ADDR", format!("127.0.0.1:{port}"))
-        .env("PROMPTLY_LOG", "warn")
-        .env("PROMPTLY_ADMIN_EMAIL", "admin@stop.test")
-        .env("PROMPTLY_ADMIN_PASSWORD", "stop-password-1")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = support::KillOnDrop(
+        Command::new(bin)
+            .arg("serve")
+            .env("PROMPTLY_DATABASE_URL", &db)
+            .env("PROMPTLY_ADDR", format!("127.0.0.1:{port}"))
+            .env("PROMPTLY_LOG", "warn")
+            .env("PROMPTLY_ADMIN_EMAIL", "admin@stop.test")
+            .env("PROMPTLY_ADMIN_PASSWORD", "stop-password-1")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = support::client();
     support::wait_up(&client, port).await;
@@ -47,7 +49,7 @@ async fn sigterm_ends_streams_and_exits_keeping_what_was_accepted() {
     assert_eq!(r.status(), StatusCode::OK);
 
     let term = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
@@ -60,11 +62,10 @@ async fn sigterm_ends_streams_and_exits_keeping_what_was_accepted() {
     assert!(ended.is_ok(), "the stream stayed open after SIGTERM");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = server.kill();
             panic!("the server did not exit after SIGTERM");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

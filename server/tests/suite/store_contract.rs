@@ -1263,11 +1263,12 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
         vec![("C".into(), 0), ("A".into(), 1), ("B2".into(), 2)]
     );
 
-    // Deleting; a new rule goes after the last.
-    store.delete_rule(a.id).await.unwrap();
-    let again = store.delete_rule(a.id).await;
+    // Deleting (a mark: runs and deliveries keep naming it); a new rule goes after the last.
+    store.delete_rule(a.id, minutes(5)).await.unwrap();
+    let again = store.delete_rule(a.id, minutes(5)).await;
     assert_not_found(again);
     assert_eq!(store.rule(a.id).await.unwrap(), None);
+    assert_not_found(store.update_rule(a.id, &rule("A again"), minutes(5)).await);
     let d = store.create_rule(&rule("D"), minutes(6)).await.unwrap();
     assert_eq!(d.position, 3);
     assert_eq!(
@@ -1531,8 +1532,14 @@ async fn contracts_and_departments_are_stored(store: DynStore) {
         store.contract(z.id).await.unwrap().unwrap().contract,
         contract
     );
-    store.delete_contract(a.id).await.unwrap();
-    assert_not_found(store.delete_contract(a.id).await);
+    store.delete_contract(a.id, later).await.unwrap();
+    assert_not_found(store.delete_contract(a.id, later).await);
+    assert!(store
+        .list_contracts()
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.id != a.id));
     assert_not_found(store.update_contract(a.id, &contract, later).await);
     assert!(store.contract(a.id).await.unwrap().is_none());
 

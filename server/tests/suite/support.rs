@@ -216,6 +216,17 @@ pub async fn wait_up(client: &reqwest::Client, port: u16) {
     }
 }
 
+/// A child process (a server under test) killed when the test ends, passed or failed, so
+/// that a failing test leaves nothing running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `promptly token create --name NAME [--role ROLE]` on the database `db`: the token (without
 /// a role, one that may only post events).
 pub fn cli_token(db: &str, name: &str, role: Option<&str>) -> String {
