@@ -112,3 +112,20 @@ test('an admin resets a password; the agent must choose a new one before anythin
   await logout(page);
   await loginToQueue(page, agent, 'my-own-password-1');
 });
+
+test('the audit log shows who changed a user, filtered by record', async ({ page, request }, info) => {
+  const who = `audited-${info.project.name}-${Date.now()}@e2e.test`;
+  const user = await api(request, 'POST', '/api/v1/users', { email: who, role: 'agent', password: 'audited-password-1' });
+  await api(request, 'PATCH', `/api/v1/users/${user.id}`, { role: 'manager' });
+  await loginToQueue(page, ADMIN.email, ADMIN.password);
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await expect(page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
+  const form = page.locator('form.audit-filters');
+  await form.getByLabel('Record').selectOption('user');
+  await form.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/entity=user/);
+  const row = page.locator('tr[data-entity="user"][data-action="role"]').filter({ hasText: who });
+  await expect(row.locator('.actor')).toHaveText('token:e2e');
+  await expect(row).toBeVisible();
+  await expect(page.locator('tr[data-entity="calendar"]')).toHaveCount(0);
+});
