@@ -560,8 +560,10 @@ impl PartialEq for ConversationRow {
 pub struct Derived {
     pub summary: ConversationSummary,
     pub due_at: Option<DateTime<Utc>>,
-    /// Every SLA instant of its clocks (see `promptly::automation::sla_instants`); the
-    /// store keeps the earliest one after `sla_done_until` as `next_sla_at`.
+    /// Every SLA instant of its clocks (see `promptly::automation::sla_instants`), and the
+    /// first of its events still to happen at the instant derived at (its clocks' instants
+    /// are known only then); the store keeps the earliest one after `sla_done_until` as
+    /// `next_sla_at`.
     pub sla_instants: Vec<DateTime<Utc>>,
     /// What compliance reads of it (`conversation_facts`).
     pub facts: Option<FactsRecord>,

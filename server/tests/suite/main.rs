@@ -20,6 +20,7 @@ mod roles;
 mod rules_api;
 mod rules_pages;
 mod shutdown;
+mod sla_schedule;
 mod staffing_api;
 mod store_contract;
 mod token_forms;
