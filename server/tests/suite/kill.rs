@@ -333,7 +333,8 @@ async fn sigkill_at_any_point_loses_no_acknowledged_event_and_fires_everything_o
         ),
     };
     let token = support::cli_token(&db_url, "kill", Some("admin"));
-    let port = support::free_port();
+    // The same port across restarts: outside the range the clients' own ports come from.
+    let port = support::restart_port();
     let client = support::client();
 
     // Deliveries arrive here (at least once; the outbox rows are what must be unique).

@@ -196,6 +196,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free loopback port outside the system's range for outgoing connections, for a server
+/// that is restarted on the same port: while it is down, a client retrying a port of that
+/// range can be given the very port as its own (a TCP self-connection), and the restarted
+/// server then cannot listen on it.
+pub fn restart_port() -> u16 {
+    let (low, high) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    // Below the range if there is room (it starts above 10,000 on Linux), else above it.
+    let candidates: Vec<u16> = if low > 12_000 {
+        (10_000..low).collect()
+    } else {
+        (high.saturating_add(1)..=65_000).collect()
+    };
+    let start = (std::process::id() as usize * 7919) % candidates.len();
+    for i in 0..candidates.len() {
+        let port = candidates[(start + i * 104_729) % candidates.len()];
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    free_port()
+}
+
 /// Polls a real server's `/healthz` on `port` until it answers, for at most 20 s.
 pub async fn wait_up(client: &reqwest::Client, port: u16) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
