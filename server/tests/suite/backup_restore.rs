@@ -64,7 +64,7 @@ async fn a_backup_taken_while_events_arrive_restores_every_event_acknowledged_be
     }
     let dir = tempfile::tempdir().unwrap();
     let live = format!("sqlite://{}", dir.path().join("live.db").display());
-    let token = support::cli_token(&live, "bridge", None);
+    let token = support::cli_token(&live, "bridge", Some("admin"));
     let port = support::free_port();
     let mut server = Promptly::start(&live, port);
     let client = support::client();
@@ -163,7 +163,7 @@ async fn a_restore_refuses_a_database_in_use_and_files_that_are_not_promptly_dat
     let path = |name: &str| dir.path().join(name);
     let url = |name: &str| format!("sqlite://{}", path(name).display());
     let live = url("live.db");
-    let token = support::cli_token(&live, "bridge", None);
+    let token = support::cli_token(&live, "bridge", Some("admin"));
     let port = support::free_port();
     let mut server = Promptly::start(&live, port);
     let client = support::client();
