@@ -18,7 +18,10 @@ pub fn trigger_of(e: &IncomingEvent) -> Option<FiredEvent> {
         EventBody::Created { .. } => Some(FiredEvent::ConversationCreated),
         EventBody::Message { .. } => Some(FiredEvent::MessageCreated),
         EventBody::Updated { .. } => Some(FiredEvent::ConversationUpdated),
-        EventBody::Handover | EventBody::Survey { .. } | EventBody::Left => None,
+        EventBody::Handover
+        | EventBody::Survey { .. }
+        | EventBody::Left
+        | EventBody::Archived { .. } => None,
     }
 }
 

@@ -170,6 +170,17 @@ pub enum EventBody {
     /// abandonment when nobody had responded yet. The clocks are not touched.
     #[serde(rename = "conversation.left")]
     Left,
+    /// Never sent by a channel: what stands for a resolved conversation's earlier events
+    /// once the retention purge removed them ([`archive`]): the summary and the SLA
+    /// timeline they folded into, so that the conversation reads, evaluates and reopens as
+    /// before. The message texts, contact changes and other details are gone.
+    #[serde(rename = "conversation.archived")]
+    Archived {
+        /// How many events it stands for.
+        events: u64,
+        summary: Box<ConversationSummary>,
+        timeline: Vec<TimelineEvent>,
+    },
 }
 
 mod double_option {
@@ -744,12 +755,13 @@ pub struct ConversationSummary {
     pub left_at: Option<DateTime<Utc>>,
 }
 
-/// Folds a conversation's events (in any order; sorted stably by `at`) into its summary and
-/// the SLA timeline. A conversation whose first event is not `conversation.created` starts
+/// Folds a conversation's events (in any order; sorted stably by `at`, an archive first)
+/// into its summary and the SLA timeline. A conversation whose first event is not `conversation.created` starts
 /// as a direct web-chat conversation of normal priority at its first event.
 pub fn fold(events: &[IncomingEvent]) -> Option<(ConversationSummary, Vec<TimelineEvent>)> {
     let mut sorted: Vec<&IncomingEvent> = events.iter().collect();
-    sorted.sort_by_key(|e| e.at);
+    // An archive stands for the earliest events: it comes first whatever arrived late.
+    sorted.sort_by_key(|e| (!matches!(e.body, EventBody::Archived { .. }), e.at));
     let first = sorted.first()?;
     let mut s = ConversationSummary {
         channel: Channel::Webchat,
@@ -853,9 +865,45 @@ pub fn fold(events: &[IncomingEvent]) -> Option<(ConversationSummary, Vec<Timeli
                     s.left_at = Some(e.at);
                 }
             }
+            // It stands for every event before it: the state they left.
+            EventBody::Archived {
+                summary,
+                timeline: kept,
+                ..
+            } => {
+                s = (**summary).clone();
+                timeline.extend(kept.iter().cloned());
+            }
         }
     }
     Some((s, timeline))
+}
+
+/// The one event that stands for `events` (a conversation's, all of them) once they are
+/// purged: what they fold into (the summary and the SLA timeline), at the earliest of
+/// their instants, with id `id`. Folding it, alone or followed by later events, gives what
+/// folding the events themselves gives (a later event with an instant before the archived
+/// ones comes after them). `None` without events.
+pub fn archive(id: String, events: &[IncomingEvent]) -> Option<IncomingEvent> {
+    let (summary, timeline) = fold(events)?;
+    let first = events.iter().min_by_key(|e| e.at)?;
+    let count = events
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::Archived { events, .. } => *events,
+            _ => 1,
+        })
+        .sum();
+    Some(IncomingEvent {
+        id,
+        conversation: first.conversation.clone(),
+        at: first.at,
+        body: EventBody::Archived {
+            events: count,
+            summary: Box::new(summary),
+            timeline,
+        },
+    })
 }
 
 /// A conversation as the API and the queue show it.
@@ -1204,5 +1252,117 @@ mod tests {
         assert_eq!(s.left_at, Some("2026-11-10T09:10:00Z".parse().unwrap()));
         // Neither touches the SLA timeline.
         assert_eq!(timeline.len(), 1);
+    }
+
+    /// A conversation's events as a channel would send them: (id, minutes after 09:00, JSON).
+    fn events_of(list: &[(&str, i64, serde_json::Value)]) -> Vec<IncomingEvent> {
+        let base: DateTime<Utc> = "2026-11-10T09:00:00Z".parse().unwrap();
+        list.iter()
+            .map(|(id, minutes, body)| {
+                let mut v = body.clone();
+                v["id"] = json!(id);
+                v["conversation"] = json!("c1");
+                v["at"] = json!((base + chrono::Duration::minutes(*minutes)).to_rfc3339());
+                parse_incoming(&v, "e", now()).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_archive_folds_as_its_events_did_alone_and_with_later_ones() {
+        let before = events_of(&[
+            (
+                "a",
+                0,
+                json!({"type": "conversation.created", "channel": "email", "bot": true,
+                            "contact": {"name": "Ann"}, "priority": "high", "labels": ["vip"]}),
+            ),
+            (
+                "b",
+                1,
+                json!({"type": "message.created", "author": "customer", "text": "Hello"}),
+            ),
+            ("c", 2, json!({"type": "conversation.handover"})),
+            (
+                "d",
+                3,
+                json!({"type": "message.created", "author": "agent", "text": "Hi Ann",
+                            "agent_email": "ada@x.io"}),
+            ),
+            (
+                "e",
+                4,
+                json!({"type": "message.created", "author": "agent", "private": true,
+                            "text": "note"}),
+            ),
+            (
+                "f",
+                5,
+                json!({"type": "conversation.updated", "status": "pending", "team": "Billing"}),
+            ),
+            (
+                "g",
+                6,
+                json!({"type": "message.created", "author": "customer", "text": "Still there?"}),
+            ),
+            (
+                "h",
+                9,
+                json!({"type": "conversation.updated", "status": "resolved"}),
+            ),
+            (
+                "i",
+                10,
+                json!({"type": "survey.submitted", "survey": "csat", "score": 4}),
+            ),
+        ]);
+        let later = events_of(&[
+            (
+                "j",
+                60,
+                json!({"type": "message.created", "author": "customer", "text": "Again"}),
+            ),
+            (
+                "k",
+                61,
+                json!({"type": "conversation.updated", "priority": "urgent"}),
+            ),
+        ]);
+        let archived = archive("archived:1".into(), &before).unwrap();
+        assert_eq!(archived.at, before[0].at);
+        assert_eq!(archived.conversation, "c1");
+        assert!(matches!(
+            archived.body,
+            EventBody::Archived { events: 9, .. }
+        ));
+        // Stored and read back as any event is.
+        let stored: IncomingEvent =
+            serde_json::from_str(&serde_json::to_string(&archived).unwrap()).unwrap();
+        assert_eq!(stored, archived);
+        assert_eq!(fold(std::slice::from_ref(&stored)), fold(&before));
+        let whole: Vec<IncomingEvent> = before.iter().chain(&later).cloned().collect();
+        let reopened: Vec<IncomingEvent> = later.iter().cloned().chain([stored.clone()]).collect();
+        assert_eq!(
+            fold(&reopened),
+            fold(&whole),
+            "in any order, the archive first"
+        );
+        // Archived again after the reopening: one event for all eleven.
+        let again = archive("archived:2".into(), &reopened).unwrap();
+        assert!(matches!(again.body, EventBody::Archived { events: 11, .. }));
+        assert_eq!(fold(&[again]), fold(&whole));
+        assert_eq!(archive("x".into(), &[]), None);
+    }
+
+    #[test]
+    fn channels_cannot_send_an_archive() {
+        let errs = parse_incoming(
+            &json!({"id": "x", "conversation": "c", "type": "conversation.archived",
+                    "events": 1, "summary": {}, "timeline": []}),
+            "e",
+            now(),
+        )
+        .unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "e.type"), "{errs:?}");
     }
 }

@@ -237,10 +237,23 @@ impl Deriver for SlaCatalog {
         let (summary, timeline) = fold(events)?;
         let sla = self.evaluate_timeline(policy, &timeline, self.now);
         let due_at = MetricStatus::most_urgent(&sla.metrics).and_then(|m| m.due_at);
-        let sla_instants = promptly::automation::sla_instants(&sla, &self.data.overdue_levels)
-            .iter()
-            .map(|i| i.at)
-            .collect();
+        let mut sla_instants: Vec<DateTime<Utc>> =
+            promptly::automation::sla_instants(&sla, &self.data.overdue_levels)
+                .iter()
+                .map(|i| i.at)
+                .collect();
+        // An event after the instant evaluated at has not happened for the engine yet, so
+        // the clocks it starts have no instants: the worker looks again when it happens.
+        // (A channel's clock ahead of this server's; or a transaction whose instant was read
+        // before it began, deriving events committed meanwhile.) Without this, such a
+        // conversation was never scheduled and its warnings and breaches never fired.
+        sla_instants.extend(
+            timeline
+                .iter()
+                .map(|e| e.at)
+                .filter(|t| *t > self.now)
+                .min(),
+        );
         let facts = FactsRecord::derive(&summary, &timeline, &sla.metrics, policy.map(|p| p.0));
         Some(Derived {
             summary,

@@ -58,6 +58,10 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Copy the SQLite database into a new FILE, consistent while a server runs.
+    Backup { file: PathBuf },
+    /// Put a backup FILE in place of the SQLite database (no server may be using it).
+    Restore { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +123,8 @@ pub struct ServeArgs {
     /// Password of the first admin (else a one-time password is printed).
     #[arg(long, env = "PROMPTLY_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,4 +201,43 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+/// How long what piles up is kept; the server purges the rest in small batches
+/// (`retention`). 0 keeps it for ever.
+#[derive(Debug, Args, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionArgs {
+    /// Days to keep delivered webhooks and channel messages (the deliveries list); failed
+    /// ones are kept (0: keep all).
+    #[arg(
+        long = "retain-deliveries-days",
+        env = "PROMPTLY_RETAIN_DELIVERIES_DAYS",
+        default_value_t = 90
+    )]
+    pub deliveries_days: u32,
+    /// Days to keep the record of each rule's firings (the rules page counts today's).
+    #[arg(
+        long = "retain-rule-runs-days",
+        env = "PROMPTLY_RETAIN_RULE_RUNS_DAYS",
+        default_value_t = 90
+    )]
+    pub rule_runs_days: u32,
+    /// Days after a conversation was resolved (and last changed) before its raw events
+    /// (message texts and every change) are replaced by its summary and SLA timeline
+    /// (0, the default: keep them).
+    #[arg(
+        long = "retain-events-days",
+        env = "PROMPTLY_RETAIN_EVENTS_DAYS",
+        default_value_t = 0
+    )]
+    pub events_days: u32,
+}
+
+impl RetentionArgs {
+    /// Nothing is ever purged.
+    pub const KEEP_ALL: RetentionArgs = RetentionArgs {
+        deliveries_days: 0,
+        rule_runs_days: 0,
+        events_days: 0,
+    };
 }

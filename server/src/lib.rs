@@ -12,11 +12,14 @@
 //! - [`reports`]: contract compliance from the store's aggregate, trends, drill-downs.
 //! - [`state`]: what every handler shares, and the live stream's recent events.
 //! - [`clock`]: the server's time source, real or a test clock that tests move.
+//! - [`backup`]: `promptly backup` and `restore` (SQLite), and the lock a restore checks.
+//! - [`retention`]: the purge of old deliveries, rule runs and resolved conversations' events.
 
 #![recursion_limit = "256"]
 
 pub mod auth;
 pub mod automation;
+pub mod backup;
 pub mod bench;
 pub mod catalog;
 pub mod clock;
@@ -24,6 +27,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod reports;
+pub mod retention;
 pub mod schedule;
 pub mod services;
 pub mod state;

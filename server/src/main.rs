@@ -1,11 +1,12 @@
-//! The `promptly` command: `serve` (the default), `migrate`, `sla check`, `bench`, `user`.
+//! The `promptly` command: `serve` (the default), `migrate`, `sla check`, `bench`, `user`,
+//! `token`, `backup`, `restore`.
 
 use clap::Parser;
 use promptly_server::config::{
     BenchCommand, Cli, Command, DbArgs, ServeArgs, SlaCommand, TokenCommand, UserCommand,
 };
 use promptly_server::store::{self, DatabaseUrl, DynStore};
-use promptly_server::{auth, bench, demo, http, state::AppState};
+use promptly_server::{auth, backup, bench, demo, http, state::AppState};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ fn main() -> ExitCode {
                     Some(Command::Token { command }) => {
                         as_actor(Actor::named("cli"), token(cli.db, command)).await
                     }
+                    Some(Command::Backup { file }) => backup(cli.db, &file).await,
+                    Some(Command::Restore { file }) => restore(cli.db, &file).await,
                     Some(Command::Bench {
                         command:
                             BenchCommand::Ingest {
@@ -141,7 +144,41 @@ fn sla_check(file: &str) -> Result<(), Usage> {
 
 async fn open_store(db: &DbArgs) -> Result<DynStore, Usage> {
     let url = DatabaseUrl::parse(&db.database_url).map_err(Usage)?;
+    if let DatabaseUrl::Sqlite(_) = url {
+        // Held until the process exits: `promptly restore` refuses to replace a database
+        // in use, and nothing opens one while it is being restored.
+        if let Ok(file) = backup::sqlite_file(&url) {
+            let lock = backup::lock_shared(&file).map_err(Usage)?;
+            std::mem::forget(lock);
+        }
+    }
     store::open(&url).await.map_err(Usage)
+}
+
+async fn backup(db: DbArgs, file: &std::path::Path) -> Result<(), Usage> {
+    let url = DatabaseUrl::parse(&db.database_url).map_err(Usage)?;
+    let source = backup::sqlite_file(&url).map_err(Usage)?;
+    let store = open_store(&db).await?;
+    let bytes = backup::backup(store.as_ref(), file).await.map_err(Usage)?;
+    println!(
+        "promptly: backed up {} to {} ({bytes} bytes)",
+        source.display(),
+        file.display()
+    );
+    Ok(())
+}
+
+async fn restore(db: DbArgs, file: &std::path::Path) -> Result<(), Usage> {
+    let url = DatabaseUrl::parse(&db.database_url).map_err(Usage)?;
+    let target = backup::sqlite_file(&url).map_err(Usage)?;
+    let version = backup::restore(&target, file).await.map_err(Usage)?;
+    println!(
+        "promptly: restored {} into {} (migration version {version}); the next start applies \
+         any newer migrations",
+        file.display(),
+        target.display()
+    );
+    Ok(())
 }
 
 async fn migrate(db: DbArgs) -> Result<(), Usage> {
@@ -308,7 +345,13 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     let secure = public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let mut state = AppState::new(store.clone(), secure).with_clock(clock);
+    let epoch = store
+        .next_stream_epoch()
+        .await
+        .map_err(|e| Usage(format!("cannot prepare the database: {e}")))?;
+    let mut state = AppState::new(store.clone(), secure)
+        .with_clock(clock)
+        .with_stream_epoch(epoch);
     if args.demo {
         seed_demo(&state).await?;
     }
@@ -344,6 +387,7 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         .unwrap_or_else(|| format!("http://{}", args.addr));
     let app = http::router(state.clone(), leptos_options, public_url);
     promptly_server::automation::start(&state, link_base);
+    promptly_server::retention::start(&state, args.retention);
     {
         let state = state.clone();
         tokio::spawn(async move {

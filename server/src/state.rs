@@ -248,6 +248,19 @@ impl AppState {
         self.shutting_down.send_replace(true);
     }
 
+    /// Numbers this server's stream changes above `epoch × 2^32` (the epoch it took from
+    /// the store at start, [`crate::store::Store::next_stream_epoch`]): change numbers then
+    /// grow across restarts, so a browser resuming with a number from before a restart is
+    /// told that it missed changes (`hello`'s `seq` is above its number) instead of taking
+    /// new changes for ones it already has. Before any change is published.
+    pub fn with_stream_epoch(self, epoch: i64) -> Self {
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            recent.next_seq = ((epoch.max(0) as u64) << 32) + 1;
+        }
+        self
+    }
+
     /// The same state on another clock (tests: a [`crate::clock::TestClock`]).
     pub fn with_clock(mut self, clock: impl Into<Clock>) -> Self {
         self.clock = clock.into();
@@ -312,6 +325,40 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn change() -> StreamEvent {
+        StreamEvent::Heartbeat {
+            server_time: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn change_numbers_grow_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = crate::store::open(&crate::store::DatabaseUrl::parse(&url).unwrap())
+            .await
+            .unwrap();
+        let store = || store.clone();
+        let before = AppState::new(store(), false).with_stream_epoch(7);
+        for _ in 0..3 {
+            before.publish(change());
+        }
+        let last = before.last_seq();
+        assert_eq!(last, (7 << 32) + 3);
+        // Resumed on the same server: exactly what came after.
+        before.publish(change());
+        let (missed, _rx, after) = before.subscribe_after(Some(last));
+        assert_eq!((missed.len(), after), (1, last));
+        // The restarted server (the next epoch) has published changes of its own, yet a
+        // browser resuming with the old number is told it is behind, never resumed.
+        let after_restart = AppState::new(store(), false).with_stream_epoch(8);
+        after_restart.publish(change());
+        let (missed, _rx, after) = after_restart.subscribe_after(Some(last));
+        assert!(missed.is_empty());
+        assert_eq!(after, (8 << 32) + 1);
+        assert!(after > last);
+    }
 
     #[test]
     fn a_change_in_a_month_invalidates_only_the_periods_that_include_it() {

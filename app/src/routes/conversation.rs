@@ -207,6 +207,12 @@ fn thread_item(e: &IncomingEvent) -> impl IntoView {
         }
         EventBody::Handover => view! { <li class="system-line">{format!("Bot handed over to the team · {at}")}</li> }.into_any(),
         EventBody::Left => view! { <li class="system-line">{format!("Customer left · {at}")}</li> }.into_any(),
+        EventBody::Archived { events, .. } => {
+            let text = format!(
+                "{events} earlier events were removed after the retention period (the summary and SLA results are kept) · from {at}"
+            );
+            view! { <li class="system-line archived">{text}</li> }.into_any()
+        }
         EventBody::Survey { survey, score } => {
             let (_, high) = survey.scale();
             view! { <li class="system-line">{format!("{} survey answered: {score} of {high} · {at}", survey.name())}</li> }.into_any()

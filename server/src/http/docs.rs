@@ -429,12 +429,55 @@ pub fn from_types() -> Map<String, Value> {
     for (name, schema) in promptly::conversation::incoming_schemas() {
         schemas.insert(name.to_string(), schema);
     }
+    schemas.insert("ArchivedEvents".into(), archived_events());
+    schemas.insert(
+        "StoredEvent".into(),
+        json!({
+            "description": "A stored event: as it was ingested, or the archive that stands for a resolved conversation's earlier events after the retention period.",
+            "oneOf": [{"$ref": "#/components/schemas/IncomingEvent"},
+                      {"$ref": "#/components/schemas/ArchivedEvents"}],
+        }),
+    );
     schemas
 }
 
-/// A list of stored events, in the ingest shape (`IncomingEvent`).
+/// `promptly::conversation::EventBody::Archived` as stored and shown (never accepted).
+fn archived_events() -> Value {
+    let text = json!({"type": "string"});
+    let instant = json!({"type": "string", "format": "date-time"});
+    json!({
+        "type": "object",
+        "description": "Stands for a resolved conversation's earlier events once the retention purge (`PROMPTLY_RETAIN_EVENTS_DAYS`) removed them: how many, and the summary and SLA timeline they folded into. Channels cannot send it.",
+        "required": ["id", "conversation", "at", "type", "events", "summary", "timeline"],
+        "additionalProperties": false,
+        "properties": {
+            "id": text,
+            "conversation": text,
+            "at": {"type": "string", "format": "date-time", "description": "The earliest of the events' instants."},
+            "type": {"const": "conversation.archived"},
+            "events": {"type": "integer", "minimum": 1},
+            "summary": {"$ref": "#/components/schemas/ConversationSummary"},
+            "timeline": {"type": "array", "items": {
+                "type": "object",
+                "required": ["at", "kind"],
+                "additionalProperties": false,
+                "properties": {
+                    "at": instant,
+                    "kind": {"enum": ["created", "message", "status", "handover", "apply_policy"]},
+                    "bot": {"type": "boolean"},
+                    "author": {"$ref": "#/components/schemas/Author"},
+                    "private": {"type": "boolean"},
+                    "status": {"$ref": "#/components/schemas/ConversationStatus"},
+                    "policy": {"type": "object"},
+                },
+            }},
+        },
+    })
+}
+
+/// A list of stored events: in the ingest shape (`IncomingEvent`), or an archive.
 pub(crate) fn timeline() -> utoipa::openapi::Array {
-    promptly::schema::list_of("IncomingEvent")
+    promptly::schema::list_of("StoredEvent")
 }
 
 /// A body that is a record's definition with its `name`, `description` and `more` fields

@@ -44,6 +44,7 @@ const FILES: &[(&str, &str)] = files![
     "0008_password_changes.sql",
     "0009_audit_log.sql",
     "0010_soft_delete.sql",
+    "0011_durability.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

@@ -362,6 +362,33 @@ pub trait Store: Send + Sync + 'static {
     async fn open_conversation_ids(&self) -> StoreResult<Vec<i64>>;
     /// How many SLA events were fired in all (for tests and benchmarks).
     async fn count_sla_firings(&self) -> StoreResult<i64>;
+
+    // Durability: the stream's epoch, backups and retention.
+    /// Takes the next stream epoch: each server start takes one, never the same twice on
+    /// this database (see `migrations/0011_durability.sql`).
+    async fn next_stream_epoch(&self) -> StoreResult<i64>;
+    /// Copies the whole database, as of one instant, into the new file `path` while others
+    /// go on reading and writing (SQLite's `VACUUM INTO`). PostgreSQL is backed up with
+    /// `pg_dump`: `Invalid { field: "database" }`.
+    async fn backup_into(&self, path: &str) -> StoreResult<()>;
+    /// Retention: deletes up to `limit` outbox items delivered before `before` (the oldest
+    /// first); returns how many went. Failed and pending ones stay.
+    async fn purge_delivered(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
+    /// Retention: deletes up to `limit` rule runs recorded before `before` (the oldest
+    /// first); returns how many went.
+    async fn purge_rule_runs(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
+    /// Retention: replaces the events of up to `limit` conversations that are resolved and
+    /// unchanged since before `before` (and have no events waiting for their rules) by one
+    /// archive event each (`promptly::conversation::archive`: their summary and SLA
+    /// timeline), and marks them `events_archived_at = now`; returns how many it took (a
+    /// conversation whose archive id a channel happened to use keeps its events, marked).
+    /// Their rows, compliance facts and SLA firings stay.
+    async fn archive_resolved(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// Tells the other servers on this database that conversations changed (PostgreSQL:
     /// `NOTIFY`); a single SQLite server has no one to tell.
     async fn announce(&self, _origin: &str, _ids: &[i64]) -> StoreResult<()> {
@@ -560,8 +587,10 @@ impl PartialEq for ConversationRow {
 pub struct Derived {
     pub summary: ConversationSummary,
     pub due_at: Option<DateTime<Utc>>,
-    /// Every SLA instant of its clocks (see `promptly::automation::sla_instants`); the
-    /// store keeps the earliest one after `sla_done_until` as `next_sla_at`.
+    /// Every SLA instant of its clocks (see `promptly::automation::sla_instants`), and the
+    /// first of its events still to happen at the instant derived at (its clocks' instants
+    /// are known only then); the store keeps the earliest one after `sla_done_until` as
+    /// `next_sla_at`.
     pub sla_instants: Vec<DateTime<Utc>>,
     /// What compliance reads of it (`conversation_facts`).
     pub facts: Option<FactsRecord>,

@@ -1880,6 +1880,106 @@ impl Store for SqlStore {
             .await?)
     }
 
+    async fn next_stream_epoch(&self) -> StoreResult<i64> {
+        Ok(self
+            .q("UPDATE stream_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch")
+            .fetch_scalar(&self.db)
+            .await?)
+    }
+
+    async fn backup_into(&self, path: &str) -> StoreResult<()> {
+        if self.db.dialect() != Dialect::Sqlite {
+            return Err(StoreError::Invalid {
+                field: "database",
+                message: "a PostgreSQL database is backed up with pg_dump",
+            });
+        }
+        // One read transaction: the copy is the database as of its start, whatever is
+        // written meanwhile.
+        self.q("VACUUM INTO $1").arg(path).execute(&self.db).await?;
+        Ok(())
+    }
+
+    async fn purge_delivered(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
+        Ok(self
+            .q("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+                 WHERE status = 'delivered' AND delivered_at < $1 ORDER BY delivered_at LIMIT $2)")
+            .arg(before)
+            .arg(limit)
+            .execute(&self.db)
+            .await?)
+    }
+
+    async fn purge_rule_runs(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
+        Ok(self
+            .q(
+                "DELETE FROM rule_runs WHERE id IN (SELECT id FROM rule_runs \
+                 WHERE fired_at < $1 ORDER BY fired_at LIMIT $2)",
+            )
+            .arg(before)
+            .arg(limit)
+            .execute(&self.db)
+            .await?)
+    }
+
+    async fn archive_resolved(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.db.begin_write().await?;
+        // Held until commit (PostgreSQL): an ingest for one of them waits and then reads
+        // the archive; one another server holds is left for the next batch.
+        let mut q = self.q(
+            "SELECT id FROM conversations c WHERE status = 'resolved' AND updated_at < $1 \
+             AND (events_archived_at IS NULL OR events_archived_at < updated_at) \
+             AND NOT EXISTS (SELECT 1 FROM automation_queue q WHERE q.conversation_id = c.id) \
+             ORDER BY updated_at, id LIMIT $2",
+        );
+        q.push_lock(Lock::UpdateSkipLocked);
+        let ids: Vec<i64> = q.arg(before).arg(limit).fetch_column(&mut tx).await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let events = self.events_of_in(&mut tx, &ids).await?;
+        // A new id each time (a conversation archived again replaces its archive too).
+        let archives: Vec<(Option<i64>, IncomingEvent)> = ids
+            .iter()
+            .filter_map(|id| {
+                let evs = events.get(id)?;
+                let name = format!("archived:{id}:{}", now.timestamp());
+                Some((Some(*id), promptly::conversation::archive(name, evs)?))
+            })
+            .collect();
+        let refs: Vec<(Option<i64>, &IncomingEvent)> =
+            archives.iter().map(|(c, e)| (*c, e)).collect();
+        let inserted = self.insert_events(&mut tx, &refs, now).await?;
+        let kept: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();
+        let stored: HashSet<&str> = inserted.iter().map(|(_, ext)| ext.as_str()).collect();
+        // An archive id a channel happened to use already: those events stay as they are.
+        let archived: Vec<i64> = archives
+            .iter()
+            .filter(|(_, e)| stored.contains(e.id.as_str()))
+            .filter_map(|(c, _)| *c)
+            .collect();
+        if !archived.is_empty() {
+            let mut q = self.q("DELETE FROM events WHERE ");
+            q.push_in("conversation_id", archived.as_slice())
+                .push(" AND NOT (")
+                .push_in("id", kept)
+                .push(")");
+            q.execute(&mut tx).await?;
+        }
+        let handled = ids.len() as u64;
+        let mut q = self.q("UPDATE conversations SET events_archived_at = ");
+        q.push_bind(now).push(" WHERE ").push_in("id", ids);
+        q.execute(&mut tx).await?;
+        tx.commit().await?;
+        Ok(handled)
+    }
+
     async fn events_of(&self, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<IncomingEvent>>> {
         Ok(self.events_of_in(&self.db, ids).await?)
     }

@@ -12,8 +12,9 @@ use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
 use promptly::rules::{parse_rule, RuleDefinition};
 use promptly::{CalendarDefinition, ConversationStatus, Policy};
 use promptly_server::store::{
-    CalendarInput, CalendarRecord, ConversationFilter, ConversationRow, Derived, Deriver, DynStore,
-    IngestOutcome, NewUser, PolicyInput, PolicyRecord, StoreError, TeamDepartment,
+    AutomationInput, AutomationOutput, Automator, CalendarInput, CalendarRecord,
+    ConversationFilter, ConversationRow, Derived, Deriver, DynStore, IngestOutcome, NewOutbox,
+    NewUser, OutboxOutcome, PolicyInput, PolicyRecord, StoreError, TeamDepartment,
 };
 use serde_json::json;
 use support::{postgres_store, sqlite_store};
@@ -1561,6 +1562,180 @@ async fn contracts_and_departments_are_stored(store: DynStore) {
     assert_eq!(store.team_departments().await.unwrap(), mapping[1..]);
 }
 
+/// Queues a webhook and records a rule run for every conversation it is handed.
+struct OneWebhookEach;
+
+impl Automator for OneWebhookEach {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
+        AutomationOutput {
+            outbox: vec![NewOutbox {
+                kind: "webhook",
+                rule_id: Some(1),
+                url: "http://127.0.0.1:9/hook".into(),
+                secret: "s".into(),
+                body: format!("{{\"conversation\": {}}}", input.row.id),
+            }],
+            rule_runs: vec![(1, "sla.breached".into())],
+            done_until: Some(input.now),
+            ..Default::default()
+        }
+    }
+}
+
+async fn epochs_backups_and_retention(store: DynStore) {
+    // Each start takes a new stream epoch.
+    let e1 = store.next_stream_epoch().await.unwrap();
+    assert_eq!(store.next_stream_epoch().await.unwrap(), e1 + 1);
+
+    // A copy while the store is open: a SQLite file; PostgreSQL has pg_dump.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let copied = store.backup_into(copy.to_str().unwrap()).await;
+    match store.backend() {
+        "sqlite" => {
+            copied.unwrap();
+            assert!(std::fs::metadata(&copy).unwrap().len() > 0);
+        }
+        _ => assert!(
+            matches!(
+                copied,
+                Err(StoreError::Invalid {
+                    field: "database",
+                    ..
+                })
+            ),
+            "{copied:?}"
+        ),
+    }
+
+    // c1 resolved at t0; c2 and c3 open and due an hour later.
+    let resolved = updated("e1r", "c1", 0, json!({"status": "resolved"}));
+    let events = [
+        created("e1", "c1", 0, "email"),
+        message("e1m", "c1", 0, "customer", "Hello"),
+        resolved,
+        created("e2", "c2", 0, "sms"),
+        created("e3", "c3", 0, "sms"),
+    ];
+    store.ingest(&events, &on(None), t0()).await.unwrap();
+    let pass = store
+        .automation_pass(&OneWebhookEach, t0() + Duration::hours(2), 100)
+        .await
+        .unwrap();
+    assert_eq!(pass.handled, 2);
+    let claimed = store
+        .claim_outbox(t0() + Duration::hours(2), t0() + Duration::hours(3), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let delivered_at = t0() + Duration::hours(2);
+    store
+        .finish_outbox(claimed[0].id, &OutboxOutcome::Delivered, delivered_at)
+        .await
+        .unwrap();
+    let failed = OutboxOutcome::Failed {
+        error: "refused".into(),
+        retry_at: None,
+    };
+    store
+        .finish_outbox(claimed[1].id, &failed, delivered_at)
+        .await
+        .unwrap();
+
+    // Delivered before the cut-off go, in batches; failed ones stay.
+    assert_eq!(store.purge_delivered(delivered_at, 10).await.unwrap(), 0);
+    let later = delivered_at + Duration::hours(1);
+    assert_eq!(store.purge_delivered(later, 10).await.unwrap(), 1);
+    assert_eq!(store.purge_delivered(later, 10).await.unwrap(), 0);
+    let left = store.list_outbox(None, 10).await.unwrap();
+    assert_eq!(each(left, |o| o.status), vec!["failed"]);
+    assert_eq!(store.purge_rule_runs(delivered_at, 10).await.unwrap(), 0);
+    assert_eq!(store.purge_rule_runs(later, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_rule_runs(later, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_rule_runs(later, 1).await.unwrap(), 0);
+    assert!(store.rule_fire_counts(t0()).await.unwrap().is_empty());
+
+    // Resolved before the cut-off: its events become one archive; open ones keep theirs.
+    let c1 = by_external_id(&store, "c1").await;
+    let day = |d: i64| t0() + Duration::days(d);
+    assert_eq!(
+        store.archive_resolved(day(1), 10, day(40)).await.unwrap(),
+        1
+    );
+    let archived = store.conversation_events(c1.id).await.unwrap();
+    assert_eq!(archived.len(), 1);
+    assert!(matches!(
+        archived[0].body,
+        promptly::conversation::EventBody::Archived { events: 3, .. }
+    ));
+    assert_eq!(fold(&archived).unwrap().0, c1.summary);
+    assert_eq!(
+        by_external_id(&store, "c1").await,
+        c1,
+        "the row is as it was"
+    );
+    assert_eq!(
+        store.archive_resolved(day(1), 10, day(41)).await.unwrap(),
+        0
+    );
+    let c2 = by_external_id(&store, "c2").await;
+    assert_eq!(store.conversation_events(c2.id).await.unwrap().len(), 1);
+
+    // Resolved later: archived once that is long enough ago, one batch at a time.
+    let c3_resolved = [updated("e3r", "c3", 0, json!({"status": "resolved"}))];
+    store
+        .ingest(&c3_resolved, &on(None), day(50))
+        .await
+        .unwrap();
+    let c2_resolved = [updated("e2r", "c2", 0, json!({"status": "resolved"}))];
+    store
+        .ingest(&c2_resolved, &on(None), day(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.archive_resolved(day(45), 10, day(60)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.archive_resolved(day(55), 1, day(60)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.archive_resolved(day(55), 1, day(60)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.archive_resolved(day(55), 1, day(60)).await.unwrap(),
+        0
+    );
+
+    // Reopened, it goes on from the archive, and is archived again (all of it) later.
+    let reopen = [message("e1n", "c1", 0, "customer", "Again")];
+    store.ingest(&reopen, &on(None), day(70)).await.unwrap();
+    let c1 = by_external_id(&store, "c1").await;
+    assert_eq!(c1.summary.status, ConversationStatus::Open);
+    assert_eq!(c1.summary.last_message.as_deref(), Some("Again"));
+    assert_eq!(store.conversation_events(c1.id).await.unwrap().len(), 2);
+    let close = [updated("e1z", "c1", 0, json!({"status": "resolved"}))];
+    store.ingest(&close, &on(None), day(71)).await.unwrap();
+    assert_eq!(
+        store.archive_resolved(day(80), 10, day(110)).await.unwrap(),
+        1
+    );
+    let again = store.conversation_events(c1.id).await.unwrap();
+    assert!(matches!(
+        again[..],
+        [IncomingEvent {
+            body: promptly::conversation::EventBody::Archived { events: 5, .. },
+            ..
+        }]
+    ));
+    assert_eq!(
+        fold(&again).unwrap().0,
+        by_external_id(&store, "c1").await.summary
+    );
+}
+
 /// One test per contract case per backend, so that one failure does not hide the rest.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -1606,6 +1781,7 @@ contract!(
     rules_keep_their_order_and_count_their_runs,
     compliance_counts_agree_with_the_domain_tally,
     contracts_and_departments_are_stored,
+    epochs_backups_and_retention,
 );
 
 /// On PostgreSQL every connection of the pool bounds its statements and idle transactions.

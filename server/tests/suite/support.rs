@@ -196,6 +196,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free loopback port outside the system's range for outgoing connections, for a server
+/// that is restarted on the same port: while it is down, a client retrying a port of that
+/// range can be given the very port as its own (a TCP self-connection), and the restarted
+/// server then cannot listen on it.
+pub fn restart_port() -> u16 {
+    let (low, high) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    // Below the range if there is room (it starts above 10,000 on Linux), else above it.
+    let candidates: Vec<u16> = if low > 12_000 {
+        (10_000..low).collect()
+    } else {
+        (high.saturating_add(1)..=65_000).collect()
+    };
+    let start = (std::process::id() as usize * 7919) % candidates.len();
+    for i in 0..candidates.len() {
+        let port = candidates[(start + i * 104_729) % candidates.len()];
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    free_port()
+}
+
 /// Polls a real server's `/healthz` on `port` until it answers, for at most 20 s.
 pub async fn wait_up(client: &reqwest::Client, port: u16) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -244,4 +272,107 @@ pub fn cli_token(db: &str, name: &str, role: Option<&str>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A `promptly serve` process of this build on database `db` and loopback `port`, killed
+/// (SIGKILL) when dropped.
+pub struct Promptly {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Promptly {
+    /// Starts it (with a first admin for an empty database); [`wait_up`] says when it
+    /// serves.
+    pub fn start(db: &str, port: u16) -> Promptly {
+        let child = Command::new(env!("CARGO_BIN_EXE_promptly"))
+            .arg("serve")
+            .env("PROMPTLY_DATABASE_URL", db)
+            .env("PROMPTLY_ADDR", format!("127.0.0.1:{port}"))
+            // Not the binary's "no compiled site" warning: tests need no pages' assets.
+            .env("PROMPTLY_LOG", "warn,promptly=error")
+            .env("PROMPTLY_ADMIN_EMAIL", "admin@real.test")
+            .env("PROMPTLY_ADMIN_PASSWORD", "real-password-1")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start promptly serve");
+        Promptly { child, port }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and waits (at most 20 s) for the process to exit.
+    pub async fn terminate(&mut self) {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not exit after SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Promptly {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// `promptly ARGS` on database `db`: (exit code, stdout, stderr).
+pub async fn cli(db: &str, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_promptly"));
+    cmd.args(args)
+        .env("PROMPTLY_DATABASE_URL", db)
+        .env("PROMPTLY_LOG", "warn");
+    let out = cmd.output().await.expect("run promptly");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every conversation's stored summary is what its stored events fold into, and each has
+/// its compliance facts: nothing was written half.
+pub async fn assert_consistent(store: &DynStore) {
+    let rows = store
+        .list_conversations(&promptly_server::store::ConversationFilter {
+            limit: 1_000_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for row in &rows {
+        let events = store.conversation_events(row.id).await.unwrap();
+        let (summary, _) = promptly::conversation::fold(&events)
+            .unwrap_or_else(|| panic!("{} has no events", row.external_id));
+        assert_eq!(summary, row.summary, "{}'s summary", row.external_id);
+    }
+    assert_eq!(
+        store.conversations_without_facts(10).await.unwrap(),
+        Vec::<i64>::new(),
+        "every conversation has its compliance facts"
+    );
+}
+
+/// SQLite's own check of a database file (`sqlite://...`): "ok".
+pub async fn sqlite_integrity(db: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(db).await.unwrap();
+    let problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    problems.join("; ")
 }
