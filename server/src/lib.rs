@@ -12,6 +12,10 @@
 //! - [`reports`]: contract compliance from the store's aggregate, trends, drill-downs.
 //! - [`state`]: what every handler shares, and the live stream's recent events.
 //! - [`clock`]: the server's time source, real or a test clock that tests move.
+//! - [`automation`]: the worker that runs rules for events and SLA instants.
+//! - [`outbox`]: deliveries of webhooks, signed, a few at a time per receiver.
+//! - [`egress`]: where outbound calls may go (no private addresses unless allowed) and the
+//!   one HTTP client that makes them.
 
 #![recursion_limit = "256"]
 
@@ -22,7 +26,9 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod egress;
 pub mod http;
+pub mod outbox;
 pub mod reports;
 pub mod schedule;
 pub mod services;

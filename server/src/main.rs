@@ -287,6 +287,8 @@ async fn seed_demo(state: &AppState) -> Result<(), Usage> {
 }
 
 async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
+    // Settings first: a bad CA file is reported before the database is touched.
+    let egress = args.egress.egress().map_err(Usage)?;
     let store = open_store(&db).await?;
     let clock = promptly_server::clock::Clock::real();
     let created = auth::ensure_first_admin(
@@ -308,7 +310,9 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     let secure = public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
-    let mut state = AppState::new(store.clone(), secure).with_clock(clock);
+    let mut state = AppState::new(store.clone(), secure)
+        .with_clock(clock)
+        .with_egress(egress);
     if args.demo {
         seed_demo(&state).await?;
     }

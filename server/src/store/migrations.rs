@@ -43,6 +43,7 @@ const FILES: &[(&str, &str)] = files![
     "0007_token_scopes.sql",
     "0008_password_changes.sql",
     "0009_audit_log.sql",
+    "0010_outbox_receivers.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

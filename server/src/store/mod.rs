@@ -333,20 +333,33 @@ pub trait Store: Send + Sync + 'static {
     async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>>;
     /// Whether events wait for their rules.
     async fn automation_pending(&self) -> StoreResult<bool>;
-    /// Claims up to `limit` due deliveries until `lease_until` (another worker will not
-    /// take them meanwhile; a crashed one's lease runs out).
-    async fn claim_outbox(
+    /// Due deliveries, oldest first, to receivers other than `full` (those with their fill
+    /// in flight here): (id, receiver), at most `limit`.
+    async fn due_outbox(
         &self,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        full: &[String],
         limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>>;
+    /// Claims those of `ids` that are still due until `lease_until` under the claim
+    /// `lease` (another server does not take them meanwhile; a crashed one's lease runs
+    /// out): the claimed deliveries.
+    async fn claim_outbox(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        lease: &str,
     ) -> StoreResult<Vec<OutboxItem>>;
+    /// Records an attempt's outcome if the claim `lease` still holds the delivery; `false`
+    /// when its lease ran out and another claim took it (that attempt's outcome counts).
     async fn finish_outbox(
         &self,
         id: i64,
+        lease: &str,
         outcome: &OutboxOutcome,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Deliveries, newest first; `status` filters.
     async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>>;
     async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>>;
@@ -618,6 +631,8 @@ pub struct NewOutbox {
     pub kind: &'static str,
     pub rule_id: Option<i64>,
     pub url: String,
+    /// The host and port of `url` (`crate::outbox::receiver_of`).
+    pub receiver: String,
     pub secret: String,
     pub body: String,
 }
@@ -633,6 +648,9 @@ pub struct OutboxItem {
     pub rule_id: Option<i64>,
     pub conversation_id: i64,
     pub url: String,
+    /// The host and port deliveries are limited by.
+    #[serde(skip)]
+    pub receiver: String,
     #[serde(skip)]
     pub secret: String,
     /// The JSON body sent (signed).

@@ -23,3 +23,4 @@ mod shutdown;
 mod staffing_api;
 mod store_contract;
 mod token_forms;
+mod webhooks;
