@@ -12,8 +12,9 @@ use promptly::conversation::{fold, parse_incoming, Channel, IncomingEvent};
 use promptly::rules::{parse_rule, RuleDefinition};
 use promptly::{CalendarDefinition, ConversationStatus, Policy};
 use promptly_server::store::{
-    CalendarInput, CalendarRecord, ConversationFilter, ConversationRow, Derived, Deriver, DynStore,
-    IngestOutcome, NewUser, PolicyInput, PolicyRecord, StoreError, TeamDepartment,
+    AutomationInput, AutomationOutput, Automator, CalendarInput, CalendarRecord,
+    ConversationFilter, ConversationRow, Derived, Deriver, DynStore, IngestOutcome, NewOutbox,
+    NewUser, OutboxOutcome, PolicyInput, PolicyRecord, StoreError, TeamDepartment,
 };
 use serde_json::json;
 use support::{postgres_store, sqlite_store};
@@ -1305,6 +1306,140 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
         .is_empty());
 }
 
+/// Queues a delivery to each of `receivers` (in order) for any conversation it is run on.
+struct QueuesDeliveries(&'static [&'static str]);
+
+impl Automator for QueuesDeliveries {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
+        AutomationOutput {
+            outbox: self
+                .0
+                .iter()
+                .map(|receiver| NewOutbox {
+                    kind: "webhook",
+                    rule_id: None,
+                    url: format!("https://{receiver}/hook"),
+                    receiver: receiver.to_string(),
+                    secret: "s3cret".into(),
+                    body: "{}".into(),
+                })
+                .collect(),
+            done_until: Some(input.now),
+            ..AutomationOutput::default()
+        }
+    }
+}
+
+async fn deliveries_are_claimed_by_receiver_and_finished_under_their_lease(store: DynStore) {
+    store
+        .ingest(&[created("d0", "d", 0, "email")], &on(None), t0())
+        .await
+        .unwrap();
+    // Due an hour after its first event (TestDeriver): the pass queues four deliveries.
+    let at = minutes(61);
+    let pass = store
+        .automation_pass(
+            &QueuesDeliveries(&[
+                "a.example:443",
+                "a.example:443",
+                "b.example:443",
+                "a.example:443",
+            ]),
+            at,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(pass.queued_deliveries);
+    let due = store.due_outbox(at, &[], 10).await.unwrap();
+    let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
+    assert_eq!(
+        due.iter().map(|d| d.1.as_str()).collect::<Vec<_>>(),
+        [
+            "a.example:443",
+            "a.example:443",
+            "b.example:443",
+            "a.example:443"
+        ],
+        "oldest first, with their receivers"
+    );
+    // A full receiver is passed over.
+    let others = store
+        .due_outbox(at, &["a.example:443".to_string()], 10)
+        .await
+        .unwrap();
+    assert_eq!(others, [(ids[2], "b.example:443".to_string())]);
+    assert_eq!(store.due_outbox(at, &[], 2).await.unwrap().len(), 2);
+
+    // A claim takes what is still due; a second claim of the same ones gets nothing.
+    let lease_until = at + Duration::seconds(60);
+    let claimed = store
+        .claim_outbox(&ids[..2], at, lease_until, "lease-1")
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!(claimed[0].receiver, "a.example:443");
+    assert_eq!(claimed[0].next_attempt_at, lease_until);
+    let again = store
+        .claim_outbox(&ids[..2], at, lease_until, "lease-2")
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "held by the first claim");
+    assert_eq!(
+        store.due_outbox(at, &[], 10).await.unwrap().len(),
+        2,
+        "claimed deliveries are not due"
+    );
+
+    // An outcome is recorded only under the claim that holds the delivery.
+    let failed = OutboxOutcome::Failed {
+        error: "the receiver answered 500".into(),
+        retry_at: Some(at + Duration::seconds(10)),
+    };
+    assert!(!store
+        .finish_outbox(ids[0], "lease-2", &OutboxOutcome::Delivered, at)
+        .await
+        .unwrap());
+    assert!(store
+        .finish_outbox(ids[0], "lease-1", &failed, at)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .finish_outbox(ids[0], "lease-1", &OutboxOutcome::Delivered, at)
+            .await
+            .unwrap(),
+        "once recorded, the claim is spent"
+    );
+    // When a lease runs out, another claim takes the delivery, and the stale claim's outcome
+    // no longer counts.
+    let after = lease_until + Duration::seconds(1);
+    let retaken = store
+        .claim_outbox(&ids[1..2], after, after + Duration::seconds(60), "lease-3")
+        .await
+        .unwrap();
+    assert_eq!(retaken.len(), 1);
+    assert!(!store
+        .finish_outbox(ids[1], "lease-1", &OutboxOutcome::Delivered, after)
+        .await
+        .unwrap());
+    assert!(store
+        .finish_outbox(ids[1], "lease-3", &OutboxOutcome::Delivered, after)
+        .await
+        .unwrap());
+    let listed = store.list_outbox(None, 10).await.unwrap();
+    let by_id = |id: i64| listed.iter().find(|o| o.id == id).unwrap();
+    assert_eq!(by_id(ids[0]).status, "pending");
+    assert_eq!(by_id(ids[0]).attempts, 1);
+    assert_eq!(
+        by_id(ids[0]).last_error.as_deref(),
+        Some("the receiver answered 500")
+    );
+    assert_eq!(by_id(ids[0]).next_attempt_at, at + Duration::seconds(10));
+    assert_eq!(by_id(ids[1]).status, "delivered");
+    assert_eq!(by_id(ids[1]).attempts, 1, "one attempt recorded, not two");
+}
+
 /// 400 conversations over late October and November, of every kind the compliance query
 /// distinguishes: answered, resolved or left unanswered, still waiting, surveyed.
 fn compliance_events() -> Vec<IncomingEvent> {
@@ -1597,6 +1732,7 @@ contract!(
     open_conversations_move_to_a_new_version_and_rederive,
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
     rules_keep_their_order_and_count_their_runs,
+    deliveries_are_claimed_by_receiver_and_finished_under_their_lease,
     compliance_counts_agree_with_the_domain_tally,
     contracts_and_departments_are_stored,
 );
