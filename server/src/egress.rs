@@ -173,7 +173,7 @@ impl AllowList {
     /// Whether the host name is allowed (by name or by domain), whatever it resolves to.
     pub fn allows_host(&self, host: &str) -> bool {
         let host = normal_host(host);
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
             || self.domains.iter().any(|d| {
                 host.strip_suffix(d.as_str())
                     .is_some_and(|p| p.ends_with('.'))
