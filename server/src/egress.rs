@@ -474,7 +474,7 @@ impl Egress {
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let mut answer = request.send().await.map_err(|e| failure(&e))?;
+        let mut answer = request.send().await.map_err(failure)?;
         let status = answer.status();
         if status.is_redirection() {
             let to = answer
@@ -489,16 +489,22 @@ impl Egress {
         if !status.is_success() {
             return Err(CallFailed(format!("the receiver answered {status}")));
         }
-        // Read a little so the connection can serve the next delivery; a long answer is cut.
-        let mut read = 0usize;
-        while let Ok(Some(chunk)) = answer.chunk().await {
-            read += chunk.len();
-            if read > MAX_ANSWER_BYTES {
-                break;
-            }
-        }
+        read_capped(&mut answer).await;
         Ok(())
     }
+}
+
+/// Reads an answer's body up to [`MAX_ANSWER_BYTES`] (so that a short one leaves the
+/// connection reusable) and drops the rest: how many bytes it read.
+async fn read_capped(answer: &mut reqwest::Response) -> usize {
+    let mut read = 0usize;
+    while read < MAX_ANSWER_BYTES {
+        match answer.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+    read
 }
 
 /// A receiver's words as stored: printable, at most [`MAX_QUOTED`] characters.
@@ -514,10 +520,11 @@ fn quoted(s: &str) -> String {
 }
 
 /// A failed call in stored words: a refusal as itself (never the connection's details),
-/// a timeout as such, else the error and its causes.
-fn failure(e: &reqwest::Error) -> CallFailed {
+/// a timeout as such, else the error and its causes (without the URL, shown beside it).
+fn failure(e: reqwest::Error) -> CallFailed {
+    let e = e.without_url();
     let mut chain: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(refused) = err.downcast_ref::<Refused>() {
             return CallFailed(refused.to_string());
@@ -775,6 +782,36 @@ mod tests {
             assert!(!e.0.contains(&port.to_string()), "no port is echoed: {e}");
         }
         assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_read_only_up_to_the_cap() {
+        let chunk = axum::body::Bytes::from(vec![b'x'; 8192]);
+        let endless = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        let mut answer = reqwest::Response::from(
+            axum::http::Response::builder()
+                .status(200)
+                .body(reqwest::Body::wrap_stream(endless))
+                .unwrap(),
+        );
+        let read = read_capped(&mut answer).await;
+        assert!(
+            (MAX_ANSWER_BYTES..MAX_ANSWER_BYTES + 8192).contains(&read),
+            "{read}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_is_told_without_the_url() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let allowing = Egress::new("127.0.0.1/32".parse().unwrap(), None).unwrap();
+        let url = format!("http://127.0.0.1:{port}/secret-path");
+        let e = allowing.post(&url, &[], "{}".into()).await.unwrap_err();
+        assert!(e.0.starts_with("could not deliver: "), "{e}");
+        assert!(e.0.contains("onnect"), "says it could not connect: {e}");
+        assert!(!e.0.contains("secret-path"), "{e}");
     }
 
     #[test]
