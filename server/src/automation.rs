@@ -35,6 +35,8 @@ use std::collections::HashMap;
 const LATE_AFTER_MS: i64 = 2_000;
 /// How many conversations one pass takes.
 const PASS_LIMIT: i64 = 500;
+/// How often a pass is tried again in a row when the catalog moved under it.
+const STALE_TRIES: usize = 3;
 /// With nothing scheduled, the worker still looks this often (a safety net for a lost
 /// notification between servers; the schedule itself is exact).
 const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(30);
@@ -169,6 +171,10 @@ fn delivery(kind: &'static str, rule: i64, url: String, secret: String, body: St
 }
 
 impl Automator for Automation<'_> {
+    fn catalog_generation(&self) -> Option<i64> {
+        self.catalog.generation()
+    }
+
     fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
         let row = input.row;
         let now = input.now;
@@ -252,19 +258,33 @@ impl Automator for Automation<'_> {
 pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     let now = state.clock.now();
     let store = state.store.as_ref();
-    let mut catalog = SlaCatalog::cached(state, now).await?;
     let channels: HashMap<String, (String, String)> = store
         .channel_outbounds()
         .await?
         .into_iter()
         .map(|c| (c.channel, (c.url, c.secret)))
         .collect();
-    let automation = Automation {
-        catalog: &catalog,
-        link_base,
-        channels: &channels,
+    // The rules a pass runs are at least as new as the events it takes (a rule created
+    // while the catalog loaded would otherwise miss the events queued for it).
+    let mut tries = 0;
+    let (mut catalog, pass) = loop {
+        let catalog = SlaCatalog::cached(state, now).await?;
+        let automation = Automation {
+            catalog: &catalog,
+            link_base,
+            channels: &channels,
+        };
+        let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
+        tries += 1;
+        if !pass.stale {
+            break (catalog, pass);
+        }
+        if tries == STALE_TRIES {
+            // The catalog keeps moving: the worker looks again at once.
+            state.worker.wake.notify_one();
+            return Ok(0);
+        }
     };
-    let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
     state.compliance.bump_months(pass.months.iter().copied());
     state.worker.note(pass.scheduled.iter().copied(), false);
     if pass.firings > 0 {

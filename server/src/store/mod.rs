@@ -724,6 +724,13 @@ pub struct AutomationOutput {
 /// Runs the rules for a conversation (pure: the service's rules and SLA catalog).
 pub trait Automator: Send + Sync {
     fn run(&self, input: AutomationInput<'_>) -> AutomationOutput;
+
+    /// The catalog generation the rules were read at, if known. A pass whose transaction
+    /// finds another one handles nothing and says so ([`AutomationPass::stale`]): events
+    /// queued for a rule newer than these rules are never run against them.
+    fn catalog_generation(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// What one automation pass did.
@@ -740,6 +747,9 @@ pub struct AutomationPass {
     pub scheduled: Vec<(i64, Option<DateTime<Utc>>)>,
     /// Whether it queued deliveries.
     pub queued_deliveries: bool,
+    /// The catalog moved since the automator's rules were read: nothing was handled; run
+    /// the pass again with the catalog as it is now.
+    pub stale: bool,
     /// The months (`facts::month_of` of their creation) of the conversations it handled,
     /// whose compliance facts it rewrote.
     pub months: Vec<i64>,

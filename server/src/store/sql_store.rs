@@ -1609,6 +1609,21 @@ impl Store for SqlStore {
                 .or_default()
                 .push(r.json("payload")?);
         }
+        // Read after the queue: an event queued for a rule newer than the automator's rules
+        // was committed with (or after) that rule, so the generation read now has moved.
+        if let Some(expected) = automator.catalog_generation() {
+            let generation: i64 = self
+                .q("SELECT generation FROM catalog_generation WHERE id = 1")
+                .fetch_scalar(&mut tx)
+                .await?;
+            if generation != expected {
+                tx.commit().await?;
+                return Ok(AutomationPass {
+                    stale: true,
+                    ..AutomationPass::default()
+                });
+            }
+        }
         let mut fired: HashMap<i64, HashSet<(String, i64, String, i64)>> = HashMap::new();
         let mut q =
             self.q("SELECT conversation_id, metric, cycle, event, level FROM sla_firings WHERE ");

@@ -1330,6 +1330,45 @@ impl Automator for QueuesDeliveries {
     }
 }
 
+/// Handles any conversation it is run on, with rules read at `generation`.
+struct RulesAt(i64);
+
+impl Automator for RulesAt {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
+        AutomationOutput {
+            done_until: Some(input.now),
+            ..AutomationOutput::default()
+        }
+    }
+
+    fn catalog_generation(&self) -> Option<i64> {
+        Some(self.0)
+    }
+}
+
+async fn a_pass_with_rules_older_than_the_catalog_handles_nothing(store: DynStore) {
+    store
+        .ingest(&[created("s0", "s", 0, "email")], &on(None), t0())
+        .await
+        .unwrap();
+    let generation = store.catalog_generation().await.unwrap();
+    let at = minutes(61);
+    // A rule was written after these rules were read: the due conversation is left alone.
+    let pass = store
+        .automation_pass(&RulesAt(generation - 1), at, 10)
+        .await
+        .unwrap();
+    assert!(pass.stale);
+    assert_eq!(pass.handled, 0);
+    assert_eq!(store.sla_schedule().await.unwrap().len(), 1, "still due");
+    let pass = store
+        .automation_pass(&RulesAt(generation), at, 10)
+        .await
+        .unwrap();
+    assert!(!pass.stale);
+    assert_eq!(pass.handled, 1);
+}
+
 async fn deliveries_are_claimed_by_receiver_and_finished_under_their_lease(store: DynStore) {
     store
         .ingest(&[created("d0", "d", 0, "email")], &on(None), t0())
@@ -1733,6 +1772,7 @@ contract!(
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
     rules_keep_their_order_and_count_their_runs,
     deliveries_are_claimed_by_receiver_and_finished_under_their_lease,
+    a_pass_with_rules_older_than_the_catalog_handles_nothing,
     compliance_counts_agree_with_the_domain_tally,
     contracts_and_departments_are_stored,
 );
