@@ -158,35 +158,44 @@ fn carried_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 /// (`*.corp.example`: its subdomains), IP addresses and CIDR ranges (`10.1.0.0/16`,
 /// `fd00::/8`). Empty items are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowList {
-    hosts: Vec<String>,
-    domains: Vec<String>,
-    nets: Vec<IpNet>,
+pub struct AllowList(Vec<Allowed>);
+
+/// One item of an [`AllowList`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Allowed {
+    /// A host name, as compared ([`normal_host`]).
+    Host(String),
+    /// The subdomains of this domain.
+    Domain(String),
+    Net(IpNet),
 }
 
 impl AllowList {
     /// Whether nothing is allowed beyond public addresses.
     pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty() && self.domains.is_empty() && self.nets.is_empty()
+        self.0.is_empty()
     }
 
     /// Whether the host name is allowed (by name or by domain), whatever it resolves to.
     pub fn allows_host(&self, host: &str) -> bool {
         let host = normal_host(host);
-        self.hosts.contains(&host)
-            || self.domains.iter().any(|d| {
-                host.strip_suffix(d.as_str())
-                    .is_some_and(|p| p.ends_with('.'))
-            })
+        self.0.iter().any(|a| match a {
+            Allowed::Host(h) => *h == host,
+            Allowed::Domain(d) => host
+                .strip_suffix(d.as_str())
+                .is_some_and(|p| p.ends_with('.')),
+            Allowed::Net(_) => false,
+        })
     }
 
     /// Whether a range of the list holds the address (an IPv4-mapped IPv6 address is held by
     /// the IPv4 ranges too).
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
         let canonical = ip.to_canonical();
-        self.nets
-            .iter()
-            .any(|n| n.contains(&ip) || n.contains(&canonical))
+        self.0.iter().any(|a| match a {
+            Allowed::Net(n) => n.contains(&ip) || n.contains(&canonical),
+            _ => false,
+        })
     }
 }
 
@@ -226,15 +235,15 @@ impl FromStr for AllowList {
                          prefix is at most 32 for IPv4, 128 for IPv6)"
                     )
                 })?;
-                list.nets.push(net.trunc());
+                list.0.push(Allowed::Net(net.trunc()));
             } else if let Ok(ip) = normal_host(item).parse::<IpAddr>() {
-                list.nets.push(IpNet::from(ip));
+                list.0.push(Allowed::Net(IpNet::from(ip)));
             } else if let Some(domain) = item.strip_prefix("*.") {
                 let domain = normal_host(domain);
                 if !is_host_name(&domain) {
                     return Err(format!("`{item}` is not a domain (such as *.corp.example)"));
                 }
-                list.domains.push(domain);
+                list.0.push(Allowed::Domain(domain));
             } else {
                 let host = normal_host(item);
                 if !is_host_name(&host) {
@@ -243,7 +252,7 @@ impl FromStr for AllowList {
                          hooks.internal, 10.0.0.5 or 10.1.0.0/16; no scheme, port or path)"
                     ));
                 }
-                list.hosts.push(host);
+                list.0.push(Allowed::Host(host));
             }
         }
         Ok(list)
