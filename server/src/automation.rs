@@ -13,17 +13,16 @@
 //!   transaction: timeline events with ids derived from their cause, a policy change, rule
 //!   runs and outbox rows. A crash before the commit leaves everything to the next pass;
 //!   after a restart, what came due meanwhile fires at once, marked late.
-//! - The outbox is delivered by [`deliver_outbox`]: webhooks signed with HMAC-SHA256,
-//!   retried with backoff, failures kept and shown.
+//! - The outbox is delivered by [`crate::outbox`]: webhooks signed with HMAC-SHA256 over a
+//!   timestamp and the body, retried with backoff, failures kept and shown, through the
+//!   egress guard of [`crate::egress`].
 
 use crate::catalog::SlaCatalog;
-use crate::clock::Clock;
 use crate::state::AppState;
 use crate::store::{
-    AutomationInput, AutomationOutput, Automator, Deriver, NewOutbox, OutboxOutcome, SlaFiring,
-    Store, StoreResult,
+    AutomationInput, AutomationOutput, Automator, Deriver, NewOutbox, SlaFiring, StoreResult,
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use promptly::automation::{sla_instants, system_message, trigger_of, update_event, SlaInstant};
 use promptly::conversation::{EventBody, IncomingEvent};
 use promptly::rules::{
@@ -36,6 +35,8 @@ use std::collections::HashMap;
 const LATE_AFTER_MS: i64 = 2_000;
 /// How many conversations one pass takes.
 const PASS_LIMIT: i64 = 500;
+/// How often a pass is tried again in a row when the catalog moved under it.
+const STALE_TRIES: usize = 3;
 /// With nothing scheduled, the worker still looks this often (a safety net for a lost
 /// notification between servers; the schedule itself is exact).
 const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(30);
@@ -133,13 +134,13 @@ impl Automation<'_> {
                             "text": text,
                             "at": now,
                         });
-                        out.outbox.push(NewOutbox {
-                            kind: "message",
-                            rule_id: Some(rule),
-                            url: url.clone(),
-                            secret: secret.clone(),
-                            body: body.to_string(),
-                        });
+                        out.outbox.push(delivery(
+                            "message",
+                            rule,
+                            url.clone(),
+                            secret.clone(),
+                            body.to_string(),
+                        ));
                     }
                     out.new_events.push(message.clone());
                     events.push(message);
@@ -149,19 +150,31 @@ impl Automation<'_> {
                     url,
                     secret,
                     body,
-                } => out.outbox.push(NewOutbox {
-                    kind: "webhook",
-                    rule_id: Some(rule),
-                    url,
-                    secret,
-                    body,
-                }),
+                } => out
+                    .outbox
+                    .push(delivery("webhook", rule, url, secret, body)),
             }
         }
     }
 }
 
+/// A delivery for the outbox, with the receiver it counts against.
+fn delivery(kind: &'static str, rule: i64, url: String, secret: String, body: String) -> NewOutbox {
+    NewOutbox {
+        kind,
+        rule_id: Some(rule),
+        receiver: crate::outbox::receiver_of(&url),
+        url,
+        secret,
+        body,
+    }
+}
+
 impl Automator for Automation<'_> {
+    fn catalog_generation(&self) -> Option<i64> {
+        self.catalog.generation()
+    }
+
     fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
         let row = input.row;
         let now = input.now;
@@ -245,19 +258,33 @@ impl Automator for Automation<'_> {
 pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     let now = state.clock.now();
     let store = state.store.as_ref();
-    let mut catalog = SlaCatalog::cached(state, now).await?;
     let channels: HashMap<String, (String, String)> = store
         .channel_outbounds()
         .await?
         .into_iter()
         .map(|c| (c.channel, (c.url, c.secret)))
         .collect();
-    let automation = Automation {
-        catalog: &catalog,
-        link_base,
-        channels: &channels,
+    // The rules a pass runs are at least as new as the events it takes (a rule created
+    // while the catalog loaded would otherwise miss the events queued for it).
+    let mut tries = 0;
+    let (mut catalog, pass) = loop {
+        let catalog = SlaCatalog::cached(state, now).await?;
+        let automation = Automation {
+            catalog: &catalog,
+            link_base,
+            channels: &channels,
+        };
+        let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
+        tries += 1;
+        if !pass.stale {
+            break (catalog, pass);
+        }
+        if tries == STALE_TRIES {
+            // The catalog keeps moving: the worker looks again at once.
+            state.worker.wake.notify_one();
+            return Ok(0);
+        }
     };
-    let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
     state.compliance.bump_months(pass.months.iter().copied());
     state.worker.note(pass.scheduled.iter().copied(), false);
     if pass.firings > 0 {
@@ -340,104 +367,13 @@ pub async fn run_worker(state: AppState, link_base: String) {
     }
 }
 
-/// How long the worker and the outbox wait (in real time) before trying again after the
-/// database failed them.
+/// How long the worker waits (in real time) before trying again after the database failed it.
 const RETRY_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The header that carries a delivery's HMAC-SHA256 signature (hex) of the raw body.
-pub const SIGNATURE_HEADER: &str = "X-Promptly-Signature";
-/// The header that carries the delivery id (receivers use it to ignore a repeat).
-pub const DELIVERY_HEADER: &str = "X-Promptly-Delivery";
-/// Attempts before a delivery is given up (and shown as failed).
-pub const MAX_ATTEMPTS: i64 = 6;
-
-/// `sha256=<hex>` of HMAC-SHA256(secret, body).
-pub fn signature(secret: &str, body: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length works");
-    mac.update(body.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
-
-/// The wait before attempt `n + 1` after `n` failed ones: 10 s, 30 s, 90 s, ... up to an hour.
-pub fn backoff(attempts: i64) -> Duration {
-    let secs = 10i64.saturating_mul(3i64.saturating_pow(attempts.clamp(0, 10) as u32));
-    Duration::seconds(secs.min(3600))
-}
-
-/// Delivers the due outbox rows (claimed with a lease, so two servers never send one at
-/// the same time); returns how many it tried. Due, leases and retries are on `clock`.
-pub async fn deliver_outbox(
-    store: &dyn Store,
-    clock: &Clock,
-    client: &reqwest::Client,
-) -> StoreResult<usize> {
-    let now = clock.now();
-    let items = store
-        .claim_outbox(now, now + Duration::seconds(60), 50)
-        .await?;
-    let n = items.len();
-    for item in items {
-        let result = client
-            .post(&item.url)
-            .header("Content-Type", "application/json")
-            .header(SIGNATURE_HEADER, signature(&item.secret, &item.body))
-            .header(DELIVERY_HEADER, item.id.to_string())
-            .body(item.body.clone())
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await;
-        let now = clock.now();
-        let outcome = match result {
-            Ok(r) if r.status().is_success() => OutboxOutcome::Delivered,
-            Ok(r) => failed(&item, format!("the receiver answered {}", r.status()), now),
-            Err(e) => failed(&item, format!("could not deliver: {e}"), now),
-        };
-        store.finish_outbox(item.id, &outcome, now).await?;
-    }
-    Ok(n)
-}
-
-fn failed(item: &crate::store::OutboxItem, error: String, now: DateTime<Utc>) -> OutboxOutcome {
-    let attempts = item.attempts + 1;
-    OutboxOutcome::Failed {
-        error,
-        retry_at: (attempts < MAX_ATTEMPTS).then(|| now + backoff(item.attempts)),
-    }
-}
-
-/// The delivery loop: every second of the state's clock (so retries come due when a test
-/// clock is moved past them), or at once when a pass queued something.
-pub async fn run_outbox(state: AppState) {
-    let client = reqwest::Client::new();
-    loop {
-        // A second from when this look started (not from when it ended), so that a retry
-        // due within that second is claimed on the next look even when a test clock is
-        // moved exactly onto it.
-        let looked_at = state.clock.now();
-        match deliver_outbox(state.store.as_ref(), &state.clock, &client).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "delivering the outbox failed; retrying in a second");
-                tokio::time::sleep(RETRY_AFTER_ERROR).await;
-                continue;
-            }
-        }
-        tokio::select! {
-            _ = state.clock.sleep_until(looked_at + Duration::seconds(1)) => {}
-            _ = state.outbox_bell.notified() => {}
-        }
-    }
-}
 
 /// Starts the worker, the outbox delivery and (PostgreSQL) the change listener.
 pub fn start(state: &AppState, link_base: String) {
     tokio::spawn(run_worker(state.clone(), link_base));
-    tokio::spawn(run_outbox(state.clone()));
+    tokio::spawn(crate::outbox::run_outbox(state.clone()));
     tokio::spawn(run_listener(state.clone()));
 }
 
@@ -512,26 +448,4 @@ async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
     }
     state.worker.note(scheduled, true);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_are_hmac_sha256_of_the_body() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature("Jefe", "what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
-    fn retries_back_off_and_give_up() {
-        assert_eq!(backoff(0), Duration::seconds(10));
-        assert_eq!(backoff(1), Duration::seconds(30));
-        assert_eq!(backoff(2), Duration::seconds(90));
-        assert_eq!(backoff(9), Duration::seconds(3600));
-    }
 }

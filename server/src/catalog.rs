@@ -37,16 +37,24 @@ pub struct SlaCatalog {
     data: Arc<CatalogData>,
     extra: HashMap<(i64, i64), PolicyRecord>,
     now: DateTime<Utc>,
+    /// The catalog generation `data` was read at, when known (from the cache).
+    generation: Option<i64>,
 }
 
 impl SlaCatalog {
     /// The catalog of shared data, for a request at `now`.
-    pub(crate) fn of(data: Arc<CatalogData>, now: DateTime<Utc>) -> SlaCatalog {
+    pub(crate) fn of(data: Arc<CatalogData>, now: DateTime<Utc>, generation: i64) -> SlaCatalog {
         SlaCatalog {
             data,
             extra: HashMap::new(),
             now,
+            generation: Some(generation),
         }
+    }
+
+    /// The catalog generation this catalog was read at (`None`: loaded around the cache).
+    pub fn generation(&self) -> Option<i64> {
+        self.generation
     }
 }
 
@@ -104,6 +112,7 @@ impl SlaCatalog {
             data: Arc::new(CatalogData::load(store).await?),
             extra: HashMap::new(),
             now,
+            generation: None,
         })
     }
 

@@ -32,6 +32,8 @@ pub struct DbArgs {
     pub database_url: String,
 }
 
+// Parsed once per process: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the web server (the default).
@@ -125,6 +127,40 @@ pub struct ServeArgs {
     pub admin_password: Option<String>,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub egress: EgressArgs,
+}
+
+/// Where webhooks may go, and whom they trust (`crate::egress`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct EgressArgs {
+    /// Hosts and networks that webhooks may reach although they are not public (loopback,
+    /// private, link-local, ...): comma-separated host names, `*.domain`, IP addresses and
+    /// CIDR ranges, e.g. `127.0.0.1/32,hooks.internal,10.1.0.0/16`.
+    #[arg(
+        long = "egress-allow",
+        env = "PROMPTLY_EGRESS_ALLOW",
+        value_name = "HOSTS_AND_RANGES"
+    )]
+    pub allow: Option<crate::egress::AllowList>,
+    /// A PEM file of CA certificates that webhook receivers' HTTPS certificates may also be
+    /// issued by (an on-premise CA), besides the built-in Mozilla roots.
+    #[arg(
+        long = "egress-ca-file",
+        env = "PROMPTLY_EGRESS_CA_FILE",
+        value_name = "PEM_FILE"
+    )]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl EgressArgs {
+    /// The guard and client these settings make; a CA file that cannot be read is an error.
+    pub fn egress(&self) -> Result<crate::egress::Egress, String> {
+        crate::egress::Egress::new(
+            self.allow.clone().unwrap_or_default(),
+            self.ca_file.as_deref(),
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,10 @@
 //! - [`clock`]: the server's time source, real or a test clock that tests move.
 //! - [`backup`]: `promptly backup` and `restore` (SQLite), and the lock a restore checks.
 //! - [`retention`]: the purge of old deliveries, rule runs and resolved conversations' events.
+//! - [`automation`]: the worker that runs rules for events and SLA instants.
+//! - [`outbox`]: deliveries of webhooks, signed, a few at a time per receiver.
+//! - [`egress`]: where outbound calls may go (no private addresses unless allowed) and the
+//!   one HTTP client that makes them.
 
 #![recursion_limit = "256"]
 
@@ -25,7 +29,9 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod egress;
 pub mod http;
+pub mod outbox;
 pub mod reports;
 pub mod retention;
 pub mod schedule;

@@ -324,6 +324,8 @@ async fn seed_demo(state: &AppState) -> Result<(), Usage> {
 }
 
 async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
+    // Settings first: a bad CA file is reported before the database is touched.
+    let egress = args.egress.egress().map_err(Usage)?;
     let store = open_store(&db).await?;
     let clock = promptly_server::clock::Clock::real();
     let created = auth::ensure_first_admin(
@@ -351,7 +353,8 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         .map_err(|e| Usage(format!("cannot prepare the database: {e}")))?;
     let mut state = AppState::new(store.clone(), secure)
         .with_clock(clock)
-        .with_stream_epoch(epoch);
+        .with_stream_epoch(epoch)
+        .with_egress(egress);
     if args.demo {
         seed_demo(&state).await?;
     }

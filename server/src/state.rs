@@ -43,6 +43,8 @@ pub struct AppState {
     pub worker: crate::schedule::Worker,
     /// Rung when deliveries were queued.
     pub outbox_bell: Arc<tokio::sync::Notify>,
+    /// Where webhooks may go and the one client that sends them (`PROMPTLY_EGRESS_*`).
+    pub egress: crate::egress::Egress,
     /// Detection latencies of the SLA events this server fired.
     pub firing_stats: Arc<Mutex<crate::schedule::FiringStats>>,
     /// This server's name in change announcements (to skip its own).
@@ -222,6 +224,7 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             worker: Default::default(),
             outbox_bell: Default::default(),
+            egress: crate::egress::Egress::strict(),
             firing_stats: Default::default(),
             server_id: Arc::new(format!("{}-{}", std::process::id(), rand::random::<u32>())),
             compliance: Default::default(),
@@ -264,6 +267,12 @@ impl AppState {
     /// The same state on another clock (tests: a [`crate::clock::TestClock`]).
     pub fn with_clock(mut self, clock: impl Into<Clock>) -> Self {
         self.clock = clock.into();
+        self
+    }
+
+    /// The same state with these outbound-call settings.
+    pub fn with_egress(mut self, egress: crate::egress::Egress) -> Self {
+        self.egress = egress;
         self
     }
 

@@ -121,7 +121,8 @@ impl ActionEnv<'_> {
 pub enum SideEffect {
     /// Post a system message with this text to the customer.
     SendMessage { rule: i64, text: String },
-    /// POST `body` (JSON) to `url`, signed with HMAC-SHA256 of `secret` over the body.
+    /// POST `body` (JSON) to `url`, signed with HMAC-SHA256 of `secret` over a timestamp
+    /// and the body.
     Webhook {
         rule: i64,
         url: String,

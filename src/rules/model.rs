@@ -554,12 +554,14 @@ pub enum Action {
     SendMessage {
         template: Template,
     },
-    /// A signed JSON POST; the server signs, sends and retries.
+    /// A signed JSON POST; the server signs, sends and retries. The server refuses (422 on
+    /// this `url`) a host that is not a public address unless its egress allow-list names it.
     Webhook {
         #[schema(schema_with = crate::schema::url)]
         url: String,
-        /// Signs the body (HMAC-SHA256). Reads show `********`; sending `********` back on
-        /// PUT keeps the stored secret of the webhook with the same URL.
+        /// Signs the timestamp and the body (HMAC-SHA256 over `"<timestamp>.<body>"`). Reads
+        /// show `********`; sending `********` back on PUT keeps the stored secret of the
+        /// webhook with the same URL.
         #[schema(schema_with = crate::schema::secret)]
         secret: String,
     },

@@ -106,7 +106,7 @@ fn outbound_secret() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
 
 /// Set a channel's outbound webhook
 ///
-/// System messages that rules send to this channel's customers are POSTed here as JSON (`type: message.send`), signed like rule webhooks (`X-Promptly-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`, `X-Promptly-Delivery: <id>`), retried with backoff (10 s, 30 s, 90 s, ...; 6 attempts) and listed under `/deliveries`.
+/// System messages that rules send to this channel's customers are POSTed here as JSON (`type: message.send`), signed like rule webhooks (`X-Promptly-Timestamp: <Unix seconds>`, `X-Promptly-Signature: sha256=<hex HMAC-SHA256 with the secret over "<timestamp>.<body>">`, `X-Promptly-Delivery: <id>`), retried with backoff (10 s, 30 s, 90 s, ...; 6 attempts) and listed under `/deliveries`. Redirects are not followed. A URL whose host is not a public address (loopback, private, link-local, ...; also a name that resolves only to such addresses) is refused with 422 on `url` unless the server's `PROMPTLY_EGRESS_ALLOW` names it.
 #[utoipa::path(put, path = "/channels/{channel}/outbound", tag = "Automation", operation_id = "setChannelOutbound",
     params(("channel" = String, Path, description = "")), request_body = Outbound, responses((status = 200, description = "Set.", body = ChannelInfo), (status = 404, response = responses::NotFound)))]
 async fn set_outbound(
@@ -117,7 +117,22 @@ async fn set_outbound(
     let c = channel(&name)?;
     let body: Outbound = serde_json::from_value(body)
         .map_err(|e| ApiError::field("", format!("not an outbound webhook: {e}")))?;
-    check_outbound(&body.url, &body.secret).map_err(|errors| ApiError::Unprocessable { errors })?;
+    let mut errors = check_outbound(&body.url, &body.secret)
+        .err()
+        .unwrap_or_default();
+    if !errors.iter().any(|e| e.field == "url") {
+        if let Some(refused) = state
+            .egress
+            .guard()
+            .field_error("url".into(), &body.url)
+            .await
+        {
+            errors.insert(0, refused);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Unprocessable { errors });
+    }
     state
         .store
         .set_channel_outbound(

@@ -45,7 +45,7 @@ impl SlaCatalog {
                 d
             }
         };
-        Ok(SlaCatalog::of(data, now))
+        Ok(SlaCatalog::of(data, now, generation))
     }
 }
 

@@ -79,18 +79,47 @@ pub async fn parse(
     );
     let policies = ids(state.store.list_policies().await?, |p| p.id);
     let calendars = ids(state.store.list_calendars().await?, |c| c.id);
-    match parse_rule(
+    let parsed = parse_rule(
         &body,
         |id| policies.contains(&id),
         |id| calendars.contains(&id),
-    ) {
-        Ok(rule) if errors.is_empty() => Ok(rule),
-        Ok(_) => Err(ApiError::Unprocessable { errors }),
-        Err(more) => {
-            errors.extend(more);
-            Err(ApiError::Unprocessable { errors })
+    );
+    if let Err(more) = &parsed {
+        errors.extend(more.iter().cloned());
+    }
+    // The network's part of a webhook URL: the domain checked its form (a field it refused
+    // is not checked again).
+    for refused in refused_urls(state, &body).await {
+        if !errors.iter().any(|e| e.field == refused.field) {
+            errors.push(refused);
         }
     }
+    match parsed {
+        Ok(rule) if errors.is_empty() => Ok(rule),
+        _ => Err(ApiError::Unprocessable { errors }),
+    }
+}
+
+/// The webhook URLs of a rule body that the egress guard refuses, as errors on
+/// `actions[i].url` (a host that is not a public address and not allowed).
+async fn refused_urls(state: &AppState, body: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Some(actions) = body.get("actions").and_then(Value::as_array) else {
+        return errors;
+    };
+    for (i, action) in actions.iter().enumerate() {
+        if action.get("type").and_then(Value::as_str) != Some("webhook") {
+            continue;
+        }
+        let Some(url) = action.get("url").and_then(Value::as_str) else {
+            continue;
+        };
+        let field = format!("actions[{i}].url");
+        if let Some(e) = state.egress.guard().field_error(field, url).await {
+            errors.push(e);
+        }
+    }
+    errors
 }
 
 /// What [`order_ids`] takes, for the API document.

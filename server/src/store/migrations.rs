@@ -45,6 +45,7 @@ const FILES: &[(&str, &str)] = files![
     "0009_audit_log.sql",
     "0010_soft_delete.sql",
     "0011_durability.sql",
+    "0012_outbox_receivers.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

@@ -334,20 +334,33 @@ pub trait Store: Send + Sync + 'static {
     async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>>;
     /// Whether events wait for their rules.
     async fn automation_pending(&self) -> StoreResult<bool>;
-    /// Claims up to `limit` due deliveries until `lease_until` (another worker will not
-    /// take them meanwhile; a crashed one's lease runs out).
-    async fn claim_outbox(
+    /// Due deliveries, oldest first, to receivers other than `full` (those with their fill
+    /// in flight here): (id, receiver), at most `limit`.
+    async fn due_outbox(
         &self,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        full: &[String],
         limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>>;
+    /// Claims those of `ids` that are still due until `lease_until` under the claim
+    /// `lease` (another server does not take them meanwhile; a crashed one's lease runs
+    /// out): the claimed deliveries.
+    async fn claim_outbox(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        lease: &str,
     ) -> StoreResult<Vec<OutboxItem>>;
+    /// Records an attempt's outcome if the claim `lease` still holds the delivery; `false`
+    /// when its lease ran out and another claim took it (that attempt's outcome counts).
     async fn finish_outbox(
         &self,
         id: i64,
+        lease: &str,
         outcome: &OutboxOutcome,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Deliveries, newest first; `status` filters.
     async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>>;
     async fn channel_outbounds(&self) -> StoreResult<Vec<ChannelOutbound>>;
@@ -648,6 +661,8 @@ pub struct NewOutbox {
     pub kind: &'static str,
     pub rule_id: Option<i64>,
     pub url: String,
+    /// The host and port of `url` (`crate::outbox::receiver_of`).
+    pub receiver: String,
     pub secret: String,
     pub body: String,
 }
@@ -663,6 +678,9 @@ pub struct OutboxItem {
     pub rule_id: Option<i64>,
     pub conversation_id: i64,
     pub url: String,
+    /// The host and port deliveries are limited by.
+    #[serde(skip)]
+    pub receiver: String,
     #[serde(skip)]
     pub secret: String,
     /// The JSON body sent (signed).
@@ -736,6 +754,13 @@ pub struct AutomationOutput {
 /// Runs the rules for a conversation (pure: the service's rules and SLA catalog).
 pub trait Automator: Send + Sync {
     fn run(&self, input: AutomationInput<'_>) -> AutomationOutput;
+
+    /// The catalog generation the rules were read at, if known. A pass whose transaction
+    /// finds another one handles nothing and says so ([`AutomationPass::stale`]): events
+    /// queued for a rule newer than these rules are never run against them.
+    fn catalog_generation(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// What one automation pass did.
@@ -752,6 +777,9 @@ pub struct AutomationPass {
     pub scheduled: Vec<(i64, Option<DateTime<Utc>>)>,
     /// Whether it queued deliveries.
     pub queued_deliveries: bool,
+    /// The catalog moved since the automator's rules were read: nothing was handled; run
+    /// the pass again with the catalog as it is now.
+    pub stale: bool,
     /// The months (`facts::month_of` of their creation) of the conversations it handled,
     /// whose compliance facts it rewrote.
     pub months: Vec<i64>,

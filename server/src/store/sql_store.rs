@@ -280,8 +280,8 @@ fn conversation_from_row(row: &Row) -> Result<ConversationRow, sqlx::Error> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, url, secret, body, status, \
-     attempts, next_attempt_at, last_error, created_at, delivered_at";
+const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, url, receiver, secret, body, \
+     status, attempts, next_attempt_at, last_error, created_at, delivered_at";
 
 fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
     Ok(OutboxItem {
@@ -290,6 +290,7 @@ fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
         rule_id: row.get("rule_id")?,
         conversation_id: row.get("conversation_id")?,
         url: row.get("url")?,
+        receiver: row.get("receiver")?,
         secret: row.get("secret")?,
         body: row.get("body")?,
         status: row.get("status")?,
@@ -1635,6 +1636,21 @@ impl Store for SqlStore {
                 .or_default()
                 .push(r.json("payload")?);
         }
+        // Read after the queue: an event queued for a rule newer than the automator's rules
+        // was committed with (or after) that rule, so the generation read now has moved.
+        if let Some(expected) = automator.catalog_generation() {
+            let generation: i64 = self
+                .q("SELECT generation FROM catalog_generation WHERE id = 1")
+                .fetch_scalar(&mut tx)
+                .await?;
+            if generation != expected {
+                tx.commit().await?;
+                return Ok(AutomationPass {
+                    stale: true,
+                    ..AutomationPass::default()
+                });
+            }
+        }
         let mut fired: HashMap<i64, HashSet<(String, i64, String, i64)>> = HashMap::new();
         let mut q =
             self.q("SELECT conversation_id, metric, cycle, event, level FROM sla_firings WHERE ");
@@ -1717,9 +1733,9 @@ impl Store for SqlStore {
         .await?;
         for (conversation_id, o) in &work.outbox {
             self.q(
-                "INSERT INTO outbox (kind, rule_id, conversation_id, url, secret, body, status, \
-                 attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+                "INSERT INTO outbox (kind, rule_id, conversation_id, url, receiver, secret, body, \
+                 status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $8, $5, $6, 'pending', 0, $7, $7)",
             )
             .arg(o.kind)
             .arg(o.rule_id)
@@ -1728,6 +1744,7 @@ impl Store for SqlStore {
             .arg(&o.secret)
             .arg(&o.body)
             .arg(now)
+            .arg(&o.receiver)
             .execute(&mut tx)
             .await?;
         }
@@ -1755,52 +1772,83 @@ impl Store for SqlStore {
             .await?)
     }
 
-    async fn claim_outbox(
+    async fn due_outbox(
         &self,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        full: &[String],
         limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let mut q = self
+            .q("SELECT id, receiver FROM outbox \
+                WHERE status = 'pending' AND next_attempt_at <= $1")
+            .arg(now);
+        if !full.is_empty() {
+            q.push(" AND NOT (")
+                .push_in("receiver", full.to_vec())
+                .push(")");
+        }
+        q.push(" ORDER BY next_attempt_at, id LIMIT ")
+            .push_bind(limit);
+        let rows = q.fetch_all(&self.db).await?;
+        all(rows, |r| Ok((r.get("id")?, r.get("receiver")?)))
+    }
+
+    async fn claim_outbox(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        lease: &str,
     ) -> StoreResult<Vec<OutboxItem>> {
-        let mut q = self.q("UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
-             SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, id LIMIT $3");
-        q.push_lock(Lock::UpdateSkipLocked)
-            .push(&format!(") RETURNING {OUTBOX_COLUMNS}"));
-        let rows = q
-            .arg(now)
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Still pending and due: another server may have claimed some since they were read
+        // (PostgreSQL checks the condition again on the row it waited for).
+        let mut q = self
+            .q("UPDATE outbox SET next_attempt_at = $1, lease = $2 \
+                WHERE status = 'pending' AND next_attempt_at <= $3 AND ")
             .arg(lease_until)
-            .arg(limit)
-            .fetch_all(&self.db)
-            .await?;
-        all(rows, outbox_from_row)
+            .arg(lease)
+            .arg(now);
+        q.push_in("id", ids.to_vec())
+            .push(&format!(" RETURNING {OUTBOX_COLUMNS}"));
+        let rows = q.fetch_all(&self.db).await?;
+        let mut items = all(rows, outbox_from_row)?;
+        items.sort_by_key(|i| i.id);
+        Ok(items)
     }
 
     async fn finish_outbox(
         &self,
         id: i64,
+        lease: &str,
         outcome: &OutboxOutcome,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let q = match outcome {
             OutboxOutcome::Delivered => self
                 .q(
                     "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, \
-                     delivered_at = $1, last_error = NULL WHERE id = $2",
+                     delivered_at = $1, last_error = NULL, lease = NULL \
+                     WHERE id = $2 AND lease = $3 AND status = 'pending'",
                 )
                 .arg(now)
-                .arg(id),
+                .arg(id)
+                .arg(lease),
             OutboxOutcome::Failed { error, retry_at } => self
                 .q(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1, lease = NULL, \
                      status = CASE WHEN $2 IS NULL THEN 'failed' ELSE 'pending' END, \
-                     next_attempt_at = COALESCE($2, next_attempt_at) WHERE id = $3",
+                     next_attempt_at = COALESCE($2, next_attempt_at) \
+                     WHERE id = $3 AND lease = $4 AND status = 'pending'",
                 )
                 .arg(error.as_str())
                 .arg(*retry_at)
-                .arg(id),
+                .arg(id)
+                .arg(lease),
         };
-        q.execute(&self.db).await?;
-        Ok(())
+        Ok(q.execute(&self.db).await? == 1)
     }
 
     async fn list_outbox(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>> {

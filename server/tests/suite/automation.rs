@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server_support::{column, error_fields, eventually, TestServer};
+use server_support::{column, error_fields, eventually, Setup, TestServer, LOCAL_RECEIVERS};
 use std::sync::{Arc, Mutex};
 
 /// How long (real time) an effect may take to show before a test fails.
@@ -28,10 +28,25 @@ fn now(s: &TestServer) -> String {
     s.now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A webhook receiver on a free port: records (signature, delivery id, body); answers
-/// `status` (500 makes deliveries fail).
-async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
-    let got: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+/// One delivery as a receiver got it.
+#[derive(Debug, Clone)]
+struct Received {
+    signature: String,
+    timestamp: i64,
+    delivery: String,
+    body: String,
+}
+
+/// Whether a delivery carries the signature of `secret` over its timestamp and body.
+fn signed_with(r: &Received, secret: &str) -> bool {
+    r.signature == promptly_server::outbox::signature(secret, r.timestamp, &r.body)
+}
+
+/// A webhook receiver on a free port of 127.0.0.1 (servers that deliver to it start with
+/// [`LOCAL_RECEIVERS`] allowed): records what it gets; answers `status` (500 makes
+/// deliveries fail).
+async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let store = got.clone();
     let app = axum::Router::new().route(
         "/hook",
@@ -45,11 +60,12 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(String, String, String
                         .unwrap_or("")
                         .to_string()
                 };
-                store.lock().unwrap().push((
-                    h("x-promptly-signature"),
-                    h("x-promptly-delivery"),
-                    String::from_utf8_lossy(&body).to_string(),
-                ));
+                store.lock().unwrap().push(Received {
+                    signature: h("x-promptly-signature"),
+                    timestamp: h("x-promptly-timestamp").parse().unwrap_or(-1),
+                    delivery: h("x-promptly-delivery"),
+                    body: String::from_utf8_lossy(&body).to_string(),
+                });
                 axum::http::StatusCode::from_u16(status).unwrap()
             }
         }),
@@ -58,6 +74,11 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(String, String, String
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}/hook"), got)
+}
+
+/// A server on a test clock at [`t0`] that may deliver to receivers on 127.0.0.1.
+async fn start() -> TestServer {
+    TestServer::start_with(Setup::at(t0()).allow_egress(LOCAL_RECEIVERS)).await
 }
 
 /// Sets the outbound webhook of `channel`: the answer.
@@ -79,7 +100,7 @@ async fn outbound(
 #[tokio::test]
 async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owner_and_messages_the_customer(
 ) {
-    let s = TestServer::start_at(t0()).await;
+    let s = start().await;
     let t = s.token().await;
     let standard = s
         .create_default_policy(&t, json!({"name": "Standard", "first_response": "1h"}))
@@ -172,20 +193,17 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
     // Delivered once to the channel's webhook, signed with its secret.
     let got = eventually(WITHIN, "the channel delivery", || async {
         let g = received.lock().unwrap().clone();
-        (!g.is_empty()).then(|| json!(g))
+        (!g.is_empty()).then_some(g)
     })
     .await;
-    let (signature, delivery, body) = (
-        got[0][0].as_str().unwrap(),
-        got[0][1].as_str().unwrap(),
-        got[0][2].as_str().unwrap(),
-    );
+    assert!(signed_with(&got[0], "channel-secret"), "{got:?}");
     assert_eq!(
-        signature,
-        promptly_server::automation::signature("channel-secret", body)
+        got[0].timestamp,
+        s.now().timestamp(),
+        "signed at the server's (test) clock, which stood still"
     );
-    assert!(!delivery.is_empty());
-    let body: Value = serde_json::from_str(body).unwrap();
+    assert!(!got[0].delivery.is_empty());
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
     assert_eq!(body["conversation"], "big-1");
     assert_eq!(
         body["text"],
@@ -204,13 +222,9 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
     promptly_server::automation::run_pass(&s.state, &s.base)
         .await
         .unwrap();
-    let tried = promptly_server::automation::deliver_outbox(
-        s.store.as_ref(),
-        &s.state.clock,
-        &crate::support::client(),
-    )
-    .await
-    .unwrap();
+    let tried = promptly_server::outbox::deliver_outbox(&s.state)
+        .await
+        .unwrap();
     assert_eq!(tried, 0, "nothing left to deliver");
     assert_eq!(received.lock().unwrap().len(), 1);
     let firings = s.store.count_sla_firings().await.unwrap();
@@ -231,7 +245,7 @@ async fn a_matching_conversation_gets_the_policy_and_its_breach_removes_the_owne
 
 #[tokio::test]
 async fn failing_webhooks_are_retried_and_their_failures_show() {
-    let s = TestServer::start_at(t0()).await;
+    let s = start().await;
     let t = s.token().await;
     let (hook, received) = receiver(500).await;
     s.create(
@@ -265,18 +279,13 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
     assert_eq!(body["conversation"]["id"], d["conversation_id"]);
     let got = received.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
-    assert_eq!(
-        got[0].0,
-        promptly_server::automation::signature("hook-secret", &got[0].2)
-    );
+    assert!(signed_with(&got[0], "hook-secret"), "{got:?}");
 
     // Retried with backoff on the server's clock: not before 10 s ...
     s.advance(Duration::seconds(9));
-    let client = crate::support::client();
-    let tried =
-        promptly_server::automation::deliver_outbox(s.store.as_ref(), &s.state.clock, &client)
-            .await
-            .unwrap();
+    let tried = promptly_server::outbox::deliver_outbox(&s.state)
+        .await
+        .unwrap();
     assert_eq!(tried, 0, "the retry is not due after 9 s");
     assert_eq!(received.lock().unwrap().len(), 1);
     // ... then after 10 s, 30 s, 90 s, 270 s and 810 s, and given up after the sixth.
@@ -294,8 +303,16 @@ async fn failing_webhooks_are_retried_and_their_failures_show() {
     let got = received.lock().unwrap().clone();
     assert_eq!(got.len(), 6, "six attempts");
     assert!(
-        got.iter().all(|g| g.1 == got[0].1),
+        got.iter().all(|g| g.delivery == got[0].delivery),
         "every attempt carries the same delivery id"
+    );
+    assert!(
+        got.iter().all(|g| signed_with(g, "hook-secret")),
+        "each attempt signed with its own timestamp"
+    );
+    assert!(
+        got.windows(2).all(|w| w[0].timestamp < w[1].timestamp),
+        "each attempt carries the instant it was made"
     );
     let (status, _) = s.get("/api/v1/deliveries?status=bogus", &t).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -28,6 +28,11 @@ fn spawn(db: &str, port: u16) -> Server {
         .env("PROMPTLY_LOG", "warn")
         .env("PROMPTLY_ADMIN_EMAIL", "admin@fault.test")
         .env("PROMPTLY_ADMIN_PASSWORD", "fault-password-1")
+        // The webhook receiver listens on 127.0.0.1.
+        .env(
+            "PROMPTLY_EGRESS_ALLOW",
+            crate::server_support::LOCAL_RECEIVERS,
+        )
         .stdout(Stdio::null())
         .spawn()
         .expect("start promptly serve");

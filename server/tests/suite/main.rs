@@ -27,3 +27,4 @@ mod sla_schedule;
 mod staffing_api;
 mod store_contract;
 mod token_forms;
+mod webhooks;

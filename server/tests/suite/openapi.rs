@@ -404,3 +404,18 @@ fn the_documented_limits_are_the_codes() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_webhook_words_name_the_headers_deliveries_carry() {
+    use promptly_server::outbox::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    let op = &doc["paths"]["/channels/{channel}/outbound"]["put"];
+    let words = format!("{} {}", op["summary"], op["description"]);
+    let readme = include_str!("../../../README.md");
+    for header in [SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER] {
+        assert!(words.contains(header), "the API document names {header}");
+        assert!(readme.contains(header), "the README names {header}");
+    }
+    assert!(words.contains("PROMPTLY_EGRESS_ALLOW"), "{words}");
+}

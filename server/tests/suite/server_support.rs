@@ -9,6 +9,7 @@ use crate::support as pg;
 
 use chrono::{DateTime, Utc};
 use promptly_server::clock::{Clock, TestClock};
+use promptly_server::config::EgressArgs;
 use promptly_server::services::tokens::CreatedToken;
 use promptly_server::state::AppState;
 use promptly_server::store::DynStore;
@@ -60,16 +61,50 @@ where
     }
 }
 
+/// How a test server starts: its clock, and where its webhooks may go (like production, only
+/// public addresses unless a test allows more: every test that delivers to a receiver on
+/// 127.0.0.1 says so with [`Setup::allow_egress`]).
+#[derive(Default)]
+pub struct Setup {
+    clock: Option<TestClock>,
+    egress: EgressArgs,
+}
+
+impl Setup {
+    /// On a test clock standing at `at`.
+    pub fn at(at: DateTime<Utc>) -> Setup {
+        Setup {
+            clock: Some(TestClock::starting_at(at)),
+            ..Setup::default()
+        }
+    }
+
+    /// `PROMPTLY_EGRESS_ALLOW`.
+    pub fn allow_egress(mut self, allow: &str) -> Setup {
+        self.egress.allow = Some(allow.parse().expect("an allow-list"));
+        self
+    }
+
+    /// `PROMPTLY_EGRESS_CA_FILE`.
+    pub fn egress_ca_file(mut self, pem: &std::path::Path) -> Setup {
+        self.egress.ca_file = Some(pem.to_path_buf());
+        self
+    }
+}
+
+/// The allow-list of tests whose webhook receivers listen on 127.0.0.1.
+pub const LOCAL_RECEIVERS: &str = "127.0.0.1/32";
+
 impl TestServer {
     /// A server on the real clock.
     pub async fn start() -> TestServer {
-        Self::start_on(None).await
+        Self::start_with(Setup::default()).await
     }
 
     /// A server on a test clock standing at `at`: it moves only with
     /// [`TestServer::advance`] (or [`TestServer::test_clock`]).
     pub async fn start_at(at: DateTime<Utc>) -> TestServer {
-        Self::start_on(Some(TestClock::starting_at(at))).await
+        Self::start_with(Setup::at(at)).await
     }
 
     /// The server's current instant (its clock's).
@@ -86,7 +121,9 @@ impl TestServer {
             .advance(d);
     }
 
-    async fn start_on(test_clock: Option<TestClock>) -> TestServer {
+    pub async fn start_with(setup: Setup) -> TestServer {
+        let test_clock = setup.clock;
+        let egress = setup.egress.egress().expect("the egress settings");
         let clock = test_clock.clone().map_or_else(Clock::real, Clock::from);
         let dir = tempfile::tempdir().unwrap();
         let (url, cluster) = match database() {
@@ -114,7 +151,9 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let state = AppState::new(store.clone(), false).with_clock(clock);
+        let state = AppState::new(store.clone(), false)
+            .with_clock(clock)
+            .with_egress(egress);
         let opts = leptos::prelude::LeptosOptions::builder()
             .output_name("promptly")
             .site_root(dir.path().to_string_lossy().to_string())

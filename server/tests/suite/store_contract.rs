@@ -1307,6 +1307,179 @@ async fn rules_keep_their_order_and_count_their_runs(store: DynStore) {
         .is_empty());
 }
 
+/// Queues a delivery to each of `receivers` (in order) for any conversation it is run on.
+struct QueuesDeliveries(&'static [&'static str]);
+
+impl Automator for QueuesDeliveries {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
+        AutomationOutput {
+            outbox: self
+                .0
+                .iter()
+                .map(|receiver| NewOutbox {
+                    kind: "webhook",
+                    rule_id: None,
+                    url: format!("https://{receiver}/hook"),
+                    receiver: receiver.to_string(),
+                    secret: "s3cret".into(),
+                    body: "{}".into(),
+                })
+                .collect(),
+            done_until: Some(input.now),
+            ..AutomationOutput::default()
+        }
+    }
+}
+
+/// Handles any conversation it is run on, with rules read at `generation`.
+struct RulesAt(i64);
+
+impl Automator for RulesAt {
+    fn run(&self, input: AutomationInput<'_>) -> AutomationOutput {
+        AutomationOutput {
+            done_until: Some(input.now),
+            ..AutomationOutput::default()
+        }
+    }
+
+    fn catalog_generation(&self) -> Option<i64> {
+        Some(self.0)
+    }
+}
+
+async fn a_pass_with_rules_older_than_the_catalog_handles_nothing(store: DynStore) {
+    store
+        .ingest(&[created("s0", "s", 0, "email")], &on(None), t0())
+        .await
+        .unwrap();
+    let generation = store.catalog_generation().await.unwrap();
+    let at = minutes(61);
+    // A rule was written after these rules were read: the due conversation is left alone.
+    let pass = store
+        .automation_pass(&RulesAt(generation - 1), at, 10)
+        .await
+        .unwrap();
+    assert!(pass.stale);
+    assert_eq!(pass.handled, 0);
+    assert_eq!(store.sla_schedule().await.unwrap().len(), 1, "still due");
+    let pass = store
+        .automation_pass(&RulesAt(generation), at, 10)
+        .await
+        .unwrap();
+    assert!(!pass.stale);
+    assert_eq!(pass.handled, 1);
+}
+
+async fn deliveries_are_claimed_by_receiver_and_finished_under_their_lease(store: DynStore) {
+    store
+        .ingest(&[created("d0", "d", 0, "email")], &on(None), t0())
+        .await
+        .unwrap();
+    // Due an hour after its first event (TestDeriver): the pass queues four deliveries.
+    let at = minutes(61);
+    let pass = store
+        .automation_pass(
+            &QueuesDeliveries(&[
+                "a.example:443",
+                "a.example:443",
+                "b.example:443",
+                "a.example:443",
+            ]),
+            at,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(pass.queued_deliveries);
+    let due = store.due_outbox(at, &[], 10).await.unwrap();
+    let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
+    assert_eq!(
+        due.iter().map(|d| d.1.as_str()).collect::<Vec<_>>(),
+        [
+            "a.example:443",
+            "a.example:443",
+            "b.example:443",
+            "a.example:443"
+        ],
+        "oldest first, with their receivers"
+    );
+    // A full receiver is passed over.
+    let others = store
+        .due_outbox(at, &["a.example:443".to_string()], 10)
+        .await
+        .unwrap();
+    assert_eq!(others, [(ids[2], "b.example:443".to_string())]);
+    assert_eq!(store.due_outbox(at, &[], 2).await.unwrap().len(), 2);
+
+    // A claim takes what is still due; a second claim of the same ones gets nothing.
+    let lease_until = at + Duration::seconds(60);
+    let claimed = store
+        .claim_outbox(&ids[..2], at, lease_until, "lease-1")
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!(claimed[0].receiver, "a.example:443");
+    assert_eq!(claimed[0].next_attempt_at, lease_until);
+    let again = store
+        .claim_outbox(&ids[..2], at, lease_until, "lease-2")
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "held by the first claim");
+    assert_eq!(
+        store.due_outbox(at, &[], 10).await.unwrap().len(),
+        2,
+        "claimed deliveries are not due"
+    );
+
+    // An outcome is recorded only under the claim that holds the delivery.
+    let failed = OutboxOutcome::Failed {
+        error: "the receiver answered 500".into(),
+        retry_at: Some(at + Duration::seconds(10)),
+    };
+    assert!(!store
+        .finish_outbox(ids[0], "lease-2", &OutboxOutcome::Delivered, at)
+        .await
+        .unwrap());
+    assert!(store
+        .finish_outbox(ids[0], "lease-1", &failed, at)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .finish_outbox(ids[0], "lease-1", &OutboxOutcome::Delivered, at)
+            .await
+            .unwrap(),
+        "once recorded, the claim is spent"
+    );
+    // When a lease runs out, another claim takes the delivery, and the stale claim's outcome
+    // no longer counts.
+    let after = lease_until + Duration::seconds(1);
+    let retaken = store
+        .claim_outbox(&ids[1..2], after, after + Duration::seconds(60), "lease-3")
+        .await
+        .unwrap();
+    assert_eq!(retaken.len(), 1);
+    assert!(!store
+        .finish_outbox(ids[1], "lease-1", &OutboxOutcome::Delivered, after)
+        .await
+        .unwrap());
+    assert!(store
+        .finish_outbox(ids[1], "lease-3", &OutboxOutcome::Delivered, after)
+        .await
+        .unwrap());
+    let listed = store.list_outbox(None, 10).await.unwrap();
+    let by_id = |id: i64| listed.iter().find(|o| o.id == id).unwrap();
+    assert_eq!(by_id(ids[0]).status, "pending");
+    assert_eq!(by_id(ids[0]).attempts, 1);
+    assert_eq!(
+        by_id(ids[0]).last_error.as_deref(),
+        Some("the receiver answered 500")
+    );
+    assert_eq!(by_id(ids[0]).next_attempt_at, at + Duration::seconds(10));
+    assert_eq!(by_id(ids[1]).status, "delivered");
+    assert_eq!(by_id(ids[1]).attempts, 1, "one attempt recorded, not two");
+}
+
 /// 400 conversations over late October and November, of every kind the compliance query
 /// distinguishes: answered, resolved or left unanswered, still waiting, surveyed.
 fn compliance_events() -> Vec<IncomingEvent> {
@@ -1572,6 +1745,7 @@ impl Automator for OneWebhookEach {
                 kind: "webhook",
                 rule_id: Some(1),
                 url: "http://127.0.0.1:9/hook".into(),
+                receiver: "127.0.0.1:9".into(),
                 secret: "s".into(),
                 body: format!("{{\"conversation\": {}}}", input.row.id),
             }],
@@ -1623,14 +1797,31 @@ async fn epochs_backups_and_retention(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(pass.handled, 2);
+    let due: Vec<i64> = store
+        .due_outbox(t0() + Duration::hours(2), &[], 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let claimed = store
-        .claim_outbox(t0() + Duration::hours(2), t0() + Duration::hours(3), 10)
+        .claim_outbox(
+            &due,
+            t0() + Duration::hours(2),
+            t0() + Duration::hours(3),
+            "purge",
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 2);
     let delivered_at = t0() + Duration::hours(2);
     store
-        .finish_outbox(claimed[0].id, &OutboxOutcome::Delivered, delivered_at)
+        .finish_outbox(
+            claimed[0].id,
+            "purge",
+            &OutboxOutcome::Delivered,
+            delivered_at,
+        )
         .await
         .unwrap();
     let failed = OutboxOutcome::Failed {
@@ -1638,7 +1829,7 @@ async fn epochs_backups_and_retention(store: DynStore) {
         retry_at: None,
     };
     store
-        .finish_outbox(claimed[1].id, &failed, delivered_at)
+        .finish_outbox(claimed[1].id, "purge", &failed, delivered_at)
         .await
         .unwrap();
 
@@ -1779,6 +1970,8 @@ contract!(
     open_conversations_move_to_a_new_version_and_rederive,
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
     rules_keep_their_order_and_count_their_runs,
+    deliveries_are_claimed_by_receiver_and_finished_under_their_lease,
+    a_pass_with_rules_older_than_the_catalog_handles_nothing,
     compliance_counts_agree_with_the_domain_tally,
     contracts_and_departments_are_stored,
     epochs_backups_and_retention,
