@@ -3,7 +3,7 @@
 //! by their archive; the conversation reads, evaluates and reopens as before, and what is
 //! still open or recent keeps its events.
 
-use crate::server_support::{eventually, TestServer};
+use crate::server_support::{eventually, Setup, TestServer, LOCAL_RECEIVERS};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use promptly_server::config::RetentionArgs;
 use serde_json::{json, Value};
@@ -54,7 +54,7 @@ fn lasting(c: &Value) -> Value {
 
 #[tokio::test]
 async fn old_deliveries_rule_runs_and_resolved_conversations_events_are_purged() {
-    let s = TestServer::start_at(t0()).await;
+    let s = TestServer::start_with(Setup::at(t0()).allow_egress(LOCAL_RECEIVERS)).await;
     let t = s.token().await;
     s.create_default_policy(
         &t,

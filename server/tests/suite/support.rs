@@ -293,6 +293,8 @@ impl Promptly {
             .env("PROMPTLY_LOG", "warn,promptly=error")
             .env("PROMPTLY_ADMIN_EMAIL", "admin@real.test")
             .env("PROMPTLY_ADMIN_PASSWORD", "real-password-1")
+            // The tests' webhook receivers listen on this machine.
+            .env("PROMPTLY_EGRESS_ALLOW", "127.0.0.1/32")
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start promptly serve");
