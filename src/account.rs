@@ -377,7 +377,7 @@ pub const EMAIL_PATTERN: &str =
 
 /// Normalises an e-mail address (trimmed, lowercase) or says what is wrong with it.
 pub fn validate_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
+    let email = crate::schema::trim(raw).to_lowercase();
     if email.is_empty() {
         return Err("E-mail is required.".into());
     }

@@ -19,7 +19,7 @@
 //! everywhere: outside the table the calendar walks day by day.
 
 use crate::duration::SlaDuration;
-use crate::instant::{from_whole_second, whole_second, Secs};
+use crate::instant::{from_whole_second, whole_second, Secs, LATEST};
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
     Timelike, Utc,
@@ -80,7 +80,7 @@ impl FromStr for TimeWindow {
 
     fn from_str(text: &str) -> Result<Self, String> {
         fn minutes(hhmm: &str) -> Option<u32> {
-            let (h, m) = hhmm.trim().split_once(':')?;
+            let (h, m) = crate::schema::trim(hhmm).split_once(':')?;
             if h.is_empty() || h.len() > 2 || m.len() != 2 {
                 return None;
             }
@@ -399,6 +399,9 @@ impl BusinessCalendar {
         }
     }
 
+    /// `Never` past [`LATEST`]: a deadline after the year 9999 could not be written, and
+    /// stopping there bounds the walk on a calendar that opens a minute a week (a century
+    /// of its open time would otherwise walk to the end of chrono's dates).
     #[inline]
     fn deadline(&self, from: Secs, secs: i64) -> Deadline<'_> {
         if secs <= 0 {
@@ -416,11 +419,14 @@ impl BusinessCalendar {
         }
         if at < table.hi {
             match table.add(at, left) {
-                Ok((i, offset)) => return Deadline::InTable(table, i, offset),
+                Ok((i, offset)) if table.starts[i] + offset <= LATEST => {
+                    return Deadline::InTable(table, i, offset)
+                }
+                Ok(_) => return Deadline::Never,
                 Err(rest) => (left, at) = (rest, table.hi),
             }
         }
-        match self.walk_add(at, left, Secs::MAX) {
+        match self.walk_add(at, left, LATEST) {
             Walk::Reached(t) => Deadline::At(t),
             Walk::Remaining(_) | Walk::Never => Deadline::Never,
         }
@@ -527,7 +533,7 @@ impl BusinessCalendar {
         if secs <= 0 {
             return Some(from);
         }
-        match self.walk_add(from, secs, Secs::MAX) {
+        match self.walk_add(from, secs, LATEST) {
             Walk::Reached(t) => Some(t),
             _ => None,
         }
@@ -1113,6 +1119,37 @@ mod tests {
         assert_eq!(
             once.add_open_time(at("2026-11-20T10:00:00Z"), dur("61m")),
             None
+        );
+    }
+
+    /// Found with the `calendar` and `sla_check` fuzz targets: a century of open time on a
+    /// calendar open one minute a week walked 260,000 years to the end of chrono's dates
+    /// (over a minute per deadline). Deadlines stop at the last instant RFC 3339 writes.
+    #[test]
+    fn a_deadline_after_the_year_9999_is_never() {
+        let sparse = calendar(r#"{"timezone": "UTC", "hours": {"mon": ["00:00-00:01"]}}"#);
+        assert_eq!(
+            sparse.add_open_time(at("9990-01-01T00:00:00Z"), dur("36600d")),
+            None
+        );
+        let always = daily("UTC", "00:00-24:00");
+        let last = at("9999-12-31T23:00:00Z");
+        assert_eq!(
+            deadline(&always, "9999-12-31T23:00:00Z", "59m59s"),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(always.add_open_time(last, dur("1h")), None);
+        // Walked, not looked up: the table is built around another instant.
+        let walked = daily("Pacific/Kiritimati", "23:00-22:00");
+        walked.precompute(
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+        );
+        assert_eq!(walked.add_open_time(last, dur("1d")), None);
+        assert_eq!(
+            walked.open_time_between(at("9999-12-31T00:00:00Z"), last),
+            // Closed from 22:00 to 23:00 at UTC+14, 08:00 to 09:00 UTC.
+            22 * 3600
         );
     }
 

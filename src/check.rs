@@ -75,26 +75,45 @@ pub enum CheckError {
     Field { field: String, message: String },
 }
 
+impl CheckError {
+    /// An error on `field`; control characters of the input that the path or the message
+    /// repeat (a key or a word with a line break) are escaped, so that it stays one line.
+    fn field(field: &str, message: &str) -> Self {
+        CheckError::Field {
+            field: one_line(field),
+            message: one_line(message),
+        }
+    }
+}
+
+/// `text` with control characters escaped as Rust writes them (`\n`, `\u{1b}`).
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Evaluates a `promptly sla check` document.
 pub fn run_check(input: &str) -> Result<CheckOutput, CheckError> {
     // Through a `Value` first so that field errors carry a path and no line numbers.
     let value: serde_json::Value =
-        serde_json::from_str(input).map_err(|e| CheckError::Json(e.to_string()))?;
+        serde_json::from_str(input).map_err(|e| CheckError::Json(one_line(&e.to_string())))?;
     let input: CheckInput = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        CheckError::Field {
-            field: if path == "." { "input".into() } else { path },
-            message: e.into_inner().to_string(),
-        }
+        let field = if path == "." { "input" } else { &path };
+        CheckError::field(field, &e.into_inner().to_string())
     })?;
     let calendar = input
         .calendar
         .map(BusinessCalendar::new)
         .transpose()
-        .map_err(|e| CheckError::Field {
-            field: format!("calendar.{}", e.field),
-            message: e.message,
-        })?;
+        .map_err(|e| CheckError::field(&format!("calendar.{}", e.field), &e.message))?;
     let state = Timeline::new(input.events).evaluate(&input.policy, calendar.as_ref(), input.at);
     Ok(CheckOutput::from(&state))
 }
@@ -202,6 +221,56 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains('\n'));
+    }
+
+    /// Found by the `sla_check` fuzz target: an offset put an instant in the year -1 or
+    /// a deadline in 10000, and the output's instants no longer read back as RFC 3339.
+    #[test]
+    fn every_instant_printed_lies_in_the_years_0000_to_9999() {
+        let err = error_of(r#"{"policy": {}, "events": [], "at": "0000-01-01T00:00:00+00:01"}"#);
+        assert_eq!(
+            err,
+            r#"at: "0000-01-01T00:00:00+00:01" lies outside the years 0000 to 9999 in UTC"#
+        );
+        let input = r#"{"policy": {"first_response": "1h", "resolution": "29m"},
+            "events": [{"at": "9999-12-31T23:30:00Z", "kind": "created"}],
+            "at": "9999-12-31T23:40:00Z"}"#;
+        let output = run_check(input).unwrap();
+        let json = serde_json::to_value(&output).unwrap();
+        // Due after the last instant: never, like a calendar that never opens again.
+        assert_eq!(
+            json["metrics"][0],
+            serde_json::json!({"metric": "first_response", "state": "ok", "due_at": null,
+                "remaining_s": null, "breaches": 0, "text": ""})
+        );
+        assert_eq!(json["metrics"][1]["due_at"], "9999-12-31T23:59:00Z");
+        let printed = serde_json::to_string(&output).unwrap();
+        assert_eq!(
+            serde_json::from_str::<CheckOutput>(&printed).unwrap(),
+            output
+        );
+    }
+
+    /// Found by the `sla_check` fuzz target: serde repeats an unknown key or word as it
+    /// is, so a line break in it broke the error over two lines.
+    #[test]
+    fn errors_stay_one_line_whatever_the_input_names() {
+        let err = error_of(
+            r#"{"at": "2026-11-23T10:25:00Z", "ev\nts": [], "policy": {"first_response": "30m"}}"#,
+        );
+        assert!(
+            err.starts_with(r"ev\nts: unknown field `ev\nts`, expected one of"),
+            "{err}"
+        );
+        let err = error_of(&example_with(
+            r#""kind": "created""#,
+            "\"kind\": \"cre\\u001bated\"",
+        ));
+        assert!(
+            err.starts_with(r"events[0].kind: unknown variant `cre\u{1b}ated`"),
+            "{err}"
+        );
+        assert!(!err.chars().any(char::is_control), "{err}");
     }
 
     #[test]

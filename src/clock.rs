@@ -25,7 +25,7 @@
 
 use crate::calendar::BusinessCalendar;
 use crate::duration::badge_text;
-use crate::instant::{self, from_whole_second, whole_second, Secs};
+use crate::instant::{self, from_whole_second, whole_second, Secs, LATEST};
 use crate::policy::Policy;
 use crate::timeline::{Author, ConversationStatus, Event, EventKind};
 use chrono::{DateTime, Utc};
@@ -240,11 +240,12 @@ impl Counter<'_> {
         }
     }
 
-    /// The instant at which `secs` more are counted from `from`; `None` if never.
+    /// The instant at which `secs` more are counted from `from`; `None` if never, or after
+    /// [`LATEST`] (the year 9999, as the calendar's deadlines).
     fn add(self, from: Secs, secs: i64, business_hours: bool) -> Option<Secs> {
         match self.calendar {
             Some(calendar) if business_hours => calendar.add_open_secs(from, secs),
-            _ => Some(from + secs.max(0)),
+            _ => Some(from + secs.max(0)).filter(|t| *t <= LATEST),
         }
     }
 }

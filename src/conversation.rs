@@ -237,6 +237,28 @@ fn text_field(
         .flatten()
 }
 
+/// An e-mail address at `obj[key]`, trimmed and lowercased; the limit holds for what is
+/// stored, so it counts after lowercasing (which can lengthen a text: "İ" is "i̇").
+fn email_field(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    path: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let parse = |s: &str| {
+        let email = s.trim().to_lowercase();
+        if email.chars().count() > max {
+            Err(format!("must be at most {max} characters"))
+        } else {
+            Ok(email)
+        }
+    };
+    optional_text(obj, key, path, "must be a string", parse, errors)
+        .ok()
+        .flatten()
+}
+
 /// Reads the optional word at `obj[key]`: one of `all`, as serde writes them.
 fn serde_word<T: Serialize + Copy>(
     obj: &serde_json::Map<String, serde_json::Value>,
@@ -461,8 +483,7 @@ pub fn parse_incoming(
                     }
                     Contact {
                         name: text_field(c, "name", &cpath, CONTACT_TEXT_LEN, &mut errors),
-                        email: text_field(c, "email", &cpath, EMAIL_LEN, &mut errors)
-                            .map(|e| e.trim().to_lowercase()),
+                        email: email_field(c, "email", &cpath, EMAIL_LEN, &mut errors),
                         handle: text_field(c, "handle", &cpath, CONTACT_TEXT_LEN, &mut errors),
                     }
                 }
@@ -494,27 +515,31 @@ pub fn parse_incoming(
                 private: boolean(obj, "private", path, &mut errors),
                 text: text_field(obj, "text", path, MESSAGE_TEXT_LEN, &mut errors)
                     .unwrap_or_default(),
-                agent_email: text_field(obj, "agent_email", path, EMAIL_LEN, &mut errors)
-                    .map(|e| e.trim().to_lowercase()),
+                agent_email: email_field(obj, "agent_email", path, EMAIL_LEN, &mut errors),
             }
         }
         "conversation.updated" => {
             let status = serde_word(obj, "status", path, &ConversationStatus::ALL, &mut errors);
-            let nullable = |key: &str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
-                match obj.get(key) {
-                    None => None,
-                    Some(serde_json::Value::Null) => Some(None),
-                    Some(_) => Some(
-                        text_field(obj, key, path, UPDATE_TEXT_LEN, errors)
-                            .filter(|s| !s.trim().is_empty()),
-                    ),
-                }
+            type Read = fn(
+                &serde_json::Map<String, serde_json::Value>,
+                &str,
+                &str,
+                usize,
+                &mut Vec<FieldError>,
+            ) -> Option<String>;
+            let nullable = |key: &str, read: Read, errors: &mut Vec<FieldError>| match obj.get(key)
+            {
+                None => None,
+                Some(serde_json::Value::Null) => Some(None),
+                Some(_) => Some(
+                    read(obj, key, path, UPDATE_TEXT_LEN, errors).filter(|s| !s.trim().is_empty()),
+                ),
             };
             EventBody::Updated {
                 status,
                 priority,
-                owner: nullable("owner", &mut errors).map(|o| o.map(|e| e.trim().to_lowercase())),
-                team: nullable("team", &mut errors),
+                owner: nullable("owner", email_field, &mut errors),
+                team: nullable("team", text_field, &mut errors),
                 labels: labels(obj, path, &mut errors),
             }
         }
@@ -1364,5 +1389,54 @@ mod tests {
         )
         .unwrap_err();
         assert!(errs.iter().any(|e| e.field == "e.type"), "{errs:?}");
+    }
+
+    /// Found by the `event_json` fuzz target: the limit on an e-mail counted the text as sent,
+    /// then lowercasing "İ" (one character) stored "i̇" (two), so 254 of them were accepted and
+    /// stored as 508, which the API then refused when the stored event was read as input.
+    #[test]
+    fn e_mail_limits_count_the_stored_lowercase_text() {
+        let long = "\u{130}".repeat(EMAIL_LEN);
+        let fits = "\u{130}".repeat(EMAIL_LEN / 2);
+        for (event, field) in [
+            (
+                serde_json::json!({"id": "a", "conversation": "b", "type": "message.created",
+                    "author": "agent", "agent_email": long}),
+                "e.agent_email",
+            ),
+            (
+                serde_json::json!({"id": "a", "conversation": "b", "type": "conversation.created",
+                    "channel": "email", "contact": {"email": long}}),
+                "e.contact.email",
+            ),
+            (
+                serde_json::json!({"id": "a", "conversation": "b", "type": "conversation.updated",
+                    "owner": long}),
+                "e.owner",
+            ),
+        ] {
+            let errors = parse_incoming(&event, "e", now()).unwrap_err();
+            assert_eq!(errors[0].field, field);
+            assert_eq!(
+                errors[0].message,
+                format!("must be at most {EMAIL_LEN} characters")
+            );
+        }
+        let event = parse_incoming(
+            &serde_json::json!({"id": "a", "conversation": "b", "type": "conversation.updated",
+                "owner": format!(" {fits} ")}),
+            "e",
+            now(),
+        )
+        .unwrap();
+        let EventBody::Updated { owner, .. } = &event.body else {
+            panic!("{event:?}");
+        };
+        assert_eq!(
+            owner.as_ref().unwrap().as_deref().unwrap().chars().count(),
+            EMAIL_LEN
+        );
+        let stored = serde_json::to_value(&event).unwrap();
+        assert_eq!(parse_incoming(&stored, "e", now()).unwrap(), event);
     }
 }

@@ -110,7 +110,7 @@ impl FromStr for SlaDuration {
     /// that the badge text "1h 05m" reads back; a bare number is seconds.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = || DurationError(text.to_string());
-        let s = text.trim();
+        let s = crate::schema::trim(text);
         if s.is_empty() {
             return Err(bad());
         }
@@ -147,7 +147,7 @@ impl FromStr for SlaDuration {
                 .checked_mul(size)
                 .and_then(|part| total.checked_add(part))
                 .ok_or_else(bad)?;
-            rest = rest[digits + 1..].trim_start();
+            rest = rest[digits + 1..].trim_start_matches(crate::schema::is_space);
         }
         Self::from_secs(total).ok_or_else(bad)
     }

@@ -12,6 +12,12 @@ pub fn whole_second(t: DateTime<Utc>) -> Secs {
     t.timestamp()
 }
 
+/// The first and the last second RFC 3339 can write in UTC (years 0000 to 9999): every
+/// instant read from the wire, and every deadline the engine hands out, lies between them,
+/// so whatever Promptly prints reads back (a deadline past the last one is never reached).
+pub const EARLIEST: Secs = -62_167_219_200;
+pub const LATEST: Secs = 253_402_300_799;
+
 /// The instant `secs` seconds after the Unix epoch.
 pub fn from_whole_second(secs: Secs) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).expect("engine instants stay inside chrono's range")
@@ -22,13 +28,21 @@ pub fn format_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// Parses an RFC 3339 timestamp with any offset, e.g. "2026-11-23T09:20:00+01:00".
+/// Parses an RFC 3339 timestamp with any offset, e.g. "2026-11-23T09:20:00+01:00", whose
+/// UTC instant lies in the years 0000 to 9999 (an offset can carry a local time at either
+/// end outside them, where it could no longer be written in UTC).
 pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text.trim())
+    let t = DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             format!("{text:?} is not an RFC 3339 timestamp (e.g. \"2026-11-23T09:20:00+01:00\")")
-        })
+        })?;
+    if !(EARLIEST..=LATEST).contains(&whole_second(t)) {
+        return Err(format!(
+            "{text:?} lies outside the years 0000 to 9999 in UTC"
+        ));
+    }
+    Ok(t)
 }
 
 /// An instant written in the code (a constant, a test's times): RFC 3339 with any offset.
@@ -98,6 +112,25 @@ mod tests {
         ] {
             let err = parse_rfc3339(bad).unwrap_err();
             assert!(err.contains("is not an RFC 3339 timestamp"), "{err}");
+        }
+    }
+
+    /// Found by the `sla_check` fuzz target: "0000-01-01T00:00:00+23:59" is year -1 in UTC,
+    /// and `sla check` printed it as "-0001-12-31T00:01:00Z", which no RFC 3339 reader takes.
+    #[test]
+    fn refuses_instants_outside_the_years_rfc_3339_writes_in_utc() {
+        for bad in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"] {
+            let err = parse_rfc3339(bad).unwrap_err();
+            assert!(err.contains("outside the years 0000 to 9999"), "{err}");
+        }
+        for (text, secs) in [
+            ("0000-01-01T00:00:00Z", EARLIEST),
+            ("9999-12-31T23:59:59Z", LATEST),
+            ("9999-12-31T23:59:59.999Z", LATEST),
+        ] {
+            let t = parse_rfc3339(text).unwrap();
+            assert_eq!(whole_second(t), secs);
+            assert_eq!(parse_rfc3339(&format_utc(t)).unwrap(), t);
         }
     }
 }

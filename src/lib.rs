@@ -55,6 +55,10 @@ pub mod clock;
 pub mod compliance;
 pub mod conversation;
 pub mod duration;
+// The fuzz targets' checks (`fuzz/`, `tests/fuzz_corpora.rs`); not for the browser.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod instant;
 pub mod job;
 pub mod limits;

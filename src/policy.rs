@@ -71,9 +71,8 @@ impl FromStr for WarningThreshold {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.trim().strip_suffix('%') {
-            Some(number) => number
-                .trim()
+        match crate::schema::trim(text).strip_suffix('%') {
+            Some(number) => crate::schema::trim(number)
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= 100)

@@ -5,6 +5,19 @@
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
+/// Whether the published patterns' `\s` matches `c`: ECMA-262's white space, which is
+/// Unicode's (what Rust's `trim` removes) and U+FEFF, the byte order mark. The parsers
+/// that take surrounding spaces trim with [`trim`], so that what a pattern admits, its
+/// parser takes (the `duration` fuzz target holds them together).
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{FEFF}'
+}
+
+/// `text` without the spaces ([`is_space`]) around it.
+pub fn trim(text: &str) -> &str {
+    text.trim_matches(is_space)
+}
+
 /// A string of the given pattern.
 pub fn text(description: &str, pattern: &str, example: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -254,4 +267,51 @@ pub fn period_query() -> RefOr<Schema> {
     string()
         .pattern(Some(crate::compliance::PERIOD_QUERY_PATTERN))
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::TimeWindow;
+    use crate::compliance::PeriodKey;
+    use crate::duration::SlaDuration;
+    use crate::policy::WarningThreshold;
+
+    /// Found by the `duration` fuzz target: the published patterns' `\s` (ECMA-262) admits a
+    /// byte order mark around a value, which Rust's `trim` keeps, so the API document
+    /// promised values that the parsers refused.
+    #[test]
+    fn every_parser_trims_what_its_pattern_calls_space() {
+        assert_eq!(trim("\u{FEFF} 1h\u{A0}\n"), "1h");
+        assert_eq!(
+            "\u{FEFF}1h\u{FEFF}30m".parse::<SlaDuration>(),
+            Ok(SlaDuration::from_minutes(90).unwrap())
+        );
+        assert_eq!(
+            "\u{FEFF}09:00\u{FEFF}-\u{FEFF}17:00".parse::<TimeWindow>(),
+            Ok(TimeWindow::from_minutes(9 * 60, 17 * 60).unwrap())
+        );
+        assert_eq!(
+            "\u{FEFF}25\u{FEFF}%".parse::<WarningThreshold>(),
+            Ok(WarningThreshold::Percent(25))
+        );
+        assert_eq!(
+            PeriodKey::parse("\u{FEFF}2026-W47"),
+            PeriodKey::parse("2026-W47")
+        );
+        assert_eq!(
+            crate::account::validate_email("\u{FEFF}Ann@Example.com"),
+            Ok("ann@example.com".into())
+        );
+        let rule = serde_json::json!({"name": "hook", "event": "message.created",
+            "actions": [{"type": "webhook", "url": "\u{FEFF}https://hooks.example/x", "secret": "s"}]});
+        let rule = crate::rules::parse_rule(&rule, |_| true, |_| true).unwrap();
+        assert_eq!(
+            rule.actions,
+            [crate::rules::Action::Webhook {
+                url: "https://hooks.example/x".into(),
+                secret: "s".into()
+            }]
+        );
+    }
 }

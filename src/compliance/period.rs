@@ -103,7 +103,7 @@ impl PeriodKey {
                  2026-Q4 (quarter)"
             )
         };
-        let t = text.trim();
+        let t = crate::schema::trim(text);
         let (year, rest) = t.split_once('-').ok_or_else(bad)?;
         if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());

@@ -666,7 +666,7 @@ fn parse_action(
             }
         }
         "webhook" => {
-            let url = string("url", URL_LEN, errors).map(|u| u.trim().to_string());
+            let url = string("url", URL_LEN, errors).map(|u| crate::schema::trim(&u).to_string());
             let url = url.filter(|u| {
                 let ok = is_http_url(u);
                 if !ok {
