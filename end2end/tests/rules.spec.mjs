@@ -121,7 +121,7 @@ test('an agent is refused the rules page', async ({ page, request }, info) => {
   const agent = `rules-agent-${info.project.name}-${Date.now()}@e2e.test`;
   await api(request, 'POST', '/api/v1/users', { email: agent, name: 'Rita Rules', role: 'agent', password: 'agent-password-1' });
   await login(page, agent, 'agent-password-1');
-  await expect(page.getByRole('link', { name: 'Rules' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Rules', exact: true })).toHaveCount(0);
   const resp = await page.goto('/rules');
   expect(resp.status()).toBe(403);
   await expect(page.getByRole('heading', { name: '403 · Not allowed' })).toBeVisible();

@@ -29,7 +29,7 @@ pub(crate) struct NewToken {
     /// What the token may do. Absent (and no `role`): `["events:write"]`, posting events
     /// and no more. `admin` grants every scope.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<promptly::account::Scope>>)]
+    #[schema(value_type = Option<Vec<promptly::account::Scope>>, min_items = 1)]
     scopes: Option<Vec<String>>,
     /// Shorthand for a role's scopes (what a user of that role may do through the API);
     /// not together with `scopes`.

@@ -140,8 +140,9 @@ pub async fn set_departments(
         entity: Entity::Departments,
         id: None,
         action: "update",
-        before: Some(&before),
-        after: Some(&after),
+        // The shape `PUT /departments` takes.
+        before: Some(&serde_json::json!({ "teams": before })),
+        after: Some(&serde_json::json!({ "teams": after })),
     };
     audit::record(state, change).await;
     Ok(after)
