@@ -48,7 +48,8 @@ impl AuditFilter {
                 .map_err(|m| errors.push(FieldError::new("entity", m)))
                 .ok()
         });
-        let since = blank(&self.since).and_then(|s| {
+        // Given, `since` must be an instant (an empty one too).
+        let since = self.since.as_deref().map(str::trim).and_then(|s| {
             promptly::instant::parse_rfc3339(s)
                 .map_err(|m| errors.push(FieldError::new("since", m)))
                 .ok()
