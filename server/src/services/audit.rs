@@ -94,6 +94,25 @@ pub async fn record<B: Serialize, A: Serialize>(state: &AppState, change: Change
     append(state.store.as_ref(), state.clock.now(), change).await
 }
 
+/// [`record`] for record `id` of `entity`.
+pub async fn record_id<B: Serialize, A: Serialize>(
+    state: &AppState,
+    entity: Entity,
+    id: i64,
+    action: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let change = Change {
+        entity,
+        id: Some(id.to_string()),
+        action,
+        before,
+        after,
+    };
+    record(state, change).await
+}
+
 /// [`record`] on a store with an explicit instant (the CLI, which has no server state).
 pub async fn append<B: Serialize, A: Serialize>(
     store: &dyn Store,

@@ -89,7 +89,15 @@ pub async fn create(state: &AppState, body: serde_json::Value) -> Result<Calenda
         .store
         .create_calendar(&input, state.clock.now())
         .await?;
-    log(state, rec.id, "create", audit::NONE, Some(&rec)).await;
+    audit::record_id(
+        state,
+        Entity::Calendar,
+        rec.id,
+        "create",
+        audit::NONE,
+        Some(&rec),
+    )
+    .await;
     Ok(rec)
 }
 
@@ -105,7 +113,15 @@ pub async fn update(
         .store
         .update_calendar(id, &input, state.clock.now())
         .await?;
-    log(state, id, "update", before.as_ref(), Some(&rec)).await;
+    audit::record_id(
+        state,
+        Entity::Calendar,
+        id,
+        "update",
+        before.as_ref(),
+        Some(&rec),
+    )
+    .await;
     Ok(rec)
 }
 
@@ -113,24 +129,14 @@ pub async fn update(
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     let before = state.store.calendar(id).await?;
     state.store.delete_calendar(id).await?;
-    log(state, id, "delete", before.as_ref(), audit::NONE).await;
+    audit::record_id(
+        state,
+        Entity::Calendar,
+        id,
+        "delete",
+        before.as_ref(),
+        audit::NONE,
+    )
+    .await;
     Ok(())
-}
-
-/// Records a change to calendar `id` in the audit log.
-async fn log<B: serde::Serialize, A: serde::Serialize>(
-    state: &AppState,
-    id: i64,
-    action: &str,
-    before: Option<&B>,
-    after: Option<&A>,
-) {
-    let change = audit::Change {
-        entity: Entity::Calendar,
-        id: Some(id.to_string()),
-        action,
-        before,
-        after,
-    };
-    audit::record(state, change).await;
 }

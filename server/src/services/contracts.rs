@@ -82,7 +82,15 @@ pub async fn create(state: &AppState, body: Value) -> Result<ContractRecord, Api
         .store
         .create_contract(&contract, state.clock.now())
         .await?;
-    log(state, rec.id, "create", audit::NONE, Some(&rec)).await;
+    audit::record_id(
+        state,
+        Entity::Contract,
+        rec.id,
+        "create",
+        audit::NONE,
+        Some(&rec),
+    )
+    .await;
     Ok(rec)
 }
 
@@ -96,33 +104,31 @@ pub async fn update(state: &AppState, id: i64, body: Value) -> Result<ContractRe
         .store
         .update_contract(id, &contract, state.clock.now())
         .await?;
-    log(state, id, "update", Some(&before), Some(&rec)).await;
+    audit::record_id(
+        state,
+        Entity::Contract,
+        id,
+        "update",
+        Some(&before),
+        Some(&rec),
+    )
+    .await;
     Ok(rec)
 }
 
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     let before = state.store.contract(id).await?;
     state.store.delete_contract(id, state.clock.now()).await?;
-    log(state, id, "delete", before.as_ref(), audit::NONE).await;
+    audit::record_id(
+        state,
+        Entity::Contract,
+        id,
+        "delete",
+        before.as_ref(),
+        audit::NONE,
+    )
+    .await;
     Ok(())
-}
-
-/// Records a change to contract `id` in the audit log.
-async fn log<B: serde::Serialize, A: serde::Serialize>(
-    state: &AppState,
-    id: i64,
-    action: &str,
-    before: Option<&B>,
-    after: Option<&A>,
-) {
-    let change = audit::Change {
-        entity: Entity::Contract,
-        id: Some(id.to_string()),
-        action,
-        before,
-        after,
-    };
-    audit::record(state, change).await;
 }
 
 /// Replaces the whole team → department mapping (`{"teams": [{team, department}]}`);

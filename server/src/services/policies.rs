@@ -51,7 +51,7 @@ pub async fn parse(state: &AppState, body: serde_json::Value) -> Result<PolicyIn
 pub async fn create(state: &AppState, body: serde_json::Value) -> Result<PolicyRecord, ApiError> {
     let input = parse(state, body).await?;
     let rec = state.store.create_policy(&input, state.clock.now()).await?;
-    log(
+    audit::record_id(
         state,
         Entity::Policy,
         rec.id,
@@ -86,7 +86,7 @@ async fn save_update(
     let now = state.clock.now();
     let before = state.store.policy(id).await?;
     let rec = state.store.update_policy(id, input, now).await?;
-    log(
+    audit::record_id(
         state,
         Entity::Policy,
         id,
@@ -107,7 +107,7 @@ async fn save_update(
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     let before = state.store.policy(id).await?;
     state.store.delete_policy(id).await?;
-    log(
+    audit::record_id(
         state,
         Entity::Policy,
         id,
@@ -117,25 +117,6 @@ pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     )
     .await;
     Ok(())
-}
-
-/// Records a change in the audit log.
-async fn log<B: serde::Serialize, A: serde::Serialize>(
-    state: &AppState,
-    entity: Entity,
-    id: i64,
-    action: &str,
-    before: Option<&B>,
-    after: Option<&A>,
-) {
-    let change = audit::Change {
-        entity,
-        id: Some(id.to_string()),
-        action,
-        before,
-        after,
-    };
-    audit::record(state, change).await;
 }
 
 /// The default policy: the one a conversation gets when no rule or event names one.

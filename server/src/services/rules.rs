@@ -174,7 +174,15 @@ fn order_ids(body: &Value) -> Result<Vec<i64>, ApiError> {
 pub async fn create(state: &AppState, body: Value) -> Result<RuleRecord, ApiError> {
     let rule = parse(state, body, None).await?;
     let rec = state.store.create_rule(&rule, state.clock.now()).await?;
-    log(state, rec.id, "create", audit::NONE, Some(&rec)).await;
+    audit::record_id(
+        state,
+        Entity::Rule,
+        rec.id,
+        "create",
+        audit::NONE,
+        Some(&rec),
+    )
+    .await;
     Ok(rec)
 }
 
@@ -186,7 +194,7 @@ pub async fn update(state: &AppState, id: i64, body: Value) -> Result<RuleRecord
         .store
         .update_rule(id, &rule, state.clock.now())
         .await?;
-    log(state, id, "update", Some(&stored), Some(&rec)).await;
+    audit::record_id(state, Entity::Rule, id, "update", Some(&stored), Some(&rec)).await;
     Ok(rec)
 }
 
@@ -204,33 +212,23 @@ pub async fn toggle(state: &AppState, id: i64) -> Result<RuleRecord, ApiError> {
     } else {
         "disable"
     };
-    log(state, id, action, Some(&before), Some(&rec)).await;
+    audit::record_id(state, Entity::Rule, id, action, Some(&before), Some(&rec)).await;
     Ok(rec)
 }
 
 pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     let before = state.store.rule(id).await?;
     state.store.delete_rule(id, state.clock.now()).await?;
-    log(state, id, "delete", before.as_ref(), audit::NONE).await;
+    audit::record_id(
+        state,
+        Entity::Rule,
+        id,
+        "delete",
+        before.as_ref(),
+        audit::NONE,
+    )
+    .await;
     Ok(())
-}
-
-/// Records a change to rule `id` in the audit log.
-async fn log<B: serde::Serialize, A: serde::Serialize>(
-    state: &AppState,
-    id: i64,
-    action: &str,
-    before: Option<&B>,
-    after: Option<&A>,
-) {
-    let change = audit::Change {
-        entity: Entity::Rule,
-        id: Some(id.to_string()),
-        action,
-        before,
-        after,
-    };
-    audit::record(state, change).await;
 }
 
 /// Puts the rules in the order of a body that lists every rule id once; returns them.
