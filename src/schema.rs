@@ -262,6 +262,16 @@ pub fn contract_conversations_page() -> RefOr<Schema> {
     page(crate::limits::CONTRACT_CONVERSATIONS_PAGE)
 }
 
+/// The `metric` query parameter: the index of one of a contract's metrics (0 when absent).
+pub fn metric_index() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(crate::limits::CONTRACT_METRICS - 1))
+        .default(Some(0.into()))
+        .into()
+}
+
 /// The `period` query parameter: a period's key, or empty for the current period.
 pub fn period_query() -> RefOr<Schema> {
     string()

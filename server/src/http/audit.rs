@@ -3,9 +3,10 @@
 
 use super::error::ApiError;
 use super::Api;
+use super::Query;
 use crate::state::AppState;
 use crate::store::AuditQuery;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use promptly::audit::AuditEntry;

@@ -4,10 +4,11 @@
 
 use super::error::responses;
 use super::error::ApiError;
+use super::Query;
 use super::{Api, Object};
 use crate::state::AppState;
 use crate::store::OutboxItem;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};

@@ -6,11 +6,12 @@ use super::error::responses;
 use super::error::ApiError;
 use super::{Api, Id, Object, WithStatus};
 
+use super::Query;
 use crate::reports::{self, Departments};
 use crate::services;
 use crate::state::AppState;
 use crate::store::ContractRecord;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -442,6 +443,7 @@ pub struct DrillQuery {
     period: Option<String>,
     /// Index of the contract's metric (default 0).
     #[serde(default)]
+    #[param(schema_with = promptly::schema::metric_index)]
     metric: usize,
     /// Only the conversations of one breakdown group (with `key`).
     #[param(value_type = Option<Dimension>)]

@@ -4,12 +4,13 @@
 use super::error::ApiError;
 use super::require_user;
 use super::Api;
+use super::Query;
 use crate::auth::CurrentUser;
 use crate::catalog::SlaCatalog;
 use crate::services::conversations::{conversation_detail, conversation_views, find};
 use crate::state::AppState;
 use crate::store::ConversationFilter;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};

@@ -403,6 +403,45 @@ pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
         .map_err(|e| error::ApiError::field("body", e.to_string()))
 }
 
+/// A query string read into `T`. What does not fit is a 422 naming the parameter (axum's own
+/// rejection is a plain-text 400 without the field).
+pub(crate) struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Query<T>
+{
+    type Rejection = error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(q)) => Ok(Query(q)),
+            Err(rejection) => Err(query_error(&rejection.body_text())),
+        }
+    }
+}
+
+/// axum's "Failed to deserialize query string: limit: invalid digit" as a field error on
+/// `limit`; a message without a parameter's name is an error on `query`.
+fn query_error(text: &str) -> error::ApiError {
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    match detail.split_once(": ") {
+        Some((field, message))
+            if !field.is_empty()
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
+        {
+            error::ApiError::field(field, message)
+        }
+        _ => error::ApiError::field("query", detail),
+    }
+}
+
 /// A JSON API handler's answer.
 pub(crate) type Api<T> = Result<axum::Json<T>, error::ApiError>;
 

@@ -3,12 +3,13 @@
 
 use super::error::responses;
 use super::error::ApiError;
+use super::Query;
 use super::{created, found, Api, Id, Object, WithStatus};
 use crate::services;
 use crate::services::conversations::Reevaluation;
 use crate::state::AppState;
 use crate::store::PolicyRecord;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};

@@ -300,6 +300,17 @@ async fn contracts_are_validated_edited_deleted_and_kept_from_agents() {
             StatusCode::NOT_FOUND,
             "metric",
         ),
+        // Not an index at all, or past any integer: a field error, not axum's plain text.
+        (
+            format!("/api/v1/contracts/{id}/conversations?metric=433612495771956927218027855872"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "metric",
+        ),
+        (
+            format!("/api/v1/contracts/{id}/conversations?metric=first"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "metric",
+        ),
     ] {
         let (status, body) = s.get(&path, &t).await;
         assert_eq!(status, expected, "{path}: {body}");
