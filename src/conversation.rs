@@ -98,6 +98,11 @@ impl Contact {
     }
 }
 
+/// The id namespace of what was stored before namespaces existed, of the tokens made
+/// before, and of the demo data (the migration that added namespaces types it as the
+/// columns' default too).
+pub const DEFAULT_SOURCE: &str = "default";
+
 /// An event as the ingest API receives it (`POST /api/v1/events`), after validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncomingEvent {
@@ -936,6 +941,10 @@ pub fn archive(id: String, events: &[IncomingEvent]) -> Option<IncomingEvent> {
 #[schema(as = Conversation)]
 pub struct ConversationView {
     pub id: i64,
+    /// The integration that sent the conversation: its ids are unique within it (a
+    /// token's `source`).
+    #[serde(default)]
+    pub source: String,
     /// The sender's conversation id.
     pub external_id: String,
     pub policy_id: Option<i64>,

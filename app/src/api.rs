@@ -489,6 +489,8 @@ pub const NEW_TOKEN_COOKIE: &str = "promptly_new_token";
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
+    /// The integration whose ids it sends.
+    pub source: String,
     pub scopes: promptly::account::Scopes,
     /// RFC 3339.
     pub created_at: String,

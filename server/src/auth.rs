@@ -235,6 +235,26 @@ pub async fn start_session(
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub UserView);
 
+/// The id namespace of the request's caller: its integration token's `source`; `None` for
+/// a person's session (people look across integrations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Source>()
+            .cloned()
+            .unwrap_or(Source(None)))
+    }
+}
+
 /// Paths anyone may open without a session.
 fn is_public(path: &str) -> bool {
     path == "/login"
@@ -309,13 +329,13 @@ pub fn cross_site(state_public: Option<&str>, method: &Method, headers: &HeaderM
 pub struct PublicOrigin(pub Option<String>);
 
 /// Who the request's credential names now: an integration token's pseudo-user (`Bearer`)
-/// with its scopes, or the user of a live session cookie with their role. `Err(None)` for a
-/// token that is unknown or revoked; `Ok(None)` without a credential or with a session that
-/// ended.
+/// with its scopes and its source, or the user of a live session cookie with their role.
+/// `Err(None)` for a token that is unknown or revoked; `Ok(None)` without a credential or
+/// with a session that ended.
 pub async fn caller_of(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(UserView, Caller)>, Option<crate::store::StoreError>> {
+) -> Result<Option<(UserView, Caller, Option<Source>)>, Option<crate::store::StoreError>> {
     if let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -337,6 +357,7 @@ pub async fn caller_of(
                     must_change_password: false,
                 },
                 Caller::Token(t.scopes),
+                Some(Source(Some(t.source))),
             ))),
             Ok(None) => Err(None),
             Err(e) => Err(Some(e)),
@@ -351,7 +372,7 @@ pub async fn caller_of(
                 u.map(|u| {
                     let view = u.view();
                     let caller = Caller::Session(view.role);
-                    (view, caller)
+                    (view, caller, None)
                 })
             })
             .map_err(Some),
@@ -447,16 +468,19 @@ pub async fn session_middleware(
     };
     match user {
         // Integration tokens: `Authorization: Bearer TOKEN`, for the API only.
-        Some((view, caller)) if bearer => {
+        Some((view, caller, source)) if bearer => {
             let actor = crate::services::audit::Actor::of(&view);
             req.extensions_mut().insert(caller);
+            if let Some(source) = source {
+                req.extensions_mut().insert(source);
+            }
             req.extensions_mut().insert(CurrentUser(view));
             return crate::services::audit::as_actor(actor, next.run(req)).await;
         }
-        Some((view, _)) if view.must_change_password && !open_before_change(&req) => {
+        Some((view, ..)) if view.must_change_password && !open_before_change(&req) => {
             return change_password_first(&req);
         }
-        Some((view, caller)) => {
+        Some((view, caller, _)) => {
             let actor = crate::services::audit::Actor::of(&view);
             req.extensions_mut().insert(caller);
             req.extensions_mut().insert(CurrentUser(view.clone()));

@@ -218,6 +218,7 @@ impl SlaCatalog {
         let (summary, timeline) = fold(events).unwrap_or((row.summary, Vec::new()));
         ConversationView {
             id: row.id,
+            source: row.source,
             external_id: row.external_id,
             policy_id: row.policy_id,
             policy_version: row.policy_version,

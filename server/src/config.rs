@@ -72,6 +72,11 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// The integration it sends for: its event and conversation ids are its own, shared
+        /// by the tokens of the same source (give a replacement token its predecessor's).
+        /// Default: the name; `default` continues what was sent before namespaces.
+        #[arg(long)]
+        source: Option<String>,
         /// What the token may do; repeat for more: events:write, conversations:read,
         /// conversations:write, catalog:read, reports:read, contracts:write, admin (grants
         /// all). Without --scope or --role: events:write only.

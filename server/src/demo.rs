@@ -37,6 +37,9 @@ pub const SOCIAL: &str = "Social mentions";
 
 /// Simulated conversations are `demo-conv-N`, so they can be told from real ones.
 const CONVERSATION_PREFIX: &str = "demo-conv-";
+/// The demo's conversations are in the default id namespace, as channels' were before
+/// namespaces.
+const DEMO_SOURCE: &str = promptly::conversation::DEFAULT_SOURCE;
 /// Below this many unresolved demo conversations the simulator mostly creates new ones.
 const MIN_ACTIVE: usize = 25;
 /// At this many it resolves the oldest, so the queue stays readable.
@@ -855,7 +858,7 @@ impl Simulator {
             if self
                 .state
                 .store
-                .conversation_by_external_id(&id)
+                .conversation_by_external_id(DEMO_SOURCE, &id)
                 .await?
                 .is_none()
             {
@@ -886,6 +889,7 @@ impl Simulator {
         let (first, rest) = events.split_at(1.min(events.len()));
         let report = store
             .ingest_batch(
+                DEMO_SOURCE,
                 first,
                 &StartOn {
                     catalog: &catalog,
@@ -899,7 +903,7 @@ impl Simulator {
             report.queued > 0,
         );
         // The rest goes through the service, which also tells the browsers.
-        service::ingest(&self.state, rest).await?;
+        service::ingest(&self.state, DEMO_SOURCE, rest).await?;
         Ok(())
     }
 
@@ -936,7 +940,7 @@ impl Simulator {
                     agent_reply(&mut self.rng, &id, answered, &team),
                     follow_up(&mut self.rng, &id, asked, &team),
                 ];
-                service::ingest(&self.state, &events).await?;
+                service::ingest(&self.state, DEMO_SOURCE, &events).await?;
             }
         }
         Ok(BACKLOG.len())
@@ -946,7 +950,7 @@ impl Simulator {
         Ok(self
             .state
             .store
-            .conversation_by_external_id(external_id)
+            .conversation_by_external_id(DEMO_SOURCE, external_id)
             .await?
             .and_then(|r| r.summary.team)
             .unwrap_or_else(|| "Tech".into()))
@@ -1058,7 +1062,7 @@ impl Simulator {
                 events
             }
         };
-        service::ingest(&self.state, &events).await?;
+        service::ingest(&self.state, DEMO_SOURCE, &events).await?;
         Ok(Some(action))
     }
 }

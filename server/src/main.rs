@@ -247,9 +247,15 @@ async fn user(db: DbArgs, command: UserCommand) -> Result<(), Usage> {
 
 async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
     match command {
-        TokenCommand::Create { name, scopes, role } => {
+        TokenCommand::Create {
+            name,
+            source,
+            scopes,
+            role,
+        } => {
             let store = open_store(&db).await?;
             let grant = promptly_server::services::tokens::Grant {
+                source: source.as_deref(),
                 role: role.as_deref(),
                 scopes: (!scopes.is_empty()).then_some(scopes.as_slice()),
             };
@@ -264,8 +270,8 @@ async fn token(db: DbArgs, command: TokenCommand) -> Result<(), Usage> {
                 Ok(t) => {
                     println!("{}", t.token);
                     eprintln!(
-                        "promptly: created token {:?} (scopes: {}) with id {}; it is not shown again",
-                        t.info.name, t.info.scopes, t.info.id
+                        "promptly: created token {:?} (source {:?}, scopes: {}) with id {}; it is not shown again",
+                        t.info.name, t.info.source, t.info.scopes, t.info.id
                     );
                     Ok(())
                 }

@@ -122,7 +122,7 @@ fn ConversationView(
             <p><a href="/">"← Queue"</a></p>
             <h1>{contact}</h1>
             <p class="muted">
-                {format!("{} · {} · {} · status {} · priority {}", s.channel.label(), format!("{:?}", s.visibility).to_lowercase(), c.external_id, format!("{:?}", s.status).to_lowercase(), s.priority.as_str())}
+                {format!("{} · {} · {} id {} · status {} · priority {}", s.channel.label(), format!("{:?}", s.visibility).to_lowercase(), c.source, c.external_id, format!("{:?}", s.status).to_lowercase(), s.priority.as_str())}
                 {s.team.clone().map(|t| format!(" · team {t}"))}
             </p>
             {flash.map(|m| view! { <p class="flash" role="status">{m}</p> })}

@@ -183,7 +183,9 @@ fn TokensSection() -> impl IntoView {
         .map(|_| "That token does not exist.");
     let err_name = get("token_err_name");
     let err_scopes = get("token_err_scopes");
+    let err_source = get("token_err_source");
     let name = get("token_name").unwrap_or_default();
+    let source = get("token_source").unwrap_or_default();
     // Ticked: what the refused form asked for, else the default (post events, no more).
     let ticked = match get("token_scopes") {
         Some(asked) => Scopes::of(asked.split(' ').filter_map(|s| s.parse().ok())),
@@ -219,6 +221,11 @@ fn TokensSection() -> impl IntoView {
                     <input type="text" name="name" value=name maxlength=limits::NAME_LEN required aria-invalid=err_name.as_ref().map(|_| "true")/>
                 </label>
                 {err_name.map(|m| view! { <p class="field-error" data-field="token-name">{m}</p> })}
+                <label>"Integration (source)"
+                    <input type="text" name="source" value=source maxlength=limits::NAME_LEN placeholder="the token's name" aria-describedby="token-source-help" aria-invalid=err_source.as_ref().map(|_| "true")/>
+                </label>
+                <p class="muted" id="token-source-help">"Event and conversation ids are unique per integration: tokens with the same source share them, so a replacement token continues its predecessor's conversations. Blank: the token's name."</p>
+                {err_source.map(|m| view! { <p class="field-error" data-field="token-source">{m}</p> })}
                 <fieldset class="scopes" aria-invalid=err_scopes.as_ref().map(|_| "true")>
                     <legend>"Scopes"</legend>
                     {Scope::ALL
@@ -251,8 +258,7 @@ fn NewToken(token: String) -> impl IntoView {
 
 #[component]
 fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
-    let head =
-        view! { <th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
+    let head = view! { <th>"Name"</th><th>"Source"</th><th>"Scopes"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
     list_table(
         tokens,
         "No integration tokens yet.",
@@ -269,6 +275,7 @@ fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
             view! {
                 <tr data-token=t.name.clone() class:inactive=revoked>
                     <td>{t.name.clone()}</td>
+                    <td class="token-source">{t.source.clone()}</td>
                     <td class="token-scopes">{t.scopes.to_string()}</td>
                     <td><time datetime=t.created_at.clone()>{created}</time></td>
                     <td class="token-status">{status}</td>

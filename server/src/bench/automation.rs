@@ -65,7 +65,12 @@ pub async fn run(clocks: usize, due: usize, window_s: i64) -> Result<String, Str
                 .await
                 .map_err(|e| e.to_string())?;
             let report = store
-                .ingest_batch(&events, &catalog, Utc::now())
+                .ingest_batch(
+                    promptly::conversation::DEFAULT_SOURCE,
+                    &events,
+                    &catalog,
+                    Utc::now(),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             state.worker.note(

@@ -44,7 +44,7 @@ async fn start(
         .map_err(|e| e.to_string())?;
     let grant = crate::services::tokens::Grant {
         role: Some("agent"),
-        scopes: None,
+        ..Default::default()
     };
     let token =
         crate::services::tokens::create_token(store.as_ref(), "bench", grant, chrono::Utc::now())

@@ -5,6 +5,7 @@
 use crate::auth::CurrentUser;
 use crate::services;
 use crate::state::AppState;
+use crate::store::ConversationRow;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,17 +32,17 @@ fn event_id() -> String {
 }
 
 /// The caller (an agent or an admin: the access table keeps managers out) and the
-/// conversation's external id.
-async fn actor_and_external_id(
+/// conversation.
+async fn actor_and_conversation(
     state: &AppState,
     user: Option<Extension<CurrentUser>>,
     id: i64,
-) -> Result<(String, String), Response> {
+) -> Result<(String, ConversationRow), Response> {
     let Some(Extension(CurrentUser(me))) = user else {
         return Err(Redirect::to("/login").into_response());
     };
     match state.store.conversation(id).await {
-        Ok(Some(row)) => Ok((me.email, row.external_id)),
+        Ok(Some(row)) => Ok((me.email, row)),
         Ok(None) => Err((StatusCode::NOT_FOUND, "No such conversation.").into_response()),
         Err(e) => {
             tracing::error!(error = %e, "loading a conversation failed");
@@ -54,20 +55,21 @@ async fn actor_and_external_id(
     }
 }
 
+/// Records `body` on `conversation` as an event of its own integration.
 async fn record(
     state: &AppState,
-    id: i64,
-    conversation: String,
+    conversation: ConversationRow,
     body: EventBody,
     notice: &str,
 ) -> Response {
+    let id = conversation.id;
     let event = IncomingEvent {
         id: event_id(),
-        conversation,
+        conversation: conversation.external_id,
         at: state.clock.now(),
         body,
     };
-    match services::conversations::ingest(state, &[event]).await {
+    match services::conversations::ingest(state, &conversation.source, &[event]).await {
         Ok(_) => back(id, &[("notice", notice)]),
         Err(e) => {
             tracing::error!(error = %e, "recording a conversation change failed");
@@ -95,7 +97,7 @@ pub(super) async fn reply(
     Path(id): Path<i64>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Response, Response> {
-    let (me, external) = actor_and_external_id(&state, user, id).await?;
+    let (me, conversation) = actor_and_conversation(&state, user, id).await?;
     let text = form.text.trim();
     if text.is_empty() {
         return Err(back(id, &[("err_text", "Write a reply first.")]));
@@ -111,7 +113,7 @@ pub(super) async fn reply(
         agent_email: Some(me),
     };
     let done = if private { "noted" } else { "replied" };
-    Ok(record(&state, id, external, body, done).await)
+    Ok(record(&state, conversation, body, done).await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,7 +129,7 @@ pub(super) async fn update(
     Path(id): Path<i64>,
     Form(form): Form<UpdateForm>,
 ) -> Result<Response, Response> {
-    let (me, external) = actor_and_external_id(&state, user, id).await?;
+    let (me, conversation) = actor_and_conversation(&state, user, id).await?;
     let change = |status, priority, owner| EventBody::Updated {
         status,
         priority,
@@ -159,7 +161,7 @@ pub(super) async fn update(
         },
         _ => return Err(refused("Unknown action.")),
     };
-    Ok(record(&state, id, external, body, "updated").await)
+    Ok(record(&state, conversation, body, "updated").await)
 }
 
 /// A form value the page never sends: 422 in words.

@@ -140,10 +140,16 @@ pub(crate) struct ConversationDetail {
 
 /// One conversation with its timeline
 #[utoipa::path(get, path = "/conversations/{id}", tag = "Conversations", operation_id = "getConversation",
-    params(("id" = String, Path, description = "Promptly's numeric id, or the sender's conversation id (`external_id`).")), responses((status = 200, description = "The conversation, its SLA evaluated now, and all its events ordered by `at`.", body = ConversationDetail)))]
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Api<ConversationDetail> {
+    params(("id" = String, Path, description = "Promptly's numeric id, or the conversation id (`external_id`) that the caller's integration gave it (a token's `source`). A person's session looks across integrations: an id that several of them use is a 409 naming them.")), responses((status = 200, description = "The conversation, its SLA evaluated now, and all its events ordered by `at`.", body = ConversationDetail), (status = 409, response = super::error::responses::Ambiguous)))]
+async fn one(
+    State(state): State<AppState>,
+    crate::auth::Source(source): crate::auth::Source,
+    Path(id): Path<String>,
+) -> Api<ConversationDetail> {
     let store = state.store.as_ref();
-    let row = find(store, &id).await?.ok_or(ApiError::NotFound)?;
+    let row = find(store, source.as_deref(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let now = state.clock.now();
     let mut catalog = SlaCatalog::cached(&state, now).await?;
     let (conversation, timeline) = conversation_detail(store, &mut catalog, row, now).await?;

@@ -167,7 +167,7 @@ pub fn document() -> &'static Value {
 
 /// What each operation's inputs and roles add: `security: []` for public operations, 401
 /// for the rest and 403 when the access table names roles (and who may call, in words);
-/// 400 and 422 for a query, 413 and 422 for a JSON body, 404 for an `{id}` that names no
+/// 422 for a query, 413 and 422 for a JSON body, 404 for an `{id}` that names no
 /// record.
 fn complete_operations(paths: &mut Value) {
     use crate::http::access::{route, Allow};
@@ -195,7 +195,6 @@ fn complete_operations(paths: &mut Value) {
                 add("403", "Forbidden");
             }
             if has_query {
-                add("400", "BadRequestText");
                 add("422", "Unprocessable");
             }
             if has_body {

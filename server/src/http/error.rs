@@ -103,7 +103,7 @@ pub struct ErrorBody {
 
 /// The API's error answers as the OpenAPI document names them (`#/components/responses/…`):
 /// each a marker type an operation lists (`(status = 404, response = NotFound)`), with the
-/// answer's words. The document adds 401, 403, 400, 413 and 422 to each operation by its
+/// answer's words. The document adds 401, 403, 413 and 422 to each operation by its
 /// roles (the access table) and its inputs; an operation lists the ones its data decides.
 pub mod responses {
     use super::ErrorBody;
@@ -115,8 +115,6 @@ pub mod responses {
         Json,
         /// [`ErrorBody`], or plain text (this example) when a layer before the API answers.
         JsonOrText(&'static str),
-        /// Plain text (axum's own rejection).
-        Text,
     }
 
     macro_rules! error_responses {
@@ -148,7 +146,7 @@ pub mod responses {
         Stale, Body::Json, "The list is not the current rules' ids (a rule was added or removed since they were read); nothing moved.";
         TooLarge, Body::Json, "The request body is larger than 1 MiB.";
         Unprocessable, Body::Json, "Invalid fields: each with the path of the field in the body or the query (`body` for a body that is not JSON or not the right shape).";
-        BadRequestText, Body::Text, "A query parameter of the wrong type (plain text).";
+        Ambiguous, Body::Json, "The id is a conversation id that several integrations use (`error` names them): ask by Promptly's id.";
     }
 
     fn answer(description: &str, body: Body) -> RefOr<Response> {
@@ -171,7 +169,6 @@ pub mod responses {
             Body::JsonOrText(example) => response
                 .content("application/json", json)
                 .content("text/plain", text(Some(example))),
-            Body::Text => response.content("text/plain", text(None)),
         }
         .build()
         .into()

@@ -35,10 +35,14 @@ pub(crate) struct IngestReply {
 
 /// Send conversation events
 ///
-/// One event, or `{"events": [...]}` with 1 to 1,000 events. A batch with an invalid event is refused whole, with every problem's path (`events[3].channel`). An event's `at` must lie within the server's window around its time (by default 7 days before to 5 minutes after; `PROMPTLY_EVENT_WINDOW_BACK` and `_AHEAD`), else 422 naming `events[i].at`. A conversation keeps a bounded number of events and of survey answers: past either, its events get 422 naming `events[i].conversation` and the channel starts a new conversation. An event whose `id` was seen before is acknowledged as a duplicate and ignored. An unknown `conversation` is created with the default policy. Integration tokens with `events:write`.
+/// One event, or `{"events": [...]}` with 1 to 1,000 events. A batch with an invalid event is refused whole, with every problem's path (`events[3].channel`). An event's `at` must lie within the server's window around its time (by default 7 days before to 5 minutes after; `PROMPTLY_EVENT_WINDOW_BACK` and `_AHEAD`), else 422 naming `events[i].at`. A conversation keeps a bounded number of events and of survey answers: past either, its events get 422 naming `events[i].conversation` and the channel starts a new conversation. Event and conversation ids are the sending integration's own (its token's `source`; tokens of one source share them): an event whose `id` the source sent before is acknowledged as a duplicate and ignored, and a `conversation` id the source has not used is a new conversation, created with the default policy. Integration tokens with `events:write`.
 #[utoipa::path(post, path = "/events", tag = "Events", operation_id = "ingestEvents",
     request_body = super::docs::EventsBody, responses((status = 200, description = "What happened to each event, in the request's order.", body = IngestReply)))]
-async fn ingest(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api<IngestReply> {
+async fn ingest(
+    State(state): State<AppState>,
+    crate::auth::Source(source): crate::auth::Source,
+    JsonBody(body): JsonBody,
+) -> Api<IngestReply> {
     let now = state.clock.now();
     let (items, prefix): (Vec<&serde_json::Value>, bool) = match body.get("events") {
         Some(serde_json::Value::Array(items)) => (items.iter().collect(), true),
@@ -56,7 +60,11 @@ async fn ingest(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api<
     }
     let events = services::conversations::read_events(&state, &items, prefix, now)
         .map_err(|errors| ApiError::Unprocessable { errors })?;
-    let outcomes = services::conversations::ingest(&state, &events)
+    // Only tokens may post (the access table); one without a source would send as the
+    // default integration.
+    let source = source.as_deref();
+    let source = source.unwrap_or(promptly::conversation::DEFAULT_SOURCE);
+    let outcomes = services::conversations::ingest(&state, source, &events)
         .await
         .map_err(|e| match e {
             // A single event's fields have no `events[0].` in front.

@@ -55,6 +55,7 @@ impl Backend for UiBackend {
                     .map(|t| app::api::TokenInfo {
                         id: t.id,
                         name: t.name,
+                        source: t.source,
                         scopes: t.scopes,
                         created_at: secs(t.created_at),
                         revoked_at: t.revoked_at.map(secs),
@@ -289,6 +290,7 @@ impl UiBackend {
                     "No conversation “{conversation}” (neither Promptly's id nor a sender's id)."
                 )
             }
+            error::ApiError::Conflict(m) => format!("{m}."),
             e => {
                 tracing::error!(error = %e, "a rule's dry run failed");
                 "The dry run could not be done.".to_string()
@@ -303,7 +305,7 @@ impl UiBackend {
         else {
             return Err("That rule does not exist.".into());
         };
-        let r = rules::dry_run(&self.0, &rec, &conversation, metric, &self.1)
+        let r = rules::dry_run(&self.0, &rec, (None, &conversation), metric, &self.1)
             .await
             .map_err(failed)?;
         Ok(app::api::DryRun {

@@ -270,6 +270,7 @@ fn trigger_message(events: &[IncomingEvent], kind: RuleEvent) -> Option<(Author,
 async fn test(
     State(state): State<AppState>,
     origin: Option<Extension<PublicOrigin>>,
+    crate::auth::Source(source): crate::auth::Source,
     Id(id): Id,
     Object(body): Object,
 ) -> Api<TestResult> {
@@ -280,22 +281,30 @@ async fn test(
         .and_then(|Extension(PublicOrigin(o))| o.clone())
         .unwrap_or_default();
     Ok(Json(
-        dry_run(&state, &rule, &req.conversation, req.metric, &link_base).await?,
+        dry_run(
+            &state,
+            &rule,
+            (source.as_deref(), &req.conversation),
+            req.metric,
+            &link_base,
+        )
+        .await?,
     ))
 }
 
-/// The dry run of `rule` on a stored conversation (Promptly's id or the sender's),
-/// evaluated now, changing nothing; secrets are masked. `NotFound` when there is no such
-/// conversation. Shared by `POST /api/v1/rules/{id}/test` and the rules page.
+/// The dry run of `rule` on a stored conversation (Promptly's id, or the id its integration
+/// gave it: the caller's `source`, any for a person), evaluated now, changing nothing; secrets are masked. `NotFound`
+/// when there is no such conversation. Shared by `POST /api/v1/rules/{id}/test` and the
+/// rules page.
 pub(crate) async fn dry_run(
     state: &AppState,
     rule: &RuleRecord,
-    conversation: &str,
+    (source, conversation): (Option<&str>, &str),
     metric: Metric,
     link_base: &str,
 ) -> Result<TestResult, ApiError> {
     let store = state.store.as_ref();
-    let row = services::conversations::find(store, conversation)
+    let row = services::conversations::find(store, source, conversation)
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = state.clock.now();

@@ -110,7 +110,7 @@ async fn stream_events(
         loop {
             every.tick().await;
             match crate::auth::caller_of(&check_state, &headers).await {
-                Ok(Some((u, _))) if Some(u.id) == me && u.active => {}
+                Ok(Some((u, ..))) if Some(u.id) == me && u.active => {}
                 // A database that is down does not end streams; the next beat asks again.
                 Err(Some(_)) => {}
                 _ => return,

@@ -26,7 +26,7 @@ fn new_token_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
     HeaderValue::from_str(&c).ok()
 }
 
-/// The form's fields: `name`, and one `scopes` field per ticked box (the form ticks
+/// The form's fields: `name`, `source` (blank: the name), and one `scopes` field per ticked box (the form ticks
 /// the default scopes; a form without any asks for none and is refused).
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -38,12 +38,17 @@ pub(super) async fn create(
         .find(|(k, _)| k == "name")
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
+    let source = fields
+        .iter()
+        .find(|(k, _)| k == "source")
+        .map(|(_, v)| v.as_str());
     let scopes: Vec<String> = fields
         .iter()
         .filter(|(k, _)| k == "scopes")
         .map(|(_, v)| v.clone())
         .collect();
     let grant = Grant {
+        source,
         role: None,
         scopes: Some(&scopes),
     };
@@ -66,10 +71,13 @@ pub(super) async fn create(
                     )
                 })
                 .collect();
-            let name: String = name.chars().take(100).collect();
+            let keep = |v: &str| -> String { v.chars().take(promptly::limits::NAME_LEN).collect() };
+            let name = keep(name);
+            let source = keep(source.unwrap_or_default());
             let asked = scopes.join(" ");
             let mut q: Vec<(&str, &str)> = vec![
                 ("token_name", name.as_str()),
+                ("token_source", source.as_str()),
                 ("token_scopes", asked.as_str()),
             ];
             for (k, e) in keys.iter().zip(&errors) {

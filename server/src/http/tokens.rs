@@ -26,6 +26,13 @@ pub(crate) struct NewToken {
     #[serde(default)]
     #[schema(required = true, schema_with = promptly::schema::name)]
     name: String,
+    /// The integration it sends for: event and conversation ids are unique per source, and
+    /// the tokens of one source share them (a replacement token takes its predecessor's).
+    /// Absent or blank: the name. `default` is where what was sent before sources existed
+    /// lives.
+    #[serde(default)]
+    #[schema(schema_with = promptly::schema::name)]
+    source: Option<String>,
     /// What the token may do. Absent (and no `role`): `["events:write"]`, posting events
     /// and no more. `admin` grants every scope.
     #[serde(default)]
@@ -48,6 +55,7 @@ async fn create(
     Typed(body): Typed<NewToken>,
 ) -> WithStatus<CreatedToken> {
     let grant = Grant {
+        source: body.source.as_deref(),
         role: body.role.as_deref(),
         scopes: body.scopes.as_deref(),
     };

@@ -2,6 +2,7 @@
 //! calendars as the engine needs them), ingest, and conversation views evaluated now.
 
 use crate::catalog::{CatalogData, SlaCatalog};
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::store::{ConversationRow, IngestOutcome, Store, StoreResult, TouchedConversation};
 use chrono::{DateTime, Utc};
@@ -49,14 +50,28 @@ impl SlaCatalog {
     }
 }
 
-/// A stored conversation by Promptly's id or, failing that, the sender's.
-pub async fn find(store: &dyn Store, id: &str) -> StoreResult<Option<ConversationRow>> {
+/// A stored conversation by Promptly's id or, failing that, by the id integration `source`
+/// gave it (any integration's for `None`, a person looking: an id that several use is a
+/// conflict naming them).
+pub async fn find(
+    store: &dyn Store,
+    source: Option<&str>,
+    id: &str,
+) -> Result<Option<ConversationRow>, ApiError> {
     if let Ok(n) = id.parse::<i64>() {
         if let Some(row) = store.conversation(n).await? {
             return Ok(Some(row));
         }
     }
-    store.conversation_by_external_id(id).await
+    let mut rows = store.conversations_by_external_id(source, id).await?;
+    if rows.len() > 1 {
+        let sources: Vec<String> = rows.iter().map(|r| format!("{:?}", r.source)).collect();
+        return Err(ApiError::Conflict(format!(
+            "Conversation id {id:?} is used by several integrations ({}); use Promptly's id",
+            sources.join(", ")
+        )));
+    }
+    Ok(rows.pop())
 }
 
 /// Loads a conversation's events and evaluates it now; returns the view and the events
@@ -284,13 +299,18 @@ pub fn read_events(
     }
 }
 
-/// Stores a validated batch and tells the browsers about each touched conversation, from
-/// what the transaction committed (nothing is read back).
-pub async fn ingest(state: &AppState, events: &[IncomingEvent]) -> StoreResult<Vec<IngestOutcome>> {
+/// Stores a validated batch that integration `source` sent (its ids are its own) and tells
+/// the browsers about each touched conversation, from what the transaction committed
+/// (nothing is read back).
+pub async fn ingest(
+    state: &AppState,
+    source: &str,
+    events: &[IncomingEvent],
+) -> StoreResult<Vec<IngestOutcome>> {
     let now = state.clock.now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
-    let report = store.ingest_batch(events, &catalog, now).await?;
+    let report = store.ingest_batch(source, events, &catalog, now).await?;
     // A late event may move a conversation into an earlier month: its events' months cover
     // where it was and where it is.
     state

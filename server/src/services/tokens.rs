@@ -23,6 +23,8 @@ pub struct CreatedToken {
 /// of scopes, or neither ([`Scopes::DEFAULT`]: post events, no more; never admin).
 #[derive(Debug, Clone, Default)]
 pub struct Grant<'a> {
+    /// The integration's id namespace; `None` or blank: the token's name.
+    pub source: Option<&'a str>,
     pub role: Option<&'a str>,
     /// `None`: not asked for; `Some(empty)`: refused (a token needs at least one).
     pub scopes: Option<&'a [String]>,
@@ -41,6 +43,13 @@ pub async fn create_token(
         errors.push(FieldError::new("name", m));
         String::new()
     });
+    let source = match grant.source.filter(|s| !s.trim().is_empty()) {
+        Some(s) => promptly::account::validate_name(s).unwrap_or_else(|m| {
+            errors.push(FieldError::new("source", m));
+            String::new()
+        }),
+        None => name.clone(),
+    };
     let role = match grant
         .role
         .filter(|r| !r.trim().is_empty())
@@ -87,7 +96,9 @@ pub async fn create_token(
         return Err(ApiError::Unprocessable { errors });
     }
     let (token, hash) = new_api_token();
-    let info = store.create_api_token(&name, scopes, &hash, now).await?;
+    let info = store
+        .create_api_token(&name, &source, scopes, &hash, now)
+        .await?;
     log(store, now, info.id, "create", None, Some(&info)).await;
     Ok(CreatedToken { info, token })
 }

@@ -46,6 +46,7 @@ const FILES: &[(&str, &str)] = files![
     "0010_soft_delete.sql",
     "0011_durability.sql",
     "0012_outbox_receivers.sql",
+    "0013_id_namespaces.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were
@@ -411,6 +412,95 @@ mod tests {
             let scopes = Scopes::parse(row.get::<&str, _>("scopes")).unwrap();
             assert_eq!(scopes, Scopes::of_role(role), "{role}");
         }
+    }
+
+    /// Version 13 rebuilds SQLite's conversations and events with ids unique per source:
+    /// what was stored before keeps its rows, ids and references in the `default` source,
+    /// ids deleted before are not handed out again, and another source may reuse an id.
+    #[tokio::test]
+    async fn conversations_and_events_stored_before_sources_keep_their_rows() {
+        use sqlx::{Connection, Row};
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for m in migrations(Dialect::Sqlite).unwrap() {
+            if m.version == 13 {
+                for sql in [
+                    "INSERT INTO conversations (external_id, status, channel, summary, \
+                     created_at, updated_at) VALUES ('c1', 'open', 'email', '{}', 't', 't'), \
+                     ('c2', 'open', 'email', '{}', 't', 't'), ('gone', 'open', 'email', '{}', 't', 't')",
+                    "DELETE FROM conversations WHERE external_id = 'gone'",
+                    "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+                     VALUES ('e1', 1, 't', '{}', 't'), ('e2', 2, 't', '{}', 't')",
+                    "INSERT INTO automation_queue (event_id, conversation_id, enqueued_at) \
+                     VALUES (2, 2, 't')",
+                ] {
+                    sqlx::query(sql).execute(&mut conn).await.unwrap();
+                }
+            }
+            // In a transaction of its own, as sqlx's migrator runs it.
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::raw_sql(&m.sql).execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query("SELECT id, source, external_id FROM conversations ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+        let default = promptly::conversation::DEFAULT_SOURCE.to_string();
+        assert_eq!(
+            rows,
+            [
+                (1, default.clone(), "c1".into()),
+                (2, default.clone(), "c2".into())
+            ]
+        );
+        let events: Vec<(i64, String, i64)> =
+            sqlx::query("SELECT id, source, conversation_id FROM events ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+        assert_eq!(events, [(1, default.clone(), 1), (2, default, 2)]);
+        let broken = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert!(broken.is_empty(), "references still hold");
+        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(on, 1, "foreign keys are on again");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (source, external_id, status, channel, summary, \
+             created_at, updated_at) VALUES ('whatsapp', 'c1', 'open', 'email', '{}', 't', 't') \
+             RETURNING id",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(id, 4, "id 3 was used before");
+        let again = sqlx::query(
+            "INSERT INTO conversations (source, external_id, status, channel, summary, \
+             created_at, updated_at) VALUES ('whatsapp', 'c1', 'open', 'email', '{}', 't', 't')",
+        )
+        .execute(&mut conn)
+        .await;
+        assert!(again.is_err(), "unique within a source");
+        let dangling = sqlx::query(
+            "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
+             VALUES ('e9', 99, 't', '{}', 't')",
+        )
+        .execute(&mut conn)
+        .await;
+        assert!(dangling.is_err(), "events still reference conversations");
     }
 
     /// The audit log takes rows and refuses to change or remove them.

@@ -151,6 +151,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_token(
         &self,
         name: &str,
+        source: &str,
         scopes: promptly::account::Scopes,
         token_hash: &str,
         now: DateTime<Utc>,
@@ -289,13 +290,15 @@ pub trait Store: Send + Sync + 'static {
     async fn set_default_policy(&self, id: Option<i64>) -> StoreResult<()>;
 
     // Conversations.
-    /// Stores a batch in one transaction: events whose `id` was seen before are
-    /// `Duplicate`; an unknown conversation is created (with `deriver.initial_policy()`);
+    /// Stores a batch that integration `source` sent, in one transaction: events whose `id`
+    /// this source sent before are `Duplicate`; a conversation id the source has not used
+    /// yet is a new conversation (with `deriver.initial_policy()`);
     /// each touched conversation's derived columns are recomputed from all its events.
     /// Returns each event's outcome and the touched conversations as committed, each with
     /// all its events (what the live stream publishes, without reading them back).
     async fn ingest_batch(
         &self,
+        source: &str,
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
@@ -303,11 +306,15 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::ingest_batch`], keeping only the outcomes.
     async fn ingest(
         &self,
+        source: &str,
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<IngestOutcome>> {
-        Ok(self.ingest_batch(events, deriver, now).await?.outcomes)
+        Ok(self
+            .ingest_batch(source, events, deriver, now)
+            .await?
+            .outcomes)
     }
     /// The events of several conversations at once (the queue's rows), each ordered as
     /// [`Store::conversation_events`] orders them; conversations without events are absent.
@@ -423,10 +430,24 @@ pub trait Store: Send + Sync + 'static {
     async fn rederive(&self, id: i64, deriver: &dyn Deriver, now: DateTime<Utc>)
         -> StoreResult<()>;
     async fn conversation(&self, id: i64) -> StoreResult<Option<ConversationRow>>;
+    /// The conversations that integration `source` (any, with `None`) calls `external_id`:
+    /// one at most with a source, oldest first.
+    async fn conversations_by_external_id(
+        &self,
+        source: Option<&str>,
+        external_id: &str,
+    ) -> StoreResult<Vec<ConversationRow>>;
+    /// The conversation that integration `source` calls `external_id`.
     async fn conversation_by_external_id(
         &self,
+        source: &str,
         external_id: &str,
-    ) -> StoreResult<Option<ConversationRow>>;
+    ) -> StoreResult<Option<ConversationRow>> {
+        Ok(self
+            .conversations_by_external_id(Some(source), external_id)
+            .await?
+            .pop())
+    }
     /// A conversation's events, ordered by `at`, then arrival.
     async fn conversation_events(&self, id: i64) -> StoreResult<Vec<IncomingEvent>>;
     /// Ordered by `due_at` (none last), then most recently updated first.
@@ -465,6 +486,9 @@ pub struct AuditQuery {
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
+    /// The integration it sends for: event and conversation ids are unique within it (the
+    /// tokens of one integration share them; a new token can take over from a revoked one).
+    pub source: String,
     /// What the token may do.
     #[schema(value_type = Vec<promptly::account::Scope>)]
     pub scopes: promptly::account::Scopes,
@@ -529,6 +553,8 @@ pub struct RuleRecord {
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub id: i64,
+    /// The integration whose id `external_id` is.
+    pub source: String,
     pub external_id: String,
     pub policy_id: Option<i64>,
     pub policy_version: Option<i64>,
@@ -583,6 +609,7 @@ pub struct Throttle {
 impl PartialEq for ConversationRow {
     fn eq(&self, other: &Self) -> bool {
         self.id == other.id
+            && self.source == other.source
             && self.external_id == other.external_id
             && self.policy_id == other.policy_id
             && self.policy_version == other.policy_version

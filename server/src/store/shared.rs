@@ -153,6 +153,7 @@ impl<'a> IngestPlan<'a> {
     /// computed from the batch's events (`id` is filled in by the insert).
     pub fn new_conversation(
         &self,
+        source: &str,
         external_id: &str,
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
@@ -161,6 +162,7 @@ impl<'a> IngestPlan<'a> {
         let events = self.fresh_of(external_id);
         let mut row = ConversationRow {
             id: 0,
+            source: source.to_string(),
             external_id: external_id.to_string(),
             policy_id: policy.map(|p| p.0),
             policy_version: policy.map(|p| p.1),
@@ -276,8 +278,8 @@ pub(super) fn rederived(
 pub(super) struct AutomationWork {
     /// Every handled conversation with its new columns.
     pub rows: Vec<ConversationRow>,
-    /// (conversation id, event) the rules added to timelines.
-    pub new_events: Vec<(i64, IncomingEvent)>,
+    /// (conversation id, its source, event) the rules added to timelines.
+    pub new_events: Vec<(i64, String, IncomingEvent)>,
     /// (conversation id, rule id, trigger).
     pub rule_runs: Vec<(i64, i64, String)>,
     pub outbox: Vec<(i64, NewOutbox)>,
@@ -333,7 +335,8 @@ impl AutomationWork {
         }
         let mut all = events;
         for e in out.new_events {
-            self.new_events.push((row.id, e.clone()));
+            self.new_events
+                .push((row.id, row.source.clone(), e.clone()));
             all.push(e);
         }
         self.pass.scheduled.push((row.id, row.next_sla_at));

@@ -198,12 +198,13 @@ fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, name, scopes, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, name, source, scopes, created_at, revoked_at";
 
 fn token_from_row(row: &Row) -> Result<ApiToken, sqlx::Error> {
     Ok(ApiToken {
         id: row.get("id")?,
         name: row.get("name")?,
+        source: row.get("source")?,
         scopes: promptly::account::Scopes::parse(&row.get::<String, _>("scopes")?)
             .map_err(|e| sqlx::Error::Decode(e.into()))?,
         created_at: row.ts("created_at")?,
@@ -261,12 +262,14 @@ fn contract_from_row(row: &Row) -> Result<ContractRecord, sqlx::Error> {
     })
 }
 
-const CONVERSATION_COLUMNS: &str = "id, external_id, policy_id, policy_version, summary, due_at, \
+const CONVERSATION_COLUMNS: &str =
+    "id, source, external_id, policy_id, policy_version, summary, due_at, \
      next_sla_at, sla_done_until, created_at, updated_at";
 
 fn conversation_from_row(row: &Row) -> Result<ConversationRow, sqlx::Error> {
     Ok(ConversationRow {
         id: row.get("id")?,
+        source: row.get("source")?,
         external_id: row.get("external_id")?,
         policy_id: row.get("policy_id")?,
         policy_version: row.get("policy_version")?,
@@ -409,12 +412,14 @@ impl SqlStore {
         &self,
         tx: &mut Tx,
         plan: &IngestPlan<'a>,
+        source: &str,
         external_ids: &[&str],
         rows: &mut HashMap<&'a str, (ConversationRow, bool)>,
     ) -> Result<(), sqlx::Error> {
         let mut q = self.q(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE source = "
         ));
+        q.push_bind(source).push(" AND ");
         q.push_in("external_id", external_ids)
             .push(" ORDER BY external_id")
             .push_lock(Lock::Update);
@@ -502,17 +507,19 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Inserts timeline events in the order given (so that ids follow arrival); an id
-    /// already stored is skipped. Returns (row id, external id) of those inserted.
+    /// Inserts timeline events (conversation, its source, event) in the order given (so
+    /// that ids follow arrival); an id its source already used is skipped. Returns (row id,
+    /// external id) of those inserted.
     async fn insert_events(
         &self,
         tx: &mut Tx,
-        events: &[(Option<i64>, &IncomingEvent)],
+        events: &[(Option<i64>, &str, &IncomingEvent)],
         now: DateTime<Utc>,
     ) -> Result<Vec<(i64, String)>, sqlx::Error> {
         let mut u = Bulk::new(
             "u",
             &[
+                ("source", Ty::Text),
                 ("external_id", Ty::Text),
                 ("conversation_id", Ty::Int),
                 ("at", Ty::Ts),
@@ -520,8 +527,9 @@ impl SqlStore {
                 ("received_at", Ty::Ts),
             ],
         );
-        for (conversation, e) in events {
+        for (conversation, source, e) in events {
             u.row([
+                source.to_string().into(),
                 e.id.clone().into(),
                 (*conversation).into(),
                 e.at.into(),
@@ -533,7 +541,7 @@ impl SqlStore {
             tx,
             Use::Insert {
                 table: "events",
-                tail: "ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
+                tail: "ON CONFLICT (source, external_id) DO NOTHING RETURNING id, external_id",
             },
         )
         .await?
@@ -851,16 +859,18 @@ impl Store for SqlStore {
     async fn create_api_token(
         &self,
         name: &str,
+        source: &str,
         scopes: promptly::account::Scopes,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<ApiToken> {
         let res = self
             .q(format!(
-                "INSERT INTO api_tokens (name, scopes, token_hash, created_at) \
-                 VALUES ($1, $2, $3, $4) RETURNING {TOKEN_COLUMNS}"
+                "INSERT INTO api_tokens (name, source, scopes, token_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
             ))
             .arg(name)
+            .arg(source)
             .arg(scopes.to_string())
             .arg(token_hash)
             .arg(now)
@@ -1390,6 +1400,7 @@ impl Store for SqlStore {
 
     async fn ingest_batch(
         &self,
+        source: &str,
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
@@ -1399,7 +1410,8 @@ impl Store for SqlStore {
         }
         let mut tx = self.db.begin_write().await?;
         let ids = IngestPlan::distinct_ids(events);
-        let mut q = self.q("SELECT external_id FROM events WHERE ");
+        let mut q = self.q("SELECT external_id FROM events WHERE source = ");
+        q.push_bind(source).push(" AND ");
         q.push_in("external_id", ids.as_slice());
         let seen: HashSet<String> = q.fetch_column(&mut tx).await?.into_iter().collect();
         let plan = IngestPlan::new(events, &seen);
@@ -1416,7 +1428,7 @@ impl Store for SqlStore {
         let mut rows: HashMap<&str, (ConversationRow, bool)> = HashMap::new();
         let mut sorted = plan.conversations.clone();
         sorted.sort_unstable();
-        self.lock_conversations(&mut tx, &plan, &sorted, &mut rows)
+        self.lock_conversations(&mut tx, &plan, source, &sorted, &mut rows)
             .await?;
         let missing: Vec<&str> = plan
             .conversations
@@ -1436,11 +1448,12 @@ impl Store for SqlStore {
             }
             let created: Vec<ConversationRow> = missing
                 .iter()
-                .map(|c| plan.new_conversation(c, deriver, now))
+                .map(|c| plan.new_conversation(source, c, deriver, now))
                 .collect();
             let mut u = Bulk::new(
                 "u",
                 &[
+                    ("source", Ty::Text),
                     ("external_id", Ty::Text),
                     ("policy_id", Ty::Int),
                     ("policy_version", Ty::Int),
@@ -1458,6 +1471,7 @@ impl Store for SqlStore {
             for c in &created {
                 let s = &c.summary;
                 u.row([
+                    c.source.clone().into(),
                     c.external_id.clone().into(),
                     c.policy_id.into(),
                     c.policy_version.into(),
@@ -1477,7 +1491,8 @@ impl Store for SqlStore {
                     &mut tx,
                     Use::Insert {
                         table: "conversations",
-                        tail: "ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id",
+                        tail: "ON CONFLICT (source, external_id) DO NOTHING \
+                               RETURNING id, external_id",
                     },
                 )
                 .await?;
@@ -1502,7 +1517,7 @@ impl Store for SqlStore {
                 .filter(|c| !rows.contains_key(c))
                 .collect();
             if !raced.is_empty() {
-                self.lock_conversations(&mut tx, &plan, &raced, &mut rows)
+                self.lock_conversations(&mut tx, &plan, source, &raced, &mut rows)
                     .await?;
             }
         }
@@ -1519,9 +1534,12 @@ impl Store for SqlStore {
             return Err(StoreError::Refused(over));
         }
         // The events, in batch order (so that ids follow arrival).
-        let fresh: Vec<(Option<i64>, &IncomingEvent)> = plan
+        let fresh: Vec<(Option<i64>, &str, &IncomingEvent)> = plan
             .fresh_events()
-            .map(|e| (rows.get(e.conversation.as_str()).map(|(r, _)| r.id), e))
+            .map(|e| {
+                let id = rows.get(e.conversation.as_str()).map(|(r, _)| r.id);
+                (id, source, e)
+            })
             .collect();
         let stored_events = self.insert_events(&mut tx, &fresh, now).await?;
         let mut inserted = HashSet::with_capacity(stored_events.len());
@@ -1539,7 +1557,7 @@ impl Store for SqlStore {
                 ("enqueued_at", Ty::Ts),
             ],
         );
-        for (conversation, e) in &fresh {
+        for (conversation, _, e) in &fresh {
             if let (Some(event), Some(conversation)) = (row_ids.get(&e.id), conversation) {
                 if deriver.wants_rules(e) {
                     queued.row([event.into(), conversation.into(), now.into()]);
@@ -1670,8 +1688,11 @@ impl Store for SqlStore {
             let done = fired.remove(&row.id).unwrap_or_default();
             work.run(automator, row, evs, &pend, &done, now);
         }
-        let new_events: Vec<(Option<i64>, &IncomingEvent)> =
-            work.new_events.iter().map(|(c, e)| (Some(*c), e)).collect();
+        let new_events: Vec<(Option<i64>, &str, &IncomingEvent)> = work
+            .new_events
+            .iter()
+            .map(|(c, source, e)| (Some(*c), source.as_str(), e))
+            .collect();
         self.insert_events(&mut tx, &new_events, now).await?;
         let mut u = Bulk::new(
             "u",
@@ -1980,37 +2001,46 @@ impl Store for SqlStore {
         // Held until commit (PostgreSQL): an ingest for one of them waits and then reads
         // the archive; one another server holds is left for the next batch.
         let mut q = self.q(
-            "SELECT id FROM conversations c WHERE status = 'resolved' AND updated_at < $1 \
+            "SELECT id, source FROM conversations c WHERE status = 'resolved' AND updated_at < $1 \
              AND (events_archived_at IS NULL OR events_archived_at < updated_at) \
              AND NOT EXISTS (SELECT 1 FROM automation_queue q WHERE q.conversation_id = c.id) \
              ORDER BY updated_at, id LIMIT $2",
         );
         q.push_lock(Lock::UpdateSkipLocked);
-        let ids: Vec<i64> = q.arg(before).arg(limit).fetch_column(&mut tx).await?;
+        let found: Vec<(i64, String)> = q
+            .arg(before)
+            .arg(limit)
+            .fetch_all(&mut tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.get("id")?, r.get("source")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
         if ids.is_empty() {
             tx.commit().await?;
             return Ok(0);
         }
         let events = self.events_of_in(&mut tx, &ids).await?;
         // A new id each time (a conversation archived again replaces its archive too).
-        let archives: Vec<(Option<i64>, IncomingEvent)> = ids
+        let archives: Vec<(Option<i64>, &str, IncomingEvent)> = found
             .iter()
-            .filter_map(|id| {
+            .filter_map(|(id, source)| {
                 let evs = events.get(id)?;
                 let name = format!("archived:{id}:{}", now.timestamp());
-                Some((Some(*id), promptly::conversation::archive(name, evs)?))
+                let archive = promptly::conversation::archive(name, evs)?;
+                Some((Some(*id), source.as_str(), archive))
             })
             .collect();
-        let refs: Vec<(Option<i64>, &IncomingEvent)> =
-            archives.iter().map(|(c, e)| (*c, e)).collect();
+        let refs: Vec<(Option<i64>, &str, &IncomingEvent)> =
+            archives.iter().map(|(c, s, e)| (*c, *s, e)).collect();
         let inserted = self.insert_events(&mut tx, &refs, now).await?;
         let kept: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();
         let stored: HashSet<&str> = inserted.iter().map(|(_, ext)| ext.as_str()).collect();
         // An archive id a channel happened to use already: those events stay as they are.
         let archived: Vec<i64> = archives
             .iter()
-            .filter(|(_, e)| stored.contains(e.id.as_str()))
-            .filter_map(|(c, _)| *c)
+            .filter(|(_, _, e)| stored.contains(e.id.as_str()))
+            .filter_map(|(c, _, _)| *c)
             .collect();
         if !archived.is_empty() {
             let mut q = self.q("DELETE FROM events WHERE ");
@@ -2061,15 +2091,17 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn conversation_by_external_id(
+    async fn conversations_by_external_id(
         &self,
+        source: Option<&str>,
         external_id: &str,
-    ) -> StoreResult<Option<ConversationRow>> {
+    ) -> StoreResult<Vec<ConversationRow>> {
         let q = self.q(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE external_id = $1"
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations \
+             WHERE external_id = $1 AND ($2 IS NULL OR source = $2) ORDER BY id"
         ));
-        let row = q.arg(external_id).fetch_optional(&self.db).await?;
-        one(row, conversation_from_row)
+        let rows = q.arg(external_id).arg(source).fetch_all(&self.db).await?;
+        all(rows, conversation_from_row)
     }
 
     async fn conversation_events(&self, id: i64) -> StoreResult<Vec<IncomingEvent>> {

@@ -216,7 +216,7 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     assert!(html.contains("A message on Friday 16:45 would be due Monday 09:45"));
     let row = s
         .store
-        .conversation_by_external_id("c1")
+        .conversation_by_external_id("test", "c1")
         .await
         .unwrap()
         .unwrap();

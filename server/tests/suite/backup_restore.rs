@@ -204,12 +204,12 @@ async fn a_restore_refuses_a_database_in_use_and_files_that_are_not_promptly_dat
             .await
             .unwrap();
     assert!(store
-        .conversation_by_external_id("kept")
+        .conversation_by_external_id("bridge", "kept")
         .await
         .unwrap()
         .is_some());
     assert!(store
-        .conversation_by_external_id("newer")
+        .conversation_by_external_id("bridge", "newer")
         .await
         .unwrap()
         .is_none());

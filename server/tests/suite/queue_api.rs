@@ -574,6 +574,98 @@ async fn only_integration_tokens_post_events() {
     assert_eq!(body["accepted"], 1);
 }
 
+/// Event and conversation ids are the integration's own: two integrations that both send
+/// the same ids keep two conversations; a replacement token of the same source continues the
+/// first one's, and a token holder cannot claim another integration's ids.
+#[tokio::test]
+async fn ids_are_namespaced_by_the_sending_integration() {
+    let (s, person) = TestServer::start_as_admin().await;
+    let admin = s.token().await;
+    let token = |name: &str, source: Option<&str>| {
+        let mut body = json!({"name": name, "scopes": ["events:write", "conversations:read"]});
+        if let Some(source) = source {
+            body["source"] = json!(source);
+        }
+        let (s, admin) = (&s, &admin);
+        async move {
+            let (status, created) = s.post("/api/v1/tokens", admin, body).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            (
+                created["source"].as_str().unwrap().to_string(),
+                created["token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (whatsapp_source, whatsapp) = token("WhatsApp (old)", Some("whatsapp")).await;
+    let (email_source, email) = token("Email bridge", None).await;
+    assert_eq!(
+        (whatsapp_source.as_str(), email_source.as_str()),
+        ("whatsapp", "Email bridge")
+    );
+    let batch = json!({"events": [
+        {"id": "1", "type": "conversation.created", "conversation": "one", "channel": "whatsapp"},
+        {"id": "2", "type": "message.created", "conversation": "one", "author": "customer", "text": "Hi"},
+    ]});
+    for t in [&whatsapp, &email] {
+        let (status, body) = s.post("/api/v1/events", t, batch.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["accepted"], 2, "{body}");
+    }
+    // A conversation id a token names is its own integration's; a person's is any
+    // integration's, and one that several use is a conflict that names them.
+    let (_, a) = s.get("/api/v1/conversations/one", &whatsapp).await;
+    let (_, b) = s.get("/api/v1/conversations/one", &email).await;
+    assert_ne!(a["id"], b["id"], "{a} {b}");
+    let answer = s.cookie_get("/api/v1/conversations/one", &person).await;
+    assert_eq!(answer.status(), StatusCode::CONFLICT);
+    let body: Value = answer.json().await.unwrap();
+    let said = body["error"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("\"whatsapp\"") && said.contains("\"Email bridge\""),
+        "{body}"
+    );
+    assert_eq!(
+        (a["source"].as_str(), b["source"].as_str()),
+        (Some("whatsapp"), Some("Email bridge"))
+    );
+    let (_, queue) = s.get("/api/v1/conversations", &admin).await;
+    assert_eq!(queue.as_array().unwrap().len(), 2);
+
+    // The replacement token of the same source: its repeat is a duplicate, its new event
+    // joins the same conversation.
+    let (_, renewed) = token("WhatsApp (new)", Some("whatsapp")).await;
+    let next = json!({"events": [
+        {"id": "2", "type": "message.created", "conversation": "one", "author": "customer", "text": "Hi"},
+        {"id": "3", "type": "message.created", "conversation": "one", "author": "customer", "text": "Anyone?"},
+    ]});
+    let (_, body) = s.post("/api/v1/events", &renewed, next).await;
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "{body}"
+    );
+    assert_eq!(body["results"][1]["conversation_id"], a["id"], "{body}");
+    let (_, b_after) = s
+        .get(&format!("/api/v1/conversations/{}", b["id"]), &admin)
+        .await;
+    assert_eq!(
+        b_after["timeline"].as_array().unwrap().len(),
+        2,
+        "the other integration's conversation is untouched"
+    );
+
+    // A source is a name like any other: too long is refused by name.
+    let long = "x".repeat(promptly::limits::NAME_LEN + 1);
+    let body = s
+        .post_refused(
+            "/api/v1/tokens",
+            &admin,
+            json!({"name": "ok", "source": long}),
+        )
+        .await;
+    assert_eq!(error_fields(&body), ["source"]);
+}
+
 /// An event's `at` must lie within the window around the server's time (7 days back, 5
 /// minutes ahead): a backdated or future event is refused with its field, and nothing of the
 /// batch is stored; the edges are accepted.

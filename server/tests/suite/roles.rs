@@ -76,8 +76,8 @@ async fn every_route_admits_exactly_the_roles_the_access_table_names() {
     for scope in Scope::ALL {
         let asked = [scope.to_string()];
         let grant = promptly_server::services::tokens::Grant {
-            role: None,
             scopes: Some(&asked),
+            ..Default::default()
         };
         let token = promptly_server::services::tokens::create_token(
             s.store.as_ref(),

@@ -265,7 +265,11 @@ async fn the_dry_run_shows_each_condition_and_changes_nothing() {
         )
         .await;
     assert!(status.is_success(), "{body}");
-    let before = s.store.conversation_by_external_id("big-1").await.unwrap();
+    let before = s
+        .store
+        .conversation_by_external_id("test", "big-1")
+        .await
+        .unwrap();
 
     let html = s
         .page(&admin, &format!("/rules?edit={id}&test=big-1"))
@@ -286,7 +290,11 @@ async fn the_dry_run_shows_each_condition_and_changes_nothing() {
     let html = s.page(&admin, &format!("/rules?edit={id}&test=nope")).await;
     assert!(html.contains("No conversation “nope”"));
 
-    let after = s.store.conversation_by_external_id("big-1").await.unwrap();
+    let after = s
+        .store
+        .conversation_by_external_id("test", "big-1")
+        .await
+        .unwrap();
     assert_eq!(
         format!("{before:?}"),
         format!("{after:?}"),

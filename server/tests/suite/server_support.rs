@@ -218,7 +218,10 @@ impl TestServer {
     /// An integration token named `name` with `role`'s scopes (without one: the default
     /// scopes, posting events only).
     pub async fn new_token(&self, name: &str, role: Option<&str>) -> CreatedToken {
-        let grant = promptly_server::services::tokens::Grant { role, scopes: None };
+        let grant = promptly_server::services::tokens::Grant {
+            role,
+            ..Default::default()
+        };
         promptly_server::services::tokens::create_token(
             self.store.as_ref(),
             name,

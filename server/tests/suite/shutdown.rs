@@ -78,7 +78,7 @@ async fn sigterm_ends_streams_and_exits_keeping_what_was_accepted() {
             .unwrap();
     assert!(
         store
-            .conversation_by_external_id("kept")
+            .conversation_by_external_id("bridge", "kept")
             .await
             .unwrap()
             .is_some(),

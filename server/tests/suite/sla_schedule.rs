@@ -15,6 +15,9 @@ use promptly_server::store::{DynStore, PolicyInput};
 use serde_json::json;
 use std::collections::HashMap;
 
+/// The integration these tests send as.
+const SOURCE: &str = "test";
+
 const WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn t0() -> DateTime<Utc> {
@@ -81,11 +84,11 @@ async fn a_pass_whose_instant_precedes_a_conversation_keeps_it_scheduled() {
     .collect();
     let at_ingest = SlaCatalog::load(store.as_ref(), ingested).await.unwrap();
     store
-        .ingest_batch(&events, &at_ingest, ingested)
+        .ingest_batch(SOURCE, &events, &at_ingest, ingested)
         .await
         .unwrap();
     let row = store
-        .conversation_by_external_id("c")
+        .conversation_by_external_id(SOURCE, "c")
         .await
         .unwrap()
         .unwrap();
@@ -108,7 +111,7 @@ async fn a_pass_whose_instant_precedes_a_conversation_keeps_it_scheduled() {
         .unwrap();
     assert_eq!(pass.handled, 1);
     let row = store
-        .conversation_by_external_id("c")
+        .conversation_by_external_id(SOURCE, "c")
         .await
         .unwrap()
         .unwrap();
@@ -130,7 +133,7 @@ async fn a_pass_whose_instant_precedes_a_conversation_keeps_it_scheduled() {
     }
     assert_eq!(store.count_sla_firings().await.unwrap(), 1, "the warning");
     let row = store
-        .conversation_by_external_id("c")
+        .conversation_by_external_id(SOURCE, "c")
         .await
         .unwrap()
         .unwrap();
@@ -167,7 +170,7 @@ async fn events_stamped_ahead_of_the_servers_clock_breach_when_due() {
         || async {
             let row = s
                 .store
-                .conversation_by_external_id("ahead")
+                .conversation_by_external_id(SOURCE, "ahead")
                 .await
                 .unwrap()?;
             (row.next_sla_at > Some(t0() + Duration::seconds(10))).then_some(())

@@ -19,6 +19,9 @@ use promptly_server::store::{
 use serde_json::json;
 use support::{postgres_store, sqlite_store};
 
+/// The integration these tests send as.
+const SOURCE: &str = "test";
+
 fn new_user(email: &str, role: Role) -> NewUser {
     NewUser {
         email: email.into(),
@@ -360,6 +363,7 @@ async fn new_policy(
 async fn open_one_conversation(store: &DynStore, policy_id: i64) {
     store
         .ingest(
+            SOURCE,
             &[created("e1", "c1", 0, "email")],
             &on(Some((policy_id, 1))),
             t0(),
@@ -476,7 +480,7 @@ fn accepted(outcome: IngestOutcome) -> i64 {
 
 async fn by_external_id(store: &DynStore, external_id: &str) -> ConversationRow {
     store
-        .conversation_by_external_id(external_id)
+        .conversation_by_external_id(SOURCE, external_id)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("no conversation {external_id}"))
@@ -485,12 +489,13 @@ async fn by_external_id(store: &DynStore, external_id: &str) -> ConversationRow 
 async fn api_tokens_are_found_by_hash_until_revoked(store: DynStore) {
     assert!(store.list_api_tokens().await.unwrap().is_empty());
     let zap = store
-        .create_api_token("Zapier", Scopes::DEFAULT, "hash-zap", t0())
+        .create_api_token("Zapier", "zapier", Scopes::DEFAULT, "hash-zap", t0())
         .await
         .unwrap();
     let crm = store
         .create_api_token(
             "CRM",
+            "crm",
             Scopes::of_role(Role::Manager),
             "hash-crm",
             minutes(1),
@@ -711,6 +716,7 @@ async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynSt
     let deriver = on(Some((p.id, 1)));
     let first = store
         .ingest(
+            SOURCE,
             &[
                 created("e1", "c1", 0, "whatsapp"),
                 message("e2", "c1", 5, "customer", "Where is my order?"),
@@ -740,6 +746,7 @@ async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynSt
 
     let second = store
         .ingest(
+            SOURCE,
             &[
                 message("e4", "c1", 2, "agent", "Let me look."),
                 message("e2", "c1", 5, "customer", "Where is my order?"),
@@ -765,7 +772,10 @@ async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynSt
         ]
     );
     assert_eq!(
-        store.conversation_by_external_id("ghost").await.unwrap(),
+        store
+            .conversation_by_external_id(SOURCE, "ghost")
+            .await
+            .unwrap(),
         None,
         "a duplicate event creates no conversation"
     );
@@ -804,11 +814,18 @@ async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynSt
         (Some(minutes(61)), minutes(10))
     );
     assert_eq!(store.conversation(c2 + c1 + 100).await.unwrap(), None);
-    assert_eq!(store.conversation_by_external_id("c9").await.unwrap(), None);
+    assert_eq!(
+        store
+            .conversation_by_external_id(SOURCE, "c9")
+            .await
+            .unwrap(),
+        None
+    );
 
     // The status column follows the summary.
     store
         .ingest(
+            SOURCE,
             &[updated("e6", "c2", 30, json!({"status": "resolved"}))],
             &deriver,
             minutes(30),
@@ -835,14 +852,24 @@ async fn ingest_stores_each_event_once_and_derives_its_conversation(store: DynSt
     let task = {
         let store = store.clone();
         let failing = failing.clone();
-        tokio::spawn(async move { store.ingest(&failing, &PanickingDeriver, minutes(40)).await })
+        tokio::spawn(async move {
+            store
+                .ingest(SOURCE, &failing, &PanickingDeriver, minutes(40))
+                .await
+        })
     };
     assert!(task.await.is_err(), "the deriver panicked");
     assert_eq!(store.conversation_events(c1).await.unwrap(), events);
-    assert_eq!(store.conversation_by_external_id("c9").await.unwrap(), None);
+    assert_eq!(
+        store
+            .conversation_by_external_id(SOURCE, "c9")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.conversation(c1).await.unwrap(), Some(row));
     let retried = store
-        .ingest(&failing, &on(None), minutes(50))
+        .ingest(SOURCE, &failing, &on(None), minutes(50))
         .await
         .unwrap();
     assert_eq!(
@@ -918,7 +945,10 @@ async fn the_queue_filters_and_orders_conversations(store: DynStore) {
             minutes(5),
         ),
     ] {
-        store.ingest(&events, &on(policy), now).await.unwrap();
+        store
+            .ingest(SOURCE, &events, &on(policy), now)
+            .await
+            .unwrap();
     }
 
     let filter = |change: fn(&mut ConversationFilter)| {
@@ -968,6 +998,7 @@ async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) 
     let ids = |o: Vec<IngestOutcome>| o.into_iter().map(accepted).collect::<Vec<_>>();
     let open = ids(store
         .ingest(
+            SOURCE,
             &[
                 created("x1", "x", 0, "email"),
                 created("y1", "y", 0, "email"),
@@ -982,7 +1013,7 @@ async fn open_conversations_move_to_a_new_version_and_rederive(store: DynStore) 
         .unwrap());
     let (x, y, w) = (open[0], open[1], open[3]);
     let z = ids(store
-        .ingest(&[created("z1", "z", 0, "email")], &other, t0())
+        .ingest(SOURCE, &[created("z1", "z", 0, "email")], &other, t0())
         .await
         .unwrap())[0];
     let v2 = store
@@ -1073,6 +1104,7 @@ async fn ingest_reports_what_it_committed_and_writes_move_the_catalog_generation
     let deriver = on(Some((p.id, p.version)));
     let first = store
         .ingest_batch(
+            SOURCE,
             &[
                 message("r1", "a", 3, "customer", "Hi"),
                 created("r0", "a", 0, "email"),
@@ -1113,6 +1145,7 @@ async fn ingest_reports_what_it_committed_and_writes_move_the_catalog_generation
     // A later batch reports the stored events too, and only the touched conversations.
     let second = store
         .ingest_batch(
+            SOURCE,
             &[
                 message("r3", "a", 1, "agent", "Hello, how can I help?"),
                 message("r1", "a", 3, "customer", "Hi"),
@@ -1164,7 +1197,7 @@ async fn ingest_reports_what_it_committed_and_writes_move_the_catalog_generation
         .map(|_| {
             let store = store.clone();
             let batch = batch.clone();
-            tokio::spawn(async move { store.ingest(&batch, &on(None), minutes(7)).await })
+            tokio::spawn(async move { store.ingest(SOURCE, &batch, &on(None), minutes(7)).await })
         })
         .collect();
     let mut accepted_total = 0;
@@ -1349,7 +1382,7 @@ impl Automator for RulesAt {
 
 async fn a_pass_with_rules_older_than_the_catalog_handles_nothing(store: DynStore) {
     store
-        .ingest(&[created("s0", "s", 0, "email")], &on(None), t0())
+        .ingest(SOURCE, &[created("s0", "s", 0, "email")], &on(None), t0())
         .await
         .unwrap();
     let generation = store.catalog_generation().await.unwrap();
@@ -1372,7 +1405,7 @@ async fn a_pass_with_rules_older_than_the_catalog_handles_nothing(store: DynStor
 
 async fn deliveries_are_claimed_by_receiver_and_finished_under_their_lease(store: DynStore) {
     store
-        .ingest(&[created("d0", "d", 0, "email")], &on(None), t0())
+        .ingest(SOURCE, &[created("d0", "d", 0, "email")], &on(None), t0())
         .await
         .unwrap();
     // Due an hour after its first event (TestDeriver): the pass queues four deliveries.
@@ -1556,7 +1589,7 @@ fn compliance_events() -> Vec<IncomingEvent> {
 async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
     let events = compliance_events();
     for chunk in events.chunks(250) {
-        store.ingest(chunk, &on(None), t0()).await.unwrap();
+        store.ingest(SOURCE, chunk, &on(None), t0()).await.unwrap();
     }
     assert!(store
         .conversations_without_facts(10)
@@ -1791,7 +1824,10 @@ async fn epochs_backups_and_retention(store: DynStore) {
         created("e2", "c2", 0, "sms"),
         created("e3", "c3", 0, "sms"),
     ];
-    store.ingest(&events, &on(None), t0()).await.unwrap();
+    store
+        .ingest(SOURCE, &events, &on(None), t0())
+        .await
+        .unwrap();
     let pass = store
         .automation_pass(&OneWebhookEach, t0() + Duration::hours(2), 100)
         .await
@@ -1875,12 +1911,12 @@ async fn epochs_backups_and_retention(store: DynStore) {
     // Resolved later: archived once that is long enough ago, one batch at a time.
     let c3_resolved = [updated("e3r", "c3", 0, json!({"status": "resolved"}))];
     store
-        .ingest(&c3_resolved, &on(None), day(50))
+        .ingest(SOURCE, &c3_resolved, &on(None), day(50))
         .await
         .unwrap();
     let c2_resolved = [updated("e2r", "c2", 0, json!({"status": "resolved"}))];
     store
-        .ingest(&c2_resolved, &on(None), day(50))
+        .ingest(SOURCE, &c2_resolved, &on(None), day(50))
         .await
         .unwrap();
     assert_eq!(
@@ -1902,13 +1938,19 @@ async fn epochs_backups_and_retention(store: DynStore) {
 
     // Reopened, it goes on from the archive, and is archived again (all of it) later.
     let reopen = [message("e1n", "c1", 0, "customer", "Again")];
-    store.ingest(&reopen, &on(None), day(70)).await.unwrap();
+    store
+        .ingest(SOURCE, &reopen, &on(None), day(70))
+        .await
+        .unwrap();
     let c1 = by_external_id(&store, "c1").await;
     assert_eq!(c1.summary.status, ConversationStatus::Open);
     assert_eq!(c1.summary.last_message.as_deref(), Some("Again"));
     assert_eq!(store.conversation_events(c1.id).await.unwrap().len(), 2);
     let close = [updated("e1z", "c1", 0, json!({"status": "resolved"}))];
-    store.ingest(&close, &on(None), day(71)).await.unwrap();
+    store
+        .ingest(SOURCE, &close, &on(None), day(71))
+        .await
+        .unwrap();
     assert_eq!(
         store.archive_resolved(day(80), 10, day(110)).await.unwrap(),
         1
@@ -1928,6 +1970,63 @@ async fn epochs_backups_and_retention(store: DynStore) {
 }
 
 /// One test per contract case per backend, so that one failure does not hide the rest.
+/// Ids are the sending integration's own: the same event and conversation ids from two
+/// sources are two conversations with their own events; within a source a repeated event id
+/// is a duplicate and a conversation id names the same conversation.
+async fn ids_are_unique_per_source(store: DynStore) {
+    let deriver = on(None);
+    let batch = [
+        created("1", "1", 0, "whatsapp"),
+        message("2", "1", 1, "customer", "Hello"),
+    ];
+    let whatsapp = store
+        .ingest("whatsapp", &batch, &deriver, minutes(1))
+        .await
+        .unwrap();
+    let email = store
+        .ingest("email-bridge", &batch, &deriver, minutes(2))
+        .await
+        .unwrap();
+    let id_of = |o: &IngestOutcome| match o {
+        IngestOutcome::Accepted { conversation_id } => *conversation_id,
+        IngestOutcome::Duplicate => panic!("{o:?}"),
+    };
+    let (a, b) = (id_of(&whatsapp[0]), id_of(&email[0]));
+    assert_ne!(a, b, "two sources, two conversations");
+    assert_eq!(id_of(&email[1]), b);
+    for (source, id) in [("whatsapp", a), ("email-bridge", b)] {
+        let row = store
+            .conversation_by_external_id(source, "1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.id, row.source.as_str()), (id, source));
+        assert_eq!(store.conversation_events(id).await.unwrap().len(), 2);
+    }
+    assert_eq!(
+        store
+            .conversation_by_external_id(SOURCE, "1")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Again from the first source: duplicates; a new event joins its own conversation.
+    let again = store
+        .ingest(
+            "whatsapp",
+            &[batch[1].clone(), message("3", "1", 3, "agent", "Hi!")],
+            &deriver,
+            minutes(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again[0], IngestOutcome::Duplicate);
+    assert_eq!(id_of(&again[1]), a);
+    assert_eq!(store.conversation_events(a).await.unwrap().len(), 3);
+    assert_eq!(store.conversation_events(b).await.unwrap().len(), 2);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1966,6 +2065,7 @@ contract!(
     calendars_are_ordered_editable_and_kept_while_used,
     policies_add_a_version_only_once_a_conversation_uses_one,
     ingest_stores_each_event_once_and_derives_its_conversation,
+    ids_are_unique_per_source,
     the_queue_filters_and_orders_conversations,
     open_conversations_move_to_a_new_version_and_rederive,
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
