@@ -20,7 +20,8 @@
 use crate::catalog::SlaCatalog;
 use crate::state::AppState;
 use crate::store::{
-    AutomationInput, AutomationOutput, Automator, Deriver, NewOutbox, SlaFiring, StoreResult,
+    AutomationInput, AutomationOutput, Automator, ConversationRow, Deriver, NewOutbox, SlaFiring,
+    StoreResult,
 };
 use chrono::Duration;
 use promptly::automation::{sla_instants, system_message, trigger_of, update_event, SlaInstant};
@@ -56,8 +57,7 @@ impl Automation<'_> {
     #[allow(clippy::too_many_arguments)]
     fn fire(
         &self,
-        conversation_id: i64,
-        external_id: &str,
+        row: &ConversationRow,
         cause: &str,
         fired: FiredEvent,
         context_events: &[IncomingEvent],
@@ -88,7 +88,7 @@ impl Automation<'_> {
         };
         let before = ConversationState::of(&summary, policy.map(|p| p.0));
         let env = ActionEnv {
-            conversation_id,
+            conversation_id: row.id,
             conversation: &summary,
             link_base: self.link_base,
             event: fired,
@@ -102,7 +102,7 @@ impl Automation<'_> {
         }
         if let Some(e) = update_event(
             format!("auto:{cause}:update"),
-            external_id,
+            &row.external_id,
             now,
             &before,
             &applied.state,
@@ -122,13 +122,14 @@ impl Automation<'_> {
             match effect {
                 SideEffect::SendMessage { rule, text } => {
                     let id = format!("auto:{cause}:message:{rule}:{n}");
-                    let message = system_message(id.clone(), external_id, now, text.clone());
+                    let message = system_message(id.clone(), &row.external_id, now, text.clone());
                     if let Some((url, secret)) = self.channels.get(summary.channel.as_str()) {
                         let body = serde_json::json!({
                             "type": "message.send",
                             "id": id,
-                            "conversation": external_id,
-                            "promptly_id": conversation_id,
+                            "conversation": row.external_id,
+                            "source": row.source,
+                            "promptly_id": row.id,
                             "channel": summary.channel.as_str(),
                             "contact": summary.contact,
                             "text": text,
@@ -195,8 +196,7 @@ impl Automator for Automation<'_> {
                 .cloned()
                 .collect();
             self.fire(
-                row.id,
-                &row.external_id,
+                row,
                 &trigger.id,
                 fired,
                 &upto,
@@ -234,8 +234,7 @@ impl Automator for Automation<'_> {
                 let cause = format!("sla:{}:{}", row.id, instant.key());
                 let context = events.clone();
                 self.fire(
-                    row.id,
-                    &row.external_id,
+                    row,
                     &cause,
                     instant.event(),
                     &context,
