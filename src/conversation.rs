@@ -936,6 +936,68 @@ pub fn archive(id: String, events: &[IncomingEvent]) -> Option<IncomingEvent> {
     })
 }
 
+/// How many events a conversation's stored events stand for, and how many survey answers
+/// among them (an archive counts what it replaced).
+pub fn tally(events: &[IncomingEvent]) -> (usize, usize) {
+    events.iter().fold((0, 0), |(n, surveys), e| match &e.body {
+        EventBody::Archived {
+            events, summary, ..
+        } => (
+            n + usize::try_from(*events).unwrap_or(usize::MAX),
+            surveys + summary.surveys.len(),
+        ),
+        EventBody::Survey { .. } => (n + 1, surveys + 1),
+        _ => (n + 1, surveys),
+    })
+}
+
+/// What a conversation's events fold into, kept with the conversation so that a new event
+/// need not read and fold them all again: their [`archive`] and the latest instant among
+/// them. Folding the archive followed by events at or after that instant gives exactly what
+/// folding all the events gives; an event from before it (a late one) needs them all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    #[serde(with = "instant::rfc3339")]
+    pub through: DateTime<Utc>,
+    pub archive: IncomingEvent,
+}
+
+impl Checkpoint {
+    /// The checkpoint of all of a conversation's stored events; `None` without events. Its
+    /// instant is the latest of theirs, an archive's left out (the retention purge's: it
+    /// folds first whatever comes later, so it sets no bound).
+    pub fn of(events: &[IncomingEvent]) -> Option<Checkpoint> {
+        let archived = |e: &&IncomingEvent| matches!(e.body, EventBody::Archived { .. });
+        let through = events
+            .iter()
+            .filter(|e| !archived(e))
+            .map(|e| e.at)
+            .max()
+            .or_else(|| events.iter().map(|e| e.at).min())?;
+        Some(Checkpoint {
+            through,
+            archive: archive("checkpoint".into(), events)?,
+        })
+    }
+
+    /// The checkpoint after `later` (which it [covers](Checkpoint::covers)) are added.
+    pub fn then(&self, later: &[IncomingEvent]) -> Checkpoint {
+        let resumed: Vec<IncomingEvent> = std::iter::once(self.archive.clone())
+            .chain(later.iter().cloned())
+            .collect();
+        Checkpoint {
+            through: later.iter().map(|e| e.at).fold(self.through, DateTime::max),
+            archive: archive("checkpoint".into(), &resumed).unwrap_or_else(|| self.archive.clone()),
+        }
+    }
+
+    /// Whether the checkpoint followed by `later` folds as the events it stands for and
+    /// `later` do: none of them is before [`Checkpoint::through`].
+    pub fn covers<'a>(&self, mut later: impl Iterator<Item = &'a IncomingEvent>) -> bool {
+        later.all(|e| e.at >= self.through)
+    }
+}
+
 /// A conversation as the API and the queue show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = Conversation)]
@@ -1386,6 +1448,82 @@ mod tests {
         assert!(matches!(again.body, EventBody::Archived { events: 11, .. }));
         assert_eq!(fold(&[again]), fold(&whole));
         assert_eq!(archive("x".into(), &[]), None);
+    }
+
+    /// One event of a generated conversation: (kind, minute, a small number for its fields).
+    fn generated(n: usize, (kind, minute, x): (u8, i64, u8)) -> (String, i64, serde_json::Value) {
+        let pick = |options: &[&'static str]| options[usize::from(x) % options.len()];
+        let agent = pick(&["ada@x.io", "bob@x.io"]);
+        let channel = pick(&["email", "whatsapp"]);
+        let priority = pick(&["low", "high"]);
+        let status = pick(&["open", "pending", "snoozed", "resolved"]);
+        let body = match kind % 9 {
+            0 => json!({"type": "conversation.created", "channel": channel,
+                        "priority": priority, "bot": x % 3 == 0}),
+            1 => json!({"type": "message.created", "author": "customer", "text": format!("q{x}")}),
+            2 => json!({"type": "message.created", "author": "agent", "text": format!("a{x}"),
+                        "agent_email": agent}),
+            3 => {
+                json!({"type": "message.created", "author": "agent", "private": true, "text": "note"})
+            }
+            4 => json!({"type": "conversation.updated", "status": status}),
+            5 => {
+                json!({"type": "conversation.updated", "owner": agent, "team": format!("t{}", x % 3),
+                        "labels": [format!("l{}", x % 2)]})
+            }
+            6 => json!({"type": "conversation.handover"}),
+            7 => json!({"type": "survey.submitted", "survey": "csat", "score": 1 + x % 5}),
+            _ => json!({"type": "conversation.left"}),
+        };
+        (format!("g{n}"), minute, body)
+    }
+
+    fn conversation(list: &[(u8, i64, u8)], from: usize) -> Vec<IncomingEvent> {
+        let owned: Vec<(String, i64, serde_json::Value)> = list
+            .iter()
+            .enumerate()
+            .map(|(i, e)| generated(from + i, *e))
+            .collect();
+        let borrowed: Vec<(&str, i64, serde_json::Value)> = owned
+            .iter()
+            .map(|(id, m, v)| (id.as_str(), *m, v.clone()))
+            .collect();
+        events_of(&borrowed)
+    }
+
+    proptest::proptest! {
+        /// A checkpoint followed by later events (none before its instant, ties included)
+        /// folds and counts exactly as all the events do, and so does the checkpoint taken
+        /// from it and them: ingest may keep one instead of replaying the whole history.
+        #[test]
+        fn a_checkpoint_and_later_events_fold_as_all_the_events(
+            before in proptest::collection::vec((0u8..9, 0i64..30, 0u8..20), 1..25),
+            later in proptest::collection::vec((0u8..9, 0i64..10, 0u8..20), 0..15),
+        ) {
+            let before = conversation(&before, 0);
+            let cp = Checkpoint::of(&before).unwrap();
+            let through = (cp.through - "2026-11-10T09:00:00Z".parse::<DateTime<Utc>>().unwrap())
+                .num_minutes();
+            let shifted: Vec<(u8, i64, u8)> = later
+                .iter()
+                .map(|(k, m, x)| (*k, through + m, *x))
+                .collect();
+            let later = conversation(&shifted, before.len());
+            proptest::prop_assert!(cp.covers(later.iter()));
+            let all: Vec<IncomingEvent> = before.iter().chain(&later).cloned().collect();
+            let resumed: Vec<IncomingEvent> =
+                std::iter::once(cp.archive.clone()).chain(later.iter().cloned()).collect();
+            proptest::prop_assert_eq!(fold(&resumed), fold(&all));
+            proptest::prop_assert_eq!(tally(&resumed), tally(&all));
+            let next = cp.then(&later);
+            proptest::prop_assert_eq!(&next, &Checkpoint::of(&all).unwrap());
+            if let Some(first) = later.first() {
+                // An event before the checkpoint's instant is not covered.
+                let mut late = first.clone();
+                late.at = cp.through - chrono::Duration::seconds(1);
+                proptest::prop_assert!(!cp.covers([&late].into_iter()));
+            }
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@ const FILES: &[(&str, &str)] = files![
     "0011_durability.sql",
     "0012_outbox_receivers.sql",
     "0013_id_namespaces.sql",
+    "0014_checkpoints.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

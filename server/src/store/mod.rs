@@ -571,6 +571,9 @@ pub struct ConversationRow {
     /// The compliance facts when just derived (never read back: the store writes them to
     /// `conversation_facts` with the derived columns).
     pub facts: Option<FactsRecord>,
+    /// What all its events fold into when just derived from them (written with the derived
+    /// columns, `None` clearing it; read back only by the ingest, not with the row).
+    pub checkpoint: Option<promptly::conversation::Checkpoint>,
 }
 
 /// A stored contract.
@@ -604,8 +607,8 @@ pub struct Throttle {
     pub spacing_s: Option<i64>,
 }
 
-/// Rows are equal when their stored columns are: `facts` is a write-only carrier, never
-/// read back.
+/// Rows are equal when their stored columns are: `facts` and `checkpoint` are write-only
+/// carriers, not read back with the row.
 impl PartialEq for ConversationRow {
     fn eq(&self, other: &Self) -> bool {
         self.id == other.id

@@ -8,7 +8,7 @@ use super::{
 };
 use chrono::{DateTime, Utc};
 use promptly::account::FieldError;
-use promptly::conversation::{fold, ConversationSummary, IncomingEvent};
+use promptly::conversation::{fold, tally, Checkpoint, ConversationSummary, IncomingEvent};
 use promptly::ConversationStatus;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -106,6 +106,8 @@ impl<'a> IngestPlan<'a> {
         use promptly::conversation::EventBody;
         use promptly::limits::{CONVERSATION_EVENTS, CONVERSATION_SURVEYS};
         let is_survey = |e: &IncomingEvent| matches!(e.body, EventBody::Survey { .. });
+        // What is stored may be a checkpoint or a purged conversation's archive: each
+        // counts the events it stands for.
         let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
         let mut refused: HashSet<&str> = HashSet::new();
         let mut errors = Vec::new();
@@ -114,9 +116,7 @@ impl<'a> IngestPlan<'a> {
             let c = e.conversation.as_str();
             let (events, surveys) = counts.entry(c).or_insert_with(|| {
                 let before = ids.get(c).and_then(|id| stored.get(id));
-                before.map_or((0, 0), |evs| {
-                    (evs.len(), evs.iter().filter(|e| is_survey(e)).count())
-                })
+                before.map_or((0, 0), |evs| tally(evs))
             });
             *events += 1;
             *surveys += usize::from(is_survey(e));
@@ -173,6 +173,7 @@ impl<'a> IngestPlan<'a> {
             created_at: now,
             updated_at: now,
             facts: None,
+            checkpoint: Checkpoint::of(&events),
         };
         if let Some(d) = deriver.derive(policy, &events) {
             row.apply(d);
@@ -239,6 +240,13 @@ impl<'a> IngestPlan<'a> {
                     row.apply(d);
                 }
                 row.updated_at = now;
+                // Events lost to a concurrent writer leave this list short of the
+                // conversation's: no checkpoint then (the next ingest reads them all).
+                row.checkpoint = if lost.contains(conv) {
+                    None
+                } else {
+                    Checkpoint::of(&events)
+                };
             }
             touched.push(TouchedConversation { row, events, stale });
         }
@@ -262,6 +270,7 @@ pub(super) fn rederived(
         if let Some(d) = deriver.derive(row.policy_id.zip(row.policy_version), &evs) {
             row.apply(d);
             row.updated_at = now;
+            row.checkpoint = Checkpoint::of(&evs);
             out.push(TouchedConversation {
                 row,
                 events: evs,
@@ -339,6 +348,7 @@ impl AutomationWork {
                 .push((row.id, row.source.clone(), e.clone()));
             all.push(e);
         }
+        row.checkpoint = Checkpoint::of(&all);
         self.pass.scheduled.push((row.id, row.next_sla_at));
         let month = super::facts::month_of(row.summary.created_at.timestamp());
         if !self.pass.months.contains(&month) {

@@ -280,6 +280,7 @@ fn conversation_from_row(row: &Row) -> Result<ConversationRow, sqlx::Error> {
         created_at: row.ts("created_at")?,
         updated_at: row.ts("updated_at")?,
         facts: None,
+        checkpoint: None,
     })
 }
 
@@ -433,8 +434,8 @@ impl SqlStore {
     }
 
     /// Writes the columns a conversation's events and policy decide (policy, status,
-    /// channel, team, owner, summary, due_at, next_sla_at, sla_done_until, updated_at),
-    /// then its compliance facts.
+    /// channel, team, owner, summary, due_at, next_sla_at, sla_done_until, updated_at,
+    /// checkpoint), then its compliance facts.
     async fn write_derived(
         &self,
         tx: &mut Tx,
@@ -455,10 +456,12 @@ impl SqlStore {
                 ("next_sla_at", Ty::Ts),
                 ("sla_done_until", Ty::Ts),
                 ("updated_at", Ty::Ts),
+                ("checkpoint", Ty::Text),
             ],
         );
         for c in rows {
             let s = &c.summary;
+            let checkpoint = c.checkpoint.as_ref().map(to_json).transpose()?;
             v.row([
                 c.id.into(),
                 c.policy_id.into(),
@@ -472,6 +475,7 @@ impl SqlStore {
                 c.next_sla_at.into(),
                 c.sla_done_until.into(),
                 c.updated_at.into(),
+                checkpoint.into(),
             ]);
         }
         v.execute(
@@ -481,7 +485,8 @@ impl SqlStore {
              policy_version = v.policy_version, status = v.status, channel = v.channel, \
              team = v.team, owner = v.owner, summary = v.summary, due_at = v.due_at, \
              next_sla_at = v.next_sla_at, sla_done_until = v.sla_done_until, \
-             updated_at = v.updated_at FROM v WHERE conversations.id = v.id",
+             updated_at = v.updated_at, checkpoint = v.checkpoint \
+             FROM v WHERE conversations.id = v.id",
             ),
         )
         .await?;
@@ -576,6 +581,7 @@ impl SqlStore {
         };
         row.apply(derived);
         row.updated_at = now;
+        row.checkpoint = promptly::conversation::Checkpoint::of(&events);
         self.write_derived(tx, &[&row]).await?;
         Ok(())
     }
@@ -1466,10 +1472,12 @@ impl Store for SqlStore {
                     ("next_sla_at", Ty::Ts),
                     ("created_at", Ty::Ts),
                     ("updated_at", Ty::Ts),
+                    ("checkpoint", Ty::Text),
                 ],
             );
             for c in &created {
                 let s = &c.summary;
+                let checkpoint = c.checkpoint.as_ref().map(to_json).transpose()?;
                 u.row([
                     c.source.clone().into(),
                     c.external_id.clone().into(),
@@ -1484,6 +1492,7 @@ impl Store for SqlStore {
                     c.next_sla_at.into(),
                     now.into(),
                     now.into(),
+                    checkpoint.into(),
                 ]);
             }
             let returned = u
@@ -1521,12 +1530,32 @@ impl Store for SqlStore {
                     .await?;
             }
         }
-        let existing: Vec<i64> = rows
-            .values()
-            .filter(|(_, created)| !created)
-            .map(|(r, _)| r.id)
+        // The existing conversations' histories: a checkpoint where it covers all of this
+        // batch's events for the conversation, else every stored event.
+        let existing: HashMap<i64, &str> = rows
+            .iter()
+            .filter(|(_, (_, created))| !created)
+            .map(|(c, (r, _))| (r.id, *c))
             .collect();
-        let stored = self.events_of_in(&mut tx, &existing).await?;
+        let ids: Vec<i64> = existing.keys().copied().collect();
+        let mut q =
+            self.q("SELECT id, checkpoint FROM conversations WHERE checkpoint IS NOT NULL AND ");
+        q.push_in("id", ids.as_slice());
+        let mut resumed: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+        for r in q.fetch_all(&mut tx).await? {
+            let id: i64 = r.get("id")?;
+            let cp: promptly::conversation::Checkpoint = r.json("checkpoint")?;
+            let ext = existing.get(&id).copied().unwrap_or_default();
+            if cp.covers(plan.fresh_events().filter(|e| e.conversation == ext)) {
+                resumed.insert(id, vec![cp.archive]);
+            }
+        }
+        let replay: Vec<i64> = ids
+            .into_iter()
+            .filter(|id| !resumed.contains_key(id))
+            .collect();
+        let mut stored = self.events_of_in(&mut tx, &replay).await?;
+        stored.extend(resumed);
         let ids: HashMap<&str, i64> = rows.iter().map(|(c, (r, _))| (*c, r.id)).collect();
         let over = plan.over_caps(&ids, &stored);
         if !over.is_empty() {

@@ -2027,6 +2027,60 @@ async fn ids_are_unique_per_source(store: DynStore) {
     assert_eq!(store.conversation_events(b).await.unwrap().len(), 2);
 }
 
+/// A conversation's new events are folded onto its checkpoint when none is before the
+/// events it already has (the report then holds the checkpoint and the new events); a late
+/// event reads the whole history again. Either way the row is what deriving all its events
+/// gives.
+async fn ingest_resumes_from_the_checkpoint_unless_an_event_is_late(store: DynStore) {
+    let deriver = on(None);
+    let ingest = |batch: Vec<IncomingEvent>, m: i64| {
+        let store = store.clone();
+        async move {
+            let report = store
+                .ingest_batch(SOURCE, &batch, &on(None), minutes(m))
+                .await
+                .unwrap();
+            let t = report.touched.into_iter().next().unwrap();
+            let ids: Vec<String> = t.events.iter().map(|e| e.id.clone()).collect();
+            (t.row, ids)
+        }
+    };
+    let (row, ids) = ingest(
+        vec![
+            created("k0", "k", 0, "email"),
+            message("k1", "k", 1, "customer", "Hi"),
+        ],
+        1,
+    )
+    .await;
+    assert_eq!(ids, ["k0", "k1"], "a new conversation has no history");
+    let (row2, ids) = ingest(vec![message("k2", "k", 5, "agent", "Hello")], 5).await;
+    assert_eq!(ids, ["checkpoint", "k2"], "in order: onto the checkpoint");
+    assert_eq!(row2.id, row.id);
+    // Same instant as the latest event: still in order.
+    let (_, ids) = ingest(vec![message("k3", "k", 5, "customer", "Thanks")], 6).await;
+    assert_eq!(ids, ["checkpoint", "k3"]);
+    let (late, mut ids) = ingest(vec![message("k4", "k", 3, "customer", "Oh")], 7).await;
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["k0", "k1", "k2", "k3", "k4"],
+        "a late event: the whole history"
+    );
+    let all = store.conversation_events(row.id).await.unwrap();
+    let expected = deriver.derive(None, &all).unwrap();
+    assert_eq!(late.summary, expected.summary);
+    assert_eq!(late.summary.last_message.as_deref(), Some("Thanks"));
+    let (after, ids) = ingest(vec![message("k5", "k", 9, "agent", "Bye")], 9).await;
+    assert_eq!(ids, ["checkpoint", "k5"], "and a checkpoint again after it");
+    let all = store.conversation_events(row.id).await.unwrap();
+    assert_eq!(after.summary, deriver.derive(None, &all).unwrap().summary);
+    assert_eq!(
+        store.conversation(row.id).await.unwrap().unwrap().summary,
+        after.summary
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -2066,6 +2120,7 @@ contract!(
     policies_add_a_version_only_once_a_conversation_uses_one,
     ingest_stores_each_event_once_and_derives_its_conversation,
     ids_are_unique_per_source,
+    ingest_resumes_from_the_checkpoint_unless_an_event_is_late,
     the_queue_filters_and_orders_conversations,
     open_conversations_move_to_a_new_version_and_rederive,
     ingest_reports_what_it_committed_and_writes_move_the_catalog_generation,
