@@ -420,7 +420,7 @@ pub fn validate_new_password(password: &str) -> Result<(), String> {
 /// [`NAME_LEN`] characters.
 pub fn validate_name(raw: &str) -> Result<String, String> {
     // The length counts what was sent, as the API's `maxLength` does.
-    let name = raw.trim();
+    let name = crate::schema::trim(raw);
     if name.is_empty() || raw.chars().count() > NAME_LEN {
         return Err(format!("Name is required (at most {NAME_LEN} characters)."));
     }
@@ -449,7 +449,7 @@ pub fn validate_new_user(
 ) -> Result<(String, String, Role), Vec<FieldError>> {
     let mut errors = Vec::new();
     let email = validate_email(email).map_err(|m| errors.push(FieldError::new("email", m)));
-    let name = name.trim().to_string();
+    let name = crate::schema::trim(name).to_string();
     if name.chars().count() > NAME_LEN {
         errors.push(FieldError::new(
             "name",

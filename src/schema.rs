@@ -5,12 +5,13 @@
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
-/// Whether the published patterns' `\s` matches `c`: ECMA-262's white space, which is
-/// Unicode's (what Rust's `trim` removes) and U+FEFF, the byte order mark. The parsers
+/// Whether the published patterns' `\s` matches `c`: ECMA-262's white space and line
+/// terminators. That is Unicode's white space (what Rust's `trim` removes) but U+0085 (next
+/// line, a control character to ECMA-262), and U+FEFF, the byte order mark. The parsers
 /// that take surrounding spaces trim with [`trim`], so that what a pattern admits, its
 /// parser takes (the `duration` fuzz target holds them together).
 pub fn is_space(c: char) -> bool {
-    c.is_whitespace() || c == '\u{FEFF}'
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{FEFF}'
 }
 
 /// `text` without the spaces ([`is_space`]) around it.
@@ -282,6 +283,35 @@ pub fn period_query() -> RefOr<Schema> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ECMA-262's `\s` (WhiteSpace and LineTerminator, ES2024 §12.2 and §12.3), listed.
+    #[test]
+    fn spaces_are_ecma_262_s() {
+        let ecma: Vec<u32> = [0x9, 0xA, 0xB, 0xC, 0xD, 0x20, 0xA0, 0x1680]
+            .into_iter()
+            .chain(0x2000..=0x200A)
+            .chain([0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF])
+            .collect();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                is_space(c),
+                ecma.contains(&u32::from(c)),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        // What the `\S` of a name admits, the validators take (schemathesis found U+0085).
+        assert_eq!(
+            crate::account::validate_name("\u{85}"),
+            Ok("\u{85}".to_string())
+        );
+        let rule = serde_json::json!({"name": "\u{85}", "event": "conversation.created",
+            "actions": [{"type": "add_label", "label": "\u{85}"}]});
+        let parsed = crate::rules::parse_rule(&rule, |_| true, |_| true).unwrap();
+        assert_eq!(parsed.name, "\u{85}");
+        assert!(crate::account::validate_name(" \u{FEFF}\u{2028} ").is_err());
+    }
+
     use crate::calendar::TimeWindow;
     use crate::compliance::PeriodKey;
     use crate::duration::SlaDuration;

@@ -109,7 +109,7 @@ fn text_len(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) 
 }
 
 fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.trim().is_empty() {
+    if crate::schema::trim(value).is_empty() {
         errors.push(FieldError::new(field, "is required"));
     } else {
         text_len(errors, field, value, max);

@@ -9,6 +9,7 @@ use crate::limits::{
     LABEL_LEN, RULE_ACTIONS, RULE_CONDITIONS, RULE_NAME_LEN, RULE_VALUES, RULE_VALUE_LEN,
     SECRET_LEN, TEAM_LEN, TEMPLATE_LEN, URL_LEN,
 };
+use crate::schema::trim;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -40,18 +41,18 @@ pub fn parse_rule(
         }
     }
     let name = match obj.get("name") {
-        Some(Value::String(s)) if s.trim().is_empty() => {
+        Some(Value::String(s)) if trim(s).is_empty() => {
             errors.push(FieldError::new("name", "is required"));
             String::new()
         }
-        Some(Value::String(s)) if s.trim().chars().count() > RULE_NAME_LEN => {
+        Some(Value::String(s)) if trim(s).chars().count() > RULE_NAME_LEN => {
             errors.push(FieldError::new(
                 "name",
                 format!("must be at most {RULE_NAME_LEN} characters"),
             ));
             String::new()
         }
-        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::String(s)) => trim(s).to_string(),
         None | Some(Value::Null) => {
             errors.push(FieldError::new("name", "is required"));
             String::new()
@@ -580,7 +581,7 @@ fn parse_action(
     }
     let string = |key: &str, max: usize, errors: &mut Vec<FieldError>| -> Option<String> {
         required_string(obj.get(key), &format!("{path}.{key}"), errors, |s| {
-            if s.trim().is_empty() {
+            if trim(s).is_empty() {
                 Err("must not be empty".to_string())
             } else if s.chars().count() > max {
                 Err(format!("must be at most {max} characters"))
@@ -631,7 +632,7 @@ fn parse_action(
             }
         }
         "add_label" | "remove_label" => {
-            let label = string("label", LABEL_LEN, errors)?.trim().to_string();
+            let label = trim(&string("label", LABEL_LEN, errors)?).to_string();
             Some(if kind == "add_label" {
                 Action::AddLabel { label }
             } else {
@@ -639,7 +640,7 @@ fn parse_action(
             })
         }
         "assign_team" => Some(Action::AssignTeam {
-            team: string("team", TEAM_LEN, errors)?.trim().to_string(),
+            team: trim(&string("team", TEAM_LEN, errors)?).to_string(),
         }),
         "assign_owner" => {
             let text = string("owner", RULE_VALUE_LEN, errors)?;
