@@ -56,8 +56,60 @@ impl StreamEvent {
     }
 }
 
+/// Change numbers of one server run: its epoch (taken from the database at start) in the
+/// high 32 bits, its count in the low ones.
+pub const EPOCH_SHIFT: u32 = 32;
+
+/// What a page does with a stream's `hello` (`seq`) when its data reflects the changes up
+/// to `seen` (`None`: nothing loaded yet): the number its data reflects from then on, and
+/// whether it must reload (it has missed changes).
+///
+/// - `seq` above `seen` in the same run: the stream starts after changes the page has not
+///   seen; it reloads.
+/// - `seq` of another server run (a restarted server, or another server of the cluster
+///   behind a load balancer): the numbers do not compare, the page reloads and counts from
+///   `seq` (keeping a higher number of the other run would ignore every change of this one).
+/// - else (the same run, at or below what the page reflects): nothing was missed.
+pub fn on_hello(seen: Option<u64>, seq: u64) -> (Option<u64>, bool) {
+    match seen {
+        None => (Some(seq), false),
+        Some(x) if x >> EPOCH_SHIFT != seq >> EPOCH_SHIFT => (Some(seq), true),
+        Some(x) => (Some(x.max(seq)), x < seq),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::on_hello;
+
+    #[test]
+    fn a_hello_tells_a_page_whether_it_missed_changes() {
+        let run = |epoch: u64, n: u64| (epoch << super::EPOCH_SHIFT) + n;
+        assert_eq!(on_hello(None, run(3, 9)), (Some(run(3, 9)), false));
+        assert_eq!(
+            on_hello(Some(run(3, 9)), run(3, 9)),
+            (Some(run(3, 9)), false)
+        );
+        assert_eq!(
+            on_hello(Some(run(3, 9)), run(3, 12)),
+            (Some(run(3, 12)), true)
+        );
+        // Data loaded after the last change received: the stream resumes below it.
+        assert_eq!(
+            on_hello(Some(run(3, 12)), run(3, 9)),
+            (Some(run(3, 12)), false)
+        );
+        // Another run, numbered above or below: reload and count from its number.
+        assert_eq!(
+            on_hello(Some(run(3, 12)), run(4, 2)),
+            (Some(run(4, 2)), true)
+        );
+        assert_eq!(
+            on_hello(Some(run(4, 2)), run(3, 12)),
+            (Some(run(3, 12)), true)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -206,6 +206,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         window: i64,
     },
+    /// One more event on a long conversation: folded onto its checkpoint (in order) against
+    /// reading and folding its whole history (a late event; every event before
+    /// checkpoints), SQLite.
+    History {
+        /// The conversations' length before the measured events.
+        #[arg(long, default_value_t = 5_000)]
+        events: usize,
+        /// Measured events per conversation.
+        #[arg(long, default_value_t = 200)]
+        appended: usize,
+    },
     /// One month's contract compliance over N conversations on SQLite (first load and
     /// repeats) against a plain aggregate query over the same rows.
     Compliance {

@@ -259,7 +259,7 @@ impl AppState {
     pub fn with_stream_epoch(self, epoch: i64) -> Self {
         {
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            recent.next_seq = ((epoch.max(0) as u64) << 32) + 1;
+            recent.next_seq = ((epoch.max(0) as u64) << promptly::stream::EPOCH_SHIFT) + 1;
         }
         self
     }

@@ -80,9 +80,9 @@ impl LiveFeed {
                 move |e: web_sys::MessageEvent| {
                     live.set(true);
                     if let Some(StreamEvent::Hello { seq, .. }) = parse(&e) {
-                        let behind = seen.with_value(|s| s.is_some_and(|x| x < seq));
-                        seen.update_value(|s| *s = Some(s.map_or(seq, |x| x.max(seq))));
-                        if behind {
+                        let (now_seen, missed) = promptly::stream::on_hello(seen.get_value(), seq);
+                        seen.set_value(now_seen);
+                        if missed {
                             resync.update(|n| *n += 1);
                         }
                     }

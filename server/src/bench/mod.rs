@@ -4,5 +4,6 @@
 pub mod automation;
 pub mod calendar;
 pub mod compliance;
+pub mod history;
 pub mod http;
 pub mod staffing;
