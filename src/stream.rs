@@ -78,9 +78,32 @@ pub fn on_hello(seen: Option<u64>, seq: u64) -> (Option<u64>, bool) {
     }
 }
 
+/// The number a page's data reflects after it loaded data reflecting the changes up to
+/// `seq` (the server's latest when it answered). Numbers of another server run than the
+/// stream's do not compare: the stream's stays (the data was loaded after its `hello`, so
+/// the changes the stream brings from then on are all still to apply).
+pub fn on_loaded(seen: Option<u64>, seq: u64) -> Option<u64> {
+    match seen {
+        Some(x) if x >> EPOCH_SHIFT != seq >> EPOCH_SHIFT => Some(x),
+        Some(x) => Some(x.max(seq)),
+        None => Some(seq),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::on_hello;
+    use super::{on_hello, on_loaded};
+
+    #[test]
+    fn loaded_data_moves_the_number_only_in_the_streams_run() {
+        let run = |epoch: u64, n: u64| (epoch << super::EPOCH_SHIFT) + n;
+        assert_eq!(on_loaded(None, run(3, 9)), Some(run(3, 9)));
+        assert_eq!(on_loaded(Some(run(3, 9)), run(3, 12)), Some(run(3, 12)));
+        assert_eq!(on_loaded(Some(run(3, 12)), run(3, 9)), Some(run(3, 12)));
+        // Loaded from another server than the stream's: its number says nothing here.
+        assert_eq!(on_loaded(Some(run(3, 12)), run(5, 1)), Some(run(3, 12)));
+        assert_eq!(on_loaded(Some(run(5, 1)), run(3, 12)), Some(run(5, 1)));
+    }
 
     #[test]
     fn a_hello_tells_a_page_whether_it_missed_changes() {

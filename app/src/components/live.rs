@@ -31,7 +31,7 @@ impl LiveFeed {
     /// Tells the feed that the page loaded data reflecting every change up to `seq`.
     pub fn loaded(&self, seq: u64) {
         self.seen
-            .update_value(|s| *s = Some(s.map_or(seq, |x| x.max(seq))));
+            .update_value(|s| *s = promptly::stream::on_loaded(*s, seq));
     }
 
     /// The changes received that are numbered above `seq`, oldest first.
