@@ -20,10 +20,11 @@ pub enum Entity {
     Contract,
     Departments,
     Channel,
+    ChannelAccount,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 9] = [
+    pub const ALL: [Entity; 10] = [
         Entity::User,
         Entity::Token,
         Entity::Calendar,
@@ -33,6 +34,7 @@ impl Entity {
         Entity::Contract,
         Entity::Departments,
         Entity::Channel,
+        Entity::ChannelAccount,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Entity {
             Entity::Contract => "contract",
             Entity::Departments => "departments",
             Entity::Channel => "channel",
+            Entity::ChannelAccount => "channel_account",
         }
     }
 
@@ -60,6 +63,7 @@ impl Entity {
             Entity::Contract => "Contracts",
             Entity::Departments => "Departments",
             Entity::Channel => "Channel webhooks",
+            Entity::ChannelAccount => "Channel accounts",
         }
     }
 }

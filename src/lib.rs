@@ -50,6 +50,7 @@ pub mod audit;
 pub mod automation;
 pub mod badge;
 pub mod calendar;
+pub mod channels;
 pub mod check;
 pub mod clock;
 pub mod compliance;

@@ -198,6 +198,12 @@ pub const ROUTES: &[Route] = &[
     form("POST", "/policies", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/default", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/delete", ADMINS, CATALOG_REFUSED),
+    // Channel accounts: their settings are the platforms' credentials.
+    api("GET", "/api/v1/channel-accounts", ADMINS),
+    api("POST", "/api/v1/channel-accounts", ADMINS),
+    api("GET", "/api/v1/channel-accounts/{id}", ADMINS),
+    api("PUT", "/api/v1/channel-accounts/{id}", ADMINS),
+    api("DELETE", "/api/v1/channel-accounts/{id}", ADMINS),
     // Automation rules, channels' outbound webhooks, deliveries.
     // Rules are admins' alone: their webhook URLs are often credentials.
     api("GET", "/api/v1/rules", ADMINS),

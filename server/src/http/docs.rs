@@ -34,8 +34,8 @@ use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
 use crate::http::users::UserPatch;
 use crate::http::{
-    audit, automation, calendars, contracts, conversations, events, policies, rules, staffing,
-    stream, tokens, users,
+    audit, automation, calendars, channel_accounts, contracts, conversations, events, policies,
+    rules, staffing, stream, tokens, users,
 };
 use crate::services::accounts::{NewUserFields, PasswordChange, PasswordReset};
 use crate::services::policies::DefaultPolicy;
@@ -106,6 +106,11 @@ use promptly::timeline::{Author, ConversationStatus};
     automation::set_outbound,
     automation::remove_outbound,
     automation::deliveries,
+    channel_accounts::list,
+    channel_accounts::create,
+    channel_accounts::one,
+    channel_accounts::update,
+    channel_accounts::remove,
     events::ingest,
     conversations::list,
     conversations::one,
@@ -253,6 +258,7 @@ fn about() -> Value {
             {"name": "Policies", "description": "SLA policies (versioned once a conversation uses them) and the default policy for new conversations."},
             {"name": "Rules", "description": "Automation rules (event, conditions, actions) in the order they run, and a dry run of one on a conversation."},
             {"name": "Compliance", "description": "SLA contracts with clients or departments (managers and admins), their compliance per period with bands, money and breakdowns (JSON and CSV), the conversations behind a number, the team → department mapping, and the staffing what-if."},
+            {"name": "Channels", "description": "WhatsApp numbers, Facebook pages, Instagram accounts and X accounts connected straight to Promptly (admins): their settings (secrets masked), the webhook URL for the platform's console, and the webhooks' health."},
             {"name": "Automation", "description": "Where system messages to each channel are delivered, and the deliveries (rule webhooks and channel messages) with their attempts and failures."},
             {"name": "Events", "description": "What messaging channels and helpdesks send."},
             {"name": "Conversations", "description": "The queue and single conversations, each with its SLA evaluated now."},

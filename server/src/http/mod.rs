@@ -6,6 +6,7 @@ pub mod admin_forms;
 pub mod audit;
 pub mod automation;
 pub mod calendars;
+pub mod channel_accounts;
 pub mod contract_pages;
 pub mod contracts;
 pub mod conversation_forms;
@@ -365,6 +366,7 @@ pub fn api_router() -> Router<AppState> {
         policies::router(),
         rules::router(),
         automation::router(),
+        channel_accounts::router(),
         staffing::router(),
         contracts::router(),
         events::router(),

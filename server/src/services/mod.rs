@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod calendars;
+pub mod channels;
 pub mod contracts;
 pub mod conversations;
 pub mod policies;

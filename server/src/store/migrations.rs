@@ -48,6 +48,7 @@ const FILES: &[(&str, &str)] = files![
     "0012_outbox_receivers.sql",
     "0013_id_namespaces.sql",
     "0014_checkpoints.sql",
+    "0015_channel_accounts.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

@@ -259,6 +259,26 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<ContractRecord>;
     async fn delete_contract(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+
+    // Channel accounts.
+    async fn create_channel_account(
+        &self,
+        kind: ChannelKind,
+        definition: &AccountDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ChannelAccountRecord>;
+    /// The accounts not deleted, in the order they were made.
+    async fn list_channel_accounts(&self) -> StoreResult<Vec<ChannelAccountRecord>>;
+    /// Account `id` unless it was deleted.
+    async fn channel_account(&self, id: i64) -> StoreResult<Option<ChannelAccountRecord>>;
+    /// `NotFound` when there is no such account or it was deleted.
+    async fn update_channel_account(
+        &self,
+        id: i64,
+        definition: &AccountDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ChannelAccountRecord>;
+    async fn delete_channel_account(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// The team → department mapping, ordered by team.
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>>;
     /// Replaces the whole mapping in one transaction.
@@ -574,6 +594,33 @@ pub struct ConversationRow {
     /// What all its events fold into when just derived from them (written with the derived
     /// columns, `None` clearing it; read back only by the ingest, not with the row).
     pub checkpoint: Option<promptly::conversation::Checkpoint>,
+}
+
+pub use promptly::channels::{AccountDefinition, ChannelKind};
+
+/// A stored channel account, its secrets in clear (the API shows it through a view that
+/// masks them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelAccountRecord {
+    pub id: i64,
+    pub kind: ChannelKind,
+    pub definition: AccountDefinition,
+    pub health: ChannelHealth,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an account's webhooks have done: when the last one came, how many came, and the
+/// last failure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ChannelHealth {
+    pub last_webhook_at: Option<DateTime<Utc>>,
+    /// Webhooks received and stored.
+    pub webhooks: i64,
+    /// Webhooks refused (bad signature, not the platform's JSON) and sends failed for good.
+    pub failures: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
 }
 
 /// A stored contract.

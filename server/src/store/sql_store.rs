@@ -5,7 +5,8 @@ use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty, Use};
 use super::facts::{self, FACT_TYPES, FACT_UPDATES};
 use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
 use super::{
-    role_from_db, ApiToken, AuditQuery, AutomationPass, Automator, CalendarInput, CalendarRecord,
+    role_from_db, AccountDefinition, ApiToken, AuditQuery, AutomationPass, Automator,
+    CalendarInput, CalendarRecord, ChannelAccountRecord, ChannelHealth, ChannelKind,
     ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
     IngestOutcome, IngestReport, NewAuditEntry, NewUser, OutboxItem, OutboxOutcome, PolicyInput,
     PolicyRecord, RuleRecord, Store, StoreError, StoreResult, TeamDepartment, Throttle,
@@ -252,6 +253,28 @@ fn rule_from_row(row: &Row) -> Result<RuleRecord, sqlx::Error> {
 }
 
 const CONTRACT_COLUMNS: &str = "id, definition, created_at, updated_at";
+
+const CHANNEL_ACCOUNT_COLUMNS: &str = "id, kind, definition, created_at, updated_at, \
+     last_webhook_at, last_error, last_error_at, webhooks, failures";
+
+fn channel_account_from_row(row: &Row) -> Result<ChannelAccountRecord, sqlx::Error> {
+    let kind: String = row.get("kind")?;
+    Ok(ChannelAccountRecord {
+        id: row.get("id")?,
+        kind: ChannelKind::parse(&kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("channel kind {kind:?}").into()))?,
+        definition: row.json("definition")?,
+        health: ChannelHealth {
+            last_webhook_at: row.opt_ts("last_webhook_at")?,
+            webhooks: row.get("webhooks")?,
+            failures: row.get("failures")?,
+            last_error: row.get("last_error")?,
+            last_error_at: row.opt_ts("last_error_at")?,
+        },
+        created_at: row.ts("created_at")?,
+        updated_at: row.ts("updated_at")?,
+    })
+}
 
 fn contract_from_row(row: &Row) -> Result<ContractRecord, sqlx::Error> {
     Ok(ContractRecord {
@@ -1288,6 +1311,64 @@ impl Store for SqlStore {
 
     async fn delete_contract(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
         self.soft_delete("contracts", id, now).await
+    }
+
+    async fn create_channel_account(
+        &self,
+        kind: ChannelKind,
+        definition: &AccountDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ChannelAccountRecord> {
+        let row = self
+            .q(format!(
+                "INSERT INTO channel_accounts (kind, definition, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $3) RETURNING {CHANNEL_ACCOUNT_COLUMNS}"
+            ))
+            .arg(kind.as_str())
+            .arg(to_json(definition)?)
+            .arg(now)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(channel_account_from_row(&row)?)
+    }
+
+    async fn list_channel_accounts(&self) -> StoreResult<Vec<ChannelAccountRecord>> {
+        let sql = format!(
+            "SELECT {CHANNEL_ACCOUNT_COLUMNS} FROM channel_accounts WHERE deleted_at IS NULL \
+             ORDER BY id"
+        );
+        self.rows(sql, channel_account_from_row).await
+    }
+
+    async fn channel_account(&self, id: i64) -> StoreResult<Option<ChannelAccountRecord>> {
+        self.live_by_id(
+            CHANNEL_ACCOUNT_COLUMNS,
+            "channel_accounts",
+            id,
+            channel_account_from_row,
+        )
+        .await
+    }
+
+    async fn update_channel_account(
+        &self,
+        id: i64,
+        definition: &AccountDefinition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ChannelAccountRecord> {
+        let table = ("channel_accounts", CHANNEL_ACCOUNT_COLUMNS);
+        self.update_definition(
+            table,
+            id,
+            to_json(definition)?,
+            now,
+            channel_account_from_row,
+        )
+        .await
+    }
+
+    async fn delete_channel_account(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.soft_delete("channel_accounts", id, now).await
     }
 
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>> {

@@ -10,6 +10,7 @@ mod admin_pages;
 mod audit;
 mod automation;
 mod backup_restore;
+mod channel_accounts;
 mod checkpoints;
 mod compliance_pages;
 mod contracts_api;

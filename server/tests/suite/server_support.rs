@@ -68,6 +68,7 @@ where
 pub struct Setup {
     clock: Option<TestClock>,
     egress: EgressArgs,
+    public_url: Option<String>,
 }
 
 impl Setup {
@@ -77,6 +78,12 @@ impl Setup {
             clock: Some(TestClock::starting_at(at)),
             ..Setup::default()
         }
+    }
+
+    /// `PROMPTLY_PUBLIC_URL`.
+    pub fn public_url(mut self, url: &str) -> Setup {
+        self.public_url = Some(url.to_string());
+        self
     }
 
     /// `PROMPTLY_EGRESS_ALLOW`.
@@ -159,7 +166,7 @@ impl TestServer {
             .site_root(dir.path().to_string_lossy().to_string())
             .site_pkg_dir("pkg")
             .build();
-        let app = http::router(state.clone(), opts, None);
+        let app = http::router(state.clone(), opts, setup.public_url);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         promptly_server::automation::start(&state, format!("http://{addr}"));

@@ -1,0 +1,122 @@
+//! `/api/v1/channel-accounts`: the WhatsApp numbers, Facebook pages, Instagram accounts and
+//! X accounts connected straight to Promptly (admins). Each has the webhook URL to paste
+//! into the platform's developer console.
+
+use super::error::responses;
+use super::{Api, Id, Object, WithStatus};
+use crate::auth::PublicOrigin;
+use crate::http::error::ApiError;
+use crate::services::channels::{self, AccountView};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use promptly::channels::ChannelKind;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/channel-accounts", get(list).post(create))
+        .route(
+            "/channel-accounts/{id}",
+            get(one).put(update).delete(remove),
+        )
+}
+
+/// What a new account or a change sends.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // The document's shape: the service reads the body field by field.
+pub(crate) struct AccountBody {
+    /// Fixed once the account exists (a change may repeat it).
+    kind: ChannelKind,
+    #[schema(schema_with = promptly::schema::name)]
+    name: String,
+    /// By kind. `whatsapp`: `phone_number_id`, `verify_token`, `app_secret`,
+    /// `access_token`, optional `template`; `messenger`: `page_id`, `verify_token`,
+    /// `app_secret`, `page_access_token`; `instagram`: `account_id`, `verify_token`,
+    /// `app_secret`, `access_token`; `x`: `user_id`, `consumer_secret`, `access_token`.
+    /// Every kind: `api_base`, the platform's API root (default the real one). A secret
+    /// sent as `********` keeps the stored one.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    settings: serde_json::Value,
+}
+
+fn public(origin: &Option<Extension<PublicOrigin>>) -> Option<&str> {
+    origin
+        .as_ref()
+        .and_then(|Extension(PublicOrigin(o))| o.as_deref())
+}
+
+/// List channel accounts
+#[utoipa::path(get, path = "/channel-accounts", tag = "Channels", operation_id = "listChannelAccounts",
+    responses((status = 200, description = "The accounts, oldest first.", body = Vec<AccountView>)))]
+async fn list(
+    State(state): State<AppState>,
+    origin: Option<Extension<PublicOrigin>>,
+) -> Api<Vec<AccountView>> {
+    let accounts = state.store.list_channel_accounts().await?;
+    Ok(Json(
+        accounts
+            .iter()
+            .map(|a| channels::view(a, public(&origin)))
+            .collect(),
+    ))
+}
+
+/// Connect a channel account
+///
+/// Every missing or malformed setting is a 422 naming `settings.<name>`. The answer's `webhook_url` is what the platform's developer console asks for.
+#[utoipa::path(post, path = "/channel-accounts", tag = "Channels", operation_id = "createChannelAccount",
+    request_body = AccountBody, responses((status = 201, description = "The account.", body = AccountView)))]
+async fn create(
+    State(state): State<AppState>,
+    origin: Option<Extension<PublicOrigin>>,
+    Object(body): Object,
+) -> WithStatus<AccountView> {
+    let rec = channels::create(&state, &body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(channels::view(&rec, public(&origin))),
+    ))
+}
+
+/// One channel account
+#[utoipa::path(get, path = "/channel-accounts/{id}", tag = "Channels", operation_id = "getChannelAccount",
+    params(super::Id), responses((status = 200, description = "The account.", body = AccountView)))]
+async fn one(
+    State(state): State<AppState>,
+    origin: Option<Extension<PublicOrigin>>,
+    Id(id): Id,
+) -> Api<AccountView> {
+    let rec = state
+        .store
+        .channel_account(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(channels::view(&rec, public(&origin))))
+}
+
+/// Change a channel account
+///
+/// Its name and settings; the kind stays.
+#[utoipa::path(put, path = "/channel-accounts/{id}", tag = "Channels", operation_id = "updateChannelAccount",
+    params(super::Id), request_body = AccountBody, responses((status = 200, description = "The account.", body = AccountView)))]
+async fn update(
+    State(state): State<AppState>,
+    origin: Option<Extension<PublicOrigin>>,
+    Id(id): Id,
+    Object(body): Object,
+) -> Api<AccountView> {
+    let rec = channels::update(&state, id, &body).await?;
+    Ok(Json(channels::view(&rec, public(&origin))))
+}
+
+/// Remove a channel account
+///
+/// Its webhooks are refused from then on; its conversations stay.
+#[utoipa::path(delete, path = "/channel-accounts/{id}", tag = "Channels", operation_id = "removeChannelAccount",
+    params(super::Id), responses((status = 204, description = "Removed."), (status = 404, response = responses::NotFound)))]
+async fn remove(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
+    channels::delete(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

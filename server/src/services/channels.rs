@@ -1,0 +1,213 @@
+//! Channel accounts: add, change and remove a WhatsApp number, a Facebook page, an
+//! Instagram account or an X account. The JSON API and the Channels page call these; the
+//! audit log records each change with the secrets masked.
+
+use crate::http::error::ApiError;
+use crate::services::audit;
+use crate::state::AppState;
+use crate::store::{AccountDefinition, ChannelAccountRecord, ChannelHealth, ChannelKind};
+use promptly::account::FieldError;
+use promptly::audit::Entity;
+use promptly::channels::{masked, validate_settings, webhook_path, Settings};
+use serde::Serialize;
+use serde_json::Value;
+
+/// An account as the API shows it: its settings with the secrets masked, where the
+/// platform must send its webhooks, and what they have done.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ChannelAccount)]
+pub struct AccountView {
+    pub id: i64,
+    pub kind: ChannelKind,
+    pub name: String,
+    /// The settings, each secret as `********` (sent back unchanged, it keeps the secret).
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub settings: Settings,
+    /// Absolute when the server knows its public URL (`PROMPTLY_PUBLIC_URL`), else the path.
+    pub webhook_url: String,
+    pub health: ChannelHealth,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// `rec` as shown, its webhook URL under `public` (the public origin) when known.
+pub fn view(rec: &ChannelAccountRecord, public: Option<&str>) -> AccountView {
+    let path = webhook_path(rec.kind, rec.id);
+    AccountView {
+        id: rec.id,
+        kind: rec.kind,
+        name: rec.definition.name.clone(),
+        settings: masked(rec.kind, &rec.definition.settings),
+        webhook_url: match public {
+            Some(origin) => format!("{}{path}", origin.trim_end_matches('/')),
+            None => path,
+        },
+        health: rec.health.clone(),
+        created_at: promptly::instant::format_utc(rec.created_at),
+        updated_at: promptly::instant::format_utc(rec.updated_at),
+    }
+}
+
+/// What the audit log keeps of an account: kind, name and masked settings.
+#[derive(Serialize)]
+struct Audited<'a> {
+    kind: ChannelKind,
+    name: &'a str,
+    settings: Settings,
+}
+
+fn audited(rec: &ChannelAccountRecord) -> Audited<'_> {
+    Audited {
+        kind: rec.kind,
+        name: &rec.definition.name,
+        settings: masked(rec.kind, &rec.definition.settings),
+    }
+}
+
+/// Reads `{"kind", "name", "settings"}`: the kind when making an account (`stored`
+/// `None`), else the stored one (a `kind` sent must be it). Every problem is a field error.
+async fn parse(
+    state: &AppState,
+    body: &Value,
+    stored: Option<&ChannelAccountRecord>,
+) -> Result<(ChannelKind, AccountDefinition), ApiError> {
+    let mut errors = Vec::new();
+    let sent_kind = match body.get("kind") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k)) => match k.parse::<ChannelKind>() {
+            Ok(k) => Some(k),
+            Err(m) => {
+                errors.push(FieldError::new("kind", m));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("kind", "must be a string"));
+            None
+        }
+    };
+    let kind = match (stored, sent_kind) {
+        (Some(rec), Some(k)) if k != rec.kind => {
+            errors.push(FieldError::new(
+                "kind",
+                format!(
+                    "an account's kind cannot change (it is {})",
+                    rec.kind.as_str()
+                ),
+            ));
+            None
+        }
+        (Some(rec), _) => Some(rec.kind),
+        (None, None) if errors.is_empty() => {
+            errors.push(FieldError::new("kind", "is required"));
+            None
+        }
+        (None, k) => k,
+    };
+    let name = match body.get("name") {
+        Some(Value::String(n)) => promptly::account::validate_name(n).unwrap_or_else(|m| {
+            errors.push(FieldError::new("name", m));
+            String::new()
+        }),
+        _ => {
+            errors.push(FieldError::new("name", "is required"));
+            String::new()
+        }
+    };
+    let mut settings = Settings::new();
+    if let Some(kind) = kind {
+        let sent = body.get("settings").cloned().unwrap_or(Value::Null);
+        let sent = if sent.is_null() {
+            Value::Object(Default::default())
+        } else {
+            sent
+        };
+        match validate_settings(kind, &sent, stored.map(|r| &r.definition.settings)) {
+            Ok(s) => settings = s,
+            Err(e) => errors.extend(e),
+        }
+        // The platform's API must be a public address (or one the egress allow-list names).
+        if let Some(url) = settings.get("api_base") {
+            if let Some(refused) = state
+                .egress
+                .guard()
+                .field_error("settings.api_base".into(), url)
+                .await
+            {
+                errors.push(refused);
+            }
+        }
+    }
+    match kind {
+        Some(kind) if errors.is_empty() => Ok((kind, AccountDefinition { name, settings })),
+        _ => Err(ApiError::Unprocessable { errors }),
+    }
+}
+
+/// Adds an account.
+pub async fn create(state: &AppState, body: &Value) -> Result<ChannelAccountRecord, ApiError> {
+    let (kind, definition) = parse(state, body, None).await?;
+    let rec = state
+        .store
+        .create_channel_account(kind, &definition, state.clock.now())
+        .await?;
+    audit::record_id(
+        state,
+        Entity::ChannelAccount,
+        rec.id,
+        "create",
+        audit::NONE,
+        Some(&audited(&rec)),
+    )
+    .await;
+    Ok(rec)
+}
+
+/// Changes an account's name and settings.
+pub async fn update(
+    state: &AppState,
+    id: i64,
+    body: &Value,
+) -> Result<ChannelAccountRecord, ApiError> {
+    let before = state
+        .store
+        .channel_account(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (_, definition) = parse(state, body, Some(&before)).await?;
+    let rec = state
+        .store
+        .update_channel_account(id, &definition, state.clock.now())
+        .await?;
+    audit::record_id(
+        state,
+        Entity::ChannelAccount,
+        id,
+        "update",
+        Some(&audited(&before)),
+        Some(&audited(&rec)),
+    )
+    .await;
+    Ok(rec)
+}
+
+/// Removes an account (its conversations stay).
+pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
+    let before = state.store.channel_account(id).await?;
+    state
+        .store
+        .delete_channel_account(id, state.clock.now())
+        .await?;
+    audit::record_id(
+        state,
+        Entity::ChannelAccount,
+        id,
+        "delete",
+        before.as_ref().map(audited).as_ref(),
+        audit::NONE,
+    )
+    .await;
+    Ok(())
+}

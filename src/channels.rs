@@ -1,0 +1,386 @@
+//! Channel accounts: a business's WhatsApp number, Facebook page, Instagram account or X
+//! account connected straight to Promptly. What each kind needs (its settings, which of
+//! them are secrets, the platform's API root) is written here once; the API, the Channels
+//! page and the webhooks read it.
+
+use crate::account::FieldError;
+use crate::conversation::Channel;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a secret setting reads as wherever settings are shown; sent back unchanged, it
+/// keeps the stored secret.
+pub const MASK: &str = "********";
+
+/// Longest setting value (Meta's long-lived tokens run to a few hundred characters).
+pub const SETTING_LEN: usize = 2_048;
+
+/// A platform Promptly receives webhooks from and sends through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Whatsapp,
+    Messenger,
+    Instagram,
+    X,
+}
+
+/// How a setting is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// A platform's numeric id (a phone number id, a page id, a user id).
+    NumericId,
+    /// Text the platform issued (a token, a secret), or the admin chose (a verify token).
+    Text,
+    /// A URL of the platform's API (https, or http for a host in the egress allow-list,
+    /// which the server checks).
+    Url,
+    /// A WhatsApp message template's name (lowercase letters, digits and `_`).
+    TemplateName,
+}
+
+/// One setting of a kind of account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: SettingKind,
+    /// Shown as [`MASK`], never sent back.
+    pub secret: bool,
+    /// Without a default, a required setting must be given.
+    pub required: bool,
+    pub default: Option<&'static str>,
+}
+
+const fn setting(name: &'static str, label: &'static str, kind: SettingKind) -> Setting {
+    Setting {
+        name,
+        label,
+        kind,
+        secret: false,
+        required: true,
+        default: None,
+    }
+}
+
+const fn secret(name: &'static str, label: &'static str) -> Setting {
+    Setting {
+        secret: true,
+        ..setting(name, label, SettingKind::Text)
+    }
+}
+
+const fn api_base(default: &'static str) -> Setting {
+    Setting {
+        default: Some(default),
+        ..setting("api_base", "API root", SettingKind::Url)
+    }
+}
+
+const META_GRAPH: &str = "https://graph.facebook.com/v21.0";
+
+const WHATSAPP: &[Setting] = &[
+    setting("phone_number_id", "Phone number id", SettingKind::NumericId),
+    secret("verify_token", "Verify token"),
+    secret("app_secret", "App secret"),
+    secret("access_token", "Access token"),
+    Setting {
+        required: false,
+        ..setting(
+            "template",
+            "Template for messages outside the 24-hour window",
+            SettingKind::TemplateName,
+        )
+    },
+    api_base(META_GRAPH),
+];
+
+const MESSENGER: &[Setting] = &[
+    setting("page_id", "Page id", SettingKind::NumericId),
+    secret("verify_token", "Verify token"),
+    secret("app_secret", "App secret"),
+    secret("page_access_token", "Page access token"),
+    api_base(META_GRAPH),
+];
+
+const INSTAGRAM: &[Setting] = &[
+    setting("account_id", "Instagram account id", SettingKind::NumericId),
+    secret("verify_token", "Verify token"),
+    secret("app_secret", "App secret"),
+    secret("access_token", "Access token"),
+    api_base(META_GRAPH),
+];
+
+const X: &[Setting] = &[
+    setting(
+        "user_id",
+        "Business account's user id",
+        SettingKind::NumericId,
+    ),
+    secret("consumer_secret", "Consumer secret"),
+    secret("access_token", "Access token"),
+    api_base("https://api.x.com"),
+];
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Whatsapp,
+        ChannelKind::Messenger,
+        ChannelKind::Instagram,
+        ChannelKind::X,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Whatsapp => "whatsapp",
+            ChannelKind::Messenger => "messenger",
+            ChannelKind::Instagram => "instagram",
+            ChannelKind::X => "x",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The conversations' channel.
+    pub fn channel(self) -> Channel {
+        match self {
+            ChannelKind::Whatsapp => Channel::Whatsapp,
+            ChannelKind::Messenger => Channel::Messenger,
+            ChannelKind::Instagram => Channel::Instagram,
+            ChannelKind::X => Channel::Twitter,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.channel().label()
+    }
+
+    /// Its settings, in the order forms show them.
+    pub fn settings(self) -> &'static [Setting] {
+        match self {
+            ChannelKind::Whatsapp => WHATSAPP,
+            ChannelKind::Messenger => MESSENGER,
+            ChannelKind::Instagram => INSTAGRAM,
+            ChannelKind::X => X,
+        }
+    }
+}
+
+impl std::str::FromStr for ChannelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ChannelKind::parse(s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("must be one of: {}", names.join(", "))
+        })
+    }
+}
+
+/// An account's settings by name.
+pub type Settings = BTreeMap<String, String>;
+
+fn check(s: &Setting, value: &str) -> Result<(), String> {
+    if value.chars().count() > SETTING_LEN {
+        return Err(format!("must be at most {SETTING_LEN} characters"));
+    }
+    match s.kind {
+        SettingKind::NumericId if !value.chars().all(|c| c.is_ascii_digit()) => {
+            Err("must be the platform's numeric id (digits only)".into())
+        }
+        SettingKind::Text if value.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err("must not contain spaces or control characters".into())
+        }
+        SettingKind::Url => {
+            let ok = (value.starts_with("https://") || value.starts_with("http://"))
+                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+                && value.len() <= crate::limits::URL_LEN;
+            if ok {
+                Ok(())
+            } else {
+                Err("must be an http(s) URL without spaces".into())
+            }
+        }
+        SettingKind::TemplateName
+            if !value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
+        {
+            Err("must be a template name: lowercase letters, digits and _".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The settings to store for an account of `kind`, from what was sent (a JSON object) and,
+/// when editing, what is stored (a secret sent back as [`MASK`] keeps its stored value).
+/// Every problem is a field error on `settings.<name>`; unknown names are refused too.
+pub fn validate_settings(
+    kind: ChannelKind,
+    sent: &serde_json::Value,
+    stored: Option<&Settings>,
+) -> Result<Settings, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(obj) = sent.as_object() else {
+        return Err(vec![FieldError::new("settings", "must be an object")]);
+    };
+    for name in obj.keys() {
+        if !kind.settings().iter().any(|s| s.name == name) {
+            errors.push(FieldError::new(
+                format!("settings.{name}"),
+                format!("is not a setting of a {} account", kind.label()),
+            ));
+        }
+    }
+    let mut out = Settings::new();
+    for s in kind.settings() {
+        let field = format!("settings.{}", s.name);
+        let value = match obj.get(s.name) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(v)) => Some(crate::schema::trim(v).to_string()),
+            Some(_) => {
+                errors.push(FieldError::new(field, "must be a string"));
+                continue;
+            }
+        };
+        let kept = stored.and_then(|st| st.get(s.name)).cloned();
+        let value = match value {
+            Some(v) if s.secret && v == MASK => kept,
+            Some(v) if v.is_empty() => None,
+            v => v,
+        };
+        let value = value.or_else(|| s.default.map(String::from));
+        match value {
+            Some(v) => match check(s, &v) {
+                Ok(()) => {
+                    out.insert(s.name.to_string(), v);
+                }
+                Err(m) => errors.push(FieldError::new(field, m)),
+            },
+            None if s.required => errors.push(FieldError::new(field, "is required")),
+            None => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// What an admin sets on an account: its name and settings (its kind is fixed when it is
+/// made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDefinition {
+    pub name: String,
+    pub settings: Settings,
+}
+
+/// `settings` as shown: secrets as [`MASK`].
+pub fn masked(kind: ChannelKind, settings: &Settings) -> Settings {
+    settings
+        .iter()
+        .map(|(name, value)| {
+            let secret = kind.settings().iter().any(|s| s.name == name && s.secret);
+            let shown = if secret {
+                MASK.to_string()
+            } else {
+                value.clone()
+            };
+            (name.clone(), shown)
+        })
+        .collect()
+}
+
+/// The path of an account's webhook (`/hooks/<kind>/<id>`).
+pub fn webhook_path(kind: ChannelKind, id: i64) -> String {
+    format!("/hooks/{}/{id}", kind.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(r: Result<Settings, Vec<FieldError>>) -> Vec<String> {
+        r.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn settings_are_checked_by_kind_with_their_paths() {
+        let ok = validate_settings(
+            ChannelKind::Whatsapp,
+            &json!({"phone_number_id": " 1234567890 ", "verify_token": "v-1",
+                    "app_secret": "s3cret", "access_token": "EAAG"}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok["phone_number_id"], "1234567890");
+        assert_eq!(
+            ok["api_base"], "https://graph.facebook.com/v21.0",
+            "the default"
+        );
+        assert!(!ok.contains_key("template"), "optional");
+        assert_eq!(
+            fields(validate_settings(
+                ChannelKind::Whatsapp,
+                &json!({"phone_number_id": "12a", "verify_token": "has space",
+                        "access_token": "t", "template": "Bad-Name", "page_id": "1"}),
+                None,
+            )),
+            [
+                "settings.page_id",
+                "settings.phone_number_id",
+                "settings.verify_token",
+                "settings.app_secret",
+                "settings.template"
+            ]
+        );
+        assert_eq!(
+            fields(validate_settings(ChannelKind::X, &json!([]), None)),
+            ["settings"]
+        );
+        assert_eq!(
+            fields(validate_settings(
+                ChannelKind::X,
+                &json!({"user_id": "1", "consumer_secret": "c", "access_token": "a",
+                        "api_base": "ftp://x"}),
+                None,
+            )),
+            ["settings.api_base"]
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_and_a_mask_sent_back_keeps_them() {
+        let sent = json!({"page_id": "42", "verify_token": "v", "app_secret": "app",
+                          "page_access_token": "tok"});
+        let stored = validate_settings(ChannelKind::Messenger, &sent, None).unwrap();
+        let shown = masked(ChannelKind::Messenger, &stored);
+        assert_eq!(shown["app_secret"], MASK);
+        assert_eq!(shown["page_id"], "42");
+        let mut back = serde_json::to_value(&shown).unwrap();
+        back["page_access_token"] = json!("new-token");
+        let edited = validate_settings(ChannelKind::Messenger, &back, Some(&stored)).unwrap();
+        assert_eq!(edited["app_secret"], "app", "kept");
+        assert_eq!(edited["page_access_token"], "new-token", "replaced");
+        // A mask without a stored secret is no secret.
+        assert_eq!(
+            fields(validate_settings(ChannelKind::Messenger, &back, None)),
+            ["settings.verify_token", "settings.app_secret"]
+        );
+    }
+
+    #[test]
+    fn kinds_read_their_words_and_name_their_channel() {
+        for k in ChannelKind::ALL {
+            assert_eq!(k.as_str().parse::<ChannelKind>(), Ok(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
+            assert!(k.settings().iter().any(|s| s.name == "api_base"));
+        }
+        assert_eq!(ChannelKind::X.channel(), Channel::Twitter);
+        assert!("telegram".parse::<ChannelKind>().is_err());
+        assert_eq!(webhook_path(ChannelKind::Whatsapp, 7), "/hooks/whatsapp/7");
+    }
+}
