@@ -8,6 +8,16 @@ use crate::conversation::Channel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod whatsapp;
+
+/// What a platform's webhook says, as Promptly's events: those to ingest, and what was left
+/// out and why (parts for another account, items that cannot be read).
+#[derive(Debug, Default)]
+pub struct Mapped {
+    pub events: Vec<crate::conversation::IncomingEvent>,
+    pub skipped: Vec<String>,
+}
+
 /// What a secret setting reads as wherever settings are shown; sent back unchanged, it
 /// keeps the stored secret.
 pub const MASK: &str = "********";
@@ -291,6 +301,14 @@ pub fn masked(kind: ChannelKind, settings: &Settings) -> Settings {
             (name.clone(), shown)
         })
         .collect()
+}
+
+/// The id namespace of the conversations that accounts of `kind` bring (`channel:whatsapp`):
+/// their ids name the account's number or page (`wa:<phone_number_id>:<wa_id>`), so they
+/// stay unique, and an account made again continues them. A token created with this source
+/// may add events to them.
+pub fn source(kind: ChannelKind) -> String {
+    format!("channel:{}", kind.as_str())
 }
 
 /// The path of an account's webhook (`/hooks/<kind>/<id>`).

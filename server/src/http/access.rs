@@ -198,6 +198,9 @@ pub const ROUTES: &[Route] = &[
     form("POST", "/policies", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/default", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/delete", ADMINS, CATALOG_REFUSED),
+    // Channel accounts' webhooks: the platform proves itself (signature, verify token).
+    form("GET", "/hooks/{kind}/{id}", Allow::Anyone, ""),
+    form("POST", "/hooks/{kind}/{id}", Allow::Anyone, ""),
     // Channel accounts: their settings are the platforms' credentials.
     api("GET", "/api/v1/channel-accounts", ADMINS),
     api("POST", "/api/v1/channel-accounts", ADMINS),

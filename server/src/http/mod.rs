@@ -19,6 +19,7 @@ pub mod forms;
 pub mod guard;
 pub mod headers;
 pub mod health;
+pub mod hooks;
 pub mod policies;
 pub mod rule_forms;
 pub mod rules;
@@ -672,6 +673,7 @@ pub fn router(
 
     Router::new()
         .merge(health::router())
+        .merge(hooks::router())
         .merge(form_routes())
         .merge(docs::page_router())
         .nest(API_BASE, api_router())

@@ -279,6 +279,14 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<ChannelAccountRecord>;
     async fn delete_channel_account(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Counts a webhook of account `id`: received and stored (`Ok`), or refused or failed
+    /// (`Err` with what went wrong, kept as the last error).
+    async fn record_channel_webhook(
+        &self,
+        id: i64,
+        outcome: Result<(), &str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// The team → department mapping, ordered by team.
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>>;
     /// Replaces the whole mapping in one transaction.

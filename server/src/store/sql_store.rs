@@ -1371,6 +1371,33 @@ impl Store for SqlStore {
         self.soft_delete("channel_accounts", id, now).await
     }
 
+    async fn record_channel_webhook(
+        &self,
+        id: i64,
+        outcome: Result<(), &str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let q = match outcome {
+            Ok(()) => self
+                .q(
+                    "UPDATE channel_accounts SET webhooks = webhooks + 1, last_webhook_at = $1 \
+                    WHERE id = $2",
+                )
+                .arg(now)
+                .arg(id),
+            Err(error) => self
+                .q(
+                    "UPDATE channel_accounts SET failures = failures + 1, last_error = $1, \
+                    last_error_at = $2 WHERE id = $3",
+                )
+                .arg(error.chars().take(1_000).collect::<String>())
+                .arg(now)
+                .arg(id),
+        };
+        q.execute(&self.db).await?;
+        Ok(())
+    }
+
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>> {
         let sql = "SELECT team, department FROM team_departments ORDER BY team_key";
         self.rows(sql, |r| {

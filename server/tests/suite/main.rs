@@ -11,6 +11,7 @@ mod audit;
 mod automation;
 mod backup_restore;
 mod channel_accounts;
+mod channel_hooks;
 mod checkpoints;
 mod compliance_pages;
 mod contracts_api;

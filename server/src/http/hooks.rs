@@ -1,0 +1,232 @@
+//! `/hooks/<kind>/<id>`: where a platform sends a channel account's webhooks. No session, no
+//! token, no Origin check: the platform proves itself, Meta with the account's verify token
+//! (the subscription handshake) and `X-Hub-Signature-256`, X with the CRC challenge and
+//! `x-twitter-webhooks-signature`, both HMAC-SHA256 with the account's secret over the raw
+//! body, compared in constant time. A webhook is answered 200 only once its events are
+//! committed (the events API's transaction), so a crash loses nothing the platform was told
+//! is received: it sends the rest again, and repeats are recognised by the platform's ids.
+
+use crate::services;
+use crate::state::AppState;
+use crate::store::{ChannelAccountRecord, StoreError};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use promptly::channels::{source, whatsapp, ChannelKind};
+use serde_json::json;
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/hooks/{kind}/{id}", get(verify).post(receive))
+}
+
+fn answer(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+/// The account the path names, of that kind and not deleted; else 404.
+async fn account(state: &AppState, kind: &str, id: &str) -> Result<ChannelAccountRecord, Response> {
+    let not_found = || answer(StatusCode::NOT_FOUND, "no such channel account");
+    let (Some(kind), Ok(id)) = (ChannelKind::parse(kind), id.parse::<i64>()) else {
+        return Err(not_found());
+    };
+    match state.store.channel_account(id).await {
+        Ok(Some(a)) if a.kind == kind => Ok(a),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+fn unavailable(e: StoreError) -> Response {
+    tracing::error!(error = %e, "a channel webhook could not be stored");
+    answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is unavailable; send it again",
+    )
+}
+
+fn setting<'a>(a: &'a ChannelAccountRecord, name: &str) -> &'a str {
+    a.definition.settings.get(name).map_or("", String::as_str)
+}
+
+fn mac(key: &str) -> Hmac<sha2::Sha256> {
+    Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("any key length works")
+}
+
+/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Whether `body` carries the account's signature: Meta's `X-Hub-Signature-256:
+/// sha256=<hex>` with the app secret, X's `x-twitter-webhooks-signature: sha256=<base64>`
+/// with the consumer secret.
+/// How a platform writes its signature's bytes.
+type Decode = fn(&str) -> Option<Vec<u8>>;
+
+fn signed(a: &ChannelAccountRecord, headers: &HeaderMap, body: &[u8]) -> bool {
+    let (header, key, decode): (&str, &str, Decode) = match a.kind {
+        ChannelKind::X => ("x-twitter-webhooks-signature", "consumer_secret", |t| {
+            base64::engine::general_purpose::STANDARD.decode(t).ok()
+        }),
+        _ => ("x-hub-signature-256", "app_secret", hex_decode),
+    };
+    let Some(sent) = headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256="))
+        .and_then(decode)
+    else {
+        return false;
+    };
+    let mut m = mac(setting(a, key));
+    m.update(body);
+    m.verify_slice(&sent).is_ok()
+}
+
+/// The platform's check that this is its webhook: Meta's subscription handshake (the
+/// challenge back as plain text when the verify token matches, else 403), X's CRC (the
+/// challenge signed with the consumer secret).
+async fn verify(
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let a = match account(&state, &kind, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if a.kind == ChannelKind::X {
+        let Some(token) = q.get("crc_token") else {
+            return answer(StatusCode::BAD_REQUEST, "crc_token is missing");
+        };
+        let mut m = mac(setting(&a, "consumer_secret"));
+        m.update(token.as_bytes());
+        let signed = base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes());
+        return Json(json!({ "response_token": format!("sha256={signed}") })).into_response();
+    }
+    let subscribes = q.get("hub.mode").is_some_and(|m| m == "subscribe");
+    let token = q.get("hub.verify_token").map_or("", String::as_str);
+    match q.get("hub.challenge") {
+        Some(challenge)
+            if subscribes && same(token.as_bytes(), setting(&a, "verify_token").as_bytes()) =>
+        {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => answer(StatusCode::FORBIDDEN, "wrong verify token"),
+    }
+}
+
+/// A webhook: checked, read and stored; 200 once its events are committed.
+async fn receive(
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let a = match account(&state, &kind, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let now = state.clock.now();
+    let failed = |error: &'static str, status: StatusCode| {
+        let state = state.clone();
+        async move {
+            if let Err(e) = state
+                .store
+                .record_channel_webhook(a.id, Err(error), now)
+                .await
+            {
+                tracing::warn!(error = %e, "recording a channel's failure failed");
+            }
+            answer(status, error)
+        }
+    };
+    if !signed(&a, &headers, &body) {
+        return failed(
+            "the signature is missing or wrong",
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return failed("the body is not JSON", StatusCode::BAD_REQUEST).await;
+    };
+    let mapped = match a.kind {
+        ChannelKind::Whatsapp => whatsapp::events(&payload, setting(&a, "phone_number_id")),
+        _ => {
+            return failed(
+                "webhooks of this kind of account are not read yet",
+                StatusCode::NOT_IMPLEMENTED,
+            )
+            .await
+        }
+    };
+    let mapped = match mapped {
+        Ok(m) => m,
+        Err(_) => {
+            return failed(
+                "the body is not this platform's webhook",
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    };
+    // As for the events API: nothing from outside the window around now (a platform's
+    // retries come well within it).
+    let window = state.event_window;
+    let (events, late): (Vec<_>, Vec<_>) = mapped
+        .events
+        .into_iter()
+        .partition(|e| window.check(e.at, now).is_ok());
+    let mut problems = mapped.skipped;
+    if !late.is_empty() {
+        problems.push(format!(
+            "{} events outside the accepted window around now were left out",
+            late.len()
+        ));
+    }
+    if !events.is_empty() {
+        match services::conversations::ingest(&state, &source(a.kind), &events).await {
+            Ok(_) => {}
+            // A conversation past its caps: telling the platform to send it again would not
+            // help; the failure shows on the account.
+            Err(StoreError::Refused(errors)) => problems.extend(
+                errors
+                    .into_iter()
+                    .map(|e| format!("{}: {}", e.field, e.message)),
+            ),
+            Err(e) => return unavailable(e),
+        }
+    }
+    // Received when something was stored or nothing was wrong (receipts only); a failure
+    // too when something was left out.
+    let mut outcomes: Vec<Result<(), &str>> = Vec::new();
+    if !events.is_empty() || problems.is_empty() {
+        outcomes.push(Ok(()));
+    }
+    if let Some(problem) = problems.first() {
+        outcomes.push(Err(problem));
+    }
+    for outcome in outcomes {
+        if let Err(e) = state.store.record_channel_webhook(a.id, outcome, now).await {
+            tracing::warn!(error = %e, "recording a channel's webhook failed");
+        }
+    }
+    StatusCode::OK.into_response()
+}

@@ -1,0 +1,235 @@
+//! A WhatsApp account's webhooks, sent as Meta sends them (the documented example payloads
+//! in `tests/fixtures/channels/whatsapp/`, signed with the account's app secret): the
+//! subscription handshake, good and bad signatures (nothing stored), duplicates, an echo
+//! from the business's own app that stops the clock, batches and deliveries out of order.
+
+use crate::server_support::TestServer;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const NUMBER: &str = "106540352242922";
+const ANA: &str = "wa:106540352242922:5511987654321";
+const SECRET: &str = "app-secret-1";
+
+fn example(name: &str) -> String {
+    let path = format!(
+        "{}/../tests/fixtures/channels/whatsapp/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap()
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+struct Hook {
+    s: TestServer,
+    token: String,
+    id: i64,
+}
+
+impl Hook {
+    /// A server whose clock stands ten minutes after the examples' first message, with a
+    /// 30-minute first-response policy and a WhatsApp account.
+    async fn start() -> Hook {
+        let at = promptly::instant::utc("2025-06-08T21:09:43Z");
+        let s = TestServer::start_at(at).await;
+        let token = s.token().await;
+        s.create_default_policy(&token, json!({"name": "Chat", "first_response": "30m"}))
+            .await;
+        let (status, a) = s
+            .post(
+                "/api/v1/channel-accounts",
+                &token,
+                json!({"kind": "whatsapp", "name": "Support", "settings": {
+                    "phone_number_id": NUMBER, "verify_token": "verify-me",
+                    "app_secret": SECRET, "access_token": "EAAG-1"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{a}");
+        Hook {
+            id: a["id"].as_i64().unwrap(),
+            s,
+            token,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.s.url(&format!("/hooks/whatsapp/{}", self.id))
+    }
+
+    /// POSTs `body` as Meta does, signed with `secret` (`None`: unsigned).
+    async fn post(&self, body: &str, secret: Option<&str>) -> StatusCode {
+        let mut req = self
+            .s
+            .client
+            .post(self.url())
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(secret) = secret {
+            req = req.header("X-Hub-Signature-256", signature(secret, body.as_bytes()));
+        }
+        req.send().await.unwrap().status()
+    }
+
+    /// The conversation with Ana, as the queue shows it, if any.
+    async fn ana(&self) -> Option<Value> {
+        let (_, queue) = self
+            .s
+            .get("/api/v1/conversations", &self.token)
+            .await;
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["external_id"] == ANA)
+            .cloned()
+    }
+
+    async fn timeline(&self) -> Vec<Value> {
+        let id = self.ana().await.unwrap()["id"].as_i64().unwrap();
+        let (_, c) = self
+            .s
+            .get(&format!("/api/v1/conversations/{id}"), &self.token)
+            .await;
+        c["timeline"].as_array().unwrap().clone()
+    }
+
+    async fn health(&self) -> Value {
+        let (_, a) = self
+            .s
+            .get(
+                &format!("/api/v1/channel-accounts/{}", self.id),
+                &self.token,
+            )
+            .await;
+        a["health"].clone()
+    }
+}
+
+#[tokio::test]
+async fn the_handshake_answers_the_challenge_only_with_the_verify_token() {
+    let h = Hook::start().await;
+    let get = |q: &str| {
+        let url = format!("{}?{q}", h.url());
+        let client = h.s.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let ok = get("hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444").await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    for q in [
+        "hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1",
+        "hub.mode=unsubscribe&hub.verify_token=verify-me&hub.challenge=1",
+        "hub.mode=subscribe&hub.challenge=1",
+    ] {
+        assert_eq!(get(q).await.status(), StatusCode::FORBIDDEN, "{q}");
+    }
+    for path in [
+        format!("/hooks/whatsapp/{}", h.id + 1),
+        format!("/hooks/messenger/{}", h.id),
+        "/hooks/telegram/1".to_string(),
+    ] {
+        let r = h.s.client.get(h.s.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn signed_messages_open_conversations_and_nothing_else_gets_in() {
+    let h = Hook::start().await;
+    let text = example("customer_message_text");
+
+    // Unsigned, signed with another secret, or a body changed after signing: 401, nothing.
+    assert_eq!(h.post(&text, None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.post(&text, Some("guess")).await, StatusCode::UNAUTHORIZED);
+    let signed = signature(SECRET, text.as_bytes());
+    let tampered = text.replace("#4471", "#4472");
+    let r =
+        h.s.client
+            .post(h.url())
+            .header("X-Hub-Signature-256", signed)
+            .body(tampered)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(h.ana().await.is_none(), "nothing stored");
+    let health = h.health().await;
+    assert_eq!(
+        (health["failures"].as_i64(), health["webhooks"].as_i64()),
+        (Some(3), Some(0))
+    );
+    assert!(health["last_error"].as_str().unwrap().contains("signature"));
+
+    // Signed: the conversation, with the customer's name and number, on the policy.
+    assert_eq!(h.post(&text, Some(SECRET)).await, StatusCode::OK);
+    let ana = h.ana().await.expect("the conversation is in the queue");
+    assert_eq!(ana["channel"], "whatsapp");
+    assert_eq!(ana["source"], "channel:whatsapp");
+    assert_eq!(ana["visibility"], "direct");
+    assert_eq!(ana["contact"]["name"], "Ana Souza");
+    assert_eq!(ana["contact"]["handle"], "+5511987654321");
+    assert_eq!(ana["last_message"], "Hi, order #4471 still hasn't arrived");
+    assert_eq!(ana["sla"]["metrics"][0]["state"], "ok", "{ana}");
+    // Meta delivers again: acknowledged, nothing added.
+    assert_eq!(h.post(&text, Some(SECRET)).await, StatusCode::OK);
+    assert_eq!(h.timeline().await.len(), 2, "opened, and one message");
+    assert_eq!(h.health().await["webhooks"], 2);
+
+    // Not JSON, or another platform's JSON (signed): 400, nothing.
+    let junk = "not json";
+    assert_eq!(h.post(junk, Some(SECRET)).await, StatusCode::BAD_REQUEST);
+    let page = json!({"object": "page", "entry": []}).to_string();
+    assert_eq!(h.post(&page, Some(SECRET)).await, StatusCode::BAD_REQUEST);
+    assert_eq!(h.timeline().await.len(), 2);
+}
+
+#[tokio::test]
+async fn echoes_stop_the_clock_and_batches_and_late_deliveries_land_in_place() {
+    let h = Hook::start().await;
+    // The image (21:00:50) arrives before the text it followed (20:59:43), both in one
+    // batched payload with a reaction and a receipt, which are not messages.
+    let mut batch: Value = serde_json::from_str(&example("customer_message_image")).unwrap();
+    for other in [
+        "customer_message_text",
+        "customer_message_reaction",
+        "status_read",
+    ] {
+        let more: Value = serde_json::from_str(&example(other)).unwrap();
+        let entries = more["entry"].as_array().unwrap().clone();
+        batch["entry"].as_array_mut().unwrap().extend(entries);
+    }
+    let body = batch.to_string();
+    assert_eq!(h.post(&body, Some(SECRET)).await, StatusCode::OK);
+    let timeline = h.timeline().await;
+    let texts: Vec<&str> = timeline.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Hi, order #4471 still hasn't arrived",
+            "This is the box I received"
+        ],
+        "in the customer's order"
+    );
+    let ana = h.ana().await.unwrap();
+    assert_eq!(ana["last_message"], "This is the box I received");
+    assert_eq!(ana["sla"]["metrics"][0]["state"], "ok");
+
+    // The business answered from WhatsApp's own app: an agent reply that meets the clock.
+    let echo = example("echo_smb_message_echoes");
+    assert_eq!(h.post(&echo, Some(SECRET)).await, StatusCode::OK);
+    let ana = h.ana().await.unwrap();
+    assert_eq!(ana["last_author"], "agent");
+    assert_eq!(ana["sla"]["metrics"][0]["state"], "met", "{ana}");
+}
