@@ -133,6 +133,11 @@ fn some_text(max: usize) -> RefOr<Schema> {
         .into()
 }
 
+/// A message's text (an agent's reply).
+pub fn message_text() -> RefOr<Schema> {
+    some_text(crate::limits::MESSAGE_TEXT_LEN)
+}
+
 /// A label.
 pub fn label() -> RefOr<Schema> {
     some_text(crate::limits::LABEL_LEN)

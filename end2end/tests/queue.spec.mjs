@@ -148,7 +148,7 @@ test('an agent opens a conversation, replies, claims and resolves it', async ({ 
 
   await page.getByLabel('Reply').fill('We are on it!');
   await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.getByText('Reply sent.')).toBeVisible();
+  await expect(page.getByText('Reply recorded.')).toBeVisible();
   await expect(page.getByText('We are on it!')).toBeVisible();
   await expect(frt).toHaveAttribute('data-state', 'met');
   await expect(page.getByTestId('owner')).toHaveText(ADMIN.email);

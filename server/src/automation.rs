@@ -164,6 +164,7 @@ fn delivery(kind: &'static str, rule: i64, url: String, secret: String, body: St
     NewOutbox {
         kind,
         rule_id: Some(rule),
+        account_id: None,
         receiver: crate::outbox::receiver_of(&url),
         url,
         secret,

@@ -26,6 +26,7 @@ pub mod automation;
 pub mod backup;
 pub mod bench;
 pub mod catalog;
+pub mod channel_sends;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -16,7 +16,7 @@
 //!   timestamp of [`TIMESTAMP_HEADER`] (README: "Verifying deliveries").
 
 use crate::clock::Clock;
-use crate::egress::{Egress, CALL_TIMEOUT};
+use crate::egress::CALL_TIMEOUT;
 use crate::state::AppState;
 use crate::store::{OutboxItem, OutboxOutcome, Store, StoreResult};
 use chrono::{DateTime, Duration, Utc};
@@ -212,29 +212,34 @@ async fn claim(
         .collect())
 }
 
-/// One attempt: POST the delivery signed, then record its outcome under the claim.
-async fn attempt(
-    store: &dyn Store,
-    clock: &Clock,
-    egress: &Egress,
-    claimed: &Claimed,
-) -> StoreResult<()> {
+/// One attempt: POST the delivery (a webhook signed, a send with its account's token), then
+/// record its outcome under the claim. A send refused for good says so on its
+/// conversation's timeline.
+async fn attempt(state: &AppState, claimed: &Claimed) -> StoreResult<()> {
+    let (store, clock, egress) = (state.store.as_ref(), &state.clock, &state.egress);
     let item = &claimed.item;
-    let timestamp = clock.now().timestamp();
-    let headers = [
-        (
-            SIGNATURE_HEADER,
-            signature(&item.secret, timestamp, &item.body),
-        ),
-        (TIMESTAMP_HEADER, timestamp.to_string()),
-        (DELIVERY_HEADER, item.id.to_string()),
-    ];
-    let result = egress.post(&item.url, &headers, item.body.clone()).await;
-    let now = clock.now();
-    let outcome = match result {
-        Ok(()) => OutboxOutcome::Delivered,
-        Err(e) => failed(item, e.0, now),
+    let outcome = match item.account_id {
+        Some(account) => {
+            let account = store.channel_account(account).await?;
+            crate::channel_sends::attempt(egress, item, account.as_ref(), clock.now()).await
+        }
+        None => {
+            let timestamp = clock.now().timestamp();
+            let headers = [
+                (
+                    SIGNATURE_HEADER,
+                    signature(&item.secret, timestamp, &item.body),
+                ),
+                (TIMESTAMP_HEADER, timestamp.to_string()),
+                (DELIVERY_HEADER, item.id.to_string()),
+            ];
+            match egress.post(&item.url, &headers, item.body.clone()).await {
+                Ok(()) => OutboxOutcome::Delivered,
+                Err(e) => failed(item, e.0, clock.now()),
+            }
+        }
     };
+    let now = clock.now();
     if !store
         .finish_outbox(item.id, &claimed.lease, &outcome, now)
         .await?
@@ -243,11 +248,24 @@ async fn attempt(
             delivery = item.id,
             "a delivery's lease ran out before its outcome was recorded; the newer claim's attempt counts"
         );
+        return Ok(());
+    }
+    if let (
+        Some(_),
+        OutboxOutcome::Failed {
+            error,
+            retry_at: None,
+        },
+    ) = (item.account_id, &outcome)
+    {
+        crate::services::conversations::note_failed_send(state, item, error).await?;
     }
     Ok(())
 }
 
-fn failed(item: &OutboxItem, error: String, now: DateTime<Utc>) -> OutboxOutcome {
+/// A failed attempt of `item`: tried again after the backoff, or given up after
+/// `MAX_ATTEMPTS`.
+pub(crate) fn failed(item: &OutboxItem, error: String, now: DateTime<Utc>) -> OutboxOutcome {
     let attempts = item.attempts + 1;
     OutboxOutcome::Failed {
         error,
@@ -261,9 +279,7 @@ pub async fn deliver_outbox(state: &AppState) -> StoreResult<usize> {
     let store = state.store.as_ref();
     let claimed = claim(store, &state.clock, &InFlight::default()).await?;
     let n = claimed.len();
-    let attempts = claimed
-        .iter()
-        .map(|c| attempt(store, &state.clock, &state.egress, c));
+    let attempts = claimed.iter().map(|c| attempt(state, c));
     for result in futures::future::join_all(attempts).await {
         result?;
     }
@@ -285,9 +301,7 @@ pub async fn run_outbox(state: AppState) {
                 for c in claimed {
                     let state = state.clone();
                     tokio::spawn(async move {
-                        if let Err(e) =
-                            attempt(state.store.as_ref(), &state.clock, &state.egress, &c).await
-                        {
+                        if let Err(e) = attempt(&state, &c).await {
                             // The lease runs out and the delivery is tried again.
                             tracing::error!(delivery = c.item.id, error = %e, "recording a delivery failed");
                         }

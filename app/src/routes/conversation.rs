@@ -20,7 +20,8 @@ fn when(t: DateTime<Utc>) -> String {
 
 fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
-        "replied" => "Reply sent.",
+        "replied" => "Reply recorded.",
+        "sent" => "Reply recorded; it is on its way to the customer.",
         "noted" => "Private note added.",
         "updated" => "Conversation updated.",
         _ => return None,

@@ -228,6 +228,11 @@ pub const ROUTES: &[Route] = &[
     api("POST", "/api/v1/events", Allow::Tokens(Scope::EventsWrite)),
     api("GET", "/api/v1/conversations", CONVERSATIONS),
     api("GET", "/api/v1/conversations/{id}", CONVERSATIONS),
+    api(
+        "POST",
+        "/api/v1/conversations/{id}/messages",
+        Allow::SignedIn(Some(Scope::ConversationsWrite)),
+    ),
     api("GET", "/api/v1/stream", CONVERSATIONS),
     form(
         "POST",

@@ -12,23 +12,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use promptly::conversation::{EventBody, IncomingEvent, Priority};
 use promptly::limits::MESSAGE_TEXT_LEN;
-use promptly::timeline::{Author, ConversationStatus};
-use rand::RngCore;
+use promptly::timeline::ConversationStatus;
 use serde::Deserialize;
 
 fn back(id: i64, query: &[(&str, &str)]) -> Response {
     let q = serde_urlencoded::to_string(query).unwrap_or_default();
     let sep = if q.is_empty() { "" } else { "?" };
     Redirect::to(&format!("/conversations/{id}{sep}{q}")).into_response()
-}
-
-fn event_id() -> String {
-    let mut b = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut b);
-    format!(
-        "ui-{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
 }
 
 /// The caller (an agent or an admin: the access table keeps managers out) and the
@@ -64,7 +54,7 @@ async fn record(
 ) -> Response {
     let id = conversation.id;
     let event = IncomingEvent {
-        id: event_id(),
+        id: services::conversations::new_event_id("ui"),
         conversation: conversation.external_id,
         at: state.clock.now(),
         body,
@@ -98,7 +88,7 @@ pub(super) async fn reply(
     Form(form): Form<ReplyForm>,
 ) -> Result<Response, Response> {
     let (me, conversation) = actor_and_conversation(&state, user, id).await?;
-    let text = form.text.trim();
+    let text = promptly::schema::trim(&form.text);
     if text.is_empty() {
         return Err(back(id, &[("err_text", "Write a reply first.")]));
     }
@@ -106,14 +96,21 @@ pub(super) async fn reply(
         return Err(back(id, &[("err_text", "The reply is too long.")]));
     }
     let private = form.private.is_some();
-    let body = EventBody::Message {
-        author: Author::Agent,
-        private,
-        text: text.to_string(),
-        agent_email: Some(me),
-    };
-    let done = if private { "noted" } else { "replied" };
-    Ok(record(&state, conversation, body, done).await)
+    match services::conversations::reply(&state, &conversation, Some(me), text, private).await {
+        Ok(r) if r.sent => Ok(back(id, &[("notice", "sent")])),
+        Ok(_) => Ok(back(
+            id,
+            &[("notice", if private { "noted" } else { "replied" })],
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "recording a reply failed");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable; nothing was changed.",
+            )
+                .into_response())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

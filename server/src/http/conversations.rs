@@ -11,7 +11,7 @@ use crate::services::conversations::{conversation_detail, conversation_views, fi
 use crate::state::AppState;
 use crate::store::ConversationFilter;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use promptly::account::UserView;
@@ -22,6 +22,56 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/conversations", get(list))
         .route("/conversations/{id}", get(one))
+        .route("/conversations/{id}/messages", post(post_message))
+}
+
+/// An agent's reply or private note.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewMessage {
+    #[schema(schema_with = promptly::schema::message_text)]
+    text: String,
+    /// A note only agents see: not sent, and it does not stop the clock.
+    #[serde(default)]
+    private: bool,
+    /// Who wrote it, for a token (a session's user is the author).
+    #[serde(default)]
+    #[schema(schema_with = promptly::schema::contact_email)]
+    agent_email: Option<String>,
+}
+
+/// Reply to a conversation
+///
+/// The reply is recorded at once (a public one stops the clock, as any agent message) and, when a channel account brought the conversation (a WhatsApp number), sent to the customer through it: a delivery under `/deliveries`, retried on network errors, 5xx and 429, failed for good on other 4xx with the platform's words on the timeline. The author is the signed-in user, or `agent_email` for a token. Agents, managers and admins; tokens with `conversations:write`.
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "Conversations", operation_id = "postConversationMessage",
+    params(("id" = String, Path, description = "Promptly's numeric id, or the conversation id the caller's integration gave it.")),
+    request_body = NewMessage, responses((status = 201, description = "Recorded (and sent when `sent`).", body = crate::services::conversations::Reply), (status = 404, response = super::error::responses::NotFound), (status = 409, response = super::error::responses::Ambiguous)))]
+async fn post_message(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    crate::auth::Source(source): crate::auth::Source,
+    Path(id): Path<String>,
+    super::Typed(body): super::Typed<NewMessage>,
+) -> super::WithStatus<crate::services::conversations::Reply> {
+    let me = require_user(user)?;
+    let author = if me.id < 0 {
+        // A token: the agent it speaks for, if it says.
+        match body.agent_email.as_deref() {
+            Some(e) => Some(
+                promptly::account::validate_email(e)
+                    .map_err(|m| ApiError::field("agent_email", m))?,
+            ),
+            None => None,
+        }
+    } else {
+        Some(me.email)
+    };
+    let row = find(state.store.as_ref(), source.as_deref(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let reply =
+        crate::services::conversations::reply(&state, &row, author, &body.text, body.private)
+            .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(reply)))
 }
 
 /// Query of the queue: `status=open,pending`, `policy=3`, `channel=whatsapp`, `team=billing`,

@@ -114,6 +114,7 @@ use promptly::timeline::{Author, ConversationStatus};
     events::ingest,
     conversations::list,
     conversations::one,
+    conversations::post_message,
     stream::stream_events,
     contracts::list,
     contracts::create,

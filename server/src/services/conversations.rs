@@ -4,7 +4,9 @@
 use crate::catalog::{CatalogData, SlaCatalog};
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use crate::store::{ConversationRow, IngestOutcome, Store, StoreResult, TouchedConversation};
+use crate::store::{
+    ConversationRow, IngestOutcome, NewOutbox, Store, StoreResult, TouchedConversation,
+};
 use chrono::{DateTime, Utc};
 use promptly::account::FieldError;
 use promptly::conversation::{ConversationView, IncomingEvent};
@@ -307,10 +309,26 @@ pub async fn ingest(
     source: &str,
     events: &[IncomingEvent],
 ) -> StoreResult<Vec<IngestOutcome>> {
+    ingest_and_send(state, source, events, &[]).await
+}
+
+/// [`ingest`], queueing `sends` (conversation id, delivery) in the same transaction and
+/// waking the deliveries.
+pub async fn ingest_and_send(
+    state: &AppState,
+    source: &str,
+    events: &[IncomingEvent],
+    sends: &[(i64, NewOutbox)],
+) -> StoreResult<Vec<IngestOutcome>> {
     let now = state.clock.now();
     let store = state.store.as_ref();
     let mut catalog = SlaCatalog::cached(state, now).await?;
-    let report = store.ingest_batch(source, events, &catalog, now).await?;
+    let report = store
+        .ingest_and_send(source, events, sends, &catalog, now)
+        .await?;
+    if !sends.is_empty() {
+        state.outbox_bell.notify_one();
+    }
     // A late event may move a conversation into an earlier month: its events' months cover
     // where it was and where it is.
     state
@@ -324,4 +342,110 @@ pub async fn ingest(
         }));
     settle(state, &mut catalog, report.touched, report.queued > 0, now).await?;
     Ok(report.outcomes)
+}
+
+/// A new id for an event a person makes on Promptly's pages or API.
+pub fn new_event_id(prefix: &str) -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{prefix}-{hex}")
+}
+
+/// What became of a reply.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Reply {
+    /// The event's id on the conversation's timeline.
+    pub id: String,
+    pub conversation_id: i64,
+    /// Whether it goes to the customer through the conversation's channel account (a
+    /// delivery listed under `/deliveries`); false for a private note, or a conversation
+    /// that no account brought.
+    pub sent: bool,
+}
+
+/// An agent's reply (or, `private`, a note) on `conversation`, by `agent_email`: recorded
+/// at once (a public reply stops the clock) and, when a channel account brought the
+/// conversation, sent to the customer through it, queued in the same transaction. The
+/// conversation page's reply form and `POST /api/v1/conversations/{id}/messages` call this.
+pub async fn reply(
+    state: &AppState,
+    conversation: &ConversationRow,
+    agent_email: Option<String>,
+    text: &str,
+    private: bool,
+) -> Result<Reply, ApiError> {
+    use promptly::limits::MESSAGE_TEXT_LEN;
+    let text = promptly::schema::trim(text);
+    if text.is_empty() {
+        return Err(ApiError::field("text", "is required"));
+    }
+    if text.chars().count() > MESSAGE_TEXT_LEN {
+        return Err(ApiError::field(
+            "text",
+            format!("must be at most {MESSAGE_TEXT_LEN} characters"),
+        ));
+    }
+    let event = IncomingEvent {
+        id: new_event_id("ui"),
+        conversation: conversation.external_id.clone(),
+        at: state.clock.now(),
+        body: promptly::conversation::EventBody::Message {
+            author: promptly::timeline::Author::Agent,
+            private,
+            text: text.to_string(),
+            agent_email,
+        },
+    };
+    let mut sends = Vec::new();
+    if !private {
+        let accounts = state.store.list_channel_accounts().await?;
+        if let Some(send) = crate::channel_sends::account_for(&accounts, conversation)
+            .and_then(|a| crate::channel_sends::send_of(a, conversation, text))
+        {
+            sends.push((conversation.id, send));
+        }
+    }
+    ingest_and_send(
+        state,
+        &conversation.source,
+        std::slice::from_ref(&event),
+        &sends,
+    )
+    .await?;
+    Ok(Reply {
+        id: event.id,
+        conversation_id: conversation.id,
+        sent: !sends.is_empty(),
+    })
+}
+
+/// A send its platform refused for good: a private system note on its conversation's
+/// timeline, in the platform's words.
+pub async fn note_failed_send(
+    state: &AppState,
+    item: &crate::store::OutboxItem,
+    error: &str,
+) -> StoreResult<()> {
+    let Some(row) = state.store.conversation(item.conversation_id).await? else {
+        return Ok(());
+    };
+    let event = IncomingEvent {
+        id: format!("send-failed:{}", item.id),
+        conversation: row.external_id.clone(),
+        at: state.clock.now(),
+        body: promptly::conversation::EventBody::Message {
+            author: promptly::timeline::Author::System,
+            private: true,
+            text: format!("Not delivered to the customer: {error}"),
+            agent_email: None,
+        },
+    };
+    match ingest(state, &row.source, &[event]).await {
+        Ok(_) => Ok(()),
+        // A conversation past its caps keeps the failure on the delivery alone.
+        Err(crate::store::StoreError::Refused(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }

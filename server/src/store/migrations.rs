@@ -49,6 +49,7 @@ const FILES: &[(&str, &str)] = files![
     "0013_id_namespaces.sql",
     "0014_checkpoints.sql",
     "0015_channel_accounts.sql",
+    "0016_channel_sends.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

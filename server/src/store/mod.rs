@@ -330,6 +330,20 @@ pub trait Store: Send + Sync + 'static {
         events: &[IncomingEvent],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
+    ) -> StoreResult<IngestReport> {
+        self.ingest_and_send(source, events, &[], deriver, now)
+            .await
+    }
+    /// [`Store::ingest_batch`], queueing `sends` (conversation id, delivery) in the same
+    /// transaction: an agent's reply is stored with its send through the channel, or
+    /// neither is.
+    async fn ingest_and_send(
+        &self,
+        source: &str,
+        events: &[IncomingEvent],
+        sends: &[(i64, NewOutbox)],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
     ) -> StoreResult<IngestReport>;
     /// [`Store::ingest_batch`], keeping only the outcomes.
     async fn ingest(
@@ -745,6 +759,8 @@ pub struct SlaFiring {
 pub struct NewOutbox {
     pub kind: &'static str,
     pub rule_id: Option<i64>,
+    /// A send through a channel account: its credentials, read at each attempt.
+    pub account_id: Option<i64>,
     pub url: String,
     /// The host and port of `url` (`crate::outbox::receiver_of`).
     pub receiver: String,
@@ -762,6 +778,10 @@ pub struct OutboxItem {
     pub kind: String,
     pub rule_id: Option<i64>,
     pub conversation_id: i64,
+    /// A message sent through this channel account (else a webhook's or a channel's URL).
+    pub account_id: Option<i64>,
+    /// The platform's id for the message once a send was taken.
+    pub sent_id: Option<String>,
     pub url: String,
     /// The host and port deliveries are limited by.
     #[serde(skip)]
@@ -791,6 +811,10 @@ fn delivery_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxOutcome {
     Delivered,
+    /// Delivered through a channel account, which named the message `id`.
+    Sent {
+        id: String,
+    },
     /// Failed; tried again at `retry_at`, or given up (`None`).
     Failed {
         error: String,

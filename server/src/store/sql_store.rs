@@ -8,9 +8,9 @@ use super::{
     role_from_db, AccountDefinition, ApiToken, AuditQuery, AutomationPass, Automator,
     CalendarInput, CalendarRecord, ChannelAccountRecord, ChannelHealth, ChannelKind,
     ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
-    IngestOutcome, IngestReport, NewAuditEntry, NewUser, OutboxItem, OutboxOutcome, PolicyInput,
-    PolicyRecord, RuleRecord, Store, StoreError, StoreResult, TeamDepartment, Throttle,
-    TouchedConversation, User,
+    IngestOutcome, IngestReport, NewAuditEntry, NewOutbox, NewUser, OutboxItem, OutboxOutcome,
+    PolicyInput, PolicyRecord, RuleRecord, Store, StoreError, StoreResult, TeamDepartment,
+    Throttle, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -307,8 +307,9 @@ fn conversation_from_row(row: &Row) -> Result<ConversationRow, sqlx::Error> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, url, receiver, secret, body, \
-     status, attempts, next_attempt_at, last_error, created_at, delivered_at";
+const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, account_id, sent_id, url, \
+     receiver, secret, body, status, attempts, next_attempt_at, last_error, created_at, \
+     delivered_at";
 
 fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
     Ok(OutboxItem {
@@ -316,6 +317,8 @@ fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
         kind: row.get("kind")?,
         rule_id: row.get("rule_id")?,
         conversation_id: row.get("conversation_id")?,
+        account_id: row.get("account_id")?,
+        sent_id: row.get("sent_id")?,
         url: row.get("url")?,
         receiver: row.get("receiver")?,
         secret: row.get("secret")?,
@@ -576,6 +579,34 @@ impl SqlStore {
         .iter()
         .map(|r| Ok((r.get("id")?, r.get("external_id")?)))
         .collect()
+    }
+
+    /// Queues deliveries (conversation id, delivery), due now.
+    async fn insert_outbox(
+        &self,
+        tx: &mut Tx,
+        items: &[(i64, NewOutbox)],
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        for (conversation_id, o) in items {
+            self.q(
+                "INSERT INTO outbox (kind, rule_id, conversation_id, url, receiver, secret, body, \
+                 status, attempts, next_attempt_at, created_at, account_id) \
+                 VALUES ($1, $2, $3, $4, $8, $5, $6, 'pending', 0, $7, $7, $9)",
+            )
+            .arg(o.kind)
+            .arg(o.rule_id)
+            .arg(*conversation_id)
+            .arg(&o.url)
+            .arg(&o.secret)
+            .arg(&o.body)
+            .arg(now)
+            .arg(&o.receiver)
+            .arg(o.account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Recomputes a conversation's derived columns from all its events, holding its row
@@ -1512,10 +1543,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn ingest_batch(
+    async fn ingest_and_send(
         &self,
         source: &str,
         events: &[IncomingEvent],
+        sends: &[(i64, NewOutbox)],
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
     ) -> StoreResult<IngestReport> {
@@ -1726,6 +1758,7 @@ impl Store for SqlStore {
             .map(|t| &t.row)
             .collect();
         self.write_facts(&mut tx, &created).await?;
+        self.insert_outbox(&mut tx, sends, now).await?;
         tx.commit().await?;
         Ok(IngestReport {
             outcomes,
@@ -1889,23 +1922,7 @@ impl Store for SqlStore {
             },
         )
         .await?;
-        for (conversation_id, o) in &work.outbox {
-            self.q(
-                "INSERT INTO outbox (kind, rule_id, conversation_id, url, receiver, secret, body, \
-                 status, attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $8, $5, $6, 'pending', 0, $7, $7)",
-            )
-            .arg(o.kind)
-            .arg(o.rule_id)
-            .arg(conversation_id)
-            .arg(&o.url)
-            .arg(&o.secret)
-            .arg(&o.body)
-            .arg(now)
-            .arg(&o.receiver)
-            .execute(&mut tx)
-            .await?;
-        }
+        self.insert_outbox(&mut tx, &work.outbox, now).await?;
         if !queue_ids.is_empty() {
             let mut q = self.q("DELETE FROM automation_queue WHERE ");
             q.push_in("event_id", queue_ids);
@@ -1994,6 +2011,16 @@ impl Store for SqlStore {
                 .arg(now)
                 .arg(id)
                 .arg(lease),
+            OutboxOutcome::Sent { id: sent } => self
+                .q(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, \
+                     delivered_at = $1, last_error = NULL, lease = NULL, sent_id = $4 \
+                     WHERE id = $2 AND lease = $3 AND status = 'pending'",
+                )
+                .arg(now)
+                .arg(id)
+                .arg(lease)
+                .arg(sent.as_str()),
             OutboxOutcome::Failed { error, retry_at } => self
                 .q(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $1, lease = NULL, \

@@ -84,10 +84,7 @@ impl Hook {
 
     /// The conversation with Ana, as the queue shows it, if any.
     async fn ana(&self) -> Option<Value> {
-        let (_, queue) = self
-            .s
-            .get("/api/v1/conversations", &self.token)
-            .await;
+        let (_, queue) = self.s.get("/api/v1/conversations", &self.token).await;
         queue
             .as_array()
             .unwrap()
@@ -232,4 +229,230 @@ async fn echoes_stop_the_clock_and_batches_and_late_deliveries_land_in_place() {
     let ana = h.ana().await.unwrap();
     assert_eq!(ana["last_author"], "agent");
     assert_eq!(ana["sla"]["metrics"][0]["state"], "met", "{ana}");
+}
+
+/// A stand-in for the WhatsApp Cloud API (a local HTTP server): it answers each send with
+/// the next scripted answer (then 200 with a message id) and keeps what it received.
+struct FakeGraph {
+    port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(HeaderMapText, Value)>>>,
+}
+
+type HeaderMapText = std::collections::HashMap<String, String>;
+
+impl FakeGraph {
+    async fn start(script: Vec<(u16, Value, Option<u64>)>) -> FakeGraph {
+        use axum::response::IntoResponse;
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script = std::sync::Arc::new(std::sync::Mutex::new(
+            script
+                .into_iter()
+                .collect::<std::collections::VecDeque<_>>(),
+        ));
+        let kept = received.clone();
+        let app = axum::Router::new().route(
+            "/v21.0/{number}/messages",
+            axum::routing::post(
+                move |axum::extract::Path(number): axum::extract::Path<String>,
+                      headers: axum::http::HeaderMap,
+                      axum::Json(body): axum::Json<Value>| {
+                    let kept = kept.clone();
+                    let script = script.clone();
+                    async move {
+                        let mut h: HeaderMapText = headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                            .collect();
+                        h.insert("x-number".into(), number);
+                        let n = {
+                            let mut r = kept.lock().unwrap();
+                            r.push((h, body));
+                            r.len()
+                        };
+                        let next = script.lock().unwrap().pop_front();
+                        let (status, answer, retry_after) = next.unwrap_or((
+                            200,
+                            json!({"messaging_product": "whatsapp",
+                                   "messages": [{"id": format!("wamid.sent-{n}")}]}),
+                            None,
+                        ));
+                        let mut r = (
+                            axum::http::StatusCode::from_u16(status).unwrap(),
+                            axum::Json(answer),
+                        )
+                            .into_response();
+                        if let Some(s) = retry_after {
+                            r.headers_mut()
+                                .insert("retry-after", s.to_string().parse().unwrap());
+                        }
+                        r
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeGraph { port, received }
+    }
+
+    fn received(&self) -> Vec<(HeaderMapText, Value)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// A server that may call 127.0.0.1, whose WhatsApp account sends to `graph`.
+async fn with_graph(graph: &FakeGraph) -> Hook {
+    let at = promptly::instant::utc("2025-06-08T21:09:43Z");
+    let setup = crate::server_support::Setup::at(at).allow_egress("127.0.0.1/32");
+    let s = TestServer::start_with(setup).await;
+    let token = s.token().await;
+    s.create_default_policy(&token, json!({"name": "Chat", "first_response": "30m"}))
+        .await;
+    let (status, a) = s
+        .post(
+            "/api/v1/channel-accounts",
+            &token,
+            json!({"kind": "whatsapp", "name": "Support", "settings": {
+                "phone_number_id": NUMBER, "verify_token": "verify-me",
+                "app_secret": SECRET, "access_token": "EAAG-1",
+                "api_base": format!("http://127.0.0.1:{}/v21.0", graph.port)}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    let h = Hook {
+        id: a["id"].as_i64().unwrap(),
+        s,
+        token,
+    };
+    let text = example("customer_message_text");
+    assert_eq!(h.post(&text, Some(SECRET)).await, StatusCode::OK);
+    h
+}
+
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn deliveries(h: &Hook) -> Vec<Value> {
+    let (_, d) = h.s.get("/api/v1/deliveries", &h.token).await;
+    d.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn replies_go_out_through_the_account_and_retry_until_taken() {
+    // The platform is busy once (503, come back in 20 s), then takes the message.
+    let graph = FakeGraph::start(vec![(
+        503,
+        json!({"error": {"message": "Service temporarily unavailable", "code": 2}}),
+        Some(20),
+    )])
+    .await;
+    let h = with_graph(&graph).await;
+    let ana = h.ana().await.unwrap();
+    let id = ana["id"].as_i64().unwrap();
+
+    let (status, reply) =
+        h.s.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &h.token,
+            json!({"text": "Re-shipped today, sorry!", "agent_email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(reply["sent"], true);
+    // Recorded at once: the agent's answer met the first response.
+    let ana = h.ana().await.unwrap();
+    assert_eq!(ana["sla"]["metrics"][0]["state"], "met", "{ana}");
+    assert_eq!(ana["owner"], "ada@example.com");
+
+    let first = crate::server_support::eventually(WITHIN, "the first attempt", || async {
+        let d = deliveries(&h).await;
+        d.first().filter(|d| d["attempts"] == 1).cloned()
+    })
+    .await;
+    assert_eq!(first["kind"], "message");
+    assert!(first["account_id"].is_i64(), "{first}");
+    assert_eq!(first["status"], "pending");
+    assert!(
+        first["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("WhatsApp answered 503: Service temporarily unavailable"),
+        "{first}"
+    );
+    // Not before the 20 s the platform asked for (the backoff alone is 10 s).
+    h.s.advance(chrono::Duration::seconds(12));
+    assert_eq!(graph.received().len(), 1);
+    h.s.advance(chrono::Duration::seconds(10));
+    let sent = crate::server_support::eventually(WITHIN, "the second attempt", || async {
+        let d = deliveries(&h).await;
+        d.first().filter(|d| d["status"] == "delivered").cloned()
+    })
+    .await;
+    assert_eq!(sent["attempts"], 2);
+    assert_eq!(sent["sent_id"], "wamid.sent-2");
+    let received = graph.received();
+    assert_eq!(received.len(), 2);
+    let (headers, body) = &received[1];
+    assert_eq!(headers["authorization"], "Bearer EAAG-1");
+    assert_eq!(headers["x-number"], NUMBER);
+    assert_eq!(
+        body,
+        &json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": "5511987654321", "type": "text",
+                "text": {"body": "Re-shipped today, sorry!"}})
+    );
+
+    // A private note stays in Promptly.
+    let (_, note) =
+        h.s.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &h.token,
+            json!({"text": "Customer is VIP", "private": true}),
+        )
+        .await;
+    assert_eq!(note["sent"], false);
+    assert_eq!(deliveries(&h).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_send_fails_for_good_and_says_why_on_the_timeline() {
+    let graph = FakeGraph::start(vec![(
+        400,
+        json!({"error": {"message": "Re-engagement message", "type": "OAuthException",
+                         "code": 131047, "error_data": {"details":
+                         "Message failed to send because more than 24 hours have passed."}}}),
+        None,
+    )])
+    .await;
+    let h = with_graph(&graph).await;
+    let id = h.ana().await.unwrap()["id"].as_i64().unwrap();
+    let (status, reply) =
+        h.s.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &h.token,
+            json!({"text": "Are you still there?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let failed = crate::server_support::eventually(WITHIN, "the refused send", || async {
+        let d = deliveries(&h).await;
+        d.first().filter(|d| d["status"] == "failed").cloned()
+    })
+    .await;
+    assert_eq!(failed["attempts"], 1, "a 4xx is not tried again");
+    let note = crate::server_support::eventually(WITHIN, "the note", || async {
+        h.timeline()
+            .await
+            .into_iter()
+            .find(|e| e["author"] == "system")
+    })
+    .await;
+    assert_eq!(note["private"], true);
+    assert_eq!(
+        note["text"],
+        "Not delivered to the customer: WhatsApp answered 400: Re-engagement message (131047): \
+         Message failed to send because more than 24 hours have passed."
+    );
+    h.s.advance(chrono::Duration::hours(1));
+    assert_eq!(graph.received().len(), 1);
 }

@@ -1352,6 +1352,7 @@ impl Automator for QueuesDeliveries {
                 .map(|receiver| NewOutbox {
                     kind: "webhook",
                     rule_id: None,
+                    account_id: None,
                     url: format!("https://{receiver}/hook"),
                     receiver: receiver.to_string(),
                     secret: "s3cret".into(),
@@ -1777,6 +1778,7 @@ impl Automator for OneWebhookEach {
             outbox: vec![NewOutbox {
                 kind: "webhook",
                 rule_id: Some(1),
+                account_id: None,
                 url: "http://127.0.0.1:9/hook".into(),
                 receiver: "127.0.0.1:9".into(),
                 secret: "s".into(),
