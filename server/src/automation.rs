@@ -49,6 +49,9 @@ pub struct Automation<'a> {
     pub link_base: &'a str,
     /// Each channel's outbound webhook: (url, secret).
     pub channels: &'a HashMap<String, (String, String)>,
+    /// The channel accounts: a system message to a conversation one of them brought goes
+    /// out through it (the channel's webhook serves the others).
+    pub accounts: &'a [crate::store::ChannelAccountRecord],
 }
 
 impl Automation<'_> {
@@ -123,7 +126,15 @@ impl Automation<'_> {
                 SideEffect::SendMessage { rule, text } => {
                     let id = format!("auto:{cause}:message:{rule}:{n}");
                     let message = system_message(id.clone(), &row.external_id, now, text.clone());
-                    if let Some((url, secret)) = self.channels.get(summary.channel.as_str()) {
+                    let through_account = crate::channel_sends::account_for(self.accounts, row)
+                        .and_then(|a| crate::channel_sends::send_of(a, row, &text));
+                    if let Some(send) = through_account {
+                        out.outbox.push(NewOutbox {
+                            rule_id: Some(rule),
+                            ..send
+                        });
+                    } else if let Some((url, secret)) = self.channels.get(summary.channel.as_str())
+                    {
                         let body = serde_json::json!({
                             "type": "message.send",
                             "id": id,
@@ -264,6 +275,7 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
         .into_iter()
         .map(|c| (c.channel, (c.url, c.secret)))
         .collect();
+    let accounts = store.list_channel_accounts().await?;
     // The rules a pass runs are at least as new as the events it takes (a rule created
     // while the catalog loaded would otherwise miss the events queued for it).
     let mut tries = 0;
@@ -273,6 +285,7 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
             catalog: &catalog,
             link_base,
             channels: &channels,
+            accounts: &accounts,
         };
         let pass = store.automation_pass(&automation, now, PASS_LIMIT).await?;
         tries += 1;

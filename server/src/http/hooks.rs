@@ -187,6 +187,26 @@ async fn receive(
             .await
         }
     };
+    // Echoes of what Promptly itself sent are not new agent messages.
+    let mut mapped = mapped;
+    let agent_ids: Vec<String> = mapped
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.body,
+                promptly::conversation::EventBody::Message {
+                    author: promptly::timeline::Author::Agent,
+                    ..
+                }
+            )
+        })
+        .map(|e| e.id.clone())
+        .collect();
+    match state.store.sent_message_ids(&agent_ids).await {
+        Ok(ours) => mapped.events.retain(|e| !ours.contains(&e.id)),
+        Err(e) => return unavailable(e),
+    }
     // As for the events API: nothing from outside the window around now (a platform's
     // retries come well within it).
     let window = state.event_window;

@@ -279,6 +279,12 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<ChannelAccountRecord>;
     async fn delete_channel_account(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Which of `ids` are the platform's ids of messages Promptly sent (their echoes are not
+    /// new messages).
+    async fn sent_message_ids(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>>;
     /// Counts a webhook of account `id`: received and stored (`Ok`), or refused or failed
     /// (`Err` with what went wrong, kept as the last error).
     async fn record_channel_webhook(

@@ -1402,6 +1402,16 @@ impl Store for SqlStore {
         self.soft_delete("channel_accounts", id, now).await
     }
 
+    async fn sent_message_ids(&self, ids: &[String]) -> StoreResult<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut q = self.q("SELECT sent_id FROM outbox WHERE ");
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        q.push_in("sent_id", ids.as_slice());
+        Ok(q.fetch_column(&self.db).await?.into_iter().collect())
+    }
+
     async fn record_channel_webhook(
         &self,
         id: i64,

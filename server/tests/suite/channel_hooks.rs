@@ -456,3 +456,69 @@ async fn a_refused_send_fails_for_good_and_says_why_on_the_timeline() {
     h.s.advance(chrono::Duration::hours(1));
     assert_eq!(graph.received().len(), 1);
 }
+
+#[tokio::test]
+async fn rules_send_through_the_account_and_own_echoes_count_once() {
+    let graph = FakeGraph::start(Vec::new()).await;
+    let at = promptly::instant::utc("2025-06-08T21:09:43Z");
+    let setup = crate::server_support::Setup::at(at).allow_egress("127.0.0.1/32");
+    let s = TestServer::start_with(setup).await;
+    let token = s.token().await;
+    let (status, rule) = s
+        .post(
+            "/api/v1/rules",
+            &token,
+            json!({"name": "Greet", "event": "conversation.created",
+                   "actions": [{"type": "send_message", "template": "Thanks, we are on it."}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let (_, a) = s
+        .post(
+            "/api/v1/channel-accounts",
+            &token,
+            json!({"kind": "whatsapp", "name": "Support", "settings": {
+                "phone_number_id": NUMBER, "verify_token": "v", "app_secret": SECRET,
+                "access_token": "EAAG-1",
+                "api_base": format!("http://127.0.0.1:{}/v21.0", graph.port)}}),
+        )
+        .await;
+    let h = Hook {
+        id: a["id"].as_i64().unwrap(),
+        s,
+        token,
+    };
+    assert_eq!(
+        h.post(&example("customer_message_text"), Some(SECRET))
+            .await,
+        StatusCode::OK
+    );
+    let sent = crate::server_support::eventually(WITHIN, "the rule's message", || async {
+        let d = deliveries(&h).await;
+        d.first().filter(|d| d["status"] == "delivered").cloned()
+    })
+    .await;
+    assert_eq!(sent["rule_id"], rule["id"]);
+    assert_eq!(sent["sent_id"], "wamid.sent-1");
+    assert_eq!(
+        graph.received()[0].1["text"]["body"],
+        "Thanks, we are on it."
+    );
+
+    // WhatsApp echoes Promptly's own send back (same id): not a second agent message.
+    let echo = example("echo_smb_message_echoes").replace(
+        "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEkE3QjhDOUQwRTFGMjAzMTQxNQA=",
+        "wamid.sent-1",
+    );
+    assert_eq!(h.post(&echo, Some(SECRET)).await, StatusCode::OK);
+    let timeline = h.timeline().await;
+    assert!(
+        !timeline.iter().any(|e| e["id"] == "wamid.sent-1"),
+        "{timeline:?}"
+    );
+    let ana = h.ana().await.unwrap();
+    assert_eq!(
+        ana["last_author"], "system",
+        "the rule's message is the last one"
+    );
+}

@@ -104,6 +104,7 @@ async fn a_pass_whose_instant_precedes_a_conversation_keeps_it_scheduled() {
         catalog: &before,
         link_base: "http://127.0.0.1",
         channels: &channels,
+        accounts: &[],
     };
     let pass = store
         .automation_pass(&automation, pass_instant, 500)
@@ -128,6 +129,7 @@ async fn a_pass_whose_instant_precedes_a_conversation_keeps_it_scheduled() {
             catalog: &catalog,
             link_base: "http://127.0.0.1",
             channels: &channels,
+            accounts: &[],
         };
         store.automation_pass(&automation, now, 500).await.unwrap();
     }
