@@ -8,6 +8,7 @@ use crate::conversation::Channel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod meta_messaging;
 pub mod whatsapp;
 
 /// What a platform's webhook says, as Promptly's events: those to ingest, and what was left

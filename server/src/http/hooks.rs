@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use promptly::channels::meta_messaging::{self, Platform};
 use promptly::channels::{source, whatsapp, ChannelKind};
 use serde_json::json;
 use std::collections::HashMap;
@@ -169,7 +170,13 @@ async fn receive(
     };
     let mapped = match a.kind {
         ChannelKind::Whatsapp => whatsapp::events(&payload, setting(&a, "phone_number_id")),
-        _ => {
+        ChannelKind::Messenger => {
+            meta_messaging::events(Platform::Messenger, &payload, setting(&a, "page_id"))
+        }
+        ChannelKind::Instagram => {
+            meta_messaging::events(Platform::Instagram, &payload, setting(&a, "account_id"))
+        }
+        ChannelKind::X => {
             return failed(
                 "webhooks of this kind of account are not read yet",
                 StatusCode::NOT_IMPLEMENTED,

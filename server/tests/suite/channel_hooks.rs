@@ -522,3 +522,87 @@ async fn rules_send_through_the_account_and_own_echoes_count_once() {
         "the rule's message is the last one"
     );
 }
+
+#[tokio::test]
+async fn messenger_and_instagram_webhooks_open_their_conversations() {
+    let at = promptly::instant::utc("2025-06-08T21:09:43Z");
+    let s = TestServer::start_at(at).await;
+    let token = s.token().await;
+    let fixture = |name: &str| {
+        let path = format!(
+            "{}/../tests/fixtures/channels/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap()
+    };
+    for (kind, id_setting, account, file, conversation) in [
+        (
+            "messenger",
+            ("page_id", "page_access_token"),
+            "104523987654321",
+            "messenger/customer_message_text",
+            "fb:104523987654321:6712345678901234",
+        ),
+        (
+            "instagram",
+            ("account_id", "access_token"),
+            "17841405822304914",
+            "instagram/customer_message_text",
+            "ig:17841405822304914:1234567890123456",
+        ),
+    ] {
+        let (status, a) = s
+            .post(
+                "/api/v1/channel-accounts",
+                &token,
+                json!({"kind": kind, "name": kind, "settings": {
+                    id_setting.0: account, "verify_token": "v", "app_secret": SECRET,
+                    id_setting.1: "tok"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{a}");
+        let body = fixture(file);
+        let r = s
+            .client
+            .post(s.url(&format!("/hooks/{kind}/{}", a["id"])))
+            .header("X-Hub-Signature-256", signature(SECRET, body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+        let (_, queue) = s.get("/api/v1/conversations", &token).await;
+        let c = queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["external_id"] == conversation)
+            .unwrap_or_else(|| panic!("{kind}: {queue}"))
+            .clone();
+        assert_eq!(c["channel"], kind);
+        assert_eq!(c["source"], format!("channel:{kind}"));
+        assert_eq!(c["last_author"], "customer");
+    }
+    // X accounts are stored and answer their CRC, but their webhooks are not read yet.
+    let (_, x) = s
+        .post(
+            "/api/v1/channel-accounts",
+            &token,
+            json!({"kind": "x", "name": "X", "settings": {
+                "user_id": "1", "consumer_secret": "cs", "access_token": "t"}}),
+        )
+        .await;
+    let crc = s
+        .client
+        .get(s.url(&format!("/hooks/x/{}?crc_token=abc", x["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crc.status(), StatusCode::OK);
+    let answer: Value = crc.json().await.unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"cs").unwrap();
+    mac.update(b"abc");
+    use base64::Engine;
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(answer["response_token"], format!("sha256={expected}"));
+}
