@@ -206,6 +206,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         window: i64,
     },
+    /// Signed WhatsApp webhooks of 10 messages each vs the same events through
+    /// POST /api/v1/events (loopback HTTP, SQLite, one client each).
+    Channels {
+        #[arg(long, default_value_t = 500)]
+        webhooks: usize,
+    },
     /// One more event on a long conversation: folded onto its checkpoint (in order) against
     /// reading and folding its whole history (a late event; every event before
     /// checkpoints), SQLite.

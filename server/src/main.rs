@@ -82,6 +82,9 @@ fn main() -> ExitCode {
                             },
                     }) => print_line(bench::automation::run(clocks, due, window).await),
                     Some(Command::Bench {
+                        command: BenchCommand::Channels { webhooks },
+                    }) => print_line(bench::http::channels(webhooks).await),
+                    Some(Command::Bench {
                         command: BenchCommand::History { events, appended },
                     }) => print_line(bench::history::run(events, appended).await),
                     Some(Command::Bench {

@@ -589,3 +589,129 @@ pub async fn memory(conversations: usize) -> Result<String, String> {
     let _ = child.kill().await;
     result
 }
+
+/// `promptly bench channels`: signed WhatsApp webhooks of 10 messages each (5 customers
+/// writing twice) through `/hooks/whatsapp/{id}`, against the same events (as the webhook
+/// reader makes them) through `POST /api/v1/events`, one client each, on one SQLite
+/// database: messages per second and their ratio.
+pub async fn channels(webhooks: usize) -> Result<String, String> {
+    use hmac::{Hmac, Mac};
+    if webhooks == 0 {
+        return Err("--webhooks must be at least 1".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (base, token, state) = start(dir.path(), None).await?;
+    const NUMBER: &str = "106540352242922";
+    const SECRET: &str = "bench-app-secret";
+    let account = crate::services::channels::create(
+        &state,
+        &json!({"kind": "whatsapp", "name": "Bench", "settings": {
+            "phone_number_id": NUMBER, "verify_token": "v", "app_secret": SECRET,
+            "access_token": "t"}}),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let start_at = Utc::now() - Duration::hours(2);
+    let payload = |w: usize| {
+        let messages: Vec<Value> = (0..10)
+            .map(|m| {
+                let at = start_at + Duration::seconds((w * 10 + m) as i64);
+                json!({"from": format!("55119{:08}", w * 5 + m % 5),
+                       "id": format!("wamid.bench-{w}-{m}"),
+                       "timestamp": at.timestamp().to_string(), "type": "text",
+                       "text": {"body": "Hello, where is my order?"}})
+            })
+            .collect();
+        let contacts: Vec<Value> = (0..5)
+            .map(|c| {
+                json!({"profile": {"name": format!("Customer {c}")},
+                           "wa_id": format!("55119{:08}", w * 5 + c)})
+            })
+            .collect();
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages", "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+            "contacts": contacts, "messages": messages}}]}]})
+    };
+    let signed: Vec<(String, String)> = (0..webhooks)
+        .map(|w| {
+            let body = payload(w).to_string();
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes())
+                .expect("any key length works");
+            mac.update(body.as_bytes());
+            let hex: String = mac
+                .finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (body, format!("sha256={hex}"))
+        })
+        .collect();
+    // The same events through the events API (its own namespace: no duplicates).
+    let batches: Vec<Value> = (0..webhooks)
+        .map(|w| {
+            let m = promptly::channels::whatsapp::events(&payload(w), NUMBER)?;
+            Ok(json!({"events": m.events}))
+        })
+        .collect::<Result<_, String>>()?;
+    let client = reqwest::Client::new();
+    let began = Instant::now();
+    for body in &batches {
+        let r = client
+            .post(format!("{base}/api/v1/events"))
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("the events API answered {}", r.status()));
+        }
+    }
+    let api_s = began.elapsed().as_secs_f64();
+    let url = format!("{base}/hooks/whatsapp/{}", account.id);
+    let began = Instant::now();
+    for (body, signature) in &signed {
+        let r = client
+            .post(&url)
+            .header("X-Hub-Signature-256", signature)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("the webhook answered {}", r.status()));
+        }
+    }
+    let hooks_s = began.elapsed().as_secs_f64();
+    let stored = state
+        .store
+        .channel_account(account.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_or(0, |a| a.health.webhooks);
+    if stored != webhooks as i64 {
+        return Err(format!("{stored} of {webhooks} webhooks were stored"));
+    }
+    let messages = (webhooks * 10) as f64;
+    let (hooks_rate, api_rate) = (messages / hooks_s, messages / api_s);
+    Ok(format!(
+        "whatsapp_webhook_messages_per_s={hooks_rate:.0} events_api_messages_per_s={api_rate:.0} \
+         ratio={:.2} webhooks={webhooks} messages_per_webhook=10 database=sqlite",
+        hooks_rate / api_rate
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The channels bench runs end to end (it refuses to report unless every webhook was
+    /// stored).
+    #[tokio::test]
+    async fn the_channels_bench_stores_every_webhook() {
+        let line = super::channels(3).await.unwrap();
+        assert!(line.contains("webhooks=3"), "{line}");
+        assert!(super::channels(0).await.is_err());
+    }
+}
