@@ -189,6 +189,81 @@ impl std::str::FromStr for ChannelKind {
     }
 }
 
+impl SettingKind {
+    /// What the API document says a value is: a subset of what [`validate_settings`] takes
+    /// (ASCII where the server takes any printable text).
+    fn pattern(self) -> &'static str {
+        match self {
+            SettingKind::NumericId => r"^\s*[0-9]+\s*$",
+            SettingKind::Text => r"^\s*[!-~]+\s*$",
+            SettingKind::TemplateName => r"^\s*[a-z0-9_]+\s*$",
+            SettingKind::Url => crate::rules::URL_PATTERN,
+        }
+    }
+}
+
+impl ChannelKind {
+    /// The body that makes or changes an account of this kind: `kind`, `name` and its
+    /// settings, each required one (without a default) required, no others.
+    fn body_schema(self) -> utoipa::openapi::schema::Object {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let mut settings = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::<
+                utoipa::openapi::schema::Schema,
+            >::FreeForm(false)));
+        for s in self.settings() {
+            let optional = !s.required || s.default.is_some();
+            let types: &[Type] = if optional {
+                &[Type::String, Type::Null]
+            } else {
+                &[Type::String]
+            };
+            // An optional setting may also be left blank.
+            let pattern = if optional {
+                format!(r"^\s*$|{}", s.kind.pattern())
+            } else {
+                s.kind.pattern().to_string()
+            };
+            let value = ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter(types.iter().cloned()))
+                .description(Some(s.label))
+                .max_length(Some(SETTING_LEN.min(crate::limits::URL_LEN)))
+                .pattern(Some(pattern))
+                .default(s.default.map(serde_json::Value::from));
+            settings = settings.property(s.name, value);
+            if !optional {
+                settings = settings.required(s.name);
+            }
+        }
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .title(Some(self.label()))
+            .property(
+                "kind",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([self.as_str()])),
+            )
+            .required("kind")
+            .property("name", crate::schema::name())
+            .required("name")
+            .property("settings", settings)
+            .required("settings")
+            .build()
+    }
+}
+
+/// The body of `POST /channel-accounts` and `PUT /channel-accounts/{id}`: one of the kinds'
+/// (a secret sent as [`MASK`] keeps the stored one).
+pub fn account_body_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut one_of = utoipa::openapi::schema::OneOfBuilder::new();
+    for k in ChannelKind::ALL {
+        one_of = one_of.item(k.body_schema());
+    }
+    one_of.into()
+}
+
 /// An account's settings by name.
 pub type Settings = BTreeMap<String, String>;
 
@@ -204,10 +279,9 @@ fn check(s: &Setting, value: &str) -> Result<(), String> {
             Err("must not contain spaces or control characters".into())
         }
         SettingKind::Url => {
-            let ok = (value.starts_with("https://") || value.starts_with("http://"))
-                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
-                && value.len() <= crate::limits::URL_LEN;
-            if ok {
+            if crate::rules::validate::is_http_url(value)
+                && value.chars().count() <= crate::limits::URL_LEN
+            {
                 Ok(())
             } else {
                 Err("must be an http(s) URL without spaces".into())

@@ -114,6 +114,18 @@ fn nullable_text(max: usize) -> ObjectBuilder {
         .max_length(Some(max))
 }
 
+/// An e-mail address or `null`: what [`crate::account::validate_email`] takes.
+pub fn optional_email() -> RefOr<Schema> {
+    nullable_text(crate::limits::EMAIL_LEN)
+        .pattern(Some(crate::account::EMAIL_PATTERN))
+        .into()
+}
+
+/// A name that may be left out: `null` or blank for the default.
+pub fn optional_name() -> RefOr<Schema> {
+    nullable_text(crate::limits::NAME_LEN).into()
+}
+
 /// A contact's name or handle, `null` when unknown.
 pub fn contact_text() -> RefOr<Schema> {
     nullable_text(crate::limits::CONTACT_TEXT_LEN).into()

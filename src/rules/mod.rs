@@ -61,7 +61,7 @@ mod explain;
 mod model;
 #[cfg(test)]
 mod test_support;
-mod validate;
+pub(crate) mod validate;
 
 pub use actions::{apply_actions, ActionEnv, Applied, ConversationState, SideEffect, SlaFacts};
 pub use eval::{evaluate, Fired, Outcome, RuleContext, TriggerMessage};

@@ -693,7 +693,7 @@ fn parse_action(
 pub const URL_PATTERN: &str = r"^\s*[hH][tT][tT][pP][sS]?://[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z][a-zA-Z0-9-]*)*(:[0-9]{1,4})?(/[!-~]*)?\s*$";
 
 /// An absolute http(s) URL with a host and no whitespace.
-fn is_http_url(url: &str) -> bool {
+pub(crate) fn is_http_url(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")

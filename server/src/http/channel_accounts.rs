@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use promptly::channels::ChannelKind;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,24 +20,6 @@ pub fn router() -> Router<AppState> {
             "/channel-accounts/{id}",
             get(one).put(update).delete(remove),
         )
-}
-
-/// What a new account or a change sends.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)] // The document's shape: the service reads the body field by field.
-pub(crate) struct AccountBody {
-    /// Fixed once the account exists (a change may repeat it).
-    kind: ChannelKind,
-    #[schema(schema_with = promptly::schema::name)]
-    name: String,
-    /// By kind. `whatsapp`: `phone_number_id`, `verify_token`, `app_secret`,
-    /// `access_token`, optional `template`; `messenger`: `page_id`, `verify_token`,
-    /// `app_secret`, `page_access_token`; `instagram`: `account_id`, `verify_token`,
-    /// `app_secret`, `access_token`; `x`: `user_id`, `consumer_secret`, `access_token`.
-    /// Every kind: `api_base`, the platform's API root (default the real one). A secret
-    /// sent as `********` keeps the stored one.
-    #[schema(value_type = std::collections::BTreeMap<String, String>)]
-    settings: serde_json::Value,
 }
 
 fn public(origin: &Option<Extension<PublicOrigin>>) -> Option<&str> {
@@ -67,7 +48,7 @@ async fn list(
 ///
 /// Every missing or malformed setting is a 422 naming `settings.<name>`. The answer's `webhook_url` is what the platform's developer console asks for.
 #[utoipa::path(post, path = "/channel-accounts", tag = "Channels", operation_id = "createChannelAccount",
-    request_body = AccountBody, responses((status = 201, description = "The account.", body = AccountView)))]
+    request_body = super::docs::ChannelAccountBody, responses((status = 201, description = "The account.", body = AccountView)))]
 async fn create(
     State(state): State<AppState>,
     origin: Option<Extension<PublicOrigin>>,
@@ -100,7 +81,7 @@ async fn one(
 ///
 /// Its name and settings; the kind stays.
 #[utoipa::path(put, path = "/channel-accounts/{id}", tag = "Channels", operation_id = "updateChannelAccount",
-    params(super::Id), request_body = AccountBody, responses((status = 200, description = "The account.", body = AccountView)))]
+    params(super::Id), request_body = super::docs::ChannelAccountBody, responses((status = 200, description = "The account.", body = AccountView)))]
 async fn update(
     State(state): State<AppState>,
     origin: Option<Extension<PublicOrigin>>,

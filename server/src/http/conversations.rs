@@ -35,7 +35,7 @@ pub(crate) struct NewMessage {
     private: bool,
     /// Who wrote it, for a token (a session's user is the author).
     #[serde(default)]
-    #[schema(schema_with = promptly::schema::contact_email)]
+    #[schema(schema_with = promptly::schema::optional_email)]
     agent_email: Option<String>,
 }
 

@@ -337,6 +337,10 @@ schema_from!(
     ))
 );
 schema_from!(
+    /// A channel account's body: one of the kinds, each with its own settings.
+    ChannelAccountBody as "ChannelAccountBody" = to_json(promptly::channels::account_body_schema())
+);
+schema_from!(
     /// A duration above zero.
     PositiveDuration as "PositiveDuration" = to_json(SlaDuration::schema(1))
 );
@@ -431,7 +435,7 @@ pub fn from_types() -> Map<String, Value> {
         .collect();
     // Shapes the document builds from code.
     macro_rules! built { ($($t:ty),*) => { $(schemas.insert(<$t as utoipa::ToSchema>::name().into_owned(), <$t>::json());)* } }
-    built!(CalendarInput, PolicyInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame, RuleOrder, RuleTest);
+    built!(CalendarInput, PolicyInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame, RuleOrder, RuleTest, ChannelAccountBody);
     for (name, schema) in promptly::conversation::incoming_schemas() {
         schemas.insert(name.to_string(), schema);
     }

@@ -31,7 +31,7 @@ pub(crate) struct NewToken {
     /// Absent or blank: the name. `default` is where what was sent before sources existed
     /// lives.
     #[serde(default)]
-    #[schema(schema_with = promptly::schema::name)]
+    #[schema(schema_with = promptly::schema::optional_name)]
     source: Option<String>,
     /// What the token may do. Absent (and no `role`): `["events:write"]`, posting events
     /// and no more. `admin` grants every scope.

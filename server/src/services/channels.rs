@@ -66,8 +66,8 @@ fn audited(rec: &ChannelAccountRecord) -> Audited<'_> {
     }
 }
 
-/// Reads `{"kind", "name", "settings"}`: the kind when making an account (`stored`
-/// `None`), else the stored one (a `kind` sent must be it). Every problem is a field error.
+/// Reads `{"kind", "name", "settings"}`; when changing an account (`stored`), `kind` must be
+/// its kind. Every problem is a field error.
 async fn parse(
     state: &AppState,
     body: &Value,
@@ -99,12 +99,12 @@ async fn parse(
             ));
             None
         }
-        (Some(rec), _) => Some(rec.kind),
-        (None, None) if errors.is_empty() => {
+        (Some(rec), Some(_)) => Some(rec.kind),
+        (_, None) if errors.is_empty() => {
             errors.push(FieldError::new("kind", "is required"));
             None
         }
-        (None, k) => k,
+        (_, k) => k,
     };
     let name = match body.get("name") {
         Some(Value::String(n)) => promptly::account::validate_name(n).unwrap_or_else(|m| {

@@ -71,7 +71,8 @@ async fn accounts_are_checked_masked_edited_and_removed() {
     assert_eq!(listed.as_array().unwrap().len(), 1, "nothing else stored");
 
     // Sent back as shown, with a new token: the masked secrets stay, the new one replaces.
-    let mut edited = json!({"name": "Support (NL)", "settings": a["settings"].clone()});
+    let mut edited =
+        json!({"kind": "whatsapp", "name": "Support (NL)", "settings": a["settings"].clone()});
     edited["settings"]["access_token"] = json!("EAAG-token-2");
     let (status, b) = s
         .put(&format!("/api/v1/channel-accounts/{id}"), &t, edited)
