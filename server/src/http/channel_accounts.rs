@@ -79,9 +79,9 @@ async fn one(
 
 /// Change a channel account
 ///
-/// Its name and settings; the kind stays.
+/// Its name and settings; the kind stays (another is a 409).
 #[utoipa::path(put, path = "/channel-accounts/{id}", tag = "Channels", operation_id = "updateChannelAccount",
-    params(super::Id), request_body = super::docs::ChannelAccountBody, responses((status = 200, description = "The account.", body = AccountView)))]
+    params(super::Id), request_body = super::docs::ChannelAccountBody, responses((status = 200, description = "The account.", body = AccountView), (status = 409, response = responses::Conflict)))]
 async fn update(
     State(state): State<AppState>,
     origin: Option<Extension<PublicOrigin>>,

@@ -89,15 +89,12 @@ async fn parse(
         }
     };
     let kind = match (stored, sent_kind) {
+        // What the account is conflicts with the change: 409, as for a record in use.
         (Some(rec), Some(k)) if k != rec.kind => {
-            errors.push(FieldError::new(
-                "kind",
-                format!(
-                    "an account's kind cannot change (it is {})",
-                    rec.kind.as_str()
-                ),
-            ));
-            None
+            return Err(ApiError::Conflict(format!(
+                "an account's kind cannot change (it is {})",
+                rec.kind.as_str()
+            )));
         }
         (Some(rec), Some(_)) => Some(rec.kind),
         (_, None) if errors.is_empty() => {
