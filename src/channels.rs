@@ -19,6 +19,55 @@ pub struct Mapped {
     pub skipped: Vec<String>,
 }
 
+/// One direct message a platform delivered, as its reader read it.
+struct DirectMessage<'a> {
+    conversation: &'a str,
+    channel: &'a str,
+    /// The customer, when the platform names them.
+    contact: Option<serde_json::Value>,
+    id: &'a str,
+    at: chrono::DateTime<chrono::Utc>,
+    /// From the customer; else the business wrote it (an echo).
+    customer: bool,
+    text: String,
+}
+
+impl Mapped {
+    /// The message as the events the events API takes: the direct conversation's opening
+    /// (its id the conversation's, so only the first one counts) and the message; what
+    /// `parse_incoming` refuses is said in `skipped`.
+    fn push_direct(&mut self, m: DirectMessage<'_>) {
+        use serde_json::json;
+        let at = m.at.to_rfc3339();
+        let mut opened = json!({
+            "id": format!("{}:created", m.conversation), "conversation": m.conversation,
+            "at": at, "type": "conversation.created", "channel": m.channel,
+            "visibility": "direct",
+        });
+        if let Some(contact) = m.contact {
+            opened["contact"] = contact;
+        }
+        let said = json!({
+            "id": m.id, "conversation": m.conversation, "at": at, "type": "message.created",
+            "author": if m.customer { "customer" } else { "agent" }, "text": m.text,
+        });
+        for e in [opened, said] {
+            match crate::conversation::parse_incoming(&e, "event", m.at) {
+                Ok(event) => self.events.push(event),
+                Err(errors) => self.skipped.push(format!(
+                    "message {}: {}",
+                    m.id,
+                    errors
+                        .iter()
+                        .map(|e| format!("{} {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+            }
+        }
+    }
+}
+
 /// What a secret setting reads as wherever settings are shown; sent back unchanged, it
 /// keeps the stored secret.
 pub const MASK: &str = "********";

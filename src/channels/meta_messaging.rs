@@ -11,11 +11,10 @@
 //!   `conversation.created`; event ids are Meta's `mid`s; times are its timestamps (Unix
 //!   milliseconds).
 
-use super::Mapped;
-use crate::conversation::parse_incoming;
+use super::{DirectMessage, Mapped};
 use crate::limits::MESSAGE_TEXT_LEN;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Which of the two: its webhook's `object`, conversation prefix and channel word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,29 +105,15 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
                 continue;
             };
             let conversation = conversation_id(platform, account, other);
-            let opened = json!({
-                "id": format!("{conversation}:created"), "conversation": conversation,
-                "at": at.to_rfc3339(), "type": "conversation.created",
-                "channel": platform.channel(), "visibility": "direct",
+            out.push_direct(DirectMessage {
+                conversation: &conversation,
+                channel: platform.channel(),
+                contact: None,
+                id: mid,
+                at,
+                customer: !echo,
+                text,
             });
-            let said = json!({
-                "id": mid, "conversation": conversation, "at": at.to_rfc3339(),
-                "type": "message.created", "author": if echo { "agent" } else { "customer" },
-                "text": text,
-            });
-            for e in [opened, said] {
-                match parse_incoming(&e, "event", at) {
-                    Ok(event) => out.events.push(event),
-                    Err(errors) => out.skipped.push(format!(
-                        "message {mid}: {}",
-                        errors
-                            .iter()
-                            .map(|e| format!("{} {}", e.field, e.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )),
-                }
-            }
         }
     }
     Ok(out)

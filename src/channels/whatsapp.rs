@@ -10,8 +10,7 @@
 //!   conversation's, so a redelivery or a second message does not open it again. Event ids
 //!   are WhatsApp's message ids; times are its timestamps (Unix seconds).
 
-use super::Mapped;
-use crate::conversation::parse_incoming;
+use super::{DirectMessage, Mapped};
 use crate::limits::{CONTACT_TEXT_LEN, MESSAGE_TEXT_LEN};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -103,29 +102,15 @@ pub fn events(payload: &Value, phone_number_id: &str) -> Result<Mapped, String> 
             if let Some(name) = names.get(wa_id) {
                 contact["name"] = json!(name.chars().take(CONTACT_TEXT_LEN).collect::<String>());
             }
-            let opened = json!({
-                "id": format!("{conversation}:created"), "conversation": conversation,
-                "at": at.to_rfc3339(), "type": "conversation.created", "channel": "whatsapp",
-                "visibility": "direct", "contact": contact,
+            out.push_direct(DirectMessage {
+                conversation: &conversation,
+                channel: "whatsapp",
+                contact: Some(contact),
+                id,
+                at,
+                customer,
+                text,
             });
-            let message = json!({
-                "id": id, "conversation": conversation, "at": at.to_rfc3339(),
-                "type": "message.created", "author": if customer { "customer" } else { "agent" },
-                "text": text,
-            });
-            for e in [opened, message] {
-                match parse_incoming(&e, "event", at) {
-                    Ok(event) => out.events.push(event),
-                    Err(errors) => out.skipped.push(format!(
-                        "message {id}: {}",
-                        errors
-                            .iter()
-                            .map(|e| format!("{} {}", e.field, e.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )),
-                }
-            }
         }
     }
     Ok(out)
