@@ -640,13 +640,23 @@ fn form_routes() -> Router<AppState> {
 /// Where the JSON API lives.
 pub const API_BASE: &str = "/api/v1";
 
+/// The pages' route list, generated once per process. Generating it renders the app with
+/// leptos' process-wide "resources do not load" switch on, and a page another server in the
+/// same process (the test suite's, for one) renders meanwhile would wait forever on its
+/// resources (leptos-rs/leptos#4773), so no later server generates it again.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The whole application.
 pub fn router(
     state: AppState,
     leptos_options: LeptosOptions,
     public_url: Option<String>,
 ) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let public_origin = PublicOrigin(public_url.and_then(|u| {
         url::Url::parse(&u)
             .ok()
