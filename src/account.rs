@@ -245,17 +245,19 @@ pub enum Section {
     Policies,
     Calendars,
     Rules,
+    Channels,
     Compliance,
     Users,
     Audit,
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Queue,
         Section::Policies,
         Section::Calendars,
         Section::Rules,
+        Section::Channels,
         Section::Compliance,
         Section::Users,
         Section::Audit,
@@ -267,6 +269,7 @@ impl Section {
             Section::Policies => "Policies",
             Section::Calendars => "Calendars",
             Section::Rules => "Rules",
+            Section::Channels => "Channels",
             Section::Compliance => "Compliance",
             Section::Users => "Users",
             Section::Audit => "Audit log",
@@ -279,6 +282,7 @@ impl Section {
             Section::Policies => "/policies",
             Section::Calendars => "/calendars",
             Section::Rules => "/rules",
+            Section::Channels => "/channels",
             Section::Compliance => "/compliance",
             Section::Users => "/admin/users",
             Section::Audit => "/admin/audit",
@@ -293,6 +297,7 @@ impl Section {
             Section::Policies
             | Section::Calendars
             | Section::Rules
+            | Section::Channels
             | Section::Users
             | Section::Audit => role == Role::Admin,
             Section::Compliance => matches!(role, Role::Admin | Role::Manager),

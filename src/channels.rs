@@ -47,6 +47,9 @@ impl Mapped {
         if let Some(contact) = m.contact {
             opened["contact"] = contact;
         }
+        if m.conversation.ends_with(&format!(":{TEST_SENDER}")) {
+            opened["labels"] = json!([TEST_LABEL]);
+        }
         let said = json!({
             "id": m.id, "conversation": m.conversation, "at": at, "type": "message.created",
             "author": if m.customer { "customer" } else { "agent" }, "text": m.text,
@@ -400,6 +403,122 @@ pub fn validate_settings(
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// What an account's webhooks have done: when the last one came, how many came, and the
+/// last failure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChannelHealth {
+    pub last_webhook_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Webhooks received and stored.
+    pub webhooks: i64,
+    /// Webhooks refused (bad signature, not the platform's JSON) and sends failed for good.
+    pub failures: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An account as the API and the Channels page show it: its settings with the secrets
+/// masked, where the platform must send its webhooks, and what they have done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChannelAccount)]
+pub struct AccountView {
+    pub id: i64,
+    pub kind: ChannelKind,
+    pub name: String,
+    /// The settings, each secret as `********` (sent back unchanged, it keeps the secret).
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub settings: Settings,
+    /// Absolute when the server knows its public URL (`PROMPTLY_PUBLIC_URL`), else the path.
+    pub webhook_url: String,
+    pub health: ChannelHealth,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// The customer of an account's test message (the Channels page's "Send a test message"):
+/// the platforms' ids of people are never 0.
+pub const TEST_SENDER: &str = "0";
+
+/// The label of a test conversation: the queue shows it, compliance leaves it out.
+pub const TEST_LABEL: &str = "channel-test";
+
+/// Whether a conversation with these labels is a channel account's test.
+pub fn is_test(labels: &[String]) -> bool {
+    labels.iter().any(|l| l == TEST_LABEL)
+}
+
+/// A webhook of `kind` as the platform would send it for the account with `settings`: one
+/// text message from [`TEST_SENDER`] at `at` (its id from `at`, so each test is new).
+pub fn test_webhook(
+    kind: ChannelKind,
+    settings: &Settings,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let get = |name: &str| settings.get(name).cloned().unwrap_or_default();
+    let ms = at.timestamp_millis();
+    let text = "Hello from Promptly: this test message came through the account's own webhook.";
+    let name = "Promptly test";
+    match kind {
+        ChannelKind::Whatsapp => json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "", "phone_number_id": get("phone_number_id")},
+                "contacts": [{"profile": {"name": name}, "wa_id": TEST_SENDER}],
+                "messages": [{"from": TEST_SENDER, "id": format!("wamid.promptly-test-{ms}"),
+                    "timestamp": at.timestamp().to_string(), "type": "text", "text": {"body": text}}]
+            }}]}]
+        }),
+        ChannelKind::Messenger | ChannelKind::Instagram => {
+            let (object, me) = if kind == ChannelKind::Messenger {
+                ("page", get("page_id"))
+            } else {
+                ("instagram", get("account_id"))
+            };
+            json!({
+                "object": object,
+                "entry": [{"id": me, "time": ms, "messaging": [{
+                    "sender": {"id": TEST_SENDER}, "recipient": {"id": me}, "timestamp": ms,
+                    "message": {"mid": format!("m_promptly-test-{ms}"), "text": text}
+                }]}]
+            })
+        }
+        ChannelKind::X => {
+            let me = get("user_id");
+            json!({
+                "for_user_id": me,
+                "direct_message_events": [{
+                    "type": "message_create", "id": format!("{ms}"), "created_timestamp": ms.to_string(),
+                    "message_create": {"target": {"recipient_id": me}, "sender_id": TEST_SENDER,
+                        "message_data": {"text": text}}
+                }],
+                "users": {TEST_SENDER: {"id": TEST_SENDER, "name": name, "screen_name": "promptly_test"}}
+            })
+        }
+    }
+}
+
+/// The conversation id of the account's test messages ([`test_webhook`]'s).
+pub fn test_conversation(kind: ChannelKind, settings: &Settings) -> String {
+    let get = |name: &str| settings.get(name).cloned().unwrap_or_default();
+    match kind {
+        ChannelKind::Whatsapp => whatsapp::conversation_id(&get("phone_number_id"), TEST_SENDER),
+        ChannelKind::Messenger => meta_messaging::conversation_id(
+            meta_messaging::Platform::Messenger,
+            &get("page_id"),
+            TEST_SENDER,
+        ),
+        ChannelKind::Instagram => meta_messaging::conversation_id(
+            meta_messaging::Platform::Instagram,
+            &get("account_id"),
+            TEST_SENDER,
+        ),
+        ChannelKind::X => format!("x:{}:dm:{TEST_SENDER}", get("user_id")),
     }
 }
 

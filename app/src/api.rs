@@ -65,6 +65,12 @@ pub struct CalendarsData {
     pub calendars: Vec<CalendarItem>,
 }
 
+/// The Channels page: the channel accounts, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelsData {
+    pub accounts: Vec<promptly::channels::AccountView>,
+}
+
 /// One version of an SLA policy, as the policies page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyItem {
@@ -270,6 +276,8 @@ pub mod ssr {
         ) -> Result<super::QueueData, String>;
         /// The calendars page's data (the caller checks the role).
         async fn calendars_page(&self) -> Result<super::CalendarsData, String>;
+        /// The channel accounts, secrets masked (the caller checks the role).
+        async fn channels_page(&self) -> Result<super::ChannelsData, String>;
         /// The policies page's data, with the versions of `edit` (the caller checks the role).
         async fn policies_page(
             &self,
@@ -446,6 +454,13 @@ pub async fn get_calendars() -> Result<CalendarsData, ServerFnError> {
         .calendars_page()
         .await
         .map_err(ServerFnError::new)
+}
+
+/// The channel accounts (admins only).
+#[server]
+pub async fn get_channels() -> Result<ChannelsData, ServerFnError> {
+    require_admin("manage channel accounts")?;
+    backend()?.channels_page().await.map_err(ServerFnError::new)
 }
 
 /// The SLA policies, with the versions of the one being edited (admins only).

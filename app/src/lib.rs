@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/policies") view=|| view! { <Shell><SectionPage section=Section::Policies><routes::policies::PoliciesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/calendars") view=|| view! { <Shell><SectionPage section=Section::Calendars><routes::calendars::CalendarsPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/rules") view=|| view! { <Shell><SectionPage section=Section::Rules><routes::rules::RulesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/channels") view=|| view! { <Shell><SectionPage section=Section::Channels><routes::channels::ChannelsPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/compliance") view=|| view! { <Shell><SectionPage section=Section::Compliance><routes::compliance::CompliancePage/></SectionPage></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/compliance/new") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/compliance/:id") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>

@@ -264,12 +264,14 @@ impl Deriver for SlaCatalog {
                 .filter(|t| *t > self.now)
                 .min(),
         );
-        let facts = FactsRecord::derive(&summary, &timeline, &sla.metrics, policy.map(|p| p.0));
+        // A channel account's test conversation counts for no contract.
+        let facts = (!promptly::channels::is_test(&summary.labels))
+            .then(|| FactsRecord::derive(&summary, &timeline, &sla.metrics, policy.map(|p| p.0)));
         Some(Derived {
             summary,
             due_at,
             sla_instants,
-            facts: Some(facts),
+            facts,
         })
     }
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod calendars;
+pub mod channels;
 pub mod compliance;
 pub mod conversation;
 pub mod errors;

@@ -138,6 +138,7 @@ const fn form(
 
 const USERS_REFUSED: &str = "Only admins can manage users.";
 const TOKENS_REFUSED: &str = "Only admins can manage integration tokens.";
+const CHANNELS_REFUSED: &str = "Only admins can manage channel accounts.";
 const CATALOG_REFUSED: &str = "Only admins can manage calendars and policies.";
 const RULES_REFUSED: &str = "Only admins can manage automation rules.";
 const CONTRACTS_REFUSED: &str = "Only managers and admins can edit contracts.";
@@ -207,6 +208,9 @@ pub const ROUTES: &[Route] = &[
     api("GET", "/api/v1/channel-accounts/{id}", ADMINS),
     api("PUT", "/api/v1/channel-accounts/{id}", ADMINS),
     api("DELETE", "/api/v1/channel-accounts/{id}", ADMINS),
+    form("POST", "/channels", ADMINS, CHANNELS_REFUSED),
+    form("POST", "/channels/{id}/delete", ADMINS, CHANNELS_REFUSED),
+    form("POST", "/channels/{id}/test", ADMINS, CHANNELS_REFUSED),
     // Automation rules, channels' outbound webhooks, deliveries.
     // Rules are admins' alone: their webhook URLs are often credentials.
     api("GET", "/api/v1/rules", ADMINS),

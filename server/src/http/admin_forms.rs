@@ -20,7 +20,7 @@ use super::form_echo::Editing;
 
 /// The page again (422) at the URL the form posted to, with what was typed (`form=1`), the
 /// field errors (`err_<field>`) and, for errors that belong to no field, `err_form`.
-fn back_with_errors(
+pub(super) fn back_with_errors(
     page: &str,
     edit: Option<i64>,
     values: Vec<(&str, String)>,
@@ -36,7 +36,7 @@ fn back_with_errors(
 /// Appends a message to the errors of a form field, keeping one entry per field.
 /// A failed save of `page`'s editor: the page again with the field errors, each under the
 /// form field `field_of` names; back to the page when the record is gone; 503 otherwise.
-fn save_failed(
+pub(super) fn save_failed(
     page: &str,
     id: Option<i64>,
     values: Vec<(&str, String)>,

@@ -74,19 +74,38 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Whether `body` carries the account's signature: Meta's `X-Hub-Signature-256:
-/// sha256=<hex>` with the app secret, X's `x-twitter-webhooks-signature: sha256=<base64>`
-/// with the consumer secret.
 /// How a platform writes its signature's bytes.
 type Decode = fn(&str) -> Option<Vec<u8>>;
 
-fn signed(a: &ChannelAccountRecord, headers: &HeaderMap, body: &[u8]) -> bool {
-    let (header, key, decode): (&str, &str, Decode) = match a.kind {
+/// Where an account of `kind` finds its signature, the setting that keys it, and how its
+/// bytes are written: Meta's `X-Hub-Signature-256: sha256=<hex>` with the app secret, X's
+/// `x-twitter-webhooks-signature: sha256=<base64>` with the consumer secret.
+fn scheme(kind: ChannelKind) -> (&'static str, &'static str, Decode) {
+    match kind {
         ChannelKind::X => ("x-twitter-webhooks-signature", "consumer_secret", |t| {
             base64::engine::general_purpose::STANDARD.decode(t).ok()
         }),
         _ => ("x-hub-signature-256", "app_secret", hex_decode),
+    }
+}
+
+/// The signature header the platform would send with `body` for account `a`: its name and
+/// value (the Channels page's test message signs with it).
+pub(crate) fn signature(a: &ChannelAccountRecord, body: &[u8]) -> (&'static str, String) {
+    let (header, key, _) = scheme(a.kind);
+    let mut m = mac(setting(a, key));
+    m.update(body);
+    let bytes = m.finalize().into_bytes();
+    let written = match a.kind {
+        ChannelKind::X => base64::engine::general_purpose::STANDARD.encode(bytes),
+        _ => bytes.iter().map(|b| format!("{b:02x}")).collect(),
     };
+    (header, format!("sha256={written}"))
+}
+
+/// Whether `body` carries the account's signature (see [`scheme`]).
+fn signed(a: &ChannelAccountRecord, headers: &HeaderMap, body: &[u8]) -> bool {
+    let (header, key, decode) = scheme(a.kind);
     let Some(sent) = headers
         .get(header)
         .and_then(|v| v.to_str().ok())

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod automation;
 pub mod calendars;
 pub mod channel_accounts;
+pub mod channel_forms;
 pub mod contract_pages;
 pub mod contracts;
 pub mod conversation_forms;
@@ -201,6 +202,20 @@ impl Backend for UiBackend {
             "The calendars could not be loaded.".to_string()
         })?;
         Ok(app::api::CalendarsData { calendars })
+    }
+
+    async fn channels_page(&self) -> Result<app::api::ChannelsData, String> {
+        let accounts = self.0.store.list_channel_accounts().await.map_err(|e| {
+            tracing::error!(error = %e, "loading the channel accounts failed");
+            "The channel accounts could not be loaded.".to_string()
+        })?;
+        let public = Some(self.1.as_str()).filter(|o| !o.is_empty());
+        Ok(app::api::ChannelsData {
+            accounts: accounts
+                .iter()
+                .map(|a| crate::services::channels::view(a, public))
+                .collect(),
+        })
     }
 
     async fn policies_page(
@@ -622,6 +637,9 @@ fn form_routes() -> Router<AppState> {
             "/conversations/{id}/update",
             post(conversation_forms::update),
         )
+        .route("/channels", post(channel_forms::save))
+        .route("/channels/{id}/delete", post(channel_forms::delete))
+        .route("/channels/{id}/test", post(channel_forms::test))
         .route("/calendars", post(admin_forms::save_calendar_form))
         .route("/calendars/{id}/delete", post(admin_forms::delete_calendar))
         .route("/policies", post(admin_forms::save_policy_form))

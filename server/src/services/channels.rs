@@ -5,32 +5,14 @@
 use crate::http::error::ApiError;
 use crate::services::audit;
 use crate::state::AppState;
-use crate::store::{AccountDefinition, ChannelAccountRecord, ChannelHealth, ChannelKind};
+use crate::store::{AccountDefinition, ChannelAccountRecord, ChannelKind};
 use promptly::account::FieldError;
 use promptly::audit::Entity;
 use promptly::channels::{masked, validate_settings, webhook_path, Settings};
 use serde::Serialize;
 use serde_json::Value;
 
-/// An account as the API shows it: its settings with the secrets masked, where the
-/// platform must send its webhooks, and what they have done.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(as = ChannelAccount)]
-pub struct AccountView {
-    pub id: i64,
-    pub kind: ChannelKind,
-    pub name: String,
-    /// The settings, each secret as `********` (sent back unchanged, it keeps the secret).
-    #[schema(value_type = std::collections::BTreeMap<String, String>)]
-    pub settings: Settings,
-    /// Absolute when the server knows its public URL (`PROMPTLY_PUBLIC_URL`), else the path.
-    pub webhook_url: String,
-    pub health: ChannelHealth,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub updated_at: String,
-}
+pub use promptly::channels::AccountView;
 
 /// `rec` as shown, its webhook URL under `public` (the public origin) when known.
 pub fn view(rec: &ChannelAccountRecord, public: Option<&str>) -> AccountView {
@@ -207,4 +189,54 @@ pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
     )
     .await;
     Ok(())
+}
+
+/// What became of a test message (the Channels page's "Send a test message").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tested {
+    /// The webhook took it: the test conversation's id.
+    Arrived(Option<i64>),
+    /// The webhook answered this status instead (the account's health says why).
+    Refused(u16),
+}
+
+/// Signs a sample webhook of the account's kind with its secret, as the platform would, and
+/// posts it to the account's own webhook (`/hooks/<kind>/<id>`, through the same handler as
+/// the platform's), so an admin sees the whole path work without the platform: a
+/// conversation from [`promptly::channels::TEST_SENDER`], labelled a test, which
+/// compliance leaves out.
+pub async fn send_test(state: &AppState, id: i64) -> Result<Tested, ApiError> {
+    use axum::body::Body;
+    use tower::ServiceExt;
+    let rec = state
+        .store
+        .channel_account(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let now = state.clock.now();
+    let payload = promptly::channels::test_webhook(rec.kind, &rec.definition.settings, now);
+    let body = serde_json::to_vec(&payload).unwrap_or_default();
+    let (header, signature) = crate::http::hooks::signature(&rec, &body);
+    let request = axum::http::Request::post(webhook_path(rec.kind, rec.id))
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(header, signature)
+        .body(Body::from(body))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let answer = match crate::http::hooks::router()
+        .with_state(state.clone())
+        .oneshot(request)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(never) => match never {},
+    };
+    if answer.status() != axum::http::StatusCode::OK {
+        return Ok(Tested::Refused(answer.status().as_u16()));
+    }
+    let conversation = promptly::channels::test_conversation(rec.kind, &rec.definition.settings);
+    let row = state
+        .store
+        .conversation_by_external_id(&promptly::channels::source(rec.kind), &conversation)
+        .await?;
+    Ok(Tested::Arrived(row.map(|r| r.id)))
 }

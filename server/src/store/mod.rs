@@ -624,7 +624,7 @@ pub struct ConversationRow {
     pub checkpoint: Option<promptly::conversation::Checkpoint>,
 }
 
-pub use promptly::channels::{AccountDefinition, ChannelKind};
+pub use promptly::channels::{AccountDefinition, ChannelHealth, ChannelKind};
 
 /// A stored channel account, its secrets in clear (the API shows it through a view that
 /// masks them).
@@ -636,19 +636,6 @@ pub struct ChannelAccountRecord {
     pub health: ChannelHealth,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// What an account's webhooks have done: when the last one came, how many came, and the
-/// last failure.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ChannelHealth {
-    pub last_webhook_at: Option<DateTime<Utc>>,
-    /// Webhooks received and stored.
-    pub webhooks: i64,
-    /// Webhooks refused (bad signature, not the platform's JSON) and sends failed for good.
-    pub failures: i64,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<DateTime<Utc>>,
 }
 
 /// A stored contract.

@@ -12,6 +12,7 @@ mod automation;
 mod backup_restore;
 mod channel_accounts;
 mod channel_hooks;
+mod channel_pages;
 mod checkpoints;
 mod compliance_pages;
 mod contracts_api;
