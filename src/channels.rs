@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 pub mod meta_messaging;
 pub mod whatsapp;
+pub mod x;
 
 /// What a platform's webhook says, as Promptly's events: those to ingest, and what was left
 /// out and why (parts for another account, items that cannot be read).
@@ -19,8 +20,8 @@ pub struct Mapped {
     pub skipped: Vec<String>,
 }
 
-/// One direct message a platform delivered, as its reader read it.
-struct DirectMessage<'a> {
+/// One message a platform delivered, as its reader read it.
+struct PlatformMessage<'a> {
     conversation: &'a str,
     channel: &'a str,
     /// The customer, when the platform names them.
@@ -29,20 +30,22 @@ struct DirectMessage<'a> {
     at: chrono::DateTime<chrono::Utc>,
     /// From the customer; else the business wrote it (an echo).
     customer: bool,
+    /// In a public thread (comments, mentions); else direct messages.
+    public: bool,
     text: String,
 }
 
 impl Mapped {
-    /// The message as the events the events API takes: the direct conversation's opening
+    /// The message as the events the events API takes: the conversation's opening
     /// (its id the conversation's, so only the first one counts) and the message; what
     /// `parse_incoming` refuses is said in `skipped`.
-    fn push_direct(&mut self, m: DirectMessage<'_>) {
+    fn push_message(&mut self, m: PlatformMessage<'_>) {
         use serde_json::json;
         let at = m.at.to_rfc3339();
         let mut opened = json!({
             "id": format!("{}:created", m.conversation), "conversation": m.conversation,
             "at": at, "type": "conversation.created", "channel": m.channel,
-            "visibility": "direct",
+            "visibility": if m.public { "public" } else { "direct" },
         });
         if let Some(contact) = m.contact {
             opened["contact"] = contact;
@@ -439,6 +442,93 @@ pub struct AccountView {
     pub updated_at: String,
 }
 
+/// The setting that names the account on its platform (the number, page or user that
+/// webhooks are for and sends go from).
+impl ChannelKind {
+    pub fn account_setting(self) -> &'static str {
+        match self {
+            ChannelKind::Whatsapp => "phone_number_id",
+            ChannelKind::Messenger => "page_id",
+            ChannelKind::Instagram => "account_id",
+            ChannelKind::X => "user_id",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            ChannelKind::Whatsapp => "wa",
+            ChannelKind::Messenger => "fb",
+            ChannelKind::Instagram => "ig",
+            ChannelKind::X => "x",
+        }
+    }
+}
+
+/// Which thread of an account a conversation is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Thread {
+    /// Direct messages with this person (their id on the platform).
+    Direct(String),
+    /// The public replies under this root comment (Instagram).
+    Comment(String),
+    /// The public thread under this root tweet (X).
+    Tweet(String),
+}
+
+/// Where a conversation an account brought lives on its platform. Its conversation id is
+/// written and read here only: `wa:<phone_number_id>:<wa_id>`, `fb:<page_id>:<psid>`,
+/// `ig:<account_id>:<igsid>`, `ig:<account_id>:comment:<root comment id>`,
+/// `x:<user_id>:dm:<other user id>`, `x:<user_id>:tweet:<root tweet id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub kind: ChannelKind,
+    /// The account's own id ([`ChannelKind::account_setting`]).
+    pub account: String,
+    pub thread: Thread,
+}
+
+impl Address {
+    pub fn direct(kind: ChannelKind, account: &str, other: &str) -> Address {
+        Address {
+            kind,
+            account: account.to_string(),
+            thread: Thread::Direct(other.to_string()),
+        }
+    }
+
+    /// The conversation id.
+    pub fn id(&self) -> String {
+        let (p, a) = (self.kind.prefix(), &self.account);
+        match (&self.thread, self.kind) {
+            (Thread::Direct(o), ChannelKind::X) => format!("{p}:{a}:dm:{o}"),
+            (Thread::Direct(o), _) => format!("{p}:{a}:{o}"),
+            (Thread::Comment(c), _) => format!("{p}:{a}:comment:{c}"),
+            (Thread::Tweet(t), _) => format!("{p}:{a}:tweet:{t}"),
+        }
+    }
+
+    /// The address of conversation id `id`, when an account of `kind` could have brought it.
+    pub fn parse(kind: ChannelKind, id: &str) -> Option<Address> {
+        let parts: Vec<&str> = id.split(':').collect();
+        if parts.iter().any(|p| p.is_empty()) || parts[0] != kind.prefix() {
+            return None;
+        }
+        let thread = match (kind, &parts[1..]) {
+            (ChannelKind::X, [_, "dm", o]) => Thread::Direct(o.to_string()),
+            (ChannelKind::X, [_, "tweet", t]) => Thread::Tweet(t.to_string()),
+            (ChannelKind::X, _) => return None,
+            (ChannelKind::Instagram, [_, "comment", c]) => Thread::Comment(c.to_string()),
+            (_, [_, o]) => Thread::Direct(o.to_string()),
+            _ => return None,
+        };
+        Some(Address {
+            kind,
+            account: parts[1].to_string(),
+            thread,
+        })
+    }
+}
+
 /// The customer of an account's test message (the Channels page's "Send a test message"):
 /// the platforms' ids of people are never 0.
 pub const TEST_SENDER: &str = "0";
@@ -505,21 +595,11 @@ pub fn test_webhook(
 
 /// The conversation id of the account's test messages ([`test_webhook`]'s).
 pub fn test_conversation(kind: ChannelKind, settings: &Settings) -> String {
-    let get = |name: &str| settings.get(name).cloned().unwrap_or_default();
-    match kind {
-        ChannelKind::Whatsapp => whatsapp::conversation_id(&get("phone_number_id"), TEST_SENDER),
-        ChannelKind::Messenger => meta_messaging::conversation_id(
-            meta_messaging::Platform::Messenger,
-            &get("page_id"),
-            TEST_SENDER,
-        ),
-        ChannelKind::Instagram => meta_messaging::conversation_id(
-            meta_messaging::Platform::Instagram,
-            &get("account_id"),
-            TEST_SENDER,
-        ),
-        ChannelKind::X => format!("x:{}:dm:{TEST_SENDER}", get("user_id")),
-    }
+    let account = settings
+        .get(kind.account_setting())
+        .cloned()
+        .unwrap_or_default();
+    Address::direct(kind, &account, TEST_SENDER).id()
 }
 
 /// What an admin sets on an account: its name and settings (its kind is fixed when it is
@@ -643,5 +723,39 @@ mod tests {
         assert_eq!(ChannelKind::X.channel(), Channel::Twitter);
         assert!("telegram".parse::<ChannelKind>().is_err());
         assert_eq!(webhook_path(ChannelKind::Whatsapp, 7), "/hooks/whatsapp/7");
+    }
+
+    #[test]
+    fn conversation_ids_name_the_account_and_the_thread_and_read_back() {
+        use ChannelKind::*;
+        let cases = [
+            (Whatsapp, "wa:106:5511", Thread::Direct("5511".into())),
+            (Messenger, "fb:42:6712", Thread::Direct("6712".into())),
+            (Instagram, "ig:17:1234", Thread::Direct("1234".into())),
+            (
+                Instagram,
+                "ig:17:comment:9001",
+                Thread::Comment("9001".into()),
+            ),
+            (X, "x:4337:dm:3001", Thread::Direct("3001".into())),
+            (X, "x:4337:tweet:1866", Thread::Tweet("1866".into())),
+        ];
+        for (kind, id, thread) in cases {
+            let a = Address::parse(kind, id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(a.thread, thread, "{id}");
+            assert_eq!(a.id(), id);
+        }
+        for (kind, id) in [
+            (Whatsapp, "wa::1"),
+            (Whatsapp, "wa:1:"),
+            (Whatsapp, "fb:1:2"),
+            (Whatsapp, "wa:1:2:3"),
+            (Messenger, "fb:1:comment:2"),
+            (X, "x:1:2"),
+            (X, "x:1:like:2"),
+            (Instagram, "c1"),
+        ] {
+            assert_eq!(Address::parse(kind, id), None, "{id}");
+        }
     }
 }

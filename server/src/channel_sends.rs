@@ -7,63 +7,84 @@
 use crate::egress::{Answer, Egress};
 use crate::store::{ChannelAccountRecord, ConversationRow, NewOutbox, OutboxItem, OutboxOutcome};
 use chrono::{DateTime, Duration, Utc};
-use promptly::channels::{source, ChannelKind};
+use promptly::channels::{source, Address, ChannelKind, Thread};
 use serde_json::{json, Value};
 
 /// The delivery kind of a send: a message to a channel, as a rule's system message to a
 /// channel's webhook is (the account it goes through tells them apart).
 pub const KIND: &str = "message";
 
-/// `(phone_number_id, wa_id)` of a WhatsApp conversation id (`wa:<number>:<wa_id>`).
-fn whatsapp_parts(external_id: &str) -> Option<(&str, &str)> {
-    let rest = external_id.strip_prefix("wa:")?;
-    let (number, customer) = rest.split_once(':')?;
-    (!number.is_empty() && !customer.is_empty() && !customer.contains(':'))
-        .then_some((number, customer))
-}
-
 fn setting<'a>(a: &'a ChannelAccountRecord, name: &str) -> &'a str {
     a.definition.settings.get(name).map_or("", String::as_str)
 }
 
-/// The account that `conversation`'s replies go through, among `accounts`: the WhatsApp
-/// account of the number the customer wrote to. `None` for conversations no account
-/// brought (the events API's), or whose account is gone.
+/// Where `conversation` lives on a platform, when a channel account brought it.
+fn address_of(conversation: &ConversationRow) -> Option<Address> {
+    let kind = ChannelKind::ALL
+        .into_iter()
+        .find(|k| conversation.source == source(*k))?;
+    Address::parse(kind, &conversation.external_id)
+}
+
+/// The account that `conversation`'s replies go through, among `accounts`: the one of its
+/// kind whose number, page or user the customer wrote to. `None` for conversations no
+/// account brought (the events API's), or whose account is gone.
 pub fn account_for<'a>(
     accounts: &'a [ChannelAccountRecord],
     conversation: &ConversationRow,
 ) -> Option<&'a ChannelAccountRecord> {
-    if conversation.source != source(ChannelKind::Whatsapp) {
-        return None;
-    }
-    let (number, _) = whatsapp_parts(&conversation.external_id)?;
+    let at = address_of(conversation)?;
     accounts
         .iter()
-        .find(|a| a.kind == ChannelKind::Whatsapp && setting(a, "phone_number_id") == number)
+        .find(|a| a.kind == at.kind && setting(a, at.kind.account_setting()) == at.account)
+}
+
+/// The platform's request for `text` in `thread` of an account of `kind`: the path under
+/// its API root and the body, as each platform documents them.
+fn request_of(kind: ChannelKind, account: &str, thread: &Thread, text: &str) -> (String, Value) {
+    match (kind, thread) {
+        (ChannelKind::Whatsapp, Thread::Direct(to)) => (
+            format!("/{account}/messages"),
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+                   "type": "text", "text": {"body": text}}),
+        ),
+        (ChannelKind::Messenger, Thread::Direct(to)) => (
+            format!("/{account}/messages"),
+            json!({"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": {"text": text}}),
+        ),
+        (ChannelKind::Instagram, Thread::Direct(to)) => (
+            format!("/{account}/messages"),
+            json!({"recipient": {"id": to}, "message": {"text": text}}),
+        ),
+        // A public reply under the root comment (Instagram threads one level deep).
+        (_, Thread::Comment(comment)) => (format!("/{comment}/replies"), json!({"message": text})),
+        (_, Thread::Tweet(tweet)) => (
+            "/2/tweets".to_string(),
+            json!({"text": text, "reply": {"in_reply_to_tweet_id": tweet}}),
+        ),
+        (_, Thread::Direct(to)) => (
+            format!("/2/dm_conversations/with/{to}/messages"),
+            json!({"text": text}),
+        ),
+    }
 }
 
 /// The send of `text` to `conversation`'s customer through `account`, as the platform
-/// documents it (WhatsApp: `POST {api_base}/{phone_number_id}/messages`).
+/// documents it (see [`request_of`]); `None` when the account did not bring it.
 pub fn send_of(
     account: &ChannelAccountRecord,
     conversation: &ConversationRow,
     text: &str,
 ) -> Option<NewOutbox> {
-    let (number, customer) = whatsapp_parts(&conversation.external_id)?;
-    if account.kind != ChannelKind::Whatsapp || setting(account, "phone_number_id") != number {
+    let at = address_of(conversation)?;
+    if account.kind != at.kind || setting(account, at.kind.account_setting()) != at.account {
         return None;
     }
+    let (path, body) = request_of(at.kind, &at.account, &at.thread, text);
     let url = format!(
-        "{}/{number}/messages",
+        "{}{path}",
         setting(account, "api_base").trim_end_matches('/')
     );
-    let body = json!({
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": customer,
-        "type": "text",
-        "text": {"body": text},
-    });
     Some(NewOutbox {
         kind: KIND,
         rule_id: None,
@@ -73,6 +94,17 @@ pub fn send_of(
         secret: String::new(),
         body: body.to_string(),
     })
+}
+
+/// The id the platform gave a message it took: WhatsApp's `messages[0].id`, Messenger's and
+/// Instagram's `message_id` (a comment reply's `id`), X's `data.dm_event_id` or `data.id`.
+fn sent_id(answer: &Value) -> Option<&str> {
+    answer["messages"][0]["id"]
+        .as_str()
+        .or_else(|| answer["message_id"].as_str())
+        .or_else(|| answer["data"]["dm_event_id"].as_str())
+        .or_else(|| answer["data"]["id"].as_str())
+        .or_else(|| answer["id"].as_str())
 }
 
 /// The platform's words for a refusal: WhatsApp's `{"error": {"code", "message",
@@ -91,6 +123,14 @@ fn platform_error(kind: ChannelKind, answer: &Answer) -> String {
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
         Some(format!("{message}{code}{details}"))
+    });
+    // X: `{"title", "detail"}`, or `{"errors": [{"message"}]}`.
+    let words = words.or_else(|| {
+        let v = parsed.as_ref()?;
+        v["detail"]
+            .as_str()
+            .or_else(|| v["errors"][0]["message"].as_str())
+            .map(str::to_string)
     });
     let words = words.unwrap_or_else(|| {
         String::from_utf8_lossy(&answer.body)
@@ -127,7 +167,7 @@ pub async fn attempt(
     match answer.status {
         200..=299 => {
             let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-            match parsed["messages"][0]["id"].as_str() {
+            match sent_id(&parsed) {
                 Some(id) => OutboxOutcome::Sent { id: id.to_string() },
                 None => OutboxOutcome::Delivered,
             }
@@ -163,14 +203,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn whatsapp_conversation_ids_name_the_number_and_the_customer() {
-        assert_eq!(
-            whatsapp_parts("wa:106540352242922:5511987654321"),
-            Some(("106540352242922", "5511987654321"))
-        );
-        for other in ["wa::1", "wa:1:", "fb:1:2", "wa:1:2:3", "c1"] {
-            assert_eq!(whatsapp_parts(other), None, "{other}");
+    fn each_platform_gets_its_documented_request() {
+        let cases = [
+            (
+                ChannelKind::Whatsapp,
+                Thread::Direct("5511".into()),
+                "/106/messages",
+                json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "5511",
+                    "type": "text", "text": {"body": "Hi"}}),
+            ),
+            (
+                ChannelKind::Messenger,
+                Thread::Direct("6712".into()),
+                "/106/messages",
+                json!({"recipient": {"id": "6712"}, "messaging_type": "RESPONSE", "message": {"text": "Hi"}}),
+            ),
+            (
+                ChannelKind::Instagram,
+                Thread::Direct("1234".into()),
+                "/106/messages",
+                json!({"recipient": {"id": "1234"}, "message": {"text": "Hi"}}),
+            ),
+            (
+                ChannelKind::Instagram,
+                Thread::Comment("9001".into()),
+                "/9001/replies",
+                json!({"message": "Hi"}),
+            ),
+            (
+                ChannelKind::X,
+                Thread::Direct("3001".into()),
+                "/2/dm_conversations/with/3001/messages",
+                json!({"text": "Hi"}),
+            ),
+            (
+                ChannelKind::X,
+                Thread::Tweet("1866".into()),
+                "/2/tweets",
+                json!({"text": "Hi", "reply": {"in_reply_to_tweet_id": "1866"}}),
+            ),
+        ];
+        for (kind, thread, path, body) in cases {
+            assert_eq!(
+                request_of(kind, "106", &thread, "Hi"),
+                (path.to_string(), body),
+                "{kind:?} {thread:?}"
+            );
         }
+        assert_eq!(
+            sent_id(&json!({"messages": [{"id": "wamid.1"}]})),
+            Some("wamid.1")
+        );
+        assert_eq!(
+            sent_id(&json!({"recipient_id": "1", "message_id": "m_1"})),
+            Some("m_1")
+        );
+        assert_eq!(
+            sent_id(&json!({"data": {"dm_conversation_id": "1-2", "dm_event_id": "77"}})),
+            Some("77")
+        );
+        assert_eq!(
+            sent_id(&json!({"data": {"id": "1867", "text": "Hi"}})),
+            Some("1867")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!   `conversation.created`; event ids are Meta's `mid`s; times are its timestamps (Unix
 //!   milliseconds).
 
-use super::{DirectMessage, Mapped};
+use super::{Mapped, PlatformMessage};
 use crate::limits::MESSAGE_TEXT_LEN;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -31,10 +31,10 @@ impl Platform {
         }
     }
 
-    fn prefix(self) -> &'static str {
+    fn kind(self) -> super::ChannelKind {
         match self {
-            Platform::Messenger => "fb",
-            Platform::Instagram => "ig",
+            Platform::Messenger => super::ChannelKind::Messenger,
+            Platform::Instagram => super::ChannelKind::Instagram,
         }
     }
 
@@ -48,7 +48,7 @@ impl Platform {
 
 /// The conversation of the customer `other` with the page or account `account`.
 pub fn conversation_id(platform: Platform, account: &str, other: &str) -> String {
-    format!("{}:{account}:{other}", platform.prefix())
+    super::Address::direct(platform.kind(), account, other).id()
 }
 
 fn text_of(message: &Value) -> Option<String> {
@@ -76,6 +76,9 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
             out.skipped
                 .push(format!("an entry for another account ({id:?})"));
             continue;
+        }
+        if platform == Platform::Instagram {
+            comments(entry, account, &mut out);
         }
         let items = ["messaging", "standby"]
             .into_iter()
@@ -105,18 +108,72 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
                 continue;
             };
             let conversation = conversation_id(platform, account, other);
-            out.push_direct(DirectMessage {
+            out.push_message(PlatformMessage {
                 conversation: &conversation,
                 channel: platform.channel(),
                 contact: None,
                 id: mid,
                 at,
                 customer: !echo,
+                public: false,
                 text,
             });
         }
     }
     Ok(out)
+}
+
+/// Instagram comments (`changes[]` with `field: comments`) on the account's media: public
+/// conversations, one per root comment (`ig:<account>:comment:<root>`; a reply's root is
+/// its `parent_id`). The account's own replies are agent messages. Times are the entry's
+/// (Unix seconds).
+fn comments(entry: &Value, account: &str, out: &mut Mapped) {
+    let at = entry["time"].as_i64().and_then(|t| {
+        // Seconds, as Meta documents for `changes`; milliseconds read as such.
+        if t > 100_000_000_000 {
+            DateTime::<Utc>::from_timestamp_millis(t)
+        } else {
+            DateTime::<Utc>::from_timestamp(t, 0)
+        }
+    });
+    let changes = entry["changes"].as_array().into_iter().flatten();
+    for change in changes.filter(|c| c["field"] == "comments") {
+        let v = &change["value"];
+        let (Some(id), Some(from), Some(at)) = (v["id"].as_str(), v["from"]["id"].as_str(), at)
+        else {
+            out.skipped
+                .push("a comment without its id, author or time".into());
+            continue;
+        };
+        let root = v["parent_id"].as_str().unwrap_or(id);
+        let text: String = v["text"]
+            .as_str()
+            .unwrap_or("[comment]")
+            .chars()
+            .take(MESSAGE_TEXT_LEN)
+            .collect();
+        let customer = from != account;
+        let contact = v["from"]["username"]
+            .as_str()
+            .filter(|_| customer)
+            .map(|u| serde_json::json!({"handle": format!("@{u}")}));
+        let conversation = super::Address {
+            kind: super::ChannelKind::Instagram,
+            account: account.to_string(),
+            thread: super::Thread::Comment(root.to_string()),
+        }
+        .id();
+        out.push_message(PlatformMessage {
+            conversation: &conversation,
+            channel: "instagram",
+            contact,
+            id,
+            at,
+            customer,
+            public: true,
+            text,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +272,41 @@ mod tests {
             .unwrap()
             .events
             .is_empty());
+    }
+
+    #[test]
+    fn instagram_comments_are_public_threads_under_their_root() {
+        const IG: &str = "17841405822304914";
+        // Meta's documented `comments` change, a reply to it, and the account's own reply.
+        let comment = |id: &str, parent: Option<&str>, from: &str, user: &str, text: &str| {
+            let mut v = serde_json::json!({"from": {"id": from, "username": user},
+                "media": {"id": "123123123", "media_product_type": "FEED"}, "id": id, "text": text});
+            if let Some(p) = parent {
+                v["parent_id"] = serde_json::json!(p);
+            }
+            serde_json::json!({"field": "comments", "value": v})
+        };
+        let payload = serde_json::json!({"object": "instagram", "entry": [{"id": IG, "time": 1_520_383_571,
+        "changes": [
+            comment("17865799348089039", None, "232323232", "test", "Where is my order?"),
+            comment("17865799348089040", Some("17865799348089039"), IG, "acme", "Checking now!"),
+            comment("17865799348089041", Some("17865799348089039"), "232323232", "test", "Thanks"),
+        ]}]});
+        let m = events(Platform::Instagram, &payload, IG).unwrap();
+        let thread = "ig:17841405822304914:comment:17865799348089039";
+        assert!(m.events.iter().all(|e| e.conversation == thread));
+        let (summary, _) = fold(&m.events).unwrap();
+        assert_eq!(summary.visibility, crate::conversation::Visibility::Public);
+        assert_eq!(summary.contact.handle.as_deref(), Some("@test"));
+        assert_eq!(summary.created_at.timestamp(), 1_520_383_571);
+        let authors: Vec<Author> = m
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Message { author, .. } => Some(*author),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(authors, [Author::Customer, Author::Agent, Author::Customer]);
     }
 }

@@ -10,7 +10,7 @@
 //!   conversation's, so a redelivery or a second message does not open it again. Event ids
 //!   are WhatsApp's message ids; times are its timestamps (Unix seconds).
 
-use super::{DirectMessage, Mapped};
+use super::{Mapped, PlatformMessage};
 use crate::limits::{CONTACT_TEXT_LEN, MESSAGE_TEXT_LEN};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 /// `phone_number_id`.
 pub fn conversation_id(phone_number_id: &str, wa_id: &str) -> String {
     let digits: String = wa_id.chars().filter(char::is_ascii_digit).collect();
-    format!("wa:{phone_number_id}:{digits}")
+    super::Address::direct(super::ChannelKind::Whatsapp, phone_number_id, &digits).id()
 }
 
 fn text_of(m: &Value) -> Option<String> {
@@ -102,13 +102,14 @@ pub fn events(payload: &Value, phone_number_id: &str) -> Result<Mapped, String> 
             if let Some(name) = names.get(wa_id) {
                 contact["name"] = json!(name.chars().take(CONTACT_TEXT_LEN).collect::<String>());
             }
-            out.push_direct(DirectMessage {
+            out.push_message(PlatformMessage {
                 conversation: &conversation,
                 channel: "whatsapp",
                 contact: Some(contact),
                 id,
                 at,
                 customer,
+                public: false,
                 text,
             });
         }

@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use promptly::channels::meta_messaging::{self, Platform};
-use promptly::channels::{source, whatsapp, ChannelKind};
+use promptly::channels::{source, whatsapp, x, ChannelKind};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -196,11 +196,13 @@ async fn receive(
             meta_messaging::events(Platform::Instagram, &payload, setting(&a, "account_id"))
         }
         ChannelKind::X => {
-            return failed(
-                "webhooks of this kind of account are not read yet",
-                StatusCode::NOT_IMPLEMENTED,
-            )
-            .await
+            // A reply to a tweet Promptly knows joins that tweet's conversation.
+            let parents = x::replied_to(&payload);
+            let threads = match state.store.threads_of(&source(a.kind), &parents).await {
+                Ok(found) => found.into_iter().collect(),
+                Err(e) => return unavailable(e),
+            };
+            x::events(&payload, setting(&a, "user_id"), &threads)
         }
     };
     let mapped = match mapped {

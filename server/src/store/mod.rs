@@ -279,6 +279,10 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<ChannelAccountRecord>;
     async fn delete_channel_account(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The conversations of integration `source` that hold the messages with these platform
+    /// ids (their events', or Promptly's own sends' `sent_id`): (message id, conversation's
+    /// external id). A reply to one of them joins its conversation.
+    async fn threads_of(&self, source: &str, ids: &[String]) -> StoreResult<Vec<(String, String)>>;
     /// Which of `ids` are the platform's ids of messages Promptly sent (their echoes are not
     /// new messages).
     async fn sent_message_ids(

@@ -1402,6 +1402,30 @@ impl Store for SqlStore {
         self.soft_delete("channel_accounts", id, now).await
     }
 
+    async fn threads_of(&self, source: &str, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut found = Vec::new();
+        for (message, from, source_of) in [
+            ("e.external_id", "events e", "e.source"),
+            ("e.sent_id", "outbox e", "c.source"),
+        ] {
+            let mut q = self.q(format!(
+                "SELECT {message} AS message, c.external_id AS conversation FROM {from} \
+                 JOIN conversations c ON c.id = e.conversation_id WHERE {source_of} = "
+            ));
+            q.push_bind(source);
+            q.push(" AND ");
+            q.push_in(message, ids.as_slice());
+            for row in q.fetch_all(&self.db).await? {
+                found.push((row.get("message")?, row.get("conversation")?));
+            }
+        }
+        Ok(found)
+    }
+
     async fn sent_message_ids(&self, ids: &[String]) -> StoreResult<HashSet<String>> {
         if ids.is_empty() {
             return Ok(HashSet::new());

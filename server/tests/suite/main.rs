@@ -13,6 +13,7 @@ mod backup_restore;
 mod channel_accounts;
 mod channel_hooks;
 mod channel_pages;
+mod channel_platforms;
 mod checkpoints;
 mod compliance_pages;
 mod contracts_api;
