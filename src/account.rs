@@ -484,7 +484,8 @@ mod tests {
         assert!(!Section::Users.allows(Role::Agent));
         assert!(!Section::Users.allows(Role::Manager));
         assert!(Section::Compliance.allows(Role::Manager));
-        assert_eq!(Section::visible_to(Role::Admin).count(), 7);
+        assert_eq!(Section::visible_to(Role::Admin).count(), 8);
+        assert!(!Section::Channels.allows(Role::Manager));
     }
 
     #[test]

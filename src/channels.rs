@@ -18,6 +18,64 @@ pub mod x;
 pub struct Mapped {
     pub events: Vec<crate::conversation::IncomingEvent>,
     pub skipped: Vec<String>,
+    /// What the platform says became of messages the business sent (never events).
+    pub receipts: Vec<Receipt>,
+}
+
+/// What a platform says became of a message the business sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptStatus {
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl ReceiptStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptStatus::Delivered => "delivered",
+            ReceiptStatus::Read => "read",
+            ReceiptStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReceiptStatus> {
+        [
+            ReceiptStatus::Delivered,
+            ReceiptStatus::Read,
+            ReceiptStatus::Failed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// A delivery or read receipt, or a failure, for the message the platform calls `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: String,
+    pub status: ReceiptStatus,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// A failure in the platform's words.
+    pub error: Option<String>,
+    /// The platform's error code (WhatsApp's 131047: outside the 24-hour window).
+    pub code: Option<i64>,
+}
+
+/// WhatsApp's error for a free-form message more than 24 hours after the customer last
+/// wrote: only a template may go.
+pub const OUTSIDE_WINDOW: i64 = 131_047;
+
+/// How a message sent through an account is doing, as its conversation's timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendState {
+    /// The timeline message's event id.
+    pub message_id: String,
+    /// `sending`, `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    /// Why it failed, or that a template went instead.
+    pub note: Option<String>,
 }
 
 /// One message a platform delivered, as its reader read it.
@@ -156,6 +214,15 @@ const WHATSAPP: &[Setting] = &[
             "template",
             "Template for messages outside the 24-hour window",
             SettingKind::TemplateName,
+        )
+    },
+    Setting {
+        required: false,
+        default: Some("en_US"),
+        ..setting(
+            "template_language",
+            "Template's language",
+            SettingKind::Text,
         )
     },
     api_base(META_GRAPH),

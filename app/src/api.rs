@@ -26,6 +26,8 @@ pub struct ConversationPage {
     pub now: String,
     pub conversation: ConversationView,
     pub timeline: Vec<promptly::conversation::IncomingEvent>,
+    /// How its messages sent through a channel account are doing (the latest send of each).
+    pub sends: Vec<promptly::channels::SendState>,
     /// Whether the signed-in user may reply and change it (agents and admins).
     pub can_act: bool,
 }

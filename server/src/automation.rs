@@ -127,7 +127,7 @@ impl Automation<'_> {
                     let id = format!("auto:{cause}:message:{rule}:{n}");
                     let message = system_message(id.clone(), &row.external_id, now, text.clone());
                     let through_account = crate::channel_sends::account_for(self.accounts, row)
-                        .and_then(|a| crate::channel_sends::send_of(a, row, &text));
+                        .and_then(|a| crate::channel_sends::send_of(a, row, &id, &text));
                     if let Some(send) = through_account {
                         out.outbox.push(NewOutbox {
                             rule_id: Some(rule),
@@ -180,6 +180,7 @@ fn delivery(kind: &'static str, rule: i64, url: String, secret: String, body: St
         url,
         secret,
         body,
+        message_id: None,
     }
 }
 

@@ -7,7 +7,7 @@
 use crate::egress::{Answer, Egress};
 use crate::store::{ChannelAccountRecord, ConversationRow, NewOutbox, OutboxItem, OutboxOutcome};
 use chrono::{DateTime, Duration, Utc};
-use promptly::channels::{source, Address, ChannelKind, Thread};
+use promptly::channels::{source, Address, ChannelKind, Thread, OUTSIDE_WINDOW};
 use serde_json::{json, Value};
 
 /// The delivery kind of a send: a message to a channel, as a rule's system message to a
@@ -69,11 +69,13 @@ fn request_of(kind: ChannelKind, account: &str, thread: &Thread, text: &str) -> 
     }
 }
 
-/// The send of `text` to `conversation`'s customer through `account`, as the platform
-/// documents it (see [`request_of`]); `None` when the account did not bring it.
+/// The send of `text` (the timeline's message `message_id`) to `conversation`'s customer
+/// through `account`, as the platform documents it (see [`request_of`]); `None` when the
+/// account did not bring it.
 pub fn send_of(
     account: &ChannelAccountRecord,
     conversation: &ConversationRow,
+    message_id: &str,
     text: &str,
 ) -> Option<NewOutbox> {
     let at = address_of(conversation)?;
@@ -93,7 +95,71 @@ pub fn send_of(
         url,
         secret: String::new(),
         body: body.to_string(),
+        message_id: Some(message_id.to_string()),
     })
+}
+
+/// The account's template (name, language) for messages outside WhatsApp's 24-hour window,
+/// when it has one.
+fn template_of(account: &ChannelAccountRecord) -> Option<(&str, &str)> {
+    let name = setting(account, "template");
+    (account.kind == ChannelKind::Whatsapp && !name.is_empty())
+        .then(|| (name, setting(account, "template_language")))
+}
+
+/// What goes instead of a free-form WhatsApp message the platform refused for the 24-hour
+/// window: the same request with the account's template as its body (`None` without one).
+fn template_instead(account: &ChannelAccountRecord, body: &str) -> Option<(String, String)> {
+    let (name, language) = template_of(account)?;
+    let sent: Value = serde_json::from_str(body).ok()?;
+    let to = sent["to"].as_str()?;
+    let body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+                      "type": "template",
+                      "template": {"name": name, "language": {"code": language}}});
+    Some((
+        body.to_string(),
+        format!("Outside WhatsApp's 24-hour window: the template “{name}” went instead."),
+    ))
+}
+
+/// The template send for a message WhatsApp failed later (a `statuses[]` failure with
+/// 131047), as a new send of the same message; `None` without a template.
+pub fn template_send(account: &ChannelAccountRecord, failed: &OutboxItem) -> Option<NewOutbox> {
+    let (body, _) = template_instead(account, &failed.body)?;
+    Some(NewOutbox {
+        kind: KIND,
+        rule_id: failed.rule_id,
+        account_id: Some(account.id),
+        url: failed.url.clone(),
+        receiver: failed.receiver.clone(),
+        secret: String::new(),
+        body,
+        message_id: failed.message_id.clone(),
+    })
+}
+
+/// How send `item` is doing, as its message on the timeline shows it.
+pub fn send_state(item: &OutboxItem) -> promptly::channels::SendState {
+    let (status, note) = match item.status.as_str() {
+        "failed" => ("failed", item.last_error.clone()),
+        "delivered" => (
+            item.receipt.as_deref().unwrap_or("sent"),
+            item.receipt_note.clone(),
+        ),
+        // Not taken yet: the last try's error, while it is tried again.
+        _ => ("sending", item.last_error.clone()),
+    };
+    promptly::channels::SendState {
+        message_id: item.message_id.clone().unwrap_or_default(),
+        status: status.to_string(),
+        note,
+    }
+}
+
+/// The platform's error code in a refusal's body (Meta's `error.code`).
+fn error_code(answer: &Answer) -> Option<i64> {
+    let parsed: Value = serde_json::from_slice(&answer.body).ok()?;
+    parsed["error"]["code"].as_i64()
 }
 
 /// The id the platform gave a message it took: WhatsApp's `messages[0].id`, Messenger's and
@@ -160,15 +226,29 @@ pub async fn attempt(
         _ => setting(account, "access_token"),
     };
     let headers = [("authorization", format!("Bearer {token}"))];
-    let answer = match egress.call(&item.url, &headers, item.body.clone()).await {
+    let mut answer = match egress.call(&item.url, &headers, item.body.clone()).await {
         Ok(a) => a,
         Err(e) => return crate::outbox::failed(item, e.0, now),
     };
+    // Outside WhatsApp's 24-hour window only a template may go: the account's, at once.
+    let mut note = None;
+    if (400..500).contains(&answer.status) && error_code(&answer) == Some(OUTSIDE_WINDOW) {
+        if let Some((body, instead)) = template_instead(account, &item.body) {
+            answer = match egress.call(&item.url, &headers, body).await {
+                Ok(a) => a,
+                Err(e) => return crate::outbox::failed(item, e.0, now),
+            };
+            note = Some(instead);
+        }
+    }
     match answer.status {
         200..=299 => {
             let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
             match sent_id(&parsed) {
-                Some(id) => OutboxOutcome::Sent { id: id.to_string() },
+                Some(id) => OutboxOutcome::Sent {
+                    id: id.to_string(),
+                    note,
+                },
                 None => OutboxOutcome::Delivered,
             }
         }

@@ -87,7 +87,8 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
         for item in items {
             let message = &item["message"];
             if !message.is_object() {
-                continue; // a delivery, a read, a reaction, a postback
+                receipts(item, &mut out); // a delivery, a read; else a reaction, a postback
+                continue;
             }
             let echo = message["is_echo"].as_bool().unwrap_or(false);
             let other = if echo {
@@ -121,6 +122,33 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
         }
     }
     Ok(out)
+}
+
+/// Messenger's `delivery.mids[]` and Instagram's `read.mid` as receipts. (Messenger's
+/// `read` names no message, only a watermark: not read here.)
+fn receipts(item: &Value, out: &mut Mapped) {
+    let at = item["timestamp"]
+        .as_i64()
+        .or_else(|| item["delivery"]["watermark"].as_i64())
+        .and_then(DateTime::<Utc>::from_timestamp_millis);
+    let Some(at) = at else { return };
+    let mut push = |id: &str, status| {
+        out.receipts.push(super::Receipt {
+            id: id.to_string(),
+            status,
+            at,
+            error: None,
+            code: None,
+        })
+    };
+    for mid in item["delivery"]["mids"].as_array().into_iter().flatten() {
+        if let Some(mid) = mid.as_str() {
+            push(mid, super::ReceiptStatus::Delivered);
+        }
+    }
+    if let Some(mid) = item["read"]["mid"].as_str() {
+        push(mid, super::ReceiptStatus::Read);
+    }
 }
 
 /// Instagram comments (`changes[]` with `field: comments`) on the account's media: public
@@ -229,6 +257,16 @@ mod tests {
             let r = events(Platform::Messenger, &example(receipt), PAGE).unwrap();
             assert!(r.events.is_empty(), "{receipt}");
         }
+        let delivered = events(Platform::Messenger, &example("messenger/delivery"), PAGE).unwrap();
+        assert_eq!(delivered.receipts.len(), 1);
+        assert_eq!(
+            delivered.receipts[0].status,
+            crate::channels::ReceiptStatus::Delivered
+        );
+        assert_eq!(
+            delivered.receipts[0].at.timestamp_millis(),
+            1_749_416_456_100
+        );
         assert!(events(
             Platform::Messenger,
             &example("messenger/customer_message_text"),
@@ -268,10 +306,13 @@ mod tests {
             }
         ));
         assert_eq!(echo.events[1].conversation, m.events[1].conversation);
-        assert!(events(Platform::Instagram, &example("instagram/seen"), IG)
-            .unwrap()
-            .events
-            .is_empty());
+        let seen = events(Platform::Instagram, &example("instagram/seen"), IG).unwrap();
+        assert!(seen.events.is_empty());
+        assert_eq!(
+            seen.receipts[0].status,
+            crate::channels::ReceiptStatus::Read
+        );
+        assert!(seen.receipts[0].id.starts_with("aWdf"));
     }
 
     #[test]

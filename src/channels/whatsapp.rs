@@ -52,6 +52,29 @@ fn instant(m: &Value) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }
 
+/// A `statuses[]` item as a receipt (`sent` says nothing new: the send's answer did).
+fn receipt(status: &Value) -> Option<super::Receipt> {
+    let state = super::ReceiptStatus::parse(status["status"].as_str()?)?;
+    let error = &status["errors"][0];
+    let words = error["message"]
+        .as_str()
+        .or_else(|| error["title"].as_str());
+    let code = error["code"].as_i64();
+    let details = error["error_data"]["details"].as_str();
+    let error = words.map(|w| {
+        let code = code.map(|c| format!(" ({c})")).unwrap_or_default();
+        let details = details.map(|d| format!(": {d}")).unwrap_or_default();
+        format!("{w}{code}{details}")
+    });
+    Some(super::Receipt {
+        id: status["id"].as_str()?.to_string(),
+        status: state,
+        at: instant(status)?,
+        error,
+        code,
+    })
+}
+
 /// The events of one webhook for the number `phone_number_id`; `Err` when the body is not a
 /// WhatsApp webhook at all. Parts for another number, and items that cannot be read, are
 /// left out and said in `skipped`.
@@ -81,6 +104,11 @@ pub fn events(payload: &Value, phone_number_id: &str) -> Result<Mapped, String> 
             .flatten()
             .filter_map(|c| Some((c["wa_id"].as_str()?, c["profile"]["name"].as_str()?)))
             .collect();
+        for status in value["statuses"].as_array().into_iter().flatten() {
+            if let Some(r) = receipt(status) {
+                out.receipts.push(r);
+            }
+        }
         let (items, customer) = match change["field"].as_str() {
             Some("messages") => (&value["messages"], true),
             Some("smb_message_echoes") => (&value["message_echoes"], false),
@@ -120,6 +148,7 @@ pub fn events(payload: &Value, phone_number_id: &str) -> Result<Mapped, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::ReceiptStatus;
     use crate::conversation::{fold, EventBody};
     use crate::timeline::Author;
 
@@ -176,9 +205,25 @@ mod tests {
         ));
         let reaction = events(&example("customer_message_reaction"), NUMBER).unwrap();
         assert!(reaction.events.is_empty(), "a reaction is no reply");
-        for receipt in ["status_delivered", "status_read", "status_failed"] {
-            assert!(events(&example(receipt), NUMBER).unwrap().events.is_empty());
+        for (receipt, status) in [
+            ("status_delivered", ReceiptStatus::Delivered),
+            ("status_read", ReceiptStatus::Read),
+            ("status_failed", ReceiptStatus::Failed),
+        ] {
+            let m = events(&example(receipt), NUMBER).unwrap();
+            assert!(m.events.is_empty(), "a receipt is no message");
+            assert_eq!(m.receipts.len(), 1);
+            assert_eq!(m.receipts[0].status, status);
+            assert!(m.receipts[0].id.starts_with("wamid."));
         }
+        let failed = &events(&example("status_failed"), NUMBER).unwrap().receipts[0];
+        assert_eq!(failed.code, Some(crate::channels::OUTSIDE_WINDOW));
+        assert_eq!(failed.at.timestamp(), 1_749_503_000);
+        assert!(failed
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Re-engagement message (131047): Message failed"));
         let button = events(&example("customer_message_interactive"), NUMBER).unwrap();
         assert!(
             matches!(&button.events[1].body, EventBody::Message { text, .. } if !text.starts_with('['))

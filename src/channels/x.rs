@@ -110,6 +110,25 @@ pub fn events(
             text: text(create["message_data"]["text"].as_str().unwrap_or("")),
         });
     }
+    for read in payload["direct_message_mark_read_events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        // The customer read the conversation up to the account's message.
+        if let (Some(id), Some(at)) = (
+            read["last_read_event_id"].as_str(),
+            millis(&read["created_timestamp"]),
+        ) {
+            out.receipts.push(super::Receipt {
+                id: id.to_string(),
+                status: super::ReceiptStatus::Read,
+                at,
+                error: None,
+                code: None,
+            });
+        }
+    }
     let mut threads = threads.clone();
     for tweet in payload["tweet_create_events"]
         .as_array()
@@ -208,6 +227,11 @@ mod tests {
 
         let read = events(&example("dm_read"), ACME, &none).unwrap();
         assert!(read.events.is_empty(), "a read is no message");
+        assert_eq!(read.receipts[0].id, "1866431559204503556");
+        assert_eq!(
+            read.receipts[0].status,
+            crate::channels::ReceiptStatus::Read
+        );
         let other = events(&example("dm_incoming"), "1", &none).unwrap();
         assert!(other.events.is_empty() && !other.skipped.is_empty());
         assert!(events(&json!({"object": "page"}), ACME, &none).is_err());

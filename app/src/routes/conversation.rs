@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use promptly::channels::SendState;
 use promptly::conversation::{EventBody, IncomingEvent, Priority};
 use promptly::limits;
 use promptly::timeline::{Author, ConversationStatus};
@@ -87,7 +88,16 @@ fn ConversationView(
     let s = c.summary.clone();
     let id = c.id;
     let contact = s.contact.display();
-    let thread = page.timeline.iter().map(thread_item).collect_view();
+    let sends = page.sends.clone();
+    let thread = page
+        .timeline
+        .iter()
+        .map(|e| {
+            // The latest send of the message, when it went through a channel account.
+            let send = sends.iter().rev().find(|s| s.message_id == e.id).cloned();
+            thread_item(e, send)
+        })
+        .collect_view();
     let clocks = c
         .sla
         .metrics
@@ -180,7 +190,24 @@ fn ConversationView(
     }
 }
 
-fn thread_item(e: &IncomingEvent) -> impl IntoView {
+/// How a sent message is doing, in words: "Sent", "Delivered", "Read", "Not delivered: …".
+fn send_line(s: SendState) -> impl IntoView {
+    let words = match s.status.as_str() {
+        "sending" => "Sending…",
+        "sent" => "Sent",
+        "delivered" => "Delivered",
+        "read" => "Read",
+        _ => "Not delivered",
+    };
+    let text = match &s.note {
+        Some(note) => format!("{words}: {note}"),
+        None => words.to_string(),
+    };
+    let class = format!("send-state {}", s.status);
+    view! { <div class=class data-send=s.status.clone()>{text}</div> }
+}
+
+fn thread_item(e: &IncomingEvent, send: Option<SendState>) -> impl IntoView {
     let at = when(e.at);
     match &e.body {
         EventBody::Message { author, private, text, agent_email } => {
@@ -199,6 +226,7 @@ fn thread_item(e: &IncomingEvent) -> impl IntoView {
                 <li class=class>
                     <div class="meta">{who}{private.then_some(" · private note")}" · "{at}</div>
                     <div class="text">{text.clone()}</div>
+                    {send.map(send_line)}
                 </li>
             }
             .into_any()

@@ -217,6 +217,7 @@ async fn receive(
     };
     // Echoes of what Promptly itself sent are not new agent messages.
     let mut mapped = mapped;
+    let mapped_receipts = std::mem::take(&mut mapped.receipts);
     let agent_ids: Vec<String> = mapped
         .events
         .iter()
@@ -261,6 +262,9 @@ async fn receive(
             ),
             Err(e) => return unavailable(e),
         }
+    }
+    if let Err(e) = services::channels::record_receipts(&state, &a, &mapped_receipts).await {
+        return unavailable(e);
     }
     // Received when something was stored or nothing was wrong (receipts only); a failure
     // too when something was left out.

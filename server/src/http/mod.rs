@@ -127,24 +127,26 @@ impl Backend for UiBackend {
             let Some(row) = store.conversation(id).await? else {
                 return Ok(None);
             };
+            let sends = store.conversation_sends(id).await?;
             let mut catalog = crate::catalog::SlaCatalog::cached(&self.0, now).await?;
             let detail =
                 crate::services::conversations::conversation_detail(store, &mut catalog, row, now)
                     .await?;
-            Ok::<_, crate::store::StoreError>(Some(detail))
+            Ok::<_, crate::store::StoreError>(Some((detail, sends)))
         };
         let found = load.await.map_err(|e| {
             tracing::error!(error = %e, "loading a conversation failed");
             "The conversation could not be loaded.".to_string()
         })?;
-        Ok(
-            found.map(|(conversation, timeline)| app::api::ConversationPage {
+        Ok(found.map(
+            |((conversation, timeline), sends)| app::api::ConversationPage {
                 now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 conversation,
                 timeline,
+                sends: sends.iter().map(crate::channel_sends::send_state).collect(),
                 can_act: me.role != promptly::account::Role::Manager,
-            }),
-        )
+            },
+        ))
     }
 
     async fn queue(

@@ -240,3 +240,46 @@ pub async fn send_test(state: &AppState, id: i64) -> Result<Tested, ApiError> {
         .await?;
     Ok(Tested::Arrived(row.map(|r| r.id)))
 }
+
+/// What account `a`'s platform says became of messages Promptly sent through it: recorded
+/// on the sends (the timeline shows them on their messages). A message WhatsApp failed for
+/// its 24-hour window goes again as the account's template when it has one; any other
+/// failure is noted on the conversation's timeline.
+pub async fn record_receipts(
+    state: &AppState,
+    a: &ChannelAccountRecord,
+    receipts: &[promptly::channels::Receipt],
+) -> Result<(), crate::store::StoreError> {
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    let failed = state.store.record_receipts(a.id, receipts).await?;
+    for item in failed {
+        let receipt = receipts
+            .iter()
+            .find(|r| item.sent_id.as_deref() == Some(r.id.as_str()));
+        let error = receipt
+            .and_then(|r| r.error.clone())
+            .unwrap_or_else(|| "the platform reported a failure".into());
+        let outside = receipt.and_then(|r| r.code) == Some(promptly::channels::OUTSIDE_WINDOW);
+        match crate::channel_sends::template_send(a, &item).filter(|_| outside) {
+            Some(send) => {
+                let error = error.trim_end_matches('.');
+                let text = format!("Not delivered: {error}. The account's template goes instead.");
+                let id = format!("send-template:{}", item.id);
+                crate::services::conversations::note_on_send(state, &item, &id, text, Some(send))
+                    .await?
+            }
+            None => {
+                let error = if outside {
+                    let error = error.trim_end_matches('.');
+                    format!("{error}. Outside the 24-hour window WhatsApp takes only templates: set one on the account.")
+                } else {
+                    error
+                };
+                crate::services::conversations::note_failed_send(state, &item, &error).await?
+            }
+        }
+    }
+    Ok(())
+}

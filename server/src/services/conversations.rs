@@ -402,7 +402,7 @@ pub async fn reply(
     if !private {
         let accounts = state.store.list_channel_accounts().await?;
         if let Some(send) = crate::channel_sends::account_for(&accounts, conversation)
-            .and_then(|a| crate::channel_sends::send_of(a, conversation, text))
+            .and_then(|a| crate::channel_sends::send_of(a, conversation, &event.id, text))
         {
             sends.push((conversation.id, send));
         }
@@ -421,28 +421,42 @@ pub async fn reply(
     })
 }
 
-/// A send its platform refused for good: a private system note on its conversation's
-/// timeline, in the platform's words.
+/// A private system note on the conversation of send `item`: "Not delivered to the
+/// customer: {error}" (the platform refused it for good).
 pub async fn note_failed_send(
     state: &AppState,
     item: &crate::store::OutboxItem,
     error: &str,
 ) -> StoreResult<()> {
+    let text = format!("Not delivered to the customer: {error}");
+    note_on_send(state, item, &format!("send-failed:{}", item.id), text, None).await
+}
+
+/// A private system note `text` (event id `id`) on the conversation of send `item`, with
+/// `send` queued in the same transaction when there is one.
+pub async fn note_on_send(
+    state: &AppState,
+    item: &crate::store::OutboxItem,
+    id: &str,
+    text: String,
+    send: Option<NewOutbox>,
+) -> StoreResult<()> {
     let Some(row) = state.store.conversation(item.conversation_id).await? else {
         return Ok(());
     };
     let event = IncomingEvent {
-        id: format!("send-failed:{}", item.id),
+        id: id.to_string(),
         conversation: row.external_id.clone(),
         at: state.clock.now(),
         body: promptly::conversation::EventBody::Message {
             author: promptly::timeline::Author::System,
             private: true,
-            text: format!("Not delivered to the customer: {error}"),
+            text,
             agent_email: None,
         },
     };
-    match ingest(state, &row.source, &[event]).await {
+    let sends: Vec<(i64, NewOutbox)> = send.into_iter().map(|s| (row.id, s)).collect();
+    match ingest_and_send(state, &row.source, &[event], &sends).await {
         Ok(_) => Ok(()),
         // A conversation past its caps keeps the failure on the delivery alone.
         Err(crate::store::StoreError::Refused(_)) => Ok(()),

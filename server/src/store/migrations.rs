@@ -50,6 +50,7 @@ const FILES: &[(&str, &str)] = files![
     "0014_checkpoints.sql",
     "0015_channel_accounts.sql",
     "0016_channel_sends.sql",
+    "0017_send_receipts.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

@@ -283,6 +283,16 @@ pub trait Store: Send + Sync + 'static {
     /// ids (their events', or Promptly's own sends' `sent_id`): (message id, conversation's
     /// external id). A reply to one of them joins its conversation.
     async fn threads_of(&self, source: &str, ids: &[String]) -> StoreResult<Vec<(String, String)>>;
+    /// Records what account `account_id`'s platform says became of messages it took (by
+    /// their `sent_id`): a later state replaces an earlier one (delivered, read; failed
+    /// at any time). Returns the sends that have just failed.
+    async fn record_receipts(
+        &self,
+        account_id: i64,
+        receipts: &[promptly::channels::Receipt],
+    ) -> StoreResult<Vec<OutboxItem>>;
+    /// The sends through channel accounts of a conversation's messages, oldest first.
+    async fn conversation_sends(&self, conversation_id: i64) -> StoreResult<Vec<OutboxItem>>;
     /// Which of `ids` are the platform's ids of messages Promptly sent (their echoes are not
     /// new messages).
     async fn sent_message_ids(
@@ -763,6 +773,8 @@ pub struct NewOutbox {
     pub receiver: String,
     pub secret: String,
     pub body: String,
+    /// The timeline message a send through an account carries (its event id).
+    pub message_id: Option<String>,
 }
 
 /// A stored delivery: a rule's webhook or a message to a channel.
@@ -779,6 +791,14 @@ pub struct OutboxItem {
     pub account_id: Option<i64>,
     /// The platform's id for the message once a send was taken.
     pub sent_id: Option<String>,
+    /// The timeline message a send through an account carries (its event id).
+    pub message_id: Option<String>,
+    /// The platform's latest receipt for a send it took.
+    #[schema(schema_with = receipt_status)]
+    pub receipt: Option<String>,
+    pub receipt_at: Option<DateTime<Utc>>,
+    /// Why the platform failed it, or that a template went instead.
+    pub receipt_note: Option<String>,
     pub url: String,
     /// The host and port deliveries are limited by.
     #[serde(skip)]
@@ -800,6 +820,10 @@ fn delivery_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     promptly::schema::words("", ["webhook", "message"])
 }
 
+fn receipt_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    promptly::schema::words("", ["delivered", "read", "failed"])
+}
+
 fn delivery_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     promptly::schema::words("", ["pending", "delivered", "failed"])
 }
@@ -808,9 +832,11 @@ fn delivery_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxOutcome {
     Delivered,
-    /// Delivered through a channel account, which named the message `id`.
+    /// Delivered through a channel account, which named the message `id`; `note` says what
+    /// went instead of what was asked (a template outside WhatsApp's 24-hour window).
     Sent {
         id: String,
+        note: Option<String>,
     },
     /// Failed; tried again at `retry_at`, or given up (`None`).
     Failed {

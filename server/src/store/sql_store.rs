@@ -309,7 +309,7 @@ fn conversation_from_row(row: &Row) -> Result<ConversationRow, sqlx::Error> {
 
 const OUTBOX_COLUMNS: &str = "id, kind, rule_id, conversation_id, account_id, sent_id, url, \
      receiver, secret, body, status, attempts, next_attempt_at, last_error, created_at, \
-     delivered_at";
+     delivered_at, message_id, receipt, receipt_at, receipt_note";
 
 fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
     Ok(OutboxItem {
@@ -319,6 +319,10 @@ fn outbox_from_row(row: &Row) -> Result<OutboxItem, sqlx::Error> {
         conversation_id: row.get("conversation_id")?,
         account_id: row.get("account_id")?,
         sent_id: row.get("sent_id")?,
+        message_id: row.get("message_id")?,
+        receipt: row.get("receipt")?,
+        receipt_at: row.opt_ts("receipt_at")?,
+        receipt_note: row.get("receipt_note")?,
         url: row.get("url")?,
         receiver: row.get("receiver")?,
         secret: row.get("secret")?,
@@ -591,8 +595,8 @@ impl SqlStore {
         for (conversation_id, o) in items {
             self.q(
                 "INSERT INTO outbox (kind, rule_id, conversation_id, url, receiver, secret, body, \
-                 status, attempts, next_attempt_at, created_at, account_id) \
-                 VALUES ($1, $2, $3, $4, $8, $5, $6, 'pending', 0, $7, $7, $9)",
+                 status, attempts, next_attempt_at, created_at, account_id, message_id) \
+                 VALUES ($1, $2, $3, $4, $8, $5, $6, 'pending', 0, $7, $7, $9, $10)",
             )
             .arg(o.kind)
             .arg(o.rule_id)
@@ -603,6 +607,7 @@ impl SqlStore {
             .arg(now)
             .arg(&o.receiver)
             .arg(o.account_id)
+            .arg(o.message_id.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -1426,6 +1431,47 @@ impl Store for SqlStore {
         Ok(found)
     }
 
+    async fn record_receipts(
+        &self,
+        account_id: i64,
+        receipts: &[promptly::channels::Receipt],
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let mut failed = Vec::new();
+        for r in receipts {
+            // A later state only: delivered, then read; failed whenever it comes.
+            let status = r.status.as_str();
+            let q = self
+                .q(format!(
+                    "UPDATE outbox SET receipt = $1, receipt_at = $2, receipt_note = $3 \
+                     WHERE account_id = $4 AND sent_id = $5 AND (receipt IS NULL \
+                     OR (receipt = 'delivered' AND $1 IN ('read', 'failed')) \
+                     OR (receipt = 'read' AND $1 = 'failed')) RETURNING {OUTBOX_COLUMNS}"
+                ))
+                .arg(status)
+                .arg(r.at)
+                .arg(r.error.as_deref())
+                .arg(account_id)
+                .arg(r.id.as_str());
+            for row in q.fetch_all(&self.db).await? {
+                if r.status == promptly::channels::ReceiptStatus::Failed {
+                    failed.push(outbox_from_row(&row)?);
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    async fn conversation_sends(&self, conversation_id: i64) -> StoreResult<Vec<OutboxItem>> {
+        let q = self.q(format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE conversation_id = $1 \
+             AND message_id IS NOT NULL ORDER BY id"
+        ));
+        all(
+            q.arg(conversation_id).fetch_all(&self.db).await?,
+            outbox_from_row,
+        )
+    }
+
     async fn sent_message_ids(&self, ids: &[String]) -> StoreResult<HashSet<String>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
@@ -2045,16 +2091,17 @@ impl Store for SqlStore {
                 .arg(now)
                 .arg(id)
                 .arg(lease),
-            OutboxOutcome::Sent { id: sent } => self
+            OutboxOutcome::Sent { id: sent, note } => self
                 .q(
                     "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, \
-                     delivered_at = $1, last_error = NULL, lease = NULL, sent_id = $4 \
-                     WHERE id = $2 AND lease = $3 AND status = 'pending'",
+                     delivered_at = $1, last_error = NULL, lease = NULL, sent_id = $4, \
+                     receipt_note = $5 WHERE id = $2 AND lease = $3 AND status = 'pending'",
                 )
                 .arg(now)
                 .arg(id)
                 .arg(lease)
-                .arg(sent.as_str()),
+                .arg(sent.as_str())
+                .arg(note.as_deref()),
             OutboxOutcome::Failed { error, retry_at } => self
                 .q(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $1, lease = NULL, \

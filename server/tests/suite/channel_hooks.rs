@@ -303,6 +303,11 @@ impl FakeGraph {
 
 /// A server that may call 127.0.0.1, whose WhatsApp account sends to `graph`.
 async fn with_graph(graph: &FakeGraph) -> Hook {
+    with_graph_template(graph, None).await
+}
+
+/// [`with_graph`], the account with `template` for messages outside the 24-hour window.
+async fn with_graph_template(graph: &FakeGraph, template: Option<&str>) -> Hook {
     let at = promptly::instant::utc("2025-06-08T21:09:43Z");
     let setup = crate::server_support::Setup::at(at).allow_egress("127.0.0.1/32");
     let s = TestServer::start_with(setup).await;
@@ -315,7 +320,7 @@ async fn with_graph(graph: &FakeGraph) -> Hook {
             &token,
             json!({"kind": "whatsapp", "name": "Support", "settings": {
                 "phone_number_id": NUMBER, "verify_token": "verify-me",
-                "app_secret": SECRET, "access_token": "EAAG-1",
+                "app_secret": SECRET, "access_token": "EAAG-1", "template": template,
                 "api_base": format!("http://127.0.0.1:{}/v21.0", graph.port)}}),
         )
         .await;
@@ -412,6 +417,129 @@ async fn replies_go_out_through_the_account_and_retry_until_taken() {
         .await;
     assert_eq!(note["sent"], false);
     assert_eq!(deliveries(&h).await.len(), 1);
+}
+
+/// WhatsApp's status webhook for message `id`: `status`, with an error when it failed.
+fn status_of(id: &str, status: &str, at: i64, error: Option<Value>) -> String {
+    let mut item = json!({"id": id, "status": status, "timestamp": at.to_string(),
+                          "recipient_id": "5511987654321"});
+    if let Some(e) = error {
+        item["errors"] = json!([e]);
+    }
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+            "statuses": [item]}}]}]})
+    .to_string()
+}
+
+fn outside_window() -> Value {
+    json!({"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
+           "error_data": {"details": "More than 24 hours have passed."}})
+}
+
+/// The conversation page's send states, as `data-send` says them, in order.
+async fn send_states(h: &Hook, cookie: &str) -> Vec<String> {
+    let id = h.ana().await.unwrap()["id"].as_i64().unwrap();
+    let html = h.s.page(cookie, &format!("/conversations/{id}")).await;
+    html.split("data-send=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn receipts_show_on_the_message_and_a_template_goes_outside_the_window() {
+    // The first reply is taken; the second is refused for the window in the send's answer.
+    let graph = FakeGraph::start(vec![
+        (200, json!({"messages": [{"id": "wamid.first"}]}), None),
+        (
+            400,
+            json!({"error": {"message": "Re-engagement message", "code": 131047}}),
+            None,
+        ),
+    ])
+    .await;
+    let h = with_graph_template(&graph, Some("we_are_here")).await;
+    let cookie = h.s.login("admin@t.io", "admin-pass-1").await;
+    let id = h.ana().await.unwrap()["id"].as_i64().unwrap();
+    let say = |text: &'static str| {
+        let h = &h;
+        async move {
+            let (status, r) =
+                h.s.post(
+                    &format!("/api/v1/conversations/{id}/messages"),
+                    &h.token,
+                    json!({"text": text}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{r}");
+        }
+    };
+    say("Your parcel left today").await;
+    crate::server_support::eventually(WITHIN, "the first send", || async {
+        let d = deliveries(&h).await;
+        d.first().filter(|d| d["sent_id"] == "wamid.first").cloned()
+    })
+    .await;
+    let now = h.s.now().timestamp();
+    // Delivered, then read; a late "delivered" does not undo the read.
+    for (status, at) in [
+        ("delivered", now),
+        ("read", now + 5),
+        ("delivered", now + 1),
+    ] {
+        let body = status_of("wamid.first", status, at, None);
+        assert_eq!(h.post(&body, Some(SECRET)).await, StatusCode::OK);
+    }
+    let d = deliveries(&h).await;
+    assert_eq!(d[0]["receipt"], "read", "{d:?}");
+    assert_eq!(send_states(&h, &cookie).await, ["read"]);
+
+    // Refused for the 24-hour window: the account's template goes at once instead.
+    say("Anything else?").await;
+    let sent = crate::server_support::eventually(WITHIN, "the template", || async {
+        let d = deliveries(&h).await;
+        d.first().filter(|d| d["status"] == "delivered").cloned()
+    })
+    .await;
+    assert!(
+        sent["receipt_note"]
+            .as_str()
+            .unwrap()
+            .contains("we_are_here"),
+        "{sent}"
+    );
+    let received = graph.received();
+    assert_eq!(received.len(), 3);
+    assert_eq!(
+        received[2].1,
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+               "to": "5511987654321", "type": "template",
+               "template": {"name": "we_are_here", "language": {"code": "en_US"}}})
+    );
+    assert_eq!(send_states(&h, &cookie).await, ["read", "sent"]);
+
+    // WhatsApp fails the first one later, by webhook, for the window: the template goes too,
+    // and the timeline says so.
+    let failed = status_of("wamid.first", "failed", now + 60, Some(outside_window()));
+    assert_eq!(h.post(&failed, Some(SECRET)).await, StatusCode::OK);
+    crate::server_support::eventually(WITHIN, "the template for the failed one", || async {
+        (graph.received().len() == 4).then_some(())
+    })
+    .await;
+    assert_eq!(graph.received()[3].1["type"], "template");
+    let note = h
+        .timeline()
+        .await
+        .into_iter()
+        .find(|e| e["author"] == "system")
+        .unwrap();
+    assert_eq!(
+        note["text"],
+        "Not delivered: Re-engagement message (131047): More than 24 hours have passed. \
+         The account's template goes instead."
+    );
 }
 
 #[tokio::test]

@@ -1357,6 +1357,7 @@ impl Automator for QueuesDeliveries {
                     receiver: receiver.to_string(),
                     secret: "s3cret".into(),
                     body: "{}".into(),
+                    message_id: None,
                 })
                 .collect(),
             done_until: Some(input.now),
@@ -1783,6 +1784,7 @@ impl Automator for OneWebhookEach {
                 receiver: "127.0.0.1:9".into(),
                 secret: "s".into(),
                 body: format!("{{\"conversation\": {}}}", input.row.id),
+                message_id: None,
             }],
             rule_runs: vec![(1, "sla.breached".into())],
             done_until: Some(input.now),
