@@ -260,7 +260,8 @@ fn AccountForm(fields: Fields, errors: FieldErrors, edit: Option<(i64, String)>)
                 _ => String::new(),
             };
             let help = match (s.required, s.default, s.secret) {
-                (_, Some(_), _) => Some("Blank: the platform's own API. Another root (a relay, a test server) must be https, or a host the egress allow-list names."),
+                (_, Some(_), _) if s.kind == SettingKind::Url => Some("Blank: the platform's own API. Another root (a relay, a test server) must be https, or a host the egress allow-list names."),
+                (_, Some(_), _) => Some("Blank: the default shown."),
                 (false, None, _) => Some("Optional."),
                 (true, None, true) if edit.is_some() => Some("Shown as ********: leave it to keep the stored secret."),
                 _ => None,
