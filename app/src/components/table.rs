@@ -38,3 +38,21 @@ pub fn edit_delete(path: &'static str, id: i64) -> impl IntoView {
         </td>
     }
 }
+
+/// Delete with a confirm step that works without JavaScript: a "Delete" link to the page
+/// with `?delete=<id>`, where the row shows `question`, the button that posts to
+/// `{path}/{id}/delete`, and a way back. `confirming`: the query names this row.
+pub fn confirm_delete(path: &'static str, id: i64, question: String, confirming: bool) -> AnyView {
+    if confirming {
+        view! {
+            <form method="post" action=format!("{path}/{id}/delete") class="inline confirm-delete">
+                <span>{question}</span>
+                <button type="submit" class="danger">"Confirm delete"</button>
+                " "<a href=path>"Cancel"</a>
+            </form>
+        }
+        .into_any()
+    } else {
+        view! { <a href=format!("{path}?delete={id}") class="danger-link">"Delete"</a> }.into_any()
+    }
+}

@@ -13,7 +13,7 @@ use crate::api::{get_channels, ChannelsData};
 use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPage};
 use crate::components::form::FieldErrors;
 use crate::components::notice::notices;
-use crate::components::table::list_table;
+use crate::components::table::{confirm_delete, list_table};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
@@ -177,24 +177,11 @@ fn AccountTable(accounts: Vec<AccountView>, confirm: Option<i64>) -> impl IntoVi
                 view! { <div class="error small channel-error">{format!("{at}: {e}")}</div> }
             });
             let url_label = format!("Webhook URL of {}", a.name);
-            // Deleting asks first (`?delete=<id>`), as the rules page does.
-            let delete_cell = if confirm == Some(id) {
-                let question = format!(
-                    "Delete “{}”? Its webhooks are refused from then on; its conversations stay.",
-                    a.name
-                );
-                view! {
-                    <form method="post" action=format!("/channels/{id}/delete") class="inline confirm-delete">
-                        <span>{question}</span>
-                        <button type="submit" class="danger">"Confirm delete"</button>
-                        " "<a href="/channels">"Cancel"</a>
-                    </form>
-                }
-                .into_any()
-            } else {
-                view! { <a href=format!("/channels?delete={id}") class="danger-link">"Delete"</a> }
-                    .into_any()
-            };
+            let question = format!(
+                "Delete “{}”? Its webhooks are refused from then on; its conversations stay.",
+                a.name
+            );
+            let delete_cell = confirm_delete("/channels", id, question, confirm == Some(id));
             view! {
                 <tr data-account=a.name.clone() data-kind=a.kind.as_str()>
                     <td><strong>{a.name.clone()}</strong><div class="muted small">{a.kind.label()}</div></td>

@@ -14,7 +14,7 @@ use crate::api::{get_rules, DryRun, RuleItem, RulesData};
 use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPage};
 use crate::components::form::{field_error, options, FieldErrors};
 use crate::components::notice::notices;
-use crate::components::table::list_table;
+use crate::components::table::{confirm_delete, list_table};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
@@ -404,19 +404,12 @@ fn RuleTable(
             let id = r.id;
             let d = &r.definition;
             let name = d.name.clone();
-            let delete_cell = if confirm == Some(id) {
-                view! {
-                    <form method="post" action=format!("/rules/{id}/delete") class="inline confirm-delete">
-                        <span>{format!("Delete “{name}”? ")}</span>
-                        <button type="submit" class="danger">"Confirm delete"</button>
-                        " "<a href="/rules">"Cancel"</a>
-                    </form>
-                }
-                .into_any()
-            } else {
-                view! { <a href=format!("/rules?delete={id}") class="danger-link">"Delete"</a> }
-                    .into_any()
-            };
+            let delete_cell = confirm_delete(
+                "/rules",
+                id,
+                format!("Delete “{name}”? "),
+                confirm == Some(id),
+            );
             let toggle = if d.enabled { "Disable" } else { "Enable" };
             view! {
                 <tr data-name=d.name.clone() data-id=id class:disabled=!d.enabled>

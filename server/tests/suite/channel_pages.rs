@@ -3,7 +3,7 @@
 //! message through its own webhook (a test conversation that compliance leaves out), and
 //! deletes it after a confirm step.
 
-use crate::server_support::{location, TestServer};
+use crate::server_support::{location, query, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -22,16 +22,6 @@ async fn accounts(s: &TestServer, cookie: &str) -> Vec<Value> {
     let r = s.cookie_get("/api/v1/channel-accounts", cookie).await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
-}
-
-/// The query value `key` of a redirect target.
-fn query_value(target: &str, key: &str) -> Option<String> {
-    let (_, q) = target.split_once('?')?;
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
 }
 
 #[tokio::test]
@@ -65,7 +55,7 @@ async fn an_admin_adds_edits_tests_and_deletes_an_account_on_the_page() {
 
     // Added: back to the page, which lists it with its webhook URL.
     let to = s.form_redirect(&admin, "/channels", CREATE).await;
-    assert_eq!(query_value(&to, "notice").as_deref(), Some("created"));
+    assert_eq!(query(&to, "notice").as_deref(), Some("created"));
     let listed = accounts(&s, &admin).await;
     let id = listed[0]["id"].as_i64().unwrap();
     let html = s.page(&admin, &to).await;
@@ -87,7 +77,7 @@ async fn an_admin_adds_edits_tests_and_deletes_an_account_on_the_page() {
     let to = s
         .form_redirect(&admin, &format!("/channels?edit={id}"), &edit)
         .await;
-    assert_eq!(query_value(&to, "notice").as_deref(), Some("updated"));
+    assert_eq!(query(&to, "notice").as_deref(), Some("updated"));
     let r = s
         .client
         .get(s.url(&format!(
@@ -103,12 +93,8 @@ async fn an_admin_adds_edits_tests_and_deletes_an_account_on_the_page() {
     let to = s
         .form_redirect(&admin, &format!("/channels/{id}/test"), &[])
         .await;
-    assert_eq!(
-        query_value(&to, "notice").as_deref(),
-        Some("tested"),
-        "{to}"
-    );
-    let conversation: i64 = query_value(&to, "conversation").unwrap().parse().unwrap();
+    assert_eq!(query(&to, "notice").as_deref(), Some("tested"), "{to}");
+    let conversation: i64 = query(&to, "conversation").unwrap().parse().unwrap();
     let r = s
         .cookie_get(&format!("/api/v1/conversations/{conversation}"), &admin)
         .await;
@@ -154,10 +140,58 @@ async fn an_admin_adds_edits_tests_and_deletes_an_account_on_the_page() {
     let to = s
         .form_redirect(&admin, &format!("/channels/{id}/delete"), &[])
         .await;
-    assert_eq!(query_value(&to, "notice").as_deref(), Some("deleted"));
+    assert_eq!(query(&to, "notice").as_deref(), Some("deleted"));
     assert!(accounts(&s, &admin).await.is_empty());
     let r = s
         .form_post(&admin, &format!("/channels/{id}/test"), &[])
         .await;
     assert_eq!(location(&r), "/channels?error=not_found");
+}
+
+#[tokio::test]
+async fn a_test_message_comes_through_every_kind_of_account() {
+    let (s, admin) = TestServer::start_as_admin().await;
+    let t = s.token().await;
+    let kinds = [
+        (
+            "messenger",
+            json!({"page_id": "42", "verify_token": "v", "app_secret": "fb-secret",
+                   "page_access_token": "p"}),
+            "fb:42:0",
+        ),
+        (
+            "instagram",
+            json!({"account_id": "17", "verify_token": "v", "app_secret": "ig-secret",
+                   "access_token": "a"}),
+            "ig:17:0",
+        ),
+        (
+            "x",
+            json!({"user_id": "4337", "consumer_secret": "x-secret", "access_token": "a"}),
+            "x:4337:dm:0",
+        ),
+    ];
+    for (kind, settings, external) in kinds {
+        let (status, a) = s
+            .post(
+                "/api/v1/channel-accounts",
+                &t,
+                json!({"kind": kind, "name": kind, "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{a}");
+        let to = s
+            .form_redirect(&admin, &format!("/channels/{}/test", a["id"]), &[])
+            .await;
+        assert_eq!(
+            query(&to, "notice").as_deref(),
+            Some("tested"),
+            "{kind}: {to}"
+        );
+        let id = query(&to, "conversation").unwrap();
+        let c = s.get_ok(&format!("/api/v1/conversations/{id}"), &t).await;
+        assert_eq!(c["external_id"], external);
+        assert_eq!(c["labels"], json!(["channel-test"]));
+        assert_eq!(c["last_author"], "customer");
+    }
 }
