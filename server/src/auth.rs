@@ -155,8 +155,7 @@ pub fn new_session_token() -> (String, String) {
 }
 
 pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::signing::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// A new integration token: a recognisable prefix and 32 random bytes.

@@ -37,5 +37,6 @@ pub mod reports;
 pub mod retention;
 pub mod schedule;
 pub mod services;
+pub mod signing;
 pub mod state;
 pub mod store;

@@ -53,14 +53,10 @@ const RETRY_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(1)
 
 /// `sha256=<hex>` of HMAC-SHA256 with `secret` over `"{timestamp}.{body}"`.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length works");
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    use crate::signing::{hex, hmac_sha256};
+    let prefix = format!("{timestamp}.");
+    let mac = hmac_sha256(secret.as_bytes(), &[prefix.as_bytes(), body.as_bytes()]);
+    format!("sha256={}", hex(&mac))
 }
 
 /// The wait before attempt `n + 1` after `n` failed ones: 10 s, 30 s, 90 s, ... up to an hour.

@@ -88,11 +88,7 @@ pub fn run(cases_path: &Path) -> Result<String, String> {
         let deadline = deadline.ok_or("the calendar never opens again")?;
         hasher.update(deadline.format("%Y-%m-%dT%H:%M:%SZ\n").to_string());
     }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::signing::hex(&hasher.finalize());
     Ok(format!(
         "deadlines_per_s={:.1} n={} sha256={hex}",
         computed as f64 / elapsed.as_secs_f64(),

@@ -595,7 +595,6 @@ pub async fn memory(conversations: usize) -> Result<String, String> {
 /// reader makes them) through `POST /api/v1/events`, one client each, on one SQLite
 /// database: messages per second and their ratio.
 pub async fn channels(webhooks: usize) -> Result<String, String> {
-    use hmac::{Hmac, Mac};
     if webhooks == 0 {
         return Err("--webhooks must be at least 1".into());
     }
@@ -636,16 +635,8 @@ pub async fn channels(webhooks: usize) -> Result<String, String> {
     let signed: Vec<(String, String)> = (0..webhooks)
         .map(|w| {
             let body = payload(w).to_string();
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes())
-                .expect("any key length works");
-            mac.update(body.as_bytes());
-            let hex: String = mac
-                .finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            (body, format!("sha256={hex}"))
+            let mac = crate::signing::hmac_sha256(SECRET.as_bytes(), &[body.as_bytes()]);
+            (body, format!("sha256={}", crate::signing::hex(&mac)))
         })
         .collect();
     // The same events through the events API (its own namespace: no duplicates).

@@ -40,10 +40,7 @@ pub fn run(path: &Path) -> Result<String, String> {
         runs += 1;
     }
     let rate = (runs * cases.len()) as f64 / began.elapsed().as_secs_f64();
-    let hash: String = Sha256::digest(lines.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::signing::hex(&Sha256::digest(lines.as_bytes()));
     Ok(format!(
         "cases_per_s={rate:.1} n={} sha256={hash}",
         cases.len()

@@ -7,6 +7,7 @@
 //! is received: it sends the rest again, and repeats are recognised by the platform's ids.
 
 use crate::services;
+use crate::signing;
 use crate::state::AppState;
 use crate::store::{ChannelAccountRecord, StoreError};
 use axum::body::Bytes;
@@ -16,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use promptly::channels::meta_messaging::{self, Platform};
 use promptly::channels::{source, whatsapp, x, ChannelKind};
 use serde_json::json;
@@ -55,25 +55,6 @@ fn setting<'a>(a: &'a ChannelAccountRecord, name: &str) -> &'a str {
     a.definition.settings.get(name).map_or("", String::as_str)
 }
 
-fn mac(key: &str) -> Hmac<sha2::Sha256> {
-    Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("any key length works")
-}
-
-/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// How a platform writes its signature's bytes.
 type Decode = fn(&str) -> Option<Vec<u8>>;
 
@@ -85,7 +66,7 @@ fn scheme(kind: ChannelKind) -> (&'static str, &'static str, Decode) {
         ChannelKind::X => ("x-twitter-webhooks-signature", "consumer_secret", |t| {
             base64::engine::general_purpose::STANDARD.decode(t).ok()
         }),
-        _ => ("x-hub-signature-256", "app_secret", hex_decode),
+        _ => ("x-hub-signature-256", "app_secret", signing::hex_decode),
     }
 }
 
@@ -93,12 +74,10 @@ fn scheme(kind: ChannelKind) -> (&'static str, &'static str, Decode) {
 /// value (the Channels page's test message signs with it).
 pub(crate) fn signature(a: &ChannelAccountRecord, body: &[u8]) -> (&'static str, String) {
     let (header, key, _) = scheme(a.kind);
-    let mut m = mac(setting(a, key));
-    m.update(body);
-    let bytes = m.finalize().into_bytes();
+    let bytes = signing::hmac_sha256(setting(a, key).as_bytes(), &[body]);
     let written = match a.kind {
         ChannelKind::X => base64::engine::general_purpose::STANDARD.encode(bytes),
-        _ => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        _ => signing::hex(&bytes),
     };
     (header, format!("sha256={written}"))
 }
@@ -114,9 +93,7 @@ fn signed(a: &ChannelAccountRecord, headers: &HeaderMap, body: &[u8]) -> bool {
     else {
         return false;
     };
-    let mut m = mac(setting(a, key));
-    m.update(body);
-    m.verify_slice(&sent).is_ok()
+    signing::verify(setting(a, key).as_bytes(), &[body], &sent)
 }
 
 /// The platform's check that this is its webhook: Meta's subscription handshake (the
@@ -135,16 +112,19 @@ async fn verify(
         let Some(token) = q.get("crc_token") else {
             return answer(StatusCode::BAD_REQUEST, "crc_token is missing");
         };
-        let mut m = mac(setting(&a, "consumer_secret"));
-        m.update(token.as_bytes());
-        let signed = base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes());
+        let mac = signing::hmac_sha256(
+            setting(&a, "consumer_secret").as_bytes(),
+            &[token.as_bytes()],
+        );
+        let signed = base64::engine::general_purpose::STANDARD.encode(mac);
         return Json(json!({ "response_token": format!("sha256={signed}") })).into_response();
     }
     let subscribes = q.get("hub.mode").is_some_and(|m| m == "subscribe");
     let token = q.get("hub.verify_token").map_or("", String::as_str);
     match q.get("hub.challenge") {
         Some(challenge)
-            if subscribes && same(token.as_bytes(), setting(&a, "verify_token").as_bytes()) =>
+            if subscribes
+                && signing::same(token.as_bytes(), setting(&a, "verify_token").as_bytes()) =>
         {
             (StatusCode::OK, challenge.clone()).into_response()
         }

@@ -349,8 +349,7 @@ pub fn new_event_id(prefix: &str) -> String {
     use rand::RngCore;
     let mut b = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut b);
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{prefix}-{hex}")
+    format!("{prefix}-{}", crate::signing::hex(&b))
 }
 
 /// What became of a reply.

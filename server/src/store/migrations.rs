@@ -250,9 +250,7 @@ mod tests {
 
     const BOTH: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::signing::hex;
 
     /// The statements of a SQL text, without its comments and layout.
     fn statements(sql: &str) -> String {
