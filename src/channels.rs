@@ -20,6 +20,16 @@ pub struct Mapped {
     pub skipped: Vec<String>,
     /// What the platform says became of messages the business sent (never events).
     pub receipts: Vec<Receipt>,
+    /// What it says of everything the business sent in a conversation until an instant.
+    pub watermarks: Vec<Watermark>,
+}
+
+/// Everything the business sent in `conversation` until `up_to` reached `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watermark {
+    pub conversation: String,
+    pub status: ReceiptStatus,
+    pub up_to: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a platform says became of a message the business sent.

@@ -87,7 +87,8 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
         for item in items {
             let message = &item["message"];
             if !message.is_object() {
-                receipts(item, &mut out); // a delivery, a read; else a reaction, a postback
+                // A delivery, a read; else a reaction, a postback.
+                receipts(platform, account, item, &mut out);
                 continue;
             }
             let echo = message["is_echo"].as_bool().unwrap_or(false);
@@ -124,9 +125,31 @@ pub fn events(platform: Platform, payload: &Value, account: &str) -> Result<Mapp
     Ok(out)
 }
 
-/// Messenger's `delivery.mids[]` and Instagram's `read.mid` as receipts. (Messenger's
-/// `read` names no message, only a watermark: not read here.)
-fn receipts(item: &Value, out: &mut Mapped) {
+/// Messenger's `delivery.mids[]` and Instagram's `read.mid` as receipts; a watermark without
+/// ids (Messenger's `read`, a `delivery` without `mids`) covers everything the business
+/// sent in that conversation until then.
+fn receipts(platform: Platform, account: &str, item: &Value, out: &mut Mapped) {
+    for (key, status) in [
+        ("delivery", super::ReceiptStatus::Delivered),
+        ("read", super::ReceiptStatus::Read),
+    ] {
+        let r = &item[key];
+        let up_to = r["watermark"]
+            .as_i64()
+            .and_then(DateTime::<Utc>::from_timestamp_millis);
+        if let (Some(up_to), Some(customer), None, None) = (
+            up_to,
+            item["sender"]["id"].as_str(),
+            r.get("mids"),
+            r.get("mid"),
+        ) {
+            out.watermarks.push(super::Watermark {
+                conversation: conversation_id(platform, account, customer),
+                status,
+                up_to,
+            });
+        }
+    }
     let at = item["timestamp"]
         .as_i64()
         .or_else(|| item["delivery"]["watermark"].as_i64())
@@ -257,6 +280,15 @@ mod tests {
             let r = events(Platform::Messenger, &example(receipt), PAGE).unwrap();
             assert!(r.events.is_empty(), "{receipt}");
         }
+        let read = events(Platform::Messenger, &example("messenger/read"), PAGE).unwrap();
+        assert_eq!(
+            read.watermarks,
+            [crate::channels::Watermark {
+                conversation: "fb:104523987654321:6712345678901234".into(),
+                status: crate::channels::ReceiptStatus::Read,
+                up_to: DateTime::<Utc>::from_timestamp_millis(1_749_416_456_100).unwrap(),
+            }]
+        );
         let delivered = events(Platform::Messenger, &example("messenger/delivery"), PAGE).unwrap();
         assert_eq!(delivered.receipts.len(), 1);
         assert_eq!(

@@ -243,7 +243,10 @@ async fn receive(
             Err(e) => return unavailable(e),
         }
     }
-    if let Err(e) = services::channels::record_receipts(&state, &a, &mapped_receipts).await {
+    let watermarks = std::mem::take(&mut mapped.watermarks);
+    if let Err(e) =
+        services::channels::record_receipts(&state, &a, &mapped_receipts, &watermarks).await
+    {
         return unavailable(e);
     }
     // Received when something was stored or nothing was wrong (receipts only); a failure

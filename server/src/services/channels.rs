@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::store::{AccountDefinition, ChannelAccountRecord, ChannelKind};
 use promptly::account::FieldError;
 use promptly::audit::Entity;
-use promptly::channels::{masked, validate_settings, webhook_path, Settings};
+use promptly::channels::{masked, source, validate_settings, webhook_path, Settings};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -249,7 +249,14 @@ pub async fn record_receipts(
     state: &AppState,
     a: &ChannelAccountRecord,
     receipts: &[promptly::channels::Receipt],
+    watermarks: &[promptly::channels::Watermark],
 ) -> Result<(), crate::store::StoreError> {
+    if !watermarks.is_empty() {
+        state
+            .store
+            .record_watermarks(a.id, &source(a.kind), watermarks)
+            .await?;
+    }
     if receipts.is_empty() {
         return Ok(());
     }

@@ -291,6 +291,15 @@ pub trait Store: Send + Sync + 'static {
         account_id: i64,
         receipts: &[promptly::channels::Receipt],
     ) -> StoreResult<Vec<OutboxItem>>;
+    /// Records watermarks: every send account `account_id` made in the conversation of
+    /// integration `source` and taken by the platform by the watermark reaches its state
+    /// (never going back from read to delivered).
+    async fn record_watermarks(
+        &self,
+        account_id: i64,
+        source: &str,
+        watermarks: &[promptly::channels::Watermark],
+    ) -> StoreResult<()>;
     /// The sends through channel accounts of a conversation's messages, oldest first.
     async fn conversation_sends(&self, conversation_id: i64) -> StoreResult<Vec<OutboxItem>>;
     /// Which of `ids` are the platform's ids of messages Promptly sent (their echoes are not

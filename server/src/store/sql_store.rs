@@ -1461,6 +1461,29 @@ impl Store for SqlStore {
         Ok(failed)
     }
 
+    async fn record_watermarks(
+        &self,
+        account_id: i64,
+        source: &str,
+        watermarks: &[promptly::channels::Watermark],
+    ) -> StoreResult<()> {
+        for w in watermarks {
+            self.q("UPDATE outbox SET receipt = $1, receipt_at = $2 \
+                 WHERE account_id = $3 AND status = 'delivered' AND delivered_at <= $2 \
+                 AND conversation_id IN \
+                 (SELECT id FROM conversations WHERE source = $4 AND external_id = $5) \
+                 AND (receipt IS NULL OR (receipt = 'delivered' AND $1 = 'read'))")
+                .arg(w.status.as_str())
+                .arg(w.up_to)
+                .arg(account_id)
+                .arg(source)
+                .arg(w.conversation.as_str())
+                .execute(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn conversation_sends(&self, conversation_id: i64) -> StoreResult<Vec<OutboxItem>> {
         let q = self.q(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE conversation_id = $1 \

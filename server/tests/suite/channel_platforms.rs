@@ -2,8 +2,8 @@
 //! (`tests/fixtures/channels/`) and a fake platform API started by the test: X's CRC, signed
 //! DMs and mentions in (bad signatures refused, repeats ignored), replies out through the
 //! documented requests (a DM, a reply tweet, a Messenger message), the echo of Promptly's own
-//! send not counted twice, an X app's echo counted, and a customer's reply to Promptly's
-//! tweet joining its conversation.
+//! send not counted twice, an X app's echo counted, a customer's reply to Promptly's
+//! tweet joining its conversation, Messenger's delivery and read receipts.
 
 use crate::server_support::{eventually, Setup, TestServer};
 use axum::response::IntoResponse;
@@ -353,4 +353,29 @@ async fn messenger_replies_go_out_through_the_send_api() {
         (d[0]["sent_id"] == "m_sent-1").then_some(())
     })
     .await;
+    // Delivered (by its id), then read (Messenger's read names only a watermark).
+    let receipt = |d: Value| async move { d[0]["receipt"].clone() };
+    let now = a.s.now().timestamp_millis();
+    let mut delivery = example("messenger/delivery");
+    delivery["entry"][0]["messaging"][0]["delivery"] =
+        json!({"mids": ["m_sent-1"], "watermark": now});
+    assert_eq!(a.post(&delivery, "app-secret").await, StatusCode::OK);
+    assert_eq!(
+        receipt(a.s.get("/api/v1/deliveries", &a.token).await.1).await,
+        "delivered"
+    );
+    let mut read = example("messenger/read");
+    read["entry"][0]["messaging"][0]["read"]["watermark"] = json!(now - 60_000);
+    assert_eq!(a.post(&read, "app-secret").await, StatusCode::OK);
+    assert_eq!(
+        receipt(a.s.get("/api/v1/deliveries", &a.token).await.1).await,
+        "delivered",
+        "a watermark before the send covers it not"
+    );
+    read["entry"][0]["messaging"][0]["read"]["watermark"] = json!(now + 5_000);
+    assert_eq!(a.post(&read, "app-secret").await, StatusCode::OK);
+    assert_eq!(
+        receipt(a.s.get("/api/v1/deliveries", &a.token).await.1).await,
+        "read"
+    );
 }
