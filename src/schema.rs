@@ -38,6 +38,26 @@ pub fn words<'a>(description: &str, words: impl IntoIterator<Item = &'a str>) ->
         .into()
 }
 
+/// One of `words`, or `null`.
+pub fn optional_words<'a>(
+    description: &str,
+    words: impl IntoIterator<Item = &'a str>,
+) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .description((!description.is_empty()).then_some(description))
+        .enum_values(Some(
+            words
+                .into_iter()
+                .map(serde_json::Value::from)
+                .chain([serde_json::Value::Null]),
+        ))
+        .into()
+}
+
 /// A list of the schema named `name` (one the API document defines).
 pub fn list_of(name: &str) -> utoipa::openapi::Array {
     utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name(name))

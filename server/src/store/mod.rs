@@ -830,7 +830,7 @@ fn delivery_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
 }
 
 fn receipt_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    promptly::schema::words("", ["delivered", "read", "failed"])
+    promptly::schema::optional_words("", ["delivered", "read", "failed"])
 }
 
 fn delivery_status() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
