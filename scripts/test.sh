@@ -30,7 +30,7 @@ PROMPTLY_TEST_DATABASE=postgres cargo test -p server --test suite -- \
   --skip store_contract:: --skip fault_two_servers::
 
 step "release build (server + wasm, wasm-opt)"
-cargo leptos build --release
+bash scripts/build-release.sh
 
 step "API contract (schemathesis against a throwaway release server)"
 bash scripts/api-contract.sh target/release/promptly 40

@@ -15,7 +15,7 @@ pub mod routes;
 use components::guard::{RoleGuard, SectionPage};
 use components::shell::Shell;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -51,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HashedStylesheet id="leptos" options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -67,7 +68,6 @@ pub fn App() -> impl IntoView {
     // Every route waits for its data on the server, so pages read the same with JavaScript
     // off as hydrated.
     view! {
-        <Stylesheet id="leptos" href="/pkg/promptly.css"/>
         <Title formatter=|text: String| if text.is_empty() { "Promptly".to_string() } else { format!("{text} · Promptly") }/>
         <Router>
             <Routes fallback=routes::errors::NotFound>

@@ -325,6 +325,19 @@ fn site_root(flag: Option<PathBuf>) -> PathBuf {
     cwd
 }
 
+/// The list of the site's hashed asset names (`hash.txt`, which `cargo leptos build` writes
+/// next to the binary when `LEPTOS_HASH_FILES` is on; or one shipped in the site root),
+/// when there is one: the pages then name the hashed files, served as immutable.
+fn hash_file(site: &std::path::Path) -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("hash.txt")));
+    beside
+        .into_iter()
+        .chain([site.join("hash.txt")])
+        .find(|p| p.is_file())
+}
+
 async fn seed_demo(state: &AppState) -> Result<(), Usage> {
     let seeded = demo::seed(state)
         .await
@@ -391,11 +404,18 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     if !site.join("pkg").exists() {
         tracing::warn!(site = %site.display(), "no compiled site found: pages render without styles or hydration (run `cargo leptos build --release`)");
     }
+    let hashes = hash_file(&site);
     let leptos_options = leptos::prelude::LeptosOptions::builder()
         .output_name("promptly")
         .site_root(site.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
+        .hash_files(hashes.is_some())
+        .hash_file(std::sync::Arc::<str>::from(
+            hashes
+                .map(|h| h.to_string_lossy().to_string())
+                .unwrap_or_else(|| "hash.txt".into()),
+        ))
         .build();
     let link_base = public_url
         .clone()

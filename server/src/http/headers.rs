@@ -1,8 +1,9 @@
 //! The security headers on every answer: no MIME sniffing, no framing (clickjacking), no
 //! full URLs in `Referer` to other sites, HSTS when the site is served over HTTPS, and
 //! `Cache-Control: no-store` on what a signed-in caller is shown (a page with a new token,
-//! a conversation), unless the handler chose its own caching. Static assets (`/pkg/`) stay
-//! cacheable.
+//! a conversation), unless the handler chose its own caching. The site's assets (`/pkg/`)
+//! are cached for a year when their name carries their content's hash (a release build's:
+//! a new build has new names), else revalidated on each use.
 
 use crate::auth::{is_secure, SESSION_COOKIE};
 use crate::state::AppState;
@@ -24,7 +25,14 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let secure = is_secure(&state, req.headers());
-    let personal = !req.uri().path().starts_with("/pkg/")
+    let asset = req.uri().path().strip_prefix("/pkg/").map(|file| {
+        if is_hashed(file) {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }
+    });
+    let personal = asset.is_none()
         && (req.headers().contains_key(header::AUTHORIZATION)
             || req
                 .headers()
@@ -50,5 +58,47 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));
     }
+    if let Some(caching) = asset.filter(|_| resp.status().is_success()) {
+        let headers = resp.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
+        // Served precompressed by what the browser accepts.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     resp
+}
+
+/// Whether an asset's file name carries cargo-leptos's content hash: `name.<hash>.ext`, the
+/// hash 22 characters of unpadded base64url.
+fn is_hashed(file: &str) -> bool {
+    let parts: Vec<&str> = file.rsplit('/').next().unwrap_or("").split('.').collect();
+    parts.len() >= 3
+        && parts[1..parts.len() - 1].iter().any(|p| {
+            p.len() == 22
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashed_asset_names_are_told_apart() {
+        for hashed in [
+            "promptly.Zq3N4v1kQ8mQxYlX0y1b2A.wasm",
+            "promptly.Zq3N4v1kQ8mQxYlX0y1b2A.css",
+            "promptly.v3y180iQD91iB_0Ldd8zOQ.js",
+            "promptly.d.oofwArDTwgElmbB-B_G7_w.ts",
+        ] {
+            assert!(super::is_hashed(hashed), "{hashed}");
+        }
+        for plain in [
+            "promptly.wasm",
+            "promptly_bg.wasm",
+            "promptly.css",
+            "a.b.c",
+            "x.toolongtobeahash0123456789.js",
+        ] {
+            assert!(!super::is_hashed(plain), "{plain}");
+        }
+    }
 }

@@ -726,11 +726,18 @@ pub fn router(
             state.clone(),
             guard::hosts,
         ))
-        // Outermost: every answer carries the security headers, refusals included.
+        // Every answer carries the security headers, refusals included.
         .layer(axum::middleware::from_fn_with_state(
             state,
             headers::middleware,
         ))
+        // Pages and JSON compressed as the client accepts (brotli, gzip); not the live
+        // stream, and not the assets, which are stored precompressed.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .br(true)
+                .gzip(true),
+        )
         .layer(axum::Extension(public_origin))
         .layer(DefaultBodyLimit::max(1024 * 1024))
 }

@@ -212,7 +212,7 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     assert!(html.contains("1 open conversation(s) re-evaluated"));
     assert!(html.contains(r#"<tr data-version="2">"#));
     assert!(html.contains(r#"<tr data-version="1">"#));
-    assert!(html.contains("<td>v2</td>"));
+    assert!(html.contains(r#"<tr data-version="2"><td>v2"#), "{html}");
     assert!(html.contains("A message on Friday 16:45 would be due Monday 09:45"));
     let row = s
         .store
