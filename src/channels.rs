@@ -613,9 +613,20 @@ pub const TEST_SENDER: &str = "0";
 /// The label of a test conversation: the queue shows it, compliance leaves it out.
 pub const TEST_LABEL: &str = "channel-test";
 
-/// Whether a conversation with these labels is a channel account's test.
-pub fn is_test(labels: &[String]) -> bool {
-    labels.iter().any(|l| l == TEST_LABEL)
+/// Whether conversation `external_id` with `labels` is a channel account's test: the
+/// label, on a conversation with [`TEST_SENDER`] (so a label set through the events API
+/// cannot take a real conversation out of compliance).
+pub fn is_test(external_id: &str, labels: &[String]) -> bool {
+    labels.iter().any(|l| l == TEST_LABEL) && is_test_thread(external_id)
+}
+
+/// Whether `external_id` is an account's test conversation (direct messages with
+/// [`TEST_SENDER`]): nothing is sent to it.
+pub fn is_test_thread(external_id: &str) -> bool {
+    ChannelKind::ALL.into_iter().any(|k| {
+        Address::parse(k, external_id)
+            .is_some_and(|a| a.thread == Thread::Direct(TEST_SENDER.to_string()))
+    })
 }
 
 /// A webhook of `kind` as the platform would send it for the account with `settings`: one

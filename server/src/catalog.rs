@@ -265,7 +265,8 @@ impl Deriver for SlaCatalog {
                 .min(),
         );
         // A channel account's test conversation counts for no contract.
-        let facts = (!promptly::channels::is_test(&summary.labels))
+        let external = events.first().map_or("", |e| e.conversation.as_str());
+        let facts = (!promptly::channels::is_test(external, &summary.labels))
             .then(|| FactsRecord::derive(&summary, &timeline, &sla.metrics, policy.map(|p| p.0)));
         Some(Derived {
             summary,

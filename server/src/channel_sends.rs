@@ -71,7 +71,7 @@ fn request_of(kind: ChannelKind, account: &str, thread: &Thread, text: &str) -> 
 
 /// The send of `text` (the timeline's message `message_id`) to `conversation`'s customer
 /// through `account`, as the platform documents it (see [`request_of`]); `None` when the
-/// account did not bring it.
+/// account did not bring it, or it is the account's test conversation.
 pub fn send_of(
     account: &ChannelAccountRecord,
     conversation: &ConversationRow,
@@ -80,6 +80,10 @@ pub fn send_of(
 ) -> Option<NewOutbox> {
     let at = address_of(conversation)?;
     if account.kind != at.kind || setting(account, at.kind.account_setting()) != at.account {
+        return None;
+    }
+    // The test message's customer does not exist: replies to it stay in Promptly.
+    if promptly::channels::is_test_thread(&conversation.external_id) {
         return None;
     }
     let (path, body) = request_of(at.kind, &at.account, &at.thread, text);

@@ -116,7 +116,9 @@ pub fn events(
         .flatten()
     {
         // The customer read the conversation up to the account's message.
-        if let (Some(id), Some(at)) = (
+        let by_customer = read["sender_id"].as_str().is_some_and(|s| s != user_id);
+        if let (true, Some(id), Some(at)) = (
+            by_customer,
             read["last_read_event_id"].as_str(),
             millis(&read["created_timestamp"]),
         ) {

@@ -178,11 +178,19 @@ async fn receive(
         ChannelKind::X => {
             // A reply to a tweet Promptly knows joins that tweet's conversation.
             let parents = x::replied_to(&payload);
+            let me = setting(&a, "user_id");
             let threads = match state.store.threads_of(&source(a.kind), &parents).await {
-                Ok(found) => found.into_iter().collect(),
+                // Threads of this account only: X accounts share the source.
+                Ok(found) => found
+                    .into_iter()
+                    .filter(|(_, c)| {
+                        promptly::channels::Address::parse(a.kind, c)
+                            .is_some_and(|at| at.account == me)
+                    })
+                    .collect(),
                 Err(e) => return unavailable(e),
             };
-            x::events(&payload, setting(&a, "user_id"), &threads)
+            x::events(&payload, me, &threads)
         }
     };
     let mapped = match mapped {

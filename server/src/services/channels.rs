@@ -262,9 +262,10 @@ pub async fn record_receipts(
     }
     let failed = state.store.record_receipts(a.id, receipts).await?;
     for item in failed {
-        let receipt = receipts
-            .iter()
-            .find(|r| item.sent_id.as_deref() == Some(r.id.as_str()));
+        let receipt = receipts.iter().find(|r| {
+            r.status == promptly::channels::ReceiptStatus::Failed
+                && item.sent_id.as_deref() == Some(r.id.as_str())
+        });
         let error = receipt
             .and_then(|r| r.error.clone())
             .unwrap_or_else(|| "the platform reported a failure".into());

@@ -292,8 +292,10 @@ pub trait Store: Send + Sync + 'static {
         receipts: &[promptly::channels::Receipt],
     ) -> StoreResult<Vec<OutboxItem>>;
     /// Records watermarks: every send account `account_id` made in the conversation of
-    /// integration `source` and taken by the platform by the watermark reaches its state
-    /// (never going back from read to delivered).
+    /// integration `source`, queued by the watermark and taken by the platform, reaches its
+    /// state (never going back from read to delivered). The platform stamps a message when
+    /// it takes it, after Promptly queued it; a send retried past the watermark is the rare
+    /// one counted early.
     async fn record_watermarks(
         &self,
         account_id: i64,

@@ -1438,14 +1438,18 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<OutboxItem>> {
         let mut failed = Vec::new();
         for r in receipts {
-            // A later state only: delivered, then read; failed whenever it comes.
+            // A later state only: delivered, then read; failed whenever it comes, and again
+            // (a platform sending a failure again after we answered 503 gets its follow-up:
+            // the note's and the template's ids make a repeat do nothing).
             let status = r.status.as_str();
             let q = self
                 .q(format!(
-                    "UPDATE outbox SET receipt = $1, receipt_at = $2, receipt_note = $3 \
+                    "UPDATE outbox SET receipt = $1, receipt_at = $2, \
+                     receipt_note = COALESCE($3, receipt_note) \
                      WHERE account_id = $4 AND sent_id = $5 AND (receipt IS NULL \
                      OR (receipt = 'delivered' AND $1 IN ('read', 'failed')) \
-                     OR (receipt = 'read' AND $1 = 'failed')) RETURNING {OUTBOX_COLUMNS}"
+                     OR (receipt = 'read' AND $1 = 'failed') \
+                     OR (receipt = 'failed' AND $1 = 'failed')) RETURNING {OUTBOX_COLUMNS}"
                 ))
                 .arg(status)
                 .arg(r.at)
@@ -1469,7 +1473,7 @@ impl Store for SqlStore {
     ) -> StoreResult<()> {
         for w in watermarks {
             self.q("UPDATE outbox SET receipt = $1, receipt_at = $2 \
-                 WHERE account_id = $3 AND status = 'delivered' AND delivered_at <= $2 \
+                 WHERE account_id = $3 AND status = 'delivered' AND created_at <= $2 \
                  AND conversation_id IN \
                  (SELECT id FROM conversations WHERE source = $4 AND external_id = $5) \
                  AND (receipt IS NULL OR (receipt = 'delivered' AND $1 = 'read'))")

@@ -132,6 +132,34 @@ async fn an_admin_adds_edits_tests_and_deletes_an_account_on_the_page() {
         )
         .await;
     assert_eq!(figures["conversations"], 0, "{figures}");
+    // The label alone, set through the events API, takes no real conversation out.
+    let at = s.now().to_rfc3339();
+    let (status, r) = s
+        .post(
+            "/api/v1/events",
+            &t,
+            json!({"events": [{"id": "real-1", "conversation": "real", "at": at,
+                "type": "conversation.created", "channel": "whatsapp", "labels": ["channel-test"]}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let figures = s
+        .get_ok(
+            &format!("/api/v1/contracts/{cid}/compliance?period={period}"),
+            &t,
+        )
+        .await;
+    assert_eq!(figures["conversations"], 1, "{figures}");
+    // A reply to the test's customer stays in Promptly: there is no one to send it to.
+    let (status, reply) = s
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &t,
+            json!({"text": "Hello test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(reply["sent"], false);
 
     // Deleted after a confirm step; its webhooks are refused from then on.
     let html = s.page(&admin, &format!("/channels?delete={id}")).await;
