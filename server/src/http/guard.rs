@@ -91,16 +91,21 @@ pub async fn concurrency(State(state): State<AppState>, req: Request, next: Next
 }
 
 /// Keeps `permit` with the response's body, so that it is released when the body ends (the
-/// stream closes), not when the headers are sent.
+/// stream closes), not when the headers are sent. Fused: a layer above (compression) may
+/// poll a body again after its end, which an unfused `unfold` answers with a panic.
 fn held_by_body(resp: Response, permit: tokio::sync::OwnedSemaphorePermit) -> Response {
+    use futures::StreamExt;
     let (parts, body) = resp.into_parts();
-    let body = axum::body::Body::from_stream(futures::stream::unfold(
-        (body.into_data_stream(), permit),
-        |(mut data, permit)| async move {
-            use futures::StreamExt;
-            data.next().await.map(|chunk| (chunk, (data, permit)))
-        },
-    ));
+    let body =
+        axum::body::Body::from_stream(
+            futures::stream::unfold(
+                (body.into_data_stream(), permit),
+                |(mut data, permit)| async move {
+                    data.next().await.map(|chunk| (chunk, (data, permit)))
+                },
+            )
+            .fuse(),
+        );
     Response::from_parts(parts, body)
 }
 

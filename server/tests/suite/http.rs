@@ -375,6 +375,20 @@ async fn the_stream_needs_a_session_and_says_hello() {
         s.get("/api/v1/stream", None).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    // A refusal a client takes compressed comes whole (the stream's permit wraps its body,
+    // which the compression layer reads to its end).
+    for encoding in ["br", "gzip"] {
+        let r = s
+            .client
+            .get(s.url("/api/v1/stream"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()["content-encoding"], encoding);
+        assert!(!r.bytes().await.unwrap().is_empty(), "{encoding}");
+    }
     let admin = s.login("admin@t.io", "admin-pass-1").await;
     let mut r = s.get("/api/v1/stream", Some(&admin)).await;
     assert_eq!(r.status(), StatusCode::OK);
