@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { freePort, median, waitUp } from './support.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,11 +24,6 @@ const arg = (name, dflt) => {
 };
 const RUNS = arg('runs', 3);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
-});
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -51,15 +46,6 @@ const stop = () => {
 };
 process.on('exit', stop);
 
-async function waitUp() {
-  for (let i = 0; i < 600; i++) {
-    try { if ((await fetch(`${base}/healthz`)).ok) return; } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the server did not start');
-}
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const kb = (b) => `${(b / 1024).toFixed(0)} KB`;
 
 /** Bytes received per response (the encoded size on the wire), by URL, through CDP. */
@@ -80,7 +66,7 @@ const totals = (list) => {
 };
 
 try {
-  await waitUp();
+  await waitUp(base);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

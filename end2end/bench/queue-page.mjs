@@ -11,7 +11,7 @@ import { chromium } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { freePort, median, waitUp } from './support.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,29 +21,15 @@ const N = arg('conversations', 2000);
 const SECONDS = arg('seconds', 20);
 const here = fileURLToPath(new URL('..', import.meta.url));
 
-const freePort = () => new Promise((ok) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
-});
-
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const server = spawn('bash', ['./start-server.sh', String(port)], { cwd: here, stdio: 'ignore', detached: true });
 const stop = () => { try { process.kill(-server.pid, 'SIGTERM'); } catch {} };
 process.on('exit', stop);
 
-async function waitUp() {
-  for (let i = 0; i < 600; i++) {
-    try { if ((await fetch(`${base}/healthz`)).ok) return; } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the server did not start');
-}
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 try {
-  await waitUp();
+  await waitUp(base);
   const token = readFileSync(`${here}/.e2e-token`, 'utf8').trim();
   const api = async (method, path, body) => {
     const r = await fetch(base + path, {
