@@ -93,6 +93,14 @@ pub const CONVERSATIONS_PAGE: Page = Page {
     default: 500,
     max: 5_000,
 };
+/// The queue page: the rows the server renders (a screenful, and a page of the links that
+/// work without JavaScript), and the most one fetch on scrolling asks for.
+pub const QUEUE_PAGE: Page = Page {
+    default: 50,
+    max: 500,
+};
+/// The furthest `offset` into the queue a request may start at.
+pub const QUEUE_OFFSET_MAX: i64 = 1_000_000;
 /// `GET /deliveries` (the outbox).
 pub const DELIVERIES_PAGE: Page = Page {
     default: 100,

@@ -285,6 +285,16 @@ pub fn conversations_page() -> RefOr<Schema> {
     page(crate::limits::CONVERSATIONS_PAGE)
 }
 
+/// `offset` of `GET /conversations`.
+pub fn queue_offset() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(crate::limits::QUEUE_OFFSET_MAX))
+        .default(Some(0.into()))
+        .into()
+}
+
 /// `limit` of `GET /deliveries`.
 pub fn deliveries_page() -> RefOr<Schema> {
     page(crate::limits::DELIVERIES_PAGE)

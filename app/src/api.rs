@@ -18,6 +18,18 @@ pub struct QueueParams {
     pub team: Option<String>,
     /// `me` or `none`.
     pub owner: Option<String>,
+    /// Which page of the queue (from 1), for the links that work without JavaScript.
+    pub page: Option<i64>,
+}
+
+impl QueueParams {
+    /// The page's first row: pages are [`promptly::limits::QUEUE_PAGE`]'s default long.
+    pub fn offset(&self) -> i64 {
+        let rows = promptly::limits::QUEUE_PAGE.default;
+        (self.page.unwrap_or(1).max(1) - 1)
+            .saturating_mul(rows)
+            .min(promptly::limits::QUEUE_OFFSET_MAX / rows * rows)
+    }
 }
 
 /// What the conversation page shows.
@@ -37,7 +49,12 @@ pub struct ConversationPage {
 pub struct QueueData {
     /// The server's instant the SLA was evaluated at (RFC 3339); the badges tick from it.
     pub now: String,
+    /// A page of the queue: the rows from `offset` on.
     pub conversations: Vec<ConversationView>,
+    /// The position of the first of `conversations` in the whole queue.
+    pub offset: i64,
+    /// How many conversations the whole queue holds under these filters.
+    pub total: i64,
     /// (id, name) of each SLA policy, for the filter buttons.
     pub policies: Vec<(i64, String)>,
     pub teams: Vec<String>,
@@ -271,10 +288,13 @@ pub mod ssr {
             me: &UserView,
             id: i64,
         ) -> Result<Option<super::ConversationPage>, String>;
+        /// `count` rows of the queue from `offset` (the filters of `params`; its page aside).
         async fn queue(
             &self,
             me: &UserView,
             params: &super::QueueParams,
+            offset: i64,
+            count: Option<i64>,
         ) -> Result<super::QueueData, String>;
         /// The calendars page's data (the caller checks the role).
         async fn calendars_page(&self) -> Result<super::CalendarsData, String>;
@@ -384,24 +404,28 @@ pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
     backend()?.list_users().await.map_err(ServerFnError::new)
 }
 
-/// The open queue, most urgent first. (Flat arguments: they travel as a URL-encoded form,
-/// where a struct of nothing but absent options would not arrive.)
+/// The open queue, most urgent first: `count` rows (a page when absent) from `offset`.
+/// (Flat arguments: they travel as a URL-encoded form, where a struct of nothing but absent
+/// options would not arrive.)
 #[server]
 pub async fn get_queue(
     policy: Option<i64>,
     channel: Option<String>,
     team: Option<String>,
     owner: Option<String>,
+    offset: i64,
+    count: Option<i64>,
 ) -> Result<QueueData, ServerFnError> {
     let params = QueueParams {
         policy,
         channel,
         team,
         owner,
+        page: None,
     };
     let me = signed_in()?;
     backend()?
-        .queue(&me, &params)
+        .queue(&me, &params, offset, count)
         .await
         .map_err(ServerFnError::new)
 }

@@ -100,6 +100,10 @@ pub struct QueueQuery {
     /// How many at most.
     #[param(schema_with = promptly::schema::conversations_page)]
     pub limit: Option<i64>,
+    /// How many of the first conversations (in this order) to skip: the next page starts at
+    /// the previous page's offset plus its limit.
+    #[param(schema_with = promptly::schema::queue_offset)]
+    pub offset: Option<i64>,
 }
 
 impl QueueQuery {
@@ -146,6 +150,16 @@ impl QueueQuery {
             limit: promptly::limits::CONVERSATIONS_PAGE
                 .limit(self.limit)
                 .map_err(|m| ApiError::field("limit", m))?,
+            offset: match self.offset {
+                None => 0,
+                Some(n) if (0..=promptly::limits::QUEUE_OFFSET_MAX).contains(&n) => n,
+                Some(_) => {
+                    return Err(ApiError::field(
+                        "offset",
+                        format!("must be from 0 to {}", promptly::limits::QUEUE_OFFSET_MAX),
+                    ))
+                }
+            },
         })
     }
 }

@@ -153,8 +153,11 @@ impl Backend for UiBackend {
         &self,
         me: &promptly::account::UserView,
         params: &app::api::QueueParams,
+        offset: i64,
+        count: Option<i64>,
     ) -> Result<app::api::QueueData, String> {
         let now = self.0.clock.now();
+        let limit = promptly::limits::QUEUE_PAGE.limit(count)?;
         let q = conversations::QueueQuery {
             status: Some("open,pending,snoozed".into()),
             policy: params.policy,
@@ -162,30 +165,43 @@ impl Backend for UiBackend {
             team: params.team.clone(),
             owner: params.owner.clone(),
             breached: None,
-            limit: Some(2000),
+            limit: Some(limit),
+            offset: Some(offset),
         };
         // Read before the queue, so that every change numbered above it is newer than the
         // rows (the page re-applies those it received meanwhile).
         let seq = self.0.last_seq();
         let load = async {
+            let (total, teams) = self
+                .0
+                .store
+                .count_conversations(&q.filter(me, now)?)
+                .await?;
             let conversations = conversations::queue(&self.0, me, &q, now).await?;
             let policies = self.0.store.list_policies().await?;
-            Ok::<_, error::ApiError>((conversations, policies))
+            Ok::<_, error::ApiError>((conversations, total, teams, policies))
         };
-        let (conversations, policies) = load.await.map_err(|e| {
-            tracing::error!(error = %e, "loading the queue failed");
-            "The queue could not be loaded.".to_string()
+        let (conversations, total, mut teams, policies) = load.await.map_err(|e| match e {
+            error::ApiError::Unprocessable { errors } => errors
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            e => {
+                tracing::error!(error = %e, "loading the queue failed");
+                "The queue could not be loaded.".to_string()
+            }
         })?;
-        let mut teams: Vec<String> = conversations
-            .iter()
-            .filter_map(|c| c.summary.team.clone())
-            .chain(params.team.clone())
-            .collect();
-        teams.sort();
-        teams.dedup();
+        // A team named in the link stays on offer when nothing is open in it.
+        if let Some(t) = params.team.clone().filter(|t| !teams.contains(t)) {
+            teams.push(t);
+            teams.sort();
+        }
         Ok(app::api::QueueData {
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             conversations,
+            offset,
+            total,
             policies: policies.into_iter().map(|p| (p.id, p.name)).collect(),
             teams,
             me: me.email.clone(),

@@ -526,6 +526,10 @@ pub trait Store: Send + Sync + 'static {
     /// Ordered by `due_at` (none last), then most recently updated first.
     async fn list_conversations(&self, f: &ConversationFilter)
         -> StoreResult<Vec<ConversationRow>>;
+    /// How many conversations `f` admits (its limit and offset aside), and the teams of those
+    /// it admits with its team filter aside, by name: a page of the queue says where it is in
+    /// the whole and which teams it can narrow to.
+    async fn count_conversations(&self, f: &ConversationFilter) -> StoreResult<(i64, Vec<String>)>;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -969,6 +973,8 @@ pub struct ConversationFilter {
     /// Only those whose most urgent deadline is before this instant.
     pub due_before: Option<DateTime<Utc>>,
     pub limit: i64,
+    /// How many of the queue's first conversations to skip.
+    pub offset: i64,
 }
 
 /// Where the data lives, parsed from `PROMPTLY_DATABASE_URL`.

@@ -414,13 +414,41 @@ pub(super) fn check_permutation(existing: &[i64], ids: &[i64]) -> Result<(), Sto
 pub(super) const DEFAULT_QUEUE_LIMIT: i64 = 500;
 
 /// `SELECT {columns} FROM conversations` with `f`'s filters, in queue order: the earliest
-/// deadline first (none last), then the most recently updated, then by id. `due_before` is
-/// the filter's instant as the backend binds timestamps.
+/// deadline first (none last), then the most recently updated, then by id; `f.limit` rows
+/// from `f.offset`. `due_before` is the filter's instant as the backend binds timestamps.
 pub(super) fn queue_query(dialect: Dialect, columns: &str, f: &ConversationFilter) -> Query {
-    let mut q = Query::new(
-        dialect,
-        format!("SELECT {columns} FROM conversations WHERE TRUE"),
-    );
+    let mut q = queue_where(dialect, &format!("SELECT {columns}"), f);
+    q.push(" ORDER BY due_at IS NULL, due_at, updated_at DESC, id LIMIT ")
+        .push_bind(if f.limit <= 0 {
+            DEFAULT_QUEUE_LIMIT
+        } else {
+            f.limit
+        });
+    if f.offset > 0 {
+        q.push(" OFFSET ").push_bind(f.offset);
+    }
+    q
+}
+
+/// How many conversations `f`'s filters admit (its limit and offset aside).
+pub(super) fn queue_count(dialect: Dialect, f: &ConversationFilter) -> Query {
+    queue_where(dialect, "SELECT COUNT(*)", f)
+}
+
+/// The teams of the conversations `f`'s filters admit, its team filter aside, by name.
+pub(super) fn queue_teams(dialect: Dialect, f: &ConversationFilter) -> Query {
+    let any_team = ConversationFilter {
+        team: None,
+        ..f.clone()
+    };
+    let mut q = queue_where(dialect, "SELECT DISTINCT team", &any_team);
+    q.push(" AND team IS NOT NULL ORDER BY team");
+    q
+}
+
+/// `{select} FROM conversations WHERE` `f`'s filters.
+fn queue_where(dialect: Dialect, select: &str, f: &ConversationFilter) -> Query {
+    let mut q = Query::new(dialect, format!("{select} FROM conversations WHERE TRUE"));
     if !f.statuses.is_empty() {
         q.push(" AND ").push_in("status", f.statuses.clone());
     }
@@ -445,12 +473,6 @@ pub(super) fn queue_query(dialect: Dialect, columns: &str, f: &ConversationFilte
     if let Some(t) = f.due_before {
         q.push(" AND due_at < ").push_bind(t);
     }
-    q.push(" ORDER BY due_at IS NULL, due_at, updated_at DESC, id LIMIT ")
-        .push_bind(if f.limit <= 0 {
-            DEFAULT_QUEUE_LIMIT
-        } else {
-            f.limit
-        });
     q
 }
 

@@ -2391,4 +2391,15 @@ impl Store for SqlStore {
         let q = shared::queue_query(self.db.dialect(), CONVERSATION_COLUMNS, f);
         all(q.fetch_all(&self.db).await?, conversation_from_row)
     }
+
+    async fn count_conversations(&self, f: &ConversationFilter) -> StoreResult<(i64, Vec<String>)> {
+        let dialect = self.db.dialect();
+        let count = shared::queue_count(dialect, f)
+            .fetch_scalar(&self.db)
+            .await?;
+        let teams = shared::queue_teams(dialect, f)
+            .fetch_column(&self.db)
+            .await?;
+        Ok((count, teams))
+    }
 }

@@ -504,6 +504,103 @@ async fn the_queue_page_renders_badges_for_agents() {
     assert!(!html.contains("@bob"), "the channel filter hides it");
 }
 
+/// The external ids of the queue rows in a page's HTML, in order.
+fn rows_of(html: &str) -> Vec<String> {
+    html.split("data-external-id=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_queue_page_comes_in_pages_that_work_without_javascript() {
+    let s = TestServer::start().await;
+    let t = s.token().await;
+    s.create_default_policy(&t, json!({"name": "Chat", "first_response": "1h"}))
+        .await;
+    // 120 conversations, each a minute older than the one before: the oldest is due first.
+    let n = 120;
+    let events: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("p{i}"), "type": "message.created", "conversation": format!("c{i:03}"),
+            "author": "customer", "text": "Hello", "at": ago(60 * (i + 1))}))
+        .collect();
+    let (status, reply) = s
+        .post("/api/v1/events", &t, json!({ "events": events }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let queue_order: Vec<String> = (0..n).rev().map(|i| format!("c{i:03}")).collect();
+    let (_, all) = s
+        .get("/api/v1/conversations?status=open,pending,snoozed", &t)
+        .await;
+    let api_order: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["external_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(api_order, queue_order, "the nearest deadline first");
+
+    // The API pages with limit and offset, in the same order.
+    let (_, page) = s.get("/api/v1/conversations?limit=7&offset=30", &t).await;
+    let ids: Vec<&str> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, queue_order[30..37]);
+    for bad in ["-1", "1000001", "x"] {
+        let (status, body) = s
+            .get(&format!("/api/v1/conversations?offset={bad}"), &t)
+            .await;
+        assert_eq!(status.as_u16() / 100, 4, "offset={bad}: {body}");
+    }
+    let (_, body) = s.get("/api/v1/conversations?offset=-1", &t).await;
+    assert_eq!(error_fields(&body), ["offset"]);
+
+    // The page renders one page of rows, says where it is, and links to the next.
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let per_page = promptly::limits::QUEUE_PAGE.default as usize;
+    let first = s.cookie_get("/", &admin).await.text().await.unwrap();
+    assert_eq!(rows_of(&first), queue_order[..per_page]);
+    assert!(first.contains("1–50 of 120 open"), "the range is shown");
+    assert!(
+        first.contains(r#"href="/?page=2""#),
+        "a link to the next page"
+    );
+    assert!(!first.contains(r#"rel="prev""#), "no page before the first");
+    let last = s.cookie_get("/?page=3", &admin).await.text().await.unwrap();
+    assert_eq!(rows_of(&last), queue_order[2 * per_page..]);
+    assert!(last.contains("101–120 of 120 open"));
+    assert!(
+        last.contains(r#"href="/?page=2""#),
+        "a link to the page before"
+    );
+    assert!(!last.contains(r#"rel="next""#), "no page after the last");
+    // Every row is on exactly one page.
+    let middle = s.cookie_get("/?page=2", &admin).await.text().await.unwrap();
+    let paged: Vec<String> = [first, middle, last]
+        .iter()
+        .flat_map(|h| rows_of(h))
+        .collect();
+    assert_eq!(paged, queue_order);
+    // A filter keeps to its own pages; a page past the end shows the range it reached.
+    let filtered = s
+        .cookie_get("/?owner=none&page=2", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rows_of(&filtered), queue_order[per_page..2 * per_page]);
+    assert!(
+        filtered.contains(r#"href="/?owner=none&amp;page=3""#)
+            || filtered.contains(r#"href="/?owner=none&page=3""#)
+    );
+    let beyond = s.cookie_get("/?page=9", &admin).await.text().await.unwrap();
+    assert!(rows_of(&beyond).is_empty());
+    assert!(beyond.contains("0 of 120 open"));
+}
+
 #[tokio::test]
 async fn applying_a_policy_to_a_large_queue_runs_as_a_job_with_progress() {
     let (s, t, pid) = start_with_std().await;

@@ -956,9 +956,19 @@ async fn the_queue_filters_and_orders_conversations(store: DynStore) {
         change(&mut f);
         f
     };
-    let cases: [(ConversationFilter, &[&str]); 12] = [
+    let cases: [(ConversationFilter, &[&str]); 15] = [
         (filter(|_| {}), &["b", "a", "d", "e", "c"]),
         (filter(|f| f.limit = 2), &["b", "a"]),
+        // A page of the queue further down, and past its end.
+        (
+            filter(|f| {
+                f.limit = 2;
+                f.offset = 2;
+            }),
+            &["d", "e"],
+        ),
+        (filter(|f| f.offset = 4), &["c"]),
+        (filter(|f| f.offset = 5), &[]),
         (filter(|f| f.statuses = vec!["open".into()]), &["b", "a"]),
         (
             filter(|f| f.statuses = vec!["pending".into(), "resolved".into()]),
@@ -988,6 +998,37 @@ async fn the_queue_filters_and_orders_conversations(store: DynStore) {
             r.external_id
         });
         assert_eq!(queue, expected, "{f:?}");
+    }
+    // The count and the teams ignore the page: what the whole queue under the filter holds.
+    let counted = [
+        (filter(|f| f.limit = 1), (5, vec!["billing".to_string()])),
+        (
+            filter(|f| {
+                f.offset = 3;
+                f.channel = Some("email".into());
+            }),
+            (1, vec![]),
+        ),
+        (
+            filter(|f| f.statuses = vec!["open".into(), "pending".into()]),
+            (3, vec!["billing".to_string()]),
+        ),
+        (filter(|f| f.channel = Some("fax".into())), (0, vec![])),
+        (
+            filter(|f| f.team = Some("billing".into())),
+            (2, vec!["billing".to_string()]),
+        ),
+        (
+            filter(|f| f.team = Some("sales".into())),
+            (0, vec!["billing".to_string()]),
+        ),
+    ];
+    for (f, expected) in counted {
+        assert_eq!(
+            store.count_conversations(&f).await.unwrap(),
+            expected,
+            "{f:?}"
+        );
     }
 }
 
