@@ -1,8 +1,10 @@
-// The queue page with N open conversations (default 2,000): the server's render time for
-// the page (and for the same queue as JSON), and the browser's scripting time per one-second
-// badge tick, read from Chromium's performance metrics (CDP Performance.getMetrics).
+// The queue page with N open conversations (default 2,000): the server's render time and size
+// for the page's first load (and for the queue as JSON, up to 5,000 rows), the browser's
+// scripting time per one-second badge tick, read from Chromium's performance metrics (CDP
+// Performance.getMetrics), and scrolling the queue to its end: every row reached once, and
+// the most rows in the DOM at any step.
 //
-//   node end2end/bench/queue-page.mjs [--conversations 2000] [--seconds 20]
+//   node end2end/bench/queue-page.mjs [--conversations 10000] [--seconds 20]
 //
 // Starts the release build (target/release/promptly, target/site) on a fresh SQLite
 // database through end2end/start-server.sh on a free loopback port, seeds it through
@@ -86,6 +88,8 @@ try {
     json.push(performance.now() - t);
   }
   const rows = await page.locator('tr[data-conversation]').count();
+  const htmlText = await (await context.request.get('/')).text();
+  const ssrRows = htmlText.split('data-external-id=').length - 1;
 
   // Scripting per tick, hydrated and live.
   await page.waitForSelector('.live.on', { timeout: 30_000 });
@@ -100,8 +104,26 @@ try {
   const task = (after.TaskDuration - before.TaskDuration) * 1000 / SECONDS;
   const layout = (after.LayoutDuration - before.LayoutDuration) * 1000 / SECONDS;
   const style = (after.RecalcStyleDuration - before.RecalcStyleDuration) * 1000 / SECONDS;
+
+  // Scroll to the end, one screen at a time, until every conversation was in view once.
+  const seen = new Set();
+  let mostInDom = 0;
+  const t0 = performance.now();
+  for (let step = 0; seen.size < N && step < 20 * N; step++) {
+    const ids = await page.evaluate(() => {
+      const el = document.querySelector('.queue-scroll');
+      el.scrollTop += el.clientHeight;
+      return [...el.querySelectorAll('tr[data-external-id]')].map((e) => e.dataset.externalId);
+    });
+    ids.forEach((id) => seen.add(id));
+    mostInDom = Math.max(mostInDom, ids.length);
+    // The next frame (and a fetch's answer) before the next screen.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  }
+  const scrollS = (performance.now() - t0) / 1000;
   console.log(
-    `queue_rows=${rows} page_html_ms_p50=${median(html).toFixed(1)} page_bytes=${bytes} ` +
+    `queue_rows=${rows} ssr_rows=${ssrRows} reached=${seen.size}/${N} most_rows_in_dom=${mostInDom} ` +
+    `scroll_to_end_s=${scrollS.toFixed(1)} page_html_ms_p50=${median(html).toFixed(1)} page_bytes=${bytes} ` +
     `queue_json_ms_p50=${median(json).toFixed(1)} script_ms_per_tick=${script.toFixed(2)} ` +
     `task_ms_per_tick=${task.toFixed(2)} layout_ms_per_tick=${layout.toFixed(2)} ` +
     `style_ms_per_tick=${style.toFixed(2)} seconds=${SECONDS}`,

@@ -1,7 +1,7 @@
 // The live queue as an agent sees it: events posted by a channel appear without a reload,
 // badges count down and change colour at the right seconds, a reply turns them met.
 import { test, expect } from '@playwright/test';
-import { ADMIN, api, loginToQueue as login } from './support.mjs';
+import { ADMIN, api, loginToQueue as login, ready } from './support.mjs';
 
 /** A default policy with a 20 s first response that warns at 50 %. */
 async function twentySecondPolicy(request, name) {
@@ -164,4 +164,70 @@ test('an agent opens a conversation, replies, claims and resolves it', async ({ 
   await expect(rt).toHaveAttribute('data-state', 'met');
   await page.getByRole('link', { name: '← Queue' }).click();
   await expect(row(page, ext)).toHaveCount(0);
+});
+
+test('a long queue comes in pages without JavaScript and scrolls through every row with it', async ({ page, request }, info) => {
+  const hydrated = info.project.name === 'hydrated';
+  const tag = `${info.project.name}-${Date.now()}`;
+  const team = `Long ${tag}`;
+  const n = 130;
+  const ids = Array.from({ length: n }, (_, i) => `long-${tag}-${i}`);
+  const events = ids.flatMap((conversation, i) => {
+    const at = new Date(Date.now() - (n - i) * 1000).toISOString();
+    return [
+      { id: `${conversation}-1`, type: 'conversation.created', conversation, at, channel: 'webchat', team, contact: { name: `Row ${i}` } },
+      { id: `${conversation}-2`, type: 'message.created', conversation, at, author: 'customer', text: `Question ${i}` },
+    ];
+  });
+  await api(request, 'POST', '/api/v1/events', { events });
+  try {
+    await login(page);
+    await page.goto(`/?team=${encodeURIComponent(team)}`);
+    const rows = page.locator('tr[data-external-id]');
+    const shown = () => rows.evaluateAll((els) => els.map((e) => e.dataset.externalId));
+    const seen = new Set();
+    if (!hydrated) {
+      // One page at a time, each reached by its link.
+      await expect(rows).toHaveCount(50);
+      await expect(page.getByTestId('queue-range')).toHaveText('1–50 of 130 open');
+      (await shown()).forEach((id) => seen.add(id));
+      await page.getByRole('link', { name: 'Next page →' }).click();
+      await expect(page.getByTestId('queue-range')).toHaveText('51–100 of 130 open');
+      (await shown()).forEach((id) => seen.add(id));
+      await page.getByRole('link', { name: 'Next page →' }).click();
+      await expect(page.getByTestId('queue-range')).toHaveText('101–130 of 130 open');
+      await expect(rows).toHaveCount(30);
+      (await shown()).forEach((id) => seen.add(id));
+      await expect(page.getByRole('link', { name: 'Next page →' })).toHaveCount(0);
+      await expect(page.getByRole('link', { name: '← Previous page' })).toHaveAttribute('href', /page=2/);
+    } else {
+      // The scroll region keeps only the rows in view in the DOM and fetches the rest as it
+      // nears them: scrolling one screen at a time reaches every row, each once.
+      await ready(page, info);
+      const region = page.getByRole('region', { name: 'Open conversations' });
+      await expect(region.locator('table')).toHaveAttribute('aria-rowcount', String(n + 1));
+      let most = 0;
+      await expect.poll(async () => {
+        const now = await region.evaluate((el) => {
+          el.scrollTop += el.clientHeight;
+          return [...el.querySelectorAll('tr[data-external-id]')].map((e) => e.dataset.externalId);
+        });
+        now.forEach((id) => seen.add(id));
+        most = Math.max(most, now.length);
+        return seen.size;
+      }, { timeout: 30_000, intervals: [50] }).toBe(n);
+      const inDom = (await shown()).length;
+      expect(inDom, 'only the rows near the view are in the DOM').toBeLessThan(50);
+      await expect(page.getByTestId('queue-range')).toHaveText('1–130 of 130 open');
+      // The last row is where the queue ends, and a row still opens its conversation.
+      await expect(rows.last()).toHaveAttribute('aria-rowindex', String(n + 1));
+      await rows.last().getByRole('link').click();
+      await expect(page).toHaveURL(/\/conversations\/\d+/);
+    }
+    expect([...seen].sort()).toEqual([...ids].sort());
+  } finally {
+    // Out of the queue again, for the tests after this one.
+    await api(request, 'POST', '/api/v1/events', { events: ids.map((conversation) => (
+      { id: `${conversation}-3`, type: 'conversation.updated', conversation, status: 'resolved' })) });
+  }
 });

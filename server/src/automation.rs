@@ -445,10 +445,8 @@ async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let mut events = store.events_of(ids).await?;
     let mut scheduled = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(row) = store.conversation(*id).await? else {
-            continue;
-        };
+    for row in store.conversations(ids).await? {
+        let id = row.id;
         scheduled.push((row.id, row.next_sla_at));
         state
             .compliance
@@ -456,7 +454,7 @@ async fn publish_changed(state: &AppState, ids: &[i64]) -> StoreResult<()> {
         catalog
             .ensure(store, row.policy_id.zip(row.policy_version))
             .await?;
-        let evs = events.remove(id).unwrap_or_default();
+        let evs = events.remove(&id).unwrap_or_default();
         let view = catalog.view(row, &evs, now);
         state.publish(StreamEvent::conversation(view));
     }

@@ -503,6 +503,8 @@ pub trait Store: Send + Sync + 'static {
     async fn rederive(&self, id: i64, deriver: &dyn Deriver, now: DateTime<Utc>)
         -> StoreResult<()>;
     async fn conversation(&self, id: i64) -> StoreResult<Option<ConversationRow>>;
+    /// The conversations with these ids that exist, by id: one read for many.
+    async fn conversations(&self, ids: &[i64]) -> StoreResult<Vec<ConversationRow>>;
     /// The conversations that integration `source` (any, with `None`) calls `external_id`:
     /// one at most with a source, oldest first.
     async fn conversations_by_external_id(

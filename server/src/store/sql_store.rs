@@ -2363,6 +2363,17 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn conversations(&self, ids: &[i64]) -> StoreResult<Vec<ConversationRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
+        ));
+        q.push_in("id", ids).push(" ORDER BY id");
+        all(q.fetch_all(&self.db).await?, conversation_from_row)
+    }
+
     async fn conversations_by_external_id(
         &self,
         source: Option<&str>,
