@@ -78,19 +78,23 @@ pub enum Scope {
     /// Create, change and delete contracts.
     #[serde(rename = "contracts:write")]
     ContractsWrite,
+    /// Read `/metrics` (a Prometheus scraper's token).
+    #[serde(rename = "metrics:read")]
+    MetricsRead,
     /// Everything, as an admin: users, tokens, calendars, policies, rules, deliveries.
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::EventsWrite,
         Scope::ConversationsRead,
         Scope::ConversationsWrite,
         Scope::CatalogRead,
         Scope::ReportsRead,
         Scope::ContractsWrite,
+        Scope::MetricsRead,
         Scope::Admin,
     ];
 
@@ -102,6 +106,7 @@ impl Scope {
             Scope::CatalogRead => "catalog:read",
             Scope::ReportsRead => "reports:read",
             Scope::ContractsWrite => "contracts:write",
+            Scope::MetricsRead => "metrics:read",
             Scope::Admin => "admin",
         }
     }
@@ -115,6 +120,7 @@ impl Scope {
             Scope::CatalogRead => "read calendars and policies",
             Scope::ReportsRead => "read contracts, compliance and staffing",
             Scope::ContractsWrite => "create, change and delete contracts",
+            Scope::MetricsRead => "read the server's metrics (/metrics, for Prometheus)",
             Scope::Admin => "everything an admin may do",
         }
     }

@@ -259,6 +259,8 @@ fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/logout"
         || path == "/healthz"
+        || path == "/readyz"
+        || path == crate::http::metrics::PATH
         || path == "/favicon.ico"
         || path == "/favicon.svg"
         || path.starts_with("/pkg/")
@@ -426,6 +428,19 @@ fn change_password_first(req: &Request) -> Response {
     (StatusCode::FORBIDDEN, WHY).into_response()
 }
 
+/// Whether the request comes from an address `PROMPTLY_METRICS_FROM` names (the client's,
+/// through a trusted proxy).
+fn scraper(state: &AppState, req: &Request) -> bool {
+    let Some(peer) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    else {
+        return false;
+    };
+    let ip = client_ip(peer.0.ip(), req.headers(), &state.trusted_proxies);
+    !state.metrics_from.is_empty() && state.metrics_from.allows_ip(ip)
+}
+
 /// Resolves the session, refuses cross-site state changes and sends visitors without a
 /// session to the login page (API paths get a 401 from their handlers instead).
 pub async fn session_middleware(
@@ -452,6 +467,14 @@ pub async fn session_middleware(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("Bearer "));
     let user = match caller_of(&state, req.headers()).await {
+        // A scraper without a credential, at an address allowed to read the metrics.
+        Ok(None) if path == crate::http::metrics::PATH && scraper(&state, &req) => {
+            req.extensions_mut()
+                .insert(Caller::Token(promptly::account::Scopes::of([
+                    promptly::account::Scope::MetricsRead,
+                ])));
+            return next.run(req).await;
+        }
         Ok(user) => user,
         Err(None) => {
             return (

@@ -318,6 +318,10 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     if !pass.fired.is_empty() {
         // Recorded (committed) now.
         let recorded = state.clock.now();
+        for (_, f) in &pass.fired {
+            let delay = (recorded - f.due_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+            state.metrics.fired(&f.event, delay);
+        }
         let mut stats = state.firing_stats.lock().unwrap_or_else(|p| p.into_inner());
         for (_, f) in pass.fired.iter().filter(|(_, f)| f.event == "sla.breached") {
             stats.record(recorded, f.due_at);

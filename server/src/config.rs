@@ -103,6 +103,15 @@ pub struct ServeArgs {
     /// client: login throttling by address then counts the client's address, not theirs.
     #[arg(long, env = "PROMPTLY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Addresses that may read `/metrics` without a token (a Prometheus server): comma-
+    /// separated IP addresses and CIDR ranges, e.g. `127.0.0.1/32,10.0.0.0/8`. Otherwise
+    /// admins and tokens with the `metrics:read` scope read it.
+    #[arg(
+        long = "metrics-from",
+        env = "PROMPTLY_METRICS_FROM",
+        value_name = "RANGES"
+    )]
+    pub metrics_from: Option<crate::egress::AllowList>,
     /// How long before the server's time a posted event's `at` may lie (e.g. "7d", "12h";
     /// default 7 days). Older history is imported, not posted.
     #[arg(long, env = "PROMPTLY_EVENT_WINDOW_BACK")]

@@ -32,6 +32,7 @@ pub mod config;
 pub mod demo;
 pub mod egress;
 pub mod http;
+pub mod metrics;
 pub mod outbox;
 pub mod reports;
 pub mod retention;

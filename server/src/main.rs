@@ -384,6 +384,7 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
         seed_demo(&state).await?;
     }
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
+    state.metrics_from = std::sync::Arc::new(args.metrics_from.clone().unwrap_or_default());
     state.allowed_hosts = std::sync::Arc::new(promptly_server::http::guard::AllowedHosts::new(
         &args.allowed_hosts,
         public_url.as_deref(),

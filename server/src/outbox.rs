@@ -246,6 +246,9 @@ async fn attempt(state: &AppState, claimed: &Claimed) -> StoreResult<()> {
         );
         return Ok(());
     }
+    state
+        .metrics
+        .attempt(&item.receiver, matches!(outcome, OutboxOutcome::Delivered));
     if let (
         Some(_),
         OutboxOutcome::Failed {

@@ -80,7 +80,9 @@ pub async fn groups(
         serde_json::to_string(&kinds).unwrap_or_default()
     );
     let months = crate::store::facts::months_of(period);
-    if let Some(hit) = state.compliance.get(&key, &months) {
+    let hit = state.compliance.get(&key, &months);
+    state.metrics.compliance_lookup(hit.is_some());
+    if let Some(hit) = hit {
         return Ok(hit);
     }
     let seen = state.compliance.snapshot(&months);

@@ -47,6 +47,10 @@ pub struct AppState {
     pub egress: crate::egress::Egress,
     /// Detection latencies of the SLA events this server fired.
     pub firing_stats: Arc<Mutex<crate::schedule::FiringStats>>,
+    /// What `/metrics` shows: this server's counters and histograms.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Addresses that may read `/metrics` without a credential (`PROMPTLY_METRICS_FROM`).
+    pub metrics_from: Arc<crate::egress::AllowList>,
     /// This server's name in change announcements (to skip its own).
     pub server_id: Arc<String>,
     /// Compliance group counts, per contract and period.
@@ -226,6 +230,8 @@ impl AppState {
             outbox_bell: Default::default(),
             egress: crate::egress::Egress::strict(),
             firing_stats: Default::default(),
+            metrics: Default::default(),
+            metrics_from: Default::default(),
             server_id: Arc::new(format!("{}-{}", std::process::id(), rand::random::<u32>())),
             compliance: Default::default(),
             clock: Clock::real(),

@@ -51,6 +51,9 @@ pub const MANAGERS: Allow = Allow::Roles(&[Role::Manager, Role::Admin], Scope::R
 /// Managers and admins: changing contracts.
 pub const CONTRACT_EDITORS: Allow =
     Allow::Roles(&[Role::Manager, Role::Admin], Scope::ContractsWrite);
+/// Admins; tokens that may read metrics (a scraper's). A scraper at an address named by
+/// `PROMPTLY_METRICS_FROM` acts as such a token (`auth::session_middleware`).
+pub const METRICS: Allow = Allow::Roles(&[Role::Admin], Scope::MetricsRead);
 /// Agents and admins: those who act on conversations (managers read them).
 pub const AGENTS: Allow = Allow::Roles(&[Role::Agent, Role::Admin], Scope::ConversationsWrite);
 
@@ -147,6 +150,8 @@ const CONTRACTS_REFUSED: &str = "Only managers and admins can edit contracts.";
 pub const ROUTES: &[Route] = &[
     // Health and sign-in.
     api("GET", "/healthz", Allow::Anyone),
+    api("GET", "/readyz", Allow::Anyone),
+    api("GET", super::metrics::PATH, METRICS),
     form("POST", "/login", Allow::Anyone, ""),
     form("POST", "/logout", Allow::Anyone, ""),
     // The API's description.

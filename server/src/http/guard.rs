@@ -80,7 +80,10 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
 pub async fn concurrency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.uri().path() == super::stream::PATH {
         return match state.streams.clone().try_acquire_owned() {
-            Ok(permit) => held_by_body(next.run(req).await, permit),
+            Ok(permit) => {
+                let open = state.metrics.stream_opened();
+                held_by_body(next.run(req).await, (permit, open))
+            }
             Err(_) => busy("Too many live streams are open; try again shortly."),
         };
     }
@@ -90,10 +93,17 @@ pub async fn concurrency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-/// Keeps `permit` with the response's body, so that it is released when the body ends (the
-/// stream closes), not when the headers are sent. Fused: a layer above (compression) may
-/// poll a body again after its end, which an unfused `unfold` answers with a panic.
-fn held_by_body(resp: Response, permit: tokio::sync::OwnedSemaphorePermit) -> Response {
+/// Keeps `permit` (the stream's turn and its place in `/metrics`' count) with the response's
+/// body, so that it is released when the body ends (the stream closes), not when the headers
+/// are sent. Fused: a layer above (compression) may poll a body again after its end, which
+/// an unfused `unfold` answers with a panic.
+fn held_by_body(
+    resp: Response,
+    permit: (
+        tokio::sync::OwnedSemaphorePermit,
+        crate::metrics::OpenStream,
+    ),
+) -> Response {
     use futures::StreamExt;
     let (parts, body) = resp.into_parts();
     let body =

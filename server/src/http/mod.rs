@@ -21,6 +21,7 @@ pub mod guard;
 pub mod headers;
 pub mod health;
 pub mod hooks;
+pub mod metrics;
 pub mod policies;
 pub mod rule_forms;
 pub mod rules;
@@ -719,13 +720,19 @@ pub fn router(
 
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .merge(hooks::router())
         .merge(form_routes())
         .merge(docs::page_router())
         .nest(API_BASE, api_router())
         .route_layer(axum::middleware::from_fn(access::enforce))
+        .route_layer(axum::middleware::from_fn(metrics::note_route))
         .with_state(state.clone())
-        .merge(pages.clone())
+        .merge(
+            pages
+                .clone()
+                .route_layer(axum::middleware::from_fn(metrics::note_route)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             pages,
             form_echo::middleware,
@@ -744,9 +751,11 @@ pub fn router(
         ))
         // Every answer carries the security headers, refusals included.
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             headers::middleware,
         ))
+        // Every request is timed by its route, refusals included.
+        .layer(axum::middleware::from_fn_with_state(state, metrics::timed))
         // Pages and JSON compressed as the client accepts (brotli, gzip); not the live
         // stream, and not the assets, which are stored precompressed.
         .layer(

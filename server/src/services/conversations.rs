@@ -340,6 +340,14 @@ pub async fn ingest_and_send(
                     .map(|e| crate::store::facts::month_of(e.at.timestamp())),
             )
         }));
+    let accepted = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, IngestOutcome::Accepted { .. }))
+        .count() as u64;
+    state
+        .metrics
+        .ingested(accepted, report.outcomes.len() as u64 - accepted);
     settle(state, &mut catalog, report.touched, report.queued > 0, now).await?;
     Ok(report.outcomes)
 }

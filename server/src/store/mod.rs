@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
     /// Which backend this is, for logs and `/healthz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool's use now (`/metrics`).
+    fn pool_use(&self) -> PoolUse;
+    /// Pending deliveries per receiver, by receiver (`/metrics`).
+    async fn outbox_backlog(&self) -> StoreResult<Vec<(String, i64)>>;
 
     async fn count_users(&self) -> StoreResult<i64>;
     /// Creates a user; a taken e-mail is `Conflict { field: "email" }`.
@@ -977,6 +981,14 @@ pub struct ConversationFilter {
     pub limit: i64,
     /// How many of the queue's first conversations to skip.
     pub offset: i64,
+}
+
+/// A connection pool's connections: open, of which idle, and the most it opens.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub size: u64,
+    pub idle: u64,
+    pub max: u64,
 }
 
 /// Where the data lives, parsed from `PROMPTLY_DATABASE_URL`.

@@ -669,6 +669,25 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    fn pool_use(&self) -> super::PoolUse {
+        let (size, idle, max) = match &self.db {
+            Db::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Db::Postgres(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+        };
+        super::PoolUse {
+            size: size.into(),
+            idle: idle as u64,
+            max: max.into(),
+        }
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<Vec<(String, i64)>> {
+        let sql = "SELECT receiver, COUNT(*) AS n FROM outbox WHERE status = 'pending' \
+                   GROUP BY receiver ORDER BY receiver";
+        self.rows(sql, |r| Ok((r.get("receiver")?, r.get("n")?)))
+            .await
+    }
+
     async fn count_users(&self) -> StoreResult<i64> {
         Ok(self
             .q("SELECT COUNT(*) FROM users")

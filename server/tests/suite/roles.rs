@@ -133,8 +133,13 @@ async fn every_route_admits_exactly_the_roles_the_access_table_names() {
             let admitted = route.allow.admits(caller.access());
             let ok = match (admitted, caller.access()) {
                 (true, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
-                // A page-like GET sends the anonymous to the login page instead.
-                (false, None) if method == Method::GET && !route.path.starts_with("/api/v1/") => {
+                // A page-like GET sends the anonymous to the login page instead (not the
+                // metrics: a scraper reads a 401).
+                (false, None)
+                    if method == Method::GET
+                        && !route.path.starts_with("/api/v1/")
+                        && route.path != promptly_server::http::metrics::PATH =>
+                {
                     status == StatusCode::SEE_OTHER && to_login
                 }
                 (false, None) => status == StatusCode::UNAUTHORIZED,

@@ -69,6 +69,7 @@ pub struct Setup {
     clock: Option<TestClock>,
     egress: EgressArgs,
     public_url: Option<String>,
+    metrics_from: Option<String>,
 }
 
 impl Setup {
@@ -83,6 +84,12 @@ impl Setup {
     /// `PROMPTLY_PUBLIC_URL`.
     pub fn public_url(mut self, url: &str) -> Setup {
         self.public_url = Some(url.to_string());
+        self
+    }
+
+    /// `PROMPTLY_METRICS_FROM`.
+    pub fn metrics_from(mut self, ranges: &str) -> Setup {
+        self.metrics_from = Some(ranges.to_string());
         self
     }
 
@@ -158,9 +165,12 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let state = AppState::new(store.clone(), false)
+        let mut state = AppState::new(store.clone(), false)
             .with_clock(clock)
             .with_egress(egress);
+        if let Some(ranges) = &setup.metrics_from {
+            state.metrics_from = std::sync::Arc::new(ranges.parse().expect("address ranges"));
+        }
         let opts = leptos::prelude::LeptosOptions::builder()
             .output_name("promptly")
             .site_root(dir.path().to_string_lossy().to_string())
