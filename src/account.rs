@@ -168,7 +168,8 @@ impl Scopes {
     pub fn of_role(role: Role) -> Self {
         use Scope::*;
         match role {
-            Role::Admin => Scopes::of(Scope::ALL),
+            // `admin` grants the rest; the list is what migration 7 gave admins' tokens.
+            Role::Admin => Scopes::of(Scope::ALL.into_iter().filter(|s| *s != MetricsRead)),
             Role::Agent => Scopes::of([
                 EventsWrite,
                 ConversationsRead,

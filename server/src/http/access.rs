@@ -151,7 +151,12 @@ pub const ROUTES: &[Route] = &[
     // Health and sign-in.
     api("GET", "/healthz", Allow::Anyone),
     api("GET", "/readyz", Allow::Anyone),
-    api("GET", super::metrics::PATH, METRICS),
+    form(
+        "GET",
+        super::metrics::PATH,
+        METRICS,
+        "Only admins (and scrapers with the metrics:read scope) can read the metrics.",
+    ),
     form("POST", "/login", Allow::Anyone, ""),
     form("POST", "/logout", Allow::Anyone, ""),
     // The API's description.
