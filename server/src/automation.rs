@@ -299,6 +299,18 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
             return Ok(0);
         }
     };
+    if !pass.fired.is_empty() {
+        // Committed now (what follows, publishing to browsers, is not part of the delay).
+        let recorded = state.clock.now();
+        for (_, f) in &pass.fired {
+            let delay = (recorded - f.due_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+            state.metrics.fired(&f.event, delay);
+        }
+        let mut stats = state.firing_stats.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, f) in pass.fired.iter().filter(|(_, f)| f.event == "sla.breached") {
+            stats.record(recorded, f.due_at);
+        }
+    }
     state.compliance.bump_months(pass.months.iter().copied());
     state.worker.note(pass.scheduled.iter().copied(), false);
     if pass.firings > 0 {
@@ -315,18 +327,6 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     let published: Vec<i64> = pass.touched.iter().map(|t| t.row.id).collect();
     crate::services::conversations::publish_views(state, &mut catalog, pass.touched, now).await?;
     state.announce(&published).await;
-    if !pass.fired.is_empty() {
-        // Recorded (committed) now.
-        let recorded = state.clock.now();
-        for (_, f) in &pass.fired {
-            let delay = (recorded - f.due_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
-            state.metrics.fired(&f.event, delay);
-        }
-        let mut stats = state.firing_stats.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, f) in pass.fired.iter().filter(|(_, f)| f.event == "sla.breached") {
-            stats.record(recorded, f.due_at);
-        }
-    }
     Ok(handled)
 }
 

@@ -13,7 +13,7 @@ use crate::api::{get_queue, QueueData, QueueParams};
 use crate::components::badge::{Badge, Tick};
 use crate::components::live::LiveFeed;
 use chrono::{DateTime, Utc};
-use leptos::html::Div;
+use leptos::html::{Div, Td};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -247,7 +247,15 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
     Effect::new(move |_| measure());
 
     let empty = move || total.get() == 0 && rows.with(|r| r.is_empty());
-    let spacer = move |px: f64| format!("height:{}px", px.round() as i64);
+    // The spacers' heights are set through the CSSOM in the browser (the page's CSP refuses
+    // style attributes); on the server they are empty, as the first page needs.
+    let (above, below) = (NodeRef::<Td>::new(), NodeRef::<Td>::new());
+    Effect::new(move |_| {
+        let (start, end, len) = window.get();
+        let h = row_height.get_value();
+        set_height(&above, start as f64 * h);
+        set_height(&below, (len - end) as f64 * h);
+    });
     let pages = (data.total + SCREEN as i64 - 1) / SCREEN as i64;
     let page = params.page.unwrap_or(1);
     let page_base = base.clone();
@@ -281,9 +289,7 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
                     <th>"Owner"</th><th>"Priority"</th><th>"Status"</th>
                 </tr></thead>
                 <tbody>
-                    <tr class="spacer" aria-hidden="true">
-                        <td colspan="7" style=move || spacer(window.get().0 as f64 * row_height.get_value())></td>
-                    </tr>
+                    <tr class="spacer" aria-hidden="true"><td colspan="7" node_ref=above></td></tr>
                     <For
                         each=move || {
                             let (start, end, _) = window.get();
@@ -301,12 +307,7 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
                             view! { <QueueRow conversation=c evaluated_at index/> }
                         }
                     />
-                    <tr class="spacer" aria-hidden="true">
-                        <td colspan="7" style=move || {
-                            let (_, end, len) = window.get();
-                            spacer((len - end) as f64 * row_height.get_value())
-                        }></td>
-                    </tr>
+                    <tr class="spacer" aria-hidden="true"><td colspan="7" node_ref=below></td></tr>
                 </tbody>
             </table>
         </div>
@@ -347,6 +348,18 @@ fn scroll_metrics(scroller: &NodeRef<Div>) -> Option<(f64, f64, f64, f64)> {
 fn scroll_metrics(_: &NodeRef<Div>) -> Option<(f64, f64, f64, f64)> {
     None
 }
+
+/// Sets a spacer cell's height (px) through the CSSOM.
+#[cfg(feature = "hydrate")]
+fn set_height(cell: &NodeRef<Td>, px: f64) {
+    if let Some(td) = cell.get_untracked() {
+        let _ = web_sys::HtmlElement::style(&td)
+            .set_property("height", &format!("{}px", px.round() as i64));
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn set_height(_: &NodeRef<Td>, _: f64) {}
 
 /// The browser's clock (the server's instant `fallback` when rendering on the server).
 fn browser_now(fallback: DateTime<Utc>) -> DateTime<Utc> {
