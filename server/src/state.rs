@@ -17,6 +17,8 @@ pub const RECENT_EVENTS: usize = 10_000;
 pub struct Sequenced {
     pub seq: u64,
     pub event: Arc<StreamEvent>,
+    /// The event as JSON, serialised once for every stream that sends it.
+    pub json: Arc<str>,
 }
 
 #[derive(Default)]
@@ -285,10 +287,17 @@ impl AppState {
     /// Numbers the event, keeps it for reconnecting browsers and sends it to every stream.
     /// The lock is held while sending so that sequence numbers reach streams in order.
     pub fn publish(&self, event: StreamEvent) {
+        let json: Arc<str> = serde_json::to_string(&event)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a stream event could not be serialised");
+                "{}".into()
+            })
+            .into();
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let item = Sequenced {
             seq: recent.next_seq,
             event: Arc::new(event),
+            json,
         };
         recent.next_seq += 1;
         if recent.events.len() == RECENT_EVENTS {

@@ -34,8 +34,13 @@ fn to_sse(e: &StreamEvent) -> Event {
         .unwrap_or_else(|_| Event::default().comment("unserialisable event"))
 }
 
+/// A change as its SSE message: the JSON serialised once when it was published (thousands
+/// of streams send the same text).
 fn sequenced(s: &Sequenced) -> Event {
-    to_sse(&s.event).id(s.seq.to_string())
+    Event::default()
+        .event(s.event.name())
+        .data(&*s.json)
+        .id(s.seq.to_string())
 }
 
 /// The server's time (its clock), which browsers compare with theirs.
