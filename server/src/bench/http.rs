@@ -367,11 +367,38 @@ pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (base, token, _state) = start(dir.path(), None).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let (promptly, frame) = live_rounds(&base, &token, clients, rounds).await?;
+    // The peer, in the same run: a bare axum SSE broadcast of a frame as long as Promptly's.
+    let bare = bare_broadcast(frame).await?;
+    let (peer, _) = live_rounds(&bare, "none", clients, rounds).await?;
+    Ok(format!(
+        "live_clients={clients} rounds={rounds} frame_bytes={frame} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} \
+         bare_p50_ms={:.2} bare_p99_ms={:.2} bare_max_ms={:.2} p99_ratio={:.2}",
+        promptly[0], promptly[1], promptly[2], peer[0], peer[1], peer[2],
+        promptly[1] / peer[1]
+    ))
+}
+
+/// `clients` SSE clients on `{base}/api/v1/stream`; each of `rounds` posts one
+/// `conversation.created` and times, for every client, the POST's answer to the change's
+/// arrival. The p50, p99 and max (ms), and the longest frame received (bytes).
+async fn live_rounds(
+    base: &str,
+    token: &str,
+    clients: usize,
+    rounds: usize,
+) -> Result<([f64; 3], usize), String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant, usize)>();
     let ready = std::sync::Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let mut readers = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let (base, token, tx, ready) = (base.clone(), token.clone(), tx.clone(), ready.clone());
-        tokio::spawn(async move {
+        let (base, token, tx, ready) = (
+            base.to_string(),
+            token.to_string(),
+            tx.clone(),
+            ready.clone(),
+        );
+        readers.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let Ok(resp) = client
                 .get(format!("{base}/api/v1/stream"))
@@ -395,22 +422,23 @@ pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
                     } else if let Some(pos) = frame.find("\"external_id\":\"live-") {
                         let rest = &frame[pos + "\"external_id\":\"live-".len()..];
                         if let Some(n) = rest.split('"').next().and_then(|s| s.parse().ok()) {
-                            let _ = tx.send((n, Instant::now()));
+                            let _ = tx.send((n, Instant::now(), frame.len()));
                         }
                     }
                 }
             }
-        });
+        }));
     }
     ready.wait().await;
     let client = reqwest::Client::new();
     let mut latencies = Vec::with_capacity(clients * rounds);
+    let mut frame = 0;
     for round in 0..rounds {
         let body = json!({"id": format!("live-evt-{round}"), "type": "conversation.created",
                           "conversation": format!("live-{round}"), "channel": "sms"});
         let r = client
             .post(format!("{base}/api/v1/events"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await
@@ -421,7 +449,7 @@ pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
         }
         let mut got = 0;
         while got < clients {
-            let (n, at) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            let (n, at, len) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
                 .await
                 .map_err(|_| {
                     format!("round {round}: only {got} of {clients} streams got the change")
@@ -429,18 +457,73 @@ pub async fn live(clients: usize, rounds: usize) -> Result<String, String> {
                 .ok_or("streams closed")?;
             if n == round {
                 got += 1;
+                frame = frame.max(len);
                 latencies.push(at.saturating_duration_since(returned).as_secs_f64() * 1000.0);
             }
         }
     }
+    for r in readers {
+        r.abort();
+    }
     latencies.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    Ok(format!(
-        "live_clients={clients} rounds={rounds} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
-        pct(0.5),
-        pct(0.99),
-        pct(1.0)
-    ))
+    Ok(([pct(0.5), pct(0.99), pct(1.0)], frame))
+}
+
+/// A bare axum SSE broadcast on 127.0.0.1 (listen backlog 4,096 like Promptly's): `GET
+/// /api/v1/stream` says hello, then forwards each broadcast; `POST /api/v1/events` broadcasts
+/// a `conversation` frame of `frame` bytes naming the posted conversation, serialised once.
+/// No session, no store, no SLA: the floor under `bench live`.
+async fn bare_broadcast(frame: usize) -> Result<String, String> {
+    use axum::response::sse::{Event, Sse};
+    use axum::routing::{get, post};
+    let (tx, _) = tokio::sync::broadcast::channel::<std::sync::Arc<str>>(1024);
+    let sender = tx.clone();
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/stream",
+            get(move || {
+                let rx = tx.subscribe();
+                async move {
+                    let hello = futures::stream::once(async {
+                        Ok::<_, std::convert::Infallible>(Event::default().event("hello").data("{}"))
+                    });
+                    let changes = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(
+                        |m| async move {
+                            m.ok().map(|json| {
+                                Ok(Event::default().event("conversation").data(&*json))
+                            })
+                        },
+                    );
+                    Sse::new(hello.chain(changes))
+                }
+            }),
+        )
+        .route(
+            "/api/v1/events",
+            post(move |axum::Json(body): axum::Json<Value>| {
+                let sender = sender.clone();
+                async move {
+                    let id = body["conversation"].as_str().unwrap_or_default();
+                    let head = format!("{{\"type\":\"conversation\",\"conversation\":{{\"external_id\":\"{id}\",\"pad\":\"");
+                    // The frame's other lines ("event: ...", "data: ", blank) take about 30 bytes.
+                    let pad = frame.saturating_sub(head.len() + 4 + 30);
+                    let json: std::sync::Arc<str> = format!("{head}{}\"}}}}", "x".repeat(pad)).into();
+                    let _ = sender.send(json);
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| e.to_string())?;
+    let listener = socket.listen(4096).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(format!("http://{addr}"))
 }
 
 /// The resident set of process `pid` in KiB (Linux `/proc`).
