@@ -79,12 +79,15 @@ async fn start(
 fn workload(n: usize) -> Vec<Value> {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    let base = Utc::now() - Duration::hours(2);
+    // A second apart (closer for a very long workload), all within the window the server
+    // accepts: ending a minute ago, starting at most six days before.
+    let step_ms = (6 * 24 * 3600 * 1000 / n.max(1) as i64).clamp(1, 1000);
+    let base = Utc::now() - Duration::milliseconds(step_ms * n as i64) - Duration::minutes(1);
     (0..n)
         .map(|i| {
             let conv = format!("bench-c{}", i / 5);
             let id = format!("evt-{:016x}", rng.gen::<u64>());
-            let at = (base + Duration::seconds(i as i64)).to_rfc3339();
+            let at = (base + Duration::milliseconds(step_ms * i as i64)).to_rfc3339();
             match i % 5 {
                 0 => json!({"id": id, "type": "conversation.created", "conversation": conv,
                             "at": at, "channel": "whatsapp", "contact": {"name": "Bench"}}),

@@ -689,3 +689,18 @@ async fn requests_beyond_the_limit_wait_then_are_told_to_retry() {
     let turns = s.state.in_flight.clone().try_acquire_many_owned(all);
     assert!(turns.is_ok(), "a stream does not hold a request's turn");
 }
+
+/// The HTTP benchmarks still run against the server as it is (a tiny workload: the figures
+/// are `BENCHMARKS.md`'s, not this test's). `bench ingest` once broke unnoticed when the
+/// event window refused its workload's times.
+#[tokio::test]
+async fn the_http_benchmarks_run_on_a_small_workload() {
+    let ingest = promptly_server::bench::http::ingest(200, 50, 2, None)
+        .await
+        .expect("bench ingest runs");
+    assert!(ingest.contains("ratio="), "{ingest}");
+    let live = promptly_server::bench::http::live(5, 2)
+        .await
+        .expect("bench live runs");
+    assert!(live.contains("bare_p99_ms="), "{live}");
+}
