@@ -143,7 +143,8 @@ async fn raw_inserts(dir: &std::path::Path, events: &[Value], batch: usize) -> R
         );
         q.push_values(chunk, |mut b, e| {
             b.push_bind(e["id"].as_str().unwrap_or_default().to_string())
-                .push("(SELECT id FROM conversations WHERE external_id = ")
+                // The source too: conversations are unique (and indexed) per source.
+                .push("(SELECT id FROM conversations WHERE source = 'default' AND external_id = ")
                 .push_bind_unseparated(e["conversation"].as_str().unwrap_or_default().to_string())
                 .push_unseparated(")")
                 .push_bind(e["at"].as_str().unwrap_or_default().to_string())
@@ -255,7 +256,7 @@ async fn raw_inserts_pg(url: &str, events: &[Value], batch: usize) -> Result<f64
             "INSERT INTO events (external_id, conversation_id, at, payload, received_at) \
              SELECT u.id, c.id, u.at, u.payload, $5 FROM UNNEST($1::text[], $2::text[], \
              $3::timestamptz[], $4::text[]) AS u(id, conv, at, payload) \
-             JOIN conversations c ON c.external_id = u.conv",
+             JOIN conversations c ON c.source = 'default' AND c.external_id = u.conv",
         )
         .bind(text("id"))
         .bind(text("conversation"))
