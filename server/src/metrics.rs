@@ -191,22 +191,18 @@ impl Metrics {
     /// Everything, in the text format, with the gauges read for this scrape.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
-        header(
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        family(
             &mut out,
             "promptly_ingest_events_total",
             "counter",
             "Conversation events posted to this server, by outcome (accepted: stored; duplicate: an id already stored, acknowledged).",
+            "outcome",
+            [
+                ("accepted", load(&self.ingest_accepted)),
+                ("duplicate", load(&self.ingest_duplicates)),
+            ],
         );
-        for (outcome, n) in [
-            ("accepted", &self.ingest_accepted),
-            ("duplicate", &self.ingest_duplicates),
-        ] {
-            let _ = writeln!(
-                out,
-                "promptly_ingest_events_total{{outcome=\"{outcome}\"}} {}",
-                n.load(Ordering::Relaxed)
-            );
-        }
 
         header(
             &mut out,
@@ -249,99 +245,96 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        header(
+        family(
             &mut out,
             "promptly_outbox_attempts_total",
             "counter",
             "Delivery attempts (webhooks and channel sends) made by this server, by receiver (host:port).",
+            "receiver",
+            attempts
+                .iter()
+                .map(|(r, a)| (r.as_str(), a.delivered + a.failed)),
         );
-        for (receiver, a) in &attempts {
-            let _ = writeln!(
-                out,
-                "promptly_outbox_attempts_total{{receiver=\"{}\"}} {}",
-                quoted(receiver),
-                a.delivered + a.failed
-            );
-        }
-        header(
+        family(
             &mut out,
             "promptly_outbox_failures_total",
             "counter",
             "Delivery attempts that failed (to be tried again, or given up), by receiver.",
+            "receiver",
+            attempts.iter().map(|(r, a)| (r.as_str(), a.failed)),
         );
-        for (receiver, a) in &attempts {
-            let _ = writeln!(
-                out,
-                "promptly_outbox_failures_total{{receiver=\"{}\"}} {}",
-                quoted(receiver),
-                a.failed
-            );
-        }
-        header(
+        family(
             &mut out,
             "promptly_outbox_backlog",
             "gauge",
             "Deliveries waiting to be delivered (all servers), by receiver.",
+            "receiver",
+            gauges
+                .outbox_backlog
+                .iter()
+                .map(|(r, n)| (r.as_str(), *n as u64)),
         );
-        for (receiver, n) in &gauges.outbox_backlog {
-            let _ = writeln!(
-                out,
-                "promptly_outbox_backlog{{receiver=\"{}\"}} {n}",
-                quoted(receiver)
-            );
-        }
-
-        header(
+        family(
             &mut out,
             "promptly_open_streams",
             "gauge",
             "Live streams (server-sent events) open on this server.",
+            "",
+            [("", self.open_streams.load(Ordering::Relaxed).max(0) as u64)],
         );
-        let _ = writeln!(
-            out,
-            "promptly_open_streams {}",
-            self.open_streams.load(Ordering::Relaxed)
-        );
-
-        header(
+        family(
             &mut out,
             "promptly_compliance_cache_lookups_total",
             "counter",
             "Compliance figures asked for, by result (hit: from this server's cache; miss: computed).",
+            "result",
+            [
+                ("hit", load(&self.compliance_hits)),
+                ("miss", load(&self.compliance_misses)),
+            ],
         );
-        for (result, n) in [
-            ("hit", &self.compliance_hits),
-            ("miss", &self.compliance_misses),
-        ] {
-            let _ = writeln!(
-                out,
-                "promptly_compliance_cache_lookups_total{{result=\"{result}\"}} {}",
-                n.load(Ordering::Relaxed)
-            );
-        }
-
         let pool = &gauges.pool;
-        header(
+        family(
             &mut out,
             "promptly_db_pool_connections",
             "gauge",
             "Database pool connections, by state (in_use, idle) and the pool's maximum (max).",
+            "state",
+            [
+                ("in_use", pool.size.saturating_sub(pool.idle)),
+                ("idle", pool.idle),
+                ("max", pool.max),
+            ],
         );
-        for (s, n) in [
-            ("in_use", pool.size.saturating_sub(pool.idle)),
-            ("idle", pool.idle),
-            ("max", pool.max),
-        ] {
-            let _ = writeln!(out, "promptly_db_pool_connections{{state=\"{s}\"}} {n}");
-        }
-        header(
+        family(
             &mut out,
             "promptly_database_up",
             "gauge",
             "Whether the database answered at this scrape (1) or not (0).",
+            "",
+            [("", u64::from(gauges.database_up))],
         );
-        let _ = writeln!(out, "promptly_database_up {}", u8::from(gauges.database_up));
         out
+    }
+}
+
+/// A family of plain series: its HELP and TYPE, then one line per value of `label` (none
+/// when `label` is empty: one unlabelled series).
+fn family<'a>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    label: &str,
+    values: impl IntoIterator<Item = (&'a str, u64)>,
+) {
+    header(out, name, kind, help);
+    for (v, n) in values {
+        if label.is_empty() {
+            let _ = writeln!(out, "{name} {n}");
+        } else {
+            let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", quoted(v));
+        }
     }
 }
 

@@ -58,12 +58,7 @@ async fn start(
         .site_pkg_dir("pkg")
         .build();
     let app = http::router(state.clone(), opts, None);
-    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
-    socket
-        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|e| e.to_string())?;
-    let listener = socket.listen(4096).map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, addr) = loopback_listener()?;
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,
@@ -72,6 +67,18 @@ async fn start(
         .await;
     });
     Ok((format!("http://{addr}"), token, state))
+}
+
+/// A listener on a free loopback port with a backlog of 4,096 (a burst of stream clients
+/// overflows the default 128), and its address.
+fn loopback_listener() -> Result<(tokio::net::TcpListener, SocketAddr), String> {
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| e.to_string())?;
+    let listener = socket.listen(4096).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, addr))
 }
 
 /// `n` realistic events: conversations of 5 events (created, customer, agent, customer,
@@ -518,12 +525,7 @@ async fn bare_broadcast(frame: usize) -> Result<String, String> {
                 }
             }),
         );
-    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
-    socket
-        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|e| e.to_string())?;
-    let listener = socket.listen(4096).map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, addr) = loopback_listener()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -1,24 +1,21 @@
-//! `/metrics` (Prometheus' text format: [`crate::metrics`]) and `/readyz`, and the layers that
-//! time each request by its route.
+//! `/metrics` (Prometheus' text format: [`crate::metrics`]), and the layers that time each
+//! request by its route.
 
 use crate::metrics::Gauges;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 use std::sync::{Arc, OnceLock};
 
 /// Where the metrics are read.
 pub const PATH: &str = "/metrics";
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(PATH, get(metrics))
-        .route("/readyz", get(ready))
+    Router::new().route(PATH, get(metrics))
 }
 
 /// The metrics, with the gauges read from the database now (admins, `metrics:read` tokens,
@@ -43,27 +40,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     resp
-}
-
-/// Ready for traffic: the database answers and the server is not shutting down (a load
-/// balancer takes it out of rotation then; `/healthz` says whether it is up at all).
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    if *state.shutting_down.borrow() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "shutting_down"})),
-        );
-    }
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "database_unavailable"})),
-            )
-        }
-    }
 }
 
 /// Where the route a request matched is noted for [`timed`], which runs before routing.

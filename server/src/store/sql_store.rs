@@ -417,18 +417,23 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// The conversations with these ids, ordered by id.
+    fn conversations_query(&self, ids: &[i64]) -> Query {
+        let mut q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
+        ));
+        q.push_in("id", ids).push(" ORDER BY id");
+        q
+    }
+
     /// The conversations with these ids, ordered by id, held until commit (PostgreSQL).
     async fn conversations_locked(
         &self,
         tx: &mut Tx,
         ids: &[i64],
     ) -> Result<Vec<ConversationRow>, sqlx::Error> {
-        let mut q = self.q(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
-        ));
-        q.push_in("id", ids)
-            .push(" ORDER BY id")
-            .push_lock(Lock::Update);
+        let mut q = self.conversations_query(ids);
+        q.push_lock(Lock::Update);
         q.fetch_all(tx)
             .await?
             .iter()
@@ -2386,10 +2391,7 @@ impl Store for SqlStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = self.q(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE "
-        ));
-        q.push_in("id", ids).push(" ORDER BY id");
+        let q = self.conversations_query(ids);
         all(q.fetch_all(&self.db).await?, conversation_from_row)
     }
 

@@ -1,36 +1,18 @@
 //! `/metrics` and `/readyz` over real HTTP: who may read the metrics, and the series after a
 //! breach fires and its webhook is delivered to a receiver started by the test.
 
-use crate::server_support::{eventually, Setup, TestServer, LOCAL_RECEIVERS};
+use crate::server_support::{counting_receiver, eventually, Setup, TestServer, LOCAL_RECEIVERS};
 
 use chrono::{DateTime, Duration, Utc};
 use reqwest::header::{AUTHORIZATION, COOKIE};
 use reqwest::StatusCode;
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 const WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn t0() -> DateTime<Utc> {
     "2026-11-24T10:00:00Z".parse().unwrap()
-}
-
-/// A receiver on 127.0.0.1 that answers 200 and counts what it gets.
-async fn receiver() -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let count = hits.clone();
-    let app = axum::Router::new().fallback(move || {
-        let count = count.clone();
-        async move {
-            count.fetch_add(1, Ordering::SeqCst);
-            axum::http::StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("127.0.0.1:{}", addr.port()), hits)
 }
 
 /// GET `/metrics` with a header (or none): status and text.
@@ -54,7 +36,8 @@ async fn metrics_count_a_breach_its_webhook_the_ingest_and_the_streams() {
     let s = TestServer::start_with(Setup::at(t0()).allow_egress(LOCAL_RECEIVERS)).await;
     let t = s.token().await;
     let bearer = |t: &str| Some((AUTHORIZATION.as_str(), format!("Bearer {t}")));
-    let (host, hits) = receiver().await;
+    let (port, hits) = counting_receiver().await;
+    let host = format!("127.0.0.1:{port}");
     s.create_default_policy(&t, json!({"name": "Chat", "first_response": "1m"}))
         .await;
     s.create(

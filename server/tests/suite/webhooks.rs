@@ -6,7 +6,9 @@
 //! Servers run on a test clock that stands still unless moved; effects are polled for with
 //! a deadline ([`eventually`]), never waited for with a fixed sleep.
 
-use crate::server_support::{error_fields, eventually, Setup, TestServer, LOCAL_RECEIVERS};
+use crate::server_support::{
+    counting_receiver, error_fields, eventually, Setup, TestServer, LOCAL_RECEIVERS,
+};
 use crate::support;
 
 use axum::body::Bytes;
@@ -361,23 +363,6 @@ async fn webhooks_to_addresses_that_are_not_public_are_refused_unless_allowed() 
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{e}");
-}
-
-/// A receiver on 127.0.0.1 that counts the requests it gets (any path, any method).
-async fn counting_receiver() -> (u16, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let count = hits.clone();
-    let app = axum::Router::new().fallback(move || {
-        let count = count.clone();
-        async move {
-            count.fetch_add(1, Ordering::SeqCst);
-            axum::http::StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, hits)
 }
 
 #[tokio::test]
