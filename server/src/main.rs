@@ -424,6 +424,7 @@ async fn serve(db: DbArgs, args: ServeArgs) -> Result<(), Usage> {
     let app = http::router(state.clone(), leptos_options, public_url);
     promptly_server::automation::start(&state, link_base);
     promptly_server::retention::start(&state, args.retention);
+    promptly_server::reports::start(&state);
     {
         let state = state.clone();
         tokio::spawn(async move {

@@ -1,10 +1,11 @@
 //! Contract compliance as the API and the pages read it: a contract's period evaluated
-//! from the store's group counts (`Store::compliance_groups`, one aggregate query) with the
-//! team → department mapping, its trend over earlier periods, and the conversations behind
-//! a number.
+//! from the store's group counts (`Store::compliance_groups`: its rollups plus the
+//! conversations with a clock running) with the team → department mapping, its trend over
+//! earlier periods, and the conversations behind a number; and the upkeep of the rollups
+//! (one definition per live contract, compacted every few seconds).
 
 use crate::state::AppState;
-use crate::store::facts::{key, GroupFilter};
+use crate::store::facts::{key, GroupFilter, RollupDef};
 use crate::store::{ContractRecord, DrillRow, Store, StoreResult};
 use chrono::{DateTime, Utc};
 use promptly::compliance::{
@@ -73,12 +74,7 @@ pub async fn groups(
     period: PeriodKey,
     now: DateTime<Utc>,
 ) -> StoreResult<Arc<Vec<GroupCounts>>> {
-    let kinds: Vec<_> = contract.metrics.iter().map(|m| m.kind).collect();
-    let key = format!(
-        "{}|{}|{period}",
-        serde_json::to_string(&contract.scope).unwrap_or_default(),
-        serde_json::to_string(&kinds).unwrap_or_default()
-    );
+    let key = format!("{}|{period}", RollupDef::of(contract).key());
     let months = crate::store::facts::months_of(period);
     let hit = state.compliance.get(&key, &months);
     state.metrics.compliance_lookup(hit.is_some());
@@ -164,4 +160,53 @@ pub async fn drill(
             limit,
         )
         .await
+}
+
+/// How often a server merges the rollup rows written since its last compaction.
+pub const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Keeps one rollup definition per live contract: builds the missing ones and drops the
+/// others (those of deleted contracts and of terms since changed).
+pub async fn sync_rollups(store: &dyn Store) -> StoreResult<()> {
+    let defs: Vec<RollupDef> = store
+        .list_contracts()
+        .await?
+        .iter()
+        .map(|r| RollupDef::of(&r.contract))
+        .collect();
+    store.retain_rollups(&defs).await?;
+    for def in &defs {
+        store.build_rollups(def).await?;
+    }
+    Ok(())
+}
+
+/// [`sync_rollups`] in the background (after a contract changed): building a definition
+/// reads every facts row, and the request need not wait for it (a page read first builds
+/// it itself).
+pub fn sync_rollups_soon(state: &AppState) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sync_rollups(store.as_ref()).await {
+            tracing::warn!(error = %e, "the compliance rollups could not be brought up to date");
+        }
+    });
+}
+
+/// The rollups' upkeep: brought up to date at start, then compacted every
+/// [`COMPACT_EVERY`] (it changes how many rows a read sums, never what they sum to).
+pub fn start(state: &AppState) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sync_rollups(store.as_ref()).await {
+            tracing::warn!(error = %e, "the compliance rollups could not be brought up to date");
+        }
+        let mut every = tokio::time::interval(COMPACT_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = store.compact_rollups().await {
+                tracing::warn!(error = %e, "compacting the compliance rollups failed");
+            }
+        }
+    });
 }

@@ -91,6 +91,7 @@ pub async fn create(state: &AppState, body: Value) -> Result<ContractRecord, Api
         Some(&rec),
     )
     .await;
+    crate::reports::sync_rollups_soon(state);
     Ok(rec)
 }
 
@@ -113,6 +114,7 @@ pub async fn update(state: &AppState, id: i64, body: Value) -> Result<ContractRe
         Some(&rec),
     )
     .await;
+    crate::reports::sync_rollups_soon(state);
     Ok(rec)
 }
 
@@ -128,6 +130,7 @@ pub async fn delete(state: &AppState, id: i64) -> Result<(), ApiError> {
         audit::NONE,
     )
     .await;
+    crate::reports::sync_rollups_soon(state);
     Ok(())
 }
 

@@ -158,12 +158,18 @@ fn like_lit(text: &str) -> String {
 pub fn scope_condition(scope: &Scope, period: PeriodKey) -> String {
     let (start, end) = period.range();
     let months: Vec<String> = months_of(period).iter().map(|m| m.to_string()).collect();
-    let mut parts = vec![format!(
-        "month IN ({}) AND created_s >= {} AND created_s < {}",
+    format!(
+        "month IN ({}) AND created_s >= {} AND created_s < {} AND {}",
         months.join(", "),
         start.timestamp(),
-        end.timestamp()
-    )];
+        end.timestamp(),
+        scope_filter(scope)
+    )
+}
+
+/// The conversations of a contract's scope (any time), as a `WHERE` condition.
+pub fn scope_filter(scope: &Scope) -> String {
+    let mut parts = vec!["1 = 1".to_string()];
     let list = |items: Vec<String>| items.join(", ");
     if !scope.teams.is_empty() {
         parts.push(format!(
@@ -324,6 +330,18 @@ pub fn groups_sql_of(
     now: DateTime<Utc>,
     channels: Option<&[Channel]>,
 ) -> String {
+    groups_sql_where(scope, metrics, period, now, channels, None)
+}
+
+/// [`groups_sql_of`] narrowed by a further condition.
+fn groups_sql_where(
+    scope: &Scope,
+    metrics: &[MetricKind],
+    period: PeriodKey,
+    now: DateTime<Utc>,
+    channels: Option<&[Channel]>,
+    extra: Option<&str>,
+) -> String {
     let mut select = String::from("SELECT MIN(team), MIN(owner), channel, COUNT(*) AS n");
     for m in metrics {
         let (num, den) = metric_terms(*m, now.timestamp());
@@ -336,10 +354,197 @@ pub fn groups_sql_of(
         let list: Vec<String> = chs.iter().map(|c| lit(c.as_str())).collect();
         condition.push_str(&format!(" AND channel IN ({})", list.join(", ")));
     }
+    if let Some(extra) = extra {
+        condition.push_str(" AND ");
+        condition.push_str(extra);
+    }
     format!(
         "{select} FROM conversation_facts WHERE {condition} GROUP BY month, channel, team_g, \
          owner_g"
     )
+}
+
+/// Facts rows with a clock still running: their counts change at its deadline without any
+/// write, so they are aggregated when read, and the rollups hold every other row.
+pub const RUNNING: &str = "(frt_due IS NOT NULL OR nrt_due IS NOT NULL OR rt_due IS NOT NULL)";
+
+/// The rows the rollups sum: no clock running.
+const SETTLED: &str = "frt_due IS NULL AND nrt_due IS NULL AND rt_due IS NULL";
+
+/// The rollup bucket of a row in span 1: the Unix second its ISO week (UTC) starts. The
+/// Unix epoch was a Thursday; 345,600 s later (5 January 1970) a Monday.
+const WEEK_OF: &str = "(created_s - ((created_s - 345600) % 604800 + 604800) % 604800)";
+
+/// Rollup span of months (`bucket` = [`month_of`]).
+pub const SPAN_MONTH: i64 = 0;
+/// Rollup span of ISO weeks (`bucket` = the Unix second of the week's Monday, UTC).
+pub const SPAN_WEEK: i64 = 1;
+
+/// The group key of a rollup row, in the order of the table's columns.
+const ROLLUP_KEY: &str = "def_id, span, bucket, channel, team, owner";
+
+/// What one set of rollups counts: a contract's scope and its metrics' kinds (the contract's
+/// targets, names and periods do not change the counts). Its text ([`RollupDef::key`]) keys
+/// `compliance_rollup_defs` and the server's compliance cache.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RollupDef {
+    pub scope: Scope,
+    pub kinds: Vec<MetricKind>,
+}
+
+impl RollupDef {
+    pub fn of(contract: &promptly::compliance::Contract) -> Self {
+        RollupDef {
+            scope: contract.scope.clone(),
+            kinds: contract.metrics.iter().map(|m| m.kind).collect(),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        serde_json::from_str(key).ok()
+    }
+}
+
+/// The rollup span and buckets that make up a period exactly.
+pub fn rollup_buckets(period: PeriodKey) -> (i64, Vec<i64>) {
+    match period.period() {
+        promptly::compliance::Period::Week => (SPAN_WEEK, vec![period.start().timestamp()]),
+        _ => (SPAN_MONTH, months_of(period)),
+    }
+}
+
+/// The `n0, d0, n1, d1, …` columns of the first `width` metrics, comma-first.
+fn tally_columns(width: usize) -> String {
+    (0..width).map(|i| format!(", n{i}, d{i}")).collect()
+}
+
+/// Appends to `q` an `INSERT` of rollup rows: `sign` (1 or −1) times the counts of the
+/// settled facts rows in each definition's scope (only those of `ids` when given), per month
+/// and per week. `None` without definitions.
+pub fn push_rollup_insert(
+    q: &mut super::db::Query,
+    defs: &[(i64, RollupDef)],
+    sign: i64,
+    ids: Option<&[i64]>,
+) -> bool {
+    let Some(width) = defs.iter().map(|(_, d)| d.kinds.len()).max() else {
+        return false;
+    };
+    q.push(&format!(
+        "INSERT INTO compliance_rollups ({ROLLUP_KEY}, n{}) ",
+        tally_columns(width)
+    ));
+    let mut first = true;
+    for (id, def) in defs {
+        for (span, bucket) in [(SPAN_MONTH, "month"), (SPAN_WEEK, WEEK_OF)] {
+            if !first {
+                q.push(" UNION ALL ");
+            }
+            first = false;
+            let mut select = format!(
+                "SELECT {id}, {span}, {bucket}, channel, MIN(team), MIN(owner), {sign} * COUNT(*)"
+            );
+            for i in 0..width {
+                match def.kinds.get(i) {
+                    Some(kind) => {
+                        // Settled rows have no deadline: the instant does not matter.
+                        let (num, den) = metric_terms(*kind, 0);
+                        select.push_str(&format!(
+                            ", {sign} * COALESCE(SUM({num}), 0), {sign} * COALESCE(SUM({den}), 0)"
+                        ));
+                    }
+                    None => select.push_str(", CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"),
+                }
+            }
+            q.push(&format!(
+                "{select} FROM conversation_facts WHERE {SETTLED} AND {}",
+                scope_filter(&def.scope)
+            ));
+            if let Some(ids) = ids {
+                q.push(" AND ");
+                q.push_in("conversation_id", ids.to_vec());
+            }
+            q.push(&format!(" GROUP BY {bucket}, channel, team_g, owner_g"));
+        }
+    }
+    true
+}
+
+/// A definition's rollup counts of a period by team, owner and channel (as
+/// [`groups_sql`] selects them), without groups whose rows cancelled out.
+pub fn rollup_read_sql(def_id: i64, width: usize, period: PeriodKey) -> String {
+    let (span, buckets) = rollup_buckets(period);
+    let buckets: Vec<String> = buckets.iter().map(|b| b.to_string()).collect();
+    let mut select = String::from("SELECT team, owner, channel, CAST(SUM(n) AS BIGINT)");
+    for i in 0..width {
+        select.push_str(&format!(
+            ", CAST(COALESCE(SUM(n{i}), 0) AS BIGINT), CAST(COALESCE(SUM(d{i}), 0) AS BIGINT)"
+        ));
+    }
+    format!(
+        "{select} FROM compliance_rollups WHERE def_id = {def_id} AND span = {span} AND \
+         bucket IN ({}) GROUP BY channel, team, owner HAVING SUM(n) <> 0",
+        buckets.join(", ")
+    )
+}
+
+/// The group counts of a period's facts rows with a clock running at the time of the last
+/// write (see [`RUNNING`]): what a period adds to its rollups when read at `now`.
+pub fn running_groups_sql(
+    scope: &Scope,
+    metrics: &[MetricKind],
+    period: PeriodKey,
+    now: DateTime<Utc>,
+) -> String {
+    groups_sql_where(scope, metrics, period, now, None, Some(RUNNING))
+}
+
+/// Merges the rollup rows of the given `(def_id, span, bucket)` keys with ids up to `upto`
+/// into one row per group. PostgreSQL deletes and re-inserts in one statement, so exactly
+/// the rows it deleted are summed, whatever other servers do meanwhile; SQLite's write lock
+/// lets the two statements see the same rows.
+pub fn compaction_sql(
+    dialect: super::db::Dialect,
+    keys: &[(i64, i64, i64)],
+    upto: i64,
+) -> Vec<String> {
+    let width = promptly::limits::CONTRACT_METRICS;
+    let any: Vec<String> = keys
+        .iter()
+        .map(|(d, s, b)| format!("(def_id = {d} AND span = {s} AND bucket = {b})"))
+        .collect();
+    let condition = format!("id <= {upto} AND ({})", any.join(" OR "));
+    let sums: String = (0..width)
+        .map(|i| format!(", SUM(n{i}), SUM(d{i})"))
+        .collect();
+    let insert = format!(
+        "INSERT INTO compliance_rollups ({ROLLUP_KEY}, n{}) ",
+        tally_columns(width)
+    );
+    let select = |from: &str| {
+        format!(
+            "SELECT {ROLLUP_KEY}, SUM(n){sums} FROM {from} GROUP BY {ROLLUP_KEY} \
+             HAVING SUM(n) <> 0"
+        )
+    };
+    match dialect {
+        super::db::Dialect::Postgres => vec![format!(
+            "WITH gone AS (DELETE FROM compliance_rollups WHERE {condition} RETURNING *) \
+             {insert}{}",
+            select("gone")
+        )],
+        super::db::Dialect::Sqlite => vec![
+            format!(
+                "{insert}{}",
+                select(&format!("compliance_rollups WHERE {condition}"))
+            ),
+            format!("DELETE FROM compliance_rollups WHERE {condition}"),
+        ],
+    }
 }
 
 /// Joins the rows of one group (team, owner, channel) from several months and sorts them

@@ -51,6 +51,7 @@ const FILES: &[(&str, &str)] = files![
     "0015_channel_accounts.sql",
     "0016_channel_sends.sql",
     "0017_send_receipts.sql",
+    "0018_compliance_rollups.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

@@ -326,14 +326,31 @@ pub trait Store: Send + Sync + 'static {
     async fn team_departments(&self) -> StoreResult<Vec<TeamDepartment>>;
     /// Replaces the whole mapping in one transaction.
     async fn set_team_departments(&self, mapping: &[TeamDepartment]) -> StoreResult<()>;
-    /// A contract's period in groups of team, owner and channel, judged at `now`
-    /// (`facts::groups_sql`).
+    /// A contract's period in groups of team, owner and channel, judged at `now`: the
+    /// rollups of its definition (built first when it has none) plus the facts rows with a
+    /// clock running (`facts::rollup_read_sql`, `facts::running_groups_sql`).
     async fn compliance_groups(
         &self,
         contract: &Contract,
         period: PeriodKey,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<GroupCounts>>;
+    /// The same counts aggregated from every facts row of the period (`facts::groups_sql`):
+    /// what the rollups must always equal.
+    async fn compliance_groups_aggregate(
+        &self,
+        contract: &Contract,
+        period: PeriodKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>>;
+    /// Builds the rollups of a definition (a contract's scope and metric kinds) unless they
+    /// exist; returns its id.
+    async fn build_rollups(&self, def: &facts::RollupDef) -> StoreResult<i64>;
+    /// Drops the rollups of every definition but these (those of the live contracts).
+    async fn retain_rollups(&self, keep: &[facts::RollupDef]) -> StoreResult<()>;
+    /// Merges the rollup rows written since the last compaction into one row per group;
+    /// returns how many buckets it merged.
+    async fn compact_rollups(&self) -> StoreResult<u64>;
     /// The conversations behind a metric's number (`facts::drill_sql`), worst first.
     async fn compliance_conversations(
         &self,

@@ -23,6 +23,8 @@ use std::collections::{HashMap, HashSet};
 /// The store over one database of either kind.
 pub struct SqlStore {
     db: Db,
+    /// The highest `compliance_rollups` id this server has compacted up to.
+    compacted: std::sync::atomic::AtomicI64,
 }
 
 impl SqlStore {
@@ -43,7 +45,10 @@ impl SqlStore {
     }
 
     pub fn new(db: Db) -> SqlStore {
-        SqlStore { db }
+        SqlStore {
+            db,
+            compacted: std::sync::atomic::AtomicI64::new(0),
+        }
     }
 
     fn q(&self, sql: impl Into<String>) -> Query {
@@ -528,14 +533,60 @@ impl SqlStore {
         self.write_facts(tx, rows).await
     }
 
-    /// Upserts the compliance facts of the rows that were just derived.
+    /// The rollup definitions whose rows every write of facts keeps up. On PostgreSQL the
+    /// read holds the table's share lock until commit, so that a definition being built
+    /// ([`SqlStore::build_rollup_rows`]) waits for this write and the next write sees it.
+    async fn rollup_defs(&self, tx: &mut Tx) -> Result<Vec<(i64, facts::RollupDef)>, sqlx::Error> {
+        let mut q = self.q("SELECT id, def FROM compliance_rollup_defs ORDER BY id");
+        q.push_lock(Lock::Share);
+        let rows = q.fetch_all(&mut *tx).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let def: String = r.get(1)?;
+            match facts::RollupDef::parse(&def) {
+                Some(d) => out.push((r.get(0)?, d)),
+                None => {
+                    return Err(sqlx::Error::Decode(
+                        format!("rollup definition {def}").into(),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends the rollup rows of conversations `ids` (their settled facts rows as stored
+    /// now) times `sign`.
+    async fn roll_up(
+        &self,
+        tx: &mut Tx,
+        defs: &[(i64, facts::RollupDef)],
+        sign: i64,
+        ids: Option<&[i64]>,
+    ) -> Result<(), sqlx::Error> {
+        let mut q = self.q("");
+        if facts::push_rollup_insert(&mut q, defs, sign, ids) {
+            q.execute(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Upserts the compliance facts of the rows that were just derived, and keeps the
+    /// rollups up: minus the rows' old counts, plus their new ones.
     async fn write_facts(&self, tx: &mut Tx, rows: &[&ConversationRow]) -> Result<(), sqlx::Error> {
         let mut f = Bulk::new("f", FACT_TYPES);
+        let mut ids = Vec::with_capacity(rows.len());
         for r in rows {
             if let Some(facts) = r.facts.as_ref() {
                 f.row(facts::fact_row(r.id, facts));
+                ids.push(r.id);
             }
         }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let defs = self.rollup_defs(tx).await?;
+        self.roll_up(tx, &defs, -1, Some(&ids)).await?;
         f.execute(
             tx,
             Use::Insert {
@@ -544,7 +595,79 @@ impl SqlStore {
             },
         )
         .await?;
-        Ok(())
+        self.roll_up(tx, &defs, 1, Some(&ids)).await
+    }
+
+    /// The id of a rollup definition, building its rows first when it has none.
+    async fn rollup_def_id(&self, def: &facts::RollupDef) -> StoreResult<i64> {
+        let found: Option<i64> = self
+            .q("SELECT id FROM compliance_rollup_defs WHERE def = $1")
+            .arg(def.key())
+            .fetch_optional_scalar(&self.db)
+            .await?;
+        match found {
+            Some(id) => Ok(id),
+            None => self.build_rollup_rows(def).await,
+        }
+    }
+
+    /// Takes the rollup definitions' table for a change (PostgreSQL): waits at most 200 ms
+    /// behind the writes of facts in flight, then lets them go and tries again, so that a
+    /// write waiting behind this one for a row the other holds cannot deadlock.
+    async fn lock_rollup_defs(&self) -> StoreResult<Tx> {
+        let mut tries = 0;
+        loop {
+            let mut tx = self.db.begin_write().await?;
+            if self.db.dialect() == Dialect::Sqlite {
+                return Ok(tx);
+            }
+            self.q("SET LOCAL lock_timeout = '200ms'")
+                .execute(&mut tx)
+                .await?;
+            match self
+                .q("LOCK TABLE compliance_rollup_defs IN EXCLUSIVE MODE")
+                .execute(&mut tx)
+                .await
+            {
+                Ok(_) => {
+                    self.q("SET LOCAL lock_timeout = 0")
+                        .execute(&mut tx)
+                        .await?;
+                    return Ok(tx);
+                }
+                Err(e) if tries < 100 => {
+                    tracing::debug!(error = %e, "rollup definitions busy; trying again");
+                    tries += 1;
+                    drop(tx);
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Builds the rollup rows of a definition from every facts row (unless another server
+    /// just did); returns its id.
+    async fn build_rollup_rows(&self, def: &facts::RollupDef) -> StoreResult<i64> {
+        let key = def.key();
+        let mut tx = self.lock_rollup_defs().await?;
+        let found: Option<i64> = self
+            .q("SELECT id FROM compliance_rollup_defs WHERE def = $1")
+            .arg(key.as_str())
+            .fetch_optional_scalar(&mut tx)
+            .await?;
+        if let Some(id) = found {
+            tx.commit().await?;
+            return Ok(id);
+        }
+        let id: i64 = self
+            .q("INSERT INTO compliance_rollup_defs (def) VALUES ($1) RETURNING id")
+            .arg(key.as_str())
+            .fetch_scalar(&mut tx)
+            .await?;
+        self.roll_up(&mut tx, &[(id, def.clone())], 1, None).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Inserts timeline events (conversation, its source, event) in the order given (so
@@ -1594,6 +1717,104 @@ impl Store for SqlStore {
     }
 
     async fn compliance_groups(
+        &self,
+        contract: &Contract,
+        period: PeriodKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>> {
+        let def = facts::RollupDef::of(contract);
+        let id = self.rollup_def_id(&def).await?;
+        let width = def.kinds.len();
+        let settled = self.q(facts::rollup_read_sql(id, width, period));
+        let running = self.q(facts::running_groups_sql(
+            &contract.scope,
+            &def.kinds,
+            period,
+            now,
+        ));
+        let (settled, running) =
+            futures::future::try_join(settled.fetch_all(&self.db), running.fetch_all(&self.db))
+                .await?;
+        let mut out = Vec::with_capacity(settled.len() + running.len());
+        for r in settled.iter().chain(&running) {
+            out.push(group_from_row(r, width)?);
+        }
+        Ok(facts::merge_groups(out))
+    }
+
+    async fn build_rollups(&self, def: &facts::RollupDef) -> StoreResult<i64> {
+        self.rollup_def_id(def).await
+    }
+
+    async fn retain_rollups(&self, keep: &[facts::RollupDef]) -> StoreResult<()> {
+        let keep: HashSet<String> = keep.iter().map(|d| d.key()).collect();
+        let defs: Vec<(i64, String)> = {
+            let rows = self
+                .q("SELECT id, def FROM compliance_rollup_defs")
+                .fetch_all(&self.db)
+                .await?;
+            let mut v = Vec::with_capacity(rows.len());
+            for r in &rows {
+                v.push((r.get(0)?, r.get(1)?));
+            }
+            v
+        };
+        let gone: Vec<i64> = defs
+            .into_iter()
+            .filter(|(_, d)| !keep.contains(d))
+            .map(|(id, _)| id)
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.lock_rollup_defs().await?;
+        for (table, column) in [
+            ("compliance_rollups", "def_id"),
+            ("compliance_rollup_defs", "id"),
+        ] {
+            let mut q = self.q(format!("DELETE FROM {table} WHERE "));
+            q.push_in(column, gone.clone());
+            q.execute(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn compact_rollups(&self) -> StoreResult<u64> {
+        use std::sync::atomic::Ordering;
+        let upto: i64 = self
+            .q("SELECT COALESCE(MAX(id), 0) FROM compliance_rollups")
+            .fetch_scalar(&self.db)
+            .await?;
+        let from = self.compacted.load(Ordering::Relaxed);
+        if upto <= from {
+            return Ok(0);
+        }
+        let rows = self
+            .q(
+                "SELECT DISTINCT def_id, span, bucket FROM compliance_rollups \
+                WHERE id > $1 AND id <= $2",
+            )
+            .arg(from)
+            .arg(upto)
+            .fetch_all(&self.db)
+            .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for r in &rows {
+            keys.push((r.get(0)?, r.get(1)?, r.get(2)?));
+        }
+        for chunk in keys.chunks(100) {
+            let mut tx = self.db.begin_write().await?;
+            for sql in facts::compaction_sql(self.db.dialect(), chunk, upto) {
+                self.q(sql).execute(&mut tx).await?;
+            }
+            tx.commit().await?;
+        }
+        self.compacted.fetch_max(upto, Ordering::Relaxed);
+        Ok(keys.len() as u64)
+    }
+
+    async fn compliance_groups_aggregate(
         &self,
         contract: &Contract,
         period: PeriodKey,

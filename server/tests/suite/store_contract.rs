@@ -433,6 +433,19 @@ impl Deriver for TestDeriver {
         let mut facts = FactsRecord::derive(&summary, &timeline, &[], policy.map(|p| p.0));
         // Clock outcomes vary with the conversation id (the SLA engine is not under test).
         let h: u32 = events[0].conversation.bytes().map(u32::from).sum();
+        set_test_clocks(&mut facts, h);
+        Some(Derived {
+            facts: Some(facts),
+            summary,
+            due_at,
+            sla_instants: due_at.into_iter().collect(),
+        })
+    }
+}
+
+/// Clock outcomes (met, missed, running with a deadline around `t0()`) picked by `h`.
+fn set_test_clocks(facts: &mut FactsRecord, h: u32) {
+    {
         facts.frt = ClockRecord {
             met: h % 2,
             missed: u32::from(h.is_multiple_of(2) && h.is_multiple_of(3)),
@@ -449,12 +462,26 @@ impl Deriver for TestDeriver {
             missed: u32::from(h % 5 == 2),
             due: (h % 5 > 2).then(|| t0() + Duration::minutes(i64::from(h % 13) * 7 - 40)),
         };
-        Some(Derived {
-            facts: Some(facts),
-            summary,
-            due_at,
-            sla_instants: due_at.into_iter().collect(),
-        })
+    }
+}
+
+/// [`TestDeriver`] without a policy, whose clocks also vary with the number of events: as
+/// events arrive a conversation's clocks start, stop, run out and change their outcomes.
+struct EvolvingDeriver;
+
+impl Deriver for EvolvingDeriver {
+    fn initial_policy(&self) -> Option<(i64, i64)> {
+        None
+    }
+
+    fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
+        let mut d = on(None).derive(policy, events)?;
+        let h: u32 =
+            events[0].conversation.bytes().map(u32::from).sum::<u32>() + 7 * events.len() as u32;
+        if let Some(f) = d.facts.as_mut() {
+            set_test_clocks(f, h);
+        }
+        Some(d)
     }
 }
 
@@ -1754,6 +1781,282 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
     );
 }
 
+/// One change the rollups property test makes (indexes pick from small fixed lists).
+#[derive(Debug, Clone)]
+enum RollupStep {
+    /// A conversation's first event `m` minutes after `t0()` (a later one moves its start).
+    Create {
+        conv: u8,
+        channel: u8,
+        team: u8,
+        labels: u8,
+        contact: u8,
+        m: i64,
+    },
+    Message {
+        conv: u8,
+        agent: bool,
+        m: i64,
+    },
+    Update {
+        conv: u8,
+        team: u8,
+        owner: u8,
+        labels: u8,
+        resolve: bool,
+        m: i64,
+    },
+    Survey {
+        conv: u8,
+        kind: u8,
+        score: u8,
+        m: i64,
+    },
+    Compact,
+    /// A contract is added (its rollups are built from the facts as they are).
+    AddContract,
+    /// The last contract added is deleted and its rollups dropped.
+    DropContract,
+}
+
+fn rollup_steps() -> impl proptest::strategy::Strategy<Value = Vec<RollupStep>> {
+    use proptest::prelude::*;
+    // From late September to `t0()`, so that conversations fall in and move between
+    // months, quarters and weeks.
+    let m = || -86_400i64..=0;
+    let conv = || 0u8..24;
+    let step = prop_oneof![
+        4 => (conv(), 0u8..4, 0u8..4, 0u8..4, 0u8..4, m()).prop_map(
+            |(conv, channel, team, labels, contact, m)| RollupStep::Create {
+                conv, channel, team, labels, contact, m
+            }
+        ),
+        3 => (conv(), any::<bool>(), m())
+            .prop_map(|(conv, agent, m)| RollupStep::Message { conv, agent, m }),
+        3 => (conv(), 0u8..4, 0u8..3, 0u8..4, any::<bool>(), m()).prop_map(
+            |(conv, team, owner, labels, resolve, m)| RollupStep::Update {
+                conv, team, owner, labels, resolve, m
+            }
+        ),
+        1 => (conv(), 0u8..3, 0u8..11, m())
+            .prop_map(|(conv, kind, score, m)| RollupStep::Survey { conv, kind, score, m }),
+        1 => Just(RollupStep::Compact),
+        1 => Just(RollupStep::AddContract),
+        1 => Just(RollupStep::DropContract),
+    ];
+    proptest::collection::vec(step, 1..14)
+}
+
+/// Every metric kind, the service level under each formula.
+fn every_metric() -> Vec<serde_json::Value> {
+    let service_levels = ServiceLevelFormula::ALL.map(|formula| {
+        json!({"kind": "service_level", "within_s": 240, "formula": formula, "target": 80, "period": "month"})
+    });
+    [
+        json!({"kind": "frt_attainment", "target": 90, "period": "month"}),
+        json!({"kind": "nrt_attainment", "target": 90, "period": "month"}),
+        json!({"kind": "rt_attainment", "target": 90, "period": "month"}),
+    ]
+    .into_iter()
+    .chain(service_levels)
+    .chain([
+        json!({"kind": "asa", "target": 60, "period": "month"}),
+        json!({"kind": "abandonment_rate", "short_abandon_s": 120, "target": 5, "period": "month"}),
+        json!({"kind": "csat", "target": 80, "period": "month"}),
+        json!({"kind": "nps", "target": 20, "period": "month"}),
+        json!({"kind": "ces", "target": 3, "period": "month"}),
+    ])
+    .collect()
+}
+
+/// Compliance read from the rollups equals the plain aggregate over the facts rows after
+/// any sequence of changes: conversations created, answered, moved between teams, owners,
+/// labels, months and weeks, resolved, surveyed; clocks started, stopped and run out;
+/// rollups compacted; contracts added (built from the data) and dropped.
+async fn compliance_rollups_equal_the_aggregate_after_any_changes(store: DynStore) {
+    use proptest::strategy::{Strategy, ValueTree};
+    let scopes = [
+        json!({}),
+        json!({"teams": ["t1", "Billing"], "channels": ["email", "whatsapp", "sms"]}),
+        json!({"labels": ["vip"], "email_domains": [".bigcorp.com"]}),
+        json!({"channels": ["webchat"]}),
+        json!({"email_domains": ["@bigcorp.com"], "labels": ["o'brien", "x"]}),
+    ];
+    let metrics = every_metric();
+    let contract_of = |scope: &serde_json::Value, n: usize| {
+        // Contracts of different widths: the first n metrics.
+        Contract::from_json(json!({
+            "name": "c", "counterparty_kind": "client", "counterparty": "X",
+            "review_date": "2027-01-01", "scope": scope, "metrics": metrics[..n],
+            "remedies": {"currency": "EUR"}
+        }))
+        .unwrap()
+    };
+    let periods = [
+        "2026-11", "2026-10", "2026-09", "2026-Q4", "2026-W47", "2026-W44",
+    ]
+    .map(|p| PeriodKey::parse(p).unwrap());
+    let nows = [t0() - Duration::minutes(30), t0() + Duration::days(1)];
+    let agree = |store: DynStore, contracts: Vec<Contract>, all: bool, at: String| async move {
+        for c in &contracts {
+            for (i, period) in periods.iter().enumerate() {
+                for (j, now) in nows.iter().enumerate() {
+                    if !all && (i > 0 && i != 4 || j > 0) {
+                        continue;
+                    }
+                    let rolled = store.compliance_groups(c, *period, *now).await.unwrap();
+                    let plain = store
+                        .compliance_groups_aggregate(c, *period, *now)
+                        .await
+                        .unwrap();
+                    assert_eq!(rolled, plain, "{at}: scope {:?}, {period}, {now}", c.scope);
+                }
+            }
+        }
+    };
+    let teams = [json!(null), json!("T1"), json!(" t1"), json!("billing")];
+    let labels = [
+        json!(["vip"]),
+        json!([]),
+        json!(["VIP", "x"]),
+        json!(["o'brien"]),
+    ];
+    let contacts = [
+        json!({"email": "a@bigcorp.com"}),
+        json!({"email": "b@eu.bigcorp.com"}),
+        json!({"email": "c@other.com"}),
+        json!(null),
+    ];
+    let channels = ["whatsapp", "email", "webchat", "sms"];
+    let owners = [json!(null), json!("ada@x.io"), json!("bo@x.io")];
+    let surveys = ["csat", "nps", "ces"];
+    // CSAT 0–5, NPS 0–10, CES 1–7.
+    let score_of = |kind: u8, score: u8| [score % 6, score, 1 + score % 7][kind as usize];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut seq = 0usize;
+    let mut compared = 0usize;
+    for case in 0..6 {
+        let steps = rollup_steps().new_tree(&mut runner).unwrap().current();
+        // Contracts whose rollups exist before the case's changes, kept up by every write.
+        let mut contracts: Vec<Contract> = vec![
+            contract_of(&scopes[0], 12),
+            contract_of(&scopes[1 + case % 4], 3 + case),
+        ];
+        for c in &contracts {
+            store.compliance_groups(c, periods[0], t0()).await.unwrap();
+        }
+        for (k, step) in steps.iter().enumerate() {
+            seq += 1;
+            let id = format!("p{seq}");
+            let conv = |c: &u8| format!("rc{case}-{c}");
+            let event = match step {
+                RollupStep::Create {
+                    conv: c,
+                    channel,
+                    team,
+                    labels: l,
+                    contact,
+                    m,
+                } => Some(event(
+                    &id,
+                    &conv(c),
+                    *m,
+                    json!({"type": "conversation.created", "channel": channels[*channel as usize],
+                           "team": teams[*team as usize], "labels": labels[*l as usize],
+                           "contact": contacts[*contact as usize]}),
+                )),
+                RollupStep::Message { conv: c, agent, m } => Some(message(
+                    &id,
+                    &conv(c),
+                    *m,
+                    if *agent { "agent" } else { "customer" },
+                    "hi",
+                )),
+                RollupStep::Update {
+                    conv: c,
+                    team,
+                    owner,
+                    labels: l,
+                    resolve,
+                    m,
+                } => {
+                    let mut fields = json!({"team": teams[*team as usize],
+                        "owner": owners[*owner as usize],
+                        "labels": labels[*l as usize]});
+                    if *resolve {
+                        fields["status"] = json!("resolved");
+                    }
+                    Some(updated(&id, &conv(c), *m, fields))
+                }
+                RollupStep::Survey {
+                    conv: c,
+                    kind,
+                    score,
+                    m,
+                } => Some(event(
+                    &id,
+                    &conv(c),
+                    *m,
+                    json!({"type": "survey.submitted", "survey": surveys[*kind as usize],
+                           "score": score_of(*kind, *score)}),
+                )),
+                RollupStep::Compact => {
+                    store.compact_rollups().await.unwrap();
+                    None
+                }
+                RollupStep::AddContract => {
+                    let c = contract_of(&scopes[(seq + case) % scopes.len()], 1 + seq % 12);
+                    store
+                        .build_rollups(&promptly_server::store::facts::RollupDef::of(&c))
+                        .await
+                        .unwrap();
+                    contracts.push(c);
+                    None
+                }
+                RollupStep::DropContract => {
+                    if contracts.len() > 2 {
+                        contracts.pop();
+                    }
+                    let keep: Vec<_> = contracts
+                        .iter()
+                        .map(promptly_server::store::facts::RollupDef::of)
+                        .collect();
+                    store.retain_rollups(&keep).await.unwrap();
+                    None
+                }
+            };
+            if let Some(e) = event {
+                store
+                    .ingest(SOURCE, &[e], &EvolvingDeriver, t0())
+                    .await
+                    .unwrap();
+            }
+            agree(
+                store.clone(),
+                contracts.clone(),
+                k + 1 == steps.len(),
+                format!("case {case}, step {k} {step:?}"),
+            )
+            .await;
+            compared += 1;
+        }
+    }
+    assert!(compared >= 12, "{compared}");
+    // The facts really were spread over the periods, some with clocks running.
+    let c = contract_of(&scopes[0], 12);
+    let mut nonempty = 0;
+    for period in periods {
+        nonempty += usize::from(
+            !store
+                .compliance_groups(&c, period, t0())
+                .await
+                .unwrap()
+                .is_empty(),
+        );
+    }
+    assert!(nonempty >= 4, "{nonempty}");
+}
+
 async fn contracts_and_departments_are_stored(store: DynStore) {
     let mut contract = Contract::from_json(json!({
         "name": "Zeta support", "counterparty_kind": "client", "counterparty": "Zeta",
@@ -2173,6 +2476,7 @@ contract!(
     deliveries_are_claimed_by_receiver_and_finished_under_their_lease,
     a_pass_with_rules_older_than_the_catalog_handles_nothing,
     compliance_counts_agree_with_the_domain_tally,
+    compliance_rollups_equal_the_aggregate_after_any_changes,
     contracts_and_departments_are_stored,
     epochs_backups_and_retention,
 );
