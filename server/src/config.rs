@@ -232,13 +232,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         appended: usize,
     },
-    /// One month's contract compliance over N conversations on SQLite (first load and
-    /// repeats) against a plain aggregate query over the same rows.
+    /// One month's contract compliance over N conversations a month on SQLite, from the
+    /// rollups (first load, repeats, after a change) against the plain aggregate over the
+    /// same rows; and the 12-period trend both ways.
     Compliance {
         #[arg(long, default_value_t = 1_000_000)]
         conversations: usize,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Months seeded up to November 2026 (12 for a year behind the trend).
+        #[arg(long, default_value_t = 1)]
+        months: usize,
     },
     /// Resident memory of a `promptly serve` process holding N open conversations.
     Memory {

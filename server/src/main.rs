@@ -92,8 +92,9 @@ fn main() -> ExitCode {
                             BenchCommand::Compliance {
                                 conversations,
                                 repeats,
+                                months,
                             },
-                    }) => print_line(bench::compliance::run(conversations, repeats).await),
+                    }) => print_line(bench::compliance::run(conversations, repeats, months).await),
                     Some(Command::Bench {
                         command: BenchCommand::Memory { conversations },
                     }) => print_line(bench::http::memory(conversations).await),

@@ -330,18 +330,6 @@ pub fn groups_sql_of(
     now: DateTime<Utc>,
     channels: Option<&[Channel]>,
 ) -> String {
-    groups_sql_where(scope, metrics, period, now, channels, None)
-}
-
-/// [`groups_sql_of`] narrowed by a further condition.
-fn groups_sql_where(
-    scope: &Scope,
-    metrics: &[MetricKind],
-    period: PeriodKey,
-    now: DateTime<Utc>,
-    channels: Option<&[Channel]>,
-    extra: Option<&str>,
-) -> String {
     let mut select = String::from("SELECT MIN(team), MIN(owner), channel, COUNT(*) AS n");
     for m in metrics {
         let (num, den) = metric_terms(*m, now.timestamp());
@@ -354,22 +342,28 @@ fn groups_sql_where(
         let list: Vec<String> = chs.iter().map(|c| lit(c.as_str())).collect();
         condition.push_str(&format!(" AND channel IN ({})", list.join(", ")));
     }
-    if let Some(extra) = extra {
-        condition.push_str(" AND ");
-        condition.push_str(extra);
-    }
     format!(
         "{select} FROM conversation_facts WHERE {condition} GROUP BY month, channel, team_g, \
          owner_g"
     )
 }
 
-/// Facts rows with a clock still running: their counts change at its deadline without any
-/// write, so they are aggregated when read, and the rollups hold every other row.
+/// Facts rows with a clock running when they were written (the partial index
+/// `conversation_facts_running` holds them, with this as its condition).
 pub const RUNNING: &str = "(frt_due IS NOT NULL OR nrt_due IS NOT NULL OR rt_due IS NOT NULL)";
 
-/// The rows the rollups sum: no clock running.
-const SETTLED: &str = "frt_due IS NULL AND nrt_due IS NULL AND rt_due IS NULL";
+/// An instant before every deadline: a row's terms judged at it count no running clock as
+/// run out. The rollups hold every row so; a read adds, for the rows whose clock ran out
+/// since they were written, the difference ([`late_groups_sql`]).
+const NEVER: i64 = i64::MIN / 2;
+
+/// Whether a metric's terms change when a running clock runs out.
+fn counts_deadlines(kind: MetricKind) -> bool {
+    matches!(
+        kind,
+        MetricKind::FrtAttainment | MetricKind::NrtAttainment | MetricKind::RtAttainment
+    )
+}
 
 /// The rollup bucket of a row in span 1: the Unix second its ISO week (UTC) starts. The
 /// Unix epoch was a Thursday; 345,600 s later (5 January 1970) a Monday.
@@ -451,8 +445,7 @@ pub fn push_rollup_insert(
             for i in 0..width {
                 match def.kinds.get(i) {
                     Some(kind) => {
-                        // Settled rows have no deadline: the instant does not matter.
-                        let (num, den) = metric_terms(*kind, 0);
+                        let (num, den) = metric_terms(*kind, NEVER);
                         select.push_str(&format!(
                             ", {sign} * COALESCE(SUM({num}), 0), {sign} * COALESCE(SUM({den}), 0)"
                         ));
@@ -461,7 +454,7 @@ pub fn push_rollup_insert(
                 }
             }
             q.push(&format!(
-                "{select} FROM conversation_facts WHERE {SETTLED} AND {}",
+                "{select} FROM conversation_facts WHERE {}",
                 scope_filter(&def.scope)
             ));
             if let Some(ids) = ids {
@@ -474,33 +467,78 @@ pub fn push_rollup_insert(
     true
 }
 
-/// A definition's rollup counts of a period by team, owner and channel (as
-/// [`groups_sql`] selects them), without groups whose rows cancelled out.
+/// A definition's rollup rows of a period: `team, owner, channel, n`, then a numerator and
+/// a denominator per metric, as [`groups_sql`] selects them but a group's rows not yet
+/// summed ([`merge_groups`] sums them: SQLite hands rows over faster than it aggregates
+/// them, and after compaction a group has one row).
 pub fn rollup_read_sql(def_id: i64, width: usize, period: PeriodKey) -> String {
     let (span, buckets) = rollup_buckets(period);
     let buckets: Vec<String> = buckets.iter().map(|b| b.to_string()).collect();
-    let mut select = String::from("SELECT team, owner, channel, CAST(SUM(n) AS BIGINT)");
+    let mut counts = vec!["n".to_string()];
     for i in 0..width {
-        select.push_str(&format!(
-            ", CAST(COALESCE(SUM(n{i}), 0) AS BIGINT), CAST(COALESCE(SUM(d{i}), 0) AS BIGINT)"
-        ));
+        counts.push(format!("COALESCE(n{i}, 0)"));
+        counts.push(format!("COALESCE(d{i}, 0)"));
     }
+    let select = format!("SELECT team, owner, channel, {}", packed(&counts));
     format!(
         "{select} FROM compliance_rollups WHERE def_id = {def_id} AND span = {span} AND \
-         bucket IN ({}) GROUP BY channel, team, owner HAVING SUM(n) <> 0",
+         bucket IN ({})",
         buckets.join(", ")
     )
 }
 
-/// The group counts of a period's facts rows with a clock running at the time of the last
-/// write (see [`RUNNING`]): what a period adds to its rollups when read at `now`.
-pub fn running_groups_sql(
+/// Integer expressions as one text column, comma-separated (see [`unpack`]): a few thousand
+/// groups of tens of counts cross from the database faster as one value per row.
+fn packed(counts: &[String]) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|c| format!("CAST({c} AS TEXT)"))
+        .collect();
+    parts.join(" || ',' || ")
+}
+
+/// The counts of a [`packed`] column.
+pub fn unpack(text: &str) -> Option<Vec<i64>> {
+    text.split(',').map(|n| n.parse().ok()).collect()
+}
+
+/// What a period's rollups miss at `now`: for its rows whose running clock has run out
+/// since they were written, the difference between their terms at `now` and as the rollups
+/// hold them (no conversations: those are counted already). Grouped as [`groups_sql`];
+/// `None` when no metric counts deadlines. While the automation keeps up, a clock that runs
+/// out is soon written as missed, so these are few.
+pub fn late_groups_sql(
+    dialect: super::db::Dialect,
     scope: &Scope,
     metrics: &[MetricKind],
     period: PeriodKey,
     now: DateTime<Utc>,
-) -> String {
-    groups_sql_where(scope, metrics, period, now, None, Some(RUNNING))
+) -> Option<String> {
+    if !metrics.iter().any(|m| counts_deadlines(*m)) {
+        return None;
+    }
+    let now = now.timestamp();
+    let mut counts = vec!["0".to_string()];
+    for m in metrics {
+        if counts_deadlines(*m) {
+            let ((num, den), (num0, den0)) = (metric_terms(*m, now), metric_terms(*m, NEVER));
+            counts.push(format!("COALESCE(SUM({num} - {num0}), 0)"));
+            counts.push(format!("COALESCE(SUM({den} - {den0}), 0)"));
+        } else {
+            counts.extend(["0".to_string(), "0".to_string()]);
+        }
+    }
+    let select = format!("SELECT MIN(team), MIN(owner), channel, {}", packed(&counts));
+    // SQLite's planner, without statistics, would rather scan the month by primary key.
+    let index = match dialect {
+        super::db::Dialect::Sqlite => " INDEXED BY conversation_facts_running",
+        super::db::Dialect::Postgres => "",
+    };
+    Some(format!(
+        "{select} FROM conversation_facts{index} WHERE {} AND {RUNNING} AND (frt_due <= {now} \
+         OR nrt_due <= {now} OR rt_due <= {now}) GROUP BY month, channel, team_g, owner_g",
+        scope_condition(scope, period)
+    ))
 }
 
 /// Merges the rollup rows of the given `(def_id, span, bucket)` keys with ids up to `upto`
@@ -569,7 +607,11 @@ pub fn merge_groups(rows: Vec<GroupCounts>) -> Vec<GroupCounts> {
             }
         }
     }
-    merged.into_values().collect()
+    // Rollup rows of a group whose conversations all moved elsewhere cancel out.
+    merged
+        .into_values()
+        .filter(|g| g.conversations != 0)
+        .collect()
 }
 
 /// Narrows a drill-down to one group of a breakdown.

@@ -358,6 +358,22 @@ fn drill_from_row(r: &Row) -> Result<DrillRow, sqlx::Error> {
 
 /// A row of the compliance aggregate: team, owner, channel, conversations, then a
 /// (numerator, denominator) pair per metric.
+/// A group of `facts::rollup_read_sql` or `facts::late_groups_sql`: team, owner, channel
+/// and the counts packed in one column.
+fn group_from_packed_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::Error> {
+    let text: String = r.get(3)?;
+    let counts = facts::unpack(&text)
+        .filter(|c| c.len() == 1 + 2 * metrics)
+        .ok_or_else(|| sqlx::Error::Decode(format!("group counts {text:?}").into()))?;
+    Ok(GroupCounts {
+        team: r.get(0)?,
+        owner: r.get(1)?,
+        channel: shared::channel_of(&r.get::<String, _>(2)?)?,
+        conversations: counts[0],
+        tallies: counts[1..].chunks(2).map(|p| (p[0], p[1])).collect(),
+    })
+}
+
 fn group_from_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::Error> {
     let mut tallies = Vec::with_capacity(metrics);
     for i in 0..metrics {
@@ -1725,19 +1741,19 @@ impl Store for SqlStore {
         let def = facts::RollupDef::of(contract);
         let id = self.rollup_def_id(&def).await?;
         let width = def.kinds.len();
-        let settled = self.q(facts::rollup_read_sql(id, width, period));
-        let running = self.q(facts::running_groups_sql(
-            &contract.scope,
-            &def.kinds,
-            period,
-            now,
-        ));
-        let (settled, running) =
-            futures::future::try_join(settled.fetch_all(&self.db), running.fetch_all(&self.db))
-                .await?;
-        let mut out = Vec::with_capacity(settled.len() + running.len());
-        for r in settled.iter().chain(&running) {
-            out.push(group_from_row(r, width)?);
+        let rolled = self.q(facts::rollup_read_sql(id, width, period));
+        let late =
+            facts::late_groups_sql(self.db.dialect(), &contract.scope, &def.kinds, period, now);
+        let (rolled, late) = futures::future::try_join(rolled.fetch_all(&self.db), async {
+            match late {
+                Some(sql) => self.q(sql).fetch_all(&self.db).await,
+                None => Ok(Vec::new()),
+            }
+        })
+        .await?;
+        let mut out = Vec::with_capacity(rolled.len() + late.len());
+        for r in rolled.iter().chain(&late) {
+            out.push(group_from_packed_row(r, width)?);
         }
         Ok(facts::merge_groups(out))
     }

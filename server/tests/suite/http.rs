@@ -704,3 +704,15 @@ async fn the_http_benchmarks_run_on_a_small_workload() {
         .expect("bench live runs");
     assert!(live.contains("bare_p99_ms="), "{live}");
 }
+
+/// `promptly bench compliance` on a small year: its rollups, built from seeded facts rows,
+/// give the month and each of the trend's twelve periods the same figures as the plain
+/// aggregate (the bench refuses to report otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compliance_benchmark_reads_the_aggregates_figures_from_rollups() {
+    let report = promptly_server::bench::compliance::run(3_000, 1, 12)
+        .await
+        .expect("bench compliance runs and agrees with the aggregate");
+    assert!(report.contains("over 3000 conversations"), "{report}");
+    assert!(report.contains("trend (36000 conversations)"), "{report}");
+}
