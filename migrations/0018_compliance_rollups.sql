@@ -2,9 +2,9 @@
 -- group counts of the conversations created in a month (span 0, `bucket` = year × 12 +
 -- month − 1) or an ISO week (span 1, `bucket` = the Unix second its Monday starts), by
 -- channel, team and owner: `n` conversations, and a numerator and a denominator (`n0`, `d0`, …)
--- per metric of the definition (up to `promptly::limits::CONTRACT_METRICS`). Only
--- conversations without a running clock are summed here (their counts cannot change without
--- a write); the others are aggregated from `conversation_facts` when read.
+-- per metric of the definition (up to `promptly::limits::CONTRACT_METRICS`). A clock still
+-- running is counted as not yet run out; a read adds what the clocks that ran out since
+-- their conversation was written change (from `conversation_facts_running`).
 --
 -- Rows are deltas: each write of facts appends minus the old and plus the new counts, and
 -- compaction merges a key's rows into one. A period sums its rows.

@@ -202,6 +202,10 @@ pub enum BenchCommand {
         /// postgres://USER@HOST:PORT/DB of a server where the bench may create databases.
         #[arg(long)]
         postgres: Option<String>,
+        /// Contracts covering every conversation (each write of facts keeps their
+        /// compliance rollups up).
+        #[arg(long, default_value_t = 0)]
+        contracts: usize,
     },
     /// Delay from SLA instants to their recorded firing with a large schedule (SQLite).
     Automation {

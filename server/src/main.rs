@@ -69,10 +69,11 @@ fn main() -> ExitCode {
                                 batch,
                                 concurrency,
                                 postgres,
+                                contracts,
                             },
-                    }) => {
-                        print_line(bench::http::ingest(events, batch, concurrency, postgres).await)
-                    }
+                    }) => print_line(
+                        bench::http::ingest(events, batch, concurrency, postgres, contracts).await,
+                    ),
                     Some(Command::Bench {
                         command:
                             BenchCommand::Automation {

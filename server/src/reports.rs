@@ -117,7 +117,8 @@ pub async fn current(
 }
 
 /// The compliance of the `n` periods up to and including `period`, oldest first (without
-/// breakdowns).
+/// breakdowns): their totals in one read (`Store::compliance_totals`), cached like a
+/// period's groups.
 pub async fn trend(
     state: &AppState,
     contract: &Contract,
@@ -125,12 +126,38 @@ pub async fn trend(
     n: usize,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Compliance>> {
-    let mut out = Vec::with_capacity(n);
-    for p in period.previous(n) {
-        let groups = groups(state, contract, p, now).await?;
-        out.push(contract.evaluate_groups(p, &groups, |_| None).0);
-    }
-    Ok(out)
+    let periods = period.previous(n);
+    let key = format!("trend|{}|{period}|{n}", RollupDef::of(contract).key());
+    let mut months: Vec<i64> = periods
+        .iter()
+        .flat_map(|p| crate::store::facts::months_of(*p))
+        .collect();
+    months.dedup();
+    let hit = state.compliance.get(&key, &months);
+    state.metrics.compliance_lookup(hit.is_some());
+    let totals = match hit {
+        Some(hit) => hit,
+        None => {
+            let seen = state.compliance.snapshot(&months);
+            let totals = Arc::new(
+                state
+                    .store
+                    .compliance_totals(contract, &periods, now)
+                    .await?,
+            );
+            state.compliance.put(key, seen, totals.clone());
+            totals
+        }
+    };
+    Ok(periods
+        .iter()
+        .zip(totals.iter())
+        .map(|(p, t)| {
+            contract
+                .evaluate_groups(*p, std::slice::from_ref(t), |_| None)
+                .0
+        })
+        .collect())
 }
 
 /// The conversations behind metric `metric` (an index into the contract's metrics),

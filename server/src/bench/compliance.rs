@@ -38,8 +38,9 @@ fn contract() -> Contract {
 
 /// Writes `n` conversations' facts a month for `months` months up to November 2026 (with one
 /// month, a tenth as many in October, outside the period) straight into
-/// `conversation_facts`. One in a hundred is still open with a clock running (10,000 of
-/// 1,000,000: the queue's scale); the others are decided.
+/// `conversation_facts`. One in a hundred of November's is still open with a clock running
+/// (10,000 of 1,000,000: the queue's scale), its deadline past (each needs the late
+/// correction when read); the others are decided.
 async fn seed(pool: &SqlitePool, n: usize, months: usize) -> Result<(), sqlx::Error> {
     let channels = [
         "whatsapp",
@@ -95,7 +96,9 @@ async fn seed(pool: &SqlitePool, n: usize, months: usize) -> Result<(), sqlx::Er
                 1 => (None, None),
                 _ => (Some(next(180) as i64), None),
             };
-            let open = next(100) == 0;
+            // Open conversations are recent: by a month later the automation has written
+            // a clock that ran out as missed.
+            let open = next(100) == 0 && k == 0;
             let frt = match next(20) {
                 0 => (0, 1, None),
                 1 if open => (0, 0, Some(created + 3600)),

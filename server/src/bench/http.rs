@@ -330,11 +330,40 @@ async fn post_all(
 /// Events per second through `POST /api/v1/events` in batches of `batch` (from
 /// `concurrency` clients), against raw inserts of the same rows, on SQLite or, given an
 /// admin URL, on two fresh PostgreSQL databases.
+/// `n` contracts over every conversation (all nine metric kinds), their rollups built.
+async fn add_contracts(state: &AppState, n: usize) -> Result<(), String> {
+    for i in 0..n {
+        let body = serde_json::json!({
+            "name": format!("Bench {i}"), "counterparty_kind": "client",
+            "counterparty": "Bench Corp", "review_date": "2027-06-30",
+            "metrics": [
+                {"kind": "frt_attainment", "target": 95, "period": "month"},
+                {"kind": "nrt_attainment", "target": 90, "period": "month"},
+                {"kind": "rt_attainment", "target": 85, "period": "week"},
+                {"kind": "service_level", "within_s": 60 + i, "formula": "answered_only", "target": 80, "period": "month"},
+                {"kind": "asa", "target": 45, "period": "month"},
+                {"kind": "abandonment_rate", "short_abandon_s": 10, "target": 5, "period": "month"},
+                {"kind": "csat", "target": 85, "period": "month"},
+                {"kind": "nps", "target": 30, "period": "month"},
+                {"kind": "ces", "target": 3, "period": "month"}
+            ],
+            "remedies": {"currency": "EUR"}
+        });
+        crate::services::contracts::create(state, body)
+            .await
+            .map_err(|e| format!("a bench contract was refused: {e:?}"))?;
+    }
+    crate::reports::sync_rollups(state.store.as_ref())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 pub async fn ingest(
     n: usize,
     batch: usize,
     concurrency: usize,
     postgres: Option<String>,
+    contracts: usize,
 ) -> Result<String, String> {
     if n == 0 || batch == 0 || concurrency == 0 {
         return Err("--events, --batch and --concurrency must be at least 1".into());
@@ -343,7 +372,8 @@ pub async fn ingest(
     let events = workload(n);
     let (api_rate, raw_rate, database) = match postgres {
         None => {
-            let (base, token, _state) = start(dir.path(), None).await?;
+            let (base, token, state) = start(dir.path(), None).await?;
+            add_contracts(&state, contracts).await?;
             let api = post_all(&base, &token, &events, batch, concurrency).await?;
             (
                 api,
@@ -354,7 +384,8 @@ pub async fn ingest(
         Some(admin) => {
             let dbs = PgBenchDatabases::create(&admin).await?;
             let run = async {
-                let (base, token, _state) = start(dir.path(), Some(&dbs.url(0)?)).await?;
+                let (base, token, state) = start(dir.path(), Some(&dbs.url(0)?)).await?;
+                add_contracts(&state, contracts).await?;
                 let api = post_all(&base, &token, &events, batch, concurrency).await?;
                 let raw = raw_inserts_pg(&dbs.url(1)?, &events, batch).await?;
                 Ok::<_, String>((api, raw))
@@ -366,7 +397,7 @@ pub async fn ingest(
         }
     };
     Ok(format!(
-        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} n={n} batch={batch} concurrency={concurrency} database={database}",
+        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} n={n} batch={batch} concurrency={concurrency} contracts={contracts} database={database}",
         api_rate / raw_rate
     ))
 }

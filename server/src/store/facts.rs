@@ -514,6 +514,48 @@ pub fn late_groups_sql(
     period: PeriodKey,
     now: DateTime<Utc>,
 ) -> Option<String> {
+    let counts = late_counts(metrics, now)?;
+    Some(format!(
+        "SELECT MIN(team), MIN(owner), channel, {counts} FROM {} AND {} GROUP BY month, \
+         channel, team_g, owner_g",
+        late_rows(dialect, now),
+        scope_condition(scope, period)
+    ))
+}
+
+/// [`late_groups_sql`] of consecutive periods of one kind, in one group per rollup bucket:
+/// `bucket, counts` (packed).
+pub fn late_totals_sql(
+    dialect: super::db::Dialect,
+    scope: &Scope,
+    metrics: &[MetricKind],
+    periods: &[PeriodKey],
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let counts = late_counts(metrics, now)?;
+    let (first, last) = (periods.first()?, periods.last()?);
+    let (span, _) = rollup_buckets(*first);
+    let bucket = if span == SPAN_WEEK { WEEK_OF } else { "month" };
+    let mut months: Vec<String> = periods
+        .iter()
+        .flat_map(|p| months_of(*p))
+        .map(|m| m.to_string())
+        .collect();
+    months.dedup();
+    Some(format!(
+        "SELECT {bucket}, {counts} FROM {} AND month IN ({}) AND created_s >= {} AND \
+         created_s < {} AND {} GROUP BY {bucket}",
+        late_rows(dialect, now),
+        months.join(", "),
+        first.start().timestamp(),
+        last.end().timestamp(),
+        scope_filter(scope)
+    ))
+}
+
+/// The packed counts of the late corrections at `now` (no conversations), or `None` when
+/// no metric counts deadlines.
+fn late_counts(metrics: &[MetricKind], now: DateTime<Utc>) -> Option<String> {
     if !metrics.iter().any(|m| counts_deadlines(*m)) {
         return None;
     }
@@ -528,17 +570,48 @@ pub fn late_groups_sql(
             counts.extend(["0".to_string(), "0".to_string()]);
         }
     }
-    let select = format!("SELECT MIN(team), MIN(owner), channel, {}", packed(&counts));
+    Some(packed(&counts))
+}
+
+/// The facts rows whose running clock had run out at `now`: a table and a `WHERE` condition
+/// that the caller continues with `AND`.
+fn late_rows(dialect: super::db::Dialect, now: DateTime<Utc>) -> String {
+    let now = now.timestamp();
     // SQLite's planner, without statistics, would rather scan the month by primary key.
     let index = match dialect {
         super::db::Dialect::Sqlite => " INDEXED BY conversation_facts_running",
         super::db::Dialect::Postgres => "",
     };
-    Some(format!(
-        "{select} FROM conversation_facts{index} WHERE {} AND {RUNNING} AND (frt_due <= {now} \
-         OR nrt_due <= {now} OR rt_due <= {now}) GROUP BY month, channel, team_g, owner_g",
-        scope_condition(scope, period)
-    ))
+    format!(
+        "conversation_facts{index} WHERE {RUNNING} AND (frt_due <= {now} OR nrt_due <= {now} \
+         OR rt_due <= {now})"
+    )
+}
+
+/// A definition's rollup totals of consecutive periods of one kind, one row per bucket:
+/// `bucket, counts` (packed: conversations, then a numerator and a denominator per metric).
+pub fn rollup_totals_sql(def_id: i64, width: usize, periods: &[PeriodKey]) -> String {
+    let span = periods.first().map_or(SPAN_MONTH, |p| rollup_buckets(*p).0);
+    let buckets: Vec<String> = periods
+        .iter()
+        .flat_map(|p| rollup_buckets(*p).1)
+        .map(|b| b.to_string())
+        .collect();
+    let mut counts = vec!["SUM(n)".to_string()];
+    for i in 0..width {
+        counts.push(format!("COALESCE(SUM(n{i}), 0)"));
+        counts.push(format!("COALESCE(SUM(d{i}), 0)"));
+    }
+    format!(
+        "SELECT bucket, {} FROM compliance_rollups WHERE def_id = {def_id} AND span = {span} \
+         AND bucket IN ({}) GROUP BY bucket",
+        packed(&counts),
+        if buckets.is_empty() {
+            "NULL".into()
+        } else {
+            buckets.join(", ")
+        }
+    )
 }
 
 /// Merges the rollup rows of the given `(def_id, span, bucket)` keys with ids up to `upto`

@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod facts;
+pub mod group;
 pub mod migrations;
 pub mod postgres;
 mod shared;
@@ -333,6 +334,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         contract: &Contract,
         period: PeriodKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>>;
+    /// (commits, ingest batches they made durable) since the store opened: concurrent
+    /// batches share a commit (`group::GroupCommit`).
+    fn ingest_commits(&self) -> (u64, u64);
+    /// A contract's totals in consecutive periods of one kind (a trend), one group per
+    /// period in their order, with no team, owner or breakdown (its channel means nothing):
+    /// two statements for all the periods.
+    async fn compliance_totals(
+        &self,
+        contract: &Contract,
+        periods: &[PeriodKey],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<GroupCounts>>;
     /// The same counts aggregated from every facts row of the period (`facts::groups_sql`):

@@ -3,6 +3,7 @@
 
 use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty, Use};
 use super::facts::{self, FACT_TYPES, FACT_UPDATES};
+use super::group;
 use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
 use super::{
     role_from_db, AccountDefinition, ApiToken, AuditQuery, AutomationPass, Automator,
@@ -23,6 +24,8 @@ use std::collections::{HashMap, HashSet};
 /// The store over one database of either kind.
 pub struct SqlStore {
     db: Db,
+    /// Ingest batches that share a transaction and a commit.
+    group: group::GroupCommit,
     /// The highest `compliance_rollups` id this server has compacted up to.
     compacted: std::sync::atomic::AtomicI64,
 }
@@ -47,6 +50,7 @@ impl SqlStore {
     pub fn new(db: Db) -> SqlStore {
         SqlStore {
             db,
+            group: group::GroupCommit::default(),
             compacted: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -1762,6 +1766,63 @@ impl Store for SqlStore {
         self.rollup_def_id(def).await
     }
 
+    fn ingest_commits(&self) -> (u64, u64) {
+        self.group.stats()
+    }
+
+    async fn compliance_totals(
+        &self,
+        contract: &Contract,
+        periods: &[PeriodKey],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<GroupCounts>> {
+        let def = facts::RollupDef::of(contract);
+        let id = self.rollup_def_id(&def).await?;
+        let width = def.kinds.len();
+        let rolled = self.q(facts::rollup_totals_sql(id, width, periods));
+        let late =
+            facts::late_totals_sql(self.db.dialect(), &contract.scope, &def.kinds, periods, now);
+        let (rolled, late) = futures::future::try_join(rolled.fetch_all(&self.db), async {
+            match late {
+                Some(sql) => self.q(sql).fetch_all(&self.db).await,
+                None => Ok(Vec::new()),
+            }
+        })
+        .await?;
+        let mut period_of = HashMap::new();
+        for (i, p) in periods.iter().enumerate() {
+            for b in facts::rollup_buckets(*p).1 {
+                period_of.insert(b, i);
+            }
+        }
+        let mut out: Vec<GroupCounts> = periods
+            .iter()
+            .map(|_| GroupCounts {
+                team: None,
+                owner: None,
+                channel: promptly::conversation::Channel::ALL[0],
+                conversations: 0,
+                tallies: vec![(0, 0); width],
+            })
+            .collect();
+        for r in rolled.iter().chain(&late) {
+            let bucket: i64 = r.get(0)?;
+            let text: String = r.get(1)?;
+            let counts = facts::unpack(&text)
+                .filter(|c| c.len() == 1 + 2 * width)
+                .ok_or_else(|| sqlx::Error::Decode(format!("totals {text:?}").into()))?;
+            let Some(g) = period_of.get(&bucket).map(|i| &mut out[*i]) else {
+                continue;
+            };
+            g.conversations += counts[0];
+            for (t, c) in g.tallies.iter_mut().zip(counts[1..].chunks(2)) {
+                t.0 += c[0];
+                t.1 += c[1];
+            }
+        }
+        Ok(out)
+    }
+
     async fn retain_rollups(&self, keep: &[facts::RollupDef]) -> StoreResult<()> {
         let keep: HashSet<String> = keep.iter().map(|d| d.key()).collect();
         let defs: Vec<(i64, String)> = {
@@ -1922,217 +1983,15 @@ impl Store for SqlStore {
         if events.is_empty() {
             return Ok(IngestReport::default());
         }
-        let mut tx = self.db.begin_write().await?;
-        let ids = IngestPlan::distinct_ids(events);
-        let mut q = self.q("SELECT external_id FROM events WHERE source = ");
-        q.push_bind(source).push(" AND ");
-        q.push_in("external_id", ids.as_slice());
-        let seen: HashSet<String> = q.fetch_column(&mut tx).await?.into_iter().collect();
-        let plan = IngestPlan::new(events, &seen);
-        if plan.fresh.is_empty() {
-            tx.commit().await?;
-            return Ok(IngestReport {
-                outcomes: vec![IngestOutcome::Duplicate; events.len()],
-                ..Default::default()
-            });
-        }
-        // Lock the batch's known conversations in one order, so that concurrent batches
-        // touching the same conversations wait for each other instead of deadlocking, and
-        // no other server writes a summary missing this batch's events.
-        let mut rows: HashMap<&str, (ConversationRow, bool)> = HashMap::new();
-        let mut sorted = plan.conversations.clone();
-        sorted.sort_unstable();
-        self.lock_conversations(&mut tx, &plan, source, &sorted, &mut rows)
-            .await?;
-        let missing: Vec<&str> = plan
-            .conversations
-            .iter()
-            .copied()
-            .filter(|c| !rows.contains_key(c))
-            .collect();
-        if !missing.is_empty() {
-            if let Some((policy_id, _)) = deriver.initial_policy() {
-                if self.db.dialect() == Dialect::Postgres {
-                    // Until commit, an update of this policy sees the new conversations on
-                    // its current version (and adds a version instead of editing it).
-                    let mut q = self.q("SELECT id FROM policies WHERE id = $1");
-                    q.push_lock(Lock::Share);
-                    q.arg(policy_id).fetch_optional(&mut tx).await?;
-                }
-            }
-            let created: Vec<ConversationRow> = missing
-                .iter()
-                .map(|c| plan.new_conversation(source, c, deriver, now))
-                .collect();
-            let mut u = Bulk::new(
-                "u",
-                &[
-                    ("source", Ty::Text),
-                    ("external_id", Ty::Text),
-                    ("policy_id", Ty::Int),
-                    ("policy_version", Ty::Int),
-                    ("status", Ty::Text),
-                    ("channel", Ty::Text),
-                    ("team", Ty::Text),
-                    ("owner", Ty::Text),
-                    ("summary", Ty::Text),
-                    ("due_at", Ty::Ts),
-                    ("next_sla_at", Ty::Ts),
-                    ("created_at", Ty::Ts),
-                    ("updated_at", Ty::Ts),
-                    ("checkpoint", Ty::Text),
-                ],
-            );
-            for c in &created {
-                let s = &c.summary;
-                let checkpoint = c.checkpoint.as_ref().map(to_json).transpose()?;
-                u.row([
-                    c.source.clone().into(),
-                    c.external_id.clone().into(),
-                    c.policy_id.into(),
-                    c.policy_version.into(),
-                    shared::status_word(s.status).into(),
-                    s.channel.as_str().into(),
-                    s.team.clone().into(),
-                    s.owner.clone().into(),
-                    to_json(s)?.into(),
-                    c.due_at.into(),
-                    c.next_sla_at.into(),
-                    now.into(),
-                    now.into(),
-                    checkpoint.into(),
-                ]);
-            }
-            let returned = u
-                .fetch_all(
-                    &mut tx,
-                    Use::Insert {
-                        table: "conversations",
-                        tail: "ON CONFLICT (source, external_id) DO NOTHING \
-                               RETURNING id, external_id",
-                    },
-                )
-                .await?;
-            let mut by_ext: HashMap<String, ConversationRow> = created
-                .into_iter()
-                .map(|c| (c.external_id.clone(), c))
-                .collect();
-            for r in returned {
-                let ext: String = r.get("external_id")?;
-                if let (Some(mut row), Some(key)) = (
-                    by_ext.remove(&ext),
-                    missing.iter().find(|c| **c == ext).copied(),
-                ) {
-                    row.id = r.get("id")?;
-                    rows.insert(key, (row, true));
-                }
-            }
-            // Created by another server meanwhile (and committed): lock them as known ones.
-            let raced: Vec<&str> = missing
-                .iter()
-                .copied()
-                .filter(|c| !rows.contains_key(c))
-                .collect();
-            if !raced.is_empty() {
-                self.lock_conversations(&mut tx, &plan, source, &raced, &mut rows)
-                    .await?;
-            }
-        }
-        // The existing conversations' histories: a checkpoint where it covers all of this
-        // batch's events for the conversation, else every stored event.
-        let existing: HashMap<i64, &str> = rows
-            .iter()
-            .filter(|(_, (_, created))| !created)
-            .map(|(c, (r, _))| (r.id, *c))
-            .collect();
-        let ids: Vec<i64> = existing.keys().copied().collect();
-        let mut q =
-            self.q("SELECT id, checkpoint FROM conversations WHERE checkpoint IS NOT NULL AND ");
-        q.push_in("id", ids.as_slice());
-        let mut resumed: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
-        for r in q.fetch_all(&mut tx).await? {
-            let id: i64 = r.get("id")?;
-            let cp: promptly::conversation::Checkpoint = r.json("checkpoint")?;
-            let ext = existing.get(&id).copied().unwrap_or_default();
-            if cp.covers(plan.fresh_events().filter(|e| e.conversation == ext)) {
-                resumed.insert(id, vec![cp.archive]);
-            }
-        }
-        let replay: Vec<i64> = ids
-            .into_iter()
-            .filter(|id| !resumed.contains_key(id))
-            .collect();
-        let mut stored = self.events_of_in(&mut tx, &replay).await?;
-        stored.extend(resumed);
-        let ids: HashMap<&str, i64> = rows.iter().map(|(c, (r, _))| (*c, r.id)).collect();
-        let over = plan.over_caps(&ids, &stored);
-        if !over.is_empty() {
-            // Dropped unfinished, the transaction takes back the conversations it created.
-            return Err(StoreError::Refused(over));
-        }
-        // The events, in batch order (so that ids follow arrival).
-        let fresh: Vec<(Option<i64>, &str, &IncomingEvent)> = plan
-            .fresh_events()
-            .map(|e| {
-                let id = rows.get(e.conversation.as_str()).map(|(r, _)| r.id);
-                (id, source, e)
-            })
-            .collect();
-        let stored_events = self.insert_events(&mut tx, &fresh, now).await?;
-        let mut inserted = HashSet::with_capacity(stored_events.len());
-        let mut row_ids: HashMap<String, i64> = HashMap::with_capacity(stored_events.len());
-        for (id, ext) in stored_events {
-            row_ids.insert(ext.clone(), id);
-            inserted.insert(ext);
-        }
-        // The events an enabled rule listens to wait for the automation worker.
-        let mut queued = Bulk::new(
-            "u",
-            &[
-                ("event_id", Ty::Int),
-                ("conversation_id", Ty::Int),
-                ("enqueued_at", Ty::Ts),
-            ],
-        );
-        for (conversation, _, e) in &fresh {
-            if let (Some(event), Some(conversation)) = (row_ids.get(&e.id), conversation) {
-                if deriver.wants_rules(e) {
-                    queued.row([event.into(), conversation.into(), now.into()]);
-                }
-            }
-        }
-        let queued_n = queued.len();
-        queued
-            .execute(
-                &mut tx,
-                Use::Insert {
-                    table: "automation_queue",
-                    tail: "",
-                },
-            )
-            .await?;
-        let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
-        if !orphans.is_empty() {
-            let mut q = self.q("DELETE FROM conversations WHERE ");
-            q.push_in("id", orphans);
-            q.execute(&mut tx).await?;
-        }
-        let stale: Vec<&ConversationRow> =
-            touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
-        self.write_derived(&mut tx, &stale).await?;
-        let created: Vec<&ConversationRow> = touched
-            .iter()
-            .filter(|t| !t.stale)
-            .map(|t| &t.row)
-            .collect();
-        self.write_facts(&mut tx, &created).await?;
-        self.insert_outbox(&mut tx, sends, now).await?;
-        tx.commit().await?;
-        Ok(IngestReport {
-            outcomes,
-            touched,
-            queued: queued_n,
-        })
+        let mut batch = IngestBatch {
+            store: self,
+            source,
+            events,
+            sends,
+            deriver,
+            now,
+        };
+        self.group.run(&self.db, &mut batch).await
     }
 
     async fn rederive_many(
@@ -2670,5 +2529,255 @@ impl Store for SqlStore {
             .fetch_column(&self.db)
             .await?;
         Ok((count, teams))
+    }
+}
+
+/// One ingest batch as a member of a group commit (`group::GroupCommit`).
+struct IngestBatch<'a> {
+    store: &'a SqlStore,
+    source: &'a str,
+    events: &'a [IncomingEvent],
+    sends: &'a [(i64, NewOutbox)],
+    deriver: &'a dyn Deriver,
+    now: DateTime<Utc>,
+}
+
+impl group::Batch for IngestBatch<'_> {
+    type Output = IngestReport;
+
+    fn run<'t>(
+        &'t mut self,
+        tx: &'t mut Tx,
+    ) -> futures::future::BoxFuture<'t, StoreResult<IngestReport>> {
+        Box::pin(self.store.ingest_in(
+            tx,
+            self.source,
+            self.events,
+            self.sends,
+            self.deriver,
+            self.now,
+        ))
+    }
+}
+
+impl SqlStore {
+    /// An ingest batch in `tx` (see `Store::ingest_and_send`), committed by its group.
+    async fn ingest_in(
+        &self,
+        tx: &mut Tx,
+        source: &str,
+        events: &[IncomingEvent],
+        sends: &[(i64, NewOutbox)],
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IngestReport> {
+        let ids = IngestPlan::distinct_ids(events);
+        let mut q = self.q("SELECT external_id FROM events WHERE source = ");
+        q.push_bind(source).push(" AND ");
+        q.push_in("external_id", ids.as_slice());
+        let seen: HashSet<String> = q.fetch_column(&mut *tx).await?.into_iter().collect();
+        let plan = IngestPlan::new(events, &seen);
+        if plan.fresh.is_empty() {
+            return Ok(IngestReport {
+                outcomes: vec![IngestOutcome::Duplicate; events.len()],
+                ..Default::default()
+            });
+        }
+        // Lock the batch's known conversations in one order, so that concurrent batches
+        // touching the same conversations wait for each other instead of deadlocking, and
+        // no other server writes a summary missing this batch's events.
+        let mut rows: HashMap<&str, (ConversationRow, bool)> = HashMap::new();
+        let mut sorted = plan.conversations.clone();
+        sorted.sort_unstable();
+        self.lock_conversations(&mut *tx, &plan, source, &sorted, &mut rows)
+            .await?;
+        let missing: Vec<&str> = plan
+            .conversations
+            .iter()
+            .copied()
+            .filter(|c| !rows.contains_key(c))
+            .collect();
+        if !missing.is_empty() {
+            if let Some((policy_id, _)) = deriver.initial_policy() {
+                if self.db.dialect() == Dialect::Postgres {
+                    // Until commit, an update of this policy sees the new conversations on
+                    // its current version (and adds a version instead of editing it).
+                    let mut q = self.q("SELECT id FROM policies WHERE id = $1");
+                    q.push_lock(Lock::Share);
+                    q.arg(policy_id).fetch_optional(&mut *tx).await?;
+                }
+            }
+            let created: Vec<ConversationRow> = missing
+                .iter()
+                .map(|c| plan.new_conversation(source, c, deriver, now))
+                .collect();
+            let mut u = Bulk::new(
+                "u",
+                &[
+                    ("source", Ty::Text),
+                    ("external_id", Ty::Text),
+                    ("policy_id", Ty::Int),
+                    ("policy_version", Ty::Int),
+                    ("status", Ty::Text),
+                    ("channel", Ty::Text),
+                    ("team", Ty::Text),
+                    ("owner", Ty::Text),
+                    ("summary", Ty::Text),
+                    ("due_at", Ty::Ts),
+                    ("next_sla_at", Ty::Ts),
+                    ("created_at", Ty::Ts),
+                    ("updated_at", Ty::Ts),
+                    ("checkpoint", Ty::Text),
+                ],
+            );
+            for c in &created {
+                let s = &c.summary;
+                let checkpoint = c.checkpoint.as_ref().map(to_json).transpose()?;
+                u.row([
+                    c.source.clone().into(),
+                    c.external_id.clone().into(),
+                    c.policy_id.into(),
+                    c.policy_version.into(),
+                    shared::status_word(s.status).into(),
+                    s.channel.as_str().into(),
+                    s.team.clone().into(),
+                    s.owner.clone().into(),
+                    to_json(s)?.into(),
+                    c.due_at.into(),
+                    c.next_sla_at.into(),
+                    now.into(),
+                    now.into(),
+                    checkpoint.into(),
+                ]);
+            }
+            let returned = u
+                .fetch_all(
+                    &mut *tx,
+                    Use::Insert {
+                        table: "conversations",
+                        tail: "ON CONFLICT (source, external_id) DO NOTHING \
+                               RETURNING id, external_id",
+                    },
+                )
+                .await?;
+            let mut by_ext: HashMap<String, ConversationRow> = created
+                .into_iter()
+                .map(|c| (c.external_id.clone(), c))
+                .collect();
+            for r in returned {
+                let ext: String = r.get("external_id")?;
+                if let (Some(mut row), Some(key)) = (
+                    by_ext.remove(&ext),
+                    missing.iter().find(|c| **c == ext).copied(),
+                ) {
+                    row.id = r.get("id")?;
+                    rows.insert(key, (row, true));
+                }
+            }
+            // Created by another server meanwhile (and committed): lock them as known ones.
+            let raced: Vec<&str> = missing
+                .iter()
+                .copied()
+                .filter(|c| !rows.contains_key(c))
+                .collect();
+            if !raced.is_empty() {
+                self.lock_conversations(&mut *tx, &plan, source, &raced, &mut rows)
+                    .await?;
+            }
+        }
+        // The existing conversations' histories: a checkpoint where it covers all of this
+        // batch's events for the conversation, else every stored event.
+        let existing: HashMap<i64, &str> = rows
+            .iter()
+            .filter(|(_, (_, created))| !created)
+            .map(|(c, (r, _))| (r.id, *c))
+            .collect();
+        let ids: Vec<i64> = existing.keys().copied().collect();
+        let mut q =
+            self.q("SELECT id, checkpoint FROM conversations WHERE checkpoint IS NOT NULL AND ");
+        q.push_in("id", ids.as_slice());
+        let mut resumed: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
+        for r in q.fetch_all(&mut *tx).await? {
+            let id: i64 = r.get("id")?;
+            let cp: promptly::conversation::Checkpoint = r.json("checkpoint")?;
+            let ext = existing.get(&id).copied().unwrap_or_default();
+            if cp.covers(plan.fresh_events().filter(|e| e.conversation == ext)) {
+                resumed.insert(id, vec![cp.archive]);
+            }
+        }
+        let replay: Vec<i64> = ids
+            .into_iter()
+            .filter(|id| !resumed.contains_key(id))
+            .collect();
+        let mut stored = self.events_of_in(&mut *tx, &replay).await?;
+        stored.extend(resumed);
+        let ids: HashMap<&str, i64> = rows.iter().map(|(c, (r, _))| (*c, r.id)).collect();
+        let over = plan.over_caps(&ids, &stored);
+        if !over.is_empty() {
+            // Dropped unfinished, the transaction takes back the conversations it created.
+            return Err(StoreError::Refused(over));
+        }
+        // The events, in batch order (so that ids follow arrival).
+        let fresh: Vec<(Option<i64>, &str, &IncomingEvent)> = plan
+            .fresh_events()
+            .map(|e| {
+                let id = rows.get(e.conversation.as_str()).map(|(r, _)| r.id);
+                (id, source, e)
+            })
+            .collect();
+        let stored_events = self.insert_events(&mut *tx, &fresh, now).await?;
+        let mut inserted = HashSet::with_capacity(stored_events.len());
+        let mut row_ids: HashMap<String, i64> = HashMap::with_capacity(stored_events.len());
+        for (id, ext) in stored_events {
+            row_ids.insert(ext.clone(), id);
+            inserted.insert(ext);
+        }
+        // The events an enabled rule listens to wait for the automation worker.
+        let mut queued = Bulk::new(
+            "u",
+            &[
+                ("event_id", Ty::Int),
+                ("conversation_id", Ty::Int),
+                ("enqueued_at", Ty::Ts),
+            ],
+        );
+        for (conversation, _, e) in &fresh {
+            if let (Some(event), Some(conversation)) = (row_ids.get(&e.id), conversation) {
+                if deriver.wants_rules(e) {
+                    queued.row([event.into(), conversation.into(), now.into()]);
+                }
+            }
+        }
+        let queued_n = queued.len();
+        queued
+            .execute(
+                &mut *tx,
+                Use::Insert {
+                    table: "automation_queue",
+                    tail: "",
+                },
+            )
+            .await?;
+        let (outcomes, touched, orphans) = plan.finish(rows, stored, &inserted, deriver, now);
+        if !orphans.is_empty() {
+            let mut q = self.q("DELETE FROM conversations WHERE ");
+            q.push_in("id", orphans);
+            q.execute(&mut *tx).await?;
+        }
+        let stale: Vec<&ConversationRow> =
+            touched.iter().filter(|t| t.stale).map(|t| &t.row).collect();
+        self.write_derived(&mut *tx, &stale).await?;
+        let created: Vec<&ConversationRow> = touched
+            .iter()
+            .filter(|t| !t.stale)
+            .map(|t| &t.row)
+            .collect();
+        self.write_facts(&mut *tx, &created).await?;
+        self.insert_outbox(&mut *tx, sends, now).await?;
+        Ok(IngestReport {
+            outcomes,
+            touched,
+            queued: queued_n,
+        })
     }
 }

@@ -1912,6 +1912,34 @@ async fn compliance_rollups_equal_the_aggregate_after_any_changes(store: DynStor
                     assert_eq!(rolled, plain, "{at}: scope {:?}, {period}, {now}", c.scope);
                 }
             }
+            if !all {
+                continue;
+            }
+            // Trends: each period's totals equal the sums of its aggregate groups.
+            for (last, n) in [("2026-11", 3), ("2026-W47", 4), ("2026-Q4", 2)] {
+                let periods = PeriodKey::parse(last).unwrap().previous(n);
+                for now in nows {
+                    let totals = store.compliance_totals(c, &periods, now).await.unwrap();
+                    assert_eq!(totals.len(), n);
+                    for (p, t) in periods.iter().zip(&totals) {
+                        let plain = store.compliance_groups_aggregate(c, *p, now).await.unwrap();
+                        let conversations: i64 = plain.iter().map(|g| g.conversations).sum();
+                        let tallies: Vec<(i64, i64)> = (0..c.metrics.len())
+                            .map(|i| {
+                                plain.iter().fold((0, 0), |a, g| {
+                                    (a.0 + g.tallies[i].0, a.1 + g.tallies[i].1)
+                                })
+                            })
+                            .collect();
+                        assert_eq!(
+                            (t.conversations, &t.tallies),
+                            (conversations, &tallies),
+                            "{at}: trend to {last}, {p}, {now}, scope {:?}",
+                            c.scope
+                        );
+                    }
+                }
+            }
         }
     };
     let teams = [json!(null), json!("T1"), json!(" t1"), json!("billing")];
@@ -2055,6 +2083,52 @@ async fn compliance_rollups_equal_the_aggregate_after_any_changes(store: DynStor
         );
     }
     assert!(nonempty >= 4, "{nonempty}");
+}
+
+/// Concurrent batches share commits (group commit), and each caller is answered once its
+/// own events are stored; a batch that fails half-way (its deriver panics) keeps nothing of
+/// its own and takes nothing of the others with it.
+async fn concurrent_batches_commit_together_and_fail_alone(store: DynStore) {
+    let (commits0, batches0) = store.ingest_commits();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let conv = format!("g{i}");
+            let events = [
+                created(&format!("g{i}-1"), &conv, 0, "email"),
+                message(&format!("g{i}-2"), &conv, 1, "customer", "hi"),
+            ];
+            if i == 5 {
+                store.ingest(SOURCE, &events, &PanickingDeriver, t0()).await
+            } else {
+                store.ingest(SOURCE, &events, &on(None), t0()).await
+            }
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        match task.await {
+            Ok(outcomes) => {
+                assert_ne!(i, 5, "the panicking batch does not answer");
+                let outcomes = outcomes.unwrap();
+                assert!(outcomes
+                    .iter()
+                    .all(|o| matches!(o, IngestOutcome::Accepted { .. })));
+            }
+            Err(e) => assert!(i == 5 && e.is_panic(), "batch {i}: {e}"),
+        }
+    }
+    for i in 0..12 {
+        let found = store
+            .conversation_by_external_id(SOURCE, &format!("g{i}"))
+            .await
+            .unwrap();
+        assert_eq!(found.is_some(), i != 5, "conversation g{i}");
+    }
+    let (commits, batches) = store.ingest_commits();
+    let (commits, batches) = (commits - commits0, batches - batches0);
+    assert_eq!(batches, 11, "each good batch made durable once");
+    assert!(commits < batches, "{batches} batches in {commits} commits");
 }
 
 async fn contracts_and_departments_are_stored(store: DynStore) {
@@ -2477,6 +2551,7 @@ contract!(
     a_pass_with_rules_older_than_the_catalog_handles_nothing,
     compliance_counts_agree_with_the_domain_tally,
     compliance_rollups_equal_the_aggregate_after_any_changes,
+    concurrent_batches_commit_together_and_fail_alone,
     contracts_and_departments_are_stored,
     epochs_backups_and_retention,
 );
