@@ -370,11 +370,22 @@ pub async fn ingest(
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let events = workload(n);
-    let (api_rate, raw_rate, database) = match postgres {
+    // The API's rate, and how many batches its commits made durable on average.
+    let posted = |state: AppState, base: String, token: String| {
+        let events = &events;
+        async move {
+            add_contracts(&state, contracts).await?;
+            let before = state.store.ingest_commits();
+            let api = post_all(&base, &token, events, batch, concurrency).await?;
+            let after = state.store.ingest_commits();
+            let per_commit = (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64;
+            Ok::<_, String>((api, per_commit))
+        }
+    };
+    let ((api_rate, per_commit), raw_rate, database) = match postgres {
         None => {
             let (base, token, state) = start(dir.path(), None).await?;
-            add_contracts(&state, contracts).await?;
-            let api = post_all(&base, &token, &events, batch, concurrency).await?;
+            let api = posted(state, base, token).await?;
             (
                 api,
                 raw_inserts(dir.path(), &events, batch).await?,
@@ -385,8 +396,7 @@ pub async fn ingest(
             let dbs = PgBenchDatabases::create(&admin).await?;
             let run = async {
                 let (base, token, state) = start(dir.path(), Some(&dbs.url(0)?)).await?;
-                add_contracts(&state, contracts).await?;
-                let api = post_all(&base, &token, &events, batch, concurrency).await?;
+                let api = posted(state, base, token).await?;
                 let raw = raw_inserts_pg(&dbs.url(1)?, &events, batch).await?;
                 Ok::<_, String>((api, raw))
             };
@@ -397,7 +407,7 @@ pub async fn ingest(
         }
     };
     Ok(format!(
-        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} n={n} batch={batch} concurrency={concurrency} contracts={contracts} database={database}",
+        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} batches_per_commit={per_commit:.2} n={n} batch={batch} concurrency={concurrency} contracts={contracts} database={database}",
         api_rate / raw_rate
     ))
 }

@@ -1,6 +1,7 @@
-//! Group commit: concurrent ingest batches share one write transaction and one commit (one
-//! fsync), each batch in its own savepoint, and each caller is answered only after the
-//! commit that made its events durable.
+//! Group commit (SQLite): concurrent ingest batches share one write transaction and one
+//! commit (one fsync), each batch in its own savepoint, and each caller is answered only
+//! after the commit that made its events durable. (PostgreSQL runs concurrent batches in
+//! transactions of their own and groups their WAL flushes itself.)
 //!
 //! A batch joins the group that is forming, or starts one. A group's leader (a task of its
 //! own, so that no caller going away can leave a transaction open) waits for the previous
@@ -105,6 +106,13 @@ pub enum Outcome<T> {
 }
 
 impl GroupCommit {
+    /// Counts a batch committed in a transaction of its own.
+    pub fn count_alone(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats.commits.fetch_add(1, Relaxed);
+        self.stats.batches.fetch_add(1, Relaxed);
+    }
+
     /// (commits, batches they made durable) since the store opened: batches per commit is
     /// what grouping saves.
     pub fn stats(&self) -> (u64, u64) {

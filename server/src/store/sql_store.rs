@@ -1983,6 +1983,19 @@ impl Store for SqlStore {
         if events.is_empty() {
             return Ok(IngestReport::default());
         }
+        if self.db.dialect() == Dialect::Postgres {
+            // PostgreSQL runs concurrent batches side by side and flushes their commits
+            // together itself; one shared transaction would put them in a line (8 clients:
+            // 0.42 of raw against 0.70, see BENCHMARKS.md).
+            let mut tx = self.db.begin_write().await?;
+            let report = self
+                .ingest_in(&mut tx, source, events, sends, deriver, now)
+                .await?;
+            tx.commit().await?;
+            self.group.count_alone();
+            return Ok(report);
+        }
+        // SQLite has one writer: batches that arrive together share its transaction.
         let mut batch = IngestBatch {
             store: self,
             source,
