@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+use std::sync::Arc;
 
 /// Which SQL dialect a statement is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,14 +51,23 @@ impl Dialect {
 /// A connection pool of either backend.
 #[derive(Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// With the line this process's SQLite writers wait in (see [`Db::begin_write`]).
+    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
+/// How long a SQLite writer waits in line before it tries SQLite's own lock anyway (as long
+/// as SQLite's busy timeout, `store::sqlite`).
+const WRITER_LINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Db {
+    pub fn sqlite(pool: SqlitePool) -> Db {
+        Db::Sqlite(pool, Arc::default())
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
-            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Sqlite(..) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -69,10 +79,18 @@ impl Db {
 
     /// A transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred one could fail to upgrade its read lock when another
-    /// connection wrote meanwhile.
+    /// connection wrote meanwhile. The process's SQLite writers first wait in one fair line
+    /// until the one before them ends: SQLite's busy handler only polls, so a writer that
+    /// keeps coming back (a busy ingest's group commits) could starve the others (the
+    /// automation's passes).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p, line) => {
+                let turn = tokio::time::timeout(WRITER_LINE, line.clone().lock_owned())
+                    .await
+                    .ok();
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -89,23 +107,31 @@ impl Db {
     }
 }
 
-/// An open transaction; dropped without [`Tx::commit`], it rolls back.
+/// An open transaction; dropped without [`Tx::commit`], it rolls back. A SQLite one holds
+/// its turn in the writers' line until it ends.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn dialect(&self) -> Dialect {
         match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Sqlite(..) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
         }
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
+            Tx::Sqlite(t, turn) => {
+                let done = t.commit().await;
+                drop(turn);
+                done
+            }
             Tx::Postgres(t) => t.commit().await,
         }
     }
@@ -122,7 +148,7 @@ pub enum On<'a> {
 impl<'a> From<&'a Db> for On<'a> {
     fn from(db: &'a Db) -> Self {
         match db {
-            Db::Sqlite(p) => On::SqlitePool(p),
+            Db::Sqlite(p, _) => On::SqlitePool(p),
             Db::Postgres(p) => On::PgPool(p),
         }
     }
@@ -131,7 +157,7 @@ impl<'a> From<&'a Db> for On<'a> {
 impl<'a> From<&'a mut Tx> for On<'a> {
     fn from(tx: &'a mut Tx) -> Self {
         match tx {
-            Tx::Sqlite(t) => On::Sqlite(t),
+            Tx::Sqlite(t, _) => On::Sqlite(t),
             Tx::Postgres(t) => On::Postgres(t),
         }
     }

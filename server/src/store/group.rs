@@ -4,8 +4,8 @@
 //! transactions of their own and groups their WAL flushes itself.)
 //!
 //! A batch joins the group that is forming, or starts one. A group's leader (a task of its
-//! own, so that no caller going away can leave a transaction open) waits for the previous
-//! group's commit, begins, lets its members run one at a time, and commits once every member
+//! own, so that no caller going away can leave a transaction open) waits for the writer
+//! before it (the previous group, or an automation pass) to end, begins, lets its members run one at a time, and commits once every member
 //! has finished. Nothing waits on purpose: a lone batch begins at once; under load the
 //! batches that arrive while a group commits form the next one. A member's failure rolls
 //! back to its savepoint and is its own; a member that goes away or panics mid-batch spoils
@@ -27,8 +27,6 @@ const RETRIES: usize = 3;
 pub struct GroupCommit {
     /// The group still taking members, if any.
     forming: Arc<SyncMutex<Option<Arc<Group>>>>,
-    /// Held by a group's leader from its `BEGIN` to its `COMMIT`.
-    writer: Arc<Mutex<()>>,
     stats: Arc<Stats>,
 }
 
@@ -218,7 +216,6 @@ impl GroupCommit {
             db.clone(),
             self.forming.clone(),
             group.clone(),
-            self.writer.clone(),
             self.stats.clone(),
         ));
         Member {
@@ -251,16 +248,16 @@ impl Drop for Member {
     }
 }
 
-/// A group's leader: begins once the previous group committed, waits for every member, and
+/// A group's leader: begins once the writer before it ended, waits for every member, and
 /// commits (or rolls back a spoiled group).
 async fn lead(
     db: Db,
     forming: Arc<SyncMutex<Option<Arc<Group>>>>,
     group: Arc<Group>,
-    writer: Arc<Mutex<()>>,
     stats: Arc<Stats>,
 ) {
-    let _writer = writer.lock().await;
+    // `begin_write` waits in the process's line of SQLite writers: while the previous group
+    // commits, the next one forms.
     match db.begin_write().await {
         Ok(tx) => {
             *group.tx.lock().await = Some(tx);

@@ -1062,7 +1062,7 @@ impl DatabaseUrl {
 /// Opens (creating a SQLite file if missing) and migrates the store.
 pub async fn open(url: &DatabaseUrl) -> Result<DynStore, String> {
     let db = match url {
-        DatabaseUrl::Sqlite(u) => db::Db::Sqlite(
+        DatabaseUrl::Sqlite(u) => db::Db::sqlite(
             sqlite::connect(u)
                 .await
                 .map_err(|e| format!("cannot open the SQLite database {u}: {e}"))?,

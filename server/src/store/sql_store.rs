@@ -799,7 +799,7 @@ impl Store for SqlStore {
     async fn migrate(&self) -> StoreResult<()> {
         let migrator = super::migrations::migrator(self.db.dialect()).await?;
         match &self.db {
-            Db::Sqlite(p) => migrator.run(p).await?,
+            Db::Sqlite(p, _) => migrator.run(p).await?,
             Db::Postgres(p) => migrator.run(p).await?,
         }
         Ok(())
@@ -819,7 +819,7 @@ impl Store for SqlStore {
 
     fn pool_use(&self) -> super::PoolUse {
         let (size, idle, max) = match &self.db {
-            Db::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Db::Sqlite(p, _) => (p.size(), p.num_idle(), p.options().get_max_connections()),
             Db::Postgres(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
         };
         super::PoolUse {
@@ -2328,7 +2328,7 @@ impl Store for SqlStore {
 
     async fn change_listener(&self) -> StoreResult<Option<sqlx::postgres::PgListener>> {
         match &self.db {
-            Db::Sqlite(_) => Ok(None),
+            Db::Sqlite(..) => Ok(None),
             Db::Postgres(p) => Ok(Some(super::postgres::listen(p).await?)),
         }
     }

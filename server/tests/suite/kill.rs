@@ -285,7 +285,7 @@ fn watch(
 async fn open_db(url: &str) -> Db {
     match promptly_server::store::DatabaseUrl::parse(url).unwrap() {
         promptly_server::store::DatabaseUrl::Sqlite(u) => {
-            Db::Sqlite(sqlx::SqlitePool::connect(&u).await.unwrap())
+            Db::sqlite(sqlx::SqlitePool::connect(&u).await.unwrap())
         }
         promptly_server::store::DatabaseUrl::Postgres(u) => {
             Db::Postgres(sqlx::PgPool::connect(&u).await.unwrap())
@@ -614,7 +614,7 @@ async fn sigkill_at_any_point_loses_no_acknowledged_event_and_fires_everything_o
     // The database is consistent: SQLite's own check, and every conversation's columns are
     // what its events fold into.
     server.terminate().await;
-    if let Db::Sqlite(_) = db {
+    if let Db::Sqlite(..) = db {
         assert_eq!(support::sqlite_integrity(&db_url).await, "ok");
     }
     let store =
