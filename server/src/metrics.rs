@@ -127,6 +127,8 @@ pub struct Gauges {
     pub pool: crate::store::PoolUse,
     /// Whether the database answered.
     pub database_up: bool,
+    /// (commits, batches) of this server's ingest (`Store::ingest_commits`).
+    pub ingest_commits: (u64, u64),
 }
 
 impl Metrics {
@@ -273,6 +275,22 @@ impl Metrics {
                 .outbox_backlog
                 .iter()
                 .map(|(r, n)| (r.as_str(), *n as u64)),
+        );
+        family(
+            &mut out,
+            "promptly_ingest_commits_total",
+            "counter",
+            "Ingest transactions this server committed (on SQLite one carries every batch that arrived meanwhile).",
+            "",
+            [("", gauges.ingest_commits.0)],
+        );
+        family(
+            &mut out,
+            "promptly_ingest_batches_total",
+            "counter",
+            "Ingest batches those commits made durable.",
+            "",
+            [("", gauges.ingest_commits.1)],
         );
         family(
             &mut out,

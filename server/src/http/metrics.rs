@@ -33,6 +33,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         outbox_backlog,
         pool: store.pool_use(),
         database_up,
+        ingest_commits: store.ingest_commits(),
     };
     let mut resp = state.metrics.render(&gauges).into_response();
     resp.headers_mut().insert(

@@ -153,6 +153,9 @@ async fn metrics_count_a_breach_its_webhook_the_ingest_and_the_streams() {
         value(&text, "promptly_ingest_events_total{outcome=\"duplicate\"}"),
         Some(2.0)
     );
+    // Two posts one after the other: two batches, each in a commit of its own.
+    assert_eq!(value(&text, "promptly_ingest_batches_total"), Some(2.0));
+    assert_eq!(value(&text, "promptly_ingest_commits_total"), Some(2.0));
     assert_eq!(
         value(
             &text,
