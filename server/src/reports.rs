@@ -76,15 +76,33 @@ pub async fn groups(
 ) -> StoreResult<Arc<Vec<GroupCounts>>> {
     let key = format!("{}|{period}", RollupDef::of(contract).key());
     let months = crate::store::facts::months_of(period);
-    let hit = state.compliance.get(&key, &months);
+    cached(state, key, &months, || {
+        state.store.compliance_groups(contract, period, now)
+    })
+    .await
+}
+
+/// Counts under `key` from the server's cache while no conversation created in `months`
+/// changed since (see `state::ComplianceCache`), else from `read`, then cached.
+async fn cached<F, Fut>(
+    state: &AppState,
+    key: String,
+    months: &[i64],
+    read: F,
+) -> StoreResult<Arc<Vec<GroupCounts>>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Vec<GroupCounts>>>,
+{
+    let hit = state.compliance.get(&key, months);
     state.metrics.compliance_lookup(hit.is_some());
     if let Some(hit) = hit {
         return Ok(hit);
     }
-    let seen = state.compliance.snapshot(&months);
-    let groups = Arc::new(state.store.compliance_groups(contract, period, now).await?);
-    state.compliance.put(key, seen, groups.clone());
-    Ok(groups)
+    let seen = state.compliance.snapshot(months);
+    let counts = Arc::new(read().await?);
+    state.compliance.put(key, seen, counts.clone());
+    Ok(counts)
 }
 
 /// A contract's compliance in `period`, judged at `now`, with every metric's breakdowns.
@@ -133,22 +151,10 @@ pub async fn trend(
         .flat_map(|p| crate::store::facts::months_of(*p))
         .collect();
     months.dedup();
-    let hit = state.compliance.get(&key, &months);
-    state.metrics.compliance_lookup(hit.is_some());
-    let totals = match hit {
-        Some(hit) => hit,
-        None => {
-            let seen = state.compliance.snapshot(&months);
-            let totals = Arc::new(
-                state
-                    .store
-                    .compliance_totals(contract, &periods, now)
-                    .await?,
-            );
-            state.compliance.put(key, seen, totals.clone());
-            totals
-        }
-    };
+    let totals = cached(state, key, &months, || {
+        state.store.compliance_totals(contract, &periods, now)
+    })
+    .await?;
     Ok(periods
         .iter()
         .zip(totals.iter())

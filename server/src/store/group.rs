@@ -96,7 +96,7 @@ pub struct Member {
 }
 
 /// What became of a batch run in a group.
-pub enum Outcome<T> {
+enum Outcome<T> {
     /// Its own result, made durable by the group's commit when `Ok`.
     Done(StoreResult<T>),
     /// The group could not commit for a reason that was not this batch's: run it again.

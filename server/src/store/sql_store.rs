@@ -365,10 +365,7 @@ fn drill_from_row(r: &Row) -> Result<DrillRow, sqlx::Error> {
 /// A group of `facts::rollup_read_sql` or `facts::late_groups_sql`: team, owner, channel
 /// and the counts packed in one column.
 fn group_from_packed_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::Error> {
-    let text: String = r.get(3)?;
-    let counts = facts::unpack(&text)
-        .filter(|c| c.len() == 1 + 2 * metrics)
-        .ok_or_else(|| sqlx::Error::Decode(format!("group counts {text:?}").into()))?;
+    let counts = packed_counts(r, 3, metrics)?;
     Ok(GroupCounts {
         team: r.get(0)?,
         owner: r.get(1)?,
@@ -376,6 +373,15 @@ fn group_from_packed_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::E
         conversations: counts[0],
         tallies: counts[1..].chunks(2).map(|p| (p[0], p[1])).collect(),
     })
+}
+
+/// Column `i`'s packed counts (`facts::unpack`): conversations, then a numerator and a
+/// denominator for each of `metrics`.
+fn packed_counts(r: &Row, i: usize, metrics: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let text: String = r.get(i)?;
+    facts::unpack(&text)
+        .filter(|c| c.len() == 1 + 2 * metrics)
+        .ok_or_else(|| sqlx::Error::Decode(format!("packed counts {text:?}").into()))
 }
 
 fn group_from_row(r: &Row, metrics: usize) -> Result<GroupCounts, sqlx::Error> {
@@ -616,6 +622,22 @@ impl SqlStore {
         )
         .await?;
         self.roll_up(tx, &defs, 1, Some(&ids)).await
+    }
+
+    /// The rows of a rollup read and of its late corrections (none when no metric counts
+    /// deadlines), read on two connections at once.
+    async fn rolled_and_late(
+        &self,
+        rolled: String,
+        late: Option<String>,
+    ) -> Result<(Vec<Row>, Vec<Row>), sqlx::Error> {
+        futures::future::try_join(self.q(rolled).fetch_all(&self.db), async {
+            match late {
+                Some(sql) => self.q(sql).fetch_all(&self.db).await,
+                None => Ok(Vec::new()),
+            }
+        })
+        .await
     }
 
     /// The id of a rollup definition, building its rows first when it has none.
@@ -1745,16 +1767,12 @@ impl Store for SqlStore {
         let def = facts::RollupDef::of(contract);
         let id = self.rollup_def_id(&def).await?;
         let width = def.kinds.len();
-        let rolled = self.q(facts::rollup_read_sql(id, width, period));
-        let late =
-            facts::late_groups_sql(self.db.dialect(), &contract.scope, &def.kinds, period, now);
-        let (rolled, late) = futures::future::try_join(rolled.fetch_all(&self.db), async {
-            match late {
-                Some(sql) => self.q(sql).fetch_all(&self.db).await,
-                None => Ok(Vec::new()),
-            }
-        })
-        .await?;
+        let (rolled, late) = self
+            .rolled_and_late(
+                facts::rollup_read_sql(id, width, period),
+                facts::late_groups_sql(self.db.dialect(), &contract.scope, &def.kinds, period, now),
+            )
+            .await?;
         let mut out = Vec::with_capacity(rolled.len() + late.len());
         for r in rolled.iter().chain(&late) {
             out.push(group_from_packed_row(r, width)?);
@@ -1779,16 +1797,18 @@ impl Store for SqlStore {
         let def = facts::RollupDef::of(contract);
         let id = self.rollup_def_id(&def).await?;
         let width = def.kinds.len();
-        let rolled = self.q(facts::rollup_totals_sql(id, width, periods));
-        let late =
-            facts::late_totals_sql(self.db.dialect(), &contract.scope, &def.kinds, periods, now);
-        let (rolled, late) = futures::future::try_join(rolled.fetch_all(&self.db), async {
-            match late {
-                Some(sql) => self.q(sql).fetch_all(&self.db).await,
-                None => Ok(Vec::new()),
-            }
-        })
-        .await?;
+        let (rolled, late) = self
+            .rolled_and_late(
+                facts::rollup_totals_sql(id, width, periods),
+                facts::late_totals_sql(
+                    self.db.dialect(),
+                    &contract.scope,
+                    &def.kinds,
+                    periods,
+                    now,
+                ),
+            )
+            .await?;
         let mut period_of = HashMap::new();
         for (i, p) in periods.iter().enumerate() {
             for b in facts::rollup_buckets(*p).1 {
@@ -1807,10 +1827,7 @@ impl Store for SqlStore {
             .collect();
         for r in rolled.iter().chain(&late) {
             let bucket: i64 = r.get(0)?;
-            let text: String = r.get(1)?;
-            let counts = facts::unpack(&text)
-                .filter(|c| c.len() == 1 + 2 * width)
-                .ok_or_else(|| sqlx::Error::Decode(format!("totals {text:?}").into()))?;
+            let counts = packed_counts(r, 1, width)?;
             let Some(g) = period_of.get(&bucket).map(|i| &mut out[*i]) else {
                 continue;
             };

@@ -1679,24 +1679,7 @@ async fn compliance_counts_agree_with_the_domain_tally(store: DynStore) {
         .map(|evs| on(None).derive(None, evs).unwrap().facts.unwrap())
         .collect();
     // Every metric kind, the service level under each formula (ASA is metric 7).
-    let service_levels = ServiceLevelFormula::ALL.map(|formula| {
-        json!({"kind": "service_level", "within_s": 240, "formula": formula, "target": 80, "period": "month"})
-    });
-    let metrics: Vec<serde_json::Value> = [
-        json!({"kind": "frt_attainment", "target": 90, "period": "month"}),
-        json!({"kind": "nrt_attainment", "target": 90, "period": "month"}),
-        json!({"kind": "rt_attainment", "target": 90, "period": "month"}),
-    ]
-    .into_iter()
-    .chain(service_levels)
-    .chain([
-        json!({"kind": "asa", "target": 60, "period": "month"}),
-        json!({"kind": "abandonment_rate", "short_abandon_s": 120, "target": 5, "period": "month"}),
-        json!({"kind": "csat", "target": 80, "period": "month"}),
-        json!({"kind": "nps", "target": 20, "period": "month"}),
-        json!({"kind": "ces", "target": 3, "period": "month"}),
-    ])
-    .collect();
+    let metrics = every_metric();
     let scopes = [
         json!({}),
         json!({"teams": ["t1"]}),
