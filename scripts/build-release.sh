@@ -7,4 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Hashed names for release builds only: `cargo leptos watch` does not hash its rebuilds.
-LEPTOS_HASH_FILES=true cargo leptos build --release --precompress
+# `--split` cuts the WebAssembly at the lazy routes (`app/src/lib.rs`), so a page downloads
+# only the code it runs; every build of the UI needs it (`cargo leptos watch --split` too),
+# since a lazy route calls into a chunk that only the split creates.
+LEPTOS_HASH_FILES=true cargo leptos build --release --precompress --split

@@ -502,6 +502,52 @@ pub async fn get_policies(
         .map_err(ServerFnError::new)
 }
 
+/// The policy form's preview for what is typed: each target's number and unit, the
+/// business-hours toggle, the chosen calendar, and the page's instant (RFC 3339) so the
+/// sample messages stay those the page first showed (admins only). Computed on the server:
+/// see [`crate::routes::policies::preview`].
+#[server]
+pub async fn preview_policy(
+    frt_value: String,
+    frt_unit: String,
+    nrt_value: String,
+    nrt_unit: String,
+    rt_value: String,
+    rt_unit: String,
+    business_hours: bool,
+    calendar_id: Option<i64>,
+    now: String,
+) -> Result<Vec<String>, ServerFnError> {
+    use crate::routes::policies::{parse_target, preview::preview};
+    require_admin_user()?;
+    let now = chrono::DateTime::parse_from_rfc3339(&now)
+        .map_err(|e| ServerFnError::new(format!("now: {e}")))?
+        .with_timezone(&chrono::Utc);
+    let calendars = match (business_hours, calendar_id) {
+        (_, None) => Vec::new(),
+        (_, Some(_)) => {
+            backend()?
+                .calendars_page()
+                .await
+                .map_err(ServerFnError::new)?
+                .calendars
+        }
+    };
+    let calendar = calendar_id
+        .and_then(|id| calendars.iter().find(|c| c.id == id))
+        .map(|c| (c.name.as_str(), &c.definition));
+    Ok(preview(
+        [
+            ("first-response", parse_target(&frt_value, &frt_unit)),
+            ("next-response", parse_target(&nrt_value, &nrt_unit)),
+            ("resolution", parse_target(&rt_value, &rt_unit)),
+        ],
+        business_hours,
+        calendar,
+        now,
+    ))
+}
+
 /// The automation rules and what the builder offers; with `rule` and `conversation`, the
 /// dry run of that rule on that conversation (admins only).
 #[server]

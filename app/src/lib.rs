@@ -18,7 +18,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 use promptly::account::Section;
 
@@ -62,6 +62,54 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+// Every page but the queue and the login loads its WebAssembly when first opened (`cargo
+// leptos --split` cuts it into chunks at these routes): the first load of the queue, where
+// agents live, downloads only the code the queue runs.
+macro_rules! lazy_pages {
+    ($($(#[$doc:meta])* $name:ident => $view:expr;)*) => {$(
+        $(#[$doc])*
+        struct $name;
+
+        #[lazy_route]
+        impl LazyRoute for $name {
+            fn data() -> Self {
+                $name
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $view.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    /// `/account`
+    AccountRoute => view! { <Shell><routes::account::AccountPage/></Shell> };
+    /// `/conversations/:id`
+    ConversationRoute => view! { <Shell><routes::conversation::ConversationRoute/></Shell> };
+    /// `/policies`
+    PoliciesRoute => view! { <Shell><SectionPage section=Section::Policies><routes::policies::PoliciesPage/></SectionPage></Shell> };
+    /// `/calendars`
+    CalendarsRoute => view! { <Shell><SectionPage section=Section::Calendars><routes::calendars::CalendarsPage/></SectionPage></Shell> };
+    /// `/rules`
+    RulesRoute => view! { <Shell><SectionPage section=Section::Rules><routes::rules::RulesPage/></SectionPage></Shell> };
+    /// `/channels`
+    ChannelsRoute => view! { <Shell><SectionPage section=Section::Channels><routes::channels::ChannelsPage/></SectionPage></Shell> };
+    /// `/compliance`
+    ComplianceRoute => view! { <Shell><SectionPage section=Section::Compliance><routes::compliance::CompliancePage/></SectionPage></Shell> };
+    /// `/compliance/new`
+    ContractNewRoute => view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> };
+    /// `/compliance/:id`
+    ContractRoute => view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractPage/></RoleGuard></Shell> };
+    /// `/compliance/:id/edit`
+    ContractEditRoute => view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> };
+    /// `/admin/users`
+    AdminUsersRoute => view! { <Shell><SectionPage section=Section::Users><routes::users::UsersPage/></SectionPage></Shell> };
+    /// `/admin/audit`
+    AdminAuditRoute => view! { <Shell><SectionPage section=Section::Audit><routes::audit::AuditPage/></SectionPage></Shell> };
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -74,18 +122,18 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=routes::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/account") view=|| view! { <Shell><routes::account::AccountPage/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/conversations/:id") view=|| view! { <Shell><routes::conversation::ConversationRoute/></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/policies") view=|| view! { <Shell><SectionPage section=Section::Policies><routes::policies::PoliciesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/calendars") view=|| view! { <Shell><SectionPage section=Section::Calendars><routes::calendars::CalendarsPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/rules") view=|| view! { <Shell><SectionPage section=Section::Rules><routes::rules::RulesPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/channels") view=|| view! { <Shell><SectionPage section=Section::Channels><routes::channels::ChannelsPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance") view=|| view! { <Shell><SectionPage section=Section::Compliance><routes::compliance::CompliancePage/></SectionPage></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance/new") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance/:id") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/compliance/:id/edit") view=|| view! { <Shell><RoleGuard section=Section::Compliance><routes::compliance::ContractEditorPage/></RoleGuard></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/admin/users") view=|| view! { <Shell><SectionPage section=Section::Users><routes::users::UsersPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
-                <Route path=path!("/admin/audit") view=|| view! { <Shell><SectionPage section=Section::Audit><routes::audit::AuditPage/></SectionPage></Shell> } ssr=SsrMode::Async/>
+                <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/conversations/:id") view={Lazy::<ConversationRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/policies") view={Lazy::<PoliciesRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/calendars") view={Lazy::<CalendarsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/rules") view={Lazy::<RulesRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/channels") view={Lazy::<ChannelsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/compliance") view={Lazy::<ComplianceRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/new") view={Lazy::<ContractNewRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/:id") view={Lazy::<ContractRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/compliance/:id/edit") view={Lazy::<ContractEditRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
@@ -95,5 +143,5 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_lazy(App);
 }

@@ -5,21 +5,24 @@
 //! Forms post to the server (`POST /policies`, `/policies/{id}`, `/policies/{id}/default`,
 //! `/policies/{id}/delete`), which validates them as the JSON API does and redirects back here
 //! with a notice, or with what was typed and field errors in the query. The preview is computed
-//! with the domain crate: on the server from the saved (or typed) values, and in the hydrated
-//! page again whenever a target, the business-hours toggle or the calendar changes.
+//! with the domain crate on the server ([`preview`]): in the page's render from the saved (or
+//! typed) values, and through `preview_policy` whenever a target, the business-hours toggle or
+//! the calendar changes in the hydrated page.
 
 use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
 use crate::components::editor::{editor_form, name_and_description, EditorForm, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
 use crate::components::notice::notices;
 use crate::components::table::{edit_delete, grid, list_table};
-use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::{BusinessCalendar, CalendarDefinition, Policy, SlaDuration, WarningThreshold};
+use promptly::{Policy, SlaDuration, WarningThreshold};
+
+#[cfg(feature = "ssr")]
+pub mod preview;
 
 const UNITS: [(&str, &str); 4] = [
     ("s", "seconds"),
@@ -91,89 +94,20 @@ pub fn targets_summary(p: &Policy) -> String {
     }
 }
 
-/// The next date after `today` that falls on `weekday`.
-fn next_weekday(today: chrono::NaiveDate, weekday: Weekday) -> chrono::NaiveDate {
-    let mut d = today + Duration::days(1);
-    while d.weekday() != weekday {
-        d += Duration::days(1);
-    }
-    d
-}
-
-/// The preview: for the first target present, when a message at a few sample instants
-/// (next Friday 16:45 and next Monday 10:00 in the calendar's zone) would be due. Pure: the
-/// server renders it and the browser recomputes it as the form changes.
-pub fn preview(
-    targets: [(&'static str, Option<Result<SlaDuration, String>>); 3],
-    business_hours: bool,
-    calendar: Option<(&str, &CalendarDefinition)>,
-    now: DateTime<Utc>,
-) -> Vec<String> {
-    let Some((metric, target)) = targets.into_iter().find_map(|(m, t)| t.map(|t| (m, t))) else {
-        return vec!["Set a target to see when a message would be due.".into()];
-    };
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => return vec![format!("The {metric} target: {e}")],
-    };
-    let tz: Tz = calendar.map_or(Tz::UTC, |(_, d)| d.timezone);
-    let (counting, business) = match (business_hours, calendar) {
-        (true, Some((name, def))) => match BusinessCalendar::new(def.clone()) {
-            Ok(c) => (format!("business hours of “{name}”"), Some(c)),
-            Err(e) => return vec![format!("The calendar “{name}” is not valid: {e}")],
-        },
-        (true, None) => ("every hour (no calendar chosen)".to_string(), None),
-        (false, _) => ("every hour".to_string(), None),
-    };
-    let mut lines = vec![format!(
-        "{} target {target}, counting {counting}, times in {}:",
-        capitalise(metric),
-        tz.name()
-    )];
-    let today = now.with_timezone(&tz).date_naive();
-    for (weekday, h, m) in [(Weekday::Fri, 16, 45), (Weekday::Mon, 10, 0)] {
-        let date = next_weekday(today, weekday);
-        let Some(time) = NaiveTime::from_hms_opt(h, m, 0) else {
-            continue;
-        };
-        let local = tz.from_local_datetime(&date.and_time(time));
-        let Some(from) = local.earliest().or(local.latest()) else {
-            continue;
-        };
-        let from = from.with_timezone(&Utc);
-        let due = match &business {
-            Some(c) => c.add_open_time(from, target),
-            None => Some(from + Duration::seconds(target.as_secs())),
-        };
-        let from_local = from.with_timezone(&tz);
-        let line = match due {
-            Some(due) => {
-                let due_local = due.with_timezone(&tz);
-                let far = due_local.date_naive() - from_local.date_naive() >= Duration::days(7)
-                    || due_local.date_naive() < from_local.date_naive();
-                let format = if far { "%A %Y-%m-%d %H:%M" } else { "%A %H:%M" };
-                format!(
-                    "A message on {} would be due {}",
-                    from_local.format("%A %H:%M"),
-                    due_local.format(format)
-                )
-            }
-            None => format!(
-                "A message on {} would never be due: the calendar does not open long enough again",
-                from_local.format("%A %H:%M")
-            ),
-        };
-        lines.push(line);
-    }
+/// The preview's lines as the list's HTML.
+#[cfg_attr(not(any(feature = "ssr", feature = "hydrate")), allow(dead_code))]
+fn preview_html(lines: &[String]) -> String {
     lines
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
+        .iter()
+        .map(|l| {
+            let text = l
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;");
+            format!("<li>{text}</li>")
+        })
+        .collect()
 }
 
 /// What the form shows: the typed values after an error, the policy being edited, or the
@@ -471,24 +405,67 @@ fn PolicyForm(
     let rt_u = RwSignal::new(fields.rt.1.clone());
     let business = RwSignal::new(fields.business_hours);
     let calendar = RwSignal::new(fields.calendar_id.clone());
-    let cals = StoredValue::new(calendars.clone());
-    let preview_lines = move || {
-        let targets = [
-            ("first-response", parse_target(&frt_v.get(), &frt_u.get())),
-            ("next-response", parse_target(&nrt_v.get(), &nrt_u.get())),
-            ("resolution", parse_target(&rt_v.get(), &rt_u.get())),
-        ];
-        let id = calendar.get().parse::<i64>().ok();
-        cals.with_value(|cals| {
-            let cal = id
-                .and_then(|id| cals.iter().find(|c| c.id == id))
-                .map(|c| (c.name.as_str(), &c.definition));
-            preview(targets, business.get(), cal, now)
-        })
-        .into_iter()
-        .map(|l| view! { <li>{l}</li> })
-        .collect_view()
+    // The preview is the server's (`preview::preview`): rendered with the page, and asked for
+    // again (`preview_policy`) whenever a target, the toggle or the calendar changes in the
+    // hydrated page. The list is set as HTML, so hydration keeps the server's lines as they
+    // are; only an answer to the latest change replaces them.
+    #[cfg(feature = "ssr")]
+    let first = {
+        let id = fields.calendar_id.parse::<i64>().ok();
+        let cal = id
+            .and_then(|id| calendars.iter().find(|c| c.id == id))
+            .map(|c| (c.name.as_str(), &c.definition));
+        let target = |(v, u): &(String, String)| parse_target(v, u);
+        preview_html(&preview::preview(
+            [
+                ("first-response", target(&fields.frt)),
+                ("next-response", target(&fields.nrt)),
+                ("resolution", target(&fields.rt)),
+            ],
+            fields.business_hours,
+            cal,
+            now,
+        ))
     };
+    #[cfg(not(feature = "ssr"))]
+    let first = String::new();
+    let preview_lines = RwSignal::new(first);
+    #[cfg(feature = "hydrate")]
+    {
+        let now = now.to_rfc3339();
+        let asked = StoredValue::new(0u64);
+        Effect::watch(
+            move || {
+                (
+                    [
+                        (frt_v.get(), frt_u.get()),
+                        (nrt_v.get(), nrt_u.get()),
+                        (rt_v.get(), rt_u.get()),
+                    ],
+                    business.get(),
+                    calendar.get().parse::<i64>().ok(),
+                )
+            },
+            move |([frt, nrt, rt], business, calendar), _, _| {
+                let ([frt, nrt, rt], business, calendar) =
+                    ([frt.clone(), nrt.clone(), rt.clone()], *business, *calendar);
+                let now = now.clone();
+                asked.update_value(|n| *n += 1);
+                let this = asked.get_value();
+                leptos::task::spawn_local(async move {
+                    let lines = crate::api::preview_policy(
+                        frt.0, frt.1, nrt.0, nrt.1, rt.0, rt.1, business, calendar, now,
+                    )
+                    .await
+                    .unwrap_or_else(|e| vec![format!("No preview: {e}")]);
+                    if asked.get_value() == this {
+                        preview_lines.set(preview_html(&lines));
+                    }
+                });
+            },
+            false,
+        );
+    }
     let calendar_options = calendars
         .iter()
         .map(|c| {
@@ -532,7 +509,7 @@ fn PolicyForm(
             {field_error(&errors, "pause_on")}
             <div class="preview" data-testid="preview" aria-live="polite">
                 <h3>"Preview"</h3>
-                <ul>{preview_lines}</ul>
+                <ul inner_html=move || preview_lines.get()></ul>
             </div>
             {editing.then(|| view! {
                 <label class="check">
@@ -567,71 +544,6 @@ fn WarningInput(value: (String, String), error: Option<String>) -> impl IntoView
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn office() -> CalendarDefinition {
-        serde_json::from_str(
-            r#"{"timezone":"Europe/Amsterdam","hours":{"mon":["09:00-17:00"],"tue":["09:00-17:00"],"wed":["09:00-17:00"],"thu":["09:00-17:00"],"fri":["09:00-17:00"]}}"#,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn preview_counts_business_hours_over_the_weekend() {
-        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap(); // a Monday
-        let def = office();
-        let lines = preview(
-            [
-                ("first-response", parse_target("30", "m")),
-                ("next-response", None),
-                ("resolution", None),
-            ],
-            true,
-            Some(("Office", &def)),
-            now,
-        );
-        assert_eq!(lines.len(), 3, "{lines:?}");
-        assert_eq!(
-            lines[1],
-            "A message on Friday 16:45 would be due Monday 09:15"
-        );
-        assert_eq!(
-            lines[2],
-            "A message on Monday 10:00 would be due Monday 10:30"
-        );
-    }
-
-    #[test]
-    fn preview_around_the_clock_and_without_targets() {
-        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap();
-        let lines = preview(
-            [
-                ("first-response", None),
-                ("next-response", None),
-                ("resolution", parse_target("2", "h")),
-            ],
-            false,
-            None,
-            now,
-        );
-        assert!(lines[0].starts_with("Resolution target 2h"), "{lines:?}");
-        assert_eq!(
-            lines[1],
-            "A message on Friday 16:45 would be due Friday 18:45"
-        );
-        let none = preview([("a", None), ("b", None), ("c", None)], false, None, now);
-        assert_eq!(none.len(), 1);
-        let bad = preview(
-            [
-                ("first-response", parse_target("soon", "m")),
-                ("b", None),
-                ("c", None),
-            ],
-            false,
-            None,
-            now,
-        );
-        assert!(bad[0].contains("not a valid duration"), "{bad:?}");
-    }
 
     #[test]
     fn durations_split_into_number_and_unit() {
