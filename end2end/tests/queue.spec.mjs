@@ -231,3 +231,31 @@ test('a long queue comes in pages without JavaScript and scrolls through every r
       { id: `${conversation}-3`, type: 'conversation.updated', conversation, status: 'resolved' })) });
   }
 });
+
+test('the queue downloads only its own WebAssembly; an editor fetches its part when opened', async ({ page }, info) => {
+  const hydrated = info.project.name === 'hydrated';
+  const wasm = [];
+  page.on('request', (r) => { if (new URL(r.url()).pathname.endsWith('.wasm')) wasm.push(new URL(r.url()).pathname); });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await login(page);
+  await ready(page, info);
+  // The login page and the queue load the one main module and nothing the other pages run
+  // (with JavaScript off too: the page preloads it).
+  expect(wasm.filter((p) => !/\/pkg\/promptly\.[^/]*wasm$/.test(p))).toEqual([]);
+  expect(new Set(wasm).size).toBe(1);
+
+  // The policies page, reached by its link, brings its own chunk when hydrated; its preview
+  // is the server's either way, and follows the form through the server when hydrated.
+  await page.getByRole('link', { name: 'Policies' }).first().click();
+  await expect(page.getByRole('heading', { name: 'Policies', exact: true })).toBeVisible();
+  await expect(page.getByTestId('preview')).toContainText('Set a target to see when a message would be due.');
+  if (hydrated) {
+    await page.locator('form.policy-form input[name="frt_value"]').fill('45');
+    await expect(page.getByTestId('preview')).toContainText('First-response target 45m');
+    expect(wasm.some((p) => p.includes('split___policies_route'))).toBe(true);
+  } else {
+    expect(wasm.filter((p) => p.includes('split___'))).toEqual([]);
+  }
+  expect(errors).toEqual([]);
+});

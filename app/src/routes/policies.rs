@@ -463,7 +463,9 @@ fn PolicyForm(
                     }
                 });
             },
-            false,
+            // Hydrating, the list already holds the server's lines; a form the browser built
+            // (a link followed in the app) asks for its first lines at once.
+            !Owner::current_shared_context().is_some_and(|sc| sc.during_hydration()),
         );
     }
     let calendar_options = calendars

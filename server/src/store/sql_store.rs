@@ -2723,11 +2723,17 @@ impl SqlStore {
             .map(|(c, (r, _))| (r.id, *c))
             .collect();
         let ids: Vec<i64> = existing.keys().copied().collect();
-        let mut q =
-            self.q("SELECT id, checkpoint FROM conversations WHERE checkpoint IS NOT NULL AND ");
-        q.push_in("id", ids.as_slice());
         let mut resumed: HashMap<i64, Vec<IncomingEvent>> = HashMap::new();
-        for r in q.fetch_all(&mut *tx).await? {
+        let checkpoints = if ids.is_empty() {
+            // A batch of new conversations only: no round trip to the database.
+            Vec::new()
+        } else {
+            let mut q = self
+                .q("SELECT id, checkpoint FROM conversations WHERE checkpoint IS NOT NULL AND ");
+            q.push_in("id", ids.as_slice());
+            q.fetch_all(&mut *tx).await?
+        };
+        for r in checkpoints {
             let id: i64 = r.get("id")?;
             let cp: promptly::conversation::Checkpoint = r.json("checkpoint")?;
             let ext = existing.get(&id).copied().unwrap_or_default();

@@ -12,6 +12,10 @@ pub async fn connect(url: &str) -> Result<SqlitePool, sqlx::Error> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
+        // Savepoint sub-journals (each group-committed ingest batch runs in a savepoint) and
+        // statement journals in memory, not in temporary files: a batch's savepoint wrote
+        // every page it changed to a file first (a sixth of ingest's time).
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(8)
