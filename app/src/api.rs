@@ -518,32 +518,29 @@ pub async fn preview_policy(
     calendar_id: Option<i64>,
     now: String,
 ) -> Result<Vec<String>, ServerFnError> {
-    use crate::routes::policies::{parse_target, preview::preview};
     require_admin_user()?;
     let now = chrono::DateTime::parse_from_rfc3339(&now)
         .map_err(|e| ServerFnError::new(format!("now: {e}")))?
         .with_timezone(&chrono::Utc);
-    let calendars = match (business_hours, calendar_id) {
-        (_, None) => Vec::new(),
-        (_, Some(_)) => {
+    let calendars = match calendar_id {
+        Some(_) => {
             backend()?
                 .calendars_page()
                 .await
                 .map_err(ServerFnError::new)?
                 .calendars
         }
+        None => Vec::new(),
     };
-    let calendar = calendar_id
-        .and_then(|id| calendars.iter().find(|c| c.id == id))
-        .map(|c| (c.name.as_str(), &c.definition));
-    Ok(preview(
+    Ok(crate::routes::policies::preview::of_form(
         [
-            ("first-response", parse_target(&frt_value, &frt_unit)),
-            ("next-response", parse_target(&nrt_value, &nrt_unit)),
-            ("resolution", parse_target(&rt_value, &rt_unit)),
+            (&frt_value, &frt_unit),
+            (&nrt_value, &nrt_unit),
+            (&rt_value, &rt_unit),
         ],
         business_hours,
-        calendar,
+        calendar_id,
+        &calendars,
         now,
     ))
 }

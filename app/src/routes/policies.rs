@@ -410,23 +410,17 @@ fn PolicyForm(
     // hydrated page. The list is set as HTML, so hydration keeps the server's lines as they
     // are; only an answer to the latest change replaces them.
     #[cfg(feature = "ssr")]
-    let first = {
-        let id = fields.calendar_id.parse::<i64>().ok();
-        let cal = id
-            .and_then(|id| calendars.iter().find(|c| c.id == id))
-            .map(|c| (c.name.as_str(), &c.definition));
-        let target = |(v, u): &(String, String)| parse_target(v, u);
-        preview_html(&preview::preview(
-            [
-                ("first-response", target(&fields.frt)),
-                ("next-response", target(&fields.nrt)),
-                ("resolution", target(&fields.rt)),
-            ],
-            fields.business_hours,
-            cal,
-            now,
-        ))
-    };
+    let first = preview_html(&preview::of_form(
+        [
+            (&fields.frt.0, &fields.frt.1),
+            (&fields.nrt.0, &fields.nrt.1),
+            (&fields.rt.0, &fields.rt.1),
+        ],
+        fields.business_hours,
+        fields.calendar_id.parse::<i64>().ok(),
+        &calendars,
+        now,
+    ));
     #[cfg(not(feature = "ssr"))]
     let first = String::new();
     let preview_lines = RwSignal::new(first);

@@ -132,6 +132,48 @@ fn gold(calendar: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The policy form's live preview: the hydrated page asks the server (`preview_policy`),
+/// since the browser's WebAssembly carries no time-zone tables. Admins get the lines the page
+/// would render for what is typed, in the calendar's zone; anyone else is refused.
+#[tokio::test]
+async fn the_policy_preview_is_the_servers_for_admins_only() {
+    use leptos::server_fn::ServerFn;
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    s.form_redirect(&admin, "/calendars", OFFICE).await;
+    let cal = s.store.list_calendars().await.unwrap()[0].id.to_string();
+    let path = <app::api::PreviewPolicy as ServerFn>::PATH;
+    let form = [
+        ("frt_value", "30"),
+        ("frt_unit", "m"),
+        ("nrt_value", ""),
+        ("nrt_unit", "m"),
+        ("rt_value", ""),
+        ("rt_unit", "h"),
+        ("business_hours", "true"),
+        ("calendar_id", cal.as_str()),
+        // A Monday: the samples are the Friday and the Monday after it.
+        ("now", "2026-03-02T12:00:00Z"),
+    ];
+    let r = s.form_post(&admin, path, &form).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let lines: Vec<String> = r.json().await.unwrap();
+    assert_eq!(
+        lines,
+        [
+            "First-response target 30m, counting business hours of “Office”, times in Europe/Amsterdam:",
+            "A message on Friday 16:45 would be due Monday 09:15",
+            "A message on Monday 10:00 would be due Monday 10:30",
+        ]
+    );
+    let r = s.form_post(&agent, path, &form).await;
+    assert!(
+        r.status().is_client_error() || r.status().is_server_error(),
+        "{}",
+        r.status()
+    );
+    assert!(!r.text().await.unwrap().contains("would be due"));
+}
+
 #[tokio::test]
 async fn policies_are_created_versioned_made_default_and_conflicts_are_explained() {
     let (s, admin) = TestServer::start_as_admin().await;

@@ -4,9 +4,36 @@
 //! business-hours walk nor the time-zone database (chrono-tz's ~900 KB of transition tables,
 //! which a lazily loaded chunk cannot hold: data stays in the main module).
 
+use super::parse_target;
+use crate::api::CalendarItem;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use promptly::{BusinessCalendar, CalendarDefinition, SlaDuration};
+
+/// The preview of the policy form as it stands: each target's number and unit (first
+/// response, next response, resolution), the business-hours toggle, and the chosen calendar
+/// among `calendars`. The page's render and `preview_policy` both ask this.
+pub fn of_form(
+    [frt, nrt, rt]: [(&str, &str); 3],
+    business_hours: bool,
+    calendar_id: Option<i64>,
+    calendars: &[CalendarItem],
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let calendar = calendar_id
+        .and_then(|id| calendars.iter().find(|c| c.id == id))
+        .map(|c| (c.name.as_str(), &c.definition));
+    preview(
+        [
+            ("first-response", parse_target(frt.0, frt.1)),
+            ("next-response", parse_target(nrt.0, nrt.1)),
+            ("resolution", parse_target(rt.0, rt.1)),
+        ],
+        business_hours,
+        calendar,
+        now,
+    )
+}
 
 /// The next date after `today` that falls on `weekday`.
 fn next_weekday(today: chrono::NaiveDate, weekday: Weekday) -> chrono::NaiveDate {
@@ -95,7 +122,6 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::policies::parse_target;
 
     fn office() -> CalendarDefinition {
         serde_json::from_str(
