@@ -16,6 +16,10 @@ pub async fn connect(url: &str) -> Result<SqlitePool, sqlx::Error> {
         // statement journals in memory, not in temporary files: a batch's savepoint wrote
         // every page it changed to a file first (a sixth of ingest's time).
         .pragma("temp_store", "memory")
+        // A statement's rows cross from SQLite's worker thread in a channel: room for a whole
+        // batch's `RETURNING` rows (an ingest batch's 100 events), so the worker never stops
+        // half-way to wait for the async side (the default is 50).
+        .row_buffer_size(1024)
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(8)
