@@ -405,7 +405,7 @@ fn PolicyForm(
     let rt_u = RwSignal::new(fields.rt.1.clone());
     let business = RwSignal::new(fields.business_hours);
     let calendar = RwSignal::new(fields.calendar_id.clone());
-    // The preview is the server's (`preview::preview`): rendered with the page, and asked for
+    // The preview is the server's (`preview::of_form`): rendered with the page, and asked for
     // again (`preview_policy`) whenever a target, the toggle or the calendar changes in the
     // hydrated page. The list is set as HTML, so hydration keeps the server's lines as they
     // are; only an answer to the latest change replaces them.

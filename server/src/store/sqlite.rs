@@ -14,7 +14,7 @@ pub async fn connect(url: &str) -> Result<SqlitePool, sqlx::Error> {
         .foreign_keys(true)
         // Savepoint sub-journals (each group-committed ingest batch runs in a savepoint) and
         // statement journals in memory, not in temporary files: a batch's savepoint wrote
-        // every page it changed to a file first (a sixth of ingest's time).
+        // every page it changed to a file first (a sixth of an ingest profile's samples).
         .pragma("temp_store", "memory")
         // A statement's rows cross from SQLite's worker thread in a channel: room for a whole
         // batch's `RETURNING` rows (an ingest batch's 100 events), so the worker never stops
