@@ -206,6 +206,10 @@ pub enum BenchCommand {
         /// compliance rollups up).
         #[arg(long, default_value_t = 0)]
         contracts: usize,
+        /// Pairs of runs (the API, then the baseline, on fresh databases); the figures
+        /// are their medians.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
     },
     /// Delay from SLA instants to their recorded firing with a large schedule (SQLite).
     Automation {

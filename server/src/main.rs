@@ -12,6 +12,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc for every Rust allocation of the binary (SQLite keeps its own `malloc`): glibc's
+/// allocator took about a seventh of an ingest profile (`BENCHMARKS.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bad input or configuration: one clear line on stderr and exit code 2.
 struct Usage(String);
 
@@ -70,9 +75,18 @@ fn main() -> ExitCode {
                                 concurrency,
                                 postgres,
                                 contracts,
+                                repeats,
                             },
                     }) => print_line(
-                        bench::http::ingest(events, batch, concurrency, postgres, contracts).await,
+                        bench::http::ingest(
+                            events,
+                            batch,
+                            concurrency,
+                            postgres,
+                            contracts,
+                            repeats,
+                        )
+                        .await,
                     ),
                     Some(Command::Bench {
                         command:

@@ -185,10 +185,19 @@ impl PgBenchDatabases {
             .await
             .map_err(|e| format!("cannot reach PostgreSQL at {admin}: {e}"))?;
         for n in &names {
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {n}"))
-                .execute(&pool)
-                .await
-                .map_err(|e| e.to_string())?;
+            // Left by a run that was stopped half-way (dropped here without a notice).
+            let left: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(n)
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if left {
+                sqlx::query(&format!("DROP DATABASE {n} WITH (FORCE)"))
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             sqlx::query(&format!("CREATE DATABASE {n}"))
                 .execute(&pool)
                 .await
@@ -364,11 +373,11 @@ pub async fn ingest(
     concurrency: usize,
     postgres: Option<String>,
     contracts: usize,
+    repeats: usize,
 ) -> Result<String, String> {
-    if n == 0 || batch == 0 || concurrency == 0 {
-        return Err("--events, --batch and --concurrency must be at least 1".into());
+    if n == 0 || batch == 0 || concurrency == 0 || repeats == 0 {
+        return Err("--events, --batch, --concurrency and --repeats must be at least 1".into());
     }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let events = workload(n);
     // The API's rate, and how many batches its commits made durable on average.
     let posted = |state: AppState, base: String, token: String| {
@@ -382,33 +391,58 @@ pub async fn ingest(
             Ok::<_, String>((api, per_commit))
         }
     };
-    let ((api_rate, per_commit), raw_rate, database) = match postgres {
-        None => {
-            let (base, token, state) = start(dir.path(), None).await?;
-            let api = posted(state, base, token).await?;
-            (
-                api,
-                raw_inserts(dir.path(), &events, batch).await?,
-                "sqlite",
-            )
-        }
-        Some(admin) => {
-            let dbs = PgBenchDatabases::create(&admin).await?;
-            let run = async {
-                let (base, token, state) = start(dir.path(), Some(&dbs.url(0)?)).await?;
-                let api = posted(state, base, token).await?;
-                let raw = raw_inserts_pg(&dbs.url(1)?, &events, batch).await?;
-                Ok::<_, String>((api, raw))
-            };
-            let result = run.await;
-            dbs.drop_all().await;
-            let (api, raw) = result?;
-            (api, raw, "postgres")
-        }
+    // Each repeat is a pair run back to back on fresh databases, the API then the baseline,
+    // so that a pair's ratio shares the machine's load of the moment; the figures are the
+    // pairs' medians.
+    let mut pairs: Vec<(f64, f64, f64)> = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let pair = match &postgres {
+            None => {
+                let (base, token, state) = start(dir.path(), None).await?;
+                let (api, per_commit) = posted(state, base, token).await?;
+                (
+                    api,
+                    raw_inserts(dir.path(), &events, batch).await?,
+                    per_commit,
+                )
+            }
+            Some(admin) => {
+                let dbs = PgBenchDatabases::create(admin).await?;
+                let run = async {
+                    let (base, token, state) = start(dir.path(), Some(&dbs.url(0)?)).await?;
+                    let (api, per_commit) = posted(state, base, token).await?;
+                    let raw = raw_inserts_pg(&dbs.url(1)?, &events, batch).await?;
+                    Ok::<_, String>((api, raw, per_commit))
+                };
+                let result = run.await;
+                dbs.drop_all().await;
+                result?
+            }
+        };
+        pairs.push(pair);
+    }
+    let median = |f: &dyn Fn(&(f64, f64, f64)) -> f64| {
+        let mut v: Vec<f64> = pairs.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let ratios: Vec<String> = pairs
+        .iter()
+        .map(|(api, raw, _)| format!("{:.2}", api / raw))
+        .collect();
+    let database = if postgres.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
     };
     Ok(format!(
-        "ingest_events_per_s={api_rate:.0} raw_sqlx_rows_per_s={raw_rate:.0} ratio={:.2} batches_per_commit={per_commit:.2} n={n} batch={batch} concurrency={concurrency} contracts={contracts} database={database}",
-        api_rate / raw_rate
+        "ingest_events_per_s={:.0} raw_sqlx_rows_per_s={:.0} ratio={:.2} ratios={} batches_per_commit={:.2} n={n} batch={batch} concurrency={concurrency} contracts={contracts} repeats={repeats} database={database}",
+        median(&|p| p.0),
+        median(&|p| p.1),
+        median(&|p| p.0 / p.1),
+        ratios.join(","),
+        median(&|p| p.2),
     ))
 }
 

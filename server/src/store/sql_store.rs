@@ -28,7 +28,14 @@ pub struct SqlStore {
     group: group::GroupCommit,
     /// The highest `compliance_rollups` id this server has compacted up to.
     compacted: std::sync::atomic::AtomicI64,
+    /// PostgreSQL: events this server ingested, and the count at which it next refreshes the
+    /// planner's statistics ([`SqlStore::analyze_when_grown`]).
+    ingested: std::sync::atomic::AtomicU64,
+    next_analyze: std::sync::atomic::AtomicU64,
 }
+
+/// Events ingested before the first `ANALYZE`; each later one waits for four times as many.
+const FIRST_ANALYZE: u64 = 1_000;
 
 impl SqlStore {
     /// Refuses (`Conflict { field: "last_admin" }`) taking user `id` out of the active
@@ -52,7 +59,43 @@ impl SqlStore {
             db,
             group: group::GroupCommit::default(),
             compacted: std::sync::atomic::AtomicI64::new(0),
+            ingested: std::sync::atomic::AtomicU64::new(0),
+            next_analyze: std::sync::atomic::AtomicU64::new(FIRST_ANALYZE),
         }
+    }
+
+    /// PostgreSQL: refreshes the statistics of the tables ingest reads by key, in the
+    /// background, when this server's ingested events pass 1,000, 4,000, 16,000, ... A
+    /// prepared statement gets a generic plan after five runs, made from the statistics of
+    /// the moment; on a new database autovacuum's first ANALYZE comes while `events` is
+    /// nearly empty and the next a minute later at the earliest, so the ingest's duplicate
+    /// check and lock (`external_id = ANY($2)`) kept a sequential scan that grew with the
+    /// table (21 ms a batch after 20,000 events, `BENCHMARKS.md`). The new statistics
+    /// invalidate those plans on every connection. Autovacuum takes over as the table grows.
+    fn analyze_when_grown(&self, events: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Db::Postgres(pool) = &self.db else {
+            return;
+        };
+        let total = self.ingested.fetch_add(events as u64, Relaxed) + events as u64;
+        let next = self.next_analyze.load(Relaxed);
+        if total < next
+            || self
+                .next_analyze
+                .compare_exchange(next, next.saturating_mul(4), Relaxed, Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sqlx::query("ANALYZE events, conversations")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!("could not refresh the statistics of events: {e}");
+            }
+        });
     }
 
     fn q(&self, sql: impl Into<String>) -> Query {
@@ -2010,6 +2053,7 @@ impl Store for SqlStore {
                 .await?;
             tx.commit().await?;
             self.group.count_alone();
+            self.analyze_when_grown(events.len());
             return Ok(report);
         }
         // SQLite has one writer: batches that arrive together share its transaction.

@@ -695,10 +695,13 @@ async fn requests_beyond_the_limit_wait_then_are_told_to_retry() {
 /// event window refused its workload's times.
 #[tokio::test]
 async fn the_http_benchmarks_run_on_a_small_workload() {
-    let ingest = promptly_server::bench::http::ingest(200, 50, 2, None, 1)
+    let ingest = promptly_server::bench::http::ingest(200, 50, 2, None, 1, 2)
         .await
         .expect("bench ingest runs");
-    assert!(ingest.contains("ratio="), "{ingest}");
+    assert!(
+        ingest.contains("ratio=") && ingest.contains("repeats=2"),
+        "{ingest}"
+    );
     let live = promptly_server::bench::http::live(5, 2)
         .await
         .expect("bench live runs");

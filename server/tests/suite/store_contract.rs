@@ -2562,3 +2562,55 @@ async fn postgres_connections_bound_statements_and_idle_transactions() {
         assert_eq!(value, "1min", "{setting}");
     }
 }
+
+/// On PostgreSQL a server refreshes the planner's statistics of what ingest reads by key once
+/// it has ingested 1,000 events, and not before: a new database's prepared statements would
+/// otherwise keep a plan made while `events` was nearly empty (`SqlStore::analyze_when_grown`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statistics_are_refreshed_once_events_grow() {
+    let cluster = tokio::task::spawn_blocking(support::shared_cluster)
+        .await
+        .unwrap();
+    let url = cluster.fresh_database().await;
+    let store =
+        promptly_server::store::open(&promptly_server::store::DatabaseUrl::parse(&url).unwrap())
+            .await
+            .unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let analyzed = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'events'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let p = new_policy(&store, "Standard", "30m", None).await;
+    let deriver = on(Some((p.id, 1)));
+    let batch = |from: usize| {
+        (from..from + 100)
+            .map(|i| created(&format!("e{i}"), &format!("c{i}"), 0, "sms"))
+            .collect::<Vec<_>>()
+    };
+    for b in 0..9 {
+        store
+            .ingest(SOURCE, &batch(b * 100), &deriver, minutes(10))
+            .await
+            .unwrap();
+    }
+    assert!(!analyzed().await, "900 events: not yet");
+    for b in 9..11 {
+        store
+            .ingest(SOURCE, &batch(b * 100), &deriver, minutes(10))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !analyzed().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events not analyzed after 1,100 events"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
