@@ -485,34 +485,7 @@ async fn live_rounds(
             ready.clone(),
         );
         readers.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let Ok(resp) = client
-                .get(format!("{base}/api/v1/stream"))
-                .bearer_auth(&token)
-                .send()
-                .await
-            else {
-                ready.wait().await;
-                return;
-            };
-            let mut body = resp.bytes_stream();
-            let mut buf = String::new();
-            let mut said_ready = false;
-            while let Some(Ok(chunk)) = body.next().await {
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let frame: String = buf.drain(..end + 2).collect();
-                    if frame.contains("event: hello") && !said_ready {
-                        said_ready = true;
-                        ready.wait().await;
-                    } else if let Some(pos) = frame.find("\"external_id\":\"live-") {
-                        let rest = &frame[pos + "\"external_id\":\"live-".len()..];
-                        if let Some(n) = rest.split('"').next().and_then(|s| s.parse().ok()) {
-                            let _ = tx.send((n, Instant::now(), frame.len()));
-                        }
-                    }
-                }
-            }
+            let _ = read_stream(&base, &token, &tx, &ready).await;
         }));
     }
     ready.wait().await;
@@ -554,6 +527,95 @@ async fn live_rounds(
     latencies.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     Ok(([pct(0.5), pct(0.99), pct(1.0)], frame))
+}
+
+/// One stream client of `bench live`, as lean as a client can be so that the clients' share
+/// of the machine's two cores weighs least on the figures (they run beside the server): a
+/// raw HTTP/1.1 request, then each read scanned for the change's marker in place, no
+/// parsing of HTTP chunks, SSE frames or JSON. Says `ready` once the stream's hello came;
+/// sends (round, arrival, the frame's length) for each change.
+async fn read_stream(
+    base: &str,
+    token: &str,
+    tx: &tokio::sync::mpsc::UnboundedSender<(usize, Instant, usize)>,
+    ready: &tokio::sync::Barrier,
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const MARKER: &[u8] = b"\"external_id\":\"live-";
+    let mut said_ready = false;
+    let result = async {
+        let addr = base.trim_start_matches("http://");
+        let mut socket = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        socket.set_nodelay(true).map_err(|e| e.to_string())?;
+        let request = format!(
+            "GET /api/v1/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Accept: text/event-stream\r\n\r\n"
+        );
+        socket
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let find = memchr::memmem::Finder::new(MARKER);
+        // What a read left unscanned: the tail where a marker may continue in the next one.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut kept = 0;
+        loop {
+            let n = socket
+                .read(&mut buf[kept..])
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the stream ended".to_string());
+            }
+            let at = Instant::now();
+            let end = kept + n;
+            if !said_ready && memchr::memmem::find(&buf[..end], b"event: hello").is_some() {
+                said_ready = true;
+                ready.wait().await;
+            }
+            let mut scanned = 0;
+            let mut open = None;
+            while let Some(pos) = find.find(&buf[scanned..end]) {
+                let digits = scanned + pos + MARKER.len();
+                match buf[digits..end].iter().position(|b| *b == b'"') {
+                    Some(len) => {
+                        let round = std::str::from_utf8(&buf[digits..digits + len])
+                            .ok()
+                            .and_then(|s| s.parse().ok());
+                        // The SSE frame around the marker, for the peer's frame length.
+                        let start = memchr::memmem::rfind(&buf[..scanned + pos], b"event:");
+                        let stop = memchr::memmem::find(&buf[digits..end], b"\n\n");
+                        let frame = match (start, stop) {
+                            (Some(s), Some(e)) => digits + e + 2 - s,
+                            _ => 0,
+                        };
+                        if let Some(round) = round {
+                            let _ = tx.send((round, at, frame));
+                        }
+                        scanned = digits + len;
+                    }
+                    None => {
+                        open = Some(scanned + pos);
+                        break;
+                    }
+                }
+            }
+            // Keep an unfinished marker, or the last bytes that could start one.
+            let from = open.unwrap_or_else(|| end.saturating_sub(MARKER.len()).max(scanned));
+            buf.copy_within(from..end, 0);
+            kept = end - from;
+            if kept == buf.len() {
+                kept = 0;
+            }
+        }
+    }
+    .await;
+    if !said_ready {
+        ready.wait().await;
+    }
+    result
 }
 
 /// A bare axum SSE broadcast on 127.0.0.1 (listen backlog 4,096 like Promptly's): `GET
