@@ -42,8 +42,8 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
-if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
-  say "installing end2end npm packages (Playwright test runner, binaryen's wasm-opt)"
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/axe-core ]; then
+  say "installing end2end npm packages (Playwright test runner, binaryen's wasm-opt, axe-core)"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
 st=target/schemathesis-venv

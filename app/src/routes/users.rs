@@ -97,12 +97,17 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn RoleSelect(selected: Role) -> impl IntoView {
+fn RoleSelect(
+    selected: Role,
+    /// For a `<label for>` outside the select's own label (a table row's).
+    #[prop(optional)]
+    id: Option<String>,
+) -> impl IntoView {
     let options = Role::ALL
         .into_iter()
         .map(|r| view! { <option value=r.as_str() selected=r == selected>{r.label()}</option> })
         .collect_view();
-    view! { <select name="role">{options}</select> }
+    view! { <select name="role" id=id>{options}</select> }
 }
 
 #[component]
@@ -131,7 +136,8 @@ fn UserTable(users: Vec<UserView>, reset_error: Option<(i64, String)>) -> impl I
                     <td>{u.name.clone()}</td>
                     <td>
                         <form method="post" action=format!("/admin/users/{id}/role") class="inline">
-                            <RoleSelect selected=u.role/>
+                            <label class="visually-hidden" for=format!("role-{id}")>{format!("Role of {}", u.email)}</label>
+                            <RoleSelect selected=u.role id=format!("role-{id}")/>
                             <button type="submit">"Change role"</button>
                         </form>
                     </td>
@@ -155,7 +161,7 @@ fn UserTable(users: Vec<UserView>, reset_error: Option<(i64, String)>) -> impl I
             }
         })
         .collect_view();
-    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th></th><th>"Password"</th> };
+    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th><span class="visually-hidden">"Activation"</span></th><th>"Password"</th> };
     grid("grid", head, rows)
 }
 
