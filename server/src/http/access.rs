@@ -247,6 +247,7 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/conversations/{id}/messages",
         Allow::SignedIn(Some(Scope::ConversationsWrite)),
     ),
+    api("POST", "/api/v1/conversations/take-next", AGENTS),
     api("GET", "/api/v1/stream", CONVERSATIONS),
     form(
         "POST",

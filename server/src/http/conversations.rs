@@ -23,6 +23,33 @@ pub fn router() -> Router<AppState> {
         .route("/conversations", get(list))
         .route("/conversations/{id}", get(one))
         .route("/conversations/{id}/messages", post(post_message))
+        .route("/conversations/take-next", post(take_next))
+}
+
+/// Take next
+///
+/// Assigns the signed-in user the unassigned open conversation with the nearest deadline: at an equal deadline an urgent one first, then a direct one before a public one, then the oldest. Atomic: agents pressing it at once never get the same conversation, on one server or several. The assignment is a `conversation.updated` event on the conversation's timeline. Agents and admins with their session; a token has nobody to assign (403).
+#[utoipa::path(post, path = "/conversations/take-next", tag = "Conversations", operation_id = "takeNextConversation",
+    responses((status = 200, description = "The conversation, now the caller's, its SLA evaluated now.", body = promptly::conversation::ConversationSummary), (status = 204, description = "Nothing is waiting.")))]
+async fn take_next(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let me = require_user(user)?;
+    if me.id < 0 {
+        return Err(ApiError::Forbidden);
+    }
+    let Some(row) = crate::services::conversations::take_next(&state, &me.email).await? else {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    };
+    let now = state.clock.now();
+    let mut catalog = SlaCatalog::cached(&state, now).await?;
+    let view = conversation_views(state.store.as_ref(), &mut catalog, vec![row], now)
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(view).into_response())
 }
 
 /// An agent's reply or private note.

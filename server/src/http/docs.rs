@@ -115,6 +115,7 @@ use promptly::timeline::{Author, ConversationStatus};
     conversations::list,
     conversations::one,
     conversations::post_message,
+    conversations::take_next,
     stream::stream_events,
     contracts::list,
     contracts::create,

@@ -329,6 +329,19 @@ pub async fn ingest_and_send(
     if !sends.is_empty() {
         state.outbox_bell.notify_one();
     }
+    let outcomes = report.outcomes.clone();
+    after_ingest(state, &mut catalog, report, now).await?;
+    Ok(outcomes)
+}
+
+/// What follows a committed ingest: the compliance cache, the metrics, and the touched
+/// conversations' schedule, streams and rules ([`settle`]).
+async fn after_ingest(
+    state: &AppState,
+    catalog: &mut SlaCatalog,
+    report: crate::store::IngestReport,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     // A late event may move a conversation into an earlier month: its events' months cover
     // where it was and where it is.
     state
@@ -348,8 +361,25 @@ pub async fn ingest_and_send(
     state
         .metrics
         .ingested(accepted, report.outcomes.len() as u64 - accepted);
-    settle(state, &mut catalog, report.touched, report.queued > 0, now).await?;
-    Ok(report.outcomes)
+    settle(state, catalog, report.touched, report.queued > 0, now).await
+}
+
+/// "Take next" for `me`: the unassigned open conversation with the nearest deadline is
+/// assigned to them (`Store::take_next`, atomic across servers) and returned, or `None` when
+/// nothing waits. Teams are not members' yet: any team's conversation can be taken.
+/// The queue's button and `POST /api/v1/conversations/take-next` call this.
+pub async fn take_next(state: &AppState, me: &str) -> StoreResult<Option<ConversationRow>> {
+    let now = state.clock.now();
+    let mut catalog = SlaCatalog::cached(state, now).await?;
+    let taken = state
+        .store
+        .take_next(me, &[], &new_event_id("take"), &catalog, now)
+        .await?;
+    let Some((id, report)) = taken else {
+        return Ok(None);
+    };
+    after_ingest(state, &mut catalog, report, now).await?;
+    state.store.conversation(id).await
 }
 
 /// A new id for an event a person makes on Promptly's pages or API.

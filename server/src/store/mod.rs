@@ -410,6 +410,20 @@ pub trait Store: Send + Sync + 'static {
         deriver: &dyn Deriver,
         now: DateTime<Utc>,
     ) -> StoreResult<IngestReport>;
+    /// "Take next": assigns `owner` the unassigned open conversation with the nearest
+    /// deadline (of `teams`; any team when empty). At an equal deadline an urgent one comes
+    /// first, then a direct one before a public one, then the oldest. Atomic: callers at once,
+    /// on any servers, never get the same conversation. The assignment is a
+    /// `conversation.updated` event (id `event_id`) on the conversation's timeline, ingested
+    /// in the same transaction. The conversation's id, or `None` when nothing waits.
+    async fn take_next(
+        &self,
+        owner: &str,
+        teams: &[String],
+        event_id: &str,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(i64, IngestReport)>>;
     /// [`Store::ingest_batch`], keeping only the outcomes.
     async fn ingest(
         &self,

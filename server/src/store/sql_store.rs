@@ -2068,6 +2068,70 @@ impl Store for SqlStore {
         self.group.run(&self.db, &mut batch).await
     }
 
+    async fn take_next(
+        &self,
+        owner: &str,
+        teams: &[String],
+        event_id: &str,
+        deriver: &dyn Deriver,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(i64, IngestReport)>> {
+        let (priority, visibility) = match self.db.dialect() {
+            Dialect::Sqlite => (
+                "json_extract(summary, '$.priority')",
+                "json_extract(summary, '$.visibility')",
+            ),
+            Dialect::Postgres => (
+                "(summary::jsonb ->> 'priority')",
+                "(summary::jsonb ->> 'visibility')",
+            ),
+        };
+        let mut tx = self.db.begin_write().await?;
+        let mut q = self.q(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations \
+             WHERE status = 'open' AND owner IS NULL"
+        ));
+        if !teams.is_empty() {
+            q.push(" AND ").push_in("team", teams.to_vec());
+        }
+        q.push(&format!(
+            " ORDER BY due_at IS NULL, due_at, \
+             CASE WHEN {priority} = 'urgent' THEN 0 ELSE 1 END, \
+             CASE WHEN {visibility} = 'direct' THEN 0 ELSE 1 END, created_at, id LIMIT 1"
+        ));
+        // Another server's taker holds its row: this one takes the next.
+        q.push_lock(Lock::UpdateSkipLocked);
+        let Some(row) = q.fetch_optional(&mut tx).await? else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let row = conversation_from_row(&row)?;
+        let event = IncomingEvent {
+            id: event_id.to_string(),
+            conversation: row.external_id.clone(),
+            at: now,
+            body: promptly::conversation::EventBody::Updated {
+                status: None,
+                priority: None,
+                owner: Some(Some(owner.to_string())),
+                team: None,
+                labels: None,
+            },
+        };
+        let report = self
+            .ingest_in(
+                &mut tx,
+                &row.source,
+                std::slice::from_ref(&event),
+                &[],
+                deriver,
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some((row.id, report)))
+    }
+
     async fn rederive_many(
         &self,
         ids: &[i64],

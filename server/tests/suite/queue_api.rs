@@ -870,3 +870,52 @@ async fn conversations_have_caps_and_the_stream_carries_previews() {
         "the conversation has the whole text"
     );
 }
+
+/// `POST /api/v1/conversations/take-next`: an agent gets the unassigned conversation with the
+/// nearest deadline, assigned to them; then the next; 204 when nothing waits. A token (nobody
+/// to assign) and a manager (who does not change conversations) get 403.
+#[tokio::test]
+async fn take_next_assigns_the_caller_the_nearest_deadline() {
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    let t = s.token().await;
+    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
+        .await;
+    let (status, body) = s
+        .post(
+            "/api/v1/events",
+            &t,
+            json!({"events": [
+                {"id": "n-1", "type": "conversation.created", "conversation": "newer", "channel": "sms", "at": ago(60)},
+                {"id": "o-1", "type": "conversation.created", "conversation": "older", "channel": "sms", "at": ago(120)},
+            ]}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let take = |cookie: String| {
+        let s = &s;
+        async move {
+            s.form_post(&cookie, "/api/v1/conversations/take-next", &[])
+                .await
+        }
+    };
+    for expected in ["older", "newer"] {
+        let r = take(agent.clone()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let c: Value = r.json().await.unwrap();
+        assert_eq!(c["external_id"], expected);
+        assert_eq!(c["owner"], "agent@t.io", "{c}");
+    }
+    assert_eq!(take(agent.clone()).await.status(), StatusCode::NO_CONTENT);
+    let (status, _) = s
+        .post("/api/v1/conversations/take-next", &t, json!({}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a token has nobody to assign"
+    );
+    let manager = s
+        .user_session(&admin, "mia@t.io", "manager", "manager-pass-1")
+        .await;
+    assert_eq!(take(manager).await.status(), StatusCode::FORBIDDEN);
+}

@@ -2491,6 +2491,92 @@ async fn ingest_resumes_from_the_checkpoint_unless_an_event_is_late(store: DynSt
     );
 }
 
+/// "Take next" assigns the unassigned open conversation with the nearest deadline (urgent,
+/// then direct, first at an equal deadline), records the assignment on its timeline, skips
+/// those taken, owned, pending or of other teams, and finds nothing once all are taken.
+async fn take_next_assigns_the_nearest_deadline_first(store: DynStore) {
+    let p = new_policy(&store, "Standard", "30m", None).await;
+    let deriver = on(Some((p.id, 1)));
+    let made = |id: &str, m: i64, priority: &str, visibility: &str| {
+        event(
+            &format!("{id}-1"),
+            id,
+            m,
+            json!({"type": "conversation.created", "channel": "whatsapp",
+                   "priority": priority, "visibility": visibility, "team": "Support"}),
+        )
+    };
+    store
+        .ingest(
+            SOURCE,
+            &[
+                made("later", 5, "urgent", "direct"),
+                made("plain", 0, "normal", "public"),
+                made("direct", 0, "normal", "direct"),
+                made("urgent", 0, "urgent", "public"),
+                made("owned", -10, "urgent", "direct"),
+                made("pending", -10, "urgent", "direct"),
+                made("billing", -10, "urgent", "direct"),
+                updated("owned-2", "owned", -9, json!({"owner": "someone@t.io"})),
+                updated("pending-2", "pending", -9, json!({"status": "pending"})),
+                updated("billing-2", "billing", -9, json!({"team": "Billing"})),
+            ],
+            &deriver,
+            minutes(10),
+        )
+        .await
+        .unwrap();
+    let support = vec!["Support".to_string()];
+    let mut taken = Vec::new();
+    for i in 0..5 {
+        match store
+            .take_next(
+                "ada@t.io",
+                &support,
+                &format!("take-{i}"),
+                &deriver,
+                minutes(11),
+            )
+            .await
+            .unwrap()
+        {
+            Some((id, _)) => taken.push(store.conversation(id).await.unwrap().unwrap()),
+            None => break,
+        }
+    }
+    let order: Vec<&str> = taken.iter().map(|c| c.external_id.as_str()).collect();
+    assert_eq!(order, ["urgent", "direct", "plain", "later"]);
+    for c in &taken {
+        assert_eq!(
+            c.summary.owner.as_deref(),
+            Some("ada@t.io"),
+            "{}",
+            c.external_id
+        );
+        let events = store.conversation_events(c.id).await.unwrap();
+        assert!(
+            events.iter().any(|e| e.id.starts_with("take-")),
+            "the assignment is on {}'s timeline",
+            c.external_id
+        );
+    }
+    // Any team's when the caller is in none: only the Billing one is left unassigned and open.
+    let (id, _) = store
+        .take_next("bo@t.io", &[], "take-any", &deriver, minutes(12))
+        .await
+        .unwrap()
+        .expect("the Billing conversation");
+    assert_eq!(
+        store.conversation(id).await.unwrap().unwrap().external_id,
+        "billing"
+    );
+    assert!(store
+        .take_next("bo@t.io", &[], "take-none", &deriver, minutes(12))
+        .await
+        .unwrap()
+        .is_none());
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -2542,6 +2628,7 @@ contract!(
     concurrent_batches_commit_together_and_fail_alone,
     contracts_and_departments_are_stored,
     epochs_backups_and_retention,
+    take_next_assigns_the_nearest_deadline_first,
 );
 
 /// On PostgreSQL every connection of the pool bounds its statements and idle transactions.
@@ -2613,4 +2700,79 @@ async fn postgres_statistics_are_refreshed_once_events_grow() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// 20 agents press "take next" at once, on two servers (two stores on one database): each of
+/// the 20 conversations with the nearest deadlines is assigned once, to one of them.
+async fn twenty_takers_on_two_servers(a: DynStore, b: DynStore) {
+    let p = new_policy(&a, "Standard", "30m", None).await;
+    let deriver = std::sync::Arc::new(on(Some((p.id, 1))));
+    let events: Vec<IncomingEvent> = (0..30)
+        .map(|i| created(&format!("e{i}"), &format!("c{i:02}"), i, "sms"))
+        .collect();
+    a.ingest(SOURCE, &events, deriver.as_ref(), minutes(40))
+        .await
+        .unwrap();
+    let takers: Vec<_> = (0..20)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let deriver = deriver.clone();
+            tokio::spawn(async move {
+                let agent = format!("agent{i}@t.io");
+                let taken = store
+                    .take_next(
+                        &agent,
+                        &[],
+                        &format!("take-{i}"),
+                        deriver.as_ref(),
+                        minutes(41),
+                    )
+                    .await
+                    .unwrap();
+                (agent, taken.map(|(id, _)| id))
+            })
+        })
+        .collect();
+    let mut owners = std::collections::HashMap::new();
+    for t in takers {
+        let (agent, id) = t.await.unwrap();
+        let id = id.unwrap_or_else(|| panic!("{agent} got nothing"));
+        assert!(
+            owners.insert(id, agent).is_none(),
+            "conversation {id} taken twice"
+        );
+    }
+    let mut taken: Vec<String> = Vec::new();
+    for (id, agent) in &owners {
+        let c = a.conversation(*id).await.unwrap().unwrap();
+        assert_eq!(c.summary.owner.as_ref(), Some(agent));
+        taken.push(c.external_id);
+    }
+    taken.sort();
+    let nearest: Vec<String> = (0..20).map(|i| format!("c{i:02}")).collect();
+    assert_eq!(taken, nearest, "the 20 nearest deadlines");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_agents_take_next_at_once_on_two_sqlite_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = promptly_server::store::DatabaseUrl::parse(&format!(
+        "sqlite://{}",
+        dir.path().join("promptly.db").display()
+    ))
+    .unwrap();
+    let a = promptly_server::store::open(&url).await.unwrap();
+    let b = promptly_server::store::open(&url).await.unwrap();
+    twenty_takers_on_two_servers(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_agents_take_next_at_once_on_two_postgres_servers() {
+    let cluster = tokio::task::spawn_blocking(support::shared_cluster)
+        .await
+        .unwrap();
+    let url = promptly_server::store::DatabaseUrl::parse(&cluster.fresh_database().await).unwrap();
+    let a = promptly_server::store::open(&url).await.unwrap();
+    let b = promptly_server::store::open(&url).await.unwrap();
+    twenty_takers_on_two_servers(a, b).await;
 }
