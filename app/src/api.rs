@@ -60,6 +60,8 @@ pub struct QueueData {
     pub teams: Vec<String>,
     /// The signed-in user's e-mail (the "Mine" filter, applied to live changes too).
     pub me: String,
+    /// Whether the signed-in user may take the next conversation (agents and admins).
+    pub can_take: bool,
     /// The live stream's latest change number when the queue was read: changes numbered
     /// above it may be missing from `conversations`.
     pub seq: u64,

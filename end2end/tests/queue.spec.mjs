@@ -172,6 +172,22 @@ test('an agent opens a conversation, replies, claims and resolves it', async ({ 
   await expect(row(page, ext)).toHaveCount(0);
 });
 
+test('an agent takes the next conversation from the queue', async ({ page, request }, info) => {
+  const agent = { email: `taker-${info.project.name}-${Date.now()}@e2e.test`, password: 'taker-password-1' };
+  await api(request, 'POST', '/api/v1/users', { ...agent, name: 'Tia Taker', role: 'agent' });
+  const ext = `take-${info.project.name}-${Date.now()}`;
+  await api(request, 'POST', '/api/v1/events', { id: `${ext}-1`, type: 'conversation.created', conversation: ext, channel: 'sms',
+    contact: { name: `Waiting ${info.project.name}` } });
+  await login(page, agent.email, agent.password);
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Take next' }).click();
+  // Whichever unassigned conversation is due first (the suite's others share the database)
+  // opens, now the agent's.
+  await expect(page.getByText('Taken: this conversation is yours')).toBeVisible();
+  await expect(page).toHaveURL(/\/conversations\/\d+/);
+  await expect(page.locator('main')).toContainText(agent.email);
+});
+
 test('a long queue comes in pages without JavaScript and scrolls through every row with it', async ({ page, request }, info) => {
   const hydrated = info.project.name === 'hydrated';
   const tag = `${info.project.name}-${Date.now()}`;

@@ -25,6 +25,7 @@ fn notice(code: &str) -> Option<&'static str> {
         "sent" => "Reply recorded; it is on its way to the customer.",
         "noted" => "Private note added.",
         "updated" => "Conversation updated.",
+        "taken" => "Taken: this conversation is yours (the nearest deadline of the unassigned).",
         _ => return None,
     })
 }

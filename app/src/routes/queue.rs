@@ -265,7 +265,19 @@ fn QueueView(data: QueueData, params: QueueParams) -> impl IntoView {
             ..page_base.clone()
         })
     };
+    let nothing_waiting =
+        use_query_map().with_untracked(|q| q.get("notice").is_some_and(|n| n == "nothing-waiting"));
+    let take_next = data.can_take.then(|| {
+        view! {
+            <form method="post" action="/conversations/take-next" class="take-next">
+                <button type="submit" class="primary">"Take next"</button>
+                <span class="muted small">"The unassigned conversation with the nearest deadline becomes yours."</span>
+                {nothing_waiting.then(|| view! { <p class="flash" role="status">"Nothing is waiting: every open conversation has an owner."</p> })}
+            </form>
+        }
+    });
     view! {
+        {take_next}
         <nav class="filters" aria-label="Filters">
             <div class="filter-group" data-filter="policy"><span class="filter-label">"Policy"</span>{policy_links}</div>
             <div class="filter-group" data-filter="channel"><span class="filter-label">"Channel"</span>{channel_links}</div>

@@ -251,6 +251,12 @@ pub const ROUTES: &[Route] = &[
     api("GET", "/api/v1/stream", CONVERSATIONS),
     form(
         "POST",
+        "/conversations/take-next",
+        AGENTS,
+        "Managers cannot change conversations.",
+    ),
+    form(
+        "POST",
         "/conversations/{id}/reply",
         AGENTS,
         "Managers cannot change conversations.",

@@ -72,6 +72,30 @@ async fn record(
     }
 }
 
+/// The queue's "Take next": the conversation with the nearest deadline becomes the caller's
+/// (`services::conversations::take_next`), and its page opens; when nothing waits, back to
+/// the queue, which says so.
+pub(super) async fn take_next(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Response {
+    let Some(Extension(CurrentUser(me))) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    match services::conversations::take_next(&state, &me.email).await {
+        Ok(Some(row)) => back(row.id, &[("notice", "taken")]),
+        Ok(None) => Redirect::to("/?notice=nothing-waiting").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "taking the next conversation failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable; nothing was changed.",
+            )
+                .into_response()
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct ReplyForm {
     #[serde(default)]

@@ -206,6 +206,7 @@ impl Backend for UiBackend {
             policies: policies.into_iter().map(|p| (p.id, p.name)).collect(),
             teams,
             me: me.email.clone(),
+            can_take: me.role != promptly::account::Role::Manager,
             seq,
         })
     }
@@ -651,6 +652,10 @@ fn form_routes() -> Router<AppState> {
         .route("/account/password", post(forms::change_password))
         .route("/admin/tokens", post(token_forms::create))
         .route("/admin/tokens/{id}/revoke", post(token_forms::revoke))
+        .route(
+            "/conversations/take-next",
+            post(conversation_forms::take_next),
+        )
         .route("/conversations/{id}/reply", post(conversation_forms::reply))
         .route(
             "/conversations/{id}/update",

@@ -919,3 +919,50 @@ async fn take_next_assigns_the_caller_the_nearest_deadline() {
         .await;
     assert_eq!(take(manager).await.status(), StatusCode::FORBIDDEN);
 }
+
+/// The queue's "Take next" form: the taken conversation's page, or back to the queue saying
+/// nothing waits; a manager is refused.
+#[tokio::test]
+async fn the_take_next_form_opens_the_taken_conversation() {
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    let t = s.token().await;
+    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
+        .await;
+    let (status, body) = s
+        .post(
+            "/api/v1/events",
+            &t,
+            json!({"id": "w-1", "type": "conversation.created", "conversation": "waiting", "channel": "sms", "at": ago(30)}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let id = s
+        .store
+        .conversation_by_external_id("test", "waiting")
+        .await
+        .unwrap()
+        .map(|c| c.id);
+    let r = s.form_post(&agent, "/conversations/take-next", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = server_support::location(&r);
+    let row = s.store.conversation(id.unwrap_or_default()).await.unwrap();
+    assert_eq!(
+        to,
+        format!(
+            "/conversations/{}?notice=taken",
+            row.as_ref().map_or(0, |c| c.id)
+        )
+    );
+    assert_eq!(row.unwrap().summary.owner.as_deref(), Some("agent@t.io"));
+    let r = s.form_post(&agent, "/conversations/take-next", &[]).await;
+    assert_eq!(server_support::location(&r), "/?notice=nothing-waiting");
+    assert!(s
+        .page(&agent, "/?notice=nothing-waiting")
+        .await
+        .contains("Nothing is waiting"));
+    let manager = s
+        .user_session(&admin, "mia@t.io", "manager", "manager-pass-1")
+        .await;
+    let r = s.form_post(&manager, "/conversations/take-next", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
