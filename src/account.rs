@@ -331,6 +331,10 @@ pub struct UserView {
     /// anything else.
     #[serde(default)]
     pub must_change_password: bool,
+    /// The teams the user works in: "take next" draws from their unassigned conversations
+    /// (from every team's when empty).
+    #[serde(default)]
+    pub teams: Vec<String>,
 }
 
 /// A field error on a form or an API body: which field, and what is wrong, in words.
@@ -550,5 +554,46 @@ mod tests {
     fn roles_parse_case_insensitively() {
         assert_eq!("MANAGER".parse::<Role>().unwrap(), Role::Manager);
         assert!("root".parse::<Role>().is_err());
+    }
+}
+
+/// The teams a user works in as entered (a list, or on a form one comma-separated text):
+/// trimmed, empty ones dropped, each once (the first spelling), at most
+/// [`crate::limits::USER_TEAMS`] of at most [`crate::limits::TEAM_LEN`] characters.
+pub fn validate_teams<S: AsRef<str>>(teams: &[S]) -> Result<Vec<String>, String> {
+    use crate::limits::{TEAM_LEN, USER_TEAMS};
+    let mut out: Vec<String> = Vec::new();
+    for t in teams {
+        let t = t.as_ref().trim();
+        if t.is_empty() || out.iter().any(|o| o == t) {
+            continue;
+        }
+        if t.chars().count() > TEAM_LEN {
+            return Err(format!(
+                "A team name must be at most {TEAM_LEN} characters."
+            ));
+        }
+        out.push(t.to_string());
+    }
+    if out.len() > USER_TEAMS {
+        return Err(format!("A user works in at most {USER_TEAMS} teams."));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod team_tests {
+    use super::validate_teams;
+
+    #[test]
+    fn teams_are_trimmed_once_each_and_bounded() {
+        assert_eq!(
+            validate_teams(&[" Support ", "", "Billing", "Support"]).unwrap(),
+            ["Support", "Billing"]
+        );
+        assert!(validate_teams(&["x".repeat(101)]).is_err());
+        let many: Vec<String> = (0..21).map(|i| format!("T{i}")).collect();
+        assert!(validate_teams(&many).is_err());
+        assert!(validate_teams(&many[..20]).is_ok());
     }
 }

@@ -41,6 +41,8 @@ pub const LABELS: usize = 50;
 pub const LABEL_LEN: usize = 100;
 /// Longest team name (conversations, rules, departments).
 pub const TEAM_LEN: usize = 100;
+/// Most teams a user works in.
+pub const USER_TEAMS: usize = 20;
 
 // Automation rules.
 pub const RULE_NAME_LEN: usize = 200;

@@ -40,7 +40,8 @@ test('an admin connects WhatsApp, a signed webhook fills the queue, the reply go
   const hydrated = info.project.name === 'hydrated';
   const graph = await fakeGraph();
   try {
-    await api(request, 'POST', '/api/v1/policies', { name: `WhatsApp ${info.project.name}`, first_response: '10m' })
+    const policy = `WhatsApp ${info.project.name}`;
+    await api(request, 'POST', '/api/v1/policies', { name: policy, first_response: '10m' })
       .then((p) => api(request, 'PUT', '/api/v1/settings/default-policy', { policy: p.id }));
     const phoneNumberId = String(Date.now());
     const secret = `app-secret-${info.project.name}`;
@@ -69,6 +70,10 @@ test('an admin connects WhatsApp, a signed webhook fills the queue, the reply go
     await page.getByRole('link', { name: 'Queue' }).click();
     await expect(page.getByRole('heading', { name: 'Queue' })).toBeVisible();
     await ready(page, info);
+    // The queue of this test's policy: the suite's other conversations (due sooner) would
+    // push the new one below the rows the windowed table renders.
+    await page.getByRole('link', { name: policy, exact: true }).click();
+    await expect(page.getByRole('link', { name: policy, exact: true })).toHaveAttribute('aria-current', 'page');
 
     // The platform posts a customer's message, signed with the app secret.
     const waId = `31${Date.now() % 1_000_000_000}`;

@@ -356,6 +356,7 @@ pub async fn caller_of(
                     role: t.scopes.role(),
                     active: true,
                     must_change_password: false,
+                    teams: Vec::new(),
                 },
                 Caller::Token(t.scopes),
                 Some(Source(Some(t.source))),

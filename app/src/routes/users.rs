@@ -16,6 +16,7 @@ fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
         "created" => "User created.",
         "role" => "Role changed.",
+        "teams" => "Teams saved.",
         "deactivated" => "User deactivated; their sessions have ended.",
         "activated" => "User activated.",
         "password_reset" => {
@@ -31,6 +32,7 @@ fn error(code: &str) -> Option<&'static str> {
         "self" => "You cannot deactivate yourself.",
         "not_found" => "That user does not exist.",
         "own_password" => "Change your own password on your account page, with your current one.",
+        "teams" => "At most 20 teams, each at most 100 characters.",
         _ => return None,
     })
 }
@@ -141,6 +143,14 @@ fn UserTable(users: Vec<UserView>, reset_error: Option<(i64, String)>) -> impl I
                             <button type="submit">"Change role"</button>
                         </form>
                     </td>
+                    <td>
+                        <form method="post" action=format!("/admin/users/{id}/teams") class="inline">
+                            <label class="visually-hidden" for=format!("teams-{id}")>{format!("Teams of {} (comma-separated)", u.email)}</label>
+                            <input type="text" id=format!("teams-{id}") name="teams" value=u.teams.join(", ")
+                                placeholder="All teams" size="14"/>
+                            <button type="submit">"Save"</button>
+                        </form>
+                    </td>
                     <td class="user-status">{status}</td>
                     <td>
                         <form method="post" action=format!("/admin/users/{id}/active") class="inline">
@@ -161,7 +171,7 @@ fn UserTable(users: Vec<UserView>, reset_error: Option<(i64, String)>) -> impl I
             }
         })
         .collect_view();
-    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th><span class="visually-hidden">"Activation"</span></th><th>"Password"</th> };
+    let head = view! { <th>"E-mail"</th><th>"Name"</th><th>"Role"</th><th>"Teams"</th><th>"Status"</th><th><span class="visually-hidden">"Activation"</span></th><th>"Password"</th> };
     grid("grid", head, rows)
 }
 

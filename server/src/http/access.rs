@@ -26,6 +26,9 @@ pub enum Allow {
     Roles(&'static [Role], Scope),
     /// Any signed-in person, never a token: what only a person can do (their own password).
     Sessions,
+    /// Sessions of these roles, never a token: what acts for the person signed in ("take
+    /// next" assigns the caller).
+    SessionRoles(&'static [Role]),
     /// Integration tokens with this scope, never a browser session: what a channel sends is
     /// not typed by a person; agents reply on the conversation page, which sets the author.
     Tokens(Scope),
@@ -56,6 +59,8 @@ pub const CONTRACT_EDITORS: Allow =
 pub const METRICS: Allow = Allow::Roles(&[Role::Admin], Scope::MetricsRead);
 /// Agents and admins: those who act on conversations (managers read them).
 pub const AGENTS: Allow = Allow::Roles(&[Role::Agent, Role::Admin], Scope::ConversationsWrite);
+/// Agents and admins with their session: what is done for the person signed in.
+pub const AGENT_SESSIONS: Allow = Allow::SessionRoles(&[Role::Agent, Role::Admin]);
 
 impl Allow {
     /// Who may call, in words (for the API document).
@@ -70,6 +75,13 @@ impl Allow {
             Allow::Roles(&[Role::Manager, Role::Admin], _) => "Managers and admins",
             Allow::Roles(&[Role::Agent, Role::Admin], _) => "Agents and admins",
             Allow::Roles(..) => "Some roles",
+            Allow::SessionRoles(&[Role::Agent, Role::Admin]) => {
+                return "Agents and admins with their browser session only; a token gets 403."
+                    .into()
+            }
+            Allow::SessionRoles(_) => {
+                return "Some roles, with their browser session only; a token gets 403.".into()
+            }
             Allow::Tokens(s) => {
                 return format!(
                     "Integration tokens with the `{s}` scope only; a browser session gets 403."
@@ -85,7 +97,7 @@ impl Allow {
     /// The scope a token needs (`None`: any token, or a public route).
     pub fn scope(self) -> Option<Scope> {
         match self {
-            Allow::Anyone | Allow::Sessions => None,
+            Allow::Anyone | Allow::Sessions | Allow::SessionRoles(_) => None,
             Allow::SignedIn(s) => s,
             Allow::Roles(_, s) | Allow::Tokens(s) => Some(s),
         }
@@ -102,7 +114,8 @@ impl Allow {
             (Allow::Anyone, _) => true,
             (_, None) => false,
             (Allow::SignedIn(_) | Allow::Sessions, Some(Caller::Session(_))) => true,
-            (Allow::Sessions, Some(Caller::Token(_))) => false,
+            (Allow::Sessions | Allow::SessionRoles(_), Some(Caller::Token(_))) => false,
+            (Allow::SessionRoles(roles), Some(Caller::Session(role))) => roles.contains(&role),
             (Allow::Roles(roles, _), Some(Caller::Session(role))) => roles.contains(&role),
             (Allow::Tokens(_), Some(Caller::Session(_))) => false,
             (_, Some(Caller::Token(scopes))) => self.scope().is_none_or(|s| scopes.allow(s)),
@@ -181,6 +194,7 @@ pub const ROUTES: &[Route] = &[
     api("PUT", "/api/v1/users/{id}/password", ADMINS),
     form("POST", "/admin/users", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/role", ADMINS, USERS_REFUSED),
+    form("POST", "/admin/users/{id}/teams", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/active", ADMINS, USERS_REFUSED),
     form("POST", "/admin/users/{id}/password", ADMINS, USERS_REFUSED),
     api("GET", "/api/v1/audit", ADMINS),
@@ -247,12 +261,12 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/conversations/{id}/messages",
         Allow::SignedIn(Some(Scope::ConversationsWrite)),
     ),
-    api("POST", "/api/v1/conversations/take-next", AGENTS),
+    api("POST", "/api/v1/conversations/take-next", AGENT_SESSIONS),
     api("GET", "/api/v1/stream", CONVERSATIONS),
     form(
         "POST",
         "/conversations/take-next",
-        AGENTS,
+        AGENT_SESSIONS,
         "Managers cannot change conversations.",
     ),
     form(
@@ -424,5 +438,8 @@ mod tests {
         assert!(!events.admits(None));
         assert!(Allow::Sessions.admits(session(Role::Agent)));
         assert!(!Allow::Sessions.admits(token(&[Scope::Admin])));
+        assert!(AGENT_SESSIONS.admits(session(Role::Agent)));
+        assert!(!AGENT_SESSIONS.admits(session(Role::Manager)));
+        assert!(!AGENT_SESSIONS.admits(token(&[Scope::Admin])));
     }
 }

@@ -82,7 +82,7 @@ pub(super) async fn take_next(
     let Some(Extension(CurrentUser(me))) = user else {
         return Redirect::to("/login").into_response();
     };
-    match services::conversations::take_next(&state, &me.email).await {
+    match services::conversations::take_next(&state, &me).await {
         Ok(Some(row)) => back(row.id, &[("notice", "taken")]),
         Ok(None) => Redirect::to("/?notice=nothing-waiting").into_response(),
         Err(e) => {

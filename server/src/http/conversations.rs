@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 
 /// Take next
 ///
-/// Assigns the signed-in user the unassigned open conversation with the nearest deadline: at an equal deadline an urgent one first, then a direct one before a public one, then the oldest. Atomic: agents pressing it at once never get the same conversation, on one server or several. The assignment is a `conversation.updated` event on the conversation's timeline. Agents and admins with their session; a token has nobody to assign (403).
+/// Assigns the signed-in user the unassigned open conversation with the nearest deadline: at an equal deadline an urgent one first, then a direct one before a public one, then the oldest. Atomic: agents pressing it at once never get the same conversation, on one server or several. The assignment is a `conversation.updated` event on the conversation's timeline. The caller's teams (`teams` on `PATCH /users/{id}`) are those it draws from; a user in none draws from every team. A token has nobody to assign.
 #[utoipa::path(post, path = "/conversations/take-next", tag = "Conversations", operation_id = "takeNextConversation",
     responses((status = 200, description = "The conversation, now the caller's, its SLA evaluated now.", body = promptly::conversation::ConversationSummary), (status = 204, description = "Nothing is waiting.")))]
 async fn take_next(
@@ -37,10 +37,7 @@ async fn take_next(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let me = require_user(user)?;
-    if me.id < 0 {
-        return Err(ApiError::Forbidden);
-    }
-    let Some(row) = crate::services::conversations::take_next(&state, &me.email).await? else {
+    let Some(row) = crate::services::conversations::take_next(&state, &me).await? else {
         return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     };
     let now = state.clock.now();

@@ -158,6 +158,28 @@ pub(super) async fn role(
 }
 
 #[derive(Debug, Deserialize)]
+pub(super) struct TeamsForm {
+    /// Comma-separated team names.
+    #[serde(default)]
+    teams: String,
+}
+
+pub(super) async fn teams(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<TeamsForm>,
+) -> Response {
+    let teams: Vec<&str> = form.teams.split(',').collect();
+    match crate::services::accounts::set_teams(state.store.as_ref(), id, &teams, state.clock.now())
+        .await
+    {
+        Ok(()) => see_other("/admin/users", &[("notice", "teams")]),
+        Err(UserAdminError::Fields(_)) => see_other("/admin/users", &[("error", "teams")]),
+        Err(e) => admin_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub(super) struct ActiveForm {
     active: bool,
 }

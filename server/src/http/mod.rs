@@ -647,6 +647,7 @@ fn form_routes() -> Router<AppState> {
         .route("/logout", post(forms::logout))
         .route("/admin/users", post(forms::create))
         .route("/admin/users/{id}/role", post(forms::role))
+        .route("/admin/users/{id}/teams", post(forms::teams))
         .route("/admin/users/{id}/active", post(forms::active))
         .route("/admin/users/{id}/password", post(forms::reset))
         .route("/account/password", post(forms::change_password))

@@ -121,11 +121,15 @@ pub(crate) struct UserPatch {
     role: Option<String>,
     /// Absent or null: unchanged.
     active: Option<bool>,
+    /// The teams the user works in ("take next" draws from them; from every team for a user
+    /// in none). Absent or null: unchanged.
+    #[schema(value_type = Option<Vec<String>>)]
+    teams: Option<Vec<String>>,
 }
 
-/// Change a user's role or deactivate/activate them
+/// Change a user's role or teams, or deactivate/activate them
 ///
-/// Deactivating ends the user's sessions at once. There must remain at least one active admin, and you cannot deactivate yourself (409).
+/// Teams: at most 20, each at most 100 characters, trimmed, each once. Deactivating ends the user's sessions at once. There must remain at least one active admin, and you cannot deactivate yourself (409).
 #[utoipa::path(patch, path = "/users/{id}", tag = "Users", operation_id = "updateUser",
     params(super::Id), request_body = UserPatch, responses((status = 200, description = "The user after the change.", body = promptly::account::UserView), (status = 409, response = responses::Conflict)))]
 async fn update(
@@ -146,6 +150,10 @@ async fn update(
     }
     if let Some(active) = body.active {
         set_active(state.store.as_ref(), &actor, id, active, state.clock.now()).await?;
+    }
+    if let Some(teams) = &body.teams {
+        crate::services::accounts::set_teams(state.store.as_ref(), id, teams, state.clock.now())
+            .await?;
     }
     view(&state, id).await
 }

@@ -144,6 +144,23 @@ pub async fn change_role(
     Ok(())
 }
 
+/// Replaces the teams user `id` works in ([`promptly::account::validate_teams`]; a field
+/// error on `teams` otherwise).
+pub async fn set_teams<S: AsRef<str>>(
+    store: &dyn Store,
+    id: i64,
+    teams: &[S],
+    now: chrono::DateTime<Utc>,
+) -> Result<(), UserAdminError> {
+    let teams = promptly::account::validate_teams(teams)
+        .map_err(|m| UserAdminError::Fields(vec![FieldError::new("teams", m)]))?;
+    let before = view_of(store, id).await?;
+    store.set_user_teams(id, &teams).await?;
+    let after = view_of(store, id).await?;
+    log_user(store, now, id, "teams", Some(&before), Some(&after)).await;
+    Ok(())
+}
+
 pub async fn set_active(
     store: &dyn Store,
     actor: &UserView,

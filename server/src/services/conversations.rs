@@ -364,16 +364,19 @@ async fn after_ingest(
     settle(state, catalog, report.touched, report.queued > 0, now).await
 }
 
-/// "Take next" for `me`: the unassigned open conversation with the nearest deadline is
-/// assigned to them (`Store::take_next`, atomic across servers) and returned, or `None` when
-/// nothing waits. Teams are not members' yet: any team's conversation can be taken.
-/// The queue's button and `POST /api/v1/conversations/take-next` call this.
-pub async fn take_next(state: &AppState, me: &str) -> StoreResult<Option<ConversationRow>> {
+/// "Take next" for `me`: the unassigned open conversation of their teams (of any team for a
+/// user in none) with the nearest deadline is assigned to them (`Store::take_next`, atomic
+/// across servers) and returned, or `None` when nothing waits. The queue's button and
+/// `POST /api/v1/conversations/take-next` call this.
+pub async fn take_next(
+    state: &AppState,
+    me: &promptly::account::UserView,
+) -> StoreResult<Option<ConversationRow>> {
     let now = state.clock.now();
     let mut catalog = SlaCatalog::cached(state, now).await?;
     let taken = state
         .store
-        .take_next(me, &[], &new_event_id("take"), &catalog, now)
+        .take_next(&me.email, &me.teams, &new_event_id("take"), &catalog, now)
         .await?;
     let Some((id, report)) = taken else {
         return Ok(None);

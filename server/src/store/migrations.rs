@@ -52,6 +52,7 @@ const FILES: &[(&str, &str)] = files![
     "0016_channel_sends.sql",
     "0017_send_receipts.sql",
     "0018_compliance_rollups.sql",
+    "0019_user_teams.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

@@ -63,6 +63,8 @@ pub struct User {
     /// Must choose a new password before anything else (a made-up or reset one).
     pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
+    /// The teams the user works in.
+    pub teams: Vec<String>,
 }
 
 impl User {
@@ -74,6 +76,7 @@ impl User {
             role: self.role,
             active: self.active,
             must_change_password: self.must_change_password,
+            teams: self.teams.clone(),
         }
     }
 }
@@ -107,6 +110,8 @@ pub trait Store: Send + Sync + 'static {
     /// All users, ordered by e-mail.
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()>;
+    /// Replaces the teams user `id` works in (`NotFound` for no such user).
+    async fn set_user_teams(&self, id: i64, teams: &[String]) -> StoreResult<()>;
     /// Deactivating also ends the user's sessions, so it takes effect at once.
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()>;
     /// Sets a user's password (and whether they must choose another at their next request)

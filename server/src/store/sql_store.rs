@@ -236,7 +236,7 @@ fn audit_from_row(r: &Row) -> Result<promptly::audit::AuditEntry, sqlx::Error> {
 }
 
 const USER_COLUMNS: &str =
-    "id, email, name, role, password_hash, active, must_change_password, created_at";
+    "id, email, name, role, password_hash, active, must_change_password, created_at, teams";
 
 fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -248,6 +248,7 @@ fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
         active: row.get("active")?,
         must_change_password: row.get("must_change_password")?,
         created_at: row.ts("created_at")?,
+        teams: row.json("teams")?,
     })
 }
 
@@ -951,6 +952,12 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn set_user_teams(&self, id: i64, teams: &[String]) -> StoreResult<()> {
+        let q = self.q("UPDATE users SET teams = $1 WHERE id = $2");
+        found(q.arg(to_json(&teams)?).arg(id).execute(&self.db).await?)?;
+        Ok(())
+    }
+
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         if !active {
@@ -1021,7 +1028,7 @@ impl Store for SqlStore {
     ) -> StoreResult<Option<User>> {
         let q = self.q(
             "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.active, \
-             u.must_change_password, u.created_at \
+             u.must_change_password, u.created_at, u.teams \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active",
         );

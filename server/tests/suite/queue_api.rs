@@ -966,3 +966,78 @@ async fn the_take_next_form_opens_the_taken_conversation() {
     let r = s.form_post(&manager, "/conversations/take-next", &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+/// An agent's teams (`PATCH /api/v1/users/{id}` with `teams`) decide what "take next" draws
+/// from: a Billing agent gets the Billing conversation though a Support one is due first; a
+/// user in no team draws from every team. Bad teams are a 422 on `teams` that changes nothing.
+#[tokio::test]
+async fn take_next_draws_from_the_callers_teams() {
+    let (s, _admin, agent) = TestServer::start_with_agent().await;
+    let t = s.token().await;
+    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
+        .await;
+    let (status, body) = s
+        .post(
+            "/api/v1/events",
+            &t,
+            json!({"events": [
+                {"id": "s-1", "type": "conversation.created", "conversation": "support", "channel": "sms", "team": "Support", "at": ago(120)},
+                {"id": "b-1", "type": "conversation.created", "conversation": "billing", "channel": "sms", "team": "Billing", "at": ago(60)},
+            ]}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let users = s.get_ok("/api/v1/users", &t).await;
+    let id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "agent@t.io")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/users/{id}");
+    let (status, body) = s
+        .send(
+            Method::PATCH,
+            &path,
+            &t,
+            Some(json!({"teams": ["x".repeat(101)]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), vec!["teams"]);
+    let (status, body) = s
+        .send(
+            Method::PATCH,
+            &path,
+            &t,
+            Some(json!({"teams": [" Billing ", "Billing"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["teams"], json!(["Billing"]));
+    let r = s
+        .form_post(&agent, "/api/v1/conversations/take-next", &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["external_id"], "billing");
+    let r = s
+        .form_post(&agent, "/api/v1/conversations/take-next", &[])
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "nothing left in Billing"
+    );
+    let (status, _) = s
+        .send(Method::PATCH, &path, &t, Some(json!({"teams": []})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let r = s
+        .form_post(&agent, "/api/v1/conversations/take-next", &[])
+        .await;
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["external_id"], "support", "in no team: every team's");
+}

@@ -2577,6 +2577,32 @@ async fn take_next_assigns_the_nearest_deadline_first(store: DynStore) {
         .is_none());
 }
 
+/// A user's teams are stored as given and read back with the user; a new user works in none.
+async fn users_work_in_teams(store: DynStore) {
+    let u = store
+        .create_user(new_user("tia@t.io", Role::Agent), t0())
+        .await
+        .unwrap();
+    assert!(u.teams.is_empty());
+    let teams = vec!["Support".to_string(), "Billing".to_string()];
+    store.set_user_teams(u.id, &teams).await.unwrap();
+    assert_eq!(store.user_by_id(u.id).await.unwrap().unwrap().teams, teams);
+    assert_eq!(
+        store
+            .user_by_email("tia@t.io")
+            .await
+            .unwrap()
+            .unwrap()
+            .view()
+            .teams,
+        teams
+    );
+    assert!(matches!(
+        store.set_user_teams(9_999, &teams).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -2629,6 +2655,7 @@ contract!(
     contracts_and_departments_are_stored,
     epochs_backups_and_retention,
     take_next_assigns_the_nearest_deadline_first,
+    users_work_in_teams,
 );
 
 /// On PostgreSQL every connection of the pool bounds its statements and idle transactions.
