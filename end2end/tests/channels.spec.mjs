@@ -109,6 +109,7 @@ test('an admin connects WhatsApp, a signed webhook fills the queue, the reply go
     expect(sent.body).toMatchObject({ messaging_product: 'whatsapp', to: waId, type: 'text', text: { body: 'It ships today!' } });
 
     await page.getByRole('link', { name: '← Queue' }).click();
+    await page.getByRole('link', { name: policy, exact: true }).click();
     await expect(row.locator('.badge')).toHaveAttribute('data-state', 'met');
 
     // The account's health counts the webhook it stored and the one it refused.
