@@ -329,19 +329,17 @@ pub async fn ingest_and_send(
     if !sends.is_empty() {
         state.outbox_bell.notify_one();
     }
-    let outcomes = report.outcomes.clone();
-    after_ingest(state, &mut catalog, report, now).await?;
-    Ok(outcomes)
+    after_ingest(state, &mut catalog, report, now).await
 }
 
 /// What follows a committed ingest: the compliance cache, the metrics, and the touched
-/// conversations' schedule, streams and rules ([`settle`]).
+/// conversations' schedule, streams and rules ([`settle`]). The events' outcomes.
 async fn after_ingest(
     state: &AppState,
     catalog: &mut SlaCatalog,
     report: crate::store::IngestReport,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<IngestOutcome>> {
     // A late event may move a conversation into an earlier month: its events' months cover
     // where it was and where it is.
     state
@@ -361,7 +359,8 @@ async fn after_ingest(
     state
         .metrics
         .ingested(accepted, report.outcomes.len() as u64 - accepted);
-    settle(state, catalog, report.touched, report.queued > 0, now).await
+    settle(state, catalog, report.touched, report.queued > 0, now).await?;
+    Ok(report.outcomes)
 }
 
 /// "Take next" for `me`: the unassigned open conversation of their teams (of any team for a
@@ -381,8 +380,17 @@ pub async fn take_next(
     let Some((id, report)) = taken else {
         return Ok(None);
     };
+    // The row as the transaction wrote it: nothing is read back.
+    let row = report
+        .touched
+        .iter()
+        .find(|t| t.row.id == id)
+        .map(|t| t.row.clone());
     after_ingest(state, &mut catalog, report, now).await?;
-    state.store.conversation(id).await
+    match row {
+        Some(row) => Ok(Some(row)),
+        None => state.store.conversation(id).await,
+    }
 }
 
 /// A new id for an event a person makes on Promptly's pages or API.

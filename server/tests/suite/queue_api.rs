@@ -871,26 +871,28 @@ async fn conversations_have_caps_and_the_stream_carries_previews() {
     );
 }
 
+/// A server with an agent signed in, a 10-minute first-response default policy and `events`
+/// posted: the server, the admin's cookie, the agent's cookie and an admin token.
+async fn waiting(events: Value) -> (TestServer, String, String, String) {
+    let (s, admin, agent) = TestServer::start_with_agent().await;
+    let t = s.token().await;
+    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
+        .await;
+    let (status, body) = s.post("/api/v1/events", &t, events).await;
+    assert!(status.is_success(), "{body}");
+    (s, admin, agent, t)
+}
+
 /// `POST /api/v1/conversations/take-next`: an agent gets the unassigned conversation with the
 /// nearest deadline, assigned to them; then the next; 204 when nothing waits. A token (nobody
 /// to assign) and a manager (who does not change conversations) get 403.
 #[tokio::test]
 async fn take_next_assigns_the_caller_the_nearest_deadline() {
-    let (s, admin, agent) = TestServer::start_with_agent().await;
-    let t = s.token().await;
-    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
-        .await;
-    let (status, body) = s
-        .post(
-            "/api/v1/events",
-            &t,
-            json!({"events": [
-                {"id": "n-1", "type": "conversation.created", "conversation": "newer", "channel": "sms", "at": ago(60)},
-                {"id": "o-1", "type": "conversation.created", "conversation": "older", "channel": "sms", "at": ago(120)},
-            ]}),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
+    let (s, admin, agent, t) = waiting(json!({"events": [
+        {"id": "n-1", "type": "conversation.created", "conversation": "newer", "channel": "sms", "at": ago(60)},
+        {"id": "o-1", "type": "conversation.created", "conversation": "older", "channel": "sms", "at": ago(120)},
+    ]}))
+    .await;
     let take = |cookie: String| {
         let s = &s;
         async move {
@@ -924,18 +926,10 @@ async fn take_next_assigns_the_caller_the_nearest_deadline() {
 /// nothing waits; a manager is refused.
 #[tokio::test]
 async fn the_take_next_form_opens_the_taken_conversation() {
-    let (s, admin, agent) = TestServer::start_with_agent().await;
-    let t = s.token().await;
-    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
-        .await;
-    let (status, body) = s
-        .post(
-            "/api/v1/events",
-            &t,
-            json!({"id": "w-1", "type": "conversation.created", "conversation": "waiting", "channel": "sms", "at": ago(30)}),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
+    let (s, admin, agent, _) = waiting(
+        json!({"id": "w-1", "type": "conversation.created", "conversation": "waiting", "channel": "sms", "at": ago(30)}),
+    )
+    .await;
     let id = s
         .store
         .conversation_by_external_id("test", "waiting")
@@ -972,30 +966,18 @@ async fn the_take_next_form_opens_the_taken_conversation() {
 /// user in no team draws from every team. Bad teams are a 422 on `teams` that changes nothing.
 #[tokio::test]
 async fn take_next_draws_from_the_callers_teams() {
-    let (s, _admin, agent) = TestServer::start_with_agent().await;
-    let t = s.token().await;
-    s.create_default_policy(&t, json!({"name": "Quick", "first_response": "10m"}))
-        .await;
-    let (status, body) = s
-        .post(
-            "/api/v1/events",
-            &t,
-            json!({"events": [
-                {"id": "s-1", "type": "conversation.created", "conversation": "support", "channel": "sms", "team": "Support", "at": ago(120)},
-                {"id": "b-1", "type": "conversation.created", "conversation": "billing", "channel": "sms", "team": "Billing", "at": ago(60)},
-            ]}),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
-    let users = s.get_ok("/api/v1/users", &t).await;
-    let id = users
-        .as_array()
+    let (s, _admin, agent, t) = waiting(json!({"events": [
+        {"id": "s-1", "type": "conversation.created", "conversation": "support", "channel": "sms", "team": "Support", "at": ago(120)},
+        {"id": "b-1", "type": "conversation.created", "conversation": "billing", "channel": "sms", "team": "Billing", "at": ago(60)},
+    ]}))
+    .await;
+    let id = s
+        .store
+        .user_by_email("agent@t.io")
+        .await
         .unwrap()
-        .iter()
-        .find(|u| u["email"] == "agent@t.io")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+        .expect("the agent")
+        .id;
     let path = format!("/api/v1/users/{id}");
     let (status, body) = s
         .send(

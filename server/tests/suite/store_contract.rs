@@ -2719,14 +2719,12 @@ async fn postgres_statistics_are_refreshed_once_events_grow() {
             .await
             .unwrap();
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !analyzed().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "events not analyzed after 1,100 events"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    crate::server_support::eventually(
+        std::time::Duration::from_secs(30),
+        "the statistics of events after 1,100 events",
+        || async { analyzed().await.then_some(()) },
+    )
+    .await;
 }
 
 /// 20 agents press "take next" at once, on two servers (two stores on one database): each of
