@@ -188,20 +188,7 @@ pub fn evaluate(
     at: DateTime<Utc>,
 ) -> SlaState {
     let now = whole_second(at);
-    let events: Cow<[Event]> = if events.is_sorted_by_key(Event::order_key) {
-        Cow::Borrowed(events)
-    } else {
-        let mut sorted = events.to_vec();
-        sorted.sort_by_key(Event::order_key);
-        Cow::Owned(sorted)
-    };
-    let mut engine = Engine::new(*policy, Counter { calendar });
-    for event in events.iter() {
-        if event.at > at {
-            break;
-        }
-        engine.handle(event);
-    }
+    let engine = run(policy, calendar, events, at, false);
     let metrics: Vec<MetricStatus> = Metric::ALL
         .into_iter()
         .filter_map(|metric| engine.status(metric, now))
@@ -215,6 +202,35 @@ pub fn evaluate(
     }
 }
 
+/// The engine after the events up to `at` (in order: sorted stably by `at`, a `created`
+/// event first within its instant), tracing next-response cycles when `trace`.
+fn run<'a>(
+    policy: &Policy,
+    calendar: Option<&'a BusinessCalendar>,
+    events: &[Event],
+    at: DateTime<Utc>,
+    trace: bool,
+) -> Engine<'a> {
+    let events: Cow<[Event]> = if events.is_sorted_by_key(Event::order_key) {
+        Cow::Borrowed(events)
+    } else {
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(Event::order_key);
+        Cow::Owned(sorted)
+    };
+    let mut engine = Engine::new(*policy, Counter { calendar });
+    if trace {
+        engine.trace = Some(Vec::new());
+    }
+    for event in events.iter() {
+        if event.at > at {
+            break;
+        }
+        engine.handle(event);
+    }
+    engine
+}
+
 /// The next instant after `at` at which any target's state changes (a warning starts or a
 /// deadline passes), for the server's scheduler and the browser's badge timers.
 pub fn next_change(
@@ -224,6 +240,105 @@ pub fn next_change(
     at: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     evaluate(policy, calendar, events, at).next_change
+}
+
+/// One cycle of a target's clock measured without a target, so that it can be judged under
+/// any (a what-if). `used_s`: counted seconds from the cycle's start to its end, or to the
+/// instant evaluated while it runs or stands still. `need_s`: the smallest target the cycle
+/// meets when finished, or has not yet breached while running (the engine's deadline rule:
+/// a cycle ending at or before the first instant its counted time equals the target is met).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cycle {
+    pub metric: Metric,
+    pub finished: bool,
+    pub used_s: i64,
+    pub need_s: i64,
+}
+
+/// A cycle's outcome under one target, as [`evaluate`] would give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judgement {
+    Met,
+    Missed,
+    /// Running (or standing still) past its deadline: it can no longer be met.
+    Breached,
+    /// Running within target.
+    Open,
+}
+
+impl Cycle {
+    fn finished(metric: Metric, f: &Finished) -> Cycle {
+        Cycle {
+            metric,
+            finished: true,
+            used_s: f.used,
+            need_s: f.need,
+        }
+    }
+
+    fn running(metric: Metric, clock: &Clock, now: Secs, counter: Counter) -> Cycle {
+        let (used_s, need_s) = clock.measure(now, counter);
+        Cycle {
+            metric,
+            finished: false,
+            used_s,
+            need_s,
+        }
+    }
+
+    pub fn judge(&self, target_s: i64) -> Judgement {
+        match (self.finished, self.need_s <= target_s) {
+            (true, true) => Judgement::Met,
+            (true, false) => Judgement::Missed,
+            (false, false) => Judgement::Breached,
+            (false, true) => Judgement::Open,
+        }
+    }
+
+    /// Whether the cycle reached its warning (at most `threshold_s` of `target_s` left)
+    /// before it ended, or by now while it runs.
+    pub fn warned(&self, target_s: i64, threshold_s: i64) -> bool {
+        let counted = if self.finished {
+            // Counted time in the cycle's last second before its end.
+            self.need_s - 1
+        } else {
+            self.used_s
+        };
+        counted >= target_s - threshold_s
+    }
+}
+
+/// Every clock cycle of a conversation up to `at`, measured without judging them: first
+/// response and resolution at most once each, next response once per cycle, in that order.
+/// The cycles depend on the policy's counting rules (`business_hours_only`, `pause_on`), not
+/// on its targets; `apply_policy` events change the rules as they do in [`evaluate`].
+pub fn cycles(
+    policy: &Policy,
+    calendar: Option<&BusinessCalendar>,
+    events: &[Event],
+    at: DateTime<Utc>,
+) -> Vec<Cycle> {
+    let now = whole_second(at);
+    let mut engine = run(policy, calendar, events, at, true);
+    let counter = engine.counter;
+    let mut out = Vec::new();
+    match &engine.first_response {
+        FirstResponse::Waiting => {}
+        FirstResponse::Running(clock) => {
+            out.push(Cycle::running(Metric::FirstResponse, clock, now, counter))
+        }
+        FirstResponse::Done(f) => out.push(Cycle::finished(Metric::FirstResponse, f)),
+    }
+    out.extend(engine.trace.take().unwrap_or_default());
+    if let Some(clock) = &engine.next_response {
+        out.push(Cycle::running(Metric::NextResponse, clock, now, counter));
+    }
+    match (&engine.resolution, &engine.resolved) {
+        (_, Some(f)) => out.push(Cycle::finished(Metric::Resolution, f)),
+        (Some(clock), None) => out.push(Cycle::running(Metric::Resolution, clock, now, counter)),
+        (None, None) => {}
+    }
+    out
 }
 
 /// Counts time the way a policy says: open time of the calendar, or all time.
@@ -254,6 +369,7 @@ impl Counter<'_> {
 #[derive(Debug, Clone)]
 struct Segment {
     from: Secs,
+    to: Secs,
     used_before: i64,
     used_after: i64,
     business_hours: bool,
@@ -287,6 +403,7 @@ impl Clock {
             let counted = counter.counted(since, at, business_hours);
             self.history.push(Segment {
                 from: since,
+                to: at,
                 used_before: self.used,
                 used_after: self.used + counted,
                 business_hours,
@@ -306,6 +423,37 @@ impl Clock {
             self.stop(at, counter);
             self.resume(at, business_hours);
         }
+    }
+
+    /// Counted seconds in `[started_at, t)`.
+    fn counted_until(&self, t: Secs, counter: Counter) -> i64 {
+        let closed: i64 = self
+            .history
+            .iter()
+            .map(|s| {
+                if s.to <= t {
+                    s.used_after - s.used_before
+                } else {
+                    counter.counted(s.from, t, s.business_hours)
+                }
+            })
+            .sum();
+        let running = match self.running {
+            Some((since, business_hours)) => counter.counted(since, t, business_hours),
+            None => 0,
+        };
+        closed + running
+    }
+
+    /// What a cycle of this clock ending (or judged) at `at` used and needed: see [`Cycle`].
+    fn measure(&self, at: Secs, counter: Counter) -> (i64, i64) {
+        let used = self.counted_until(at, counter);
+        let need = if at <= self.started_at {
+            0
+        } else {
+            self.counted_until(at - 1, counter) + 1
+        };
+        (used, need)
     }
 
     /// The first instant at which the counted time reached (or will reach) `amount`;
@@ -334,6 +482,9 @@ enum Outcome {
 struct Finished {
     started_at: Secs,
     finished_at: Secs,
+    /// What the cycle used and needed (see [`Cycle`]).
+    used: i64,
+    need: i64,
     due: Option<Secs>,
     outcome: Option<Outcome>,
     unjudged: Option<Clock>,
@@ -380,6 +531,8 @@ struct Engine<'a> {
     next_unjudged: Vec<Finished>,
     resolution: Option<Clock>,
     resolved: Option<Finished>,
+    /// Every finished next-response cycle, when [`cycles`] asks for them.
+    trace: Option<Vec<Cycle>>,
 }
 
 impl<'a> Engine<'a> {
@@ -399,6 +552,7 @@ impl<'a> Engine<'a> {
             next_unjudged: Vec::new(),
             resolution: None,
             resolved: None,
+            trace: None,
         }
     }
 
@@ -460,9 +614,12 @@ impl<'a> Engine<'a> {
     /// stopped, like resolution's): judged later, its deadline is the one it would have had
     /// then, reported as `due_at` whether met or missed.
     fn finish(&self, clock: Clock, at: Secs, metric: Metric) -> Finished {
+        let (used, need) = clock.measure(at, self.counter);
         let mut finished = Finished {
             started_at: clock.started_at,
             finished_at: at,
+            used,
+            need,
             due: None,
             outcome: None,
             unjudged: None,
@@ -492,6 +649,9 @@ impl<'a> Engine<'a> {
     }
 
     fn record_next(&mut self, finished: Finished) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(Cycle::finished(Metric::NextResponse, &finished));
+        }
         if finished.outcome == Some(Outcome::Missed) {
             self.next_missed += 1;
         }

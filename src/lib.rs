@@ -13,6 +13,7 @@
 //! - [`policy`]: SLA policies (targets, business-hours flag, warning threshold, pauses).
 //! - [`timeline`]: a conversation's events: messages, statuses, hand-over, policy changes.
 //! - [`clock`]: the SLA engine; a conversation's timeline in, each target's state out.
+//! - [`whatif`]: replaying a period's conversations under a draft policy; target advice.
 //! - [`conversation`]: the ingest API's events and the fold into what the queue shows.
 //! - [`rules`]: automation rules (event, conditions, actions): validation, evaluation, dry run.
 //! - [`check`]: the `promptly sla check` input and output shapes.
@@ -69,9 +70,12 @@ pub mod schema;
 pub mod staffing;
 pub mod stream;
 pub mod timeline;
+pub mod whatif;
 
 pub use calendar::{BusinessCalendar, CalendarDefinition, CalendarError, TimeWindow, WeeklyHours};
-pub use clock::{evaluate, next_change, ClockState, Metric, MetricStatus, SlaState};
+pub use clock::{
+    cycles, evaluate, next_change, ClockState, Cycle, Judgement, Metric, MetricStatus, SlaState,
+};
 pub use duration::{badge_text, SlaDuration};
 pub use policy::{PauseOn, Policy, WarningThreshold};
 pub use timeline::{Author, ConversationStatus, Event, EventKind, Timeline};

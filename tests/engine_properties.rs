@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use promptly::{
-    evaluate, BusinessCalendar, ClockState, Event, EventKind, Metric, Policy, SlaDuration, SlaState,
+    cycles, evaluate, BusinessCalendar, ClockState, Event, EventKind, Judgement, Metric, Policy,
+    SlaDuration, SlaState,
 };
 use proptest::prelude::*;
 use std::sync::LazyLock;
@@ -132,6 +133,68 @@ proptest! {
             prop_assert_eq!(counted, frt.target_s);
             prop_assert_eq!(frt.remaining_s, Some((due - at).num_seconds()));
             prop_assert_eq!(frt.state == ClockState::Breached, at > due);
+        }
+    }
+
+    /// Cycles measured without a target and judged afterwards (what a what-if does) give
+    /// exactly the engine's outcomes: each target's met / missed / breached state, its
+    /// breach count, its cycle count, and whether a running one is warning.
+    #[test]
+    fn cycles_judged_afterwards_agree_with_the_engine(
+        (policy, events) in cases(),
+        wait in 0i64..5 * 86_400,
+    ) {
+        let at = monday() + Duration::seconds(wait);
+        let state = at_office(&policy, &events, at);
+        let measured = cycles(&policy, Some(&OFFICE), &events, at);
+        for status in &state.metrics {
+            let target = status.target_s;
+            let mine: Vec<_> = measured.iter().filter(|c| c.metric == status.metric).collect();
+            let judged: Vec<Judgement> = mine.iter().map(|c| c.judge(target)).collect();
+            let breaches = judged
+                .iter()
+                .filter(|j| matches!(j, Judgement::Missed | Judgement::Breached))
+                .count() as u32;
+            prop_assert_eq!(breaches, status.breaches, "{:?} {:?}", status, mine);
+            prop_assert_eq!(mine.len() as u32, status.cycles, "{:?} {:?}", status, mine);
+            let last = judged.last().copied();
+            let expected = match status.state {
+                ClockState::NotStarted => None,
+                ClockState::Met => Some(Judgement::Met),
+                ClockState::Missed => Some(Judgement::Missed),
+                ClockState::Breached => Some(Judgement::Breached),
+                ClockState::Ok | ClockState::Warning => Some(Judgement::Open),
+                ClockState::Paused if status.breaches == 1 => Some(Judgement::Breached),
+                ClockState::Paused => Some(Judgement::Open),
+            };
+            prop_assert_eq!(last, expected, "{:?} {:?}", status, mine);
+            // At the boundary: the target equal to the last cycle's need meets it (or keeps
+            // it within target), one second less misses it (or breaches it).
+            if let Some(c) = mine.last() {
+                for target in [c.need_s, c.need_s - 1].into_iter().filter(|t| *t >= 0) {
+                    let mut exact = policy;
+                    let d = SlaDuration::from_secs(target);
+                    match status.metric {
+                        Metric::FirstResponse => exact.first_response = d,
+                        Metric::NextResponse => exact.next_response = d,
+                        Metric::Resolution => exact.resolution = d,
+                    }
+                    let there = at_office(&exact, &events, at);
+                    let s = there.metric(status.metric).unwrap();
+                    let engine = match s.state {
+                        ClockState::Met => Judgement::Met,
+                        ClockState::Missed => Judgement::Missed,
+                        ClockState::Breached => Judgement::Breached,
+                        ClockState::Paused if s.breaches == 1 => Judgement::Breached,
+                        _ => Judgement::Open,
+                    };
+                    prop_assert_eq!(c.judge(target), engine, "target {} {:?} {:?}", target, s, c);
+                }
+            }
+            if status.state == ClockState::Warning {
+                let threshold = policy.warning.seconds_before(target);
+                prop_assert!(mine.last().unwrap().warned(target, threshold));
+            }
         }
     }
 }
