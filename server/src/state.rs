@@ -177,10 +177,22 @@ impl ComplianceCache {
 }
 
 /// This server's background jobs; finished ones are kept for an hour.
-#[derive(Default)]
 pub struct Jobs {
     next_id: u64,
     jobs: std::collections::HashMap<u64, (JobView, std::time::Instant)>,
+    /// How long a request waits for a job that answers a question (a what-if) before it
+    /// answers 202 with the job instead.
+    pub answer_within: std::time::Duration,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            next_id: 0,
+            jobs: Default::default(),
+            answer_within: std::time::Duration::from_secs(3),
+        }
+    }
 }
 
 impl Jobs {
@@ -197,6 +209,8 @@ impl Jobs {
             done: 0,
             finished: false,
             error: None,
+            cancelled: false,
+            result: None,
         };
         self.jobs.insert(id, (job, std::time::Instant::now()));
         id
@@ -211,6 +225,19 @@ impl Jobs {
 
     pub fn get(&self, id: u64) -> Option<JobView> {
         self.jobs.get(&id).map(|(j, _)| j.clone())
+    }
+
+    /// Asks a running job to stop; the job sees it at its next step. `None` when unknown.
+    pub fn cancel(&mut self, id: u64) -> Option<JobView> {
+        let (job, _) = self.jobs.get_mut(&id)?;
+        if !job.finished {
+            job.cancelled = true;
+        }
+        Some(job.clone())
+    }
+
+    pub fn is_cancelled(&self, id: u64) -> bool {
+        self.jobs.get(&id).is_some_and(|(j, _)| j.cancelled)
     }
 }
 

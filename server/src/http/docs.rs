@@ -28,7 +28,7 @@ use crate::http::contracts::{
 use crate::http::conversations::ConversationDetail;
 use crate::http::error::ErrorBody;
 use crate::http::events::{EventResult, IngestReply};
-use crate::http::policies::Updated;
+use crate::http::policies::{Updated, WhatIfAnswer};
 use crate::http::rules::{RuleView, TestResult, WouldApply};
 use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
@@ -93,6 +93,8 @@ use promptly::timeline::{Author, ConversationStatus};
     policies::remove,
     policies::versions,
     policies::job,
+    policies::what_if,
+    policies::cancel_job,
     policies::get_default,
     policies::set_default,
     rules::list,
@@ -325,6 +327,23 @@ schema_from!(
     )
 );
 schema_from!(
+    /// A what-if's body: the draft policy, the period and the scope.
+    WhatIfInput as "WhatIfInput" = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["draft"],
+        "properties": {
+            "draft": {"$ref": "#/components/schemas/PolicyInput"},
+            "from": {"type": "string", "description": "The period's start: an RFC 3339 instant or a date (its midnight UTC). Default: 90 days before `to`."},
+            "to": {"type": "string", "description": "The period's end (excluded): an RFC 3339 instant or a date (included: up to the next midnight UTC). Default: now. At most 400 days after `from`."},
+            "scope": {"$ref": "#/components/schemas/ReplayScope"},
+            "attainment": {"type": "array", "minItems": 1, "maxItems": 5,
+                "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                "description": "Attainment levels (percent) to advise targets for. Default: 80, 90, 95."},
+        },
+    })
+);
+schema_from!(
     /// The rule an admin writes.
     RuleInput as "Rule" = rule_input(
         &to_json(<RuleDefinition as utoipa::PartialSchema>::schema()),
@@ -416,6 +435,9 @@ pub fn from_types() -> Map<String, Value> {
         // Calendars and policies.
         TimeWindow, Timezone, WeeklyHours, CalendarDefinition, CalendarRecord, SlaDuration,
         WarningThreshold, PauseOn, Policy, PolicyRecord, Updated, JobView, DefaultPolicy,
+        promptly::whatif::WhatIf, promptly::whatif::ReplayReport, promptly::whatif::TargetReport,
+        promptly::whatif::TargetsReport, promptly::whatif::GroupReport, promptly::whatif::Advice,
+        promptly::whatif::ReplayScope, WhatIfAnswer,
         // Conversations, their SLA and the stream.
         Author, ConversationStatus, Channel, Visibility, Priority, Contact, SurveyKind,
         SurveyResponse, ConversationSummary, ConversationView, ConversationDetail, Metric,
@@ -436,7 +458,7 @@ pub fn from_types() -> Map<String, Value> {
         .collect();
     // Shapes the document builds from code.
     macro_rules! built { ($($t:ty),*) => { $(schemas.insert(<$t as utoipa::ToSchema>::name().into_owned(), <$t>::json());)* } }
-    built!(CalendarInput, PolicyInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame, RuleOrder, RuleTest, ChannelAccountBody);
+    built!(CalendarInput, PolicyInput, WhatIfInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame, RuleOrder, RuleTest, ChannelAccountBody);
     for (name, schema) in promptly::conversation::incoming_schemas() {
         schemas.insert(name.to_string(), schema);
     }

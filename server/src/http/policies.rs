@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::store::PolicyRecord;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use promptly::job::JobView;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,8 @@ pub fn router() -> Router<AppState> {
         .route("/policies", get(list).post(create))
         .route("/policies/{id}", get(one).put(update).delete(remove))
         .route("/policies/{id}/versions", get(versions))
-        .route("/jobs/{id}", get(job))
+        .route("/policies/{id}/what-if", post(what_if))
+        .route("/jobs/{id}", get(job).delete(cancel_job))
         .route(
             "/settings/default-policy",
             put(set_default).get(get_default),
@@ -130,6 +131,52 @@ async fn update(
 pub(crate) async fn job(State(state): State<AppState>, Id(id): Id) -> Api<JobView> {
     let id = u64::try_from(id).map_err(|_| ApiError::NotFound)?;
     let job = state.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(id);
+    job.map(Json).ok_or(ApiError::NotFound)
+}
+
+/// A what-if's answer, or the job computing it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum WhatIfAnswer {
+    Done(Box<promptly::whatif::WhatIf>),
+    Running { job: JobView },
+}
+
+/// Replay a period under a draft policy
+///
+/// Replays the conversations of this policy created in `[from, to)` (default: the last 90 days) under `draft` (a body of `POST /policies`, refused with the same 422) and under the policy's current version, side by side: attainment, met, breached, warnings, median and p90 time used per target, in total and per channel, team, priority and visibility; the conversations whose outcome changes; and target advice (the smallest target meeting each `attainment` level, default 80, 90, 95 %, over finished cycles, in counted seconds of the draft's rules). Stored outcomes never change. Answers 200 within a few seconds, else 202 with a job whose `result` holds the answer when finished (`GET /jobs/{id}`; `DELETE /jobs/{id}` stops it).
+#[utoipa::path(post, path = "/policies/{id}/what-if", tag = "Policies", operation_id = "policyWhatIf",
+    params(super::Id), request_body = super::docs::WhatIfInput,
+    responses((status = 200, description = "The replay under both policies.", body = promptly::whatif::WhatIf),
+              (status = 202, description = "Still replaying: the job (`GET /jobs/{id}`), whose `result` is the answer once `finished`.", body = WhatIfAnswer),
+              (status = 404, response = responses::MissingReference)))]
+async fn what_if(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Object(body): Object,
+) -> WithStatus<WhatIfAnswer> {
+    Ok(match services::whatif::what_if(&state, id, body).await? {
+        services::whatif::WhatIfOutcome::Done(answer) => {
+            (StatusCode::OK, Json(WhatIfAnswer::Done(answer)))
+        }
+        services::whatif::WhatIfOutcome::Running(job) => {
+            (StatusCode::ACCEPTED, Json(WhatIfAnswer::Running { job }))
+        }
+    })
+}
+
+/// Stop a background job
+///
+/// The job stops at its next step and reports `cancelled`; a finished job is left as it is.
+#[utoipa::path(delete, path = "/jobs/{id}", tag = "Policies", operation_id = "cancelJob",
+    params(super::Id), responses((status = 200, description = "The job.", body = promptly::job::JobView)))]
+pub(crate) async fn cancel_job(State(state): State<AppState>, Id(id): Id) -> Api<JobView> {
+    let id = u64::try_from(id).map_err(|_| ApiError::NotFound)?;
+    let job = state
+        .jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .cancel(id);
     job.map(Json).ok_or(ApiError::NotFound)
 }
 

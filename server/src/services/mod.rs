@@ -12,3 +12,4 @@ pub mod conversations;
 pub mod policies;
 pub mod rules;
 pub mod tokens;
+pub mod whatif;

@@ -379,6 +379,14 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<DrillRow>>;
+    /// The conversations on any version of policy `policy_id` created in `[from, to)`
+    /// (unix seconds), by id: what a what-if replays.
+    async fn policy_conversations(
+        &self,
+        policy_id: i64,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<i64>>;
     /// Up to `limit` conversations that have no `conversation_facts` row yet (stored
     /// before compliance existed), for the start-up backfill.
     async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>>;

@@ -2000,6 +2000,30 @@ impl Store for SqlStore {
         self.rows(sql, drill_from_row).await
     }
 
+    async fn policy_conversations(
+        &self,
+        policy_id: i64,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<i64>> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        // The month bounds let the (month, created_s) index narrow the scan.
+        let months = (facts::month_of(from), facts::month_of(to - 1));
+        Ok(self
+            .q("SELECT conversation_id FROM conversation_facts \
+                 WHERE month >= $1 AND month <= $2 AND created_s >= $3 AND created_s < $4 \
+                 AND policy_id = $5 ORDER BY conversation_id")
+            .arg(months.0)
+            .arg(months.1)
+            .arg(from)
+            .arg(to)
+            .arg(policy_id)
+            .fetch_column(&self.db)
+            .await?)
+    }
+
     async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>> {
         Ok(self
             .q("SELECT id FROM conversations c WHERE NOT EXISTS \

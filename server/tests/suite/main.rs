@@ -34,3 +34,4 @@ mod staffing_api;
 mod store_contract;
 mod token_forms;
 mod webhooks;
+mod what_if;
