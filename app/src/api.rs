@@ -122,6 +122,20 @@ pub struct PoliciesData {
 
 pub use promptly::job::JobView;
 
+/// What the what-if page of a policy shows: the policy and the calendars (for the draft's
+/// form), and the replay that the query asked for: its answer, the job still replaying, or
+/// the request's field errors (keyed by the form's field, as the policy form's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhatIfData {
+    pub policy: PolicyItem,
+    pub calendars: Vec<CalendarItem>,
+    /// The server's date (UTC, YYYY-MM-DD): the default period ends with it.
+    pub today: String,
+    pub answer: Option<promptly::whatif::WhatIf>,
+    pub job: Option<JobView>,
+    pub errors: Vec<(String, String)>,
+}
+
 /// An automation rule as the rules page lists it (webhook secrets masked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleItem {
@@ -308,6 +322,13 @@ pub mod ssr {
             edit: Option<i64>,
             job: Option<u64>,
         ) -> Result<super::PoliciesData, String>;
+        /// The what-if page of a policy (see [`super::get_what_if`]; the caller checks
+        /// the role).
+        async fn what_if_page(
+            &self,
+            id: i64,
+            query: &str,
+        ) -> Result<Option<super::WhatIfData>, String>;
         /// The rules page's data, with the dry run of rule `test.0` on conversation `test.1`
         /// (an id or the sender's id) for metric `test.2` (the caller checks the role).
         async fn rules_page(
@@ -500,6 +521,19 @@ pub async fn get_policies(
     require_admin_user()?;
     backend()?
         .policies_page(edit, job)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The what-if page of policy `id` for the page's query string (the draft as the policy
+/// form's fields, `from`, `to`, `channel`, `team`, `priority`, `level`; `run` replays, `job`
+/// follows a replay that went on in the background); `None` for an unknown policy (admins
+/// only).
+#[server]
+pub async fn get_what_if(id: i64, query: String) -> Result<Option<WhatIfData>, ServerFnError> {
+    require_admin_user()?;
+    backend()?
+        .what_if_page(id, &query)
         .await
         .map_err(ServerFnError::new)
 }

@@ -23,6 +23,7 @@ use promptly::{Policy, SlaDuration, WarningThreshold};
 
 #[cfg(feature = "ssr")]
 pub mod preview;
+pub mod what_if;
 
 const UNITS: [(&str, &str); 4] = [
     ("s", "seconds"),
@@ -295,7 +296,8 @@ fn PolicyTable(
             };
             view! {
                 <tr data-name=p.name.clone() class:is-default=is_default>
-                    <td><strong>{p.name.clone()}</strong><div class="muted small">{p.description.clone()}</div></td>
+                    <td><strong>{p.name.clone()}</strong><div class="muted small">{p.description.clone()}</div>
+                        <a href=format!("/policies/{id}/what-if") class="small">"What if…"</a></td>
                     <td>{targets_summary(&p.policy)}</td>
                     <td>{if p.policy.business_hours_only { "Business hours" } else { "All hours" }}</td>
                     <td>{calendar}</td>

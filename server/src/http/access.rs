@@ -225,6 +225,12 @@ pub const ROUTES: &[Route] = &[
     form("POST", "/policies", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/default", ADMINS, CATALOG_REFUSED),
     form("POST", "/policies/{id}/delete", ADMINS, CATALOG_REFUSED),
+    form(
+        "POST",
+        "/policies/{id}/what-if/cancel",
+        ADMINS,
+        CATALOG_REFUSED,
+    ),
     // Channel accounts' webhooks: the platform proves itself (signature, verify token).
     form("GET", "/hooks/{kind}/{id}", Allow::Anyone, ""),
     form("POST", "/hooks/{kind}/{id}", Allow::Anyone, ""),

@@ -407,6 +407,109 @@ fn policy_field(e: &FieldError) -> (String, String) {
     (format!("err_{key}"), e.message.clone())
 }
 
+/// The what-if page's data for its query string (see `app::api::get_what_if`): the draft
+/// is the policy form's fields, read by [`policy_body`] as a save would read them.
+pub(super) async fn what_if_page(
+    state: &AppState,
+    id: i64,
+    query: &str,
+    items: impl FnOnce(
+        crate::store::PolicyRecord,
+        Vec<crate::store::CalendarRecord>,
+        &[crate::store::PolicyRecord],
+    ) -> (app::api::PolicyItem, Vec<app::api::CalendarItem>),
+) -> Result<Option<app::api::WhatIfData>, ApiError> {
+    let Some(policy) = state.store.policy(id).await? else {
+        return Ok(None);
+    };
+    let policies = state.store.list_policies().await?;
+    let calendars = state.store.list_calendars().await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, v)| key == k && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let today = state.clock.now().date_naive();
+    let (mut answer, mut job, mut errors) = (None, None, Vec::new());
+    if let Some(job_id) = get("job").and_then(|j| j.parse::<u64>().ok()) {
+        let found = state
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(job_id);
+        if let Some(j) = found {
+            answer = j
+                .result
+                .clone()
+                .and_then(|r| serde_json::from_value(r).ok());
+            job = Some(j);
+        }
+    } else if get("run").is_some() {
+        let form: PolicyForm = serde_urlencoded::from_str(query).unwrap_or_default();
+        let list = |k: &str| get(k).map(|v| json!([v])).unwrap_or(json!([]));
+        let body = json!({
+            "draft": policy_body(&form),
+            "from": get("from"),
+            "to": get("to"),
+            "scope": {"channels": list("channel"), "teams": list("team"),
+                      "priorities": list("priority")},
+            "attainment": [get("level").and_then(|l| l.parse::<f64>().ok()).unwrap_or(90.0)],
+        });
+        match services::whatif::what_if(state, id, body).await {
+            Ok(services::whatif::WhatIfOutcome::Done(a)) => answer = Some(*a),
+            Ok(services::whatif::WhatIfOutcome::Running(j)) => job = Some(j),
+            Err(ApiError::Unprocessable { errors: e }) => {
+                errors = e.iter().map(what_if_field).collect();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (policy, calendars) = items(policy, calendars, &policies);
+    Ok(Some(app::api::WhatIfData {
+        policy,
+        calendars,
+        today: today.to_string(),
+        answer,
+        job,
+        errors,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct JobForm {
+    job: u64,
+}
+
+/// The what-if page's Cancel: stops the replay and shows the page with the job again.
+pub(super) async fn cancel_what_if(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(JobForm { job }): Form<JobForm>,
+) -> Response {
+    state
+        .jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .cancel(job);
+    see_other(
+        &format!("/policies/{id}/what-if"),
+        &[("job", &job.to_string())],
+    )
+}
+
+/// A what-if error's path as the what-if form's field: the draft's as the policy form's,
+/// the rest by their own names.
+fn what_if_field(e: &FieldError) -> (String, String) {
+    let first = e.field.split(['.', '[']).next().unwrap_or(e.field.as_str());
+    match first {
+        "from" | "to" | "attainment" => (format!("err_{first}"), e.message.clone()),
+        "scope" => ("err_scope".into(), e.message.clone()),
+        _ => policy_field(e),
+    }
+}
+
 /// `POST /policies` creates, `POST /policies?edit=ID` changes: the page's own URLs.
 pub(super) async fn save_policy_form(
     State(state): State<AppState>,

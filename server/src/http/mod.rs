@@ -275,6 +275,21 @@ impl Backend for UiBackend {
         })
     }
 
+    async fn what_if_page(
+        &self,
+        id: i64,
+        query: &str,
+    ) -> Result<Option<app::api::WhatIfData>, String> {
+        admin_forms::what_if_page(&self.0, id, query, |policy, calendars, policies| {
+            (policy_item(policy), calendar_items(calendars, policies))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the what-if page failed");
+            "The what-if could not be run.".to_string()
+        })
+    }
+
     async fn rules_page(
         &self,
         test: Option<(i64, String, Option<String>)>,
@@ -669,6 +684,10 @@ fn form_routes() -> Router<AppState> {
         .route("/calendars/{id}/delete", post(admin_forms::delete_calendar))
         .route("/policies", post(admin_forms::save_policy_form))
         .route("/policies/{id}/default", post(admin_forms::make_default))
+        .route(
+            "/policies/{id}/what-if/cancel",
+            post(admin_forms::cancel_what_if),
+        )
         .route("/policies/{id}/delete", post(admin_forms::delete_policy))
         .route("/rules", post(rule_forms::save_rule))
         .route("/rules/{id}/toggle", post(rule_forms::toggle_rule))

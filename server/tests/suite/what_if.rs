@@ -86,11 +86,7 @@ fn week_of_events() -> Vec<Value> {
             ));
             if next(3) == 0 {
                 t += Duration::minutes(30);
-                events.push(ev(
-                    "conversation.updated",
-                    t,
-                    json!({"status": "pending"}),
-                ));
+                events.push(ev("conversation.updated", t, json!({"status": "pending"})));
             }
             t += Duration::minutes(5 + next(120) as i64);
             events.push(ev(
@@ -101,11 +97,7 @@ fn week_of_events() -> Vec<Value> {
         }
         if next(2) == 0 {
             t += Duration::minutes(next(600) as i64);
-            events.push(ev(
-                "conversation.updated",
-                t,
-                json!({"status": "resolved"}),
-            ));
+            events.push(ev("conversation.updated", t, json!({"status": "resolved"})));
         }
     }
     events.retain(|e| e["at"].as_str().unwrap() <= at(now()).as_str());
@@ -383,4 +375,61 @@ async fn a_long_replay_answers_with_a_job_that_holds_the_answer() {
     assert_eq!(after["result"], direct);
     let r = s.send(Method::DELETE, "/api/v1/jobs/99999", &t, None).await;
     assert_eq!(r.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_what_if_page_replays_the_typed_draft_without_javascript() {
+    let (s, t, policy, calendar) = seeded().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    // The form, filled from the current version.
+    let page = s.page(&admin, &format!("/policies/{policy}/what-if")).await;
+    assert!(page.contains("What if: Standard"), "{page}");
+    assert!(page.contains(r#"name="frt_value" value="30m""#), "{page}");
+    // The same figures as the API for the same draft and period.
+    let (_, api) = s
+        .post(
+            &what_if_path(policy),
+            &t,
+            json!({"draft": policy_body(calendar, "2h"), "from": "2026-11-15", "to": "2026-11-23"}),
+        )
+        .await;
+    let query = format!(
+        "name=Standard&calendar_id={calendar}&business_hours=on&frt_value=2&frt_unit=h\
+         &nrt_value=1h&rt_value=8&rt_unit=h&pause_pending=on&from=2026-11-15&to=2026-11-23&level=90&run=1"
+    );
+    let page = s
+        .page(&admin, &format!("/policies/{policy}/what-if?{query}"))
+        .await;
+    assert!(page.contains("60 conversations replayed"), "{page}");
+    let changed = api["changed_count"].as_u64().unwrap();
+    assert!(changed > 0);
+    assert!(
+        page.contains(&format!("{changed} conversation(s) change outcome")),
+        "{page}"
+    );
+    // The advice links replay with the advised target in the draft.
+    let advised = api["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["metric"] == "first_response" && a["group"] == "all")
+        .unwrap()["target_s"]
+        .as_i64()
+        .unwrap();
+    let text = promptly::SlaDuration::from_secs(advised)
+        .unwrap()
+        .to_string();
+    assert!(
+        page.contains(&format!(r#"class="advised">{text}<"#)),
+        "{page}"
+    );
+    assert!(page.contains(&format!("frt%5Fvalue={text}")), "{page}");
+    // A draft with an error shows it at its field.
+    let page = s
+        .page(
+            &admin,
+            &format!("/policies/{policy}/what-if?name=Standard&frt_value=soon&frt_unit=m&run=1"),
+        )
+        .await;
+    assert!(page.contains(r#"data-field="frt""#), "{page}");
 }
