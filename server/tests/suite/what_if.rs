@@ -390,7 +390,8 @@ async fn the_what_if_page_replays_the_typed_draft_without_javascript() {
         .post(
             &what_if_path(policy),
             &t,
-            json!({"draft": policy_body(calendar, "2h"), "from": "2026-11-15", "to": "2026-11-23"}),
+            json!({"draft": policy_body(calendar, "2h"), "from": "2026-11-15", "to": "2026-11-23",
+                   "attainment": [90]}),
         )
         .await;
     let query = format!(
