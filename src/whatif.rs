@@ -302,10 +302,15 @@ impl Tallies {
             .entry(c.channel.as_str())
             .or_default()
             .add(measured, policy);
-        self.by_team
-            .entry(c.team.clone().unwrap_or_default())
-            .or_default()
-            .add(measured, policy);
+        let team = c.team.as_deref().unwrap_or_default();
+        match self.by_team.get_mut(team) {
+            Some(g) => g.add(measured, policy),
+            None => self
+                .by_team
+                .entry(team.to_string())
+                .or_default()
+                .add(measured, policy),
+        }
         self.by_priority
             .entry(c.priority.as_str())
             .or_default()
@@ -431,7 +436,7 @@ impl<'a> Replay<'a> {
         let then_ref = then.as_deref().unwrap_or(&now);
         self.tallies[0].add(c, &now, self.current.policy);
         self.tallies[1].add(c, then_ref, self.draft.policy);
-        if outcomes(&now, self.current.policy) != outcomes(then_ref, self.draft.policy) {
+        if !outcomes(&now, self.current.policy).eq(outcomes(then_ref, self.draft.policy)) {
             self.changed_count += 1;
             if self.changed.len() < CHANGED_LISTED {
                 self.changed.push(c.id);
@@ -458,18 +463,18 @@ impl<'a> Replay<'a> {
 
 /// A conversation's outcome under a policy: each judged cycle's result (a cycle without a
 /// target has none).
-fn outcomes(measured: &[Cycle], policy: &Policy) -> Vec<(Metric, Judgement)> {
-    measured
-        .iter()
-        .filter_map(|c| {
-            let target = policy.target(c.metric)?.as_secs();
-            let j = match c.judge(target) {
-                Judgement::Missed | Judgement::Breached => Judgement::Missed,
-                other => other,
-            };
-            Some((c.metric, j))
-        })
-        .collect()
+fn outcomes<'a>(
+    measured: &'a [Cycle],
+    policy: &'a Policy,
+) -> impl Iterator<Item = (Metric, Judgement)> + 'a {
+    measured.iter().filter_map(|c| {
+        let target = policy.target(c.metric)?.as_secs();
+        let j = match c.judge(target) {
+            Judgement::Missed | Judgement::Breached => Judgement::Missed,
+            other => other,
+        };
+        Some((c.metric, j))
+    })
 }
 
 #[cfg(test)]

@@ -252,6 +252,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         months: usize,
     },
+    /// A quarter of N conversations replayed under a draft policy and the current one
+    /// (policy what-if) in memory, against evaluating each once; and the API's path end to
+    /// end on SQLite over a stored subset.
+    #[command(name = "what-if")]
+    WhatIf {
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: usize,
+        /// Conversations stored in SQLite for the end-to-end figure (0: skip it).
+        #[arg(long, default_value_t = 20_000)]
+        stored: usize,
+    },
     /// Resident memory of a `promptly serve` process holding N open conversations.
     Memory {
         #[arg(long, default_value_t = 100_000)]

@@ -111,6 +111,13 @@ fn main() -> ExitCode {
                             },
                     }) => print_line(bench::compliance::run(conversations, repeats, months).await),
                     Some(Command::Bench {
+                        command:
+                            BenchCommand::WhatIf {
+                                conversations,
+                                stored,
+                            },
+                    }) => print_line(bench::whatif::run(conversations, stored).await),
+                    Some(Command::Bench {
                         command: BenchCommand::Memory { conversations },
                     }) => print_line(bench::http::memory(conversations).await),
                     Some(Command::Bench {

@@ -7,3 +7,4 @@ pub mod compliance;
 pub mod history;
 pub mod http;
 pub mod staffing;
+pub mod whatif;
