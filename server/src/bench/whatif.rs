@@ -96,7 +96,7 @@ fn plan(i: usize, n: usize) -> Plan {
         created,
         channel: channels[i % channels.len()],
         team: ["billing", "tech", "sales"][i % 3],
-        priority: if i % 7 == 0 {
+        priority: if i.is_multiple_of(7) {
             Priority::Urgent
         } else {
             Priority::Normal
