@@ -72,6 +72,6 @@ pub mod timeline;
 
 pub use calendar::{BusinessCalendar, CalendarDefinition, CalendarError, TimeWindow, WeeklyHours};
 pub use clock::{evaluate, next_change, ClockState, Metric, MetricStatus, SlaState};
-pub use duration::{badge_text, SlaDuration};
+pub use duration::{badge_text, SlaDuration, Target};
 pub use policy::{PauseOn, Policy, WarningThreshold};
 pub use timeline::{Author, ConversationStatus, Event, EventKind, Timeline};
