@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use promptly::{
     evaluate, BusinessCalendar, ClockState, Event, EventKind, Metric, Policy, SlaDuration, SlaState,
+    Target,
 };
 use proptest::prelude::*;
 use std::sync::LazyLock;
@@ -133,5 +134,29 @@ proptest! {
             prop_assert_eq!(frt.remaining_s, Some((due - at).num_seconds()));
             prop_assert_eq!(frt.state == ClockState::Breached, at > due);
         }
+    }
+
+    /// A business-day first response is due at the calendar's business-day deadline from
+    /// its start (an open moment), whatever the start; the target is the open time up to it.
+    #[test]
+    fn a_business_day_first_response_is_due_at_the_calendars_deadline(
+        start in 0i64..21 * 86_400,
+        days in 0u16..12,
+        wait in 0i64..3 * 86_400,
+    ) {
+        let policy = Policy {
+            first_response: Some(Target::BusinessDays(days)),
+            business_hours_only: true,
+            ..Policy::default()
+        };
+        let start = monday() + Duration::seconds(start);
+        let at = start + Duration::seconds(wait);
+        let state = at_office(&policy, &[Event::created(start)], at);
+        let frt = state.metric(Metric::FirstResponse).unwrap();
+        let due = OFFICE.add_business_days(start, days).unwrap();
+        prop_assert_eq!(frt.due_at, Some(due));
+        prop_assert!(OFFICE.is_open_at(due), "{} is open", due);
+        prop_assert_eq!(frt.target_s, OFFICE.open_time_between(start, due));
+        prop_assert_eq!(frt.state == ClockState::Breached, at > due);
     }
 }
