@@ -679,8 +679,7 @@ impl<'a> Engine<'a> {
             remaining_s: None,
             breaches: 0,
             text: String::new(),
-            // Business days: the amount of a cycle starting now until one has started.
-            target_s: self.cycle(target, now).secs.unwrap_or(0),
+            target_s: 0,
             started_at: None,
             warn_at: None,
             finished_at: None,
@@ -711,6 +710,10 @@ impl<'a> Engine<'a> {
                 (Some(clock), None) => self.paused(&mut status, clock, now, target),
                 (None, None) => {}
             },
+        }
+        if status.started_at.is_none() {
+            // Not started: for business days, the amount of a cycle starting now.
+            status.target_s = self.cycle(target, now).secs.unwrap_or(0);
         }
         Some(status)
     }
@@ -1383,6 +1386,9 @@ mod tests {
             (rt.state, rt.remaining_s, rt.text.as_str()),
             (Paused, Some(10 * 3600), "10h 00m")
         );
+        // No customer waiting: next response not started, its amount that of a wait from now.
+        let nrt = metric(&s, NextResponse);
+        assert_eq!((nrt.state, nrt.target_s), (NotStarted, 8 * 3600));
         let mut reopened = events.clone();
         reopened.push(Event::status(
             t("2026-11-23T11:00:00+01:00"),

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use promptly::{
-    evaluate, BusinessCalendar, ClockState, Event, EventKind, Metric, Policy, SlaDuration, SlaState,
-    Target,
+    evaluate, BusinessCalendar, ClockState, Event, EventKind, Metric, Policy, SlaDuration,
+    SlaState, Target,
 };
 use proptest::prelude::*;
 use std::sync::LazyLock;
