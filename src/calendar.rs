@@ -373,6 +373,48 @@ impl BusinessCalendar {
         }
     }
 
+    /// The deadline of `days` business days from `from`, as Zendesk's `biz` counts them: the
+    /// `days`-th business date after `from`'s local date (for zero days, the first business
+    /// date from that date on) at `from`'s local time of day, then the first open moment at
+    /// or after it. Friday 12:00 + 2 business days on a Mon–Fri calendar is Tuesday 12:00;
+    /// Tuesday 18:00 + 2 is Thursday 18:00, so Friday's opening.
+    ///
+    /// A business date is a local date with an open window (after its holiday or override),
+    /// so a holiday is skipped and an override opening a Saturday makes it one. A local time
+    /// that does not exist or is ambiguous on the date reached resolves as windows do (the end
+    /// of the gap; the earlier instant). `None` when the calendar has no such date or never
+    /// opens again before the year 10000.
+    pub fn add_business_days(&self, from: DateTime<Utc>, days: u16) -> Option<DateTime<Utc>> {
+        self.add_business_days_secs(whole_second(from), days)
+            .map(from_whole_second)
+    }
+
+    /// [`BusinessCalendar::add_business_days`] on Unix seconds.
+    pub(crate) fn add_business_days_secs(&self, from: Secs, days: u16) -> Option<Secs> {
+        let local = from_whole_second(from)
+            .with_timezone(&self.tz)
+            .naive_local();
+        // Zero days: the first business date from the start's own date on.
+        let (mut date, mut left) = match days {
+            0 => (local.date().pred_opt()?, 1),
+            n => (local.date(), n),
+        };
+        while left > 0 {
+            date = date.succ_opt()?;
+            let may_open =
+                self.weekly_open || self.last_override_open.is_some_and(|last| date <= last);
+            if !may_open || date.year() > 9999 {
+                return None;
+            }
+            if !self.spans_on(date).is_empty() {
+                left -= 1;
+            }
+        }
+        let advanced = resolve_local(self.tz, date.and_time(local.time()));
+        // The first open second at or after the advanced time.
+        self.add_open_secs(advanced, 1).map(|t| t - 1)
+    }
+
     /// Open seconds in `[from, to)`; zero when `to` is not after `from`.
     pub fn open_time_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
         self.open_secs_between(whole_second(from), whole_second(to))
@@ -538,6 +580,20 @@ impl BusinessCalendar {
             _ => None,
         }
     }
+}
+
+/// `days` calendar days after `from` at the same local time in `tz` (zero: `from` itself):
+/// business days when every day is one and time counts around the clock. `None` after the
+/// year 9999.
+pub(crate) fn add_days_in_zone(tz: Tz, from: Secs, days: u16) -> Option<Secs> {
+    if days == 0 {
+        return Some(from);
+    }
+    let local = from_whole_second(from).with_timezone(&tz).naive_local();
+    let date = local
+        .date()
+        .checked_add_days(chrono::Days::new(u64::from(days)))?;
+    Some(resolve_local(tz, date.and_time(local.time()))).filter(|t| *t <= LATEST)
 }
 
 /// Maps a local wall-clock time to an instant: the earlier instant when ambiguous, the end of
@@ -871,6 +927,142 @@ mod tests {
 
     fn deadline(cal: &BusinessCalendar, from: &str, open: &str) -> String {
         crate::instant::format_utc(cal.add_open_time(at(from), dur(open)).unwrap())
+    }
+
+    fn business_days(cal: &BusinessCalendar, from: &str, days: u16) -> Option<String> {
+        cal.add_business_days(at(from), days)
+            .map(crate::instant::format_utc)
+    }
+
+    /// The schedule of zendesk/biz's specs (`spec/support/time.rb`): Monday, Wednesday and
+    /// Friday 09–17, Tuesday and Thursday 10–16, Saturday 11:00–14:30, in UTC.
+    fn biz_schedule() -> BusinessCalendar {
+        calendar(
+            r#"{"timezone": "Etc/UTC",
+                "hours": {"mon": ["09:00-17:00"], "tue": ["10:00-16:00"], "wed": ["09:00-17:00"],
+                          "thu": ["10:00-16:00"], "fri": ["09:00-17:00"], "sat": ["11:00-14:30"]}}"#,
+        )
+    }
+
+    /// zendesk/biz `spec/calculation/for_duration_spec.rb`, `.days`, `#after`: two business
+    /// days forward (2006-01-02 is a Monday; Saturday has hours, so it is a business day).
+    #[test]
+    fn business_days_as_biz_counts_them_forward() {
+        let cal = biz_schedule();
+        for (from, days, due) in [
+            // "when the advanced time is within a period": Friday noon + 2 = Monday noon.
+            ("2006-01-06T12:00:00Z", 2, "2006-01-09T12:00:00Z"),
+            // "when the advanced time is before the first day period": Thursday 08:00 is
+            // before Thursday's opening at 10:00.
+            ("2006-01-03T08:00:00Z", 2, "2006-01-05T10:00:00Z"),
+            // "when the advanced time is after the last day period": Thursday 18:00 is after
+            // closing, so Friday's opening.
+            ("2006-01-03T18:00:00Z", 2, "2006-01-06T09:00:00Z"),
+            // "when the time has second precision": retained.
+            ("2006-01-06T12:30:52Z", 2, "2006-01-09T12:30:52Z"),
+            // "when the scalar is zero": the first active moment forward in time.
+            ("2006-01-02T13:00:00Z", 0, "2006-01-02T13:00:00Z"),
+        ] {
+            assert_eq!(
+                business_days(&cal, from, days).as_deref(),
+                Some(due),
+                "{from} + {days}bd"
+            );
+        }
+    }
+
+    /// zendesk/biz `spec/dates_spec.rb`: only Mondays 01:00–02:00 with a holiday on
+    /// 2006-01-09, so the business dates after Sunday 2006-01-01 are the 2nd and the 16th.
+    #[test]
+    fn business_days_skip_holidays_as_biz_does() {
+        let cal = calendar(
+            r#"{"timezone": "Etc/UTC", "hours": {"mon": ["01:00-02:00"]},
+                "holidays": ["2006-01-09"]}"#,
+        );
+        let from = "2006-01-01T01:30:00Z";
+        assert_eq!(
+            business_days(&cal, from, 1).as_deref(),
+            Some("2006-01-02T01:30:00Z")
+        );
+        assert_eq!(
+            business_days(&cal, from, 2).as_deref(),
+            Some("2006-01-16T01:30:00Z")
+        );
+    }
+
+    #[test]
+    fn business_days_on_an_office_calendar() {
+        let cal = office();
+        for (from, days, due) in [
+            // Friday 12:00 + 2 = Tuesday 12:00 (Tuesday's lunch break is 12:00-13:00, so
+            // the next open moment is 13:00).
+            ("2026-11-20T12:00:00+01:00", 2, "2026-11-24T12:00:00Z"),
+            ("2026-11-20T11:00:00+01:00", 2, "2026-11-24T10:00:00Z"),
+            // From Saturday: Monday is the first business day, Tuesday the second.
+            ("2026-11-21T10:00:00+01:00", 2, "2026-11-24T09:00:00Z"),
+            // Saturday evening: Tuesday 20:00 is closed, so Wednesday's opening.
+            ("2026-11-21T20:00:00+01:00", 2, "2026-11-25T08:00:00Z"),
+            // Zero days on Saturday: Monday at the same time.
+            ("2026-11-21T10:00:00+01:00", 0, "2026-11-23T09:00:00Z"),
+            // Before opening: the day counts, the deadline is the next opening after it.
+            ("2026-11-23T08:00:00+01:00", 1, "2026-11-24T08:00:00Z"),
+            // Christmas Eve (an override, open 09-13) counts, Christmas (a holiday) does not.
+            ("2026-12-23T10:00:00+01:00", 1, "2026-12-24T09:00:00Z"),
+            ("2026-12-23T14:00:00+01:00", 1, "2026-12-28T08:00:00Z"),
+            ("2026-12-23T10:00:00+01:00", 2, "2026-12-28T09:00:00Z"),
+        ] {
+            assert_eq!(
+                business_days(&cal, from, days).as_deref(),
+                Some(due),
+                "{from} + {days}bd"
+            );
+        }
+    }
+
+    #[test]
+    fn business_days_keep_the_local_time_across_daylight_saving_changes() {
+        let cal = office();
+        // Friday 11:00 CET + 2 = Tuesday 11:00 CEST: 10:00Z, then 09:00Z.
+        assert_eq!(
+            business_days(&cal, "2026-03-27T11:00:00+01:00", 2).as_deref(),
+            Some("2026-03-31T09:00:00Z")
+        );
+        // And back in October: 11:00 CEST to 11:00 CET.
+        assert_eq!(
+            business_days(&cal, "2026-10-23T11:00:00+02:00", 2).as_deref(),
+            Some("2026-10-27T10:00:00Z")
+        );
+        // All time counting: the same local time N days later in the zone.
+        let tz: Tz = "Europe/Amsterdam".parse().unwrap();
+        let from = whole_second(at("2026-03-28T12:00:00+01:00"));
+        assert_eq!(
+            add_days_in_zone(tz, from, 1).map(from_whole_second),
+            Some(at("2026-03-29T12:00:00+02:00"))
+        );
+        assert_eq!(add_days_in_zone(tz, from, 0), Some(from));
+        assert_eq!(
+            add_days_in_zone(chrono_tz::UTC, from, 2),
+            Some(from + 2 * 86_400)
+        );
+    }
+
+    #[test]
+    fn business_days_that_never_come() {
+        // Open only on one override date: one business day after it, none.
+        let cal = calendar(r#"{"timezone": "UTC", "overrides": {"2026-11-24": ["09:00-17:00"]}}"#);
+        assert_eq!(
+            business_days(&cal, "2026-11-20T12:00:00Z", 1).as_deref(),
+            Some("2026-11-24T12:00:00Z")
+        );
+        assert_eq!(business_days(&cal, "2026-11-20T12:00:00Z", 2), None);
+        assert_eq!(business_days(&cal, "2026-11-24T18:00:00Z", 0), None);
+        // Near the end of time.
+        let cal = office();
+        assert_eq!(business_days(&cal, "9999-12-30T12:00:00Z", 2), None);
+        assert_eq!(
+            add_days_in_zone(chrono_tz::UTC, whole_second(at("9999-12-30T12:00:00Z")), 2),
+            None
+        );
     }
 
     #[test]

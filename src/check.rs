@@ -141,6 +141,29 @@ mod tests {
         );
     }
 
+    /// The documented example with a target of two business days: Friday 16:45 + 2bd is
+    /// Tuesday 16:45 CET (15:45Z); on Monday 09:20 31h25m of wall time are left.
+    #[test]
+    fn business_days_in_a_check() {
+        let input = example_with(r#""30m""#, r#""2bd""#);
+        let output = run_check(&input).unwrap();
+        assert_eq!(
+            serde_json::to_string(&output).unwrap(),
+            r#"{"at":"2026-11-23T08:20:00Z","metrics":[{"metric":"first_response","state":"ok","due_at":"2026-11-24T15:45:00Z","remaining_s":113100,"breaches":0,"text":"1d 7h"}]}"#
+        );
+        // The same with spaces, as people write it.
+        let spaced = run_check(&example_with(r#""30m""#, r#""2 bd""#)).unwrap();
+        assert_eq!(spaced, output);
+        // A holiday on Monday moves it a day on.
+        let holiday =
+            example_with(r#""2026-12-25""#, r#""2026-11-23""#).replacen(r#""30m""#, r#""2bd""#, 1);
+        let output = run_check(&holiday).unwrap();
+        assert_eq!(
+            output.metrics[0].due_at.map(instant::format_utc).as_deref(),
+            Some("2026-11-25T15:45:00Z")
+        );
+    }
+
     fn error_of(input: &str) -> String {
         run_check(input).unwrap_err().to_string()
     }
@@ -168,7 +191,15 @@ mod tests {
             ),
             (
                 example_with(r#""30m""#, r#""-30m""#),
-                r#"policy.first_response: "-30m" is not a valid duration (expected e.g. "45s", "10m", "1h30m", "1d" or whole seconds)"#,
+                r#"policy.first_response: "-30m" is not a valid target (expected e.g. "45s", "10m", "1h30m", "1d", "2bd" or whole seconds)"#,
+            ),
+            (
+                example_with(r#""30m""#, r#""1bd2h""#),
+                r#"policy.first_response: "1bd2h" is not a valid target (expected e.g. "45s", "10m", "1h30m", "1d", "2bd" or whole seconds)"#,
+            ),
+            (
+                example_with(r#""30m""#, r#""366bd""#),
+                r#"policy.first_response: "366bd" is more than 365 business days"#,
             ),
             (
                 example_with(r#""kind": "created""#, r#""kind": "deleted""#),

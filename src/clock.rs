@@ -18,13 +18,21 @@
 //! - Deadline: the first instant at which the counted time equals the target. A cycle that
 //!   ends at or before it is met; a running clock is breached only when `at` is after it, and
 //!   warns from the instant its counted time left is at most the warning threshold.
+//! - A business-day target ("2bd") is, for each cycle, the counted time from the cycle's start
+//!   to the business-day deadline computed from that start
+//!   ([`BusinessCalendar::add_business_days`]; counting all time, every day of the calendar's
+//!   zone, or UTC, is a business day and open all day: N days later at the same local time).
+//!   Pauses and warnings then work on that amount as on a duration. Its deadline is the last
+//!   instant with that amount counted, not the first, so that a deadline on an opening
+//!   (Tuesday 18:00 + 2bd = Friday 09:00) stays there instead of moving back to the close of
+//!   the window before. The counting rule of the policy in force decides the amount.
 //! - A policy change (`apply_policy`) keeps every clock's start and used time; running clocks
 //!   take the new target and counting rule from then on, finished ones keep their result, and
 //!   a target the new policy adds is judged from the conversation's start.
 //! - The engine counts whole seconds; events after `at` have not happened yet.
 
-use crate::calendar::BusinessCalendar;
-use crate::duration::badge_text;
+use crate::calendar::{self, BusinessCalendar};
+use crate::duration::{badge_text, Target};
 use crate::instant::{self, from_whole_second, whole_second, Secs, LATEST};
 use crate::policy::Policy;
 use crate::timeline::{Author, ConversationStatus, Event, EventKind};
@@ -109,6 +117,9 @@ pub struct MetricStatus {
     /// Cycles of this target that were missed or are breached now.
     pub breaches: u32,
     pub text: String,
+    /// The target in counted seconds. For business days, the counted time from the start of
+    /// the current or last cycle to its business-day deadline (for a clock not started, of a
+    /// cycle starting at the instant evaluated); 0 when that deadline never comes.
     pub target_s: i64,
     /// The start of the current or last cycle.
     #[serde(with = "instant::option_rfc3339")]
@@ -250,6 +261,8 @@ pub fn next_change(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cycle {
     pub metric: Metric,
+    /// When the cycle started (a business-day target's amount is counted from here).
+    pub started_at: DateTime<Utc>,
     pub finished: bool,
     pub used_s: i64,
     pub need_s: i64,
@@ -270,6 +283,7 @@ impl Cycle {
     fn finished(metric: Metric, f: &Finished) -> Cycle {
         Cycle {
             metric,
+            started_at: from_whole_second(f.started_at),
             finished: true,
             used_s: f.used,
             need_s: f.need,
@@ -280,31 +294,60 @@ impl Cycle {
         let (used_s, need_s) = clock.measure(now, counter);
         Cycle {
             metric,
+            started_at: from_whole_second(clock.started_at),
             finished: false,
             used_s,
             need_s,
         }
     }
 
-    pub fn judge(&self, target_s: i64) -> Judgement {
-        match (self.finished, self.need_s <= target_s) {
-            (true, true) => Judgement::Met,
-            (true, false) => Judgement::Missed,
-            (false, false) => Judgement::Breached,
-            (false, true) => Judgement::Open,
+    /// This cycle's target under `policy` (counting on `calendar`), if it has one: a
+    /// duration as it is, business days as the counted time from this cycle's start to
+    /// their deadline.
+    pub fn target(
+        &self,
+        policy: &Policy,
+        calendar: Option<&BusinessCalendar>,
+    ) -> Option<CycleTarget> {
+        let target = policy.target(self.metric)?;
+        Some(CycleTarget::new(
+            target,
+            whole_second(self.started_at),
+            policy.business_hours_only,
+            Counter { calendar },
+        ))
+    }
+
+    /// The outcome under `target`. A duration's deadline is the first instant its amount is
+    /// counted (met when the cycle needed at most the amount); a business day's is the last
+    /// (met when it used at most the amount); a deadline that never comes is never missed.
+    pub fn judge(&self, target: CycleTarget) -> Judgement {
+        let over = match target.secs {
+            None => false,
+            Some(secs) if target.business_days => self.used_s > secs,
+            Some(secs) => self.need_s > secs,
+        };
+        match (self.finished, over) {
+            (true, false) => Judgement::Met,
+            (true, true) => Judgement::Missed,
+            (false, true) => Judgement::Breached,
+            (false, false) => Judgement::Open,
         }
     }
 
-    /// Whether the cycle reached its warning (at most `threshold_s` of `target_s` left)
+    /// Whether the cycle reached its warning (at most `threshold_s` of the target left)
     /// before it ended, or by now while it runs.
-    pub fn warned(&self, target_s: i64, threshold_s: i64) -> bool {
+    pub fn warned(&self, target: CycleTarget, warning: crate::policy::WarningThreshold) -> bool {
+        let Some(secs) = target.secs else {
+            return false;
+        };
         let counted = if self.finished {
             // Counted time in the cycle's last second before its end.
             self.need_s - 1
         } else {
             self.used_s
         };
-        counted >= target_s - threshold_s
+        counted >= secs - warning.seconds_before(secs)
     }
 }
 
@@ -361,6 +404,58 @@ impl Counter<'_> {
         match self.calendar {
             Some(calendar) if business_hours => calendar.add_open_secs(from, secs),
             _ => Some(from + secs.max(0)).filter(|t| *t <= LATEST),
+        }
+    }
+
+    /// The deadline of `days` business days from `from`: the calendar's, or, when all time
+    /// counts, that many days later at the same local time in the calendar's zone (UTC
+    /// without a calendar).
+    fn add_business_days(self, from: Secs, days: u16, business_hours: bool) -> Option<Secs> {
+        match self.calendar {
+            Some(calendar) if business_hours => calendar.add_business_days_secs(from, days),
+            calendar => {
+                let zone = calendar.map_or(chrono_tz::UTC, BusinessCalendar::time_zone);
+                calendar::add_days_in_zone(zone, from, days)
+            }
+        }
+    }
+}
+
+/// A policy's target as one cycle counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CycleTarget {
+    /// Counted seconds; `None` when a business-day deadline never comes.
+    pub secs: Option<i64>,
+    /// A business-day target: due at the last instant with `secs` counted (an open moment).
+    pub business_days: bool,
+}
+
+impl CycleTarget {
+    /// `target` for a cycle that started at `started_at`, counted under `business_hours`.
+    fn new(target: Target, started_at: Secs, business_hours: bool, counter: Counter) -> Self {
+        match target {
+            Target::Counted(d) => CycleTarget {
+                secs: Some(d.as_secs()),
+                business_days: false,
+            },
+            Target::BusinessDays(days) => CycleTarget {
+                secs: counter
+                    .add_business_days(started_at, days, business_hours)
+                    .map(|due| counter.counted(started_at, due, business_hours)),
+                business_days: true,
+            },
+        }
+    }
+
+    /// The deadline of `clock`; `None` if it has not and will not come while it is stopped.
+    fn due(self, clock: &Clock, counter: Counter) -> Option<Secs> {
+        let secs = self.secs?;
+        if self.business_days {
+            // The second before the one that counts past the amount: the open moment
+            // the business days end at, even when it is an opening.
+            clock.reaches(secs + 1, counter).map(|t| t - 1)
+        } else {
+            clock.reaches(secs, counter)
         }
     }
 }
@@ -491,9 +586,9 @@ struct Finished {
 }
 
 impl Finished {
-    fn judge(&mut self, target: i64, counter: Counter) {
+    fn judge(&mut self, due: impl FnOnce(&Clock) -> Option<Secs>) {
         if let Some(clock) = self.unjudged.take() {
-            self.set_outcome(clock.reaches(target, counter));
+            self.set_outcome(due(&clock));
         }
     }
 
@@ -625,10 +720,23 @@ impl<'a> Engine<'a> {
             unjudged: None,
         };
         match self.policy.target(metric) {
-            Some(target) => finished.set_outcome(clock.reaches(target.as_secs(), self.counter)),
+            Some(target) => finished.set_outcome(
+                self.cycle(target, clock.started_at)
+                    .due(&clock, self.counter),
+            ),
             None => finished.unjudged = Some(clock),
         }
         finished
+    }
+
+    /// `target` for a cycle that started at `started_at`, under the policy in force.
+    fn cycle(&self, target: Target, started_at: Secs) -> CycleTarget {
+        CycleTarget::new(
+            target,
+            started_at,
+            self.policy.business_hours_only,
+            self.counter,
+        )
     }
 
     /// Ends the running first-response or next-response wait at `at`.
@@ -722,14 +830,21 @@ impl<'a> Engine<'a> {
         if self.started {
             self.sync_resolution(at);
         }
+        // A target the new policy adds judges a finished cycle from that cycle's start.
+        let due = |target: Target| {
+            move |clock: &Clock| {
+                CycleTarget::new(target, clock.started_at, business_hours, counter)
+                    .due(clock, counter)
+            }
+        };
         if let (Some(target), FirstResponse::Done(finished)) =
             (policy.first_response, &mut self.first_response)
         {
-            finished.judge(target.as_secs(), counter);
+            finished.judge(due(target));
         }
         if let Some(target) = policy.next_response {
             for finished in &mut self.next_unjudged {
-                finished.judge(target.as_secs(), counter);
+                finished.judge(due(target));
                 if finished.outcome == Some(Outcome::Missed) {
                     self.next_missed += 1;
                 }
@@ -742,13 +857,13 @@ impl<'a> Engine<'a> {
             self.next_unjudged.clear();
         }
         if let (Some(target), Some(finished)) = (policy.resolution, &mut self.resolved) {
-            finished.judge(target.as_secs(), counter);
+            finished.judge(due(target));
         }
     }
 
     /// The status of `metric` at `now`, or `None` when the policy has no such target.
     fn status(&self, metric: Metric, now: Secs) -> Option<MetricStatus> {
-        let target = self.policy.target(metric)?.as_secs();
+        let target = self.policy.target(metric)?;
         let mut status = MetricStatus {
             metric,
             state: ClockState::NotStarted,
@@ -756,7 +871,7 @@ impl<'a> Engine<'a> {
             remaining_s: None,
             breaches: 0,
             text: String::new(),
-            target_s: target,
+            target_s: 0,
             started_at: None,
             warn_at: None,
             finished_at: None,
@@ -765,14 +880,14 @@ impl<'a> Engine<'a> {
         match metric {
             Metric::FirstResponse => match &self.first_response {
                 FirstResponse::Waiting => {}
-                FirstResponse::Running(clock) => self.running(&mut status, clock, now),
-                FirstResponse::Done(finished) => self.finished(&mut status, finished),
+                FirstResponse::Running(clock) => self.running(&mut status, clock, now, target),
+                FirstResponse::Done(finished) => self.finished(&mut status, finished, target),
             },
             Metric::NextResponse => {
                 if let Some(clock) = &self.next_response {
-                    self.running(&mut status, clock, now);
+                    self.running(&mut status, clock, now, target);
                 } else if let Some(finished) = &self.next_last {
-                    self.finished(&mut status, finished);
+                    self.finished(&mut status, finished, target);
                 }
                 // Each missed cycle once, plus the running one if it is breached now.
                 status.breaches =
@@ -780,22 +895,33 @@ impl<'a> Engine<'a> {
                 status.cycles = self.next_cycles;
             }
             Metric::Resolution => match (&self.resolution, &self.resolved) {
-                (_, Some(finished)) => self.finished(&mut status, finished),
+                (_, Some(finished)) => self.finished(&mut status, finished, target),
                 (Some(clock), None) if clock.running.is_some() => {
-                    self.running(&mut status, clock, now);
+                    self.running(&mut status, clock, now, target);
                 }
-                (Some(clock), None) => self.paused(&mut status, clock, now),
+                (Some(clock), None) => self.paused(&mut status, clock, now, target),
                 (None, None) => {}
             },
+        }
+        if status.started_at.is_none() {
+            // Not started: for business days, the amount of a cycle starting now.
+            status.target_s = self.cycle(target, now).secs.unwrap_or(0);
         }
         Some(status)
     }
 
-    fn running(&self, status: &mut MetricStatus, clock: &Clock, now: Secs) {
-        let target = status.target_s;
-        let due = clock.reaches(target, self.counter);
-        let threshold = self.policy.warning.seconds_before(target);
-        let warn_at = clock.reaches(target - threshold, self.counter);
+    fn running(&self, status: &mut MetricStatus, clock: &Clock, now: Secs, target: Target) {
+        let cycle = self.cycle(target, clock.started_at);
+        status.target_s = cycle.secs.unwrap_or(0);
+        let due = cycle.due(clock, self.counter);
+        let warn_at = match cycle.secs {
+            Some(secs) => match self.policy.warning.seconds_before(secs) {
+                // No warning before the deadline: warned from the deadline on.
+                0 => due,
+                threshold => clock.reaches(secs - threshold, self.counter),
+            },
+            None => None,
+        };
         status.state = if due.is_some_and(|d| now > d) {
             status.breaches = 1;
             ClockState::Breached
@@ -812,22 +938,22 @@ impl<'a> Engine<'a> {
         status.cycles = 1;
     }
 
-    fn paused(&self, status: &mut MetricStatus, clock: &Clock, now: Secs) {
-        let left = status.target_s - clock.used;
+    fn paused(&self, status: &mut MetricStatus, clock: &Clock, now: Secs, target: Target) {
+        let cycle = self.cycle(target, clock.started_at);
+        status.target_s = cycle.secs.unwrap_or(0);
+        let left = cycle.secs.map(|secs| secs - clock.used);
         status.state = ClockState::Paused;
-        status.remaining_s = Some(left);
-        status.text = badge_text(left);
+        status.remaining_s = left;
+        status.text = left.map(badge_text).unwrap_or_default();
         status.started_at = Some(from_whole_second(clock.started_at));
         status.cycles = 1;
-        if clock
-            .reaches(status.target_s, self.counter)
-            .is_some_and(|d| now > d)
-        {
+        if cycle.due(clock, self.counter).is_some_and(|d| now > d) {
             status.breaches = 1;
         }
     }
 
-    fn finished(&self, status: &mut MetricStatus, finished: &Finished) {
+    fn finished(&self, status: &mut MetricStatus, finished: &Finished, target: Target) {
+        status.target_s = self.cycle(target, finished.started_at).secs.unwrap_or(0);
         let (state, text, breaches) = match finished.outcome {
             Some(Outcome::Missed) => (ClockState::Missed, "missed", 1),
             _ => (ClockState::Met, "met", 0),
@@ -1264,6 +1390,221 @@ mod tests {
         assert_eq!(
             time(metric(&s, FirstResponse).due_at),
             "2026-11-20T16:15:00Z"
+        );
+    }
+
+    /// Mon–Fri 09:00–17:00 in Amsterdam, with the given holidays.
+    fn amsterdam_office(holidays: &str) -> BusinessCalendar {
+        serde_json::from_str(&format!(
+            r#"{{"timezone": "Europe/Amsterdam", "holidays": [{holidays}],
+                "hours": {{"mon": ["09:00-17:00"], "tue": ["09:00-17:00"], "wed": ["09:00-17:00"],
+                          "thu": ["09:00-17:00"], "fri": ["09:00-17:00"]}}}}"#
+        ))
+        .unwrap()
+    }
+
+    const FRT_2BD: &str = r#"{"first_response": "2bd", "business_hours_only": true}"#;
+
+    /// The first-response status of a conversation created at `created` under `policy_json`,
+    /// with `more` events after it, on `calendar`.
+    fn frt_on(
+        calendar: &BusinessCalendar,
+        policy_json: &str,
+        created: &str,
+        more: &str,
+        at: &str,
+    ) -> MetricStatus {
+        let events = timeline(&format!("{created} created; {created} customer; {more}"));
+        metric(
+            &evaluate(&policy(policy_json), Some(calendar), &events, t(at)),
+            FirstResponse,
+        )
+    }
+
+    #[test]
+    fn business_days_from_friday_noon_are_due_tuesday_noon() {
+        let cal = amsterdam_office("");
+        let friday = "2026-11-20T12:00:00+01:00";
+        let s = frt_on(&cal, FRT_2BD, friday, "", "2026-11-23T10:00:00+01:00");
+        assert_state_due(&s, Ok, "2026-11-24T11:00:00Z");
+        // The counted amount: Friday 5h, Monday 8h, Tuesday 3h.
+        assert_eq!(s.target_s, 16 * 3600);
+        // The warning at 25% of it: 4 open hours before, Monday 16:00.
+        assert_eq!(time(s.warn_at), "2026-11-23T15:00:00Z");
+        let state = |at: &str| frt_on(&cal, FRT_2BD, friday, "", at).state;
+        assert_eq!(state("2026-11-23T15:59:59+01:00"), Ok);
+        assert_eq!(state("2026-11-23T16:00:00+01:00"), Warning);
+        assert_eq!(state("2026-11-24T12:00:00+01:00"), Warning);
+        assert_eq!(state("2026-11-24T12:00:01+01:00"), Breached);
+        // Answered at the deadline: met; a second later: missed.
+        let answered = |reply: &str| {
+            frt_on(
+                &cal,
+                FRT_2BD,
+                friday,
+                &format!("{reply} agent"),
+                "2026-11-25T12:00:00+01:00",
+            )
+            .state
+        };
+        assert_eq!(answered("2026-11-24T12:00:00+01:00"), Met);
+        assert_eq!(answered("2026-11-24T12:00:01+01:00"), Missed);
+    }
+
+    #[test]
+    fn business_days_skip_a_holiday() {
+        let cal = amsterdam_office(r#""2026-11-23""#);
+        let s = frt_on(
+            &cal,
+            FRT_2BD,
+            "2026-11-20T12:00:00+01:00",
+            "",
+            "2026-11-23T10:00:00+01:00",
+        );
+        assert_state_due(&s, Ok, "2026-11-25T11:00:00Z");
+        assert_eq!(s.target_s, 16 * 3600);
+    }
+
+    #[test]
+    fn business_days_from_a_weekend_start() {
+        let cal = amsterdam_office("");
+        // Saturday 10:00: Monday is the first business day, Tuesday 10:00 the deadline.
+        let s = frt_on(
+            &cal,
+            FRT_2BD,
+            "2026-11-21T10:00:00+01:00",
+            "",
+            "2026-11-23T10:00:00+01:00",
+        );
+        assert_state_due(&s, Ok, "2026-11-24T09:00:00Z");
+        assert_eq!(s.target_s, 9 * 3600);
+        // Saturday 20:00: Tuesday 20:00 is closed, so due at Wednesday's opening, not at
+        // Tuesday's close (the same open time): a reply on Tuesday evening is in time.
+        let saturday_evening = "2026-11-21T20:00:00+01:00";
+        let s = frt_on(
+            &cal,
+            FRT_2BD,
+            saturday_evening,
+            "",
+            "2026-11-24T18:00:00+01:00",
+        );
+        assert_state_due(&s, Warning, "2026-11-25T08:00:00Z");
+        assert_eq!(s.target_s, 16 * 3600);
+        let s = frt_on(
+            &cal,
+            FRT_2BD,
+            saturday_evening,
+            "2026-11-24T18:00:00+01:00 agent",
+            "2026-11-25T12:00:00+01:00",
+        );
+        assert_eq!(
+            (s.state, time(s.due_at).as_str()),
+            (Met, "2026-11-25T08:00:00Z")
+        );
+        assert_eq!(
+            frt_on(
+                &cal,
+                FRT_2BD,
+                saturday_evening,
+                "",
+                "2026-11-25T09:00:01+01:00"
+            )
+            .state,
+            Breached
+        );
+    }
+
+    #[test]
+    fn business_days_keep_the_local_time_across_a_daylight_saving_change() {
+        let cal = amsterdam_office("");
+        // Friday 12:00 CET + 2bd: Tuesday 12:00 CEST, an hour earlier in UTC.
+        let s = frt_on(
+            &cal,
+            FRT_2BD,
+            "2026-03-27T12:00:00+01:00",
+            "",
+            "2026-03-30T10:00:00+02:00",
+        );
+        assert_state_due(&s, Ok, "2026-03-31T10:00:00Z");
+        assert_eq!(s.target_s, 16 * 3600);
+        // Counting all time: the same local time two days later, 47 hours over the change.
+        let all_time = r#"{"first_response": "2bd"}"#;
+        let s = frt_on(
+            &cal,
+            all_time,
+            "2026-03-28T12:00:00+01:00",
+            "",
+            "2026-03-28T13:00:00+01:00",
+        );
+        assert_state_due(&s, Ok, "2026-03-30T10:00:00Z");
+        assert_eq!(s.target_s, 47 * 3600);
+    }
+
+    #[test]
+    fn without_a_calendar_a_business_day_is_a_day() {
+        let s = run_metric(
+            r#"{"first_response": "2bd", "business_hours_only": true}"#,
+            "10:00 created",
+            "10:30",
+            FirstResponse,
+        );
+        assert_state_due(&s, Ok, "2026-11-20T10:00:00Z");
+        assert_eq!(s.target_s, 2 * 86_400);
+        assert_eq!(time(s.warn_at), "2026-11-19T22:00:00Z");
+        // Zero business days: due at the start.
+        let s = run_metric(
+            r#"{"first_response": "0bd"}"#,
+            "10:00 created",
+            "10:00",
+            FirstResponse,
+        );
+        assert_state_due(&s, Warning, "2026-11-18T10:00:00Z");
+    }
+
+    #[test]
+    fn business_day_resolution_pauses_and_each_reply_wait_counts_from_its_own_start() {
+        let cal = amsterdam_office("");
+        let p =
+            policy(r#"{"next_response": "1bd", "resolution": "2bd", "business_hours_only": true}"#);
+        // Friday 12:00; pending Monday 10:00 to 11:00: one open hour more, due Tuesday 13:00.
+        let events = timeline(
+            "2026-11-20T12:00:00+01:00 created; 2026-11-20T12:00:00+01:00 customer; \
+             2026-11-20T12:30:00+01:00 agent; 2026-11-23T10:00:00+01:00 status pending",
+        );
+        let s = evaluate(&p, Some(&cal), &events, t("2026-11-23T10:30:00+01:00"));
+        let rt = metric(&s, Resolution);
+        // 16h in all; Friday 5h and Monday 1h used.
+        assert_eq!(
+            (rt.state, rt.remaining_s, rt.text.as_str()),
+            (Paused, Some(10 * 3600), "10h 00m")
+        );
+        // No customer waiting: next response not started, its amount that of a wait from now.
+        let nrt = metric(&s, NextResponse);
+        assert_eq!((nrt.state, nrt.target_s), (NotStarted, 8 * 3600));
+        let mut reopened = events.clone();
+        reopened.push(Event::status(
+            t("2026-11-23T11:00:00+01:00"),
+            ConversationStatus::Open,
+        ));
+        // A customer message on Monday 15:00 waits one business day: Tuesday 15:00.
+        reopened.push(Event::message(
+            t("2026-11-23T15:00:00+01:00"),
+            Author::Customer,
+        ));
+        let s = evaluate(&p, Some(&cal), &reopened, t("2026-11-23T16:00:00+01:00"));
+        assert_state_due(&metric(&s, Resolution), Ok, "2026-11-24T12:00:00Z");
+        let nrt = metric(&s, NextResponse);
+        assert_state_due(&nrt, Ok, "2026-11-24T14:00:00Z");
+        assert_eq!(nrt.target_s, 8 * 3600);
+    }
+
+    #[test]
+    fn business_days_round_trip_through_a_policy() {
+        let p = policy(r#"{"first_response": "2 bd", "resolution": "1d"}"#);
+        assert_eq!(p.first_response, Some(Target::BusinessDays(2)));
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"first_response":"2bd","resolution":"1d","business_hours_only":false,"warning":"25%","pause_on":["pending","snoozed"]}"#
         );
     }
 

@@ -1,4 +1,5 @@
-//! SLA durations ("45s", "10m", "1h30m", "1d" or whole seconds) and the human text on badges.
+//! SLA durations ("45s", "10m", "1h30m", "1d" or whole seconds), policy targets (a duration
+//! or business days, "2bd") and the human text on badges.
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -44,51 +45,78 @@ impl SlaDuration {
     }
 }
 
+/// [`SlaDuration::PATTERN`] as a literal, so that [`Target::PATTERN`] is built from it.
+macro_rules! duration_pattern {
+    () => {
+        concat!(
+        r"^\s*(\d{1,9}|\d{1,4}d(\s*\d{1,5}h)?(\s*\d{1,6}m)?(\s*\d{1,8}s)?|\d{1,5}h(\s*\d{1,6}m)?(\s*\d{1,8}s)?|\d{1,6}m(\s*\d{1,8}s)?|\d{1,8}s)\s*$",
+        "|",
+        r"^(0s|36600d|([1-9]\d{0,3}|[12]\d{4}|3[0-5]\d{3}|36[0-5]\d{2})d(([1-9]|1\d|2[0-3])h)?(([1-9]|[1-5]\d)m)?(([1-9]|[1-5]\d)s)?|([1-9]|1\d|2[0-3])h(([1-9]|[1-5]\d)m)?(([1-9]|[1-5]\d)s)?|([1-9]|[1-5]\d)m(([1-9]|[1-5]\d)s)?|([1-9]|[1-5]\d)s)$",
+        )
+    };
+}
+
+/// The business-day alternative of [`Target::PATTERN`]: 0 to [`crate::limits::BUSINESS_DAYS`]
+/// (365) without leading zeros, "bd", spaces allowed around and before the unit.
+macro_rules! business_days_pattern {
+    () => {
+        r"^\s*(0|[1-9]\d?|[12]\d\d|3[0-5]\d|36[0-5])\s*bd\s*$"
+    };
+}
+
 impl SlaDuration {
     /// The longest duration in whole seconds.
     pub const LONGEST_SECS: i64 = LONGEST;
     /// Texts [`str::parse`] takes, every match at most [`SlaDuration::LONGEST_SECS`]: what
     /// people write (digit counts short enough to stay in range, spaces allowed), or the
     /// canonical form the server writes back (each unit in its range, up to `36600d`).
-    pub const PATTERN: &'static str = concat!(
-        r"^\s*(\d{1,9}|\d{1,4}d(\s*\d{1,5}h)?(\s*\d{1,6}m)?(\s*\d{1,8}s)?|\d{1,5}h(\s*\d{1,6}m)?(\s*\d{1,8}s)?|\d{1,6}m(\s*\d{1,8}s)?|\d{1,8}s)\s*$",
-        "|",
-        r"^(0s|36600d|([1-9]\d{0,3}|[12]\d{4}|3[0-5]\d{3}|36[0-5]\d{2})d(([1-9]|1\d|2[0-3])h)?(([1-9]|[1-5]\d)m)?(([1-9]|[1-5]\d)s)?|([1-9]|1\d|2[0-3])h(([1-9]|[1-5]\d)m)?(([1-9]|[1-5]\d)s)?|([1-9]|[1-5]\d)m(([1-9]|[1-5]\d)s)?|([1-9]|[1-5]\d)s)$",
-    );
+    pub const PATTERN: &'static str = duration_pattern!();
 
     /// The schema of a duration of at least `min` seconds: the text form or whole seconds.
     pub fn schema(min: i64) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Type};
-        let text = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(Self::PATTERN))
-            .examples([serde_json::Value::from("1h30m")]);
-        let text: utoipa::openapi::RefOr<_> = if min > 0 {
-            // Some digit other than zero: longer than zero.
-            AllOfBuilder::new()
-                .item(text)
-                .item(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .pattern(Some("[1-9]")),
-                )
-                .into()
-        } else {
-            text.into()
-        };
-        OneOfBuilder::new()
-            .description(Some(
-                "Counted time: `45s`, `10m`, `1h30m`, `1d` (24 counted hours) or whole seconds; units in that order, each at most once. Written back in the canonical text form.",
-            ))
+        text_or_seconds(
+            Self::PATTERN,
+            "Counted time: `45s`, `10m`, `1h30m`, `1d` (24 counted hours) or whole seconds; units in that order, each at most once. Written back in the canonical text form.",
+            min,
+        )
+    }
+}
+
+/// The schema of a text of `pattern` or a whole number of seconds, at least `min` (above
+/// zero: the text has a digit other than zero).
+fn text_or_seconds(
+    pattern: &str,
+    description: &str,
+    min: i64,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .examples([serde_json::Value::from("1h30m")]);
+    let text: utoipa::openapi::RefOr<_> = if min > 0 {
+        // Some digit other than zero: longer than zero.
+        AllOfBuilder::new()
             .item(text)
             .item(
                 ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(min))
-                    .maximum(Some(Self::LONGEST_SECS)),
+                    .schema_type(Type::String)
+                    .pattern(Some("[1-9]")),
             )
             .into()
-    }
+    } else {
+        text.into()
+    };
+    OneOfBuilder::new()
+        .description(Some(description))
+        .item(text)
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(min))
+                .maximum(Some(SlaDuration::LONGEST_SECS)),
+        )
+        .into()
 }
 
 impl utoipa::PartialSchema for SlaDuration {
@@ -190,6 +218,130 @@ impl<'de> Deserialize<'de> for SlaDuration {
     }
 }
 
+/// An SLA target of a policy: counted time, or business days of the calendar.
+///
+/// `"2bd"` is two business days later at the same local time, then the next open moment
+/// (as Zendesk's `biz` counts them; see [`crate::calendar::BusinessCalendar::add_business_days`]).
+/// The engine turns it, per clock cycle, into the counted time between the cycle's start and
+/// that deadline, so pauses and warnings work on it as on a duration. Business days stand
+/// alone: "1bd2h" is no target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Counted time: "30m", "1d" (24 counted hours).
+    Counted(SlaDuration),
+    /// Business days, 0 to [`crate::limits::BUSINESS_DAYS`]: "2bd".
+    BusinessDays(u16),
+}
+
+impl From<SlaDuration> for Target {
+    fn from(d: SlaDuration) -> Self {
+        Target::Counted(d)
+    }
+}
+
+/// Why a text is not a [`Target`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0:?} is not a valid target (expected e.g. \"45s\", \"10m\", \"1h30m\", \"1d\", \"2bd\" or whole seconds)")]
+    Malformed(String),
+    #[error("{0:?} is more than {max} business days", max = crate::limits::BUSINESS_DAYS)]
+    TooManyBusinessDays(String),
+}
+
+impl Target {
+    /// Texts [`str::parse`] takes: a duration's ([`SlaDuration::PATTERN`]) or business days
+    /// ("2bd", "2 bd"), 0 to 365.
+    pub const PATTERN: &'static str = concat!(duration_pattern!(), "|", business_days_pattern!());
+
+    /// `None` above [`crate::limits::BUSINESS_DAYS`].
+    pub fn business_days(days: u16) -> Option<Self> {
+        (days <= crate::limits::BUSINESS_DAYS).then_some(Target::BusinessDays(days))
+    }
+
+    /// The counted time of a duration target; `None` for business days, whose counted time
+    /// depends on when a cycle starts.
+    pub fn as_duration(self) -> Option<SlaDuration> {
+        match self {
+            Target::Counted(d) => Some(d),
+            Target::BusinessDays(_) => None,
+        }
+    }
+
+    /// The schema of a target above zero when `min` is positive.
+    pub fn schema(min: i64) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_or_seconds(
+            Self::PATTERN,
+            "A target: counted time (`45s`, `10m`, `1h30m`, `1d` = 24 counted hours, or whole seconds; units in that order, each at most once) or business days (`2bd`, 0 to 365, on its own): that many business days of the calendar later at the same local time, then the next open moment. Written back in the canonical text form.",
+            min,
+        )
+    }
+}
+
+impl utoipa::PartialSchema for Target {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        Target::schema(0)
+    }
+}
+
+impl utoipa::ToSchema for Target {}
+
+impl FromStr for Target {
+    type Err = TargetError;
+
+    /// Business days ("2bd", "2 bd") or whatever [`SlaDuration`] takes.
+    fn from_str(text: &str) -> Result<Self, TargetError> {
+        let s = crate::schema::trim(text);
+        if let Some(number) = s.strip_suffix("bd") {
+            let number = number.trim_end_matches(crate::schema::is_space);
+            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(TargetError::Malformed(text.to_string()));
+            }
+            let days = number.trim_start_matches('0');
+            return match days.parse::<u16>() {
+                _ if days.is_empty() => Ok(Target::BusinessDays(0)),
+                Ok(days) if days <= crate::limits::BUSINESS_DAYS => Ok(Target::BusinessDays(days)),
+                _ => Err(TargetError::TooManyBusinessDays(text.to_string())),
+            };
+        }
+        s.parse::<SlaDuration>()
+            .map(Target::Counted)
+            .map_err(|_| TargetError::Malformed(text.to_string()))
+    }
+}
+
+impl fmt::Display for Target {
+    /// The canonical form: a duration's, or "2bd".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Counted(d) => d.fmt(f),
+            Target::BusinessDays(days) => write!(f, "{days}bd"),
+        }
+    }
+}
+
+serde_as_text!(Target);
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A whole number is seconds, as for a duration.
+        deserializer.deserialize_any(TextOrNumber {
+            expecting: "a target such as \"1h30m\" or \"2bd\", or a whole number of seconds",
+            from_i64: |v| {
+                SlaDuration::from_secs(v)
+                    .map(Target::Counted)
+                    .ok_or_else(|| TargetError::Malformed(v.to_string()).to_string())
+            },
+            from_u64: |v| {
+                i64::try_from(v)
+                    .ok()
+                    .and_then(SlaDuration::from_secs)
+                    .map(Target::Counted)
+                    .ok_or_else(|| TargetError::Malformed(v.to_string()).to_string())
+            },
+        })
+    }
+}
+
 /// A visitor for a value written as text (parsed with [`FromStr`]) or as a number: whole
 /// numbers go to `from_i64` (serde_json's negative ones) or `from_u64`; a fraction is never
 /// a duration.
@@ -271,6 +423,120 @@ mod tests {
             if pattern().is_match(&text) {
                 prop_assert!(text.parse::<SlaDuration>().is_ok(), "{text:?}");
             }
+        }
+    }
+
+    /// The published target pattern, as [`pattern`].
+    fn target_pattern() -> regex::Regex {
+        regex::RegexBuilder::new(Target::PATTERN)
+            .unicode(false)
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        /// Whatever the parser takes as a target, the target pattern admits in canonical
+        /// form, and what the pattern admits the parser takes.
+        #[test]
+        fn the_target_pattern_and_parser_agree(
+            text in " {0,2}([0-9]{1,4} {0,2}bd|[0-9]{1,5}h[0-9]{1,6}m|[0-9]{1,3}bd?[0-9]?h?|[0-9]{1,9}) {0,2}"
+        ) {
+            if target_pattern().is_match(&text) {
+                prop_assert!(text.parse::<Target>().is_ok(), "{text:?}");
+            }
+            if let Ok(t) = text.parse::<Target>() {
+                prop_assert!(target_pattern().is_match(&t.to_string()), "{t}");
+            }
+        }
+    }
+
+    #[test]
+    fn targets_are_durations_or_business_days() {
+        for (text, expected) in [
+            ("2bd", Target::BusinessDays(2)),
+            ("2 bd", Target::BusinessDays(2)),
+            (" 365bd ", Target::BusinessDays(365)),
+            ("0bd", Target::BusinessDays(0)),
+            ("007bd", Target::BusinessDays(7)),
+            (
+                "1h30m",
+                Target::Counted(SlaDuration::from_minutes(90).unwrap()),
+            ),
+            ("1d", Target::Counted(SlaDuration::from_hours(24).unwrap())),
+            (
+                "1800",
+                Target::Counted(SlaDuration::from_secs(1800).unwrap()),
+            ),
+        ] {
+            assert_eq!(text.parse::<Target>(), Ok(expected), "{text:?}");
+        }
+        // Every business-day count the limit allows, and no more, reads back and matches.
+        for days in 0..=crate::limits::BUSINESS_DAYS {
+            let t = Target::business_days(days).unwrap();
+            assert_eq!(t.to_string(), format!("{days}bd"));
+            assert_eq!(t.to_string().parse::<Target>(), Ok(t));
+            assert!(target_pattern().is_match(&t.to_string()), "{t}");
+            assert!(target_pattern().is_match(&format!(" {days} bd")), "{t}");
+        }
+        assert_eq!(Target::business_days(366), None);
+        assert!(!target_pattern().is_match("366bd"));
+        assert!(
+            !pattern().is_match("2bd"),
+            "a duration is not business days"
+        );
+    }
+
+    #[test]
+    fn rejects_mixed_and_out_of_range_business_days_with_clear_messages() {
+        for text in [
+            "1bd2h", "2h1bd", "bd", "-2bd", "2 b d", "2bdx", "1.5bd", "2BD", "1d bd",
+        ] {
+            assert_eq!(
+                text.parse::<Target>(),
+                Err(TargetError::Malformed(text.to_string())),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            "400bd".parse::<Target>().unwrap_err().to_string(),
+            r#""400bd" is more than 365 business days"#
+        );
+        assert_eq!(
+            "99999999999bd".parse::<Target>().unwrap_err().to_string(),
+            r#""99999999999bd" is more than 365 business days"#
+        );
+        assert_eq!(
+            "2x".parse::<Target>().unwrap_err().to_string(),
+            r#""2x" is not a valid target (expected e.g. "45s", "10m", "1h30m", "1d", "2bd" or whole seconds)"#
+        );
+        // Durations elsewhere (a warning, a rule's delay) take no business days.
+        assert!("2bd".parse::<SlaDuration>().is_err());
+    }
+
+    #[test]
+    fn targets_in_json() {
+        for (json, expected) in [
+            ("\"2bd\"", Target::BusinessDays(2)),
+            (
+                "1800",
+                Target::Counted(SlaDuration::from_secs(1800).unwrap()),
+            ),
+            (
+                "\"30m\"",
+                Target::Counted(SlaDuration::from_minutes(30).unwrap()),
+            ),
+        ] {
+            let t: Target = serde_json::from_str(json).unwrap();
+            assert_eq!(t, expected);
+            let written = serde_json::to_string(&t).unwrap();
+            assert_eq!(serde_json::from_str::<Target>(&written).unwrap(), t);
+        }
+        assert_eq!(
+            serde_json::to_string(&Target::BusinessDays(2)).unwrap(),
+            "\"2bd\""
+        );
+        for bad in ["-5", "1.5", "\"366bd\"", "\"1bd1h\"", "true", "null"] {
+            assert!(serde_json::from_str::<Target>(bad).is_err(), "{bad}");
         }
     }
 

@@ -9,7 +9,7 @@ use crate::check::{run_check, CheckOutput};
 use crate::clock::{evaluate, Metric};
 use crate::compliance::{FactsRecord, PeriodKey, PERIOD_QUERY_PATTERN};
 use crate::conversation::{fold, parse_incoming, ConversationSummary, EventWindow, IncomingEvent};
-use crate::duration::SlaDuration;
+use crate::duration::{SlaDuration, Target};
 use crate::instant::utc;
 use crate::limits::{EVENT_BATCH, URL_LEN};
 use crate::policy::{Policy, WarningThreshold};
@@ -121,9 +121,9 @@ fn derive(events: &[IncomingEvent], now: DateTime<Utc>) {
     assert!(timeline.windows(2).all(|w| w[0].at <= w[1].at), "sorted");
     let calendar = office();
     let targets = Policy {
-        first_response: SlaDuration::from_minutes(30),
-        next_response: SlaDuration::from_minutes(10),
-        resolution: SlaDuration::from_hours(24),
+        first_response: SlaDuration::from_minutes(30).map(Target::Counted),
+        next_response: SlaDuration::from_minutes(10).map(Target::Counted),
+        resolution: SlaDuration::from_hours(24).map(Target::Counted),
         ..Policy::default()
     };
     let business = Policy {
@@ -338,8 +338,9 @@ pub fn calendar(data: &[u8]) {
 pub type Pattern<'a> = &'a dyn Fn(&'static str, &str) -> bool;
 
 /// The patterns [`duration`] asks about.
-pub const PATTERNS: [&str; 5] = [
+pub const PATTERNS: [&str; 6] = [
     SlaDuration::PATTERN,
+    Target::PATTERN,
     TimeWindow::PATTERN,
     WarningThreshold::PERCENT_PATTERN,
     PERIOD_QUERY_PATTERN,
@@ -356,7 +357,8 @@ pub fn ecma_regex(pattern: &str) -> String {
 }
 
 /// A duration's text ("1h30m") parses as JSON does, its canonical text reads back as the
-/// same duration, and what the published pattern admits parses; the same for a time
+/// same duration, and what the published pattern admits parses (the same for a policy
+/// target, "2bd"); the same for a time
 /// window ("09:00-17:00") and a warning threshold ("25%"), and what the patterns of a
 /// period ("2026-W47") and a webhook URL admit, their parsers take.
 pub fn duration(data: &[u8], admits: Pattern<'_>) {
@@ -381,6 +383,29 @@ pub fn duration(data: &[u8], admits: Pattern<'_>) {
         assert!(
             source.parse::<SlaDuration>().is_ok(),
             "pattern admits {source:?}"
+        );
+    }
+
+    // A policy target: a duration or business days.
+    let target = source.parse::<Target>();
+    let json = serde_json::from_value::<Target>(Value::from(source));
+    assert_eq!(
+        target.as_ref().ok(),
+        json.as_ref().ok(),
+        "JSON and text differ for a target"
+    );
+    if let Ok(t) = &target {
+        let canonical = t.to_string();
+        assert_eq!(canonical.parse::<Target>().as_ref(), Ok(t), "{canonical}");
+        assert!(admits(Target::PATTERN, &canonical), "{canonical:?}");
+    }
+    if let Ok(d) = source.parse::<SlaDuration>() {
+        assert_eq!(target, Ok(Target::Counted(d)), "a duration is a target");
+    }
+    if admits(Target::PATTERN, source) {
+        assert!(
+            source.parse::<Target>().is_ok(),
+            "target pattern admits {source:?}"
         );
     }
 

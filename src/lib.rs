@@ -74,8 +74,9 @@ pub mod whatif;
 
 pub use calendar::{BusinessCalendar, CalendarDefinition, CalendarError, TimeWindow, WeeklyHours};
 pub use clock::{
-    cycles, evaluate, next_change, ClockState, Cycle, Judgement, Metric, MetricStatus, SlaState,
+    cycles, evaluate, next_change, ClockState, Cycle, CycleTarget, Judgement, Metric, MetricStatus,
+    SlaState,
 };
-pub use duration::{badge_text, SlaDuration};
+pub use duration::{badge_text, SlaDuration, Target};
 pub use policy::{PauseOn, Policy, WarningThreshold};
 pub use timeline::{Author, ConversationStatus, Event, EventKind, Timeline};

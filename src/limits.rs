@@ -13,6 +13,10 @@ pub const NAME_LEN: usize = 100;
 /// Longest description of a calendar or a policy.
 pub const DESCRIPTION_LEN: usize = 2_000;
 
+// SLA targets.
+/// Most business days a target may count ("365bd"): a longer target is surely a typo.
+pub const BUSINESS_DAYS: u16 = 365;
+
 // Events (`POST /api/v1/events`).
 /// Most events in one batch.
 pub const EVENT_BATCH: usize = 1_000;

@@ -1,6 +1,6 @@
 //! SLA policies: which targets a conversation has, how time counts, and when a badge warns.
 
-use crate::duration::{DurationError, SlaDuration, TextOrNumber};
+use crate::duration::{DurationError, SlaDuration, Target, TextOrNumber};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -12,13 +12,13 @@ use std::str::FromStr;
 pub struct Policy {
     /// From the start (creation or bot hand-over) to the first response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_response: Option<SlaDuration>,
+    pub first_response: Option<Target>,
     /// From the oldest unanswered customer message to the next response, once per cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_response: Option<SlaDuration>,
+    pub next_response: Option<Target>,
     /// From the start to resolved, not counting paused time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolution: Option<SlaDuration>,
+    pub resolution: Option<Target>,
     /// Count only open time of the business calendar (without a calendar, all time counts).
     #[serde(default)]
     pub business_hours_only: bool,
@@ -31,7 +31,7 @@ pub struct Policy {
 
 impl Policy {
     /// The target of `metric`, if the policy has one.
-    pub fn target(&self, metric: crate::clock::Metric) -> Option<SlaDuration> {
+    pub fn target(&self, metric: crate::clock::Metric) -> Option<Target> {
         use crate::clock::Metric;
         match metric {
             Metric::FirstResponse => self.first_response,
@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn defaults_warn_at_a_quarter_and_pause_on_pending_and_snoozed() {
         let p: Policy = serde_json::from_str(r#"{"first_response": "30m"}"#).unwrap();
-        assert_eq!(p.first_response, SlaDuration::from_minutes(30));
+        assert_eq!(
+            p.first_response,
+            SlaDuration::from_minutes(30).map(Target::Counted)
+        );
         assert_eq!(p.next_response, None);
         assert!(!p.business_hours_only);
         assert_eq!(p.warning, WarningThreshold::Percent(25));

@@ -12,6 +12,7 @@
 use crate::calendar::BusinessCalendar;
 use crate::clock::{cycles, Cycle, Judgement, Metric};
 use crate::conversation::{Channel, Priority, Visibility};
+use crate::duration::Target;
 use crate::policy::Policy;
 use crate::timeline::{Event, EventKind};
 use chrono::{DateTime, Utc};
@@ -88,8 +89,8 @@ impl Replayed<'_> {
 /// One target's figures over a set of conversations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TargetReport {
-    /// The target in counted seconds; `null` when the policy has none.
-    pub target_s: Option<i64>,
+    /// The target (`null` when the policy has none).
+    pub target: Option<Target>,
     /// Met cycles as a percentage of decided ones (met, missed, or breached while running);
     /// `null` without a target or without a decided cycle.
     pub attainment: Option<f64>,
@@ -193,29 +194,28 @@ fn secs32(s: i64) -> u32 {
 }
 
 impl Tally {
-    fn add(&mut self, cycle: &Cycle, policy: &Policy) {
+    fn add(&mut self, cycle: &Cycle, by: &Replayed) {
         if cycle.finished {
             self.used.push(secs32(cycle.used_s));
             self.need.push(secs32(cycle.need_s));
         }
-        let Some(target) = policy.target(cycle.metric) else {
+        let Some(target) = cycle.target(by.policy, by.calendar) else {
             return;
         };
-        let target = target.as_secs();
         match cycle.judge(target) {
             Judgement::Met => self.met += 1,
             Judgement::Missed | Judgement::Breached => self.breached += 1,
             Judgement::Open => self.open += 1,
         }
-        if cycle.warned(target, policy.warning.seconds_before(target)) {
+        if cycle.warned(target, by.policy.warning) {
             self.warnings += 1;
         }
     }
 
-    fn report(&mut self, target: Option<i64>) -> TargetReport {
+    fn report(&mut self, target: Option<Target>) -> TargetReport {
         let decided = self.met + self.breached;
         TargetReport {
-            target_s: target,
+            target,
             attainment: (target.is_some() && decided > 0)
                 .then(|| round2(100.0 * self.met as f64 / decided as f64)),
             met: self.met,
@@ -258,16 +258,15 @@ struct Group {
 }
 
 impl Group {
-    fn add(&mut self, measured: &[Cycle], policy: &Policy) {
+    fn add(&mut self, measured: &[Cycle], by: &Replayed) {
         self.conversations += 1;
         for c in measured {
-            self.targets[c.metric as usize].add(c, policy);
+            self.targets[c.metric as usize].add(c, by);
         }
     }
 
     fn report(&mut self, policy: &Policy) -> TargetsReport {
-        let mut t =
-            |m: Metric| self.targets[m as usize].report(policy.target(m).map(|d| d.as_secs()));
+        let mut t = |m: Metric| self.targets[m as usize].report(policy.target(m));
         TargetsReport {
             conversations: 0,
             first_response: t(Metric::FirstResponse),
@@ -296,7 +295,7 @@ struct Tallies {
 }
 
 impl Tallies {
-    fn add(&mut self, c: &ReplayConversation, measured: &[Cycle], policy: &Policy) {
+    fn add(&mut self, c: &ReplayConversation, measured: &[Cycle], policy: &Replayed) {
         self.all.add(measured, policy);
         self.by_channel
             .entry(c.channel.as_str())
@@ -434,9 +433,9 @@ impl<'a> Replay<'a> {
             Some(self.draft.measure(&events, self.at))
         };
         let then_ref = then.as_deref().unwrap_or(&now);
-        self.tallies[0].add(c, &now, self.current.policy);
-        self.tallies[1].add(c, then_ref, self.draft.policy);
-        if !outcomes(&now, self.current.policy).eq(outcomes(then_ref, self.draft.policy)) {
+        self.tallies[0].add(c, &now, &self.current);
+        self.tallies[1].add(c, then_ref, &self.draft);
+        if !outcomes(&now, &self.current).eq(outcomes(then_ref, &self.draft)) {
             self.changed_count += 1;
             if self.changed.len() < CHANGED_LISTED {
                 self.changed.push(c.id);
@@ -465,10 +464,10 @@ impl<'a> Replay<'a> {
 /// target has none).
 fn outcomes<'a>(
     measured: &'a [Cycle],
-    policy: &'a Policy,
+    by: &'a Replayed,
 ) -> impl Iterator<Item = (Metric, Judgement)> + 'a {
     measured.iter().filter_map(|c| {
-        let target = policy.target(c.metric)?.as_secs();
+        let target = c.target(by.policy, by.calendar)?;
         let j = match c.judge(target) {
             Judgement::Missed | Judgement::Breached => Judgement::Missed,
             other => other,

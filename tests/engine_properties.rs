@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use promptly::{
-    cycles, evaluate, BusinessCalendar, ClockState, Event, EventKind, Judgement, Metric, Policy,
-    SlaDuration, SlaState,
+    cycles, evaluate, BusinessCalendar, ClockState, Cycle, Event, EventKind, Judgement, Metric,
+    MetricStatus, Policy, SlaDuration, SlaState, Target,
 };
 use proptest::prelude::*;
 use std::sync::LazyLock;
@@ -66,6 +66,28 @@ fn policies() -> impl Strategy<Value = Policy> {
 /// What every property runs on: a random policy and a random conversation.
 fn cases() -> impl Strategy<Value = (Policy, Vec<Event>)> {
     (policies(), conversations())
+}
+
+/// A status's outcome as a what-if judges it; `None` when not started.
+fn judgement(s: &MetricStatus) -> Option<Judgement> {
+    match s.state {
+        ClockState::NotStarted => None,
+        ClockState::Met => Some(Judgement::Met),
+        ClockState::Missed => Some(Judgement::Missed),
+        ClockState::Breached => Some(Judgement::Breached),
+        ClockState::Paused if s.breaches == 1 => Some(Judgement::Breached),
+        ClockState::Ok | ClockState::Warning | ClockState::Paused => Some(Judgement::Open),
+    }
+}
+
+/// `policy` with `metric`'s target replaced.
+fn with_target(mut policy: Policy, metric: Metric, target: Target) -> Policy {
+    match metric {
+        Metric::FirstResponse => policy.first_response = Some(target),
+        Metric::NextResponse => policy.next_response = Some(target),
+        Metric::Resolution => policy.resolution = Some(target),
+    }
+    policy
 }
 
 fn states(state: &SlaState) -> Vec<(Metric, ClockState)> {
@@ -148,9 +170,9 @@ proptest! {
         let state = at_office(&policy, &events, at);
         let measured = cycles(&policy, Some(&OFFICE), &events, at);
         for status in &state.metrics {
-            let target = status.target_s;
             let mine: Vec<_> = measured.iter().filter(|c| c.metric == status.metric).collect();
-            let judged: Vec<Judgement> = mine.iter().map(|c| c.judge(target)).collect();
+            let target = |c: &Cycle| c.target(&policy, Some(&OFFICE)).unwrap();
+            let judged: Vec<Judgement> = mine.iter().map(|c| c.judge(target(c))).collect();
             let breaches = judged
                 .iter()
                 .filter(|j| matches!(j, Judgement::Missed | Judgement::Breached))
@@ -158,43 +180,52 @@ proptest! {
             prop_assert_eq!(breaches, status.breaches, "{:?} {:?}", status, mine);
             prop_assert_eq!(mine.len() as u32, status.cycles, "{:?} {:?}", status, mine);
             let last = judged.last().copied();
-            let expected = match status.state {
-                ClockState::NotStarted => None,
-                ClockState::Met => Some(Judgement::Met),
-                ClockState::Missed => Some(Judgement::Missed),
-                ClockState::Breached => Some(Judgement::Breached),
-                ClockState::Ok | ClockState::Warning => Some(Judgement::Open),
-                ClockState::Paused if status.breaches == 1 => Some(Judgement::Breached),
-                ClockState::Paused => Some(Judgement::Open),
-            };
-            prop_assert_eq!(last, expected, "{:?} {:?}", status, mine);
-            // At the boundary: the target equal to the last cycle's need meets it (or keeps
+            prop_assert_eq!(last, judgement(status), "{:?} {:?}", status, mine);
+            let Some(c) = mine.last() else { continue };
+            // At the boundary: a duration equal to the last cycle's need meets it (or keeps
             // it within target), one second less misses it (or breaches it).
-            if let Some(c) = mine.last() {
-                for target in [c.need_s, c.need_s - 1].into_iter().filter(|t| *t >= 0) {
-                    let mut exact = policy;
-                    let d = SlaDuration::from_secs(target);
-                    match status.metric {
-                        Metric::FirstResponse => exact.first_response = d,
-                        Metric::NextResponse => exact.next_response = d,
-                        Metric::Resolution => exact.resolution = d,
-                    }
-                    let there = at_office(&exact, &events, at);
-                    let s = there.metric(status.metric).unwrap();
-                    let engine = match s.state {
-                        ClockState::Met => Judgement::Met,
-                        ClockState::Missed => Judgement::Missed,
-                        ClockState::Breached => Judgement::Breached,
-                        ClockState::Paused if s.breaches == 1 => Judgement::Breached,
-                        _ => Judgement::Open,
-                    };
-                    prop_assert_eq!(c.judge(target), engine, "target {} {:?} {:?}", target, s, c);
-                }
+            for secs in [c.need_s, c.need_s - 1].into_iter().filter(|t| *t >= 0) {
+                let exact = with_target(policy, status.metric, Target::Counted(SlaDuration::from_secs(secs).unwrap()));
+                let there = at_office(&exact, &events, at);
+                let s = there.metric(status.metric).unwrap();
+                let t = c.target(&exact, Some(&OFFICE)).unwrap();
+                prop_assert_eq!(Some(c.judge(t)), judgement(s), "target {} {:?} {:?}", secs, s, c);
+            }
+            // Business days, judged from each cycle's start.
+            for days in [0u16, 1, 2] {
+                let bd = with_target(policy, status.metric, Target::BusinessDays(days));
+                let there = at_office(&bd, &events, at);
+                let s = there.metric(status.metric).unwrap();
+                let t = c.target(&bd, Some(&OFFICE)).unwrap();
+                prop_assert_eq!(Some(c.judge(t)), judgement(s), "{}bd {:?} {:?}", days, s, c);
             }
             if status.state == ClockState::Warning {
-                let threshold = policy.warning.seconds_before(target);
-                prop_assert!(mine.last().unwrap().warned(target, threshold));
+                prop_assert!(c.warned(target(c), policy.warning));
             }
         }
+    }
+
+    /// A business-day first response is due at the calendar's business-day deadline from
+    /// its start (an open moment), whatever the start; the target is the open time up to it.
+    #[test]
+    fn a_business_day_first_response_is_due_at_the_calendars_deadline(
+        start in 0i64..21 * 86_400,
+        days in 0u16..12,
+        wait in 0i64..3 * 86_400,
+    ) {
+        let policy = Policy {
+            first_response: Some(Target::BusinessDays(days)),
+            business_hours_only: true,
+            ..Policy::default()
+        };
+        let start = monday() + Duration::seconds(start);
+        let at = start + Duration::seconds(wait);
+        let state = at_office(&policy, &[Event::created(start)], at);
+        let frt = state.metric(Metric::FirstResponse).unwrap();
+        let due = OFFICE.add_business_days(start, days).unwrap();
+        prop_assert_eq!(frt.due_at, Some(due));
+        prop_assert!(OFFICE.is_open_at(due), "{} is open", due);
+        prop_assert_eq!(frt.target_s, OFFICE.open_time_between(start, due));
+        prop_assert_eq!(frt.state == ClockState::Breached, at > due);
     }
 }

@@ -92,12 +92,12 @@ fn malformed_documents_name_the_field() {
         (
             r#""5m""#,
             r#""5 minutes""#,
-            "policy.first_response: \"5 minutes\" is not a valid duration",
+            "policy.first_response: \"5 minutes\" is not a valid target",
         ),
         (
             r#""5m""#,
             "-300",
-            "policy.first_response: \"-300\" is not a valid duration",
+            "policy.first_response: \"-300\" is not a valid target",
         ),
         (
             r#""created""#,

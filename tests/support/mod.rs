@@ -1,6 +1,6 @@
 //! What the property tests share. Not a test crate of its own: `tests/*.rs` include it.
 
-use promptly::{PauseOn, Policy, SlaDuration, WarningThreshold};
+use promptly::{PauseOn, Policy, SlaDuration, Target, WarningThreshold};
 use proptest::prelude::*;
 use std::ops::Range;
 
@@ -27,9 +27,9 @@ pub fn policies(
     )
         .prop_map(
             move |(f, n, r, business_hours_only, warning, (pending, snoozed))| Policy {
-                first_response: f.and_then(unit),
-                next_response: n.and_then(unit),
-                resolution: r.and_then(unit),
+                first_response: f.and_then(unit).map(Target::Counted),
+                next_response: n.and_then(unit).map(Target::Counted),
+                resolution: r.and_then(unit).map(Target::Counted),
                 business_hours_only,
                 warning,
                 pause_on: PauseOn { pending, snoozed },

@@ -19,18 +19,22 @@ use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use promptly::{Policy, SlaDuration, WarningThreshold};
+use promptly::{Policy, SlaDuration, Target, WarningThreshold};
 
 #[cfg(feature = "ssr")]
 pub mod preview;
 pub mod what_if;
 
+/// The units of a duration; a day is 24 hours of counted time, not a calendar day.
 const UNITS: [(&str, &str); 4] = [
     ("s", "seconds"),
     ("m", "minutes"),
     ("h", "hours"),
-    ("d", "days"),
+    ("d", "days (24 counted hours)"),
 ];
+
+/// The unit a target has besides [`UNITS`]: business days of the calendar.
+const BUSINESS_DAYS_UNIT: (&str, &str) = ("bd", "business days");
 
 fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -64,8 +68,17 @@ fn split_duration(d: SlaDuration) -> (String, String) {
     (s.to_string(), "s".into())
 }
 
-/// A number and a unit as a duration, as the server reads the form.
-pub fn parse_target(value: &str, unit: &str) -> Option<Result<SlaDuration, String>> {
+/// A target as a number and its unit: business days as "bd", a duration as
+/// [`split_duration`] splits it.
+fn split_target(t: Target) -> (String, String) {
+    match t {
+        Target::Counted(d) => split_duration(d),
+        Target::BusinessDays(days) => (days.to_string(), BUSINESS_DAYS_UNIT.0.into()),
+    }
+}
+
+/// A number and a unit as a target, as the server reads the form.
+pub fn parse_target(value: &str, unit: &str) -> Option<Result<Target, String>> {
     let v = value.trim();
     if v.is_empty() {
         return None;
@@ -75,7 +88,7 @@ pub fn parse_target(value: &str, unit: &str) -> Option<Result<SlaDuration, Strin
     } else {
         v.to_string()
     };
-    Some(text.parse::<SlaDuration>().map_err(|e| e.to_string()))
+    Some(text.parse::<Target>().map_err(|e| e.to_string()))
 }
 
 /// Targets in one line: "First response 30m · Resolution 1d".
@@ -146,8 +159,8 @@ impl Fields {
     }
 
     fn from_item(p: &PolicyItem) -> Self {
-        let target = |d: Option<SlaDuration>, unit: &str| {
-            d.map(split_duration)
+        let target = |t: Option<Target>, unit: &str| {
+            t.map(split_target)
                 .unwrap_or_else(|| (String::new(), unit.into()))
         };
         let pol = &p.policy;
@@ -347,12 +360,15 @@ fn UnitSelect(
     label: &'static str,
     selected: String,
     with_percent: bool,
+    with_business_days: bool,
     on_change: WriteSignal<String>,
 ) -> impl IntoView {
     let percent = with_percent
         .then(|| view! { <option value="%" selected=selected == "%">"% of the target"</option> });
+    let business_days = with_business_days.then_some(BUSINESS_DAYS_UNIT);
     let options = UNITS
         .iter()
+        .chain(business_days.iter())
         .map(|(v, label)| view! { <option value=*v selected=selected == *v>{*label}</option> })
         .collect_view();
     view! {
@@ -380,7 +396,7 @@ fn TargetInput(
                 <span class="number-unit">
                     <input type="number" min="0" step="1" name=format!("{key}_value") value=value.0 placeholder="none"
                         aria-invalid=invalid on:input=move |ev| value_signal.set(event_target_value(&ev))/>
-                    <UnitSelect name=match key { "frt" => "frt_unit", "nrt" => "nrt_unit", _ => "rt_unit" } label="Unit" selected=value.1 with_percent=false on_change=unit_signal.write_only()/>
+                    <UnitSelect name=match key { "frt" => "frt_unit", "nrt" => "nrt_unit", _ => "rt_unit" } label="Unit" selected=value.1 with_percent=false with_business_days=true on_change=unit_signal.write_only()/>
                 </span>
             </label>
             {error.map(|m| view! { <p class="field-error" data-field=key>{m}</p> })}
@@ -529,7 +545,7 @@ fn WarningInput(value: (String, String), error: Option<String>) -> impl IntoView
                 <span class="number-unit">
                     <input type="number" min="0" step="1" name="warning_value" value=value.0 placeholder="25"
                         aria-invalid=error.as_ref().map(|_| "true")/>
-                    <UnitSelect name="warning_unit" label="Warning unit" selected=value.1 with_percent=true on_change=unit.write_only()/>
+                    <UnitSelect name="warning_unit" label="Warning unit" selected=value.1 with_percent=true with_business_days=false on_change=unit.write_only()/>
                 </span>
             </label>
             <p class="muted small">"A badge turns to “running out” when this much (or this share) of the target is left."</p>
@@ -557,5 +573,20 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn targets_split_and_parse_with_business_days() {
+        for (text, number, unit) in [("2bd", "2", "bd"), ("90m", "90", "m"), ("1d", "1", "d")] {
+            let target: Target = text.parse().unwrap();
+            assert_eq!(split_target(target), (number.into(), unit.into()), "{text}");
+            assert_eq!(parse_target(number, unit), Some(Ok(target)), "{text}");
+        }
+        assert_eq!(parse_target("", "bd"), None);
+        assert_eq!(parse_target("3 bd", "m"), Some(Ok(Target::BusinessDays(3))));
+        assert_eq!(
+            parse_target("400", "bd"),
+            Some(Err(r#""400bd" is more than 365 business days"#.into()))
+        );
     }
 }

@@ -179,7 +179,7 @@ pub async fn run(conversations: usize, stored: usize) -> Result<String, String> 
     let (_, end) = quarter();
     let policy = current();
     let mut later = policy;
-    later.first_response = promptly::SlaDuration::from_hours(1);
+    later.first_response = promptly::SlaDuration::from_hours(1).map(promptly::Target::Counted);
     let mut all_hours = later;
     all_hours.business_hours_only = false;
     let made = Instant::now();

@@ -321,15 +321,16 @@ impl PolicyForm {
     }
 }
 
-/// A number and a unit as a duration text ("30" + "m" → "30m"); anything but a whole number
-/// goes to the shared validation as typed, which explains what is wrong with it.
+/// A number and a unit as a duration or target text ("30" + "m" → "30m", "2" + "bd" →
+/// "2bd"); anything but a whole number goes to the shared validation as typed, which explains
+/// what is wrong with it (business days as a warning too).
 fn duration_text(value: &str, unit: &str) -> Option<String> {
     let v = value.trim();
     if v.is_empty() {
         return None;
     }
     let unit = match unit {
-        "s" | "m" | "h" | "d" => unit,
+        "s" | "m" | "h" | "d" | "bd" => unit,
         _ => "m",
     };
     if v.bytes().all(|b| b.is_ascii_digit()) {

@@ -54,7 +54,7 @@ use promptly::compliance::{
 use promptly::conversation::{
     Channel, Contact, ConversationSummary, ConversationView, Priority, Visibility,
 };
-use promptly::duration::SlaDuration;
+use promptly::duration::{SlaDuration, Target};
 use promptly::job::JobView;
 use promptly::policy::{PauseOn, Policy, WarningThreshold};
 use promptly::rules::{
@@ -433,7 +433,7 @@ pub fn from_types() -> Map<String, Value> {
         NewToken, CreatedToken, promptly::account::Scope, FieldError, ErrorBody,
         promptly::audit::Entity, promptly::audit::AuditEntry,
         // Calendars and policies.
-        TimeWindow, Timezone, WeeklyHours, CalendarDefinition, CalendarRecord, SlaDuration,
+        TimeWindow, Timezone, WeeklyHours, CalendarDefinition, CalendarRecord, SlaDuration, Target,
         WarningThreshold, PauseOn, Policy, PolicyRecord, Updated, JobView, DefaultPolicy,
         promptly::whatif::WhatIf, promptly::whatif::ReplayReport, promptly::whatif::TargetReport,
         promptly::whatif::TargetsReport, promptly::whatif::GroupReport, promptly::whatif::Advice,

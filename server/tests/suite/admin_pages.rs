@@ -174,6 +174,46 @@ async fn the_policy_preview_is_the_servers_for_admins_only() {
     assert!(!r.text().await.unwrap().contains("would be due"));
 }
 
+/// The form's "business days" unit: stored as "2bd", listed so, shown again as 2 business
+/// days, and previewed by the engine; the 24-hour unit says what it is.
+#[tokio::test]
+async fn business_day_policies_from_the_form() {
+    let (s, admin) = TestServer::start_as_admin().await;
+    s.form_redirect(&admin, "/calendars", OFFICE).await;
+    let cal = s.store.list_calendars().await.unwrap()[0].id.to_string();
+    let mut form = gold(&cal);
+    form[4] = ("frt_value", "2".into());
+    form[5] = ("frt_unit", "bd".into());
+    let to = s.form_redirect(&admin, "/policies", &as_form(&form)).await;
+    assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
+    let p = s.store.list_policies().await.unwrap().remove(0);
+    assert_eq!(
+        p.policy.first_response,
+        Some(promptly::Target::BusinessDays(2))
+    );
+    let html = s.page(&admin, &to).await;
+    assert!(
+        html.contains("First response 2bd · Resolution 2d"),
+        "{html}"
+    );
+    assert!(html.contains("A message on Friday 16:45 would be due Tuesday 16:45"));
+    assert!(
+        html.contains(r#"<option value="d">days (24 counted hours)"#),
+        "{html}"
+    );
+    let html = s.page(&admin, &format!("/policies?edit={}", p.id)).await;
+    assert!(
+        html.contains(r#"<option value="bd" selected>business days"#),
+        "the edit form shows the target in business days: {html}"
+    );
+    // Business days are no warning threshold: refused on the warning's input.
+    let mut bad = gold(&cal);
+    bad[10] = ("warning_value", "1".into());
+    bad[11] = ("warning_unit", "bd".into());
+    let html = s.form_refused(&admin, "/policies", &as_form(&bad)).await;
+    assert!(field_error(&html, "warning").is_some());
+}
+
 #[tokio::test]
 async fn policies_are_created_versioned_made_default_and_conflicts_are_explained() {
     let (s, admin) = TestServer::start_as_admin().await;
@@ -186,7 +226,7 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
     bad[4] = ("frt_value", "soon".into());
     let html = s.form_refused(&admin, "/policies", &as_form(&bad)).await;
     let err = field_error(&html, "frt").expect("an error for the first response");
-    assert!(err.contains("not a valid duration"), "{err}");
+    assert!(err.contains("not a valid target"), "{err}");
     assert!(s.store.list_policies().await.unwrap().is_empty());
     assert!(html.contains(r#"value="Gold""#), "what was typed is kept");
 
@@ -202,8 +242,18 @@ async fn policies_are_created_versioned_made_default_and_conflicts_are_explained
         .await;
     assert_eq!(query(&to, "notice").as_deref(), Some("created"), "{to}");
     let p = s.store.list_policies().await.unwrap().remove(0);
-    assert_eq!(p.policy.first_response.unwrap().as_secs(), 1800);
-    assert_eq!(p.policy.resolution.unwrap().as_secs(), 2 * 86_400);
+    assert_eq!(
+        p.policy.first_response,
+        Some(promptly::Target::Counted(
+            promptly::SlaDuration::from_secs(1800).unwrap()
+        ))
+    );
+    assert_eq!(
+        p.policy.resolution,
+        Some(promptly::Target::Counted(
+            promptly::SlaDuration::from_hours(48).unwrap()
+        ))
+    );
     assert!(p.policy.business_hours_only);
     assert_eq!(p.calendar_id.map(|c| c.to_string()), Some(cal.clone()));
     let html = s.page(&admin, &to).await;

@@ -356,6 +356,25 @@ fn the_documented_limits_are_the_codes() {
     let parsed: BTreeSet<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
     assert_eq!(documented, parsed);
 
+    // A policy's targets take business days ("2bd") as well as durations; a warning does not.
+    for field in ["first_response", "next_response", "resolution"] {
+        let property = &schemas["Policy"]["properties"][field];
+        assert!(
+            property.to_string().contains("#/components/schemas/Target"),
+            "{field}: {property}"
+        );
+    }
+    let target = &schemas["Target"];
+    assert_eq!(
+        target["oneOf"][0]["pattern"].as_str(),
+        Some(promptly::Target::PATTERN)
+    );
+    assert!(target["description"].as_str().unwrap().contains("`2bd`"));
+    assert_eq!(
+        schemas["Duration"]["oneOf"][0]["pattern"].as_str(),
+        Some(promptly::SlaDuration::PATTERN)
+    );
+
     // Page sizes.
     let limit = |path: &str| {
         doc["paths"][path]["get"]["parameters"]

@@ -208,6 +208,56 @@ async fn calendars_and_policies_validate_with_field_paths() {
     );
 }
 
+/// Business days through the API: stored and written back as "2bd", a conversation's
+/// first response due two business days later at the same local time, too many refused.
+#[tokio::test]
+async fn business_day_policies_round_trip_and_set_deadlines() {
+    // Friday 2026-11-20 12:00 in Amsterdam.
+    let friday_noon = chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00+01:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let s = TestServer::start_at(friday_noon).await;
+    let t = s.token().await;
+    let cal = s.create("/api/v1/calendars", &t, amsterdam()).await;
+    let body = s
+        .post_refused(
+            "/api/v1/policies",
+            &t,
+            json!({"name": "Too long", "first_response": "400bd"}),
+        )
+        .await;
+    assert_eq!(error_fields(&body), ["first_response"], "{body}");
+    assert!(
+        body.to_string().contains("more than 365 business days"),
+        "{body}"
+    );
+    let p = s
+        .create(
+            "/api/v1/policies",
+            &t,
+            json!({"name": "Two days", "calendar_id": cal["id"], "first_response": "2 bd",
+                   "resolution": "1d", "business_hours_only": true}),
+        )
+        .await;
+    assert_eq!(p["policy"]["first_response"], "2bd", "{p}");
+    assert_eq!(p["policy"]["resolution"], "1d", "{p}");
+    let pid = p["id"].as_i64().unwrap();
+    s.set_default_policy(&t, pid).await;
+    s.post(
+        "/api/v1/events",
+        &t,
+        json!({"id": "bd-1", "type": "conversation.created",
+        "conversation": "bd-c1", "channel": "email", "at": "2026-11-20T12:00:00+01:00"}),
+    )
+    .await;
+    let (_, c) = s.get("/api/v1/conversations/bd-c1", &t).await;
+    let frt = &c["sla"]["metrics"][0];
+    assert_eq!(frt["metric"], "first_response", "{c}");
+    // Tuesday 12:00 in Amsterdam; 16 open hours counted (Friday 5, Monday 8, Tuesday 3).
+    assert_eq!(frt["due_at"], "2026-11-24T11:00:00Z", "{c}");
+    assert_eq!(frt["target_s"], 16 * 3600, "{c}");
+}
+
 #[tokio::test]
 async fn a_deleted_policy_is_gone_with_its_versions() {
     let s = TestServer::start().await;

@@ -8,7 +8,7 @@ use super::parse_target;
 use crate::api::CalendarItem;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use promptly::{BusinessCalendar, CalendarDefinition, SlaDuration};
+use promptly::{BusinessCalendar, CalendarDefinition, Event, Policy, Target};
 
 /// The preview of the policy form as it stands: each target's number and unit (first
 /// response, next response, resolution), the business-hours toggle, and the chosen calendar
@@ -45,9 +45,10 @@ fn next_weekday(today: chrono::NaiveDate, weekday: Weekday) -> chrono::NaiveDate
 }
 
 /// The preview: for the first target present, when a message at a few sample instants
-/// (next Friday 16:45 and next Monday 10:00 in the calendar's zone) would be due. Pure.
+/// (next Friday 16:45 and next Monday 10:00 in the calendar's zone) would be due, as the SLA
+/// engine computes it (business days too). Pure.
 pub fn preview(
-    targets: [(&'static str, Option<Result<SlaDuration, String>>); 3],
+    targets: [(&'static str, Option<Result<Target, String>>); 3],
     business_hours: bool,
     calendar: Option<(&str, &CalendarDefinition)>,
     now: DateTime<Utc>,
@@ -60,13 +61,22 @@ pub fn preview(
         Err(e) => return vec![format!("The {metric} target: {e}")],
     };
     let tz: Tz = calendar.map_or(Tz::UTC, |(_, d)| d.timezone);
-    let (counting, business) = match (business_hours, calendar) {
+    let (counting, calendar) = match (business_hours, calendar) {
         (true, Some((name, def))) => match BusinessCalendar::new(def.clone()) {
             Ok(c) => (format!("business hours of “{name}”"), Some(c)),
             Err(e) => return vec![format!("The calendar “{name}” is not valid: {e}")],
         },
         (true, None) => ("every hour (no calendar chosen)".to_string(), None),
-        (false, _) => ("every hour".to_string(), None),
+        // Counting every hour, the calendar still gives business days their time zone.
+        (false, def) => (
+            "every hour".to_string(),
+            def.and_then(|(_, d)| BusinessCalendar::new(d.clone()).ok()),
+        ),
+    };
+    let policy = Policy {
+        first_response: Some(target),
+        business_hours_only: business_hours,
+        ..Policy::default()
     };
     let mut lines = vec![format!(
         "{} target {target}, counting {counting}, times in {}:",
@@ -84,10 +94,8 @@ pub fn preview(
             continue;
         };
         let from = from.with_timezone(&Utc);
-        let due = match &business {
-            Some(c) => c.add_open_time(from, target),
-            None => Some(from + Duration::seconds(target.as_secs())),
-        };
+        let state = promptly::evaluate(&policy, calendar.as_ref(), &[Event::created(from)], from);
+        let due = state.metrics.first().and_then(|m| m.due_at);
         let from_local = from.with_timezone(&tz);
         let line = match due {
             Some(due) => {
@@ -185,6 +193,36 @@ mod tests {
             None,
             now,
         );
-        assert!(bad[0].contains("not a valid duration"), "{bad:?}");
+        assert!(bad[0].contains("not a valid target"), "{bad:?}");
+    }
+
+    #[test]
+    fn preview_counts_business_days_with_the_engine() {
+        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap(); // a Monday
+        let def = office();
+        let targets = [
+            ("first-response", parse_target("2", "bd")),
+            ("next-response", None),
+            ("resolution", None),
+        ];
+        let lines = preview(targets.clone(), true, Some(("Office", &def)), now);
+        assert!(
+            lines[0].starts_with("First-response target 2bd"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            "A message on Friday 16:45 would be due Tuesday 16:45"
+        );
+        assert_eq!(
+            lines[2],
+            "A message on Monday 10:00 would be due Wednesday 10:00"
+        );
+        // Counting every hour: two days later, over the weekend.
+        let lines = preview(targets, false, None, now);
+        assert_eq!(
+            lines[1],
+            "A message on Friday 16:45 would be due Sunday 16:45"
+        );
     }
 }

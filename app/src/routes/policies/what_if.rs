@@ -17,7 +17,7 @@ use leptos_router::params::ParamsMap;
 use promptly::clock::Metric;
 use promptly::conversation::{Channel, Priority};
 use promptly::whatif::{Advice, GroupReport, ReplayReport, TargetReport, WhatIf};
-use promptly::{SlaDuration, WarningThreshold};
+use promptly::{SlaDuration, Target, WarningThreshold};
 
 const METRICS: [(Metric, &str, &str); 3] = [
     (Metric::FirstResponse, "frt", "First response"),
@@ -30,6 +30,10 @@ fn secs(s: Option<i64>) -> String {
     s.and_then(SlaDuration::from_secs)
         .map(|d| d.to_string())
         .unwrap_or_else(|| "—".into())
+}
+
+fn target_text(t: Option<Target>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_else(|| "—".into())
 }
 
 fn percent(p: Option<f64>) -> String {
@@ -67,7 +71,7 @@ fn form_values(policy: &PolicyItem, q: &ParamsMap, today: &str) -> Vec<(&'static
             .collect();
     }
     let p = &policy.policy;
-    let target = |d: Option<SlaDuration>| d.map(|d| d.to_string()).unwrap_or_default();
+    let target = |d: Option<Target>| d.map(|d| d.to_string()).unwrap_or_default();
     let (warning_value, warning_unit) = match p.warning {
         WarningThreshold::Percent(n) => (n.to_string(), "%".to_string()),
         WarningThreshold::Fixed(d) => (d.to_string(), "s".to_string()),
@@ -230,6 +234,7 @@ where
                         <option value="m" selected=unit == "m" || unit.is_empty()>"minutes"</option>
                         <option value="h" selected=unit == "h">"hours"</option>
                         <option value="d" selected=unit == "d">"days (24 counted hours)"</option>
+                        <option value="bd" selected=unit == "bd">"business days"</option>
                     </select>
                 </span>
                 {error.clone()(key)}
@@ -328,7 +333,7 @@ fn report_row(
     view! {
         <tr>
             <th scope="row">{label}</th>
-            {pair(secs(current.target_s), secs(draft.target_s))}
+            {pair(target_text(current.target), target_text(draft.target))}
             {pair(percent(current.attainment), percent(draft.attainment))}
             {pair(current.met.to_string(), draft.met.to_string())}
             {pair(current.breached.to_string(), draft.breached.to_string())}
