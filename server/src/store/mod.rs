@@ -379,6 +379,10 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<DrillRow>>;
+    /// What the live service level reads (`GET /api/v1/live`): the facts of the
+    /// conversations created at or after `since` (unix seconds), what waits for a first
+    /// response now, and the agents with open conversations.
+    async fn live_snapshot(&self, since: i64, now: i64) -> StoreResult<LiveSnapshot>;
     /// The conversations on any version of policy `policy_id` created in `[from, to)`
     /// (unix seconds), by id: what a what-if replays.
     async fn policy_conversations(
@@ -664,6 +668,33 @@ pub struct PolicyRecord {
     pub calendar_id: Option<i64>,
     pub policy: Policy,
     pub created_at: DateTime<Utc>,
+}
+
+/// A conversation created today, as the live service level reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveRow {
+    pub facts: promptly::compliance::ConversationFacts,
+    /// Its targets' breaches so far (missed, or running past the deadline).
+    pub breaches: i64,
+}
+
+/// Open conversations of a team and channel waiting for their first response now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub team: Option<String>,
+    pub channel: String,
+    pub count: i64,
+    /// When the longest wait began (unix seconds).
+    pub oldest_s: i64,
+}
+
+/// What `Store::live_snapshot` reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LiveSnapshot {
+    pub today: Vec<LiveRow>,
+    pub waiting: Vec<Waiting>,
+    /// (team, agents owning an open conversation of it).
+    pub agents: Vec<(Option<String>, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2000,6 +2000,95 @@ impl Store for SqlStore {
         self.rows(sql, drill_from_row).await
     }
 
+    async fn live_snapshot(&self, since: i64, now: i64) -> StoreResult<super::LiveSnapshot> {
+        use promptly::compliance::ConversationFacts;
+        let months = (facts::month_of(since), facts::month_of(now));
+        let rows = self
+            .q("SELECT created_s, channel, team, owner, policy_id, labels_key, email_host, first_response_s, \
+                 abandoned_s, frt_met, frt_missed, nrt_met, nrt_missed, rt_met, rt_missed \
+                 FROM conversation_facts WHERE month >= $1 AND month <= $2 AND created_s >= $3 \
+                 AND created_s <= $4")
+            .arg(months.0)
+            .arg(months.1)
+            .arg(since)
+            .arg(now)
+            .fetch_all(&self.db)
+            .await?;
+        let mut today = Vec::with_capacity(rows.len());
+        for r in rows {
+            let channel: String = r.get("channel")?;
+            let Some(channel) = promptly::conversation::Channel::parse(&channel) else {
+                continue;
+            };
+            let created = r.get::<i64, _>("created_s")?;
+            let mut f = ConversationFacts::new(
+                DateTime::from_timestamp(created, 0).unwrap_or_default(),
+                channel,
+            );
+            f.team = r.get("team")?;
+            f.owner = r.get("owner")?;
+            f.policy_id = r.get("policy_id")?;
+            let labels: String = r.get("labels_key")?;
+            f.labels = labels
+                .split('|')
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            // Scopes look at the address's domain only: the facts keep no more of it.
+            f.contact_email = r
+                .get::<Option<String>, _>("email_host")?
+                .map(|h| format!("contact@{h}"));
+            f.first_response_s = r.get("first_response_s")?;
+            f.abandoned_after_s = r.get("abandoned_s")?;
+            let outcome = |met: i64, missed: i64| match (met, missed) {
+                (_, m) if m > 0 => Some(false),
+                (m, _) if m > 0 => Some(true),
+                _ => None,
+            };
+            let get = |c: &str| r.get::<i64, _>(c);
+            f.frt_met = outcome(get("frt_met")?, get("frt_missed")?);
+            f.rt_met = outcome(get("rt_met")?, get("rt_missed")?);
+            f.nrt_met = u32::try_from(get("nrt_met")?).unwrap_or(0);
+            f.nrt_missed = u32::try_from(get("nrt_missed")?).unwrap_or(0);
+            let breaches = get("frt_missed")? + get("nrt_missed")? + get("rt_missed")?;
+            today.push(super::LiveRow { facts: f, breaches });
+        }
+        let waiting = self
+            .q(
+                "SELECT f.team, f.channel, COUNT(*) AS n, MIN(f.created_s) AS oldest \
+                 FROM conversation_facts f JOIN conversations c ON c.id = f.conversation_id \
+                 WHERE c.status = 'open' AND f.first_response_s IS NULL AND f.abandoned_s IS NULL \
+                 GROUP BY f.team, f.channel ORDER BY f.team, f.channel",
+            )
+            .fetch_all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(super::Waiting {
+                    team: r.get("team")?,
+                    channel: r.get("channel")?,
+                    count: r.get("n")?,
+                    oldest_s: r.get("oldest")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let agents = self
+            .q(
+                "SELECT team, COUNT(DISTINCT owner) AS n FROM conversations \
+                 WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY team ORDER BY team",
+            )
+            .fetch_all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| Ok((r.get("team")?, r.get("n")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(super::LiveSnapshot {
+            today,
+            waiting,
+            agents,
+        })
+    }
+
     async fn policy_conversations(
         &self,
         policy_id: i64,
