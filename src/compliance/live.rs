@@ -326,11 +326,11 @@ pub fn by_dimension(
     by_group(spec, facts, now, |f| dimension.key(f))
 }
 
+/// An interval `[start, end)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// The local day holding `now` and its intervals that have started by `now`.
-fn started_intervals(
-    spec: &LiveSpec,
-    now: DateTime<Utc>,
-) -> (NaiveDate, Vec<(DateTime<Utc>, DateTime<Utc>)>) {
+fn started_intervals(spec: &LiveSpec, now: DateTime<Utc>) -> (NaiveDate, Vec<Span>) {
     let day = now.with_timezone(&spec.zone).date_naive();
     let mut intervals = day_intervals(spec.zone, day, spec.interval);
     intervals.retain(|(start, _)| *start <= now);
@@ -382,7 +382,7 @@ impl Counts {
 fn live_day<'a>(
     spec: &LiveSpec,
     day: NaiveDate,
-    intervals: &[(DateTime<Utc>, DateTime<Utc>)],
+    intervals: &[Span],
     facts: impl Iterator<Item = &'a ConversationFacts>,
     now: DateTime<Utc>,
 ) -> LiveDay {
