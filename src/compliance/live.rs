@@ -14,8 +14,8 @@
 //!   is today, at or before `now`; intervals starting after `now` are not listed, the current
 //!   one is (partial).
 //! - **The level** is the contract's [`ServiceLevelFormula`], with its one definition
-//!   ([`ServiceLevelFormula::fraction`]) and percentage ([`Unit::actual`]), coloured by
-//!   [`band`] as the compliance pages do; contacts still waiting are counted (`waiting`)
+//!   ([`ServiceLevelFormula::fraction`]) and percentage
+//!   ([`Unit::actual`](super::Unit::actual)), coloured by [`band`] as the compliance pages do; contacts still waiting are counted (`waiting`)
 //!   but are in no formula.
 
 use super::bands::{band, Band};
