@@ -15,8 +15,8 @@
 //!   one is (partial).
 //! - **The level** is the contract's [`ServiceLevelFormula`], with its one definition
 //!   ([`ServiceLevelFormula::fraction`]) and percentage
-//!   ([`Unit::actual`](super::Unit::actual)), coloured by [`band`] as the compliance pages do; contacts still waiting are counted (`waiting`)
-//!   but are in no formula.
+//!   ([`Unit::actual`](super::Unit::actual)), coloured by [`band`] as the compliance pages
+//!   do; contacts still waiting are counted (`waiting`) but are in no formula.
 
 use super::bands::{band, Band};
 use super::breakdown::{none_last, Dimension};
