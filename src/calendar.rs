@@ -598,7 +598,7 @@ pub(crate) fn add_days_in_zone(tz: Tz, from: Secs, days: u16) -> Option<Secs> {
 
 /// Maps a local wall-clock time to an instant: the earlier instant when ambiguous, the end of
 /// the gap when it does not exist.
-fn resolve_local(tz: Tz, local: NaiveDateTime) -> Secs {
+pub(crate) fn resolve_local(tz: Tz, local: NaiveDateTime) -> Secs {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) => t.timestamp(),
         LocalResult::Ambiguous(a, b) => a.timestamp().min(b.timestamp()),

@@ -35,13 +35,16 @@
 //! The code is split by concern: `period` (periods), `facts` (conversation facts and their
 //! stored form), `scope` (which conversations a contract covers), `tally` (metrics, their
 //! numerators and denominators), `bands` (bands, points and money), `breakdown` (breakdowns
-//! and group counts) and `contract` (the contract, its validation and its compliance).
+//! and group counts), `contract` (the contract, its validation and its compliance) and
+//! `live` (today's service level per 15/30/60-minute interval in a calendar's zone, for a
+//! wallboard: the one place where days are local rather than UTC).
 //! Every item is re-exported here, so `promptly::compliance::X` is the path to use.
 
 mod bands;
 mod breakdown;
 mod contract;
 mod facts;
+mod live;
 mod period;
 mod scope;
 mod tally;
@@ -60,9 +63,13 @@ pub use facts::{
     cycle_counts, first_wait, first_wait_until_left, ClockRecord, ConversationFacts, FactsRecord,
     FirstWait, SurveyKind, SurveyResponse,
 };
+pub use live::{
+    by_dimension, by_group, day_intervals, service_level_today, IntervalLength,
+    IntervalLengthError, IntervalLevel, LiveDay, LiveGroup, LiveSpec,
+};
 pub use period::{Period, PeriodKey, PERIOD_QUERY_PATTERN};
 pub use scope::{Scope, ScopeSubject};
 pub use tally::{
-    compute, result_of, tally, MetricKind, MetricResult, MetricTarget, ServiceLevelFormula,
-    TargetRange, Unit,
+    compute, result_of, tally, MetricKind, MetricResult, MetricTarget, ServiceLevelCounts,
+    ServiceLevelFormula, TargetRange, Unit,
 };

@@ -59,6 +59,62 @@ impl ServiceLevelFormula {
     }
 }
 
+/// The counts a service level is computed from ([`ServiceLevelFormula::fraction`]): answered
+/// contacts (`first_response_s` set), abandoned ones (no response, `abandoned_after_s` set),
+/// and how many of each within Y (at most `within_s`). A contact still waiting is neither.
+/// Counts add up over disjoint sets of contacts ([`ServiceLevelCounts::add`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ServiceLevelCounts {
+    pub answered: i64,
+    pub answered_within: i64,
+    pub abandoned: i64,
+    pub abandoned_within: i64,
+}
+
+impl ServiceLevelCounts {
+    /// One contact's counts (answered wins over an abandonment wait).
+    pub fn of(facts: &ConversationFacts, within_s: i64) -> Self {
+        let mut c = ServiceLevelCounts::default();
+        if let Some(wait) = facts.first_response_s {
+            c.answered = 1;
+            c.answered_within = i64::from(wait <= within_s);
+        } else if let Some(wait) = facts.abandoned_after_s {
+            c.abandoned = 1;
+            c.abandoned_within = i64::from(wait <= within_s);
+        }
+        c
+    }
+
+    pub fn add(&mut self, other: &ServiceLevelCounts) {
+        self.answered += other.answered;
+        self.answered_within += other.answered_within;
+        self.abandoned += other.abandoned;
+        self.abandoned_within += other.abandoned_within;
+    }
+}
+
+impl ServiceLevelFormula {
+    /// The formula's (numerator, denominator) from counts: the one definition of the four
+    /// formulas, used by [`tally`] and the live service level. Linear in the counts, so the
+    /// fraction of a sum is the sum of the fractions.
+    pub fn fraction(self, c: &ServiceLevelCounts) -> (i64, i64) {
+        match self {
+            ServiceLevelFormula::AbandonedWithinCountMet => (
+                c.answered_within + c.abandoned_within,
+                c.answered + c.abandoned,
+            ),
+            ServiceLevelFormula::AnsweredOnly => (c.answered_within, c.answered),
+            ServiceLevelFormula::AbandonedCountMissed => {
+                (c.answered_within, c.answered + c.abandoned)
+            }
+            ServiceLevelFormula::AbandonedAfterCountMissed => (
+                c.answered_within,
+                c.answered + (c.abandoned - c.abandoned_within),
+            ),
+        }
+    }
+}
+
 /// What a metric's value is measured in; decides what a "point" is ([`money`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +155,17 @@ pub enum MetricKind {
     Nps,
     /// Mean customer effort score, 1–7, lower is better.
     Ces,
+}
+
+impl Unit {
+    /// A value from its numerator and denominator: × 100 for percentages and NPS, a plain
+    /// mean for seconds and scores; `None` for an empty denominator.
+    pub fn actual(self, numerator: i64, denominator: i64) -> Option<f64> {
+        (denominator > 0).then(|| match self {
+            Unit::Percent | Unit::Nps => numerator as f64 * 100.0 / denominator as f64,
+            Unit::Seconds | Unit::Score => numerator as f64 / denominator as f64,
+        })
+    }
 }
 
 impl MetricKind {
@@ -369,22 +436,9 @@ pub fn tally<'a>(
                 den += i64::from(f.nrt_met) + i64::from(f.nrt_missed);
             }
             MetricKind::ServiceLevel { within_s, formula } => {
-                use ServiceLevelFormula::*;
-                if let Some(wait) = answered {
-                    num += i64::from(wait <= within_s);
-                    den += 1;
-                } else if let Some(wait) = abandoned {
-                    let within = wait <= within_s;
-                    match formula {
-                        AbandonedWithinCountMet => {
-                            num += i64::from(within);
-                            den += 1;
-                        }
-                        AnsweredOnly => {}
-                        AbandonedCountMissed => den += 1,
-                        AbandonedAfterCountMissed => den += i64::from(!within),
-                    }
-                }
+                let (n, d) = formula.fraction(&ServiceLevelCounts::of(f, within_s));
+                num += n;
+                den += d;
             }
             MetricKind::Asa => {
                 if let Some(wait) = answered {
@@ -451,10 +505,7 @@ pub fn result_of(
     denominator: i64,
     remedies: Option<&Remedies>,
 ) -> MetricResult {
-    let actual = (denominator > 0).then(|| match metric.kind.unit() {
-        Unit::Percent | Unit::Nps => numerator as f64 * 100.0 / denominator as f64,
-        Unit::Seconds | Unit::Score => numerator as f64 / denominator as f64,
-    });
+    let actual = metric.kind.unit().actual(numerator, denominator);
     let hib = metric.kind.higher_is_better();
     let mut result = MetricResult {
         kind: metric.kind,
