@@ -16,7 +16,9 @@
 //! - **The level** is the contract's [`ServiceLevelFormula`], with its one definition
 //!   ([`ServiceLevelFormula::fraction`]) and percentage
 //!   ([`Unit::actual`](super::Unit::actual)), coloured by [`band`] as the compliance pages
-//!   do; contacts still waiting are counted (`waiting`) but are in no formula.
+//!   do. A contact still waiting is counted (`waiting`); once it has waited longer than Y
+//!   it can no longer be answered within Y, so it counts as answered late (missed) in every
+//!   formula, and the level falls while customers wait, not only when they are answered.
 
 use super::bands::{band, Band};
 use super::breakdown::{none_last, Dimension};
@@ -236,6 +238,48 @@ pub struct LiveGroup {
     pub live: LiveDay,
 }
 
+/// One row of the live wallboard: a team's, a channel's, a contract's or everyone's service
+/// level today, with what waits now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BoardRow {
+    /// `all`, `team`, `channel` or `contract`.
+    pub kind: String,
+    /// The team, channel word or contract id; `null` for everyone and for "no team".
+    pub key: Option<String>,
+    pub label: String,
+    /// "X % answered within Y": Y in seconds, the target X and the formula for abandons.
+    pub within_s: i64,
+    pub target: f64,
+    pub formula: ServiceLevelFormula,
+    pub live: LiveDay,
+    /// Open conversations waiting for a first response now, and since when the longest has.
+    pub waiting_now: i64,
+    pub longest_wait_s: Option<i64>,
+    /// Breaches of today's conversations so far.
+    pub breaches: i64,
+    /// Agents owning an open conversation (teams and everyone).
+    pub agents: Option<i64>,
+}
+
+/// The live wallboard (`GET /api/v1/live`): today in `zone`, in intervals of `interval`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Board {
+    #[serde(with = "instant::rfc3339")]
+    pub at: DateTime<Utc>,
+    pub zone: String,
+    pub interval: IntervalLength,
+    /// Where the team and channel rows' Y, target and formula come from: a contract's name,
+    /// or `null` for the defaults ([`DEFAULT_WITHIN_S`], [`DEFAULT_TARGET`]).
+    pub spec_from: Option<String>,
+    /// Everyone first, then teams, channels and contracts.
+    pub rows: Vec<BoardRow>,
+}
+
+/// Y of the team and channel rows when no contract has a service-level metric: 5 minutes.
+pub const DEFAULT_WITHIN_S: i64 = 300;
+/// Their target then: 80 %.
+pub const DEFAULT_TARGET: f64 = 80.0;
+
 /// The intervals of the local `day` in `zone`, consecutive UTC ranges `[start, end)` from
 /// the day's first instant (local midnight, or the end of a DST gap holding it) to the next
 /// day's; see the module docs for the boundaries. Empty for a date the zone skipped (or the
@@ -391,10 +435,16 @@ fn live_day<'a>(
         for f in facts.filter(|f| today(f, day_start, now)) {
             // The last interval starting at or before the arrival.
             let i = intervals.partition_point(|(start, _)| *start <= f.created_at) - 1;
-            let level = ServiceLevelCounts::of(f, spec.within_s);
+            let mut level = ServiceLevelCounts::of(f, spec.within_s);
             let c = &mut counts[i];
             c.offered += 1;
-            c.waiting += i64::from(level == ServiceLevelCounts::default());
+            if level == ServiceLevelCounts::default() {
+                c.waiting += 1;
+                if (now - f.created_at).num_seconds() > spec.within_s {
+                    // It can no longer be answered within Y: missed already, in every formula.
+                    level.answered = 1;
+                }
+            }
             c.level.add(&level);
         }
     }
@@ -471,7 +521,7 @@ mod tests {
     /// | 10:31     | 10:30 (21)       | answered 3 s: within                   |
     /// | 10:32     | 10:30 (21)       | answered 8 s (also a 30 s abandonment: |
     /// |           |                  | answered wins): within                 |
-    /// | 10:35     | 10:30 (21)       | still waiting                          |
+    /// | 10:39:50  | 10:30 (21)       | still waiting, 10 s so far: not missed |
     /// | 10:40     | 10:30 (21)       | abandoned 60 s: after (at `now`)       |
     ///
     /// Not counted: 23:59 local the 17th (yesterday), 10:45 local (after now), the 19th.
@@ -491,7 +541,7 @@ mod tests {
                 abandoned_after_s: Some(30),
                 ..answered_at("2026-11-18T10:32:00+01:00", 8)
             },
-            at("2026-11-18T10:35:00+01:00"), // waiting
+            at("2026-11-18T10:39:50+01:00"), // waiting 10 s: not yet past Y
             abandoned_at("2026-11-18T10:40:00+01:00", 60),
             answered_at("2026-11-18T10:45:00+01:00", 1), // after now
             answered_at("2026-11-19T09:00:00+01:00", 1), // tomorrow
@@ -649,9 +699,10 @@ mod tests {
     }
 
     #[test]
-    fn waiting_contacts_are_offered_but_in_no_level() {
+    fn waiting_contacts_count_as_missed_once_past_y() {
         let now = t("2026-11-18T10:00:00Z");
-        let facts = [at("2026-11-18T09:00:00Z"), at("2026-11-18T09:10:00Z")];
+        // Waiting 20 s (exactly Y) and 10 s: still answerable within Y, in no level.
+        let facts = [at("2026-11-18T09:59:40Z"), at("2026-11-18T09:59:50Z")];
         for formula in ServiceLevelFormula::ALL {
             let live = service_level_today(&spec(formula), &facts, now);
             assert_eq!(counts(&live.total), [2, 0, 0, 0, 0, 2]);
@@ -661,18 +712,18 @@ mod tests {
                 (None, Band::NoData)
             );
         }
-        // Adding a waiting contact to one answered within leaves the level at 100 %.
+        // One answered within and one waiting 21 s: half, in every formula, and the
+        // waiting one is still counted as waiting.
         let facts = [
-            at("2026-11-18T09:00:00Z"),
             answered_at("2026-11-18T09:10:00Z", 3),
+            at("2026-11-18T09:59:39Z"),
         ];
-        let live = service_level_today(
-            &spec(ServiceLevelFormula::AbandonedCountMissed),
-            &facts,
-            now,
-        );
-        assert_eq!(live.total.service_level, Some(100.0));
-        assert_eq!(live.total.waiting, 1);
+        for formula in ServiceLevelFormula::ALL {
+            let live = service_level_today(&spec(formula), &facts, now);
+            assert_eq!(live.total.service_level, Some(50.0), "{formula:?}");
+            assert_eq!(live.total.waiting, 1);
+            assert_eq!(live.total.band, Band::AllHands);
+        }
     }
 
     #[test]

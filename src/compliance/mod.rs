@@ -64,8 +64,9 @@ pub use facts::{
     FirstWait, SurveyKind, SurveyResponse,
 };
 pub use live::{
-    by_dimension, by_group, day_intervals, service_level_today, IntervalLength,
-    IntervalLengthError, IntervalLevel, LiveDay, LiveGroup, LiveSpec,
+    by_dimension, by_group, day_intervals, service_level_today, Board, BoardRow, IntervalLength,
+    IntervalLengthError, IntervalLevel, LiveDay, LiveGroup, LiveSpec, DEFAULT_TARGET,
+    DEFAULT_WITHIN_S,
 };
 pub use period::{Period, PeriodKey, PERIOD_QUERY_PATTERN};
 pub use scope::{Scope, ScopeSubject};

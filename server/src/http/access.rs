@@ -301,6 +301,7 @@ pub const ROUTES: &[Route] = &[
     api("GET", "/api/v1/departments", MANAGERS),
     api("PUT", "/api/v1/departments", ADMINS),
     api("GET", "/api/v1/staffing", MANAGERS),
+    api("GET", "/api/v1/live", MANAGERS),
     form(
         "POST",
         "/compliance/new",

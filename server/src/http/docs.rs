@@ -34,7 +34,7 @@ use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
 use crate::http::users::UserPatch;
 use crate::http::{
-    audit, automation, calendars, channel_accounts, contracts, conversations, events, policies,
+    audit, automation, calendars, channel_accounts, contracts, conversations, events, live, policies,
     rules, staffing, stream, tokens, users,
 };
 use crate::services::accounts::{NewUserFields, PasswordChange, PasswordReset};
@@ -130,6 +130,7 @@ use promptly::timeline::{Author, ConversationStatus};
     contracts::departments,
     contracts::set_departments,
     staffing::staffing,
+    live::live,
 ))]
 struct Operations;
 
@@ -451,6 +452,8 @@ pub fn from_types() -> Map<String, Value> {
         Band, Positions, TeamDepartment, TeamDepartments, PeriodKey, ReviewNotice, ContractView,
         CurrentPeriod, ContractList, MetricKind, MetricResult, Money, ComplianceView, ContractName,
         MetricView, BreakdownsView, GroupView, Staffing, DrillView, Dimension,
+        promptly::compliance::Board, promptly::compliance::BoardRow, promptly::compliance::LiveDay,
+        promptly::compliance::IntervalLevel, promptly::compliance::IntervalLength,
     ];
     let mut schemas: Map<String, Value> = schemas
         .into_iter()

@@ -21,6 +21,7 @@ pub mod guard;
 pub mod headers;
 pub mod health;
 pub mod hooks;
+pub mod live;
 pub mod metrics;
 pub mod policies;
 pub mod rule_forms;
@@ -419,6 +420,7 @@ pub fn api_router() -> Router<AppState> {
         automation::router(),
         channel_accounts::router(),
         staffing::router(),
+        live::router(),
         contracts::router(),
         events::router(),
         conversations::router(),

@@ -9,6 +9,7 @@ pub mod calendars;
 pub mod channels;
 pub mod contracts;
 pub mod conversations;
+pub mod live;
 pub mod policies;
 pub mod rules;
 pub mod tokens;
