@@ -34,8 +34,8 @@ use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
 use crate::http::users::UserPatch;
 use crate::http::{
-    audit, automation, calendars, channel_accounts, contracts, conversations, events, live, policies,
-    rules, staffing, stream, tokens, users,
+    audit, automation, calendars, channel_accounts, contracts, conversations, events, live,
+    policies, rules, staffing, stream, tokens, users,
 };
 use crate::services::accounts::{NewUserFields, PasswordChange, PasswordReset};
 use crate::services::policies::DefaultPolicy;

@@ -7,8 +7,8 @@
 //! contract with a service-level metric, or the defaults; a contract's row takes its own and
 //! only the conversations in its scope.
 
-use crate::store::{LiveSnapshot, StoreResult};
 use crate::state::AppState;
+use crate::store::{LiveSnapshot, StoreResult};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use promptly::compliance::{
@@ -68,11 +68,7 @@ fn row(
     }
 }
 
-fn extras(
-    snapshot: &LiveSnapshot,
-    team: Option<Option<&str>>,
-    channel: Option<&str>,
-) -> Extras {
+fn extras(snapshot: &LiveSnapshot, team: Option<Option<&str>>, channel: Option<&str>) -> Extras {
     let keep_team = |t: &Option<String>| team.is_none_or(|want| t.as_deref() == want);
     let keep_channel = |c: &str| channel.is_none_or(|want| c == want);
     let waiting = snapshot
@@ -157,7 +153,9 @@ pub async fn board(state: &AppState, interval: IntervalLength) -> StoreResult<Bo
         let e = extras(&snapshot, Some(g.key.as_deref()), None);
         rows.push(row("team", g.key, label, &house, g.live, e, now));
     }
-    for g in by_group(&house, &facts, now, |f| Some(f.channel.as_str().to_string())) {
+    for g in by_group(&house, &facts, now, |f| {
+        Some(f.channel.as_str().to_string())
+    }) {
         let word = g.key.clone().unwrap_or_default();
         let label = promptly::conversation::Channel::parse(&word)
             .map_or(word.clone(), |c| c.label().to_string());

@@ -20,6 +20,7 @@ mod contracts_api;
 mod fault_two_servers;
 mod http;
 mod kill;
+mod live_level;
 mod metrics;
 mod openapi;
 mod passwords;
