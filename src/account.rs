@@ -249,6 +249,7 @@ impl<'de> Deserialize<'de> for Scopes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Section {
     Queue,
+    Live,
     Policies,
     Calendars,
     Rules,
@@ -259,8 +260,9 @@ pub enum Section {
 }
 
 impl Section {
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Queue,
+        Section::Live,
         Section::Policies,
         Section::Calendars,
         Section::Rules,
@@ -273,6 +275,7 @@ impl Section {
     pub fn label(self) -> &'static str {
         match self {
             Section::Queue => "Queue",
+            Section::Live => "Live",
             Section::Policies => "Policies",
             Section::Calendars => "Calendars",
             Section::Rules => "Rules",
@@ -286,6 +289,7 @@ impl Section {
     pub fn path(self) -> &'static str {
         match self {
             Section::Queue => "/",
+            Section::Live => "/live",
             Section::Policies => "/policies",
             Section::Calendars => "/calendars",
             Section::Rules => "/rules",
@@ -307,7 +311,7 @@ impl Section {
             | Section::Channels
             | Section::Users
             | Section::Audit => role == Role::Admin,
-            Section::Compliance => matches!(role, Role::Admin | Role::Manager),
+            Section::Compliance | Section::Live => matches!(role, Role::Admin | Role::Manager),
         }
     }
 
@@ -495,7 +499,9 @@ mod tests {
         assert!(!Section::Users.allows(Role::Agent));
         assert!(!Section::Users.allows(Role::Manager));
         assert!(Section::Compliance.allows(Role::Manager));
-        assert_eq!(Section::visible_to(Role::Admin).count(), 8);
+        assert!(Section::Live.allows(Role::Manager));
+        assert!(!Section::Live.allows(Role::Agent));
+        assert_eq!(Section::visible_to(Role::Admin).count(), 9);
         assert!(!Section::Channels.allows(Role::Manager));
     }
 

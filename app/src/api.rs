@@ -340,6 +340,11 @@ pub mod ssr {
     /// Contract compliance for managers and admins (the caller checks the role).
     #[async_trait]
     pub trait ComplianceBackend: Send + Sync + 'static {
+        /// The live wallboard in intervals of `interval`.
+        async fn live_board(
+            &self,
+            interval: promptly::compliance::IntervalLength,
+        ) -> Result<promptly::compliance::Board, String>;
         async fn contracts_page(
             &self,
             me: &UserView,
@@ -676,6 +681,22 @@ pub async fn get_contracts(
     let asked = params != StaffingParams::default();
     backend
         .contracts_page(&me, asked.then_some(params))
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The live service level wallboard in intervals of `interval` minutes (15, 30 or 60;
+/// default 30), managers and admins.
+#[server]
+pub async fn get_live(interval: Option<i64>) -> Result<promptly::compliance::Board, ServerFnError> {
+    let backend = require_compliance_user()?;
+    let interval = match interval {
+        None => promptly::compliance::IntervalLength::Min30,
+        Some(m) => promptly::compliance::IntervalLength::from_minutes(m)
+            .map_err(|e| ServerFnError::new(e.to_string()))?,
+    };
+    backend
+        .live_board(interval)
         .await
         .map_err(ServerFnError::new)
 }

@@ -90,6 +90,8 @@ lazy_pages! {
     ConversationRoute => view! { <Shell><routes::conversation::ConversationRoute/></Shell> };
     /// `/policies`
     PoliciesRoute => view! { <Shell><SectionPage section=Section::Policies><routes::policies::PoliciesPage/></SectionPage></Shell> };
+    /// `/live`
+    LiveRoute => view! { <Shell><SectionPage section=Section::Live><routes::live::LivePage/></SectionPage></Shell> };
     /// `/policies/:id/what-if`
     WhatIfRoute => view! { <Shell><RoleGuard section=Section::Policies><routes::policies::what_if::WhatIfPage/></RoleGuard></Shell> };
     /// `/calendars`
@@ -127,6 +129,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/conversations/:id") view={Lazy::<ConversationRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/policies") view={Lazy::<PoliciesRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/live") view={Lazy::<LiveRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/policies/:id/what-if") view={Lazy::<WhatIfRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/calendars") view={Lazy::<CalendarsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/rules") view={Lazy::<RulesRoute>::new()} ssr=SsrMode::Async/>

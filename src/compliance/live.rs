@@ -196,6 +196,8 @@ impl LiveSpec {
 pub struct IntervalLevel {
     #[serde(with = "instant::rfc3339")]
     pub start: DateTime<Utc>,
+    /// The start's local time in the zone, "HH:MM" (what a wall screen shows).
+    pub label: String,
     /// The interval's end (the current one's too, though it is not over); for the day's
     /// total, `now`.
     #[serde(with = "instant::rfc3339")]
@@ -208,7 +210,7 @@ pub struct IntervalLevel {
     /// Left, or resolved, without any response.
     pub abandoned: i64,
     pub abandoned_within: i64,
-    /// Neither answered nor abandoned yet: in no formula.
+    /// Neither answered nor abandoned yet (counted as answered late once past Y).
     pub waiting: i64,
     /// The formula's numerator and denominator.
     pub numerator: i64,
@@ -406,6 +408,7 @@ impl Counts {
         let service_level = kind.unit().actual(numerator, denominator);
         IntervalLevel {
             start,
+            label: start.with_timezone(&spec.zone).format("%H:%M").to_string(),
             end,
             offered: self.offered,
             answered: self.level.answered,

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod compliance;
 pub mod conversation;
 pub mod errors;
+pub mod live;
 pub mod login;
 pub mod logout;
 pub mod policies;

@@ -66,6 +66,18 @@ fn staffing(params: &StaffingParams, on_shift: usize) -> Result<StaffingAnswer, 
 
 #[async_trait]
 impl ComplianceBackend for Pages {
+    async fn live_board(
+        &self,
+        interval: promptly::compliance::IntervalLength,
+    ) -> Result<promptly::compliance::Board, String> {
+        crate::services::live::board(&self.0, interval)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the live board failed");
+                "The live service level could not be loaded.".to_string()
+            })
+    }
+
     async fn contracts_page(
         &self,
         me: &promptly::account::UserView,

@@ -127,7 +127,7 @@ pub async fn board(state: &AppState, interval: IntervalLength) -> StoreResult<Bo
         })
         .collect();
     let (house, spec_from) = match contract_specs.first() {
-        Some((_, name, spec, _)) => (spec.clone(), Some(name.clone())),
+        Some((_, name, spec, _)) => (*spec, Some(name.clone())),
         None => (
             LiveSpec {
                 zone,
