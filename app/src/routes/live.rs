@@ -9,7 +9,6 @@
 use crate::api::get_live;
 use crate::components::live::LiveFeed;
 use leptos::prelude::*;
-use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use promptly::compliance::{Band, Board, BoardRow, IntervalLevel};
 use promptly::SlaDuration;
@@ -66,7 +65,6 @@ pub fn LivePage() -> impl IntoView {
     let data = Resource::new(move || (interval.get(), reload.get()), |(i, _)| get_live(i));
     view! {
         <section class="live admin-page" class:wall=move || wall.get() data-testid="live-board">
-            <Meta http_equiv="refresh" content="30"/>
             <h1>"Live service level"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -125,7 +123,8 @@ fn BoardView(board: Board, wall: bool) -> impl IntoView {
     view! {
         <p class="muted">{format!("Today in {} · {spec} · a contact waiting past Y counts as missed", board.zone)}</p>
         <nav class="live-controls" aria-label="Interval">
-            {link(15)}" "{link(30)}" "{link(60)}" · "{wall_link}
+            {link(15)}" "{link(30)}" "{link(60)}" · "{wall_link}" · "
+            <a href=if wall { format!("/live?interval={minutes}&wall=1") } else { format!("/live?interval={minutes}") }>"Reload"</a>
         </nav>
         {strip}
         {groups}
