@@ -63,8 +63,11 @@ test('a manager sees a contract in the warning band with its figures; an agent i
   await expect(page.locator('section.contract')).toHaveAttribute('data-band', 'warning');
   await expect(page.locator('.summary')).toContainText('Alert workforce management');
   await expect(page.locator('.summary .money')).toContainText('the client pays 973.33 EUR');
-  // The trend chart is drawn by the server.
-  await expect(page.locator('figure.trend[data-metric="abandonment_rate"] svg circle')).toHaveCount(1);
+  // An average's "Counted" is how many contacts it averages.
+  await expect(asa.locator('td.num.muted')).toHaveText(/^\d+ contacts$/);
+  // One period with figures: the trend says so instead of drawing an empty frame.
+  await expect(page.locator('figure.trend[data-metric="abandonment_rate"] svg')).toHaveCount(0);
+  await expect(page.locator('figure.trend[data-metric="abandonment_rate"]')).toContainText('Only one period has figures so far (2026-10: 33.3 %)');
   // Breakdown by team, and the conversations behind billing's abandonment rate.
   const teams = page.locator('.breakdown[data-dimension="team"]');
   await expect(teams.locator('tr', { hasText: 'billing' })).toContainText('50.0 %');

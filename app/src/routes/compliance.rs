@@ -267,6 +267,35 @@ fn StaffingResult(data: ContractsData) -> impl IntoView {
 // One contract
 // ---------------------------------------------------------------------------------------
 
+/// A new contract's form: the metrics a support contract usually has (service level 80 %
+/// within 20 s, average speed of answer 30 s, abandonment 5 %, CSAT 85 %, monthly), to edit
+/// or clear, rather than empty rows.
+fn new_contract_values() -> Vec<(String, String)> {
+    let metrics = [
+        (
+            "service_level",
+            "80",
+            &[
+                ("within_s", "20"),
+                ("formula", "abandoned_after_count_missed"),
+            ][..],
+        ),
+        ("asa", "30", &[][..]),
+        ("abandonment_rate", "5", &[("short_abandon_s", "5")][..]),
+        ("csat", "85", &[][..]),
+    ];
+    let mut v = vec![("counterparty_kind".to_string(), "client".to_string())];
+    for (i, (kind, target, extra)) in metrics.into_iter().enumerate() {
+        v.push((format!("m{i}_kind"), kind.into()));
+        v.push((format!("m{i}_target"), target.into()));
+        v.push((format!("m{i}_period"), "month".into()));
+        for (k, x) in extra {
+            v.push((format!("m{i}_{k}"), (*x).into()));
+        }
+    }
+    v
+}
+
 /// The page inside its guard (see [`crate::components::guard::RoleGuard`]).
 #[component]
 pub fn ContractPage() -> impl IntoView {
@@ -388,7 +417,7 @@ fn ContractView(data: ContractData, flash: Option<&'static str>) -> impl IntoVie
                                     <td>{g.key.clone().unwrap_or_else(|| "(none)".into())}</td>
                                     <td class="num">{g.conversations}</td>
                                     <td class="num"><a href=href>{figure(kind, g.result.actual)}</a></td>
-                                    <td class="num muted">{format!("{} / {}", g.result.numerator, g.result.denominator)}</td>
+                                    <td class="num muted">{counted_text(kind, g.result.numerator, g.result.denominator)}</td>
                                     <td>{band_badge(g.result.band)}</td>
                                 </tr>
                             }
@@ -548,12 +577,23 @@ fn metric_row(
             <td>{m.kind.label()}</td>
             <td class="num">{figure(m.kind, Some(m.target))}</td>
             <td class="num actual"><a href=drill>{figure(m.kind, m.actual)}</a></td>
-            <td class="num muted">{format!("{} / {}", m.numerator, m.denominator)}</td>
+            <td class="num muted">{counted_text(m.kind, m.numerator, m.denominator)}</td>
             <td>{band_badge(m.band)}</td>
             <td class="action">{m.band.action()}</td>
             <td class="num">{money_text}</td>
             <td>{sparkline(&points, m.target)}</td>
         </tr>
+    }
+}
+
+/// The "Counted" column: a rate's numerator over its denominator ("17 / 20"); an average's
+/// (ASA, CES) or the NPS's how many it is taken over ("20 contacts", "12 responses"), not a
+/// sum of seconds or scores over a count.
+fn counted_text(kind: MetricKind, numerator: i64, denominator: i64) -> String {
+    match kind.unit() {
+        Unit::Percent => format!("{numerator} / {denominator}"),
+        Unit::Seconds => format!("{denominator} contacts"),
+        Unit::Nps | Unit::Score => format!("{denominator} responses"),
     }
 }
 
@@ -601,12 +641,34 @@ fn sparkline(points: &[Option<f64>], target: f64) -> impl IntoView {
     }
 }
 
-fn trend_chart(i: usize, m: &MetricTarget, trend: &[Compliance]) -> impl IntoView {
+fn trend_chart(i: usize, m: &MetricTarget, trend: &[Compliance]) -> AnyView {
     let (w, h, left) = (360.0, 120.0, 40.0);
     let points: Vec<Option<f64>> = trend
         .iter()
         .map(|c| c.metrics.get(i).and_then(|r| r.actual))
         .collect();
+    let measured: Vec<(String, f64)> = trend
+        .iter()
+        .zip(&points)
+        .filter_map(|(c, v)| v.map(|v| (c.period.to_string(), v)))
+        .collect();
+    if measured.len() < 2 {
+        // A line needs two periods: say what there is instead of drawing an empty frame.
+        let text = match measured.first() {
+            Some((period, v)) => format!(
+                "Only one period has figures so far ({period}: {}); the trend starts with the second.",
+                figure(m.kind, Some(*v))
+            ),
+            None => "No period has figures yet; the trend starts with the second period.".into(),
+        };
+        return view! {
+            <figure class="trend" data-metric=m.kind.name()>
+                <figcaption>{format!("{} (target {})", m.kind.label(), figure(m.kind, Some(m.target)))}</figcaption>
+                <p class="muted" data-testid="trend-one-period">{text}</p>
+            </figure>
+        }
+        .into_any();
+    }
     let (lo, hi) = y_range(&points, m.target);
     let ty = h - (m.target - lo) / (hi - lo) * h;
     let n = points.len().max(2) as f64 - 1.0;
@@ -657,6 +719,7 @@ fn trend_chart(i: usize, m: &MetricTarget, trend: &[Compliance]) -> impl IntoVie
             <details><summary>"Figures"</summary><table class="grid compact"><tbody>{table_rows}</tbody></table></details>
         </figure>
     }
+    .into_any()
 }
 
 fn duration_text(s: Option<i64>) -> String {
@@ -850,6 +913,7 @@ pub fn ContractEditorPage() -> impl IntoView {
                 Suspend::new(async move {
                     let values = match stored.await {
                         Ok(Some(c)) => contract_values(&c),
+                        _ if id.is_none() && typed.is_empty() => new_contract_values(),
                         _ => typed,
                     };
                     view! { <Editor id values/> }
@@ -920,46 +984,54 @@ fn Editor(id: Option<i64>, values: Vec<(String, String)>) -> impl IntoView {
         ServiceLevelFormula::AbandonedCountMissed,
         ServiceLevelFormula::AbandonedAfterCountMissed,
     ];
-    let metric_rows = (0..METRIC_ROWS)
-        .map(|i| {
-            let f = move |k: &str| val(&format!("m{i}_{k}"));
-            let kind = f("kind");
-            let period = f("period");
-            let formula = f("formula");
-            let kind_options = kinds
-                .iter()
-                .map(|(v, l)| view! { <option value=*v selected=kind == *v>{*l}</option> })
-                .collect_view();
-            let period_options = [Period::Week, Period::Month, Period::Quarter]
-                .into_iter()
-                .map(|p| {
-                    let selected = period == p.as_str() || (period.is_empty() && p == Period::Month);
-                    view! { <option value=p.as_str() selected=selected>{p.as_str()}</option> }
-                })
-                .collect_view();
-            let formula_options = formulas
+    // The rows in use and one empty one; the other empty rows behind "Add metric".
+    let shown = (0..METRIC_ROWS)
+        .filter(|i| !val(&format!("m{i}_kind")).is_empty())
+        .max()
+        .map_or(1, |last| last + 2)
+        .min(METRIC_ROWS);
+    let row_errors_of = other_errors.clone();
+    let metric_row = move |i: usize| {
+        let f = move |k: &str| val(&format!("m{i}_{k}"));
+        let kind = f("kind");
+        let period = f("period");
+        let formula = f("formula");
+        let kind_options = kinds
+            .iter()
+            .map(|(v, l)| view! { <option value=*v selected=kind == *v>{*l}</option> })
+            .collect_view();
+        let period_options = [Period::Week, Period::Month, Period::Quarter]
+            .into_iter()
+            .map(|p| {
+                let selected = period == p.as_str() || (period.is_empty() && p == Period::Month);
+                view! { <option value=p.as_str() selected=selected>{p.as_str()}</option> }
+            })
+            .collect_view();
+        let formula_options = formulas
                 .into_iter()
                 .map(|x| view! { <option value=x.as_str() selected=formula == x.as_str()>{x.formula()}</option> })
                 .collect_view();
-            let prefix = format!("metrics[{i}]");
-            let row_errors: Vec<String> = other_errors
-                .iter()
-                .filter(|(k, _)| k.starts_with(&prefix))
-                .map(|(k, m)| format!("{k}: {m}"))
-                .collect();
-            view! {
-                <tr data-row=i>
-                    <td><select name=format!("m{i}_kind") aria-label="Metric">{kind_options}</select></td>
-                    <td><input type="number" step="any" name=format!("m{i}_target") value=f("target") aria-label="Target" size="6"/></td>
-                    <td><select name=format!("m{i}_period") aria-label="Period">{period_options}</select></td>
-                    <td><input type="number" name=format!("m{i}_within_s") value=f("within_s") aria-label="Within, seconds (service level)" size="5"/></td>
-                    <td><select name=format!("m{i}_formula") aria-label="Abandoned contacts (service level)">{formula_options}</select></td>
-                    <td><input type="number" name=format!("m{i}_short_abandon_s") value=f("short_abandon_s") aria-label="Short abandon, seconds (abandonment rate)" size="5"/></td>
-                    <td>{row_errors.into_iter().map(|e| view! { <p class="field-error">{e}</p> }).collect_view()}</td>
-                </tr>
-            }
-        })
-        .collect_view();
+        let prefix = format!("metrics[{i}]");
+        let row_errors: Vec<String> = row_errors_of
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, m)| format!("{k}: {m}"))
+            .collect();
+        view! {
+            <tr data-row=i>
+                <td><select name=format!("m{i}_kind") aria-label="Metric">{kind_options}</select></td>
+                <td><input type="number" step="any" name=format!("m{i}_target") value=f("target") aria-label="Target" size="6"/></td>
+                <td><select name=format!("m{i}_period") aria-label="Period">{period_options}</select></td>
+                <td><input type="number" name=format!("m{i}_within_s") value=f("within_s") aria-label="Within, seconds (service level)" size="5"/></td>
+                <td><select name=format!("m{i}_formula") aria-label="Abandoned contacts (service level)">{formula_options}</select></td>
+                <td><input type="number" name=format!("m{i}_short_abandon_s") value=f("short_abandon_s") aria-label="Short abandon, seconds (abandonment rate)" size="5"/></td>
+                <td>{row_errors.into_iter().map(|e| view! { <p class="field-error">{e}</p> }).collect_view()}</td>
+            </tr>
+        }
+    };
+    let metric_rows = (0..shown).map(&metric_row).collect_view();
+    let more_rows = (shown..METRIC_ROWS).map(&metric_row).collect_view();
+    let metric_head = || view! { <thead><tr><th>"Metric"</th><th>"Target"</th><th>"Period"</th><th>"Within (s)"</th><th>"Abandoned contacts"</th><th>"Short abandon (s)"</th><th><span class="visually-hidden">"Errors"</span></th></tr></thead> };
     let kind = val("counterparty_kind");
     view! {
         <Title text=title/>
@@ -1005,10 +1077,23 @@ fn Editor(id: Option<i64>, values: Vec<(String, String)>) -> impl IntoView {
                 <fieldset>
                     <legend>"Metrics and targets"</legend>
                     {err_view("metrics")}
-                    <table class="grid metric-rows">
-                        <thead><tr><th>"Metric"</th><th>"Target"</th><th>"Period"</th><th>"Within (s)"</th><th>"Abandoned contacts"</th><th>"Short abandon (s)"</th><th></th></tr></thead>
-                        <tbody>{metric_rows}</tbody>
-                    </table>
+                    <div class="metric-rows-wrap">
+                        <table class="grid metric-rows">
+                            {metric_head()}
+                            <tbody>{metric_rows}</tbody>
+                        </table>
+                    </div>
+                    {(shown < METRIC_ROWS).then(|| view! {
+                        <details class="more-metrics">
+                            <summary>"Add metric"</summary>
+                            <div class="metric-rows-wrap">
+                                <table class="grid metric-rows">
+                                    {metric_head()}
+                                    <tbody>{more_rows}</tbody>
+                                </table>
+                            </div>
+                        </details>
+                    })}
                 </fieldset>
                 <fieldset>
                     <legend>"Money per period"</legend>

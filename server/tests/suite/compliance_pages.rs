@@ -38,6 +38,20 @@ async fn map_departments(s: &TestServer, cookie: &str, mapping: &str) -> String 
 async fn the_editor_and_departments_forms_work_without_javascript() {
     let (s, admin) = TestServer::start_as_admin().await;
 
+    // A new contract starts with the usual metrics, one empty row, and the rest behind
+    // "Add metric".
+    let blank = s.page(&admin, "/compliance/new").await;
+    for kind in ["service_level", "asa", "abandonment_rate", "csat"] {
+        assert!(
+            blank.contains(&format!(r#"<option value="{kind}" selected"#)),
+            "{kind} is offered filled in"
+        );
+    }
+    assert_eq!(blank.matches("<tr data-row=").count(), 12);
+    assert!(blank.contains("<summary>Add metric</summary>"));
+    let before_more = &blank[..blank.find("<summary>Add metric").unwrap()];
+    assert_eq!(before_more.matches("<tr data-row=").count(), 5);
+
     // An error on the form's third row (the second metric sent) is named after that row.
     let mut bad: Vec<(&str, &str)> = CONTRACT.to_vec();
     bad.retain(|(k, _)| *k != "m2_within_s");
@@ -74,9 +88,11 @@ async fn the_editor_and_departments_forms_work_without_javascript() {
     assert!(html.contains("Average speed of answer"));
     assert!(html.contains("data-band=\"no_data\""));
     assert!(
-        html.contains("<svg"),
-        "trend charts are drawn by the server"
+        html.contains("<svg") && html.contains("sparkline"),
+        "sparklines are drawn by the server: {html}"
     );
+    // Nothing measured in any period: the trends say so instead of drawing empty frames.
+    assert!(html.contains("No period has figures yet"), "{html}");
     // The editor opens with the stored values.
     let html = s.page(&admin, &format!("/compliance/{id}/edit")).await;
     assert!(html.contains("value=\"Acme\""));
