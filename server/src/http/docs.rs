@@ -335,8 +335,10 @@ schema_from!(
         "required": ["draft"],
         "properties": {
             "draft": {"$ref": "#/components/schemas/PolicyInput"},
-            "from": {"type": "string", "description": "The period's start: an RFC 3339 instant or a date (its midnight UTC). Default: 90 days before `to`."},
-            "to": {"type": "string", "description": "The period's end (excluded): an RFC 3339 instant or a date (included: up to the next midnight UTC). Default: now. At most 400 days after `from`."},
+            "from": {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+                "description": "The period's start: an RFC 3339 instant or a date (its midnight UTC). Default: 90 days before `to`."},
+            "to": {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+                "description": "The period's end (excluded): an RFC 3339 instant or a date (included: up to the next midnight UTC). Default: now. After `from`, at most 400 days after it."},
             "scope": {"$ref": "#/components/schemas/ReplayScope"},
             "attainment": {"type": "array", "minItems": 1, "maxItems": 5,
                 "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},

@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 struct LiveQuery {
     /// Interval length in minutes: 15, 30 or 60.
-    #[param(value_type = Option<i64>, default = 30)]
+    #[param(value_type = Option<IntervalLength>, default = 30)]
     interval: Option<String>,
 }
 
