@@ -136,6 +136,16 @@ pub struct GroupReport {
     pub report: TargetsReport,
 }
 
+impl ReplayReport {
+    pub fn target(&self, metric: Metric) -> &TargetReport {
+        match metric {
+            Metric::FirstResponse => &self.first_response,
+            Metric::NextResponse => &self.next_response,
+            Metric::Resolution => &self.resolution,
+        }
+    }
+}
+
 /// The figures of a policy over the replayed conversations: in total, then per channel,
 /// team, priority and visibility.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -267,20 +277,17 @@ impl Group {
 
     fn report(&mut self, policy: &Policy) -> TargetsReport {
         let mut t = |m: Metric| self.targets[m as usize].report(policy.target(m));
+        let (first_response, next_response, resolution) = (
+            t(Metric::FirstResponse),
+            t(Metric::NextResponse),
+            t(Metric::Resolution),
+        );
         TargetsReport {
-            conversations: 0,
-            first_response: t(Metric::FirstResponse),
-            next_response: t(Metric::NextResponse),
-            resolution: t(Metric::Resolution),
+            conversations: self.conversations,
+            first_response,
+            next_response,
+            resolution,
         }
-        .with_conversations(self.conversations)
-    }
-}
-
-impl TargetsReport {
-    fn with_conversations(mut self, n: u64) -> Self {
-        self.conversations = n;
-        self
     }
 }
 

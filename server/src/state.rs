@@ -242,6 +242,12 @@ impl Jobs {
 }
 
 impl AppState {
+    /// This server's background jobs, locked (a poisoned lock is taken over: the table
+    /// stays usable after a panic elsewhere).
+    pub fn jobs(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn new(store: DynStore, secure_cookies: bool) -> Self {
         let (events, _) = broadcast::channel(4096);
         AppState {

@@ -191,28 +191,16 @@ pub async fn run(conversations: usize, stored: usize) -> Result<String, String> 
         policy: &policy,
         calendar: Some(&calendar),
     };
+    let draft = Replayed {
+        policy: &later,
+        calendar: Some(&calendar),
+    };
     // Warm the calendar's tables once, as a running server has them.
     replay_all(&items[..items.len().min(1000)], cur, cur, end);
-    let (shared_s, changed) = replay_all(
-        &items,
-        cur,
-        Replayed {
-            policy: &later,
-            calendar: Some(&calendar),
-        },
-        end,
-    );
+    let (shared_s, changed) = replay_all(&items, cur, draft, end);
     // Again: what a server that has replayed before pays (the first run in a fresh process
     // also pays for the memory its tallies grow into).
-    let (again_s, _) = replay_all(
-        &items,
-        cur,
-        Replayed {
-            policy: &later,
-            calendar: Some(&calendar),
-        },
-        end,
-    );
+    let (again_s, _) = replay_all(&items, cur, draft, end);
     let (two_s, _) = replay_all(
         &items,
         cur,

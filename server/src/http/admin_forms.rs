@@ -435,11 +435,7 @@ pub(super) async fn what_if_page(
     let today = state.clock.now().date_naive();
     let (mut answer, mut job, mut errors) = (None, None, Vec::new());
     if let Some(job_id) = get("job").and_then(|j| j.parse::<u64>().ok()) {
-        let found = state
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(job_id);
+        let found = state.jobs().get(job_id);
         if let Some(j) = found {
             answer = j
                 .result
@@ -489,11 +485,7 @@ pub(super) async fn cancel_what_if(
     Path(id): Path<i64>,
     Form(JobForm { job }): Form<JobForm>,
 ) -> Response {
-    state
-        .jobs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .cancel(job);
+    state.jobs().cancel(job);
     see_other(
         &format!("/policies/{id}/what-if"),
         &[("job", &job.to_string())],

@@ -259,13 +259,7 @@ impl Backend for UiBackend {
             tracing::error!(error = %e, "loading the policies failed");
             "The policies could not be loaded.".to_string()
         })?;
-        let job = job.and_then(|id| {
-            self.0
-                .jobs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(id)
-        });
+        let job = job.and_then(|id| self.0.jobs().get(id));
         Ok(app::api::PoliciesData {
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             job,

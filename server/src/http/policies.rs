@@ -130,7 +130,7 @@ async fn update(
     params(super::Id), responses((status = 200, description = "The job.", body = promptly::job::JobView)))]
 pub(crate) async fn job(State(state): State<AppState>, Id(id): Id) -> Api<JobView> {
     let id = u64::try_from(id).map_err(|_| ApiError::NotFound)?;
-    let job = state.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(id);
+    let job = state.jobs().get(id);
     job.map(Json).ok_or(ApiError::NotFound)
 }
 
@@ -172,11 +172,7 @@ async fn what_if(
     params(super::Id), responses((status = 200, description = "The job.", body = promptly::job::JobView)))]
 pub(crate) async fn cancel_job(State(state): State<AppState>, Id(id): Id) -> Api<JobView> {
     let id = u64::try_from(id).map_err(|_| ApiError::NotFound)?;
-    let job = state
-        .jobs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .cancel(id);
+    let job = state.jobs().cancel(id);
     job.map(Json).ok_or(ApiError::NotFound)
 }
 

@@ -121,16 +121,18 @@ pub async fn reevaluate(state: &AppState, ids: Vec<i64>) -> StoreResult<Reevalua
         let n = reevaluate_chunk(state, &ids).await?;
         return Ok(Reevaluation::Done(n));
     }
-    let id = jobs(state).start("Re-evaluating open conversations", ids.len());
-    let view = jobs(state).get(id).expect("just started");
+    let id = state
+        .jobs()
+        .start("Re-evaluating open conversations", ids.len());
+    let view = state.jobs().get(id).expect("just started");
     let state = state.clone();
     tokio::spawn(async move {
         for chunk in ids.chunks(REDERIVE_CHUNK) {
             match reevaluate_chunk(&state, chunk).await {
-                Ok(_) => jobs(&state).update(id, |j| j.done += chunk.len()),
+                Ok(_) => state.jobs().update(id, |j| j.done += chunk.len()),
                 Err(e) => {
                     tracing::error!(error = %e, "re-evaluating open conversations failed");
-                    jobs(&state).update(id, |j| {
+                    state.jobs().update(id, |j| {
                         j.error = Some("The database refused a step; try again.".into());
                         j.finished = true;
                     });
@@ -138,13 +140,9 @@ pub async fn reevaluate(state: &AppState, ids: Vec<i64>) -> StoreResult<Reevalua
                 }
             }
         }
-        jobs(&state).update(id, |j| j.finished = true);
+        state.jobs().update(id, |j| j.finished = true);
     });
     Ok(Reevaluation::Started(view))
-}
-
-fn jobs(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::Jobs> {
-    state.jobs.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Starts [`replan_open`] in the background.

@@ -163,20 +163,15 @@ pub async fn board(state: &AppState, interval: IntervalLength) -> StoreResult<Bo
         rows.push(row("channel", g.key, label, &house, g.live, e, now));
     }
     for (id, name, spec, contract) in &contract_specs {
-        let mine: Vec<ConversationFacts> = snapshot
+        let mine: Vec<&crate::store::LiveRow> = snapshot
             .today
             .iter()
             .filter(|r| contract.scope.matches(&r.facts.subject()))
-            .map(|r| r.facts.clone())
             .collect();
-        let live = service_level_today(spec, &mine, now);
+        let facts: Vec<ConversationFacts> = mine.iter().map(|r| r.facts.clone()).collect();
+        let live = service_level_today(spec, &facts, now);
         let e = Extras {
-            breaches: snapshot
-                .today
-                .iter()
-                .filter(|r| contract.scope.matches(&r.facts.subject()))
-                .map(|r| r.breaches)
-                .sum(),
+            breaches: mine.iter().map(|r| r.breaches).sum(),
             waiting_now: live.total.waiting,
             oldest: None,
             agents: None,

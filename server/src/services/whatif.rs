@@ -150,10 +150,6 @@ async fn calendar(store: &DynStore, id: Option<i64>) -> StoreResult<Option<Busin
         .and_then(|c| BusinessCalendar::new(c.definition).ok()))
 }
 
-fn jobs(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::Jobs> {
-    state.jobs.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Replays policy `policy_id`'s conversations of the request's period (404 for an unknown
 /// policy): the answer when it comes within `Jobs::answer_within`, else the running job.
 pub async fn what_if(
@@ -173,7 +169,9 @@ pub async fn what_if(
         .await?;
     let current_calendar = calendar(&state.store, current.calendar_id).await?;
     let draft_calendar = calendar(&state.store, request.draft_calendar).await?;
-    let job = jobs(state).start("Replaying conversations under the draft policy", ids.len());
+    let job = state
+        .jobs()
+        .start("Replaying conversations under the draft policy", ids.len());
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task_state = state.clone();
     tokio::spawn(async move {
@@ -192,7 +190,7 @@ pub async fn what_if(
             state.clock.now(),
         );
         let outcome = run(&state.store, replay, &ids, &request.levels, |done| {
-            let mut jobs = jobs(&state);
+            let mut jobs = state.jobs();
             jobs.update(job, |j| j.done = done);
             !jobs.is_cancelled(job)
         })
@@ -200,19 +198,19 @@ pub async fn what_if(
         let answer = match outcome {
             Ok(Some(answer)) => {
                 let value = serde_json::to_value(&answer).ok();
-                jobs(&state).update(job, |j| {
+                state.jobs().update(job, |j| {
                     j.finished = true;
                     j.result = value;
                 });
                 Some(answer)
             }
             Ok(None) => {
-                jobs(&state).update(job, |j| j.finished = true);
+                state.jobs().update(job, |j| j.finished = true);
                 None
             }
             Err(e) => {
                 tracing::error!(error = %e, "a what-if failed");
-                jobs(&state).update(job, |j| {
+                state.jobs().update(job, |j| {
                     j.finished = true;
                     j.error = Some("The database refused a step; try again.".into());
                 });
@@ -221,12 +219,12 @@ pub async fn what_if(
         };
         let _ = tx.send(answer);
     });
-    let wait = jobs(state).answer_within;
+    let wait = state.jobs().answer_within;
     match tokio::time::timeout(wait, rx).await {
         Ok(Ok(Some(answer))) => Ok(WhatIfOutcome::Done(Box::new(answer))),
         Ok(_) => Err(ApiError::Internal(anyhow::anyhow!("the what-if failed"))),
         Err(_) => Ok(WhatIfOutcome::Running(
-            jobs(state).get(job).ok_or(ApiError::NotFound)?,
+            state.jobs().get(job).ok_or(ApiError::NotFound)?,
         )),
     }
 }

@@ -16,13 +16,24 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use leptos_router::params::ParamsMap;
 use promptly::clock::Metric;
 use promptly::conversation::{Channel, Priority};
-use promptly::whatif::{Advice, GroupReport, ReplayReport, TargetReport, WhatIf};
+use promptly::whatif::{Advice, GroupReport, TargetReport, WhatIf};
 use promptly::{SlaDuration, Target, WarningThreshold};
 
-const METRICS: [(Metric, &str, &str); 3] = [
-    (Metric::FirstResponse, "frt", "First response"),
-    (Metric::NextResponse, "nrt", "Next response"),
-    (Metric::Resolution, "rt", "Resolution"),
+/// Each target: its form fields (value and unit, as the policy form names them) and label.
+const METRICS: [(Metric, &str, &str, &str); 3] = [
+    (
+        Metric::FirstResponse,
+        "frt_value",
+        "frt_unit",
+        "First response",
+    ),
+    (
+        Metric::NextResponse,
+        "nrt_value",
+        "nrt_unit",
+        "Next response",
+    ),
+    (Metric::Resolution, "rt_value", "rt_unit", "Resolution"),
 ];
 
 /// Counted seconds as a duration's text ("1h30m"), or "—".
@@ -344,18 +355,6 @@ fn report_row(
     }
 }
 
-fn pick(r: &ReplayReport, m: Metric) -> &TargetReport {
-    match m {
-        Metric::FirstResponse => &r.first_response,
-        Metric::NextResponse => &r.next_response,
-        Metric::Resolution => &r.resolution,
-    }
-}
-
-fn group_pick(r: &GroupReport, m: Metric) -> &TargetReport {
-    r.report.target(m)
-}
-
 #[component]
 fn Answer(id: i64, answer: WhatIf, values: Vec<(&'static str, String)>) -> impl IntoView {
     let WhatIf {
@@ -367,7 +366,7 @@ fn Answer(id: i64, answer: WhatIf, values: Vec<(&'static str, String)>) -> impl 
     } = answer;
     let rows = METRICS
         .iter()
-        .map(|(m, _, label)| report_row(label, pick(&current, *m), pick(&draft, *m)))
+        .map(|(m, _, _, label)| report_row(label, current.target(*m), draft.target(*m)))
         .collect_view();
     let breakdown = |title: &'static str, cur: &[GroupReport], dr: &[GroupReport]| {
         let rows = dr
@@ -376,9 +375,9 @@ fn Answer(id: i64, answer: WhatIf, values: Vec<(&'static str, String)>) -> impl 
                 let before = cur.iter().find(|c| c.key == g.key);
                 let cells = METRICS
                     .iter()
-                    .map(|(m, _, _)| {
-                        let a = before.map(|b| percent(group_pick(b, *m).attainment));
-                        let b = percent(group_pick(g, *m).attainment);
+                    .map(|(m, _, _, _)| {
+                        let a = before.map(|b| percent(b.report.target(*m).attainment));
+                        let b = percent(g.report.target(*m).attainment);
                         view! { <td>{a.unwrap_or_else(|| "—".into())}" → "{b}</td> }
                     })
                     .collect_view();
@@ -452,9 +451,9 @@ fn AdviceTable(id: i64, advice: Vec<Advice>, values: Vec<(&'static str, String)>
         .iter()
         .filter(|a| a.group == "all" || a.cycles > 0)
         .map(|a| {
-            let (_, key, label) = METRICS
+            let (_, value_key, unit_key, label) = METRICS
                 .iter()
-                .find(|(m, _, _)| *m == a.metric)
+                .find(|(m, _, _, _)| *m == a.metric)
                 .copied()
                 .unwrap_or(METRICS[0]);
             let scope = match a.group.as_str() {
@@ -470,15 +469,13 @@ fn AdviceTable(id: i64, advice: Vec<Advice>, values: Vec<(&'static str, String)>
                 .map(|d| {
                     let mut with: Vec<(&'static str, String)> = values
                         .iter()
-                        .filter(|(k, _)| {
-                            *k != format!("{key}_value").as_str() && *k != format!("{key}_unit").as_str()
-                        })
+                        .filter(|(k, _)| *k != value_key && *k != unit_key)
                         .cloned()
                         .collect();
-                    with.push((value_key(key), d.to_string()));
-                    with.push((unit_key(key), "s".into()));
+                    with.push((value_key, d.to_string()));
+                    with.push((unit_key, "s".into()));
                     let url = page_url(id, &with, &[("run", "1".into())]);
-                    view! { <a href=url class="button" data-testid=format!("use-{key}")>"Use in draft"</a> }
+                    view! { <a href=url class="button" data-testid=format!("use-{}", value_key.trim_end_matches("_value"))>"Use in draft"</a> }
                 });
             view! {
                 <tr data-metric=a.metric.as_str() data-group=a.group.clone() data-key=a.key.clone()>
@@ -493,21 +490,5 @@ fn AdviceTable(id: i64, advice: Vec<Advice>, values: Vec<(&'static str, String)>
             <thead><tr><th scope="col">"Target"</th><th scope="col">"Scope"</th><th scope="col">"Advised"</th><th scope="col">"Finished cycles"</th><th scope="col"><span class="visually-hidden">"Action"</span></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
-    }
-}
-
-fn value_key(key: &str) -> &'static str {
-    match key {
-        "frt" => "frt_value",
-        "nrt" => "nrt_value",
-        _ => "rt_value",
-    }
-}
-
-fn unit_key(key: &str) -> &'static str {
-    match key {
-        "frt" => "frt_unit",
-        "nrt" => "nrt_unit",
-        _ => "rt_unit",
     }
 }
