@@ -180,6 +180,29 @@ pub fn team() -> RefOr<Schema> {
     some_text(crate::limits::TEAM_LEN)
 }
 
+/// The team a `notify` action tells, if it names one.
+pub fn optional_team() -> RefOr<Schema> {
+    string()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .min_length(Some(1))
+        .max_length(Some(crate::limits::TEAM_LEN))
+        .into()
+}
+
+/// Agents' e-mails (a `notify` action's `users`).
+pub fn emails() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(patterned(
+            crate::limits::EMAIL_LEN,
+            crate::account::EMAIL_PATTERN,
+        ))
+        .max_items(Some(crate::limits::RULE_VALUES))
+        .build()
+}
+
 /// A webhook's signing secret.
 pub fn secret() -> RefOr<Schema> {
     some_text(crate::limits::SECRET_LEN)

@@ -111,6 +111,7 @@ impl ActionEnv<'_> {
                 .sla
                 .and_then(|s| s.due_in_s)
                 .map_or(Cow::Borrowed(""), |s| Cow::Owned(badge_text(s))),
+            Placeholder::ServiceLevelRow | Placeholder::ServiceLevelBand => Cow::Borrowed(""),
         }
     }
 }
@@ -129,6 +130,36 @@ pub enum SideEffect {
         secret: String,
         body: String,
     },
+    /// Tell these agents (by e-mail) and the members of `team`, in the app.
+    Notify {
+        rule: i64,
+        users: Vec<String>,
+        team: Option<String>,
+        text: String,
+    },
+}
+
+impl SideEffect {
+    /// A `notify` action's effect: its recipients (`owner`: the conversation's owner now, if
+    /// any; `None` when it has nobody to tell) and its text.
+    pub fn notify(
+        rule: i64,
+        action: &Action,
+        owner: Option<&str>,
+        text: String,
+    ) -> Option<SideEffect> {
+        let (users, team) = match action.recipients()? {
+            Recipients::Users(users) => (users.to_vec(), None),
+            Recipients::Team(team) => (Vec::new(), Some(team.to_string())),
+            Recipients::Owner => (vec![owner?.to_lowercase()], None),
+        };
+        Some(SideEffect::Notify {
+            rule,
+            users,
+            team,
+            text,
+        })
+    }
 }
 
 /// The conversation after the actions, and what remains to be done.
@@ -169,7 +200,7 @@ pub fn apply_actions(
             Action::AssignTeam { team } => next.team = Some(team.clone()),
             Action::AssignOwner { owner } => next.owner = Some(owner.clone()),
             Action::RemoveOwner => next.owner = None,
-            Action::SendMessage { .. } | Action::Webhook { .. } => {}
+            Action::SendMessage { .. } | Action::Webhook { .. } | Action::Notify { .. } => {}
         }
     }
     let effects = actions()
@@ -184,6 +215,9 @@ pub fn apply_actions(
                 secret: secret.clone(),
                 body: webhook_body(f, &next, env),
             }),
+            Action::Notify { text, .. } => {
+                SideEffect::notify(f.id, action, next.owner.as_deref(), text.render(env))
+            }
             _ => None,
         })
         .collect();

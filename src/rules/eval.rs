@@ -112,9 +112,49 @@ impl<'a> RuleContext<'a> {
     }
 }
 
+/// What a condition reads: a conversation ([`RuleContext`]) or a live service-level row
+/// (`band::BandContext`); texts lowercased.
+pub(super) trait Subject {
+    /// The position of an enum field's value among [`Field::choices`].
+    fn enum_index(&self, field: Field, event: &FiredEvent) -> Option<usize>;
+    /// A text field's value, lowercased.
+    fn text(&self, field: Field) -> Option<&str>;
+    fn labels(&self) -> &[Cow<'_, str>] {
+        &[]
+    }
+    /// The message's text, normalised.
+    fn words(&self) -> Option<&str> {
+        None
+    }
+    /// Whether calendar `id` is open now (`None`: not known).
+    fn open_now(&self, calendar: i64) -> Option<bool>;
+}
+
+impl Subject for RuleContext<'_> {
+    fn enum_index(&self, field: Field, event: &FiredEvent) -> Option<usize> {
+        RuleContext::enum_index(self, field, event)
+    }
+    fn text(&self, field: Field) -> Option<&str> {
+        RuleContext::text(self, field)
+    }
+    fn labels(&self) -> &[Cow<'_, str>] {
+        &self.labels
+    }
+    fn words(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    fn open_now(&self, calendar: i64) -> Option<bool> {
+        (self.business_hours)(calendar)
+    }
+}
+
 impl Condition {
     /// Whether the condition holds for `event` on the conversation of `ctx`.
     pub fn matches(&self, event: &FiredEvent, ctx: &RuleContext<'_>) -> bool {
+        self.holds(event, ctx)
+    }
+
+    pub(super) fn holds(&self, event: &FiredEvent, ctx: &dyn Subject) -> bool {
         match &self.test {
             Test::Enum { mask, negate } => {
                 let hit = ctx
@@ -146,19 +186,16 @@ impl Condition {
             Test::Domain(domain) => ctx.text(self.field).is_some_and(|v| in_domain(v, domain)),
             Test::Labels { values, none_of } => {
                 let any = ctx
-                    .labels
+                    .labels()
                     .iter()
                     .any(|l| values.iter().any(|v| v == l.as_ref()));
                 any != *none_of
             }
-            Test::HasLabels(some) => ctx.labels.is_empty() != *some,
+            Test::HasLabels(some) => ctx.labels().is_empty() != *some,
             Test::Words(words) => ctx
-                .text
-                .as_deref()
+                .words()
                 .is_some_and(|t| words.iter().any(|w| contains_word(t, w))),
-            Test::BusinessHours { calendar, open } => {
-                (ctx.business_hours)(*calendar) == Some(*open)
-            }
+            Test::BusinessHours { calendar, open } => ctx.open_now(*calendar) == Some(*open),
         }
     }
 }
@@ -247,9 +284,18 @@ pub fn evaluate<'r>(
     event: &FiredEvent,
     ctx: &RuleContext<'_>,
 ) -> Outcome<'r> {
+    walk(rules, event, ctx)
+}
+
+/// [`evaluate`] for any subject.
+pub(super) fn walk<'r>(
+    rules: &'r [(i64, RuleDefinition)],
+    event: &FiredEvent,
+    ctx: &dyn Subject,
+) -> Outcome<'r> {
     let mut outcome = Outcome::default();
     for (id, rule) in rules {
-        if !rule.enabled || !rule.listens_to(event) || !rule.conditions_match(event, ctx) {
+        if !rule.enabled || !rule.listens_to(event) || !rule.conditions_hold(event, ctx) {
             continue;
         }
         outcome.fired.push(Fired { id: *id, rule });

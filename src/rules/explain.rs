@@ -122,6 +122,8 @@ impl RuleContext<'_> {
                 },
                 _ => Value::Null,
             },
+            // A conversation has no band: band rules fire on the live service level.
+            Field::Band | Field::BandFrom | Field::Contract => Value::Null,
         }
     }
 }

@@ -50,12 +50,21 @@
 //! - Templates know [`Placeholder::ALL`]; `{{contact.name}}` falls back to the handle and
 //!   then to "there".
 //!
+//! - `service_level.band_changed` has no conversation: it fires when a row of the live
+//!   service level moves to another band (once per change and interval), and its rules see
+//!   `team`, `channel`, `contract`, `service_level.band` (the new band),
+//!   `service_level.from` and `business_hours`, and may only `notify` (users or a team) and
+//!   call a `webhook`.
+//! - `notify` tells people in the app: the agents in `users`, the members of `team`, or the
+//!   conversation's `owner` (after the rule's actions; nobody when it has none).
+//!
 //! The code is split by concern: `model` (what a rule is made of), `validate` (parsing and
-//! validation), `eval` (conditions and the walk over the rules), `explain` (the dry run) and
-//! `actions` (applying actions and their side effects). Every item is re-exported here, so
+//! validation), `eval` (conditions and the walk over the rules), `explain` (the dry run),
+//! `actions` (applying actions and their side effects) and `band` (band changes). Every item is re-exported here, so
 //! `promptly::rules::X` is the path to use.
 
 mod actions;
+mod band;
 mod eval;
 mod explain;
 mod model;
@@ -64,10 +73,11 @@ mod test_support;
 pub(crate) mod validate;
 
 pub use actions::{apply_actions, ActionEnv, Applied, ConversationState, SideEffect, SlaFacts};
+pub use band::{band_changes, band_effects, evaluate_band, BandChange, BandContext};
 pub use eval::{evaluate, Fired, Outcome, RuleContext, TriggerMessage};
 pub use explain::{explain, ConditionCheck, Explanation};
 pub use model::{
-    Action, Condition, ConditionValue, Field, FiredEvent, Match, Op, Placeholder, RuleDefinition,
-    RuleEvent, Template, ValueKind,
+    Action, Condition, ConditionValue, Field, FiredEvent, Match, Op, Placeholder, Recipients,
+    RuleDefinition, RuleEvent, Template, ValueKind,
 };
 pub use validate::{parse_rule, URL_PATTERN};

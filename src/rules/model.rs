@@ -2,9 +2,10 @@
 //! [`RuleDefinition`] itself, with the text normalisation conditions compare by.
 
 use super::actions::ActionEnv;
-use super::eval::RuleContext;
+use super::eval::{RuleContext, Subject};
 use super::validate::parse_rule;
 use crate::clock::Metric;
+use crate::compliance::Band;
 use crate::conversation::{Channel, Priority, Visibility};
 use crate::duration::SlaDuration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -36,16 +37,21 @@ pub enum RuleEvent {
     /// A clock has been breached for the rule's `after` (an escalation level).
     #[serde(rename = "sla.overdue")]
     SlaOverdue,
+    /// A row of the live service level (everyone, a team, a channel, a contract) moved to
+    /// another band; fired once per change and interval, with no conversation.
+    #[serde(rename = "service_level.band_changed")]
+    BandChanged,
 }
 
 impl RuleEvent {
-    pub const ALL: [RuleEvent; 6] = [
+    pub const ALL: [RuleEvent; 7] = [
         RuleEvent::ConversationCreated,
         RuleEvent::MessageCreated,
         RuleEvent::ConversationUpdated,
         RuleEvent::SlaWarning,
         RuleEvent::SlaBreached,
         RuleEvent::SlaOverdue,
+        RuleEvent::BandChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +62,7 @@ impl RuleEvent {
             RuleEvent::SlaWarning => "sla.warning",
             RuleEvent::SlaBreached => "sla.breached",
             RuleEvent::SlaOverdue => "sla.overdue",
+            RuleEvent::BandChanged => "service_level.band_changed",
         }
     }
 
@@ -69,6 +76,13 @@ impl RuleEvent {
             self,
             RuleEvent::SlaWarning | RuleEvent::SlaBreached | RuleEvent::SlaOverdue
         )
+    }
+
+    /// Whether the event is about the live service level rather than a conversation: only
+    /// `team`, `channel`, `contract`, `service_level.*` and `business_hours` conditions and
+    /// `notify` and `webhook` actions fit it.
+    pub fn is_band(self) -> bool {
+        self == RuleEvent::BandChanged
     }
 
     /// Whether the event can come with a message (`message.*` fields apply).
@@ -104,6 +118,9 @@ pub enum FiredEvent {
     /// The clock of `metric` has been breached for `after` (wall-clock time).
     #[serde(rename = "sla.overdue")]
     SlaOverdue { metric: Metric, after: SlaDuration },
+    /// A live service-level row went from band `from` to band `to`.
+    #[serde(rename = "service_level.band_changed")]
+    BandChanged { from: Band, to: Band },
 }
 
 impl FiredEvent {
@@ -115,6 +132,7 @@ impl FiredEvent {
             FiredEvent::SlaWarning { .. } => RuleEvent::SlaWarning,
             FiredEvent::SlaBreached { .. } => RuleEvent::SlaBreached,
             FiredEvent::SlaOverdue { .. } => RuleEvent::SlaOverdue,
+            FiredEvent::BandChanged { .. } => RuleEvent::BandChanged,
         }
     }
 
@@ -147,6 +165,10 @@ impl FiredEvent {
             RuleEvent::SlaOverdue => FiredEvent::SlaOverdue {
                 metric,
                 after: rule.after.unwrap_or_default(),
+            },
+            RuleEvent::BandChanged => FiredEvent::BandChanged {
+                from: Band::OnTarget,
+                to: Band::Warning,
             },
         }
     }
@@ -190,6 +212,15 @@ pub enum Field {
     /// The metric of an SLA event.
     #[serde(rename = "sla.metric")]
     SlaMetric,
+    /// The band a live service-level row moved to.
+    #[serde(rename = "service_level.band")]
+    Band,
+    /// The band it moved from.
+    #[serde(rename = "service_level.from")]
+    BandFrom,
+    /// The contract of a contract's service-level row (its name).
+    #[serde(rename = "contract")]
+    Contract,
 }
 
 /// How a condition compares.
@@ -261,9 +292,10 @@ pub(super) const PRIORITIES: &[&str] = Priority::NAMES;
 const STATUSES: &[&str] = &["open", "pending", "snoozed", "resolved"];
 const AUTHORS: &[&str] = &["customer", "agent", "bot", "system"];
 const METRICS: &[&str] = &["first_response", "next_response", "resolution"];
+const BANDS: &[&str] = &["on_target", "warning", "act", "all_hands"];
 
 impl Field {
-    pub const ALL: [Field; 13] = [
+    pub const ALL: [Field; 16] = [
         Field::Channel,
         Field::Visibility,
         Field::Priority,
@@ -277,6 +309,9 @@ impl Field {
         Field::MessageAuthor,
         Field::BusinessHours,
         Field::SlaMetric,
+        Field::Band,
+        Field::BandFrom,
+        Field::Contract,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -294,6 +329,9 @@ impl Field {
             Field::MessageAuthor => "message.author",
             Field::BusinessHours => "business_hours",
             Field::SlaMetric => "sla.metric",
+            Field::Band => "service_level.band",
+            Field::BandFrom => "service_level.from",
+            Field::Contract => "contract",
         }
     }
 
@@ -309,8 +347,10 @@ impl Field {
             | Field::Priority
             | Field::Status
             | Field::MessageAuthor
-            | Field::SlaMetric => ENUM_OPS,
-            Field::Team | Field::Owner => OPTIONAL_OPS,
+            | Field::SlaMetric
+            | Field::Band
+            | Field::BandFrom => ENUM_OPS,
+            Field::Team | Field::Owner | Field::Contract => OPTIONAL_OPS,
             Field::ContactEmail | Field::ContactName => TEXT_OPS,
             Field::Labels => LABEL_OPS,
             Field::MessageText => WORD_OPS,
@@ -328,17 +368,21 @@ impl Field {
             Field::Status => Some(STATUSES),
             Field::MessageAuthor => Some(AUTHORS),
             Field::SlaMetric => Some(METRICS),
+            Field::Band | Field::BandFrom => Some(BANDS),
             _ => None,
         }
     }
 
     /// Whether the field means something on `event`: `message.*` needs an event that
-    /// comes with a message, `sla.metric` an SLA event.
+    /// comes with a message, `sla.metric` an SLA event; a band change has a team, a
+    /// channel, a contract, its bands and the time, and no conversation.
     pub fn applies_to(self, event: RuleEvent) -> bool {
         match self {
             Field::MessageText | Field::MessageAuthor => event.has_message(),
             Field::SlaMetric => event.is_sla(),
-            _ => true,
+            Field::Band | Field::BandFrom | Field::Contract => event.is_band(),
+            Field::Team | Field::Channel | Field::BusinessHours => true,
+            _ => !event.is_band(),
         }
     }
 }
@@ -565,10 +609,59 @@ pub enum Action {
         #[schema(schema_with = crate::schema::secret)]
         secret: String,
     },
+    /// An in-app notification (and a browser one for those who opted in) to people: the
+    /// agents with these e-mails, the members of a team, or the conversation's owner;
+    /// exactly one of `users`, `team` and `owner`.
+    Notify {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(schema_with = crate::schema::emails)]
+        users: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(schema_with = crate::schema::optional_team)]
+        team: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        owner: bool,
+        text: Template,
+    },
+}
+
+/// Who a `notify` action tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients<'a> {
+    /// The agents with these e-mails (lowercase).
+    Users(&'a [String]),
+    /// Every member of the team.
+    Team(&'a str),
+    /// The conversation's owner, after the rule's actions.
+    Owner,
 }
 
 impl Action {
-    pub const TYPES: [&'static str; 9] = [
+    /// The recipients of a `notify` action.
+    pub fn recipients(&self) -> Option<Recipients<'_>> {
+        match self {
+            Action::Notify {
+                users, team, owner, ..
+            } => Some(if *owner {
+                Recipients::Owner
+            } else if let Some(team) = team {
+                Recipients::Team(team)
+            } else {
+                Recipients::Users(users)
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the action works on a band change (which has no conversation).
+    pub fn fits_band_events(&self) -> bool {
+        matches!(
+            self,
+            Action::Notify { owner: false, .. } | Action::Webhook { .. }
+        )
+    }
+
+    pub const TYPES: [&'static str; 10] = [
         "apply_policy",
         "set_priority",
         "add_label",
@@ -578,6 +671,7 @@ impl Action {
         "remove_owner",
         "send_message",
         "webhook",
+        "notify",
     ];
 }
 
@@ -594,16 +688,22 @@ pub enum Placeholder {
     SlaMetric,
     /// Badge text of the time to the deadline: "12m", "-5m" when overdue.
     SlaDueIn,
+    /// The live service-level row of a band change: "Everyone", a team, a channel, a contract.
+    ServiceLevelRow,
+    /// Its service level and band now: "76.0 % (Act)".
+    ServiceLevelBand,
 }
 
 impl Placeholder {
-    pub const ALL: [Placeholder; 6] = [
+    pub const ALL: [Placeholder; 8] = [
         Placeholder::ContactName,
         Placeholder::ContactEmail,
         Placeholder::ConversationId,
         Placeholder::ConversationLink,
         Placeholder::SlaMetric,
         Placeholder::SlaDueIn,
+        Placeholder::ServiceLevelRow,
+        Placeholder::ServiceLevelBand,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -614,7 +714,18 @@ impl Placeholder {
             Placeholder::ConversationLink => "conversation.link",
             Placeholder::SlaMetric => "sla.metric",
             Placeholder::SlaDueIn => "sla.due_in",
+            Placeholder::ServiceLevelRow => "service_level.row",
+            Placeholder::ServiceLevelBand => "service_level.band",
         }
+    }
+
+    /// Whether the placeholder has a value on `event`: the service level's on a band
+    /// change, the conversation's on every other event.
+    pub fn applies_to(self, event: RuleEvent) -> bool {
+        matches!(
+            self,
+            Placeholder::ServiceLevelRow | Placeholder::ServiceLevelBand
+        ) == event.is_band()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -698,11 +809,16 @@ impl Template {
     /// The text with every placeholder filled in from `env`; a value that is not known
     /// (no e-mail, no SLA clock) is empty.
     pub fn render(&self, env: &ActionEnv<'_>) -> String {
+        self.render_with(|p| env.value_of(p))
+    }
+
+    /// The text with every placeholder filled in by `value`.
+    pub fn render_with<'v>(&self, value: impl Fn(Placeholder) -> Cow<'v, str>) -> String {
         let mut out = String::with_capacity(self.source.len() + 32);
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Value(p) => out.push_str(&env.value_of(*p)),
+                Part::Value(p) => out.push_str(&value(*p)),
             }
         }
         out
@@ -729,7 +845,8 @@ impl utoipa::PartialSchema for Template {
 }
 
 /// Text with placeholders: `{{contact.name}}`, `{{contact.email}}`, `{{conversation.id}}`,
-/// `{{conversation.link}}`, `{{sla.metric}}`, `{{sla.due_in}}`.
+/// `{{conversation.link}}`, `{{sla.metric}}`, `{{sla.due_in}}`; on band changes
+/// `{{service_level.row}}` and `{{service_level.band}}`.
 impl utoipa::ToSchema for Template {}
 
 impl Serialize for Template {
@@ -809,12 +926,16 @@ impl RuleDefinition {
 
     /// Whether the conditions hold (`all` or `any`; no conditions always hold).
     pub fn conditions_match(&self, event: &FiredEvent, ctx: &RuleContext<'_>) -> bool {
+        self.conditions_hold(event, ctx)
+    }
+
+    pub(super) fn conditions_hold(&self, event: &FiredEvent, ctx: &dyn Subject) -> bool {
         if self.conditions.is_empty() {
             return true;
         }
         match self.matching {
-            Match::All => self.conditions.iter().all(|c| c.matches(event, ctx)),
-            Match::Any => self.conditions.iter().any(|c| c.matches(event, ctx)),
+            Match::All => self.conditions.iter().all(|c| c.holds(event, ctx)),
+            Match::Any => self.conditions.iter().any(|c| c.holds(event, ctx)),
         }
     }
 }
@@ -891,11 +1012,11 @@ mod tests {
                     (ValueKind::Text, None) => json!("a@x.io"),
                     (ValueKind::List, None) => json!(["a@x.io"]),
                 };
-                let event = if field == Field::SlaMetric {
-                    "sla.warning"
-                } else {
-                    "message.created"
-                };
+                let event = RuleEvent::ALL
+                    .into_iter()
+                    .find(|e| field.applies_to(*e))
+                    .unwrap()
+                    .as_str();
                 let r = parse(json!({"name": "x", "event": event,
                     "conditions": [cond(field.as_str(), op.as_str(), value)], "stop": true}));
                 assert!(r.is_ok(), "{field} {op}: {r:?}");

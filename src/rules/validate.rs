@@ -141,7 +141,7 @@ pub fn parse_rule(
         "actions",
         RULE_ACTIONS,
         &mut errors,
-        |a, path, errors| parse_action(a, path, &known_policy, errors),
+        |a, path, errors| parse_action(a, path, event, &known_policy, errors),
     );
     let no_actions = match obj.get("actions") {
         Some(Value::Array(items)) => items.is_empty(),
@@ -228,14 +228,15 @@ fn parse_condition(
     });
     let field = field?;
     if let Some(event) = event.filter(|e| !field.applies_to(*e)) {
-        let only = if field == Field::SlaMetric {
-            "sla.warning, sla.breached and sla.overdue"
-        } else {
-            "conversation.created and message.created"
-        };
+        let only = RuleEvent::ALL
+            .into_iter()
+            .filter(|e| field.applies_to(*e))
+            .map(RuleEvent::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
         errors.push(FieldError::new(
             &fpath,
-            format!("{field} is not known on {event} rules, only on {only} rules"),
+            format!("{field} is not known on {event} rules, only on rules for: {only}"),
         ));
     }
     let op = op?;
@@ -445,7 +446,9 @@ fn compile(
         | Field::Priority
         | Field::Status
         | Field::MessageAuthor
-        | Field::SlaMetric => {
+        | Field::SlaMetric
+        | Field::Band
+        | Field::BandFrom => {
             let choices = field.choices().unwrap_or_default();
             let mut mask = 0u16;
             let mut ok = true;
@@ -470,58 +473,60 @@ fn compile(
                 negate: op.negates(),
             }
         }
-        Field::Team | Field::Owner | Field::ContactEmail | Field::ContactName => match op {
-            Op::Is | Op::IsNot | Op::In | Op::NotIn => {
-                let mut values = Vec::with_capacity(texts.len());
-                let (mut when_set, mut when_unset) = (false, false);
-                let mut ok = true;
-                for (path, s) in &texts {
-                    let v = lowercase(s);
-                    if field == Field::Owner {
-                        match v.as_str() {
-                            "none" => when_unset = true,
-                            "anyone" => when_set = true,
-                            _ => match validate_email(&v) {
-                                Ok(email) => values.push(email),
-                                Err(_) => {
-                                    ok = false;
-                                    errors.push(FieldError::new(
-                                        path,
-                                        format!(
+        Field::Team | Field::Owner | Field::ContactEmail | Field::ContactName | Field::Contract => {
+            match op {
+                Op::Is | Op::IsNot | Op::In | Op::NotIn => {
+                    let mut values = Vec::with_capacity(texts.len());
+                    let (mut when_set, mut when_unset) = (false, false);
+                    let mut ok = true;
+                    for (path, s) in &texts {
+                        let v = lowercase(s);
+                        if field == Field::Owner {
+                            match v.as_str() {
+                                "none" => when_unset = true,
+                                "anyone" => when_set = true,
+                                _ => match validate_email(&v) {
+                                    Ok(email) => values.push(email),
+                                    Err(_) => {
+                                        ok = false;
+                                        errors.push(FieldError::new(
+                                            path,
+                                            format!(
                                             "{s:?} is not an agent's e-mail, \"none\" or \"anyone\""
                                         ),
-                                    ));
-                                }
-                            },
+                                        ));
+                                    }
+                                },
+                            }
+                        } else {
+                            values.push(v);
                         }
-                    } else {
-                        values.push(v);
+                    }
+                    if !ok {
+                        return None;
+                    }
+                    Test::OneOf {
+                        values,
+                        when_set,
+                        when_unset,
+                        negate: op.negates(),
                     }
                 }
-                if !ok {
-                    return None;
+                Op::IsSet | Op::IsNotSet => Test::OneOf {
+                    values: Vec::new(),
+                    when_set: op == Op::IsSet,
+                    when_unset: op == Op::IsNotSet,
+                    negate: false,
+                },
+                Op::Contains => Test::Contains(first()),
+                Op::StartsWith => Test::StartsWith(first()),
+                Op::EndsWith if field == Field::ContactEmail && !first().contains('@') => {
+                    Test::Domain(first())
                 }
-                Test::OneOf {
-                    values,
-                    when_set,
-                    when_unset,
-                    negate: op.negates(),
-                }
+                Op::EndsWith => Test::EndsWith(first()),
+                _ => return None,
             }
-            Op::IsSet | Op::IsNotSet => Test::OneOf {
-                values: Vec::new(),
-                when_set: op == Op::IsSet,
-                when_unset: op == Op::IsNotSet,
-                negate: false,
-            },
-            Op::Contains => Test::Contains(first()),
-            Op::StartsWith => Test::StartsWith(first()),
-            Op::EndsWith if field == Field::ContactEmail && !first().contains('@') => {
-                Test::Domain(first())
-            }
-            Op::EndsWith => Test::EndsWith(first()),
-            _ => return None,
-        },
+        }
         Field::Labels => match op {
             Op::Contains | Op::ContainsAny | Op::NotIn => Test::Labels {
                 values: texts.iter().map(|(_, s)| lowercase(s)).collect(),
@@ -546,6 +551,66 @@ fn compile(
 fn parse_action(
     value: &Value,
     path: &str,
+    event: Option<RuleEvent>,
+    known_policy: &impl Fn(i64) -> bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<Action> {
+    let action = parse_action_fields(value, path, event, known_policy, errors)?;
+    if event.is_some_and(RuleEvent::is_band) && !action.fits_band_events() {
+        let what = if matches!(action, Action::Notify { .. }) {
+            "owner: a band change has no conversation to own; notify users or a team"
+        } else {
+            "type: a band change has no conversation; use notify or webhook"
+        };
+        let (field, message) = what.split_once(": ").unwrap_or(("type", what));
+        errors.push(FieldError::new(format!("{path}.{field}"), message));
+        return None;
+    }
+    Some(action)
+}
+
+/// A template's text, refused when it uses a placeholder `event` does not have.
+fn template_for(
+    text: &str,
+    path: String,
+    event: Option<RuleEvent>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Template> {
+    match Template::parse(text) {
+        Ok(template) => {
+            let missing: Vec<String> = match event {
+                Some(event) => template
+                    .placeholders()
+                    .filter(|p| !p.applies_to(event))
+                    .map(|p| format!("{{{{{}}}}}", p.as_str()))
+                    .collect(),
+                None => Vec::new(),
+            };
+            if missing.is_empty() {
+                Some(template)
+            } else {
+                errors.push(FieldError::new(
+                    path,
+                    format!(
+                        "{} has no value on {} rules",
+                        missing.join(", "),
+                        event.map_or("", RuleEvent::as_str)
+                    ),
+                ));
+                None
+            }
+        }
+        Err(message) => {
+            errors.push(FieldError::new(path, message));
+            None
+        }
+    }
+}
+
+fn parse_action_fields(
+    value: &Value,
+    path: &str,
+    event: Option<RuleEvent>,
     known_policy: &impl Fn(i64) -> bool,
     errors: &mut Vec<FieldError>,
 ) -> Option<Action> {
@@ -569,6 +634,7 @@ fn parse_action(
         "assign_owner" => &["owner"],
         "send_message" => &["template"],
         "webhook" => &["url", "secret"],
+        "notify" => &["users", "team", "owner", "text"],
         _ => &[],
     };
     for key in obj.keys() {
@@ -658,13 +724,81 @@ fn parse_action(
         "remove_owner" => Some(Action::RemoveOwner),
         "send_message" => {
             let text = string("template", TEMPLATE_LEN, errors)?;
-            match Template::parse(&text) {
-                Ok(template) => Some(Action::SendMessage { template }),
-                Err(message) => {
-                    errors.push(FieldError::new(format!("{path}.template"), message));
-                    None
+            template_for(&text, format!("{path}.template"), event, errors)
+                .map(|template| Action::SendMessage { template })
+        }
+        "notify" => {
+            let text = string("text", TEMPLATE_LEN, errors)
+                .and_then(|t| template_for(&t, format!("{path}.text"), event, errors));
+            let given = ["users", "team", "owner"]
+                .into_iter()
+                .filter(|k| obj.get(*k).is_some_and(|v| !v.is_null()))
+                .count();
+            if given != 1 {
+                errors.push(FieldError::new(
+                    path,
+                    "needs exactly one of users (a list of agents' e-mails), team (a team's name) or owner (true)",
+                ));
+                return None;
+            }
+            let mut users = Vec::new();
+            let mut team = None;
+            let mut owner = false;
+            if let Some(v) = obj.get("users").filter(|v| !v.is_null()) {
+                let upath = format!("{path}.users");
+                match v.as_array() {
+                    Some(items) if items.is_empty() => {
+                        errors.push(FieldError::new(&upath, "needs at least one e-mail"));
+                        return None;
+                    }
+                    Some(items) if items.len() > RULE_VALUES => {
+                        errors.push(FieldError::new(
+                            &upath,
+                            format!("at most {RULE_VALUES} e-mails"),
+                        ));
+                        return None;
+                    }
+                    Some(items) => {
+                        for (j, item) in items.iter().enumerate() {
+                            match item.as_str().map(validate_email) {
+                                Some(Ok(email)) => {
+                                    if !users.contains(&email) {
+                                        users.push(email)
+                                    }
+                                }
+                                _ => errors.push(FieldError::new(
+                                    format!("{upath}[{j}]"),
+                                    "must be an agent's e-mail",
+                                )),
+                            }
+                        }
+                    }
+                    None => {
+                        errors.push(FieldError::new(&upath, "must be a list of e-mails"));
+                        return None;
+                    }
                 }
             }
+            if obj.get("team").is_some_and(|v| !v.is_null()) {
+                team = Some(trim(&string("team", TEAM_LEN, errors)?).to_string());
+            }
+            match obj.get("owner") {
+                None | Some(Value::Null) => {}
+                Some(Value::Bool(true)) => owner = true,
+                Some(_) => {
+                    errors.push(FieldError::new(
+                        format!("{path}.owner"),
+                        "must be true (or leave it out)",
+                    ));
+                    return None;
+                }
+            }
+            Some(Action::Notify {
+                users,
+                team,
+                owner,
+                text: text?,
+            })
         }
         "webhook" => {
             let url = string("url", URL_LEN, errors).map(|u| crate::schema::trim(&u).to_string());
@@ -919,7 +1053,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e[0].field, "conditions[0].field");
-        assert!(e[0].message.contains("only on sla.warning"), "{e:?}");
+        assert!(
+            e[0].message
+                .ends_with("only on rules for: sla.warning, sla.breached, sla.overdue"),
+            "{e:?}"
+        );
         let e = on(
             "conversation.updated",
             cond("message.text", "contains", json!("hi")),
