@@ -95,9 +95,39 @@ pub struct Notice {
     pub at: DateTime<Utc>,
 }
 
+/// A local time of day as "HH:MM" (seconds accepted on input).
+mod hhmm {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<NaiveTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&t.format("%H:%M").to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveTime>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        match text.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(t) => super::parse_time(t)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// "22:00" (or "22:00:00") as a time of day.
+pub fn parse_time(text: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(text.trim(), "%H:%M:%S"))
+        .map_err(|_| format!("{text:?} is not a time of day (HH:MM)"))
+}
+
 /// A user's choices about notifications.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NotificationSettings {
     /// Kinds not wanted at all.
     pub muted: Vec<NotificationKind>,
@@ -106,9 +136,11 @@ pub struct NotificationSettings {
     /// A sound with a browser notification of a warning or breach.
     pub sound: bool,
     /// No browser notification or sound between these local times (the list still fills).
-    #[schema(value_type = Option<String>, example = "22:00")]
+    #[serde(with = "hhmm")]
+    #[schema(value_type = Option<String>, example = "22:00", pattern = "^[0-2][0-9]:[0-5][0-9]$")]
     pub quiet_from: Option<NaiveTime>,
-    #[schema(value_type = Option<String>, example = "07:00")]
+    #[serde(with = "hhmm")]
+    #[schema(value_type = Option<String>, example = "07:00", pattern = "^[0-2][0-9]:[0-5][0-9]$")]
     pub quiet_to: Option<NaiveTime>,
 }
 
@@ -306,5 +338,18 @@ mod tests {
         assert!(s.is_quiet(t("12:30")) && !s.is_quiet(t("13:00")));
         s.quiet_to = None;
         assert!(!s.is_quiet(t("12:30")));
+        let v = serde_json::json!({"muted": ["warning"], "quiet_from": "22:00", "quiet_to": "07:00:00"});
+        let read: NotificationSettings = serde_json::from_value(v).unwrap();
+        assert_eq!(read.quiet_to, Some(t("07:00")));
+        assert!(read.team_unassigned, "what is left out keeps its default");
+        assert_eq!(serde_json::to_value(&read).unwrap()["quiet_to"], "07:00");
+        assert!(serde_json::from_value::<NotificationSettings>(
+            serde_json::json!({"quiet_from": "25:00"})
+        )
+        .is_err());
+        assert!(
+            serde_json::from_value::<NotificationSettings>(serde_json::json!({"mute": []}))
+                .is_err()
+        );
     }
 }

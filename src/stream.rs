@@ -2,6 +2,7 @@
 
 use crate::conversation::ConversationView;
 use crate::limits::PREVIEW_LEN;
+use crate::notify::NotificationView;
 use serde::{Deserialize, Serialize};
 
 /// One message on the live stream. The SSE `event:` name is [`StreamEvent::name`]; the
@@ -29,6 +30,13 @@ pub enum StreamEvent {
         #[schema(value_type = ConversationView)]
         conversation: Box<ConversationView>,
     },
+    /// A notification for the user whose stream this is (each stream carries only its
+    /// user's; unnumbered, and not sent again to a resuming stream).
+    Notification {
+        user_id: i64,
+        #[schema(value_type = NotificationView)]
+        notification: Box<NotificationView>,
+    },
 }
 
 impl StreamEvent {
@@ -52,8 +60,12 @@ impl StreamEvent {
             StreamEvent::Hello { .. } => "hello",
             StreamEvent::Heartbeat { .. } => "heartbeat",
             StreamEvent::Conversation { .. } => "conversation",
+            StreamEvent::Notification { .. } => Self::NOTIFICATION,
         }
     }
+
+    /// The SSE event name of a notification.
+    pub const NOTIFICATION: &'static str = "notification";
 }
 
 /// Change numbers of one server run: its epoch (taken from the database at start) in the

@@ -24,8 +24,11 @@ use crate::store::{
     StoreResult,
 };
 use chrono::Duration;
-use promptly::automation::{sla_instants, system_message, trigger_of, update_event, SlaInstant};
-use promptly::conversation::{EventBody, IncomingEvent};
+use promptly::automation::{
+    sla_instants, system_message, trigger_of, update_event, SlaEventKind, SlaInstant,
+};
+use promptly::conversation::{ConversationSummary, EventBody, IncomingEvent};
+use promptly::notify::{Audience, Notice, NotificationKind};
 use promptly::rules::{
     evaluate, ActionEnv, ConversationState, FiredEvent, RuleContext, SideEffect, SlaFacts,
 };
@@ -165,9 +168,78 @@ impl Automation<'_> {
                 } => out
                     .outbox
                     .push(delivery("webhook", rule, url, secret, body)),
+                SideEffect::Notify {
+                    rule,
+                    users,
+                    team,
+                    text,
+                } => {
+                    let name = outcome
+                        .fired
+                        .iter()
+                        .find(|f| f.id == rule)
+                        .map_or("", |f| f.rule.name.as_str());
+                    out.notices.push(Notice {
+                        kind: NotificationKind::Rule,
+                        audience: match team {
+                            Some(team) => Audience::Team(team),
+                            None => Audience::Users(users),
+                        },
+                        title: text,
+                        body: format!("{name} · {}", conversation_words(&summary)),
+                        link: format!("/conversations/{}", row.id),
+                        conversation_id: Some(row.id),
+                        cause: format!("rule:{cause}:{rule}:{n}"),
+                        at: now,
+                    });
+                }
             }
         }
     }
+}
+
+/// "Ada Lovelace on WhatsApp": who a conversation is with, for notifications.
+fn conversation_words(summary: &ConversationSummary) -> String {
+    let c = &summary.contact;
+    let who = [&c.name, &c.handle, &c.email]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .unwrap_or("A customer");
+    format!("{who} on {}", summary.channel.label())
+}
+
+/// The notice of an SLA warning or breach, for the conversation's owner or its queue.
+fn sla_notice(
+    id: i64,
+    summary: &ConversationSummary,
+    instant: &SlaInstant,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Notice> {
+    let metric = match instant.metric {
+        promptly::clock::Metric::FirstResponse => "First response",
+        promptly::clock::Metric::NextResponse => "Next response",
+        promptly::clock::Metric::Resolution => "Resolution",
+    };
+    let (kind, what) = match instant.kind {
+        SlaEventKind::Warning => (NotificationKind::Warning, "running out"),
+        SlaEventKind::Breached => (NotificationKind::Breach, "breached"),
+        SlaEventKind::Overdue(_) => return None,
+    };
+    Some(Notice {
+        kind,
+        audience: Audience::Conversation {
+            owner: summary.owner.clone(),
+            team: summary.team.clone(),
+        },
+        title: format!("{metric} {what}: {}", conversation_words(summary)),
+        body: summary.last_message.clone().unwrap_or_default(),
+        link: format!("/conversations/{id}"),
+        conversation_id: Some(id),
+        cause: format!("sla:{id}:{}", instant.key()),
+        at: now,
+    })
 }
 
 /// A delivery for the outbox, with the receiver it counts against.
@@ -245,6 +317,10 @@ impl Automator for Automation<'_> {
                     late: (now - instant.at).num_milliseconds() > LATE_AFTER_MS,
                 });
                 let cause = format!("sla:{}:{}", row.id, instant.key());
+                if let Some((summary, _)) = self.catalog.state_of(policy, &events) {
+                    out.notices
+                        .extend(sla_notice(row.id, &summary, &instant, now));
+                }
                 let context = events.clone();
                 self.fire(
                     row,
@@ -321,6 +397,7 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
         );
     }
     let handled = pass.handled;
+    publish_notified(state, pass.notified).await;
     if pass.queued_deliveries {
         state.outbox_bell.notify_one();
     }
@@ -328,6 +405,24 @@ pub async fn run_pass(state: &AppState, link_base: &str) -> StoreResult<usize> {
     crate::services::conversations::publish_views(state, &mut catalog, pass.touched, now).await?;
     state.announce(&published).await;
     Ok(handled)
+}
+
+/// Pushes notifications written here to their users' streams, and tells the other servers.
+pub async fn publish_notified(state: &AppState, notified: Vec<crate::store::Notified>) {
+    if notified.is_empty() {
+        return;
+    }
+    let ids: Vec<i64> = notified.iter().map(|n| n.notification.id).collect();
+    for n in notified {
+        state.publish_notification(n.user_id, n.notification);
+    }
+    if let Err(e) = state
+        .store
+        .announce_notifications(&state.server_id, &ids)
+        .await
+    {
+        tracing::warn!(error = %e, "announcing notifications to the other servers failed");
+    }
 }
 
 /// The worker loop: loads the schedule, then sleeps until the earliest instant (on the
@@ -393,6 +488,7 @@ pub fn start(state: &AppState, link_base: String) {
     tokio::spawn(run_worker(state.clone(), link_base));
     tokio::spawn(crate::outbox::run_outbox(state.clone()));
     tokio::spawn(run_listener(state.clone()));
+    tokio::spawn(crate::services::live::run_band_watch(state.clone()));
 }
 
 /// Listens for the other servers' announcements (PostgreSQL): each changed conversation
@@ -434,6 +530,18 @@ pub async fn run_listener(state: AppState) {
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x.as_i64()).collect())
                 .unwrap_or_default();
+            if let Some(list) = v["notifications"].as_array() {
+                let ids: Vec<i64> = list.iter().filter_map(|x| x.as_i64()).collect();
+                match state.store.notifications_by_id(&ids).await {
+                    Ok(found) => {
+                        for n in found {
+                            state.publish_notification(n.user_id, n.notification);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading announced notifications failed"),
+                }
+                continue;
+            }
             if let Err(e) = publish_changed(&state, &ids).await {
                 tracing::warn!(error = %e, "reading announced changes failed");
             }

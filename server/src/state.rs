@@ -32,6 +32,10 @@ pub struct AppState {
     pub store: DynStore,
     /// Every change that browsers should see; each SSE connection subscribes.
     pub events: broadcast::Sender<Sequenced>,
+    /// Notifications for one user each (user id, the event's JSON): not numbered like the
+    /// changes (each stream carries only its user's, so numbers would seem skipped) and not
+    /// kept for resuming streams (the notifications list is the record).
+    pub personal: broadcast::Sender<(i64, Arc<str>)>,
     recent: Arc<Mutex<Recent>>,
     /// Whether the public address is https (then the session cookie is `Secure`).
     pub secure_cookies: bool,
@@ -45,6 +49,8 @@ pub struct AppState {
     pub worker: crate::schedule::Worker,
     /// Rung when deliveries were queued.
     pub outbox_bell: Arc<tokio::sync::Notify>,
+    /// Rung when conversations changed: the live service level may have changed band.
+    pub band_bell: Arc<tokio::sync::Notify>,
     /// Where webhooks may go and the one client that sends them (`PROMPTLY_EGRESS_*`).
     pub egress: crate::egress::Egress,
     /// Detection latencies of the SLA events this server fired.
@@ -250,9 +256,11 @@ impl AppState {
 
     pub fn new(store: DynStore, secure_cookies: bool) -> Self {
         let (events, _) = broadcast::channel(4096);
+        let (personal, _) = broadcast::channel(1024);
         AppState {
             store,
             events,
+            personal,
             recent: Arc::new(Mutex::new(Recent {
                 next_seq: 1,
                 events: VecDeque::new(),
@@ -263,6 +271,7 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             worker: Default::default(),
             outbox_bell: Default::default(),
+            band_bell: Default::default(),
             egress: crate::egress::Egress::strict(),
             firing_stats: Default::default(),
             metrics: Default::default(),
@@ -315,6 +324,24 @@ impl AppState {
     pub fn with_egress(mut self, egress: crate::egress::Egress) -> Self {
         self.egress = egress;
         self
+    }
+
+    /// Sends a notification to its user's streams on this server.
+    pub fn publish_notification(
+        &self,
+        user_id: i64,
+        notification: promptly::notify::NotificationView,
+    ) {
+        let event = StreamEvent::Notification {
+            user_id,
+            notification: Box::new(notification),
+        };
+        match serde_json::to_string(&event) {
+            Ok(json) => {
+                let _ = self.personal.send((user_id, json.into()));
+            }
+            Err(e) => tracing::error!(error = %e, "a notification could not be serialised"),
+        }
     }
 
     /// Numbers the event, keeps it for reconnecting browsers and sends it to every stream.

@@ -69,6 +69,7 @@ fn action_words(kind: &str) -> &'static str {
         "remove_owner" => "Remove owner",
         "send_message" => "Send message",
         "webhook" => "Call webhook",
+        "notify" => "Notify people",
         _ => "Unknown action",
     }
 }
@@ -123,6 +124,21 @@ fn action_text(a: &Action, policies: &[(i64, String)]) -> String {
             format!("send message “{}”", cut(template.as_str(), 60))
         }
         Action::Webhook { url, .. } => format!("call webhook {url}"),
+        Action::Notify {
+            users,
+            team,
+            owner,
+            text,
+        } => {
+            let to = if *owner {
+                "the owner".to_string()
+            } else if let Some(team) = team {
+                format!("team “{team}”")
+            } else {
+                users.join(", ")
+            };
+            format!("notify {to}: “{}”", cut(text.as_str(), 60))
+        }
     }
 }
 
@@ -169,6 +185,8 @@ struct CondRow {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct ActRow {
     kind: String,
+    /// A notify action's recipients: `owner`, `team` or `users` (named in `text`).
+    to: String,
     policy: String,
     priority: String,
     text: String,
@@ -233,6 +251,7 @@ impl Fields {
                     Action::RemoveOwner => "remove_owner",
                     Action::SendMessage { .. } => "send_message",
                     Action::Webhook { .. } => "webhook",
+                    Action::Notify { .. } => "notify",
                 };
                 let mut r = ActRow {
                     kind: kind.into(),
@@ -250,6 +269,21 @@ impl Fields {
                     Action::Webhook { url, secret } => {
                         r.url = url.clone();
                         r.secret = secret.clone();
+                    }
+                    Action::Notify {
+                        users,
+                        team,
+                        owner,
+                        text,
+                    } => {
+                        r.template = text.as_str().into();
+                        (r.to, r.text) = if *owner {
+                            ("owner".into(), String::new())
+                        } else if let Some(team) = team {
+                            ("team".into(), team.clone())
+                        } else {
+                            ("users".into(), users.join(", "))
+                        };
                     }
                 }
                 r
@@ -280,6 +314,7 @@ impl Fields {
         });
         let actions = query_rows(q, "a", "type", |kind, get| ActRow {
             kind,
+            to: get("to"),
             policy: get("policy"),
             priority: get("priority"),
             text: get("text"),
@@ -699,8 +734,15 @@ fn ActionRow(
             <label class="act-field need-priority">"Priority "
                 <select name=name("priority") aria-label=label("priority")>{priorities}</select>
             </label>
-            <label class="act-field need-text">"Label, team or owner e-mail "
-                <input type="text" name=name("text") value=row.text.clone() aria-label=label("label, team or owner")/>
+            <label class="act-field need-to">"Notify "
+                <select name=name("to") aria-label=label("notify whom")>
+                    <option value="owner" selected=row.to == "owner">"the conversation's owner"</option>
+                    <option value="team" selected=row.to == "team">"a team's members"</option>
+                    <option value="users" selected=row.to == "users">"these agents (e-mails)"</option>
+                </select>
+            </label>
+            <label class="act-field need-text">"Label, team or e-mails "
+                <input type="text" name=name("text") value=row.text.clone() aria-label=label("label, team or e-mails")/>
             </label>
             <label class="act-field need-template">"Message "
                 <textarea name=name("template") rows="3" aria-label=label("message")>{row.template.clone()}</textarea>
@@ -837,6 +879,14 @@ fn DryRunResult(
             }
             SideEffect::Webhook { url, .. } => {
                 view! { <li>{format!("Signed POST to {url}")}</li> }.into_any()
+            }
+            SideEffect::Notify {
+                users, team, text, ..
+            } => {
+                let to = team
+                    .as_ref()
+                    .map_or_else(|| users.join(", "), |t| format!("team {t}"));
+                view! { <li>{format!("Notification to {to}: “{text}”")}</li> }.into_any()
             }
         })
         .collect_view();

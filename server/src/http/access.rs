@@ -302,6 +302,29 @@ pub const ROUTES: &[Route] = &[
     api("PUT", "/api/v1/departments", ADMINS),
     api("GET", "/api/v1/staffing", MANAGERS),
     api("GET", "/api/v1/live", MANAGERS),
+    // A person's notifications.
+    api("GET", "/api/v1/notifications", Allow::Sessions),
+    api("POST", "/api/v1/notifications/read", Allow::Sessions),
+    api("GET", "/api/v1/me/notification-settings", Allow::Sessions),
+    api("PUT", "/api/v1/me/notification-settings", Allow::Sessions),
+    form(
+        "POST",
+        "/notifications/read",
+        Allow::Sessions,
+        "Notifications are a person's own.",
+    ),
+    form(
+        "POST",
+        "/notifications/{id}/open",
+        Allow::Sessions,
+        "Notifications are a person's own.",
+    ),
+    form(
+        "POST",
+        "/notifications/settings",
+        Allow::Sessions,
+        "Notifications are a person's own.",
+    ),
     form(
         "POST",
         "/compliance/new",

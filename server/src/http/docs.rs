@@ -35,7 +35,7 @@ use crate::http::tokens::NewToken;
 use crate::http::users::UserPatch;
 use crate::http::{
     audit, automation, calendars, channel_accounts, contracts, conversations, events, live,
-    policies, rules, staffing, stream, tokens, users,
+    notifications, policies, rules, staffing, stream, tokens, users,
 };
 use crate::services::accounts::{NewUserFields, PasswordChange, PasswordReset};
 use crate::services::policies::DefaultPolicy;
@@ -131,6 +131,10 @@ use promptly::timeline::{Author, ConversationStatus};
     contracts::set_departments,
     staffing::staffing,
     live::live,
+    notifications::list,
+    notifications::read,
+    notifications::settings,
+    notifications::save_settings,
 ))]
 struct Operations;
 
@@ -409,7 +413,7 @@ fn stream_frame() -> Value {
     };
     json!({
         "description": "Each server-sent event: its `event:` name and its `data:` line, a JSON document.",
-        "oneOf": [frame("hello", false), frame("heartbeat", false), frame("conversation", true)],
+        "oneOf": [frame("hello", false), frame("heartbeat", false), frame("conversation", true), frame("notification", false)],
     })
 }
 
@@ -456,6 +460,10 @@ pub fn from_types() -> Map<String, Value> {
         MetricView, BreakdownsView, GroupView, Staffing, DrillView, Dimension,
         promptly::compliance::Board, promptly::compliance::BoardRow, promptly::compliance::LiveDay,
         promptly::compliance::IntervalLevel, promptly::compliance::IntervalLength,
+        // Notifications.
+        promptly::notify::NotificationKind, promptly::notify::NotificationView,
+        promptly::notify::NotificationList, promptly::notify::NotificationSettings,
+        notifications::ReadBody, notifications::ReadAnswer,
     ];
     let mut schemas: Map<String, Value> = schemas
         .into_iter()

@@ -23,6 +23,7 @@ pub mod health;
 pub mod hooks;
 pub mod live;
 pub mod metrics;
+pub mod notifications;
 pub mod policies;
 pub mod rule_forms;
 pub mod rules;
@@ -415,6 +416,7 @@ pub fn api_router() -> Router<AppState> {
         channel_accounts::router(),
         staffing::router(),
         live::router(),
+        notifications::router(),
         contracts::router(),
         events::router(),
         conversations::router(),
@@ -693,6 +695,12 @@ fn form_routes() -> Router<AppState> {
         .route("/compliance/{id}/edit", post(contract_pages::edit))
         .route("/compliance/{id}/delete", post(contract_pages::delete))
         .route("/compliance/departments", post(contract_pages::departments))
+        .route("/notifications/read", post(notifications::read_all_form))
+        .route("/notifications/{id}/open", post(notifications::open_form))
+        .route(
+            "/notifications/settings",
+            post(notifications::settings_form),
+        )
 }
 
 /// Where the JSON API lives.

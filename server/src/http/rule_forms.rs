@@ -38,6 +38,8 @@ pub(crate) struct ConditionRow {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ActionRow {
     pub kind: String,
+    /// A notify action's recipients: `owner`, `team` or `users` (named in `text`).
+    pub to: String,
     pub policy: String,
     pub priority: String,
     pub text: String,
@@ -97,6 +99,7 @@ impl RuleForm {
                         let row = actions.entry(i).or_default();
                         let slot = match part {
                             "type" => &mut row.kind,
+                            "to" => &mut row.to,
                             "policy" => &mut row.policy,
                             "priority" => &mut row.priority,
                             "text" => &mut row.text,
@@ -146,6 +149,7 @@ impl RuleForm {
             let secret = if a.secret == MASK { MASK } else { "" };
             for (part, value) in [
                 ("type", a.kind.as_str()),
+                ("to", &a.to),
                 ("policy", &a.policy),
                 ("priority", &a.priority),
                 ("text", &a.text),
@@ -264,6 +268,22 @@ fn action_body(a: &ActionRow) -> Value {
         "webhook" => {
             obj.insert("url".into(), json!(a.url.trim()));
             obj.insert("secret".into(), json!(a.secret));
+        }
+        "notify" => {
+            match a.to.trim() {
+                "team" => obj.insert("team".into(), json!(a.text)),
+                "users" => obj.insert(
+                    "users".into(),
+                    json!(a
+                        .text
+                        .split([',', ' ', ';'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()),
+                ),
+                _ => obj.insert("owner".into(), json!(true)),
+            };
+            obj.insert("text".into(), json!(a.template));
         }
         _ => {}
     }

@@ -58,6 +58,7 @@ fn now_text(state: &AppState) -> String {
 /// - `hello`: sent once at once, `{"type": "hello", "server_time": "...", "seq": 41}`; every change numbered above `seq` follows.
 /// - `heartbeat`: every 15 seconds, `{"type": "heartbeat", "server_time": "..."}`.
 /// - `conversation`: a conversation was created or changed, `{"type": "conversation", "conversation": {...}}` with its SLA; these carry an `id:` (a sequence number).
+/// - `notification`: a notification for the signed-in user, `{"type": "notification", "user_id": 3, "notification": {...}}` (a stream carries only its own user's); these have no `id:` and are not sent again on reconnecting (`GET /api/v1/notifications` lists them).
 ///
 /// A client that reconnects with `Last-Event-ID` first gets the kept `conversation` events after that id, then live ones. A comment line keeps idle connections open.
 ///
@@ -87,7 +88,16 @@ async fn stream_events(
             seq: complete_after,
         }))
     });
+    let me = user.as_ref().map_or(0, |Extension(CurrentUser(u))| u.id);
     let catch_up = stream::iter(missed.into_iter().map(|m| Ok(sequenced(&m))));
+    let mine = BroadcastStream::new(state.personal.subscribe()).filter_map(move |r| async move {
+        match r {
+            Ok((user, json)) if user == me => Some(Ok(Event::default()
+                .event(StreamEvent::NOTIFICATION)
+                .data(&*json))),
+            _ => None,
+        }
+    });
     // A receiver that fell behind skips what it lagged over (the browser reloads the queue
     // on a gap) rather than closing the stream; events already caught up are not repeated.
     let changes = BroadcastStream::new(rx).filter_map(move |r| async move {
@@ -107,7 +117,7 @@ async fn stream_events(
     });
     // The stream lasts as long as the credential that opened it: checked again at every
     // heartbeat, it ends on logout, deactivation or revocation.
-    let me = user.map(|Extension(CurrentUser(u))| u.id);
+    let me_checked = user.map(|Extension(CurrentUser(u))| u.id);
     let ended = async move {
         let mut every = tokio::time::interval(HEARTBEAT);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -115,7 +125,7 @@ async fn stream_events(
         loop {
             every.tick().await;
             match crate::auth::caller_of(&check_state, &headers).await {
-                Ok(Some((u, ..))) if Some(u.id) == me && u.active => {}
+                Ok(Some((u, ..))) if Some(u.id) == me_checked && u.active => {}
                 // A database that is down does not end streams; the next beat asks again.
                 Err(Some(_)) => {}
                 _ => return,
@@ -124,7 +134,7 @@ async fn stream_events(
     };
     let body = hello
         .chain(catch_up)
-        .chain(stream::select(changes, beats))
+        .chain(stream::select(stream::select(changes, mine), beats))
         .take_until(futures::future::select(Box::pin(ended), Box::pin(shutdown)));
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(Duration::from_secs(30))))
 }

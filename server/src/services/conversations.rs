@@ -239,6 +239,7 @@ pub(crate) async fn publish_views(
             .await?;
         let view = catalog.view(t.row, &t.events, now);
         state.publish(StreamEvent::conversation(view));
+        state.band_bell.notify_one();
     }
     Ok(())
 }

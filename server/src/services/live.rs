@@ -7,13 +7,19 @@
 //! contract with a service-level metric, or the defaults; a contract's row takes its own and
 //! only the conversations in its scope.
 
+use crate::catalog::SlaCatalog;
 use crate::state::AppState;
-use crate::store::{LiveSnapshot, StoreResult};
+use crate::store::{BandFiring, LiveSnapshot, NewOutbox, StoreResult};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use promptly::compliance::Band;
 use promptly::compliance::{
     by_group, day_intervals, service_level_today, Board, BoardRow, ConversationFacts,
     IntervalLength, LiveDay, LiveSpec, ServiceLevelFormula, DEFAULT_TARGET, DEFAULT_WITHIN_S,
+};
+use promptly::notify::{Audience, Notice, NotificationKind};
+use promptly::rules::{
+    band_changes, band_effects, evaluate_band, BandChange, BandContext, RuleEvent, SideEffect,
 };
 
 /// The time zone of the default policy's calendar, or UTC.
@@ -193,4 +199,130 @@ pub async fn board(state: &AppState, interval: IntervalLength) -> StoreResult<Bo
         spec_from,
         rows,
     })
+}
+
+/// How often the bands are looked at with nothing changing (waiting contacts pass Y as time
+/// goes by), on the state's clock.
+const BAND_LOOK: chrono::Duration = chrono::Duration::seconds(15);
+/// At most one look per this much real time however busy the ingest (a rate limit).
+const BAND_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a band change that fired does: its rules' runs, webhooks and notifications, and
+/// the managers' notification.
+fn band_firing(catalog: &SlaCatalog, change: &BandChange) -> BandFiring {
+    let now = catalog.now();
+    let open_now = |id: i64| catalog.calendar(id).map(|c| c.is_open_at(now));
+    let ctx = BandContext::new(change, &open_now);
+    let outcome = evaluate_band(catalog.rules(), change, &ctx);
+    let mut firing = BandFiring {
+        rule_runs: outcome
+            .fired
+            .iter()
+            .map(|f| (f.id, RuleEvent::BandChanged.as_str().to_string()))
+            .collect(),
+        ..BandFiring::default()
+    };
+    let level = change
+        .service_level
+        .map_or("nothing measured".to_string(), |l| format!("{l:.1} %"));
+    firing.notices.push(Notice {
+        kind: NotificationKind::BandChanged,
+        audience: Audience::Managers,
+        title: change.title(),
+        body: format!(
+            "{level} answered within {} today (target {} %): {}",
+            promptly::duration::badge_text(change.within_s),
+            change.target,
+            change.to.action()
+        ),
+        link: "/live".into(),
+        conversation_id: None,
+        cause: format!("band:{}", change.key()),
+        at: change.at,
+    });
+    for (n, effect) in band_effects(&outcome, change).into_iter().enumerate() {
+        match effect {
+            SideEffect::Webhook {
+                rule,
+                url,
+                secret,
+                body,
+            } => firing.outbox.push(NewOutbox {
+                kind: "webhook",
+                rule_id: Some(rule),
+                account_id: None,
+                receiver: crate::outbox::receiver_of(&url),
+                url,
+                secret,
+                body,
+                message_id: None,
+            }),
+            SideEffect::Notify {
+                rule,
+                users,
+                team,
+                text,
+            } => firing.notices.push(Notice {
+                kind: NotificationKind::Rule,
+                audience: match team {
+                    Some(team) => Audience::Team(team),
+                    None => Audience::Users(users),
+                },
+                title: text,
+                body: change.title(),
+                link: "/live".into(),
+                conversation_id: None,
+                cause: format!("rule:band:{}:{rule}:{n}", change.key()),
+                at: change.at,
+            }),
+            SideEffect::SendMessage { .. } => {}
+        }
+    }
+    firing
+}
+
+/// Looks at the live service level once: rows whose band moved since any server last looked
+/// fire `service_level.band_changed` (once per change and interval, across servers).
+/// Returns the changes fired here.
+pub async fn look_at_bands(state: &AppState) -> StoreResult<Vec<BandChange>> {
+    let board = board(state, IntervalLength::Min30).await?;
+    let last = state.store.band_states().await?;
+    let changes = band_changes(&board, &last);
+    let seen: Vec<(String, Band)> = board
+        .rows
+        .iter()
+        .filter(|r| r.live.total.band != Band::NoData)
+        .map(|r| (BandChange::row_id(r), r.live.total.band))
+        .filter(|(key, band)| last.get(key) != Some(band))
+        .collect();
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let catalog = SlaCatalog::cached(state, board.at).await?;
+    let fire = |change: &BandChange| band_firing(&catalog, change);
+    let (fired, notified) = state
+        .store
+        .record_bands(&seen, &changes, &fire, board.at)
+        .await?;
+    if !fired.is_empty() {
+        state.outbox_bell.notify_one();
+    }
+    crate::automation::publish_notified(state, notified).await;
+    Ok(fired)
+}
+
+/// The band watcher: looks when conversations change (at most once per [`BAND_GAP`]) and
+/// every [`BAND_LOOK`] of the state's clock.
+pub async fn run_band_watch(state: AppState) {
+    loop {
+        let until = state.clock.now() + BAND_LOOK;
+        tokio::select! {
+            _ = state.clock.sleep_until(until) => {}
+            _ = state.band_bell.notified() => {}
+        }
+        if let Err(e) = look_at_bands(&state).await {
+            tracing::warn!(error = %e, "looking at the service level's bands failed");
+        }
+        tokio::time::sleep(BAND_GAP).await;
+    }
 }

@@ -10,6 +10,7 @@ pub mod channels;
 pub mod contracts;
 pub mod conversations;
 pub mod live;
+pub mod notifications;
 pub mod policies;
 pub mod rules;
 pub mod tokens;

@@ -17,9 +17,10 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::{Role, UserView};
-use promptly::compliance::{Contract, FactsRecord, GroupCounts, MetricKind, PeriodKey};
+use promptly::compliance::{Band, Contract, FactsRecord, GroupCounts, MetricKind, PeriodKey};
 use promptly::conversation::{ConversationSummary, IncomingEvent};
-use promptly::rules::RuleDefinition;
+use promptly::notify::{Notice, NotificationList, NotificationSettings, NotificationView};
+use promptly::rules::{BandChange, RuleDefinition};
 use promptly::{CalendarDefinition, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -391,6 +392,41 @@ pub trait Store: Send + Sync + 'static {
         from: i64,
         to: i64,
     ) -> StoreResult<Vec<i64>>;
+    /// The bands of the live service level's rows as last seen, by row key.
+    async fn band_states(&self) -> StoreResult<HashMap<String, Band>>;
+    /// Records the bands `seen` now (row key, band) and fires `changes`: in one transaction
+    /// each change not fired before (its key, across servers) is recorded with what `fire`
+    /// says it does (rule runs, deliveries, notifications). Returns the changes fired here
+    /// and the notifications written.
+    async fn record_bands(
+        &self,
+        seen: &[(String, Band)],
+        changes: &[BandChange],
+        fire: &(dyn for<'c> Fn(&'c BandChange) -> BandFiring + Send + Sync),
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<BandChange>, Vec<Notified>)>;
+
+    // Notifications.
+    /// A user's latest `limit` notifications (newest first) and how many are unread.
+    async fn notifications(&self, user_id: i64, limit: i64) -> StoreResult<NotificationList>;
+    /// The notifications with these ids, each with its user (what another server wrote).
+    async fn notifications_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Notified>>;
+    /// Marks a user's notifications read: these ids, or all with `None`. How many changed.
+    async fn mark_notifications_read(
+        &self,
+        user_id: i64,
+        ids: Option<&[i64]>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    async fn notification_settings(&self, user_id: i64) -> StoreResult<NotificationSettings>;
+    async fn set_notification_settings(
+        &self,
+        user_id: i64,
+        settings: &NotificationSettings,
+    ) -> StoreResult<()>;
+    /// Tells the other servers (PostgreSQL) about notifications written here.
+    async fn announce_notifications(&self, origin: &str, ids: &[i64]) -> StoreResult<()>;
+
     /// Up to `limit` conversations that have no `conversation_facts` row yet (stored
     /// before compliance existed), for the start-up backfill.
     async fn conversations_without_facts(&self, limit: i64) -> StoreResult<Vec<i64>>;
@@ -986,6 +1022,8 @@ pub struct AutomationOutput {
     /// (rule id, what triggered it) of every rule that ran.
     pub rule_runs: Vec<(i64, String)>,
     pub outbox: Vec<NewOutbox>,
+    /// Notifications for people (warnings, breaches, rules' `notify`).
+    pub notices: Vec<Notice>,
     /// The derived columns after the new events and the policy change.
     pub derived: Option<Derived>,
     /// Every SLA instant up to here is handled.
@@ -1024,6 +1062,23 @@ pub struct AutomationPass {
     /// The months (`facts::month_of` of their creation) of the conversations it handled,
     /// whose compliance facts it rewrote.
     pub months: Vec<i64>,
+    /// The notifications it wrote, each with its user.
+    pub notified: Vec<Notified>,
+}
+
+/// A notification written for a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notified {
+    pub user_id: i64,
+    pub notification: NotificationView,
+}
+
+/// What a band change that fired did: rule runs (rule id, trigger), deliveries and notices.
+#[derive(Debug, Clone, Default)]
+pub struct BandFiring {
+    pub rule_runs: Vec<(i64, String)>,
+    pub outbox: Vec<NewOutbox>,
+    pub notices: Vec<Notice>,
 }
 
 /// What happened to each event of an ingest batch, in the batch's order.
@@ -1137,6 +1192,19 @@ pub async fn open(url: &DatabaseUrl) -> Result<DynStore, String> {
         .await
         .map_err(|e| format!("cannot prepare the database: {e}"))?;
     Ok(store)
+}
+
+pub(crate) fn band_from_db(s: &str) -> Result<Band, sqlx::Error> {
+    [
+        Band::OnTarget,
+        Band::Warning,
+        Band::Act,
+        Band::AllHands,
+        Band::NoData,
+    ]
+    .into_iter()
+    .find(|b| b.as_str() == s)
+    .ok_or_else(|| sqlx::Error::Decode(format!("unknown band {s:?}").into()))
 }
 
 pub(crate) fn role_from_db(s: &str) -> Result<Role, sqlx::Error> {

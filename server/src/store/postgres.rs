@@ -46,6 +46,25 @@ pub async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 }
 
 /// Tells the other servers that these conversations changed.
+/// Tells the other servers about notifications written here (`{"origin", "ids": [],
+/// "notifications": [...]}`), so that each pushes its users' to their browsers.
+pub async fn announce_notifications(
+    pool: &PgPool,
+    origin: &str,
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(500) {
+        let payload =
+            serde_json::json!({ "origin": origin, "ids": [], "notifications": chunk }).to_string();
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn announce(pool: &PgPool, origin: &str, ids: &[i64]) -> Result<(), sqlx::Error> {
     // NOTIFY payloads stay under 8,000 bytes: ids in slices.
     for chunk in ids.chunks(500) {

@@ -292,6 +292,7 @@ pub(super) struct AutomationWork {
     /// (conversation id, rule id, trigger).
     pub rule_runs: Vec<(i64, i64, String)>,
     pub outbox: Vec<(i64, NewOutbox)>,
+    pub notices: Vec<promptly::notify::Notice>,
     pub pass: AutomationPass,
 }
 
@@ -342,6 +343,7 @@ impl AutomationWork {
         for o in out.outbox {
             self.outbox.push((row.id, o));
         }
+        self.notices.extend(out.notices);
         let mut all = events;
         for e in out.new_events {
             self.new_events

@@ -4,21 +4,27 @@
 use super::db::{Bulk, Db, Dialect, Lock, On, Query, Row, Tx, Ty, Use};
 use super::facts::{self, FACT_TYPES, FACT_UPDATES};
 use super::group;
-use super::shared::{self, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER};
+use super::shared::{
+    self, from_json, to_json, IngestPlan, DEFAULT_POLICY_KEY, RULE_COLUMNS, RULE_ORDER,
+};
 use super::{
-    role_from_db, AccountDefinition, ApiToken, AuditQuery, AutomationPass, Automator,
-    CalendarInput, CalendarRecord, ChannelAccountRecord, ChannelHealth, ChannelKind,
+    band_from_db, role_from_db, AccountDefinition, ApiToken, AuditQuery, AutomationPass, Automator,
+    BandFiring, CalendarInput, CalendarRecord, ChannelAccountRecord, ChannelHealth, ChannelKind,
     ChannelOutbound, ContractRecord, ConversationFilter, ConversationRow, Deriver, DrillRow,
-    IngestOutcome, IngestReport, NewAuditEntry, NewOutbox, NewUser, OutboxItem, OutboxOutcome,
-    PolicyInput, PolicyRecord, RuleRecord, Store, StoreError, StoreResult, TeamDepartment,
-    Throttle, TouchedConversation, User,
+    IngestOutcome, IngestReport, NewAuditEntry, NewOutbox, NewUser, Notified, OutboxItem,
+    OutboxOutcome, PolicyInput, PolicyRecord, RuleRecord, Store, StoreError, StoreResult,
+    TeamDepartment, Throttle, TouchedConversation, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptly::account::Role;
-use promptly::compliance::{Contract, GroupCounts, MetricKind, PeriodKey};
+use promptly::compliance::{Band, Contract, GroupCounts, MetricKind, PeriodKey};
 use promptly::conversation::IncomingEvent;
-use promptly::rules::RuleDefinition;
+use promptly::notify::{
+    recipients, Member, Notice, NotificationKind, NotificationList, NotificationSettings,
+    NotificationView,
+};
+use promptly::rules::{BandChange, RuleDefinition};
 use std::collections::{HashMap, HashSet};
 
 /// The store over one database of either kind.
@@ -2408,6 +2414,7 @@ impl Store for SqlStore {
         )
         .await?;
         self.insert_outbox(&mut tx, &work.outbox, now).await?;
+        let notified = self.write_notices(&mut tx, &work.notices).await?;
         if !queue_ids.is_empty() {
             let mut q = self.q("DELETE FROM automation_queue WHERE ");
             q.push_in("event_id", queue_ids);
@@ -2416,7 +2423,168 @@ impl Store for SqlStore {
         let rows: Vec<&ConversationRow> = work.rows.iter().collect();
         self.write_derived(&mut tx, &rows).await?;
         tx.commit().await?;
-        Ok(work.finish())
+        let mut pass = work.finish();
+        pass.notified = notified;
+        Ok(pass)
+    }
+
+    async fn band_states(&self) -> StoreResult<HashMap<String, Band>> {
+        self.rows("SELECT row_key, band FROM band_states", |r| {
+            let band: String = r.get("band")?;
+            Ok((r.get("row_key")?, band_from_db(&band)?))
+        })
+        .await
+        .map(|rows| rows.into_iter().collect())
+    }
+
+    async fn record_bands(
+        &self,
+        seen: &[(String, Band)],
+        changes: &[BandChange],
+        fire: &(dyn for<'c> Fn(&'c BandChange) -> BandFiring + Send + Sync),
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<BandChange>, Vec<Notified>)> {
+        let mut tx = self.db.begin_write().await?;
+        let mut fired = Vec::new();
+        let mut notices = Vec::new();
+        let mut outbox = Vec::new();
+        for change in changes {
+            let inserted = self
+                .q("INSERT INTO band_changes (change_key, row_key, from_band, to_band, payload, at) \
+                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (change_key) DO NOTHING")
+                .arg(change.key())
+                .arg(change.row_key())
+                .arg(change.from.as_str())
+                .arg(change.to.as_str())
+                .arg(to_json(change)?)
+                .arg(now)
+                .execute(&mut tx)
+                .await?;
+            if inserted == 0 {
+                continue;
+            }
+            let firing = fire(change);
+            for (rule_id, trigger) in &firing.rule_runs {
+                self.q(
+                    "INSERT INTO rule_runs (rule_id, conversation_id, trigger, fired_at) \
+                        VALUES ($1, 0, $2, $3)",
+                )
+                .arg(*rule_id)
+                .arg(trigger.as_str())
+                .arg(now)
+                .execute(&mut tx)
+                .await?;
+            }
+            outbox.extend(firing.outbox.into_iter().map(|o| (0, o)));
+            notices.extend(firing.notices);
+            fired.push(change.clone());
+        }
+        self.insert_outbox(&mut tx, &outbox, now).await?;
+        let notified = self.write_notices(&mut tx, &notices).await?;
+        for (row_key, band) in seen {
+            self.q(
+                "INSERT INTO band_states (row_key, band, updated_at) VALUES ($1, $2, $3) \
+                    ON CONFLICT (row_key) DO UPDATE SET band = excluded.band, \
+                    updated_at = excluded.updated_at",
+            )
+            .arg(row_key.as_str())
+            .arg(band.as_str())
+            .arg(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((fired, notified))
+    }
+
+    async fn notifications(&self, user_id: i64, limit: i64) -> StoreResult<NotificationList> {
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 \
+             ORDER BY id DESC LIMIT $2"
+        );
+        let items = self
+            .q(sql)
+            .arg(user_id)
+            .arg(limit)
+            .fetch_all(&self.db)
+            .await?
+            .iter()
+            .map(|r| notified_from_row(r).map(|n| n.notification))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let unread = self
+            .q("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+            .arg(user_id)
+            .fetch_scalar(&self.db)
+            .await?;
+        Ok(NotificationList { unread, items })
+    }
+
+    async fn notifications_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Notified>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = self.q(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE "
+        ));
+        q.push_in("id", ids).push(" ORDER BY id");
+        Ok(q.fetch_all(&self.db)
+            .await?
+            .iter()
+            .map(notified_from_row)
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn mark_notifications_read(
+        &self,
+        user_id: i64,
+        ids: Option<&[i64]>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let mut q = self.q("UPDATE notifications SET read_at = ");
+        q.push_bind(now)
+            .push(" WHERE user_id = ")
+            .push_bind(user_id)
+            .push(" AND read_at IS NULL");
+        if let Some(ids) = ids {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            q.push(" AND ");
+            q.push_in("id", ids);
+        }
+        Ok(q.execute(&self.db).await? as i64)
+    }
+
+    async fn notification_settings(&self, user_id: i64) -> StoreResult<NotificationSettings> {
+        let text: Option<String> = self
+            .q("SELECT settings FROM notification_settings WHERE user_id = $1")
+            .arg(user_id)
+            .fetch_optional_scalar(&self.db)
+            .await?;
+        Ok(text.map(|t| from_json(&t)).transpose()?.unwrap_or_default())
+    }
+
+    async fn set_notification_settings(
+        &self,
+        user_id: i64,
+        settings: &NotificationSettings,
+    ) -> StoreResult<()> {
+        self.q(
+            "INSERT INTO notification_settings (user_id, settings) VALUES ($1, $2) \
+                ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings",
+        )
+        .arg(user_id)
+        .arg(to_json(settings)?)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    async fn announce_notifications(&self, origin: &str, ids: &[i64]) -> StoreResult<()> {
+        if let Db::Postgres(p) = &self.db {
+            super::postgres::announce_notifications(p, origin, ids).await?;
+        }
+        Ok(())
     }
 
     async fn sla_schedule(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
@@ -2818,7 +2986,90 @@ impl group::Batch for IngestBatch<'_> {
     }
 }
 
+const NOTIFICATION_COLUMNS: &str =
+    "id, user_id, kind, title, body, link, conversation_id, created_at, read_at";
+
+fn notified_from_row(row: &Row) -> Result<Notified, sqlx::Error> {
+    let kind: String = row.get("kind")?;
+    Ok(Notified {
+        user_id: row.get("user_id")?,
+        notification: NotificationView {
+            id: row.get("id")?,
+            kind: NotificationKind::parse(&kind).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown notification kind {kind:?}").into())
+            })?,
+            title: row.get("title")?,
+            body: row.get("body")?,
+            link: row.get("link")?,
+            conversation_id: row.get("conversation_id")?,
+            created_at: row.ts("created_at")?,
+            read: row.opt_ts("read_at")?.is_some(),
+        },
+    })
+}
+
 impl SqlStore {
+    /// Writes `notices` in `tx` for their recipients among the users (`notify::recipients`),
+    /// once per user and cause; returns the notifications written.
+    async fn write_notices(
+        &self,
+        tx: &mut Tx,
+        notices: &[Notice],
+    ) -> Result<Vec<Notified>, sqlx::Error> {
+        if notices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members: Vec<Member> = self
+            .q(
+                "SELECT u.id, u.email, u.role, u.active, u.teams, s.settings FROM users u \
+                LEFT JOIN notification_settings s ON s.user_id = u.id ORDER BY u.id",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                let settings: Option<String> = r.get("settings")?;
+                Ok(Member {
+                    id: r.get("id")?,
+                    email: r.get("email")?,
+                    role: role_from_db(&r.get::<String, _>("role")?)?,
+                    active: r.get("active")?,
+                    teams: r.json("teams")?,
+                    settings: settings
+                        .map(|s| from_json(&s))
+                        .transpose()?
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let mut written = Vec::new();
+        for notice in notices {
+            for user in recipients(notice, &members) {
+                let sql = format!(
+                    "INSERT INTO notifications (user_id, kind, title, body, link, \
+                     conversation_id, cause, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (user_id, cause) DO NOTHING RETURNING {NOTIFICATION_COLUMNS}"
+                );
+                let row = self
+                    .q(sql)
+                    .arg(user)
+                    .arg(notice.kind.as_str())
+                    .arg(&notice.title)
+                    .arg(&notice.body)
+                    .arg(&notice.link)
+                    .arg(notice.conversation_id)
+                    .arg(&notice.cause)
+                    .arg(notice.at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = row {
+                    written.push(notified_from_row(&row)?);
+                }
+            }
+        }
+        Ok(written)
+    }
+
     /// An ingest batch in `tx` (see `Store::ingest_and_send`), committed by its group.
     async fn ingest_in(
         &self,

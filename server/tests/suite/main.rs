@@ -22,6 +22,7 @@ mod http;
 mod kill;
 mod live_level;
 mod metrics;
+mod notifications;
 mod openapi;
 mod passwords;
 mod queue_api;

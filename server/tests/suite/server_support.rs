@@ -26,6 +26,8 @@ pub struct TestServer {
     pub state: AppState,
     /// The server's clock when it runs on a test clock ([`TestServer::start_at`]).
     pub test_clock: Option<TestClock>,
+    /// The database's URL (what a second server on the same database opens).
+    pub db_url: String,
     _dir: tempfile::TempDir,
     _pg: Option<pg::PgCluster>,
 }
@@ -198,9 +200,21 @@ impl TestServer {
             store,
             state,
             test_clock,
+            db_url: url,
             _dir: dir,
             _pg: cluster,
         }
+    }
+
+    /// The state of a second server on the same database and clock (its own store, its own
+    /// connections), without its background work: what a test drives by hand.
+    pub async fn second_server(&self) -> AppState {
+        let store = promptly_server::store::open(
+            &promptly_server::store::DatabaseUrl::parse(&self.db_url).unwrap(),
+        )
+        .await
+        .unwrap();
+        AppState::new(store, false).with_clock(self.state.clock.clone())
     }
 
     pub fn url(&self, p: &str) -> String {
