@@ -63,6 +63,7 @@ pub mod duration;
 pub mod fuzzing;
 pub mod instant;
 pub mod job;
+pub mod local_time;
 pub mod limits;
 pub mod policy;
 pub mod rules;
