@@ -53,6 +53,7 @@ const FILES: &[(&str, &str)] = files![
     "0017_send_receipts.sql",
     "0018_compliance_rollups.sql",
     "0019_user_teams.sql",
+    "0021_user_timezone.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were
