@@ -61,12 +61,13 @@ impl ViewerZone {
         let now = now.timestamp();
         let (start, until) = (now - REACH_DAYS * 86_400, now + REACH_DAYS * 86_400);
         let at = |s: i64| -> (i32, String) {
-            let utc = DateTime::from_timestamp(s, 0).unwrap_or_default().naive_utc();
+            let utc = DateTime::from_timestamp(s, 0)
+                .unwrap_or_default()
+                .naive_utc();
             let o = tz.offset_from_utc_datetime(&utc);
-            let abbr = o.abbreviation().map_or_else(
-                || numeric(o.fix().local_minus_utc()),
-                str::to_string,
-            );
+            let abbr = o
+                .abbreviation()
+                .map_or_else(|| numeric(o.fix().local_minus_utc()), str::to_string);
             (o.fix().local_minus_utc(), abbr)
         };
         let first = at(start);
@@ -133,7 +134,8 @@ impl ViewerZone {
 
     /// [`ViewerZone::minutes`] of an RFC 3339 text; the text itself when it is not one.
     pub fn minutes_of(&self, rfc3339: &str) -> String {
-        crate::instant::parse_rfc3339(rfc3339).map_or_else(|_| rfc3339.to_string(), |t| self.minutes(t))
+        crate::instant::parse_rfc3339(rfc3339)
+            .map_or_else(|_| rfc3339.to_string(), |t| self.minutes(t))
     }
 }
 
@@ -162,23 +164,47 @@ mod tests {
     #[test]
     fn winter_and_summer_in_amsterdam() {
         let z = zone("Europe/Amsterdam", "2026-12-07T12:00:00Z");
-        assert_eq!(z.seconds(at("2026-12-07T12:00:00Z")), "2026-12-07 13:00:00 CET");
-        assert_eq!(z.minutes(at("2026-07-01T12:00:00Z")), "2026-07-01 14:00 CEST");
+        assert_eq!(
+            z.seconds(at("2026-12-07T12:00:00Z")),
+            "2026-12-07 13:00:00 CET"
+        );
+        assert_eq!(
+            z.minutes(at("2026-07-01T12:00:00Z")),
+            "2026-07-01 14:00 CEST"
+        );
     }
 
     #[test]
     fn the_dst_boundaries_to_the_second() {
         let z = zone("Europe/Amsterdam", "2026-12-07T12:00:00Z");
         // Spring forward: 2026-03-29 01:00 UTC, 02:00 CET becomes 03:00 CEST.
-        assert_eq!(z.seconds(at("2026-03-29T00:59:59Z")), "2026-03-29 01:59:59 CET");
-        assert_eq!(z.seconds(at("2026-03-29T01:00:00Z")), "2026-03-29 03:00:00 CEST");
+        assert_eq!(
+            z.seconds(at("2026-03-29T00:59:59Z")),
+            "2026-03-29 01:59:59 CET"
+        );
+        assert_eq!(
+            z.seconds(at("2026-03-29T01:00:00Z")),
+            "2026-03-29 03:00:00 CEST"
+        );
         // Fall back: 2026-10-25 01:00 UTC, 03:00 CEST becomes 02:00 CET (02:xx twice).
-        assert_eq!(z.seconds(at("2026-10-25T00:59:59Z")), "2026-10-25 02:59:59 CEST");
-        assert_eq!(z.seconds(at("2026-10-25T01:00:00Z")), "2026-10-25 02:00:00 CET");
+        assert_eq!(
+            z.seconds(at("2026-10-25T00:59:59Z")),
+            "2026-10-25 02:59:59 CEST"
+        );
+        assert_eq!(
+            z.seconds(at("2026-10-25T01:00:00Z")),
+            "2026-10-25 02:00:00 CET"
+        );
         // New York, the other side of the world's rules.
         let ny = zone("America/New_York", "2026-12-07T12:00:00Z");
-        assert_eq!(ny.seconds(at("2026-03-08T06:59:59Z")), "2026-03-08 01:59:59 EST");
-        assert_eq!(ny.seconds(at("2026-03-08T07:00:00Z")), "2026-03-08 03:00:00 EDT");
+        assert_eq!(
+            ny.seconds(at("2026-03-08T06:59:59Z")),
+            "2026-03-08 01:59:59 EST"
+        );
+        assert_eq!(
+            ny.seconds(at("2026-03-08T07:00:00Z")),
+            "2026-03-08 03:00:00 EDT"
+        );
     }
 
     #[test]
@@ -197,28 +223,52 @@ mod tests {
     #[test]
     fn tokyo_and_zones_without_an_abbreviation() {
         let z = zone("Asia/Tokyo", "2026-12-07T12:00:00Z");
-        assert_eq!(z.seconds(at("2026-12-07T12:00:00Z")), "2026-12-07 21:00:00 JST");
+        assert_eq!(
+            z.seconds(at("2026-12-07T12:00:00Z")),
+            "2026-12-07 21:00:00 JST"
+        );
         assert_eq!(z.spans.len(), 1);
         let kolkata = zone("Asia/Kolkata", "2026-12-07T12:00:00Z");
-        assert_eq!(kolkata.minutes(at("2026-12-07T12:00:00Z")), "2026-12-07 17:30 IST");
+        assert_eq!(
+            kolkata.minutes(at("2026-12-07T12:00:00Z")),
+            "2026-12-07 17:30 IST"
+        );
         let dubai = zone("Asia/Dubai", "2026-12-07T12:00:00Z");
-        assert_eq!(dubai.minutes(at("2026-12-07T12:00:00Z")), "2026-12-07 16:00 +04");
+        assert_eq!(
+            dubai.minutes(at("2026-12-07T12:00:00Z")),
+            "2026-12-07 16:00 +04"
+        );
     }
 
     #[test]
     fn out_of_reach_and_unset_read_utc() {
         let z = zone("Europe/Amsterdam", "2026-12-07T12:00:00Z");
-        assert_eq!(z.seconds(at("2015-06-01T12:00:00Z")), "2015-06-01 12:00:00 UTC");
-        assert_eq!(z.seconds(at("2040-06-01T12:00:00Z")), "2040-06-01 12:00:00 UTC");
+        assert_eq!(
+            z.seconds(at("2015-06-01T12:00:00Z")),
+            "2015-06-01 12:00:00 UTC"
+        );
+        assert_eq!(
+            z.seconds(at("2040-06-01T12:00:00Z")),
+            "2040-06-01 12:00:00 UTC"
+        );
         let utc = ViewerZone::utc();
-        assert_eq!(utc.seconds(at("2026-12-07T12:00:00Z")), "2026-12-07 12:00:00 UTC");
-        assert_eq!(utc.minutes_of("2026-12-07T12:00:30Z"), "2026-12-07 12:00 UTC");
+        assert_eq!(
+            utc.seconds(at("2026-12-07T12:00:00Z")),
+            "2026-12-07 12:00:00 UTC"
+        );
+        assert_eq!(
+            utc.minutes_of("2026-12-07T12:00:30Z"),
+            "2026-12-07 12:00 UTC"
+        );
         assert_eq!(utc.minutes_of("soon"), "soon");
     }
 
     #[test]
     fn zone_names_are_checked() {
-        assert_eq!(parse_zone("Europe/Amsterdam").unwrap(), Tz::Europe__Amsterdam);
+        assert_eq!(
+            parse_zone("Europe/Amsterdam").unwrap(),
+            Tz::Europe__Amsterdam
+        );
         assert!(parse_zone("Mars/Olympus").is_err());
         assert!(parse_zone("").is_err());
     }

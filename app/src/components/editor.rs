@@ -1,8 +1,8 @@
 //! The admin editors (calendars, policies, rules): a list of items with edit and delete,
 //! and one form that creates a new item or edits the one the query names (`?edit=<id>`).
 
-use super::time::{use_zone, ViewerZone};
 use super::form::{field_error, form_echo, FieldErrors};
+use super::time::{use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;

@@ -52,9 +52,8 @@ pub fn local_minutes_of(rfc3339: &str, zone: &ViewerZone) -> String {
 #[cfg(feature = "hydrate")]
 pub fn remember_browser_zone() {
     use wasm_bindgen::JsValue;
-    let options =
-        js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
-            .resolved_options();
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
     let Some(zone) = js_sys::Reflect::get(&options, &JsValue::from_str("timeZone"))
         .ok()
         .and_then(|z| z.as_string())

@@ -10,11 +10,11 @@
 //! works with or without JavaScript.
 
 use crate::api::{get_channels, ChannelsData};
-use crate::components::time::{local_minutes, ViewerZone};
 use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPage};
 use crate::components::form::FieldErrors;
 use crate::components::notice::notices;
 use crate::components::table::{confirm_delete, list_table};
+use crate::components::time::{local_minutes, ViewerZone};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
 use promptly::channels::{AccountView, ChannelKind, SettingKind, MASK, SETTING_LEN};
@@ -152,7 +152,11 @@ fn ChannelsBody(data: ChannelsData, query: ParamsMap, zone: ViewerZone) -> impl 
 }
 
 #[component]
-fn AccountTable(accounts: Vec<AccountView>, confirm: Option<i64>, zone: ViewerZone) -> impl IntoView {
+fn AccountTable(
+    accounts: Vec<AccountView>,
+    confirm: Option<i64>,
+    zone: ViewerZone,
+) -> impl IntoView {
     let when = move |t| local_minutes(t, &zone);
     let head = view! { <th>"Account"</th><th>"Webhook URL"</th><th>"Health"</th><th></th> };
     list_table(

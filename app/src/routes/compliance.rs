@@ -9,9 +9,9 @@ use crate::api::{
     get_contract, get_contract_for_edit, get_contracts, ContractData, ContractListItem,
     ContractsData, DrillData, StaffingAnswer,
 };
-use crate::components::time::{local, use_zone, ViewerZone};
 use crate::components::notice::Missing;
 use crate::components::query::url_escape;
+use crate::components::time::{local, use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -347,7 +347,11 @@ fn link(id: i64, period: &str, extra: &str) -> String {
 }
 
 #[component]
-fn ContractView(data: ContractData, flash: Option<&'static str>, zone: ViewerZone) -> impl IntoView {
+fn ContractView(
+    data: ContractData,
+    flash: Option<&'static str>,
+    zone: ViewerZone,
+) -> impl IntoView {
     let ContractData {
         id,
         contract,

@@ -10,11 +10,11 @@
 //! the calendar changes in the hydrated page.
 
 use crate::api::{get_policies, CalendarItem, JobView, PoliciesData, PolicyItem};
-use crate::components::time::{local_minutes_of, ViewerZone};
 use crate::components::editor::{editor_form, name_and_description, EditorForm, EditorPage};
 use crate::components::form::{field_error, FieldErrors};
 use crate::components::notice::notices;
 use crate::components::table::{edit_delete, grid, list_table};
+use crate::components::time::{local_minutes_of, ViewerZone};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Meta;

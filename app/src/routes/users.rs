@@ -5,9 +5,9 @@
 
 use crate::api::list_users;
 use crate::api::{get_tokens, TokenInfo};
-use crate::components::time::{local_minutes_of, use_zone, ViewerZone};
 use crate::components::notice::notices;
 use crate::components::table::{grid, list_table};
+use crate::components::time::{local_minutes_of, use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use promptly::account::{Role, Scope, Scopes, UserView};

@@ -64,13 +64,19 @@ async fn people_set_and_clear_their_time_zone_and_the_pages_follow() {
     assert_eq!(me["timezone"], "Europe/Amsterdam");
     assert_eq!(my_zone(&s, &admin).await, "Europe/Amsterdam");
     let html = s.page(&admin, &page).await;
-    assert!(html.contains("2026-12-07 13:00:00 CET"), "local time on the page");
+    assert!(
+        html.contains("2026-12-07 13:00:00 CET"),
+        "local time on the page"
+    );
     assert!(!html.contains("12:00:00 UTC"));
 
     // The API stays in UTC.
     let t = s.token().await;
     let detail = s.get_ok(&format!("/api/v1/conversations/{id}"), &t).await;
-    assert!(detail.to_string().contains("2026-12-07T12:00:00Z"), "{detail}");
+    assert!(
+        detail.to_string().contains("2026-12-07T12:00:00Z"),
+        "{detail}"
+    );
 
     // Unknown zones and fields are refused, and nothing changes.
     for body in [
@@ -89,17 +95,29 @@ async fn people_set_and_clear_their_time_zone_and_the_pages_follow() {
 
     // Absent: unchanged; null: cleared.
     let (status, me) = patch_me(&s, &admin, json!({})).await;
-    assert_eq!((status, &me["timezone"]), (StatusCode::OK, &json!("Europe/Amsterdam")));
+    assert_eq!(
+        (status, &me["timezone"]),
+        (StatusCode::OK, &json!("Europe/Amsterdam"))
+    );
     let (status, me) = patch_me(&s, &admin, json!({"timezone": null})).await;
     assert_eq!((status, &me["timezone"]), (StatusCode::OK, &Value::Null));
-    assert!(s.page(&admin, &page).await.contains("2026-12-07 12:00:00 UTC"));
+    assert!(s
+        .page(&admin, &page)
+        .await
+        .contains("2026-12-07 12:00:00 UTC"));
 
     // Unset, the pages use the browser's zone as the hydrated app reported it.
     let with_browser = format!("{admin}; promptly_tz=America/New_York");
     let html = s.page(&with_browser, &page).await;
-    assert!(html.contains("2026-12-07 07:00:00 EST"), "the browser's zone");
+    assert!(
+        html.contains("2026-12-07 07:00:00 EST"),
+        "the browser's zone"
+    );
     let with_nonsense = format!("{admin}; promptly_tz=Mars/Olympus");
-    assert!(s.page(&with_nonsense, &page).await.contains("2026-12-07 12:00:00 UTC"));
+    assert!(s
+        .page(&with_nonsense, &page)
+        .await
+        .contains("2026-12-07 12:00:00 UTC"));
 
     // Tokens have no settings.
     let r = s
@@ -134,14 +152,21 @@ async fn the_account_page_form_sets_the_zone_without_javascript() {
     assert_eq!(to, "/account?notice=timezone");
     assert_eq!(my_zone(&s, &admin).await, "Asia/Tokyo");
     let html = s.page(&admin, "/account").await;
-    assert!(html.contains(r#"<option value="Asia/Tokyo" selected"#), "the current one chosen");
+    assert!(
+        html.contains(r#"<option value="Asia/Tokyo" selected"#),
+        "the current one chosen"
+    );
     assert!(html.contains("Times are shown in Asia/Tokyo."));
     let html = s.page(&admin, &format!("/conversations/{id}")).await;
     assert!(html.contains("2026-12-07 21:00:00 JST"));
 
     // A zone that does not exist: back with the field's error, nothing changed.
     let to = s
-        .form_redirect(&admin, "/account/timezone", &[("timezone", "Atlantis/Capital")])
+        .form_redirect(
+            &admin,
+            "/account/timezone",
+            &[("timezone", "Atlantis/Capital")],
+        )
         .await;
     assert!(to.starts_with("/account?err_timezone="), "{to}");
     assert_eq!(my_zone(&s, &admin).await, "Asia/Tokyo");
