@@ -339,6 +339,11 @@ pub struct UserView {
     /// (from every team's when empty).
     #[serde(default)]
     pub teams: Vec<String>,
+    /// The IANA time zone the pages show times in (`PATCH /me`); null: not chosen (the
+    /// browser's zone, else UTC). The API's instants are in UTC whatever it is.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::calendar::Timezone>)]
+    pub timezone: Option<String>,
 }
 
 /// A field error on a form or an API body: which field, and what is wrong, in words.

@@ -64,6 +64,7 @@ pub mod fuzzing;
 pub mod instant;
 pub mod job;
 pub mod limits;
+pub mod local_time;
 pub mod notify;
 pub mod policy;
 pub mod rules;

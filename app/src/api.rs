@@ -294,6 +294,8 @@ pub mod ssr {
     /// The server's data, as the UI needs it.
     #[async_trait]
     pub trait Backend: Send + Sync + 'static {
+        /// The server's clock (the viewer's zone is resolved around it).
+        fn now(&self) -> chrono::DateTime<chrono::Utc>;
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
         /// The audit log page's entries for these filters (the caller checks the role).
         async fn audit(&self, filter: &super::AuditParams) -> Result<super::AuditData, String>;
@@ -395,6 +397,21 @@ pub mod ssr {
         plausible.then_some(value)
     }
 
+    /// The value of the request's cookie `name`.
+    pub fn cookie(name: &str) -> Option<String> {
+        let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+        let value = parts
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string());
+        value
+    }
+
     pub fn session_user() -> Option<UserView> {
         leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<SessionUser>().map(|u| u.0.clone()))
@@ -405,6 +422,26 @@ pub mod ssr {
 #[server]
 pub async fn get_me() -> Result<Option<UserView>, ServerFnError> {
     Ok(ssr::session_user())
+}
+
+/// The browser's time zone, as the hydrated app last found it (`Intl`); the pages use it
+/// for a user who chose none.
+pub const BROWSER_ZONE_COOKIE: &str = "promptly_tz";
+
+/// The zone the signed-in user reads times in: theirs, else the browser's (its cookie),
+/// else UTC; resolved around the server's now, so that the browser formats as the server
+/// does (`promptly::local_time`).
+#[server]
+pub async fn get_zone() -> Result<promptly::local_time::ViewerZone, ServerFnError> {
+    use promptly::local_time::{parse_zone, ViewerZone};
+    let chosen = ssr::session_user().and_then(|u| u.timezone);
+    let zone = chosen
+        .or_else(|| ssr::cookie(BROWSER_ZONE_COOKIE))
+        .and_then(|name| parse_zone(&name).ok());
+    Ok(match zone {
+        Some(tz) => ViewerZone::around(tz, backend()?.now()),
+        None => ViewerZone::utc(),
+    })
 }
 
 /// The audit log, newest first (admins only). (Flat arguments, like the queue's.)

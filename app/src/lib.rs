@@ -149,5 +149,6 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    components::time::remember_browser_zone();
     leptos::mount::hydrate_lazy(App);
 }

@@ -357,6 +357,7 @@ pub async fn caller_of(
                     active: true,
                     must_change_password: false,
                     teams: Vec::new(),
+                    timezone: None,
                 },
                 Caller::Token(t.scopes),
                 Some(Source(Some(t.source))),

@@ -2,6 +2,7 @@
 //! and one form that creates a new item or edits the one the query names (`?edit=<id>`).
 
 use super::form::{field_error, form_echo, FieldErrors};
+use super::time::{use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
@@ -19,15 +20,16 @@ pub fn EditorPage<T, F>(
     /// The text shown while the data loads.
     loading: &'static str,
     data: Resource<Result<T, ServerFnError>>,
-    /// The page's body from its data and form state.
+    /// The page's body from its data, form state and the viewer's time zone.
     body: F,
     children: Children,
 ) -> impl IntoView
 where
     T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
-    F: Fn(T, ParamsMap) -> AnyView + Clone + Send + Sync + 'static,
+    F: Fn(T, ParamsMap, ViewerZone) -> AnyView + Clone + Send + Sync + 'static,
 {
     let q = use_query_map();
+    let zone = use_zone();
     let echo = form_echo();
     view! {
         <section class=format!("{class} admin-page")>
@@ -37,8 +39,9 @@ where
                     let query = echo.apply(q.get_untracked());
                     let body = body.clone();
                     Suspend::new(async move {
+                        let zone = zone.read().await;
                         match data.await {
-                            Ok(d) => body(d, query),
+                            Ok(d) => body(d, query, zone),
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         }
                     })

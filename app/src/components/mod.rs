@@ -7,3 +7,4 @@ pub mod notice;
 pub mod query;
 pub mod shell;
 pub mod table;
+pub mod time;

@@ -1,7 +1,8 @@
 //! The frame around every signed-in page: navigation by role, the live indicator, log out.
 
 use super::live::{LiveFeed, LiveIndicator};
-use crate::api::get_me;
+use super::time::Zone;
+use crate::api::{get_me, get_zone};
 use leptos::prelude::*;
 use promptly::account::{Section, UserView};
 
@@ -13,6 +14,9 @@ pub struct Me(pub Resource<Result<Option<UserView>, ServerFnError>>);
 pub fn Shell(children: ChildrenFn) -> impl IntoView {
     let me = Resource::new(|| (), |_| get_me());
     provide_context(Me(me));
+    // Created here, before the page's own resources, in the same order on the server and
+    // in the browser.
+    provide_context(Zone(Resource::new(|| (), |_| get_zone())));
     LiveFeed::start();
     let children = StoredValue::new(children);
     view! {

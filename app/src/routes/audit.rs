@@ -5,6 +5,7 @@
 use crate::api::{get_audit, AuditData, AuditParams};
 use crate::components::query::query_string;
 use crate::components::table::list_table;
+use crate::components::time::{local, use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -25,6 +26,7 @@ pub fn AuditPage() -> impl IntoView {
         move || params.get(),
         |p| get_audit(p.entity, p.actor, p.since, p.before),
     );
+    let zone = use_zone();
     view! {
         <Title text="Audit log"/>
         <section class="audit">
@@ -33,8 +35,9 @@ pub fn AuditPage() -> impl IntoView {
             <Filters params=params.get_untracked()/>
             <Suspense fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>
                 {move || Suspend::new(async move {
+                    let zone = zone.read().await;
                     match data.await {
-                        Ok(d) => view! { <Entries data=d params=params.get_untracked()/> }.into_any(),
+                        Ok(d) => view! { <Entries data=d params=params.get_untracked() zone/> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -70,7 +73,7 @@ fn Filters(params: AuditParams) -> impl IntoView {
 }
 
 #[component]
-fn Entries(data: AuditData, params: AuditParams) -> impl IntoView {
+fn Entries(data: AuditData, params: AuditParams, zone: ViewerZone) -> impl IntoView {
     let errors = data
         .errors
         .iter()
@@ -87,15 +90,15 @@ fn Entries(data: AuditData, params: AuditParams) -> impl IntoView {
         }
         view! { <a class="older" href=format!("/admin/audit?{}", query_string(&q))>"Older entries"</a> }
     });
-    let head = view! { <th>"When (UTC)"</th><th>"Who"</th><th>"Record"</th><th>"Action"</th><th>"Before"</th><th>"After"</th> };
+    let head = view! { <th>"When"</th><th>"Who"</th><th>"Record"</th><th>"Action"</th><th>"Before"</th><th>"After"</th> };
     view! {
         {errors}
-        {list_table(data.entries, "No changes recorded for these filters.", "grid audit-table", head, entry_row)}
+        {list_table(data.entries, "No changes recorded for these filters.", "grid audit-table", head, |e| entry_row(e, &zone))}
         {older}
     }
 }
 
-fn entry_row(e: AuditEntry) -> impl IntoView {
+fn entry_row(e: AuditEntry, zone: &ViewerZone) -> impl IntoView {
     let record = match &e.entity_id {
         Some(id) => format!("{} {id}", e.entity.as_str()),
         None => e.entity.as_str().to_string(),
@@ -109,7 +112,7 @@ fn entry_row(e: AuditEntry) -> impl IntoView {
     let at = promptly::instant::format_utc(e.at);
     view! {
         <tr data-audit=e.id data-entity=e.entity.as_str() data-action=e.action.clone()>
-            <td><time datetime=at.clone()>{at.replace('T', " ").trim_end_matches('Z').to_string()}</time></td>
+            <td><time datetime=at>{local(e.at, zone)}</time></td>
             <td class="actor">{e.actor.clone()}</td>
             <td>{record}</td>
             <td class="action">{e.action.clone()}</td>

@@ -133,7 +133,7 @@ impl Fields {
 pub fn CalendarsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_calendars());
     view! {
-        <EditorPage class="calendars" loading="Loading calendars…" data body=|data, query| view! { <CalendarsBody data query/> }.into_any()>
+        <EditorPage class="calendars" loading="Loading calendars…" data body=|data, query, _zone| view! { <CalendarsBody data query/> }.into_any()>
             <h1>"Calendars"</h1>
         </EditorPage>
     }
@@ -212,7 +212,7 @@ fn CalendarTable(calendars: Vec<CalendarItem>) -> impl IntoView {
 
 #[component]
 fn TimeZoneSelect(selected: String, invalid: bool) -> impl IntoView {
-    let zones = options(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()), &selected);
+    let zones = options(promptly::local_time::zone_names(), &selected);
     view! {
         <select name="timezone" aria-invalid=invalid.then_some("true")>{zones}</select>
     }

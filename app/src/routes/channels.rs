@@ -14,7 +14,7 @@ use crate::components::editor::{editor_form, saved_notice, EditorForm, EditorPag
 use crate::components::form::FieldErrors;
 use crate::components::notice::notices;
 use crate::components::table::{confirm_delete, list_table};
-use chrono::{DateTime, Utc};
+use crate::components::time::{local_minutes, ViewerZone};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
 use promptly::channels::{AccountView, ChannelKind, SettingKind, MASK, SETTING_LEN};
@@ -41,11 +41,6 @@ fn error(code: &str) -> &'static str {
         }
         _ => "Something went wrong.",
     }
-}
-
-/// "2026-11-24 09:00 UTC".
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// What the form shows: the kind and name, and each of the kind's settings by name.
@@ -110,7 +105,7 @@ fn asked_kind(q: &ParamsMap) -> ChannelKind {
 pub fn ChannelsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_channels());
     view! {
-        <EditorPage class="channels" loading="Loading channel accounts…" data body=|data, query| view! { <ChannelsBody data query/> }.into_any()>
+        <EditorPage class="channels" loading="Loading channel accounts…" data body=|data, query, zone| view! { <ChannelsBody data query zone/> }.into_any()>
             <h1>"Channels"</h1>
             <p class="muted">
                 "Connect a WhatsApp number, a Facebook page, an Instagram account or an X account straight to Promptly: "
@@ -122,7 +117,7 @@ pub fn ChannelsPage() -> impl IntoView {
 }
 
 #[component]
-fn ChannelsBody(data: ChannelsData, query: ParamsMap) -> impl IntoView {
+fn ChannelsBody(data: ChannelsData, query: ParamsMap, zone: ViewerZone) -> impl IntoView {
     let flash = saved_notice(&query, notice);
     let failure = query.get("error").map(|c| error(&c));
     let tested = query
@@ -150,14 +145,19 @@ fn ChannelsBody(data: ChannelsData, query: ParamsMap) -> impl IntoView {
         {tested.map(|id| view! {
             <p class="flash"><a href=format!("/conversations/{id}") data-test-conversation=id>"Open the test conversation"</a></p>
         })}
-        <AccountTable accounts=data.accounts.clone() confirm/>
+        <AccountTable accounts=data.accounts.clone() confirm zone/>
         <AccountForm fields errors edit/>
     }
     .into_any()
 }
 
 #[component]
-fn AccountTable(accounts: Vec<AccountView>, confirm: Option<i64>) -> impl IntoView {
+fn AccountTable(
+    accounts: Vec<AccountView>,
+    confirm: Option<i64>,
+    zone: ViewerZone,
+) -> impl IntoView {
+    let when = move |t| local_minutes(t, &zone);
     let head = view! { <th>"Account"</th><th>"Webhook URL"</th><th>"Health"</th><th></th> };
     list_table(
         accounts,
@@ -173,7 +173,7 @@ fn AccountTable(accounts: Vec<AccountView>, confirm: Option<i64>) -> impl IntoVi
             };
             let counts = format!("{} received · {} failed", h.webhooks, h.failures);
             let last_error = h.last_error.clone().map(|e| {
-                let at = h.last_error_at.map(when).unwrap_or_default();
+                let at = h.last_error_at.map(&when).unwrap_or_default();
                 view! { <div class="error small channel-error">{format!("{at}: {e}")}</div> }
             });
             let url_label = format!("Webhook URL of {}", a.name);

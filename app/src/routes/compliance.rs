@@ -11,6 +11,7 @@ use crate::api::{
 };
 use crate::components::notice::Missing;
 use crate::components::query::url_escape;
+use crate::components::time::{local, use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -326,11 +327,13 @@ pub fn ContractPage() -> impl IntoView {
         },
     );
     let flash = get("notice").and_then(|c| notice(&c));
+    let zone = use_zone();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let zone = zone.read().await;
                 match data.await {
-                    Ok(Some(d)) => view! { <ContractView data=d flash/> }.into_any(),
+                    Ok(Some(d)) => view! { <ContractView data=d flash zone/> }.into_any(),
                     Ok(None) => view! { <Missing heading="Contract not found" back="/compliance" back_text="Back to the contracts"/> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 }
@@ -344,7 +347,11 @@ fn link(id: i64, period: &str, extra: &str) -> String {
 }
 
 #[component]
-fn ContractView(data: ContractData, flash: Option<&'static str>) -> impl IntoView {
+fn ContractView(
+    data: ContractData,
+    flash: Option<&'static str>,
+    zone: ViewerZone,
+) -> impl IntoView {
     let ContractData {
         id,
         contract,
@@ -435,7 +442,7 @@ fn ContractView(data: ContractData, flash: Option<&'static str>) -> impl IntoVie
                 })
                 .collect_view()
         });
-    let drill_view = drill.map(|d| drill_table(id, &period, selected, &c, d));
+    let drill_view = drill.map(|d| drill_table(id, &period, selected, &c, d, &zone));
     let components = [
         ("Service description", contract.service_description.clone()),
         (
@@ -737,6 +744,7 @@ fn drill_table(
     metric: usize,
     c: &Compliance,
     d: DrillData,
+    zone: &ViewerZone,
 ) -> impl IntoView {
     let m = &c.metrics[metric];
     let group = match (&d.dimension, &d.key) {
@@ -767,7 +775,7 @@ fn drill_table(
             view! {
                 <tr>
                     <td><a href=format!("/conversations/{}", r.conversation_id)>{r.external_id.clone()}</a></td>
-                    <td>{promptly::instant::format_utc(r.created_at)}</td>
+                    <td>{local(r.created_at, zone)}</td>
                     <td>{r.channel.clone()}</td>
                     <td>{r.team.clone().unwrap_or_default()}</td>
                     <td>{r.owner.clone().unwrap_or_default()}</td>

@@ -5,6 +5,7 @@ use crate::api::{get_conversation, ConversationPage};
 use crate::components::badge::{metric_name, Badge, Tick};
 use crate::components::live::LiveFeed;
 use crate::components::notice::Missing;
+use crate::components::time::{local, use_zone, ViewerZone};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,10 +15,6 @@ use promptly::conversation::{EventBody, IncomingEvent, Priority};
 use promptly::limits;
 use promptly::timeline::{Author, ConversationStatus};
 use promptly::{ClockState, MetricStatus};
-
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
 
 fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -61,13 +58,15 @@ pub fn ConversationRoute() -> impl IntoView {
         .and_then(|c| notice(&c));
     let err_text = q.with_untracked(|q| q.get("err_text"));
     let err_owner = q.with_untracked(|q| q.get("err_owner"));
+    let zone = use_zone();
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let (err_text, err_owner) = (err_text.clone(), err_owner.clone());
                 Suspend::new(async move {
+                    let zone = zone.read().await;
                     match data.await {
-                        Ok(Some(page)) => view! { <ConversationView page flash err_text err_owner/> }.into_any(),
+                        Ok(Some(page)) => view! { <ConversationView page zone flash err_text err_owner/> }.into_any(),
                         Ok(None) => view! { <Missing heading="Conversation not found" back="/" back_text="Back to the queue"/> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
@@ -80,6 +79,7 @@ pub fn ConversationRoute() -> impl IntoView {
 #[component]
 fn ConversationView(
     page: ConversationPage,
+    zone: ViewerZone,
     flash: Option<&'static str>,
     err_text: Option<String>,
     err_owner: Option<String>,
@@ -96,14 +96,14 @@ fn ConversationView(
         .map(|e| {
             // The latest send of the message, when it went through a channel account.
             let send = sends.iter().rev().find(|s| s.message_id == e.id).cloned();
-            thread_item(e, send)
+            thread_item(e, send, &zone)
         })
         .collect_view();
     let clocks = c
         .sla
         .metrics
         .iter()
-        .map(|m| view! { <SlaClock metric=m.clone() evaluated_at/> })
+        .map(|m| view! { <SlaClock metric=m.clone() evaluated_at zone=zone.clone()/> })
         .collect_view();
     let can_act = page.can_act;
     let status_buttons = [
@@ -208,8 +208,8 @@ fn send_line(s: SendState) -> impl IntoView {
     view! { <div class=class data-send=s.status.clone()>{text}</div> }
 }
 
-fn thread_item(e: &IncomingEvent, send: Option<SendState>) -> impl IntoView {
-    let at = when(e.at);
+fn thread_item(e: &IncomingEvent, send: Option<SendState>, zone: &ViewerZone) -> impl IntoView {
+    let at = local(e.at, zone);
     match &e.body {
         EventBody::Message { author, private, text, agent_email } => {
             let who = match author {
@@ -272,7 +272,8 @@ fn thread_item(e: &IncomingEvent, send: Option<SendState>) -> impl IntoView {
 }
 
 #[component]
-fn SlaClock(metric: MetricStatus, evaluated_at: DateTime<Utc>) -> impl IntoView {
+fn SlaClock(metric: MetricStatus, evaluated_at: DateTime<Utc>, zone: ViewerZone) -> impl IntoView {
+    let when = |t| local(t, &zone);
     let name = metric_name(metric.metric);
     let mut lines = Vec::new();
     if let Some(t) = metric.started_at {

@@ -14,6 +14,7 @@ use crate::components::editor::{editor_form, name_and_description, EditorForm, E
 use crate::components::form::{field_error, FieldErrors};
 use crate::components::notice::notices;
 use crate::components::table::{edit_delete, grid, list_table};
+use crate::components::time::{local_minutes_of, ViewerZone};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Meta;
@@ -209,7 +210,7 @@ pub fn PoliciesPage() -> impl IntoView {
     let job = Memo::new(move |_| q.with(|q| q.get("job").and_then(|v| v.parse::<u64>().ok())));
     let data = Resource::new(move || (edit.get(), job.get()), |(e, j)| get_policies(e, j));
     view! {
-        <EditorPage class="policies" loading="Loading policies…" data body=|data, query| view! { <PoliciesBody data query/> }.into_any()>
+        <EditorPage class="policies" loading="Loading policies…" data body=|data, query, zone| view! { <PoliciesBody data query zone/> }.into_any()>
             <h1>"Policies"</h1>
         </EditorPage>
     }
@@ -239,7 +240,7 @@ fn JobProgress(job: JobView) -> impl IntoView {
 }
 
 #[component]
-fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
+fn PoliciesBody(data: PoliciesData, query: ParamsMap, zone: ViewerZone) -> impl IntoView {
     let mut flash: Option<String> = query.get("notice").and_then(|c| notice(&c)).map(|m| {
         match (query.get("notice").as_deref(), query.get("version")) {
             (Some("updated"), Some(v)) => format!("Policy saved as version {v}."),
@@ -263,7 +264,7 @@ fn PoliciesBody(data: PoliciesData, query: ParamsMap) -> impl IntoView {
     );
     let now: DateTime<Utc> = data.now.parse().unwrap_or_default();
     let versions = (editing.is_some() && !data.versions.is_empty()).then(|| {
-        view! { <VersionsTable versions=data.versions.clone()/> }
+        view! { <VersionsTable versions=data.versions.clone() zone/> }
     });
     view! {
         {progress}
@@ -324,16 +325,12 @@ fn PolicyTable(
 }
 
 #[component]
-fn VersionsTable(versions: Vec<PolicyItem>) -> impl IntoView {
+fn VersionsTable(versions: Vec<PolicyItem>, zone: ViewerZone) -> impl IntoView {
     let rows = versions
         .into_iter()
         .rev()
         .map(|v| {
-            let created = v
-                .created_at
-                .parse::<DateTime<Utc>>()
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or(v.created_at.clone());
+            let created = local_minutes_of(&v.created_at, &zone);
             view! {
                 <tr data-version=v.version>
                     <td>{format!("v{}", v.version)}</td>

@@ -378,7 +378,7 @@ pub fn RulesPage() -> impl IntoView {
         |(rule, test, metric, _)| get_rules(rule, test, metric),
     );
     view! {
-        <EditorPage class="rules" loading="Loading rules…" data body=|data, query| view! { <RulesBody data query/> }.into_any()>
+        <EditorPage class="rules" loading="Loading rules…" data body=|data, query, _zone| view! { <RulesBody data query/> }.into_any()>
             <h1>"Rules"</h1>
             <p class="muted">"Rules run in this order on each event; a rule that fires with “stop” ends the walk."</p>
         </EditorPage>

@@ -7,6 +7,7 @@ use crate::api::list_users;
 use crate::api::{get_tokens, TokenInfo};
 use crate::components::notice::notices;
 use crate::components::table::{grid, list_table};
+use crate::components::time::{local_minutes_of, use_zone, ViewerZone};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use promptly::account::{Role, Scope, Scopes, UserView};
@@ -175,18 +176,11 @@ fn UserTable(users: Vec<UserView>, reset_error: Option<(i64, String)>) -> impl I
     grid("grid", head, rows)
 }
 
-/// "2026-11-24T09:00:00Z" as "2026-11-24 09:00 UTC".
-fn short_time(rfc3339: &str) -> String {
-    match rfc3339.split_once('T') {
-        Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
-        None => rfc3339.to_string(),
-    }
-}
-
 /// Integration tokens: list, revoke, create; a new token is shown once, right after creation.
 #[component]
 fn TokensSection() -> impl IntoView {
     let tokens = Resource::new(|| (), |_| get_tokens());
+    let zone = use_zone();
     let q = use_query_map();
     let get = move |k: &str| q.with(|q| q.get(k));
     let flash = get("token").and_then(|c| match c.as_str() {
@@ -221,10 +215,11 @@ fn TokensSection() -> impl IntoView {
             {failure.map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
                 {move || Suspend::new(async move {
+                    let zone = zone.read().await;
                     match tokens.await {
                         Ok(data) => view! {
                             {data.new_token.map(|t| view! { <NewToken token=t/> })}
-                            <TokenTable tokens=data.tokens/>
+                            <TokenTable tokens=data.tokens zone/>
                         }
                         .into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
@@ -273,7 +268,8 @@ fn NewToken(token: String) -> impl IntoView {
 }
 
 #[component]
-fn TokenTable(tokens: Vec<TokenInfo>) -> impl IntoView {
+fn TokenTable(tokens: Vec<TokenInfo>, zone: ViewerZone) -> impl IntoView {
+    let short_time = move |t: &str| local_minutes_of(t, &zone);
     let head = view! { <th>"Name"</th><th>"Source"</th><th>"Scopes"</th><th>"Created"</th><th>"Revoked"</th><th></th> };
     list_table(
         tokens,

@@ -180,12 +180,19 @@ pub const ROUTES: &[Route] = &[
     form("GET", "/api/docs/{*rest}", SIGNED_IN, ""),
     // Accounts.
     api("GET", "/api/v1/me", SIGNED_IN),
+    api("PATCH", "/api/v1/me", Allow::Sessions),
     api("PUT", "/api/v1/me/password", Allow::Sessions),
     form(
         "POST",
         "/account/password",
         Allow::Sessions,
         "Tokens have no password.",
+    ),
+    form(
+        "POST",
+        "/account/timezone",
+        Allow::Sessions,
+        "Tokens have no settings.",
     ),
     api("GET", "/api/v1/users", ADMINS),
     api("POST", "/api/v1/users", ADMINS),

@@ -32,7 +32,7 @@ use crate::http::policies::{Updated, WhatIfAnswer};
 use crate::http::rules::{RuleView, TestResult, WouldApply};
 use crate::http::staffing::Staffing;
 use crate::http::tokens::NewToken;
-use crate::http::users::UserPatch;
+use crate::http::users::{MePatch, UserPatch};
 use crate::http::{
     audit, automation, calendars, channel_accounts, contracts, conversations, events, live,
     notifications, policies, rules, staffing, stream, tokens, users,
@@ -71,6 +71,7 @@ use promptly::timeline::{Author, ConversationStatus};
 #[openapi(paths(
     openapi,
     users::me,
+    users::update_me,
     users::list,
     users::create,
     users::one,
@@ -436,7 +437,7 @@ macro_rules! schemas_of {
 pub fn from_types() -> Map<String, Value> {
     let schemas = schemas_of![
         // Accounts and errors.
-        Role, UserView, NewUserFields, UserPatch, PasswordChange, PasswordReset, ApiToken,
+        Role, UserView, NewUserFields, UserPatch, MePatch, PasswordChange, PasswordReset, ApiToken,
         NewToken, CreatedToken, promptly::account::Scope, FieldError, ErrorBody,
         promptly::audit::Entity, promptly::audit::AuditEntry,
         // Calendars and policies.

@@ -8,8 +8,8 @@ use crate::auth::{
     SESSION_COOKIE,
 };
 use crate::services::accounts::{
-    change_own_password, change_role, create_user, reset_password, set_active, NewUserFields,
-    PasswordChange, PasswordReset, UserAdminError,
+    change_own_password, change_role, create_user, reset_password, set_active, set_own_timezone,
+    NewUserFields, PasswordChange, PasswordReset, UserAdminError, TIMEZONE_FIELD,
 };
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Form, Path, State};
@@ -292,5 +292,32 @@ pub(super) async fn change_password(
         }
         Err(UserAdminError::Store(e)) => unavailable(e),
         Err(_) => see_other("/account", &back),
+    }
+}
+
+/// The account page's time zone form: an IANA name, or empty for the browser's.
+#[derive(Debug, Deserialize)]
+pub(super) struct TimezoneForm {
+    #[serde(default)]
+    timezone: String,
+}
+
+/// Sets the signed-in user's time zone; back to the account page with a notice, or with
+/// the field's error (and nothing changed).
+pub(super) async fn change_timezone(
+    State(state): State<AppState>,
+    Extension(CurrentUser(me)): Extension<CurrentUser>,
+    Form(form): Form<TimezoneForm>,
+) -> Response {
+    let zone = Some(form.timezone.trim()).filter(|z| !z.is_empty());
+    match set_own_timezone(state.store.as_ref(), &me, zone, state.clock.now()).await {
+        Ok(_) => see_other("/account", &[("notice", "timezone")]),
+        Err(UserAdminError::Fields(errors)) => {
+            let message = errors.first().map(|e| e.message.as_str()).unwrap_or("");
+            let key = format!("err_{TIMEZONE_FIELD}");
+            see_other("/account", &[(key.as_str(), message)])
+        }
+        Err(UserAdminError::Store(e)) => unavailable(e),
+        Err(_) => see_other("/account", &[]),
     }
 }

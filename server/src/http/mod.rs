@@ -49,6 +49,10 @@ struct UiBackend(AppState, String);
 
 #[async_trait]
 impl Backend for UiBackend {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.clock.now()
+    }
+
     async fn list_tokens(&self) -> Result<Vec<app::api::TokenInfo>, String> {
         let secs =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -664,6 +668,7 @@ fn form_routes() -> Router<AppState> {
         .route("/admin/users/{id}/active", post(forms::active))
         .route("/admin/users/{id}/password", post(forms::reset))
         .route("/account/password", post(forms::change_password))
+        .route("/account/timezone", post(forms::change_timezone))
         .route("/admin/tokens", post(token_forms::create))
         .route("/admin/tokens/{id}/revoke", post(token_forms::revoke))
         .route(

@@ -6,8 +6,8 @@ use super::error::ApiError;
 use super::{created, Api, Id, Typed, WithStatus};
 use crate::auth::CurrentUser;
 use crate::services::accounts::{
-    change_own_password, change_role, create_user, reset_password, set_active, NewUserFields,
-    PasswordChange, PasswordReset,
+    change_own_password, change_role, create_user, reset_password, set_active, set_own_timezone,
+    NewUserFields, PasswordChange, PasswordReset,
 };
 use crate::state::AppState;
 use crate::store::User;
@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/me", get(me))
+        .route("/me", get(me).patch(update_me))
         .route("/me/password", put(change_password))
         .route("/users", get(list).post(create))
         .route("/users/{id}", patch(update).get(one))
@@ -36,6 +36,45 @@ use super::require_user;
     responses((status = 200, description = "The user or token.", body = promptly::account::UserView)))]
 async fn me(user: Option<Extension<CurrentUser>>) -> Api<UserView> {
     Ok(Json(require_user(user)?))
+}
+
+/// A change to your own settings.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MePatch)]
+pub(crate) struct MePatch {
+    /// The IANA time zone the pages show times in, e.g. `Europe/Amsterdam`; null: none (the
+    /// browser's, else UTC). Absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<promptly::calendar::Timezone>)]
+    timezone: Option<Option<String>>,
+}
+
+/// A field that is present, null or not: `Some(None)` for null, to tell it from absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Change your settings
+///
+/// Your time zone: the pages show every time in it (with its abbreviation); the API's instants stay in UTC. An unknown zone is refused (422) and nothing changes.
+#[utoipa::path(patch, path = "/me", tag = "Users", operation_id = "updateMe",
+    request_body = MePatch, responses((status = 200, description = "You after the change.", body = promptly::account::UserView)))]
+async fn update_me(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Typed(body): Typed<MePatch>,
+) -> Api<UserView> {
+    let me = require_user(user)?;
+    match body.timezone {
+        Some(zone) => {
+            let now = state.clock.now();
+            Ok(Json(
+                set_own_timezone(state.store.as_ref(), &me, zone.as_deref(), now).await?,
+            ))
+        }
+        None => view(&state, me.id).await,
+    }
 }
 
 /// Change your password

@@ -161,6 +161,33 @@ pub async fn set_teams<S: AsRef<str>>(
     Ok(())
 }
 
+/// The field of `PATCH /me`, of the account page's form and of their errors.
+pub const TIMEZONE_FIELD: &str = "timezone";
+
+/// Sets (an IANA name, [`promptly::local_time::parse_zone`]; a field error on `timezone`
+/// otherwise, and nothing changes) or clears (`None`) the time zone `me` reads times in.
+/// Returns the user after the change.
+pub async fn set_own_timezone(
+    store: &dyn Store,
+    me: &UserView,
+    timezone: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<UserView, UserAdminError> {
+    let zone = timezone
+        .map(promptly::local_time::parse_zone)
+        .transpose()
+        .map_err(|m| UserAdminError::Fields(vec![FieldError::new(TIMEZONE_FIELD, m)]))?;
+    let before = view_of(store, me.id).await?;
+    store
+        .set_user_timezone(me.id, zone.as_ref().map(|z| z.name()))
+        .await?;
+    let after = view_of(store, me.id).await?;
+    if before != after {
+        log_user(store, now, me.id, "timezone", Some(&before), Some(&after)).await;
+    }
+    Ok(after)
+}
+
 pub async fn set_active(
     store: &dyn Store,
     actor: &UserView,

@@ -54,6 +54,7 @@ const FILES: &[(&str, &str)] = files![
     "0018_compliance_rollups.sql",
     "0019_user_teams.sql",
     "0020_notifications.sql",
+    "0021_user_timezone.sql",
 ];
 
 /// Version, SQLite checksum, PostgreSQL checksum (SHA-384, hex) of the migrations that were

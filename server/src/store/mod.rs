@@ -66,6 +66,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// The teams the user works in.
     pub teams: Vec<String>,
+    /// The IANA time zone the pages show times in; `None`: not chosen.
+    pub timezone: Option<String>,
 }
 
 impl User {
@@ -78,6 +80,7 @@ impl User {
             active: self.active,
             must_change_password: self.must_change_password,
             teams: self.teams.clone(),
+            timezone: self.timezone.clone(),
         }
     }
 }
@@ -113,6 +116,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()>;
     /// Replaces the teams user `id` works in (`NotFound` for no such user).
     async fn set_user_teams(&self, id: i64, teams: &[String]) -> StoreResult<()>;
+    /// Sets or clears (`None`) the time zone user `id` reads times in (`NotFound` for no
+    /// such user).
+    async fn set_user_timezone(&self, id: i64, timezone: Option<&str>) -> StoreResult<()>;
     /// Deactivating also ends the user's sessions, so it takes effect at once.
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()>;
     /// Sets a user's password (and whether they must choose another at their next request)

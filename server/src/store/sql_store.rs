@@ -242,7 +242,7 @@ fn audit_from_row(r: &Row) -> Result<promptly::audit::AuditEntry, sqlx::Error> {
 }
 
 const USER_COLUMNS: &str =
-    "id, email, name, role, password_hash, active, must_change_password, created_at, teams";
+    "id, email, name, role, password_hash, active, must_change_password, created_at, teams, timezone";
 
 fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -255,6 +255,7 @@ fn user_from_row(row: &Row) -> Result<User, sqlx::Error> {
         must_change_password: row.get("must_change_password")?,
         created_at: row.ts("created_at")?,
         teams: row.json("teams")?,
+        timezone: row.get("timezone")?,
     })
 }
 
@@ -964,6 +965,12 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn set_user_timezone(&self, id: i64, timezone: Option<&str>) -> StoreResult<()> {
+        let q = self.q("UPDATE users SET timezone = $1 WHERE id = $2");
+        found(q.arg(timezone).arg(id).execute(&self.db).await?)?;
+        Ok(())
+    }
+
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         if !active {
@@ -1034,7 +1041,7 @@ impl Store for SqlStore {
     ) -> StoreResult<Option<User>> {
         let q = self.q(
             "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.active, \
-             u.must_change_password, u.created_at, u.teams \
+             u.must_change_password, u.created_at, u.teams, u.timezone \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active",
         );

@@ -34,6 +34,7 @@ mod shutdown;
 mod sla_schedule;
 mod staffing_api;
 mod store_contract;
+mod time_zones;
 mod token_forms;
 mod webhooks;
 mod what_if;
