@@ -296,6 +296,8 @@ pub mod ssr {
     pub trait Backend: Send + Sync + 'static {
         /// The server's clock (the viewer's zone is resolved around it).
         fn now(&self) -> chrono::DateTime<chrono::Utc>;
+        /// A person's notifications and settings (`services::notifications`).
+        async fn notifications(&self, user_id: i64) -> Result<super::NotificationsData, String>;
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
         /// The audit log page's entries for these filters (the caller checks the role).
         async fn audit(&self, filter: &super::AuditParams) -> Result<super::AuditData, String>;
@@ -416,6 +418,30 @@ pub mod ssr {
         leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<SessionUser>().map(|u| u.0.clone()))
     }
+}
+
+/// What the notifications page and the top bar's bell show: the signed-in person's latest
+/// notifications, the unread count and their settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationsData {
+    pub list: promptly::notify::NotificationList,
+    pub settings: promptly::notify::NotificationSettings,
+}
+
+/// The signed-in person's notifications (none for a page without a session).
+#[server]
+pub async fn get_notifications() -> Result<Option<NotificationsData>, ServerFnError> {
+    let Some(me) = ssr::session_user() else {
+        return Ok(None);
+    };
+    if me.id <= 0 {
+        return Ok(None);
+    }
+    backend()?
+        .notifications(me.id)
+        .await
+        .map(Some)
+        .map_err(ServerFnError::new)
 }
 
 /// The signed-in user, or none.

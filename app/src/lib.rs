@@ -86,6 +86,8 @@ macro_rules! lazy_pages {
 lazy_pages! {
     /// `/account`
     AccountRoute => view! { <Shell><routes::account::AccountPage/></Shell> };
+    /// `/notifications`
+    NotificationsRoute => view! { <Shell><routes::notifications::NotificationsPage/></Shell> };
     /// `/conversations/:id`
     ConversationRoute => view! { <Shell><routes::conversation::ConversationRoute/></Shell> };
     /// `/policies`
@@ -127,6 +129,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/logout") view=routes::logout::LogoutPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=|| view! { <Shell><routes::queue::QueuePage/></Shell> } ssr=SsrMode::Async/>
                 <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/notifications") view={Lazy::<NotificationsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/conversations/:id") view={Lazy::<ConversationRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/policies") view={Lazy::<PoliciesRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/live") view={Lazy::<LiveRoute>::new()} ssr=SsrMode::Async/>

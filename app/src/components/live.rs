@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use promptly::conversation::ConversationView;
+use promptly::notify::NotificationView;
 use std::sync::Arc;
 
 /// How many recent changes the page keeps, to re-apply those newer than reloaded data.
@@ -25,6 +26,9 @@ pub struct LiveFeed {
     seen: StoredValue<Option<u64>>,
     /// The latest changes received, oldest first.
     recent: StoredValue<std::collections::VecDeque<(u64, Arc<ConversationView>)>>,
+    /// The last notification for the signed-in person (the bell and the notifications page
+    /// take it from here).
+    pub notified: RwSignal<Option<Arc<NotificationView>>>,
 }
 
 impl LiveFeed {
@@ -48,6 +52,7 @@ impl LiveFeed {
             resync: RwSignal::new(0),
             seen: StoredValue::new(None),
             recent: StoredValue::new(Default::default()),
+            notified: RwSignal::new(None),
         };
         provide_context(feed);
 
@@ -65,6 +70,7 @@ impl LiveFeed {
                 resync,
                 seen,
                 recent,
+                notified,
             } = feed;
             let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(true));
             let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| live.set(false));
@@ -115,6 +121,18 @@ impl LiveFeed {
                     }
                 },
             );
+            // Notifications are unnumbered: they do not move `seen`.
+            let on_notification = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |e: web_sys::MessageEvent| {
+                    if let Some(StreamEvent::Notification { notification, .. }) = parse(&e) {
+                        notified.set(Some(Arc::new(*notification)));
+                    }
+                },
+            );
+            let _ = source.add_event_listener_with_callback(
+                StreamEvent::NOTIFICATION,
+                on_notification.as_ref().unchecked_ref(),
+            );
             let _ =
                 source.add_event_listener_with_callback("hello", on_hello.as_ref().unchecked_ref());
             source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -125,7 +143,15 @@ impl LiveFeed {
                 "conversation",
                 on_change.as_ref().unchecked_ref(),
             );
-            let held = SendWrapper::new((source, on_open, on_error, on_beat, on_hello, on_change));
+            let held = SendWrapper::new((
+                source,
+                on_open,
+                on_error,
+                on_beat,
+                on_hello,
+                on_change,
+                on_notification,
+            ));
             on_cleanup(move || held.0.close());
         });
         feed

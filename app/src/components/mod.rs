@@ -1,4 +1,5 @@
 pub mod badge;
+pub mod bell;
 pub mod editor;
 pub mod form;
 pub mod guard;

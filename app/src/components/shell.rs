@@ -1,14 +1,20 @@
 //! The frame around every signed-in page: navigation by role, the live indicator, log out.
 
+use super::bell::Bell;
 use super::live::{LiveFeed, LiveIndicator};
 use super::time::Zone;
-use crate::api::{get_me, get_zone};
+use crate::api::{get_me, get_notifications, get_zone, NotificationsData};
 use leptos::prelude::*;
 use promptly::account::{Section, UserView};
 
 /// The signed-in user, fetched once per page load and shared with the pages below.
 #[derive(Clone, Copy)]
 pub struct Me(pub Resource<Result<Option<UserView>, ServerFnError>>);
+
+/// The signed-in person's notifications, fetched once per page load (the bell, the
+/// notifications page).
+#[derive(Clone, Copy)]
+pub struct Notes(pub Resource<Result<Option<NotificationsData>, ServerFnError>>);
 
 #[component]
 pub fn Shell(children: ChildrenFn) -> impl IntoView {
@@ -17,6 +23,8 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
     // Created here, before the page's own resources, in the same order on the server and
     // in the browser.
     provide_context(Zone(Resource::new(|| (), |_| get_zone())));
+    let notes = Resource::new(|| (), |_| get_notifications());
+    provide_context(Notes(notes));
     LiveFeed::start();
     let children = StoredValue::new(children);
     view! {
@@ -39,6 +47,7 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
 
 #[component]
 fn Nav(user: UserView) -> impl IntoView {
+    let Notes(notes) = expect_context::<Notes>();
     let links = Section::visible_to(user.role)
         .map(|s| {
             view! { <li><a href=s.path()>{s.label()}</a></li> }
@@ -54,6 +63,12 @@ fn Nav(user: UserView) -> impl IntoView {
         </nav>
         <div class="who">
             <LiveIndicator/>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let data = notes.await.ok().flatten();
+                    view! { <Bell data=data/> }
+                })}
+            </Suspense>
             <a class="user" href="/account" title=format!("{}: my account", user.email)>
                 {if user.name.is_empty() { user.email.clone() } else { user.name.clone() }}
                 " "

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod live;
 pub mod login;
 pub mod logout;
+pub mod notifications;
 pub mod policies;
 pub mod queue;
 pub mod rules;

@@ -53,6 +53,17 @@ impl Backend for UiBackend {
         self.0.clock.now()
     }
 
+    async fn notifications(&self, user_id: i64) -> Result<app::api::NotificationsData, String> {
+        let state = &self.0;
+        let list = crate::services::notifications::list(state, user_id, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let settings = crate::services::notifications::settings(state, user_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(app::api::NotificationsData { list, settings })
+    }
+
     async fn list_tokens(&self) -> Result<Vec<app::api::TokenInfo>, String> {
         let secs =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

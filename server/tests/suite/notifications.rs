@@ -366,3 +366,118 @@ async fn a_band_change_fires_once_across_two_servers() {
         .clone();
     assert_eq!(fired, 1, "{rules}");
 }
+
+/// The notifications page without JavaScript: the bell's count on every page, the list,
+/// opening one (read, and its conversation opens), the settings form and "Mark all read".
+#[tokio::test]
+async fn the_notifications_page_works_without_javascript() {
+    let s = TestServer::start_at(start()).await;
+    let t = s.token().await;
+    let admin = s.login("admin@t.io", "admin-pass-1").await;
+    let ada = s
+        .user_session(&admin, "ada@t.io", "agent", "pass-word-1")
+        .await;
+    s.create_default_policy(&t, json!({"name": "Chat", "first_response": "5m"}))
+        .await;
+    let events = batch(vec![
+        created("one", start(), "Billing", Some("ada@t.io"), "Olga"),
+        created("two", start(), "Billing", Some("ada@t.io"), "Otto"),
+    ]);
+    let (status, body) = s.post("/api/v1/events", &t, events).await;
+    assert!(status.is_success(), "{body}");
+    s.advance(Duration::minutes(6));
+    eventually(WITHIN, "two breaches", || async {
+        (titles(&s, &ada, "breach").await.len() == 2).then_some(())
+    })
+    .await;
+
+    // Two warnings (the policy's default, at 75 %) and two breaches.
+    let queue = s.page(&ada, "/").await;
+    assert!(queue.contains(r#"data-unread="4""#), "the bell: {queue}");
+    assert!(queue.contains(r#"aria-label="Notifications: 4 unread""#));
+    let page = s.page(&ada, "/notifications").await;
+    assert!(page.contains("First response breached: Olga on WhatsApp"));
+    assert!(page.contains("First response breached: Otto on WhatsApp"));
+    assert!(page.contains("4 unread"));
+
+    let list = notifications(&s, &ada).await;
+    let olga = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["title"] == "First response breached: Olga on WhatsApp")
+        .unwrap()
+        .clone();
+    let to = s
+        .form_redirect(&ada, &format!("/notifications/{}/open", olga["id"]), &[])
+        .await;
+    assert_eq!(to, olga["link"].as_str().unwrap());
+    assert_eq!(notifications(&s, &ada).await["unread"], 3);
+    // Someone else's notification opens nothing and stays unread.
+    let bo = s
+        .user_session(&admin, "bo@t.io", "agent", "pass-word-1")
+        .await;
+    let otto = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["title"].as_str().unwrap().contains("Otto"))
+        .unwrap()["id"]
+        .clone();
+    let to = s
+        .form_redirect(&bo, &format!("/notifications/{otto}/open"), &[])
+        .await;
+    assert_eq!(to, "/notifications");
+    assert_eq!(notifications(&s, &ada).await["unread"], 3);
+
+    // Settings: breaches muted, quiet hours; then both read.
+    let to = s
+        .form_redirect(
+            &ada,
+            "/notifications/settings",
+            &[
+                ("want_warning", "on"),
+                ("want_band_changed", "on"),
+                ("want_rule", "on"),
+                ("quiet_from", "22:00"),
+                ("quiet_to", "07:00"),
+            ],
+        )
+        .await;
+    assert_eq!(to, "/notifications?notice=saved");
+    let r = s.cookie_get("/api/v1/me/notification-settings", &ada).await;
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(
+        saved,
+        json!({"muted": ["breach"], "team_unassigned": false, "sound": false,
+               "quiet_from": "22:00", "quiet_to": "07:00"})
+    );
+    let to = s
+        .form_redirect(&ada, "/notifications/settings", &[("quiet_from", "22:00")])
+        .await;
+    assert!(to.starts_with("/notifications?error="), "{to}");
+    let to = s.form_redirect(&ada, "/notifications/read", &[]).await;
+    assert_eq!(to, "/notifications?notice=read");
+    assert_eq!(notifications(&s, &ada).await["unread"], 0);
+    // Muted: a new breach of Ada's own does not reach her.
+    let events = batch(vec![created(
+        "three",
+        s.now(),
+        "Billing",
+        Some("ada@t.io"),
+        "Oda",
+    )]);
+    let (status, body) = s.post("/api/v1/events", &t, events).await;
+    assert!(status.is_success(), "{body}");
+    s.advance(Duration::minutes(6));
+    eventually(WITHIN, "Oda's breach fired", || async {
+        let c = s.get_ok("/api/v1/conversations", &t).await;
+        c.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["external_id"] == "three" && c["sla"]["metrics"][0]["state"] == "breached")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(titles(&s, &ada, "breach").await.len(), 2);
+}
