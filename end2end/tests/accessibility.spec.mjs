@@ -81,7 +81,7 @@ test('every page has no WCAG 2.1 A/AA violation', async ({ page, request, browse
   const id = await page.getByRole('link', { name: /Ann/ }).first().getAttribute('href');
   const pages = ['/', id, '/account', '/policies', '/calendars', '/rules', '/channels', '/compliance',
     '/compliance/new', `/compliance/${contract.id}`, `/compliance/${contract.id}/edit`, '/admin/users', '/admin/audit',
-    '/live', `/policies/${quick.id}/what-if`,
+    '/live', `/policies/${quick.id}/what-if`, '/notifications',
     `/policies/${quick.id}/what-if?name=${encodeURIComponent(`Quick ${tag}`)}&frt_value=5&frt_unit=m&level=90&run=1`];
   for (const path of pages) {
     await page.goto(path);
