@@ -31,9 +31,12 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
         <header class="topbar">
             <a class="brand" href="/">"Promptly"</a>
             <Suspense fallback=|| ()>
+                // One Suspend for both (a Suspense nested in another hydrates in a race
+                // with its resource).
                 {move || Suspend::new(async move {
                     let user = me.await.ok().flatten();
-                    user.map(|u| view! { <Nav user=u/> })
+                    let notes = notes.await.ok().flatten();
+                    user.map(|u| view! { <Nav user=u notes/> })
                 })}
             </Suspense>
         </header>
@@ -46,8 +49,7 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
 }
 
 #[component]
-fn Nav(user: UserView) -> impl IntoView {
-    let Notes(notes) = expect_context::<Notes>();
+fn Nav(user: UserView, notes: Option<NotificationsData>) -> impl IntoView {
     let links = Section::visible_to(user.role)
         .map(|s| {
             view! { <li><a href=s.path()>{s.label()}</a></li> }
@@ -63,12 +65,7 @@ fn Nav(user: UserView) -> impl IntoView {
         </nav>
         <div class="who">
             <LiveIndicator/>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let data = notes.await.ok().flatten();
-                    view! { <Bell data=data/> }
-                })}
-            </Suspense>
+            <Bell data=notes/>
             <a class="user" href="/account" title=format!("{}: my account", user.email)>
                 {if user.name.is_empty() { user.email.clone() } else { user.name.clone() }}
                 " "
