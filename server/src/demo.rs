@@ -1174,7 +1174,7 @@ impl Aims {
 /// `form` (0 a bad week, 1 a good one): most within a minute, the rest within the target
 /// (some in its warning period), a few past it.
 fn answer_delay(rng: &mut impl Rng, target: i64, form: f64) -> i64 {
-    let fast = 0.5 + 0.3 * form;
+    let fast = 0.55 + 0.35 * form;
     let missed = 0.03 + 0.07 * (1.0 - form);
     let u: f64 = rng.gen();
     if u < fast {
@@ -1189,8 +1189,9 @@ fn answer_delay(rng: &mut impl Rng, target: i64, form: f64) -> i64 {
 /// A past conversation from its start at `at` to its end, and the demo policy it starts on.
 /// Agents work in `calendar`'s open hours: what arrives while it is closed waits for the
 /// next opening (a breach on the round-the-clock policies). Some customers leave before
-/// anyone answers (the chat then closes itself); the others get a first response, maybe a
-/// few more rounds, maybe a wait on them (pending), a resolution, and some answer a survey.
+/// anyone answers (the chat then closes itself), more while it is closed; the others get a
+/// first response, maybe a few more rounds, maybe a wait on them (pending), a resolution,
+/// and some answer a survey.
 pub fn past_conversation(
     rng: &mut impl Rng,
     conversation: &str,
@@ -1210,7 +1211,9 @@ pub fn past_conversation(
             .and_then(|d| calendar.add_open_time(from, d))
             .unwrap_or(from + Duration::seconds(secs))
     };
-    if rng.gen_bool(0.06) {
+    // Some customers leave before anyone answers, more of them while nobody is there.
+    let leaves = if calendar.is_open_at(at) { 0.05 } else { 0.2 };
+    if rng.gen_bool(leaves) {
         // A fifth of them leave within ten seconds: short abandons, which some service
         // levels do not count.
         let waited = if rng.gen_bool(0.2) {
@@ -1428,7 +1431,7 @@ pub async fn seed_history(
     };
     for (at, form) in starts {
         let id = format!("{PAST_PREFIX}{}", history.conversations + 1);
-        let (events, policy) = past_conversation(&mut rng, &id, at, calendar, &aims, form);
+        let (events, policy) = past_conversation(&mut rng, &id, at, calendar, aims, form);
         if events.iter().any(|e| e.at >= end) {
             continue;
         }
