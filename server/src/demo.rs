@@ -1755,7 +1755,21 @@ mod tests {
         );
         assert!(open < created.len());
 
-        // The automation worker finds nothing due: no late warning or breach of the past.
+        // The automation worker finds nothing due: no late warning or breach of the past,
+        // though the plain ingest would have scheduled the breaches of finished clocks.
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = store.events_of(&ids).await.unwrap();
+        let scheduled = rows
+            .iter()
+            .filter(|r| {
+                let evs = events.remove(&r.id).unwrap();
+                let d = catalog
+                    .derive(r.policy_id.zip(r.policy_version), &evs)
+                    .unwrap();
+                !d.sla_instants.is_empty()
+            })
+            .count();
+        assert!(scheduled > 0, "the history has breaches");
         crate::automation::run_pass(&state, "http://promptly.test")
             .await
             .unwrap();
