@@ -1518,6 +1518,22 @@ mod tests {
                 events.push(status_change(&mut rng, &id, now(), status));
             }
         }
+        let mut definition = calendar_body();
+        let fields = definition.as_object_mut().unwrap();
+        fields.remove("name");
+        fields.remove("description");
+        let calendar = BusinessCalendar::new(serde_json::from_value(definition).unwrap()).unwrap();
+        let aims = |_: Option<&str>| Aims {
+            first: 300,
+            next: 600,
+        };
+        for i in 0..300 {
+            let at = now() - Duration::minutes(37 * i);
+            let id = format!("demo-past-{i}");
+            let (past, _) = past_conversation(&mut rng, &id, at, &calendar, aims, i as f64 / 300.0);
+            assert!(past.iter().all(|e| e.at >= at), "nothing before its start");
+            events.extend(past);
+        }
         for e in &events {
             let json = serde_json::to_value(e).unwrap();
             let parsed = parse_incoming(&json, "e", Utc::now())
