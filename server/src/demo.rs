@@ -1833,5 +1833,14 @@ mod tests {
             trend.iter().all(|c| c.conversations > 0),
             "three months of trend"
         );
+        // The what-if replays each demo policy's last 30 days.
+        let from = (now - Duration::days(30)).timestamp();
+        for (name, id) in &seeded.policies {
+            let ids = store
+                .policy_conversations(*id, from, now.timestamp())
+                .await
+                .unwrap();
+            assert!(!ids.is_empty(), "nothing for the what-if of {name}");
+        }
     }
 }
