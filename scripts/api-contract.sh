@@ -31,7 +31,8 @@ token=$("$bin" token create --name schemathesis --role admin --database-url "$db
 "$bin" serve --addr "127.0.0.1:$port" --database-url "$db" --demo --log warn \
   --admin-email admin@example.com --admin-password 'contract test admin' >"$dir/serve.log" 2>&1 &
 server=$!
-for _ in $(seq 100); do
+# Up to a minute: --demo seeds a past quarter of conversations before it listens.
+for _ in $(seq 600); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
   kill -0 "$server" 2>/dev/null || { cat "$dir/serve.log"; exit 1; }
   sleep 0.1

@@ -1,8 +1,10 @@
-//! Demo mode (`promptly serve --demo`): seeds demo users, a business-hours calendar and SLA
-//! policies, and simulates customer traffic so the queue, its badges and the stream move.
+//! Demo mode (`promptly serve --demo`): seeds demo users, a business-hours calendar, SLA
+//! policies, rules and contracts, a past quarter of resolved conversations (so compliance
+//! trends, the what-if and the wallboard have history), and simulates customer traffic so
+//! the queue, its badges and the stream move.
 //!
 //! Everything is seeded idempotently (looked up by e-mail or name first), so restarting with
-//! `--demo` adds nothing twice. The simulator feeds the same ingest path as the events API.
+//! `--demo` adds nothing twice. The history and the simulator feed the store's ingest.
 
 use crate::catalog::SlaCatalog;
 use crate::http::error::ApiError;
@@ -14,8 +16,10 @@ use crate::store::{
     ConversationFilter, ConversationRow, Derived, Deriver, StoreError, StoreResult,
 };
 use chrono::{DateTime, Duration, Utc};
+use promptly::calendar::BusinessCalendar;
 use promptly::conversation::{Channel, Contact, EventBody, IncomingEvent, Priority, Visibility};
-use promptly::{Author, ConversationStatus};
+use promptly::duration::{SlaDuration, Target};
+use promptly::{Author, ConversationStatus, Policy};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -25,10 +29,15 @@ use serde_json::json;
 pub const DEMO_PASSWORD: &str = "demo-password";
 /// The agent who answers in the simulated traffic.
 pub const AGENT_EMAIL: &str = "agent@demo.promptly";
-const USERS: [(&str, &str, &str); 2] = [
+const USERS: [(&str, &str, &str); 4] = [
     (AGENT_EMAIL, "Dana Agent", "agent"),
+    ("ravi@demo.promptly", "Ravi Agent", "agent"),
+    ("lotte@demo.promptly", "Lotte Agent", "agent"),
     ("manager@demo.promptly", "Max Manager", "manager"),
 ];
+/// The agents who answered the past quarter's conversations (the simulator's is
+/// [`AGENT_EMAIL`]).
+const AGENTS: [&str; 3] = [AGENT_EMAIL, "ravi@demo.promptly", "lotte@demo.promptly"];
 
 pub const CALENDAR: &str = "Support hours";
 pub const VIP: &str = "VIP";
@@ -692,11 +701,22 @@ pub fn agent_message(
     at: DateTime<Utc>,
     text: &str,
 ) -> IncomingEvent {
+    message_by(rng, conversation, at, text, AGENT_EMAIL)
+}
+
+/// A public message of agent `email`.
+fn message_by(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    text: &str,
+    email: &str,
+) -> IncomingEvent {
     let body = EventBody::Message {
         author: Author::Agent,
         private: false,
         text: text.into(),
-        agent_email: Some(AGENT_EMAIL.into()),
+        agent_email: Some(email.into()),
     };
     event(rng, conversation, at, body)
 }
@@ -707,8 +727,19 @@ pub fn agent_reply(
     at: DateTime<Utc>,
     team: &str,
 ) -> IncomingEvent {
+    reply_by(rng, conversation, at, team, AGENT_EMAIL)
+}
+
+/// A reply of agent `email` in a conversation of `team`.
+fn reply_by(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    team: &str,
+    email: &str,
+) -> IncomingEvent {
     let text = *pick(rng, agent_replies(team));
-    agent_message(rng, conversation, at, text)
+    message_by(rng, conversation, at, text, email)
 }
 
 pub fn status_change(
@@ -1088,6 +1119,359 @@ pub fn spawn_simulator(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+// ---------------------------------------------------------------------------------------
+// The past quarter: conversations of the last 90 days, every one done, so that compliance
+// trends, the what-if and the wallboard have history to show on first start.
+
+/// Past conversations are `demo-past-N`: the simulator, which works on `demo-conv-N`, never
+/// answers or reopens them.
+const PAST_PREFIX: &str = "demo-past-";
+/// How many days back the history starts.
+pub const HISTORY_DAYS: i64 = 90;
+/// The history ends this long before now (the simulator's backlog covers the last 40
+/// minutes); a conversation that would still go on then is left out.
+const HISTORY_GAP: Duration = Duration::minutes(45);
+/// New conversations an open hour of the demo calendar, drawn per day (about 60 to 120 on
+/// a weekday of twelve open hours); a few more arrive while it is closed.
+pub const PER_OPEN_HOUR: std::ops::Range<f64> = 5.0..10.0;
+/// Conversations per ingest transaction.
+const HISTORY_BATCH: usize = 150;
+/// The history is the same on every first start (relative to that start).
+const HISTORY_SEED: u64 = 2026;
+
+/// What [`seed_history`] created (all zero when the history existed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub conversations: usize,
+    pub events: usize,
+    /// Conversations with a survey answer.
+    pub surveys: usize,
+    /// Conversations the customer left before any answer.
+    pub abandoned: usize,
+}
+
+/// The targets the agents of the past aim at on a conversation's policy, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aims {
+    pub first: i64,
+    pub next: i64,
+}
+
+impl Aims {
+    fn of(policy: &Policy) -> Aims {
+        let secs = |t: Option<Target>, or: i64| match t {
+            Some(Target::Counted(d)) => d.as_secs().max(60),
+            _ => or,
+        };
+        Aims {
+            first: secs(policy.first_response, 1800),
+            next: secs(policy.next_response, 3600),
+        }
+    }
+}
+
+/// Open seconds until an agent answers, against a target of `target` seconds, in a week of
+/// `form` (0 a bad week, 1 a good one): most within a minute, the rest within the target
+/// (some in its warning period), a few past it.
+fn answer_delay(rng: &mut impl Rng, target: i64, form: f64) -> i64 {
+    let fast = 0.55 + 0.35 * form;
+    let missed = 0.03 + 0.07 * (1.0 - form);
+    let u: f64 = rng.gen();
+    if u < fast {
+        rng.gen_range(10..=60)
+    } else if u < 1.0 - missed {
+        rng.gen_range(61..=target.max(61))
+    } else {
+        rng.gen_range(target + 1..=target * 3)
+    }
+}
+
+/// A past conversation from its start at `at` to its end, and the demo policy it starts on.
+/// Agents work in `calendar`'s open hours: what arrives while it is closed waits for the
+/// next opening (a breach on the round-the-clock policies). Some customers leave before
+/// anyone answers (the chat then closes itself), more while it is closed; the others get a
+/// first response, maybe a few more rounds, maybe a wait on them (pending), a resolution,
+/// and some answer a survey.
+pub fn past_conversation(
+    rng: &mut impl Rng,
+    conversation: &str,
+    at: DateTime<Utc>,
+    calendar: &BusinessCalendar,
+    aims: impl Fn(Option<&str>) -> Aims,
+    form: f64,
+) -> (Vec<IncomingEvent>, Option<&'static str>) {
+    let (mut events, policy) = new_conversation(rng, conversation, at, None);
+    let team = match &events[0].body {
+        EventBody::Created { team: Some(t), .. } => t.clone(),
+        _ => "Tech".to_string(),
+    };
+    let aims = aims(policy);
+    let work = |from: DateTime<Utc>, secs: i64| {
+        SlaDuration::from_secs(secs.max(1))
+            .and_then(|d| calendar.add_open_time(from, d))
+            .unwrap_or(from + Duration::seconds(secs))
+    };
+    // Some customers leave before anyone answers, more of them while nobody is there.
+    let leaves = if calendar.is_open_at(at) { 0.05 } else { 0.2 };
+    if rng.gen_bool(leaves) {
+        // A fifth of them leave within ten seconds: short abandons, which some service
+        // levels do not count.
+        let waited = if rng.gen_bool(0.2) {
+            rng.gen_range(3..=10)
+        } else {
+            rng.gen_range(20..=900)
+        };
+        let left = at + Duration::seconds(waited);
+        events.push(event(rng, conversation, left, EventBody::Left));
+        let closed = left + Duration::minutes(rng.gen_range(1..=5));
+        events.push(status_change(
+            rng,
+            conversation,
+            closed,
+            ConversationStatus::Resolved,
+        ));
+        return (events, policy);
+    }
+    let agent = *pick(rng, &AGENTS);
+    let mut last = work(at, answer_delay(rng, aims.first, form));
+    events.push(reply_by(rng, conversation, last, &team, agent));
+    for _ in 0..weighted(rng, &[(0, 50), (1, 35), (2, 15)]) {
+        let asked = last + Duration::seconds(rng.gen_range(60..=3 * 3600));
+        events.push(follow_up(rng, conversation, asked, &team));
+        last = work(asked, answer_delay(rng, aims.next, form));
+        events.push(reply_by(rng, conversation, last, &team, agent));
+    }
+    if rng.gen_bool(0.15) {
+        // Waiting on the customer for a while: the resolution clock pauses.
+        last += Duration::seconds(30);
+        events.push(status_change(
+            rng,
+            conversation,
+            last,
+            ConversationStatus::Pending,
+        ));
+        last += Duration::hours(rng.gen_range(2..=30));
+    }
+    let resolved = work(last, rng.gen_range(120..=2 * 3600));
+    let closing = *pick(rng, CLOSING);
+    events.push(message_by(rng, conversation, resolved, closing, agent));
+    events.push(status_change(
+        rng,
+        conversation,
+        resolved,
+        ConversationStatus::Resolved,
+    ));
+    if rng.gen_bool(0.35) {
+        events.push(survey_answer(rng, conversation, resolved));
+    }
+    (events, policy)
+}
+
+/// When the past conversations start, in `[from, to)`, oldest first, each with its week's
+/// form (improving over the quarter, so the trends move). Per local day of `calendar` a
+/// rate from `per_open_hour`: that many an open hour, and a few while it is closed (early,
+/// late, Sundays and holidays).
+fn past_starts(
+    rng: &mut impl Rng,
+    calendar: &BusinessCalendar,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    per_open_hour: std::ops::Range<f64>,
+) -> Vec<(DateTime<Utc>, f64)> {
+    use chrono::{Datelike, TimeZone};
+    let tz = calendar.time_zone();
+    let midnight = |d: chrono::NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let first = from.with_timezone(&tz).date_naive();
+    let last = to.with_timezone(&tz).date_naive();
+    let weeks = ((last - first).num_days() as f64 / 7.0).max(1.0);
+    let mut out = Vec::new();
+    let mut form = 0.0;
+    for (i, day) in first.iter_days().take_while(|d| *d <= last).enumerate() {
+        let (Some(start), Some(end)) = (midnight(day), midnight(day + Duration::days(1))) else {
+            continue;
+        };
+        if i == 0 || day.weekday() == chrono::Weekday::Mon {
+            let progress = (day - first).num_days() as f64 / 7.0 / weeks;
+            form = (0.3 + 0.5 * progress + rng.gen_range(-0.2..0.2)).clamp(0.0, 1.0);
+        }
+        let rate = rng.gen_range(per_open_hour.clone());
+        let open_hours = calendar.open_time_between(start, end) as f64 / 3600.0;
+        let open_n = (open_hours * rate).round() as usize;
+        let closed_n = (rate * rng.gen_range(0.4..1.2)).round() as usize;
+        let length = (end - start).num_seconds();
+        // Drawn until open (or closed, from 07:00 to 23:00), a bounded number of times.
+        let mut draw = |open: bool, lo: i64, hi: i64| {
+            (0..200)
+                .map(|_| start + Duration::seconds(rng.gen_range(lo..hi)))
+                .find(|t| calendar.is_open_at(*t) == open)
+        };
+        let mut day_starts = Vec::new();
+        if open_hours > 0.0 {
+            day_starts.extend((0..open_n).filter_map(|_| draw(true, 0, length)));
+        }
+        day_starts.extend((0..closed_n).filter_map(|_| draw(false, 7 * 3600, 23 * 3600)));
+        day_starts.retain(|t| (from..to).contains(t));
+        day_starts.sort();
+        out.extend(day_starts.into_iter().map(|t| (t, form)));
+    }
+    out
+}
+
+/// Derives past conversations as the ingest does, on a chosen policy ([`StartOn`]), but as
+/// history: no rule hears of their events (the default of [`Deriver::wants_rules`]), and
+/// their warnings and breaches, long gone, are not scheduled: the automation worker would
+/// otherwise fire them all at once, marked late, with notifications, apologies and
+/// escalations on conversations resolved weeks ago. (A finished clock keeps its breach
+/// instant, see `promptly::automation::sla_instants`; only instants after now stay.)
+struct Past<'a>(StartOn<'a>);
+
+impl Deriver for Past<'_> {
+    fn initial_policy(&self) -> Option<(i64, i64)> {
+        self.0.initial_policy()
+    }
+
+    fn derive(&self, policy: Option<(i64, i64)>, events: &[IncomingEvent]) -> Option<Derived> {
+        let mut derived = self.0.derive(policy, events)?;
+        let now = self.0.catalog.now();
+        derived.sla_instants.retain(|t| *t > now);
+        Some(derived)
+    }
+}
+
+/// Adds the past quarter ([`HISTORY_DAYS`] up to shortly before now) of conversations on
+/// the demo's calendar, policies, channels, teams and agents, unless it exists (its first
+/// conversation, ingested last, is there). Call after [`seed`]. The conversations go
+/// through the store's ingest with the server's SLA catalog, in transactions of
+/// [`HISTORY_BATCH`] conversations of one policy; every one is resolved before now.
+pub async fn seed_history(
+    state: &AppState,
+    per_open_hour: std::ops::Range<f64>,
+) -> Result<History, String> {
+    let store = state.store.as_ref();
+    let db = |e: StoreError| e.to_string();
+    let now = state.clock.now();
+    let marker = format!("{PAST_PREFIX}1");
+    if store
+        .conversation_by_external_id(DEMO_SOURCE, &marker)
+        .await
+        .map_err(db)?
+        .is_some()
+    {
+        return Ok(History::default());
+    }
+    let catalog = SlaCatalog::load(store, now).await.map_err(db)?;
+    let calendar_id = store
+        .list_calendars()
+        .await
+        .map_err(db)?
+        .into_iter()
+        .find(|c| c.name == CALENDAR)
+        .map(|c| c.id)
+        .ok_or("the demo calendar is missing: seed first")?;
+    let calendar = catalog
+        .calendar(calendar_id)
+        .ok_or("the demo calendar does not compile")?;
+    let policies = store.list_policies().await.map_err(db)?;
+    let default = store.default_policy().await.map_err(db)?;
+    let record = |name: Option<&str>| {
+        policies.iter().find(|p| match name {
+            Some(n) => p.name == n,
+            None => Some(p.id) == default,
+        })
+    };
+    let aims = |name: Option<&str>| {
+        record(name).map_or(
+            Aims {
+                first: 1800,
+                next: 3600,
+            },
+            |p| Aims::of(&p.policy),
+        )
+    };
+    let key = |name: Option<&str>| {
+        name.and_then(|n| policies.iter().find(|p| p.name == n))
+            .map(|p| (p.id, p.version))
+    };
+
+    let mut rng = StdRng::seed_from_u64(HISTORY_SEED);
+    let end = now - HISTORY_GAP;
+    let starts = past_starts(
+        &mut rng,
+        calendar,
+        now - Duration::days(HISTORY_DAYS),
+        end,
+        per_open_hour,
+    );
+    let mut history = History::default();
+    let mut batches: Vec<(Option<&'static str>, usize, Vec<IncomingEvent>)> = Vec::new();
+    let mut first: Option<(Option<&'static str>, Vec<IncomingEvent>)> = None;
+    let ingest = |policy: Option<&str>, events: Vec<IncomingEvent>| {
+        let deriver = Past(StartOn {
+            catalog: &catalog,
+            policy: key(policy),
+        });
+        async move {
+            let report = store
+                .ingest_batch(DEMO_SOURCE, &events, &deriver, now)
+                .await
+                .map_err(db)?;
+            state
+                .compliance
+                .bump_months(report.touched.iter().map(|t| service::month_of(&t.row)));
+            state.worker.note(
+                report.touched.iter().map(|t| (t.row.id, t.row.next_sla_at)),
+                false,
+            );
+            Ok::<_, String>(())
+        }
+    };
+    for (at, form) in starts {
+        let id = format!("{PAST_PREFIX}{}", history.conversations + 1);
+        let (events, policy) = past_conversation(&mut rng, &id, at, calendar, aims, form);
+        if events.iter().any(|e| e.at >= end) {
+            continue;
+        }
+        history.conversations += 1;
+        history.events += events.len();
+        let has = |f: fn(&EventBody) -> bool| events.iter().any(|e| f(&e.body));
+        history.surveys += usize::from(has(|b| matches!(b, EventBody::Survey { .. })));
+        history.abandoned += usize::from(has(|b| matches!(b, EventBody::Left)));
+        if first.is_none() {
+            // The marker goes last: when it exists, the whole history does.
+            first = Some((policy, events));
+            continue;
+        }
+        let i = match batches.iter().position(|(p, _, _)| *p == policy) {
+            Some(i) => i,
+            None => {
+                batches.push((policy, 0, Vec::new()));
+                batches.len() - 1
+            }
+        };
+        let batch = &mut batches[i];
+        batch.1 += 1;
+        batch.2.extend(events);
+        if batch.1 == HISTORY_BATCH {
+            let events = std::mem::take(&mut batch.2);
+            batch.1 = 0;
+            ingest(policy, events).await?;
+        }
+    }
+    for (policy, _, events) in batches {
+        if !events.is_empty() {
+            ingest(policy, events).await?;
+        }
+    }
+    if let Some((policy, events)) = first {
+        ingest(policy, events).await?;
+    }
+    Ok(history)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1133,6 +1517,22 @@ mod tests {
             for status in [ConversationStatus::Pending, ConversationStatus::Resolved] {
                 events.push(status_change(&mut rng, &id, now(), status));
             }
+        }
+        let mut definition = calendar_body();
+        let fields = definition.as_object_mut().unwrap();
+        fields.remove("name");
+        fields.remove("description");
+        let calendar = BusinessCalendar::new(serde_json::from_value(definition).unwrap()).unwrap();
+        let aims = |_: Option<&str>| Aims {
+            first: 300,
+            next: 600,
+        };
+        for i in 0..300 {
+            let at = now() - Duration::minutes(37 * i);
+            let id = format!("demo-past-{i}");
+            let (past, _) = past_conversation(&mut rng, &id, at, &calendar, aims, i as f64 / 300.0);
+            assert!(past.iter().all(|e| e.at >= at), "nothing before its start");
+            events.extend(past);
         }
         for e in &events {
             let json = serde_json::to_value(e).unwrap();
@@ -1186,12 +1586,12 @@ mod tests {
         let store = sqlite(&dir).await;
         let state = test_state(&store);
         let first = seed(&state).await.unwrap();
-        assert_eq!(first.created_users.len(), 2);
+        assert_eq!(first.created_users.len(), USERS.len());
         let second = seed(&state).await.unwrap();
         assert!(second.created_users.is_empty());
         assert_eq!(first.calendar_id, second.calendar_id);
         assert_eq!(first.policies, second.policies);
-        assert_eq!(store.list_users().await.unwrap().len(), 2);
+        assert_eq!(store.list_users().await.unwrap().len(), USERS.len());
         assert_eq!(store.list_calendars().await.unwrap().len(), 1);
         let policies = store.list_policies().await.unwrap();
         assert_eq!(policies.len(), 3);
@@ -1275,5 +1675,172 @@ mod tests {
         let mut again = Simulator::new(state, StdRng::seed_from_u64(6));
         let next = again.next_conversation().await.unwrap();
         assert_eq!(next, format!("demo-conv-{}", all.len() + 1));
+    }
+
+    /// The demo's conversations of the past quarter (a lighter one than the real demo's, so
+    /// that the test stays fast), seeded twice.
+    #[tokio::test]
+    async fn the_past_quarter_is_seeded_once_and_shows_in_compliance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let state = test_state(&store);
+        let seeded = seed(&state).await.unwrap();
+        let history = seed_history(&state, 0.5..1.0).await.unwrap();
+        assert!(history.conversations > 400, "{history:?}");
+        assert!(history.surveys > 0 && history.abandoned > 0, "{history:?}");
+        assert_eq!(
+            seed_history(&state, 0.5..1.0).await.unwrap(),
+            History::default(),
+            "a second start adds no second quarter"
+        );
+        let rows: Vec<ConversationRow> = store
+            .list_conversations(&ConversationFilter {
+                limit: 10_000,
+                ..ConversationFilter::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.external_id.starts_with(PAST_PREFIX))
+            .collect();
+        assert_eq!(rows.len(), history.conversations);
+        let now = state.clock.now();
+        let created: Vec<_> = rows.iter().map(|r| r.summary.created_at).collect();
+        let (oldest, newest) = (created.iter().min().unwrap(), created.iter().max().unwrap());
+        assert!(*oldest >= now - Duration::days(HISTORY_DAYS), "{oldest}");
+        assert!(*oldest < now - Duration::days(HISTORY_DAYS - 1), "{oldest}");
+        assert!(*newest > now - Duration::days(1), "{newest}");
+        for r in &rows {
+            assert_eq!(
+                r.summary.status,
+                ConversationStatus::Resolved,
+                "{}",
+                r.external_id
+            );
+            assert!(r
+                .summary
+                .last_message_at
+                .is_none_or(|t| t < now - HISTORY_GAP));
+            assert_eq!(
+                r.next_sla_at, None,
+                "{}: nothing left to fire",
+                r.external_id
+            );
+        }
+        let mut channels: Vec<_> = rows.iter().map(|r| r.summary.channel).collect();
+        channels.sort_by_key(|c| c.as_str());
+        channels.dedup();
+        assert_eq!(channels.len(), 7, "every channel: {channels:?}");
+        for team in TEAMS {
+            assert!(
+                rows.iter().any(|r| r.summary.team.as_deref() == Some(team)),
+                "{team}"
+            );
+        }
+        for agent in AGENTS {
+            assert!(
+                rows.iter()
+                    .any(|r| r.summary.owner.as_deref() == Some(agent)),
+                "{agent}"
+            );
+        }
+        for (name, id) in &seeded.policies {
+            assert!(
+                rows.iter().any(|r| r.policy_id == Some(*id)),
+                "none on {name}"
+            );
+        }
+        assert_eq!(
+            rows.iter()
+                .filter(|r| !r.summary.surveys.is_empty())
+                .count(),
+            history.surveys
+        );
+        assert_eq!(
+            rows.iter().filter(|r| r.summary.left_at.is_some()).count(),
+            history.abandoned
+        );
+        // Mostly in business hours, some outside.
+        let catalog = SlaCatalog::load(store.as_ref(), now).await.unwrap();
+        let calendar = catalog.calendar(seeded.calendar_id).unwrap();
+        let open = created.iter().filter(|t| calendar.is_open_at(**t)).count();
+        assert!(
+            open * 100 > created.len() * 75,
+            "{open} of {}",
+            created.len()
+        );
+        assert!(open < created.len());
+
+        // The automation worker finds nothing due: no late warning or breach of the past,
+        // though the plain ingest would have scheduled the breaches of finished clocks.
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut events = store.events_of(&ids).await.unwrap();
+        let scheduled = rows
+            .iter()
+            .filter(|r| {
+                let evs = events.remove(&r.id).unwrap();
+                let d = catalog
+                    .derive(r.policy_id.zip(r.policy_version), &evs)
+                    .unwrap();
+                !d.sla_instants.is_empty()
+            })
+            .count();
+        assert!(scheduled > 0, "the history has breaches");
+        crate::automation::run_pass(&state, "http://promptly.test")
+            .await
+            .unwrap();
+        assert_eq!(store.count_sla_firings().await.unwrap(), 0);
+
+        // Last month of the support promise has data for every metric, some of it missed.
+        let record = store
+            .list_contracts()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| {
+                c.contract.counterparty_kind == promptly::compliance::CounterpartyKind::Client
+            })
+            .unwrap();
+        let month = promptly::compliance::PeriodKey::containing(
+            promptly::compliance::Period::Month,
+            now - Duration::days(30),
+        );
+        let departments = crate::reports::Departments::load(store.as_ref())
+            .await
+            .unwrap();
+        let (compliance, _) =
+            crate::reports::evaluate(&state, &departments, &record.contract, month, now)
+                .await
+                .unwrap();
+        assert!(
+            compliance.conversations > 100,
+            "{}",
+            compliance.conversations
+        );
+        for m in &compliance.metrics {
+            assert!(m.denominator > 0, "{m:?}");
+            assert!(m.actual.is_some(), "{m:?}");
+        }
+        let frt = &compliance.metrics[0];
+        assert!(
+            frt.numerator < frt.denominator,
+            "some first responses missed: {frt:?}"
+        );
+        let trend = crate::reports::trend(&state, &record.contract, month, 3, now)
+            .await
+            .unwrap();
+        assert!(
+            trend.iter().all(|c| c.conversations > 0),
+            "three months of trend"
+        );
+        // The what-if replays each demo policy's last 30 days.
+        let from = (now - Duration::days(30)).timestamp();
+        for (name, id) in &seeded.policies {
+            let ids = store
+                .policy_conversations(*id, from, now.timestamp())
+                .await
+                .unwrap();
+            assert!(!ids.is_empty(), "nothing for the what-if of {name}");
+        }
     }
 }

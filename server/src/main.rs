@@ -368,6 +368,20 @@ async fn seed_demo(state: &AppState) -> Result<(), Usage> {
     for (email, role) in seeded.created_users {
         println!("demo: {email} / {} ({role})", demo::DEMO_PASSWORD);
     }
+    let began = std::time::Instant::now();
+    let history = demo::seed_history(state, demo::PER_OPEN_HOUR)
+        .await
+        .map_err(|e| Usage(format!("cannot seed the demo's past quarter: {e}")))?;
+    if history.conversations > 0 {
+        println!(
+            "demo: {} conversations of the past {} days ({} surveys, {} abandoned) in {:.1} s",
+            history.conversations,
+            demo::HISTORY_DAYS,
+            history.surveys,
+            history.abandoned,
+            began.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
