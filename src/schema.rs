@@ -189,6 +189,7 @@ pub fn optional_team() -> RefOr<Schema> {
         ]))
         .min_length(Some(1))
         .max_length(Some(crate::limits::TEAM_LEN))
+        .pattern(Some("\\S"))
         .into()
 }
 
@@ -199,6 +200,7 @@ pub fn emails() -> utoipa::openapi::Array {
             crate::limits::EMAIL_LEN,
             crate::account::EMAIL_PATTERN,
         ))
+        .min_items(Some(1))
         .max_items(Some(crate::limits::RULE_VALUES))
         .build()
 }

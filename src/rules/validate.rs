@@ -730,9 +730,13 @@ fn parse_action_fields(
         "notify" => {
             let text = string("text", TEMPLATE_LEN, errors)
                 .and_then(|t| template_for(&t, format!("{path}.text"), event, errors));
+            // `"owner": false` names nobody, as leaving it out does.
             let given = ["users", "team", "owner"]
                 .into_iter()
-                .filter(|k| obj.get(*k).is_some_and(|v| !v.is_null()))
+                .filter(|k| {
+                    obj.get(*k)
+                        .is_some_and(|v| !v.is_null() && *v != Value::Bool(false))
+                })
                 .count();
             if given != 1 {
                 errors.push(FieldError::new(
@@ -783,12 +787,12 @@ fn parse_action_fields(
                 team = Some(trim(&string("team", TEAM_LEN, errors)?).to_string());
             }
             match obj.get("owner") {
-                None | Some(Value::Null) => {}
+                None | Some(Value::Null) | Some(Value::Bool(false)) => {}
                 Some(Value::Bool(true)) => owner = true,
                 Some(_) => {
                     errors.push(FieldError::new(
                         format!("{path}.owner"),
-                        "must be true (or leave it out)",
+                        "must be true or false",
                     ));
                     return None;
                 }

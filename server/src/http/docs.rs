@@ -472,6 +472,7 @@ pub fn from_types() -> Map<String, Value> {
         .collect();
     // Shapes the document builds from code.
     macro_rules! built { ($($t:ty),*) => { $(schemas.insert(<$t as utoipa::ToSchema>::name().into_owned(), <$t>::json());)* } }
+    notify_recipients(&mut schemas);
     built!(CalendarInput, PolicyInput, WhatIfInput, RuleInput, RuleCondition, PositiveDuration, EventsBody, StreamFrame, RuleOrder, RuleTest, ChannelAccountBody);
     for (name, schema) in promptly::conversation::incoming_schemas() {
         schemas.insert(name.to_string(), schema);
@@ -579,11 +580,21 @@ fn rule_input(definition: &Value, matching: &Value) -> Value {
         "description": "Only (and required) for `sla.overdue`: how long after the breach. Absent or null on other events.",
         "anyOf": [{"$ref": "#/components/schemas/PositiveDuration"}, {"type": "null"}],
     });
-    let mut all_of = vec![json!({
-        "if": {"required": ["event"], "properties": {"event": {"const": "sla.overdue"}}},
-        "then": {"required": ["after"], "properties": {"after": {"$ref": "#/components/schemas/PositiveDuration"}}},
-        "else": {"properties": {"after": {"type": "null"}}},
-    })];
+    let band = promptly::rules::RuleEvent::BandChanged.as_str();
+    let mut all_of = vec![
+        json!({
+            "if": {"required": ["event"], "properties": {"event": {"const": band}}},
+            "then": {"properties": {"actions": {"items": {"properties": {
+                "type": {"enum": ["notify", "webhook"]},
+                "owner": {"enum": [false, null]},
+            }}}}},
+        }),
+        json!({
+            "if": {"required": ["event"], "properties": {"event": {"const": "sla.overdue"}}},
+            "then": {"required": ["after"], "properties": {"after": {"$ref": "#/components/schemas/PositiveDuration"}}},
+            "else": {"properties": {"after": {"type": "null"}}},
+        }),
+    ];
     all_of.extend(fields_per_event());
     json!({
         "type": "object",
@@ -597,6 +608,33 @@ fn rule_input(definition: &Value, matching: &Value) -> Value {
         ],
         "allOf": all_of,
     })
+}
+
+/// A `notify` action names exactly one of `users`, `team` and `owner` (`parse_rule`).
+fn notify_recipients(schemas: &mut Map<String, Value>) {
+    let Some(variants) = schemas
+        .get_mut("RuleAction")
+        .and_then(|a| a.get_mut("oneOf"))
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for v in variants.iter_mut() {
+        let is_notify = v["properties"]["type"]["enum"] == json!(["notify"]);
+        if is_notify {
+            // Each may also be null (left out), as the server reads them.
+            v["properties"]["owner"] = json!({"type": ["boolean", "null"], "default": false,
+                "description": "The conversation's owner (conversation events only)."});
+            v["properties"]["users"]["type"] = json!(["array", "null"]);
+            let absent = json!({"type": "null"});
+            let nobody = json!({"enum": [false, null]});
+            v["oneOf"] = json!([
+                {"required": ["users"], "properties": {"team": absent, "owner": nobody}},
+                {"required": ["team"], "properties": {"users": absent, "team": {"type": "string"}, "owner": nobody}},
+                {"required": ["owner"], "properties": {"users": absent, "team": absent, "owner": {"const": true}}},
+            ]);
+        }
+    }
 }
 
 fn rule_condition_schema(description: Value) -> Value {
