@@ -629,7 +629,7 @@ fn notify_recipients(schemas: &mut Map<String, Value>) {
             let absent = json!({"type": "null"});
             let nobody = json!({"enum": [false, null]});
             v["oneOf"] = json!([
-                {"required": ["users"], "properties": {"team": absent, "owner": nobody}},
+                {"required": ["users"], "properties": {"users": {"type": "array"}, "team": absent, "owner": nobody}},
                 {"required": ["team"], "properties": {"users": absent, "team": {"type": "string"}, "owner": nobody}},
                 {"required": ["owner"], "properties": {"users": absent, "team": absent, "owner": {"const": true}}},
             ]);
