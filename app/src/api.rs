@@ -296,8 +296,13 @@ pub mod ssr {
     pub trait Backend: Send + Sync + 'static {
         /// The server's clock (the viewer's zone is resolved around it).
         fn now(&self) -> chrono::DateTime<chrono::Utc>;
-        /// A person's notifications and settings (`services::notifications`).
-        async fn notifications(&self, user_id: i64) -> Result<super::NotificationsData, String>;
+        /// A person's notifications (the latest, or with `items` false only the unread
+        /// count) and settings (`services::notifications`).
+        async fn notifications(
+            &self,
+            user_id: i64,
+            items: bool,
+        ) -> Result<super::NotificationsData, String>;
         async fn list_users(&self) -> Result<Vec<UserView>, String>;
         /// The audit log page's entries for these filters (the caller checks the role).
         async fn audit(&self, filter: &super::AuditParams) -> Result<super::AuditData, String>;
@@ -428,9 +433,11 @@ pub struct NotificationsData {
     pub settings: promptly::notify::NotificationSettings,
 }
 
-/// The signed-in person's notifications (none for a page without a session).
+/// The signed-in person's notifications (none for a page without a session); with `items`
+/// false only the unread count and the settings (what every page's bell needs, without
+/// the list in every page's hydration data).
 #[server]
-pub async fn get_notifications() -> Result<Option<NotificationsData>, ServerFnError> {
+pub async fn get_notifications(items: bool) -> Result<Option<NotificationsData>, ServerFnError> {
     let Some(me) = ssr::session_user() else {
         return Ok(None);
     };
@@ -438,7 +445,7 @@ pub async fn get_notifications() -> Result<Option<NotificationsData>, ServerFnEr
         return Ok(None);
     }
     backend()?
-        .notifications(me.id)
+        .notifications(me.id, items)
         .await
         .map(Some)
         .map_err(ServerFnError::new)

@@ -11,8 +11,7 @@ use promptly::account::{Section, UserView};
 #[derive(Clone, Copy)]
 pub struct Me(pub Resource<Result<Option<UserView>, ServerFnError>>);
 
-/// The signed-in person's notifications, fetched once per page load (the bell, the
-/// notifications page).
+/// The signed-in person's unread count and settings, fetched once per page load (the bell).
 #[derive(Clone, Copy)]
 pub struct Notes(pub Resource<Result<Option<NotificationsData>, ServerFnError>>);
 
@@ -23,7 +22,7 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
     // Created here, before the page's own resources, in the same order on the server and
     // in the browser.
     provide_context(Zone(Resource::new(|| (), |_| get_zone())));
-    let notes = Resource::new(|| (), |_| get_notifications());
+    let notes = Resource::new(|| (), |_| get_notifications(false));
     provide_context(Notes(notes));
     LiveFeed::start();
     let children = StoredValue::new(children);

@@ -5,9 +5,9 @@
 //! (`/notifications/...`) and work without JavaScript; new notifications appear at the top
 //! as they come.
 
+use crate::api::get_notifications;
 use crate::components::live::LiveFeed;
 use crate::components::notice::notices;
-use crate::components::shell::Notes;
 use crate::components::time::{local_minutes, use_zone};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -116,7 +116,7 @@ fn BrowserSwitch() -> impl IntoView {
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
-    let Notes(notes) = expect_context::<Notes>();
+    let notes = Resource::new(|| (), |_| get_notifications(true));
     let zone = use_zone();
     let q = use_query_map();
     let flash = q

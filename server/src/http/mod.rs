@@ -53,11 +53,18 @@ impl Backend for UiBackend {
         self.0.clock.now()
     }
 
-    async fn notifications(&self, user_id: i64) -> Result<app::api::NotificationsData, String> {
+    async fn notifications(
+        &self,
+        user_id: i64,
+        items: bool,
+    ) -> Result<app::api::NotificationsData, String> {
         let state = &self.0;
-        let list = crate::services::notifications::list(state, user_id, None)
-            .await
-            .map_err(|e| e.to_string())?;
+        let list = if items {
+            crate::services::notifications::list(state, user_id, None).await
+        } else {
+            crate::services::notifications::unread(state, user_id).await
+        }
+        .map_err(|e| e.to_string())?;
         let settings = crate::services::notifications::settings(state, user_id)
             .await
             .map_err(|e| e.to_string())?;

@@ -19,6 +19,11 @@ pub async fn list(
     state.store.notifications(user_id, limit).await
 }
 
+/// Only how many are unread (the list left empty): what the bell shows.
+pub async fn unread(state: &AppState, user_id: i64) -> StoreResult<NotificationList> {
+    state.store.notifications(user_id, 0).await
+}
+
 /// Marks `ids` (all with `None`) read; how many changed.
 pub async fn mark_read(state: &AppState, user_id: i64, ids: Option<&[i64]>) -> StoreResult<i64> {
     let now = state.clock.now();

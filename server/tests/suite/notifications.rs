@@ -395,6 +395,10 @@ async fn the_notifications_page_works_without_javascript() {
     let queue = s.page(&ada, "/").await;
     assert!(queue.contains(r#"data-unread="4""#), "the bell: {queue}");
     assert!(queue.contains(r#"aria-label="Notifications: 4 unread""#));
+    // Other pages carry the count only, not the notifications' texts.
+    let account = s.page(&ada, "/account").await;
+    assert!(account.contains(r#"data-unread="4""#));
+    assert!(!account.contains("First response breached"), "{account}");
     let page = s.page(&ada, "/notifications").await;
     assert!(page.contains("First response breached: Olga on WhatsApp"));
     assert!(page.contains("First response breached: Otto on WhatsApp"));
