@@ -243,7 +243,13 @@ fn sla_notice(
 }
 
 /// A delivery for the outbox, with the receiver it counts against.
-fn delivery(kind: &'static str, rule: i64, url: String, secret: String, body: String) -> NewOutbox {
+pub(crate) fn delivery(
+    kind: &'static str,
+    rule: i64,
+    url: String,
+    secret: String,
+    body: String,
+) -> NewOutbox {
     NewOutbox {
         kind,
         rule_id: Some(rule),

@@ -9,7 +9,7 @@
 
 use crate::catalog::SlaCatalog;
 use crate::state::AppState;
-use crate::store::{BandFiring, LiveSnapshot, NewOutbox, StoreResult};
+use crate::store::{BandFiring, LiveSnapshot, StoreResult};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use promptly::compliance::Band;
@@ -247,16 +247,9 @@ fn band_firing(catalog: &SlaCatalog, change: &BandChange) -> BandFiring {
                 url,
                 secret,
                 body,
-            } => firing.outbox.push(NewOutbox {
-                kind: "webhook",
-                rule_id: Some(rule),
-                account_id: None,
-                receiver: crate::outbox::receiver_of(&url),
-                url,
-                secret,
-                body,
-                message_id: None,
-            }),
+            } => firing.outbox.push(crate::automation::delivery(
+                "webhook", rule, url, secret, body,
+            )),
             SideEffect::Notify {
                 rule,
                 users,
